@@ -1,0 +1,110 @@
+"""The ``ipsecsim`` command line: run, schema, profiles.
+
+Exit status: 0 success, 1 a check failed, 2 bad input (one message naming the file, the
+field and what is allowed; no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from . import __version__
+from .config import profiles
+from .config.loader import load_scenario
+from .config.units import parse_duration
+from .errors import ConfigError
+
+
+def _duration_arg(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _writable(path: str, flag: str) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(None, flag, f"{path} is a directory; give a file name")
+    if not p.parent.exists():
+        raise ConfigError(None, flag, f"cannot write {path}: directory {p.parent} does not exist")
+    return p
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .sim.runner import simulate
+    from .trace.jsonl import write_events
+    from .trace.timeline import render
+    scenario = load_scenario(args.scenario)
+    events_path = _writable(args.events, "--events") if args.events else None
+    result = simulate(scenario, seed=args.seed, duration=args.duration)
+    if events_path:
+        write_events(events_path, result.events)
+    if args.json:
+        json.dump(result.summary(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        render(result, Console(highlight=False, soft_wrap=True), verbose=args.verbose)
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .config.model import ScenarioConfig
+    schema = ScenarioConfig.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "ipsecsim scenario"
+    json.dump(schema, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    console = Console(highlight=False, soft_wrap=True)
+    if args.action == "show":
+        if not args.name:
+            raise ConfigError(None, "profiles show", f"name a profile; available: {', '.join(profiles.names())}")
+        from .config.profile_view import show
+        show(profiles.load(args.name), console)
+        return 0
+    for name in profiles.names():
+        p = profiles.load(name)
+        console.print(f"{name:<20} {p.title}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="ipsecsim", description="Simulate IPsec / IKE tunnels in simulated time.")
+    ap.add_argument("--version", action="version", version=f"ipsecsim {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="simulate a scenario and print its timeline")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON (nothing else on stdout)")
+    run.add_argument("--events", metavar="FILE", help="write every event as JSONL to FILE")
+    run.add_argument("--seed", type=int, metavar="N", help="override the scenario seed")
+    run.add_argument("--duration", type=_duration_arg, metavar="TIME", help="override the simulated time (e.g. 2h)")
+    run.add_argument("-v", "--verbose", action="store_true", help="also show received messages")
+    run.set_defaults(func=cmd_run)
+    schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
+    schema.set_defaults(func=cmd_schema)
+    prof = sub.add_parser("profiles", help="list vendor profiles, or show one with its sources")
+    prof.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    prof.add_argument("name", nargs="?")
+    prof.set_defaults(func=cmd_profiles)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as e:
+        print(f"ipsecsim: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,1 @@
+"""Typed, validated configuration: scenario files, vendor profiles, units."""

@@ -1,0 +1,245 @@
+"""Scenario files in, validated ``Scenario`` out; every problem becomes one ConfigError.
+
+Order of precedence for a peer's values: the scenario file, then its vendor profile, then
+the model defaults. Profile limits (a vendor API's accepted ranges) are checked last, on
+the effective values.
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ConfigError
+from ..proto import proposals as P
+from ..proto.retransmit import RetransmitSchedule
+from ..proto.settings import ChildSettings, Identity, IkeSettings, PeerSettings
+from ..proto.ts import selectors
+from . import profiles
+from .model import PeerConfig, ScenarioConfig
+from .units import format_duration, parse_duration
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario: the file's model plus each peer's effective core settings."""
+
+    config: ScenarioConfig
+    file: str | None
+    peers: dict[str, PeerSettings]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    @property
+    def duration(self) -> float:
+        return self.config.duration
+
+    def with_seed(self, seed: int) -> Scenario:
+        return Scenario(self.config.model_copy(update={"seed": seed}), self.file, self.peers)
+
+
+def read_yaml(path: str | Path) -> Any:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), "", "is a directory, not a scenario file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(str(path), "", f"cannot read: {e}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(str(path), where, f"invalid YAML: {problem}") from None
+
+
+def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
+    """Load and validate a scenario from a YAML file path or an already parsed dict."""
+    if isinstance(source, dict):
+        data, file = copy.deepcopy(source), None
+    else:
+        data, file = read_yaml(source), str(source)
+    if not isinstance(data, dict):
+        raise ConfigError(file, "", f"a scenario is a mapping of keys (name, duration, peers ...), "
+                          f"got {type(data).__name__}")
+    data = _apply_profiles(data, file)
+    try:
+        cfg = ScenarioConfig.model_validate(data)
+    except ValidationError as e:
+        raise _config_error(e, file) from None
+    for name, peer in cfg.peers.items():
+        _check_limits(file, name, peer)
+    names = list(cfg.peers)
+    peers = {n: build_peer(n, cfg.peers[n], cfg.peers[names[1 - i]]) for i, n in enumerate(names)}
+    return Scenario(cfg, file, peers)
+
+
+def _apply_profiles(data: dict[str, Any], file: str | None) -> dict[str, Any]:
+    peers = data.get("peers")
+    if not isinstance(peers, dict):
+        return data
+    out = dict(data)
+    out["peers"] = {}
+    for name, raw in peers.items():
+        if not isinstance(raw, dict):
+            out["peers"][name] = raw
+            continue
+        pname = raw.get("profile", "strongswan")
+        if not isinstance(pname, str) or pname not in profiles.names():
+            raise ConfigError(file, f"peers.{name}.profile",
+                              f"unknown profile {pname!r}; available: {', '.join(profiles.names())}")
+        out["peers"][name] = deep_merge(profiles.load(pname).nested(), raw)
+    return out
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` wins; nested mappings merge; lists are replaced whole."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _check_limits(file: str | None, name: str, peer: PeerConfig) -> None:
+    prof = profiles.load(peer.profile)
+    for path, lim in prof.limits.items():
+        value: Any = peer
+        for part in path.split("."):
+            value = getattr(value, part, None)
+        if value is None:
+            continue
+        lo = _as_number(lim.min, value)
+        hi = _as_number(lim.max, value)
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            shown = format_duration(value) if isinstance(value, float) else str(value)
+            rng = f"{lim.min}-{lim.max}" if lim.min is not None and lim.max is not None else (
+                f">= {lim.min}" if lim.min is not None else f"<= {lim.max}")
+            raise ConfigError(file, f"peers.{name}.{path}",
+                              f"{shown} is outside the range {rng} that {prof.name} accepts "
+                              f"({prof.source_text(lim.source)})")
+
+
+def _as_number(bound: Any, like: Any) -> float | None:
+    if bound is None:
+        return None
+    if isinstance(like, float) and isinstance(bound, str):
+        return parse_duration(bound)
+    return float(bound)
+
+
+# --- building the core's settings -------------------------------------------------------------
+
+def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
+    ike, child, rt = cfg.ike, cfg.child, cfg.retransmit
+    schedule = RetransmitSchedule(rt.timeout, rt.base, rt.tries, rt.limit, rt.jitter,
+                                  tuple(rt.waits) if rt.waits else None)
+    return PeerSettings(
+        name=name, address=cfg.address, remote_address=cfg.remote_address or other.address,
+        start=cfg.start, profile=cfg.profile, keyingtries=cfg.keyingtries, retransmit=schedule,
+        ike=IkeSettings(version=ike.version, mode=ike.mode,
+                        proposals=P.parse_list(ike.proposals, P.Protocol.IKE), psk=ike.psk.encode(),
+                        local_id=Identity.parse(ike.local_id) if ike.local_id else None,
+                        remote_id=Identity.parse(ike.remote_id) if ike.remote_id else None,
+                        nonce_bytes=ike.nonce_bytes, half_open_timeout=ike.half_open_timeout,
+                        initial_contact=ike.initial_contact),
+        child=ChildSettings(proposals=P.parse_list(child.proposals, P.Protocol.ESP),
+                            local_ts=selectors(cfg.local_subnets), remote_ts=selectors(cfg.remote_subnets),
+                            ts_policy=child.ts_policy, mode=child.mode),
+    )
+
+
+# --- pydantic errors as one clear sentence ----------------------------------------------------
+
+def _config_error(e: ValidationError, file: str | None) -> ConfigError:
+    errs = e.errors()
+    err = errs[0]
+    loc = tuple(err["loc"])
+    path = _path(loc)
+    etype, msg, given = err["type"], err["msg"], err.get("input")
+    if etype == "extra_forbidden":
+        allowed = _allowed_keys(ScenarioConfig, loc[:-1])
+        text = f"unknown key {loc[-1]!r}" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+    elif etype == "missing":
+        text = "required, but missing"
+    elif etype == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        text = f"{given!r} is not allowed; allowed: {expected.replace(chr(39), '')}"
+    elif etype in ("value_error", "assertion_error"):
+        text = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    else:
+        text = f"{msg[0].lower()}{msg[1:]} (got {given!r})" if msg else f"invalid value {given!r}"
+    if len(errs) > 1:
+        text += f" (and {len(errs) - 1} more problem{'s' if len(errs) > 2 else ''})"
+    return ConfigError(file, path, text)
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model found at ``loc`` below ``model``."""
+    current: Any = model
+    for part in loc:
+        current = _descend(current, part)
+        if current is None:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or n for n, f in current.model_fields.items()]
+    return []
+
+
+def _descend(tp: Any, part: Any) -> Any:
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        for n, f in tp.model_fields.items():
+            if part in (n, f.alias):
+                return f.annotation
+        return None
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (list, tuple) and args:
+        return args[0]
+    if origin is dict and len(args) == 2:
+        return args[1]
+    return None
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = args[0] if len(args) == 1 else tp
+            if len(args) != 1:
+                return tp
+        else:
+            return tp

@@ -1,0 +1,220 @@
+"""The scenario file format as validated, typed models (pydantic).
+
+Every model forbids unknown keys, so a misspelt option is an error that names the allowed
+keys instead of a silent default. Durations, sizes and rates accept unit strings
+(``ipsecsim.config.units``); proposals use strongSwan syntax and are checked against the
+transform registry; addresses and subnets are IPv4.
+
+Values a peer does not set come from its vendor profile (``profile:``, default
+``strongswan``), then from the defaults below.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema,
+                      field_validator, model_validator)
+
+from ..proto.proposals import Protocol, ProposalError, parse
+from .units import DURATION_HELP, SIZE_HELP, parse_duration, parse_size
+
+_DUR_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0},
+                         {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|sec|min|s|m|h|d|w))+\s*$"}],
+               "description": DURATION_HELP}
+_SIZE_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0},
+                          {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([KMGT]i?B|B)?\s*$"}],
+                "description": SIZE_HELP}
+
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DUR_SCHEMA)]
+Size = Annotated[int, BeforeValidator(parse_size), WithJsonSchema(_SIZE_SCHEMA)]
+
+
+def _ipv4(value: object) -> str:
+    try:
+        return str(ipaddress.IPv4Address(str(value).strip()))
+    except ValueError:
+        raise ValueError(f"invalid IPv4 address {value!r} (e.g. 192.0.2.1)") from None
+
+
+def _cidr(value: object) -> str:
+    text = str(value).strip()
+    try:
+        return str(ipaddress.IPv4Network(text))
+    except ValueError as e:
+        hint = ""
+        if "host bits set" in str(e):
+            hint = f"; did you mean {ipaddress.IPv4Network(text, strict=False)}?"
+        raise ValueError(f"invalid CIDR {value!r}: {e}{hint} (e.g. 10.1.0.0/24)") from None
+
+
+IPv4 = Annotated[str, BeforeValidator(_ipv4), WithJsonSchema({"type": "string", "format": "ipv4"})]
+Cidr = Annotated[str, BeforeValidator(_cidr),
+                 WithJsonSchema({"type": "string", "description": "IPv4 subnet in CIDR notation, e.g. 10.1.0.0/24"})]
+
+
+def _proposal_checker(protocol: Protocol) -> AfterValidator:
+    def check(value: str) -> str:
+        try:
+            parse(value, protocol)
+        except ProposalError as e:
+            raise ValueError(str(e)) from None
+        return value
+    return AfterValidator(check)
+
+
+IkeProposal = Annotated[str, _proposal_checker(Protocol.IKE),
+                        WithJsonSchema({"type": "string", "description": "strongSwan IKE proposal, e.g. "
+                                        "aes128-sha256-modp2048 or aes256gcm16-prfsha384-ecp384"})]
+EspProposal = Annotated[str, _proposal_checker(Protocol.ESP),
+                        WithJsonSchema({"type": "string", "description": "strongSwan ESP proposal, e.g. "
+                                        "aes128-sha256, aes256gcm16, aes128-sha256-modp2048 (PFS)"})]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RetransmitConfig(Strict):
+    """Retransmission of IKE requests: wait timeout*base^(n-1) after the n-th send, give up
+    after the wait following the last of ``tries`` retransmissions (strongSwan semantics)."""
+
+    timeout: Duration = Field(4.0, gt=0, description="wait after the first transmission")
+    base: float = Field(1.8, ge=1.0, le=10.0, description="factor applied to each further wait")
+    tries: int = Field(5, ge=0, le=100, description="retransmissions before giving up")
+    limit: Duration | None = Field(None, gt=0, description="cap of a single wait")
+    jitter: float = Field(0.0, ge=0, le=100, description="percent by which a wait is randomly shortened")
+    waits: list[Duration] | None = Field(None, min_length=1,
+                                         description="explicit waits after each transmission (fixed schedules)")
+
+
+class IkeConfig(Strict):
+    version: Literal[1, 2] = Field(2, description="IKE major version")
+    mode: Literal["main", "aggressive"] = Field("main", description="IKEv1 phase-1 mode")
+    proposals: list[IkeProposal] = Field(default_factory=lambda: ["aes128-sha256-modp2048"], min_length=1,
+                                         description="IKE proposals in order of preference")
+    psk: str = Field("", description="pre-shared key")
+    local_id: str | None = Field(None, description="own identity: an IPv4 address, @fqdn, fqdn, user@fqdn; "
+                                 "default: the peer's address")
+    remote_id: str | None = Field(None, description="identity the peer must present; default: any")
+    nonce_bytes: int = Field(32, ge=16, le=256, description="nonce length (RFC 7296 2.10: at least 16)")
+    half_open_timeout: Duration = Field(30.0, gt=0, description="responder drops an IKE SA not authenticated "
+                                        "within this time")
+    initial_contact: bool = Field(True, description="send INITIAL_CONTACT in IKE_AUTH when no other SA exists")
+
+
+class ChildConfig(Strict):
+    proposals: list[EspProposal] = Field(default_factory=lambda: ["aes128-sha256"], min_length=1,
+                                         description="ESP proposals in order of preference")
+    ts_policy: Literal["narrow", "exact"] = Field(
+        "narrow", description="responder's traffic selector check: narrow (RFC 7296 2.9) or exact mirror images")
+    mode: Literal["tunnel"] = Field("tunnel", description="encapsulation mode")
+
+
+_PEER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+
+
+class PeerConfig(Strict):
+    profile: str = Field("strongswan", description="vendor profile supplying every value not set here")
+    address: IPv4 = Field(description="the peer's public (IKE) address")
+    remote_address: IPv4 | None = Field(None, description="address this peer negotiates with; "
+                                        "default: the other peer's address")
+    local_subnets: list[Cidr] = Field(min_length=1, description="subnets behind this peer")
+    remote_subnets: list[Cidr] = Field(min_length=1, description="subnets behind the other peer")
+    start: Literal["initiate", "on-traffic", "respond"] = Field(
+        "initiate", description="initiate at t=0, wait for traffic, or only respond")
+    ike: IkeConfig = Field(default_factory=IkeConfig)  # type: ignore[arg-type]
+    child: ChildConfig = Field(default_factory=ChildConfig)  # type: ignore[arg-type]
+    retransmit: RetransmitConfig = Field(default_factory=RetransmitConfig)  # type: ignore[arg-type]
+    keyingtries: int = Field(1, ge=0, description="attempts to set up the IKE SA; 0 = forever")
+
+
+class Window(Strict):
+    start: Duration = Field(alias="from")
+    end: Duration = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end <= self.start:
+            raise ValueError(f"window ends ({self.end:g}s) before it starts ({self.start:g}s)")
+        return self
+
+
+def _probability(value: Any) -> float:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            value = float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise ValueError(f"expected a probability such as 0.05 or 5%, got {value!r}") from None
+    return value  # type: ignore[no-any-return]
+
+
+Probability = Annotated[float, BeforeValidator(_probability), Field(ge=0, le=1),
+                        WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 1},
+                                                  {"type": "string", "pattern": r"^\d+(\.\d+)?%$"}]})]
+
+
+class LinkConfig(Strict):
+    delay: Duration = Field(0.005, description="one-way propagation delay")
+    jitter: Duration = Field(0.0, description="uniform extra delay in [0, jitter]")
+    loss: Probability = Field(0.0, description="probability that a datagram is lost (Bernoulli)")
+    down: list[Window] = Field(default_factory=list, description="windows in which the link drops everything")
+
+
+FaultKind = Literal["freeze", "unfreeze", "link_down", "link_up"]
+
+
+class FaultConfig(Strict):
+    at: Duration = Field(description="simulated time of the fault")
+    kind: FaultKind
+    peer: str | None = Field(None, description="the peer affected (freeze, unfreeze)")
+    duration: Duration | None = Field(None, gt=0, description="undo the fault after this long")
+
+    @model_validator(mode="after")
+    def _peer_needed(self) -> FaultConfig:
+        if self.kind in ("freeze", "unfreeze") and not self.peer:
+            raise ValueError(f"fault kind {self.kind} needs 'peer'")
+        return self
+
+
+_NAME = re.compile(r"^[\w.\- ]{1,64}$")
+
+
+class ScenarioConfig(Strict):
+    name: str = Field(description="1-64 characters: letters, digits, _ - . and spaces")
+    description: str = ""
+    seed: int = Field(1, ge=0, description="seed of every random stream")
+    duration: Duration = Field(gt=0, description="simulated time to run")
+    peers: dict[str, PeerConfig] = Field(description="exactly two peers; the names are free")
+    link: LinkConfig = Field(default_factory=LinkConfig)  # type: ignore[arg-type]
+    faults: list[FaultConfig] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(f"name must be 1-64 characters of letters, digits, _ - . or space, got {v!r}")
+        return v
+
+    @field_validator("peers")
+    @classmethod
+    def _two(cls, v: dict[str, PeerConfig]) -> dict[str, PeerConfig]:
+        if len(v) != 2:
+            raise ValueError(f"exactly two peers are supported, got {len(v)} ({', '.join(v) or 'none'})")
+        for name in v:
+            if not _PEER_NAME.match(name):
+                raise ValueError(f"peer name {name!r} must be 1-32 characters of letters, digits, _ . -")
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self) -> ScenarioConfig:
+        names = list(self.peers)
+        a, b = self.peers[names[0]], self.peers[names[1]]
+        if a.address == b.address:
+            raise ValueError(f"peers {names[0]} and {names[1]} have the same address {a.address}")
+        for f in self.faults:
+            if f.peer is not None and f.peer not in self.peers:
+                raise ValueError(f"fault at {f.at:g}s names unknown peer {f.peer!r}; peers: {', '.join(names)}")
+        return self

@@ -1,0 +1,96 @@
+"""Vendor profiles: data files of defaults, each value with its source.
+
+A profile (``config/profiles/NAME.yaml``) has ``settings`` - dotted paths into a peer's
+configuration (``retransmit.timeout``) with ``value``, ``source`` (a key of ``sources``),
+an optional ``note`` and ``assumption: true`` where no document gives the value - and
+``limits``, the ranges the vendor's API accepts (``{min, max, source}``), checked after the
+scenario's own values are applied.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    path: str
+    value: Any
+    source: str
+    note: str = ""
+    assumption: bool = False
+
+
+@dataclass(frozen=True)
+class Limit:
+    path: str
+    min: Any = None
+    max: Any = None
+    source: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    title: str
+    description: str
+    sources: dict[str, str]
+    settings: dict[str, Setting] = field(default_factory=dict)
+    limits: dict[str, Limit] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def nested(self) -> dict[str, Any]:
+        """The settings as a nested dict, ready to be merged under a peer's own values."""
+        out: dict[str, Any] = {}
+        for s in self.settings.values():
+            node = out
+            *parents, leaf = s.path.split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[leaf] = s.value
+        return out
+
+    def source_text(self, key: str) -> str:
+        return self.sources.get(key, key)
+
+
+def _dir() -> Any:
+    return resources.files("ipsecsim.config") / "profiles"
+
+
+def names() -> list[str]:
+    return sorted(p.name[:-5] for p in _dir().iterdir() if p.name.endswith(".yaml"))
+
+
+@functools.cache
+def load(name: str) -> Profile:
+    if name not in names():
+        raise ConfigError(None, "profile", f"unknown profile {name!r}; available: {', '.join(names())}")
+    fname = f"profiles/{name}.yaml"
+    data = yaml.safe_load((_dir() / f"{name}.yaml").read_text(encoding="utf-8"))
+    sources = data.get("sources") or {}
+    settings = {}
+    for path, spec in (data.get("settings") or {}).items():
+        if not isinstance(spec, dict) or "value" not in spec:
+            raise ConfigError(fname, f"settings.{path}", "needs 'value' and 'source'")
+        src = spec.get("source", "")
+        if src not in sources:
+            raise ConfigError(fname, f"settings.{path}.source", f"{src!r} is not one of the profile's sources")
+        settings[path] = Setting(path, spec["value"], src, spec.get("note", ""), bool(spec.get("assumption")))
+    limits = {}
+    for path, spec in (data.get("limits") or {}).items():
+        src = spec.get("source", "")
+        if src not in sources:
+            raise ConfigError(fname, f"limits.{path}.source", f"{src!r} is not one of the profile's sources")
+        limits[path] = Limit(path, spec.get("min"), spec.get("max"), src, spec.get("note", ""))
+    known = {"name", "title", "description", "sources", "settings", "limits"}
+    return Profile(data["name"], data.get("title", name), (data.get("description") or "").strip(), sources,
+                   settings, limits, {k: v for k, v in data.items() if k not in known})

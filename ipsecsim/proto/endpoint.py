@@ -1,0 +1,124 @@
+"""One IKE peer as a sans-IO object: the surface every driver uses.
+
+Shaped after aioquic's ``QuicConnection``: a driver calls ``start(now)``,
+``receive(datagram, now)`` and ``handle_timer(now)``; it reads back ``take_datagrams()``,
+``take_events()`` and ``get_timer()`` (the earliest deadline) and re-arms one timer from it.
+Nothing here knows about SimPy, sockets or the wall clock.
+
+Timers are hints (strongSwan's jobs): each entry names a handler and carries ids, never SA
+objects; the handler re-checks that what it is about to act on is still current (message id
+in flight, SA generation), so a driver never has to cancel a timer.
+
+The protocol itself lives in a version engine (``ikev2.engine.Ikev2Engine``,
+``ikev1.engine.Ikev1Engine``) chosen by ``settings.ike.version``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .events import Event
+from .settings import PeerSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Datagram:
+    """A UDP datagram carrying one IKE message object (the wire bytes are made on demand)."""
+
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    message: Any
+    retransmit: int = 0
+    """0 for a first transmission, n for the n-th retransmission of the same message."""
+
+
+class Engine(Protocol):
+    def start(self, now: float) -> None: ...
+    def receive(self, dgram: Datagram, now: float) -> None: ...
+    def status(self) -> dict[str, Any]: ...
+
+
+class Endpoint:
+    """An IKE daemon with one connection configuration (``settings``)."""
+
+    def __init__(self, settings: PeerSettings, rng: random.Random):
+        self.settings = settings
+        self.name = settings.name
+        self.rng = rng
+        self.now = 0.0
+        self._out: list[Datagram] = []
+        self._events: list[Event] = []
+        self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._seq = 0
+        self._uid = 0
+        self.engine: Engine = self._make_engine()
+
+    def _make_engine(self) -> Engine:
+        if self.settings.ike.version == 2:
+            from .ikev2.engine import Ikev2Engine
+            return Ikev2Engine(self)
+        if self.settings.ike.version == 1:
+            try:
+                from .ikev1.engine import Ikev1Engine  # type: ignore[import-not-found]
+            except ImportError as e:  # pragma: no cover - until IKEv1 lands
+                raise NotImplementedError("IKEv1 is not available in this build") from e
+            return Ikev1Engine(self)  # type: ignore[no-any-return]
+        raise ValueError(f"unsupported IKE version {self.settings.ike.version}")
+
+    # --- driver API ------------------------------------------------------------------------
+    def start(self, now: float) -> None:
+        self.now = now
+        self.engine.start(now)
+
+    def receive(self, dgram: Datagram, now: float) -> None:
+        self.now = now
+        self.engine.receive(dgram, now)
+
+    def handle_timer(self, now: float) -> None:
+        """Run every timer job due at or before ``now``."""
+        self.now = now
+        while self._timers and self._timers[0][0] <= now:
+            _, _, fn, args = heapq.heappop(self._timers)
+            fn(now, *args)
+
+    def get_timer(self) -> float | None:
+        return self._timers[0][0] if self._timers else None
+
+    def take_datagrams(self) -> list[Datagram]:
+        out, self._out = self._out, []
+        return out
+
+    def take_events(self) -> list[Event]:
+        out, self._events = self._events, []
+        return out
+
+    def status(self) -> dict[str, Any]:
+        return self.engine.status()
+
+    # --- services for engines --------------------------------------------------------------
+    def schedule(self, at: float, fn: Callable[..., None], *args: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._timers, (at, self._seq, fn, args))
+
+    def emit(self, event: str, **fields: Any) -> None:
+        self._events.append(Event(self.now, self.name, event, fields))
+
+    def send(self, dgram: Datagram) -> None:
+        self._out.append(dgram)
+
+    def next_uid(self) -> int:
+        self._uid += 1
+        return self._uid
+
+    def random_spi(self, size: int) -> bytes:
+        """A non-zero SPI; 4-byte SPIs avoid the reserved values 1-255 (RFC 4303 2.1)."""
+        while True:
+            spi = self.rng.randbytes(size)
+            if int.from_bytes(spi, "big") > 255:
+                return spi

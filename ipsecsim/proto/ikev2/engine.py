@@ -1,0 +1,336 @@
+"""The IKEv2 engine of one peer: its IKE SAs, dispatch of inbound messages, SA lifecycle.
+
+Inbound messages are matched to an IKE SA by this side's SPI; a new IKE_SA_INIT request
+is checked statelessly first (proposal, KE group) and only then creates state. Everything
+that happens is reported as an event (docs/events.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import dh, kdf
+from ..proposals import Proposal, Protocol, choose
+from ..sa import ChildSa, ChildState
+from ..settings import Identity
+from ..ts import TrafficSelector
+from .ikesa import IkeSa, IkeState, natd_hash
+from .message import AUTH, ID, KE, SA, AuthMethod, D, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
+from .responder import Responder
+from .taskmgr import TaskManager
+from .tasks import IkeAuthTask, IkeInitTask, InformationalTask
+from .wire import encode
+
+if TYPE_CHECKING:
+    from ..endpoint import Datagram, Endpoint
+
+ID_KINDS = {v: k for k, v in Identity.ID_TYPES.items()}
+
+
+class Ikev2Engine:
+    version = 2
+
+    def __init__(self, ep: Endpoint):
+        self.ep = ep
+        self.settings = ep.settings
+        self.sas: dict[int, IkeSa] = {}
+        self.by_spi: dict[bytes, IkeSa] = {}
+        self.half_open: dict[tuple[bytes, str], IkeSa] = {}
+        self.pending_init_response: dict[int, Message] = {}
+        self.responder = Responder(self)
+        self.attempts = 0
+        self._rx: Datagram | None = None
+
+    # --- entry points ----------------------------------------------------------------------
+    def start(self, now: float) -> None:
+        if self.settings.start == "initiate":
+            self.initiate(now)
+
+    def initiate(self, now: float) -> IkeSa:
+        s = self.settings
+        sa = self._new_sa(True, self.ep.random_spi(8), bytes(8), (s.remote_address, s.remote_port), now)
+        sa.tm.queue.extend([IkeInitTask(self), IkeAuthTask(self)])
+        sa.tm.initiate(now)
+        return sa
+
+    def receive(self, dgram: Datagram, now: float) -> None:
+        msg = dgram.message
+        if not isinstance(msg, Message):
+            self.ep.emit("message_ignored", reason="not an IKEv2 message", src=dgram.src)
+            return
+        self._rx = dgram
+        if msg.exchange is Exchange.IKE_SA_INIT and not msg.response:
+            self.on_init_request(dgram, msg, now)
+            return
+        sa = self.by_spi.get(msg.spi_r if msg.initiator else msg.spi_i)
+        if sa is None or not sa.alive:
+            self.ep.emit("message_ignored", reason="unknown IKE SA", exchange=msg.exchange.name,
+                         response=msg.response, msg_id=msg.msg_id, spi_i=msg.spi_i.hex(), spi_r=msg.spi_r.hex())
+            return
+        self._emit_message("message_received", sa, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
+        if msg.response:
+            sa.tm.on_response(msg, now)
+        else:
+            sa.tm.on_request(msg, now, self.responder.respond)
+
+    def on_init_request(self, dgram: Datagram, msg: Message, now: float) -> None:
+        known = self.half_open.get((msg.spi_i, dgram.src))
+        if known is not None and known.alive:
+            self._emit_message("message_received", known, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
+            known.tm.on_request(msg, now, self.responder.respond)
+            return
+        self.ep.emit("message_received", **self._msg_fields(msg, dgram.retransmit), src=dgram.src, dst=dgram.dst)
+        s = self.settings
+        sa_p, ke, nonce = msg.first(SA), msg.first(KE), msg.first(Nonce)
+        if not isinstance(sa_p, SA) or not isinstance(ke, KE) or not isinstance(nonce, Nonce):
+            self._refuse(dgram, msg, N(Notify.INVALID_SYNTAX), "IKE_SA_INIT without SA, KE or Ni")
+            return
+        offered = tuple(p.proposal for p in sa_p.proposals)
+        choice = choose(offered, s.ike.proposals)
+        if choice is None:
+            self._refuse(dgram, msg, N(Notify.NO_PROPOSAL_CHOSEN),
+                         f"no configured IKE proposal ({', '.join(map(str, s.ike.proposals))}) matches the "
+                         f"offered ({', '.join(map(str, offered))})")
+            return
+        num, chosen = choice
+        group = chosen.dh[0].ikev2_id
+        if ke.group != group:
+            # RFC 7296 1.2 / 3.10.1: tell the initiator which group to use; keep no state.
+            self._refuse(dgram, msg, N(Notify.INVALID_KE_PAYLOAD, group.to_bytes(2, "big")), None)
+            return
+        sa = self._new_sa(False, msg.spi_i, self.ep.random_spi(8), (dgram.src, dgram.sport), now)
+        self.half_open[(msg.spi_i, dgram.src)] = sa
+        sa.proposal, sa.nonce_i = chosen, nonce.data
+        sa.nonce_r = self.ep.rng.randbytes(s.ike.nonce_bytes)
+        sa.dh = dh.generate(group, self.ep.rng)
+        try:
+            secret = dh.shared_secret(sa.dh, ke.data)
+        except dh.DhError as ex:
+            self.destroy(sa, "invalid_ke", now)
+            self._refuse(dgram, msg, N(Notify.INVALID_SYNTAX), f"bad KE payload: {ex}")
+            return
+        sa.init_request = encode(msg)
+        sa.derive_keys(secret)
+        self.check_natd(sa, msg)
+        payloads: list[Payload] = [SA((SaProposal(num, b"", chosen),)), KE(group, sa.dh.public),
+                                   Nonce(sa.nonce_r), *self.natd_payloads(sa)]
+        resp = Message(Exchange.IKE_SA_INIT, sa.spi_i, sa.spi_r, msg.msg_id, True, False, tuple(payloads))
+        sa.init_response = encode(resp)
+        self.pending_init_response[sa.uid] = resp
+        sa.tm.on_request(msg, now, self.responder.respond)
+        self.ep.schedule(now + s.ike.half_open_timeout, self.on_half_open_timer, sa.uid)
+
+    def _refuse(self, dgram: Datagram, msg: Message, answer: N, reason: str | None) -> None:
+        """Answer an IKE_SA_INIT request with a notify, keeping no state (RFC 7296 2.6)."""
+        from ..endpoint import Datagram
+        resp = Message(Exchange.IKE_SA_INIT, msg.spi_i, bytes(8), msg.msg_id, True, False, (answer,))
+        if reason is not None:
+            self.ep.emit("negotiation_failed", ike_version=2, spi_i=msg.spi_i.hex(), spi_r=bytes(8).hex(),
+                         phase="ike", notify=answer.name, reason=reason)
+        self.ep.emit("message_sent", **self._msg_fields(resp, 0), src=dgram.dst, dst=dgram.src)
+        self.ep.send(Datagram(dgram.dst, dgram.dport, dgram.src, dgram.sport, resp, 0))
+
+    # --- timers ----------------------------------------------------------------------------
+    def on_retransmit_timer(self, now: float, uid: int, msg_id: int, n: int, generation: int) -> None:
+        sa = self.sas.get(uid)
+        if sa is not None and sa.alive:
+            sa.tm.on_retransmit_timer(now, msg_id, n, generation)
+
+    def on_half_open_timer(self, now: float, uid: int) -> None:
+        sa = self.sas.get(uid)
+        if sa is not None and sa.alive and sa.established_at is None:
+            self.emit_sa(sa, "negotiation_failed", phase="ike", notify=None,
+                         reason=f"half-open IKE SA expired: no IKE_AUTH within {self.settings.ike.half_open_timeout:g} s")
+            self.destroy(sa, "half_open_timeout", now)
+
+    # --- services for tasks and the responder ----------------------------------------------
+    def _new_sa(self, initiator: bool, spi_i: bytes, spi_r: bytes, remote: tuple[str, int], now: float) -> IkeSa:
+        s = self.settings
+        sa = IkeSa(self.ep.next_uid(), initiator, spi_i, spi_r, (s.address, s.port), remote, now)
+        sa.tm = TaskManager(self, sa)
+        self.sas[sa.uid] = sa
+        self.by_spi[sa.my_spi] = sa
+        return sa
+
+    def _msg_fields(self, msg: Message, retransmit: int) -> dict[str, Any]:
+        return {**msg.fields(), "retransmit": retransmit}
+
+    def _emit_message(self, event: str, sa: IkeSa, msg: Message, retransmit: int, **extra: Any) -> None:
+        self.ep.emit(event, **self._msg_fields(msg, retransmit), **extra)
+
+    def send_message(self, sa: IkeSa, msg: Message, retransmit: int) -> None:
+        from ..endpoint import Datagram
+        self._emit_message("message_sent", sa, msg, retransmit, src=sa.local[0], dst=sa.remote[0])
+        self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit))
+
+    def emit_sa(self, sa: IkeSa, event: str, **fields: Any) -> None:
+        self.ep.emit(event, ike_version=2, **sa.label(), **fields)
+
+    def natd_payloads(self, sa: IkeSa) -> list[N]:
+        spi_r = sa.spi_r if not sa.initiator or sa.proposal else bytes(8)
+        return [N(Notify.NAT_DETECTION_SOURCE_IP, natd_hash(sa.spi_i, spi_r, *sa.local)),
+                N(Notify.NAT_DETECTION_DESTINATION_IP, natd_hash(sa.spi_i, spi_r, *sa.remote))]
+
+    def check_natd(self, sa: IkeSa, msg: Message) -> None:
+        """RFC 7296 2.23: compare the peer's hashes with the addresses the packet really used."""
+        rx = self._rx
+        src, dst = msg.notify(Notify.NAT_DETECTION_SOURCE_IP), msg.notify(Notify.NAT_DETECTION_DESTINATION_IP)
+        if rx is None or src is None or dst is None:
+            return
+        sa.nat_remote = src.data != natd_hash(msg.spi_i, msg.spi_r, rx.src, rx.sport)
+        sa.nat_local = dst.data != natd_hash(msg.spi_i, msg.spi_r, rx.dst, rx.dport)
+        if sa.nat_local or sa.nat_remote:
+            self.emit_sa(sa, "nat_detected", local=sa.nat_local, remote=sa.nat_remote)
+
+    def verify_peer(self, sa: IkeSa, idp: ID, auth: AUTH, of_initiator: bool) -> str | None:
+        """None if the peer's identity and AUTH verify, else the reason why not."""
+        s = self.settings
+        kind = ID_KINDS.get(idp.id_type, str(idp.id_type))
+        shown = Identity(kind, _id_text(kind, idp.data))
+        if s.ike.remote_id is not None and (s.ike.remote_id.id_type, s.ike.remote_id.data) != (idp.id_type, idp.data):
+            return f"peer identity {shown.kind}:{shown} does not match configured remote_id " \
+                   f"{s.ike.remote_id.kind}:{s.ike.remote_id}"
+        if auth.method != AuthMethod.SHARED_KEY_MIC:
+            return f"unsupported AUTH method {auth.method}"
+        if sa.auth_octets(of_initiator, idp.body, s.ike.psk) != auth.data:
+            return "AUTH payload does not verify: the pre-shared keys differ"
+        sa.peer_id = shown
+        return None
+
+    def ike_established(self, sa: IkeSa, now: float) -> None:
+        sa.state, sa.established_at = IkeState.ESTABLISHED, now
+        self.half_open.pop((sa.spi_i, sa.remote[0]), None)
+        self.attempts = 0
+        assert sa.proposal is not None
+        self.emit_sa(sa, "ike_sa_established", initiator=sa.initiator, proposal=str(sa.proposal),
+                     local_id=str(self.settings.local_identity), remote_id=str(sa.peer_id))
+
+    def install_child(self, sa: IkeSa, proposal: Proposal, spi_in: bytes, spi_out: bytes,
+                      local_ts: tuple[TrafficSelector, ...], remote_ts: tuple[TrafficSelector, ...],
+                      initiator: bool, now: float, ni: bytes, nr: bytes, g_ir: bytes | None = None) -> ChildSa:
+        """Derive KEYMAT (RFC 7296 2.17) and install the SA pair; ``initiator`` is who sent the
+        request that created it: its outbound keys are the i->r keys."""
+        assert sa.keys is not None
+        keys = kdf.child_keys(sa.prf, sa.keys.sk_d, ni, nr, proposal.encr[0],
+                              proposal.integ[0] if proposal.integ else None, g_ir)
+        i_keys, r_keys = (keys.encr_i, keys.integ_i), (keys.encr_r, keys.integ_r)
+        out_k, in_k = (i_keys, r_keys) if initiator else (r_keys, i_keys)
+        child = ChildSa(self.ep.next_uid(), sa.uid, spi_in, spi_out, proposal, local_ts, remote_ts, initiator, now,
+                        encr_key_in=in_k[0], integ_key_in=in_k[1], encr_key_out=out_k[0], integ_key_out=out_k[1],
+                        nonces=(ni, nr))
+        sa.children.append(child)
+        self.emit_sa(sa, "child_sa_established", **child.describe())
+        return child
+
+    def child_failed(self, sa: IkeSa, notify: str, reason: str) -> None:
+        sa.child_failed = notify
+        self.emit_sa(sa, "negotiation_failed", phase="child", notify=notify, reason=reason)
+
+    def fail(self, sa: IkeSa, phase: str, notify: str, reason: str, defer: bool = False,
+             notify_peer: bool = False) -> None:
+        """The IKE SA cannot be set up. ``defer``: destroy after our response is sent;
+        ``notify_peer``: tell the peer in an INFORMATIONAL first (RFC 7296 2.21.2)."""
+        self.emit_sa(sa, "negotiation_failed", phase=phase, notify=notify, reason=reason)
+        if defer:
+            self.mark_deleting(sa, notify.lower())
+        elif notify_peer and sa.keys is not None:
+            sa.state = IkeState.DELETING
+            sa.tm.queue.clear()
+            sa.tm.queue_task(InformationalTask(self, "auth_failed_notify", (N(Notify.AUTHENTICATION_FAILED),),
+                                               lambda s, r, t: self.destroy(s, notify.lower(), t)), self.ep.now)
+        else:
+            self.destroy(sa, notify.lower(), self.ep.now)
+
+    def mark_deleting(self, sa: IkeSa, reason: str) -> None:
+        """Destroy the SA once the response being built has been sent."""
+        sa.state = IkeState.DELETING
+        sa.delete_reason = reason
+        sa.tm.queue.clear()
+
+    def after_response(self, sa: IkeSa, response: Message, now: float) -> None:
+        if sa.state is IkeState.DELETING and sa.delete_reason is not None:
+            self.destroy(sa, sa.delete_reason, now)
+
+    def delete_children_by_peer(self, sa: IkeSa, peer_spis: tuple[bytes, ...], now: float) -> list[bytes]:
+        mine = []
+        for c in sa.children:
+            if c.spi_out in peer_spis and c.state is not ChildState.DELETED:
+                c.state = ChildState.DELETED
+                mine.append(c.spi_in)
+                self.emit_sa(sa, "child_sa_deleted", spi_in=c.spi_in.hex(), spi_out=c.spi_out.hex(),
+                             reason="deleted_by_peer")
+        return mine
+
+    def setup_timed_out(self, sa: IkeSa, now: float) -> None:
+        self.destroy(sa, "retransmit_timeout", now)
+        if not sa.initiator:
+            return
+        self.attempts += 1
+        tries = self.settings.keyingtries
+        if tries == 0 or self.attempts < tries:
+            self.ep.emit("negotiation_retry", attempt=self.attempts + 1,
+                         keyingtries="forever" if tries == 0 else tries)
+            self.initiate(now)
+
+    def has_other_sa_with(self, sa: IkeSa) -> bool:
+        return any(o is not sa and o.alive and o.established_at is not None and o.remote[0] == sa.remote[0]
+                   for o in self.sas.values())
+
+    def initial_contact(self, sa: IkeSa, now: float) -> None:
+        """RFC 7296 2.4: INITIAL_CONTACT - the peer has no other SA with us; drop stale ones."""
+        for other in list(self.sas.values()):
+            if other is not sa and other.alive and other.remote[0] == sa.remote[0]:
+                self.destroy(other, "initial_contact", now)
+
+    def destroy(self, sa: IkeSa, reason: str, now: float) -> None:
+        if not sa.alive:
+            return
+        for c in sa.children:
+            if c.state is not ChildState.DELETED:
+                c.state = ChildState.DELETED
+                self.emit_sa(sa, "child_sa_deleted", spi_in=c.spi_in.hex(), spi_out=c.spi_out.hex(), reason=reason)
+        if sa.established_at is not None:
+            self.emit_sa(sa, "ike_sa_deleted", reason=reason)
+        sa.state = IkeState.DESTROYED
+        sa.tm.abort()
+        self.by_spi.pop(sa.my_spi, None)
+        self.half_open.pop((sa.spi_i, sa.remote[0]), None)
+        self.pending_init_response.pop(sa.uid, None)
+        del self.sas[sa.uid]
+
+    def delete_ike(self, sa: IkeSa, reason: str, now: float) -> None:
+        """Delete an IKE SA and its children, telling the peer (INFORMATIONAL with D)."""
+        if not sa.alive:
+            return
+        sa.state = IkeState.DELETING
+        sa.tm.queue.clear()
+        sa.tm.queue_task(InformationalTask(self, "ike_delete", (D(Protocol.IKE),),
+                                           lambda s, r, t: self.destroy(s, reason, t)), now)
+
+    # --- status ----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        ikes = [sa for sa in self.sas.values() if sa.alive]
+        established = [sa for sa in ikes if sa.state in (IkeState.ESTABLISHED, IkeState.REKEYING)]
+        children = [c for sa in established for c in sa.children if c.active]
+        if children:
+            status = "ipsec_sa_established"
+        elif established:
+            status = "ipsec_sa_not_established" if any(sa.child_failed for sa in established) else "ike_sa_established"
+        else:
+            status = "ike_sa_not_established"
+        return {
+            "status": status,
+            "ike_sas": [{**sa.label(), "state": sa.state.value, "initiator": sa.initiator,
+                         "proposal": str(sa.proposal) if sa.proposal else None,
+                         "established_at": sa.established_at} for sa in ikes],
+            "child_sas": [{**c.describe(), "established_at": c.established_at} for c in children],
+        }
+
+
+def _id_text(kind: str, data: bytes) -> str:
+    if kind == "ipv4" and len(data) == 4:
+        return ".".join(str(b) for b in data)
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return data.hex()

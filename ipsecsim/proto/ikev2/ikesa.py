@@ -1,0 +1,117 @@
+"""The IKEv2 IKE SA: identity, SPIs, negotiated transforms, key material, children.
+
+Key derivation follows RFC 7296 2.14 (SKEYSEED, SK_*), AUTH for pre-shared keys 2.15,
+NAT detection hashes 2.23.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .. import kdf
+from ..algorithms import Algorithm
+from ..dh import DhKey
+from ..proposals import Proposal
+from ..sa import ChildSa
+from ..settings import Identity
+from .wire import SkKeys
+
+if TYPE_CHECKING:
+    from .taskmgr import TaskManager
+
+KEY_PAD = b"Key Pad for IKEv2"  # RFC 7296 2.15
+
+
+class IkeState(enum.Enum):
+    CONNECTING = "connecting"
+    ESTABLISHED = "established"
+    REKEYING = "rekeying"
+    DELETING = "deleting"
+    DESTROYED = "destroyed"
+
+
+@dataclass(slots=True, eq=False)
+class IkeSa:
+    uid: int
+    initiator: bool
+    """This side is the original initiator (the I flag it sends)."""
+    spi_i: bytes
+    spi_r: bytes
+    local: tuple[str, int]
+    remote: tuple[str, int]
+    created_at: float
+    state: IkeState = IkeState.CONNECTING
+    established_at: float | None = None
+    proposal: Proposal | None = None
+    dh: DhKey | None = None
+    nonce_i: bytes = b""
+    nonce_r: bytes = b""
+    keys: kdf.IkeSaKeys | None = None
+    init_request: bytes = b""
+    init_response: bytes = b""
+    children: list[ChildSa] = field(default_factory=list)
+    peer_id: Identity | None = None
+    nat_local: bool = False
+    nat_remote: bool = False
+    delete_reason: str | None = None
+    """Set when the SA is to be destroyed after the response in progress is sent."""
+    child_failed: str | None = None
+    """Notify name when the CHILD SA of IKE_AUTH was refused."""
+    tm: TaskManager = field(init=False)
+
+    @property
+    def my_spi(self) -> bytes:
+        return self.spi_i if self.initiator else self.spi_r
+
+    @property
+    def alive(self) -> bool:
+        return self.state is not IkeState.DESTROYED
+
+    @property
+    def prf(self) -> Algorithm:
+        assert self.proposal is not None
+        return self.proposal.prf[0]
+
+    def label(self) -> dict[str, str]:
+        return {"spi_i": self.spi_i.hex(), "spi_r": self.spi_r.hex()}
+
+    def derive_keys(self, g_ir: bytes) -> None:
+        """RFC 7296 2.14 from the negotiated proposal, nonces, SPIs and the DH secret."""
+        assert self.proposal is not None
+        p = self.proposal
+        seed = kdf.skeyseed(p.prf[0], self.nonce_i, self.nonce_r, g_ir)
+        self.keys = kdf.ike_sa_keys(p.prf[0], p.encr[0], p.integ[0] if p.integ else None, seed,
+                                    self.nonce_i, self.nonce_r, self.spi_i, self.spi_r)
+
+    def sk(self, sender_is_initiator: bool) -> SkKeys:
+        """Keys protecting messages sent by the original initiator (or responder)."""
+        assert self.keys is not None and self.proposal is not None
+        k, p = self.keys, self.proposal
+        integ = p.integ[0] if p.integ else None
+        if sender_is_initiator:
+            return SkKeys(p.encr[0], integ, k.sk_ei, k.sk_ai)
+        return SkKeys(p.encr[0], integ, k.sk_er, k.sk_ar)
+
+    def auth_octets(self, of_initiator: bool, id_body: bytes, psk: bytes) -> bytes:
+        """RFC 7296 2.15: AUTH = prf(prf(PSK, "Key Pad for IKEv2"), <SignedOctets>) where
+        InitiatorSignedOctets = RealMessage1 | NonceRData | prf(SK_pi, IDi') and
+        ResponderSignedOctets = RealMessage2 | NonceIData | prf(SK_pr, IDr')."""
+        assert self.keys is not None
+        prf = self.prf
+        if of_initiator:
+            signed = self.init_request + self.nonce_r + kdf.prf(prf, self.keys.sk_pi, id_body)
+        else:
+            signed = self.init_response + self.nonce_i + kdf.prf(prf, self.keys.sk_pr, id_body)
+        return kdf.prf(prf, kdf.prf(prf, psk, KEY_PAD), signed)
+
+    def active_children(self) -> list[ChildSa]:
+        return [c for c in self.children if c.active]
+
+
+def natd_hash(spi_i: bytes, spi_r: bytes, addr: str, port: int) -> bytes:
+    """RFC 7296 2.23: SHA-1(SPIi | SPIr | IP | Port)."""
+    return hashlib.sha1(spi_i + spi_r + ipaddress.ip_address(addr).packed + port.to_bytes(2, "big")).digest()

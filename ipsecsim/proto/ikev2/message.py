@@ -1,0 +1,279 @@
+"""IKEv2 messages and payloads as immutable values (RFC 7296 section 3).
+
+The core exchanges these objects; ``wire.py`` turns them into the exact bytes of RFC 7296
+(for the AUTH computation and for packet traces). ``notation()`` renders a message the way
+strongSwan logs it: ``IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) ]``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Union
+
+from ..proposals import Proposal, Protocol
+from ..ts import TrafficSelector
+
+
+class Exchange(enum.IntEnum):
+    """IKEv2 exchange types (RFC 7296 3.1)."""
+
+    IKE_SA_INIT = 34
+    IKE_AUTH = 35
+    CREATE_CHILD_SA = 36
+    INFORMATIONAL = 37
+
+
+class PayloadType(enum.IntEnum):
+    """IKEv2 payload types (RFC 7296 3.2)."""
+
+    NONE = 0
+    SA = 33
+    KE = 34
+    IDi = 35
+    IDr = 36
+    CERT = 37
+    CERTREQ = 38
+    AUTH = 39
+    NONCE = 40
+    N = 41
+    D = 42
+    V = 43
+    TSi = 44
+    TSr = 45
+    SK = 46
+
+
+class Notify(enum.IntEnum):
+    """Notify message types used by ipsecsim (RFC 7296 3.10.1, RFC 7383, RFC 7427)."""
+
+    UNSUPPORTED_CRITICAL_PAYLOAD = 1
+    INVALID_IKE_SPI = 4
+    INVALID_MAJOR_VERSION = 5
+    INVALID_SYNTAX = 7
+    INVALID_MESSAGE_ID = 9
+    INVALID_SPI = 11
+    NO_PROPOSAL_CHOSEN = 14
+    INVALID_KE_PAYLOAD = 17
+    AUTHENTICATION_FAILED = 24
+    SINGLE_PAIR_REQUIRED = 34
+    NO_ADDITIONAL_SAS = 35
+    INTERNAL_ADDRESS_FAILURE = 36
+    FAILED_CP_REQUIRED = 37
+    TS_UNACCEPTABLE = 38
+    INVALID_SELECTORS = 39
+    TEMPORARY_FAILURE = 43
+    CHILD_SA_NOT_FOUND = 44
+    INITIAL_CONTACT = 16384
+    SET_WINDOW_SIZE = 16385
+    ADDITIONAL_TS_POSSIBLE = 16386
+    IPCOMP_SUPPORTED = 16387
+    NAT_DETECTION_SOURCE_IP = 16388
+    NAT_DETECTION_DESTINATION_IP = 16389
+    COOKIE = 16390
+    USE_TRANSPORT_MODE = 16391
+    REKEY_SA = 16393
+    ESP_TFC_PADDING_NOT_SUPPORTED = 16394
+    NON_FIRST_FRAGMENTS_ALSO = 16395
+    FRAGMENTATION_SUPPORTED = 16430
+    SIGNATURE_HASH_ALGORITHMS = 16431
+
+    @property
+    def is_error(self) -> bool:
+        return self.value < 16384
+
+
+# strongSwan's short names (src/libcharon/encoding/payloads/notify_payload.c) for the notation.
+NOTIFY_SHORT = {
+    Notify.NO_PROPOSAL_CHOSEN: "NO_PROP", Notify.INVALID_KE_PAYLOAD: "INVAL_KE",
+    Notify.AUTHENTICATION_FAILED: "AUTH_FAILED", Notify.TS_UNACCEPTABLE: "TS_UNACCEPT",
+    Notify.INITIAL_CONTACT: "INIT_CONTACT", Notify.NAT_DETECTION_SOURCE_IP: "NATD_S_IP",
+    Notify.NAT_DETECTION_DESTINATION_IP: "NATD_D_IP", Notify.REKEY_SA: "REKEY_SA",
+    Notify.INVALID_SYNTAX: "INVAL_SYN", Notify.INVALID_MESSAGE_ID: "INVAL_MID",
+    Notify.INVALID_SPI: "INVAL_SPI", Notify.INVALID_IKE_SPI: "INVAL_IKE_SPI",
+    Notify.TEMPORARY_FAILURE: "TEMP_FAIL", Notify.CHILD_SA_NOT_FOUND: "CHLD_SA_NOT_FOUND",
+    Notify.NO_ADDITIONAL_SAS: "NO_ADD_SAS", Notify.SINGLE_PAIR_REQUIRED: "SINGLE_PAIR",
+    Notify.USE_TRANSPORT_MODE: "USE_TRANSP", Notify.COOKIE: "COOKIE",
+    Notify.FRAGMENTATION_SUPPORTED: "FRAG_SUP", Notify.SIGNATURE_HASH_ALGORITHMS: "HASH_ALG",
+    Notify.ESP_TFC_PADDING_NOT_SUPPORTED: "ESP_TFC_PAD_N", Notify.NON_FIRST_FRAGMENTS_ALSO: "NON_FIRST_FRAG",
+    Notify.ADDITIONAL_TS_POSSIBLE: "ADD_TS_POSS", Notify.SET_WINDOW_SIZE: "WINDOW_SIZE",
+    Notify.IPCOMP_SUPPORTED: "IPCOMP_SUP", Notify.UNSUPPORTED_CRITICAL_PAYLOAD: "UNSUPPORTED_CRITICAL",
+    Notify.INVALID_MAJOR_VERSION: "INVAL_MAJOR_VERSION", Notify.INTERNAL_ADDRESS_FAILURE: "INT_ADDR_FAIL",
+    Notify.FAILED_CP_REQUIRED: "FAIL_CP_REQ", Notify.INVALID_SELECTORS: "INVAL_SEL",
+}
+
+
+class IdType(enum.IntEnum):
+    """Identification types (RFC 7296 3.5)."""
+
+    ID_IPV4_ADDR = 1
+    ID_FQDN = 2
+    ID_RFC822_ADDR = 3
+    ID_IPV6_ADDR = 5
+    ID_KEY_ID = 11
+
+
+class AuthMethod(enum.IntEnum):
+    """Authentication methods (RFC 7296 3.8)."""
+
+    RSA_SIGNATURE = 1
+    SHARED_KEY_MIC = 2
+    DSS_SIGNATURE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SaProposal:
+    """One proposal substructure: number, protocol, SPI and transforms (RFC 7296 3.3.1)."""
+
+    num: int
+    spi: bytes
+    proposal: Proposal
+
+    @property
+    def protocol(self) -> Protocol:
+        return self.proposal.protocol
+
+
+@dataclass(frozen=True, slots=True)
+class SA:
+    proposals: tuple[SaProposal, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KE:
+    group: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Nonce:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class N:
+    type: int
+    data: bytes = b""
+    protocol: int = 0
+    spi: bytes = b""
+
+    @property
+    def name(self) -> str:
+        try:
+            return Notify(self.type).name
+        except ValueError:
+            return f"NOTIFY_{self.type}"
+
+
+@dataclass(frozen=True, slots=True)
+class ID:
+    initiator: bool
+    id_type: int
+    data: bytes
+
+    @property
+    def body(self) -> bytes:
+        """ID payload body after the generic header: the input of RFC 7296 2.15 MACedIDFor*."""
+        return bytes([self.id_type, 0, 0, 0]) + self.data
+
+
+@dataclass(frozen=True, slots=True)
+class AUTH:
+    method: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TS:
+    initiator: bool
+    selectors: tuple[TrafficSelector, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class D:
+    protocol: int
+    spis: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class V:
+    data: bytes
+
+
+Payload = Union[SA, KE, Nonce, N, ID, AUTH, TS, D, V]
+
+
+def payload_type(p: Payload) -> PayloadType:
+    if isinstance(p, ID):
+        return PayloadType.IDi if p.initiator else PayloadType.IDr
+    if isinstance(p, TS):
+        return PayloadType.TSi if p.initiator else PayloadType.TSr
+    return _PTYPE[type(p)]
+
+
+_PTYPE: dict[type, PayloadType] = {SA: PayloadType.SA, KE: PayloadType.KE, Nonce: PayloadType.NONCE,
+                                   N: PayloadType.N, AUTH: PayloadType.AUTH, D: PayloadType.D,
+                                   V: PayloadType.V}
+
+
+def payload_label(p: Payload) -> str:
+    """strongSwan's notation of one payload: SA, KE, No, N(NATD_S_IP), IDi, TSr, D, V ..."""
+    if isinstance(p, N):
+        try:
+            return f"N({NOTIFY_SHORT.get(Notify(p.type), Notify(p.type).name)})"
+        except ValueError:
+            return f"N({p.type})"
+    if isinstance(p, Nonce):
+        return "No"
+    return payload_type(p).name
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """An IKEv2 message. ``payloads`` of an encrypted message are those inside SK{...}."""
+
+    exchange: Exchange
+    spi_i: bytes
+    spi_r: bytes
+    msg_id: int
+    response: bool
+    initiator: bool
+    """The I flag: set when the sender is the original initiator of the IKE SA."""
+    payloads: tuple[Payload, ...]
+    encrypted: bool = False
+
+    version: int = 2
+
+    def first(self, cls: type) -> Payload | None:
+        for p in self.payloads:
+            if isinstance(p, cls):
+                return p
+        return None
+
+    def notifies(self) -> list[N]:
+        return [p for p in self.payloads if isinstance(p, N)]
+
+    def notify(self, ntype: int) -> N | None:
+        for p in self.payloads:
+            if isinstance(p, N) and p.type == ntype:
+                return p
+        return None
+
+    def error_notify(self) -> N | None:
+        for p in self.payloads:
+            if isinstance(p, N) and p.type < 16384:
+                return p
+        return None
+
+    def labels(self) -> list[str]:
+        return [payload_label(p) for p in self.payloads]
+
+    def fields(self) -> dict[str, object]:
+        """The message as event fields (docs/events.md)."""
+        return {"ike_version": 2, "exchange": self.exchange.name, "response": self.response,
+                "msg_id": self.msg_id, "payloads": self.labels(), "spi_i": self.spi_i.hex(),
+                "spi_r": self.spi_r.hex()}
+
+    def notation(self) -> str:
+        kind = "response" if self.response else "request"
+        return f"{self.exchange.name} {kind} {self.msg_id} [ {' '.join(self.labels())} ]"

@@ -1,0 +1,130 @@
+"""The IKEv2 task manager of one IKE SA (RFC 7296 2.1-2.3, strongSwan's task_manager_v2).
+
+It owns message ids (ours and the peer's), the single request in flight (window size 1),
+its retransmission on the configured schedule and giving up, and the cached last response
+that answers a retransmitted request. Tasks build requests and process responses; this
+class never looks inside payloads.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from .message import Message
+
+if TYPE_CHECKING:
+    from .engine import Ikev2Engine
+    from .ikesa import IkeSa
+
+
+class Outcome(enum.Enum):
+    DONE = "done"
+    RESTART = "restart"  # send the rebuilt request again under the same message id (INVALID_KE)
+
+
+class Task(Protocol):
+    """An exchange this side initiates: build the request, process the response."""
+
+    name: str
+
+    def build(self, sa: IkeSa, msg_id: int, now: float) -> Message | None: ...
+    def process(self, sa: IkeSa, response: Message, now: float) -> Outcome: ...
+    def gave_up(self, sa: IkeSa, now: float) -> None: ...
+
+
+class TaskManager:
+    def __init__(self, engine: Ikev2Engine, sa: IkeSa):
+        self.engine = engine
+        self.sa = sa
+        self.queue: deque[Task] = deque()
+        self.active: Task | None = None
+        self.request: Message | None = None
+        self.transmissions = 0
+        self.my_mid = 0
+        self.peer_mid = 0
+        self.cached: Message | None = None
+        self.cached_resends = 0
+        self.generation = 0  # increments with every new request; timer hints carry it
+
+    # --- initiator side --------------------------------------------------------------------
+    def queue_task(self, task: Task, now: float, front: bool = False) -> None:
+        (self.queue.appendleft if front else self.queue.append)(task)
+        self.initiate(now)
+
+    def initiate(self, now: float) -> None:
+        while self.active is None and self.queue and self.sa.alive:
+            task = self.queue.popleft()
+            msg = task.build(self.sa, self.my_mid, now)
+            if msg is None:
+                continue
+            self.active, self.request, self.transmissions = task, msg, 0
+            self.generation += 1
+            self._transmit(now)
+
+    def _transmit(self, now: float) -> None:
+        assert self.request is not None
+        self.transmissions += 1
+        self.engine.send_message(self.sa, self.request, self.transmissions - 1)
+        sched = self.engine.settings.retransmit
+        self.engine.ep.schedule(now + sched.wait(self.transmissions, self.engine.ep.rng),
+                                self.engine.on_retransmit_timer, self.sa.uid, self.request.msg_id,
+                                self.transmissions, self.generation)
+
+    def on_retransmit_timer(self, now: float, msg_id: int, n: int, generation: int) -> None:
+        """Timer hint: act only if this very request is still in flight after ``n`` sends."""
+        if self.request is None or self.generation != generation or self.request.msg_id != msg_id \
+                or self.transmissions != n or not self.sa.alive:
+            return
+        if n < self.engine.settings.retransmit.transmissions:
+            self._transmit(now)
+            return
+        task, self.active, self.request = self.active, None, None
+        self.engine.emit_sa(self.sa, "retransmit_gave_up", exchange=task_exchange(task), msg_id=msg_id,
+                            transmissions=n, task=task.name if task else None)
+        if task is not None:
+            task.gave_up(self.sa, now)
+
+    def on_response(self, msg: Message, now: float) -> None:
+        if self.request is None or self.active is None or msg.msg_id != self.request.msg_id \
+                or msg.exchange != self.request.exchange:
+            self.engine.ep.emit("message_ignored", reason="unexpected response", msg_id=msg.msg_id,
+                                exchange=msg.exchange.name)
+            return
+        task, self.active, self.request = self.active, None, None
+        outcome = task.process(self.sa, msg, now)
+        if outcome is Outcome.RESTART:
+            self.queue.appendleft(task)
+        else:
+            self.my_mid += 1
+        self.initiate(now)
+
+    def abort(self) -> None:
+        """Forget everything in flight or queued (the IKE SA goes away)."""
+        self.queue.clear()
+        self.active = self.request = None
+
+    # --- responder side --------------------------------------------------------------------
+    def on_request(self, msg: Message, now: float,
+                   respond: Callable[[IkeSa, Message, float], Message | None]) -> None:
+        if msg.msg_id == self.peer_mid:
+            response = respond(self.sa, msg, now)
+            if response is None:
+                return
+            self.peer_mid += 1
+            self.cached, self.cached_resends = response, 0
+            self.engine.send_message(self.sa, response, 0)
+            self.engine.after_response(self.sa, response, now)
+        elif msg.msg_id == self.peer_mid - 1 and self.cached is not None:
+            # RFC 7296 2.1: a retransmitted request is answered with the same response.
+            self.cached_resends += 1
+            self.engine.send_message(self.sa, self.cached, self.cached_resends)
+        else:
+            self.engine.ep.emit("message_ignored", reason="unexpected message id", msg_id=msg.msg_id,
+                                expected=self.peer_mid, exchange=msg.exchange.name)
+
+
+def task_exchange(task: Task | None) -> str | None:
+    return getattr(task, "exchange", None)

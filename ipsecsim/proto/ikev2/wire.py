@@ -1,0 +1,236 @@
+"""IKEv2 wire format: Message <-> bytes (RFC 7296 section 3, RFC 5282 for AEAD).
+
+The core needs exact bytes for two things: the AUTH payload signs the whole IKE_SA_INIT
+message as sent (RFC 7296 2.15 "RealMessage1/2"), and packet traces must carry what a real
+peer would send. The Encrypted payload is really encrypted and integrity protected with the
+IKE SA's keys (RFC 7296 3.14); the IV comes from the caller's seeded stream.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from dataclasses import dataclass
+
+from .. import cipher
+from ..algorithms import Algorithm, Kind, by_id
+from ..proposals import Proposal, Protocol
+from ..ts import TS_IPV4_ADDR_RANGE, TrafficSelector
+from .message import (AUTH, ID, KE, SA, TS, D, Exchange, Message, N, Nonce, Payload, PayloadType,
+                      SaProposal, V, payload_type)
+
+HEADER = struct.Struct("!8s8sBBBBII")
+HEADER_LEN = HEADER.size  # 28
+FLAG_I, FLAG_V, FLAG_R = 0x08, 0x10, 0x20
+KEY_LENGTH_ATTR = 14
+
+
+class WireError(ValueError):
+    """Bytes that are not a valid IKEv2 message, or an SK payload that does not verify."""
+
+
+@dataclass(frozen=True, slots=True)
+class SkKeys:
+    """Keys protecting one direction of an IKE SA: SK_e? / SK_a? of the sender."""
+
+    encr: Algorithm
+    integ: Algorithm | None
+    sk_e: bytes
+    sk_a: bytes
+
+
+# --- encoding -------------------------------------------------------------------------------
+
+def _transform(alg: Algorithm, last: bool) -> bytes:
+    attrs = struct.pack("!HH", 0x8000 | KEY_LENGTH_ATTR, alg.key_bits) if alg.key_length_attr else b""
+    return struct.pack("!BBHBBH", 0 if last else 3, 0, 8 + len(attrs), int(alg.kind), 0, alg.ikev2_id) + attrs
+
+
+def _proposal(p: SaProposal, last: bool) -> bytes:
+    ts = p.proposal.transforms()
+    body = b"".join(_transform(a, i == len(ts) - 1) for i, a in enumerate(ts))
+    return struct.pack("!BBHBBBB", 0 if last else 2, 0, 8 + len(p.spi) + len(body), p.num,
+                       int(p.protocol), len(p.spi), len(ts)) + p.spi + body
+
+
+def _ts(sel: TrafficSelector) -> bytes:
+    return struct.pack("!BBHHHII", TS_IPV4_ADDR_RANGE, sel.protocol, 16, sel.start_port, sel.end_port,
+                       sel.start, sel.end)
+
+
+def payload_body(p: Payload) -> bytes:
+    """The payload after its 4-byte generic header."""
+    if isinstance(p, SA):
+        return b"".join(_proposal(x, i == len(p.proposals) - 1) for i, x in enumerate(p.proposals))
+    if isinstance(p, KE):
+        return struct.pack("!HH", p.group, 0) + p.data
+    if isinstance(p, Nonce | V):
+        return p.data
+    if isinstance(p, N):
+        return struct.pack("!BBH", p.protocol, len(p.spi), p.type) + p.spi + p.data
+    if isinstance(p, ID):
+        return p.body
+    if isinstance(p, AUTH):
+        return bytes([p.method, 0, 0, 0]) + p.data
+    if isinstance(p, TS):
+        return bytes([len(p.selectors), 0, 0, 0]) + b"".join(_ts(s) for s in p.selectors)
+    if isinstance(p, D):
+        size = len(p.spis[0]) if p.spis else 0
+        return struct.pack("!BBH", p.protocol, size, len(p.spis)) + b"".join(p.spis)
+    raise TypeError(f"cannot encode {p!r}")
+
+
+def encode_payloads(payloads: tuple[Payload, ...] | list[Payload]) -> tuple[int, bytes]:
+    """(type of the first payload, chained payload bytes)."""
+    out = []
+    for i, p in enumerate(payloads):
+        nxt = payload_type(payloads[i + 1]) if i + 1 < len(payloads) else PayloadType.NONE
+        body = payload_body(p)
+        out.append(struct.pack("!BBH", int(nxt), 0, 4 + len(body)) + body)
+    first = payload_type(payloads[0]) if payloads else PayloadType.NONE
+    return int(first), b"".join(out)
+
+
+def _header(msg: Message, next_payload: int, length: int) -> bytes:
+    flags = (FLAG_I if msg.initiator else 0) | (FLAG_R if msg.response else 0)
+    return HEADER.pack(msg.spi_i, msg.spi_r, next_payload, 0x20, int(msg.exchange), flags, msg.msg_id, length)
+
+
+def encode(msg: Message, keys: SkKeys | None = None, iv: bytes | None = None,
+           rng: random.Random | None = None) -> bytes:
+    """The message as sent. Encrypted messages need the sender's keys and an IV (or an rng)."""
+    first, inner = encode_payloads(msg.payloads)
+    if not msg.encrypted:
+        return _header(msg, first, HEADER_LEN + len(inner)) + inner
+    if keys is None:
+        raise ValueError("encrypted message needs keys")
+    enc = keys.encr
+    if iv is None:
+        if rng is None:
+            raise ValueError("encrypted message needs an IV or an rng")
+        iv = rng.randbytes(enc.iv_bytes)
+    plain = cipher.ikev2_pad(inner, max(enc.block_bytes, 1))
+    icv_len = enc.icv_bytes if enc.aead else (keys.integ.icv_bytes if keys.integ else 0)
+    if enc.aead:
+        sk_len = 4 + len(iv) + len(plain) + icv_len
+        hdr = _header(msg, int(PayloadType.SK), HEADER_LEN + sk_len)
+        skh = struct.pack("!BBH", first, 0, sk_len)
+        sealed = cipher.aead_seal(enc, keys.sk_e, iv, plain, hdr + skh)  # RFC 5282 5.1 AAD
+        return hdr + skh + iv + sealed
+    ct = cipher.encrypt_block(enc, keys.sk_e, iv, plain)
+    sk_len = 4 + len(iv) + len(ct) + icv_len
+    hdr = _header(msg, int(PayloadType.SK), HEADER_LEN + sk_len)
+    data = hdr + struct.pack("!BBH", first, 0, sk_len) + iv + ct
+    if keys.integ is None:
+        raise ValueError("non-AEAD cipher needs an integrity algorithm")
+    return data + cipher.integ_icv(keys.integ, keys.sk_a, data)
+
+
+# --- decoding -------------------------------------------------------------------------------
+
+def _parse_sa(body: bytes) -> SA:
+    props, off = [], 0
+    while off < len(body):
+        last, _, plen, num, proto, spisize, ntrans = struct.unpack_from("!BBHBBBB", body, off)
+        spi = body[off + 8: off + 8 + spisize]
+        toff, algs = off + 8 + spisize, []
+        for _ in range(ntrans):
+            _, _, tlen, ttype, _, tid = struct.unpack_from("!BBHBBH", body, toff)
+            keylen = 0
+            aoff = toff + 8
+            while aoff < toff + tlen:
+                atype, aval = struct.unpack_from("!HH", body, aoff)
+                if atype & 0x7FFF == KEY_LENGTH_ATTR:
+                    keylen = aval // 8
+                aoff += 4
+            alg = by_id(Kind(ttype), tid, keylen)
+            if alg is None:
+                raise WireError(f"unknown transform type {ttype} id {tid} key {keylen * 8}")
+            algs.append(alg)
+            toff += tlen
+        kinds = {k: tuple(a for a in algs if a.kind is k) for k in Kind}
+        props.append(SaProposal(num, spi, Proposal(Protocol(proto), kinds[Kind.ENCR], kinds[Kind.PRF],
+                                                   kinds[Kind.INTEG], kinds[Kind.DH], kinds[Kind.ESN])))
+        off += plen
+        if last == 0:
+            break
+    return SA(tuple(props))
+
+
+def _parse_payload(ptype: int, body: bytes) -> Payload:
+    t = PayloadType(ptype)
+    if t is PayloadType.SA:
+        return _parse_sa(body)
+    if t is PayloadType.KE:
+        return KE(struct.unpack_from("!H", body)[0], body[4:])
+    if t is PayloadType.NONCE:
+        return Nonce(body)
+    if t is PayloadType.V:
+        return V(body)
+    if t is PayloadType.N:
+        proto, spisize, ntype = struct.unpack_from("!BBH", body)
+        return N(ntype, body[4 + spisize:], proto, body[4:4 + spisize])
+    if t in (PayloadType.IDi, PayloadType.IDr):
+        return ID(t is PayloadType.IDi, body[0], body[4:])
+    if t is PayloadType.AUTH:
+        return AUTH(body[0], body[4:])
+    if t in (PayloadType.TSi, PayloadType.TSr):
+        sels, off = [], 4
+        for _ in range(body[0]):
+            _, proto, _, sp, ep, s, e = struct.unpack_from("!BBHHHII", body, off)
+            sels.append(TrafficSelector(s, e, proto, sp, ep))
+            off += 16
+        return TS(t is PayloadType.TSi, tuple(sels))
+    if t is PayloadType.D:
+        proto, size, count = struct.unpack_from("!BBH", body)
+        return D(proto, tuple(body[4 + i * size: 4 + (i + 1) * size] for i in range(count)))
+    raise WireError(f"unsupported payload type {ptype}")
+
+
+def decode_payloads(first: int, data: bytes) -> list[Payload]:
+    out, nxt, off = [], first, 0
+    while nxt != 0:
+        if off + 4 > len(data):
+            raise WireError("truncated payload chain")
+        n, _, length = struct.unpack_from("!BBH", data, off)
+        out.append(_parse_payload(nxt, data[off + 4: off + length]))
+        nxt, off = n, off + length
+    return out
+
+
+def decode(data: bytes, keys: SkKeys | None = None) -> Message:
+    """Parse a message; an SK payload is verified and decrypted with the sender's ``keys``."""
+    if len(data) < HEADER_LEN:
+        raise WireError("shorter than an IKE header")
+    spi_i, spi_r, first, ver, exch, flags, mid, length = HEADER.unpack_from(data)
+    if ver >> 4 != 2:
+        raise WireError(f"not IKEv2 (version 0x{ver:02x})")
+    if length != len(data):
+        raise WireError(f"length field {length} != {len(data)}")
+    encrypted = first == PayloadType.SK
+    if not encrypted:
+        payloads = decode_payloads(first, data[HEADER_LEN:])
+    else:
+        if keys is None:
+            raise WireError("encrypted message and no keys")
+        inner_first, _, sk_len = struct.unpack_from("!BBH", data, HEADER_LEN)
+        enc = keys.encr
+        iv_off = HEADER_LEN + 4
+        iv = data[iv_off: iv_off + enc.iv_bytes]
+        try:
+            if enc.aead:
+                plain = cipher.aead_open(enc, keys.sk_e, iv, data[iv_off + enc.iv_bytes:],
+                                         data[:HEADER_LEN + 4])
+            else:
+                if keys.integ is None:
+                    raise WireError("non-AEAD cipher needs an integrity algorithm")
+                icv_len = keys.integ.icv_bytes
+                body, icv = data[:-icv_len], data[-icv_len:]
+                if cipher.integ_icv(keys.integ, keys.sk_a, body) != icv:
+                    raise WireError("SK payload integrity check failed")
+                plain = cipher.decrypt_block(enc, keys.sk_e, iv, data[iv_off + enc.iv_bytes: -icv_len])
+        except cipher.CryptoError as e:
+            raise WireError(f"SK payload does not decrypt: {e}") from e
+        payloads = decode_payloads(inner_first, cipher.ikev2_unpad(plain))
+    return Message(Exchange(exch), spi_i, spi_r, mid, bool(flags & FLAG_R), bool(flags & FLAG_I),
+                   tuple(payloads), encrypted)

@@ -1,0 +1,48 @@
+"""Security association records shared by IKEv1 and IKEv2 (RFC 4301 SAD entries, as kept
+by the IKE daemon): the CHILD / IPsec SA pair and its lifecycle state."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from .proposals import Proposal
+from .ts import TrafficSelector
+
+
+class ChildState(enum.Enum):
+    INSTALLED = "installed"
+    REKEYING = "rekeying"
+    REKEYED = "rekeyed"  # replaced; inbound kept briefly (make-before-break)
+    DELETING = "deleting"
+    DELETED = "deleted"
+
+
+@dataclass(slots=True)
+class ChildSa:
+    uid: int
+    ike_uid: int
+    spi_in: bytes
+    spi_out: bytes
+    proposal: Proposal
+    local_ts: tuple[TrafficSelector, ...]
+    remote_ts: tuple[TrafficSelector, ...]
+    initiator: bool
+    """This side initiated the exchange that created the SA."""
+    established_at: float
+    encr_key_in: bytes = b""
+    integ_key_in: bytes = b""
+    encr_key_out: bytes = b""
+    integ_key_out: bytes = b""
+    state: ChildState = ChildState.INSTALLED
+    nonces: tuple[bytes, bytes] = (b"", b"")  # (Ni, Nr) of the creating exchange
+    counters: dict[str, int] = field(default_factory=lambda: {"bytes_in": 0, "bytes_out": 0,
+                                                              "packets_in": 0, "packets_out": 0})
+
+    @property
+    def active(self) -> bool:
+        return self.state in (ChildState.INSTALLED, ChildState.REKEYING)
+
+    def describe(self) -> dict[str, object]:
+        return {"spi_in": self.spi_in.hex(), "spi_out": self.spi_out.hex(), "proposal": str(self.proposal),
+                "local_ts": [str(s) for s in self.local_ts], "remote_ts": [str(s) for s in self.remote_ts]}

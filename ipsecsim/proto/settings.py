@@ -1,0 +1,93 @@
+"""A peer's effective configuration as the protocol core sees it: plain frozen values.
+
+``ipsecsim.config`` validates scenario files and vendor profiles and builds these; the core
+never sees YAML, pydantic or unit strings.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from .proposals import Proposal
+from .retransmit import RetransmitSchedule
+from .ts import TrafficSelector
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """An IKE identity (RFC 7296 3.5): ``ipv4`` 10.0.0.1, ``fqdn`` vpn.example.com,
+    ``email`` user@example.com, ``keyid`` opaque string."""
+
+    kind: str
+    value: str
+
+    ID_TYPES = {"ipv4": 1, "fqdn": 2, "email": 3, "keyid": 11}
+
+    @classmethod
+    def parse(cls, text: str) -> Identity:
+        t = text.strip()
+        if t.startswith("@#"):
+            return cls("keyid", t[2:])
+        if t.startswith("@"):
+            return cls("fqdn", t[1:])
+        try:
+            ipaddress.IPv4Address(t)
+            return cls("ipv4", t)
+        except ValueError:
+            pass
+        return cls("email", t) if "@" in t else cls("fqdn", t)
+
+    @property
+    def id_type(self) -> int:
+        return self.ID_TYPES[self.kind]
+
+    @property
+    def data(self) -> bytes:
+        if self.kind == "ipv4":
+            return ipaddress.IPv4Address(self.value).packed
+        return self.value.encode()
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class IkeSettings:
+    version: int = 2
+    mode: str = "main"  # IKEv1 phase 1: main | aggressive
+    proposals: tuple[Proposal, ...] = ()
+    psk: bytes = b""
+    local_id: Identity | None = None  # None: the local address
+    remote_id: Identity | None = None  # None: accept any identity the PSK authenticates
+    nonce_bytes: int = 32
+    half_open_timeout: float = 30.0
+    initial_contact: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSettings:
+    proposals: tuple[Proposal, ...] = ()
+    local_ts: tuple[TrafficSelector, ...] = ()
+    remote_ts: tuple[TrafficSelector, ...] = ()
+    ts_policy: str = "narrow"  # narrow (RFC 7296 2.9) | exact (mirror images required)
+    mode: str = "tunnel"
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSettings:
+    name: str
+    address: str
+    remote_address: str
+    start: str = "initiate"  # initiate | on-traffic | respond
+    port: int = 500
+    remote_port: int = 500
+    ike: IkeSettings = field(default_factory=IkeSettings)
+    child: ChildSettings = field(default_factory=ChildSettings)
+    retransmit: RetransmitSchedule = field(default_factory=RetransmitSchedule)
+    keyingtries: int = 1  # 0 = forever (strongSwan swanctl.conf keyingtries)
+    profile: str = ""
+
+    @property
+    def local_identity(self) -> Identity:
+        return self.ike.local_id or Identity("ipv4", self.address)

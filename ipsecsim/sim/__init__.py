@@ -1,0 +1,1 @@
+"""Drivers that move simulated time: SimPy processes for peers, the link and faults."""

@@ -1,0 +1,35 @@
+"""Scenario -> Result: build the peers, the link and the faults, run SimPy to the end."""
+
+from __future__ import annotations
+
+import simpy
+
+from ..config.loader import Scenario
+from ..config.model import FaultConfig
+from ..proto.endpoint import Endpoint
+from ..proto.rng import stream
+from ..result import Result
+from .faults import run_fault
+from .link import Link
+from .log import EventLog
+from .node import PeerNode
+
+
+def simulate(scenario: Scenario, seed: int | None = None, duration: float | None = None) -> Result:
+    """Run ``scenario`` (optionally with another seed or length) and return its Result."""
+    if seed is not None:
+        scenario = scenario.with_seed(seed)
+    seed = scenario.seed
+    until = scenario.duration if duration is None else duration
+    env = simpy.Environment()
+    log = EventLog()
+    link = Link(env, scenario.config.link, stream(seed, "link"), log)
+    nodes = {name: PeerNode(env, Endpoint(s, stream(seed, "peer", name)), link, log)
+             for name, s in scenario.peers.items()}
+    faults = list(scenario.config.faults)
+    for w in scenario.config.link.down:
+        faults.append(FaultConfig(at=w.start, kind="link_down", duration=w.end - w.start))
+    for f in sorted(faults, key=lambda f: f.at):
+        env.process(run_fault(env, f, nodes, link, log))
+    env.run(until=until)
+    return Result(scenario, seed, until, log.events, {n: node.ep for n, node in nodes.items()})

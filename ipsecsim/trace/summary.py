@@ -1,0 +1,48 @@
+"""The run summary printed by ``ipsecsim run --json`` (documented in docs/events.md)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+
+if TYPE_CHECKING:
+    from ..result import Result
+
+
+def summarize(result: Result) -> dict[str, Any]:
+    sc = result.scenario
+    peers: dict[str, Any] = {}
+    for name, ep in result.endpoints.items():
+        s = ep.settings
+        own = [e for e in result.events if e.peer == name]
+        counts = Counter(e.event for e in own)
+        retransmitted = sum(1 for e in own if e.event == "message_sent" and e.get("retransmit", 0) > 0)
+        failures = [{"t": round(e.t, 6), "phase": e.get("phase"), "notify": e.get("notify"), "reason": e.get("reason")}
+                    for e in own if e.event == "negotiation_failed"]
+        st = ep.status()
+        first_ike = next((e.t for e in own if e.event == "ike_sa_established"), None)
+        first_child = next((e.t for e in own if e.event == "child_sa_established"), None)
+        peers[name] = {
+            "status": st["status"],
+            "profile": s.profile,
+            "address": s.address,
+            "ike_version": s.ike.version,
+            "start": s.start,
+            "ike_sas": st["ike_sas"],
+            "child_sas": st["child_sas"],
+            "first_ike_sa_established_at": first_ike,
+            "first_child_sa_established_at": first_child,
+            "messages": {"sent": counts["message_sent"], "received": counts["message_received"],
+                         "retransmitted": retransmitted, "lost": counts["message_lost"]},
+            "failures": failures,
+        }
+    return {
+        "scenario": sc.name,
+        "seed": result.seed,
+        "duration": result.duration,
+        "events": len(result.events),
+        "ipsecsim": __version__,
+        "peers": peers,
+    }

@@ -1,0 +1,125 @@
+"""The human timeline of ``ipsecsim run``: one line per thing that happened.
+
+Each event name has a formatter in ``FORMATTERS`` returning the text of its line; events
+without one are shown generically (name and fields), so new events are never hidden.
+Received messages are shown only with ``verbose`` (their send line already says it all,
+and a lost one is marked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from ..proto.events import Event
+
+if TYPE_CHECKING:
+    from ..result import Result
+
+
+def fmt_time(t: float) -> str:
+    if t < 10_000:
+        return f"{t:10.3f}"
+    days, rem = divmod(t, 86400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    return f"{int(days)}d{int(h):02d}:{int(m):02d}:{s:06.3f}"
+
+
+def _message(e: Event, names: dict[str, str]) -> str:
+    kind = "response" if e.get("response") else "request"
+    payloads = " ".join(e.get("payloads") or [])
+    rt = e.get("retransmit", 0)
+    rt_text = f" [yellow](retransmit {rt})[/]" if rt else ""
+    head = f"{e.get('exchange')} {kind} {e.get('msg_id')}"
+    return f"{escape(head)}{rt_text} \\[ {escape(payloads)} ]"
+
+
+def _arrow(e: Event, names: dict[str, str], outbound: bool = True) -> str:
+    other = names.get(e.get("dst" if outbound else "src"), e.get("dst" if outbound else "src"))
+    return f"{e.peer} → {other}" if outbound else f"{e.peer} ← {other}"
+
+
+def _failed(e: Event) -> str:
+    notify = e.get("notify")
+    what = "IKE SA" if e.get("phase") == "ike" else "CHILD SA"
+    return f"[bold red]{what} negotiation failed[/]" + (f" {escape(notify)}" if notify else "") + \
+        f": {escape(str(e.get('reason', '')))}"
+
+
+def _generic(e: Event) -> str:
+    fields = " ".join(f"{k}={v}" for k, v in e.fields.items())
+    return f"{escape(e.event)} {escape(fields)}"
+
+
+Formatter = Callable[[Event, dict[str, str]], tuple[str, str]]
+
+FORMATTERS: dict[str, Formatter] = {
+    "message_sent": lambda e, n: (_arrow(e, n), _message(e, n)),
+    "message_received": lambda e, n: (_arrow(e, n, False), "[dim]" + _message(e, n) + "[/]"),
+    "message_lost": lambda e, n: (_arrow(e, n), _message(e, n) + f" [red]✗ lost ({escape(e.get('reason'))})[/]"),
+    "message_ignored": lambda e, n: (e.peer, f"[dim]ignored {escape(str(e.get('exchange', '')))} "
+                                     f"message: {escape(str(e.get('reason')))}[/]"),
+    "ike_sa_established": lambda e, n: (e.peer, f"[bold green]IKE SA established[/] "
+                                        f"{e.get('spi_i')}_i {e.get('spi_r')}_r {escape(e.get('proposal'))}"
+                                        f" (remote id {escape(str(e.get('remote_id')))})"),
+    "child_sa_established": lambda e, n: (e.peer, f"[bold green]CHILD SA established[/] "
+                                          f"{e.get('spi_in')}_i {e.get('spi_out')}_o {escape(e.get('proposal'))} "
+                                          f"{', '.join(e.get('local_ts'))} === {', '.join(e.get('remote_ts'))}"),
+    "negotiation_failed": lambda e, n: (e.peer, _failed(e)),
+    "retransmit_gave_up": lambda e, n: (e.peer, f"[bold red]gave up[/] {e.get('exchange')} request "
+                                        f"{e.get('msg_id')} after {e.get('transmissions')} transmissions"),
+    "negotiation_retry": lambda e, n: (e.peer, f"[yellow]retrying[/]: attempt {e.get('attempt')} of "
+                                       f"{e.get('keyingtries')}"),
+    "ke_group_retry": lambda e, n: (e.peer, f"[yellow]DH group {e.get('rejected')} refused[/], retrying "
+                                    f"with group {e.get('requested')}"),
+    "ike_sa_deleted": lambda e, n: (e.peer, f"[magenta]IKE SA deleted[/] {e.get('spi_i')}_i "
+                                    f"{e.get('spi_r')}_r ({escape(str(e.get('reason')))})"),
+    "child_sa_deleted": lambda e, n: (e.peer, f"[magenta]CHILD SA deleted[/] {e.get('spi_in')}_i "
+                                      f"{e.get('spi_out')}_o ({escape(str(e.get('reason')))})"),
+    "fault": lambda e, n: (e.peer, f"[bold yellow]⚡ fault {escape(e.get('kind'))}[/]" +
+                           (" (end)" if e.get("undo") else "")),
+    "nat_detected": lambda e, n: (e.peer, f"NAT detected (local {e.get('local')}, remote {e.get('remote')})"),
+}
+
+
+def render(result: Result, console: Console, verbose: bool = False) -> None:
+    sc = result.scenario
+    names = {s.address: n for n, s in sc.peers.items()}
+    console.print(f"[bold]{escape(sc.name)}[/]  seed {result.seed}, {result.duration:g} s simulated, "
+                  f"{len(result.events)} events")
+    if sc.config.description:
+        console.print(f"[dim]{escape(sc.config.description.strip())}[/]")
+    for n, s in sc.peers.items():
+        console.print(f"  {n}: {s.address} profile {s.profile}, IKEv{s.ike.version}, start {s.start}")
+    console.print()
+    width = max(len(n) for n in sc.peers) * 2 + 3
+    for e in result.events:
+        if e.event == "message_received" and not verbose:
+            continue
+        fmt = FORMATTERS.get(e.event)
+        who, text = fmt(e, names) if fmt else (e.peer, _generic(e))
+        console.print(f"{fmt_time(e.t)}  {escape(who):<{width}}  {text}", soft_wrap=True)
+    console.print()
+    render_state(result, console)
+
+
+def render_state(result: Result, console: Console) -> None:
+    summary: dict[str, Any] = result.summary()
+    console.print(f"[bold]Final state[/] at {result.duration:g} s:")
+    for name, p in summary["peers"].items():
+        colour = "green" if p["status"] == "ipsec_sa_established" else (
+            "yellow" if p["status"] in ("ike_sa_established",) else "red")
+        console.print(f"  {name}: [{colour}]{p['status']}[/]")
+        for sa in p["ike_sas"]:
+            console.print(f"    IKE SA {sa['spi_i']}_i {sa['spi_r']}_r {sa['state']}"
+                          f"{' (initiator)' if sa['initiator'] else ''} {escape(str(sa['proposal'] or ''))}")
+        for c in p["child_sas"]:
+            console.print(f"    CHILD SA {c['spi_in']}_i {c['spi_out']}_o {escape(c['proposal'])} "
+                          f"{', '.join(c['local_ts'])} === {', '.join(c['remote_ts'])}")
+        for f in p["failures"]:
+            console.print(f"    [red]failed at {f['t']:g} s[/]: {escape(str(f['notify'] or ''))} "
+                          f"{escape(str(f['reason']))}")
