@@ -107,13 +107,13 @@ def _integ() -> list[Algorithm]:
                   description="HMAC-SHA2-384-192 (RFC 4868)"),
         Algorithm(Kind.INTEG, "sha512", 14, key_bytes=64, icv_bytes=32, hash="sha512", esp_v1_id=7,
                   description="HMAC-SHA2-512-256 (RFC 4868)"),
-        # strongSwan keyword sha256_96: the pre-RFC 4868 Linux truncation to 96 bits. It uses a
-        # private-use ID in strongSwan; a peer with it and a peer with sha256 agree on nothing
+        # strongSwan keyword sha256_96: the pre-RFC 4868 Linux truncation to 96 bits. strongSwan
+        # sends it as private-use ID 1026 (AUTH_HMAC_SHA2_256_96); a peer with it and a peer with sha256 agree on nothing
         # on the wire but compute different ICV lengths if forced together (interop failure).
-        Algorithm(Kind.INTEG, "sha256_96", _PRIVATE, key_bytes=32, icv_bytes=12, hash="sha256",
+        Algorithm(Kind.INTEG, "sha256_96", _PRIVATE + 2, key_bytes=32, icv_bytes=12, hash="sha256",
                   iana=False, wireshark=False,
                   description="HMAC-SHA2-256-96 (draft truncation, strongSwan private-use ID)"),
-        Algorithm(Kind.INTEG, "sm3", _PRIVATE + 2, key_bytes=32, icv_bytes=12, hash="sm3",
+        Algorithm(Kind.INTEG, "sm3", _PRIVATE + 6, key_bytes=32, icv_bytes=12, hash="sm3",
                   ikev1_id=65002, esp_v1_id=250, iana=False, wireshark=False,
                   description="HMAC-SM3 (GB/T 32905); no IANA code point, private-use value"),
     ]
@@ -184,7 +184,6 @@ ALIASES: dict[str, str] = {
     "aes256gcm64": "aes256gcm8", "aes256gcm96": "aes256gcm12", "aes256gcm128": "aes256gcm16",
     "sha": "sha1", "sha2_256": "sha256", "sha2_384": "sha384", "sha2_512": "sha512",
     "x25519": "curve25519", "x448": "curve448",
-    "ecp256bp": "ecp256bp",
 }
 
 DH_BY_GROUP: dict[int, Algorithm] = {a.ikev2_id: a for a in ALGORITHMS.values() if a.kind is Kind.DH}
