@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .proto.endpoint import Endpoint
@@ -20,6 +20,8 @@ class Result:
     duration: float
     events: list[Event]
     endpoints: dict[str, Endpoint]
+    transmissions: list[Any] = field(default_factory=list)
+    """Every datagram put on the wire (``sim.link.Transmission``), for packet traces."""
 
     def select(self, event: str | None = None, peer: str | None = None, **fields: Any) -> list[Event]:
         """Events matching a name, a peer and field values."""

@@ -161,10 +161,12 @@ def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
                         local_id=Identity.parse(ike.local_id) if ike.local_id else None,
                         remote_id=Identity.parse(ike.remote_id) if ike.remote_id else None,
                         nonce_bytes=ike.nonce_bytes, half_open_timeout=ike.half_open_timeout,
-                        initial_contact=ike.initial_contact),
+                        initial_contact=ike.initial_contact, life_time=ike.life_time,
+                        lifetime_policy=ike.lifetime_policy),
         child=ChildSettings(proposals=P.parse_list(child.proposals, P.Protocol.ESP),
                             local_ts=selectors(cfg.local_subnets), remote_ts=selectors(cfg.remote_subnets),
-                            ts_policy=child.ts_policy, mode=child.mode),
+                            ts_policy=child.ts_policy, mode=child.mode, life_time=child.life_time,
+                            life_bytes=child.life_bytes, life_packets=child.life_packets),
     )
 
 

@@ -103,6 +103,12 @@ class IkeConfig(Strict):
     half_open_timeout: Duration = Field(30.0, gt=0, description="responder drops an IKE SA not authenticated "
                                         "within this time")
     initial_contact: bool = Field(True, description="send INITIAL_CONTACT in IKE_AUTH when no other SA exists")
+    life_time: Duration | None = Field(None, gt=0, description="hard lifetime of the IKE SA (IKEv1: the "
+                                       "lifetime proposed in phase 1); none: unlimited")
+    lifetime_policy: Literal["obey", "claim", "strict", "exact"] = Field(
+        "obey", description="IKEv1 responder when the proposed lifetime differs from its own: obey (take the "
+        "initiator's), claim (keep its shorter one, send RESPONDER-LIFETIME), strict (accept if not longer "
+        "than its own), exact (reject unless equal)")
 
 
 class ChildConfig(Strict):
@@ -111,6 +117,9 @@ class ChildConfig(Strict):
     ts_policy: Literal["narrow", "exact"] = Field(
         "narrow", description="responder's traffic selector check: narrow (RFC 7296 2.9) or exact mirror images")
     mode: Literal["tunnel"] = Field("tunnel", description="encapsulation mode")
+    life_time: Duration | None = Field(None, gt=0, description="hard lifetime of the CHILD / IPsec SA by time")
+    life_bytes: Size | None = Field(None, gt=0, description="hard lifetime by volume (e.g. 20GB)")
+    life_packets: int | None = Field(None, gt=0, description="hard lifetime by packet count")
 
 
 _PEER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")

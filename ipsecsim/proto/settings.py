@@ -63,6 +63,8 @@ class IkeSettings:
     nonce_bytes: int = 32
     half_open_timeout: float = 30.0
     initial_contact: bool = True
+    life_time: float | None = None  # hard lifetime of the IKE SA, seconds
+    lifetime_policy: str = "obey"  # IKEv1 responder: obey | claim | strict | exact
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,9 @@ class ChildSettings:
     remote_ts: tuple[TrafficSelector, ...] = ()
     ts_policy: str = "narrow"  # narrow (RFC 7296 2.9) | exact (mirror images required)
     mode: str = "tunnel"
+    life_time: float | None = None  # hard lifetime, seconds
+    life_bytes: int | None = None
+    life_packets: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -26,6 +27,17 @@ def message_fields(msg: Any) -> dict[str, Any]:
     return fields() if callable(fields) else {"message": type(msg).__name__}
 
 
+@dataclass(frozen=True, slots=True)
+class Transmission:
+    """One datagram put on the wire: when, by whom, and whether and when it arrived."""
+
+    t: float
+    sender: str
+    dgram: Datagram
+    arrival: float | None
+    lost: str | None = None
+
+
 class Link:
     def __init__(self, env: simpy.Environment, cfg: LinkConfig, rng: random.Random, log: EventLog):
         self.env = env
@@ -37,6 +49,8 @@ class Link:
         self.down_count = 0  # overlapping down windows / faults
         self.nodes: dict[str, PeerNode] = {}
         self.on_deliver: list[Callable[[Datagram, str], None]] = []
+        self.transmissions: list[Transmission] = []
+        """Every datagram sent, in order (the packet trace is written from this)."""
 
     @property
     def is_down(self) -> bool:
@@ -55,10 +69,12 @@ class Link:
         elif dgram.dst not in self.nodes:
             reason = "no_route"
         if reason is not None:
+            self.transmissions.append(Transmission(now, sender, dgram, None, reason))
             self.log.emit(now, sender, "message_lost", reason=reason, **message_fields(dgram.message),
                           retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
             return
         delay = self.delay + (self.rng.uniform(0.0, self.jitter) if self.jitter else 0.0)
         node = self.nodes[dgram.dst]
+        self.transmissions.append(Transmission(now, sender, dgram, now + delay))
         ev = self.env.timeout(delay)
         ev.callbacks.append(lambda _e: node.deliver(dgram, sender))

@@ -50,10 +50,10 @@ class PeerNode:
             self._thaw = self.env.event()
 
     def _flush(self) -> None:
-        for d in self.ep.take_datagrams():
-            self.link.transmit(d, self.name)
         for ev in self.ep.take_events():
             self.log.add(ev)
+        for d in self.ep.take_datagrams():
+            self.link.transmit(d, self.name)
 
     def _run(self):  # type: ignore[no-untyped-def]
         env, ep = self.env, self.ep

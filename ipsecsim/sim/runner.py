@@ -32,4 +32,5 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     for f in sorted(faults, key=lambda f: f.at):
         env.process(run_fault(env, f, nodes, link, log))
     env.run(until=until)
-    return Result(scenario, seed, until, log.events, {n: node.ep for n, node in nodes.items()})
+    return Result(scenario, seed, until, log.events, {n: node.ep for n, node in nodes.items()},
+                  link.transmissions)

@@ -60,7 +60,9 @@ Formatter = Callable[[Event, dict[str, str]], tuple[str, str]]
 FORMATTERS: dict[str, Formatter] = {
     "message_sent": lambda e, n: (_arrow(e, n), _message(e, n)),
     "message_received": lambda e, n: (_arrow(e, n, False), "[dim]" + _message(e, n) + "[/]"),
-    "message_lost": lambda e, n: (_arrow(e, n), _message(e, n) + f" [red]✗ lost ({escape(e.get('reason'))})[/]"),
+    "message_lost": lambda e, n: (_arrow(e, n), f"[red]✗ lost ({escape(e.get('reason'))}):[/] [dim]"
+                                  f"{e.get('exchange')} {'response' if e.get('response') else 'request'} "
+                                  f"{e.get('msg_id')}[/]"),
     "message_ignored": lambda e, n: (e.peer, f"[dim]ignored {escape(str(e.get('exchange', '')))} "
                                      f"message: {escape(str(e.get('reason')))}[/]"),
     "ike_sa_established": lambda e, n: (e.peer, f"[bold green]IKE SA established[/] "
