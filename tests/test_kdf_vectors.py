@@ -161,7 +161,8 @@ def test_v1_ivs_hash_and_quick_mode_keymat() -> None:
     """RFC 2409 Appendix B IVs, 5.5 HASH(n) and KEYMAT expansion."""
     alg = ALGORITHMS["prfsha1"]
     assert v1_phase1_iv(alg, b"gxi", b"gxr", 16) == hashlib.sha1(b"gxigxr").digest()[:16]
-    assert v1_phase2_iv(alg, b"L" * 16, b"\x00\x00\x00\x07", 8) == hashlib.sha1(b"L" * 16 + b"\x00\x00\x00\x07").digest()[:8]
+    mid = b"\x00\x00\x00\x07"
+    assert v1_phase2_iv(alg, b"L" * 16, mid, 8) == hashlib.sha1(b"L" * 16 + mid).digest()[:8]
     assert v1_hash(alg, b"a", b"m", b"sa", b"ni") == prf(alg, b"a", b"msani")
 
     d, spi, ni, nr = b"D" * 20, b"\x11\x22\x33\x44", b"n" * 16, b"r" * 16

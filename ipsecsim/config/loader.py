@@ -185,7 +185,7 @@ def _config_error(e: ValidationError, file: str | None) -> ConfigError:
         text = "required, but missing"
     elif etype == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        text = f"{given!r} is not allowed; allowed: {expected.replace(chr(39), '')}"
+        text = f"{given!r} is not allowed; allowed: {expected.replace(chr(39), '').replace(' or ', ', ')}"
     elif etype in ("value_error", "assertion_error"):
         text = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     else:

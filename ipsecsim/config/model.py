@@ -15,10 +15,18 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema,
-                      field_validator, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
-from ..proto.proposals import Protocol, ProposalError, parse
+from ..proto.proposals import ProposalError, Protocol, parse
 from .units import DURATION_HELP, SIZE_HELP, parse_duration, parse_size
 
 _DUR_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0},

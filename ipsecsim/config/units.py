@@ -19,7 +19,7 @@ _RATE_PREFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
 _DUR_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|sec|min|s|m|h|d|w)")
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$", re.I)
-_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(bit/s|bps|b/s|B/s|Bps)\s*$")
+_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(bit/s|bps|b/s|B/s|Bps)\s*$")
 
 DURATION_HELP = "a duration such as 500ms, 90s, 2m, 4h, 7d or a number of seconds"
 SIZE_HELP = "a size such as 1500B, 64KB, 20GB, 1GiB or a number of bytes"
@@ -65,7 +65,7 @@ def parse_size(value: object) -> int:
     m = _SIZE_RE.match(value)
     if not m:
         raise ValueError(f"expected {SIZE_HELP}, got {value!r}")
-    return int(round(float(m.group(1)) * _SIZE[(m.group(2) or "b").lower()]))
+    return round(float(m.group(1)) * _SIZE[(m.group(2) or "b").lower()])
 
 
 def parse_rate(value: object) -> float:

@@ -108,8 +108,8 @@ def _integ() -> list[Algorithm]:
         Algorithm(Kind.INTEG, "sha512", 14, key_bytes=64, icv_bytes=32, hash="sha512", esp_v1_id=7,
                   description="HMAC-SHA2-512-256 (RFC 4868)"),
         # strongSwan keyword sha256_96: the pre-RFC 4868 Linux truncation to 96 bits. strongSwan
-        # sends it as private-use ID 1026 (AUTH_HMAC_SHA2_256_96); a peer with it and a peer with sha256 agree on nothing
-        # on the wire but compute different ICV lengths if forced together (interop failure).
+        # sends it as private-use ID 1026 (AUTH_HMAC_SHA2_256_96); a peer with it and a peer with
+        # sha256 agree on nothing on the wire but compute different ICV lengths if forced together.
         Algorithm(Kind.INTEG, "sha256_96", _PRIVATE + 2, key_bytes=32, icv_bytes=12, hash="sha256",
                   iana=False, wireshark=False,
                   description="HMAC-SHA2-256-96 (draft truncation, strongSwan private-use ID)"),

@@ -113,7 +113,7 @@ def parse_list(texts: list[str] | tuple[str, ...], protocol: Protocol) -> tuple[
     return tuple(parse(t, protocol) for t in texts)
 
 
-def _pick(offered: tuple[Algorithm, ...], accepted: tuple[Algorithm, ...]) -> Algorithm | None | bool:
+def _pick(offered: tuple[Algorithm, ...], accepted: tuple[Algorithm, ...]) -> Algorithm | bool | None:
     """First offered transform the responder accepts; None if both lists are empty; False if no match."""
     if not offered and not accepted:
         return None

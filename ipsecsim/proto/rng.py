@@ -14,7 +14,7 @@ import random
 
 def derive_seed(seed: int, *names: str) -> int:
     """A 64-bit seed from the scenario seed and a path of names."""
-    h = hashlib.sha256(("%d/" % seed + "/".join(names)).encode()).digest()
+    h = hashlib.sha256((f"{seed}/" + "/".join(names)).encode()).digest()
     return int.from_bytes(h[:8], "big")
 
 

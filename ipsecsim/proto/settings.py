@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from .proposals import Proposal
 from .retransmit import RetransmitSchedule
@@ -22,7 +23,7 @@ class Identity:
     kind: str
     value: str
 
-    ID_TYPES = {"ipv4": 1, "fqdn": 2, "email": 3, "keyid": 11}
+    ID_TYPES: ClassVar[dict[str, int]] = {"ipv4": 1, "fqdn": 2, "email": 3, "keyid": 11}
 
     @classmethod
     def parse(cls, text: str) -> Identity:

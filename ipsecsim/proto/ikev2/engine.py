@@ -140,7 +140,8 @@ class Ikev2Engine:
         sa = self.sas.get(uid)
         if sa is not None and sa.alive and sa.established_at is None:
             self.emit_sa(sa, "negotiation_failed", phase="ike", notify=None,
-                         reason=f"half-open IKE SA expired: no IKE_AUTH within {self.settings.ike.half_open_timeout:g} s")
+                         reason="half-open IKE SA expired: no IKE_AUTH within "
+                                f"{self.settings.ike.half_open_timeout:g} s")
             self.destroy(sa, "half_open_timeout", now)
 
     # --- services for tasks and the responder ----------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Union
 
 from ..proposals import Proposal, Protocol
 from ..ts import TrafficSelector
@@ -200,7 +199,7 @@ class V:
     data: bytes
 
 
-Payload = Union[SA, KE, Nonce, N, ID, AUTH, TS, D, V]
+Payload = SA | KE | Nonce | N | ID | AUTH | TS | D | V
 
 
 def payload_type(p: Payload) -> PayloadType:

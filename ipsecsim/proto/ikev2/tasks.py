@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from .. import dh
 from ..proposals import Protocol, is_subset
-from .ikesa import natd_hash
 from .message import AUTH, ID, KE, SA, TS, AuthMethod, D, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
 from .taskmgr import Outcome
 from .wire import encode

@@ -16,8 +16,23 @@ from .. import cipher
 from ..algorithms import Algorithm, Kind, by_id
 from ..proposals import Proposal, Protocol
 from ..ts import TS_IPV4_ADDR_RANGE, TrafficSelector
-from .message import (AUTH, ID, KE, SA, TS, D, Exchange, Message, N, Nonce, Payload, PayloadType,
-                      SaProposal, V, payload_type)
+from .message import (
+    AUTH,
+    ID,
+    KE,
+    SA,
+    TS,
+    D,
+    Exchange,
+    Message,
+    N,
+    Nonce,
+    Payload,
+    PayloadType,
+    SaProposal,
+    V,
+    payload_type,
+)
 
 HEADER = struct.Struct("!8s8sBBBBII")
 HEADER_LEN = HEADER.size  # 28
@@ -213,7 +228,7 @@ def decode(data: bytes, keys: SkKeys | None = None) -> Message:
     else:
         if keys is None:
             raise WireError("encrypted message and no keys")
-        inner_first, _, sk_len = struct.unpack_from("!BBH", data, HEADER_LEN)
+        inner_first, _, _sk_len = struct.unpack_from("!BBH", data, HEADER_LEN)
         enc = keys.encr
         iv_off = HEADER_LEN + 4
         iv = data[iv_off: iv_off + enc.iv_bytes]

@@ -1,0 +1,84 @@
+"""The command line contract of DESIGN.md: run, --json, --events, --seed, schema."""
+
+import json
+
+import jsonschema
+import pytest
+import yaml
+from conftest import SCENARIOS
+
+from ipsecsim.cli import main
+
+BASIC = str(SCENARIOS / "ikev2-basic.yaml")
+
+
+def test_run_prints_a_timeline_with_the_negotiation_and_the_final_state(capsys):
+    assert main(["run", BASIC]) == 0
+    out = capsys.readouterr().out
+    assert "A → B  IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) ]" in out
+    assert "B → A  IKE_AUTH response 1 [ IDr AUTH SA TSi TSr ]" in out
+    final = out.split("Final state")[1]
+    assert final.count("ipsec_sa_established") == 2
+
+
+def test_json_puts_only_the_summary_on_stdout(capsys):
+    assert main(["run", BASIC, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["scenario"] == "ikev2-basic" and summary["seed"] == 1 and summary["duration"] == 60
+    assert {p["status"] for p in summary["peers"].values()} == {"ipsec_sa_established"}
+    assert summary["peers"]["A"]["messages"] == {"sent": 2, "received": 2, "retransmitted": 0, "lost": 0}
+
+
+def test_events_file_is_jsonl_with_t_peer_event(tmp_path, capsys):
+    path = tmp_path / "events.jsonl"
+    assert main(["run", BASIC, "--json", "--events", str(path)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    lines = path.read_text().splitlines()
+    events = [json.loads(x) for x in lines]
+    assert len(events) == summary["events"]
+    assert all(list(e)[:3] == ["t", "peer", "event"] for e in events)
+    assert [e["event"] for e in events if e["peer"] == "A"][:2] == ["message_sent", "message_received"]
+    assert sorted(e["t"] for e in events) == [e["t"] for e in events]
+
+
+def test_seed_override_changes_the_randomness_not_the_outcome(tmp_path, capsys):
+    main(["run", BASIC, "--json", "--seed", "99"])
+    s99 = json.loads(capsys.readouterr().out)
+    main(["run", BASIC, "--json"])
+    s1 = json.loads(capsys.readouterr().out)
+    assert s99["seed"] == 99 and s1["seed"] == 1
+    assert s99["peers"]["A"]["ike_sas"][0]["spi_i"] != s1["peers"]["A"]["ike_sas"][0]["spi_i"]
+    assert s99["peers"]["A"]["status"] == s1["peers"]["A"]["status"]
+
+
+def test_duration_override(capsys):
+    main(["run", BASIC, "--json", "--duration", "10ms"])
+    s = json.loads(capsys.readouterr().out)
+    assert s["duration"] == 0.01 and s["peers"]["A"]["status"] == "ike_sa_not_established"
+
+
+def test_schema_is_a_json_schema_that_accepts_every_shipped_scenario(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sorted(SCENARIOS.glob("*.yaml")):
+        errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
+        assert not errors, f"{path.name}: {errors[0].message}"
+    bad = {"name": "x", "duration": "1m", "peers": {}, "bogus": 1}
+    assert list(validator.iter_errors(bad))
+
+
+def test_profiles_list_and_show(capsys):
+    assert main(["profiles"]) == 0
+    out = capsys.readouterr().out
+    assert "strongswan" in out and "huawei-cloud" in out
+    assert main(["profiles", "show", "strongswan"]) == 0
+    out = capsys.readouterr().out
+    assert "retransmit.timeout" in out and "docs.strongswan.org" in out
+
+
+@pytest.mark.parametrize("argv", [["profiles", "show", "nope"], ["profiles", "show"]])
+def test_profiles_bad_name(capsys, argv):
+    assert main(argv) == 2
+    assert "available:" in capsys.readouterr().err

@@ -1,0 +1,117 @@
+"""Bad input: one clear message naming the file, the field and what is allowed; exit 2; no traceback."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+from factory import scenario_dict
+
+from ipsecsim.cli import main
+
+
+def write(tmp_path, data, name="s.yaml"):
+    p = tmp_path / name
+    p.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return p
+
+
+def run_cli(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("mutate,path,fragment", [
+    (lambda d: d["peers"]["A"]["ike"].update(proposal=["x"]), "peers.A.ike.proposal",
+     "unknown key 'proposal'; allowed: version, mode, proposals"),
+    (lambda d: d["peers"]["A"].update(start="sometimes"), "peers.A.start",
+     "'sometimes' is not allowed; allowed: initiate, on-traffic, respond"),
+    (lambda d: d["peers"]["A"]["ike"].update(version="two"), "peers.A.ike.version", "allowed: 1, 2"),
+    (lambda d: d["peers"]["A"].update(retransmit={"tries": "many"}), "peers.A.retransmit.tries", "valid integer"),
+    (lambda d: d["peers"]["B"]["ike"].update(proposals=["aes128-sha257-modp2048"]), "peers.B.ike.proposals[0]",
+     "unknown algorithm 'sha257'"),
+    (lambda d: d["peers"]["B"]["child"].update(proposals=["aes128gcm16-sha256"]), "peers.B.child.proposals[0]",
+     "takes no integrity"),
+    (lambda d: d["peers"]["A"].update(local_subnets=["10.101.0.0/33"]), "peers.A.local_subnets[0]",
+     "invalid CIDR '10.101.0.0/33'"),
+    (lambda d: d["peers"]["A"].update(local_subnets=["10.101.0.1/24"]), "peers.A.local_subnets[0]",
+     "did you mean 10.101.0.0/24"),
+    (lambda d: d["peers"]["A"].update(address="10.99.0.300"), "peers.A.address", "invalid IPv4 address"),
+    (lambda d: d.update(duration="forever"), "duration", "duration such as 500ms"),
+    (lambda d: d.update(name="x" * 65), "name", "1-64 characters"),
+    (lambda d: d["peers"]["A"].update(profile="cisco-asa-9000"), "peers.A.profile",
+     "unknown profile 'cisco-asa-9000'; available:"),
+    (lambda d: d.update(link={"loss": 1.5}), "link.loss", "less than or equal to 1"),
+    (lambda d: d["peers"].pop("B"), "peers", "exactly two peers"),
+    (lambda d: d["peers"]["A"].pop("address"), "peers.A.address", "required, but missing"),
+    (lambda d: d.update(faults=[{"at": "5s", "kind": "freeze", "peer": "C"}]), "",
+     "fault at 5s names unknown peer 'C'"),
+    (lambda d: d.update(faults=[{"at": "5s", "kind": "explode"}]), "faults[0].kind",
+     "allowed: freeze, unfreeze, link_down, link_up"),
+])
+def test_each_kind_of_bad_value(tmp_path, capsys, mutate, path, fragment):
+    d = scenario_dict()
+    mutate(d)
+    p = write(tmp_path, d)
+    code, out, err = run_cli(capsys, "run", str(p))
+    assert code == 2 and out == ""
+    assert err.startswith(f"ipsecsim: error: {p}: {path + ': ' if path else ''}"), err
+    assert fragment in err
+    assert err.count("\n") == 1  # one message
+
+
+def test_profile_range_is_enforced_with_its_source(tmp_path, capsys):
+    """seed 000: Huawei Cloud ipsecpolicy lifetime_seconds is 30-604800."""
+    d = scenario_dict(b={"profile": "huawei-cloud", "ike": {"proposals": ["aes128-sha256-modp2048"]},
+                         "child": {"life_time": "10s"}})
+    code, _, err = run_cli(capsys, "run", str(write(tmp_path, d)))
+    assert code == 2 and "peers.B.child.life_time: 10s is outside the range 30s-604800s" in err
+    assert "000_a6a27b79ea64558b" in err
+
+
+def test_missing_file(capsys):
+    code, _, err = run_cli(capsys, "run", "no/such/scenario.yaml")
+    assert code == 2 and err == "ipsecsim: error: no/such/scenario.yaml: no such file\n"
+
+
+def test_broken_yaml_names_line_and_column(tmp_path, capsys):
+    p = write(tmp_path, "name: x\npeers: {A: [\n  duration: 5")
+    code, _, err = run_cli(capsys, "run", str(p))
+    assert code == 2 and f"{p}: line " in err and "invalid YAML" in err
+
+
+def test_not_a_mapping(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "run", str(write(tmp_path, "- just\n- a list\n")))
+    assert code == 2 and "a scenario is a mapping" in err
+
+
+def test_events_file_in_missing_directory_is_refused_before_running(tmp_path, capsys):
+    p = write(tmp_path, scenario_dict())
+    code, _, err = run_cli(capsys, "run", str(p), "--events", str(tmp_path / "nope" / "e.jsonl"))
+    assert code == 2 and "--events: cannot write" in err and "does not exist" in err
+
+
+def test_bad_flag_value_exits_2(tmp_path, capsys):
+    p = write(tmp_path, scenario_dict())
+    with pytest.raises(SystemExit) as e:
+        main(["run", str(p), "--seed", "abc"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["run", str(p), "--duration", "soon"])
+    assert e.value.code == 2
+    assert "duration such as" in capsys.readouterr().err
+
+
+def test_existing_output_is_not_clobbered_by_a_failed_run(tmp_path, capsys):
+    events = tmp_path / "e.jsonl"
+    events.write_text("previous run\n")
+    bad = write(tmp_path, "name: [")
+    assert main(["run", str(bad), "--events", str(events)]) == 2
+    assert events.read_text() == "previous run\n"
+
+
+def test_no_traceback_from_the_real_command(tmp_path):
+    p = write(tmp_path, "name: x\nduration: 1m\npeers: 7\n")
+    r = subprocess.run([sys.executable, "-m", "ipsecsim", "run", str(p)], capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "peers" in r.stderr
