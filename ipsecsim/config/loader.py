@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,8 @@ class Scenario:
     config: ScenarioConfig
     file: str | None
     peers: dict[str, PeerSettings]
+    reconfigured: dict[int, PeerSettings] = field(default_factory=dict)
+    """Settings a ``reconfigure`` fault (by its index in ``faults``) switches its peer to."""
 
     @property
     def name(self) -> str:
@@ -48,7 +50,7 @@ class Scenario:
         return self.config.duration
 
     def with_seed(self, seed: int) -> Scenario:
-        return Scenario(self.config.model_copy(update={"seed": seed}), self.file, self.peers)
+        return Scenario(self.config.model_copy(update={"seed": seed}), self.file, self.peers, self.reconfigured)
 
 
 def read_yaml(path: str | Path) -> Any:
@@ -88,7 +90,19 @@ def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
         _check_limits(file, name, peer)
     names = list(cfg.peers)
     peers = {n: build_peer(n, cfg.peers[n], cfg.peers[names[1 - i]]) for i, n in enumerate(names)}
-    return Scenario(cfg, file, peers)
+    reconfigured = {}
+    for i, f in enumerate(cfg.faults):
+        if f.kind == "reconfigure" and f.peer and f.set is not None:
+            raw = deep_merge(data["peers"][f.peer], f.set)
+            try:
+                changed = PeerConfig.model_validate(raw)
+            except ValidationError as e:
+                err = _config_error(e, file, PeerConfig)
+                raise ConfigError(file, f"faults[{i}].set.{err.path}", err.message) from None
+            _check_limits(file, f.peer, changed)
+            other = cfg.peers[names[1 - names.index(f.peer)]]
+            reconfigured[i] = build_peer(f.peer, changed, other)
+    return Scenario(cfg, file, peers, reconfigured)
 
 
 def _apply_profiles(data: dict[str, Any], file: str | None) -> dict[str, Any]:
@@ -172,14 +186,14 @@ def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
 
 # --- pydantic errors as one clear sentence ----------------------------------------------------
 
-def _config_error(e: ValidationError, file: str | None) -> ConfigError:
+def _config_error(e: ValidationError, file: str | None, root: type[BaseModel] = ScenarioConfig) -> ConfigError:
     errs = e.errors()
     err = errs[0]
     loc = tuple(err["loc"])
     path = _path(loc)
     etype, msg, given = err["type"], err["msg"], err.get("input")
     if etype == "extra_forbidden":
-        allowed = _allowed_keys(ScenarioConfig, loc[:-1])
+        allowed = _allowed_keys(root, loc[:-1])
         text = f"unknown key {loc[-1]!r}" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
     elif etype == "missing":
         text = "required, but missing"

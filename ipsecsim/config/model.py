@@ -21,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -173,27 +174,106 @@ Probability = Annotated[float, BeforeValidator(_probability), Field(ge=0, le=1),
                                                   {"type": "string", "pattern": r"^\d+(\.\d+)?%$"}]})]
 
 
+class GilbertElliott(Strict):
+    """Bursty loss (Gilbert-Elliott two-state channel, per datagram): in the good state a
+    datagram is lost with ``loss_good``, in the bad state with ``loss_bad``; before each datagram
+    the channel moves good->bad with probability ``p`` and bad->good with ``r``. The mean burst
+    length is 1/r datagrams and the long-run share of the bad state p/(p+r)."""
+
+    model: Literal["gilbert-elliott"]
+    p: Probability = Field(description="probability good -> bad, per datagram")
+    r: Probability = Field(description="probability bad -> good, per datagram")
+    loss_good: Probability = 0.0
+    loss_bad: Probability = 1.0
+
+
+def _loss(value: Any) -> float | GilbertElliott:
+    if isinstance(value, GilbertElliott):
+        return value
+    if isinstance(value, dict):
+        try:
+            return GilbertElliott.model_validate(value)
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise ValueError(f"gilbert-elliott model: {where + ': ' if where else ''}{err['msg']}") from None
+    p = _probability(value)
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
+        raise ValueError(f"expected a probability between 0 and 1 (0.05 or 5%) or a gilbert-elliott model, "
+                         f"got {value!r}")
+    return float(p)
+
+
+Loss = Annotated[float | GilbertElliott, BeforeValidator(_loss),
+                 WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 1},
+                                           {"type": "string", "pattern": r"^\d+(\.\d+)?%$"},
+                                           {"type": "object", "properties": {
+                                               "model": {"const": "gilbert-elliott"}, "p": {"type": "number"},
+                                               "r": {"type": "number"}, "loss_good": {"type": "number"},
+                                               "loss_bad": {"type": "number"}},
+                                            "required": ["model", "p", "r"], "additionalProperties": False}]})]
+
+
 class LinkConfig(Strict):
     delay: Duration = Field(0.005, description="one-way propagation delay")
     jitter: Duration = Field(0.0, description="uniform extra delay in [0, jitter]")
-    loss: Probability = Field(0.0, description="probability that a datagram is lost (Bernoulli)")
+    loss: Loss = Field(0.0, description="probability that a datagram is lost (Bernoulli), "
+                       "or a gilbert-elliott model for bursts")
     down: list[Window] = Field(default_factory=list, description="windows in which the link drops everything")
 
 
-FaultKind = Literal["freeze", "unfreeze", "link_down", "link_up"]
+FaultKind = Literal["freeze", "unfreeze", "crash", "restart", "link_down", "link_up", "loss", "delay",
+                    "reconfigure", "address"]
+_NEEDS_PEER = {"freeze", "unfreeze", "crash", "restart", "reconfigure", "address"}
+_UNDOABLE = {"freeze", "crash", "link_down", "loss", "delay"}
+_DIRECTION = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*->\s*([A-Za-z0-9_.-]+)\s*$")
 
 
 class FaultConfig(Strict):
+    """One scheduled fault. Kinds: ``freeze`` / ``unfreeze`` a peer (process stops, state kept),
+    ``crash`` (state lost, silent) and ``restart`` (boots with fresh state), ``link_down`` /
+    ``link_up``, ``loss`` and ``delay`` windows (optionally one-way: ``direction: A->B``),
+    ``reconfigure`` (a one-sided change of a peer's settings, e.g. its PSK, while in use) and
+    ``address`` (the peer's packets leave from another address: a multi-exit link switch)."""
+
     at: Duration = Field(description="simulated time of the fault")
     kind: FaultKind
-    peer: str | None = Field(None, description="the peer affected (freeze, unfreeze)")
+    peer: str | None = Field(None, description="the peer affected")
     duration: Duration | None = Field(None, gt=0, description="undo the fault after this long")
+    direction: str | None = Field(None, description="loss/delay/link_down faults: 'A->B' for one way; "
+                                  "default both")
+    loss: Loss | None = Field(None, description="loss fault: probability or gilbert-elliott model")
+    delay: Duration | None = Field(None, description="delay fault: one-way delay during the window")
+    jitter: Duration | None = Field(None, description="delay fault: jitter during the window")
+    set: dict[str, Any] | None = Field(None, description="reconfigure: the peer keys that change, e.g. "
+                                       "{ike: {psk: new-secret}}")
+    address: IPv4 | None = Field(None, description="address fault: the new source address")
 
     @model_validator(mode="after")
-    def _peer_needed(self) -> FaultConfig:
-        if self.kind in ("freeze", "unfreeze") and not self.peer:
-            raise ValueError(f"fault kind {self.kind} needs 'peer'")
+    def _fields_for_kind(self) -> FaultConfig:
+        k = self.kind
+        if k in _NEEDS_PEER and not self.peer:
+            raise ValueError(f"fault kind {k} needs 'peer'")
+        if self.duration is not None and k not in _UNDOABLE:
+            raise ValueError(f"fault kind {k} takes no 'duration' (allowed for {', '.join(sorted(_UNDOABLE))})")
+        needs = {"loss": "loss", "reconfigure": "set", "address": "address"}
+        if k in needs and getattr(self, needs[k]) is None:
+            raise ValueError(f"fault kind {k} needs '{needs[k]}'")
+        if k == "delay" and self.delay is None and self.jitter is None:
+            raise ValueError("fault kind delay needs 'delay' and/or 'jitter'")
+        if self.direction is not None:
+            if k not in ("loss", "delay", "link_down"):
+                raise ValueError(f"'direction' applies to loss, delay and link_down faults, not {k}")
+            if not _DIRECTION.match(self.direction):
+                raise ValueError(f"direction {self.direction!r} must look like 'A->B'")
+        if self.set is not None and "profile" in self.set:
+            raise ValueError("a reconfigure fault cannot change the profile; set the values themselves")
         return self
+
+    @property
+    def ends(self) -> tuple[str, str] | None:
+        m = _DIRECTION.match(self.direction) if self.direction else None
+        return (m.group(1), m.group(2)) if m else None
 
 
 _NAME = re.compile(r"^[\w.\- ]{1,64}$")
@@ -234,4 +314,8 @@ class ScenarioConfig(Strict):
         for f in self.faults:
             if f.peer is not None and f.peer not in self.peers:
                 raise ValueError(f"fault at {f.at:g}s names unknown peer {f.peer!r}; peers: {', '.join(names)}")
+            for end in f.ends or ():
+                if end not in self.peers:
+                    raise ValueError(f"fault at {f.at:g}s: direction {f.direction!r} names unknown peer "
+                                     f"{end!r}; peers: {', '.join(names)}")
         return self

@@ -101,6 +101,12 @@ class Endpoint:
     def status(self) -> dict[str, Any]:
         return self.engine.status()
 
+    def reconfigure(self, settings: PeerSettings) -> None:
+        """New settings for this side (a configuration change while in use). Established SAs
+        keep what they negotiated; the new values apply from the next negotiation on."""
+        self.settings = settings
+        self.engine.settings = settings  # type: ignore[attr-defined]
+
     # --- services for engines --------------------------------------------------------------
     def schedule(self, at: float, fn: Callable[..., None], *args: Any) -> None:
         self._seq += 1

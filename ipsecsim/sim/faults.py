@@ -1,34 +1,77 @@
-"""Scheduled faults as SimPy processes; each one is logged as a ``fault`` event."""
+"""Scheduled faults as SimPy processes; each one is logged as a ``fault`` event.
+
+Timed faults (``duration``) are undone at the end of their window: freeze -> unfreeze,
+crash -> restart, link_down -> link up, loss / delay -> the link's own values again.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import simpy
 
 from ..config.model import FaultConfig
-from .link import Link
+from ..proto.settings import PeerSettings
+from . import loss as lossmod
+from .link import Link, Override
 from .log import EventLog
 from .node import PeerNode
 
-UNDO = {"freeze": "unfreeze", "unfreeze": "freeze", "link_down": "link_up", "link_up": "link_down"}
+UNDO = {"freeze": "unfreeze", "crash": "restart", "link_down": "link_up"}
 
 
-def apply(kind: str, peer: str | None, nodes: dict[str, PeerNode], link: Link, log: EventLog, now: float,
-          **extra: object) -> None:
-    if kind == "freeze":
-        nodes[peer].freeze()  # type: ignore[index]
-    elif kind == "unfreeze":
-        nodes[peer].unfreeze()  # type: ignore[index]
-    elif kind == "link_down":
-        link.down_count += 1
-    elif kind == "link_up":
-        link.down_count = max(0, link.down_count - 1)
-    log.emit(now, peer or "link", "fault", kind=kind, **extra)
+def _describe(f: FaultConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if f.direction:
+        out["direction"] = f.direction.replace(" ", "")
+    if f.loss is not None:
+        out["loss"] = f.loss if isinstance(f.loss, float) else f.loss.model_dump()
+    for k in ("delay", "jitter", "address", "duration"):
+        if getattr(f, k) is not None:
+            out[k] = getattr(f, k)
+    if f.set is not None:
+        out["set"] = f.set
+    return out
 
 
 def run_fault(env: simpy.Environment, fault: FaultConfig, nodes: dict[str, PeerNode], link: Link,
-              log: EventLog):  # type: ignore[no-untyped-def]
-    yield env.timeout(fault.at)
-    apply(fault.kind, fault.peer, nodes, link, log, env.now)
-    if fault.duration is not None:
-        yield env.timeout(fault.duration)
-        apply(UNDO[fault.kind], fault.peer, nodes, link, log, env.now, undo=True)
+              log: EventLog, settings: PeerSettings | None = None):  # type: ignore[no-untyped-def]
+    if fault.at > 0:
+        yield env.timeout(fault.at)
+    kind, node = fault.kind, nodes.get(fault.peer or "")
+    override: Override | None = None
+    if kind == "freeze":
+        node.freeze()  # type: ignore[union-attr]
+    elif kind == "unfreeze":
+        node.unfreeze()  # type: ignore[union-attr]
+    elif kind == "crash":
+        node.crash()  # type: ignore[union-attr]
+    elif kind in ("link_down", "loss", "delay"):
+        override = Override(fault.ends, down=kind == "link_down",
+                            loss=lossmod.make(fault.loss) if fault.loss is not None else None,
+                            delay=fault.delay, jitter=fault.jitter)
+        link.overrides.append(override)
+    elif kind == "link_up":
+        downs = [o for o in link.overrides if o.down and o.ends == fault.ends]
+        if downs:
+            link.overrides.remove(downs[-1])
+    elif kind == "reconfigure":
+        assert settings is not None
+        node.reconfigure(settings)  # type: ignore[union-attr]
+    elif kind == "address":
+        node.change_address(fault.address)  # type: ignore[union-attr,arg-type]
+    log.emit(env.now, fault.peer or "link", "fault", kind=kind, **_describe(fault))
+    if kind == "restart":
+        node.restart()  # type: ignore[union-attr]  # after the fault event: its messages follow it
+    if fault.duration is None:
+        return
+    yield env.timeout(fault.duration)
+    if override is not None:
+        link.overrides.remove(override)
+        log.emit(env.now, fault.peer or "link", "fault", kind=UNDO.get(kind, kind), undo=True)
+        return
+    log.emit(env.now, fault.peer or "link", "fault", kind=UNDO[kind], undo=True)
+    if kind == "freeze":
+        node.unfreeze()  # type: ignore[union-attr]
+    elif kind == "crash":
+        node.restart()  # type: ignore[union-attr]

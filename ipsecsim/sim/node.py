@@ -2,17 +2,23 @@
 
 The loop waits for the next inbound datagram or the core's next deadline, whichever comes
 first, feeds it to the core, then sends what the core wants sent and records its events.
-A frozen peer (a hung VM) processes nothing and drops what arrives; its timers fire late,
-at once, when it is unfrozen.
+
+Faults: a frozen peer (a hung VM) processes nothing and drops what arrives; its timers fire
+late, at once, when it is unfrozen. A crashed peer loses all state silently (no DELETE is
+sent) and drops what arrives until it is restarted, when it boots with fresh state and
+starts over as configured.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import simpy
 
 from ..proto.endpoint import Datagram, Endpoint
+from ..proto.settings import PeerSettings
 from .log import EventLog
 
 if TYPE_CHECKING:
@@ -20,56 +26,97 @@ if TYPE_CHECKING:
 
 
 class PeerNode:
-    def __init__(self, env: simpy.Environment, endpoint: Endpoint, link: Link, log: EventLog):
+    def __init__(self, env: simpy.Environment, settings: PeerSettings, make_endpoint: Callable[[PeerSettings, int],
+                 Endpoint], link: Link, log: EventLog):
         self.env = env
-        self.ep = endpoint
-        self.name = endpoint.name
+        self.name = settings.name
+        self.make_endpoint = make_endpoint
+        self.boots = 0
+        self.ep = make_endpoint(settings, self.boots)
         self.link = link
         self.log = log
         self.inbox: simpy.Store = simpy.Store(env)
         self.frozen = False
+        self.crashed = False
+        self.egress: str | None = None
         self._thaw = env.event()
-        link.attach(endpoint.settings.address, self)
+        link.attach(settings.address, self)
         self.process = env.process(self._run())
 
+    @property
+    def settings(self) -> PeerSettings:
+        return self.ep.settings
+
     def deliver(self, dgram: Datagram, sender: str) -> None:
-        if self.frozen:
+        if self.frozen or self.crashed:
             from .link import message_fields
-            self.log.emit(self.env.now, sender, "message_lost", reason="peer_frozen",
+            self.log.emit(self.env.now, sender, "message_lost", reason="peer_down" if self.crashed else "peer_frozen",
                           **message_fields(dgram.message), retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
             return
         self.inbox.put(dgram)
 
+    # --- faults -----------------------------------------------------------------------------
     def freeze(self) -> None:
         self.frozen = True
 
     def unfreeze(self) -> None:
         if self.frozen:
             self.frozen = False
-            self._thaw.succeed()
-            self._thaw = self.env.event()
+            self._wake()
 
+    def crash(self) -> None:
+        self.crashed = True
+
+    def restart(self) -> None:
+        """Boot with fresh state: new SPIs, nonces and keys from a new random stream."""
+        settings = self.ep.settings
+        self.boots += 1
+        self.ep = self.make_endpoint(settings, self.boots)
+        self.crashed = False
+        self.ep.start(self.env.now)
+        self._flush()
+        self._wake()
+
+    def reconfigure(self, settings: PeerSettings) -> None:
+        """A configuration change on this side only; it applies to the next negotiation."""
+        self.ep.reconfigure(settings)
+
+    def change_address(self, address: str) -> None:
+        """Multi-exit link switch: from now on this peer's packets leave from ``address`` (the
+        other uplink's source NAT); the peer itself is not told. Packets to either address
+        still reach it."""
+        self.egress = address
+        self.link.attach(address, self)
+
+    def _wake(self) -> None:
+        self._thaw.succeed()
+        self._thaw = self.env.event()
+
+    # --- the process ------------------------------------------------------------------------
     def _flush(self) -> None:
         for ev in self.ep.take_events():
             self.log.add(ev)
         for d in self.ep.take_datagrams():
+            if self.egress is not None and d.src != self.egress:
+                d = replace(d, src=self.egress)
             self.link.transmit(d, self.name)
 
     def _run(self):  # type: ignore[no-untyped-def]
-        env, ep = self.env, self.ep
-        ep.start(env.now)
+        env = self.env
+        yield env.timeout(0)  # let faults scheduled for t=0 take effect before the peer acts
+        self.ep.start(env.now)
         self._flush()
         get = self.inbox.get()
         while True:
-            timer = ep.get_timer()
-            waits = [get]
+            timer = self.ep.get_timer()
+            waits = [get, self._thaw]
             if timer is not None:
                 waits.append(env.timeout(max(0.0, timer - env.now)))
             yield env.any_of(waits)
-            while self.frozen:
+            while self.frozen or self.crashed:
                 yield self._thaw
             if get.triggered:
-                ep.receive(get.value, env.now)
+                self.ep.receive(get.value, env.now)
                 get = self.inbox.get()
-            ep.handle_timer(env.now)
+            self.ep.handle_timer(env.now)
             self._flush()

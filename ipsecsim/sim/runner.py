@@ -8,6 +8,7 @@ from ..config.loader import Scenario
 from ..config.model import FaultConfig
 from ..proto.endpoint import Endpoint
 from ..proto.rng import stream
+from ..proto.settings import PeerSettings
 from ..result import Result
 from .faults import run_fault
 from .link import Link
@@ -24,13 +25,18 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     env = simpy.Environment()
     log = EventLog()
     link = Link(env, scenario.config.link, stream(seed, "link"), log)
-    nodes = {name: PeerNode(env, Endpoint(s, stream(seed, "peer", name)), link, log)
-             for name, s in scenario.peers.items()}
-    faults = list(scenario.config.faults)
+
+    def make_endpoint(settings: PeerSettings, boot: int) -> Endpoint:
+        names = ("peer", settings.name) if boot == 0 else ("peer", settings.name, f"boot{boot}")
+        return Endpoint(settings, stream(seed, *names))
+
+    nodes = {name: PeerNode(env, s, make_endpoint, link, log) for name, s in scenario.peers.items()}
+    faults: list[tuple[FaultConfig, PeerSettings | None]] = [
+        (f, scenario.reconfigured.get(i)) for i, f in enumerate(scenario.config.faults)]
     for w in scenario.config.link.down:
-        faults.append(FaultConfig(at=w.start, kind="link_down", duration=w.end - w.start))
-    for f in sorted(faults, key=lambda f: f.at):
-        env.process(run_fault(env, f, nodes, link, log))
+        faults.append((FaultConfig(at=w.start, kind="link_down", duration=w.end - w.start), None))
+    for f, s in sorted(faults, key=lambda x: x[0].at):
+        env.process(run_fault(env, f, nodes, link, log, s))
     env.run(until=until)
     return Result(scenario, seed, until, log.events, {n: node.ep for n, node in nodes.items()},
                   link.transmissions)

@@ -79,8 +79,15 @@ class Ikev2Engine:
             self._emit_message("message_received", known, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
             known.tm.on_request(msg, now, self.responder.respond)
             return
-        self.ep.emit("message_received", **self._msg_fields(msg, dgram.retransmit), src=dgram.src, dst=dgram.dst)
         s = self.settings
+        if dgram.src != s.remote_address:
+            # No connection is configured for this peer address (e.g. the peer's traffic now
+            # leaves through another uplink): a gateway drops the request.
+            self.ep.emit("message_ignored", reason=f"no connection configured for {dgram.src} "
+                         f"(remote address is {s.remote_address})", **self._msg_fields(msg, dgram.retransmit),
+                         src=dgram.src, dst=dgram.dst)
+            return
+        self.ep.emit("message_received", **self._msg_fields(msg, dgram.retransmit), src=dgram.src, dst=dgram.dst)
         sa_p, ke, nonce = msg.first(SA), msg.first(KE), msg.first(Nonce)
         if not isinstance(sa_p, SA) or not isinstance(ke, KE) or not isinstance(nonce, Nonce):
             self._refuse(dgram, msg, N(Notify.INVALID_SYNTAX), "IKE_SA_INIT without SA, KE or Ni")

@@ -1,0 +1,95 @@
+"""Declarative, seeded fault injection: each fault changes the story the way it should."""
+
+import random
+
+import pytest
+from factory import scenario_dict
+
+from ipsecsim import load_scenario, simulate
+from ipsecsim.sim.loss import Bernoulli, GilbertElliott
+
+
+def run(faults, a=None, b=None, **top):
+    return simulate(load_scenario(scenario_dict(a, b, faults=faults, **top)))
+
+
+def test_gilbert_elliott_long_run_loss_and_burst_length():
+    """Two-state channel: stationary bad share p/(p+r), mean bad burst 1/r datagrams."""
+    ge = GilbertElliott(p=0.02, r=0.25)
+    rng = random.Random(1)
+    lost = [ge.lost(rng) for _ in range(200_000)]
+    assert sum(lost) / len(lost) == pytest.approx(0.02 / 0.27, rel=0.05)
+    bursts, run_len = [], 0
+    for x in lost:
+        if x:
+            run_len += 1
+        elif run_len:
+            bursts.append(run_len)
+            run_len = 0
+    assert sum(bursts) / len(bursts) == pytest.approx(1 / 0.25, rel=0.05)
+    assert Bernoulli(0.1).mean == 0.1 and ge.mean == pytest.approx(0.02 / 0.27)
+
+
+def test_one_way_loss_window_only_drops_that_direction():
+    r = run([{"at": 0, "kind": "loss", "loss": 1.0, "direction": "A->B", "duration": "10s"}])
+    lost = r.select("message_lost")
+    assert lost and all(e.peer == "A" for e in lost)
+    # A's sends at 0 and 4 s fall in the window; the retransmission at 11.2 s gets through
+    assert [e.t for e in lost] == pytest.approx([0, 4])
+    assert r.first("child_sa_established", "A").t == pytest.approx(11.2 + 0.02)
+
+
+def test_delay_window():
+    r = run([{"at": 0, "kind": "delay", "delay": "1500ms", "duration": "2s"}])
+    # the first request and its response travel 1.5 s each; the rest 5 ms
+    assert r.first("message_received", "B").t == pytest.approx(1.5)
+    assert r.first("child_sa_established", "A").t == pytest.approx(3.0 + 0.010)
+
+
+def test_link_down_window_from_the_link_section():
+    r = run([], link={"delay": "5ms", "down": [{"from": 0, "to": "5s"}]})
+    assert [e.get("reason") for e in r.select("message_lost")] == ["link_down", "link_down"]
+    assert r.first("child_sa_established", "A").t == pytest.approx(11.2 + 0.02)
+
+
+def test_crash_loses_state_silently_and_restart_boots_fresh():
+    """The restarted initiator sends INITIAL_CONTACT (RFC 7296 2.4); the responder deletes
+    the stale IKE SA it still had."""
+    r = run([{"at": "10s", "kind": "crash", "peer": "A", "duration": "20s"}])
+    assert [e.get("kind") for e in r.select("fault")] == ["crash", "restart"]
+    assert not r.select("message_sent", "A", exchange="INFORMATIONAL")  # no DELETE from a crash
+    inits = [e for e in r.select("message_sent", "A") if e.get("exchange") == "IKE_SA_INIT"]
+    assert [e.t for e in inits] == pytest.approx([0, 30])
+    assert inits[0].get("spi_i") != inits[1].get("spi_i")
+    deleted = r.first("ike_sa_deleted", "B")
+    assert deleted.get("reason") == "initial_contact" and deleted.get("spi_i") == inits[0].get("spi_i")
+    assert r.status("A") == r.status("B") == "ipsec_sa_established"
+
+
+def test_one_sided_psk_change_breaks_the_next_negotiation_only():
+    """Seed 000 FAQ: 'parameters changed on one side while in use'. The running SA is not
+    affected; the next negotiation fails authentication."""
+    r = run([{"at": "5s", "kind": "reconfigure", "peer": "B", "set": {"ike": {"psk": "changed"}}},
+             {"at": "10s", "kind": "crash", "peer": "A", "duration": "1s"}])
+    assert r.select("child_sa_established", "A")[0].t < 5
+    f = r.first("negotiation_failed", "B")
+    assert f.t > 11 and f.get("notify") == "AUTHENTICATION_FAILED"
+    assert r.status("A") == "ike_sa_not_established"
+
+
+def test_multi_exit_switch_makes_negotiation_leave_from_the_wrong_address():
+    """Seed 000 FAQ: with several exits, traffic to the cloud gateway may leave through a port
+    other than the negotiating one; the cloud has no connection for that address."""
+    r = run([{"at": "5s", "kind": "address", "peer": "A", "address": "10.99.0.11"},
+             {"at": "10s", "kind": "crash", "peer": "A", "duration": "1s"}], duration="5m")
+    ignored = r.select("message_ignored", "B")
+    assert ignored and "no connection configured for 10.99.0.11" in ignored[0].get("reason")
+    assert r.first("retransmit_gave_up", "A").t == pytest.approx(11 + 165.06, abs=0.01)
+    assert r.status("A") == "ike_sa_not_established"
+
+
+def test_faults_are_events():
+    r = run([{"at": "1s", "kind": "freeze", "peer": "B", "duration": "2s"},
+             {"at": "4s", "kind": "loss", "loss": {"model": "gilbert-elliott", "p": 0.1, "r": 0.5}}])
+    kinds = [(e.t, e.peer, e.get("kind"), e.get("undo")) for e in r.select("fault")]
+    assert kinds == [(1, "B", "freeze", None), (3, "B", "unfreeze", True), (4, "link", "loss", None)]
