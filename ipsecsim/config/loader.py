@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError
 from ..proto import proposals as P
+from ..proto.dpd import DpdSettings
 from ..proto.retransmit import RetransmitSchedule
 from ..proto.settings import ChildSettings, Identity, IkeSettings, PeerSettings
 from ..proto.ts import selectors
@@ -163,6 +164,22 @@ def _as_number(bound: Any, like: Any) -> float | None:
 
 # --- building the core's settings -------------------------------------------------------------
 
+def build_dpd(cfg: PeerConfig, schedule: RetransmitSchedule) -> DpdSettings | None:
+    """The DPD machine's settings for this peer's IKE version, or None when DPD is off."""
+    d = cfg.dpd
+    if d.delay <= 0:
+        return None
+    if cfg.ike.version == 2:
+        waits = (d.retry_interval,) * (d.retries if d.count == "probes" else d.retries + 1)
+        return DpdSettings(mode=d.mode, delay=d.delay, style="liveness", action=d.action,
+                           esp_resets_idle=d.esp_resets_idle,
+                           schedule=waits if d.ikev2_schedule == "dpd" else None)
+    timeout = d.timeout if d.timeout is not None else schedule.give_up_after()
+    return DpdSettings(mode=d.mode, delay=d.delay, style=d.ikev1_style, retry_interval=d.retry_interval,
+                       retries=d.retries, count=d.count, timeout=timeout, action=d.action,
+                       esp_resets_idle=d.esp_resets_idle)
+
+
 def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
     ike, child, rt = cfg.ike, cfg.child, cfg.retransmit
     schedule = RetransmitSchedule(rt.timeout, rt.base, rt.tries, rt.limit, rt.jitter,
@@ -170,6 +187,7 @@ def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
     return PeerSettings(
         name=name, address=cfg.address, remote_address=cfg.remote_address or other.address,
         start=cfg.start, profile=cfg.profile, keyingtries=cfg.keyingtries, retransmit=schedule,
+        dpd=build_dpd(cfg, schedule), dpd_msg_order=cfg.dpd.msg_order,
         ike=IkeSettings(version=ike.version, mode=ike.mode,
                         proposals=P.parse_list(ike.proposals, P.Protocol.IKE), psk=ike.psk.encode(),
                         local_id=Identity.parse(ike.local_id) if ike.local_id else None,

@@ -131,6 +131,36 @@ class ChildConfig(Strict):
     life_packets: int | None = Field(None, gt=0, description="hard lifetime by packet count")
 
 
+class DpdConfig(Strict):
+    """Dead peer detection (RFC 3706 for IKEv1, RFC 7296 2.4 liveness for IKEv2). Local, not
+    negotiated: the two sides may differ. ``delay: 0`` turns it off (strongSwan dpd_delay)."""
+
+    delay: Duration = Field(0.0, description="idle time before probing (strongSwan dpd_delay, Huawei "
+                            "dpd.interval / idle-time); 0 = off")
+    mode: Literal["periodic", "on-demand"] = Field(
+        "periodic", description="probe whenever idle, or only when there is outbound traffic and "
+        "nothing came in (RFC 3706 worry metric)")
+    action: Literal["clear", "hold", "trap", "restart", "none"] = Field(
+        "clear", description="on a dead peer: delete the SAs (clear), delete and renegotiate on traffic "
+        "(hold/trap), renegotiate at once (restart), or only report it (none)")
+    ikev1_style: Literal["retry", "timeout"] = Field(
+        "retry", description="IKEv1: a new R-U-THERE every retry_interval up to retries (retry), or one "
+        "every delay, dead when timeout passes in silence (timeout, strongSwan)")
+    ikev2_schedule: Literal["retransmit", "dpd"] = Field(
+        "retransmit", description="IKEv2: the liveness INFORMATIONAL is retransmitted on the normal IKE "
+        "schedule (retransmit) or every retry_interval, retries times (dpd)")
+    retry_interval: Duration = Field(15.0, gt=0, description="wait for an answer before the next probe "
+                                     "(Huawei dpd.timeout / retransmit-interval)")
+    retries: int = Field(3, ge=1, le=100, description="probes before giving up (see count)")
+    count: Literal["probes", "retransmissions"] = Field(
+        "probes", description="retries counts all probes, or the retransmissions after the first probe")
+    timeout: Duration | None = Field(None, gt=0, description="IKEv1 timeout style: silence after which the "
+                                     "peer is dead; default: the IKE retransmission give-up time")
+    esp_resets_idle: bool = Field(True, description="inbound ESP counts as a sign of life")
+    msg_order: Literal["seq-hash-notify", "seq-notify-hash"] = Field(
+        "seq-hash-notify", description="IKEv1 payload order in DPD messages; both ends must match")
+
+
 _PEER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
@@ -146,6 +176,7 @@ class PeerConfig(Strict):
     ike: IkeConfig = Field(default_factory=IkeConfig)  # type: ignore[arg-type]
     child: ChildConfig = Field(default_factory=ChildConfig)  # type: ignore[arg-type]
     retransmit: RetransmitConfig = Field(default_factory=RetransmitConfig)  # type: ignore[arg-type]
+    dpd: DpdConfig = Field(default_factory=DpdConfig)  # type: ignore[arg-type]
     keyingtries: int = Field(1, ge=0, description="attempts to set up the IKE SA; 0 = forever")
 
 

@@ -10,6 +10,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from .dpd import DpdSettings
 from .proposals import Proposal
 from .retransmit import RetransmitSchedule
 from .ts import TrafficSelector
@@ -92,6 +93,8 @@ class PeerSettings:
     child: ChildSettings = field(default_factory=ChildSettings)
     retransmit: RetransmitSchedule = field(default_factory=RetransmitSchedule)
     keyingtries: int = 1  # 0 = forever (strongSwan swanctl.conf keyingtries)
+    dpd: DpdSettings | None = None  # None: no DPD on this side
+    dpd_msg_order: str = "seq-hash-notify"  # IKEv1 DPD payload order
     profile: str = ""
 
     @property
