@@ -116,12 +116,50 @@ def _apply_profiles(data: dict[str, Any], file: str | None) -> dict[str, Any]:
         if not isinstance(raw, dict):
             out["peers"][name] = raw
             continue
+        if "import" in raw:
+            raw = _import_peer(name, raw, file)
         pname = raw.get("profile", "strongswan")
         if not isinstance(pname, str) or pname not in profiles.names():
             raise ConfigError(file, f"peers.{name}.profile",
                               f"unknown profile {pname!r}; available: {', '.join(profiles.names())}")
         out["peers"][name] = deep_merge(profiles.load(pname).nested(), raw)
     return out
+
+
+def _import_peer(name: str, raw: dict[str, Any], file: str | None) -> dict[str, Any]:
+    """``import: FILE`` or ``import: {file, vendor, tunnel}``: vendor JSON under the peer's own keys."""
+    from .importers import import_file
+    spec = raw["import"]
+    where = f"peers.{name}.import"
+    if isinstance(spec, str):
+        spec = {"file": spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get("file"), str):
+        raise ConfigError(file, where, "expected a file name or {file: NAME, vendor: huawei|alibaba, tunnel: N}")
+    unknown = set(spec) - {"file", "vendor", "tunnel"}
+    if unknown:
+        raise ConfigError(file, f"{where}.{sorted(unknown)[0]}", "unknown key; allowed: file, vendor, tunnel")
+    path = Path(spec["file"])
+    if file is not None and not path.is_absolute():
+        path = Path(file).parent / path
+    imported = import_file(path, spec.get("vendor"), spec.get("tunnel"))
+    explicit = {k: v for k, v in raw.items() if k != "import"}
+    for target, (jpath, value) in imported.masked.items():
+        if not _has_path(explicit, target):
+            raise ConfigError(str(path), jpath, f"the value {value!r} is masked in this document; give the real "
+                              f"one in the scenario as peers.{name}.{target}")
+    for target, why in imported.missing.items():
+        if not _has_path(explicit, target):
+            raise ConfigError(file, f"peers.{name}.{target}", f"required, but {why} ({path})")
+    return deep_merge(imported.peer, explicit)
+
+
+def _has_path(d: dict[str, Any], dotted: str) -> bool:
+    node: Any = d
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

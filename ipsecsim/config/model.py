@@ -164,7 +164,16 @@ class DpdConfig(Strict):
 _PEER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
+class ImportSpec(Strict):
+    file: str = Field(description="vendor JSON file, relative to the scenario file")
+    vendor: Literal["huawei", "alibaba"] | None = Field(None, description="default: detected from the content")
+    tunnel: int | None = Field(None, description="Alibaba dual-tunnel connections: the TunnelIndex to import")
+
+
 class PeerConfig(Strict):
+    import_: str | ImportSpec | None = Field(
+        None, alias="import", description="a Huawei Cloud vpn_connection or Alibaba Cloud DescribeVpnConnection "
+        "JSON supplying this peer's settings; keys given here override it")
     profile: str = Field("strongswan", description="vendor profile supplying every value not set here")
     address: IPv4 = Field(description="the peer's public (IKE) address")
     remote_address: IPv4 | None = Field(None, description="address this peer negotiates with; "

@@ -1,0 +1,187 @@
+"""Huawei Cloud VPN ``vpn_connection`` (request or response body) as the cloud-side peer.
+
+Field names, enums and ranges follow the API tables in reference seed 000 (tables 10-14:
+ResponseVpnConnection, PolicyRule, IkePolicy, Dpd, IpsecPolicy). The connection describes
+the cloud gateway's side: ``vgw_ip`` / ``local_id`` is its address, ``peer_id`` the customer
+gateway's, ``peer_subnets`` (or the policy rules' destinations) the customer's subnets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import ConfigError
+from .base import Fields, ImportedPeer, ipv4_or_none, is_masked
+
+AUTH = ("sha2-512", "sha2-384", "sha2-256", "sha1", "md5", "sm3")
+ENCR = ("aes-256-gcm-16", "aes-128-gcm-16", "aes-256", "aes-192", "aes-128", "3des", "sm4")
+DH = ("group1", "group2", "group5", "group14", "group15", "group16", "group19", "group20", "group21")
+STYLES = ("POLICY", "STATIC", "BGP", "POLICY-TEMPLATE")
+
+ENCR_KEYWORD = {"aes-256-gcm-16": "aes256gcm16", "aes-128-gcm-16": "aes128gcm16", "aes-256": "aes256",
+                "aes-192": "aes192", "aes-128": "aes128", "3des": "3des", "sm4": "sm4"}
+AUTH_KEYWORD = {"sha2-512": "sha512", "sha2-384": "sha384", "sha2-256": "sha256", "sha1": "sha1", "md5": "md5",
+                "sm3": "sm3"}
+DH_KEYWORD = {"group1": "modp768", "group2": "modp1024", "group5": "modp1536", "group14": "modp2048",
+              "group15": "modp3072", "group16": "modp4096", "group19": "ecp256", "group20": "ecp384",
+              "group21": "ecp521"}
+NAME_PATTERN = r"[0-9A-Za-z\u4e00-\u9fa5_-]{1,64}"
+UUID_PATTERN = r"[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12}"
+
+
+def ike_proposal(encr: str, auth: str, dh: str) -> str:
+    e, a = ENCR_KEYWORD[encr], AUTH_KEYWORD[auth]
+    if "gcm" in e:  # AEAD: the authentication algorithm is the PRF
+        return f"{e}-prf{a}-{DH_KEYWORD[dh]}"
+    return f"{e}-{a}-{DH_KEYWORD[dh]}"
+
+
+def esp_proposal(encr: str, auth: str, pfs: str | None) -> str:
+    e = ENCR_KEYWORD[encr]
+    parts = [e] if "gcm" in e else [e, AUTH_KEYWORD[auth]]
+    if pfs and pfs != "disable":
+        parts.append(DH_KEYWORD[pfs])
+    return "-".join(parts)
+
+
+def import_vpn_connection(data: Any, file: str) -> ImportedPeer:
+    root = Fields(data, file, "")
+    conn = root.obj("vpn_connection") if root.has("vpn_connection") else Fields(data, file, "")
+    assert conn is not None
+    out = ImportedPeer("huawei", file, {"profile": "huawei-cloud"})
+    peer = out.peer
+    name = conn.string("name", pattern=NAME_PATTERN,
+                       pattern_help="1-64 characters: digits, letters, Chinese, _ and -")
+    style = conn.string("style", enum=STYLES) or "POLICY"
+    out.meta.update(name=name, style=style, ha_role=conn.string("ha_role", enum=("master", "slave")) or "master",
+                    vgw_id=conn.raw("vgw_id"), cgw_id=conn.raw("cgw_id"))
+
+    ike = conn.obj("ikepolicy")
+    ipsec = conn.obj("ipsecpolicy")
+    ike_out: dict[str, Any] = {}
+    child_out: dict[str, Any] = {}
+    if ike is not None:
+        version = ike.string("ike_version", enum=("v1", "v2"))
+        if version:
+            ike_out["version"] = int(version[1])
+        mode = ike.string("phase1_negotiation_mode", enum=("main", "aggressive"))
+        if mode:
+            if version == "v2":
+                raise ConfigError(file, ike.where("phase1_negotiation_mode"),
+                                  "applies to ike_version v1 only (the API returns it only for v1)")
+            ike_out["mode"] = mode
+        auth = ike.string("authentication_algorithm", enum=AUTH) or "sha2-256"
+        encr = ike.string("encryption_algorithm", enum=ENCR) or "aes-128"
+        dh = ike.string("dh_group", enum=DH) or "group15"
+        ike_out["proposals"] = [ike_proposal(encr, auth, dh)]
+        method = ike.string("authentication_method", enum=("pre-share", "digital-envelope-v2"))
+        if method == "digital-envelope-v2":
+            raise ConfigError(file, ike.where("authentication_method"),
+                              "digital-envelope-v2 (GM digital envelope) is not simulated; use pre-share")
+        life = ike.integer("lifetime_seconds", rng=(60, 604800))
+        if life is not None:
+            ike_out["life_time"] = life
+        for side, key in (("local", "local_id"), ("remote", "peer_id")):
+            id_type = ike.string(f"{key}_type", enum=("ip", "fqdn"))
+            value = ike.string(key)
+            target = f"ike.{side}_id"
+            if value is None:
+                continue
+            if is_masked(value):
+                out.masked[target] = (ike.where(key), value)
+            else:
+                ike_out[f"{side}_id"] = value if id_type != "fqdn" else f"@{value}"
+            if id_type == "ip":
+                addr_key = "address" if side == "local" else "remote_address"
+                if is_masked(value):
+                    out.masked.setdefault(addr_key, (ike.where(key), value))
+                elif ipv4_or_none(value):
+                    peer[addr_key] = value
+        dpd = ike.obj("dpd")
+        if dpd is not None:
+            d: dict[str, Any] = {}
+            timeout = dpd.integer("timeout", rng=(2, 60))
+            interval = dpd.integer("interval", rng=(10, 3600))
+            msg = dpd.string("msg", enum=("seq-hash-notify", "seq-notify-hash"))
+            if interval is not None:
+                d["delay"] = interval
+            if timeout is not None:
+                d["retry_interval"] = timeout
+            if msg is not None:
+                d["msg_order"] = msg
+            peer["dpd"] = d
+    if ipsec is not None:
+        auth = ipsec.string("authentication_algorithm", enum=AUTH) or "sha2-256"
+        encr = ipsec.string("encryption_algorithm", enum=ENCR) or "aes-128"
+        pfs = ipsec.string("pfs", enum=(*DH, "disable"))
+        ipsec.string("transform_protocol", enum=("esp",))
+        ipsec.string("encapsulation_mode", enum=("tunnel",))
+        child_out["proposals"] = [esp_proposal(encr, auth, pfs if pfs is not None else "group15")]
+        life = ipsec.integer("lifetime_seconds", rng=(30, 604800))
+        if life is not None:
+            child_out["life_time"] = life
+    if ike_out:
+        peer["ike"] = ike_out
+    if child_out:
+        peer["child"] = child_out
+
+    psk = conn.string("psk")
+    if psk is not None:
+        if is_masked(psk):
+            out.masked["ike.psk"] = (conn.where("psk"), psk)
+        else:
+            peer.setdefault("ike", {})["psk"] = psk
+    else:
+        out.missing["ike.psk"] = "the vpn_connection response does not carry the pre-shared key"
+
+    vgw_ip = conn.string("vgw_ip")
+    if vgw_ip is not None and "address" not in peer and "address" not in out.masked:
+        if ipv4_or_none(vgw_ip):
+            peer["address"] = vgw_ip
+        elif is_masked(vgw_ip):
+            out.masked["address"] = (conn.where("vgw_ip"), vgw_ip)
+    if "address" not in peer and "address" not in out.masked:
+        out.missing["address"] = "vgw_ip is the ID of an EIP, not an address"
+
+    peer_subnets = conn.cidrs("peer_subnets")
+    rules = conn.raw("policy_rules")
+    if style in ("POLICY", "POLICY-TEMPLATE") and rules:
+        if not isinstance(rules, list):
+            raise ConfigError(file, conn.where("policy_rules"), f"expected a list, got {rules!r}")
+        sources: list[str] = []
+        dests: list[str] = []
+        for i, r in enumerate(rules):
+            rule = Fields(r, file, f"{conn.where('policy_rules')}[{i}]")
+            rule.integer("rule_index", rng=(0, 50))
+            src = rule.cidrs("source", value=[rule.string("source", required=True)])
+            dst_raw = rule.raw("destination")
+            if isinstance(dst_raw, list) and len(dst_raw) > 50:
+                raise ConfigError(file, rule.where("destination"), f"{len(dst_raw)} entries; at most 50")
+            dst = rule.cidrs("destination")
+            sources += [s for s in src or [] if s not in sources]
+            dests += [d for d in dst or [] if d not in dests]
+        peer["local_subnets"] = sources
+        peer["remote_subnets"] = dests
+        if len(rules) > 1:
+            out.notes.append(f"{len(rules)} policy rules are negotiated as one CHILD SA with all their subnets")
+    elif style in ("STATIC", "BGP"):
+        # Route mode: a tunnel interface (tunnel_local_address / tunnel_peer_address) carries
+        # whatever is routed into it; the negotiated interesting flow is any-to-any.
+        peer["local_subnets"] = ["0.0.0.0/0"]
+        peer["remote_subnets"] = ["0.0.0.0/0"]
+        out.notes.append(f"{style} (route mode): traffic selectors 0.0.0.0/0 === 0.0.0.0/0; peer_subnets "
+                         f"{', '.join(peer_subnets or [])} are routes into the tunnel")
+        out.meta["routes"] = peer_subnets or []
+    else:
+        if peer_subnets:
+            peer["remote_subnets"] = peer_subnets
+        out.missing["local_subnets"] = "the cloud-side subnets belong to the VPN gateway, not to the connection"
+    if conn.has("enable_nqa"):
+        nqa = conn.boolean("enable_nqa")
+        if style != "STATIC":
+            raise ConfigError(file, conn.where("enable_nqa"), "applies to style STATIC only")
+        out.meta["enable_nqa"] = nqa
+    for key in ("tunnel_local_address", "tunnel_peer_address"):
+        if conn.has(key) and style not in ("STATIC", "BGP"):
+            out.notes.append(f"{key} is ignored: it applies to STATIC and BGP connections only")
+    return out
