@@ -10,7 +10,8 @@ from __future__ import annotations
 import copy
 import types
 import typing
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ class Scenario:
     config: ScenarioConfig
     file: str | None
     peers: dict[str, PeerSettings]
+    raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """The scenario as written (before profiles were applied), for ``replace``."""
 
     @property
     def name(self) -> str:
@@ -48,7 +51,18 @@ class Scenario:
         return self.config.duration
 
     def with_seed(self, seed: int) -> Scenario:
-        return Scenario(self.config.model_copy(update={"seed": seed}), self.file, self.peers)
+        return Scenario(self.config.model_copy(update={"seed": seed}), self.file, self.peers, self.raw)
+
+    def replace(self, overrides: Mapping[str, Any] | None = None, /, **top: Any) -> Scenario:
+        """A new scenario with values overridden, validated like a file (ConfigError if not valid).
+
+        ``overrides`` maps dotted paths (``"peers.A.retransmit.tries": 3``) or nested mappings
+        onto values; keyword arguments override top-level keys (``seed=7, duration="10m"``).
+        Profiles are applied again, so ``{"peers.A.profile": "huawei-cloud"}`` changes every
+        default that profile sets. Lists are replaced whole.
+        """
+        base = self.raw if self.raw is not None else self.config.model_dump(by_alias=True, exclude_unset=True)
+        return load_scenario(base, overrides={**(overrides or {}), **top}, file=self.file)
 
 
 def read_yaml(path: str | Path) -> Any:
@@ -70,15 +84,26 @@ def read_yaml(path: str | Path) -> Any:
         raise ConfigError(str(path), where, f"invalid YAML: {problem}") from None
 
 
-def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
-    """Load and validate a scenario from a YAML file path or an already parsed dict."""
+def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, Any] | None = None,
+                  *, file: str | None = None) -> Scenario:
+    """Load and validate a scenario from a YAML file path or an already parsed dict.
+
+    ``overrides`` replaces values before validation: dotted paths such as
+    ``{"peers.B.ike.psk": "other", "duration": "10m"}`` or nested mappings (see
+    ``Scenario.replace``). ``file`` names a dict's origin in error messages.
+    """
     if isinstance(source, dict):
-        data, file = copy.deepcopy(source), None
+        data = copy.deepcopy(source)
     else:
         data, file = read_yaml(source), str(source)
     if not isinstance(data, dict):
         raise ConfigError(file, "", f"a scenario is a mapping of keys (name, duration, peers ...), "
                           f"got {type(data).__name__}")
+    origin = file
+    if overrides:
+        data = deep_merge(data, expand_dotted(overrides))
+        file = f"{file or 'scenario'} (with overrides)"
+    raw = copy.deepcopy(data)
     data = _apply_profiles(data, file)
     try:
         cfg = ScenarioConfig.model_validate(data)
@@ -88,7 +113,21 @@ def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
         _check_limits(file, name, peer)
     names = list(cfg.peers)
     peers = {n: build_peer(n, cfg.peers[n], cfg.peers[names[1 - i]]) for i, n in enumerate(names)}
-    return Scenario(cfg, file, peers)
+    return Scenario(cfg, origin, peers, raw)
+
+
+def expand_dotted(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"peers.A.ike.psk": "x"}`` -> ``{"peers": {"A": {"ike": {"psk": "x"}}}}``; nested values merge."""
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if not isinstance(key, str) or not key or any(not p for p in key.split(".")):
+            raise ConfigError(None, "overrides", f"{key!r} is not a dotted path such as peers.A.ike.psk")
+        *parents, leaf = key.split(".")
+        nested: dict[str, Any] = {leaf: dict(value) if isinstance(value, Mapping) else value}
+        for p in reversed(parents):
+            nested = {p: nested}
+        out = deep_merge(out, nested)
+    return out
 
 
 def _apply_profiles(data: dict[str, Any], file: str | None) -> dict[str, Any]:
@@ -212,6 +251,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         current = _descend(current, part)
         if current is None:
             return []
+    current = _unwrap(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return [f.alias or n for n, f in current.model_fields.items()]
     return []
