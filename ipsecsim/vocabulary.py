@@ -64,7 +64,7 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
               "a peer puts an IKE message on the wire", {"exchange": _EXCHANGES}),
     EventSpec("message_received", (*_MSG, "retransmit", "src", "dst"),
               "a peer accepts a message for processing", {"exchange": _EXCHANGES}),
-    EventSpec("message_lost", (*_MSG, "message", "reason"),
+    EventSpec("message_lost", (*_MSG, "retransmit", "src", "dst", "message", "reason"),
               "the network or a frozen peer drops a datagram", {"reason": _LOSS, "exchange": _EXCHANGES}),
     EventSpec("message_ignored", (*_MSG, "reason", "expected", "src"),
               "a peer drops a message it cannot match", {"exchange": _EXCHANGES}),
