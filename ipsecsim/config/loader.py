@@ -25,7 +25,7 @@ from ..proto.settings import ChildSettings, Identity, IkeSettings, PeerSettings
 from ..proto.ts import selectors
 from . import profiles
 from .model import PeerConfig, ScenarioConfig
-from .units import format_duration, parse_duration
+from .units import format_duration, parse_duration, parse_size
 
 
 @dataclass(frozen=True)
@@ -181,8 +181,8 @@ def _check_limits(file: str | None, name: str, peer: PeerConfig) -> None:
 def _as_number(bound: Any, like: Any) -> float | None:
     if bound is None:
         return None
-    if isinstance(like, float) and isinstance(bound, str):
-        return parse_duration(bound)
+    if isinstance(bound, str):
+        return parse_duration(bound) if isinstance(like, float) else float(parse_size(bound))
     return float(bound)
 
 
