@@ -86,8 +86,12 @@ def _note(s: Setting) -> str:
 
 def show(p: Profile, console: Console) -> None:
     """Print the profile; lines are stripped of the tables' trailing padding."""
-    with console.capture() as capture:
-        _show(p, console)
+    soft_wrap, console.soft_wrap = console.soft_wrap, False
+    try:
+        with console.capture() as capture:
+            _show(p, console)
+    finally:
+        console.soft_wrap = soft_wrap
     console.file.write("".join(line.rstrip() + "\n" for line in capture.get().splitlines()))
 
 
@@ -99,7 +103,7 @@ def _show(p: Profile, console: Console) -> None:
 
     console.print(f"[bold]{escape(p.name)}[/]: {escape(p.title)}")
     if p.description:
-        console.print(escape(p.description), soft_wrap=False)
+        console.print(escape(p.description))
     defaults = leaf_defaults()
 
     console.print("\n[bold]Defaults set by this profile[/] [dim](a peer's own keys override them)[/]")
