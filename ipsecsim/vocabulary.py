@@ -55,7 +55,9 @@ STATUSES = ("ike_sa_not_established", "ike_sa_established", "ipsec_sa_not_establ
 
 _MSG = ("ike_version", "exchange", "response", "msg_id", "payloads", "spi_i", "spi_r")
 _SA = ("ike_version", "spi_i", "spi_r")
-_EXCHANGES = ("IKE_SA_INIT", "IKE_AUTH", "CREATE_CHILD_SA", "INFORMATIONAL")
+# IANA exchange type names: IKEv2 (RFC 7296 3.1) and ISAKMP / IKEv1 (RFC 2408 3.1, RFC 2409 5).
+_EXCHANGES = ("IKE_SA_INIT", "IKE_AUTH", "CREATE_CHILD_SA", "INFORMATIONAL",
+              "IDENTITY_PROTECTION", "AGGRESSIVE", "QUICK_MODE", "BASE", "AUTHENTICATION_ONLY", "NEW_GROUP_MODE")
 _LOSS = ("loss", "link_down", "peer_frozen", "no_route")
 
 EVENTS: dict[str, EventSpec] = {s.name: s for s in (
