@@ -67,8 +67,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .check.report import render_checks
     from .check.runner import check_paths, exit_status
     junit_path = _writable(args.junit, "--junit") if args.junit else None
-    checks = check_paths(args.paths, seed=args.seed)
-    render_checks(checks, Console(highlight=False, soft_wrap=True), verbose=args.verbose)
+    checks = render_checks(check_paths(args.paths, seed=args.seed), Console(highlight=False, soft_wrap=True),
+                           verbose=args.verbose)
     if junit_path:
         write_junit(junit_path, checks)
     return exit_status(checks)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -35,21 +35,33 @@ def render_run(report: CheckResult, console: Console) -> None:
         render_verdict(v, console)
 
 
-def render_checks(checks: Sequence[ScenarioCheck], console: Console, verbose: bool = False) -> None:
-    """Per scenario PASS / FAIL / ERROR / EMPTY, the failed expectations, and a total line."""
+def render_check(c: ScenarioCheck, console: Console, verbose: bool = False) -> None:
+    """One scenario: PASS / FAIL / ERROR / EMPTY and its unmet expectations (all with ``verbose``)."""
+    head = _HEAD[c.status]
+    if c.error:
+        console.print(f"{head} {escape(c.error)}")
+        return
+    assert c.report is not None
+    n, ok = len(c.report), sum(v.passed for v in c.report)
+    what = ("no expect: block" if not n else f"{n} expectation{'s' if n != 1 else ''} met" if ok == n
+            else f"{n - ok} of {n} expectations not met")
+    console.print(f"{head} {escape(c.file)}  [dim]{escape(c.name)}, seed {c.seed}[/]: {what}")
+    for v in c.report:
+        if verbose or not v.passed:
+            render_verdict(v, console, indent="      ")
+
+
+def render_checks(checks: Iterable[ScenarioCheck], console: Console, verbose: bool = False) -> list[ScenarioCheck]:
+    """Each scenario as it finishes, then a total line; returns the checks."""
+    done = []
     for c in checks:
-        head = _HEAD[c.status]
-        if c.error:
-            console.print(f"{head} {escape(c.error)}")
-            continue
-        assert c.report is not None
-        n, ok = len(c.report), sum(v.passed for v in c.report)
-        what = ("no expect: block" if not n else f"{n} expectation{'s' if n != 1 else ''} met" if ok == n
-                else f"{n - ok} of {n} expectations not met")
-        console.print(f"{head} {escape(c.file)}  [dim]{escape(c.name)}, seed {c.seed}[/]: {what}")
-        for v in c.report:
-            if verbose or not v.passed:
-                render_verdict(v, console, indent="      ")
+        render_check(c, console, verbose)
+        done.append(c)
+    render_total(done, console)
+    return done
+
+
+def render_total(checks: Sequence[ScenarioCheck], console: Console) -> None:
     counts = {s: sum(c.status == s for c in checks) for s in ("pass", "fail", "error", "empty")}
     verdicts = [v for c in checks if c.report is not None for v in c.report]
     met = sum(v.passed for v in verdicts)

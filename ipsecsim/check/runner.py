@@ -78,9 +78,10 @@ def check_file(file: str, seed: int | None = None) -> ScenarioCheck:
                          description=scenario.config.description)
 
 
-def check_paths(paths: Sequence[str], seed: int | None = None) -> list[ScenarioCheck]:
-    return [ScenarioCheck(f, error=f"{f}: {err}") if err else check_file(f, seed)
-            for f, err in scenario_files(paths)]
+def check_paths(paths: Sequence[str], seed: int | None = None) -> Iterator[ScenarioCheck]:
+    """Each scenario file checked, one at a time (so a caller can report as they finish)."""
+    for f, err in scenario_files(paths):
+        yield ScenarioCheck(f, error=f"{f}: {err}") if err else check_file(f, seed)
 
 
 def exit_status(checks: Sequence[ScenarioCheck]) -> int:
