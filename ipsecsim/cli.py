@@ -1,7 +1,9 @@
-"""The ``ipsecsim`` command line: run, schema, profiles.
+"""The ``ipsecsim`` command line: run, check, schema, profiles.
 
 Exit status: 0 success, 1 a check failed, 2 bad input (one message naming the file, the
-field and what is allowed; no traceback).
+field and what is allowed; no traceback). ``run`` prints a scenario's expectations after
+its timeline (and under ``expectations`` in ``--json``) but exits 0 whatever they say;
+``check`` is the command whose exit status reports them (docs/expectations.md).
 """
 
 from __future__ import annotations
@@ -46,12 +48,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = simulate(scenario, seed=args.seed, duration=args.duration)
     if events_path:
         write_events(events_path, result.events)
+    report = result.check()
     if args.json:
-        json.dump(result.summary(), sys.stdout, indent=2, ensure_ascii=False)
+        out = result.summary()
+        out["expectations"] = [v.to_dict() for v in report]
+        json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        render(result, Console(highlight=False, soft_wrap=True), verbose=args.verbose)
+        from .check.report import render_run
+        console = Console(highlight=False, soft_wrap=True)
+        render(result, console, verbose=args.verbose)
+        render_run(report, console)
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check.junit import write_junit
+    from .check.report import render_checks
+    from .check.runner import check_paths, exit_status
+    junit_path = _writable(args.junit, "--junit") if args.junit else None
+    checks = render_checks(check_paths(args.paths, seed=args.seed), Console(highlight=False, soft_wrap=True),
+                           verbose=args.verbose)
+    if junit_path:
+        write_junit(junit_path, checks)
+    return exit_status(checks)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -90,6 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", type=_duration_arg, metavar="TIME", help="override the simulated time (e.g. 2h)")
     run.add_argument("-v", "--verbose", action="store_true", help="also show received messages")
     run.set_defaults(func=cmd_run)
+    check = sub.add_parser("check", help="run scenarios and check their expect: blocks (exit 1 if one fails)",
+                           description="Run every scenario named (a directory means every *.yaml below it) "
+                           "and check its expect: block. Exit 0 if all expectations are met, 1 if one is "
+                           "not, 2 if an input is bad.")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or directories")
+    check.add_argument("--junit", metavar="FILE", help="also write the verdicts as JUnit XML to FILE")
+    check.add_argument("--seed", type=int, metavar="N", help="override every scenario's seed")
+    check.add_argument("-v", "--verbose", action="store_true", help="list met expectations too")
+    check.set_defaults(func=cmd_check)
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.set_defaults(func=cmd_schema)
     prof = sub.add_parser("profiles", help="list vendor profiles, or show one with its sources")

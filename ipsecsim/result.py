@@ -1,8 +1,15 @@
-"""The outcome of one run: the events, each peer's final state and the summary."""
+"""The outcome of one run: the events, each peer's final state and the summary.
+
+For pytest users (docs/api.md): ``select`` / ``first`` filter events leniently,
+``events_named`` / ``times`` check the event name and fields against the vocabulary (a typo
+raises instead of matching nothing), ``summary_value`` reads one summary value by path, and
+``check`` / ``assert_expectations`` evaluate ``expect:`` entries - the scenario's own or
+ones given from Python.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +17,8 @@ from .proto.endpoint import Endpoint
 from .proto.events import Event
 
 if TYPE_CHECKING:
+    from .check.evaluate import CheckResult
+    from .config.expect import Expectation
     from .config.loader import Scenario
 
 
@@ -42,3 +51,39 @@ class Result:
     def summary(self) -> dict[str, Any]:
         from .trace.summary import summarize
         return summarize(self)
+
+    def events_named(self, event: str, peer: str | None = None, **fields: Any) -> list[Event]:
+        """Events called ``event`` (at ``peer``, with these field values), in time order.
+
+        Unlike ``select``, the name, the fields and closed-set values are checked against the
+        event vocabulary (docs/events.md) and the peer against the scenario: a misspelling
+        raises ValueError naming the allowed values instead of returning an empty list.
+        """
+        from .vocabulary import check_fields
+        check_fields(event, fields)
+        if peer is not None and peer not in self.endpoints and peer != "link":
+            raise ValueError(f"{peer!r} is not a peer of this scenario (peers: {', '.join(self.endpoints)}, link)")
+        return self.select(event, peer, **fields)
+
+    def times(self, event: str, peer: str | None = None, **fields: Any) -> list[float]:
+        """The simulated times of ``events_named(event, peer, **fields)``, in seconds."""
+        return [e.t for e in self.events_named(event, peer, **fields)]
+
+    def summary_value(self, path: str) -> Any:
+        """One value of the summary by dotted path, e.g. ``peers.A.messages.retransmitted``."""
+        from .check.evaluate import summary_value
+        return summary_value(self.summary(), path)
+
+    def check(self, expectations: Sequence[Mapping[str, Any] | Expectation] | None = None) -> CheckResult:
+        """Evaluate ``expectations`` (entries written as in an ``expect:`` block), or by default
+        the scenario's own ``expect:`` block. Bad entries raise ConfigError."""
+        from .check.evaluate import evaluate
+        from .config.expect import parse_expectations
+        exps = None if expectations is None else parse_expectations(expectations, list(self.endpoints))
+        return evaluate(self, exps)
+
+    def assert_expectations(self, expectations: Sequence[Mapping[str, Any] | Expectation] | None = None) -> None:
+        """Like ``check``, raising AssertionError with the readable diff when one is not met."""
+        report = self.check(expectations)
+        if not report.passed:
+            raise AssertionError(f"{self.scenario.name} (seed {self.seed}): {report.text()}")

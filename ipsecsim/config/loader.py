@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from ..proto.settings import ChildSettings, Identity, IkeSettings, PeerSettings
 from ..proto.ts import selectors
 from . import profiles
 from .model import PeerConfig, ScenarioConfig
-from .units import format_duration, parse_duration
+from .units import format_duration, parse_duration, parse_size
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Scenario:
     peers: dict[str, PeerSettings]
     reconfigured: dict[int, PeerSettings] = field(default_factory=dict)
     """Settings a ``reconfigure`` fault (by its index in ``faults``) switches its peer to."""
+    raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """The scenario as written (before profiles were applied), for ``replace``."""
 
     @property
     def name(self) -> str:
@@ -51,7 +54,19 @@ class Scenario:
         return self.config.duration
 
     def with_seed(self, seed: int) -> Scenario:
-        return Scenario(self.config.model_copy(update={"seed": seed}), self.file, self.peers, self.reconfigured)
+        return Scenario(self.config.model_copy(update={"seed": seed}), self.file, self.peers, self.reconfigured,
+                        self.raw)
+
+    def replace(self, overrides: Mapping[str, Any] | None = None, /, **top: Any) -> Scenario:
+        """A new scenario with values overridden, validated like a file (ConfigError if not valid).
+
+        ``overrides`` maps dotted paths (``"peers.A.retransmit.tries": 3``) or nested mappings
+        onto values; keyword arguments override top-level keys (``seed=7, duration="10m"``).
+        Profiles are applied again, so ``{"peers.A.profile": "huawei-cloud"}`` changes every
+        default that profile sets. Lists are replaced whole.
+        """
+        base = self.raw if self.raw is not None else self.config.model_dump(by_alias=True, exclude_unset=True)
+        return load_scenario(base, overrides={**(overrides or {}), **top}, file=self.file)
 
 
 def read_yaml(path: str | Path) -> Any:
@@ -73,16 +88,27 @@ def read_yaml(path: str | Path) -> Any:
         raise ConfigError(str(path), where, f"invalid YAML: {problem}") from None
 
 
-def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
-    """Load and validate a scenario from a YAML file path or an already parsed dict."""
+def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, Any] | None = None,
+                  *, file: str | None = None) -> Scenario:
+    """Load and validate a scenario from a YAML file path or an already parsed dict.
+
+    ``overrides`` replaces values before validation: dotted paths such as
+    ``{"peers.B.ike.psk": "other", "duration": "10m"}`` or nested mappings (see
+    ``Scenario.replace``). ``file`` names a dict's origin in error messages.
+    """
     if isinstance(source, dict):
-        data, file = copy.deepcopy(source), None
+        data = copy.deepcopy(source)
     else:
         data, file = read_yaml(source), str(source)
     if not isinstance(data, dict):
         raise ConfigError(file, "", f"a scenario is a mapping of keys (name, duration, peers ...), "
                           f"got {type(data).__name__}")
-    data = _apply_profiles(data, file)
+    origin = file
+    if overrides:
+        data = deep_merge(data, expand_dotted(overrides))
+        file = f"{file or 'scenario'} (with overrides)"
+    raw = copy.deepcopy(data)
+    data = _apply_profiles(data, file, origin)
     try:
         cfg = ScenarioConfig.model_validate(data)
     except ValidationError as e:
@@ -103,10 +129,24 @@ def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
             _check_limits(file, f.peer, changed)
             other = cfg.peers[names[1 - names.index(f.peer)]]
             reconfigured[i] = build_peer(f.peer, changed, other)
-    return Scenario(cfg, file, peers, reconfigured)
+    return Scenario(cfg, origin, peers, reconfigured, raw)
 
 
-def _apply_profiles(data: dict[str, Any], file: str | None) -> dict[str, Any]:
+def expand_dotted(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"peers.A.ike.psk": "x"}`` -> ``{"peers": {"A": {"ike": {"psk": "x"}}}}``; nested values merge."""
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if not isinstance(key, str) or not key or any(not p for p in key.split(".")):
+            raise ConfigError(None, "overrides", f"{key!r} is not a dotted path such as peers.A.ike.psk")
+        *parents, leaf = key.split(".")
+        nested: dict[str, Any] = {leaf: dict(value) if isinstance(value, Mapping) else value}
+        for p in reversed(parents):
+            nested = {p: nested}
+        out = deep_merge(out, nested)
+    return out
+
+
+def _apply_profiles(data: dict[str, Any], file: str | None, origin: str | None = None) -> dict[str, Any]:
     peers = data.get("peers")
     if not isinstance(peers, dict):
         return data
@@ -117,7 +157,7 @@ def _apply_profiles(data: dict[str, Any], file: str | None) -> dict[str, Any]:
             out["peers"][name] = raw
             continue
         if "import" in raw:
-            raw = _import_peer(name, raw, file)
+            raw = _import_peer(name, raw, file, origin)
         pname = raw.get("profile", "strongswan")
         if not isinstance(pname, str) or pname not in profiles.names():
             raise ConfigError(file, f"peers.{name}.profile",
@@ -126,7 +166,7 @@ def _apply_profiles(data: dict[str, Any], file: str | None) -> dict[str, Any]:
     return out
 
 
-def _import_peer(name: str, raw: dict[str, Any], file: str | None) -> dict[str, Any]:
+def _import_peer(name: str, raw: dict[str, Any], file: str | None, origin: str | None) -> dict[str, Any]:
     """``import: FILE`` or ``import: {file, vendor, tunnel}``: vendor JSON under the peer's own keys."""
     from .importers import import_file
     spec = raw["import"]
@@ -139,8 +179,8 @@ def _import_peer(name: str, raw: dict[str, Any], file: str | None) -> dict[str, 
     if unknown:
         raise ConfigError(file, f"{where}.{sorted(unknown)[0]}", "unknown key; allowed: file, vendor, tunnel")
     path = Path(spec["file"])
-    if file is not None and not path.is_absolute():
-        path = Path(file).parent / path
+    if origin is not None and not path.is_absolute():
+        path = Path(origin).parent / path
     imported = import_file(path, spec.get("vendor"), spec.get("tunnel"))
     explicit = {k: v for k, v in raw.items() if k != "import"}
     for target, (jpath, value) in imported.masked.items():
@@ -195,8 +235,8 @@ def _check_limits(file: str | None, name: str, peer: PeerConfig) -> None:
 def _as_number(bound: Any, like: Any) -> float | None:
     if bound is None:
         return None
-    if isinstance(like, float) and isinstance(bound, str):
-        return parse_duration(bound)
+    if isinstance(bound, str):
+        return parse_duration(bound) if isinstance(like, float) else float(parse_size(bound))
     return float(bound)
 
 
@@ -282,6 +322,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         current = _descend(current, part)
         if current is None:
             return []
+    current = _unwrap(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return [f.alias or n for n, f in current.model_fields.items()]
     return []

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from ..proto.proposals import ProposalError, Protocol, parse
+from .expect import Expectation
 from .units import DURATION_HELP, SIZE_HELP, parse_duration, parse_size
 
 _DUR_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0},
@@ -327,6 +328,8 @@ class ScenarioConfig(Strict):
     peers: dict[str, PeerConfig] = Field(description="exactly two peers; the names are free")
     link: LinkConfig = Field(default_factory=LinkConfig)  # type: ignore[arg-type]
     faults: list[FaultConfig] = Field(default_factory=list)
+    expect: list[Expectation] = Field(default_factory=list, description="what the run must show; checked by "
+                                      "`ipsecsim check` (docs/expectations.md)")
 
     @field_validator("name")
     @classmethod
@@ -358,4 +361,14 @@ class ScenarioConfig(Strict):
                 if end not in self.peers:
                     raise ValueError(f"fault at {f.at:g}s: direction {f.direction!r} names unknown peer "
                                      f"{end!r}; peers: {', '.join(names)}")
+        return self
+
+    @model_validator(mode="after")
+    def _expect_peers(self) -> ScenarioConfig:
+        for i, e in enumerate(self.expect):
+            for key, name in e.peers_named():
+                if name not in self.peers and not (key == "peer" and name == "link"):
+                    extra = " or link" if key == "peer" else ""
+                    raise ValueError(f"expect[{i}].{key}: {name!r} is not a peer of this scenario "
+                                     f"(peers: {', '.join(self.peers)}{extra})")
         return self

@@ -1,15 +1,24 @@
-"""``ipsecsim profiles show NAME``: every effective default of a profile with its source."""
+"""``ipsecsim profiles show NAME``: every effective default of a profile with its source.
+
+Four parts, each a table that wraps to the terminal: the defaults the profile sets (value,
+source reference, note; assumptions marked), the ranges the vendor accepts, the documented
+vendor values the simulator does not apply yet, and the ipsecsim defaults the profile leaves
+alone. Sources are printed once at the end as a numbered list, and referred to by number.
+"""
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from .model import PeerConfig
-from .profiles import Profile
+from .profiles import Profile, Setting
+from .units import format_duration, parse_duration
 
 _SKIP = {"profile", "address", "remote_address", "local_subnets", "remote_subnets"}
 
@@ -29,22 +38,112 @@ def leaf_defaults(model: type[BaseModel] = PeerConfig, prefix: str = "") -> dict
     return out
 
 
+def _is_duration(path: str, model: type[BaseModel] = PeerConfig) -> bool:
+    """Whether the peer field at ``path`` is a duration (annotated with ``parse_duration``)."""
+    current: Any = model
+    for part in path.split("."):
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+            return False
+        f = current.model_fields[part]
+        if any(getattr(m, "func", None) is parse_duration for m in f.metadata):
+            return True
+        current = f.annotation
+    args = typing.get_args(current)
+    return any(any(getattr(m, "func", None) is parse_duration for m in getattr(a, "__metadata__", ())) for a in args)
+
+
+def fmt_value(value: Any, duration: bool = False) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(fmt_value(v, duration) for v in value) if value else "none"
+    if duration and isinstance(value, int | float):
+        return format_duration(float(value))
+    if isinstance(value, str) and value == "":
+        return '""'
+    return str(value)
+
+
+def _table(*headers: str) -> Table:
+    t = Table(box=None, show_header=True, header_style="dim", pad_edge=False, padding=(0, 2, 0, 0),
+              expand=False)
+    t.add_column(headers[0], no_wrap=True)
+    t.add_column(headers[1], overflow="fold", max_width=32)
+    t.add_column(headers[2], no_wrap=True)
+    if len(headers) > 3:
+        t.add_column(headers[3], overflow="fold", ratio=1)
+    return t
+
+
+def _note(s: Setting) -> str:
+    text = escape(s.note)
+    if s.assumption:
+        text = "[yellow]assumption[/]" + (f": {text}" if text else "")
+    return text
+
+
 def show(p: Profile, console: Console) -> None:
+    """Print the profile; lines are stripped of the tables' trailing padding."""
+    soft_wrap, console.soft_wrap = console.soft_wrap, False
+    try:
+        with console.capture() as capture:
+            _show(p, console)
+    finally:
+        console.soft_wrap = soft_wrap
+    console.file.write("".join(line.rstrip() + "\n" for line in capture.get().splitlines()))
+
+
+def _show(p: Profile, console: Console) -> None:
+    refs = {key: i for i, key in enumerate(p.sources, 1)}
+
+    def ref(key: str) -> str:
+        return f"[{refs[key]}]" if key in refs else escape(key)
+
     console.print(f"[bold]{escape(p.name)}[/]: {escape(p.title)}")
     if p.description:
         console.print(escape(p.description))
-    console.print()
-    for path, default in leaf_defaults().items():
-        s = p.settings.get(path)
-        if s is not None:
-            mark = " [yellow](assumption)[/]" if s.assumption else ""
-            console.print(f"  {path:<28} {escape(str(s.value)):<28} {escape(p.source_text(s.source))}{mark}")
-            if s.note:
-                console.print(f"  {'':<28} [dim]{escape(s.note)}[/]")
-        else:
-            console.print(f"  {path:<28} {escape(str(default)):<28} [dim]not set by this profile: "
-                          f"ipsecsim default, no vendor source[/]")
+    defaults = leaf_defaults()
+
+    console.print("\n[bold]Defaults set by this profile[/] [dim](a peer's own keys override them)[/]")
+    if p.settings:
+        t = _table("setting", "value", "source", "note")
+        for path in [*[k for k in defaults if k in p.settings], *[k for k in p.settings if k not in defaults]]:
+            s = p.settings[path]
+            t.add_row(escape(path), escape(fmt_value(s.value)), escape(ref(s.source)), _note(s))
+        console.print(t)
+    else:
+        console.print("  [dim]none[/]")
+
     if p.limits:
-        console.print("\n  [bold]accepted ranges[/]")
+        console.print("\n[bold]Accepted ranges[/] [dim](checked against a peer's effective values)[/]")
+        t = _table("setting", "range", "source", "note")
         for path, lim in p.limits.items():
-            console.print(f"  {path:<28} {lim.min} - {lim.max}  {escape(p.source_text(lim.source))}")
+            t.add_row(escape(path), escape(f"{fmt_value(lim.min)} - {fmt_value(lim.max)}"), escape(ref(lim.source)),
+                      escape(lim.note))
+        console.print(t)
+
+    if p.documented:
+        console.print("\n[bold]Documented vendor values not yet applied by the simulator[/] "
+                      "[dim](shown for reference; the simulation does not use them)[/]")
+        t = _table("setting", "value", "source", "note")
+        for path, s in p.documented.items():
+            t.add_row(escape(path), escape(fmt_value(s.value)), escape(ref(s.source)), _note(s))
+        console.print(t)
+
+    unset = {k: v for k, v in defaults.items() if k not in p.settings}
+    if unset:
+        console.print("\n[bold]ipsecsim defaults[/] [dim](not set by this profile: no vendor source)[/]")
+        t = _table("setting", "value", "")
+        for path, v in unset.items():
+            t.add_row(escape(path), escape(fmt_value(v, _is_duration(path))), "")
+        console.print(t)
+
+    console.print("\n[bold]Sources[/]")
+    t = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1, 0, 0))
+    t.add_column(no_wrap=True)
+    t.add_column(overflow="fold", ratio=1)
+    for key, text in p.sources.items():
+        t.add_row(escape(f"[{refs[key]}]"), f"{escape(key)}: {escape(text)}")
+    console.print(t)

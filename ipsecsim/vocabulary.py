@@ -1,0 +1,125 @@
+"""The event vocabulary as data: every event name, its fields and their closed value sets.
+
+docs/events.md is the prose description of the same vocabulary; this module is the registry
+that code checks against, so that an ``expect:`` block or ``Result.events_named`` with a
+misspelt event, field or value is an error that names the allowed ones, instead of an
+expectation that silently never matches. A test keeps the two in step: every event here is
+documented in docs/events.md and every event documented there is registered here.
+
+Whoever adds an event adds one ``EventSpec`` to ``EVENTS`` (and a row to docs/events.md, and a
+formatter to ``trace.timeline.FORMATTERS``). Field lists name every field the event carries;
+``values`` lists the closed value sets worth checking (a field not listed there accepts any
+value).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .proto.ikev2.message import Notify
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    name: str
+    fields: tuple[str, ...]
+    doc: str
+    values: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+
+
+# IKEv1 notify message types (RFC 2408 3.14.1 and RFC 2407 4.6.3): IKEv1 engines report these.
+IKEV1_NOTIFY_NAMES = (
+    "INVALID_PAYLOAD_TYPE", "DOI_NOT_SUPPORTED", "SITUATION_NOT_SUPPORTED", "INVALID_COOKIE",
+    "INVALID_MAJOR_VERSION", "INVALID_MINOR_VERSION", "INVALID_EXCHANGE_TYPE", "INVALID_FLAGS",
+    "INVALID_MESSAGE_ID", "INVALID_PROTOCOL_ID", "INVALID_SPI", "INVALID_TRANSFORM_ID",
+    "ATTRIBUTES_NOT_SUPPORTED", "NO_PROPOSAL_CHOSEN", "BAD_PROPOSAL_SYNTAX", "PAYLOAD_MALFORMED",
+    "INVALID_KEY_INFORMATION", "INVALID_ID_INFORMATION", "INVALID_CERT_ENCODING", "INVALID_CERTIFICATE",
+    "CERT_TYPE_UNSUPPORTED", "INVALID_CERT_AUTHORITY", "INVALID_HASH_INFORMATION", "AUTHENTICATION_FAILED",
+    "INVALID_SIGNATURE", "ADDRESS_NOTIFICATION", "NOTIFY_SA_LIFETIME", "CERTIFICATE_UNAVAILABLE",
+    "UNSUPPORTED_EXCHANGE_TYPE", "UNEQUAL_PAYLOAD_LENGTHS",
+    "RESPONDER_LIFETIME", "REPLAY_STATUS", "INITIAL_CONTACT",
+)
+
+_COMMON_NOTIFY = ("NO_PROPOSAL_CHOSEN", "AUTHENTICATION_FAILED", "TS_UNACCEPTABLE", "INVALID_ID_INFORMATION",
+                  "INVALID_KE_PAYLOAD", "INVALID_SYNTAX", "PAYLOAD_MALFORMED", "INVALID_HASH_INFORMATION",
+                  "TEMPORARY_FAILURE", "CHILD_SA_NOT_FOUND", "NO_ADDITIONAL_SAS")
+NOTIFY_NAMES: tuple[str | None, ...] = (None, *_COMMON_NOTIFY, *sorted(
+    ({n.name for n in Notify} | set(IKEV1_NOTIFY_NAMES)) - set(_COMMON_NOTIFY)))
+"""Values a ``notify`` field can take: an IANA notify name, or null when there was none."""
+
+STATUSES = ("ike_sa_not_established", "ike_sa_established", "ipsec_sa_not_established", "ipsec_sa_established")
+"""A peer's status (Alibaba ``DescribeVpnConnection`` vocabulary, docs/events.md)."""
+
+_MSG = ("ike_version", "exchange", "response", "msg_id", "payloads", "spi_i", "spi_r")
+_SA = ("ike_version", "spi_i", "spi_r")
+# IANA exchange type names: IKEv2 (RFC 7296 3.1) and ISAKMP / IKEv1 (RFC 2408 3.1, RFC 2409 5).
+_EXCHANGES = ("IKE_SA_INIT", "IKE_AUTH", "CREATE_CHILD_SA", "INFORMATIONAL",
+              "IDENTITY_PROTECTION", "AGGRESSIVE", "QUICK_MODE", "BASE", "AUTHENTICATION_ONLY", "NEW_GROUP_MODE")
+_LOSS = ("loss", "link_down", "peer_frozen", "no_route")
+
+EVENTS: dict[str, EventSpec] = {s.name: s for s in (
+    # --- messages ---
+    EventSpec("message_sent", (*_MSG, "retransmit", "src", "dst"),
+              "a peer puts an IKE message on the wire", {"exchange": _EXCHANGES}),
+    EventSpec("message_received", (*_MSG, "retransmit", "src", "dst"),
+              "a peer accepts a message for processing", {"exchange": _EXCHANGES}),
+    EventSpec("message_lost", (*_MSG, "retransmit", "src", "dst", "message", "reason"),
+              "the network or a frozen peer drops a datagram", {"reason": _LOSS, "exchange": _EXCHANGES}),
+    EventSpec("message_ignored", (*_MSG, "reason", "expected", "src"),
+              "a peer drops a message it cannot match", {"exchange": _EXCHANGES}),
+    # --- security associations ---
+    EventSpec("ike_sa_established", (*_SA, "initiator", "proposal", "local_id", "remote_id"),
+              "the IKE SA is authenticated"),
+    EventSpec("child_sa_established", (*_SA, "spi_in", "spi_out", "proposal", "local_ts", "remote_ts"),
+              "a CHILD / IPsec SA pair is installed"),
+    EventSpec("negotiation_failed", (*_SA, "phase", "notify", "reason"),
+              "a negotiation fails", {"phase": ("ike", "child"), "notify": NOTIFY_NAMES}),
+    EventSpec("ke_group_retry", (*_SA, "rejected", "requested"),
+              "the responder asked for another DH group; the initiator retries"),
+    EventSpec("retransmit_gave_up", (*_SA, "exchange", "msg_id", "transmissions", "task"),
+              "the retransmission schedule is exhausted", {"exchange": _EXCHANGES}),
+    EventSpec("negotiation_retry", (*_SA, "attempt", "keyingtries"), "a failed setup is retried (keyingtries)"),
+    EventSpec("ike_sa_deleted", (*_SA, "reason"), "an established IKE SA is gone"),
+    EventSpec("child_sa_deleted", (*_SA, "spi_in", "spi_out", "reason"), "a CHILD SA is gone"),
+    EventSpec("nat_detected", (*_SA, "local", "remote"), "the NAT detection hashes do not match"),
+    # --- faults ---
+    EventSpec("fault", ("kind", "undo"), "a scheduled fault happens",
+              {"kind": ("freeze", "unfreeze", "link_down", "link_up")}),
+)}
+
+
+class VocabularyError(ValueError):
+    """An unknown event name, field or value; the message names the allowed ones."""
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """``; did you mean X?`` when a close match exists, else an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def spec(name: str) -> EventSpec:
+    """The registered event ``name``, or a VocabularyError naming the known events."""
+    if not isinstance(name, str) or name not in EVENTS:
+        raise VocabularyError(f"unknown event {name!r}{suggest(str(name), EVENTS)} "
+                              f"(known events, docs/events.md: {', '.join(EVENTS)})")
+    return EVENTS[name]
+
+
+def check_fields(name: str, fields: Mapping[str, Any]) -> None:
+    """Every key of ``fields`` is a field of event ``name`` and every value is allowed."""
+    s = spec(name)
+    for key, value in fields.items():
+        if key not in s.fields:
+            raise VocabularyError(f"event {name} has no field {key!r}{suggest(key, s.fields)} "
+                                  f"(its fields: {', '.join(s.fields)})")
+        allowed = s.values.get(key)
+        if allowed is not None and value not in allowed:
+            shown = ", ".join("null" if a is None else str(a) for a in allowed[:12])
+            if len(allowed) > 12:
+                shown += f" ... ({len(allowed)} values, docs/events.md)"
+            hint = suggest(str(value), [str(a) for a in allowed if a is not None])
+            raise VocabularyError(f"{value!r} is not a value of {name}.{key}{hint} (allowed: {shown})")

@@ -1,0 +1,59 @@
+"""The event registry (ipsecsim.vocabulary) and docs/events.md describe the same vocabulary,
+and every event a run emits is registered with the fields it carries - so `expect:` blocks
+and `Result.events_named` can reject typos without rejecting real events."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import ROOT, SCENARIOS
+
+from ipsecsim import load_scenario, simulate
+from ipsecsim.vocabulary import EVENTS, STATUSES, VocabularyError, check_fields, spec
+
+DOC = ROOT / "docs" / "events.md"
+
+
+def documented_events() -> set[str]:
+    """Event names in the first column of the tables of docs/events.md (before the summary part)."""
+    text = DOC.read_text(encoding="utf-8").split("\n# Summary", 1)[0]
+    names = set()
+    for line in text.splitlines():
+        m = re.match(r"^\|\s*`([a-z_0-9]+)`\s*\|", line)
+        if m:
+            names.add(m.group(1))
+    return names - {"t", "peer", "event"}
+
+
+def test_registry_and_docs_agree() -> None:
+    documented = documented_events()
+    assert documented, "no event tables found in docs/events.md"
+    assert sorted(set(EVENTS) - documented) == [], "registered but not documented in docs/events.md"
+    assert sorted(documented - set(EVENTS)) == [], "documented but not registered in ipsecsim/vocabulary.py"
+
+
+def test_statuses_are_the_documented_ones() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    for s in STATUSES:
+        assert f"`{s}`" in text
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_emitted_event_is_registered_with_its_fields(path) -> None:  # type: ignore[no-untyped-def]
+    result = simulate(load_scenario(path))
+    for e in result.events:
+        s = spec(e.event)
+        extra = set(e.fields) - set(s.fields)
+        assert not extra, f"{e.event} carries unregistered fields {sorted(extra)}"
+        for key, allowed in s.values.items():
+            if key in e.fields:
+                assert e.fields[key] in allowed, f"{e.event}.{key}={e.fields[key]!r} not in {allowed}"
+
+
+def test_typos_are_rejected_with_a_suggestion() -> None:
+    with pytest.raises(VocabularyError, match="did you mean negotiation_failed"):
+        spec("negotiaton_failed")
+    with pytest.raises(VocabularyError, match="did you mean notify"):
+        check_fields("negotiation_failed", {"notfy": "AUTHENTICATION_FAILED"})
+    check_fields("negotiation_failed", {"notify": None, "phase": "child"})
