@@ -98,6 +98,14 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from .config.importers import import_file
+    from .config.importers.render import scenario_yaml
+    imported = import_file(args.file, args.vendor, args.tunnel)
+    sys.stdout.write(scenario_yaml(imported, args.vendor))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ipsecsim", description="Simulate IPsec / IKE tunnels in simulated time.")
     ap.add_argument("--version", action="version", version=f"ipsecsim {__version__}")
@@ -119,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, metavar="N", help="override every scenario's seed")
     check.add_argument("-v", "--verbose", action="store_true", help="list met expectations too")
     check.set_defaults(func=cmd_check)
+    imp = sub.add_parser("import", help="print the scenario equivalent to a vendor's VPN connection JSON")
+    imp.add_argument("vendor", choices=["huawei", "alibaba"], help="huawei: a vpn_connection (request or response); "
+                     "alibaba: a DescribeVpnConnection response")
+    imp.add_argument("file", help="the JSON file")
+    imp.add_argument("--tunnel", type=int, metavar="N", help="Alibaba dual-tunnel connections: TunnelIndex to import")
+    imp.set_defaults(func=cmd_import)
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.set_defaults(func=cmd_schema)
     prof = sub.add_parser("profiles", help="list vendor profiles, or show one with its sources")

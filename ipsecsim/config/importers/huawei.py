@@ -87,16 +87,21 @@ def import_vpn_connection(data: Any, file: str) -> ImportedPeer:
             target = f"ike.{side}_id"
             if value is None:
                 continue
-            if is_masked(value):
-                out.masked[target] = (ike.where(key), value)
-            else:
-                ike_out[f"{side}_id"] = value if id_type != "fqdn" else f"@{value}"
             if id_type == "ip":
+                # an IP identity is the gateway's address: a masked one means the address is unknown,
+                # and the identity then defaults to whatever address the scenario gives
                 addr_key = "address" if side == "local" else "remote_address"
                 if is_masked(value):
                     out.masked.setdefault(addr_key, (ike.where(key), value))
                 elif ipv4_or_none(value):
                     peer[addr_key] = value
+                    ike_out[f"{side}_id"] = value
+                else:
+                    raise ConfigError(file, ike.where(key), f"{key}_type is ip but {value!r} is not an IPv4 address")
+            elif is_masked(value):
+                out.masked[target] = (ike.where(key), value)
+            else:
+                ike_out[f"{side}_id"] = f"@{value}"
         dpd = ike.obj("dpd")
         if dpd is not None:
             d: dict[str, Any] = {}

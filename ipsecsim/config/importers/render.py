@@ -1,0 +1,97 @@
+"""``ipsecsim import VENDOR FILE``: the equivalent scenario as YAML, ready to run.
+
+The imported peer is ``cloud``; a ``customer`` peer mirrors it (subnets swapped, same
+proposals and key, strongSwan defaults, initiating) so the file runs as it is. Values the
+document masks or does not carry are replaced by documentation addresses / placeholders and
+flagged with a comment on that line.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import yaml
+
+from .base import ImportedPeer
+
+PLACEHOLDER = {"address": "192.0.2.1", "remote_address": "198.51.100.1", "ike.psk": "CHANGE-ME",
+               "local_subnets": ["10.0.0.0/24"], "dpd.delay": "30s"}
+
+
+def _set(d: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        d = d.setdefault(p, {})
+    d[leaf] = value
+
+
+def _get(d: dict[str, Any], dotted: str) -> Any:
+    for p in dotted.split("."):
+        if not isinstance(d, dict) or p not in d:
+            return None
+        d = d[p]
+    return d
+
+
+def scenario_yaml(imp: ImportedPeer, vendor: str) -> str:
+    cloud = copy.deepcopy(imp.peer)
+    flags: dict[str, str] = {}
+    for target, (jpath, value) in imp.masked.items():
+        if target in PLACEHOLDER:
+            _set(cloud, target, PLACEHOLDER[target])
+        flags[target] = f"masked in the document ({jpath} = {value}): replace"
+    for target, why in imp.missing.items():
+        if target in PLACEHOLDER:
+            _set(cloud, target, PLACEHOLDER[target])
+        flags[target] = f"not in the document ({why}): replace"
+    cloud.setdefault("address", PLACEHOLDER["address"])
+    cloud.setdefault("remote_address", PLACEHOLDER["remote_address"])
+    cloud.setdefault("local_subnets", PLACEHOLDER["local_subnets"])
+    cloud.setdefault("remote_subnets", ["192.168.0.0/24"])
+    for key in ("local_id", "remote_id"):  # identities follow the addresses unless given
+        if f"ike.{key}" in imp.masked and "ike" in cloud:
+            cloud["ike"].pop(key, None)
+    cloud["start"] = "respond"
+    ike = cloud.get("ike", {})
+    customer: dict[str, Any] = {
+        "profile": "strongswan",
+        "address": cloud["remote_address"],
+        "local_subnets": cloud["remote_subnets"],
+        "remote_subnets": cloud["local_subnets"],
+        "start": "initiate",
+        "ike": {k: v for k, v in ike.items() if k in ("version", "mode", "proposals", "psk")},
+        "child": {"proposals": cloud.get("child", {}).get("proposals", ["aes128-sha256"])},
+    }
+    if cloud.get("ike", {}).get("remote_id"):
+        customer["ike"]["local_id"] = cloud["ike"]["remote_id"]
+    name = str(imp.meta.get("name") or f"{vendor}-import")
+    doc = {"name": name[:64], "description": f"Imported from {imp.file} ({vendor}). The customer peer mirrors "
+           f"the cloud side; edit it to match the real customer gateway.", "seed": 1, "duration": "10m",
+           "peers": {"cloud": cloud, "customer": customer}}
+    text = yaml.dump(doc, Dumper=_NoAliases, sort_keys=False, allow_unicode=True, width=100)
+    out = [f"# ipsecsim import {vendor} {imp.file}"]
+    out += [f"# note: {n}" for n in imp.notes]
+    if flags:
+        out.append("# Values to check before trusting the results are flagged below.")
+    section = ""
+    for line in text.splitlines():
+        if line.startswith("  ") and not line.startswith("   "):
+            section = line.strip().rstrip(":")
+            if section == "customer":
+                line += "  # mirrors the cloud peer, placeholders included"
+        out.append(line + (_flag(line, flags) if section == "cloud" else ""))
+    return "\n".join(out) + "\n"
+
+
+class _NoAliases(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _flag(line: str, flags: dict[str, str]) -> str:
+    key = line.strip().split(":", 1)[0]
+    for target, text in flags.items():
+        if target.split(".")[-1] == key and key:
+            return f"  # {text}"
+    return ""

@@ -1,0 +1,232 @@
+"""Vendor JSON in (seed 000: Huawei Cloud vpn_connection; seed 002: Alibaba DescribeVpnConnection).
+
+Enums and ranges are those the API documents state; the examples' masked values are reported
+with their JSON path, never used.
+"""
+
+import copy
+import json
+
+import pytest
+import yaml
+from conftest import SCENARIOS
+
+from ipsecsim import ConfigError, load_scenario, simulate
+from ipsecsim.cli import main
+from ipsecsim.config.importers import import_file
+from ipsecsim.config.importers.base import is_masked
+
+VENDOR = SCENARIOS / "vendor"
+
+
+def huawei(name="static"):
+    return json.loads((VENDOR / f"huawei-{name}.json").read_text())
+
+
+def alibaba():
+    return json.loads((VENDOR / "alibaba-describe.json").read_text())
+
+
+def write(tmp_path, data, name="conn.json"):
+    p = tmp_path / name
+    p.write_text(json.dumps(data))
+    return p
+
+
+@pytest.mark.parametrize("value,masked", [("10.***.***.134", True), ("47.XX.XX.162", True), ("pgw6dy****", True),
+                                          ("123456****", True), ("10.0.0.1", False), ("vpn.example.com", False),
+                                          ("XXL-gateway", False)])
+def test_masked_values_are_recognised(value, masked):
+    assert is_masked(value) is masked
+
+
+def test_huawei_static_example_maps_ike_ipsec_dpd():
+    imp = import_file(VENDOR / "huawei-static.json")
+    p = imp.peer
+    assert p["profile"] == "huawei-cloud"
+    # sha2-256 / aes-128 / group15 (seed 000 example), PFS group15
+    assert p["ike"] == {"version": 2, "proposals": ["aes128-sha256-modp3072"], "life_time": 86400}
+    assert p["child"] == {"proposals": ["aes128-sha256-modp3072"], "life_time": 3600}
+    assert p["dpd"] == {"delay": 30, "retry_interval": 15, "msg_order": "seq-hash-notify"}
+    assert imp.masked["address"] == ("vpn_connection.ikepolicy.local_id", "10.***.***.134")
+    assert imp.masked["remote_address"] == ("vpn_connection.ikepolicy.peer_id", "88.***.***.164")
+    assert "ike.psk" in imp.missing
+
+
+def test_huawei_policy_rules_become_the_subnets():
+    imp = import_file(VENDOR / "huawei-policy.json")
+    assert imp.peer["local_subnets"] == ["10.0.0.0/24"] and imp.peer["remote_subnets"] == ["192.168.44.0/24"]
+
+
+def test_huawei_bgp_example_fqdn_ids_and_seq_notify_hash():
+    imp = import_file(VENDOR / "huawei-bgp.json")
+    assert imp.peer["ike"]["proposals"] == ["aes256-sha512-modp4096"]
+    assert imp.peer["dpd"] == {"delay": 60, "retry_interval": 30, "msg_order": "seq-notify-hash"}
+    assert imp.masked["ike.local_id"][1] == "123***"
+
+
+@pytest.mark.parametrize("mutate,path,fragment", [
+    (lambda c: c["ikepolicy"].update(dh_group="group3"), "vpn_connection.ikepolicy.dh_group",
+     "allowed: group1, group2, group5, group14, group15, group16, group19, group20, group21"),
+    (lambda c: c["ikepolicy"].update(encryption_algorithm="aes-512"), "vpn_connection.ikepolicy.encryption_algorithm",
+     "allowed: aes-256-gcm-16, aes-128-gcm-16, aes-256, aes-192, aes-128, 3des, sm4"),
+    (lambda c: c["ikepolicy"].update(lifetime_seconds=59), "vpn_connection.ikepolicy.lifetime_seconds",
+     "outside the range 60-604800"),
+    (lambda c: c["ipsecpolicy"].update(lifetime_seconds=29), "vpn_connection.ipsecpolicy.lifetime_seconds",
+     "outside the range 30-604800"),
+    (lambda c: c["ikepolicy"]["dpd"].update(interval=9), "vpn_connection.ikepolicy.dpd.interval",
+     "outside the range 10-3600"),
+    (lambda c: c["ikepolicy"]["dpd"].update(timeout=61), "vpn_connection.ikepolicy.dpd.timeout",
+     "outside the range 2-60"),
+    (lambda c: c["ikepolicy"]["dpd"].update(msg="hash-seq-notify"), "vpn_connection.ikepolicy.dpd.msg",
+     "allowed: seq-hash-notify, seq-notify-hash"),
+    (lambda c: c["ipsecpolicy"].update(pfs="group3"), "vpn_connection.ipsecpolicy.pfs", "disable"),
+    (lambda c: c["ipsecpolicy"].update(transform_protocol="ah"), "vpn_connection.ipsecpolicy.transform_protocol",
+     "allowed: esp"),
+    (lambda c: c.update(style="ROUTE"), "vpn_connection.style", "allowed: POLICY, STATIC, BGP, POLICY-TEMPLATE"),
+    (lambda c: c.update(name="vpn b2cb!"), "vpn_connection.name", "digits, letters, Chinese, _ and -"),
+    (lambda c: c.update(ha_role="primary"), "vpn_connection.ha_role", "allowed: master, slave"),
+    (lambda c: c["ikepolicy"].update(phase1_negotiation_mode="main"),
+     "vpn_connection.ikepolicy.phase1_negotiation_mode", "v1 only"),
+    (lambda c: c["ikepolicy"].update(authentication_method="digital-envelope-v2"),
+     "vpn_connection.ikepolicy.authentication_method", "not simulated"),
+    (lambda c: c.update(peer_subnets=["192.168.44.0/33"]), "vpn_connection.peer_subnets[0]", "invalid IPv4 CIDR"),
+])
+def test_huawei_enums_and_ranges_as_the_api_states(tmp_path, mutate, path, fragment):
+    data = huawei()
+    mutate(data["vpn_connection"])
+    with pytest.raises(ConfigError) as e:
+        import_file(write(tmp_path, data))
+    assert e.value.path == path and fragment in e.value.message
+
+
+def test_huawei_policy_rule_index_range(tmp_path):
+    data = huawei("policy")
+    data["vpn_connection"]["policy_rules"][0]["rule_index"] = 51
+    with pytest.raises(ConfigError, match="outside the range 0-50"):
+        import_file(write(tmp_path, data))
+
+
+def test_huawei_nqa_only_for_static(tmp_path):
+    data = huawei("policy")
+    data["vpn_connection"]["enable_nqa"] = True
+    with pytest.raises(ConfigError, match="STATIC only"):
+        import_file(write(tmp_path, data))
+
+
+def scenario_with(tmp_path, cloud, customer_extra=None):
+    sc = {"name": "imported", "duration": "2m", "peers": {
+        "cloud": cloud,
+        "customer": {"profile": "strongswan", "address": "203.0.113.7", "local_subnets": ["192.168.44.0/24"],
+                     "remote_subnets": ["10.0.0.0/24"], "start": "initiate",
+                     "ike": {"version": 2, "proposals": ["aes128-sha256-modp3072"], "psk": "secret"},
+                     "child": {"proposals": ["aes128-sha256-modp3072"]}, **(customer_extra or {})}}}
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(sc))
+    return p
+
+
+def test_a_scenario_peer_imported_from_huawei_json_negotiates(tmp_path):
+    path = scenario_with(tmp_path, {"import": str(VENDOR / "huawei-policy.json"), "address": "198.51.100.10",
+                                    "remote_address": "203.0.113.7", "ike": {"psk": "secret"}, "start": "respond"})
+    sc = load_scenario(path)
+    cloud = sc.peers["cloud"]
+    assert cloud.profile == "huawei-cloud" and cloud.child.ts_policy == "exact"
+    assert cloud.dpd is not None and cloud.dpd.delay == 30 and cloud.dpd.retry_interval == 15
+    r = simulate(sc)
+    assert r.status("cloud") == r.status("customer") == "ipsec_sa_established"
+
+
+def test_a_masked_value_must_be_given_in_the_scenario(tmp_path):
+    path = scenario_with(tmp_path, {"import": str(VENDOR / "huawei-policy.json"), "ike": {"psk": "secret"}})
+    with pytest.raises(ConfigError) as e:
+        load_scenario(path)
+    assert e.value.file.endswith("huawei-policy.json") and e.value.path == "vpn_connection.ikepolicy.local_id"
+    assert "'10.***.***.134' is masked" in e.value.message and "peers.cloud.address" in e.value.message
+
+
+def test_missing_psk_is_asked_for(tmp_path):
+    path = scenario_with(tmp_path, {"import": str(VENDOR / "huawei-policy.json"), "address": "198.51.100.10",
+                                    "remote_address": "203.0.113.7"})
+    with pytest.raises(ConfigError) as e:
+        load_scenario(path)
+    assert e.value.path == "peers.cloud.ike.psk" and "does not carry the pre-shared key" in e.value.message
+
+
+def test_alibaba_example_master_tunnel_and_masks():
+    imp = import_file(VENDOR / "alibaba-describe.json")
+    p = imp.peer
+    assert imp.meta["tunnel"]["role"] == "master" and imp.meta["tunnel"]["index"] == 1
+    # TunnelIkeConfig: aes / sha1 / group2, IKEv1 main (seed 002 example)
+    assert p["ike"]["version"] == 1 and p["ike"]["mode"] == "main"
+    assert p["ike"]["proposals"] == ["aes128-sha1-modp1024"] and p["ike"]["life_time"] == 86400
+    assert p["child"] == {"proposals": ["aes128-sha1-modp1024"], "life_time": 86400}
+    assert p["local_subnets"] == ["10.0.0.0/8"] and p["remote_subnets"] == ["192.168.0.0/16"]
+    assert imp.masked["ike.psk"] == ("TunnelOptionsSpecification.TunnelOptions[0].TunnelIkeConfig.Psk", "123456****")
+    assert imp.masked["address"][1] == "47.21.XX.XX"
+    assert "dpd.delay" in imp.missing  # EnableDpd true, timers undocumented
+    assert imp.meta["health_check"] == {"enable": True, "sip": "192.168.1.1", "dip": "10.0.0.1", "interval": 3,
+                                        "retry": 3, "policy": "revoke_route"}
+
+
+def test_alibaba_single_tunnel_document(tmp_path):
+    data = alibaba()
+    del data["TunnelOptionsSpecification"]
+    imp = import_file(write(tmp_path, data))
+    assert imp.peer["ike"]["proposals"] == ["aes128-sha1-modp1024"]
+    assert imp.masked["ike.psk"] == ("IkeConfig.Psk", "pgw6dy****")
+
+
+@pytest.mark.parametrize("mutate,path,fragment", [
+    (lambda d: d["IkeConfig"].update(IkeLifetime=86401), "IkeConfig.IkeLifetime", "outside the range 0-86400"),
+    (lambda d: d["IpsecConfig"].update(IpsecLifetime=-1), "IpsecConfig.IpsecLifetime", "outside the range 0-86400"),
+    (lambda d: d["IkeConfig"].update(IkeVersion="ikev3"), "IkeConfig.IkeVersion", "allowed: ikev1, ikev2"),
+    (lambda d: d["IkeConfig"].update(IkeMode="quick"), "IkeConfig.IkeMode", "allowed: main, aggressive"),
+    (lambda d: d["IkeConfig"].update(IkeEncAlg="aes512"), "IkeConfig.IkeEncAlg", "allowed: aes, aes192, aes256"),
+    (lambda d: d["IpsecConfig"].update(IpsecPfs="group3"), "IpsecConfig.IpsecPfs", "disabled"),
+    (lambda d: d.update(LocalSubnet="10.0.0.0/8,300.1.0.0/16"), "LocalSubnet[1]", "invalid IPv4 CIDR"),
+])
+def test_alibaba_enums_and_ranges(tmp_path, mutate, path, fragment):
+    data = alibaba()
+    del data["TunnelOptionsSpecification"]
+    mutate(data)
+    with pytest.raises(ConfigError) as e:
+        import_file(write(tmp_path, data))
+    assert e.value.path == path and fragment in e.value.message
+
+
+def test_alibaba_tunnel_choice(tmp_path):
+    data = alibaba()
+    second = copy.deepcopy(data["TunnelOptionsSpecification"]["TunnelOptions"][0])
+    second.update(TunnelIndex=2, Role="slave", InternetIp="47.21.1.2")
+    second["TunnelIkeConfig"]["IkeVersion"] = "ikev2"
+    data["TunnelOptionsSpecification"]["TunnelOptions"].append(second)
+    p = write(tmp_path, data)
+    imp = import_file(p, tunnel=2)
+    assert imp.peer["address"] == "47.21.1.2" and imp.peer["ike"]["version"] == 2
+    with pytest.raises(ConfigError, match="no tunnel with TunnelIndex 3; available: 1, 2"):
+        import_file(p, tunnel=3)
+
+
+def test_not_a_vendor_document(tmp_path):
+    with pytest.raises(ConfigError, match="not a Huawei Cloud vpn_connection nor an Alibaba"):
+        import_file(write(tmp_path, {"hello": 1}))
+    bad = tmp_path / "broken.json"
+    bad.write_text("{")
+    with pytest.raises(ConfigError, match="invalid JSON"):
+        import_file(bad)
+
+
+def test_cli_import_prints_a_runnable_scenario(tmp_path, capsys):
+    assert main(["import", "huawei", str(VENDOR / "huawei-static.json")]) == 0
+    text = capsys.readouterr().out
+    assert "masked in the document (vpn_connection.ikepolicy.local_id = 10.***.***.134)" in text
+    p = tmp_path / "imported.yaml"
+    p.write_text(text)
+    r = simulate(load_scenario(p))
+    assert r.status("cloud") == r.status("customer") == "ipsec_sa_established"
+
+
+def test_cli_import_bad_input_exits_2(tmp_path, capsys):
+    assert main(["import", "huawei", str(tmp_path / "nope.json")]) == 2
+    assert "no such file" in capsys.readouterr().err
