@@ -58,7 +58,7 @@ _SA = ("ike_version", "spi_i", "spi_r")
 # IANA exchange type names: IKEv2 (RFC 7296 3.1) and ISAKMP / IKEv1 (RFC 2408 3.1, RFC 2409 5).
 _EXCHANGES = ("IKE_SA_INIT", "IKE_AUTH", "CREATE_CHILD_SA", "INFORMATIONAL",
               "IDENTITY_PROTECTION", "AGGRESSIVE", "QUICK_MODE", "BASE", "AUTHENTICATION_ONLY", "NEW_GROUP_MODE")
-_LOSS = ("loss", "link_down", "peer_frozen", "no_route")
+_LOSS = ("loss", "link_down", "peer_frozen", "peer_down", "no_route")
 
 EVENTS: dict[str, EventSpec] = {s.name: s for s in (
     # --- messages ---
@@ -86,8 +86,10 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
     EventSpec("child_sa_deleted", (*_SA, "spi_in", "spi_out", "reason"), "a CHILD SA is gone"),
     EventSpec("nat_detected", (*_SA, "local", "remote"), "the NAT detection hashes do not match"),
     # --- faults ---
-    EventSpec("fault", ("kind", "undo"), "a scheduled fault happens",
-              {"kind": ("freeze", "unfreeze", "link_down", "link_up")}),
+    EventSpec("fault", ("kind", "undo", "direction", "loss", "delay", "jitter", "address", "duration", "set"),
+              "a scheduled fault happens",
+              {"kind": ("freeze", "unfreeze", "crash", "restart", "link_down", "link_up", "loss", "delay",
+                        "reconfigure", "address")}),
 )}
 
 
