@@ -1,0 +1,122 @@
+"""Frames -> a capture file: IPv4 / UDP / ESP layered by scapy, written as pcapng or pcap.
+
+* Link layer: Ethernet II with locally administered MACs derived from the IPv4 address
+  (02:00:a:b:c:d, so a peer's MAC is stable across runs), or raw IPv4 (LINKTYPE_RAW).
+* IPv4: TTL 64, no options, an Identification counter per sender that starts at a value
+  from the trace's seeded stream; UDP checksums computed.
+* Time: ``epoch`` + simulated time, in whole microseconds (both formats' resolution).
+* pcapng: one interface per sending peer (the capture point: its network interface),
+  packets flagged outbound, the section comment says what the file is and how ESP is
+  sampled, each packet's comment what it is (and whether it was lost or retransmitted).
+  Classic pcap has no comments: that information is in the keys file and the run's output.
+
+Only this module and ``esp`` (inner packets) build packets, and neither imports the IKE
+dissectors of scapy (``trace.dissect`` does, for reading back).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..proto.rng import stream
+from .frames import PROTO_UDP, Frame
+
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101  # raw IPv4/IPv6, no link-layer header (tcpdump.org link-layer header types)
+EPB_OUTBOUND = 2  # pcapng epb_flags: direction outbound
+USEC = 1_000_000
+
+
+def mac(address: str) -> str:
+    """02:00 followed by the IPv4 address: locally administered, unicast (IEEE 802 U/L bit)."""
+    return "02:00:" + ":".join(f"{b:02x}" for b in ipaddress.IPv4Address(address).packed)
+
+
+def usec(epoch: float, t: float) -> int:
+    """Microseconds since 1970 of simulated time ``t``."""
+    return round(epoch * USEC) + round(t * USEC)
+
+
+def _writer_classes():  # type: ignore[no-untyped-def]
+    import struct
+
+    from scapy.utils import PcapWriter, RawPcapNgWriter
+
+    class NgWriter(RawPcapNgWriter):  # type: ignore[misc]
+        """scapy's pcapng writer with a section comment and named interfaces up front."""
+
+        def __init__(self, path: str, linktype: int, interfaces: Sequence[tuple[str, str]], comment: str,
+                     application: str):
+            super().__init__(path)
+            self.linktype = linktype
+            self._ifaces = list(interfaces)
+            self._comment = comment
+            self._application = application
+
+        def _option(self, code: int, value: str) -> bytes:
+            data = value.encode("utf-8")
+            return struct.pack(self.endian + "HH", code, len(data)) + self._add_padding(data)
+
+        def _write_header(self, pkt: object) -> None:
+            if self.header_present:
+                return
+            self.header_present = True
+            body = self.endian_magic + struct.pack(self.endian + "HHq", 1, 0, -1)
+            opts = self._option(1, self._comment) + self._option(4, self._application)  # shb_comment, shb_userappl
+            opts += struct.pack(self.endian + "HH", 0, 0)
+            self.f.write(self.build_block(b"\x0A\x0D\x0D\x0A", body, options=opts))
+            self.interfaces2id = {}
+            for i, (name, description) in enumerate(self._ifaces):
+                idb = struct.pack(self.endian + "HHI", self.linktype, 0, 262144)
+                iopts = self._option(2, name) + self._option(3, description)  # if_name, if_description
+                iopts += struct.pack(self.endian + "HHB3x", 9, 1, 6)  # if_tsresol: 10^-6 s
+                iopts += struct.pack(self.endian + "HH", 0, 0)
+                self.f.write(self.build_block(struct.pack(self.endian + "I", 1), idb, options=iopts))
+                self.interfaces2id[name.encode()] = i
+
+    return NgWriter, PcapWriter
+
+
+def write(path: str | Path, frames: Sequence[Frame], *, fmt: str, link_type: str, epoch: float, seed: int,
+          interfaces: dict[str, str], comment: str, application: str) -> None:
+    """Write ``frames`` (already in time order). ``interfaces`` maps a sender address to the
+    capture interface name (the peer); other senders get an interface named by address."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+    from scapy.utils import EDecimal
+
+    names = dict(interfaces)
+    for f in frames:
+        names.setdefault(f.src, f.src)
+    ifaces = [(name, f"ipsecsim peer {name} ({addr}): packets as they leave its network interface")
+              for addr, name in names.items()]
+    linktype = LINKTYPE_ETHERNET if link_type == "ethernet" else LINKTYPE_RAW
+    ng_cls, pcap_cls = _writer_classes()
+    if fmt == "pcapng":
+        writer = ng_cls(str(path), linktype, ifaces, comment, application)
+    else:
+        writer = pcap_cls(str(path), linktype=linktype, sync=False)
+    ip_ids = {addr: stream(seed, "trace", "ip-id", addr).randrange(1 << 16) for addr in names}
+    try:
+        writer.write_header(None)
+        for f in frames:
+            ip_id = ip_ids[f.src]
+            ip_ids[f.src] = (ip_id + 1) & 0xFFFF
+            ip = IP(src=f.src, dst=f.dst, id=ip_id, ttl=64, proto=f.proto)
+            pkt = ip / UDP(sport=f.sport, dport=f.dport) / Raw(f.payload) if f.proto == PROTO_UDP \
+                else ip / Raw(f.payload)
+            if linktype == LINKTYPE_ETHERNET:
+                pkt = Ether(src=mac(f.src), dst=mac(f.dst)) / pkt
+            us = usec(epoch, f.t)
+            if fmt == "pcapng":
+                pkt.comments = [c.encode("utf-8") for c in f.comments] if f.comments else None
+                pkt.sniffed_on = names[f.src]
+                pkt.direction = EPB_OUTBOUND
+                writer.write_packet(pkt, sec=EDecimal(us) / USEC)
+            else:
+                writer.write_packet(pkt, sec=us // USEC, usec=us % USEC)
+    finally:
+        writer.close()
