@@ -41,8 +41,8 @@ NON_ESP_MARKER = bytes(4)  # RFC 3948 2.2
 NAT_KEEPALIVE = b"\xff"  # RFC 3948 2.3
 PROTO_UDP, PROTO_ESP = 17, 50
 
-LOST_TEXT = {"loss": "lost on the link", "link_down": "dropped: the link is down",
-             "no_route": "dropped: no route to the destination"}
+LOST_TEXT = {"loss": "LOST on the link (random loss)", "link_down": "LOST: the link is down",
+             "no_route": "LOST: no route to the destination"}
 
 
 class TraceError(ValueError):
@@ -65,6 +65,8 @@ class Frame:
     comments: tuple[str, ...] = field(default=())
     kind: str = "ike"
     """What it carries, for the summary line: ike, esp, keepalive."""
+    iface: str | None = None
+    """Capture interface: the sending peer's name; None: the peer that owns ``src``."""
 
 
 FrameSource = Callable[["Result", "TraceOptions"], Iterable[Frame]]
@@ -118,7 +120,7 @@ def ike_frames(result: Result, opts: TraceOptions) -> list[Frame]:
         if d.retransmit:
             notes.append(f"retransmission {d.retransmit}")
         if tx.lost is not None:
-            notes.append(f"{LOST_TEXT.get(tx.lost, tx.lost)}: never arrived")
+            notes.append(f"{LOST_TEXT.get(tx.lost, 'LOST: ' + tx.lost)}; never arrived at {names.get(d.dst, d.dst)}")
         if isinstance(d.keys, IkeKeys):
             k = (d.keys.spi_i, d.keys.spi_r)
             if k not in marked:
@@ -128,7 +130,7 @@ def ike_frames(result: Result, opts: TraceOptions) -> list[Frame]:
                 notes.append(str(marked[k]))
         kind = "keepalive" if data == NAT_KEEPALIVE else "ike"
         out.append(Frame(tx.t, d.src, d.dst, PROTO_UDP, udp_payload(data, d.sport, d.dport), d.sport, d.dport,
-                         tuple(notes), kind))
+                         tuple(notes), kind, tx.sender))
     return out
 
 

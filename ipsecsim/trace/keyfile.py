@@ -46,7 +46,7 @@ class Cannot(NamedTuple):
 
 
 def _cannot(alg: Algorithm, table: str) -> Cannot:
-    return Cannot(alg.name, f"{alg.name} ({alg.description}) is not in Wireshark 4.0's {table}")
+    return Cannot(alg.name, f"{alg.name} is not in Wireshark 4.0's {table} ({alg.description})")
 
 
 def _encr_name(alg: Algorithm, table: dict[str, str]) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config.model import TraceConfig
+from ..config.capture import TraceConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class TraceOptions:
         c = cfg if cfg is not None else TraceConfig()
         pcap = pcap if pcap is not None else c.pcap
         keys = keys if keys is not None else c.keys
-        first, last = (None, None) if c.esp == "all" else (c.esp.first, c.esp.last)  # type: ignore[union-attr]
+        first, last = (None, None) if c.esp.all else (c.esp.first, c.esp.last)
         return cls(Path(pcap) if pcap else None, Path(keys) if keys else None, c.format, c.link_type, c.epoch,
                    c.lost, first, last, c.undecryptable)
 

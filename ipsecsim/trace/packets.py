@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from ..errors import ConfigError
 from ..proto.algorithms import lookup
 from ..proto.proposals import ProposalError, Protocol, parse
 from . import keyfile, pcap
-from .frames import FRAME_SOURCES, Frame
+from .frames import FRAME_SOURCES, Frame, FrameSource
 from .options import TraceOptions
 
 if TYPE_CHECKING:
@@ -49,15 +50,17 @@ class TraceReport:
                        + (f"; {self.sample}" if self.frames.get("esp") else ""))
         if self.keys is not None:
             k = self.key_counts
-            out.append(f"keys: {k.get('ikev2', 0)} IKEv2 SA, {k.get('ikev1', 0)} IKEv1 SA, {k.get('esp', 0)} ESP SA "
-                       f"-> {self.keys}")
+            sas = ", ".join(f"{k[kind]} {label} SA{'s' if k[kind] != 1 else ''}"
+                            for kind, label in (("ikev2", "IKEv2"), ("ikev1", "IKEv1"), ("esp", "ESP")) if k.get(kind))
+            out.append(f"keys: {sas or 'no SA to decrypt'} -> {self.keys}")
         out += [f"warning: {u}" for u in self.undecryptable]
         return out
 
 
-def collect_frames(result: Result, opts: TraceOptions) -> list[Frame]:
+def collect_frames(result: Result, opts: TraceOptions, sources: Sequence[FrameSource] | None = None) -> list[Frame]:
+    """Every source's frames (default: ``FRAME_SOURCES``) in simulated-time order."""
     frames: list[Frame] = []
-    for source in FRAME_SOURCES:
+    for source in FRAME_SOURCES if sources is None else sources:
         frames.extend(source(result, opts))
     frames.sort(key=lambda f: pcap.usec(0.0, f.t))  # stable: equal times keep their source order
     return frames
@@ -71,12 +74,13 @@ def section_comment(result: Result, opts: TraceOptions) -> str:
             f"{opts.sample_text()}. Keys for Wireshark: ipsecsim run --keys FILE.")
 
 
-def write_trace(result: Result, opts: TraceOptions) -> TraceReport:
-    """Write the trace files ``opts`` asks for; ConfigError if an SA must be refused."""
+def write_trace(result: Result, opts: TraceOptions, sources: Sequence[FrameSource] | None = None) -> TraceReport:
+    """Write the trace files ``opts`` asks for; ConfigError if an SA must be refused.
+    ``sources`` replaces ``FRAME_SOURCES`` (tests, tools writing extra packets)."""
     doc = keyfile.build(result)
     if opts.undecryptable == "refuse" and doc["undecryptable"]:
         raise _refusal(result, doc["undecryptable"][0])
-    frames = collect_frames(result, opts)
+    frames = collect_frames(result, opts, sources)
     report = TraceReport(opts.pcap, opts.keys, sample=opts.sample_text())
     if opts.pcap is not None:
         names = {s.address: name for name, s in result.scenario.peers.items()}

@@ -81,25 +81,28 @@ def _writer_classes():  # type: ignore[no-untyped-def]
 
 def write(path: str | Path, frames: Sequence[Frame], *, fmt: str, link_type: str, epoch: float, seed: int,
           interfaces: dict[str, str], comment: str, application: str) -> None:
-    """Write ``frames`` (already in time order). ``interfaces`` maps a sender address to the
-    capture interface name (the peer); other senders get an interface named by address."""
+    """Write ``frames`` (already in time order). A frame is captured on its ``iface``; without
+    one on the interface ``interfaces`` maps its source address to (the peer), else on one
+    named by the address."""
     from scapy.layers.inet import IP, UDP
     from scapy.layers.l2 import Ether
     from scapy.packet import Raw
     from scapy.utils import EDecimal
 
     names = dict(interfaces)
-    for f in frames:
-        names.setdefault(f.src, f.src)
-    ifaces = [(name, f"ipsecsim peer {name} ({addr}): packets as they leave its network interface")
-              for addr, name in names.items()]
+    ifaces: dict[str, str] = {}  # interface name -> first address seen on it
+    for name, addr in [(n, a) for a, n in names.items()] + [(f.iface or names.get(f.src, f.src), f.src)
+                                                           for f in frames]:
+        ifaces.setdefault(name, addr)
+    described = [(name, f"ipsecsim peer {name} ({addr}): packets as they leave its network interface")
+                 for name, addr in ifaces.items()]
     linktype = LINKTYPE_ETHERNET if link_type == "ethernet" else LINKTYPE_RAW
     ng_cls, pcap_cls = _writer_classes()
     if fmt == "pcapng":
-        writer = ng_cls(str(path), linktype, ifaces, comment, application)
+        writer = ng_cls(str(path), linktype, described, comment, application)
     else:
         writer = pcap_cls(str(path), linktype=linktype, sync=False)
-    ip_ids = {addr: stream(seed, "trace", "ip-id", addr).randrange(1 << 16) for addr in names}
+    ip_ids = {addr: stream(seed, "trace", "ip-id", addr).randrange(1 << 16) for addr in {f.src for f in frames}}
     try:
         writer.write_header(None)
         for f in frames:
@@ -113,7 +116,7 @@ def write(path: str | Path, frames: Sequence[Frame], *, fmt: str, link_type: str
             us = usec(epoch, f.t)
             if fmt == "pcapng":
                 pkt.comments = [c.encode("utf-8") for c in f.comments] if f.comments else None
-                pkt.sniffed_on = names[f.src]
+                pkt.sniffed_on = f.iface or names.get(f.src, f.src)
                 pkt.direction = EPB_OUTBOUND
                 writer.write_packet(pkt, sec=EDecimal(us) / USEC)
             else:
