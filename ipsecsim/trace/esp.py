@@ -25,10 +25,12 @@ import bisect
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..proto import cipher
 from ..proto.keylog import EspSaKeys
 from ..proto.rng import stream
+from . import layers
 from .frames import PROTO_ESP, PROTO_UDP, Frame, TraceError
 from .keyfile import Cannot, esp_names, undecryptable_reason
 from .options import TraceOptions
@@ -132,25 +134,23 @@ def esp_frames(packets: Iterable[EspPacket], seed: int) -> list[Frame]:
 
 # --- inner packets (what the protected subnets send) ---------------------------------------
 
+@lru_cache(maxsize=64)
 def _pattern(n: int) -> bytes:
     return bytes((0x10 + i) & 0xFF for i in range(max(n, 0)))
 
 
 def icmp_echo(src: str, dst: str, ident: int, seq: int, size: int = 84, reply: bool = False) -> bytes:
     """An IPv4 ICMP echo request (or reply) of ``size`` octets in total (RFC 792), as ping sends."""
-    from scapy.layers.inet import ICMP, IP
     if size < 28:
         raise ValueError("an ICMP echo packet is at least 28 octets (IPv4 20 + ICMP 8)")
-    pkt = IP(src=src, dst=dst, ttl=64, id=seq & 0xFFFF) / ICMP(type=0 if reply else 8, id=ident, seq=seq & 0xFFFF)
-    return bytes(pkt / _pattern(size - 28))
+    return layers.ipv4(src, dst, layers.PROTO_ICMP, seq, layers.icmp_echo(ident, seq, _pattern(size - 28), reply))
 
 
 def udp_datagram(src: str, dst: str, sport: int, dport: int, size: int, ident: int = 0) -> bytes:
     """An IPv4 UDP packet of ``size`` octets in total."""
-    from scapy.layers.inet import IP, UDP
     if size < 28:
         raise ValueError("a UDP packet is at least 28 octets (IPv4 20 + UDP 8)")
-    return bytes(IP(src=src, dst=dst, ttl=64, id=ident & 0xFFFF) / UDP(sport=sport, dport=dport) / _pattern(size - 28))
+    return layers.ipv4(src, dst, layers.PROTO_UDP, ident, layers.udp(src, dst, sport, dport, _pattern(size - 28)))
 
 
 def icmp_echo_flow(src: str, dst: str, ident: int, size: int = 84, first_seq: int = 1,

@@ -1,37 +1,32 @@
-"""Frames -> a capture file: IPv4 / UDP / ESP layered by scapy, written as pcapng or pcap.
+"""Frames -> a capture file: IPv4 / UDP / ESP headers (``layers``), written by scapy as pcapng or pcap.
 
 * Link layer: Ethernet II with locally administered MACs derived from the IPv4 address
   (02:00:a:b:c:d, so a peer's MAC is stable across runs), or raw IPv4 (LINKTYPE_RAW).
 * IPv4: TTL 64, no options, an Identification counter per sender that starts at a value
-  from the trace's seeded stream; UDP checksums computed.
+  from the trace's seeded stream; UDP checksums computed, except for ESP in UDP, which
+  RFC 3948 2.1 sends with a zero checksum.
 * Time: ``epoch`` + simulated time, in whole microseconds (both formats' resolution).
 * pcapng: one interface per sending peer (the capture point: its network interface),
   packets flagged outbound, the section comment says what the file is and how ESP is
   sampled, each packet's comment what it is (and whether it was lost or retransmitted).
   Classic pcap has no comments: that information is in the keys file and the run's output.
 
-Only this module and ``esp`` (inner packets) build packets, and neither imports the IKE
-dissectors of scapy (``trace.dissect`` does, for reading back).
+scapy's IKE dissectors are not imported here (``trace.dissect`` does, for reading back).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..proto.rng import stream
+from . import layers
 from .frames import PROTO_UDP, Frame
 
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101  # raw IPv4/IPv6, no link-layer header (tcpdump.org link-layer header types)
 EPB_OUTBOUND = 2  # pcapng epb_flags: direction outbound
 USEC = 1_000_000
-
-
-def mac(address: str) -> str:
-    """02:00 followed by the IPv4 address: locally administered, unicast (IEEE 802 U/L bit)."""
-    return "02:00:" + ":".join(f"{b:02x}" for b in ipaddress.IPv4Address(address).packed)
 
 
 def usec(epoch: float, t: float) -> int:
@@ -76,6 +71,11 @@ def _writer_classes():  # type: ignore[no-untyped-def]
                 self.f.write(self.build_block(struct.pack(self.endian + "I", 1), idb, options=iopts))
                 self.interfaces2id[name.encode()] = i
 
+        def write_frame(self, data: bytes, sec: object, iface: str, comments: list[bytes]) -> None:
+            """One Enhanced Packet Block: outbound on ``iface``, with packet comments."""
+            self._write_packet(data, linktype=self.linktype, sec=sec, ifname=iface.encode(),
+                               direction=EPB_OUTBOUND, comments=comments or None)
+
     return NgWriter, PcapWriter
 
 
@@ -84,9 +84,6 @@ def write(path: str | Path, frames: Sequence[Frame], *, fmt: str, link_type: str
     """Write ``frames`` (already in time order). A frame is captured on its ``iface``; without
     one on the interface ``interfaces`` maps its source address to (the peer), else on one
     named by the address."""
-    from scapy.layers.inet import IP, UDP
-    from scapy.layers.l2 import Ether
-    from scapy.packet import Raw
     from scapy.utils import EDecimal
 
     names = dict(interfaces)
@@ -108,17 +105,15 @@ def write(path: str | Path, frames: Sequence[Frame], *, fmt: str, link_type: str
         for f in frames:
             ip_id = ip_ids[f.src]
             ip_ids[f.src] = (ip_id + 1) & 0xFFFF
-            ip = IP(src=f.src, dst=f.dst, id=ip_id, ttl=64, proto=f.proto)
-            pkt = ip / UDP(sport=f.sport, dport=f.dport) / Raw(f.payload) if f.proto == PROTO_UDP \
-                else ip / Raw(f.payload)
+            l4 = f.payload if f.proto != PROTO_UDP else \
+                layers.udp(f.src, f.dst, f.sport, f.dport, f.payload, with_checksum=f.kind != "esp")
+            pkt = layers.ipv4(f.src, f.dst, f.proto, ip_id, l4)
             if linktype == LINKTYPE_ETHERNET:
-                pkt = Ether(src=mac(f.src), dst=mac(f.dst)) / pkt
+                pkt = layers.ether(f.src, f.dst, pkt)
             us = usec(epoch, f.t)
             if fmt == "pcapng":
-                pkt.comments = [c.encode("utf-8") for c in f.comments] if f.comments else None
-                pkt.sniffed_on = f.iface or names.get(f.src, f.src)
-                pkt.direction = EPB_OUTBOUND
-                writer.write_packet(pkt, sec=EDecimal(us) / USEC)
+                writer.write_frame(pkt, EDecimal(us) / USEC, f.iface or names.get(f.src, f.src),
+                                   [c.encode("utf-8") for c in f.comments])
             else:
                 writer.write_packet(pkt, sec=us // USEC, usec=us % USEC)
     finally:
