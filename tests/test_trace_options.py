@@ -123,3 +123,29 @@ def test_undecryptable_esp_only_names_the_child_proposal(tmp_path, capsys) -> No
     path.write_text(yaml.safe_dump(scenario_dict(child, other, trace={"undecryptable": "refuse"})))
     assert main(["run", str(path), "--keys", str(tmp_path / "k.json")]) == 2
     assert f"{path}: peers.A.child.proposals[1]: the ESP SA" in capsys.readouterr().err
+
+
+def test_a_failing_write_is_one_clear_error(tmp_path, monkeypatch, capsys) -> None:
+    from ipsecsim.trace import pcap as pcap_module
+
+    def refuse(path, *a, **k):
+        raise PermissionError(13, "Permission denied", str(path))
+    monkeypatch.setattr(pcap_module, "write", refuse)
+    target = tmp_path / "x.pcapng"
+    assert main(["run", str(LOSSY), "--pcap", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"ipsecsim: error: {target}: cannot write the packet trace: Permission denied\n"
+
+
+def test_json_schema_describes_the_trace_block(capsys) -> None:
+    import jsonschema
+    assert main(["schema"]) == 0
+    validator = jsonschema.Draft202012Validator(json.loads(capsys.readouterr().out))
+    ok = [{"esp": "all"}, {"esp": {"first": 3, "last": 0}}, {"epoch": 1_700_000_000},
+          {"epoch": "2024-01-01T00:00:00Z", "format": "pcap", "link_type": "raw", "lost": "omit"}]
+    for trace in ok:
+        assert not list(validator.iter_errors(scenario_dict(trace=trace))), trace
+    for trace in [{"esp": "some"}, {"format": "erf"}, {"colour": 1}]:
+        assert list(validator.iter_errors(scenario_dict(trace=trace))), trace
+    walkthrough = yaml.safe_load((SCENARIOS / "ikev2-wireshark-walkthrough.yaml").read_text())
+    assert not list(validator.iter_errors(walkthrough))

@@ -64,6 +64,13 @@ def _esp_sample(value: object) -> object:
     return value
 
 
+_ESP_SCHEMA = {"anyOf": [
+    {"type": "object", "additionalProperties": False,
+     "properties": {"first": {"type": "integer", "minimum": 0}, "last": {"type": "integer", "minimum": 0},
+                    "all": {"type": "boolean"}}},
+    {"const": "all"}]}
+
+
 class TraceConfig(_Strict):
     """Packet trace of the run: every IKE datagram as a real packet, ESP packets sampled.
     ``ipsecsim run --pcap/--keys`` override ``pcap`` and ``keys``."""
@@ -80,7 +87,7 @@ class TraceConfig(_Strict):
     lost: Literal["include", "omit"] = Field(
         "include", description="datagrams lost on the link: include them (captured as they leave the sender, "
         "commented) or omit them")
-    esp: Annotated[EspSampleConfig, BeforeValidator(_esp_sample)] = Field(
+    esp: Annotated[EspSampleConfig, BeforeValidator(_esp_sample), WithJsonSchema(_ESP_SCHEMA)] = Field(
         default_factory=EspSampleConfig,  # type: ignore[arg-type]
         description="ESP packets to write: {first: N, last: N} per SA and direction, or all")
     undecryptable: Literal["mark", "refuse"] = Field(

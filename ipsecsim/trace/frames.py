@@ -116,7 +116,7 @@ def ike_frames(result: Result, opts: TraceOptions) -> list[Frame]:
             data = encoded[id(d.message)] = message_bytes(d.message, d.keys, rng)
         if tx.lost is not None and opts.lost == "omit":
             continue
-        notes = [f"{names.get(d.src, d.src)} → {names.get(d.dst, d.dst)}: {describe(d.message)}"]
+        notes = [f"{tx.sender} → {names.get(d.dst, d.dst)}: {describe(d.message)}"]
         if d.retransmit:
             notes.append(f"retransmission {d.retransmit}")
         if tx.lost is not None:

@@ -37,7 +37,7 @@ class TraceOptions:
     def build(cls, cfg: TraceConfig | None, pcap: str | Path | None = None,
               keys: str | Path | None = None) -> TraceOptions:
         """The scenario's ``trace:`` settings; ``pcap`` / ``keys`` (CLI flags) win."""
-        c = cfg if cfg is not None else TraceConfig()
+        c = cfg if cfg is not None else TraceConfig.model_validate({})
         pcap = pcap if pcap is not None else c.pcap
         keys = keys if keys is not None else c.keys
         first, last = (None, None) if c.esp.all else (c.esp.first, c.esp.last)

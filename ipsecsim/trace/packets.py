@@ -80,17 +80,23 @@ def write_trace(result: Result, opts: TraceOptions, sources: Sequence[FrameSourc
     doc = keyfile.build(result)
     if opts.undecryptable == "refuse" and doc["undecryptable"]:
         raise _refusal(result, doc["undecryptable"][0])
-    frames = collect_frames(result, opts, sources)
     report = TraceReport(opts.pcap, opts.keys, sample=opts.sample_text())
     if opts.pcap is not None:
+        frames = collect_frames(result, opts, sources)
         names = {s.address: name for name, s in result.scenario.peers.items()}
-        pcap.write(opts.pcap, frames, fmt=opts.format, link_type=opts.link_type, epoch=opts.epoch,
-                   seed=result.seed, interfaces=names, comment=section_comment(result, opts),
-                   application=f"ipsecsim {__version__}")
+        try:
+            pcap.write(opts.pcap, frames, fmt=opts.format, link_type=opts.link_type, epoch=opts.epoch,
+                       seed=result.seed, interfaces=names, comment=section_comment(result, opts),
+                       application=f"ipsecsim {__version__}")
+        except OSError as e:
+            raise ConfigError(None, str(opts.pcap), f"cannot write the packet trace: {e.strerror or e}") from None
         report.frames.update(f.kind for f in frames)
         report.lost = sum(1 for tx in result.transmissions if tx.lost is not None) if opts.lost == "include" else 0
     if opts.keys is not None:
-        keyfile.write(opts.keys, doc)
+        try:
+            keyfile.write(opts.keys, doc)
+        except OSError as e:
+            raise ConfigError(None, str(opts.keys), f"cannot write the keys file: {e.strerror or e}") from None
         report.key_counts = {k: len(v) for k, v in doc.items()}
     report.undecryptable = [f"{_describe_entry(u)} NOT decryptable in Wireshark: {u['reason']}"
                             for u in doc["undecryptable"]]

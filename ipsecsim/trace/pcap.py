@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..proto.rng import stream
 from . import layers
@@ -71,7 +72,7 @@ def _writer_classes():  # type: ignore[no-untyped-def]
                 self.f.write(self.build_block(struct.pack(self.endian + "I", 1), idb, options=iopts))
                 self.interfaces2id[name.encode()] = i
 
-        def write_frame(self, data: bytes, sec: object, iface: str, comments: list[bytes]) -> None:
+        def write_frame(self, data: bytes, sec: Any, iface: str, comments: list[bytes]) -> None:
             """One Enhanced Packet Block: outbound on ``iface``, with packet comments."""
             self._write_packet(data, linktype=self.linktype, sec=sec, ifname=iface.encode(),
                                direction=EPB_OUTBOUND, comments=comments or None)
