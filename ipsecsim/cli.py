@@ -13,14 +13,18 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from . import __version__
 from .config import profiles
-from .config.loader import load_scenario
+from .config.loader import Scenario, load_scenario
 from .config.units import parse_duration
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .trace.options import TraceOptions
 
 
 def _duration_arg(text: str) -> float:
@@ -45,9 +49,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .trace.timeline import render
     scenario = load_scenario(args.scenario)
     events_path = _writable(args.events, "--events") if args.events else None
+    trace_opts = _trace_options(scenario, args)
     result = simulate(scenario, seed=args.seed, duration=args.duration)
     if events_path:
         write_events(events_path, result.events)
+    if trace_opts.wanted:
+        from .trace.packets import write_trace
+        for line in write_trace(result, trace_opts).lines():
+            print(line, file=sys.stderr)
     report = result.check()
     if args.json:
         out = result.summary()
@@ -72,6 +81,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     if junit_path:
         write_junit(junit_path, checks)
     return exit_status(checks)
+
+
+def _trace_options(scenario: Scenario, args: argparse.Namespace) -> TraceOptions:
+    """The scenario's ``trace:`` block with --pcap / --keys on top; paths checked before the run."""
+    from .trace.options import TraceOptions
+    opts = TraceOptions.build(scenario.config.trace, args.pcap, args.keys)
+    for path, flag, key in ((opts.pcap, args.pcap, "pcap"), (opts.keys, args.keys, "keys")):
+        if path is not None:
+            try:
+                _writable(str(path), f"--{key}")
+            except ConfigError as e:
+                raise (e if flag else ConfigError(scenario.file, f"trace.{key}", e.message)) from None
+    return opts
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -117,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, metavar="N", help="override the scenario seed")
     run.add_argument("--duration", type=_duration_arg, metavar="TIME", help="override the simulated time (e.g. 2h)")
     run.add_argument("-v", "--verbose", action="store_true", help="also show received messages")
+    run.add_argument("--pcap", metavar="FILE", help="write every message as a real packet (pcapng) to FILE; "
+                     "overrides trace.pcap")
+    run.add_argument("--keys", metavar="FILE", help="write the SA keys for Wireshark (JSON) to FILE; "
+                     "overrides trace.keys")
     run.set_defaults(func=cmd_run)
     check = sub.add_parser("check", help="run scenarios and check their expect: blocks (exit 1 if one fails)",
                            description="Run every scenario named (a directory means every *.yaml below it) "

@@ -322,7 +322,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         current = _descend(current, part)
         if current is None:
             return []
-    current = _unwrap(current)
+    current = _unwrap(current)  # an optional sub-model (``trace: TraceConfig | None``)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return [f.alias or n for n, f in current.model_fields.items()]
     return []

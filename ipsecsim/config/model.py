@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from ..proto.proposals import ProposalError, Protocol, parse
+from .capture import TraceConfig
 from .expect import Expectation
 from .units import DURATION_HELP, SIZE_HELP, parse_duration, parse_size
 
@@ -326,6 +327,7 @@ class ScenarioConfig(Strict):
     seed: int = Field(1, ge=0, description="seed of every random stream")
     duration: Duration = Field(gt=0, description="simulated time to run")
     peers: dict[str, PeerConfig] = Field(description="exactly two peers; the names are free")
+    trace: TraceConfig | None = Field(None, description="packet trace: pcap and keys for Wireshark")
     link: LinkConfig = Field(default_factory=LinkConfig)  # type: ignore[arg-type]
     faults: list[FaultConfig] = Field(default_factory=list)
     expect: list[Expectation] = Field(default_factory=list, description="what the run must show; checked by "

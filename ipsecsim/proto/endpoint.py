@@ -36,6 +36,9 @@ class Datagram:
     message: Any
     retransmit: int = 0
     """0 for a first transmission, n for the n-th retransmission of the same message."""
+    keys: Any = None
+    """Key material a packet trace needs to write ``message`` as sent (IKEv2: the IKE SA's
+    ``ikev2.wire.IkeKeys`` for an encrypted message); a reference, never used by the core."""
 
 
 class Engine(Protocol):
@@ -57,6 +60,9 @@ class Endpoint:
         self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = 0
         self._uid = 0
+        self.keylog: list[Any] = []
+        """Key records of every SA this peer set up, in order (``proto.keylog``): what
+        ``--keys`` writes for Wireshark. Appending a reference is all it costs."""
         self.engine: Engine = self._make_engine()
 
     def _make_engine(self) -> Engine:
@@ -117,6 +123,10 @@ class Endpoint:
 
     def send(self, dgram: Datagram) -> None:
         self._out.append(dgram)
+
+    def log_keys(self, *records: Any) -> None:
+        """Record SA keys for packet traces (``proto.keylog`` records)."""
+        self.keylog.extend(records)
 
     def next_uid(self) -> int:
         self._uid += 1

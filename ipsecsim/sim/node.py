@@ -69,9 +69,10 @@ class PeerNode:
 
     def restart(self) -> None:
         """Boot with fresh state: new SPIs, nonces and keys from a new random stream."""
-        settings = self.ep.settings
+        settings, keylog = self.ep.settings, self.ep.keylog
         self.boots += 1
         self.ep = self.make_endpoint(settings, self.boots)
+        self.ep.keylog = keylog  # the packet trace still needs the keys of SAs from before the crash
         self.crashed = False
         self.ep.start(self.env.now)
         self._flush()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import dh, kdf
+from ..keylog import child_records
 from ..proposals import Proposal, Protocol, choose
 from ..sa import ChildSa, ChildState
 from ..settings import Identity
@@ -169,7 +170,8 @@ class Ikev2Engine:
     def send_message(self, sa: IkeSa, msg: Message, retransmit: int) -> None:
         from ..endpoint import Datagram
         self._emit_message("message_sent", sa, msg, retransmit, src=sa.local[0], dst=sa.remote[0])
-        self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit))
+        keys = sa.wire_keys() if msg.encrypted and sa.keys is not None else None
+        self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit, keys))
 
     def emit_sa(self, sa: IkeSa, event: str, **fields: Any) -> None:
         self.ep.emit(event, ike_version=2, **sa.label(), **fields)
@@ -227,6 +229,8 @@ class Ikev2Engine:
                         encr_key_in=in_k[0], integ_key_in=in_k[1], encr_key_out=out_k[0], integ_key_out=out_k[1],
                         nonces=(ni, nr))
         sa.children.append(child)
+        encap = (sa.local[1], sa.remote[1]) if sa.nat_local or sa.nat_remote else None
+        self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now, encap))
         self.emit_sa(sa, "child_sa_established", **child.describe())
         return child
 

@@ -18,7 +18,7 @@ from ..dh import DhKey
 from ..proposals import Proposal
 from ..sa import ChildSa
 from ..settings import Identity
-from .wire import SkKeys
+from .wire import IkeKeys, SkKeys
 
 if TYPE_CHECKING:
     from .taskmgr import TaskManager
@@ -95,6 +95,13 @@ class IkeSa:
         if sender_is_initiator:
             return SkKeys(p.encr[0], integ, k.sk_ei, k.sk_ai)
         return SkKeys(p.encr[0], integ, k.sk_er, k.sk_ar)
+
+    def wire_keys(self) -> IkeKeys:
+        """Both directions' keys, for packet traces (``Datagram.keys``, the keys file)."""
+        assert self.keys is not None and self.proposal is not None
+        k, p = self.keys, self.proposal
+        return IkeKeys(self.spi_i, self.spi_r, p.encr[0], p.integ[0] if p.integ else None,
+                       k.sk_ei, k.sk_er, k.sk_ai, k.sk_ar)
 
     def auth_octets(self, of_initiator: bool, id_body: bytes, psk: bytes) -> bytes:
         """RFC 7296 2.15: AUTH = prf(prf(PSK, "Key Pad for IKEv2"), <SignedOctets>) where

@@ -54,6 +54,27 @@ class SkKeys:
     sk_a: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class IkeKeys:
+    """Both directions' SK keys of one IKE SA, named as Wireshark's IKEv2 decryption table
+    names them (SPIi, SPIr, SK_ei, SK_er, SK_ai, SK_ar): what a packet trace needs."""
+
+    spi_i: bytes
+    spi_r: bytes
+    encr: Algorithm
+    integ: Algorithm | None
+    sk_ei: bytes
+    sk_er: bytes
+    sk_ai: bytes
+    sk_ar: bytes
+
+    def sender(self, initiator: bool) -> SkKeys:
+        """Keys protecting messages sent by the original initiator (``initiator``: its I flag)."""
+        if initiator:
+            return SkKeys(self.encr, self.integ, self.sk_ei, self.sk_ai)
+        return SkKeys(self.encr, self.integ, self.sk_er, self.sk_ar)
+
+
 # --- encoding -------------------------------------------------------------------------------
 
 def _transform(alg: Algorithm, last: bool) -> bytes:

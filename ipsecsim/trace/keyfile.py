@@ -1,0 +1,156 @@
+"""The keys file (``--keys``): every SA of a run in the JSON format of ``shared/tools/pcapcheck``.
+
+Each section maps onto one of Wireshark's decryption tables (Preferences > Protocols):
+
+* ``ikev2`` -> ISAKMP "IKEv2 Decryption Table": SPIi, SPIr, SK_ei, SK_er, encryption
+  algorithm, SK_ai, SK_ar, integrity algorithm (RFC 7296 2.14);
+* ``esp`` -> ESP "ESP SAs" (with "Attempt to detect/decode encrypted ESP payloads" and
+  "Attempt to Check ESP Authentication"): protocol, source, destination, SPI, encryption
+  algorithm and key, authentication algorithm and key (RFC 4303; AES-CTR/GCM keys end with
+  their salt, RFC 3686 5.1 / RFC 4106 8.1);
+* ``ikev1`` -> ISAKMP "IKEv1 Decryption Table": initiator cookie, encryption key
+  (RFC 2409 Appendix B).
+
+Algorithm names are pcapcheck's, mapped from our transform registry. An SA Wireshark 4.0
+cannot decrypt (SM4, SM3, ChaCha20-Poly1305, the private-use HMAC-SHA2-256-96, single DES
+for IKEv2 ...) is listed under ``undecryptable`` with the reason instead, so that no table
+row ever claims a wrong algorithm.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ..proto.algorithms import Algorithm
+from ..proto.ikev2.wire import IkeKeys
+from ..proto.keylog import EspSaKeys, Ikev1Keys
+
+if TYPE_CHECKING:
+    from ..result import Result
+
+# pcapcheck / Wireshark 4.0 names, keyed by our registry's names.
+INTEG_NAMES = {"md5": "hmac-md5-96", "sha1": "hmac-sha1-96", "sha256": "hmac-sha2-256-128",
+               "sha384": "hmac-sha2-384-192", "sha512": "hmac-sha2-512-256"}
+IKEV2_CIPHERS = {"aes-cbc": "aes-cbc", "aes-ctr": "aes-ctr", "3des": "3des"}
+ESP_CIPHERS = {"aes-cbc": "aes-cbc", "aes-ctr": "aes-ctr", "3des": "3des-cbc", "des": "des-cbc", "null": "null"}
+IKEV1_CIPHERS = frozenset({"aes-cbc", "3des", "des"})
+
+
+class Cannot(NamedTuple):
+    """Why Wireshark cannot decrypt an SA: the algorithm (our registry name) and a sentence."""
+
+    algorithm: str
+    reason: str
+
+
+def _cannot(alg: Algorithm, table: str) -> Cannot:
+    return Cannot(alg.name, f"{alg.name} is not in Wireshark 4.0's {table} ({alg.description})")
+
+
+def _encr_name(alg: Algorithm, table: dict[str, str]) -> str | None:
+    if not alg.wireshark or not alg.iana:
+        return None
+    if alg.cipher == "aes-gcm":
+        return f"aes-gcm-{alg.icv_bytes}"
+    return table.get(alg.cipher)
+
+
+def _names(encr: Algorithm, integ: Algorithm | None, ciphers: dict[str, str], table: str,
+           no_integ: str) -> tuple[str, str] | Cannot:
+    enc = _encr_name(encr, ciphers)
+    if enc is None:
+        return _cannot(encr, table)
+    if integ is None:
+        return enc, no_integ
+    name = INTEG_NAMES.get(integ.name) if integ.wireshark and integ.iana else None
+    if name is None:
+        return _cannot(integ, table)
+    return enc, name
+
+
+def ikev2_names(k: IkeKeys) -> tuple[str, str] | Cannot:
+    """(enc_alg, integ_alg) of an IKE SA in pcapcheck's names, or why Wireshark cannot decrypt it."""
+    return _names(k.encr, None if k.encr.aead else k.integ, IKEV2_CIPHERS, "IKEv2 decryption table", "none")
+
+
+def esp_names(k: EspSaKeys) -> tuple[str, str] | Cannot:
+    """(enc_alg, auth_alg) of an ESP SA in pcapcheck's names, or why Wireshark cannot decrypt it."""
+    return _names(k.encr, k.integ, ESP_CIPHERS, "ESP SA table", "null")
+
+
+def ikev1_reason(k: Ikev1Keys) -> Cannot | None:
+    """None if Wireshark 4.0 decrypts this ISAKMP SA (AES-CBC, 3DES, DES), else why not."""
+    if k.encr.cipher in IKEV1_CIPHERS and k.encr.wireshark and k.encr.iana:
+        return None
+    return _cannot(k.encr, "IKEv1 decryption")
+
+
+def undecryptable_reason(what: str, why: Cannot) -> str:
+    """The marker written on packets of an SA Wireshark cannot decrypt."""
+    return f"{what} NOT decryptable in Wireshark: {why.reason}; its keys are not in the keys file"
+
+
+def records(result: Result) -> list[Any]:
+    """Every key record of the run, once each, in the order the SAs appeared."""
+    seen: set[tuple[Any, ...]] = set()
+    out: list[Any] = []
+
+    def add(r: Any) -> None:
+        key: tuple[Any, ...]
+        if isinstance(r, IkeKeys):
+            key = ("ikev2", r.spi_i, r.spi_r)
+        elif isinstance(r, EspSaKeys):
+            key = ("esp", r.src, r.dst, r.spi)
+        elif isinstance(r, Ikev1Keys):
+            key = ("ikev1", r.icookie)
+        else:
+            return
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+
+    for tx in result.transmissions:
+        if tx.dgram.keys is not None:
+            add(tx.dgram.keys)
+    for ep in result.endpoints.values():
+        for r in getattr(ep, "keylog", ()):
+            add(r)
+    return out
+
+
+def build(result: Result) -> dict[str, Any]:
+    """The keys file as a JSON-ready dict (sections always present, possibly empty)."""
+    doc: dict[str, list[dict[str, Any]]] = {"ikev2": [], "esp": [], "ikev1": [], "undecryptable": []}
+    for r in records(result):
+        if isinstance(r, IkeKeys):
+            names = ikev2_names(r)
+            if isinstance(names, Cannot):
+                doc["undecryptable"].append({"kind": "ikev2", "spi_i": r.spi_i.hex(), "spi_r": r.spi_r.hex(),
+                                             "algorithm": names.algorithm, "reason": names.reason})
+                continue
+            doc["ikev2"].append({"spi_i": r.spi_i.hex(), "spi_r": r.spi_r.hex(), "sk_ei": r.sk_ei.hex(),
+                                 "sk_er": r.sk_er.hex(), "sk_ai": r.sk_ai.hex(), "sk_ar": r.sk_ar.hex(),
+                                 "enc_alg": names[0], "integ_alg": names[1]})
+        elif isinstance(r, EspSaKeys):
+            names = esp_names(r)
+            if isinstance(names, Cannot):
+                doc["undecryptable"].append({"kind": "esp", "src": r.src, "dst": r.dst, "spi": f"0x{r.spi.hex()}",
+                                             "algorithm": names.algorithm, "reason": names.reason})
+                continue
+            doc["esp"].append({"src": r.src, "dst": r.dst, "spi": f"0x{r.spi.hex()}", "enc_alg": names[0],
+                               "enc_key_hex": r.enc_key.hex(), "auth_alg": names[1],
+                               "auth_key_hex": r.auth_key.hex()})
+        else:
+            reason = ikev1_reason(r)
+            if reason is not None:
+                doc["undecryptable"].append({"kind": "ikev1", "icookie": r.icookie.hex(),
+                                             "algorithm": reason.algorithm, "reason": reason.reason})
+                continue
+            doc["ikev1"].append({"icookie": r.icookie.hex(), "enc_key_hex": r.enc_key.hex()})
+    return doc
+
+
+def write(path: str | Path, doc: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,50 @@
+"""What a packet trace writes: the scenario's ``trace:`` block with the CLI flags on top."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config.capture import TraceConfig
+
+
+@dataclass(frozen=True, slots=True)
+class TraceOptions:
+    pcap: Path | None = None
+    keys: Path | None = None
+    format: str = "pcapng"
+    """pcapng or pcap."""
+    link_type: str = "ethernet"
+    """ethernet or raw (IPv4 packets without a link layer)."""
+    epoch: float = 1704067200.0
+    """Unix seconds of simulated t = 0 (default 2024-01-01T00:00:00Z)."""
+    lost: str = "include"
+    esp_first: int | None = 10
+    """First packets written of each ESP SA direction; None: every packet."""
+    esp_last: int | None = 10
+    undecryptable: str = "mark"
+    """mark or refuse."""
+
+    @property
+    def wanted(self) -> bool:
+        return self.pcap is not None or self.keys is not None
+
+    @property
+    def esp_all(self) -> bool:
+        return self.esp_first is None
+
+    @classmethod
+    def build(cls, cfg: TraceConfig | None, pcap: str | Path | None = None,
+              keys: str | Path | None = None) -> TraceOptions:
+        """The scenario's ``trace:`` settings; ``pcap`` / ``keys`` (CLI flags) win."""
+        c = cfg if cfg is not None else TraceConfig.model_validate({})
+        pcap = pcap if pcap is not None else c.pcap
+        keys = keys if keys is not None else c.keys
+        first, last = (None, None) if c.esp.all else (c.esp.first, c.esp.last)
+        return cls(Path(pcap) if pcap else None, Path(keys) if keys else None, c.format, c.link_type, c.epoch,
+                   c.lost, first, last, c.undecryptable)
+
+    def sample_text(self) -> str:
+        if self.esp_all:
+            return "every ESP packet"
+        return f"ESP sampled: the first {self.esp_first} and last {self.esp_last} packets of each SA direction"

@@ -1,0 +1,134 @@
+"""``ipsecsim run --pcap FILE --keys FILE``: the run as packets Wireshark decodes and decrypts.
+
+Collects the frames of every source in ``frames.FRAME_SOURCES`` (IKE datagrams, and ESP
+traffic once a traffic model registers one), orders them by simulated time, writes the
+capture (``pcap``) and the keys (``keyfile``). Nothing is encoded unless a trace is asked
+for, so runs without one never pay for the cryptography.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import __version__
+from ..errors import ConfigError
+from ..proto.algorithms import lookup
+from ..proto.proposals import ProposalError, Protocol, parse
+from . import keyfile, pcap
+from .frames import FRAME_SOURCES, Frame, FrameSource
+from .options import TraceOptions
+
+if TYPE_CHECKING:
+    from ..result import Result
+
+
+@dataclass
+class TraceReport:
+    """What was written, for the one-line notice of the CLI."""
+
+    pcap: Path | None
+    keys: Path | None
+    frames: collections.Counter[str] = field(default_factory=collections.Counter)
+    lost: int = 0
+    sample: str = ""
+    key_counts: dict[str, int] = field(default_factory=dict)
+    undecryptable: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.pcap is not None:
+            total = sum(self.frames.values())
+            kinds = ", ".join(f"{n} {k.upper() if k != 'keepalive' else 'NAT keepalive'}"
+                              for k, n in sorted(self.frames.items()))
+            lost = f"; {self.lost} lost on the way, captured at the sender" if self.lost else ""
+            out.append(f"pcap: {total} packets ({kinds or 'none'}{lost}) -> {self.pcap}"
+                       + (f"; {self.sample}" if self.frames.get("esp") else ""))
+        if self.keys is not None:
+            k = self.key_counts
+            sas = ", ".join(f"{k[kind]} {label} SA{'s' if k[kind] != 1 else ''}"
+                            for kind, label in (("ikev2", "IKEv2"), ("ikev1", "IKEv1"), ("esp", "ESP")) if k.get(kind))
+            out.append(f"keys: {sas or 'no SA to decrypt'} -> {self.keys}")
+        out += [f"warning: {u}" for u in self.undecryptable]
+        return out
+
+
+def collect_frames(result: Result, opts: TraceOptions, sources: Sequence[FrameSource] | None = None) -> list[Frame]:
+    """Every source's frames (default: ``FRAME_SOURCES``) in simulated-time order."""
+    frames: list[Frame] = []
+    for source in FRAME_SOURCES if sources is None else sources:
+        frames.extend(source(result, opts))
+    frames.sort(key=lambda f: pcap.usec(0.0, f.t))  # stable: equal times keep their source order
+    return frames
+
+
+def section_comment(result: Result, opts: TraceOptions) -> str:
+    epoch = datetime.datetime.fromtimestamp(opts.epoch, datetime.UTC).isoformat().replace("+00:00", "Z")
+    return (f"ipsecsim {__version__}: scenario {result.scenario.name}, seed {result.seed}, "
+            f"{result.duration:g} s simulated from {epoch}. Every IKE datagram as it leaves its sender"
+            f"{' (lost ones included, commented)' if opts.lost == 'include' else ' (lost ones omitted)'}; "
+            f"{opts.sample_text()}. Keys for Wireshark: ipsecsim run --keys FILE.")
+
+
+def write_trace(result: Result, opts: TraceOptions, sources: Sequence[FrameSource] | None = None) -> TraceReport:
+    """Write the trace files ``opts`` asks for; ConfigError if an SA must be refused.
+    ``sources`` replaces ``FRAME_SOURCES`` (tests, tools writing extra packets)."""
+    doc = keyfile.build(result)
+    if opts.undecryptable == "refuse" and doc["undecryptable"]:
+        raise _refusal(result, doc["undecryptable"][0])
+    report = TraceReport(opts.pcap, opts.keys, sample=opts.sample_text())
+    if opts.pcap is not None:
+        frames = collect_frames(result, opts, sources)
+        names = {s.address: name for name, s in result.scenario.peers.items()}
+        try:
+            pcap.write(opts.pcap, frames, fmt=opts.format, link_type=opts.link_type, epoch=opts.epoch,
+                       seed=result.seed, interfaces=names, comment=section_comment(result, opts),
+                       application=f"ipsecsim {__version__}")
+        except OSError as e:
+            raise ConfigError(None, str(opts.pcap), f"cannot write the packet trace: {e.strerror or e}") from None
+        report.frames.update(f.kind for f in frames)
+        report.lost = sum(1 for tx in result.transmissions if tx.lost is not None) if opts.lost == "include" else 0
+    if opts.keys is not None:
+        try:
+            keyfile.write(opts.keys, doc)
+        except OSError as e:
+            raise ConfigError(None, str(opts.keys), f"cannot write the keys file: {e.strerror or e}") from None
+        report.key_counts = {k: len(v) for k, v in doc.items()}
+    report.undecryptable = [f"{_describe_entry(u)} NOT decryptable in Wireshark: {u['reason']}"
+                            for u in doc["undecryptable"]]
+    return report
+
+
+def _describe_entry(u: dict[str, str]) -> str:
+    if u["kind"] == "ikev2":
+        return f"IKE SA {u['spi_i']}_i {u['spi_r']}_r"
+    if u["kind"] == "esp":
+        return f"ESP SA {u['spi']} ({u['src']} -> {u['dst']})"
+    return f"IKEv1 SA {u['icookie']}"
+
+
+def _refusal(result: Result, u: dict[str, str]) -> ConfigError:
+    """Name the first proposal that brought the algorithm Wireshark cannot decrypt."""
+    alg = lookup(u["algorithm"])
+    section, proto = ("child", Protocol.ESP) if u["kind"] == "esp" else ("ike", Protocol.IKE)
+    path = "trace.undecryptable"
+    for name, peer in result.scenario.config.peers.items():
+        found = [i for i, text in enumerate(getattr(peer, section).proposals) if alg in _transforms(text, proto)]
+        if found:
+            path = f"peers.{name}.{section}.proposals[{found[0]}]"
+            break
+    return ConfigError(result.scenario.file, path,
+                       f"the {_describe_entry(u)} uses {u['reason']}, and trace.undecryptable is 'refuse': choose "
+                       f"algorithms Wireshark decrypts (AES-CBC/CTR/GCM with HMAC-SHA1/SHA2), or set "
+                       f"trace.undecryptable: mark to write its packets marked as not decryptable")
+
+
+def _transforms(text: str, proto: Protocol) -> list[object]:
+    try:
+        return list(parse(text, proto).transforms())
+    except ProposalError:
+        return []
