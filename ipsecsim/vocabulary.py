@@ -85,6 +85,14 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
     EventSpec("ike_sa_deleted", (*_SA, "reason"), "an established IKE SA is gone"),
     EventSpec("child_sa_deleted", (*_SA, "spi_in", "spi_out", "reason"), "a CHILD SA is gone"),
     EventSpec("nat_detected", (*_SA, "local", "remote"), "the NAT detection hashes do not match"),
+    # --- dead peer detection ---
+    EventSpec("dpd_probe_sent", (*_SA, "msg_id", "seq", "retry"),
+              "a DPD probe is sent (IKEv2: empty INFORMATIONAL, msg_id; IKEv1: R-U-THERE, seq); retry counts "
+              "retransmissions or further probes of the same round"),
+    EventSpec("dpd_probe_acked", (*_SA, "msg_id", "seq"), "the peer answered a DPD probe"),
+    EventSpec("peer_dead", (*_SA, "action", "last_inbound", "silent_for", "probes"),
+              "DPD declared the peer dead and applies its action", {"action": ("clear", "hold", "trap", "restart",
+                                                                               "none")}),
     # --- faults ---
     EventSpec("fault", ("kind", "undo", "direction", "loss", "delay", "jitter", "address", "duration", "set"),
               "a scheduled fault happens",

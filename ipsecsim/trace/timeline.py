@@ -82,6 +82,13 @@ FORMATTERS: dict[str, Formatter] = {
                                     f"{e.get('spi_r')}_r ({escape(str(e.get('reason')))})"),
     "child_sa_deleted": lambda e, n: (e.peer, f"[magenta]CHILD SA deleted[/] {e.get('spi_in')}_i "
                                       f"{e.get('spi_out')}_o ({escape(str(e.get('reason')))})"),
+    "dpd_probe_sent": lambda e, n: (e.peer, "[cyan]DPD probe[/] " + (
+        f"msg {e.get('msg_id')}" if e.get("msg_id") is not None else f"R-U-THERE seq {e.get('seq')}") +
+        (f" (retry {e.get('retry')})" if e.get("retry") else "")),
+    "dpd_probe_acked": lambda e, n: (e.peer, "[cyan]DPD probe answered[/]" + (
+        f" msg {e.get('msg_id')}" if e.get("msg_id") is not None else f" seq {e.get('seq')}")),
+    "peer_dead": lambda e, n: (e.peer, f"[bold red]peer dead[/] (DPD, silent for {e.get('silent_for'):g} s "
+                               f"since {e.get('last_inbound'):g} s): action {escape(str(e.get('action')))}"),
     "fault": lambda e, n: (e.peer, f"[bold yellow]⚡ fault {escape(e.get('kind'))}[/]" +
                            (" (end)" if e.get("undo") else "")),
     "nat_detected": lambda e, n: (e.peer, f"NAT detected (local {e.get('local')}, remote {e.get('remote')})"),

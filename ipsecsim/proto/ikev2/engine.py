@@ -16,6 +16,7 @@ from ..sa import ChildSa, ChildState
 from ..settings import Identity
 from ..ts import TrafficSelector
 from .ikesa import IkeSa, IkeState, natd_hash
+from .liveness import Liveness
 from .message import AUTH, ID, KE, SA, AuthMethod, D, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
 from .responder import Responder
 from .taskmgr import TaskManager
@@ -39,6 +40,9 @@ class Ikev2Engine:
         self.half_open: dict[tuple[bytes, str], IkeSa] = {}
         self.pending_init_response: dict[int, Message] = {}
         self.responder = Responder(self)
+        self.liveness = Liveness(self)
+        self.trap_armed = False
+        """A dead peer's SAs were deleted with action trap/hold: traffic renegotiates them."""
         self.attempts = 0
         self._rx: Datagram | None = None
 
@@ -69,6 +73,7 @@ class Ikev2Engine:
                          response=msg.response, msg_id=msg.msg_id, spi_i=msg.spi_i.hex(), spi_r=msg.spi_r.hex())
             return
         self._emit_message("message_received", sa, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
+        self.liveness.inbound(sa, now)
         if msg.response:
             sa.tm.on_response(msg, now)
         else:
@@ -214,6 +219,8 @@ class Ikev2Engine:
         assert sa.proposal is not None
         self.emit_sa(sa, "ike_sa_established", initiator=sa.initiator, proposal=str(sa.proposal),
                      local_id=str(self.settings.local_identity), remote_id=str(sa.peer_id))
+        self.trap_armed = False
+        self.liveness.start(sa, now)
 
     def install_child(self, sa: IkeSa, proposal: Proposal, spi_in: bytes, spi_out: bytes,
                       local_ts: tuple[TrafficSelector, ...], remote_ts: tuple[TrafficSelector, ...],
@@ -283,6 +290,14 @@ class Ikev2Engine:
             self.ep.emit("negotiation_retry", attempt=self.attempts + 1,
                          keyingtries="forever" if tries == 0 else tries)
             self.initiate(now)
+
+    def peer_dead(self, sa: IkeSa, action: str, now: float) -> None:
+        """DPD gave up on the peer: drop its SAs without a DELETE, then apply ``action``."""
+        self.destroy(sa, "dpd", now)
+        if action == "restart":
+            self.initiate(now)
+        elif action in ("trap", "hold"):
+            self.trap_armed = True
 
     def has_other_sa_with(self, sa: IkeSa) -> bool:
         return any(o is not sa and o.alive and o.established_at is not None and o.remote[0] == sa.remote[0]

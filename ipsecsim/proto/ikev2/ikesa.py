@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .. import kdf
 from ..algorithms import Algorithm
 from ..dh import DhKey
+from ..dpd import DpdMachine
 from ..proposals import Proposal
 from ..sa import ChildSa
 from ..settings import Identity
@@ -61,6 +62,10 @@ class IkeSa:
     """Set when the SA is to be destroyed after the response in progress is sent."""
     child_failed: str | None = None
     """Notify name when the CHILD SA of IKE_AUTH was refused."""
+    dpd: DpdMachine | None = None
+    """Dead peer detection of this IKE SA (None: DPD off on this side)."""
+    dpd_armed: float | None = None
+    """When the DPD timer hint is due (one pending hint at a time)."""
     tm: TaskManager = field(init=False)
 
     @property

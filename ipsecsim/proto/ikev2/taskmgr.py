@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from ..retransmit import RetransmitSchedule
 from .message import Message
 
 if TYPE_CHECKING:
@@ -64,11 +65,18 @@ class TaskManager:
             self.generation += 1
             self._transmit(now)
 
+    def schedule(self) -> RetransmitSchedule:
+        """The active task's own schedule (e.g. a DPD-specific one) or the configured one."""
+        return getattr(self.active, "schedule", None) or self.engine.settings.retransmit
+
     def _transmit(self, now: float) -> None:
         assert self.request is not None
         self.transmissions += 1
         self.engine.send_message(self.sa, self.request, self.transmissions - 1)
-        sched = self.engine.settings.retransmit
+        hook = getattr(self.active, "transmitted", None)
+        if hook is not None:
+            hook(self.sa, self.transmissions - 1, self.request.msg_id, now)
+        sched = self.schedule()
         self.engine.ep.schedule(now + sched.wait(self.transmissions, self.engine.ep.rng),
                                 self.engine.on_retransmit_timer, self.sa.uid, self.request.msg_id,
                                 self.transmissions, self.generation)
@@ -78,7 +86,7 @@ class TaskManager:
         if self.request is None or self.generation != generation or self.request.msg_id != msg_id \
                 or self.transmissions != n or not self.sa.alive:
             return
-        if n < self.engine.settings.retransmit.transmissions:
+        if n < self.schedule().transmissions:
             self._transmit(now)
             return
         task, self.active, self.request = self.active, None, None

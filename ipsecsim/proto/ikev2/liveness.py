@@ -1,0 +1,114 @@
+"""IKEv2 dead peer detection: the liveness check of RFC 7296 2.4 driven by ``proto.dpd``.
+
+The probe is an empty INFORMATIONAL request. It is retransmitted like any request (on the
+IKE schedule, or on a DPD-specific one such as Huawei's 15 s x 3), and the peer is dead when
+that schedule gives up; any authenticated message from the peer proves it is alive. What
+happens then is the configured action: ``clear`` deletes the SAs, ``trap``/``hold`` delete
+them and renegotiate when traffic needs the tunnel, ``restart`` renegotiates at once, ``none``
+only reports it. A dead peer is not sent a DELETE (it would not answer).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..dpd import Act, DpdInput, DpdMachine
+from ..retransmit import RetransmitSchedule
+from .message import Message
+from .tasks import InformationalTask
+
+if TYPE_CHECKING:
+    from .engine import Ikev2Engine
+    from .ikesa import IkeSa
+
+
+class DpdTask(InformationalTask):
+    """One liveness check: an empty INFORMATIONAL request and its retransmissions."""
+
+    def __init__(self, engine: Ikev2Engine, liveness: Liveness, schedule: RetransmitSchedule | None):
+        super().__init__(engine, "ike_dpd", (), liveness.answered)
+        self.schedule = schedule
+
+    def transmitted(self, sa: IkeSa, n: int, msg_id: int, now: float) -> None:
+        self.engine.emit_sa(sa, "dpd_probe_sent", msg_id=msg_id, retry=n)
+
+
+class Liveness:
+    def __init__(self, engine: Ikev2Engine):
+        self.engine = engine
+
+    def start(self, sa: IkeSa, now: float) -> None:
+        """The IKE SA is up: watch it if DPD is configured on this side."""
+        cfg = self.engine.settings.dpd
+        if cfg is None or sa.dpd is not None:
+            return
+        sa.dpd = DpdMachine(cfg, now)
+        self._arm(sa)
+
+    def inbound(self, sa: IkeSa, now: float) -> None:
+        """An authenticated message from the peer arrived."""
+        if sa.dpd is not None:
+            self._act(sa, sa.dpd.handle(DpdInput.INBOUND, now), now)
+
+    def esp_inbound(self, sa: IkeSa, now: float, udp_encap: bool = False) -> None:
+        """ESP from the peer arrived on a CHILD SA of this IKE SA."""
+        if sa.dpd is not None and sa.dpd.cfg.esp_resets_idle:
+            self._act(sa, sa.dpd.handle(DpdInput.INBOUND, now), now)
+
+    def traffic(self, sa: IkeSa, now: float, flowing: bool | None = None) -> None:
+        """Outbound traffic wants this SA (the on-demand worry trigger)."""
+        if sa.dpd is None:
+            return
+        if flowing is not None:
+            sa.dpd.traffic_flowing = flowing
+        self._act(sa, sa.dpd.handle(DpdInput.TRAFFIC, now), now)
+        self._arm(sa)
+
+    # --- timers and answers -----------------------------------------------------------------
+    def _arm(self, sa: IkeSa) -> None:
+        if sa.dpd is None:
+            return
+        due = sa.dpd.deadline()
+        if due is not None and (sa.dpd_armed is None or due < sa.dpd_armed):
+            sa.dpd_armed = due
+            self.engine.ep.schedule(due, self.on_timer, sa.uid)
+
+    def on_timer(self, now: float, uid: int) -> None:
+        sa = self.engine.sas.get(uid)
+        if sa is None or not sa.alive or sa.dpd is None:
+            return
+        sa.dpd_armed = None
+        self._act(sa, sa.dpd.handle(DpdInput.TIMER, now), now)
+        self._arm(sa)
+
+    def answered(self, sa: IkeSa, response: Message | None, now: float) -> None:
+        if sa.dpd is None:
+            return
+        if response is None:
+            self._act(sa, sa.dpd.handle(DpdInput.GAVE_UP, now), now)
+        else:
+            # the response itself already counted as inbound; it is also the probe's answer
+            self.engine.emit_sa(sa, "dpd_probe_acked", msg_id=response.msg_id)
+            sa.dpd.handle(DpdInput.ACK, now)
+            self._arm(sa)
+
+    def _act(self, sa: IkeSa, acts: list[Act], now: float) -> None:
+        for act in acts:
+            if act is Act.PROBE:
+                cfg = sa.dpd.cfg  # type: ignore[union-attr]
+                schedule = RetransmitSchedule(waits=cfg.schedule) if cfg.schedule else None
+                sa.tm.queue_task(DpdTask(self.engine, self, schedule), now)
+            elif act is Act.ACKED:  # answered while still probing (IKEv2 reports it in answered())
+                pass
+            elif act is Act.DEAD:
+                self.dead(sa, now)
+
+    def dead(self, sa: IkeSa, now: float) -> None:
+        assert sa.dpd is not None
+        m = sa.dpd
+        action = m.cfg.action
+        self.engine.emit_sa(sa, "peer_dead", action=action, last_inbound=round(m.last_inbound, 6),
+                            silent_for=round(now - m.last_inbound, 6), probes=m.probes)
+        if action == "none":
+            return
+        self.engine.peer_dead(sa, action, now)
