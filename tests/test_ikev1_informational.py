@@ -85,3 +85,16 @@ def test_no_initial_contact_while_sas_exist() -> None:
     mm5 = [m for m in wire_msgs(pair, "A", "IDENTITY_PROTECTION") if m.encrypted]
     assert [m.labels() for m in mm5] == [["ID", "HASH", "N(INITIAL_CONTACT)"], ["ID", "HASH"]]
     assert not pair.select("ike_sa_deleted")
+
+
+def test_simultaneous_initiation_keeps_both_negotiations() -> None:
+    """Both ends initiate at once and both send INITIAL-CONTACT: only established SAs are
+    dropped by it, so the two main modes and their quick modes all complete."""
+    pair = v1_pair(b={"start": "initiate"}).run(30)
+    assert not pair.select("ike_sa_deleted") and not pair.select("child_sa_deleted")
+    assert len(pair.select("ike_sa_established")) == 4
+    a, b = pair["A"].engine.children, pair["B"].engine.children
+    assert len(a) == len(b) == 2
+    for c in a:
+        peer = next(x for x in b if x.spi_in == c.spi_out)
+        assert (peer.encr_key_in, peer.integ_key_in) == (c.encr_key_out, c.integ_key_out)

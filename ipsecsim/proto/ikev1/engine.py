@@ -229,9 +229,10 @@ class Ikev1Engine:
             c.active for c in self.children)
 
     def initial_contact(self, sa: IsakmpSa, now: float) -> None:
-        """RFC 2407 4.6.3.3 INITIAL-CONTACT: the peer rebooted; drop every other SA with it."""
+        """RFC 2407 4.6.3.3 INITIAL-CONTACT: the peer rebooted; drop the established SAs we
+        still hold with it (negotiations in progress, e.g. our own simultaneous one, stay)."""
         for other in list(self.sas.values()):
-            if other is not sa and other.alive and other.remote[0] == sa.remote[0]:
+            if other is not sa and other.established and other.remote[0] == sa.remote[0]:
                 self.destroy(other, "initial_contact", now)
         for c in self.children:
             if c.active and c.ike_uid != sa.uid:

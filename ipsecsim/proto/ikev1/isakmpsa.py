@@ -17,6 +17,7 @@ from ..proposals import Proposal
 from ..settings import Identity
 from .keys import IvState, Phase1Keys
 from .lifetime import Lifetime
+from .message import VID_NATT
 
 if TYPE_CHECKING:
     from .flight import Flight
@@ -89,7 +90,6 @@ class IsakmpSa:
     @property
     def natt(self) -> bool:
         """Both sides announced RFC 3947 NAT traversal: NAT-D payloads are exchanged."""
-        from .message import VID_NATT
         return VID_NATT in self.peer_vids
 
     def label(self) -> dict[str, str]:

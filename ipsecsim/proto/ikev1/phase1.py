@@ -15,11 +15,15 @@ Wire narration (strongSwan notation):
       2  R->I  [ SA KE No ID HASH V V NAT-D NAT-D ] HASH_R in the clear
       3  I->R  E[ HASH NAT-D NAT-D [N(INITIAL_CONTACT)] ]   HASH_I
 
-Each (mode, role, message number) has one handler in ``HANDLERS``; ``sa.next_msg`` says
-which message this side expects. With different pre-shared keys the two sides derive
-different SKEYID_e: in main mode the responder cannot decrypt message 5 (PAYLOAD_MALFORMED,
-like strongSwan's "message parsing failed"); in aggressive mode the initiator finds that
-HASH_R does not verify (INVALID_HASH_INFORMATION).
+Each (mode, role, message number) has one handler in ``Phase1.handlers``; ``sa.next_msg``
+says which message this side expects. ``ike.mode`` chooses what a peer initiates; as a
+responder it answers either mode (as strongSwan and Cisco do for main mode), without
+strongSwan's default refusal of aggressive mode with PSK as a responder.
+
+With different pre-shared keys the two sides derive different SKEYID_e: in main mode the
+responder cannot decrypt message 5 (PAYLOAD_MALFORMED, like strongSwan's "message parsing
+failed"); in aggressive mode the initiator finds that HASH_R does not verify
+(INVALID_HASH_INFORMATION).
 """
 
 from __future__ import annotations
