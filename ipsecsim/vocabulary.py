@@ -68,12 +68,13 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
               "a peer accepts a message for processing", {"exchange": _EXCHANGES}),
     EventSpec("message_lost", (*_MSG, "retransmit", "src", "dst", "message", "reason"),
               "the network or a frozen peer drops a datagram", {"reason": _LOSS, "exchange": _EXCHANGES}),
-    EventSpec("message_ignored", (*_MSG, "reason", "expected", "src"),
+    EventSpec("message_ignored", (*_MSG, "reason", "expected", "src", "dst", "retransmit"),
               "a peer drops a message it cannot match", {"exchange": _EXCHANGES}),
     # --- security associations ---
-    EventSpec("ike_sa_established", (*_SA, "initiator", "proposal", "local_id", "remote_id"),
+    EventSpec("ike_sa_established", (*_SA, "initiator", "proposal", "local_id", "remote_id", "mode", "life_time"),
               "the IKE SA is authenticated"),
-    EventSpec("child_sa_established", (*_SA, "spi_in", "spi_out", "proposal", "local_ts", "remote_ts"),
+    EventSpec("child_sa_established", (*_SA, "spi_in", "spi_out", "proposal", "local_ts", "remote_ts", "msg_id",
+                                       "pfs", "life_time", "life_bytes"),
               "a CHILD / IPsec SA pair is installed"),
     EventSpec("negotiation_failed", (*_SA, "phase", "notify", "reason"),
               "a negotiation fails", {"phase": ("ike", "child"), "notify": NOTIFY_NAMES}),
@@ -85,6 +86,11 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
     EventSpec("ike_sa_deleted", (*_SA, "reason"), "an established IKE SA is gone"),
     EventSpec("child_sa_deleted", (*_SA, "spi_in", "spi_out", "reason"), "a CHILD SA is gone"),
     EventSpec("nat_detected", (*_SA, "local", "remote"), "the NAT detection hashes do not match"),
+    EventSpec("lifetime_negotiated", (*_SA, "phase", "policy", "proposed_time", "configured_time", "life_time",
+                                      "proposed_kilobytes", "configured_kilobytes", "life_kilobytes",
+                                      "responder_lifetime", "reason"),
+              "IKEv1: a lifetime different from the own one was accepted or adopted",
+              {"phase": ("ike", "child"), "policy": (None, "obey", "claim", "strict", "exact")}),
     # --- dead peer detection ---
     EventSpec("dpd_probe_sent", (*_SA, "msg_id", "seq", "retry"),
               "a DPD probe is sent (IKEv2: empty INFORMATIONAL, msg_id; IKEv1: R-U-THERE, seq); retry counts "

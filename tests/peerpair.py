@@ -77,6 +77,10 @@ class PeerPair:
             self._collect(ep_timer)
         return True
 
+    def collect(self, name: str) -> None:
+        """Take the events and datagrams of a peer whose core was driven directly (an API call)."""
+        self._collect(self.eps[name])
+
     def run(self, until: float) -> PeerPair:
         while self.step(until):
             pass

@@ -25,6 +25,7 @@ from ..proto.retransmit import RetransmitSchedule
 from ..proto.settings import ChildSettings, Identity, IkeSettings, PeerSettings
 from ..proto.ts import selectors
 from . import profiles
+from .ikev1_check import check_ikev1
 from .model import PeerConfig, ScenarioConfig
 from .units import format_duration, parse_duration, parse_size
 
@@ -115,6 +116,7 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
         raise _config_error(e, file) from None
     for name, peer in cfg.peers.items():
         _check_limits(file, name, peer)
+        check_ikev1(file, name, peer)
     names = list(cfg.peers)
     peers = {n: build_peer(n, cfg.peers[n], cfg.peers[names[1 - i]]) for i, n in enumerate(names)}
     reconfigured = {}

@@ -38,6 +38,12 @@ class ChildSa:
     nonces: tuple[bytes, bytes] = (b"", b"")  # (Ni, Nr) of the creating exchange
     counters: dict[str, int] = field(default_factory=lambda: {"bytes_in": 0, "bytes_out": 0,
                                                               "packets_in": 0, "packets_out": 0})
+    life_time: float | None = None
+    """Hard lifetime in seconds as negotiated (IKEv1 proposal attribute); None: not recorded."""
+    life_bytes: int | None = None
+    """Hard volume lifetime in bytes as negotiated (IKEv1 kilobytes x 1024); None: no limit."""
+    life_packets: int | None = None
+    """Hard packet-count lifetime (local only: IKEv1 cannot negotiate it); None: no limit."""
 
     @property
     def active(self) -> bool:

@@ -92,6 +92,8 @@ FORMATTERS: dict[str, Formatter] = {
     "fault": lambda e, n: (e.peer, f"[bold yellow]⚡ fault {escape(e.get('kind'))}[/]" +
                            (" (end)" if e.get("undo") else "")),
     "nat_detected": lambda e, n: (e.peer, f"NAT detected (local {e.get('local')}, remote {e.get('remote')})"),
+    "lifetime_negotiated": lambda e, n: (e.peer, f"[cyan]{'ISAKMP' if e.get('phase') == 'ike' else 'IPsec'} SA "
+                                         f"lifetime[/] {escape(str(e.get('reason')))}"),
 }
 
 

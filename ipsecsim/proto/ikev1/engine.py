@@ -1,0 +1,343 @@
+"""The IKEv1 engine of one peer: its ISAKMP SAs and IPsec SAs, dispatch of inbound
+datagrams, timers, events and status (RFC 2408, RFC 2409, RFC 2407).
+
+An inbound datagram is decoded from its bytes (``Message.raw``) with this peer's own keys:
+the sender's payload objects are never trusted. It is matched to an ISAKMP SA by this
+side's cookie (a first phase 1 message, with a zero responder cookie, creates a responder
+SA) and handed to phase 1 (``phase1.py``), quick mode (``quickmode.py``) or informational
+(``informational.py``) processing. IPsec SAs live in the engine, not in the ISAKMP SA that
+negotiated them, so they outlive it. Every event carries ``ike_version: 1``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .. import kdf
+from ..proposals import Protocol
+from ..sa import ChildSa, ChildState
+from . import wire
+from .flight import Flight
+from .informational import Informational
+from .isakmpsa import IsakmpSa, IsakmpState
+from .message import PHASE1_EXCHANGES, Exchange, Message, N, Notify
+from .phase1 import Phase1
+from .quickmode import QuickMode, QuickModes
+
+if TYPE_CHECKING:
+    from ..endpoint import Datagram, Endpoint
+
+NotifyHandler = Callable[[IsakmpSa, N, float], None]
+MODE_OF = {Exchange.IDENTITY_PROTECTION: "main", Exchange.AGGRESSIVE: "aggressive"}
+
+
+class Ikev1Engine:
+    version = 1
+
+    def __init__(self, ep: Endpoint):
+        self.ep = ep
+        self.settings = ep.settings
+        self.sas: dict[int, IsakmpSa] = {}
+        self.by_cookie: dict[bytes, IsakmpSa] = {}
+        self.half_open: dict[tuple[bytes, str], IsakmpSa] = {}
+        self.children: list[ChildSa] = []
+        """Every IPsec SA pair this peer installed, independent of the ISAKMP SAs."""
+        self.child_label: dict[int, dict[str, str]] = {}
+        """Cookies of the ISAKMP SA that created each IPsec SA (by ChildSa uid), for events."""
+        self.attempts = 0
+        self.phase1 = Phase1(self)
+        self.quick = QuickModes(self)
+        self.info = Informational(self)
+        self.notify_handlers: dict[int, NotifyHandler] = {}
+        self.gone: OrderedDict[bytes, str] = OrderedDict()
+        """Recently destroyed ISAKMP SAs by CKY-I: why a late message finds no SA."""
+        """Handlers for status notifies (e.g. R-U-THERE) received in INFORMATIONAL exchanges."""
+
+    # --- entry points ----------------------------------------------------------------------
+    def start(self, now: float) -> None:
+        if self.settings.start == "initiate":
+            self.initiate(now)
+
+    def initiate(self, now: float) -> IsakmpSa:
+        """Start phase 1 (main or aggressive mode per ``ike.mode``) with the configured peer."""
+        s = self.settings
+        sa = self._new_sa(True, s.ike.mode, self.ep.random_spi(8), bytes(8), (s.remote_address, s.remote_port), now)
+        self.phase1.start(sa, now)
+        return sa
+
+    def receive(self, dgram: Datagram, now: float) -> None:
+        msg = dgram.message
+        raw = getattr(msg, "raw", b"") if getattr(msg, "version", None) == 1 else b""
+        if not raw:
+            self.ep.emit("message_ignored", reason="not an IKEv1 message", src=dgram.src)
+            return
+        try:
+            hdr = wire.decode_header(raw)
+        except wire.WireError as e:
+            self.ep.emit("message_ignored", reason=f"not a valid ISAKMP message: {e}", src=dgram.src)
+            return
+        sa = self._lookup(hdr)
+        if sa is None and hdr.exchange in PHASE1_EXCHANGES and not any(hdr.cky_r) and hdr.msg_id == 0:
+            sa = self.half_open.get((hdr.cky_i, dgram.src))
+            if sa is None or not sa.alive:
+                sa = self._new_responder(hdr, dgram, now)
+        if sa is None:
+            why = self.gone.get(hdr.cky_i)
+            self.ignore(hdr, dgram, "unknown ISAKMP SA" + (f" ({why})" if why else ""))
+            return
+        if hdr.exchange in PHASE1_EXCHANGES and hdr.msg_id == 0:
+            self.phase1.receive(sa, hdr, raw, dgram, now)
+        elif hdr.exchange == Exchange.QUICK_MODE:
+            self.quick.receive(sa, hdr, raw, dgram, now)
+        elif hdr.exchange == Exchange.INFORMATIONAL:
+            self.info.receive(sa, hdr, raw, dgram, now)
+        else:
+            self.ignore(hdr, dgram, f"unsupported exchange type {hdr.exchange}")
+
+    def _lookup(self, hdr: wire.Header) -> IsakmpSa | None:
+        sa = self.by_cookie.get(hdr.cky_i)
+        if sa is not None and sa.initiator and (not any(sa.cky_r) or sa.cky_r == hdr.cky_r):
+            return sa
+        sa = self.by_cookie.get(hdr.cky_r)
+        if sa is not None and not sa.initiator and sa.cky_i == hdr.cky_i:
+            return sa
+        return None
+
+    def _new_sa(self, initiator: bool, mode: str, cky_i: bytes, cky_r: bytes, remote: tuple[str, int],
+                now: float) -> IsakmpSa:
+        s = self.settings
+        sa = IsakmpSa(self.ep.next_uid(), initiator, mode, cky_i, cky_r, (s.address, s.port), remote, now)
+        sa.p1 = Flight(self, sa, 0, initiator, f"{mode}_mode",
+                       lambda t, n: self.phase1.gave_up(sa, t, n))
+        self.sas[sa.uid] = sa
+        self.by_cookie[sa.my_cookie] = sa
+        return sa
+
+    def _new_responder(self, hdr: wire.Header, dgram: Datagram, now: float) -> IsakmpSa:
+        sa = self._new_sa(False, MODE_OF[Exchange(hdr.exchange)], hdr.cky_i, self.ep.random_spi(8),
+                          (dgram.src, dgram.sport), now)
+        self.half_open[(hdr.cky_i, dgram.src)] = sa
+        self.ep.schedule(now + self.settings.ike.half_open_timeout, self.on_half_open_timer, sa.uid)
+        return sa
+
+    # --- timers ----------------------------------------------------------------------------
+    def on_retransmit_timer(self, now: float, uid: int, mid: int, generation: int, n: int) -> None:
+        sa = self.sas.get(uid)
+        if sa is None or not sa.alive:
+            return
+        flight = sa.p1 if mid == 0 else (sa.quick[mid].flight if mid in sa.quick else None)
+        if flight is not None:
+            flight.on_timer(now, generation, n)
+
+    def on_half_open_timer(self, now: float, uid: int) -> None:
+        """strongSwan's half_open_timeout also guards IKEv1 responders (task_manager_v1)."""
+        sa = self.sas.get(uid)
+        if sa is None or not sa.alive or sa.established_at is not None:
+            return
+        if sa.failed is None:
+            why = f"half-open ISAKMP SA expired: phase 1 not completed within {self.settings.ike.half_open_timeout:g} s"
+            if sa.undecryptable:
+                why += (f"; {sa.undecryptable} message(s) from the peer could not be decrypted: the pre-shared keys "
+                        f"probably differ")
+            self.phase1_failed(sa, None, why)
+        self.destroy(sa, "half_open_timeout", now)
+
+    # --- services for the exchange modules -------------------------------------------------
+    def new_mid(self, sa: IsakmpSa) -> int:
+        """A fresh random, non-zero message id for a quick mode or informational exchange."""
+        while True:
+            mid = int.from_bytes(self.ep.rng.randbytes(4), "big")
+            if mid and mid not in sa.used_mids:
+                sa.used_mids.add(mid)
+                return mid
+
+    def seal(self, sa: IsakmpSa, msg: Message, chain: bool = True) -> Message:
+        """Encode ``msg``; an encrypted one with the IV of its exchange, which then moves on
+        to the last ciphertext block (not for one-message INFORMATIONAL exchanges)."""
+        if not msg.encrypted:
+            return wire.seal(msg)
+        assert sa.keys is not None and sa.iv is not None
+        sealed = wire.seal(msg, sa.keys.encr, sa.keys.enc_key, sa.iv.iv(msg.msg_id))
+        if chain:
+            sa.iv.advance(msg.msg_id, sealed.raw)
+        return sealed
+
+    def open(self, sa: IsakmpSa, hdr: wire.Header, raw: bytes, response: bool) -> Message:
+        """Decode an inbound message with this side's keys and the IV of its exchange;
+        WireError when it is malformed or does not decrypt to valid payloads."""
+        if hdr.encrypted:
+            if sa.keys is None or sa.iv is None:
+                raise wire.WireError("encrypted message, but no keys available")
+            msg = wire.decode(raw, sa.keys.encr, sa.keys.enc_key, sa.iv.iv(hdr.msg_id))
+        else:
+            msg = wire.decode(raw)
+        return Message(msg.exchange, msg.cky_i, msg.cky_r, msg.msg_id, response, msg.payloads, msg.encrypted,
+                       raw=msg.raw, plain=msg.plain, bodies=msg.bodies)
+
+    def transmit(self, sa: IsakmpSa, msg: Message, retransmit: int) -> None:
+        from ..endpoint import Datagram
+        self.ep.emit("message_sent", **msg.fields(), retransmit=retransmit, src=sa.local[0], dst=sa.remote[0])
+        self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit))
+
+    def received(self, msg: Message, dgram: Datagram) -> None:
+        self.ep.emit("message_received", **msg.fields(), retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
+
+    def ignore(self, hdr: wire.Header, dgram: Datagram, reason: str) -> None:
+        self.ep.emit("message_ignored", reason=reason, **hdr.fields(), retransmit=dgram.retransmit, src=dgram.src)
+
+    def undecryptable(self, sa: IsakmpSa, hdr: wire.Header, dgram: Datagram, error: str,
+                      failure: str | None = None) -> None:
+        """A message for ``sa`` that is malformed or does not decrypt with our key.
+
+        Like strongSwan (task_manager_v1 ``parse_message``), answer with a PAYLOAD_MALFORMED
+        notify, except to an INFORMATIONAL (no notify war); ``failure`` is the reason of a
+        phase 1 failure to report the first time."""
+        sa.undecryptable += 1
+        what = "does not decrypt to valid payloads with our key" if hdr.encrypted else "malformed"
+        self.ignore(hdr, dgram, f"{what} ({error})")
+        if hdr.exchange == Exchange.INFORMATIONAL:
+            return
+        if failure is not None and sa.failed is None:
+            self.phase1_failed(sa, Notify.PAYLOAD_MALFORMED.name, failure)
+        self.info.notify(sa, Notify.PAYLOAD_MALFORMED, self.ep.now)
+
+    def emit_sa(self, sa: IsakmpSa, event: str, **fields: Any) -> None:
+        self.ep.emit(event, ike_version=1, **sa.label(), **fields)
+
+    def phase1_failed(self, sa: IsakmpSa, notify: str | None, reason: str) -> None:
+        sa.failed = notify or "timeout"
+        self.emit_sa(sa, "negotiation_failed", phase="ike", notify=notify, reason=reason)
+
+    def child_failed(self, sa: IsakmpSa, notify: str | None, reason: str) -> None:
+        sa.child_failed = notify or "timeout"
+        self.emit_sa(sa, "negotiation_failed", phase="child", notify=notify, reason=reason)
+
+    def established(self, sa: IsakmpSa, now: float) -> None:
+        sa.state, sa.established_at = IsakmpState.ESTABLISHED, now
+        self.half_open.pop((sa.cky_i, sa.remote[0]), None)
+        self.attempts = 0
+        assert sa.proposal is not None
+        self.emit_sa(sa, "ike_sa_established", initiator=sa.initiator, proposal=str(sa.proposal),
+                     local_id=str(self.settings.local_identity), remote_id=str(sa.peer_id), mode=sa.mode,
+                     life_time=sa.life.seconds)
+
+    def has_contact(self, sa: IsakmpSa) -> bool:
+        """Another established ISAKMP SA or a live IPsec SA with this peer exists."""
+        return any(o is not sa and o.established for o in self.sas.values()) or any(
+            c.active for c in self.children)
+
+    def initial_contact(self, sa: IsakmpSa, now: float) -> None:
+        """RFC 2407 4.6.3.3 INITIAL-CONTACT: the peer rebooted; drop the established SAs we
+        still hold with it (negotiations in progress, e.g. our own simultaneous one, stay)."""
+        for other in list(self.sas.values()):
+            if other is not sa and other.established and other.remote[0] == sa.remote[0]:
+                self.destroy(other, "initial_contact", now)
+        for c in self.children:
+            if c.active and c.ike_uid != sa.uid:
+                self._child_gone(c, "initial_contact")
+
+    def install_child(self, sa: IsakmpSa, qm: QuickMode, now: float) -> ChildSa:
+        """KEYMAT per SPI (RFC 2409 5.5): the inbound SA is keyed with our own SPI, the
+        outbound one with the peer's; encryption key (with salt) first, then integrity."""
+        assert sa.keys is not None and qm.proposal is not None
+        p = qm.proposal
+        encr, integ = p.encr[0], (p.integ[0] if p.integ else None)
+        e_len, a_len = kdf.encr_key_bytes(encr), (integ.key_bytes if integ else 0)
+        spi_in, spi_out = (qm.spi_i, qm.spi_r) if qm.initiator else (qm.spi_r, qm.spi_i)
+        k_in = sa.keys.keymat(Protocol.ESP, spi_in, qm.nonce_i, qm.nonce_r, e_len + a_len, qm.g_qm)
+        k_out = sa.keys.keymat(Protocol.ESP, spi_out, qm.nonce_i, qm.nonce_r, e_len + a_len, qm.g_qm)
+        local, remote = (qm.tsi, qm.tsr) if qm.initiator else (qm.tsr, qm.tsi)
+        child = ChildSa(self.ep.next_uid(), sa.uid, spi_in, spi_out, p, (local,), (remote,), qm.initiator, now,
+                        encr_key_in=k_in[:e_len], integ_key_in=k_in[e_len:], encr_key_out=k_out[:e_len],
+                        integ_key_out=k_out[e_len:], nonces=(qm.nonce_i, qm.nonce_r),
+                        life_time=float(qm.life.seconds) if qm.life.seconds is not None else None,
+                        life_bytes=qm.life.life_bytes, life_packets=self.settings.child.life_packets)
+        self.children.append(child)
+        self.child_label[child.uid] = sa.label()
+        self.emit_sa(sa, "child_sa_established", **child.describe(), msg_id=qm.mid, life_time=child.life_time,
+                     life_bytes=child.life_bytes, pfs=qm.g_qm is not None)
+        return child
+
+    def _child_gone(self, c: ChildSa, reason: str) -> None:
+        c.state = ChildState.DELETED
+        self.ep.emit("child_sa_deleted", ike_version=1, **self.child_label.get(c.uid, {}), spi_in=c.spi_in.hex(),
+                     spi_out=c.spi_out.hex(), reason=reason)
+
+    def delete_children_by_peer(self, spis: tuple[bytes, ...]) -> None:
+        """The peer deleted IPsec SAs: ``spis`` are its inbound SPIs, our outbound ones."""
+        for c in self.children:
+            if c.active and c.spi_out in spis:
+                self._child_gone(c, "deleted_by_peer")
+
+    # --- SA lifecycle ----------------------------------------------------------------------
+    def destroy(self, sa: IsakmpSa, reason: str, now: float) -> None:
+        """Forget an ISAKMP SA. Its IPsec SAs stay installed (see isakmpsa.py)."""
+        if not sa.alive:
+            return
+        if sa.established_at is not None:
+            self.emit_sa(sa, "ike_sa_deleted", reason=reason)
+        sa.state = IsakmpState.DESTROYED
+        sa.p1.stop()
+        for qm in sa.quick.values():
+            qm.flight.stop()
+        if self.by_cookie.get(sa.my_cookie) is sa:
+            del self.by_cookie[sa.my_cookie]
+        self.half_open.pop((sa.cky_i, sa.remote[0]), None)
+        self.quick.forget(sa)
+        del self.sas[sa.uid]
+        self.gone[sa.cky_i] = f"deleted at {now:g} s: {reason}"
+        while len(self.gone) > 64:
+            self.gone.popitem(last=False)
+
+    def setup_timed_out(self, sa: IsakmpSa, now: float) -> None:
+        self.destroy(sa, "retransmit_timeout", now)
+        if not sa.initiator:
+            return
+        self.attempts += 1
+        tries = self.settings.keyingtries
+        if tries == 0 or self.attempts < tries:
+            self.ep.emit("negotiation_retry", attempt=self.attempts + 1,
+                         keyingtries="forever" if tries == 0 else tries)
+            self.initiate(now)
+
+    def delete_isakmp(self, sa: IsakmpSa, reason: str, now: float) -> None:
+        """Delete an ISAKMP SA, telling the peer (INFORMATIONAL [ HASH D ], RFC 2409 5.7).
+        The IPsec SAs it negotiated stay installed on both sides."""
+        if not sa.alive:
+            return
+        if sa.keys is not None:
+            self.info.delete_isakmp(sa, now)
+        self.destroy(sa, reason, now)
+
+    def delete_child(self, child: ChildSa, reason: str, now: float) -> None:
+        """Delete an IPsec SA pair, telling the peer through a live ISAKMP SA if there is one
+        (INFORMATIONAL [ HASH D ] with our inbound SPI, RFC 2408 3.15)."""
+        if not child.active:
+            return
+        via = self.sas.get(child.ike_uid)
+        if via is None or not via.established:
+            via = next((s for s in self.sas.values() if s.established), None)
+        if via is not None:
+            self.info.delete_esp(via, (child.spi_in,), now)
+        self._child_gone(child, reason)
+
+    # --- status ----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        ikes = [sa for sa in self.sas.values() if sa.alive]
+        established = [sa for sa in ikes if sa.established]
+        children = [c for c in self.children if c.active]
+        if children:
+            status = "ipsec_sa_established"
+        elif established:
+            status = "ipsec_sa_not_established" if any(sa.child_failed for sa in established) else "ike_sa_established"
+        else:
+            status = "ike_sa_not_established"
+        return {
+            "status": status,
+            "ike_sas": [sa.describe() for sa in ikes],
+            "child_sas": [{**c.describe(), "established_at": c.established_at, "life_time": c.life_time,
+                           "life_bytes": c.life_bytes, "ike_sa_alive": c.ike_uid in self.sas}
+                          for c in children],
+        }

@@ -1,0 +1,101 @@
+"""The ISAKMP SA (IKEv1 phase 1 SA) of one peer: cookies, negotiated proposal and lifetime,
+the values phase 1 exchanged, its keys and IVs, and the exchanges running on it.
+
+IKEv1 IPsec SAs are not owned by it: once created they live on in the engine until they
+are deleted or expire, whatever happens to the ISAKMP SA (RFC 2408 2.4 treats the two as
+separate SAs; a Delete of the ISAKMP SA does not delete the IPsec SAs it negotiated).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..dh import DhKey
+from ..proposals import Proposal
+from ..settings import Identity
+from .keys import IvState, Phase1Keys
+from .lifetime import Lifetime
+from .message import VID_NATT
+
+if TYPE_CHECKING:
+    from .flight import Flight
+    from .quickmode import QuickMode
+
+
+class IsakmpState(enum.Enum):
+    CONNECTING = "connecting"
+    ESTABLISHED = "established"
+    DELETING = "deleting"
+    DESTROYED = "destroyed"
+
+
+@dataclass(slots=True, eq=False)
+class IsakmpSa:
+    uid: int
+    initiator: bool
+    """This side initiated phase 1."""
+    mode: str
+    """main | aggressive"""
+    cky_i: bytes
+    cky_r: bytes
+    local: tuple[str, int]
+    remote: tuple[str, int]
+    created_at: float
+    state: IsakmpState = IsakmpState.CONNECTING
+    established_at: float | None = None
+    proposal: Proposal | None = None
+    life: Lifetime = field(default_factory=Lifetime)
+    sai_b: bytes = b""
+    """Body of the initiator's SA payload (RFC 2409 section 5, SAi_b)."""
+    dh: DhKey | None = None
+    g_xi: bytes = b""
+    g_xr: bytes = b""
+    nonce_i: bytes = b""
+    nonce_r: bytes = b""
+    id_i: bytes = b""
+    """IDii_b of an aggressive mode initiator (HASH_I is sent after the ID)."""
+    keys: Phase1Keys | None = None
+    iv: IvState | None = None
+    peer_id: Identity | None = None
+    peer_vids: tuple[bytes, ...] = ()
+    next_msg: int = 1
+    """Number of the phase 1 message this side expects next (1-6 main, 1-3 aggressive)."""
+    p1: Flight = field(init=False)
+    quick: dict[int, QuickMode] = field(default_factory=dict)
+    """Quick mode exchanges in progress, by message id."""
+    used_mids: set[int] = field(default_factory=set)
+    failed: str | None = None
+    """Notify name of the phase 1 failure already reported."""
+    child_failed: str | None = None
+    """Notify name of the last failed quick mode (status ipsec_sa_not_established)."""
+    undecryptable: int = 0
+    """Messages for this SA that did not decrypt to valid payloads."""
+    nat_local: bool = False
+    nat_remote: bool = False
+
+    @property
+    def my_cookie(self) -> bytes:
+        return self.cky_i if self.initiator else self.cky_r
+
+    @property
+    def alive(self) -> bool:
+        return self.state is not IsakmpState.DESTROYED
+
+    @property
+    def established(self) -> bool:
+        return self.state is IsakmpState.ESTABLISHED
+
+    @property
+    def natt(self) -> bool:
+        """Both sides announced RFC 3947 NAT traversal: NAT-D payloads are exchanged."""
+        return VID_NATT in self.peer_vids
+
+    def label(self) -> dict[str, str]:
+        return {"spi_i": self.cky_i.hex(), "spi_r": self.cky_r.hex()}
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.label(), "state": self.state.value, "initiator": self.initiator,
+                "proposal": str(self.proposal) if self.proposal else None, "established_at": self.established_at,
+                "mode": self.mode, "life_time": self.life.seconds}

@@ -1,0 +1,397 @@
+"""IKEv1 phase 2: quick mode, both roles (RFC 2409 5.5; IPsec DOI RFC 2407).
+
+    QUICK_MODE, random message id M-ID, everything encrypted under the ISAKMP SA
+      1  I->R  E[ HASH(1) SA Ni [KE] IDci IDcr ]    HASH(1) = prf(SKEYID_a, M-ID | SA | Ni [| KE] | IDci | IDcr)
+      2  R->I  E[ HASH(2) SA Nr [KE] IDci IDcr [N(RESPONDER_LIFETIME)] ]
+                                                   HASH(2) = prf(SKEYID_a, M-ID | Ni_b | SA | Nr ...)
+      3  I->R  E[ HASH(3) ]                        HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b)
+
+The responder checks the proxy identities first (INVALID_ID_INFORMATION), then the
+proposals including the PFS group (NO_PROPOSAL_CHOSEN: unlike IKEv2, a PFS mismatch fails the
+very first quick mode), then the lifetime policy; a refusal goes back in an INFORMATIONAL
+[ HASH N ] (strongSwan quick_mode.c ``send_notify``). The initiator installs the IPsec SA
+pair after sending message 3, the responder after receiving it. The initiator runs one
+quick mode at a time, one per pair of local and remote subnets (one proxy-identity pair per
+quick mode, RFC 2409 5.5).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .. import dh
+from ..dh import DhKey
+from ..proposals import Proposal, Protocol, choose, is_subset
+from ..ts import TrafficSelector, narrow
+from . import doi, lifetime, wire
+from .flight import Flight
+from .lifetime import Lifetime
+from .message import HASH, ID, KE, SA, Exchange, Message, N, Nonce, Notify, Payload, SaProposal, Transform
+
+if TYPE_CHECKING:
+    from ..endpoint import Datagram
+    from .engine import Ikev1Engine
+    from .isakmpsa import IsakmpSa
+
+
+@dataclass(eq=False)
+class QuickMode:
+    mid: int
+    initiator: bool
+    flight: Flight
+    tsi: TrafficSelector
+    """The initiator's side (IDci)."""
+    tsr: TrafficSelector
+    """The responder's side (IDcr)."""
+    spi_i: bytes = b""
+    spi_r: bytes = b""
+    nonce_i: bytes = b""
+    nonce_r: bytes = b""
+    dh: DhKey | None = None
+    g_qm: bytes | None = None
+    proposal: Proposal | None = None
+    life: Lifetime = field(default_factory=Lifetime)
+    next_msg: int = 1
+    done: bool = False
+
+
+def select_ids(policy: str, tsi: TrafficSelector, tsr: TrafficSelector, my_remote: tuple[TrafficSelector, ...],
+               my_local: tuple[TrafficSelector, ...]) -> tuple[TrafficSelector, TrafficSelector] | str:
+    """The responder's proxy identities for a proposal, or why they are unacceptable.
+
+    ``exact`` (Huawei: the interesting flows must be mirror images) requires IDci to be one
+    of our remote subnets and IDcr one of our local subnets. ``narrow`` (strongSwan) takes the
+    intersection with our configuration, the first one if several."""
+    if policy == "exact":
+        if tsi in my_remote and tsr in my_local:
+            return tsi, tsr
+        return (f"proposed IDci {tsi} / IDcr {tsr} are not mirror images of our remote "
+                f"{', '.join(map(str, my_remote))} / local {', '.join(map(str, my_local))} (ts_policy exact)")
+    ni, nr = narrow((tsi,), my_remote), narrow((tsr,), my_local)
+    if not ni or not nr:
+        return (f"proposed IDci {tsi} / IDcr {tsr} do not overlap our remote {', '.join(map(str, my_remote))} / "
+                f"local {', '.join(map(str, my_local))}")
+    return ni[0], nr[0]
+
+
+def _rest(msg: Message) -> bytes:
+    """The payload chain after the leading HASH payload, with all payload headers."""
+    return msg.plain[4 + len(msg.bodies[0]):]
+
+
+class QuickModes:
+    def __init__(self, engine: Ikev1Engine):
+        self.e = engine
+        self.pending: dict[int, deque[tuple[TrafficSelector, TrafficSelector]]] = {}
+        self.handlers: dict[tuple[bool, int], Callable[[IsakmpSa, QuickMode, Message, float], None]] = {
+            (False, 1): self.r_qm1, (True, 2): self.i_qm2, (False, 3): self.r_qm3,
+        }
+
+    # --- initiator --------------------------------------------------------------------------
+    def start(self, sa: IsakmpSa, now: float) -> None:
+        """Queue one quick mode per pair of local and remote subnets and run the first."""
+        s = self.e.settings
+        self.pending[sa.uid] = deque((lt, rt) for lt in s.child.local_ts for rt in s.child.remote_ts)
+        self._next(sa, now)
+
+    def _next(self, sa: IsakmpSa, now: float) -> None:
+        queue = self.pending.get(sa.uid)
+        if not sa.established or not queue or any(q.initiator and not q.done for q in sa.quick.values()):
+            return
+        self.initiate(sa, *queue.popleft(), now)
+
+    def forget(self, sa: IsakmpSa) -> None:
+        self.pending.pop(sa.uid, None)
+
+    def _own_life(self) -> Lifetime:
+        c = self.e.settings.child
+        return Lifetime.from_settings(c.life_time, c.life_bytes)
+
+    def initiate(self, sa: IsakmpSa, tsi: TrafficSelector, tsr: TrafficSelector, now: float) -> QuickMode:
+        e = self.e
+        s = e.settings
+        mid = e.new_mid(sa)
+        qm = self._new(sa, mid, True, tsi, tsr)
+        qm.spi_i, qm.nonce_i = e.ep.random_spi(4), e.ep.rng.randbytes(s.ike.nonce_bytes)
+        life = self._own_life()
+        props = s.child.proposals
+        sa_p = SA(tuple(SaProposal(i, Protocol.ESP, qm.spi_i, (doi.esp_transform(1, p, life),))
+                        for i, p in enumerate(props, 1)))
+        payloads: list[Payload] = [sa_p, Nonce(qm.nonce_i)]
+        if props[0].dh:  # PFS: one KE for the group of the first proposal (strongSwan)
+            qm.dh = dh.generate(props[0].dh[0].ikev2_id, e.ep.rng)
+            payloads.append(KE(qm.dh.public))
+        payloads += [doi.id_from_ts(tsi), doi.id_from_ts(tsr)]
+        self._send(sa, qm, 1, payloads, now, armed=True)
+        qm.next_msg = 2
+        return qm
+
+    def _new(self, sa: IsakmpSa, mid: int, initiator: bool, tsi: TrafficSelector, tsr: TrafficSelector) -> QuickMode:
+        sa.used_mids.add(mid)
+        flight = Flight(self.e, sa, mid, initiator, "quick_mode", lambda t, n: self.gave_up(sa, mid, t, n))
+        qm = QuickMode(mid, initiator, flight, tsi, tsr)
+        sa.quick[mid] = qm
+        return qm
+
+    def _send(self, sa: IsakmpSa, qm: QuickMode, n: int, payloads: list[Payload], now: float, armed: bool) -> None:
+        """Send quick mode message ``n`` with its HASH(n) in front, encrypted in the QM IV chain."""
+        keys = sa.keys
+        assert keys is not None
+        rest = wire.encode_chain(payloads)[1]
+        if n == 1:
+            h = keys.hash1(qm.mid, rest)
+        elif n == 2:
+            h = keys.hash2(qm.mid, qm.nonce_i, rest)
+        else:
+            h = keys.hash3(qm.mid, qm.nonce_i, qm.nonce_r)
+        msg = Message(Exchange.QUICK_MODE, sa.cky_i, sa.cky_r, qm.mid, not qm.initiator, (HASH(h), *payloads), True)
+        qm.flight.send(self.e.seal(sa, msg), now, armed=armed, reply=bool(qm.flight.seen))
+
+    def gave_up(self, sa: IsakmpSa, mid: int, now: float, transmissions: int) -> None:
+        """strongSwan destroys the IKE SA when a retransmission gives up (task_manager_v1);
+        the IPsec SAs installed earlier stay."""
+        e = self.e
+        qm = sa.quick.get(mid)
+        e.emit_sa(sa, "retransmit_gave_up", exchange="QUICK_MODE", msg_id=mid, transmissions=transmissions,
+                  task="quick_mode")
+        if qm is not None:
+            e.child_failed(sa, None, f"no answer to QUICK_MODE message {qm.next_msg - 1} after {transmissions} "
+                           f"transmissions")
+        e.destroy(sa, "retransmit_timeout", now)
+
+    # --- dispatch ---------------------------------------------------------------------------
+    def receive(self, sa: IsakmpSa, hdr: wire.Header, raw: bytes, dgram: Datagram, now: float) -> None:
+        e = self.e
+        if not sa.established:
+            e.ignore(hdr, dgram, "QUICK_MODE before phase 1 is complete")
+            return
+        qm = sa.quick.get(hdr.msg_id)
+        if qm is not None:
+            kind = qm.flight.classify(raw)
+            if kind == "duplicate":
+                e.received(qm.flight.last_received(), dgram)
+                qm.flight.on_duplicate()
+                return
+            if kind == "old" or qm.done:
+                e.ignore(hdr, dgram, "late retransmission in a finished quick mode")
+                return
+        fresh = qm is None
+        try:
+            msg = e.open(sa, hdr, raw, response=not fresh and qm.initiator)  # type: ignore[union-attr]
+        except wire.WireError as ex:
+            e.undecryptable(sa, hdr, dgram, str(ex))
+            return
+        if fresh:
+            qm = self._new(sa, hdr.msg_id, False, TrafficSelector(0, 0), TrafficSelector(0, 0))
+        assert qm is not None and sa.iv is not None
+        handler = self.handlers.get((qm.initiator, qm.next_msg))
+        if handler is None:
+            e.ignore(hdr, dgram, "unexpected quick mode message")
+            return
+        sa.iv.advance(qm.mid, raw)
+        qm.flight.accepted(raw, msg)
+        e.received(msg, dgram)
+        if not isinstance(msg.payloads[0] if msg.payloads else None, HASH):
+            self._refuse(sa, qm, Notify.INVALID_HASH_INFORMATION, "quick mode message does not start with HASH", now)
+            return
+        handler(sa, qm, msg, now)
+
+    def _refuse(self, sa: IsakmpSa, qm: QuickMode, notify: Notify, reason: str, now: float,
+                tell: bool = True) -> None:
+        """This quick mode fails: report, tell the peer (protocol ESP, the initiator's SPI,
+        as strongSwan does), end the exchange."""
+        self.e.child_failed(sa, notify.name, reason)
+        if tell:
+            self.e.info.notify(sa, notify, now, protocol=Protocol.ESP, spi=qm.spi_i or bytes(4))
+        self._finish(sa, qm, now, drop=not qm.initiator)
+
+    def _finish(self, sa: IsakmpSa, qm: QuickMode, now: float, drop: bool = False) -> None:
+        qm.done = True
+        qm.flight.stop()
+        assert sa.iv is not None
+        sa.iv.forget(qm.mid)
+        if drop:  # a refused responder exchange: a retransmitted message 1 is judged anew
+            sa.quick.pop(qm.mid, None)
+        self._next(sa, now)
+
+    def refused(self, sa: IsakmpSa, n: N, now: float) -> None:
+        """The peer answered our quick mode with an error notify (INFORMATIONAL): cancel it
+        (strongSwan informational.c ``cancel_quick_mode`` for INVALID_ID / NO_PROPOSAL)."""
+        active = [q for q in sa.quick.values() if not q.done]
+        hit = [q for q in active if q.spi_i == n.spi]
+        if not hit and n.type in (Notify.INVALID_ID_INFORMATION, Notify.NO_PROPOSAL_CHOSEN):
+            hit = [q for q in active if q.initiator]
+        for qm in hit:
+            self.e.child_failed(sa, n.name, f"peer refused quick mode {qm.mid} ({qm.tsi} === {qm.tsr}) with "
+                                f"{n.name}")
+            self._finish(sa, qm, now, drop=not qm.initiator)
+
+    # --- responder: message 1 ---------------------------------------------------------------
+    def r_qm1(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> None:
+        e = self.e
+        s = e.settings
+        assert sa.keys is not None
+        if msg.payloads[0].data != sa.keys.hash1(qm.mid, _rest(msg)):  # type: ignore[union-attr]
+            self._refuse(sa, qm, Notify.INVALID_HASH_INFORMATION, "HASH(1) does not verify", now)
+            return
+        sa_p, nonce = msg.first(SA), msg.first(Nonce)
+        if not isinstance(sa_p, SA) or not isinstance(nonce, Nonce):
+            self._refuse(sa, qm, Notify.INVALID_PAYLOAD_TYPE, "quick mode message 1 lacks SA or Ni", now)
+            return
+        if sa_p.proposals:
+            qm.spi_i = sa_p.proposals[0].spi
+        ids = msg.all(ID)
+        try:
+            if len(ids) == 2:
+                tsi, tsr = doi.ts_from_id(ids[0]), doi.ts_from_id(ids[1])  # type: ignore[arg-type]
+            elif not ids:  # RFC 2409 5.5: no IDs means the ISAKMP peers' addresses
+                tsi, tsr = TrafficSelector.host(sa.remote[0]), TrafficSelector.host(sa.local[0])
+            else:
+                raise doi.DoiError(f"{len(ids)} ID payloads, expected IDci and IDcr")
+        except doi.DoiError as ex:
+            self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, str(ex), now)
+            return
+        answer = select_ids(s.child.ts_policy, tsi, tsr, s.child.remote_ts, s.child.local_ts)
+        if isinstance(answer, str):
+            self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, answer, now)
+            return
+        offered: list[tuple[SaProposal, Transform, Proposal, Lifetime]] = []
+        for sp in sa_p.proposals:
+            if sp.protocol != Protocol.ESP or len(sp.spi) != 4:
+                continue
+            for t in sp.transforms:
+                try:
+                    prop, life, mode = doi.parse_esp(t)
+                except doi.DoiError:
+                    continue
+                if mode == doi.ENCAP_TUNNEL:
+                    offered.append((sp, t, prop, life))
+        choice = choose(tuple(o[2] for o in offered), s.child.proposals)
+        if choice is None:
+            shown = ", ".join(str(o[2]) for o in offered) or "nothing usable"
+            self._refuse(sa, qm, Notify.NO_PROPOSAL_CHOSEN, f"no configured ESP proposal "
+                         f"({', '.join(map(str, s.child.proposals))}) matches the offered ({shown})", now)
+            return
+        idx, chosen = choice
+        sp, t, _, proposed = offered[idx - 1]
+        qm.spi_i = sp.spi
+        proposed, own = proposed.with_ipsec_default(), self._own_life().with_ipsec_default()
+        dec = lifetime.decide(s.ike.lifetime_policy, proposed, own)
+        if not dec.ok:
+            self._refuse(sa, qm, Notify.NO_PROPOSAL_CHOSEN, f"IPsec SA lifetime: {dec.reason}", now)
+            return
+        payloads_tail: list[Payload] = []
+        if chosen.dh:
+            ke = msg.first(KE)
+            if not isinstance(ke, KE):
+                self._refuse(sa, qm, Notify.INVALID_PAYLOAD_TYPE, "PFS proposal without KE payload", now)
+                return
+            qm.dh = dh.generate(chosen.dh[0].ikev2_id, e.ep.rng)
+            try:
+                qm.g_qm = dh.shared_secret(qm.dh, ke.data)
+            except dh.DhError as ex:
+                self._refuse(sa, qm, Notify.INVALID_KEY_INFORMATION, f"PFS KE payload unusable: {ex}", now)
+                return
+            payloads_tail.append(KE(qm.dh.public))
+        if dec.reason:
+            e.emit_sa(sa, "lifetime_negotiated", phase="child", policy=s.ike.lifetime_policy,
+                      proposed_time=proposed.seconds, configured_time=own.seconds, life_time=dec.life.seconds,
+                      proposed_kilobytes=proposed.kilobytes, configured_kilobytes=own.kilobytes,
+                      life_kilobytes=dec.life.kilobytes, responder_lifetime=dec.claimed is not None,
+                      reason=dec.reason)
+        qm.proposal, qm.life, qm.tsi, qm.tsr = chosen, dec.life, answer[0], answer[1]
+        qm.nonce_i, qm.nonce_r, qm.spi_r = nonce.data, e.ep.rng.randbytes(s.ike.nonce_bytes), e.ep.random_spi(4)
+        payloads: list[Payload] = [SA((SaProposal(sp.num, Protocol.ESP, qm.spi_r, (t,)),)), Nonce(qm.nonce_r),
+                                   *payloads_tail, doi.id_from_ts(qm.tsi), doi.id_from_ts(qm.tsr)]
+        if dec.claimed is not None:
+            # RFC 2407 4.6.3.1: SPI = the sender's inbound SPI, data = our actual lifetime(s)
+            attrs = doi.life_attrs(dec.claimed, doi.P2_LIFE_TYPE, doi.P2_LIFE_DURATION)
+            payloads.append(N(Notify.RESPONDER_LIFETIME, Protocol.ESP, qm.spi_r, wire.encode_attrs(tuple(attrs))))
+        self._send(sa, qm, 2, payloads, now, armed=True)  # three-message exchange: retransmit until message 3
+        qm.next_msg = 3
+
+    # --- initiator: message 2 ---------------------------------------------------------------
+    def i_qm2(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> None:
+        e = self.e
+        s = e.settings
+        assert sa.keys is not None
+        if msg.payloads[0].data != sa.keys.hash2(qm.mid, qm.nonce_i, _rest(msg)):  # type: ignore[union-attr]
+            self._refuse(sa, qm, Notify.INVALID_HASH_INFORMATION, "HASH(2) does not verify", now)
+            return
+        nonce = msg.first(Nonce)
+        if not isinstance(nonce, Nonce):
+            self._refuse(sa, qm, Notify.INVALID_PAYLOAD_TYPE, "quick mode message 2 lacks Nr", now)
+            return
+        sa_p = msg.first(SA)
+        chosen = None
+        if isinstance(sa_p, SA) and len(sa_p.proposals) == 1 and len(sa_p.proposals[0].transforms) == 1:
+            try:
+                chosen, returned, mode = doi.parse_esp(sa_p.proposals[0].transforms[0])
+            except doi.DoiError:
+                chosen = None
+        if chosen is None or mode != doi.ENCAP_TUNNEL or not is_subset(chosen, s.child.proposals):
+            self._refuse(sa, qm, Notify.NO_PROPOSAL_CHOSEN, f"responder chose {chosen or 'something'}, which was "
+                         f"not offered", now)
+            return
+        assert isinstance(sa_p, SA)
+        qm.spi_r, qm.nonce_r, qm.proposal = sa_p.proposals[0].spi, nonce.data, chosen
+        if chosen.dh:
+            ke = msg.first(KE)
+            try:
+                if not isinstance(ke, KE) or qm.dh is None:
+                    raise dh.DhError("no KE payload")
+                qm.g_qm = dh.shared_secret(qm.dh, ke.data)
+            except dh.DhError as ex:
+                self._refuse(sa, qm, Notify.INVALID_KEY_INFORMATION, f"PFS KE payload unusable: {ex}", now)
+                return
+        ids = msg.all(ID)
+        if len(ids) == 2:
+            try:
+                tsi, tsr = doi.ts_from_id(ids[0]), doi.ts_from_id(ids[1])  # type: ignore[arg-type]
+            except doi.DoiError as ex:
+                self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, str(ex), now)
+                return
+            # strongSwan quick_mode.c get_ts: the responder's choice must lie within ours
+            if not narrow((tsi,), (qm.tsi,)) == (tsi,) or not narrow((tsr,), (qm.tsr,)) == (tsr,):
+                self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, f"responder answered IDci {tsi} / IDcr {tsr}, "
+                             f"not within the proposed {qm.tsi} / {qm.tsr}", now)
+                return
+            qm.tsi, qm.tsr = tsi, tsr
+        qm.life = self._initiator_life(sa, returned.with_ipsec_default(), msg.notify(Notify.RESPONDER_LIFETIME))
+        self._send(sa, qm, 3, [], now, armed=False)  # final message: re-sent when message 2 is repeated
+        qm.next_msg = 4
+        e.install_child(sa, qm, now)
+        self._finish(sa, qm, now)
+
+    def _initiator_life(self, sa: IsakmpSa, life: Lifetime, rl: N | None) -> Lifetime:
+        """Adopt shorter values announced in RESPONDER-LIFETIME (RFC 2407 4.6.3.1)."""
+        if rl is None:
+            return life
+        claimed = doi.parse_life(Transform(0, 0, wire.parse_attrs(rl.data)), doi.P2_LIFE_TYPE,
+                                  doi.P2_LIFE_DURATION)
+        secs, kb = life.seconds, life.kilobytes
+        if claimed.seconds is not None and (secs is None or claimed.seconds < secs):
+            secs = claimed.seconds
+        if claimed.kilobytes is not None and (kb is None or claimed.kilobytes < kb):
+            kb = claimed.kilobytes
+        new = Lifetime(secs, kb)
+        if new != life:
+            self.e.emit_sa(sa, "lifetime_negotiated", phase="child", policy=None, proposed_time=life.seconds,
+                           configured_time=life.seconds, life_time=new.seconds, proposed_kilobytes=life.kilobytes,
+                           configured_kilobytes=life.kilobytes, life_kilobytes=new.kilobytes,
+                           responder_lifetime=True, reason=f"responder announced RESPONDER-LIFETIME {claimed}: "
+                           f"using {new} instead of the proposed {life}")
+        return new
+
+    # --- responder: message 3 ---------------------------------------------------------------
+    def r_qm3(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> None:
+        assert sa.keys is not None
+        if msg.payloads[0].data != sa.keys.hash3(qm.mid, qm.nonce_i, qm.nonce_r):  # type: ignore[union-attr]
+            self._refuse(sa, qm, Notify.INVALID_HASH_INFORMATION, "HASH(3) does not verify", now)
+            return
+        qm.next_msg = 4
+        self.e.install_child(sa, qm, now)
+        self._finish(sa, qm, now)
