@@ -22,7 +22,7 @@ from ..proto import proposals as P
 from ..proto.retransmit import RetransmitSchedule
 from ..proto.settings import ChildSettings, Identity, IkeSettings, PeerSettings
 from ..proto.ts import selectors
-from . import profiles
+from . import lifetimes, profiles
 from .model import PeerConfig, ScenarioConfig
 from .units import format_duration, parse_duration
 
@@ -85,6 +85,11 @@ def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
     except ValidationError as e:
         raise _config_error(e, file) from None
     for name, peer in cfg.peers.items():
+        try:
+            lifetimes.child_lifetime(peer.child)
+            lifetimes.ike_lifetime(peer.ike)
+        except lifetimes.LifetimeError as e:
+            raise ConfigError(file, f"peers.{name}.{e.path}", str(e)) from None
         _check_limits(file, name, peer)
     names = list(cfg.peers)
     peers = {n: build_peer(n, cfg.peers[n], cfg.peers[names[1 - i]]) for i, n in enumerate(names)}
@@ -105,7 +110,8 @@ def _apply_profiles(data: dict[str, Any], file: str | None) -> dict[str, Any]:
         if not isinstance(pname, str) or pname not in profiles.names():
             raise ConfigError(file, f"peers.{name}.profile",
                               f"unknown profile {pname!r}; available: {', '.join(profiles.names())}")
-        out["peers"][name] = deep_merge(profiles.load(pname).nested(), raw)
+        base = lifetimes.strip_overridden(profiles.load(pname).nested(), raw)
+        out["peers"][name] = deep_merge(base, raw)
     return out
 
 
@@ -126,6 +132,8 @@ def _check_limits(file: str | None, name: str, peer: PeerConfig) -> None:
         value: Any = peer
         for part in path.split("."):
             value = getattr(value, part, None)
+        if isinstance(value, str | dict):  # a percentage: check the effective value
+            value = lifetimes.resolved_value(peer, path)
         if value is None:
             continue
         lo = _as_number(lim.min, value)
@@ -153,21 +161,28 @@ def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
     ike, child, rt = cfg.ike, cfg.child, cfg.retransmit
     schedule = RetransmitSchedule(rt.timeout, rt.base, rt.tries, rt.limit, rt.jitter,
                                   tuple(rt.waits) if rt.waits else None)
+    child_life, ike_life = lifetimes.child_lifetime(child), lifetimes.ike_lifetime(ike)
     return PeerSettings(
         name=name, address=cfg.address, remote_address=cfg.remote_address or other.address,
         start=cfg.start, profile=cfg.profile, keyingtries=cfg.keyingtries, retransmit=schedule,
+        acquire_queue=cfg.acquire_queue,
         ike=IkeSettings(version=ike.version, mode=ike.mode,
                         proposals=P.parse_list(ike.proposals, P.Protocol.IKE), psk=ike.psk.encode(),
                         local_id=Identity.parse(ike.local_id) if ike.local_id else None,
                         remote_id=Identity.parse(ike.remote_id) if ike.remote_id else None,
                         nonce_bytes=ike.nonce_bytes, half_open_timeout=ike.half_open_timeout,
-                        initial_contact=ike.initial_contact, life_time=ike.life_time,
-                        lifetime_policy=ike.lifetime_policy),
+                        initial_contact=ike.initial_contact, life_time=ike_life.time.life,
+                        lifetime_policy=ike.lifetime_policy, lifetime=ike_life),
         child=ChildSettings(proposals=P.parse_list(child.proposals, P.Protocol.ESP),
                             local_ts=selectors(cfg.local_subnets), remote_ts=selectors(cfg.remote_subnets),
-                            ts_policy=child.ts_policy, mode=child.mode, life_time=child.life_time,
-                            life_bytes=child.life_bytes, life_packets=child.life_packets),
+                            ts_policy=child.ts_policy, mode=child.mode, life_time=child_life.time.life,
+                            life_bytes=_int(child_life.bytes.life), life_packets=_int(child_life.packets.life),
+                            lifetime=child_life, delete_rekeyed_delay=child.delete_rekeyed_delay),
     )
+
+
+def _int(v: float | None) -> int | None:
+    return None if v is None else int(v)
 
 
 # --- pydantic errors as one clear sentence ----------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from .lifetime import Lifetime
 from .proposals import Proposal
 from .retransmit import RetransmitSchedule
 from .ts import TrafficSelector
@@ -65,6 +66,7 @@ class IkeSettings:
     initial_contact: bool = True
     life_time: float | None = None  # hard lifetime of the IKE SA, seconds
     lifetime_policy: str = "obey"  # IKEv1 responder: obey | claim | strict | exact
+    lifetime: Lifetime = field(default_factory=Lifetime)  # soft and hard limits (time only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,8 @@ class ChildSettings:
     life_time: float | None = None  # hard lifetime, seconds
     life_bytes: int | None = None
     life_packets: int | None = None
+    lifetime: Lifetime = field(default_factory=Lifetime)  # soft and hard limits, every dimension
+    delete_rekeyed_delay: float = 5.0  # inbound SA of a rekeyed CHILD SA kept this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,7 @@ class PeerSettings:
     retransmit: RetransmitSchedule = field(default_factory=RetransmitSchedule)
     keyingtries: int = 1  # 0 = forever (strongSwan swanctl.conf keyingtries)
     profile: str = ""
+    acquire_queue: int = 0  # packets held while a traffic-triggered negotiation runs
 
     @property
     def local_identity(self) -> Identity:
