@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from .lifetime import Expiry
 from .proposals import Proposal
 from .ts import TrafficSelector
 
@@ -38,6 +39,15 @@ class ChildSa:
     nonces: tuple[bytes, bytes] = (b"", b"")  # (Ni, Nr) of the creating exchange
     counters: dict[str, int] = field(default_factory=lambda: {"bytes_in": 0, "bytes_out": 0,
                                                               "packets_in": 0, "packets_out": 0})
+    outbound: bool = True
+    """Its outbound SA is installed and carries traffic (a rekey responder waits for the DELETE
+    of the old SA before switching; the data plane uses the newest SA with this set)."""
+    expiry: Expiry | None = None
+    """Soft / hard limits drawn when the SA was installed (proto.lifetime)."""
+    replaces: int | None = None
+    """uid of the CHILD SA this one rekeyed."""
+    removed: str | None = None
+    """Why the SA was deleted (``expired``, ``rekeyed``, ``deleted_by_peer`` ...)."""
 
     @property
     def active(self) -> bool:
