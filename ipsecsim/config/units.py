@@ -19,7 +19,7 @@ _RATE_PREFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
 _DUR_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|sec|min|s|m|h|d|w)")
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$", re.I)
-_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(bit/s|bps|b/s|B/s|Bps)\s*$")
+_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(bit/s|bps|b/s|B/s|Bps)\s*$")
 
 DURATION_HELP = "a duration such as 500ms, 90s, 2m, 4h, 7d or a number of seconds"
 SIZE_HELP = "a size such as 1500B, 64KB, 20GB, 1GiB or a number of bytes"

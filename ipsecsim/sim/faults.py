@@ -20,8 +20,10 @@ def apply(kind: str, peer: str | None, nodes: dict[str, PeerNode], link: Link, l
         nodes[peer].unfreeze()  # type: ignore[index]
     elif kind == "link_down":
         link.down_count += 1
+        link.changed()
     elif kind == "link_up":
         link.down_count = max(0, link.down_count - 1)
+        link.changed()
     log.emit(now, peer or "link", "fault", kind=kind, **extra)
 
 

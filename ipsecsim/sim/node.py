@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from ..proto.endpoint import Datagram, Endpoint
+from ..proto.traffic import EspFluid, EspPacket, FluidFlow, Packet
 from .log import EventLog
 
 if TYPE_CHECKING:
@@ -40,20 +41,62 @@ class PeerNode:
             return
         self.inbox.put(dgram)
 
+    # Traffic goes through the inbox like datagrams, so the loop re-arms its timer from the
+    # core's new deadline (a flow's volume limit). A frozen peer forwards nothing: its data
+    # plane only accounts the traffic as dropped (peer_down).
+    def submit_packet(self, pkt: Packet) -> None:
+        self._traffic(("packet", pkt))
+
+    def submit_fluid(self, flow: FluidFlow, rate: float) -> None:
+        self._traffic(("fluid", (flow, rate)))
+
+    def deliver_traffic(self, item: EspPacket | EspFluid) -> None:
+        self._traffic(("esp", item))
+
+    def _traffic(self, item: tuple[str, object]) -> None:
+        if self.frozen:
+            self._apply(item)
+            self._flush()
+        else:
+            self.inbox.put(item)
+
+    def _apply(self, item: tuple[str, object]) -> None:
+        kind, payload = item
+        now = self.env.now
+        if kind == "packet":
+            self.ep.offer_packet(payload, now)  # type: ignore[arg-type]
+        elif kind == "fluid":
+            flow, rate = payload  # type: ignore[misc]
+            self.ep.offer_fluid(flow, rate, now)
+        else:
+            self.ep.receive_traffic(payload, now)  # type: ignore[arg-type]
+
     def freeze(self) -> None:
         self.frozen = True
+        self.ep.set_frozen(True, self.env.now)
+        self._flush()
 
     def unfreeze(self) -> None:
         if self.frozen:
             self.frozen = False
+            self.ep.set_frozen(False, self.env.now)
+            self._flush()
             self._thaw.succeed()
             self._thaw = self.env.event()
+
+    def finish(self) -> None:
+        """End of the run: the data plane settles its counters and open drop intervals."""
+        self.ep.finish(self.env.now)
+        for ev in self.ep.take_events():
+            self.log.add(ev)
 
     def _flush(self) -> None:
         for ev in self.ep.take_events():
             self.log.add(ev)
         for d in self.ep.take_datagrams():
             self.link.transmit(d, self.name)
+        for t in self.ep.take_traffic():
+            self.link.transmit_traffic(t, self.name)
 
     def _run(self):  # type: ignore[no-untyped-def]
         env, ep = self.env, self.ep
@@ -69,7 +112,11 @@ class PeerNode:
             while self.frozen:
                 yield self._thaw
             if get.triggered:
-                ep.receive(get.value, env.now)
+                item = get.value
+                if isinstance(item, tuple):
+                    self._apply(item)
+                else:
+                    ep.receive(item, env.now)
                 get = self.inbox.get()
             ep.handle_timer(env.now)
             self._flush()

@@ -13,6 +13,7 @@ from .faults import run_fault
 from .link import Link
 from .log import EventLog
 from .node import PeerNode
+from .traffic import start_sources
 
 
 def simulate(scenario: Scenario, seed: int | None = None, duration: float | None = None) -> Result:
@@ -31,6 +32,10 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
         faults.append(FaultConfig(at=w.start, kind="link_down", duration=w.end - w.start))
     for f in sorted(faults, key=lambda f: f.at):
         env.process(run_fault(env, f, nodes, link, log))
+    start_sources(env, scenario.config, nodes, log, until)
     env.run(until=until)
+    for node in nodes.values():
+        node.finish()
+    link.finish()
     return Result(scenario, seed, until, log.events, {n: node.ep for n, node in nodes.items()},
                   link.transmissions)

@@ -169,6 +169,7 @@ class LifecycleMixin:
     def switch_to(self, sa: IkeSa, old: ChildSa, new: ChildSa, initiator: bool, now: float) -> None:
         """Make-before-break: outbound traffic moves to ``new``; ``old`` keeps its inbound SA
         for delete_rekeyed_delay. The rekey initiator then deletes ``old`` at the peer."""
+        counters = self.ep.traffic.sa_counters(old, now)
         new.outbound = True
         was_out = old.outbound
         old.outbound = False
@@ -177,7 +178,7 @@ class LifecycleMixin:
         self.emit_sa(sa, "child_sa_rekeyed", old_spi_in=old.spi_in.hex(), old_spi_out=old.spi_out.hex(),
                      **child_fields(new), initiator=initiator, proposal=str(new.proposal),
                      pfs=new.proposal.dh[0].name if new.proposal.dh else None,
-                     bytes_out=old.counters["bytes_out"], bytes_in=old.counters["bytes_in"])
+                     bytes_out=counters["bytes_out"], bytes_in=counters["bytes_in"])
         if not initiator or old.state is ChildState.DELETED:
             if not was_out:
                 return
