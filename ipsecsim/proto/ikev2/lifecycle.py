@@ -48,6 +48,16 @@ class LifecycleMixin:
     def destroy(self, sa: IkeSa, reason: str, now: float) -> None: ...
     def delete_ike(self, sa: IkeSa, reason: str, now: float) -> None: ...
 
+    nonce_hook: Any = None
+    """Tests may set a callable(purpose) -> bytes to fix the nonces of CREATE_CHILD_SA
+    exchanges (``child_ni``, ``child_nr``, ``ike_ni``, ``ike_nr``), as strongSwan's collision
+    tests do; otherwise nonces come from the peer's seeded stream."""
+
+    def make_nonce(self, purpose: str) -> bytes:
+        if self.nonce_hook is not None:
+            return bytes(self.nonce_hook(purpose))
+        return self.ep.rng.randbytes(self.settings.ike.nonce_bytes)
+
     # --- data plane interface --------------------------------------------------------------
     def child_sas(self) -> list[ChildSa]:
         return [c for sa in self.sas.values() for c in sa.children]

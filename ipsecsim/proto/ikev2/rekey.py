@@ -91,7 +91,7 @@ class ChildCreateTask:
         if self.group is not None and (self.dh is None or self.dh.group != self.group):
             self.dh = dh.generate(self.group, e.ep.rng)
         if not self.nonce:
-            self.nonce = e.ep.rng.randbytes(s.ike.nonce_bytes)
+            self.nonce = e.make_nonce("child_ni")
             self.spi_in = e.ep.random_spi(4)
         payloads: list[Payload] = []
         if old is not None:
@@ -114,7 +114,8 @@ class ChildCreateTask:
             if wanted in _groups(e.settings.child.proposals) and wanted != self.group:
                 e.emit_sa(sa, "ke_group_retry", rejected=self.group, requested=wanted, exchange="CREATE_CHILD_SA")
                 self.group = wanted
-                return Outcome.RESTART
+                sa.tm.queue.appendleft(self)  # a new exchange: the next message id (the response completed this one)
+                return Outcome.DONE
             self._failed(sa, "INVALID_KE_PAYLOAD", f"peer wants DH group {wanted} for the CHILD SA, which the ESP "
                          f"proposals here do not offer (PFS mismatch)", now)
             return Outcome.DONE
@@ -238,7 +239,7 @@ def respond_child(e: Ikev2Engine, sa: IkeSa, msg: Message, sa_p: SA, now: float)
         e.emit_sa(sa, "negotiation_failed", phase=phase, notify="TS_UNACCEPTABLE",
                   reason=f"proposed TSi {', '.join(map(str, tsi))} / TSr {', '.join(map(str, tsr))} do not match")
         return [N(Notify.TS_UNACCEPTABLE)]
-    nr = e.ep.rng.randbytes(s.ike.nonce_bytes)
+    nr = e.make_nonce("child_nr")
     spi_in = e.ep.random_spi(4)
     new = e.install_child(sa, chosen, spi_in, sa_p.proposals[num - 1].spi, answer[1], answer[0], initiator=False,
                           now=now, ni=ni.data, nr=nr, g_ir=g_ir, emit_established=old is None,
@@ -291,7 +292,7 @@ class IkeRekeyTask:
         if self.dh is None or self.dh.group != self.group:
             self.dh = dh.generate(self.group, e.ep.rng)
         if not self.nonce:
-            self.nonce = e.ep.rng.randbytes(e.settings.ike.nonce_bytes)
+            self.nonce = e.make_nonce("ike_ni")
             self.spi = e.ep.random_spi(8)
         payloads: list[Payload] = [SA(tuple(SaProposal(i, self.spi, p) for i, p in enumerate(props, 1))),
                                    Nonce(self.nonce), KE(self.group, self.dh.public)]
@@ -306,7 +307,8 @@ class IkeRekeyTask:
             if wanted in _groups(e.settings.ike.proposals) and wanted != self.group:
                 e.emit_sa(sa, "ke_group_retry", rejected=self.group, requested=wanted, exchange="CREATE_CHILD_SA")
                 self.group = wanted
-                return Outcome.RESTART
+                sa.tm.queue.appendleft(self)  # a new exchange: the next message id (the response completed this one)
+                return Outcome.DONE
             return self._failed(sa, "INVALID_KE_PAYLOAD", f"peer wants DH group {wanted}, not configured here", now)
         err = resp.error_notify()
         if err is not None:
@@ -378,7 +380,7 @@ def respond_ike_rekey(e: Ikev2Engine, sa: IkeSa, msg: Message, sa_p: SA, now: fl
         g_ir = dh.shared_secret(key, ke.data)
     except dh.DhError:
         return [N(Notify.INVALID_SYNTAX)]
-    nr = e.ep.rng.randbytes(s.ike.nonce_bytes)
+    nr = e.make_nonce("ike_nr")
     spi_r = e.ep.random_spi(8)
     new = e.rekeyed_ike_sa(sa, False, sa_p.proposals[num - 1].spi, spi_r, chosen, ni.data, nr, g_ir, now)
     if colliding:
