@@ -120,7 +120,7 @@ def ping(pair: PeerPair, frm: str, flow: str, src: str, dst: str, every: float, 
 
     from ipsecsim.proto.traffic import Packet
     s, d = int(ipaddress.IPv4Address(src)), int(ipaddress.IPv4Address(dst))
-    n = int(round((stop - start) / every))
+    n = round((stop - start) / every)
     for i in range(n):
         t = start + i * every
         pair.at(t, lambda p, t=t, i=i: p[frm].offer_packet(Packet(flow, s, d, size, t, every, "echo-request", i), t))

@@ -205,7 +205,7 @@ def test_make_before_break_keeps_traffic_and_old_inbound_for_5s() -> None:
     assert len(pair.select("child_sa_rekeyed", "A")) == 2
     assert pair.select("traffic_dropped") == []
     rekeyed = pair.select("child_sa_rekeyed", "A")[0]
-    gone = [e for e in pair.select("child_sa_deleted", "A") if e.get("spi_in") == rekeyed.get("old_spi_in")][0]
+    gone = next(e for e in pair.select("child_sa_deleted", "A") if e.get("spi_in") == rekeyed.get("old_spi_in"))
     # rekey response at t, DELETE sent at t, its response at t + 0.02, removal 5 s later
     assert abs(gone.t - (rekeyed.t + 0.02 + 5.0)) < 1e-6
     assert pair["B"].traffic.flows["p"].delivered_packets == pair["A"].traffic.flows["p"].offered_packets

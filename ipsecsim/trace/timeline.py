@@ -146,8 +146,8 @@ FORMATTERS: dict[str, Formatter] = {
                                     f"{e.get('new_spi_i')}_i {e.get('new_spi_r')}_r {escape(str(e.get('proposal')))} "
                                     f"({'we' if e.get('initiator') else 'peer'} initiated; message ids restart at 0)"),
     "rekey_collision": lambda e, n: (e.peer, _collision(e)),
-    "rekey_retry": lambda e, n: (e.peer, f"[yellow]{'IKE' if e.get('sa_type') == 'ike' else 'CHILD'} SA rekey "
-                                 f"failed[/], trying again in {e.get('retry_in'):.1f} s"),
+    "rekey_retry": lambda e, n: (e.peer, f"[yellow]will retry the {'IKE' if e.get('sa_type') == 'ike' else 'CHILD'} "
+                                 f"SA rekey[/] in {e.get('retry_in'):.1f} s"),
     "traffic_dropped": lambda e, n: (e.peer, _dropped(e)),
     "traffic_started": lambda e, n: (e.peer, _started(e)),
     "traffic_stopped": lambda e, n: (e.peer, f"traffic {escape(str(e.get('flow')))} stops"),

@@ -94,7 +94,7 @@ def traffic_summary(result: Result) -> dict[str, Any]:
         for k in ("dropped_bytes", "dropped_packets"):
             for r, v in f[k].items():
                 d[k][r] = d[k].get(r, 0) + v
-    for dname, d in directions.items():
+    for _dname, d in directions.items():
         d["outages"] = merge([iv for n in d["flows"] for iv in intervals[n]])
         d["outage_total"] = round(sum(o["duration"] for o in d["outages"]), 6)
     return {"flows": per_flow, "directions": dict(sorted(directions.items()))}
