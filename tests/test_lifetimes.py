@@ -10,7 +10,7 @@ from factory import scenario_dict, two_peers
 
 from ipsecsim.config.loader import load_scenario
 from ipsecsim.errors import ConfigError
-from ipsecsim.proto.lifetime import Limit, Lifetime, retry_delay
+from ipsecsim.proto.lifetime import Lifetime, Limit, retry_delay
 
 
 def draws(limit: Limit, initiator: bool = True, n: int = 2000) -> list[float]:
