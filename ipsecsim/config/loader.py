@@ -23,7 +23,7 @@ from ..proto.retransmit import RetransmitSchedule
 from ..proto.settings import ChildSettings, Identity, IkeSettings, PeerSettings
 from ..proto.ts import selectors
 from . import lifetimes, profiles
-from .model import PeerConfig, ScenarioConfig
+from .model import PeerConfig, ScenarioConfig, traffic_problems
 from .units import format_duration, parse_duration
 
 
@@ -84,6 +84,8 @@ def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
         cfg = ScenarioConfig.model_validate(data)
     except ValidationError as e:
         raise _config_error(e, file) from None
+    for path, problem in traffic_problems(cfg):
+        raise ConfigError(file, path, problem)
     for name, peer in cfg.peers.items():
         try:
             lifetimes.child_lifetime(peer.child)

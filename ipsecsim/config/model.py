@@ -321,24 +321,28 @@ class ScenarioConfig(Strict):
                 raise ValueError(f"fault at {f.at:g}s names unknown peer {f.peer!r}; peers: {', '.join(names)}")
         return self
 
-    @model_validator(mode="after")
-    def _traffic(self) -> ScenarioConfig:
-        names = list(self.peers)
-        seen: set[str] = set()
-        for i, t in enumerate(self.traffic):
-            for who in (t.source, t.to):
-                if who not in self.peers:
-                    raise ValueError(f"traffic[{i}] names unknown peer {who!r}; peers: {', '.join(names)}")
-            if t.source == t.to:
-                raise ValueError(f"traffic[{i}] goes from {t.source} to itself")
-            a, b = self.peers[t.source], self.peers[t.to]
-            for addr, nets, what in ((t.src, a.local_subnets, f"src (in {t.source}'s local_subnets"),
-                                     (t.dst, b.local_subnets, f"dst (in {t.to}'s local_subnets")):
-                if addr is not None and not any(ipaddress.IPv4Address(addr) in ipaddress.IPv4Network(n) for n in nets):
-                    raise ValueError(f"traffic[{i}] {what} {', '.join(nets)}) is {addr}: traffic runs between "
-                                     "the protected subnets")
-            name = t.name or f"{t.kind}-{i + 1}"
-            if name in seen:
-                raise ValueError(f"traffic[{i}]: two flows are named {name!r}")
-            seen.add(name)
-        return self
+
+def traffic_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
+    """(field path, message) for traffic that does not fit the peers: unknown peers, hosts
+    outside the protected subnets, duplicate flow names."""
+    names = list(cfg.peers)
+    seen: set[str] = set()
+    out: list[tuple[str, str]] = []
+    for i, t in enumerate(cfg.traffic):
+        for key, who in (("from", t.source), ("to", t.to)):
+            if who not in cfg.peers:
+                out.append((f"traffic[{i}].{key}", f"unknown peer {who!r}; peers: {', '.join(names)}"))
+        if out:
+            return out
+        if t.source == t.to:
+            out.append((f"traffic[{i}].to", f"traffic goes from {t.source} to itself"))
+        a, b = cfg.peers[t.source], cfg.peers[t.to]
+        for key, addr, nets, who in (("src", t.src, a.local_subnets, t.source), ("dst", t.dst, b.local_subnets, t.to)):
+            if addr is not None and not any(ipaddress.IPv4Address(addr) in ipaddress.IPv4Network(n) for n in nets):
+                out.append((f"traffic[{i}].{key}", f"{addr} is not in {who}'s local_subnets ({', '.join(nets)}): "
+                            "traffic runs between the protected subnets"))
+        name = t.name or f"{t.kind}-{i + 1}"
+        if name in seen:
+            out.append((f"traffic[{i}].name", f"two flows are named {name!r}"))
+        seen.add(name)
+    return out

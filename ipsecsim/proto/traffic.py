@@ -158,6 +158,8 @@ class DropLedger:
 
     def _close(self, key: tuple[str, str]) -> None:
         cur = self.open.pop(key)
+        if cur.packets == 0 and cur.bytes < 0.5:
+            return  # an interval that ended where it began (two changes at one instant)
         self.emit({"flow": key[0], "reason": key[1], "start": round(cur.start, 6), "end": round(cur.end, 6),
                    "duration": round(cur.end - cur.start, 6), "bytes": round(cur.bytes),
                    "packets": round(cur.packets)})
@@ -314,7 +316,7 @@ class TrafficPlane:
         live = {c.uid for c in children if c.state is not ChildState.DELETED}
         gone = [self._known.pop(u) for u in [u for u in self._known if u not in live]]
         for g in gone:
-            if g.outbound:
+            if g.removed not in ("rekeyed", "rekey_collision"):
                 self.last_removed = g.removed
         for c in children:
             if c.uid in live and c.uid not in self._known:
