@@ -153,7 +153,7 @@ def _per_role(v: Any) -> tuple[Any, Any]:
 
 
 def _resolve_dim(section: str, dim: str, life: Any, rekey: Any, rand: Any, margin: Any = None,
-                 fuzz: Any = None, over: Any = None, from_profile: str = "") -> Limit:
+                 fuzz: Any = None, over: Any = None) -> Limit:
     key = {"time": "_time", "bytes": "_bytes", "packets": "_packets"}[dim]
     p_life, p_rekey, p_rand = f"{section}.life{key}", f"{section}.rekey{key}", f"{section}.rand{key}"
     if isinstance(rekey, int | float) and rekey == 0:
@@ -166,7 +166,7 @@ def _resolve_dim(section: str, dim: str, life: Any, rekey: Any, rand: Any, margi
                                 "over_time), not both")
         if not isinstance(rekey, int | float):
             raise LifetimeError(f"{section}.over_time", f"over_time {over} needs an absolute rekey_time (life = "
-                                f"rekey_time + over_time){from_profile}; or set life_time instead")
+                                "rekey_time + over_time); or set life_time instead")
         life = _round(rekey + (rekey * percent(over) if is_percent(over) else over), dim)
     elif is_percent(life):
         if not isinstance(rekey, int | float):
@@ -219,8 +219,7 @@ def _resolve_dim(section: str, dim: str, life: Any, rekey: Any, rand: Any, margi
         if r is None:
             continue
         if life is not None and r >= life:
-            raise LifetimeError(p_rekey, f"rekey{key} {_show(r, dim)} must be below life{key} {_show(life, dim)}"
-                                f"{from_profile}")
+            raise LifetimeError(p_rekey, f"rekey{key} {_show(r, dim)} must be below life{key} {_show(life, dim)}")
         if d > r:
             raise LifetimeError(p_rand, f"rand{key} {_show(d, dim)} is larger than rekey{key} {_show(r, dim)}: "
                                 "the rekey could be drawn before the SA exists")

@@ -85,7 +85,7 @@ def traffic_summary(result: Result) -> dict[str, Any]:
     directions: dict[str, dict[str, Any]] = {}
     for name, f in per_flow.items():
         f["outages"] = merge(intervals[name])
-        f["outage_total"] = round(sum(o["duration"] for o in f["outages"]), 6)
+        f["outage_total"] = float(round(sum(o["duration"] for o in f["outages"]), 6))
         _finish(f)
         d = directions.setdefault(f"{f['from']}->{f['to']}", {**_blank(), "flows": []})
         d["flows"].append(name)
@@ -96,7 +96,7 @@ def traffic_summary(result: Result) -> dict[str, Any]:
                 d[k][r] = d[k].get(r, 0) + v
     for _dname, d in directions.items():
         d["outages"] = merge([iv for n in d["flows"] for iv in intervals[n]])
-        d["outage_total"] = round(sum(o["duration"] for o in d["outages"]), 6)
+        d["outage_total"] = float(round(sum(o["duration"] for o in d["outages"]), 6))
     return {"flows": per_flow, "directions": dict(sorted(directions.items()))}
 
 
