@@ -25,10 +25,10 @@ import simpy
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from factory import scenario_dict  # noqa: E402
+from factory import scenario_dict
 
-from ipsecsim.config.loader import load_scenario  # noqa: E402
-from ipsecsim.sim import runner  # noqa: E402
+from ipsecsim.config.loader import load_scenario
+from ipsecsim.sim import runner
 
 WEEK = 7 * 86400.0
 BULK = [{"kind": "bulk", "from": "A", "to": "B", "rate": "1Gbit/s", "start": 1}]

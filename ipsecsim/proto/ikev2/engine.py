@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import dh, kdf
 from ..proposals import Proposal, Protocol, choose
-from ..sa import ChildSa, ChildState
+from ..sa import ChildSa
 from ..settings import Identity
 from ..ts import TrafficSelector
 from .ikesa import IkeSa, IkeState, natd_hash

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from ..proposals import Protocol, choose
 from ..ts import select
-from .rekey import respond_child, respond_ike_rekey
 from .ikesa import IkeState
 from .message import AUTH, ID, SA, TS, AuthMethod, D, Exchange, Message, N, Notify, Payload, SaProposal
+from .rekey import respond_child, respond_ike_rekey
 
 if TYPE_CHECKING:
     from .engine import Ikev2Engine
