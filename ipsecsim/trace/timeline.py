@@ -87,8 +87,9 @@ def _rekeyed(e: Event) -> str:
 
 def _collision(e: Event) -> str:
     what = "IKE SA" if e.get("sa_type") == "ike" else "CHILD SA"
-    keep = " ".join(str(v) for v in (e.get("keeping") or {}).values())
-    drop = " ".join(str(v) for v in (e.get("deleting") or {}).values())
+    def spis(d: dict[str, str] | None) -> str:
+        return " ".join(f"{v}_{k.split('_')[1][0]}" for k, v in (d or {}).items())
+    keep, drop = spis(e.get("keeping")), spis(e.get("deleting"))
     return (f"[yellow]simultaneous {what} rekey[/] ({'we' if e.get('outcome') == 'lost' else 'peer'} made the SA "
             f"with the lowest nonce): keeping {keep}, deleting {drop}")
 

@@ -226,7 +226,9 @@ class LifecycleMixin:
                 c.outbound = False
                 self.ep.schedule(now + self.settings.child.delete_rekeyed_delay, self.on_rekeyed_cleanup, c.uid)
             else:
-                self.remove_child(sa, c, "deleted_by_peer", now)
+                # a rekey's new SA that never carried our traffic: the peer lost a collision
+                lost = c.replaces is not None and not c.outbound and not c.initiator
+                self.remove_child(sa, c, "rekey_collision" if lost else "deleted_by_peer", now)
         return mine
 
     # --- IKE SA lifetimes --------------------------------------------------------------------
