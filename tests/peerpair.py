@@ -6,7 +6,9 @@
 
 Datagrams take ``delay`` seconds; ``drop`` decides per datagram whether it is lost (e.g.
 ``drop=lambda d, n: d.message.exchange.name == "IKE_AUTH" and n < 2`` loses the first two).
-Events of both peers are collected in the order they happen.
+Events of both peers are collected in the order they happen. ESP traffic (proto/traffic.py)
+crosses with the same delay and no loss; ``at(t, fn)`` runs ``fn(pair)`` at time ``t`` (to
+offer traffic).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class PeerPair:
         self._wire: list[tuple[float, int, Datagram]] = []
         self._seq = 0
         self._counts: dict[Any, int] = {}
+        self._jobs: list[tuple[float, int, Callable[[PeerPair], None]]] = []
         for ep in self.eps.values():
             ep.start(0.0)
             self._collect(ep)
@@ -55,20 +58,37 @@ class PeerPair:
                 continue
             self._seq += 1
             heapq.heappush(self._wire, (self.now + self.delay, self._seq, d))
+        for t in ep.take_traffic():
+            self._seq += 1
+            heapq.heappush(self._wire, (self.now + self.delay, self._seq, t))
+
+    def at(self, t: float, fn: Callable[[PeerPair], None]) -> None:
+        self._seq += 1
+        heapq.heappush(self._jobs, (t, self._seq, fn))
 
     def step(self, until: float) -> bool:
         """Process the next datagram arrival or timer at or before ``until``; False if none."""
         t_wire = self._wire[0][0] if self._wire else None
         timers = [(t, ep) for ep in self.eps.values() if (t := ep.get_timer()) is not None]
         t_timer, ep_timer = min(timers, key=lambda x: x[0]) if timers else (None, None)
-        candidates = [t for t in (t_wire, t_timer) if t is not None and t <= until]
+        t_job = self._jobs[0][0] if self._jobs else None
+        candidates = [t for t in (t_wire, t_timer, t_job) if t is not None and t <= until]
         if not candidates:
             return False
+        if t_job is not None and t_job == min(candidates):
+            self.now, _, fn = heapq.heappop(self._jobs)
+            fn(self)
+            for ep in self.eps.values():
+                self._collect(ep)
+            return True
         if t_wire is not None and t_wire in candidates and (t_timer is None or t_wire <= t_timer):
             self.now, _, d = heapq.heappop(self._wire)
             ep = self.by_addr.get(d.dst)
             if ep is not None:
-                ep.receive(d, self.now)
+                if isinstance(d, Datagram):
+                    ep.receive(d, self.now)
+                else:
+                    ep.receive_traffic(d, self.now)
                 self._collect(ep)
         else:
             assert ep_timer is not None and t_timer is not None
@@ -92,3 +112,16 @@ class PeerPair:
 
     def select(self, event: str, peer: str | None = None) -> list[Event]:
         return [e for e in self.events if e.event == event and (peer is None or e.peer == peer)]
+
+
+def ping(pair: PeerPair, frm: str, flow: str, src: str, dst: str, every: float, start: float, stop: float,
+         size: int = 84) -> None:
+    """Schedule echo requests from a host behind ``frm`` (proto/traffic.Packet)."""
+    import ipaddress
+
+    from ipsecsim.proto.traffic import Packet
+    s, d = int(ipaddress.IPv4Address(src)), int(ipaddress.IPv4Address(dst))
+    n = round((stop - start) / every)
+    for i in range(n):
+        t = start + i * every
+        pair.at(t, lambda p, t=t, i=i: p[frm].offer_packet(Packet(flow, s, d, size, t, every, "echo-request", i), t))

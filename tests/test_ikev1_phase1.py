@@ -167,7 +167,8 @@ def test_ike_proposal_mismatch() -> None:
 
 
 def test_phase1_lifetime_policy_strict_refuses_a_longer_lifetime() -> None:
-    pair = v1_pair({"ike": {"life_time": "24h"}}, {"ike": {"life_time": "8h", "lifetime_policy": "strict"}}).run(10)
+    pair = v1_pair({"ike": {"life_time": "24h", "rekey_time": "90%"}},
+                   {"ike": {"life_time": "8h", "rekey_time": "90%", "lifetime_policy": "strict"}}).run(10)
     f = pair.select("negotiation_failed", "B")[0]
     assert (f.get("phase"), f.get("notify")) == ("ike", "NO_PROPOSAL_CHOSEN")
     assert "86400 s" in f.get("reason") and "28800 s" in f.get("reason")
@@ -175,7 +176,8 @@ def test_phase1_lifetime_policy_strict_refuses_a_longer_lifetime() -> None:
 
 def test_phase1_lifetime_claim_uses_the_shorter_without_notify() -> None:
     """racoon.conf(5): RESPONDER-LIFETIME is sent in phase 2 only."""
-    pair = v1_pair({"ike": {"life_time": "24h"}}, {"ike": {"life_time": "8h", "lifetime_policy": "claim"}}).run(10)
+    pair = v1_pair({"ike": {"life_time": "24h", "rekey_time": "90%"}},
+                   {"ike": {"life_time": "8h", "rekey_time": "90%", "lifetime_policy": "claim"}}).run(10)
     est = {e.peer: e.get("life_time") for e in pair.select("ike_sa_established")}
     assert est == {"A": 86400, "B": 28800}
 

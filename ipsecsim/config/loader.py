@@ -24,9 +24,9 @@ from ..proto.dpd import DpdSettings
 from ..proto.retransmit import RetransmitSchedule
 from ..proto.settings import ChildSettings, Identity, IkeSettings, PeerSettings
 from ..proto.ts import selectors
-from . import profiles
+from . import lifetimes, profiles
 from .ikev1_check import check_ikev1
-from .model import PeerConfig, ScenarioConfig
+from .model import PeerConfig, ScenarioConfig, traffic_problems
 from .units import format_duration, parse_duration, parse_size
 
 
@@ -114,7 +114,14 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
         cfg = ScenarioConfig.model_validate(data)
     except ValidationError as e:
         raise _config_error(e, file) from None
+    for path, problem in traffic_problems(cfg):
+        raise ConfigError(file, path, problem)
     for name, peer in cfg.peers.items():
+        try:
+            lifetimes.child_lifetime(peer.child)
+            lifetimes.ike_lifetime(peer.ike)
+        except lifetimes.LifetimeError as e:
+            raise ConfigError(file, f"peers.{name}.{e.path}", str(e)) from None
         _check_limits(file, name, peer)
         check_ikev1(file, name, peer)
     names = list(cfg.peers)
@@ -164,7 +171,8 @@ def _apply_profiles(data: dict[str, Any], file: str | None, origin: str | None =
         if not isinstance(pname, str) or pname not in profiles.names():
             raise ConfigError(file, f"peers.{name}.profile",
                               f"unknown profile {pname!r}; available: {', '.join(profiles.names())}")
-        out["peers"][name] = deep_merge(profiles.load(pname).nested(), raw)
+        base = lifetimes.strip_overridden(profiles.load(pname).nested(), raw)
+        out["peers"][name] = deep_merge(base, raw)
     return out
 
 
@@ -221,6 +229,8 @@ def _check_limits(file: str | None, name: str, peer: PeerConfig) -> None:
         value: Any = peer
         for part in path.split("."):
             value = getattr(value, part, None)
+        if isinstance(value, str | dict):  # a percentage: check the effective value
+            value = lifetimes.resolved_value(peer, path)
         if value is None:
             continue
         lo = _as_number(lim.min, value)
@@ -264,22 +274,29 @@ def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
     ike, child, rt = cfg.ike, cfg.child, cfg.retransmit
     schedule = RetransmitSchedule(rt.timeout, rt.base, rt.tries, rt.limit, rt.jitter,
                                   tuple(rt.waits) if rt.waits else None)
+    child_life, ike_life = lifetimes.child_lifetime(child), lifetimes.ike_lifetime(ike)
     return PeerSettings(
         name=name, address=cfg.address, remote_address=cfg.remote_address or other.address,
         start=cfg.start, profile=cfg.profile, keyingtries=cfg.keyingtries, retransmit=schedule,
         dpd=build_dpd(cfg, schedule), dpd_msg_order=cfg.dpd.msg_order,
+        acquire_queue=cfg.acquire_queue,
         ike=IkeSettings(version=ike.version, mode=ike.mode,
                         proposals=P.parse_list(ike.proposals, P.Protocol.IKE), psk=ike.psk.encode(),
                         local_id=Identity.parse(ike.local_id) if ike.local_id else None,
                         remote_id=Identity.parse(ike.remote_id) if ike.remote_id else None,
                         nonce_bytes=ike.nonce_bytes, half_open_timeout=ike.half_open_timeout,
-                        initial_contact=ike.initial_contact, life_time=ike.life_time,
-                        lifetime_policy=ike.lifetime_policy),
+                        initial_contact=ike.initial_contact, life_time=ike_life.time.life,
+                        lifetime_policy=ike.lifetime_policy, lifetime=ike_life),
         child=ChildSettings(proposals=P.parse_list(child.proposals, P.Protocol.ESP),
                             local_ts=selectors(cfg.local_subnets), remote_ts=selectors(cfg.remote_subnets),
-                            ts_policy=child.ts_policy, mode=child.mode, life_time=child.life_time,
-                            life_bytes=child.life_bytes, life_packets=child.life_packets),
+                            ts_policy=child.ts_policy, mode=child.mode, life_time=child_life.time.life,
+                            life_bytes=_int(child_life.bytes.life), life_packets=_int(child_life.packets.life),
+                            lifetime=child_life, delete_rekeyed_delay=child.delete_rekeyed_delay),
     )
+
+
+def _int(v: float | None) -> int | None:
+    return None if v is None else int(v)
 
 
 # --- pydantic errors as one clear sentence ----------------------------------------------------

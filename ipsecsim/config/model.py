@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     AfterValidator,
@@ -30,7 +30,9 @@ from pydantic import (
 from ..proto.proposals import ProposalError, Protocol, parse
 from .capture import TraceConfig
 from .expect import Expectation
-from .units import DURATION_HELP, SIZE_HELP, parse_duration, parse_size
+from .lifetimes import parser as _life_parser
+from .lifetimes import schema as _life_schema
+from .units import DURATION_HELP, RATE_HELP, SIZE_HELP, parse_duration, parse_rate, parse_size
 
 _DUR_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0},
                          {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|sec|min|s|m|h|d|w))+\s*$"}],
@@ -40,6 +42,9 @@ _SIZE_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0},
                 "description": SIZE_HELP}
 
 Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DUR_SCHEMA)]
+Rate = Annotated[float, BeforeValidator(parse_rate),
+                 WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+                                 "description": RATE_HELP})]
 Size = Annotated[int, BeforeValidator(parse_size), WithJsonSchema(_SIZE_SCHEMA)]
 
 
@@ -60,6 +65,35 @@ def _cidr(value: object) -> str:
             hint = f"; did you mean {ipaddress.IPv4Network(text, strict=False)}?"
         raise ValueError(f"invalid CIDR {value!r}: {e}{hint} (e.g. 10.1.0.0/24)") from None
 
+
+
+def _life(kind: str, of: str, allow_percent: bool = True, roles: bool = False) -> Any:
+    """A lifetime key: ``kind`` value, a percentage (see config/lifetimes.py), per role."""
+    return Annotated[Any, BeforeValidator(_life_parser(kind, allow_percent, roles)),
+                     WithJsonSchema(_life_schema(kind, roles, of))]
+
+
+if TYPE_CHECKING:  # built at run time from the lifetime parsers; any value to a type checker
+    LifeTime: TypeAlias = Any
+    LifeBytes: TypeAlias = Any
+    LifePackets: TypeAlias = Any
+    RekeyTime: TypeAlias = Any
+    RekeyBytes: TypeAlias = Any
+    RekeyPackets: TypeAlias = Any
+    Margin: TypeAlias = Any
+    Fuzz: TypeAlias = Any
+    OverTime: TypeAlias = Any
+else:
+    LifeTime = _life("duration", "duration, or a percentage of rekey_time above 100% (strongSwan default 110%)")
+    LifeBytes = _life("size", "size, or a percentage of rekey_bytes above 100%")
+    LifePackets = _life("count", "packet count, or a percentage of rekey_packets above 100%")
+    RekeyTime = _life("duration", "duration, a percentage of life_time, or {initiator: .., responder: ..}", roles=True)
+    RekeyBytes = _life("size", "size, a percentage of life_bytes, or {initiator: .., responder: ..}", roles=True)
+    RekeyPackets = _life("count", "packet count, a percentage of life_packets, or {initiator: .., responder: ..}",
+                         roles=True)
+    Margin = _life("duration", "duration, or {initiator: .., responder: ..}", allow_percent=False, roles=True)
+    Fuzz = _life("percent", "percentage of rekey_margin, or {initiator: .., responder: ..}", roles=True)
+    OverTime = _life("duration", "duration, or a percentage of rekey_time")
 
 IPv4 = Annotated[str, BeforeValidator(_ipv4), WithJsonSchema({"type": "string", "format": "ipv4"})]
 Cidr = Annotated[str, BeforeValidator(_cidr),
@@ -114,8 +148,17 @@ class IkeConfig(Strict):
     half_open_timeout: Duration = Field(30.0, gt=0, description="responder drops an IKE SA not authenticated "
                                         "within this time")
     initial_contact: bool = Field(True, description="send INITIAL_CONTACT in IKE_AUTH when no other SA exists")
-    life_time: Duration | None = Field(None, gt=0, description="hard lifetime of the IKE SA (IKEv1: the "
-                                       "lifetime proposed in phase 1); none: unlimited")
+    life_time: LifeTime = Field(None, description="hard lifetime of the IKE SA (IKEv1: the lifetime proposed "
+                                "in phase 1); none: unlimited; a percentage is of rekey_time")
+    rekey_time: RekeyTime = Field(None, description="soft lifetime: rekey the IKE SA (strongSwan rekey_time); a "
+                                  "percentage is of life_time; 0 or none: never")
+    over_time: OverTime = Field(None, description="strongSwan: hard lifetime = rekey_time + over_time (a "
+                                "percentage is of rekey_time); instead of life_time")
+    rand_time: RekeyTime = Field(None, description="random time subtracted from rekey_time; default: life_time - "
+                                 "rekey_time (strongSwan)")
+    rekey_margin: Margin = Field(None, description="ipsec.conf / Libreswan style: rekey at life_time - margin - "
+                                 "random(0, margin * rekey_fuzz); instead of rekey_time/rand_time")
+    rekey_fuzz: Fuzz = Field(None, description="with rekey_margin: random share of the margin (default 100%)")
     lifetime_policy: Literal["obey", "claim", "strict", "exact"] = Field(
         "obey", description="IKEv1 responder when the proposed lifetime differs from its own: obey (take the "
         "initiator's), claim (keep its shorter one, send RESPONDER-LIFETIME), strict (accept if not longer "
@@ -128,9 +171,26 @@ class ChildConfig(Strict):
     ts_policy: Literal["narrow", "exact"] = Field(
         "narrow", description="responder's traffic selector check: narrow (RFC 7296 2.9) or exact mirror images")
     mode: Literal["tunnel"] = Field("tunnel", description="encapsulation mode")
-    life_time: Duration | None = Field(None, gt=0, description="hard lifetime of the CHILD / IPsec SA by time")
-    life_bytes: Size | None = Field(None, gt=0, description="hard lifetime by volume (e.g. 20GB)")
-    life_packets: int | None = Field(None, gt=0, description="hard lifetime by packet count")
+    life_time: LifeTime = Field(None, description="hard lifetime of the CHILD / IPsec SA by time; a percentage "
+                                "is of rekey_time")
+    life_bytes: LifeBytes = Field(None, description="hard lifetime by volume (e.g. 20GB), per direction")
+    life_packets: LifePackets = Field(None, description="hard lifetime by packet count, per direction")
+    rekey_time: RekeyTime = Field(None, description="soft lifetime: rekey (strongSwan rekey_time); a percentage "
+                                  "is of life_time; 0 or none: never")
+    rand_time: RekeyTime = Field(None, description="random time subtracted from rekey_time; default: life_time - "
+                                 "rekey_time (strongSwan)")
+    rekey_margin: Margin = Field(None, description="ipsec.conf / Libreswan style: rekey at life_time - margin - "
+                                 "random(0, margin * rekey_fuzz); instead of rekey_time/rand_time")
+    rekey_fuzz: Fuzz = Field(None, description="with rekey_margin: random share of the margin (default 100%)")
+    rekey_bytes: RekeyBytes = Field(None, description="rekey after this volume in one direction; a percentage "
+                                    "is of life_bytes; 0 or none: never")
+    rand_bytes: RekeyBytes = Field(None, description="random volume subtracted from rekey_bytes; default: "
+                                   "life_bytes - rekey_bytes")
+    rekey_packets: RekeyPackets = Field(None, description="rekey after this many packets in one direction")
+    rand_packets: RekeyPackets = Field(None, description="random count subtracted from rekey_packets; default: "
+                                       "life_packets - rekey_packets")
+    delete_rekeyed_delay: Duration = Field(5.0, ge=0, description="how long the inbound SA of a rekeyed CHILD SA "
+                                           "is kept for late packets (strongSwan charon.delete_rekeyed_delay)")
 
 
 class DpdConfig(Strict):
@@ -189,6 +249,8 @@ class PeerConfig(Strict):
     retransmit: RetransmitConfig = Field(default_factory=RetransmitConfig)  # type: ignore[arg-type]
     dpd: DpdConfig = Field(default_factory=DpdConfig)  # type: ignore[arg-type]
     keyingtries: int = Field(1, ge=0, description="attempts to set up the IKE SA; 0 = forever")
+    acquire_queue: int = Field(0, ge=0, le=10000, description="packets held while a traffic-triggered "
+                               "negotiation runs (0: dropped, as Linux with xfrm_larval_drop=1)")
 
 
 class Window(Strict):
@@ -318,6 +380,47 @@ class FaultConfig(Strict):
         return (m.group(1), m.group(2)) if m else None
 
 
+class TrafficConfig(Strict):
+    """Traffic between the protected subnets (sim/traffic.py). ``ping``: ICMP echo requests every
+    ``interval`` (each answered by the far host); ``bulk``: a constant-rate fluid flow from
+    ``start`` to ``stop``; ``burst``: ``rate`` for ``length`` (or until ``bytes`` are sent) every
+    ``every``."""
+
+    name: str | None = Field(None, description="flow name in events; default: kind-N")
+    kind: Literal["ping", "bulk", "burst"]
+    source: str = Field(alias="from", description="peer whose protected subnet sends")
+    to: str = Field(description="peer whose protected subnet receives")
+    src: IPv4 | None = Field(None, description="sending host; default: first host of the sender's first local subnet")
+    dst: IPv4 | None = Field(None, description="receiving host; default: first host of the receiver's first "
+                             "local subnet")
+    start: Duration = Field(0.0, description="when the flow starts")
+    stop: Duration | None = Field(None, description="when it stops; default: the end of the run")
+    interval: Duration = Field(1.0, gt=0, description="ping: time between echo requests")
+    size: Size = Field(84, ge=28, le=65535, description="ping: IP packet size (84 B = 20 IP + 8 ICMP + 56 data)")
+    rate: Rate | None = Field(None, gt=0, description="bulk/burst: offered rate, e.g. 1Gbit/s")
+    packet_size: Size = Field(1400, ge=28, le=65535, description="bulk/burst: IP packet size for packet counts")
+    every: Duration | None = Field(None, gt=0, description="burst: period")
+    length: Duration | None = Field(None, gt=0, description="burst: how long each burst lasts")
+    bytes: Size | None = Field(None, gt=0, description="burst: volume of each burst (instead of length)")
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> TrafficConfig:
+        if self.kind in ("bulk", "burst") and self.rate is None:
+            raise ValueError(f"traffic kind {self.kind} needs 'rate' (e.g. 1Gbit/s)")
+        if self.kind == "burst":
+            if self.every is None:
+                raise ValueError("traffic kind burst needs 'every' (the period)")
+            if (self.length is None) == (self.bytes is None):
+                raise ValueError("traffic kind burst needs exactly one of 'length' and 'bytes'")
+            assert self.rate is not None
+            on = self.length if self.length is not None else (self.bytes or 0) * 8 / self.rate
+            if on >= self.every:
+                raise ValueError(f"a burst lasts {on:g}s, not shorter than its period every={self.every:g}s")
+        if self.stop is not None and self.stop <= self.start:
+            raise ValueError(f"traffic stops ({self.stop:g}s) before it starts ({self.start:g}s)")
+        return self
+
+
 _NAME = re.compile(r"^[\w.\- ]{1,64}$")
 
 
@@ -332,6 +435,7 @@ class ScenarioConfig(Strict):
     faults: list[FaultConfig] = Field(default_factory=list)
     expect: list[Expectation] = Field(default_factory=list, description="what the run must show; checked by "
                                       "`ipsecsim check` (docs/expectations.md)")
+    traffic: list[TrafficConfig] = Field(default_factory=list, description="traffic between the protected subnets")
 
     @field_validator("name")
     @classmethod
@@ -374,3 +478,29 @@ class ScenarioConfig(Strict):
                     raise ValueError(f"expect[{i}].{key}: {name!r} is not a peer of this scenario "
                                      f"(peers: {', '.join(self.peers)}{extra})")
         return self
+
+
+def traffic_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
+    """(field path, message) for traffic that does not fit the peers: unknown peers, hosts
+    outside the protected subnets, duplicate flow names."""
+    names = list(cfg.peers)
+    seen: set[str] = set()
+    out: list[tuple[str, str]] = []
+    for i, t in enumerate(cfg.traffic):
+        for key, who in (("from", t.source), ("to", t.to)):
+            if who not in cfg.peers:
+                out.append((f"traffic[{i}].{key}", f"unknown peer {who!r}; peers: {', '.join(names)}"))
+        if out:
+            return out
+        if t.source == t.to:
+            out.append((f"traffic[{i}].to", f"traffic goes from {t.source} to itself"))
+        a, b = cfg.peers[t.source], cfg.peers[t.to]
+        for key, addr, nets, who in (("src", t.src, a.local_subnets, t.source), ("dst", t.dst, b.local_subnets, t.to)):
+            if addr is not None and not any(ipaddress.IPv4Address(addr) in ipaddress.IPv4Network(n) for n in nets):
+                out.append((f"traffic[{i}].{key}", f"{addr} is not in {who}'s local_subnets ({', '.join(nets)}): "
+                            "traffic runs between the protected subnets"))
+        name = t.name or f"{t.kind}-{i + 1}"
+        if name in seen:
+            out.append((f"traffic[{i}].name", f"two flows are named {name!r}"))
+        seen.add(name)
+    return out

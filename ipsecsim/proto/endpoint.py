@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from .events import Event
 from .settings import PeerSettings
+from .traffic import EspFluid, EspPacket, FluidFlow, Packet, TrafficPlane
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,12 @@ class Datagram:
 
 
 class Engine(Protocol):
+    """A version engine. For the data plane (``traffic.TrafficPlane``) an engine also offers
+    ``child_sas()`` (its CHILD / IPsec SAs, including replaced ones whose inbound SA is still
+    kept), ``negotiating()`` (an SA for the policy is being set up), ``acquire(now)`` (traffic
+    asks for an SA, ``start: on-traffic``) and ``on_child_volume(child, kind, by, now)`` (a
+    soft or hard volume limit was reached); the plane looks them up with ``getattr``."""
+
     def start(self, now: float) -> None: ...
     def receive(self, dgram: Datagram, now: float) -> None: ...
     def status(self) -> dict[str, Any]: ...
@@ -64,6 +71,7 @@ class Endpoint:
         """Key records of every SA this peer set up, in order (``proto.keylog``): what
         ``--keys`` writes for Wireshark. Appending a reference is all it costs."""
         self.engine: Engine = self._make_engine()
+        self.traffic = TrafficPlane(self)
 
     def _make_engine(self) -> Engine:
         if self.settings.ike.version == 2:
@@ -81,10 +89,12 @@ class Endpoint:
     def start(self, now: float) -> None:
         self.now = now
         self.engine.start(now)
+        self.traffic.refresh(now)
 
     def receive(self, dgram: Datagram, now: float) -> None:
         self.now = now
         self.engine.receive(dgram, now)
+        self.traffic.refresh(now)
 
     def handle_timer(self, now: float) -> None:
         """Run every timer job due at or before ``now``."""
@@ -92,6 +102,39 @@ class Endpoint:
         while self._timers and self._timers[0][0] <= now:
             _, _, fn, args = heapq.heappop(self._timers)
             fn(now, *args)
+        self.traffic.refresh(now)
+
+    # --- data plane (traffic.TrafficPlane) ----------------------------------------------------
+    def offer_fluid(self, flow: FluidFlow, rate: float, now: float) -> None:
+        """A host behind this peer offers ``flow`` at ``rate`` bytes/s from now (0: stops)."""
+        self.now = now
+        self.traffic.offer_fluid(flow, rate, now)
+        self.traffic.refresh(now)
+
+    def offer_packet(self, packet: Packet, now: float) -> None:
+        """A host behind this peer sends one packet."""
+        self.now = now
+        self.traffic.offer_packet(packet, now)
+        self.traffic.refresh(now)
+
+    def receive_traffic(self, item: EspPacket | EspFluid, now: float) -> None:
+        """ESP from the peer (a packet, or a fluid flow's new state)."""
+        self.now = now
+        self.traffic.receive(item, now)
+        self.traffic.refresh(now)
+
+    def take_traffic(self) -> list[EspPacket | EspFluid]:
+        return self.traffic.take()
+
+    def set_frozen(self, frozen: bool, now: float) -> None:
+        """A hung gateway forwards nothing: its traffic is dropped (``peer_down``) meanwhile."""
+        self.now = now
+        self.traffic.set_frozen(frozen, now)
+
+    def finish(self, now: float) -> None:
+        """End of the run: settle counters, report open drop intervals."""
+        self.now = now
+        self.traffic.finish(now)
 
     def get_timer(self) -> float | None:
         return self._timers[0][0] if self._timers else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from .lifetime import Expiry
 from .proposals import Proposal
 from .ts import TrafficSelector
 
@@ -44,6 +45,15 @@ class ChildSa:
     """Hard volume lifetime in bytes as negotiated (IKEv1 kilobytes x 1024); None: no limit."""
     life_packets: int | None = None
     """Hard packet-count lifetime (local only: IKEv1 cannot negotiate it); None: no limit."""
+    outbound: bool = True
+    """Its outbound SA is installed and carries traffic (a rekey responder waits for the DELETE
+    of the old SA before switching; the data plane uses the newest SA with this set)."""
+    expiry: Expiry | None = None
+    """Soft / hard limits drawn when the SA was installed (proto.lifetime)."""
+    replaces: int | None = None
+    """uid of the CHILD SA this one rekeyed."""
+    removed: str | None = None
+    """Why the SA was deleted (``expired``, ``rekeyed``, ``deleted_by_peer`` ...)."""
 
     @property
     def active(self) -> bool:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from .dpd import DpdSettings
+from .lifetime import Lifetime
 from .proposals import Proposal
 from .retransmit import RetransmitSchedule
 from .ts import TrafficSelector
@@ -67,6 +68,7 @@ class IkeSettings:
     initial_contact: bool = True
     life_time: float | None = None  # hard lifetime of the IKE SA, seconds
     lifetime_policy: str = "obey"  # IKEv1 responder: obey | claim | strict | exact
+    lifetime: Lifetime = field(default_factory=Lifetime)  # soft and hard limits (time only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,8 @@ class ChildSettings:
     life_time: float | None = None  # hard lifetime, seconds
     life_bytes: int | None = None
     life_packets: int | None = None
+    lifetime: Lifetime = field(default_factory=Lifetime)  # soft and hard limits, every dimension
+    delete_rekeyed_delay: float = 5.0  # inbound SA of a rekeyed CHILD SA kept this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,7 @@ class PeerSettings:
     dpd: DpdSettings | None = None  # None: no DPD on this side
     dpd_msg_order: str = "seq-hash-notify"  # IKEv1 DPD payload order
     profile: str = ""
+    acquire_queue: int = 0  # packets held while a traffic-triggered negotiation runs
 
     @property
     def local_identity(self) -> Identity:

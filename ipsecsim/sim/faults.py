@@ -51,10 +51,12 @@ def run_fault(env: simpy.Environment, fault: FaultConfig, nodes: dict[str, PeerN
                             loss=lossmod.make(fault.loss) if fault.loss is not None else None,
                             delay=fault.delay, jitter=fault.jitter)
         link.overrides.append(override)
+        link.changed()
     elif kind == "link_up":
         downs = [o for o in link.overrides if o.down and o.ends == fault.ends]
         if downs:
             link.overrides.remove(downs[-1])
+            link.changed()
     elif kind == "reconfigure":
         assert settings is not None
         node.reconfigure(settings)  # type: ignore[union-attr]
@@ -68,6 +70,7 @@ def run_fault(env: simpy.Environment, fault: FaultConfig, nodes: dict[str, PeerN
     yield env.timeout(fault.duration)
     if override is not None:
         link.overrides.remove(override)
+        link.changed()
         log.emit(env.now, fault.peer or "link", "fault", kind=UNDO.get(kind, kind), undo=True)
         return
     log.emit(env.now, fault.peer or "link", "fault", kind=UNDO[kind], undo=True)

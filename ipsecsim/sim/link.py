@@ -7,6 +7,12 @@ link that goes down while a datagram is in flight does not catch it (it left bef
 
 Peers are attached by address; a peer that changes its source address (multi-exit link
 switch) is attached under the new address too, so answers can reach it.
+
+ESP traffic crosses the same link: a packet is lost like a datagram (``traffic_dropped``
+with reason ``loss`` or ``link_down``, peer ``link``); a fluid flow loses the long-run loss
+fraction of the direction's loss model continuously (for Gilbert-Elliott p*loss_bad +
+r*loss_good over p + r), all of it while the link is down that way, and arrives after the
+one-way delay (no jitter: a fluid has no packet order to disturb).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import simpy
 
 from ..config.model import LinkConfig
 from ..proto.endpoint import Datagram
+from ..proto.traffic import DropLedger, EspFluid, EspPacket
 from . import loss as lossmod
 from .log import EventLog
 
@@ -71,6 +78,13 @@ class Link:
         self.on_deliver: list[Callable[[Datagram, str], None]] = []
         self.transmissions: list[Transmission] = []
         """Every datagram sent, in order (the packet trace is written from this)."""
+        self.esp: list[tuple[float, str, EspPacket, float | None]] = []
+        """Every discrete ESP packet sent: (time, sender, packet, arrival or None if lost)."""
+        self.ledger = DropLedger(lambda f: self.log.emit(self.env.now, "link", "traffic_dropped", **f))
+        self.fluids: dict[tuple[str, str], EspFluid] = {}
+        """The current state of every fluid flow on the wire, by (sender, flow)."""
+        self._fates: dict[tuple[str, str], tuple[str, float, float]] = {}
+        """What each fluid is currently losing on the link: (reason, bytes/s, packets/s)."""
 
     def attach(self, address: str, node: PeerNode) -> None:
         self.nodes[address] = node
@@ -85,13 +99,26 @@ class Link:
                 return value
         return None
 
-    def _lost(self, src: str, dst: str) -> bool:
+    def _loss_model(self, src: str, dst: str) -> lossmod.LossModel:
         model = self._override("loss", src, dst)
         if model is None:
             model = self._loss.get((src, dst))
             if model is None:
                 model = self._loss[(src, dst)] = lossmod.make(self._loss_spec)
-        return model.lost(self.rng)
+        return model  # type: ignore[no-any-return]
+
+    def _lost(self, src: str, dst: str) -> bool:
+        return self._loss_model(src, dst).lost(self.rng)
+
+    def _delay(self, src: str, dst: str, jitter: bool = True) -> float:
+        delay = self._override("delay", src, dst)
+        delay = self.delay if delay is None else delay
+        if jitter:
+            j = self._override("jitter", src, dst)
+            j = self.jitter if j is None else j
+            if j:
+                delay += self.rng.uniform(0.0, j)
+        return float(delay)
 
     def transmit(self, dgram: Datagram, sender: str) -> None:
         now = self.env.now
@@ -110,12 +137,81 @@ class Link:
                           retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
             return
         assert node is not None
-        delay = self._override("delay", sender, receiver)
-        jitter = self._override("jitter", sender, receiver)
-        delay = self.delay if delay is None else delay
-        jitter = self.jitter if jitter is None else jitter
-        if jitter:
-            delay += self.rng.uniform(0.0, jitter)
+        delay = self._delay(sender, receiver)
         self.transmissions.append(Transmission(now, sender, dgram, now + delay))
         ev = self.env.timeout(delay)
         ev.callbacks.append(lambda _e: node.deliver(dgram, sender))
+
+    # --- ESP traffic ------------------------------------------------------------------------
+    def transmit_traffic(self, item: EspPacket | EspFluid, sender: str) -> None:
+        if isinstance(item, EspFluid):
+            self._fluid(item, sender)
+            return
+        now = self.env.now
+        pkt = item.packet
+        node = self.nodes.get(item.dst)
+        if node is None:
+            reason: str | None = "no_route"
+        elif self.is_down(sender, node.name):
+            reason = "link_down"
+        else:
+            reason = "loss" if self._lost(sender, node.name) else None
+        if reason is not None or node is None:
+            self.esp.append((now, sender, item, None))
+            self.ledger.packet(pkt.flow, reason or "no_route", pkt.t0, pkt.span, pkt.size)
+            return
+        self.ledger.passed(pkt.flow)
+        delay = self._delay(sender, node.name)
+        self.esp.append((now, sender, item, now + delay))
+        ev = self.env.timeout(delay)
+        ev.callbacks.append(lambda _e: node.deliver_traffic(item))
+
+    def _fluid(self, msg: EspFluid, sender: str) -> None:
+        key = (sender, msg.flow)
+        self._close(key)
+        self.fluids[key] = msg
+        self._judge(key)
+        self._forward(key)
+
+    def _close(self, key: tuple[str, str]) -> None:
+        """Stop accounting what the flow was losing on the link."""
+        fate = self._fates.pop(key, None)
+        if fate is not None:
+            self.ledger.fluid(key[1], fate[0], self.env.now, 0.0, 0.0)
+
+    def _judge(self, key: tuple[str, str]) -> None:
+        """Account the drops of the flow on the link from now on."""
+        msg = self.fluids[key]
+        node = self.nodes.get(msg.dst)
+        if msg.rate <= 0 or node is None:
+            return
+        if self.is_down(key[0], node.name):
+            fate = ("link_down", msg.rate, msg.pps)
+        else:
+            frac = self._loss_model(key[0], node.name).mean
+            if not frac:
+                return
+            fate = ("loss", msg.rate * frac, msg.pps * frac)
+        self._fates[key] = fate
+        self.ledger.fluid(msg.flow, fate[0], self.env.now, fate[1], fate[2])
+
+    def _forward(self, key: tuple[str, str]) -> None:
+        msg = self.fluids[key]
+        node = self.nodes.get(msg.dst)
+        if node is None:
+            return
+        k = 0.0 if self.is_down(key[0], node.name) else 1.0 - self._loss_model(key[0], node.name).mean
+        out = EspFluid(msg.flow, msg.spi, msg.rate * k, msg.pps * k, self.env.now, msg.src, msg.dst)
+        ev = self.env.timeout(self._delay(key[0], node.name, jitter=False))
+        ev.callbacks.append(lambda _e: node.deliver_traffic(out))
+
+    def changed(self) -> None:
+        """The link's state changed (down, up, a loss or delay window): every fluid flow on it
+        changes its fate from now."""
+        for key in list(self.fluids):
+            self._close(key)
+            self._judge(key)
+            self._forward(key)
+
+    def finish(self) -> None:
+        self.ledger.finish(self.env.now)

@@ -1,12 +1,14 @@
 """A peer as a SimPy process driving its sans-IO ``Endpoint`` (aioquic's driver pattern).
 
-The loop waits for the next inbound datagram or the core's next deadline, whichever comes
-first, feeds it to the core, then sends what the core wants sent and records its events.
+The loop waits for the next inbound datagram (or traffic) or the core's next deadline,
+whichever comes first, feeds it to the core, then sends what the core wants sent and records
+its events.
 
 Faults: a frozen peer (a hung VM) processes nothing and drops what arrives; its timers fire
 late, at once, when it is unfrozen. A crashed peer loses all state silently (no DELETE is
 sent) and drops what arrives until it is restarted, when it boots with fresh state and
-starts over as configured.
+starts over as configured. While a peer is frozen or crashed, its data plane only accounts
+the traffic offered to it as dropped (``peer_down``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import simpy
 
 from ..proto.endpoint import Datagram, Endpoint
 from ..proto.settings import PeerSettings
+from ..proto.traffic import EspFluid, EspPacket, FluidFlow, Packet
 from .log import EventLog
 
 if TYPE_CHECKING:
@@ -26,8 +29,8 @@ if TYPE_CHECKING:
 
 
 class PeerNode:
-    def __init__(self, env: simpy.Environment, settings: PeerSettings, make_endpoint: Callable[[PeerSettings, int],
-                 Endpoint], link: Link, log: EventLog):
+    def __init__(self, env: simpy.Environment, settings: PeerSettings,
+                 make_endpoint: Callable[[PeerSettings, int], Endpoint], link: Link, log: EventLog):
         self.env = env
         self.name = settings.name
         self.make_endpoint = make_endpoint
@@ -39,6 +42,8 @@ class PeerNode:
         self.frozen = False
         self.crashed = False
         self.egress: str | None = None
+        self.offered: dict[str, tuple[FluidFlow, float]] = {}
+        """The rate each fluid flow currently offers to this peer (re-offered after a reboot)."""
         self._thaw = env.event()
         link.attach(settings.address, self)
         self.process = env.process(self._run())
@@ -47,34 +52,81 @@ class PeerNode:
     def settings(self) -> PeerSettings:
         return self.ep.settings
 
+    @property
+    def down(self) -> bool:
+        return self.frozen or self.crashed
+
     def deliver(self, dgram: Datagram, sender: str) -> None:
-        if self.frozen or self.crashed:
+        if self.down:
             from .link import message_fields
             self.log.emit(self.env.now, sender, "message_lost", reason="peer_down" if self.crashed else "peer_frozen",
                           **message_fields(dgram.message), retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
             return
         self.inbox.put(dgram)
 
+    # Traffic goes through the inbox like datagrams, so the loop re-arms its timer from the
+    # core's new deadline (a flow's volume limit).
+    def submit_packet(self, pkt: Packet) -> None:
+        self._traffic(("packet", pkt))
+
+    def submit_fluid(self, flow: FluidFlow, rate: float) -> None:
+        self._traffic(("fluid", (flow, rate)))
+
+    def deliver_traffic(self, item: EspPacket | EspFluid) -> None:
+        self._traffic(("esp", item))
+
+    def _traffic(self, item: tuple[str, object]) -> None:
+        if self.down:
+            self._apply(item)
+            self._flush()
+        else:
+            self.inbox.put(item)
+
+    def _apply(self, item: tuple[str, object]) -> None:
+        kind, payload = item
+        now = self.env.now
+        if kind == "packet":
+            self.ep.offer_packet(payload, now)  # type: ignore[arg-type]
+        elif kind == "fluid":
+            flow: FluidFlow
+            rate: float
+            flow, rate = payload  # type: ignore[misc]
+            self.offered[flow.flow] = (flow, rate)
+            self.ep.offer_fluid(flow, rate, now)
+        else:
+            self.ep.receive_traffic(payload, now)  # type: ignore[arg-type]
+
     # --- faults -----------------------------------------------------------------------------
     def freeze(self) -> None:
         self.frozen = True
+        self.ep.set_frozen(True, self.env.now)
+        self._flush()
 
     def unfreeze(self) -> None:
         if self.frozen:
             self.frozen = False
+            self.ep.set_frozen(False, self.env.now)
+            self._flush()
             self._wake()
 
     def crash(self) -> None:
         self.crashed = True
+        self.ep.set_frozen(True, self.env.now)
+        self._flush()
 
     def restart(self) -> None:
         """Boot with fresh state: new SPIs, nonces and keys from a new random stream."""
-        settings, keylog = self.ep.settings, self.ep.keylog
+        old = self.ep
+        old.finish(self.env.now)
+        self._flush()
         self.boots += 1
-        self.ep = self.make_endpoint(settings, self.boots)
-        self.ep.keylog = keylog  # the packet trace still needs the keys of SAs from before the crash
+        self.ep = self.make_endpoint(old.settings, self.boots)
+        self.ep.keylog = old.keylog  # the packet trace still needs the keys of SAs from before the crash
         self.crashed = False
-        self.ep.start(self.env.now)
+        now = self.env.now
+        self.ep.start(now)
+        for flow, rate in self.offered.values():
+            self.ep.offer_fluid(flow, rate, now)
         self._flush()
         self._wake()
 
@@ -89,6 +141,12 @@ class PeerNode:
         self.egress = address
         self.link.attach(address, self)
 
+    def finish(self) -> None:
+        """End of the run: the data plane settles its counters and open drop intervals."""
+        self.ep.finish(self.env.now)
+        for ev in self.ep.take_events():
+            self.log.add(ev)
+
     def _wake(self) -> None:
         self._thaw.succeed()
         self._thaw = self.env.event()
@@ -101,6 +159,8 @@ class PeerNode:
             if self.egress is not None and d.src != self.egress:
                 d = replace(d, src=self.egress)
             self.link.transmit(d, self.name)
+        for t in self.ep.take_traffic():
+            self.link.transmit_traffic(t, self.name)
 
     def _run(self):  # type: ignore[no-untyped-def]
         env = self.env
@@ -114,10 +174,14 @@ class PeerNode:
             if timer is not None:
                 waits.append(env.timeout(max(0.0, timer - env.now)))
             yield env.any_of(waits)
-            while self.frozen or self.crashed:
+            while self.down:
                 yield self._thaw
             if get.triggered:
-                self.ep.receive(get.value, env.now)
+                item = get.value
+                if isinstance(item, tuple):
+                    self._apply(item)
+                else:
+                    self.ep.receive(item, env.now)
                 get = self.inbox.get()
             self.ep.handle_timer(env.now)
             self._flush()

@@ -14,6 +14,7 @@ from .faults import run_fault
 from .link import Link
 from .log import EventLog
 from .node import PeerNode
+from .traffic import start_sources
 
 
 def simulate(scenario: Scenario, seed: int | None = None, duration: float | None = None) -> Result:
@@ -37,6 +38,10 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
         faults.append((FaultConfig(at=w.start, kind="link_down", duration=w.end - w.start), None))
     for f, s in sorted(faults, key=lambda x: x[0].at):
         env.process(run_fault(env, f, nodes, link, log, s))
+    start_sources(env, scenario.config, nodes, log, until)
     env.run(until=until)
+    for node in nodes.values():
+        node.finish()
+    link.finish()
     return Result(scenario, seed, until, log.events, {n: node.ep for n, node in nodes.items()},
                   link.transmissions)

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from .traffic_summary import traffic_summary
 
 if TYPE_CHECKING:
     from ..result import Result
@@ -45,4 +46,5 @@ def summarize(result: Result) -> dict[str, Any]:
         "events": len(result.events),
         "ipsecsim": __version__,
         "peers": peers,
+        "traffic": traffic_summary(result),
     }

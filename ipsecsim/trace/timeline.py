@@ -43,11 +43,68 @@ def _arrow(e: Event, names: dict[str, str], outbound: bool = True) -> str:
     return f"{e.peer} → {other}" if outbound else f"{e.peer} ← {other}"
 
 
+_PHASES = {"ike": "IKE SA negotiation", "child": "CHILD SA negotiation", "child_rekey": "CHILD SA rekey",
+           "ike_rekey": "IKE SA rekey"}
+
+
 def _failed(e: Event) -> str:
     notify = e.get("notify")
-    what = "IKE SA" if e.get("phase") == "ike" else "CHILD SA"
-    return f"[bold red]{what} negotiation failed[/]" + (f" {escape(notify)}" if notify else "") + \
+    what = _PHASES.get(str(e.get("phase")), "CHILD SA negotiation")
+    return f"[bold red]{what} failed[/]" + (f" {escape(notify)}" if notify else "") + \
         f": {escape(str(e.get('reason', '')))}"
+
+
+def _size(n: float) -> str:
+    for unit, k in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= k:
+            return f"{n / k:.4g} {unit}"
+    return f"{n:g} B"
+
+
+def _limit(e: Event) -> str:
+    lim = e.get("limit")
+    if lim is None:
+        return ""
+    if e.get("by") == "time":
+        return f" after {lim:g} s"
+    return f" at {_size(lim)}" if e.get("by") == "bytes" else f" at {lim:g} packets"
+
+
+def _expired(e: Event) -> str:
+    what = "IKE SA" if e.get("sa_type") == "ike" else f"CHILD SA {e.get('spi_in')}_i {e.get('spi_out')}_o"
+    colour = "yellow" if e.get("kind") == "soft" else "bold red"
+    act = "rekeying" if e.get("kind") == "soft" else "deleting"
+    return f"[{colour}]{escape(what)} {e.get('kind')} lifetime reached by {e.get('by')}[/]{_limit(e)}: {act}"
+
+
+def _rekeyed(e: Event) -> str:
+    pfs = f" PFS {e.get('pfs')}" if e.get("pfs") else ""
+    who = "we initiated" if e.get("initiator") else "peer initiated"
+    return (f"[bold green]CHILD SA rekeyed[/] {e.get('old_spi_in')}_i {e.get('old_spi_out')}_o → "
+            f"{e.get('spi_in')}_i {e.get('spi_out')}_o{escape(pfs)} ({who}; old SA carried "
+            f"{_size(e.get('bytes_out', 0))} out, {_size(e.get('bytes_in', 0))} in)")
+
+
+def _collision(e: Event) -> str:
+    what = "IKE SA" if e.get("sa_type") == "ike" else "CHILD SA"
+    def spis(d: dict[str, str] | None) -> str:
+        return " ".join(f"{v}_{k.split('_')[1][0]}" for k, v in (d or {}).items())
+    keep, drop = spis(e.get("keeping")), spis(e.get("deleting"))
+    return (f"[yellow]simultaneous {what} rekey[/] ({'we' if e.get('outcome') == 'lost' else 'peer'} made the SA "
+            f"with the lowest nonce): keeping {keep}, deleting {drop}")
+
+
+def _dropped(e: Event) -> str:
+    return (f"[red]✗ traffic {escape(str(e.get('flow')))} dropped ({escape(str(e.get('reason')))})[/]: "
+            f"{_size(e.get('bytes', 0))}, {e.get('packets')} packets offered between {e.get('start'):.3f} and "
+            f"{e.get('end'):.3f} s ({e.get('duration'):g} s)")
+
+
+def _started(e: Event) -> str:
+    what = f"every {e.get('interval'):g} s, {e.get('size')} B" if e.get("kind") == "ping" else \
+        f"{e.get('rate_bps') / 1e6:g} Mbit/s" + (f" every {e.get('every'):g} s" if e.get("every") else "")
+    return (f"traffic {escape(str(e.get('flow')))} ({e.get('kind')}) {e.get('src')} → {e.get('dst')} "
+            f"({escape(str(e.get('to')))}) starts: {what}")
 
 
 def _generic(e: Event) -> str:
@@ -91,6 +148,19 @@ FORMATTERS: dict[str, Formatter] = {
                                f"since {e.get('last_inbound'):g} s): action {escape(str(e.get('action')))}"),
     "fault": lambda e, n: (e.peer, f"[bold yellow]⚡ fault {escape(e.get('kind'))}[/]" +
                            (" (end)" if e.get("undo") else "")),
+    "sa_expired": lambda e, n: (e.peer, _expired(e)),
+    "child_sa_rekeyed": lambda e, n: (e.peer, _rekeyed(e)),
+    "ike_sa_rekeyed": lambda e, n: (e.peer, f"[bold green]IKE SA rekeyed[/] {e.get('spi_i')}_i {e.get('spi_r')}_r → "
+                                    f"{e.get('new_spi_i')}_i {e.get('new_spi_r')}_r {escape(str(e.get('proposal')))} "
+                                    f"({'we' if e.get('initiator') else 'peer'} initiated; message ids restart at 0)"),
+    "rekey_collision": lambda e, n: (e.peer, _collision(e)),
+    "rekey_retry": lambda e, n: (e.peer, f"[yellow]will retry the {'IKE' if e.get('sa_type') == 'ike' else 'CHILD'} "
+                                 f"SA rekey[/] in {e.get('retry_in'):.1f} s"),
+    "traffic_dropped": lambda e, n: (e.peer, _dropped(e)),
+    "traffic_started": lambda e, n: (e.peer, _started(e)),
+    "traffic_stopped": lambda e, n: (e.peer, f"traffic {escape(str(e.get('flow')))} stops"),
+    "negotiation_triggered": lambda e, n: (e.peer, f"[cyan]traffic {e.get('src')} → {e.get('dst')} triggers "
+                                           f"negotiation[/] (on-traffic)"),
     "nat_detected": lambda e, n: (e.peer, f"NAT detected (local {e.get('local')}, remote {e.get('remote')})"),
     "lifetime_negotiated": lambda e, n: (e.peer, f"[cyan]{'ISAKMP' if e.get('phase') == 'ike' else 'IPsec'} SA "
                                          f"lifetime[/] {escape(str(e.get('reason')))}"),
@@ -134,3 +204,26 @@ def render_state(result: Result, console: Console) -> None:
         for f in p["failures"]:
             console.print(f"    [red]failed at {f['t']:g} s[/]: {escape(str(f['notify'] or ''))} "
                           f"{escape(str(f['reason']))}")
+    render_traffic(summary.get("traffic") or {}, console)
+
+
+def render_traffic(traffic: dict[str, Any], console: Console) -> None:
+    """Per direction: delivered, dropped by reason, outages."""
+    directions = traffic.get("directions") or {}
+    if not directions:
+        return
+    console.print("[bold]Traffic[/] (every byte offered: delivered or dropped with a reason):")
+    for name, d in directions.items():
+        off = d["offered_bytes"]
+        pct = f" ({100 * d['delivered_bytes'] / off:.4g} %)" if off else ""
+        console.print(f"  {escape(name)}: offered {_size(off)}, delivered {_size(d['delivered_bytes'])}{pct}"
+                      + (f", in flight at the end {_size(d['in_flight_bytes'])}" if d["in_flight_bytes"] else ""))
+        for reason, b in sorted(d["dropped_bytes"].items()):
+            console.print(f"    [red]dropped ({escape(reason)})[/]: {_size(b)}, {d['dropped_packets'][reason]} packets")
+        if d["outages"]:
+            console.print(f"    outages: {len(d['outages'])}, {d['outage_total']:g} s in all")
+            for o in d["outages"][:10]:
+                console.print(f"      {o['start']:.3f} - {o['end']:.3f} s ({o['duration']:g} s): "
+                              f"{escape(', '.join(o['reasons']))}")
+            if len(d["outages"]) > 10:
+                console.print(f"      ... {len(d['outages']) - 10} more")

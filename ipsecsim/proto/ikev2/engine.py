@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 from .. import dh, kdf
 from ..keylog import child_records
 from ..proposals import Proposal, Protocol, choose
-from ..sa import ChildSa, ChildState
+from ..sa import ChildSa
 from ..settings import Identity
 from ..ts import TrafficSelector
 from .ikesa import IkeSa, IkeState, natd_hash
+from .lifecycle import LifecycleMixin
 from .liveness import Liveness
 from .message import AUTH, ID, KE, SA, AuthMethod, D, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
 from .responder import Responder
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 ID_KINDS = {v: k for k, v in Identity.ID_TYPES.items()}
 
 
-class Ikev2Engine:
+class Ikev2Engine(LifecycleMixin):
     version = 2
 
     def __init__(self, ep: Endpoint):
@@ -45,6 +46,10 @@ class Ikev2Engine:
         """A dead peer's SAs were deleted with action trap/hold: traffic renegotiates them."""
         self.attempts = 0
         self._rx: Datagram | None = None
+        self.children: dict[int, ChildSa] = {}
+        """CHILD SAs by uid (timer hints carry the uid), until deleted."""
+        self.creating = False
+        """A traffic-triggered CREATE_CHILD_SA is under way."""
 
     # --- entry points ----------------------------------------------------------------------
     def start(self, now: float) -> None:
@@ -221,12 +226,15 @@ class Ikev2Engine:
                      local_id=str(self.settings.local_identity), remote_id=str(sa.peer_id))
         self.trap_armed = False
         self.liveness.start(sa, now)
+        self.start_ike_lifetime(sa, now)
 
     def install_child(self, sa: IkeSa, proposal: Proposal, spi_in: bytes, spi_out: bytes,
                       local_ts: tuple[TrafficSelector, ...], remote_ts: tuple[TrafficSelector, ...],
-                      initiator: bool, now: float, ni: bytes, nr: bytes, g_ir: bytes | None = None) -> ChildSa:
+                      initiator: bool, now: float, ni: bytes, nr: bytes, g_ir: bytes | None = None,
+                      emit_established: bool = True, outbound: bool = True, replaces: int | None = None) -> ChildSa:
         """Derive KEYMAT (RFC 7296 2.17) and install the SA pair; ``initiator`` is who sent the
-        request that created it: its outbound keys are the i->r keys."""
+        request that created it: its outbound keys are the i->r keys. A rekeyed SA is installed
+        with ``outbound`` False until traffic switches to it (``switch_to``)."""
         assert sa.keys is not None
         keys = kdf.child_keys(sa.prf, sa.keys.sk_d, ni, nr, proposal.encr[0],
                               proposal.integ[0] if proposal.integ else None, g_ir)
@@ -234,11 +242,13 @@ class Ikev2Engine:
         out_k, in_k = (i_keys, r_keys) if initiator else (r_keys, i_keys)
         child = ChildSa(self.ep.next_uid(), sa.uid, spi_in, spi_out, proposal, local_ts, remote_ts, initiator, now,
                         encr_key_in=in_k[0], integ_key_in=in_k[1], encr_key_out=out_k[0], integ_key_out=out_k[1],
-                        nonces=(ni, nr))
+                        nonces=(ni, nr), outbound=outbound, replaces=replaces)
         sa.children.append(child)
         encap = (sa.local[1], sa.remote[1]) if sa.nat_local or sa.nat_remote else None
         self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now, encap))
-        self.emit_sa(sa, "child_sa_established", **child.describe())
+        if emit_established:
+            self.emit_sa(sa, "child_sa_established", **child.describe())
+        self.start_child_lifetime(child, now)
         return child
 
     def child_failed(self, sa: IkeSa, notify: str, reason: str) -> None:
@@ -269,16 +279,6 @@ class Ikev2Engine:
     def after_response(self, sa: IkeSa, response: Message, now: float) -> None:
         if sa.state is IkeState.DELETING and sa.delete_reason is not None:
             self.destroy(sa, sa.delete_reason, now)
-
-    def delete_children_by_peer(self, sa: IkeSa, peer_spis: tuple[bytes, ...], now: float) -> list[bytes]:
-        mine = []
-        for c in sa.children:
-            if c.spi_out in peer_spis and c.state is not ChildState.DELETED:
-                c.state = ChildState.DELETED
-                mine.append(c.spi_in)
-                self.emit_sa(sa, "child_sa_deleted", spi_in=c.spi_in.hex(), spi_out=c.spi_out.hex(),
-                             reason="deleted_by_peer")
-        return mine
 
     def setup_timed_out(self, sa: IkeSa, now: float) -> None:
         self.destroy(sa, "retransmit_timeout", now)
@@ -312,10 +312,8 @@ class Ikev2Engine:
     def destroy(self, sa: IkeSa, reason: str, now: float) -> None:
         if not sa.alive:
             return
-        for c in sa.children:
-            if c.state is not ChildState.DELETED:
-                c.state = ChildState.DELETED
-                self.emit_sa(sa, "child_sa_deleted", spi_in=c.spi_in.hex(), spi_out=c.spi_out.hex(), reason=reason)
+        for c in list(sa.children):
+            self.remove_child(sa, c, reason, now)
         if sa.established_at is not None:
             self.emit_sa(sa, "ike_sa_deleted", reason=reason)
         sa.state = IkeState.DESTROYED
@@ -350,7 +348,7 @@ class Ikev2Engine:
             "ike_sas": [{**sa.label(), "state": sa.state.value, "initiator": sa.initiator,
                          "proposal": str(sa.proposal) if sa.proposal else None,
                          "established_at": sa.established_at} for sa in ikes],
-            "child_sas": [{**c.describe(), "established_at": c.established_at} for c in children],
+            "child_sas": [{**c.describe(), "established_at": c.established_at, **c.counters} for c in children],
         }
 
 

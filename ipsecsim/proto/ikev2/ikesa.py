@@ -31,6 +31,7 @@ class IkeState(enum.Enum):
     CONNECTING = "connecting"
     ESTABLISHED = "established"
     REKEYING = "rekeying"
+    REKEYED = "rekeyed"  # replaced by a rekey; only its deletion exchange remains
     DELETING = "deleting"
     DESTROYED = "destroyed"
 

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 from ..proposals import Protocol, choose
 from ..ts import select
+from .ikesa import IkeState
 from .message import AUTH, ID, SA, TS, AuthMethod, D, Exchange, Message, N, Notify, Payload, SaProposal
+from .rekey import respond_child, respond_ike_rekey
 
 if TYPE_CHECKING:
     from .engine import Ikev2Engine
@@ -97,8 +99,13 @@ class Responder:
 
     # --- CREATE_CHILD_SA ------------------------------------------------------------------
     def create_child_sa(self, sa: IkeSa, msg: Message, now: float) -> Message | None:
-        # RFC 7296 3.10.1: a responder unwilling to create more CHILD SAs says NO_ADDITIONAL_SAS.
-        return _reply(msg, [N(Notify.NO_ADDITIONAL_SAS)], sa)
+        """A new or rekeyed CHILD SA, or a rekey of this IKE SA (proto/ikev2/rekey.py)."""
+        sa_p = msg.first(SA)
+        if not isinstance(sa_p, SA) or not sa_p.proposals:
+            return _reply(msg, [N(Notify.INVALID_SYNTAX)], sa)
+        if sa_p.proposals[0].protocol == Protocol.IKE:
+            return _reply(msg, respond_ike_rekey(self.engine, sa, msg, sa_p, now), sa)
+        return _reply(msg, respond_child(self.engine, sa, msg, sa_p, now), sa)
 
     # --- INFORMATIONAL --------------------------------------------------------------------
     def informational(self, sa: IkeSa, msg: Message, now: float) -> Message | None:
@@ -106,7 +113,7 @@ class Responder:
         out: list[Payload] = []
         for p in msg.payloads:
             if isinstance(p, D) and p.protocol == Protocol.IKE:
-                e.mark_deleting(sa, "deleted_by_peer")
+                e.mark_deleting(sa, "rekeyed" if sa.state is IkeState.REKEYED else "deleted_by_peer")
                 return _reply(msg, [], sa)
             if isinstance(p, D) and p.protocol == Protocol.ESP:
                 mine = e.delete_children_by_peer(sa, p.spis, now)

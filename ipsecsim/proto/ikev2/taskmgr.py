@@ -49,6 +49,7 @@ class TaskManager:
         self.cached: Message | None = None
         self.cached_resends = 0
         self.generation = 0  # increments with every new request; timer hints carry it
+        self._processing = False  # a response is being processed: new requests wait for its message id
 
     # --- initiator side --------------------------------------------------------------------
     def queue_task(self, task: Task, now: float, front: bool = False) -> None:
@@ -56,7 +57,7 @@ class TaskManager:
         self.initiate(now)
 
     def initiate(self, now: float) -> None:
-        while self.active is None and self.queue and self.sa.alive:
+        while self.active is None and self.queue and self.sa.alive and not self._processing:
             task = self.queue.popleft()
             msg = task.build(self.sa, self.my_mid, now)
             if msg is None:
@@ -102,7 +103,11 @@ class TaskManager:
                                 exchange=msg.exchange.name)
             return
         task, self.active, self.request = self.active, None, None
-        outcome = task.process(self.sa, msg, now)
+        self._processing = True
+        try:
+            outcome = task.process(self.sa, msg, now)
+        finally:
+            self._processing = False
         if outcome is Outcome.RESTART:
             self.queue.appendleft(task)
         else:

@@ -1,0 +1,585 @@
+"""The data plane of one peer: SPD lookup, per-SA counters, volume lifetimes, accounting.
+
+Shared by IKEv1 and IKEv2: an engine only keeps its ``ChildSa`` records current and offers
+four methods (``child_sas()``, ``negotiating()``, ``acquire(now)``,
+``on_child_volume(child, kind, by, now)``); the plane re-reads them after every step
+(``refresh``), so no engine has to tell it what changed.
+
+Traffic comes in two forms:
+
+* discrete packets (a ping): each is matched against the SPD (RFC 4301 5.1: outbound, the
+  packet's addresses against the configured local / remote subnets), sent on the newest
+  outbound SA, counted on it, and at the receiver delivered only if an inbound SA with that
+  SPI exists (RFC 4303 3.4.2; Linux counts the miss as XfrmInNoStates);
+* fluid flows (bulk): a rate in bytes/s. Counters advance analytically between events
+  (``_Meter``); the instant a volume limit is crossed is computed exactly and armed as a
+  timer, so a 1 Gbit/s week costs a few events per rekey. On the wire a flow is an
+  ``EspFluid`` message: "from now on this flow arrives on SPI s at rate r", replacing the
+  flow's previous state at the receiver.
+
+Every byte offered is delivered or dropped with a reason; drops are merged into intervals in
+offer time (when the source sent them) and reported as ``traffic_dropped`` events when an
+interval closes (``DropLedger``). Volume counters count the protected (inner) packets; ESP
+overhead is not modelled.
+
+Traffic-triggered negotiation (``start: on-traffic``): the first packet without an SA calls
+``engine.acquire``; like the Linux kernel's larval SA (net.core.xfrm_acq_expires = 30 s) no
+further acquire is made for 30 s unless an SA was installed meanwhile. Packets meanwhile are
+dropped (``negotiating``) or held in a queue of ``acquire_queue`` packets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .sa import ChildSa, ChildState
+from .ts import covers
+
+if TYPE_CHECKING:
+    from .endpoint import Endpoint
+
+ACQUIRE_EXPIRES = 30.0  # Linux net.core.xfrm_acq_expires default (net/xfrm/xfrm_sysctl.c)
+_EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One IP packet from a host behind a peer."""
+
+    flow: str
+    src: int
+    dst: int
+    size: int
+    t0: float
+    """Offer time at the source."""
+    span: float = 0.0
+    """Time this packet stands for in outage intervals (a ping's interval)."""
+    kind: str = "data"
+    """``data``, ``echo-request`` (answered by the far host) or ``echo-reply``."""
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EspPacket:
+    """A packet inside ESP on the wire between the gateways ``src`` and ``dst``."""
+
+    spi: bytes
+    esp_seq: int
+    packet: Packet
+    src: str
+    dst: str
+
+
+@dataclass(frozen=True, slots=True)
+class EspFluid:
+    """From ``sent_at`` on, ``flow`` travels on ``spi`` at ``rate`` bytes/s (``pps`` packets/s);
+    rate 0: it no longer arrives. Replaces the flow's previous state at the receiver."""
+
+    flow: str
+    spi: bytes
+    rate: float
+    pps: float
+    sent_at: float
+    src: str
+    dst: str
+
+
+@dataclass(frozen=True, slots=True)
+class FluidFlow:
+    """A constant-rate flow offered by a host behind this peer."""
+
+    flow: str
+    src: int
+    dst: int
+    packet_size: int
+
+
+# --- drop intervals --------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _Open:
+    start: float
+    end: float
+    bytes: float = 0.0
+    packets: float = 0.0
+    rate: float = 0.0
+    pps: float = 0.0
+
+
+class DropLedger:
+    """Dropped traffic of one stage (a peer or the link), merged into intervals per flow and
+    reason and reported through ``emit(fields)`` when an interval closes. Times are offer
+    times (when the source sent the traffic)."""
+
+    def __init__(self, emit: Callable[[dict[str, Any]], None]):
+        self.emit = emit
+        self.open: dict[tuple[str, str], _Open] = {}
+        self.totals: dict[tuple[str, str], list[float]] = {}
+
+    def _add(self, flow: str, reason: str, b: float, p: float) -> None:
+        t = self.totals.setdefault((flow, reason), [0.0, 0.0])
+        t[0] += b
+        t[1] += p
+
+    def fluid(self, flow: str, reason: str, t: float, rate: float, pps: float) -> None:
+        """From offer time ``t`` the flow is dropped for ``reason`` at ``rate`` (0: it stops)."""
+        key = (flow, reason)
+        cur = self.open.get(key)
+        if cur is not None:
+            dt = max(0.0, t - cur.end)
+            cur.bytes += cur.rate * dt
+            cur.packets += cur.pps * dt
+            self._add(flow, reason, cur.rate * dt, cur.pps * dt)
+            cur.end, cur.rate, cur.pps = t, rate, pps
+            if rate == 0:
+                self._close(key)
+        elif rate > 0:
+            self.open[key] = _Open(t, t, rate=rate, pps=pps)
+
+    def packet(self, flow: str, reason: str, t0: float, span: float, size: int) -> None:
+        key = (flow, reason)
+        cur = self.open.get(key)
+        if cur is not None and cur.rate == 0 and t0 > cur.end + _EPS:
+            self._close(key)
+            cur = None
+        if cur is None:
+            cur = self.open[key] = _Open(t0, t0)
+        cur.bytes += size
+        cur.packets += 1
+        cur.end = max(cur.end, t0 + span)
+        self._add(flow, reason, size, 1)
+
+    def passed(self, flow: str) -> None:
+        """A discrete packet of ``flow`` got through this stage: its drop intervals end."""
+        for key in [k for k, v in self.open.items() if k[0] == flow and v.rate == 0]:
+            self._close(key)
+
+    def _close(self, key: tuple[str, str]) -> None:
+        cur = self.open.pop(key)
+        if cur.packets == 0 and cur.bytes < 0.5:
+            return  # an interval that ended where it began (two changes at one instant)
+        self.emit({"flow": key[0], "reason": key[1], "start": round(cur.start, 6), "end": round(cur.end, 6),
+                   "duration": round(cur.end - cur.start, 6), "bytes": round(cur.bytes),
+                   "packets": round(cur.packets)})
+
+    def finish(self, t: float) -> None:
+        for key in sorted(self.open):
+            cur = self.open[key]
+            if cur.rate > 0:
+                self.fluid(key[0], key[1], t, 0.0, 0.0)
+            else:
+                self._close(key)
+
+    def dropped(self) -> dict[tuple[str, str], tuple[float, float]]:
+        return {k: (v[0], v[1]) for k, v in self.totals.items()}
+
+
+# --- per-SA counters ---------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _Meter:
+    """Bytes and packets through one direction of a CHILD SA, advancing at a rate."""
+
+    child: ChildSa
+    direction: str  # "in" | "out"
+    t: float
+    bytes: float = 0.0
+    packets: float = 0.0
+    rate: float = 0.0
+    pps: float = 0.0
+    generation: int = 0
+
+    def settle(self, now: float) -> None:
+        dt = now - self.t
+        if dt > 0:
+            self.bytes += self.rate * dt
+            self.packets += self.pps * dt
+        self.t = max(self.t, now)
+        c = self.child.counters
+        c[f"bytes_{self.direction}"] = int(self.bytes)
+        c[f"packets_{self.direction}"] = int(self.packets)
+
+
+@dataclass(slots=True)
+class _Local:
+    spec: FluidFlow
+    rate: float = 0.0
+    pps: float = 0.0
+    route: tuple[str, Any] | None = None  # ("sa", child) | ("drop", reason) | None
+    since: float = 0.0
+    offered_b: float = 0.0
+    offered_p: float = 0.0
+
+
+@dataclass(slots=True)
+class _Arrival:
+    msg: EspFluid
+    lag: float
+    route: tuple[str, Any] | None = None
+    since: float = 0.0
+
+
+@dataclass(slots=True)
+class FlowCounters:
+    offered_bytes: float = 0.0
+    offered_packets: float = 0.0
+    delivered_bytes: float = 0.0
+    delivered_packets: float = 0.0
+    replies: int = 0
+    """Echo replies that came back to this (sending) side."""
+
+
+class TrafficPlane:
+    """The IPsec data plane of one Endpoint (see the module docstring)."""
+
+    def __init__(self, ep: Endpoint):
+        self.ep = ep
+        self.settings = ep.settings
+        self.frozen = False
+        self.local: dict[str, _Local] = {}
+        self.arrivals: dict[str, _Arrival] = {}
+        self.meters: dict[tuple[int, str], _Meter] = {}
+        self.flows: dict[str, FlowCounters] = {}
+        self.queue: list[Packet] = []
+        self.ledger = DropLedger(lambda f: self.ep.emit("traffic_dropped", **f))
+        self._out: list[EspPacket | EspFluid] = []
+        self._known: dict[int, ChildSa] = {}
+        self._fired: dict[int, set[str]] = {}
+        self.last_removed: str | None = None
+        self._acquired_at: float | None = None
+        self._dirty = False
+
+    # --- driver side -----------------------------------------------------------------------
+    def take(self) -> list[EspPacket | EspFluid]:
+        out, self._out = self._out, []
+        return out
+
+    def counters(self, flow: str) -> FlowCounters:
+        return self.flows.setdefault(flow, FlowCounters())
+
+    def offer_fluid(self, spec: FluidFlow, rate: float, now: float) -> None:
+        """Set the rate (bytes/s) at which a local host offers ``spec`` (0: it stops)."""
+        loc = self.local.get(spec.flow)
+        if loc is None:
+            loc = self.local[spec.flow] = _Local(spec, since=now)
+        route = self._route_out(spec.src, spec.dst, now) if rate > 0 else None
+        self._switch_local(loc, route, rate, rate / spec.packet_size, now)
+
+    def offer_packet(self, pkt: Packet, now: float) -> None:
+        c = self.counters(pkt.flow)
+        c.offered_bytes += pkt.size
+        c.offered_packets += 1
+        route = self._route_out(pkt.src, pkt.dst, now)
+        if route[0] == "sa":
+            self._send_packet(route[1], pkt, now)
+            return
+        reason = route[1]
+        if reason == "negotiating" and len(self.queue) < self.settings.acquire_queue:
+            self.queue.append(pkt)
+            return
+        self.ledger.packet(pkt.flow, reason, pkt.t0, pkt.span, pkt.size)
+
+    def receive(self, item: EspPacket | EspFluid, now: float) -> None:
+        if isinstance(item, EspFluid):
+            self._receive_fluid(item, now)
+        else:
+            self._receive_packet(item, now)
+
+    def set_frozen(self, frozen: bool, now: float) -> None:
+        self.frozen = frozen
+        self.refresh(now)
+
+    def finish(self, now: float) -> None:
+        """End of the run: settle counters and close open intervals."""
+        for loc in self.local.values():
+            self._integrate_offer(loc, now)
+        for arr in self.arrivals.values():
+            self._settle_delivered(arr, now)
+        for m in self.meters.values():
+            m.settle(now)
+        self.ledger.finish(now)
+
+    # --- engine side -----------------------------------------------------------------------
+    def refresh(self, now: float) -> None:
+        """Re-read the engine's SAs and re-route every flow whose outcome changed. A volume limit
+        reached on the way may make the engine change its SAs: repeat until nothing moves."""
+        for _ in range(8):
+            self._dirty = False
+            self._refresh_once(now)
+            if not self._dirty:
+                break
+
+    def _refresh_once(self, now: float) -> None:
+        children = list(self._children())
+        live = {c.uid for c in children if c.state is not ChildState.DELETED}
+        gone = [self._known.pop(u) for u in [u for u in self._known if u not in live]]
+        for g in gone:
+            if g.removed not in ("rekeyed", "rekey_collision"):
+                self.last_removed = g.removed
+        for c in children:
+            if c.uid in live and c.uid not in self._known:
+                self._known[c.uid] = c
+                self._acquired_at = None
+        for loc in self.local.values():
+            if loc.rate <= 0:
+                continue
+            new = self._route_out(loc.spec.src, loc.spec.dst, now)
+            if new != loc.route:
+                self._switch_local(loc, new, loc.rate, loc.pps, now)
+        for arr in self.arrivals.values():
+            new_in = self._route_in(arr.msg.spi) if arr.msg.rate > 0 else None
+            if new_in != arr.route:
+                self._switch_arrival(arr, arr.msg, new_in, now)
+        for g in gone:
+            for d in ("in", "out"):
+                m = self.meters.pop((g.uid, d), None)
+                if m is not None:
+                    m.settle(now)
+        if self.queue:
+            self._drain_queue(now)
+
+    # --- routing ---------------------------------------------------------------------------
+    def _children(self) -> Iterable[ChildSa]:
+        fn = getattr(self.ep.engine, "child_sas", None)
+        return fn() if fn is not None else ()
+
+    def _outbound_sa(self, src: int, dst: int) -> ChildSa | None:
+        best = None
+        for c in self._known.values():
+            if c.outbound and c.state is not ChildState.DELETED and covers(c.local_ts, src) \
+                    and covers(c.remote_ts, dst) and (best is None or c.uid > best.uid):
+                best = c
+        return best
+
+    def _route_out(self, src: int, dst: int, now: float) -> tuple[str, Any]:
+        if self.frozen:
+            return ("drop", "peer_down")
+        s = self.settings.child
+        if not (covers(s.local_ts, src) and covers(s.remote_ts, dst)):
+            return ("drop", "no_policy")
+        sa = self._outbound_sa(src, dst)
+        if sa is not None:
+            return ("sa", sa)
+        if self._negotiating():
+            return ("drop", "negotiating")
+        if self.settings.start == "on-traffic" and self._acquire(src, dst, now):
+            return ("drop", "negotiating")
+        return ("drop", "sa_expired" if self.last_removed == "expired" else "no_sa")
+
+    def _negotiating(self) -> bool:
+        fn = getattr(self.ep.engine, "negotiating", None)
+        return bool(fn()) if fn is not None else False
+
+    def _acquire(self, src: int, dst: int, now: float) -> bool:
+        """Trigger negotiation (a trap policy's ACQUIRE); True if it is now under way."""
+        if self._acquired_at is not None and now - self._acquired_at < ACQUIRE_EXPIRES:
+            return False
+        fn = getattr(self.ep.engine, "acquire", None)
+        if fn is None:
+            return False
+        self._acquired_at = now
+        from .ts import TrafficSelector
+        self.ep.emit("negotiation_triggered", src=str(TrafficSelector(src, src).start_address),
+                     dst=str(TrafficSelector(dst, dst).start_address))
+        fn(now)
+        return self._negotiating()
+
+    def _route_in(self, spi: bytes) -> tuple[str, Any]:
+        if self.frozen:
+            return ("drop", "peer_down")
+        for c in self._known.values():
+            if c.spi_in == spi and c.state is not ChildState.DELETED:
+                return ("sa", c)
+        return ("drop", "unilateral_sa")
+
+    # --- local fluid flows -------------------------------------------------------------------
+    def _integrate_offer(self, loc: _Local, now: float) -> None:
+        dt = now - loc.since
+        if dt > 0:
+            c = self.counters(loc.spec.flow)
+            c.offered_bytes += loc.rate * dt
+            c.offered_packets += loc.pps * dt
+        loc.since = max(loc.since, now)
+
+    def _switch_local(self, loc: _Local, new: tuple[str, Any] | None, rate: float, pps: float,
+                      now: float) -> None:
+        """Move a local fluid flow to a new route and/or rate: counters, wire state, drops."""
+        self._integrate_offer(loc, now)
+        old, flow = loc.route, loc.spec.flow
+        if old is not None and old[0] == "sa":
+            self._meter_rate(old[1], "out", now, -loc.rate, -loc.pps)
+        same_drop = old is not None and new is not None and old[0] == new[0] == "drop" and old[1] == new[1]
+        if old is not None and old[0] == "drop" and not same_drop:
+            self.ledger.fluid(flow, old[1], now, 0.0, 0.0)
+        loc.rate, loc.pps, loc.route = rate, pps, new
+        old_spi = old[1].spi_out if old is not None and old[0] == "sa" else None
+        if new is not None and new[0] == "sa" and rate > 0:
+            child: ChildSa = new[1]
+            self._meter_rate(child, "out", now, rate, pps)
+            self._wire_fluid(flow, child.spi_out, rate, pps, now)
+            return
+        if old_spi is not None:
+            self._wire_fluid(flow, old_spi, 0.0, 0.0, now)
+        if new is None or rate <= 0:
+            loc.route = None
+            return
+        self.ledger.fluid(flow, new[1], now, rate, pps)
+
+    def _wire_fluid(self, flow: str, spi: bytes, rate: float, pps: float, now: float) -> None:
+        self._out.append(EspFluid(flow, spi, rate, pps, now, self.settings.address, self.settings.remote_address))
+
+    # --- arriving fluid ----------------------------------------------------------------------
+    def _receive_fluid(self, msg: EspFluid, now: float) -> None:
+        arr = self.arrivals.get(msg.flow)
+        if arr is None:
+            arr = self.arrivals[msg.flow] = _Arrival(msg, now - msg.sent_at, since=now)
+        self._switch_arrival(arr, msg, self._route_in(msg.spi) if msg.rate > 0 else None, now)
+
+    def _settle_delivered(self, arr: _Arrival, now: float) -> None:
+        dt = now - arr.since
+        if arr.route is not None and arr.route[0] == "sa" and dt > 0:
+            c = self.counters(arr.msg.flow)
+            c.delivered_bytes += arr.msg.rate * dt
+            c.delivered_packets += arr.msg.pps * dt
+        arr.since = max(arr.since, now)
+
+    def _switch_arrival(self, arr: _Arrival, msg: EspFluid, new: tuple[str, Any] | None, now: float) -> None:
+        self._settle_delivered(arr, now)
+        old, flow = arr.route, msg.flow
+        if old is not None and old[0] == "sa":
+            self._meter_rate(old[1], "in", now, -arr.msg.rate, -arr.msg.pps)
+        same_drop = old is not None and new is not None and old[0] == new[0] == "drop" and old[1] == new[1]
+        if old is not None and old[0] == "drop" and not same_drop:
+            self.ledger.fluid(flow, old[1], now - arr.lag, 0.0, 0.0)
+        arr.msg, arr.lag, arr.route, arr.since = msg, now - msg.sent_at, new, now
+        if new is None:
+            return
+        if new[0] == "sa":
+            self._meter_rate(new[1], "in", now, msg.rate, msg.pps)
+        else:
+            self.ledger.fluid(flow, new[1], now - arr.lag, msg.rate, msg.pps)
+
+    # --- discrete packets ----------------------------------------------------------------------
+    def _send_packet(self, child: ChildSa, pkt: Packet, now: float) -> None:
+        self.ledger.passed(pkt.flow)
+        m = self._meter(child, "out", now)
+        m.bytes += pkt.size
+        m.packets += 1
+        m.settle(now)
+        self._out.append(EspPacket(child.spi_out, int(m.packets), pkt, self.settings.address,
+                                   self.settings.remote_address))
+        self._check(m, now)
+
+    def _receive_packet(self, esp: EspPacket, now: float) -> None:
+        pkt = esp.packet
+        route = self._route_in(esp.spi)
+        if route[0] != "sa":
+            self.ledger.packet(pkt.flow, route[1], pkt.t0, pkt.span, pkt.size)
+            return
+        self.ledger.passed(pkt.flow)
+        c = self.counters(pkt.flow)
+        c.delivered_bytes += pkt.size
+        c.delivered_packets += 1
+        m = self._meter(route[1], "in", now)
+        m.bytes += pkt.size
+        m.packets += 1
+        m.settle(now)
+        self._check(m, now)
+        if pkt.kind == "echo-request":
+            self.offer_packet(Packet(pkt.flow + ":reply", pkt.dst, pkt.src, pkt.size, now, pkt.span,
+                                     "echo-reply", pkt.seq), now)
+        elif pkt.kind == "echo-reply":
+            self.counters(pkt.flow.removesuffix(":reply")).replies += 1
+
+    def _drain_queue(self, now: float) -> None:
+        keep = []
+        for pkt in self.queue:
+            route = self._route_out(pkt.src, pkt.dst, now)
+            if route[0] == "sa":
+                self._send_packet(route[1], pkt, now)
+            elif route[1] == "negotiating":
+                keep.append(pkt)
+            else:
+                self.ledger.packet(pkt.flow, route[1], pkt.t0, pkt.span, pkt.size)
+        self.queue = keep
+
+    # --- counters and volume limits ----------------------------------------------------------
+    def _meter(self, child: ChildSa, direction: str, now: float) -> _Meter:
+        key = (child.uid, direction)
+        m = self.meters.get(key)
+        if m is None:
+            m = self.meters[key] = _Meter(child, direction, now)
+        m.settle(now)
+        return m
+
+    def _meter_rate(self, child: ChildSa, direction: str, now: float, d_rate: float, d_pps: float) -> None:
+        m = self._meter(child, direction, now)
+        m.rate = max(0.0, m.rate + d_rate)
+        m.pps = max(0.0, m.pps + d_pps)
+        if m.rate < 1e-9:
+            m.rate = m.pps = 0.0
+        self._check(m, now)
+
+    def _limits(self, m: _Meter) -> list[tuple[str, str, float]]:
+        exp = m.child.expiry
+        if exp is None:
+            return []
+        fired = self._fired.setdefault(m.child.uid, set())
+        out = []
+        for by in ("bytes", "packets"):
+            soft, hard = exp.volume(by)
+            for kind, lim in (("soft", soft), ("hard", hard)):
+                if lim is not None and kind not in fired:
+                    out.append((kind, by, lim))
+        return out
+
+    def _check(self, m: _Meter, now: float) -> None:
+        """Fire limits already reached; arm a timer for the next crossing at the current rate."""
+        m.generation += 1
+        fired = self._fired.setdefault(m.child.uid, set())
+        nxt: float | None = None
+        for kind, by, lim in self._limits(m):
+            value, rate = (m.bytes, m.rate) if by == "bytes" else (m.packets, m.pps)
+            if value >= lim * (1 - 1e-12) - 1e-9:
+                if kind not in fired:
+                    fired.add(kind)
+                    if by == "bytes":
+                        m.bytes = max(m.bytes, lim)
+                    else:
+                        m.packets = max(m.packets, lim)
+                    m.settle(now)
+                    self._fire(m.child, kind, by, now)
+                continue
+            if rate > 0:
+                at = m.t + (lim - value) / rate
+                nxt = at if nxt is None else min(nxt, at)
+        if nxt is not None:
+            self.ep.schedule(nxt, self._on_volume_timer, m.child.uid, m.direction, m.generation)
+
+    def _on_volume_timer(self, now: float, uid: int, direction: str, generation: int) -> None:
+        m = self.meters.get((uid, direction))
+        if m is None or m.generation != generation:
+            return  # the rate changed since: a newer timer is armed
+        m.settle(now)
+        for _kind, by, lim in self._limits(m):
+            if by == "bytes" and m.bytes < lim and m.rate > 0 and (lim - m.bytes) / m.rate < 1e-6:
+                m.bytes = lim  # the timer fired at the exact crossing; absorb float rounding
+            if by == "packets" and m.packets < lim and m.pps > 0 and (lim - m.packets) / m.pps < 1e-6:
+                m.packets = lim
+        self._check(m, now)
+
+    def _fire(self, child: ChildSa, kind: str, by: str, now: float) -> None:
+        self._dirty = True
+        fn = getattr(self.ep.engine, "on_child_volume", None)
+        if fn is not None:
+            fn(child, kind, by, now)
+
+    # --- reporting -----------------------------------------------------------------------------
+    def sa_counters(self, child: ChildSa, now: float) -> dict[str, int]:
+        for d in ("in", "out"):
+            m = self.meters.get((child.uid, d))
+            if m is not None:
+                m.settle(now)
+        return dict(child.counters)

@@ -1,0 +1,90 @@
+"""Traffic sources between the protected subnets, as SimPy processes.
+
+* ``ping``: an ICMP echo request every ``interval`` (the seed's "long ping" keep-alive); the
+  far host answers each one that arrives, so both directions carry traffic. Discrete packets.
+* ``bulk``: a constant rate from ``start`` to ``stop``: one fluid flow, two events.
+* ``burst``: ``rate`` for ``length`` (or until ``bytes`` are sent) every ``every``.
+
+A source hands its traffic to the sending peer's node (``PeerNode.submit``); the peer's data
+plane (proto/traffic.py) does the rest.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from ..config.model import ScenarioConfig, TrafficConfig
+from ..proto.traffic import FluidFlow, Packet
+from .log import EventLog
+from .node import PeerNode
+
+
+def first_host(subnet: str) -> str:
+    net = ipaddress.IPv4Network(subnet)
+    return str(net.network_address + 1) if net.prefixlen < 31 else str(net.network_address)
+
+
+def flow_name(t: TrafficConfig, index: int) -> str:
+    return t.name or f"{t.kind}-{index + 1}"
+
+
+def endpoints(cfg: ScenarioConfig, t: TrafficConfig) -> tuple[str, str]:
+    """(src host, dst host) of a flow, defaulting to the first host of each side's first subnet."""
+    src = t.src or first_host(cfg.peers[t.source].local_subnets[0])
+    dst = t.dst or first_host(cfg.peers[t.to].local_subnets[0])
+    return src, dst
+
+
+def start_sources(env: simpy.Environment, cfg: ScenarioConfig, nodes: dict[str, PeerNode], log: EventLog,
+                  until: float) -> None:
+    for i, t in enumerate(cfg.traffic):
+        env.process(_source(env, cfg, t, flow_name(t, i), nodes[t.source], log, until))
+
+
+def _source(env: simpy.Environment, cfg: ScenarioConfig, t: TrafficConfig, name: str, node: PeerNode,
+            log: EventLog, until: float) -> Generator[Any, Any, None]:
+    src, dst = endpoints(cfg, t)
+    s_int, d_int = int(ipaddress.IPv4Address(src)), int(ipaddress.IPv4Address(dst))
+    stop = min(t.stop, until) if t.stop is not None else until
+    if t.start >= stop:
+        return
+    yield env.timeout(t.start)
+    info: dict[str, Any] = {"flow": name, "kind": t.kind, "src": src, "dst": dst, "to": t.to}
+    if t.kind == "ping":
+        log.emit(env.now, node.name, "traffic_started", **info, interval=t.interval, size=t.size)
+        seq = 0
+        while env.now < stop - 1e-9:
+            node.submit_packet(Packet(name, s_int, d_int, t.size, env.now, t.interval, "echo-request", seq))
+            seq += 1
+            yield env.timeout(t.interval)
+        log.emit(env.now, node.name, "traffic_stopped", flow=name, sent=seq)
+        return
+    assert t.rate is not None
+    rate = t.rate / 8.0  # bytes per second
+    spec = FluidFlow(name, s_int, d_int, t.packet_size)
+    log.emit(env.now, node.name, "traffic_started", **info, rate_bps=t.rate, packet_size=t.packet_size,
+             **({"every": t.every} if t.kind == "burst" else {}))
+    if t.kind == "bulk":
+        node.submit_fluid(spec, rate)
+        yield env.timeout(stop - env.now)
+        node.submit_fluid(spec, 0.0)
+        log.emit(env.now, node.name, "traffic_stopped", flow=name)
+        return
+    assert t.every is not None
+    on = t.length if t.length is not None else (t.bytes or 0) / rate
+    k = 0
+    while True:
+        begin = t.start + k * t.every
+        if begin >= stop:
+            break
+        if begin > env.now:
+            yield env.timeout(begin - env.now)
+        node.submit_fluid(spec, rate)
+        yield env.timeout(min(on, stop - env.now))
+        node.submit_fluid(spec, 0.0)
+        k += 1
+    log.emit(env.now, node.name, "traffic_stopped", flow=name, bursts=k)
