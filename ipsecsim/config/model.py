@@ -218,7 +218,8 @@ class DpdConfig(Strict):
         "probes", description="retries counts all probes, or the retransmissions after the first probe")
     timeout: Duration | None = Field(None, gt=0, description="IKEv1 timeout style: silence after which the "
                                      "peer is dead; default: the IKE retransmission give-up time")
-    esp_resets_idle: bool = Field(True, description="inbound ESP counts as a sign of life")
+    esp_resets_idle: bool | Literal["udp-encap"] = Field(
+        True, description="inbound ESP counts as a sign of life (udp-encap: only UDP-encapsulated ESP)")
     msg_order: Literal["seq-hash-notify", "seq-notify-hash"] = Field(
         "seq-hash-notify", description="IKEv1 payload order in DPD messages; both ends must match")
 

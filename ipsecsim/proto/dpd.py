@@ -62,7 +62,7 @@ class DpdSettings:
     count: str = "probes"  # retry style: probes | retransmissions
     timeout: float = 150.0  # timeout style (strongSwan IKEv1 dpd_timeout)
     action: str = "clear"  # clear | hold | trap | restart | none
-    esp_resets_idle: bool = True  # inbound ESP counts as proof of life
+    esp_resets_idle: bool | str = True  # inbound ESP counts as proof of life; "udp-encap": only ESP-in-UDP
     schedule: tuple[float, ...] | None = None  # liveness: DPD-specific retransmission waits
 
     def __post_init__(self) -> None:
@@ -96,6 +96,7 @@ class DpdMachine:
     last_probe: float | None = None
     traffic_waiting: bool = False  # on-demand: outbound traffic since the peer went quiet
     traffic_flowing: bool = False  # on-demand: a continuous (fluid) flow is active
+    inbound_flowing: bool = False  # a continuous (fluid) flow arrives from the peer: never idle
     history: list[tuple[float, str]] = field(default_factory=list)
 
     # --- the table --------------------------------------------------------------------------
@@ -112,6 +113,8 @@ class DpdMachine:
         """When the machine wants ``TIMER``; None if only an input can move it."""
         c = self.cfg
         if self.state is DpdState.WATCHING:
+            if self.inbound_flowing:
+                return None
             if c.mode == "periodic" or self.traffic_flowing:
                 return self.last_inbound + c.delay
             return None
@@ -140,7 +143,7 @@ class DpdMachine:
         return [Act.ACKED]
 
     def _idle_timer(self, now: float) -> list[Act]:
-        if now < self.last_inbound + self.cfg.delay:
+        if self.inbound_flowing or now < self.last_inbound + self.cfg.delay:
             return []  # a stale hint: the peer was heard from since
         if self.cfg.mode == "on-demand" and not (self.traffic_waiting or self.traffic_flowing):
             return []

@@ -250,6 +250,7 @@ class TrafficPlane:
         self.last_removed: str | None = None
         self._acquired_at: float | None = None
         self._dirty = False
+        self._flowing: tuple[frozenset[int], frozenset[int]] = (frozenset(), frozenset())
 
     # --- driver side -----------------------------------------------------------------------
     def take(self) -> list[EspPacket | EspFluid]:
@@ -266,6 +267,7 @@ class TrafficPlane:
             loc = self.local[spec.flow] = _Local(spec, since=now)
         route = self._route_out(spec.src, spec.dst, now) if rate > 0 else None
         self._switch_local(loc, route, rate, rate / spec.packet_size, now)
+        self._report_flowing(now)
 
     def offer_packet(self, pkt: Packet, now: float) -> None:
         c = self.counters(pkt.flow)
@@ -310,6 +312,22 @@ class TrafficPlane:
             self._refresh_once(now)
             if not self._dirty:
                 break
+        self._report_flowing(now)
+
+    def _report_flowing(self, now: float) -> None:
+        """Tell the engine which SAs carry continuous flows each way (DPD's idle clock)."""
+        out = frozenset(loc.route[1].uid for loc in self.local.values()
+                        if loc.rate > 0 and loc.route is not None and loc.route[0] == "sa")
+        inb = frozenset(arr.route[1].uid for arr in self.arrivals.values()
+                        if arr.msg.rate > 0 and arr.route is not None and arr.route[0] == "sa")
+        if (out, inb) != self._flowing:
+            self._flowing = (out, inb)
+            self._hook("traffic_flowing", set(out), set(inb), now)
+
+    def _hook(self, name: str, *args: Any) -> None:
+        fn = getattr(self.ep.engine, name, None)
+        if fn is not None:
+            fn(*args)
 
     def _refresh_once(self, now: float) -> None:
         children = list(self._children())
@@ -364,7 +382,8 @@ class TrafficPlane:
             return ("sa", sa)
         if self._negotiating():
             return ("drop", "negotiating")
-        if self.settings.start == "on-traffic" and self._acquire(src, dst, now):
+        if (self.settings.start == "on-traffic" or getattr(self.ep.engine, "trap_armed", False)) \
+                and self._acquire(src, dst, now):
             return ("drop", "negotiating")
         return ("drop", "sa_expired" if self.last_removed == "expired" else "no_sa")
 
@@ -436,6 +455,7 @@ class TrafficPlane:
         if arr is None:
             arr = self.arrivals[msg.flow] = _Arrival(msg, now - msg.sent_at, since=now)
         self._switch_arrival(arr, msg, self._route_in(msg.spi) if msg.rate > 0 else None, now)
+        self._report_flowing(now)
 
     def _settle_delivered(self, arr: _Arrival, now: float) -> None:
         dt = now - arr.since
@@ -471,6 +491,7 @@ class TrafficPlane:
         self._out.append(EspPacket(child.spi_out, int(m.packets), pkt, self.settings.address,
                                    self.settings.remote_address))
         self._check(m, now)
+        self._hook("traffic_out", child, now)
 
     def _receive_packet(self, esp: EspPacket, now: float) -> None:
         pkt = esp.packet
@@ -487,6 +508,7 @@ class TrafficPlane:
         m.packets += 1
         m.settle(now)
         self._check(m, now)
+        self._hook("traffic_in", route[1], now)
         if pkt.kind == "echo-request":
             self.offer_packet(Packet(pkt.flow + ":reply", pkt.dst, pkt.src, pkt.size, now, pkt.span,
                                      "echo-reply", pkt.seq), now)

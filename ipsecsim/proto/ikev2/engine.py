@@ -291,6 +291,30 @@ class Ikev2Engine(LifecycleMixin):
                          keyingtries="forever" if tries == 0 else tries)
             self.initiate(now)
 
+    # --- the data plane reports traffic (proto.traffic): DPD's inputs ----------------------
+    def traffic_out(self, child: ChildSa, now: float) -> None:
+        """A packet leaves on ``child``: the on-demand worry trigger (RFC 3706 5.3)."""
+        sa = self.sas.get(child.ike_uid)
+        if sa is not None and sa.alive:
+            self.liveness.traffic(sa, now)
+
+    def traffic_in(self, child: ChildSa, now: float) -> None:
+        sa = self.sas.get(child.ike_uid)
+        if sa is not None and sa.alive:
+            self.liveness.esp_inbound(sa, now)
+
+    def traffic_flowing(self, out_uids: set[int], in_uids: set[int], now: float) -> None:
+        """Which CHILD SAs carry continuous (fluid) flows now, each way."""
+        for sa in list(self.sas.values()):
+            if not sa.alive or sa.dpd is None:
+                continue
+            mine = {c.uid for c in sa.children}
+            out, inb = bool(mine & out_uids), bool(mine & in_uids)
+            if out != sa.dpd.traffic_flowing:
+                self.liveness.traffic(sa, now, flowing=out)
+            if inb != sa.dpd.inbound_flowing:
+                self.liveness.esp_flowing(sa, inb, now)
+
     def peer_dead(self, sa: IkeSa, action: str, now: float) -> None:
         """DPD gave up on the peer: drop its SAs without a DELETE, then apply ``action``."""
         self.destroy(sa, "dpd", now)

@@ -50,10 +50,23 @@ class Liveness:
         if sa.dpd is not None:
             self._act(sa, sa.dpd.handle(DpdInput.INBOUND, now), now)
 
-    def esp_inbound(self, sa: IkeSa, now: float, udp_encap: bool = False) -> None:
-        """ESP from the peer arrived on a CHILD SA of this IKE SA."""
-        if sa.dpd is not None and sa.dpd.cfg.esp_resets_idle:
+    def _esp_counts(self, sa: IkeSa) -> bool:
+        assert sa.dpd is not None
+        rule = sa.dpd.cfg.esp_resets_idle
+        return (rule == "udp-encap" and (sa.nat_local or sa.nat_remote)) or rule is True
+
+    def esp_inbound(self, sa: IkeSa, now: float) -> None:
+        """An ESP packet from the peer arrived on a CHILD SA of this IKE SA."""
+        if sa.dpd is not None and self._esp_counts(sa):
             self._act(sa, sa.dpd.handle(DpdInput.INBOUND, now), now)
+
+    def esp_flowing(self, sa: IkeSa, flowing: bool, now: float) -> None:
+        """A continuous flow from the peer started (or stopped) arriving on this IKE SA's CHILD SAs."""
+        if sa.dpd is None or not self._esp_counts(sa) or sa.dpd.inbound_flowing == flowing:
+            return
+        sa.dpd.inbound_flowing = flowing
+        self._act(sa, sa.dpd.handle(DpdInput.INBOUND, now), now)
+        self._arm(sa)
 
     def traffic(self, sa: IkeSa, now: float, flowing: bool | None = None) -> None:
         """Outbound traffic wants this SA (the on-demand worry trigger)."""
