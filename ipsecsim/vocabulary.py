@@ -112,7 +112,7 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
     EventSpec("traffic_dropped", ("flow", "reason", "start", "end", "duration", "bytes", "packets"),
               "traffic was dropped for one reason over an interval",
               {"reason": ("no_sa", "negotiating", "sa_expired", "link_down", "peer_down", "unilateral_sa", "loss",
-                          "no_route")}),
+                          "no_route", "route_revoked", "no_policy")}),
     # --- dead peer detection ---
     EventSpec("dpd_probe_sent", (*_SA, "msg_id", "seq", "retry"),
               "a DPD probe is sent (IKEv2: empty INFORMATIONAL, msg_id; IKEv1: R-U-THERE, seq); retry counts "
@@ -121,8 +121,17 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
     EventSpec("peer_dead", (*_SA, "action", "last_inbound", "silent_for", "probes"),
               "DPD declared the peer dead and applies its action", {"action": ("clear", "hold", "trap", "restart",
                                                                                "none")}),
+    # --- path health (NQA / health checks) ---
+    EventSpec("nqa_probe_sent", ("seq", "destination", "path"), "a health-check ICMP probe leaves",
+              {"path": ("tunnel", "underlay")}),
+    EventSpec("nqa_probe_lost", ("seq", "consecutive"), "a probe was not answered before the next one was due"),
+    EventSpec("nqa_state", ("state", "reason"), "the probed path went down or came back up",
+              {"state": ("up", "down")}),
+    EventSpec("route_revoked", ("destination",), "the health check withdrew the route to the remote subnets"),
+    EventSpec("route_restored", ("destination",), "the health check restored the route"),
     # --- faults ---
-    EventSpec("fault", ("kind", "undo", "direction", "loss", "delay", "jitter", "address", "duration", "set"),
+    EventSpec("fault", ("kind", "undo", "direction", "protocol", "loss", "delay", "jitter", "address", "duration",
+                        "set"),
               "a scheduled fault happens",
               {"kind": ("freeze", "unfreeze", "crash", "restart", "link_down", "link_up", "loss", "delay",
                         "reconfigure", "address")}),

@@ -8,6 +8,7 @@ the effective values.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import types
 import typing
 from collections.abc import Mapping
@@ -280,6 +281,7 @@ def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
         start=cfg.start, profile=cfg.profile, keyingtries=cfg.keyingtries, retransmit=schedule,
         dpd=build_dpd(cfg, schedule), dpd_msg_order=cfg.dpd.msg_order,
         acquire_queue=cfg.acquire_queue,
+        nqa_source=int(ipaddress.IPv4Address(cfg.nqa.source)) if cfg.nqa is not None else None,
         ike=IkeSettings(version=ike.version, mode=ike.mode,
                         proposals=P.parse_list(ike.proposals, P.Protocol.IKE), psk=ike.psk.encode(),
                         local_id=Identity.parse(ike.local_id) if ike.local_id else None,

@@ -193,6 +193,27 @@ class ChildConfig(Strict):
                                            "is kept for late packets (strongSwan charon.delete_rekeyed_delay)")
 
 
+class NqaConfig(Strict):
+    """Path health probes: Huawei Cloud's connection monitor (an NQA ICMP test of type gateway,
+    seed 000) and Alibaba Cloud's VcoHealthCheck (seed 002). An ICMP echo every ``interval``;
+    a probe not answered before the next one is lost; ``retries`` lost in a row take the path
+    down, the next answer brings it up. Probes between protected subnets travel in the tunnel
+    (so they fail when the tunnel is broken even if IKE is fine); gateway-to-gateway probes
+    travel outside it."""
+
+    source: IPv4 = Field(description="source address of the probes (Huawei source_ip, Alibaba Sip)")
+    destination: IPv4 = Field(description="address probed (Huawei destination_ip, Alibaba Dip)")
+    interval: Duration = Field(gt=0, description="time between probes (Alibaba Interval, default 3 s)")
+    retries: int = Field(ge=1, le=100, description="lost probes in a row before the path is down (Alibaba Retry)")
+    size: Size = Field(64, ge=28, le=65535, description="ICMP packet size")
+    path: Literal["auto", "tunnel", "underlay"] = Field(
+        "auto", description="tunnel: inside ESP; underlay: plain between the gateways; auto: tunnel when the "
+        "addresses are covered by the protected subnets")
+    policy: Literal["none", "revoke_route"] = Field(
+        "none", description="revoke_route: withdraw the route to the remote subnets while the check fails (Alibaba)")
+    start: Duration = Field(0.0, ge=0, description="when the probes start")
+
+
 class DpdConfig(Strict):
     """Dead peer detection (RFC 3706 for IKEv1, RFC 7296 2.4 liveness for IKEv2). Local, not
     negotiated: the two sides may differ. ``delay: 0`` turns it off (strongSwan dpd_delay)."""
@@ -249,6 +270,8 @@ class PeerConfig(Strict):
     child: ChildConfig = Field(default_factory=ChildConfig)  # type: ignore[arg-type]
     retransmit: RetransmitConfig = Field(default_factory=RetransmitConfig)  # type: ignore[arg-type]
     dpd: DpdConfig = Field(default_factory=DpdConfig)  # type: ignore[arg-type]
+    nqa: NqaConfig | None = Field(None, description="path health probes (Huawei connection monitor / Alibaba "
+                                  "VcoHealthCheck)")
     keyingtries: int = Field(1, ge=0, description="attempts to set up the IKE SA; 0 = forever")
     acquire_queue: int = Field(0, ge=0, le=10000, description="packets held while a traffic-triggered "
                                "negotiation runs (0: dropped, as Linux with xfrm_larval_drop=1)")
@@ -347,6 +370,9 @@ class FaultConfig(Strict):
     duration: Duration | None = Field(None, gt=0, description="undo the fault after this long")
     direction: str | None = Field(None, description="loss/delay/link_down faults: 'A->B' for one way; "
                                   "default both")
+    protocol: Literal["all", "ike", "esp"] = Field(
+        "all", description="loss/delay/link_down faults: only IKE (UDP 500/4500) or only ESP (e.g. an ISP that "
+        "filters IP protocol 50); default all")
     loss: Loss | None = Field(None, description="loss fault: probability or gilbert-elliott model")
     delay: Duration | None = Field(None, description="delay fault: one-way delay during the window")
     jitter: Duration | None = Field(None, description="delay fault: jitter during the window")
@@ -371,6 +397,8 @@ class FaultConfig(Strict):
                 raise ValueError(f"'direction' applies to loss, delay and link_down faults, not {k}")
             if not _DIRECTION.match(self.direction):
                 raise ValueError(f"direction {self.direction!r} must look like 'A->B'")
+        if self.protocol != "all" and k not in ("loss", "delay", "link_down"):
+            raise ValueError(f"'protocol' applies to loss, delay and link_down faults, not {k}")
         if self.set is not None and "profile" in self.set:
             raise ValueError("a reconfigure fault cannot change the profile; set the values themselves")
         return self

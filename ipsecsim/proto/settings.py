@@ -101,6 +101,7 @@ class PeerSettings:
     dpd_msg_order: str = "seq-hash-notify"  # IKEv1 DPD payload order
     profile: str = ""
     acquire_queue: int = 0  # packets held while a traffic-triggered negotiation runs
+    nqa_source: int | None = None  # the health check's probe source (its probes bypass a revoked route)
 
     @property
     def local_identity(self) -> Identity:

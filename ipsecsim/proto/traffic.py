@@ -229,6 +229,8 @@ class FlowCounters:
     delivered_packets: float = 0.0
     replies: int = 0
     """Echo replies that came back to this (sending) side."""
+    last_reply_seq: int = -1
+    """Sequence number of the latest echo reply that came back."""
 
 
 class TrafficPlane:
@@ -251,6 +253,8 @@ class TrafficPlane:
         self._acquired_at: float | None = None
         self._dirty = False
         self._flowing: tuple[frozenset[int], frozenset[int]] = (frozenset(), frozenset())
+        self.route_revoked = False
+        """A health check withdrew the route to the remote subnets (its own probes still pass)."""
 
     # --- driver side -----------------------------------------------------------------------
     def take(self) -> list[EspPacket | EspFluid]:
@@ -377,6 +381,8 @@ class TrafficPlane:
         s = self.settings.child
         if not (covers(s.local_ts, src) and covers(s.remote_ts, dst)):
             return ("drop", "no_policy")
+        if self.route_revoked and not self._probe_src(src):
+            return ("drop", "route_revoked")
         sa = self._outbound_sa(src, dst)
         if sa is not None:
             return ("sa", sa)
@@ -386,6 +392,11 @@ class TrafficPlane:
                 and self._acquire(src, dst, now):
             return ("drop", "negotiating")
         return ("drop", "sa_expired" if self.last_removed == "expired" else "no_sa")
+
+    def _probe_src(self, src: int) -> bool:
+        """The health check's own probes leave even while its route is revoked."""
+        nqa = getattr(self.settings, "nqa_source", None)
+        return nqa is not None and src == nqa
 
     def _negotiating(self) -> bool:
         fn = getattr(self.ep.engine, "negotiating", None)
@@ -513,7 +524,9 @@ class TrafficPlane:
             self.offer_packet(Packet(pkt.flow + ":reply", pkt.dst, pkt.src, pkt.size, now, pkt.span,
                                      "echo-reply", pkt.seq), now)
         elif pkt.kind == "echo-reply":
-            self.counters(pkt.flow.removesuffix(":reply")).replies += 1
+            c = self.counters(pkt.flow.removesuffix(":reply"))
+            c.replies += 1
+            c.last_reply_seq = max(c.last_reply_seq, pkt.seq)
 
     def _drain_queue(self, now: float) -> None:
         keep = []

@@ -24,6 +24,8 @@ def _describe(f: FaultConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if f.direction:
         out["direction"] = f.direction.replace(" ", "")
+    if f.protocol != "all":
+        out["protocol"] = f.protocol
     if f.loss is not None:
         out["loss"] = f.loss if isinstance(f.loss, float) else f.loss.model_dump()
     for k in ("delay", "jitter", "address", "duration"):
@@ -47,13 +49,13 @@ def run_fault(env: simpy.Environment, fault: FaultConfig, nodes: dict[str, PeerN
     elif kind == "crash":
         node.crash()  # type: ignore[union-attr]
     elif kind in ("link_down", "loss", "delay"):
-        override = Override(fault.ends, down=kind == "link_down",
+        override = Override(fault.ends, fault.protocol, down=kind == "link_down",
                             loss=lossmod.make(fault.loss) if fault.loss is not None else None,
                             delay=fault.delay, jitter=fault.jitter)
         link.overrides.append(override)
         link.changed()
     elif kind == "link_up":
-        downs = [o for o in link.overrides if o.down and o.ends == fault.ends]
+        downs = [o for o in link.overrides if o.down and o.ends == fault.ends and o.protocol == fault.protocol]
         if downs:
             link.overrides.remove(downs[-1])
             link.changed()

@@ -55,13 +55,14 @@ class Override:
     """A fault window changing the link in one direction (or both when ``ends`` is None)."""
 
     ends: tuple[str, str] | None
+    protocol: str = "all"
     loss: lossmod.LossModel | None = None
     delay: float | None = None
     jitter: float | None = None
     down: bool = False
 
-    def applies(self, src: str, dst: str) -> bool:
-        return self.ends is None or self.ends == (src, dst)
+    def applies(self, src: str, dst: str, proto: str = "all") -> bool:
+        return (self.ends is None or self.ends == (src, dst)) and self.protocol in ("all", proto)
 
 
 class Link:
@@ -89,36 +90,46 @@ class Link:
     def attach(self, address: str, node: PeerNode) -> None:
         self.nodes[address] = node
 
-    def is_down(self, src: str, dst: str) -> bool:
-        return any(o.down and o.applies(src, dst) for o in self.overrides)
+    def is_down(self, src: str, dst: str, proto: str = "all") -> bool:
+        return any(o.down and o.applies(src, dst, proto) for o in self.overrides)
 
-    def _override(self, attr: str, src: str, dst: str) -> Any:
+    def _override(self, attr: str, src: str, dst: str, proto: str = "all") -> Any:
         for o in reversed(self.overrides):
             value = getattr(o, attr)
-            if value is not None and o.applies(src, dst):
+            if value is not None and o.applies(src, dst, proto):
                 return value
         return None
 
-    def _loss_model(self, src: str, dst: str) -> lossmod.LossModel:
-        model = self._override("loss", src, dst)
+    def _loss_model(self, src: str, dst: str, proto: str = "all") -> lossmod.LossModel:
+        model = self._override("loss", src, dst, proto)
         if model is None:
             model = self._loss.get((src, dst))
             if model is None:
                 model = self._loss[(src, dst)] = lossmod.make(self._loss_spec)
         return model  # type: ignore[no-any-return]
 
-    def _lost(self, src: str, dst: str) -> bool:
-        return self._loss_model(src, dst).lost(self.rng)
+    def _lost(self, src: str, dst: str, proto: str = "all") -> bool:
+        return self._loss_model(src, dst, proto).lost(self.rng)
 
-    def _delay(self, src: str, dst: str, jitter: bool = True) -> float:
-        delay = self._override("delay", src, dst)
+    def _delay(self, src: str, dst: str, jitter: bool = True, proto: str = "all") -> float:
+        delay = self._override("delay", src, dst, proto)
         delay = self.delay if delay is None else delay
         if jitter:
-            j = self._override("jitter", src, dst)
+            j = self._override("jitter", src, dst, proto)
             j = self.jitter if j is None else j
             if j:
                 delay += self.rng.uniform(0.0, j)
         return float(delay)
+
+    def transmit_quiet(self, dgram: Datagram, sender: str) -> bool:
+        """A datagram that is not IKE (an underlay ICMP probe): same fate, no message events.
+        Returns whether it is on its way."""
+        node = self.nodes.get(dgram.dst)
+        if node is None or self.is_down(sender, node.name) or self._lost(sender, node.name):
+            return False
+        ev = self.env.timeout(self._delay(sender, node.name))
+        ev.callbacks.append(lambda _e: node.deliver(dgram, sender))
+        return True
 
     def transmit(self, dgram: Datagram, sender: str) -> None:
         now = self.env.now
@@ -127,9 +138,9 @@ class Link:
         reason = None
         if node is None:
             reason = "no_route"
-        elif self.is_down(sender, receiver):
+        elif self.is_down(sender, receiver, "ike"):
             reason = "link_down"
-        elif self._lost(sender, receiver):
+        elif self._lost(sender, receiver, "ike"):
             reason = "loss"
         if reason is not None:
             self.transmissions.append(Transmission(now, sender, dgram, None, reason))
@@ -137,7 +148,7 @@ class Link:
                           retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
             return
         assert node is not None
-        delay = self._delay(sender, receiver)
+        delay = self._delay(sender, receiver, proto="ike")
         self.transmissions.append(Transmission(now, sender, dgram, now + delay))
         ev = self.env.timeout(delay)
         ev.callbacks.append(lambda _e: node.deliver(dgram, sender))
@@ -152,16 +163,16 @@ class Link:
         node = self.nodes.get(item.dst)
         if node is None:
             reason: str | None = "no_route"
-        elif self.is_down(sender, node.name):
+        elif self.is_down(sender, node.name, "esp"):
             reason = "link_down"
         else:
-            reason = "loss" if self._lost(sender, node.name) else None
+            reason = "loss" if self._lost(sender, node.name, "esp") else None
         if reason is not None or node is None:
             self.esp.append((now, sender, item, None))
             self.ledger.packet(pkt.flow, reason or "no_route", pkt.t0, pkt.span, pkt.size)
             return
         self.ledger.passed(pkt.flow)
-        delay = self._delay(sender, node.name)
+        delay = self._delay(sender, node.name, proto="esp")
         self.esp.append((now, sender, item, now + delay))
         ev = self.env.timeout(delay)
         ev.callbacks.append(lambda _e: node.deliver_traffic(item))
@@ -185,10 +196,10 @@ class Link:
         node = self.nodes.get(msg.dst)
         if msg.rate <= 0 or node is None:
             return
-        if self.is_down(key[0], node.name):
+        if self.is_down(key[0], node.name, "esp"):
             fate = ("link_down", msg.rate, msg.pps)
         else:
-            frac = self._loss_model(key[0], node.name).mean
+            frac = self._loss_model(key[0], node.name, "esp").mean
             if not frac:
                 return
             fate = ("loss", msg.rate * frac, msg.pps * frac)
@@ -200,9 +211,9 @@ class Link:
         node = self.nodes.get(msg.dst)
         if node is None:
             return
-        k = 0.0 if self.is_down(key[0], node.name) else 1.0 - self._loss_model(key[0], node.name).mean
+        k = 0.0 if self.is_down(key[0], node.name, "esp") else 1.0 - self._loss_model(key[0], node.name, "esp").mean
         out = EspFluid(msg.flow, msg.spi, msg.rate * k, msg.pps * k, self.env.now, msg.src, msg.dst)
-        ev = self.env.timeout(self._delay(key[0], node.name, jitter=False))
+        ev = self.env.timeout(self._delay(key[0], node.name, jitter=False, proto="esp"))
         ev.callbacks.append(lambda _e: node.deliver_traffic(out))
 
     def changed(self) -> None:

@@ -22,6 +22,7 @@ import simpy
 from ..proto.endpoint import Datagram, Endpoint
 from ..proto.settings import PeerSettings
 from ..proto.traffic import EspFluid, EspPacket, FluidFlow, Packet
+from .icmp import IcmpEcho
 from .log import EventLog
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ class PeerNode:
         self.frozen = False
         self.crashed = False
         self.egress: str | None = None
+        self.icmp_replies: dict[str, int] = {}
+        """Underlay ICMP: the latest echo reply sequence number per probe flow."""
         self.offered: dict[str, tuple[FluidFlow, float]] = {}
         """The rate each fluid flow currently offers to this peer (re-offered after a reboot)."""
         self._thaw = env.event()
@@ -57,12 +60,30 @@ class PeerNode:
         return self.frozen or self.crashed
 
     def deliver(self, dgram: Datagram, sender: str) -> None:
+        if isinstance(dgram.message, IcmpEcho):
+            self._icmp(dgram)
+            return
         if self.down:
             from .link import message_fields
             self.log.emit(self.env.now, sender, "message_lost", reason="peer_down" if self.crashed else "peer_frozen",
                           **message_fields(dgram.message), retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
             return
         self.inbox.put(dgram)
+
+    def _icmp(self, dgram: Datagram) -> None:
+        """The gateway's own IP stack: it answers pings unless it is hung or down."""
+        if self.down:
+            return
+        msg: IcmpEcho = dgram.message
+        if msg.reply:
+            self.icmp_replies[msg.flow] = max(self.icmp_replies.get(msg.flow, -1), msg.seq)
+        else:
+            back = Datagram(dgram.dst, 0, dgram.src, 0, IcmpEcho(msg.flow, msg.seq, True, msg.size))
+            self.link.transmit_quiet(back, self.name)
+
+    def send_icmp(self, flow: str, seq: int, size: int, dst: str) -> None:
+        src = self.egress or self.settings.address
+        self.link.transmit_quiet(Datagram(src, 0, dst, 0, IcmpEcho(flow, seq, False, size)), self.name)
 
     # Traffic goes through the inbox like datagrams, so the loop re-arms its timer from the
     # core's new deadline (a flow's volume limit).
@@ -140,6 +161,12 @@ class PeerNode:
         still reach it."""
         self.egress = address
         self.link.attach(address, self)
+
+    def revoke_route(self, revoked: bool) -> None:
+        """Withdraw (or restore) this peer's route to the remote subnets (health check policy)."""
+        self.ep.traffic.route_revoked = revoked
+        self.ep.traffic.refresh(self.env.now)
+        self._flush()
 
     def finish(self) -> None:
         """End of the run: the data plane settles its counters and open drop intervals."""

@@ -14,6 +14,7 @@ from .faults import run_fault
 from .link import Link
 from .log import EventLog
 from .node import PeerNode
+from .nqa import start_probes
 from .traffic import start_sources
 
 
@@ -39,6 +40,7 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     for f, s in sorted(faults, key=lambda x: x[0].at):
         env.process(run_fault(env, f, nodes, link, log, s))
     start_sources(env, scenario.config, nodes, log, until)
+    start_probes(env, scenario.config.peers, nodes, log, until)
     env.run(until=until)
     for node in nodes.values():
         node.finish()

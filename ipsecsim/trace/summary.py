@@ -38,6 +38,7 @@ def summarize(result: Result) -> dict[str, Any]:
             "messages": {"sent": counts["message_sent"], "received": counts["message_received"],
                          "retransmitted": retransmitted, "lost": counts["message_lost"]},
             "failures": failures,
+            "health": health(own, result.duration),
         }
     return {
         "scenario": sc.name,
@@ -47,4 +48,24 @@ def summarize(result: Result) -> dict[str, Any]:
         "ipsecsim": __version__,
         "peers": peers,
         "traffic": traffic_summary(result),
+    }
+
+
+def health(own: list[Any], end: float) -> dict[str, Any]:
+    """When this peer's health check saw the path down, and when its DPD declared the peer dead:
+    the two detectors side by side."""
+    down: list[dict[str, Any]] = []
+    for e in own:
+        if e.event == "nqa_state" and e.get("state") == "down":
+            down.append({"start": round(e.t, 6), "end": None})
+        elif e.event == "nqa_state" and e.get("state") == "up" and down and down[-1]["end"] is None:
+            down[-1]["end"] = round(e.t, 6)
+    for d in down:
+        d["duration"] = round((d["end"] if d["end"] is not None else end) - d["start"], 6)
+    return {
+        "nqa_down": down,
+        "routes_revoked": [round(e.t, 6) for e in own if e.event == "route_revoked"],
+        "dpd_peer_dead": [{"t": round(e.t, 6), "action": e.get("action"), "silent_for": e.get("silent_for")}
+                          for e in own if e.event == "peer_dead"],
+        "dpd_probes": sum(1 for e in own if e.event == "dpd_probe_sent"),
     }

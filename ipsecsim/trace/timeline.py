@@ -146,6 +146,14 @@ FORMATTERS: dict[str, Formatter] = {
         f" msg {e.get('msg_id')}" if e.get("msg_id") is not None else f" seq {e.get('seq')}")),
     "peer_dead": lambda e, n: (e.peer, f"[bold red]peer dead[/] (DPD, silent for {e.get('silent_for'):g} s "
                                f"since {e.get('last_inbound'):g} s): action {escape(str(e.get('action')))}"),
+    "nqa_probe_sent": lambda e, n: (e.peer, f"[dim]NQA probe {e.get('seq')} → {e.get('destination')} "
+                                    f"({e.get('path')})[/]"),
+    "nqa_probe_lost": lambda e, n: (e.peer, f"[yellow]NQA probe {e.get('seq')} unanswered[/] "
+                                    f"({e.get('consecutive')} in a row)"),
+    "nqa_state": lambda e, n: (e.peer, ("[bold green]" if e.get("state") == "up" else "[bold red]") +
+                               f"NQA path {e.get('state')}[/]: {escape(str(e.get('reason')))}"),
+    "route_revoked": lambda e, n: (e.peer, f"[bold red]route revoked[/] (health check to {e.get('destination')})"),
+    "route_restored": lambda e, n: (e.peer, f"[green]route restored[/] (health check to {e.get('destination')})"),
     "fault": lambda e, n: (e.peer, f"[bold yellow]⚡ fault {escape(e.get('kind'))}[/]" +
                            (" (end)" if e.get("undo") else "")),
     "sa_expired": lambda e, n: (e.peer, _expired(e)),
@@ -204,6 +212,13 @@ def render_state(result: Result, console: Console) -> None:
         for f in p["failures"]:
             console.print(f"    [red]failed at {f['t']:g} s[/]: {escape(str(f['notify'] or ''))} "
                           f"{escape(str(f['reason']))}")
+        h = p.get("health") or {}
+        for d in h.get("nqa_down", []):
+            until = f"{d['end']:g} s" if d["end"] is not None else "the end"
+            console.print(f"    [yellow]health check down[/] {d['start']:g} s - {until} ({d['duration']:g} s)")
+        for d in h.get("dpd_peer_dead", []):
+            console.print(f"    [yellow]DPD declared the peer dead[/] at {d['t']:g} s (silent for "
+                          f"{d['silent_for']:g} s, action {d['action']})")
     render_traffic(summary.get("traffic") or {}, console)
 
 

@@ -1,0 +1,88 @@
+"""Path health probes (Huawei connection monitor NQA, Alibaba VcoHealthCheck) as SimPy processes.
+
+Every ``interval`` the peer sends an ICMP echo from ``source`` to ``destination``; a probe not
+answered when the next one is due is lost. After ``retries`` losses in a row the path is
+``down``; the first answered probe brings it ``up`` again. With ``policy: revoke_route`` the
+peer withdraws its route to the remote subnets while the path is down (Alibaba: the route
+the VPN gateway advertised is revoked), so user traffic is dropped with reason
+``route_revoked`` even if the tunnel itself is fine.
+
+Probes between the protected subnets travel inside the tunnel through the peer's data plane,
+so a broken tunnel fails them even when IKE is healthy; gateway-to-gateway probes (Huawei's
+type ``gateway``) travel outside it and only see the network and the far gateway.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from ..config.model import NqaConfig, PeerConfig
+from ..proto.traffic import Packet
+from .log import EventLog
+from .node import PeerNode
+
+
+def probe_path(cfg: NqaConfig, peer: PeerConfig) -> str:
+    """``tunnel`` if the probe's addresses are covered by the peer's policy, else ``underlay``."""
+    if cfg.path != "auto":
+        return cfg.path
+    src, dst = ipaddress.IPv4Address(cfg.source), ipaddress.IPv4Address(cfg.destination)
+    local = any(src in ipaddress.IPv4Network(n) for n in peer.local_subnets)
+    remote = any(dst in ipaddress.IPv4Network(n) for n in peer.remote_subnets)
+    return "tunnel" if local and remote else "underlay"
+
+
+def run_nqa(env: simpy.Environment, node: PeerNode, cfg: NqaConfig, path: str, log: EventLog,
+            until: float) -> Generator[Any, Any, None]:
+    flow = f"nqa:{node.name}"
+    src, dst = int(ipaddress.IPv4Address(cfg.source)), int(ipaddress.IPv4Address(cfg.destination))
+    state: str | None = None
+    lost = 0
+    seq = 0
+    if cfg.start:
+        yield env.timeout(cfg.start)
+    while env.now < until:
+        if node.down:  # a hung or crashed gateway probes nothing
+            yield env.timeout(cfg.interval)
+            continue
+        log.emit(env.now, node.name, "nqa_probe_sent", seq=seq, destination=cfg.destination, path=path)
+        if path == "tunnel":
+            node.submit_packet(Packet(flow, src, dst, cfg.size, env.now, cfg.interval, "echo-request", seq))
+        else:
+            node.send_icmp(flow, seq, cfg.size, cfg.destination)
+        yield env.timeout(cfg.interval)
+        if path == "tunnel":
+            answered = node.ep.traffic.counters(flow).last_reply_seq >= seq
+        else:
+            answered = node.icmp_replies.get(flow, -1) >= seq
+        if answered:
+            lost = 0
+            if state != "up":
+                was_down = state == "down"
+                state = "up"
+                log.emit(env.now, node.name, "nqa_state", state="up", reason=f"probe {seq} answered")
+                if was_down and cfg.policy == "revoke_route":
+                    node.revoke_route(False)
+                    log.emit(env.now, node.name, "route_restored", destination=cfg.destination)
+        else:
+            lost += 1
+            log.emit(env.now, node.name, "nqa_probe_lost", seq=seq, consecutive=lost)
+            if lost >= cfg.retries and state != "down":
+                state = "down"
+                log.emit(env.now, node.name, "nqa_state", state="down",
+                         reason=f"{lost} probes in a row unanswered ({cfg.retries} x {cfg.interval:g} s)")
+                if cfg.policy == "revoke_route":
+                    node.revoke_route(True)
+                    log.emit(env.now, node.name, "route_revoked", destination=cfg.destination)
+        seq += 1
+
+
+def start_probes(env: simpy.Environment, peers: dict[str, PeerConfig], nodes: dict[str, PeerNode], log: EventLog,
+                 until: float) -> None:
+    for name, peer in peers.items():
+        if peer.nqa is not None:
+            env.process(run_nqa(env, nodes[name], peer.nqa, probe_path(peer.nqa, peer), log, until))
