@@ -303,16 +303,32 @@ Probability = Annotated[float, BeforeValidator(_probability), Field(ge=0, le=1),
 
 
 class GilbertElliott(Strict):
-    """Bursty loss (Gilbert-Elliott two-state channel, per datagram): in the good state a
-    datagram is lost with ``loss_good``, in the bad state with ``loss_bad``; before each datagram
-    the channel moves good->bad with probability ``p`` and bad->good with ``r``. The mean burst
-    length is 1/r datagrams and the long-run share of the bad state p/(p+r)."""
+    """Bursty loss (Gilbert-Elliott two-state channel): in the good state a datagram is lost
+    with ``loss_good``, in the bad state with ``loss_bad``. The channel moves either per
+    datagram (``p``: good -> bad, ``r``: bad -> good before each datagram; mean burst 1/r
+    datagrams, bad share p/(p+r)) or in time (``mean_good`` / ``mean_bad``: exponentially
+    distributed sojourns, bad share mean_bad/(mean_good+mean_bad)) - the right choice when
+    traffic is sparse, as IKE and DPD messages are, so that a burst lasts seconds, not packets."""
 
     model: Literal["gilbert-elliott"]
-    p: Probability = Field(description="probability good -> bad, per datagram")
-    r: Probability = Field(description="probability bad -> good, per datagram")
+    p: Probability | None = Field(None, description="per datagram: probability good -> bad")
+    r: Probability | None = Field(None, description="per datagram: probability bad -> good")
+    mean_good: Duration | None = Field(None, gt=0, description="in time: mean time in the good state")
+    mean_bad: Duration | None = Field(None, gt=0, description="in time: mean time in the bad state (a burst)")
     loss_good: Probability = 0.0
     loss_bad: Probability = 1.0
+
+    @model_validator(mode="after")
+    def _one_form(self) -> GilbertElliott:
+        per_packet = self.p is not None or self.r is not None
+        timed = self.mean_good is not None or self.mean_bad is not None
+        if per_packet == timed:
+            raise ValueError("give either p and r (per datagram) or mean_good and mean_bad (in time)")
+        if per_packet and (self.p is None or self.r is None):
+            raise ValueError("per-datagram form needs both p and r")
+        if timed and (self.mean_good is None or self.mean_bad is None):
+            raise ValueError("time form needs both mean_good and mean_bad")
+        return self
 
 
 def _loss(value: Any) -> float | GilbertElliott:

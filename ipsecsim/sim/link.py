@@ -109,7 +109,7 @@ class Link:
         return model  # type: ignore[no-any-return]
 
     def _lost(self, src: str, dst: str, proto: str = "all") -> bool:
-        return self._loss_model(src, dst, proto).lost(self.rng)
+        return self._loss_model(src, dst, proto).lost(self.rng, self.env.now)
 
     def _delay(self, src: str, dst: str, jitter: bool = True, proto: str = "all") -> float:
         delay = self._override("delay", src, dst, proto)

@@ -13,7 +13,7 @@ from typing import Any
 
 
 class LossModel:
-    def lost(self, rng: random.Random) -> bool:
+    def lost(self, rng: random.Random, now: float = 0.0) -> bool:
         raise NotImplementedError
 
     @property
@@ -25,7 +25,7 @@ class LossModel:
 class Bernoulli(LossModel):
     p: float
 
-    def lost(self, rng: random.Random) -> bool:
+    def lost(self, rng: random.Random, now: float = 0.0) -> bool:
         return self.p > 0 and rng.random() < self.p
 
     @property
@@ -41,7 +41,7 @@ class GilbertElliott(LossModel):
     loss_bad: float = 1.0
     bad: bool = False
 
-    def lost(self, rng: random.Random) -> bool:
+    def lost(self, rng: random.Random, now: float = 0.0) -> bool:
         if self.bad:
             self.bad = rng.random() >= self.r
         else:
@@ -56,8 +56,37 @@ class GilbertElliott(LossModel):
         return (self.r * self.loss_good + self.p * self.loss_bad) / (self.p + self.r)
 
 
+@dataclass
+class TimedGilbertElliott(LossModel):
+    """Gilbert-Elliott in continuous time: exponential sojourns with means ``mean_good`` and
+    ``mean_bad``; the state at a datagram's send time decides its fate."""
+
+    mean_good: float
+    mean_bad: float
+    loss_good: float = 0.0
+    loss_bad: float = 1.0
+    bad: bool = False
+    until: float | None = None  # when the current sojourn ends
+
+    def lost(self, rng: random.Random, now: float = 0.0) -> bool:
+        if self.until is None:
+            self.until = now + rng.expovariate(1.0 / self.mean_good)
+        while self.until <= now:
+            self.bad = not self.bad
+            self.until += rng.expovariate(1.0 / (self.mean_bad if self.bad else self.mean_good))
+        rate = self.loss_bad if self.bad else self.loss_good
+        return rate > 0 and rng.random() < rate
+
+    @property
+    def mean(self) -> float:
+        share = self.mean_bad / (self.mean_good + self.mean_bad)
+        return share * self.loss_bad + (1 - share) * self.loss_good
+
+
 def make(spec: Any) -> LossModel:
     """A fresh model (own channel state) from a config value: a probability or a GE model."""
     if isinstance(spec, int | float):
         return Bernoulli(float(spec))
+    if spec.mean_good is not None:
+        return TimedGilbertElliott(spec.mean_good, spec.mean_bad, spec.loss_good, spec.loss_bad)
     return GilbertElliott(spec.p, spec.r, spec.loss_good, spec.loss_bad)
