@@ -62,6 +62,10 @@ def parse_bound(value: Any) -> float | int:
     raise ValueError(f"expected a number, a duration (30s) or a size (20GB), got {value!r}")
 
 
+_BOUND_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}],
+                 "description": "a number, a duration (30s) or a size (20GB)"}
+
+
 class SummaryBound(BaseModel):
     """A value of the run summary (``ipsecsim run --json``) and the bounds it must respect."""
 
@@ -69,14 +73,28 @@ class SummaryBound(BaseModel):
 
     path: str = Field(description="dotted path into the summary, e.g. peers.A.messages.retransmitted; "
                       "list items by index: peers.A.failures.0.notify")
-    min: float | int | None = Field(None, description="lowest allowed value (number, duration or size)")
-    max: float | int | None = Field(None, description="highest allowed value (number, duration or size)")
-    equals: Any = Field(None, description="the exact value required (null, a string, a number ...)")
+    min: Annotated[float | int | None, WithJsonSchema(_BOUND_SCHEMA)] = Field(
+        None, description="lowest allowed value (number, duration or size)")
+    max: Annotated[float | int | None, WithJsonSchema(_BOUND_SCHEMA)] = Field(
+        None, description="highest allowed value (number, duration or size)")
+    equals: Any = Field(None, description="the exact value required (null, a string, a number, or a duration / "
+                        "size such as 1s or 20GB, compared as a number)")
 
     @field_validator("min", "max", mode="before")
     @classmethod
     def _bound(cls, v: Any) -> Any:
         return None if v is None else parse_bound(v)
+
+    @field_validator("equals", mode="before")
+    @classmethod
+    def _equals(cls, v: Any) -> Any:
+        """A string with a unit (1s, 20GB) means its number; other strings stay strings."""
+        if isinstance(v, str):
+            try:
+                return parse_bound(v)
+            except ValueError:
+                return v
+        return v
 
     @field_validator("path")
     @classmethod

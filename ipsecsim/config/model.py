@@ -340,7 +340,8 @@ def _loss(value: Any) -> float | GilbertElliott:
         except ValidationError as e:
             err = e.errors()[0]
             where = ".".join(str(x) for x in err["loc"])
-            raise ValueError(f"gilbert-elliott model: {where + ': ' if where else ''}{err['msg']}") from None
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            raise ValueError(f"gilbert-elliott model: {where + ': ' if where else ''}{msg}") from None
     p = _probability(value)
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
         raise ValueError(f"expected a probability between 0 and 1 (0.05 or 5%) or a gilbert-elliott model, "
@@ -353,9 +354,10 @@ Loss = Annotated[float | GilbertElliott, BeforeValidator(_loss),
                                            {"type": "string", "pattern": r"^\d+(\.\d+)?%$"},
                                            {"type": "object", "properties": {
                                                "model": {"const": "gilbert-elliott"}, "p": {"type": "number"},
-                                               "r": {"type": "number"}, "loss_good": {"type": "number"},
+                                               "r": {"type": "number"}, "mean_good": _DUR_SCHEMA,
+                                               "mean_bad": _DUR_SCHEMA, "loss_good": {"type": "number"},
                                                "loss_bad": {"type": "number"}},
-                                            "required": ["model", "p", "r"], "additionalProperties": False}]})]
+                                            "required": ["model"], "additionalProperties": False}]})]
 
 
 class LinkConfig(Strict):
