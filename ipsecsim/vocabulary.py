@@ -118,7 +118,7 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
               "a DPD probe is sent (IKEv2: empty INFORMATIONAL, msg_id; IKEv1: R-U-THERE, seq); retry counts "
               "retransmissions or further probes of the same round"),
     EventSpec("dpd_probe_acked", (*_SA, "msg_id", "seq"), "the peer answered a DPD probe"),
-    EventSpec("peer_dead", (*_SA, "action", "last_inbound", "silent_for", "probes"),
+    EventSpec("peer_dead", (*_SA, "action", "last_inbound", "silent_for", "probes", "cause"),
               "DPD declared the peer dead and applies its action", {"action": ("clear", "hold", "trap", "restart",
                                                                                "none")}),
     # --- path health (NQA / health checks) ---

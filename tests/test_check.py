@@ -168,12 +168,12 @@ def test_bad_expectations_name_file_entry_and_allowed_values(tmp_path: Path, cap
 
 
 def test_a_summary_path_that_does_not_exist_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The outage total arrives with traffic accounting; until then the path is reported, not failed."""
+    """A mistyped path (traffic lives at the top of the summary, not under a peer) is bad input."""
     path = write(tmp_path, scenario_dict(expect=[{"summary": {"path": "peers.A.traffic.outage_total",
                                                               "max": "30s"}}]))
     assert main(["check", path]) == 2
     out = capsys.readouterr().out
-    assert "no key 'traffic' under peers.A (keys there: status, profile" in out
+    assert "no key 'traffic' under peers.A (keys there: status, vendor_status, profile" in out
 
 
 def test_junit_groups_testcases_per_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -109,6 +109,15 @@ class DpdMachine:
         self.history.append((now, f"{inp.value}->{self.state.value}"))
         return acts
 
+    def fail(self, now: float) -> list[Act]:
+        """The liveness exchange itself failed (its retransmissions gave up): whatever the idle
+        clock says, the IKE SA can no longer carry requests, so the peer is treated as dead
+        (RFC 7296 2.4). Returns [DEAD] unless already dead."""
+        if self.state is DpdState.DEAD:
+            return []
+        self.history.append((now, "failed->dead"))
+        return self._dead(now)
+
     def deadline(self) -> float | None:
         """When the machine wants ``TIMER``; None if only an input can move it."""
         c = self.cfg

@@ -27,6 +27,7 @@ def summarize(result: Result) -> dict[str, Any]:
         first_child = next((e.t for e in own if e.event == "child_sa_established"), None)
         peers[name] = {
             "status": st["status"],
+            "vendor_status": vendor_status(st["status"]),
             "profile": s.profile,
             "address": s.address,
             "ike_version": s.ike.version,
@@ -69,3 +70,15 @@ def health(own: list[Any], end: float) -> dict[str, Any]:
                           for e in own if e.event == "peer_dead"],
         "dpd_probes": sum(1 for e in own if e.event == "dpd_probe_sent"),
     }
+
+
+# Huawei Cloud Eye metric connection_status of a VPN connection: 0 not connected (未连接),
+# 1 connected (连接), 2 unknown (Huawei Cloud VPN monitoring metrics; the seed 000 FAQ speaks of
+# the console showing "未连接"). A connection counts as connected when an IPsec SA carries it.
+HUAWEI_STATUS = {True: {"connection_status": 1, "text": "connected (连接)"},
+                 False: {"connection_status": 0, "text": "not connected (未连接)"}}
+
+
+def vendor_status(status: str) -> dict[str, Any]:
+    """The final status in the vendors' own vocabularies."""
+    return {"alibaba": status, "huawei": HUAWEI_STATUS[status == "ipsec_sa_established"]}

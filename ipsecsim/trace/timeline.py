@@ -144,8 +144,10 @@ FORMATTERS: dict[str, Formatter] = {
         (f" (retry {e.get('retry')})" if e.get("retry") else "")),
     "dpd_probe_acked": lambda e, n: (e.peer, "[cyan]DPD probe answered[/]" + (
         f" msg {e.get('msg_id')}" if e.get("msg_id") is not None else f" seq {e.get('seq')}")),
-    "peer_dead": lambda e, n: (e.peer, f"[bold red]peer dead[/] (DPD, silent for {e.get('silent_for'):g} s "
-                               f"since {e.get('last_inbound'):g} s): action {escape(str(e.get('action')))}"),
+    "peer_dead": lambda e, n: (e.peer, "[bold red]peer dead[/] (DPD: " + (
+        "a request went unanswered through its whole retransmission schedule" if e.get("cause") == "exchange_gave_up"
+        else f"silent for {e.get('silent_for'):g} s since {e.get('last_inbound'):g} s") +
+        f"): action {escape(str(e.get('action')))}"),
     "nqa_probe_sent": lambda e, n: (e.peer, f"[dim]NQA probe {e.get('seq')} → {e.get('destination')} "
                                     f"({e.get('path')})[/]"),
     "nqa_probe_lost": lambda e, n: (e.peer, f"[yellow]NQA probe {e.get('seq')} unanswered[/] "
@@ -202,7 +204,8 @@ def render_state(result: Result, console: Console) -> None:
     for name, p in summary["peers"].items():
         colour = "green" if p["status"] == "ipsec_sa_established" else (
             "yellow" if p["status"] in ("ike_sa_established",) else "red")
-        console.print(f"  {name}: [{colour}]{p['status']}[/]")
+        huawei = p["vendor_status"]["huawei"]["text"]
+        console.print(f"  {name}: [{colour}]{p['status']}[/]  [dim](Huawei Cloud: {huawei})[/]")
         for sa in p["ike_sas"]:
             console.print(f"    IKE SA {sa['spi_i']}_i {sa['spi_r']}_r {sa['state']}"
                           f"{' (initiator)' if sa['initiator'] else ''} {escape(str(sa['proposal'] or ''))}")

@@ -315,6 +315,17 @@ class Ikev2Engine(LifecycleMixin):
             if inb != sa.dpd.inbound_flowing:
                 self.liveness.esp_flowing(sa, inb, now)
 
+    def exchange_gave_up(self, sa: IkeSa, now: float) -> None:
+        """A request of an established IKE SA went unanswered through its whole retransmission
+        schedule: the peer is unreachable. With DPD on this side its action applies (strongSwan
+        re-establishes per dpd_action after a retransmit timeout); without, the SAs go."""
+        if sa.dpd is not None:
+            sa.dpd_cause = "exchange_gave_up"
+            sa.dpd.fail(now)
+            self.liveness.dead(sa, now)
+        else:
+            self.destroy(sa, "retransmit_timeout", now)
+
     def peer_dead(self, sa: IkeSa, action: str, now: float) -> None:
         """DPD gave up on the peer: drop its SAs without a DELETE, then apply ``action``."""
         self.destroy(sa, "dpd", now)

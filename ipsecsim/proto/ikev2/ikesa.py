@@ -65,6 +65,8 @@ class IkeSa:
     """Notify name when the CHILD SA of IKE_AUTH was refused."""
     dpd: DpdMachine | None = None
     """Dead peer detection of this IKE SA (None: DPD off on this side)."""
+    dpd_cause: str | None = None
+    """Why DPD gave up, when not because its own probes went unanswered."""
     dpd_armed: float | None = None
     """When the DPD timer hint is due (one pending hint at a time)."""
     tm: TaskManager = field(init=False)

@@ -98,7 +98,13 @@ class Liveness:
         if sa.dpd is None:
             return
         if response is None:
-            self._act(sa, sa.dpd.handle(DpdInput.GAVE_UP, now), now)
+            acts = sa.dpd.handle(DpdInput.GAVE_UP, now)
+            # ESP may have restarted the idle clock meanwhile; the failed exchange still leaves the
+            # IKE SA unable to carry requests (strongSwan: giving up after N retransmits)
+            if Act.DEAD not in acts:
+                sa.dpd_cause = "exchange_gave_up"
+                acts = sa.dpd.fail(now)
+            self._act(sa, acts, now)
         else:
             # the response itself already counted as inbound; it is also the probe's answer
             self.engine.emit_sa(sa, "dpd_probe_acked", msg_id=response.msg_id)
@@ -121,7 +127,8 @@ class Liveness:
         m = sa.dpd
         action = m.cfg.action
         self.engine.emit_sa(sa, "peer_dead", action=action, last_inbound=round(m.last_inbound, 6),
-                            silent_for=round(now - m.last_inbound, 6), probes=m.probes)
+                            silent_for=round(now - m.last_inbound, 6), probes=m.probes,
+                            cause=sa.dpd_cause or "probes_unanswered")
         if action == "none":
             return
         self.engine.peer_dead(sa, action, now)

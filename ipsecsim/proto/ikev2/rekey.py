@@ -182,7 +182,7 @@ class ChildCreateTask:
 
     def gave_up(self, sa: IkeSa, now: float) -> None:
         self._abandon()
-        self.engine.destroy(sa, "retransmit_timeout", now)
+        self.engine.exchange_gave_up(sa, now)
 
 
 def _hint(ntype: int) -> str:
@@ -348,7 +348,7 @@ class IkeRekeyTask:
         return Outcome.DONE
 
     def gave_up(self, sa: IkeSa, now: float) -> None:
-        self.engine.destroy(sa, "retransmit_timeout", now)
+        self.engine.exchange_gave_up(sa, now)
 
 
 USABLE_IKE = (IkeState.ESTABLISHED, IkeState.REKEYING)
