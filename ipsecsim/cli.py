@@ -128,6 +128,21 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from .library import catalogue, markdown
+    entries = catalogue(args.directory)
+    if not entries:
+        raise ConfigError(args.directory, "", "no scenario files (*.yaml) here")
+    if args.markdown:
+        sys.stdout.write(markdown(entries))
+        return 0
+    console = Console(highlight=False, soft_wrap=True)
+    width = max(len(e.name) for e in entries)
+    for e in entries:
+        console.print(f"{e.name:<{width}}  {e.lesson}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ipsecsim", description="Simulate IPsec / IKE tunnels in simulated time.")
     ap.add_argument("--version", action="version", version=f"ipsecsim {__version__}")
@@ -159,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", help="the JSON file")
     imp.add_argument("--tunnel", type=int, metavar="N", help="Alibaba dual-tunnel connections: TunnelIndex to import")
     imp.set_defaults(func=cmd_import)
+    scen = sub.add_parser("scenarios", help="list the scenario library with the lesson of each")
+    scen.add_argument("directory", nargs="?", default="scenarios", help="directory of scenario files")
+    scen.add_argument("--markdown", action="store_true", help="print the catalogue as Markdown (docs/scenarios.md)")
+    scen.set_defaults(func=cmd_scenarios)
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.set_defaults(func=cmd_schema)
     prof = sub.add_parser("profiles", help="list vendor profiles, or show one with its sources")

@@ -174,6 +174,10 @@ class Expectation(BaseModel):
                     raise ValueError(f"unknown key {key!r}{hint} (expectation keys: {', '.join(EVENT_KEYS)}, "
                                      f"label; fields of {self.event}: {', '.join(fields)})")
             V.check_fields(self.event, self.filters)
+            payloads = self.filters.get("payloads")
+            if isinstance(payloads, list) and any(isinstance(p, bool) for p in payloads):
+                raise ValueError("payloads lists payload names as strings; YAML reads an unquoted No (the "
+                                 "nonce payload) as false: write \"No\"")
         except V.VocabularyError as e:
             raise ValueError(str(e)) from None
         self._check_counts()
