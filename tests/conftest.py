@@ -6,3 +6,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SCENARIOS = ROOT / "scenarios"
+
+
+_RESULTS: dict = {}
+
+
+def shipped_result(path):  # type: ignore[no-untyped-def]
+    """One run of a shipped scenario, shared by the tests that only read it."""
+    from ipsecsim import load_scenario, simulate
+    key = str(path)
+    if key not in _RESULTS:
+        _RESULTS[key] = simulate(load_scenario(path))
+    return _RESULTS[key]

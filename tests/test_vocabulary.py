@@ -7,9 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import ROOT, SCENARIOS
+from conftest import ROOT, SCENARIOS, shipped_result
 
-from ipsecsim import load_scenario, simulate
 from ipsecsim.vocabulary import EVENTS, STATUSES, VocabularyError, check_fields, spec
 
 DOC = ROOT / "docs" / "events.md"
@@ -41,7 +40,7 @@ def test_statuses_are_the_documented_ones() -> None:
 
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_emitted_event_is_registered_with_its_fields(path) -> None:  # type: ignore[no-untyped-def]
-    result = simulate(load_scenario(path))
+    result = shipped_result(path)
     for e in result.events:
         s = spec(e.event)
         extra = set(e.fields) - set(s.fields)
