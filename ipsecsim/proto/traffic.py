@@ -25,7 +25,15 @@ overhead is not modelled.
 Traffic-triggered negotiation (``start: on-traffic``): the first packet without an SA calls
 ``engine.acquire``; like the Linux kernel's larval SA (net.core.xfrm_acq_expires = 30 s) no
 further acquire is made for 30 s unless an SA was installed meanwhile. Packets meanwhile are
-dropped (``negotiating``) or held in a queue of ``acquire_queue`` packets.
+dropped (``negotiating``) or held in a queue of ``acquire_queue`` packets. An engine whose
+``trapped()`` is true (a DPD action trap / hold deleted the SAs) is asked likewise.
+
+Dead peer detection hooks (optional, looked up with ``getattr``): ``engine.on_esp_inbound(child,
+now, flowing)`` is called when a packet from the peer is delivered on ``child`` (``flowing``
+None) and when the fluid flows arriving on IPsec SAs start or stop (``flowing`` True / False:
+whether any arrives now; ``child`` the SA of the flow that changed); ``engine.on_esp_outbound``
+likewise for traffic sent on an IPsec SA (RFC 3706 5.3: on-demand DPD worries only when there is
+traffic to send; inbound ESP is proof of liveness).
 """
 
 from __future__ import annotations
@@ -250,6 +258,8 @@ class TrafficPlane:
         self.last_removed: str | None = None
         self._acquired_at: float | None = None
         self._dirty = False
+        self._in_flowing = False
+        self._out_flowing = False
 
     # --- driver side -----------------------------------------------------------------------
     def take(self) -> list[EspPacket | EspFluid]:
@@ -364,13 +374,33 @@ class TrafficPlane:
             return ("sa", sa)
         if self._negotiating():
             return ("drop", "negotiating")
-        if self.settings.start == "on-traffic" and self._acquire(src, dst, now):
+        if (self.settings.start == "on-traffic" or self._trapped()) and self._acquire(src, dst, now):
             return ("drop", "negotiating")
         return ("drop", "sa_expired" if self.last_removed == "expired" else "no_sa")
 
     def _negotiating(self) -> bool:
         fn = getattr(self.ep.engine, "negotiating", None)
         return bool(fn()) if fn is not None else False
+
+    def _trapped(self) -> bool:
+        fn = getattr(self.ep.engine, "trapped", None)
+        return bool(fn()) if fn is not None else False
+
+    def _dpd_hook(self, name: str, child: ChildSa | None, now: float, flowing: bool | None) -> None:
+        fn = getattr(self.ep.engine, name, None)
+        if fn is not None:
+            fn(child, now, flowing)
+
+    def _flows_changed(self, child: ChildSa | None, now: float) -> None:
+        """Tell the engine when fluid traffic on IPsec SAs starts or stops, either way."""
+        out = any(x.rate > 0 and x.route is not None and x.route[0] == "sa" for x in self.local.values())
+        inn = any(a.msg.rate > 0 and a.route is not None and a.route[0] == "sa" for a in self.arrivals.values())
+        if out != self._out_flowing:
+            self._out_flowing = out
+            self._dpd_hook("on_esp_outbound", child, now, out)
+        if inn != self._in_flowing:
+            self._in_flowing = inn
+            self._dpd_hook("on_esp_inbound", child, now, inn)
 
     def _acquire(self, src: int, dst: int, now: float) -> bool:
         """Trigger negotiation (a trap policy's ACQUIRE); True if it is now under way."""
@@ -419,9 +449,11 @@ class TrafficPlane:
             child: ChildSa = new[1]
             self._meter_rate(child, "out", now, rate, pps)
             self._wire_fluid(flow, child.spi_out, rate, pps, now)
+            self._flows_changed(child, now)
             return
         if old_spi is not None:
             self._wire_fluid(flow, old_spi, 0.0, 0.0, now)
+            self._flows_changed(old[1], now)  # type: ignore[index]
         if new is None or rate <= 0:
             loc.route = None
             return
@@ -453,7 +485,10 @@ class TrafficPlane:
         same_drop = old is not None and new is not None and old[0] == new[0] == "drop" and old[1] == new[1]
         if old is not None and old[0] == "drop" and not same_drop:
             self.ledger.fluid(flow, old[1], now - arr.lag, 0.0, 0.0)
-        arr.msg, arr.lag, arr.route, arr.since = msg, now - msg.sent_at, new, now
+        lag = arr.lag if msg is arr.msg else now - msg.sent_at  # a re-route keeps the flow's link delay
+        arr.msg, arr.lag, arr.route, arr.since = msg, lag, new, now
+        sa_now = new[1] if new is not None and new[0] == "sa" else None
+        self._flows_changed(sa_now or (old[1] if old is not None and old[0] == "sa" else None), now)
         if new is None:
             return
         if new[0] == "sa":
@@ -471,6 +506,7 @@ class TrafficPlane:
         self._out.append(EspPacket(child.spi_out, int(m.packets), pkt, self.settings.address,
                                    self.settings.remote_address))
         self._check(m, now)
+        self._dpd_hook("on_esp_outbound", child, now, None)
 
     def _receive_packet(self, esp: EspPacket, now: float) -> None:
         pkt = esp.packet
@@ -487,6 +523,7 @@ class TrafficPlane:
         m.packets += 1
         m.settle(now)
         self._check(m, now)
+        self._dpd_hook("on_esp_inbound", route[1], now, None)
         if pkt.kind == "echo-request":
             self.offer_packet(Packet(pkt.flow + ":reply", pkt.dst, pkt.src, pkt.size, now, pkt.span,
                                      "echo-reply", pkt.seq), now)

@@ -290,9 +290,7 @@ class Phase1:
         return []
 
     def _established(self, sa: IsakmpSa, msg: Message, now: float) -> None:
-        self.e.established(sa, now)
-        if msg.notify(Notify.INITIAL_CONTACT) is not None:
-            self.e.initial_contact(sa, now)
+        self.e.established(sa, now, initial_contact=msg.notify(Notify.INITIAL_CONTACT) is not None)
 
     def _new_dh(self, sa: IsakmpSa) -> bytes:
         assert sa.proposal is not None
