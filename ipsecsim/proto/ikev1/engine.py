@@ -239,9 +239,11 @@ class Ikev1Engine:
         sa.failed = notify or "timeout"
         self.emit_sa(sa, "negotiation_failed", phase="ike", notify=notify, reason=reason)
 
-    def child_failed(self, sa: IsakmpSa, notify: str | None, reason: str) -> None:
+    def child_failed(self, sa: IsakmpSa, notify: str | None, reason: str, rekey: bool = False) -> None:
+        """A quick mode failed; ``rekey``: ours, replacing an IPsec SA (phase ``child_rekey``)."""
         sa.child_failed = notify or "timeout"
-        self.emit_sa(sa, "negotiation_failed", phase="child", notify=notify, reason=reason)
+        self.emit_sa(sa, "negotiation_failed", phase="child_rekey" if rekey else "child", notify=notify,
+                     reason=reason)
 
     def established(self, sa: IsakmpSa, now: float, initial_contact: bool = False) -> None:
         """Phase 1 is complete; ``initial_contact``: the peer sent INITIAL-CONTACT."""

@@ -198,7 +198,7 @@ class QuickModes:
                   task="quick_mode")
         if qm is not None:
             e.child_failed(sa, None, f"no answer to QUICK_MODE message {qm.next_msg - 1} after {transmissions} "
-                           f"transmissions")
+                           f"transmissions", rekey=qm.rekey_of is not None)
         e.destroy(sa, "retransmit_timeout", now)
 
     # --- dispatch ---------------------------------------------------------------------------
@@ -242,7 +242,7 @@ class QuickModes:
                 tell: bool = True) -> None:
         """This quick mode fails: report, tell the peer (protocol ESP, the initiator's SPI,
         as strongSwan does), end the exchange."""
-        self.e.child_failed(sa, notify.name, reason)
+        self.e.child_failed(sa, notify.name, reason, rekey=qm.rekey_of is not None)
         if tell:
             self.e.info.notify(sa, notify, now, protocol=Protocol.ESP, spi=qm.spi_i or bytes(4))
         self._finish(sa, qm, now, drop=not qm.initiator)
@@ -267,7 +267,7 @@ class QuickModes:
             hit = [q for q in active if q.initiator]
         for qm in hit:
             self.e.child_failed(sa, n.name, f"peer refused quick mode {qm.mid} ({qm.tsi} === {qm.tsr}) with "
-                                f"{n.name}")
+                                f"{n.name}", rekey=qm.rekey_of is not None)
             self._finish(sa, qm, now, drop=not qm.initiator)
 
     # --- responder: message 1 ---------------------------------------------------------------
