@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import shutil
 import struct
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SHARED
 from peerpair import PeerPair, ping
 from test_ikev1_phase1 import aes_cbc
+from test_ikev1_tshark import write_pcap
 from v1util import chain, v1_pair, wire_msgs
 
 from ipsecsim.proto.ikev1.message import VID_DPD, Notify
 from ipsecsim.proto.sa import ChildState
 
 A_ADDR, B_ADDR = "10.99.0.1", "10.99.0.2"
+PCAPCHECK = SHARED / "tools" / "pcapcheck"
 # Huawei Cloud vpn_connection dpd defaults (seed 000): idle 30 s, retransmit 15 s, 3 retries
 HUAWEI = {"delay": "30s", "retry_interval": "15s", "retries": 3, "ikev1_style": "retry", "mode": "periodic"}
 
@@ -304,3 +312,25 @@ def test_dpd_moves_to_the_new_isakmp_sa_after_a_phase1_rekey() -> None:
 def test_notify_types_are_the_rfc_3706_code_points() -> None:
     assert (Notify.R_U_THERE, Notify.R_U_THERE_ACK) == (36136, 36137)
     assert VID_DPD == bytes.fromhex("afcad71368a1f1c96b8696fc77570100")
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None or not PCAPCHECK.exists(), reason="tshark or pcapcheck missing")
+@pytest.mark.parametrize("order", ["seq-hash-notify", "seq-notify-hash"])
+def test_wireshark_reads_r_u_there_and_ack(tmp_path: Path, order: str) -> None:
+    """An independent dissector (tshark 4.0) decrypts both DPD messages in either payload order
+    and reads the RFC 3706 fields: notify types 36136 / 36137, protocol ISAKMP, the sequence."""
+    pair = dpd_pair({**HUAWEI, "msg_order": order}, {"msg_order": order}).run(40)
+    sa = next(iter(pair["A"].engine.sas.values()))
+    write_pcap(tmp_path / "t.pcap", pair)
+    (tmp_path / "k.json").write_text(json.dumps({"ikev1": [{"icookie": sa.cky_i.hex(),
+                                                             "enc_key_hex": sa.keys.enc_key.hex()}]}))
+    check = subprocess.run([sys.executable, str(PCAPCHECK), str(tmp_path / "t.pcap"), "--keys",
+                            str(tmp_path / "k.json")], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0 and "IKEv1 encrypted 7/7" in check.stdout, check.stdout + check.stderr
+    fields = subprocess.run(
+        ["tshark", "-r", str(tmp_path / "t.pcap"), "-o", f"uat:ikev1_decryption_table:{sa.cky_i.hex()},"
+         f"{sa.keys.enc_key.hex()}", "-T", "fields", "-e", "isakmp.notify.msgtype", "-e", "isakmp.notify.protoid",
+         "-e", "isakmp.notify.data.dpd.are_you_there", "-e", "isakmp.notify.data.dpd.are_you_there_ack"],
+        capture_output=True, text=True, timeout=120).stdout.splitlines()
+    seq = str(pair.select("dpd_probe_sent", "A")[0].get("seq"))
+    assert fields[-2:] == [f"36136\t1\t{seq}\t", f"36137\t1\t\t{seq}"]

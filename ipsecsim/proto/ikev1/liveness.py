@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..dpd import Act, DpdInput, DpdMachine
+from ..dpd import Act, DpdInput, DpdMachine, DpdState
 from ..proposals import Protocol
 from . import wire
 from .message import HASH, VID_DPD, Exchange, Message, N, Notify
@@ -134,6 +134,8 @@ class Liveness:
     def _arm(self, sa: IsakmpSa) -> None:
         if sa.dpd is None or not sa.alive:
             return
+        if self.in_flowing and sa.dpd.cfg.esp_resets_idle and sa.dpd.state is DpdState.WATCHING:
+            return  # heard at every instant until the flow stops (``esp_inbound`` re-arms then)
         due = sa.dpd.deadline()
         if due is not None and (sa.dpd_armed is None or due < sa.dpd_armed):
             sa.dpd_armed = due
