@@ -205,8 +205,8 @@ class Lifecycle:
             old.superseded = True
             e.emit_sa(old, "ike_sa_rekeyed", new_spi_i=sa.cky_i.hex(), new_spi_r=sa.cky_r.hex(),
                       initiator=sa.initiator, proposal=str(sa.proposal))
-            if sa.rekey_of == old.uid:
-                e.delete_isakmp(old, "rekeyed", now)
+            if sa.rekey_of == old.uid:  # after this step: aggressive mode message 3 goes first
+                e.ep.schedule(now, self.on_retire, old.uid)
         e.liveness.start(sa, now)
         for uid in self.waiting:
             child = self.by_uid.get(uid)
@@ -216,6 +216,11 @@ class Lifecycle:
         # after this step: the last phase 1 message must be out before a quick mode (its IV
         # starts from the last phase 1 CBC block, RFC 2409 Appendix B)
         e.ep.schedule(now, self.on_run, sa.uid)
+
+    def on_retire(self, now: float, uid: int) -> None:
+        old = self.e.sas.get(uid)
+        if old is not None and old.established:
+            self.e.delete_isakmp(old, "rekeyed", now)
 
     def on_run(self, now: float, uid: int) -> None:
         sa = self.e.sas.get(uid)
