@@ -128,8 +128,11 @@ class Lifecycle:
     def child_hard(self, child: ChildSa, by: str, now: float) -> None:
         if child.state is ChildState.DELETED:
             return
+        if child.state is ChildState.REKEYED:  # replaced: its kept inbound SA ends (as in IKEv2, no sa_expired)
+            self.e.delete_child(child, "rekeyed", now)
+            return
         self._expired(child, "hard", by)
-        self.e.delete_child(child, "rekeyed" if child.state is ChildState.REKEYED else "expired", now)
+        self.e.delete_child(child, "expired", now)
 
     def rekey(self, child: ChildSa, now: float) -> None:
         """Quick mode for the selectors of ``child`` under the newest ISAKMP SA, or a phase 1 first."""
