@@ -30,7 +30,9 @@ def test_all_ikev1_scenarios_are_covered() -> None:
     assert V1_SCENARIOS == sorted([
         "ikev1-main-mode.yaml", "ikev1-aggressive-mode.yaml", "ikev1-psk-mismatch.yaml",
         "ikev1-proxy-id-mismatch.yaml", "ikev1-lifetime-mismatch-obey.yaml", "ikev1-lifetime-mismatch-claim.yaml",
-        "ikev1-lifetime-mismatch-strict.yaml", "ikev1-lifetime-mismatch-exact.yaml", "ikev1-no-responder.yaml"])
+        "ikev1-lifetime-mismatch-strict.yaml", "ikev1-lifetime-mismatch-exact.yaml", "ikev1-no-responder.yaml",
+        # lifetimes, rekeying and DPD: tests/test_ikev1_live_scenarios.py
+        "ikev1-rekey.yaml", "ikev1-psk-change-bites-at-rekey.yaml", "ikev1-dpd-seq-reuse.yaml"])
     for name in V1_SCENARIOS:
         assert len(load_scenario(SCENARIOS / name).config.description) > 200, name
 

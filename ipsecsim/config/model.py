@@ -243,6 +243,10 @@ class DpdConfig(Strict):
         True, description="inbound ESP counts as a sign of life (udp-encap: only UDP-encapsulated ESP)")
     msg_order: Literal["seq-hash-notify", "seq-notify-hash"] = Field(
         "seq-hash-notify", description="IKEv1 payload order in DPD messages; both ends must match")
+    ack_seq: Literal["echo", "stale"] = Field(
+        "echo", description="IKEv1: the sequence number this side puts in its R-U-THERE-ACK: the one of the "
+        "R-U-THERE it answers (echo, RFC 3706 7) or, modelling a faulty peer, the one of the first R-U-THERE it "
+        "answered on the ISAKMP SA (stale); applies with DPD on or off")
 
 
 _PEER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")

@@ -29,7 +29,10 @@ engine must carry out.
 from __future__ import annotations
 
 import enum
+from collections import deque
 from dataclasses import dataclass, field
+
+HISTORY = 256
 
 
 class DpdState(enum.Enum):
@@ -97,7 +100,8 @@ class DpdMachine:
     traffic_waiting: bool = False  # on-demand: outbound traffic since the peer went quiet
     traffic_flowing: bool = False  # on-demand: a continuous (fluid) flow is active
     inbound_flowing: bool = False  # a continuous (fluid) flow arrives from the peer: never idle
-    history: list[tuple[float, str]] = field(default_factory=list)
+    history: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    """The last inputs (bounded: every inbound / outbound packet can be an input)."""
 
     # --- the table --------------------------------------------------------------------------
     def handle(self, inp: DpdInput, now: float) -> list[Act]:

@@ -47,7 +47,10 @@ class Engine(Protocol):
     ``child_sas()`` (its CHILD / IPsec SAs, including replaced ones whose inbound SA is still
     kept), ``negotiating()`` (an SA for the policy is being set up), ``acquire(now)`` (traffic
     asks for an SA, ``start: on-traffic``) and ``on_child_volume(child, kind, by, now)`` (a
-    soft or hard volume limit was reached); the plane looks them up with ``getattr``."""
+    soft or hard volume limit was reached); the plane looks them up with ``getattr``. Optional:
+    ``trapped()`` (traffic without an SA negotiates, as after a DPD action trap) and the dead
+    peer detection hooks ``on_esp_inbound(child, now, flowing)`` / ``on_esp_outbound(...)``
+    (``proto.traffic`` module docstring)."""
 
     def start(self, now: float) -> None: ...
     def receive(self, dgram: Datagram, now: float) -> None: ...

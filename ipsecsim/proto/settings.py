@@ -99,6 +99,7 @@ class PeerSettings:
     keyingtries: int = 1  # 0 = forever (strongSwan swanctl.conf keyingtries)
     dpd: DpdSettings | None = None  # None: no DPD on this side
     dpd_msg_order: str = "seq-hash-notify"  # IKEv1 DPD payload order
+    dpd_ack_seq: str = "echo"  # IKEv1: echo | stale (sequence number put in R-U-THERE-ACK)
     profile: str = ""
     acquire_queue: int = 0  # packets held while a traffic-triggered negotiation runs
     nqa_source: int | None = None  # the health check's probe source (its probes bypass a revoked route)

@@ -25,7 +25,15 @@ overhead is not modelled.
 Traffic-triggered negotiation (``start: on-traffic``): the first packet without an SA calls
 ``engine.acquire``; like the Linux kernel's larval SA (net.core.xfrm_acq_expires = 30 s) no
 further acquire is made for 30 s unless an SA was installed meanwhile. Packets meanwhile are
-dropped (``negotiating``) or held in a queue of ``acquire_queue`` packets.
+dropped (``negotiating``) or held in a queue of ``acquire_queue`` packets. An engine whose
+``trapped()`` is true (a DPD action trap / hold deleted the SAs) is asked likewise.
+
+Dead peer detection hooks (optional, looked up with ``getattr``): ``engine.on_esp_inbound(child,
+now, flowing)`` is called when a packet from the peer is delivered on ``child`` (``flowing``
+None) and when the fluid flows arriving on IPsec SAs start or stop (``flowing`` True / False:
+whether any arrives now; ``child`` the SA of the flow that changed); ``engine.on_esp_outbound``
+likewise for traffic sent on an IPsec SA (RFC 3706 5.3: on-demand DPD worries only when there is
+traffic to send; inbound ESP is proof of liveness).
 """
 
 from __future__ import annotations
@@ -252,7 +260,8 @@ class TrafficPlane:
         self.last_removed: str | None = None
         self._acquired_at: float | None = None
         self._dirty = False
-        self._flowing: tuple[frozenset[int], frozenset[int]] = (frozenset(), frozenset())
+        self._in_flowing = False
+        self._out_flowing = False
         self.route_revoked = False
         """A health check withdrew the route to the remote subnets (its own probes still pass)."""
 
@@ -271,7 +280,6 @@ class TrafficPlane:
             loc = self.local[spec.flow] = _Local(spec, since=now)
         route = self._route_out(spec.src, spec.dst, now) if rate > 0 else None
         self._switch_local(loc, route, rate, rate / spec.packet_size, now)
-        self._report_flowing(now)
 
     def offer_packet(self, pkt: Packet, now: float) -> None:
         c = self.counters(pkt.flow)
@@ -316,22 +324,6 @@ class TrafficPlane:
             self._refresh_once(now)
             if not self._dirty:
                 break
-        self._report_flowing(now)
-
-    def _report_flowing(self, now: float) -> None:
-        """Tell the engine which SAs carry continuous flows each way (DPD's idle clock)."""
-        out = frozenset(loc.route[1].uid for loc in self.local.values()
-                        if loc.rate > 0 and loc.route is not None and loc.route[0] == "sa")
-        inb = frozenset(arr.route[1].uid for arr in self.arrivals.values()
-                        if arr.msg.rate > 0 and arr.route is not None and arr.route[0] == "sa")
-        if (out, inb) != self._flowing:
-            self._flowing = (out, inb)
-            self._hook("traffic_flowing", set(out), set(inb), now)
-
-    def _hook(self, name: str, *args: Any) -> None:
-        fn = getattr(self.ep.engine, name, None)
-        if fn is not None:
-            fn(*args)
 
     def _refresh_once(self, now: float) -> None:
         children = list(self._children())
@@ -388,8 +380,7 @@ class TrafficPlane:
             return ("sa", sa)
         if self._negotiating():
             return ("drop", "negotiating")
-        if (self.settings.start == "on-traffic" or getattr(self.ep.engine, "trap_armed", False)) \
-                and self._acquire(src, dst, now):
+        if (self.settings.start == "on-traffic" or self._trapped()) and self._acquire(src, dst, now):
             return ("drop", "negotiating")
         return ("drop", "sa_expired" if self.last_removed == "expired" else "no_sa")
 
@@ -401,6 +392,26 @@ class TrafficPlane:
     def _negotiating(self) -> bool:
         fn = getattr(self.ep.engine, "negotiating", None)
         return bool(fn()) if fn is not None else False
+
+    def _trapped(self) -> bool:
+        fn = getattr(self.ep.engine, "trapped", None)
+        return bool(fn()) if fn is not None else False
+
+    def _dpd_hook(self, name: str, child: ChildSa | None, now: float, flowing: bool | None) -> None:
+        fn = getattr(self.ep.engine, name, None)
+        if fn is not None:
+            fn(child, now, flowing)
+
+    def _flows_changed(self, child: ChildSa | None, now: float) -> None:
+        """Tell the engine when fluid traffic on IPsec SAs starts or stops, either way."""
+        out = any(x.rate > 0 and x.route is not None and x.route[0] == "sa" for x in self.local.values())
+        inn = any(a.msg.rate > 0 and a.route is not None and a.route[0] == "sa" for a in self.arrivals.values())
+        if out != self._out_flowing:
+            self._out_flowing = out
+            self._dpd_hook("on_esp_outbound", child, now, out)
+        if inn != self._in_flowing:
+            self._in_flowing = inn
+            self._dpd_hook("on_esp_inbound", child, now, inn)
 
     def _acquire(self, src: int, dst: int, now: float) -> bool:
         """Trigger negotiation (a trap policy's ACQUIRE); True if it is now under way."""
@@ -449,9 +460,11 @@ class TrafficPlane:
             child: ChildSa = new[1]
             self._meter_rate(child, "out", now, rate, pps)
             self._wire_fluid(flow, child.spi_out, rate, pps, now)
+            self._flows_changed(child, now)
             return
         if old_spi is not None:
             self._wire_fluid(flow, old_spi, 0.0, 0.0, now)
+            self._flows_changed(old[1], now)  # type: ignore[index]
         if new is None or rate <= 0:
             loc.route = None
             return
@@ -466,7 +479,6 @@ class TrafficPlane:
         if arr is None:
             arr = self.arrivals[msg.flow] = _Arrival(msg, now - msg.sent_at, since=now)
         self._switch_arrival(arr, msg, self._route_in(msg.spi) if msg.rate > 0 else None, now)
-        self._report_flowing(now)
 
     def _settle_delivered(self, arr: _Arrival, now: float) -> None:
         dt = now - arr.since
@@ -484,7 +496,10 @@ class TrafficPlane:
         same_drop = old is not None and new is not None and old[0] == new[0] == "drop" and old[1] == new[1]
         if old is not None and old[0] == "drop" and not same_drop:
             self.ledger.fluid(flow, old[1], now - arr.lag, 0.0, 0.0)
-        arr.msg, arr.lag, arr.route, arr.since = msg, now - msg.sent_at, new, now
+        lag = arr.lag if msg is arr.msg else now - msg.sent_at  # a re-route keeps the flow's link delay
+        arr.msg, arr.lag, arr.route, arr.since = msg, lag, new, now
+        sa_now = new[1] if new is not None and new[0] == "sa" else None
+        self._flows_changed(sa_now or (old[1] if old is not None and old[0] == "sa" else None), now)
         if new is None:
             return
         if new[0] == "sa":
@@ -502,7 +517,7 @@ class TrafficPlane:
         self._out.append(EspPacket(child.spi_out, int(m.packets), pkt, self.settings.address,
                                    self.settings.remote_address))
         self._check(m, now)
-        self._hook("traffic_out", child, now)
+        self._dpd_hook("on_esp_outbound", child, now, None)
 
     def _receive_packet(self, esp: EspPacket, now: float) -> None:
         pkt = esp.packet
@@ -519,7 +534,7 @@ class TrafficPlane:
         m.packets += 1
         m.settle(now)
         self._check(m, now)
-        self._hook("traffic_in", route[1], now)
+        self._dpd_hook("on_esp_inbound", route[1], now, None)
         if pkt.kind == "echo-request":
             self.offer_packet(Packet(pkt.flow + ":reply", pkt.dst, pkt.src, pkt.size, now, pkt.span,
                                      "echo-reply", pkt.seq), now)

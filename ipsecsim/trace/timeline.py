@@ -162,7 +162,9 @@ FORMATTERS: dict[str, Formatter] = {
     "child_sa_rekeyed": lambda e, n: (e.peer, _rekeyed(e)),
     "ike_sa_rekeyed": lambda e, n: (e.peer, f"[bold green]IKE SA rekeyed[/] {e.get('spi_i')}_i {e.get('spi_r')}_r → "
                                     f"{e.get('new_spi_i')}_i {e.get('new_spi_r')}_r {escape(str(e.get('proposal')))} "
-                                    f"({'we' if e.get('initiator') else 'peer'} initiated; message ids restart at 0)"),
+                                    f"({'we' if e.get('initiator') else 'peer'} initiated; " +
+                                    ("a new phase 1 authenticated the peer again)" if e.get("ike_version") == 1
+                                     else "message ids restart at 0)")),
     "rekey_collision": lambda e, n: (e.peer, _collision(e)),
     "rekey_retry": lambda e, n: (e.peer, f"[yellow]will retry the {'IKE' if e.get('sa_type') == 'ike' else 'CHILD'} "
                                  f"SA rekey[/] in {e.get('retry_in'):.1f} s"),

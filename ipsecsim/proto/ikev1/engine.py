@@ -6,7 +6,12 @@ the sender's payload objects are never trusted. It is matched to an ISAKMP SA by
 side's cookie (a first phase 1 message, with a zero responder cookie, creates a responder
 SA) and handed to phase 1 (``phase1.py``), quick mode (``quickmode.py``) or informational
 (``informational.py``) processing. IPsec SAs live in the engine, not in the ISAKMP SA that
-negotiated them, so they outlive it. Every event carries ``ike_version: 1``.
+negotiated them, so they outlive it. Lifetimes and rekeying: ``lifecycle.py``; dead peer
+detection: ``liveness.py``. Every event carries ``ike_version: 1``.
+
+For the data plane (``proto.traffic``) the engine offers ``child_sas()``, ``negotiating()``,
+``acquire(now)``, ``on_child_volume(...)``, ``trapped()`` (traffic re-triggers negotiation
+after a DPD action trap / hold) and the DPD hooks ``on_esp_inbound`` / ``on_esp_outbound``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from . import wire
 from .flight import Flight
 from .informational import Informational
 from .isakmpsa import IsakmpSa, IsakmpState
+from .lifecycle import Lifecycle
+from .liveness import Liveness
 from .message import PHASE1_EXCHANGES, Exchange, Message, N, Notify
 from .phase1 import Phase1
 from .quickmode import QuickMode, QuickModes
@@ -51,21 +58,36 @@ class Ikev1Engine:
         self.quick = QuickModes(self)
         self.info = Informational(self)
         self.notify_handlers: dict[int, NotifyHandler] = {}
+        """Handlers for status notifies received in INFORMATIONAL exchanges."""
         self.gone: OrderedDict[bytes, str] = OrderedDict()
         """Recently destroyed ISAKMP SAs by CKY-I: why a late message finds no SA."""
-        """Handlers for status notifies (e.g. R-U-THERE) received in INFORMATIONAL exchanges."""
+        self.lifecycle = Lifecycle(self)
+        self.liveness = Liveness(self)
+        self.trap_armed = False
+        """A dead peer's SAs were deleted with action trap/hold: traffic renegotiates them."""
 
     # --- entry points ----------------------------------------------------------------------
     def start(self, now: float) -> None:
         if self.settings.start == "initiate":
             self.initiate(now)
 
-    def initiate(self, now: float) -> IsakmpSa:
-        """Start phase 1 (main or aggressive mode per ``ike.mode``) with the configured peer."""
+    def initiate(self, now: float, rekey_of: IsakmpSa | None = None) -> IsakmpSa:
+        """Start phase 1 (main or aggressive mode per ``ike.mode``) with the configured peer;
+        ``rekey_of``: the ISAKMP SA it re-authenticates (replaces)."""
         s = self.settings
         sa = self._new_sa(True, s.ike.mode, self.ep.random_spi(8), bytes(8), (s.remote_address, s.remote_port), now)
+        sa.rekey_of = rekey_of.uid if rekey_of is not None else None
         self.phase1.start(sa, now)
         return sa
+
+    def usable_sa(self) -> IsakmpSa | None:
+        """The newest established ISAKMP SA with the peer, for quick modes."""
+        ok = [sa for sa in self.sas.values() if sa.established and not sa.superseded]
+        return max(ok, key=lambda sa: (sa.established_at or 0.0, sa.uid)) if ok else None
+
+    def phase1_running(self) -> IsakmpSa | None:
+        """A phase 1 this side initiated that is still under way."""
+        return next((sa for sa in self.sas.values() if sa.initiator and sa.state is IsakmpState.CONNECTING), None)
 
     def receive(self, dgram: Datagram, now: float) -> None:
         msg = dgram.message
@@ -183,6 +205,13 @@ class Ikev1Engine:
 
     def received(self, msg: Message, dgram: Datagram) -> None:
         self.ep.emit("message_received", **msg.fields(), retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
+        if msg.encrypted and msg.exchange != Exchange.INFORMATIONAL:
+            self.liveness.heard(self.ep.now)  # it decrypted under an ISAKMP SA: the peer is alive
+
+    def ignore_msg(self, msg: Message, dgram: Datagram, reason: str, **extra: Any) -> None:
+        """A decoded message that is dropped (e.g. a DPD message this side does not accept)."""
+        self.ep.emit("message_ignored", reason=reason, **extra, **msg.fields(), retransmit=dgram.retransmit,
+                     src=dgram.src)
 
     def ignore(self, hdr: wire.Header, dgram: Datagram, reason: str) -> None:
         self.ep.emit("message_ignored", reason=reason, **hdr.fields(), retransmit=dgram.retransmit, src=dgram.src)
@@ -210,11 +239,14 @@ class Ikev1Engine:
         sa.failed = notify or "timeout"
         self.emit_sa(sa, "negotiation_failed", phase="ike", notify=notify, reason=reason)
 
-    def child_failed(self, sa: IsakmpSa, notify: str | None, reason: str) -> None:
+    def child_failed(self, sa: IsakmpSa, notify: str | None, reason: str, rekey: bool = False) -> None:
+        """A quick mode failed; ``rekey``: ours, replacing an IPsec SA (phase ``child_rekey``)."""
         sa.child_failed = notify or "timeout"
-        self.emit_sa(sa, "negotiation_failed", phase="child", notify=notify, reason=reason)
+        self.emit_sa(sa, "negotiation_failed", phase="child_rekey" if rekey else "child", notify=notify,
+                     reason=reason)
 
-    def established(self, sa: IsakmpSa, now: float) -> None:
+    def established(self, sa: IsakmpSa, now: float, initial_contact: bool = False) -> None:
+        """Phase 1 is complete; ``initial_contact``: the peer sent INITIAL-CONTACT."""
         sa.state, sa.established_at = IsakmpState.ESTABLISHED, now
         self.half_open.pop((sa.cky_i, sa.remote[0]), None)
         self.attempts = 0
@@ -222,6 +254,10 @@ class Ikev1Engine:
         self.emit_sa(sa, "ike_sa_established", initiator=sa.initiator, proposal=str(sa.proposal),
                      local_id=str(self.settings.local_identity), remote_id=str(sa.peer_id), mode=sa.mode,
                      life_time=sa.life.seconds)
+        if initial_contact:
+            self.initial_contact(sa, now)
+        self.trap_armed = False
+        self.lifecycle.isakmp_up(sa, now, initial_contact)
 
     def has_contact(self, sa: IsakmpSa) -> bool:
         """Another established ISAKMP SA or a live IPsec SA with this peer exists."""
@@ -234,8 +270,8 @@ class Ikev1Engine:
         for other in list(self.sas.values()):
             if other is not sa and other.established and other.remote[0] == sa.remote[0]:
                 self.destroy(other, "initial_contact", now)
-        for c in self.children:
-            if c.active and c.ike_uid != sa.uid:
+        for c in list(self.children):
+            if c.state is not ChildState.DELETED and c.ike_uid != sa.uid:
                 self._child_gone(c, "initial_contact")
 
     def install_child(self, sa: IsakmpSa, qm: QuickMode, now: float) -> ChildSa:
@@ -256,20 +292,25 @@ class Ikev1Engine:
                         life_bytes=qm.life.life_bytes, life_packets=self.settings.child.life_packets)
         self.children.append(child)
         self.child_label[child.uid] = sa.label()
-        self.emit_sa(sa, "child_sa_established", **child.describe(), msg_id=qm.mid, life_time=child.life_time,
-                     life_bytes=child.life_bytes, pfs=qm.g_qm is not None)
+        if not self.lifecycle.installed(child, qm.rekey_of, now):
+            self.emit_sa(sa, "child_sa_established", **child.describe(), msg_id=qm.mid, life_time=child.life_time,
+                         life_bytes=child.life_bytes, pfs=qm.g_qm is not None)
         return child
 
     def _child_gone(self, c: ChildSa, reason: str) -> None:
-        c.state = ChildState.DELETED
+        c.state, c.outbound, c.removed = ChildState.DELETED, False, reason
         self.ep.emit("child_sa_deleted", ike_version=1, **self.child_label.get(c.uid, {}), spi_in=c.spi_in.hex(),
                      spi_out=c.spi_out.hex(), reason=reason)
+        if c in self.children:
+            self.children.remove(c)
+        self.lifecycle.gone(c)
 
     def delete_children_by_peer(self, spis: tuple[bytes, ...]) -> None:
-        """The peer deleted IPsec SAs: ``spis`` are its inbound SPIs, our outbound ones."""
-        for c in self.children:
-            if c.active and c.spi_out in spis:
-                self._child_gone(c, "deleted_by_peer")
+        """The peer deleted IPsec SAs: ``spis`` are its inbound SPIs, our outbound ones. A
+        replaced SA goes as ``rekeyed``."""
+        for c in list(self.children):
+            if c.state is not ChildState.DELETED and c.spi_out in spis:
+                self._child_gone(c, "rekeyed" if c.state is ChildState.REKEYED else "deleted_by_peer")
 
     # --- SA lifecycle ----------------------------------------------------------------------
     def destroy(self, sa: IsakmpSa, reason: str, now: float) -> None:
@@ -278,7 +319,10 @@ class Ikev1Engine:
             return
         if sa.established_at is not None:
             self.emit_sa(sa, "ike_sa_deleted", reason=reason)
-        sa.state = IsakmpState.DESTROYED
+        self.lifecycle.abandon(sa, reason, now)
+        if sa.initiator and sa.established_at is None:
+            self.ep.schedule(now, self.lifecycle.phase1_gone)  # unless a retry (keyingtries) follows
+        sa.state, sa.dpd = IsakmpState.DESTROYED, None
         sa.p1.stop()
         for qm in sa.quick.values():
             qm.flight.stop()
@@ -314,7 +358,7 @@ class Ikev1Engine:
     def delete_child(self, child: ChildSa, reason: str, now: float) -> None:
         """Delete an IPsec SA pair, telling the peer through a live ISAKMP SA if there is one
         (INFORMATIONAL [ HASH D ] with our inbound SPI, RFC 2408 3.15)."""
-        if not child.active:
+        if child.state is ChildState.DELETED:
             return
         via = self.sas.get(child.ike_uid)
         if via is None or not via.established:
@@ -322,6 +366,51 @@ class Ikev1Engine:
         if via is not None:
             self.info.delete_esp(via, (child.spi_in,), now)
         self._child_gone(child, reason)
+
+    def peer_dead(self, sa: IsakmpSa, action: str, now: float) -> None:
+        """DPD gave up on the peer: drop every SA with it without a Delete, then apply ``action``."""
+        for c in list(self.children):
+            if c.state is not ChildState.DELETED:
+                self._child_gone(c, "dpd")
+        for other in list(self.sas.values()):
+            if other.remote[0] == sa.remote[0]:
+                self.destroy(other, "dpd", now)
+        if action == "restart":
+            self.initiate(now)
+        elif action in ("trap", "hold"):
+            self.trap_armed = True
+
+    # --- data plane (proto.traffic) ----------------------------------------------------------
+    def child_sas(self) -> list[ChildSa]:
+        return list(self.children)
+
+    def negotiating(self) -> bool:
+        """An IPsec SA for the policy is being set up (not a rekey: the old SA carries traffic)."""
+        if self.phase1_running() is not None:
+            return True
+        return any(sa.established and self.quick.negotiating(sa) for sa in self.sas.values())
+
+    def acquire(self, now: float) -> None:
+        """Traffic needs an IPsec SA: quick mode under the newest ISAKMP SA, or phase 1 first."""
+        if self.negotiating():
+            return
+        sa = self.usable_sa()
+        if sa is None:
+            self.initiate(now)
+        else:
+            self.quick.start(sa, now)
+
+    def trapped(self) -> bool:
+        return self.trap_armed
+
+    def on_child_volume(self, child: ChildSa, kind: str, by: str, now: float) -> None:
+        self.lifecycle.on_volume(child, kind, by, now)
+
+    def on_esp_inbound(self, child: ChildSa | None, now: float, flowing: bool | None = None) -> None:
+        self.liveness.esp_inbound(now, flowing)
+
+    def on_esp_outbound(self, child: ChildSa | None, now: float, flowing: bool | None = None) -> None:
+        self.liveness.traffic(now, flowing)
 
     # --- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

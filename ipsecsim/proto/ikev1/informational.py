@@ -8,8 +8,9 @@ The IV is hash(last phase 1 CBC block | M-ID) (RFC 2409 Appendix B). Received: a
 notify during phase 1 aborts it (strongSwan informational.c: "only critical during main
 mode"); INVALID_ID_INFORMATION / NO_PROPOSAL_CHOSEN cancel our quick mode; INITIAL-CONTACT
 drops older SAs (RFC 2407 4.6.3.3); a Delete of the ISAKMP SA removes only that SA, a
-Delete of IPsec SPIs removes those IPsec SAs. Other status notifies go to handlers that
-other features register in ``Ikev1Engine.notify_handlers`` (e.g. RFC 3706 R-U-THERE).
+Delete of IPsec SPIs removes those IPsec SAs. An R-U-THERE / R-U-THERE-ACK (RFC 3706) goes to
+``liveness.py``, which checks its HASH in the configured DPD payload order. Other status
+notifies go to handlers registered in ``Ikev1Engine.notify_handlers``.
 A malformed or unverifiable INFORMATIONAL is ignored, never answered (no notify war).
 """
 
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..proposals import Protocol
 from . import wire
+from .liveness import dpd_notify
 from .message import HASH, Exchange, Message, N, Notify, Payload
 from .message import D as Delete
 
@@ -72,6 +74,14 @@ class Informational:
         except wire.WireError as ex:
             e.undecryptable(sa, hdr, dgram, str(ex))
             return
+        n = dpd_notify(msg) if msg.encrypted else None
+        if n is not None:  # R-U-THERE / ACK: HASH where this side's DPD payload order puts it
+            why = e.liveness.verify(sa, msg)
+            if why is not None:
+                e.ignore(hdr, dgram, why)
+            else:
+                e.liveness.receive(sa, msg, n, dgram, now)
+            return
         if msg.encrypted:
             assert sa.keys is not None
             h = msg.payloads[0] if msg.payloads else None
@@ -80,6 +90,8 @@ class Informational:
                 e.ignore(hdr, dgram, "INFORMATIONAL whose HASH(1) does not verify (RFC 2409 5.7)")
                 return
         e.received(msg, dgram)
+        if msg.encrypted:
+            e.liveness.heard(now)
         for p in msg.payloads:
             if not sa.alive:
                 return
@@ -107,6 +119,6 @@ class Informational:
             for spi in d.spis:
                 for other in list(e.sas.values()):
                     if other.alive and other.cky_i + other.cky_r == spi:
-                        e.destroy(other, "deleted_by_peer", now)
+                        e.destroy(other, "rekeyed" if other.superseded else "deleted_by_peer", now)
         elif d.protocol == Protocol.ESP:
             e.delete_children_by_peer(d.spis)

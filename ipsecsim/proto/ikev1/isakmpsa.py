@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..dh import DhKey
+from ..dpd import DpdMachine
 from ..proposals import Proposal
 from ..settings import Identity
 from .keys import IvState, Phase1Keys
@@ -74,6 +75,19 @@ class IsakmpSa:
     """Messages for this SA that did not decrypt to valid payloads."""
     nat_local: bool = False
     nat_remote: bool = False
+    rekey_of: int | None = None
+    """uid of the ISAKMP SA this phase 1 replaces (a phase 1 rekey = re-authentication)."""
+    superseded: bool = False
+    """A newer ISAKMP SA with the peer replaced this one (it only waits for its Delete)."""
+    dpd: DpdMachine | None = None
+    """RFC 3706 machine watching the peer; only on the newest ISAKMP SA (``liveness.py``)."""
+    dpd_armed: float | None = None
+    dpd_next_seq: int | None = None
+    """Sequence number of our next R-U-THERE (drawn at the first one, RFC 3706 7)."""
+    dpd_pending: int | None = None
+    """Sequence number of our last R-U-THERE, the only one an R-U-THERE-ACK may carry."""
+    dpd_first_acked: int | None = None
+    """Sequence number of the first R-U-THERE we acknowledged (``dpd.ack_seq: stale``)."""
 
     @property
     def my_cookie(self) -> bytes:

@@ -92,6 +92,9 @@ class Phase1:
             ("aggressive", False, 3): self.r_am3,
         }
 
+    def vendor_ids(self) -> list[Payload]:
+        return vendor_ids()
+
     # --- dispatch ---------------------------------------------------------------------------
     def receive(self, sa: IsakmpSa, hdr: wire.Header, raw: bytes, dgram: Datagram, now: float) -> None:
         e = self.e
@@ -290,9 +293,7 @@ class Phase1:
         return []
 
     def _established(self, sa: IsakmpSa, msg: Message, now: float) -> None:
-        self.e.established(sa, now)
-        if msg.notify(Notify.INITIAL_CONTACT) is not None:
-            self.e.initial_contact(sa, now)
+        self.e.established(sa, now, initial_contact=msg.notify(Notify.INITIAL_CONTACT) is not None)
 
     def _new_dh(self, sa: IsakmpSa) -> bytes:
         assert sa.proposal is not None
@@ -317,7 +318,7 @@ class Phase1:
             idp = doi.id_from_identity(s.local_identity)
             sa.id_i = idp.body
             payloads += [KE(sa.g_xi), Nonce(sa.nonce_i), idp]
-        payloads += vendor_ids()
+        payloads += self.vendor_ids()
         sealed = self._send(sa, payloads, now, armed=True)
         sa.sai_b = sealed.bodies[0]
         sa.next_msg = 2
@@ -328,7 +329,7 @@ class Phase1:
         if t is None:
             return
         sa.next_msg = 3
-        self._send(sa, [SA((SaProposal(1, Protocol.IKE, b"", (t,)),)), *vendor_ids()], now, armed=False)
+        self._send(sa, [SA((SaProposal(1, Protocol.IKE, b"", (t,)),)), *self.vendor_ids()], now, armed=False)
 
     def i_mm2(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> None:
         if not self._accept_choice(sa, msg, now):
@@ -427,7 +428,7 @@ class Phase1:
         sa.next_msg = 3
         # three-message exchange: the responder retransmits message 2 until message 3 arrives
         self._send(sa, [SA((SaProposal(1, Protocol.IKE, b"", (t,)),)), KE(sa.g_xr), Nonce(sa.nonce_r), mine,
-                        HASH(hr), *vendor_ids(), *self._natd(sa)], now, armed=True)
+                        HASH(hr), *self.vendor_ids(), *self._natd(sa)], now, armed=True)
 
     def i_am2(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> None:
         if not self._accept_choice(sa, msg, now):

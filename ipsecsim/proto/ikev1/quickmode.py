@@ -12,7 +12,9 @@ very first quick mode), then the lifetime policy; a refusal goes back in an INFO
 [ HASH N ] (strongSwan quick_mode.c ``send_notify``). The initiator installs the IPsec SA
 pair after sending message 3, the responder after receiving it. The initiator runs one
 quick mode at a time, one per pair of local and remote subnets (one proxy-identity pair per
-quick mode, RFC 2409 5.5).
+quick mode, RFC 2409 5.5) that no IPsec SA covers yet. A rekey is a quick mode for the
+selectors of the SA it replaces (``rekey_of``; IKEv1 has no REKEY_SA notify, the new SA
+replaces the old one by its selectors: ``lifecycle.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING
 from .. import dh
 from ..dh import DhKey
 from ..proposals import Proposal, Protocol, choose, is_subset
+from ..sa import ChildSa, ChildState
 from ..ts import TrafficSelector, narrow
 from . import doi, lifetime, wire
 from .flight import Flight
@@ -56,6 +59,8 @@ class QuickMode:
     life: Lifetime = field(default_factory=Lifetime)
     next_msg: int = 1
     done: bool = False
+    rekey_of: ChildSa | None = None
+    """The IPsec SA this quick mode replaces (initiator of a rekey)."""
 
 
 def select_ids(policy: str, tsi: TrafficSelector, tsr: TrafficSelector, my_remote: tuple[TrafficSelector, ...],
@@ -85,23 +90,55 @@ def _rest(msg: Message) -> bytes:
 class QuickModes:
     def __init__(self, engine: Ikev1Engine):
         self.e = engine
-        self.pending: dict[int, deque[tuple[TrafficSelector, TrafficSelector]]] = {}
+        self.pending: dict[int, deque[tuple[TrafficSelector, TrafficSelector, ChildSa | None]]] = {}
         self.handlers: dict[tuple[bool, int], Callable[[IsakmpSa, QuickMode, Message, float], None]] = {
             (False, 1): self.r_qm1, (True, 2): self.i_qm2, (False, 3): self.r_qm3,
         }
 
     # --- initiator --------------------------------------------------------------------------
     def start(self, sa: IsakmpSa, now: float) -> None:
-        """Queue one quick mode per pair of local and remote subnets and run the first."""
+        """Queue one quick mode per pair of local and remote subnets that no IPsec SA (or
+        quick mode in flight) covers yet, and run the first."""
         s = self.e.settings
-        self.pending[sa.uid] = deque((lt, rt) for lt in s.child.local_ts for rt in s.child.remote_ts)
+        queue = self.pending.setdefault(sa.uid, deque())
+        busy = [(q.tsi, q.tsr) for q in sa.quick.values() if q.initiator and not q.done] + \
+            [(lt, rt) for lt, rt, _ in queue]
+        for lt in s.child.local_ts:
+            for rt in s.child.remote_ts:
+                if self._covered(lt, rt) or any(_overlap(lt, rt, a, b) for a, b in busy):
+                    continue
+                queue.append((lt, rt, None))
         self._next(sa, now)
+
+    def _covered(self, lt: TrafficSelector, rt: TrafficSelector) -> bool:
+        return any(c.state in (ChildState.INSTALLED, ChildState.REKEYING) and _overlap(lt, rt, c.local_ts[0],
+                                                                                  c.remote_ts[0])
+                   for c in self.e.children)
+
+    def queue(self, sa: IsakmpSa, tsi: TrafficSelector, tsr: TrafficSelector, now: float,
+              rekey_of: ChildSa | None = None, run: bool = True) -> None:
+        self.pending.setdefault(sa.uid, deque()).append((tsi, tsr, rekey_of))
+        if run:
+            self._next(sa, now)
+
+    def run(self, sa: IsakmpSa, now: float) -> None:
+        self._next(sa, now)
+
+    def negotiating(self, sa: IsakmpSa) -> bool:
+        """A quick mode for a new (not a replacement) IPsec SA is under way or queued on ``sa``."""
+        return any(q.initiator and not q.done and q.rekey_of is None for q in sa.quick.values()) or any(
+            c is None for *_, c in self.pending.get(sa.uid, ()))
 
     def _next(self, sa: IsakmpSa, now: float) -> None:
         queue = self.pending.get(sa.uid)
         if not sa.established or not queue or any(q.initiator and not q.done for q in sa.quick.values()):
             return
-        self.initiate(sa, *queue.popleft(), now)
+        while queue:
+            tsi, tsr, old = queue.popleft()
+            if old is not None and old.state is not ChildState.REKEYING:
+                continue  # replaced by the peer's rekey, or deleted, meanwhile
+            self.initiate(sa, tsi, tsr, now, rekey_of=old)
+            return
 
     def forget(self, sa: IsakmpSa) -> None:
         self.pending.pop(sa.uid, None)
@@ -110,11 +147,13 @@ class QuickModes:
         c = self.e.settings.child
         return Lifetime.from_settings(c.life_time, c.life_bytes)
 
-    def initiate(self, sa: IsakmpSa, tsi: TrafficSelector, tsr: TrafficSelector, now: float) -> QuickMode:
+    def initiate(self, sa: IsakmpSa, tsi: TrafficSelector, tsr: TrafficSelector, now: float,
+                 rekey_of: ChildSa | None = None) -> QuickMode:
         e = self.e
         s = e.settings
         mid = e.new_mid(sa)
         qm = self._new(sa, mid, True, tsi, tsr)
+        qm.rekey_of = rekey_of
         qm.spi_i, qm.nonce_i = e.ep.random_spi(4), e.ep.rng.randbytes(s.ike.nonce_bytes)
         life = self._own_life()
         props = s.child.proposals
@@ -159,7 +198,7 @@ class QuickModes:
                   task="quick_mode")
         if qm is not None:
             e.child_failed(sa, None, f"no answer to QUICK_MODE message {qm.next_msg - 1} after {transmissions} "
-                           f"transmissions")
+                           f"transmissions", rekey=qm.rekey_of is not None)
         e.destroy(sa, "retransmit_timeout", now)
 
     # --- dispatch ---------------------------------------------------------------------------
@@ -203,7 +242,7 @@ class QuickModes:
                 tell: bool = True) -> None:
         """This quick mode fails: report, tell the peer (protocol ESP, the initiator's SPI,
         as strongSwan does), end the exchange."""
-        self.e.child_failed(sa, notify.name, reason)
+        self.e.child_failed(sa, notify.name, reason, rekey=qm.rekey_of is not None)
         if tell:
             self.e.info.notify(sa, notify, now, protocol=Protocol.ESP, spi=qm.spi_i or bytes(4))
         self._finish(sa, qm, now, drop=not qm.initiator)
@@ -215,6 +254,8 @@ class QuickModes:
         sa.iv.forget(qm.mid)
         if drop:  # a refused responder exchange: a retransmitted message 1 is judged anew
             sa.quick.pop(qm.mid, None)
+        if qm.initiator and qm.rekey_of is not None:
+            self.e.lifecycle.rekey_failed(qm.rekey_of, now)  # no-op once the new SA replaced it
         self._next(sa, now)
 
     def refused(self, sa: IsakmpSa, n: N, now: float) -> None:
@@ -226,7 +267,7 @@ class QuickModes:
             hit = [q for q in active if q.initiator]
         for qm in hit:
             self.e.child_failed(sa, n.name, f"peer refused quick mode {qm.mid} ({qm.tsi} === {qm.tsr}) with "
-                                f"{n.name}")
+                                f"{n.name}", rekey=qm.rekey_of is not None)
             self._finish(sa, qm, now, drop=not qm.initiator)
 
     # --- responder: message 1 ---------------------------------------------------------------
@@ -395,3 +436,7 @@ class QuickModes:
         qm.next_msg = 4
         self.e.install_child(sa, qm, now)
         self._finish(sa, qm, now)
+
+
+def _overlap(lt: TrafficSelector, rt: TrafficSelector, a: TrafficSelector, b: TrafficSelector) -> bool:
+    return lt.intersect(a) is not None and rt.intersect(b) is not None

@@ -292,28 +292,30 @@ class Ikev2Engine(LifecycleMixin):
             self.initiate(now)
 
     # --- the data plane reports traffic (proto.traffic): DPD's inputs ----------------------
-    def traffic_out(self, child: ChildSa, now: float) -> None:
-        """A packet leaves on ``child``: the on-demand worry trigger (RFC 3706 5.3)."""
-        sa = self.sas.get(child.ike_uid)
-        if sa is not None and sa.alive:
-            self.liveness.traffic(sa, now)
+    def trapped(self) -> bool:
+        """A dead peer's SAs went with action trap/hold: traffic renegotiates them."""
+        return self.trap_armed
 
-    def traffic_in(self, child: ChildSa, now: float) -> None:
-        sa = self.sas.get(child.ike_uid)
-        if sa is not None and sa.alive:
-            self.liveness.esp_inbound(sa, now)
+    def _dpd_targets(self, child: ChildSa | None, flowing: bool | None) -> list[IkeSa]:
+        if child is not None and flowing is not False:
+            sa = self.sas.get(child.ike_uid)
+            return [sa] if sa is not None and sa.alive else []
+        return [sa for sa in self.sas.values() if sa.alive]
 
-    def traffic_flowing(self, out_uids: set[int], in_uids: set[int], now: float) -> None:
-        """Which CHILD SAs carry continuous (fluid) flows now, each way."""
-        for sa in list(self.sas.values()):
-            if not sa.alive or sa.dpd is None:
-                continue
-            mine = {c.uid for c in sa.children}
-            out, inb = bool(mine & out_uids), bool(mine & in_uids)
-            if out != sa.dpd.traffic_flowing:
-                self.liveness.traffic(sa, now, flowing=out)
-            if inb != sa.dpd.inbound_flowing:
-                self.liveness.esp_flowing(sa, inb, now)
+    def on_esp_outbound(self, child: ChildSa | None, now: float, flowing: bool | None) -> None:
+        """A packet leaves on ``child`` (flowing None), or fluid outbound traffic starts or stops:
+        the on-demand worry trigger (RFC 3706 5.3)."""
+        for sa in self._dpd_targets(child, flowing):
+            self.liveness.traffic(sa, now, flowing)
+
+    def on_esp_inbound(self, child: ChildSa | None, now: float, flowing: bool | None) -> None:
+        """A packet arrived on ``child`` (flowing None), or fluid inbound traffic starts or stops:
+        inbound ESP is a sign of life (swanctl.conf dpd_delay)."""
+        for sa in self._dpd_targets(child, flowing):
+            if flowing is None:
+                self.liveness.esp_inbound(sa, now)
+            else:
+                self.liveness.esp_flowing(sa, flowing, now)
 
     def exchange_gave_up(self, sa: IkeSa, now: float) -> None:
         """A request of an established IKE SA went unanswered through its whole retransmission
