@@ -78,8 +78,9 @@ def write_trace(result: Result, opts: TraceOptions, sources: Sequence[FrameSourc
     """Write the trace files ``opts`` asks for; ConfigError if an SA must be refused.
     ``sources`` replaces ``FRAME_SOURCES`` (tests, tools writing extra packets)."""
     doc = keyfile.build(result)
-    if opts.undecryptable == "refuse" and doc["undecryptable"]:
-        raise _refusal(result, doc["undecryptable"][0])
+    algorithms = [u for u in doc["undecryptable"] if u["reason"] != keyfile.SECOND_V1_KEY]
+    if opts.undecryptable == "refuse" and algorithms:  # refuse algorithms, not a PSK mismatch
+        raise _refusal(result, algorithms[0])
     report = TraceReport(opts.pcap, opts.keys, sample=opts.sample_text())
     if opts.pcap is not None:
         frames = collect_frames(result, opts, sources)

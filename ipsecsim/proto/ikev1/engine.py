@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import kdf
+from ..keylog import child_records
 from ..proposals import Protocol
 from ..sa import ChildSa, ChildState
 from . import wire
@@ -179,7 +180,8 @@ class Ikev1Engine:
     def transmit(self, sa: IsakmpSa, msg: Message, retransmit: int) -> None:
         from ..endpoint import Datagram
         self.ep.emit("message_sent", **msg.fields(), retransmit=retransmit, src=sa.local[0], dst=sa.remote[0])
-        self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit))
+        keys = sa.key_record() if msg.encrypted else None  # the sender's key, for packet traces
+        self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit, keys))
 
     def received(self, msg: Message, dgram: Datagram) -> None:
         self.ep.emit("message_received", **msg.fields(), retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
@@ -256,6 +258,7 @@ class Ikev1Engine:
                         life_bytes=qm.life.life_bytes, life_packets=self.settings.child.life_packets)
         self.children.append(child)
         self.child_label[child.uid] = sa.label()
+        self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now))  # for --keys
         self.emit_sa(sa, "child_sa_established", **child.describe(), msg_id=qm.mid, life_time=child.life_time,
                      life_bytes=child.life_bytes, pfs=qm.g_qm is not None)
         return child

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..dh import DhKey
+from ..keylog import Ikev1Keys
 from ..proposals import Proposal
 from ..settings import Identity
 from .keys import IvState, Phase1Keys
@@ -91,6 +92,12 @@ class IsakmpSa:
     def natt(self) -> bool:
         """Both sides announced RFC 3947 NAT traversal: NAT-D payloads are exchanged."""
         return VID_NATT in self.peer_vids
+
+    def key_record(self) -> Ikev1Keys | None:
+        """This SA as a row of Wireshark's IKEv1 decryption table (``proto.keylog``)."""
+        if self.keys is None:
+            return None
+        return Ikev1Keys(self.cky_i, self.cky_r, self.keys.encr, self.keys.enc_key, self.keys.prf)
 
     def label(self) -> dict[str, str]:
         return {"spi_i": self.cky_i.hex(), "spi_r": self.cky_r.hex()}

@@ -253,6 +253,7 @@ class Phase1:
             return False
         sa.keys = Phase1Keys.derive(sa.proposal, self.e.settings.ike.psk, sa.nonce_i, sa.nonce_r, g_xy,
                                     sa.cky_i, sa.cky_r)
+        self.e.ep.log_keys(sa.key_record())  # for --keys
         sa.iv = IvState.start(sa.keys, sa.g_xi, sa.g_xr)
         return True
 
