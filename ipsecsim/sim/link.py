@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import simpy
 
@@ -48,6 +48,17 @@ class Transmission:
     dgram: Datagram
     arrival: float | None
     lost: str | None = None
+
+
+class EspSent(NamedTuple):
+    """One discrete ESP packet put on the wire, and whether it arrived."""
+
+    t: float
+    sender: str
+    packet: EspPacket
+    arrival: float | None
+    lost: str | None = None
+    """Why it never arrived (``loss``, ``link_down``, ``no_route`` ...)."""
 
 
 @dataclass
@@ -78,8 +89,11 @@ class Link:
         self.on_deliver: list[Callable[[Datagram, str], None]] = []
         self.transmissions: list[Transmission] = []
         """Every datagram sent, in order (the packet trace is written from this)."""
-        self.esp: list[tuple[float, str, EspPacket, float | None]] = []
-        """Every discrete ESP packet sent: (time, sender, packet, arrival or None if lost)."""
+        self.esp: list[EspSent] = []
+        """Every discrete ESP packet sent (the packet trace writes them)."""
+        self.fluid_log: list[tuple[float, str, EspFluid]] = []
+        """Every fluid flow state put on the wire, in order: (time, sender, state); with
+        ``esp`` the traffic a packet trace writes."""
         self.ledger = DropLedger(lambda f: self.log.emit(self.env.now, "link", "traffic_dropped", **f))
         self.fluids: dict[tuple[str, str], EspFluid] = {}
         """The current state of every fluid flow on the wire, by (sender, flow)."""
@@ -157,16 +171,17 @@ class Link:
         else:
             reason = "loss" if self._lost(sender, node.name) else None
         if reason is not None or node is None:
-            self.esp.append((now, sender, item, None))
+            self.esp.append(EspSent(now, sender, item, None, reason or "no_route"))
             self.ledger.packet(pkt.flow, reason or "no_route", pkt.t0, pkt.span, pkt.size)
             return
         self.ledger.passed(pkt.flow)
         delay = self._delay(sender, node.name)
-        self.esp.append((now, sender, item, now + delay))
+        self.esp.append(EspSent(now, sender, item, now + delay))
         ev = self.env.timeout(delay)
         ev.callbacks.append(lambda _e: node.deliver_traffic(item))
 
     def _fluid(self, msg: EspFluid, sender: str) -> None:
+        self.fluid_log.append((self.env.now, sender, msg))
         key = (sender, msg.flow)
         self._close(key)
         self.fluids[key] = msg

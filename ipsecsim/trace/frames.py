@@ -140,5 +140,11 @@ def ike_frames(result: Result, opts: TraceOptions) -> list[Frame]:
     return out
 
 
-FRAME_SOURCES: list[FrameSource] = [ike_frames]
-"""Every packet source of a trace; ESP traffic appends its own (see ``trace.esp``)."""
+def traffic_frames(result: Result, opts: TraceOptions) -> list[Frame]:
+    """The ESP packets of the run's traffic (``trace.dataplane``)."""
+    from .dataplane import traffic_frames as frames_of_traffic
+    return frames_of_traffic(result, opts)
+
+
+FRAME_SOURCES: list[FrameSource] = [ike_frames, traffic_frames]
+"""Every packet source of a trace: IKE datagrams and the traffic's ESP packets."""
