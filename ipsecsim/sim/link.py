@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import simpy
@@ -28,7 +28,9 @@ from ..config.model import LinkConfig
 from ..proto.endpoint import Datagram
 from ..proto.traffic import DropLedger, EspFluid, EspPacket
 from . import loss as lossmod
+from . import nat as nat_mod
 from .log import EventLog
+from .nat import endpoint
 
 if TYPE_CHECKING:
     from .node import PeerNode
@@ -48,6 +50,8 @@ class Transmission:
     dgram: Datagram
     arrival: float | None
     lost: str | None = None
+    nat: str | None = None
+    """How the NAT translated it (``NAT 10.0.0.2:4500 → 203.0.113.5:40123``), or why it dropped it."""
 
 
 class EspSent(NamedTuple):
@@ -95,6 +99,10 @@ class Link:
         """Every fluid flow state put on the wire, in order: (time, sender, state); with
         ``esp`` the traffic a packet trace writes."""
         self.ledger = DropLedger(lambda f: self.log.emit(self.env.now, "link", "traffic_dropped", **f))
+        self.nat: nat_mod.Nat | None = None
+        """The NAT in front of one peer (``link.nat``), set by the runner."""
+        self._nat_held: dict[tuple[str, str], tuple[str, int | None, int]] = {}
+        """Outbound fluid flows holding a NAT mapping alive: (sender, flow) -> its inside side."""
         self.fluids: dict[tuple[str, str], EspFluid] = {}
         """The current state of every fluid flow on the wire, by (sender, flow)."""
         self._fates: dict[tuple[str, str], tuple[str, float, float]] = {}
@@ -134,9 +142,31 @@ class Link:
                 delay += self.rng.uniform(0.0, j)
         return float(delay)
 
+    # --- the NAT (sim/nat.py) -----------------------------------------------------------------
+    def _nat_out(self, sender: str, src: str, sport: int | None, proto: int,
+                 fluid: int = 0) -> tuple[str, int | None, str | None]:
+        """The source an outbound packet of the peer behind the NAT leaves with, and a note."""
+        nat = self.nat
+        if nat is None or sender != nat.peer:
+            return src, sport, None
+        out = nat.outbound(src, sport, proto, fluid)
+        return out[0], out[1], nat.describe(src, sport, out)
+
+    def _nat_in(self, dst: str, dport: int | None, proto: int) -> tuple[str, int | None, str | None, bool]:
+        """(destination, port, note, dropped) of a packet after the NAT."""
+        nat = self.nat
+        if nat is None or dst != nat.public:
+            return dst, dport, None, False
+        inside = nat.inbound(dport, proto)
+        if inside is None:  # it reaches the NAT, in front of the inside peer, and dies there
+            return nat.inside_address, dport, f"no NAT mapping for {endpoint(dst, dport or 0)}", True
+        return inside[0], inside[1], nat.describe(dst, dport, inside), False
+
     def transmit(self, dgram: Datagram, sender: str) -> None:
         now = self.env.now
-        node = self.nodes.get(dgram.dst)
+        src, sport, note_out = self._nat_out(sender, dgram.src, dgram.sport, nat_mod.UDP)
+        dst, dport, note_in, blocked = self._nat_in(dgram.dst, dgram.dport, nat_mod.UDP)
+        node = self.nodes.get(dst)
         receiver = node.name if node is not None else "?"
         reason = None
         if node is None:
@@ -145,16 +175,20 @@ class Link:
             reason = "link_down"
         elif self._lost(sender, receiver):
             reason = "loss"
+        elif blocked:
+            reason = "nat_no_mapping"
+        note = note_out or note_in
         if reason is not None:
-            self.transmissions.append(Transmission(now, sender, dgram, None, reason))
+            self.transmissions.append(Transmission(now, sender, dgram, None, reason, note))
             self.log.emit(now, sender, "message_lost", reason=reason, **message_fields(dgram.message),
                           retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
             return
         assert node is not None
         delay = self._delay(sender, receiver)
-        self.transmissions.append(Transmission(now, sender, dgram, now + delay))
+        self.transmissions.append(Transmission(now, sender, dgram, now + delay, None, note))
+        seen = dgram if note is None else replace(dgram, src=src, sport=sport or 0, dst=dst, dport=dport or 0)
         ev = self.env.timeout(delay)
-        ev.callbacks.append(lambda _e: node.deliver(dgram, sender))
+        ev.callbacks.append(lambda _e: node.deliver(seen, sender))
 
     # --- ESP traffic ------------------------------------------------------------------------
     def transmit_traffic(self, item: EspPacket | EspFluid, sender: str) -> None:
@@ -163,13 +197,18 @@ class Link:
             return
         now = self.env.now
         pkt = item.packet
-        node = self.nodes.get(item.dst)
+        proto = nat_mod.UDP if item.sport is not None else nat_mod.ESP
+        src, sport, _ = self._nat_out(sender, item.src, item.sport, proto)
+        dst, dport, _, blocked = self._nat_in(item.dst, item.dport, proto)
+        node = self.nodes.get(dst)
         if node is None:
             reason: str | None = "no_route"
         elif self.is_down(sender, node.name):
             reason = "link_down"
+        elif self._lost(sender, node.name):
+            reason = "loss"
         else:
-            reason = "loss" if self._lost(sender, node.name) else None
+            reason = "nat_no_mapping" if blocked else None
         if reason is not None or node is None:
             self.esp.append(EspSent(now, sender, item, None, reason or "no_route"))
             self.ledger.packet(pkt.flow, reason or "no_route", pkt.t0, pkt.span, pkt.size)
@@ -177,16 +216,35 @@ class Link:
         self.ledger.passed(pkt.flow)
         delay = self._delay(sender, node.name)
         self.esp.append(EspSent(now, sender, item, now + delay))
+        seen = replace(item, src=src, sport=sport, dst=dst, dport=dport) if self.nat is not None else item
         ev = self.env.timeout(delay)
-        ev.callbacks.append(lambda _e: node.deliver_traffic(item))
+        ev.callbacks.append(lambda _e: node.deliver_traffic(seen))
 
     def _fluid(self, msg: EspFluid, sender: str) -> None:
         self.fluid_log.append((self.env.now, sender, msg))
         key = (sender, msg.flow)
+        nat = self.nat
+        if nat is not None and sender == nat.peer:  # an outbound flow keeps its NAT mapping alive
+            held = self._nat_held.pop(key, None)
+            if held is not None:
+                nat.outbound(*held, fluid=-1)
+            proto = nat_mod.UDP if msg.sport is not None else nat_mod.ESP
+            if msg.rate > 0:
+                nat.outbound(msg.src, msg.sport, proto, fluid=+1)
+                self._nat_held[key] = (msg.src, msg.sport, proto)
         self._close(key)
         self.fluids[key] = msg
         self._judge(key)
         self._forward(key)
+
+    def _fluid_dest(self, key: tuple[str, str]) -> tuple[PeerNode | None, bool]:
+        """The node a fluid flow reaches, and whether the NAT drops it (no mapping)."""
+        msg = self.fluids[key]
+        nat = self.nat
+        if nat is not None and msg.dst == nat.public:
+            proto = nat_mod.UDP if msg.sport is not None else nat_mod.ESP
+            return self.nodes.get(nat.inside_address), nat.inbound(msg.dport, proto) is None
+        return self.nodes.get(msg.dst), False
 
     def _close(self, key: tuple[str, str]) -> None:
         """Stop accounting what the flow was losing on the link."""
@@ -197,11 +255,13 @@ class Link:
     def _judge(self, key: tuple[str, str]) -> None:
         """Account the drops of the flow on the link from now on."""
         msg = self.fluids[key]
-        node = self.nodes.get(msg.dst)
+        node, blocked = self._fluid_dest(key)
         if msg.rate <= 0 or node is None:
             return
         if self.is_down(key[0], node.name):
             fate = ("link_down", msg.rate, msg.pps)
+        elif blocked:
+            fate = ("nat_no_mapping", msg.rate, msg.pps)
         else:
             frac = self._loss_model(key[0], node.name).mean
             if not frac:
@@ -212,11 +272,11 @@ class Link:
 
     def _forward(self, key: tuple[str, str]) -> None:
         msg = self.fluids[key]
-        node = self.nodes.get(msg.dst)
+        node, blocked = self._fluid_dest(key)
         if node is None:
             return
-        k = 0.0 if self.is_down(key[0], node.name) else 1.0 - self._loss_model(key[0], node.name).mean
-        out = EspFluid(msg.flow, msg.spi, msg.rate * k, msg.pps * k, self.env.now, msg.src, msg.dst)
+        k = 0.0 if blocked or self.is_down(key[0], node.name) else 1.0 - self._loss_model(key[0], node.name).mean
+        out = replace(msg, rate=msg.rate * k, pps=msg.pps * k, sent_at=self.env.now)
         ev = self.env.timeout(self._delay(key[0], node.name, jitter=False))
         ev.callbacks.append(lambda _e: node.deliver_traffic(out))
 

@@ -13,6 +13,7 @@ from ..result import Result
 from .faults import run_fault
 from .link import Link
 from .log import EventLog
+from .nat import Nat
 from .node import PeerNode
 from .traffic import start_sources
 
@@ -26,6 +27,9 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     env = simpy.Environment()
     log = EventLog()
     link = Link(env, scenario.config.link, stream(seed, "link"), log)
+    nat = scenario.config.link.nat
+    if nat is not None:
+        link.nat = Nat(env, nat, scenario.peers[nat.peer].address, stream(seed, "nat"), log, link.changed)
 
     def make_endpoint(settings: PeerSettings, boot: int) -> Endpoint:
         names = ("peer", settings.name) if boot == 0 else ("peer", settings.name, f"boot{boot}")

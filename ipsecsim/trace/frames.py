@@ -45,7 +45,8 @@ NON_ESP_MARKER = bytes(4)  # RFC 3948 2.2
 PROTO_UDP, PROTO_ESP = 17, 50
 
 LOST_TEXT = {"loss": "LOST on the link (random loss)", "link_down": "LOST: the link is down",
-             "no_route": "LOST: no route to the destination"}
+             "no_route": "LOST: no route to the destination",
+             "nat_no_mapping": "LOST at the NAT: no mapping for this port (it expired)"}
 
 
 class TraceError(ValueError):
@@ -103,9 +104,18 @@ def describe(message: Any) -> str:
     return type(message).__name__
 
 
+def peer_names(result: Result) -> dict[str, str]:
+    """Address -> peer name, the NAT's public address naming the peer behind it."""
+    names = {s.address: name for name, s in result.scenario.peers.items()}
+    nat = result.scenario.config.link.nat
+    if nat is not None:
+        names[nat.public_address] = nat.peer
+    return names
+
+
 def ike_frames(result: Result, opts: TraceOptions) -> list[Frame]:
     """Every IKE datagram of the run, in the order it was sent."""
-    names = {s.address: name for name, s in result.scenario.peers.items()}
+    names = peer_names(result)
     rng = stream(result.seed, "trace", "ike")
     encoded: dict[int, bytes] = {}
     marked: dict[tuple[bytes, bytes], str | None] = {}
@@ -121,6 +131,8 @@ def ike_frames(result: Result, opts: TraceOptions) -> list[Frame]:
         notes = [f"{tx.sender} → {names.get(d.dst, d.dst)}: {describe(d.message)}"]
         if d.retransmit:
             notes.append(f"retransmission {d.retransmit}")
+        if getattr(tx, "nat", None):
+            notes.append(str(tx.nat))
         if tx.lost is not None:
             notes.append(f"{LOST_TEXT.get(tx.lost, 'LOST: ' + tx.lost)}; never arrived at {names.get(d.dst, d.dst)}")
         if isinstance(d.message, V1Message):

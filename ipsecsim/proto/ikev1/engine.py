@@ -15,11 +15,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import kdf
+from .. import kdf, natt
 from ..keylog import child_records
 from ..proposals import Protocol
 from ..sa import ChildSa, ChildState
-from . import wire
+from . import doi, wire
 from .flight import Flight
 from .informational import Informational
 from .isakmpsa import IsakmpSa, IsakmpState
@@ -52,6 +52,9 @@ class Ikev1Engine:
         self.quick = QuickModes(self)
         self.info = Informational(self)
         self.notify_handlers: dict[int, NotifyHandler] = {}
+        self._rx_sa: IsakmpSa | None = None
+        """The ISAKMP SA of the datagram being processed (``received`` follows its NAT port)."""
+        self.keepalives = natt.Keepalives(ep, lambda: natt.keepalive_path(self.sas.values()))
         self.gone: OrderedDict[bytes, str] = OrderedDict()
         """Recently destroyed ISAKMP SAs by CKY-I: why a late message finds no SA."""
         """Handlers for status notifies (e.g. R-U-THERE) received in INFORMATIONAL exchanges."""
@@ -88,6 +91,7 @@ class Ikev1Engine:
             why = self.gone.get(hdr.cky_i)
             self.ignore(hdr, dgram, "unknown ISAKMP SA" + (f" ({why})" if why else ""))
             return
+        self._rx_sa = sa
         if hdr.exchange in PHASE1_EXCHANGES and hdr.msg_id == 0:
             self.phase1.receive(sa, hdr, raw, dgram, now)
         elif hdr.exchange == Exchange.QUICK_MODE:
@@ -185,6 +189,21 @@ class Ikev1Engine:
 
     def received(self, msg: Message, dgram: Datagram) -> None:
         self.ep.emit("message_received", **msg.fields(), retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
+        sa = self._rx_sa
+        if msg.encrypted and sa is not None:  # it decrypted: follow the peer to 4500 / its new NAT port
+            natt.on_authenticated(sa, dgram, lambda event, **f: self.emit_sa(sa, event, **f))
+            self.keepalives.start(self.ep.now)
+
+    # --- NAT traversal (proto/natt.py, RFC 3947) ---------------------------------------------
+    def nat_float(self, sa: IsakmpSa) -> None:
+        """After the NAT-D check of the initiator: float to UDP 4500 if a NAT was found."""
+        if sa.nat_local or sa.nat_remote:
+            natt.float_ports(sa, lambda event, **f: self.emit_sa(sa, event, **f))
+            self.keepalives.start(self.ep.now)
+
+    def encap_mode(self, sa: IsakmpSa) -> int:
+        """The quick mode Encapsulation Mode: tunnel, UDP-encapsulated after NAT traversal."""
+        return doi.ENCAP_UDP_TUNNEL if sa.encap is not None else doi.ENCAP_TUNNEL
 
     def ignore(self, hdr: wire.Header, dgram: Datagram, reason: str) -> None:
         self.ep.emit("message_ignored", reason=reason, **hdr.fields(), retransmit=dgram.retransmit, src=dgram.src)
@@ -258,7 +277,9 @@ class Ikev1Engine:
                         life_bytes=qm.life.life_bytes, life_packets=self.settings.child.life_packets)
         self.children.append(child)
         self.child_label[child.uid] = sa.label()
-        self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now))  # for --keys
+        child.encap = sa.encap  # ESP in UDP after NAT traversal (RFC 3948)
+        encap = (sa.local[1], sa.remote[1]) if sa.encap is not None else None
+        self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now, encap))  # for --keys
         self.emit_sa(sa, "child_sa_established", **child.describe(), msg_id=qm.mid, life_time=child.life_time,
                      life_bytes=child.life_bytes, pfs=qm.g_qm is not None)
         return child

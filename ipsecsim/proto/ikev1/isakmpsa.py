@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..dh import DhKey
 from ..keylog import Ikev1Keys
 from ..proposals import Proposal
+from ..sa import UdpEncap
 from ..settings import Identity
 from .keys import IvState, Phase1Keys
 from .lifetime import Lifetime
@@ -75,6 +76,9 @@ class IsakmpSa:
     """Messages for this SA that did not decrypt to valid payloads."""
     nat_local: bool = False
     nat_remote: bool = False
+    encap: UdpEncap | None = None
+    """Set once NAT traversal floated the SA to UDP 4500 (RFC 3947 4): its IPsec SAs' ESP goes
+    in UDP (RFC 3948)."""
 
     @property
     def my_cookie(self) -> bytes:

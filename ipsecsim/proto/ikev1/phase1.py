@@ -69,9 +69,10 @@ LAST = {"main": 6, "aggressive": 3}
 Handler = Callable[["IsakmpSa", Message, "Datagram", float], None]
 
 
-def vendor_ids() -> list[Payload]:
-    """strongSwan announces DPD (RFC 3706) and RFC 3947 NAT traversal in messages 1 and 2."""
-    return [V(VID_DPD), V(VID_NATT)]
+def vendor_ids(natt: bool = True) -> list[Payload]:
+    """strongSwan announces DPD (RFC 3706) and RFC 3947 NAT traversal (unless ``nat_traversal``
+    is off) in messages 1 and 2."""
+    return [V(VID_DPD), V(VID_NATT)] if natt else [V(VID_DPD)]
 
 
 def natd_hash(sa: IsakmpSa, addr: str, port: int) -> bytes:
@@ -228,14 +229,14 @@ class Phase1:
 
     def _natd(self, sa: IsakmpSa) -> list[Payload]:
         """NAT-D payloads when both announced RFC 3947: the peer's address first, then ours."""
-        if not sa.natt:
+        if not sa.natt or not self.e.settings.nat_traversal:
             return []
         return [NATD(natd_hash(sa, *sa.remote)), NATD(natd_hash(sa, *sa.local))]
 
     def _check_natd(self, sa: IsakmpSa, msg: Message, dgram: Datagram) -> None:
         """RFC 3947 3.2: compare the hashes with the addresses the packet really used."""
         natds = msg.all(NATD)
-        if len(natds) < 2:
+        if len(natds) < 2 or not self.e.settings.nat_traversal:
             return
         sa.nat_local = natds[0].data != natd_hash(sa, dgram.dst, dgram.dport)  # type: ignore[union-attr]
         sa.nat_remote = all(n.data != natd_hash(sa, dgram.src, dgram.sport) for n in natds[1:])  # type: ignore
@@ -318,7 +319,7 @@ class Phase1:
             idp = doi.id_from_identity(s.local_identity)
             sa.id_i = idp.body
             payloads += [KE(sa.g_xi), Nonce(sa.nonce_i), idp]
-        payloads += vendor_ids()
+        payloads += vendor_ids(self.e.settings.nat_traversal)
         sealed = self._send(sa, payloads, now, armed=True)
         sa.sai_b = sealed.bodies[0]
         sa.next_msg = 2
@@ -329,7 +330,8 @@ class Phase1:
         if t is None:
             return
         sa.next_msg = 3
-        self._send(sa, [SA((SaProposal(1, Protocol.IKE, b"", (t,)),)), *vendor_ids()], now, armed=False)
+        self._send(sa, [SA((SaProposal(1, Protocol.IKE, b"", (t,)),)), *vendor_ids(self.e.settings.nat_traversal)],
+                   now, armed=False)
 
     def i_mm2(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> None:
         if not self._accept_choice(sa, msg, now):
@@ -358,6 +360,7 @@ class Phase1:
         if not self._derive(sa, sa.g_xr, now):
             return
         self._check_natd(sa, msg, dgram)
+        self.e.nat_float(sa)  # RFC 3947 4: behind a NAT, message 5 on goes from and to UDP 4500
         assert sa.keys is not None
         idp = doi.id_from_identity(self.e.settings.local_identity)
         h = sa.keys.hash_i(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, idp.body)
@@ -428,7 +431,7 @@ class Phase1:
         sa.next_msg = 3
         # three-message exchange: the responder retransmits message 2 until message 3 arrives
         self._send(sa, [SA((SaProposal(1, Protocol.IKE, b"", (t,)),)), KE(sa.g_xr), Nonce(sa.nonce_r), mine,
-                        HASH(hr), *vendor_ids(), *self._natd(sa)], now, armed=True)
+                        HASH(hr), *vendor_ids(self.e.settings.nat_traversal), *self._natd(sa)], now, armed=True)
 
     def i_am2(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> None:
         if not self._accept_choice(sa, msg, now):
@@ -453,6 +456,7 @@ class Phase1:
                       "(RFC 2409 5): the pre-shared keys differ", now)
             return
         self._check_natd(sa, msg, dgram)
+        self.e.nat_float(sa)  # RFC 3947 4: behind a NAT, message 3 goes from and to UDP 4500
         hi = sa.keys.hash_i(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, sa.id_i)
         payloads: list[Payload] = [HASH(hi), *self._natd(sa), *self._initial_contact(sa)]
         sa.next_msg = 4
