@@ -135,6 +135,22 @@ def test_inbound_to_an_expired_mapping_is_dropped_with_nat_no_mapping() -> None:
     assert all(r.lost == "nat_no_mapping" for r in result.esp)
 
 
+def test_bulk_into_a_dead_mapping_is_dropped_until_the_outside_peer_follows() -> None:
+    """A 10 Mbit/s flow from B to A (1400-octet packets) does not refresh A's mapping (RFC 4787
+    REQ-6). With keepalives off, the 4500 mapping made by IKE_AUTH at 10 ms dies at 30.01 s; A's
+    DPD probe (60 s after the IKE_AUTH response at 20 ms) makes a new one at 60.02 s and B moves
+    the flow to it 5 ms later (RFC 7296 2.23): 30.015 s of the flow dropped at the NAT, one
+    event; then the same again from 90.02 s."""
+    result = nat_run({"nat_keepalive": 0, "dpd": {"delay": "60s"}}, duration=100,
+                     traffic=[{"kind": "bulk", "from": "B", "to": "A", "rate": "10Mbit/s", "start": "5s"}])
+    drops = result.select("traffic_dropped", peer="link")
+    assert len(drops) == 2
+    d = drops[0]
+    assert (d.get("reason"), d.get("start"), d.get("end")) == ("nat_no_mapping", 30.01, 60.025)
+    assert d.get("packets") == int(30.015 * 10e6 / 8 / 1400)
+    assert drops[1].get("start") == 90.02 and drops[1].get("end") == 100.0  # still dropped at the end
+
+
 def test_without_nat_traversal_ike_works_but_esp_cannot_come_back() -> None:
     """nat_traversal off (Alibaba EnableNatTraversal: false): no NAT-D, no float; IKE on UDP 500
     passes the NAPT, but plain ESP (IP protocol 50) has no port to map (RFC 3715 2.2): A's
@@ -199,11 +215,15 @@ def test_nat_traces_decrypt(tmp_path) -> None:
     one-octet keepalives: tshark decodes all and decrypts every SK payload and ESP packet."""
     doc = scenario_dict({"child": {"rekey_time": "20s"}, "nat_keepalive": "10s"}, duration=60)
     doc["link"] = {"nat": NAT}
-    doc["traffic"] = [{"kind": "ping", "from": "A", "to": "B", "interval": "1s", "start": "1s", "stop": "30s"}]
+    doc["traffic"] = [{"kind": "ping", "from": "A", "to": "B", "interval": "1s", "start": "1s", "stop": "30s"},
+                      {"kind": "bulk", "from": "B", "to": "A", "rate": "1Mbit/s", "start": "5s", "stop": "45s"}]
     result, pcap, keys, _ = run_with_trace(tmp_path, doc)
     check = pcapcheck(pcap, keys)
     assert check.rc == 0, check.out
-    esp = len(result.esp)
+    # the first and last 10 bulk packets of each of B's outbound SAs: A rekeys every 18-20 s
+    # (rekey_time 20 s, strongSwan rand_time = life_time 110 % - rekey_time), so 5-45 s spans three
+    bulk = 20 * 3
+    esp = len(result.esp) + bulk
     assert check.count("ESP") == (esp, esp) and check.protocols()["udpencap"] == len(result.transmissions) - 2 + esp
     caps = dissect.read(pcap)
     assert [c.marker for c in caps if c.kind == "ike"][:2] == [False, False]  # IKE_SA_INIT on 500

@@ -252,23 +252,26 @@ class Link:
         if fate is not None:
             self.ledger.fluid(key[1], fate[0], self.env.now, 0.0, 0.0)
 
-    def _judge(self, key: tuple[str, str]) -> None:
-        """Account the drops of the flow on the link from now on."""
+    def _fate(self, key: tuple[str, str]) -> tuple[str, float, float] | None:
+        """What the flow loses on its way from now: (reason, bytes/s, packets/s), or None."""
         msg = self.fluids[key]
         node, blocked = self._fluid_dest(key)
         if msg.rate <= 0 or node is None:
-            return
+            return None
         if self.is_down(key[0], node.name):
-            fate = ("link_down", msg.rate, msg.pps)
-        elif blocked:
-            fate = ("nat_no_mapping", msg.rate, msg.pps)
-        else:
-            frac = self._loss_model(key[0], node.name).mean
-            if not frac:
-                return
-            fate = ("loss", msg.rate * frac, msg.pps * frac)
+            return ("link_down", msg.rate, msg.pps)
+        if blocked:
+            return ("nat_no_mapping", msg.rate, msg.pps)
+        frac = self._loss_model(key[0], node.name).mean
+        return ("loss", msg.rate * frac, msg.pps * frac) if frac else None
+
+    def _judge(self, key: tuple[str, str]) -> None:
+        """Account the drops of the flow on the link from now on."""
+        fate = self._fate(key)
+        if fate is None:
+            return
         self._fates[key] = fate
-        self.ledger.fluid(msg.flow, fate[0], self.env.now, fate[1], fate[2])
+        self.ledger.fluid(key[1], fate[0], self.env.now, fate[1], fate[2])
 
     def _forward(self, key: tuple[str, str]) -> None:
         msg = self.fluids[key]
@@ -284,8 +287,14 @@ class Link:
         """The link's state changed (down, up, a loss or delay window): every fluid flow on it
         changes its fate from now."""
         for key in list(self.fluids):
-            self._close(key)
-            self._judge(key)
+            old, new = self._fates.get(key), self._fate(key)
+            if old is not None and new is not None and old[0] == new[0]:
+                if new != old:  # same reason, another rate: the drop interval goes on
+                    self._fates[key] = new
+                    self.ledger.fluid(key[1], new[0], self.env.now, new[1], new[2])
+            else:
+                self._close(key)
+                self._judge(key)
             self._forward(key)
 
     def finish(self) -> None:
