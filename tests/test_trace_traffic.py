@@ -121,6 +121,8 @@ def test_summary_line_says_how_much_bulk_was_left_out(tmp_path, capsys) -> None:
     # 590 s at 1e9/8 bytes/s in 1400-octet packets; each SA's count is whole packets (5 SAs).
     ideal = 590 * 1e9 / 8 / 1400
     assert ideal - 5 <= total <= ideal and written == 5 * 20 and left == total - written
+    # the pcapng section comment (Wireshark: Statistics > Capture File Properties) says it too
+    assert f"{written:,} of {total:,} bulk packets written, {left:,} left out".encode() in pcap.read_bytes()
 
 
 def test_esp_all_refuses_to_write_millions_of_bulk_packets(tmp_path) -> None:
