@@ -31,6 +31,10 @@ class Result:
     endpoints: dict[str, Endpoint]
     transmissions: list[Any] = field(default_factory=list)
     """Every datagram put on the wire (``sim.link.Transmission``), for packet traces."""
+    esp: list[Any] = field(default_factory=list)
+    """Every discrete ESP packet put on the wire (``sim.link.EspSent``), for packet traces."""
+    fluids: list[Any] = field(default_factory=list)
+    """Every state of a fluid (bulk) flow put on the wire: (time, sender, ``EspFluid``)."""
 
     def select(self, event: str | None = None, peer: str | None = None, **fields: Any) -> list[Event]:
         """Events matching a name, a peer and field values."""

@@ -58,7 +58,7 @@ _SA = ("ike_version", "spi_i", "spi_r")
 # IANA exchange type names: IKEv2 (RFC 7296 3.1) and ISAKMP / IKEv1 (RFC 2408 3.1, RFC 2409 5).
 _EXCHANGES = ("IKE_SA_INIT", "IKE_AUTH", "CREATE_CHILD_SA", "INFORMATIONAL",
               "IDENTITY_PROTECTION", "AGGRESSIVE", "QUICK_MODE", "BASE", "AUTHENTICATION_ONLY", "NEW_GROUP_MODE")
-_LOSS = ("loss", "link_down", "peer_frozen", "peer_down", "no_route")
+_LOSS = ("loss", "link_down", "peer_frozen", "peer_down", "no_route", "nat_no_mapping")
 
 EVENTS: dict[str, EventSpec] = {s.name: s for s in (
     # --- messages ---
@@ -86,6 +86,15 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
     EventSpec("ike_sa_deleted", (*_SA, "reason"), "an established IKE SA is gone"),
     EventSpec("child_sa_deleted", (*_SA, "spi_in", "spi_out", "reason"), "a CHILD SA is gone"),
     EventSpec("nat_detected", (*_SA, "local", "remote"), "the NAT detection hashes do not match"),
+    EventSpec("nat_t_floated", (*_SA, "local", "remote"),
+              "NAT traversal: IKE moves to UDP 4500 and ESP into UDP (RFC 7296 2.23, RFC 3947 4)"),
+    EventSpec("peer_address_updated", (*_SA, "old", "new"),
+              "an authenticated message came from the NATed peer's new address/port; the SA follows it"),
+    EventSpec("nat_keepalive_sent", ("src", "dst"), "a NAT-keepalive (RFC 3948 2.3) leaves the NATed peer"),
+    EventSpec("nat_mapping_created", ("inside", "outside", "protocol"), "the NAT creates a mapping",
+              {"protocol": ("udp", "esp")}),
+    EventSpec("nat_mapping_expired", ("inside", "outside", "protocol", "idle"),
+              "a NAT mapping idle for its timeout is gone", {"protocol": ("udp", "esp")}),
     EventSpec("lifetime_negotiated", (*_SA, "phase", "policy", "proposed_time", "configured_time", "life_time",
                                       "proposed_kilobytes", "configured_kilobytes", "life_kilobytes",
                                       "responder_lifetime", "reason"),
@@ -112,7 +121,7 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
     EventSpec("traffic_dropped", ("flow", "reason", "start", "end", "duration", "bytes", "packets"),
               "traffic was dropped for one reason over an interval",
               {"reason": ("no_sa", "negotiating", "sa_expired", "link_down", "peer_down", "unilateral_sa", "loss",
-                          "no_route", "route_revoked", "no_policy")}),
+                          "no_route", "route_revoked", "no_policy", "nat_no_mapping")}),
     # --- dead peer detection ---
     EventSpec("dpd_probe_sent", (*_SA, "msg_id", "seq", "retry"),
               "a DPD probe is sent (IKEv2: empty INFORMATIONAL, msg_id; IKEv1: R-U-THERE, seq); retry counts "

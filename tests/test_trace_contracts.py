@@ -1,6 +1,6 @@
-"""What other message producers (IKEv1, NAT-T keepalives, traffic) plug into: messages with
-their own ``wire`` bytes are written verbatim, ``Ikev1Keys`` records become IKEv1 table
-rows, and ``FRAME_SOURCES`` takes extra packet sources."""
+"""What other message producers (IKEv1, NAT-T keepalives, traffic) plug into: messages that
+return their own bytes from ``wire_bytes`` (proto.onwire.WireMessage) are written verbatim,
+``Ikev1Keys`` records become IKEv1 table rows, and ``FRAME_SOURCES`` takes extra packet sources."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ class V1Message:
     """Stands in for an IKEv1 message: the producer owns the exact bytes."""
 
     wire: bytes
+
+    def wire_bytes(self, keys: object, iv: object) -> bytes:
+        return self.wire
 
     def notation(self) -> str:
         return "ID_PROT request 0 [ V ]"
@@ -83,16 +86,17 @@ def test_a_message_without_bytes_is_an_error_not_a_guess() -> None:
     class Opaque:
         name: str = "x"
     result = result_with([Transmission(0.0, "A", Datagram("10.99.0.1", 500, "10.99.0.2", 500, Opaque()), 0.1)], [])
-    with pytest.raises(frames.TraceError, match="no 'wire' bytes"):
+    with pytest.raises(frames.TraceError, match=r"does not implement proto\.onwire\.WireMessage"):
         frames.ike_frames(result, TraceOptions())
 
 
 def test_frame_sources_registry_is_the_default(tmp_path) -> None:
     extra = frames.Frame(3.0, "10.99.0.1", "10.99.0.2", 17, b"\xff", 4500, 4500, ("keepalive",), "keepalive")
+    before = len(frames.FRAME_SOURCES)
     frames.FRAME_SOURCES.append(lambda result, opts: [extra])
     try:
         report = write_trace(result_with([], []), TraceOptions(tmp_path / "x.pcapng"))
     finally:
         frames.FRAME_SOURCES.pop()
     assert report.frames == {"keepalive": 1}
-    assert len(frames.FRAME_SOURCES) == 1
+    assert len(frames.FRAME_SOURCES) == before

@@ -2,8 +2,8 @@
 and bulk flows encrypted with the KEYMAT, written to a trace, decrypted by tshark (via
 pcapcheck) and by scapy's ``SecurityAssociation``.
 
-Traffic is not simulated yet; these flows stand in for it and go through the same API a
-traffic model will call (``trace.esp``).
+These synthetic flows exercise every ESP suite through ``trace.esp`` directly; the simulated
+traffic of the shipped scenarios is checked in test_trace_traffic.py.
 """
 
 from __future__ import annotations

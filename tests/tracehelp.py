@@ -60,3 +60,22 @@ def run_with_trace(tmp: Path, source: Any, sources: Sequence[FrameSource] | None
         opts = replace(opts, **trace)
     write_trace(result, opts, sources)
     return result, pcap, keys, json.loads(keys.read_text())
+
+
+def tshark_fields(pcap: Path, keys: Path, fields: Sequence[str]) -> list[list[str]]:
+    """One row per frame of ``fields`` as tshark shows them with the keys file's decryption
+    tables (pcapcheck's translation), e.g. inner and outer ``ip.src`` of a decrypted ESP packet
+    comma-separated."""
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader("pcapcheck", str(PCAPCHECK))
+    spec = importlib.util.spec_from_loader("pcapcheck", loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    cmd = ["tshark", "-n", "-r", str(pcap), *module.uat_args(json.loads(keys.read_text())), "-T", "fields",
+           "-E", "occurrence=a", "-E", "separator=/t"]
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return [line.split("\t") for line in out.splitlines()]

@@ -28,6 +28,7 @@ from ..proto.ts import selectors
 from . import lifetimes, profiles
 from .ikev1_check import check_ikev1
 from .model import PeerConfig, ScenarioConfig, traffic_problems
+from .nat import nat_problems
 from .units import format_duration, parse_duration, parse_size
 
 
@@ -117,6 +118,8 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
         raise _config_error(e, file) from None
     for path, problem in traffic_problems(cfg):
         raise ConfigError(file, path, problem)
+    for path, problem in nat_problems(cfg.link.nat, {n: (p.address, p.remote_address) for n, p in cfg.peers.items()}):
+        raise ConfigError(file, path, problem)
     for name, peer in cfg.peers.items():
         try:
             lifetimes.child_lifetime(peer.child)
@@ -126,7 +129,7 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
         _check_limits(file, name, peer)
         check_ikev1(file, name, peer)
     names = list(cfg.peers)
-    peers = {n: build_peer(n, cfg.peers[n], cfg.peers[names[1 - i]]) for i, n in enumerate(names)}
+    peers = {n: build_peer(n, cfg.peers[n], _seen_from(cfg, names[1 - i])) for i, n in enumerate(names)}
     reconfigured = {}
     for i, f in enumerate(cfg.faults):
         if f.kind == "reconfigure" and f.peer and f.set is not None:
@@ -137,9 +140,18 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
                 err = _config_error(e, file, PeerConfig)
                 raise ConfigError(file, f"faults[{i}].set.{err.path}", err.message) from None
             _check_limits(file, f.peer, changed)
-            other = cfg.peers[names[1 - names.index(f.peer)]]
+            other = _seen_from(cfg, names[1 - names.index(f.peer)])
             reconfigured[i] = build_peer(f.peer, changed, other)
     return Scenario(cfg, origin, peers, reconfigured, raw)
+
+
+def _seen_from(cfg: ScenarioConfig, name: str) -> PeerConfig:
+    """Peer ``name`` as the other peer sees it: behind a NAT (``link.nat``) its address is the
+    NAT's public one, the default ``remote_address`` of the other side."""
+    peer, nat = cfg.peers[name], cfg.link.nat
+    if nat is not None and nat.peer == name:
+        return peer.model_copy(update={"address": nat.public_address})
+    return peer
 
 
 def expand_dotted(overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -280,7 +292,7 @@ def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
         name=name, address=cfg.address, remote_address=cfg.remote_address or other.address,
         start=cfg.start, profile=cfg.profile, keyingtries=cfg.keyingtries, retransmit=schedule,
         dpd=build_dpd(cfg, schedule), dpd_msg_order=cfg.dpd.msg_order, dpd_ack_seq=cfg.dpd.ack_seq,
-        acquire_queue=cfg.acquire_queue,
+        acquire_queue=cfg.acquire_queue, nat_traversal=cfg.nat_traversal, nat_keepalive=cfg.nat_keepalive,
         nqa_source=int(ipaddress.IPv4Address(cfg.nqa.source)) if cfg.nqa is not None else None,
         ike=IkeSettings(version=ike.version, mode=ike.mode,
                         proposals=P.parse_list(ike.proposals, P.Protocol.IKE), psk=ike.psk.encode(),

@@ -32,6 +32,7 @@ from .capture import TraceConfig
 from .expect import Expectation
 from .lifetimes import parser as _life_parser
 from .lifetimes import schema as _life_schema
+from .nat import NatConfig
 from .units import DURATION_HELP, RATE_HELP, SIZE_HELP, parse_duration, parse_rate, parse_size
 
 _DUR_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0},
@@ -279,6 +280,10 @@ class PeerConfig(Strict):
     keyingtries: int = Field(1, ge=0, description="attempts to set up the IKE SA; 0 = forever")
     acquire_queue: int = Field(0, ge=0, le=10000, description="packets held while a traffic-triggered "
                                "negotiation runs (0: dropped, as Linux with xfrm_larval_drop=1)")
+    nat_traversal: bool = Field(True, description="detect NATs (NAT-D) and, behind one, move IKE to UDP 4500 and "
+                                "put ESP in UDP (RFC 7296 2.23, RFC 3947, RFC 3948); Alibaba EnableNatTraversal")
+    nat_keepalive: Duration = Field(20.0, ge=0, description="behind a NAT: send a NAT-keepalive after this long "
+                                    "without sending anything (RFC 3948 2.3; strongSwan keep_alive 20 s); 0 = off")
 
 
 class Window(Strict):
@@ -370,6 +375,8 @@ class LinkConfig(Strict):
     loss: Loss = Field(0.0, description="probability that a datagram is lost (Bernoulli), "
                        "or a gilbert-elliott model for bursts")
     down: list[Window] = Field(default_factory=list, description="windows in which the link drops everything")
+    nat: NatConfig | None = Field(None, description="a NAT in front of one peer: {peer, public_address, "
+                                  "mapping_timeout, esp_passthrough} (config/nat.py)")
 
 
 FaultKind = Literal["freeze", "unfreeze", "crash", "restart", "link_down", "link_up", "loss", "delay",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .events import Event
+from .onwire import NatKeepalive
 from .settings import PeerSettings
 from .traffic import EspFluid, EspPacket, FluidFlow, Packet, TrafficPlane
 
@@ -70,6 +71,8 @@ class Endpoint:
         self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = 0
         self._uid = 0
+        self.last_sent: dict[tuple[str, int], float] = {}
+        """When a datagram last left from each local (address, port)."""
         self.keylog: list[Any] = []
         """Key records of every SA this peer set up, in order (``proto.keylog``): what
         ``--keys`` writes for Wireshark. Appending a reference is all it costs."""
@@ -96,6 +99,8 @@ class Endpoint:
 
     def receive(self, dgram: Datagram, now: float) -> None:
         self.now = now
+        if isinstance(dgram.message, NatKeepalive):
+            return  # RFC 3948 2.3: only there for the NAT; the receiver ignores it
         self.engine.receive(dgram, now)
         self.traffic.refresh(now)
 
@@ -169,6 +174,13 @@ class Endpoint:
 
     def send(self, dgram: Datagram) -> None:
         self._out.append(dgram)
+        self.last_sent[(dgram.src, dgram.sport)] = self.now
+
+    def last_out(self, local: tuple[str, int], now: float) -> float | None:
+        """When this peer last sent anything from ``local`` (IKE) or any ESP: NAT keepalives
+        are due only after ``nat_keepalive`` seconds of silence (RFC 3948 2.3)."""
+        times = [t for t in (self.last_sent.get(local), self.traffic.last_esp_out(now)) if t is not None]
+        return max(times) if times else None
 
     def log_keys(self, *records: Any) -> None:
         """Record SA keys for packet traces (``proto.keylog`` records)."""

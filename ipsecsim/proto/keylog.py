@@ -55,6 +55,9 @@ class Ikev1Keys:
     encr: Algorithm
     enc_key: bytes
     """The phase-1 cipher key (RFC 2409 Appendix B), not SKEYID_e itself."""
+    prf: Algorithm | None = None
+    """The negotiated hash: with it a trace can follow the IV chain as Wireshark does
+    (phase 1 IV = hash(g^xi | g^xr), phase 2 IV = hash(last phase 1 block | M-ID))."""
 
 
 def child_records(child: ChildSa, local: str, remote: str, now: float,

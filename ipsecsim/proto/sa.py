@@ -19,6 +19,16 @@ class ChildState(enum.Enum):
     DELETED = "deleted"
 
 
+@dataclass(slots=True, eq=False)
+class UdpEncap:
+    """ESP in UDP (RFC 3948) after NAT traversal was negotiated: the two ends' IKE addresses
+    and ports. Shared by an IKE SA and its CHILD SAs, so that when the peer's NAT mapping
+    changes and the IKE SA learns the new port (RFC 7296 2.23), the ESP follows."""
+
+    local: tuple[str, int]
+    remote: tuple[str, int]
+
+
 @dataclass(slots=True)
 class ChildSa:
     uid: int
@@ -54,6 +64,8 @@ class ChildSa:
     """uid of the CHILD SA this one rekeyed."""
     removed: str | None = None
     """Why the SA was deleted (``expired``, ``rekeyed``, ``deleted_by_peer`` ...)."""
+    encap: UdpEncap | None = None
+    """Set when its ESP travels in UDP (NAT traversal, RFC 3948); None: IP protocol 50."""
 
     @property
     def active(self) -> bool:

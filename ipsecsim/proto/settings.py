@@ -103,6 +103,8 @@ class PeerSettings:
     profile: str = ""
     acquire_queue: int = 0  # packets held while a traffic-triggered negotiation runs
     nqa_source: int | None = None  # the health check's probe source (its probes bypass a revoked route)
+    nat_traversal: bool = True  # NAT-D, float to 4500, ESP in UDP (RFC 7296 2.23, RFC 3947, RFC 3948)
+    nat_keepalive: float = 20.0  # seconds without sending before a NAT-keepalive (RFC 3948 2.3); 0 = off
 
     @property
     def local_identity(self) -> Identity:

@@ -78,6 +78,10 @@ class EspPacket:
     packet: Packet
     src: str
     dst: str
+    sport: int | None = None
+    """UDP encapsulation (RFC 3948, NAT traversal): source and destination ports; None: IP
+    protocol 50."""
+    dport: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,9 @@ class EspFluid:
     sent_at: float
     src: str
     dst: str
+    sport: int | None = None
+    """UDP encapsulation ports (RFC 3948), as for ``EspPacket``."""
+    dport: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +224,7 @@ class _Local:
     pps: float = 0.0
     route: tuple[str, Any] | None = None  # ("sa", child) | ("drop", reason) | None
     since: float = 0.0
+    path: tuple[str, str, int | None, int | None] | None = None  # where its ESP last went (_path)
     offered_b: float = 0.0
     offered_p: float = 0.0
 
@@ -264,6 +272,8 @@ class TrafficPlane:
         self._out_flowing = False
         self.route_revoked = False
         """A health check withdrew the route to the remote subnets (its own probes still pass)."""
+        self.last_out: float | None = None
+        """When a discrete ESP packet last left (NAT keepalives are sent only when idle)."""
 
     # --- driver side -----------------------------------------------------------------------
     def take(self) -> list[EspPacket | EspFluid]:
@@ -342,6 +352,9 @@ class TrafficPlane:
             new = self._route_out(loc.spec.src, loc.spec.dst, now)
             if new != loc.route:
                 self._switch_local(loc, new, loc.rate, loc.pps, now)
+            elif new[0] == "sa" and self._path(new[1]) != loc.path:  # the peer's NAT port changed
+                loc.path = self._path(new[1])
+                self._wire_fluid(loc.spec.flow, new[1], loc.rate, loc.pps, now)
         for arr in self.arrivals.values():
             new_in = self._route_in(arr.msg.spi) if arr.msg.rate > 0 else None
             if new_in != arr.route:
@@ -455,23 +468,39 @@ class TrafficPlane:
         if old is not None and old[0] == "drop" and not same_drop:
             self.ledger.fluid(flow, old[1], now, 0.0, 0.0)
         loc.rate, loc.pps, loc.route = rate, pps, new
-        old_spi = old[1].spi_out if old is not None and old[0] == "sa" else None
+        old_sa: ChildSa | None = old[1] if old is not None and old[0] == "sa" else None
         if new is not None and new[0] == "sa" and rate > 0:
             child: ChildSa = new[1]
             self._meter_rate(child, "out", now, rate, pps)
-            self._wire_fluid(flow, child.spi_out, rate, pps, now)
+            loc.path = self._path(child)
+            self._wire_fluid(flow, child, rate, pps, now)
             self._flows_changed(child, now)
             return
-        if old_spi is not None:
-            self._wire_fluid(flow, old_spi, 0.0, 0.0, now)
-            self._flows_changed(old[1], now)  # type: ignore[index]
+        if old_sa is not None:
+            self._wire_fluid(flow, old_sa, 0.0, 0.0, now)
+            self._flows_changed(old_sa, now)
         if new is None or rate <= 0:
             loc.route = None
             return
         self.ledger.fluid(flow, new[1], now, rate, pps)
 
-    def _wire_fluid(self, flow: str, spi: bytes, rate: float, pps: float, now: float) -> None:
-        self._out.append(EspFluid(flow, spi, rate, pps, now, self.settings.address, self.settings.remote_address))
+    def _wire_fluid(self, flow: str, child: ChildSa, rate: float, pps: float, now: float) -> None:
+        self._out.append(EspFluid(flow, child.spi_out, rate, pps, now, *self._path(child)))
+
+    def _path(self, child: ChildSa) -> tuple[str, str, int | None, int | None]:
+        """(source, destination, UDP source port, UDP destination port) of the SA's ESP: the
+        IKE endpoints and ports when NAT traversal put it in UDP (RFC 3948), else protocol 50
+        between the configured addresses."""
+        e = child.encap
+        if e is not None:
+            return e.local[0], e.remote[0], e.local[1], e.remote[1]
+        return self.settings.address, self.settings.remote_address, None, None
+
+    def last_esp_out(self, now: float) -> float | None:
+        """When ESP last left this peer: ``now`` while a fluid flow is being sent."""
+        if any(loc.rate > 0 and loc.route is not None and loc.route[0] == "sa" for loc in self.local.values()):
+            return now
+        return self.last_out
 
     # --- arriving fluid ----------------------------------------------------------------------
     def _receive_fluid(self, msg: EspFluid, now: float) -> None:
@@ -514,8 +543,8 @@ class TrafficPlane:
         m.bytes += pkt.size
         m.packets += 1
         m.settle(now)
-        self._out.append(EspPacket(child.spi_out, int(m.packets), pkt, self.settings.address,
-                                   self.settings.remote_address))
+        self._out.append(EspPacket(child.spi_out, int(m.packets), pkt, *self._path(child)))
+        self.last_out = now
         self._check(m, now)
         self._dpd_hook("on_esp_outbound", child, now, None)
 

@@ -1,7 +1,8 @@
 """The simulated network between the peers (SimPy's ``Cable`` example, with faults).
 
 One-way delay plus uniform jitter, loss (Bernoulli or Gilbert-Elliott, per direction) and
-down periods; loss and delay can be changed for a window, one way or both, by faults. Every
+down periods; loss and delay can be changed for a window, one way or both, for IKE only, ESP
+only or everything (an ISP filtering IP protocol 50), by faults. Every
 random draw comes from the link's own seeded stream. A datagram is judged when it is sent: a
 link that goes down while a datagram is in flight does not catch it (it left before).
 
@@ -19,8 +20,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import simpy
 
@@ -28,7 +29,9 @@ from ..config.model import LinkConfig
 from ..proto.endpoint import Datagram
 from ..proto.traffic import DropLedger, EspFluid, EspPacket
 from . import loss as lossmod
+from . import nat as nat_mod
 from .log import EventLog
+from .nat import endpoint
 
 if TYPE_CHECKING:
     from .node import PeerNode
@@ -48,6 +51,19 @@ class Transmission:
     dgram: Datagram
     arrival: float | None
     lost: str | None = None
+    nat: str | None = None
+    """How the NAT translated it (``NAT 10.0.0.2:4500 → 203.0.113.5:40123``), or why it dropped it."""
+
+
+class EspSent(NamedTuple):
+    """One discrete ESP packet put on the wire, and whether it arrived."""
+
+    t: float
+    sender: str
+    packet: EspPacket
+    arrival: float | None
+    lost: str | None = None
+    """Why it never arrived (``loss``, ``link_down``, ``no_route`` ...)."""
 
 
 @dataclass
@@ -79,9 +95,16 @@ class Link:
         self.on_deliver: list[Callable[[Datagram, str], None]] = []
         self.transmissions: list[Transmission] = []
         """Every datagram sent, in order (the packet trace is written from this)."""
-        self.esp: list[tuple[float, str, EspPacket, float | None]] = []
-        """Every discrete ESP packet sent: (time, sender, packet, arrival or None if lost)."""
+        self.esp: list[EspSent] = []
+        """Every discrete ESP packet sent (the packet trace writes them)."""
+        self.fluid_log: list[tuple[float, str, EspFluid]] = []
+        """Every fluid flow state put on the wire, in order: (time, sender, state); with
+        ``esp`` the traffic a packet trace writes."""
         self.ledger = DropLedger(lambda f: self.log.emit(self.env.now, "link", "traffic_dropped", **f))
+        self.nat: nat_mod.Nat | None = None
+        """The NAT in front of one peer (``link.nat``), set by the runner."""
+        self._nat_held: dict[tuple[str, str], tuple[str, int | None, int]] = {}
+        """Outbound fluid flows holding a NAT mapping alive: (sender, flow) -> its inside side."""
         self.fluids: dict[tuple[str, str], EspFluid] = {}
         """The current state of every fluid flow on the wire, by (sender, flow)."""
         self._fates: dict[tuple[str, str], tuple[str, float, float]] = {}
@@ -121,6 +144,26 @@ class Link:
                 delay += self.rng.uniform(0.0, j)
         return float(delay)
 
+    # --- the NAT (sim/nat.py) -----------------------------------------------------------------
+    def _nat_out(self, sender: str, src: str, sport: int | None, proto: int,
+                 fluid: int = 0) -> tuple[str, int | None, str | None]:
+        """The source an outbound packet of the peer behind the NAT leaves with, and a note."""
+        nat = self.nat
+        if nat is None or sender != nat.peer:
+            return src, sport, None
+        out = nat.outbound(src, sport, proto, fluid)
+        return out[0], out[1], nat.describe(src, sport, out)
+
+    def _nat_in(self, dst: str, dport: int | None, proto: int) -> tuple[str, int | None, str | None, bool]:
+        """(destination, port, note, dropped) of a packet after the NAT."""
+        nat = self.nat
+        if nat is None or dst != nat.public:
+            return dst, dport, None, False
+        inside = nat.inbound(dport, proto)
+        if inside is None:  # it reaches the NAT, in front of the inside peer, and dies there
+            return nat.inside_address, dport, f"no NAT mapping for {endpoint(dst, dport or 0)}", True
+        return inside[0], inside[1], nat.describe(dst, dport, inside), False
+
     def transmit_quiet(self, dgram: Datagram, sender: str) -> bool:
         """A datagram that is not IKE (an underlay ICMP probe): same fate, no message events.
         Returns whether it is on its way."""
@@ -133,7 +176,9 @@ class Link:
 
     def transmit(self, dgram: Datagram, sender: str) -> None:
         now = self.env.now
-        node = self.nodes.get(dgram.dst)
+        src, sport, note_out = self._nat_out(sender, dgram.src, dgram.sport, nat_mod.UDP)
+        dst, dport, note_in, blocked = self._nat_in(dgram.dst, dgram.dport, nat_mod.UDP)
+        node = self.nodes.get(dst)
         receiver = node.name if node is not None else "?"
         reason = None
         if node is None:
@@ -142,16 +187,20 @@ class Link:
             reason = "link_down"
         elif self._lost(sender, receiver, "ike"):
             reason = "loss"
+        elif blocked:
+            reason = "nat_no_mapping"
+        note = note_out or note_in
         if reason is not None:
-            self.transmissions.append(Transmission(now, sender, dgram, None, reason))
+            self.transmissions.append(Transmission(now, sender, dgram, None, reason, note))
             self.log.emit(now, sender, "message_lost", reason=reason, **message_fields(dgram.message),
                           retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
             return
         assert node is not None
         delay = self._delay(sender, receiver, proto="ike")
-        self.transmissions.append(Transmission(now, sender, dgram, now + delay))
+        self.transmissions.append(Transmission(now, sender, dgram, now + delay, None, note))
+        seen = dgram if note is None else replace(dgram, src=src, sport=sport or 0, dst=dst, dport=dport or 0)
         ev = self.env.timeout(delay)
-        ev.callbacks.append(lambda _e: node.deliver(dgram, sender))
+        ev.callbacks.append(lambda _e: node.deliver(seen, sender))
 
     # --- ESP traffic ------------------------------------------------------------------------
     def transmit_traffic(self, item: EspPacket | EspFluid, sender: str) -> None:
@@ -160,29 +209,54 @@ class Link:
             return
         now = self.env.now
         pkt = item.packet
-        node = self.nodes.get(item.dst)
+        proto = nat_mod.UDP if item.sport is not None else nat_mod.ESP
+        src, sport, _ = self._nat_out(sender, item.src, item.sport, proto)
+        dst, dport, _, blocked = self._nat_in(item.dst, item.dport, proto)
+        node = self.nodes.get(dst)
         if node is None:
             reason: str | None = "no_route"
         elif self.is_down(sender, node.name, "esp"):
             reason = "link_down"
+        elif self._lost(sender, node.name, "esp"):
+            reason = "loss"
         else:
-            reason = "loss" if self._lost(sender, node.name, "esp") else None
+            reason = "nat_no_mapping" if blocked else None
         if reason is not None or node is None:
-            self.esp.append((now, sender, item, None))
+            self.esp.append(EspSent(now, sender, item, None, reason or "no_route"))
             self.ledger.packet(pkt.flow, reason or "no_route", pkt.t0, pkt.span, pkt.size)
             return
         self.ledger.passed(pkt.flow)
         delay = self._delay(sender, node.name, proto="esp")
-        self.esp.append((now, sender, item, now + delay))
+        self.esp.append(EspSent(now, sender, item, now + delay))
+        seen = replace(item, src=src, sport=sport, dst=dst, dport=dport) if self.nat is not None else item
         ev = self.env.timeout(delay)
-        ev.callbacks.append(lambda _e: node.deliver_traffic(item))
+        ev.callbacks.append(lambda _e: node.deliver_traffic(seen))
 
     def _fluid(self, msg: EspFluid, sender: str) -> None:
+        self.fluid_log.append((self.env.now, sender, msg))
         key = (sender, msg.flow)
+        nat = self.nat
+        if nat is not None and sender == nat.peer:  # an outbound flow keeps its NAT mapping alive
+            held = self._nat_held.pop(key, None)
+            if held is not None:
+                nat.outbound(*held, fluid=-1)
+            proto = nat_mod.UDP if msg.sport is not None else nat_mod.ESP
+            if msg.rate > 0:
+                nat.outbound(msg.src, msg.sport, proto, fluid=+1)
+                self._nat_held[key] = (msg.src, msg.sport, proto)
         self._close(key)
         self.fluids[key] = msg
         self._judge(key)
         self._forward(key)
+
+    def _fluid_dest(self, key: tuple[str, str]) -> tuple[PeerNode | None, bool]:
+        """The node a fluid flow reaches, and whether the NAT drops it (no mapping)."""
+        msg = self.fluids[key]
+        nat = self.nat
+        if nat is not None and msg.dst == nat.public:
+            proto = nat_mod.UDP if msg.sport is not None else nat_mod.ESP
+            return self.nodes.get(nat.inside_address), nat.inbound(msg.dport, proto) is None
+        return self.nodes.get(msg.dst), False
 
     def _close(self, key: tuple[str, str]) -> None:
         """Stop accounting what the flow was losing on the link."""
@@ -190,29 +264,35 @@ class Link:
         if fate is not None:
             self.ledger.fluid(key[1], fate[0], self.env.now, 0.0, 0.0)
 
+    def _fate(self, key: tuple[str, str]) -> tuple[str, float, float] | None:
+        """What the flow loses on its way from now: (reason, bytes/s, packets/s), or None."""
+        msg = self.fluids[key]
+        node, blocked = self._fluid_dest(key)
+        if msg.rate <= 0 or node is None:
+            return None
+        if self.is_down(key[0], node.name, "esp"):
+            return ("link_down", msg.rate, msg.pps)
+        if blocked:
+            return ("nat_no_mapping", msg.rate, msg.pps)
+        frac = self._loss_model(key[0], node.name, "esp").mean
+        return ("loss", msg.rate * frac, msg.pps * frac) if frac else None
+
     def _judge(self, key: tuple[str, str]) -> None:
         """Account the drops of the flow on the link from now on."""
-        msg = self.fluids[key]
-        node = self.nodes.get(msg.dst)
-        if msg.rate <= 0 or node is None:
+        fate = self._fate(key)
+        if fate is None:
             return
-        if self.is_down(key[0], node.name, "esp"):
-            fate = ("link_down", msg.rate, msg.pps)
-        else:
-            frac = self._loss_model(key[0], node.name, "esp").mean
-            if not frac:
-                return
-            fate = ("loss", msg.rate * frac, msg.pps * frac)
         self._fates[key] = fate
-        self.ledger.fluid(msg.flow, fate[0], self.env.now, fate[1], fate[2])
+        self.ledger.fluid(key[1], fate[0], self.env.now, fate[1], fate[2])
 
     def _forward(self, key: tuple[str, str]) -> None:
         msg = self.fluids[key]
-        node = self.nodes.get(msg.dst)
+        node, blocked = self._fluid_dest(key)
         if node is None:
             return
-        k = 0.0 if self.is_down(key[0], node.name, "esp") else 1.0 - self._loss_model(key[0], node.name, "esp").mean
-        out = EspFluid(msg.flow, msg.spi, msg.rate * k, msg.pps * k, self.env.now, msg.src, msg.dst)
+        k = 0.0 if blocked or self.is_down(key[0], node.name, "esp") \
+            else 1.0 - self._loss_model(key[0], node.name, "esp").mean
+        out = replace(msg, rate=msg.rate * k, pps=msg.pps * k, sent_at=self.env.now)
         ev = self.env.timeout(self._delay(key[0], node.name, jitter=False, proto="esp"))
         ev.callbacks.append(lambda _e: node.deliver_traffic(out))
 
@@ -220,8 +300,14 @@ class Link:
         """The link's state changed (down, up, a loss or delay window): every fluid flow on it
         changes its fate from now."""
         for key in list(self.fluids):
-            self._close(key)
-            self._judge(key)
+            old, new = self._fates.get(key), self._fate(key)
+            if old is not None and new is not None and old[0] == new[0]:
+                if new != old:  # same reason, another rate: the drop interval goes on
+                    self._fates[key] = new
+                    self.ledger.fluid(key[1], new[0], self.env.now, new[1], new[2])
+            else:
+                self._close(key)
+                self._judge(key)
             self._forward(key)
 
     def finish(self) -> None:

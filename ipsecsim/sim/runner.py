@@ -13,6 +13,7 @@ from ..result import Result
 from .faults import run_fault
 from .link import Link
 from .log import EventLog
+from .nat import Nat
 from .node import PeerNode
 from .nqa import start_probes
 from .traffic import start_sources
@@ -27,6 +28,9 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     env = simpy.Environment()
     log = EventLog()
     link = Link(env, scenario.config.link, stream(seed, "link"), log)
+    nat = scenario.config.link.nat
+    if nat is not None:
+        link.nat = Nat(env, nat, scenario.peers[nat.peer].address, stream(seed, "nat"), log, link.changed)
 
     def make_endpoint(settings: PeerSettings, boot: int) -> Endpoint:
         names = ("peer", settings.name) if boot == 0 else ("peer", settings.name, f"boot{boot}")
@@ -46,4 +50,4 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
         node.finish()
     link.finish()
     return Result(scenario, seed, until, log.events, {n: node.ep for n, node in nodes.items()},
-                  link.transmissions)
+                  link.transmissions, link.esp, link.fluid_log)

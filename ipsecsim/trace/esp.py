@@ -22,6 +22,7 @@ and register a ``FrameSource`` in ``trace.frames.FRAME_SOURCES`` returning those
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from functools import lru_cache
 
 from ..proto import cipher
 from ..proto.keylog import EspSaKeys
-from ..proto.rng import stream
+from ..proto.rng import derive_seed
 from . import layers
 from .frames import PROTO_ESP, PROTO_UDP, Frame, TraceError
 from .keyfile import Cannot, esp_names, undecryptable_reason
@@ -107,10 +108,24 @@ def packets_for(sa: EspSaKeys, segments: Sequence[Segment], sample: Sample, firs
     return out
 
 
+@lru_cache(maxsize=8)
+def _iv_key(seed: int) -> bytes:
+    return derive_seed(seed, "trace", "esp").to_bytes(8, "big")
+
+
+def packet_iv(seed: int, sa: EspSaKeys, seq: int) -> bytes:
+    """The IV of packet ``seq`` of an SA direction: a keyed hash of the scenario seed, the
+    sender and SPI and the sequence number, so that it depends on nothing else the trace
+    writes (sampling more packets changes no other packet's bytes). A fresh seeded stream
+    per packet gives the same property at ten times the cost."""
+    return hashlib.blake2b(f"{sa.src}|{sa.spi.hex()}|{seq}".encode(), key=_iv_key(seed),
+                           digest_size=max(sa.encr.iv_bytes, 1)).digest()[:sa.encr.iv_bytes]
+
+
 def encrypt(p: EspPacket, seed: int) -> bytes:
-    """The ESP packet (SPI | Seq | IV | ciphertext | ICV) with an IV from the trace's stream."""
+    """The ESP packet (SPI | Seq | IV | ciphertext | ICV) with an IV from ``packet_iv``."""
     sa = p.sa
-    iv = stream(seed, "trace", "esp", sa.src, sa.spi.hex(), str(p.seq)).randbytes(sa.encr.iv_bytes)
+    iv = packet_iv(seed, sa, p.seq)
     return cipher.esp_encrypt(sa.encr, sa.integ, sa.enc_key, sa.auth_key, sa.spi_int, p.seq, iv, p.inner,
                               IPPROTO_IPV4)
 

@@ -6,14 +6,15 @@ with a comment saying so (``TraceOptions.lost = "omit"`` leaves it out). A datag
 by a frozen receiver was sent and is captured like any other.
 
 IKE datagrams come from ``Result.transmissions``; their UDP payload is what the core
-decided, encoded here and only here (lazily, when a trace is asked for):
+decided, asked for here and only here (lazily, when a trace is asked for) through the one
+interface every message implements, ``proto.onwire.WireMessage.wire_bytes(keys, iv)``:
 
-* an IKEv2 ``Message`` is encoded by ``proto.ikev2.wire.encode`` with the sender's SK keys
-  (``Datagram.keys``, an ``IkeKeys``) and an IV drawn from the trace's seeded stream; a
-  retransmission repeats the bytes of the first transmission, as real daemons do
-  (RFC 7296 2.1: a retransmitted message is the same message);
-* any other message object must carry its exact wire bytes in a ``wire`` attribute
-  (IKEv1 messages, which chain CBC IVs across a phase; a NAT-keepalive's single 0xFF);
+* an IKEv2 ``Message`` encodes itself with the sender's SK keys (``Datagram.keys``, an
+  ``IkeKeys``) and an IV drawn from the trace's seeded stream; a retransmission repeats the
+  bytes of the first transmission, as real daemons do (RFC 7296 2.1: a retransmitted
+  message is the same message);
+* an IKEv1 ``Message`` returns the bytes its sender encrypted (CBC IVs chain across a phase,
+  RFC 2409 Appendix B); a ``NatKeepalive`` its single 0xFF;
 * on UDP port 4500 an IKE message is preceded by the 4-octet non-ESP marker (RFC 3948 2.2,
   RFC 7296 2.23); a NAT-keepalive (the single octet 0xFF, RFC 3948 2.3) is not.
 
@@ -27,10 +28,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..proto.ikev2.message import Message
-from ..proto.ikev2.wire import IkeKeys, encode
+from ..proto.ikev1.message import Message as V1Message
+from ..proto.ikev2.wire import IkeKeys
+from ..proto.onwire import NAT_KEEPALIVE, WireError
 from ..proto.rng import stream
-from .keyfile import Cannot, ikev2_names, undecryptable_reason
+from .ikev1_view import Ikev1Decryption
+from .ikev1_view import marker as v1_marker
+from .keyfile import Cannot, ikev1_table, ikev2_names, undecryptable_reason
 
 if TYPE_CHECKING:
     from ..result import Result
@@ -38,11 +42,11 @@ if TYPE_CHECKING:
 
 NAT_T_PORT = 4500
 NON_ESP_MARKER = bytes(4)  # RFC 3948 2.2
-NAT_KEEPALIVE = b"\xff"  # RFC 3948 2.3
 PROTO_UDP, PROTO_ESP = 17, 50
 
 LOST_TEXT = {"loss": "LOST on the link (random loss)", "link_down": "LOST: the link is down",
-             "no_route": "LOST: no route to the destination"}
+             "no_route": "LOST: no route to the destination",
+             "nat_no_mapping": "LOST at the NAT: no mapping for this port (it expired)"}
 
 
 class TraceError(ValueError):
@@ -80,19 +84,17 @@ def udp_payload(message_bytes: bytes, sport: int, dport: int) -> bytes:
 
 
 def message_bytes(message: Any, keys: Any, rng: random.Random) -> bytes:
-    """The exact bytes of one IKE message as its sender put them in the UDP datagram."""
-    if isinstance(message, Message):
-        if not message.encrypted:
-            return encode(message)
-        if not isinstance(keys, IkeKeys):
-            raise TraceError(f"encrypted {message.notation()} carries no IKE SA keys")
-        sk = keys.sender(message.initiator)
-        return encode(message, sk, rng.randbytes(sk.encr.iv_bytes))
-    wire = getattr(message, "wire", None)
-    if isinstance(wire, bytes | bytearray):
-        return bytes(wire)
-    raise TraceError(f"cannot write a {type(message).__name__}: it is not an IKEv2 Message and has no "
-                     f"'wire' bytes")
+    """The exact bytes of one IKE message as its sender put them in the UDP datagram: every
+    message object implements ``proto.onwire.WireMessage`` (IKEv2 and IKEv1 messages, the
+    NAT-keepalive)."""
+    wire_bytes = getattr(message, "wire_bytes", None)
+    if not callable(wire_bytes):
+        raise TraceError(f"cannot write a {type(message).__name__}: it does not implement "
+                         f"proto.onwire.WireMessage (wire_bytes)")
+    try:
+        return bytes(wire_bytes(keys, rng.randbytes))
+    except WireError as e:
+        raise TraceError(str(e)) from None
 
 
 def describe(message: Any) -> str:
@@ -102,12 +104,22 @@ def describe(message: Any) -> str:
     return type(message).__name__
 
 
+def peer_names(result: Result) -> dict[str, str]:
+    """Address -> peer name, the NAT's public address naming the peer behind it."""
+    names = {s.address: name for name, s in result.scenario.peers.items()}
+    nat = result.scenario.config.link.nat
+    if nat is not None:
+        names[nat.public_address] = nat.peer
+    return names
+
+
 def ike_frames(result: Result, opts: TraceOptions) -> list[Frame]:
     """Every IKE datagram of the run, in the order it was sent."""
-    names = {s.address: name for name, s in result.scenario.peers.items()}
+    names = peer_names(result)
     rng = stream(result.seed, "trace", "ike")
     encoded: dict[int, bytes] = {}
     marked: dict[tuple[bytes, bytes], str | None] = {}
+    v1 = Ikev1Decryption(ikev1_table(result))
     out = []
     for tx in result.transmissions:
         d = tx.dgram
@@ -119,8 +131,14 @@ def ike_frames(result: Result, opts: TraceOptions) -> list[Frame]:
         notes = [f"{tx.sender} → {names.get(d.dst, d.dst)}: {describe(d.message)}"]
         if d.retransmit:
             notes.append(f"retransmission {d.retransmit}")
+        if getattr(tx, "nat", None):
+            notes.append(str(tx.nat))
         if tx.lost is not None:
             notes.append(f"{LOST_TEXT.get(tx.lost, 'LOST: ' + tx.lost)}; never arrived at {names.get(d.dst, d.dst)}")
+        if isinstance(d.message, V1Message):
+            why = v1.reason(d.message, tx.sender, d.keys, data)
+            if why:
+                notes.append(v1_marker(why))
         if isinstance(d.keys, IkeKeys):
             k = (d.keys.spi_i, d.keys.spi_r)
             if k not in marked:
@@ -134,5 +152,11 @@ def ike_frames(result: Result, opts: TraceOptions) -> list[Frame]:
     return out
 
 
-FRAME_SOURCES: list[FrameSource] = [ike_frames]
-"""Every packet source of a trace; ESP traffic appends its own (see ``trace.esp``)."""
+def traffic_frames(result: Result, opts: TraceOptions) -> list[Frame]:
+    """The ESP packets of the run's traffic (``trace.dataplane``)."""
+    from .dataplane import traffic_frames as frames_of_traffic
+    return frames_of_traffic(result, opts)
+
+
+FRAME_SOURCES: list[FrameSource] = [ike_frames, traffic_frames]
+"""Every packet source of a trace: IKE datagrams and the traffic's ESP packets."""

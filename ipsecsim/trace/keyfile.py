@@ -104,7 +104,7 @@ def records(result: Result) -> list[Any]:
         elif isinstance(r, EspSaKeys):
             key = ("esp", r.src, r.dst, r.spi)
         elif isinstance(r, Ikev1Keys):
-            key = ("ikev1", r.icookie)
+            key = ("ikev1", r.icookie, r.enc_key)  # two keys for one cookie: the PSKs differ
         else:
             return
         if key not in seen:
@@ -144,12 +144,27 @@ def build(result: Result) -> dict[str, Any]:
                                "auth_key_hex": r.auth_key.hex()})
         else:
             reason = ikev1_reason(r)
+            if reason is None and any(e["icookie"] == r.icookie.hex() for e in doc["ikev1"]):
+                reason = Cannot(r.encr.name, SECOND_V1_KEY)
             if reason is not None:
                 doc["undecryptable"].append({"kind": "ikev1", "icookie": r.icookie.hex(),
                                              "algorithm": reason.algorithm, "reason": reason.reason})
                 continue
             doc["ikev1"].append({"icookie": r.icookie.hex(), "enc_key_hex": r.enc_key.hex()})
     return doc
+
+
+SECOND_V1_KEY = ("a second key for this initiator cookie: the two sides derived different keys (the pre-shared "
+                 "keys differ), and Wireshark's IKEv1 table holds one key per cookie")
+
+
+def ikev1_table(result: Result) -> dict[bytes, Ikev1Keys]:
+    """The IKEv1 rows of the keys file: initiator cookie -> the one key Wireshark gets."""
+    out: dict[bytes, Ikev1Keys] = {}
+    for r in records(result):
+        if isinstance(r, Ikev1Keys) and ikev1_reason(r) is None:
+            out.setdefault(r.icookie, r)
+    return out
 
 
 def write(path: str | Path, doc: dict[str, Any]) -> None:

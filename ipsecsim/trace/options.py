@@ -47,4 +47,5 @@ class TraceOptions:
     def sample_text(self) -> str:
         if self.esp_all:
             return "every ESP packet"
-        return f"ESP sampled: the first {self.esp_first} and last {self.esp_last} packets of each SA direction"
+        return (f"every ping and the first {self.esp_first} and last {self.esp_last} bulk packets of each ESP SA "
+                f"direction")

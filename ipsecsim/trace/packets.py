@@ -20,6 +20,7 @@ from ..errors import ConfigError
 from ..proto.algorithms import lookup
 from ..proto.proposals import ProposalError, Protocol, parse
 from . import keyfile, pcap
+from .dataplane import bulk_counts
 from .frames import FRAME_SOURCES, Frame, FrameSource
 from .options import TraceOptions
 
@@ -66,27 +67,41 @@ def collect_frames(result: Result, opts: TraceOptions, sources: Sequence[FrameSo
     return frames
 
 
-def section_comment(result: Result, opts: TraceOptions) -> str:
+def section_comment(result: Result, opts: TraceOptions, sample: str | None = None) -> str:
     epoch = datetime.datetime.fromtimestamp(opts.epoch, datetime.UTC).isoformat().replace("+00:00", "Z")
     return (f"ipsecsim {__version__}: scenario {result.scenario.name}, seed {result.seed}, "
             f"{result.duration:g} s simulated from {epoch}. Every IKE datagram as it leaves its sender"
             f"{' (lost ones included, commented)' if opts.lost == 'include' else ' (lost ones omitted)'}; "
-            f"{opts.sample_text()}. Keys for Wireshark: ipsecsim run --keys FILE.")
+            f"{sample or opts.sample_text()}. Keys for Wireshark: ipsecsim run --keys FILE.")
+
+
+def sample_text(result: Result, opts: TraceOptions) -> str:
+    """How the traffic's ESP was written: every ping and discrete packet, bulk flows (a fluid
+    in the simulation) sampled, and how many bulk packets were left out."""
+    total, written = bulk_counts(result, opts)
+    if not total:
+        return "ESP: every packet written (no bulk traffic to sample)"
+    if written == total:
+        return f"ESP: every packet written, {total:,} of them bulk"
+    return (f"ESP: {opts.sample_text()} written; bulk is sampled: {written:,} of {total:,} bulk packets written, "
+            f"{total - written:,} left out")
 
 
 def write_trace(result: Result, opts: TraceOptions, sources: Sequence[FrameSource] | None = None) -> TraceReport:
     """Write the trace files ``opts`` asks for; ConfigError if an SA must be refused.
     ``sources`` replaces ``FRAME_SOURCES`` (tests, tools writing extra packets)."""
     doc = keyfile.build(result)
-    if opts.undecryptable == "refuse" and doc["undecryptable"]:
-        raise _refusal(result, doc["undecryptable"][0])
+    algorithms = [u for u in doc["undecryptable"] if u["reason"] != keyfile.SECOND_V1_KEY]
+    if opts.undecryptable == "refuse" and algorithms:  # refuse algorithms, not a PSK mismatch
+        raise _refusal(result, algorithms[0])
     report = TraceReport(opts.pcap, opts.keys, sample=opts.sample_text())
     if opts.pcap is not None:
         frames = collect_frames(result, opts, sources)
         names = {s.address: name for name, s in result.scenario.peers.items()}
+        report.sample = sample_text(result, opts)
         try:
             pcap.write(opts.pcap, frames, fmt=opts.format, link_type=opts.link_type, epoch=opts.epoch,
-                       seed=result.seed, interfaces=names, comment=section_comment(result, opts),
+                       seed=result.seed, interfaces=names, comment=section_comment(result, opts, report.sample),
                        application=f"ipsecsim {__version__}")
         except OSError as e:
             raise ConfigError(None, str(opts.pcap), f"cannot write the packet trace: {e.strerror or e}") from None

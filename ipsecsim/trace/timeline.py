@@ -117,9 +117,9 @@ Formatter = Callable[[Event, dict[str, str]], tuple[str, str]]
 FORMATTERS: dict[str, Formatter] = {
     "message_sent": lambda e, n: (_arrow(e, n), _message(e, n)),
     "message_received": lambda e, n: (_arrow(e, n, False), "[dim]" + _message(e, n) + "[/]"),
-    "message_lost": lambda e, n: (_arrow(e, n), f"[red]✗ lost ({escape(e.get('reason'))}):[/] [dim]"
-                                  f"{e.get('exchange')} {'response' if e.get('response') else 'request'} "
-                                  f"{e.get('msg_id')}[/]"),
+    "message_lost": lambda e, n: (_arrow(e, n), f"[red]✗ lost ({escape(e.get('reason'))}):[/] [dim]" + (
+        f"{e.get('exchange')} {'response' if e.get('response') else 'request'} {e.get('msg_id')}"
+        if e.get("exchange") is not None else escape(str(e.get("message")))) + "[/]"),
     "message_ignored": lambda e, n: (e.peer, f"[dim]ignored {escape(str(e.get('exchange', '')))} "
                                      f"message: {escape(str(e.get('reason')))}[/]"),
     "ike_sa_established": lambda e, n: (e.peer, f"[bold green]IKE SA established[/] "
@@ -174,6 +174,14 @@ FORMATTERS: dict[str, Formatter] = {
     "negotiation_triggered": lambda e, n: (e.peer, f"[cyan]traffic {e.get('src')} → {e.get('dst')} triggers "
                                            f"negotiation[/] (on-traffic)"),
     "nat_detected": lambda e, n: (e.peer, f"NAT detected (local {e.get('local')}, remote {e.get('remote')})"),
+    "nat_t_floated": lambda e, n: (e.peer, f"[cyan]NAT traversal:[/] IKE now {e.get('local')} ⇄ {e.get('remote')}, "
+                                   f"ESP in UDP"),
+    "peer_address_updated": lambda e, n: (e.peer, f"[yellow]peer's NAT port changed:[/] {e.get('old')} → "
+                                          f"{e.get('new')} (IKE and ESP follow it)"),
+    "nat_keepalive_sent": lambda e, n: (e.peer, f"[dim]NAT-keepalive {e.get('src')} → {e.get('dst')}[/]"),
+    "nat_mapping_created": lambda e, n: (e.peer, f"NAT mapping {e.get('inside')} → {e.get('outside')}"),
+    "nat_mapping_expired": lambda e, n: (e.peer, f"[yellow]NAT mapping {e.get('inside')} → {e.get('outside')} "
+                                         f"expired[/] (idle {e.get('idle'):g} s)"),
     "lifetime_negotiated": lambda e, n: (e.peer, f"[cyan]{'ISAKMP' if e.get('phase') == 'ike' else 'IPsec'} SA "
                                          f"lifetime[/] {escape(str(e.get('reason')))}"),
 }
@@ -182,12 +190,17 @@ FORMATTERS: dict[str, Formatter] = {
 def render(result: Result, console: Console, verbose: bool = False) -> None:
     sc = result.scenario
     names = {s.address: n for n, s in sc.peers.items()}
+    nat = sc.config.link.nat
+    if nat is not None:
+        names[nat.public_address] = nat.peer  # the peer behind the NAT, as seen from outside
     console.print(f"[bold]{escape(sc.name)}[/]  seed {result.seed}, {result.duration:g} s simulated, "
                   f"{len(result.events)} events")
     if sc.config.description:
         console.print(f"[dim]{escape(sc.config.description.strip())}[/]")
     for n, s in sc.peers.items():
-        console.print(f"  {n}: {s.address} profile {s.profile}, IKEv{s.ike.version}, start {s.start}")
+        behind = f", behind a NAT (public {nat.public_address}, mappings expire after {nat.mapping_timeout:g} s " \
+                 f"idle)" if nat is not None and nat.peer == n else ""
+        console.print(f"  {n}: {s.address} profile {s.profile}, IKEv{s.ike.version}, start {s.start}{behind}")
     console.print()
     width = max(len(n) for n in sc.peers) * 2 + 3
     for e in result.events:

@@ -144,6 +144,8 @@ def import_describe(data: Any, file: str, tunnel: int | None = None) -> Imported
         out.missing["dpd.delay"] = ("EnableDpd is true, but Alibaba documents no DPD timers; choose them "
                                     "(e.g. dpd: {delay: 30s}) or turn DPD off with dpd: {delay: 0}")
     out.meta["enable_nat_traversal"] = natt
+    if natt is not None:
+        peer["nat_traversal"] = natt  # EnableNatTraversal: NAT-D, UDP 4500 and ESP in UDP (RFC 3947 / 7296 2.23)
     hc = root.obj("VcoHealthCheck")
     if hc is not None:
         out.meta["health_check"] = {

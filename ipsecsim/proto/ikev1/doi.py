@@ -28,6 +28,7 @@ KEY_IKE = 1  # RFC 2407 4.4.2
 AUTH_PSK = 1  # RFC 2409 Appendix A, Authentication Method
 LIFE_SECONDS, LIFE_KILOBYTES = 1, 2
 ENCAP_TUNNEL, ENCAP_TRANSPORT = 1, 2  # RFC 2407 4.5
+ENCAP_UDP_TUNNEL = 3  # RFC 3947 5.1: UDP-Encapsulated-Tunnel, when a NAT was detected
 
 # RFC 2409 Appendix A attribute classes
 P1_ENCR, P1_HASH, P1_AUTH, P1_GROUP, P1_LIFE_TYPE, P1_LIFE_DURATION, P1_KEY_LENGTH = 1, 2, 3, 4, 11, 12, 14

@@ -20,10 +20,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import kdf
+from .. import kdf, natt
+from ..keylog import child_records
 from ..proposals import Protocol
 from ..sa import ChildSa, ChildState
-from . import wire
+from . import doi, wire
 from .flight import Flight
 from .informational import Informational
 from .isakmpsa import IsakmpSa, IsakmpState
@@ -59,6 +60,9 @@ class Ikev1Engine:
         self.info = Informational(self)
         self.notify_handlers: dict[int, NotifyHandler] = {}
         """Handlers for status notifies received in INFORMATIONAL exchanges."""
+        self._rx_sa: IsakmpSa | None = None
+        """The ISAKMP SA of the datagram being processed (``received`` follows its NAT port)."""
+        self.keepalives = natt.Keepalives(ep, lambda: natt.keepalive_path(self.sas.values()))
         self.gone: OrderedDict[bytes, str] = OrderedDict()
         """Recently destroyed ISAKMP SAs by CKY-I: why a late message finds no SA."""
         self.lifecycle = Lifecycle(self)
@@ -109,6 +113,7 @@ class Ikev1Engine:
             why = self.gone.get(hdr.cky_i)
             self.ignore(hdr, dgram, "unknown ISAKMP SA" + (f" ({why})" if why else ""))
             return
+        self._rx_sa = sa
         if hdr.exchange in PHASE1_EXCHANGES and hdr.msg_id == 0:
             self.phase1.receive(sa, hdr, raw, dgram, now)
         elif hdr.exchange == Exchange.QUICK_MODE:
@@ -201,10 +206,15 @@ class Ikev1Engine:
     def transmit(self, sa: IsakmpSa, msg: Message, retransmit: int) -> None:
         from ..endpoint import Datagram
         self.ep.emit("message_sent", **msg.fields(), retransmit=retransmit, src=sa.local[0], dst=sa.remote[0])
-        self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit))
+        keys = sa.key_record() if msg.encrypted else None  # the sender's key, for packet traces
+        self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit, keys))
 
     def received(self, msg: Message, dgram: Datagram) -> None:
         self.ep.emit("message_received", **msg.fields(), retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
+        sa = self._rx_sa
+        if msg.encrypted and sa is not None:  # it decrypted: follow the peer to 4500 / its new NAT port
+            natt.on_authenticated(sa, dgram, lambda event, **f: self.emit_sa(sa, event, **f))
+            self.keepalives.start(self.ep.now)
         if msg.encrypted and msg.exchange != Exchange.INFORMATIONAL:
             self.liveness.heard(self.ep.now)  # it decrypted under an ISAKMP SA: the peer is alive
 
@@ -212,6 +222,17 @@ class Ikev1Engine:
         """A decoded message that is dropped (e.g. a DPD message this side does not accept)."""
         self.ep.emit("message_ignored", reason=reason, **extra, **msg.fields(), retransmit=dgram.retransmit,
                      src=dgram.src)
+
+    # --- NAT traversal (proto/natt.py, RFC 3947) ---------------------------------------------
+    def nat_float(self, sa: IsakmpSa) -> None:
+        """After the NAT-D check of the initiator: float to UDP 4500 if a NAT was found."""
+        if sa.nat_local or sa.nat_remote:
+            natt.float_ports(sa, lambda event, **f: self.emit_sa(sa, event, **f))
+            self.keepalives.start(self.ep.now)
+
+    def encap_mode(self, sa: IsakmpSa) -> int:
+        """The quick mode Encapsulation Mode: tunnel, UDP-encapsulated after NAT traversal."""
+        return doi.ENCAP_UDP_TUNNEL if sa.encap is not None else doi.ENCAP_TUNNEL
 
     def ignore(self, hdr: wire.Header, dgram: Datagram, reason: str) -> None:
         self.ep.emit("message_ignored", reason=reason, **hdr.fields(), retransmit=dgram.retransmit, src=dgram.src)
@@ -292,6 +313,9 @@ class Ikev1Engine:
                         life_bytes=qm.life.life_bytes, life_packets=self.settings.child.life_packets)
         self.children.append(child)
         self.child_label[child.uid] = sa.label()
+        child.encap = sa.encap  # ESP in UDP after NAT traversal (RFC 3948)
+        encap = (sa.local[1], sa.remote[1]) if sa.encap is not None else None
+        self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now, encap))  # for --keys
         if not self.lifecycle.installed(child, qm.rekey_of, now):
             self.emit_sa(sa, "child_sa_established", **child.describe(), msg_id=qm.mid, life_time=child.life_time,
                          life_bytes=child.life_bytes, pfs=qm.g_qm is not None)

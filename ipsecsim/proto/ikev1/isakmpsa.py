@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..dh import DhKey
 from ..dpd import DpdMachine
+from ..keylog import Ikev1Keys
 from ..proposals import Proposal
+from ..sa import UdpEncap
 from ..settings import Identity
 from .keys import IvState, Phase1Keys
 from .lifetime import Lifetime
@@ -88,6 +90,9 @@ class IsakmpSa:
     """Sequence number of our last R-U-THERE, the only one an R-U-THERE-ACK may carry."""
     dpd_first_acked: int | None = None
     """Sequence number of the first R-U-THERE we acknowledged (``dpd.ack_seq: stale``)."""
+    encap: UdpEncap | None = None
+    """Set once NAT traversal floated the SA to UDP 4500 (RFC 3947 4): its IPsec SAs' ESP goes
+    in UDP (RFC 3948)."""
 
     @property
     def my_cookie(self) -> bytes:
@@ -105,6 +110,12 @@ class IsakmpSa:
     def natt(self) -> bool:
         """Both sides announced RFC 3947 NAT traversal: NAT-D payloads are exchanged."""
         return VID_NATT in self.peer_vids
+
+    def key_record(self) -> Ikev1Keys | None:
+        """This SA as a row of Wireshark's IKEv1 decryption table (``proto.keylog``)."""
+        if self.keys is None:
+            return None
+        return Ikev1Keys(self.cky_i, self.cky_r, self.keys.encr, self.keys.enc_key, self.keys.prf)
 
     def label(self) -> dict[str, str]:
         return {"spi_i": self.cky_i.hex(), "spi_r": self.cky_r.hex()}

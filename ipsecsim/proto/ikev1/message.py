@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
+
+from ..onwire import IvSource, WireError
 
 
 class Exchange(enum.IntEnum):
@@ -332,3 +335,10 @@ class Message:
     def notation(self) -> str:
         kind = "response" if self.response else "request"
         return f"{self.exchange.name} {kind} {self.msg_id} [ {' '.join(self.labels())} ]"
+
+    def wire_bytes(self, keys: Any = None, iv: IvSource | None = None) -> bytes:
+        """The bytes as sent (``onwire.WireMessage``): ``raw``, already encrypted by the
+        sender in its IV chain (RFC 2409 Appendix B); ``keys`` and ``iv`` are not needed."""
+        if not self.raw:
+            raise WireError(f"{self.notation()} was never encoded (no raw bytes)")
+        return self.raw

@@ -69,9 +69,10 @@ LAST = {"main": 6, "aggressive": 3}
 Handler = Callable[["IsakmpSa", Message, "Datagram", float], None]
 
 
-def vendor_ids() -> list[Payload]:
-    """strongSwan announces DPD (RFC 3706) and RFC 3947 NAT traversal in messages 1 and 2."""
-    return [V(VID_DPD), V(VID_NATT)]
+def vendor_ids(natt: bool = True) -> list[Payload]:
+    """strongSwan announces DPD (RFC 3706) and RFC 3947 NAT traversal (unless ``nat_traversal``
+    is off) in messages 1 and 2."""
+    return [V(VID_DPD), V(VID_NATT)] if natt else [V(VID_DPD)]
 
 
 def natd_hash(sa: IsakmpSa, addr: str, port: int) -> bytes:
@@ -93,7 +94,7 @@ class Phase1:
         }
 
     def vendor_ids(self) -> list[Payload]:
-        return vendor_ids()
+        return vendor_ids(self.e.settings.nat_traversal)
 
     # --- dispatch ---------------------------------------------------------------------------
     def receive(self, sa: IsakmpSa, hdr: wire.Header, raw: bytes, dgram: Datagram, now: float) -> None:
@@ -231,14 +232,14 @@ class Phase1:
 
     def _natd(self, sa: IsakmpSa) -> list[Payload]:
         """NAT-D payloads when both announced RFC 3947: the peer's address first, then ours."""
-        if not sa.natt:
+        if not sa.natt or not self.e.settings.nat_traversal:
             return []
         return [NATD(natd_hash(sa, *sa.remote)), NATD(natd_hash(sa, *sa.local))]
 
     def _check_natd(self, sa: IsakmpSa, msg: Message, dgram: Datagram) -> None:
         """RFC 3947 3.2: compare the hashes with the addresses the packet really used."""
         natds = msg.all(NATD)
-        if len(natds) < 2:
+        if len(natds) < 2 or not self.e.settings.nat_traversal:
             return
         sa.nat_local = natds[0].data != natd_hash(sa, dgram.dst, dgram.dport)  # type: ignore[union-attr]
         sa.nat_remote = all(n.data != natd_hash(sa, dgram.src, dgram.sport) for n in natds[1:])  # type: ignore
@@ -256,6 +257,7 @@ class Phase1:
             return False
         sa.keys = Phase1Keys.derive(sa.proposal, self.e.settings.ike.psk, sa.nonce_i, sa.nonce_r, g_xy,
                                     sa.cky_i, sa.cky_r)
+        self.e.ep.log_keys(sa.key_record())  # for --keys
         sa.iv = IvState.start(sa.keys, sa.g_xi, sa.g_xr)
         return True
 
@@ -358,6 +360,7 @@ class Phase1:
         if not self._derive(sa, sa.g_xr, now):
             return
         self._check_natd(sa, msg, dgram)
+        self.e.nat_float(sa)  # RFC 3947 4: behind a NAT, message 5 on goes from and to UDP 4500
         assert sa.keys is not None
         idp = doi.id_from_identity(self.e.settings.local_identity)
         h = sa.keys.hash_i(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, idp.body)
@@ -453,6 +456,7 @@ class Phase1:
                       "(RFC 2409 5): the pre-shared keys differ", now)
             return
         self._check_natd(sa, msg, dgram)
+        self.e.nat_float(sa)  # RFC 3947 4: behind a NAT, message 3 goes from and to UDP 4500
         hi = sa.keys.hash_i(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, sa.id_i)
         payloads: list[Payload] = [HASH(hi), *self._natd(sa), *self._initial_contact(sa)]
         sa.next_msg = 4

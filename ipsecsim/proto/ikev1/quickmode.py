@@ -157,7 +157,8 @@ class QuickModes:
         qm.spi_i, qm.nonce_i = e.ep.random_spi(4), e.ep.rng.randbytes(s.ike.nonce_bytes)
         life = self._own_life()
         props = s.child.proposals
-        sa_p = SA(tuple(SaProposal(i, Protocol.ESP, qm.spi_i, (doi.esp_transform(1, p, life),))
+        mode = e.encap_mode(sa)
+        sa_p = SA(tuple(SaProposal(i, Protocol.ESP, qm.spi_i, (doi.esp_transform(1, p, life, mode),))
                         for i, p in enumerate(props, 1)))
         payloads: list[Payload] = [sa_p, Nonce(qm.nonce_i)]
         if props[0].dh:  # PFS: one KE for the group of the first proposal (strongSwan)
@@ -308,7 +309,7 @@ class QuickModes:
                     prop, life, mode = doi.parse_esp(t)
                 except doi.DoiError:
                     continue
-                if mode == doi.ENCAP_TUNNEL:
+                if mode == e.encap_mode(sa):  # tunnel, UDP-encapsulated behind a NAT (RFC 3947 5.1)
                     offered.append((sp, t, prop, life))
         choice = choose(tuple(o[2] for o in offered), s.child.proposals)
         if choice is None:
@@ -373,7 +374,7 @@ class QuickModes:
                 chosen, returned, mode = doi.parse_esp(sa_p.proposals[0].transforms[0])
             except doi.DoiError:
                 chosen = None
-        if chosen is None or mode != doi.ENCAP_TUNNEL or not is_subset(chosen, s.child.proposals):
+        if chosen is None or mode != e.encap_mode(sa) or not is_subset(chosen, s.child.proposals):
             self._refuse(sa, qm, Notify.NO_PROPOSAL_CHOSEN, f"responder chose {chosen or 'something'}, which was "
                          f"not offered", now)
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import dh, kdf
+from .. import dh, kdf, natt
 from ..keylog import child_records
 from ..proposals import Proposal, Protocol, choose
 from ..sa import ChildSa
@@ -50,6 +50,7 @@ class Ikev2Engine(LifecycleMixin):
         """CHILD SAs by uid (timer hints carry the uid), until deleted."""
         self.creating = False
         """A traffic-triggered CREATE_CHILD_SA is under way."""
+        self.keepalives = natt.Keepalives(ep, lambda: natt.keepalive_path(self.sas.values()))
 
     # --- entry points ----------------------------------------------------------------------
     def start(self, now: float) -> None:
@@ -78,6 +79,9 @@ class Ikev2Engine(LifecycleMixin):
                          response=msg.response, msg_id=msg.msg_id, spi_i=msg.spi_i.hex(), spi_r=msg.spi_r.hex())
             return
         self._emit_message("message_received", sa, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
+        if msg.encrypted:  # integrity-protected: follow the peer to 4500 / its new NAT port (RFC 7296 2.23)
+            natt.on_authenticated(sa, dgram, lambda event, **f: self.emit_sa(sa, event, **f))
+            self.keepalives.start(now)
         self.liveness.inbound(sa, now)
         if msg.response:
             sa.tm.on_response(msg, now)
@@ -130,8 +134,9 @@ class Ikev2Engine(LifecycleMixin):
         sa.init_request = encode(msg)
         sa.derive_keys(secret)
         self.check_natd(sa, msg)
+        natd = self.natd_payloads(sa) if msg.notify(Notify.NAT_DETECTION_SOURCE_IP) is not None else []
         payloads: list[Payload] = [SA((SaProposal(num, b"", chosen),)), KE(group, sa.dh.public),
-                                   Nonce(sa.nonce_r), *self.natd_payloads(sa)]
+                                   Nonce(sa.nonce_r), *natd]
         resp = Message(Exchange.IKE_SA_INIT, sa.spi_i, sa.spi_r, msg.msg_id, True, False, tuple(payloads))
         sa.init_response = encode(resp)
         self.pending_init_response[sa.uid] = resp
@@ -187,6 +192,10 @@ class Ikev2Engine(LifecycleMixin):
         self.ep.emit(event, ike_version=2, **sa.label(), **fields)
 
     def natd_payloads(self, sa: IkeSa) -> list[N]:
+        """NAT_DETECTION_SOURCE_IP and _DESTINATION_IP (RFC 7296 2.23), unless NAT traversal is
+        off here (``nat_traversal: false``: the peer then detects nothing either)."""
+        if not self.settings.nat_traversal:
+            return []
         spi_r = sa.spi_r if not sa.initiator or sa.proposal else bytes(8)
         return [N(Notify.NAT_DETECTION_SOURCE_IP, natd_hash(sa.spi_i, spi_r, *sa.local)),
                 N(Notify.NAT_DETECTION_DESTINATION_IP, natd_hash(sa.spi_i, spi_r, *sa.remote))]
@@ -195,12 +204,15 @@ class Ikev2Engine(LifecycleMixin):
         """RFC 7296 2.23: compare the peer's hashes with the addresses the packet really used."""
         rx = self._rx
         src, dst = msg.notify(Notify.NAT_DETECTION_SOURCE_IP), msg.notify(Notify.NAT_DETECTION_DESTINATION_IP)
-        if rx is None or src is None or dst is None:
+        if rx is None or src is None or dst is None or not self.settings.nat_traversal:
             return
         sa.nat_remote = src.data != natd_hash(msg.spi_i, msg.spi_r, rx.src, rx.sport)
         sa.nat_local = dst.data != natd_hash(msg.spi_i, msg.spi_r, rx.dst, rx.dport)
         if sa.nat_local or sa.nat_remote:
             self.emit_sa(sa, "nat_detected", local=sa.nat_local, remote=sa.nat_remote)
+            if sa.initiator:  # RFC 7296 2.23: IKE_AUTH and everything after from and to UDP 4500
+                natt.float_ports(sa, lambda event, **f: self.emit_sa(sa, event, **f))
+                self.keepalives.start(self.ep.now)
 
     def verify_peer(self, sa: IkeSa, idp: ID, auth: AUTH, of_initiator: bool) -> str | None:
         """None if the peer's identity and AUTH verify, else the reason why not."""
@@ -244,7 +256,8 @@ class Ikev2Engine(LifecycleMixin):
                         encr_key_in=in_k[0], integ_key_in=in_k[1], encr_key_out=out_k[0], integ_key_out=out_k[1],
                         nonces=(ni, nr), outbound=outbound, replaces=replaces)
         sa.children.append(child)
-        encap = (sa.local[1], sa.remote[1]) if sa.nat_local or sa.nat_remote else None
+        child.encap = sa.encap  # ESP in UDP when NAT traversal floated the IKE SA (RFC 3948)
+        encap = (sa.local[1], sa.remote[1]) if sa.encap is not None else None
         self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now, encap))
         if emit_established:
             self.emit_sa(sa, "child_sa_established", **child.describe())

@@ -17,7 +17,7 @@ from ..algorithms import Algorithm
 from ..dh import DhKey
 from ..dpd import DpdMachine
 from ..proposals import Proposal
-from ..sa import ChildSa
+from ..sa import ChildSa, UdpEncap
 from ..settings import Identity
 from .wire import IkeKeys, SkKeys
 
@@ -59,6 +59,8 @@ class IkeSa:
     peer_id: Identity | None = None
     nat_local: bool = False
     nat_remote: bool = False
+    encap: UdpEncap | None = None
+    """Set once NAT traversal floated the SA to UDP 4500: its CHILD SAs' ESP goes in UDP."""
     delete_reason: str | None = None
     """Set when the SA is to be destroyed after the response in progress is sent."""
     child_failed: str | None = None

@@ -273,7 +273,7 @@ class LifecycleMixin:
         new = IkeSa(self.ep.next_uid(), initiator, spi_i, spi_r, old.local, old.remote, now)
         new.tm = TaskManager(self, new)  # type: ignore[arg-type]
         new.proposal, new.nonce_i, new.nonce_r, new.peer_id = proposal, ni, nr, old.peer_id
-        new.nat_local, new.nat_remote = old.nat_local, old.nat_remote
+        new.nat_local, new.nat_remote, new.encap = old.nat_local, old.nat_remote, old.encap
         derive_rekeyed(old, new, g_ir)
         new.state, new.established_at = IkeState.ESTABLISHED, now
         self.sas[new.uid] = new

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
+from ..onwire import IvSource, WireError
 from ..proposals import Proposal, Protocol
 from ..ts import TrafficSelector
 
@@ -276,3 +278,14 @@ class Message:
     def notation(self) -> str:
         kind = "response" if self.response else "request"
         return f"{self.exchange.name} {kind} {self.msg_id} [ {' '.join(self.labels())} ]"
+
+    def wire_bytes(self, keys: Any = None, iv: IvSource | None = None) -> bytes:
+        """The exact RFC 7296 bytes (``onwire.WireMessage``): an encrypted message is sealed in
+        its SK payload with ``keys`` (the IKE SA's ``wire.IkeKeys``) and an IV from ``iv``."""
+        from .wire import IkeKeys, encode
+        if not self.encrypted:
+            return encode(self)
+        if not isinstance(keys, IkeKeys) or iv is None:
+            raise WireError(f"encrypted {self.notation()} carries no IKE SA keys")
+        sk = keys.sender(self.initiator)
+        return encode(self, sk, iv(sk.encr.iv_bytes))
