@@ -230,3 +230,29 @@ def test_cli_import_prints_a_runnable_scenario(tmp_path, capsys):
 def test_cli_import_bad_input_exits_2(tmp_path, capsys):
     assert main(["import", "huawei", str(tmp_path / "nope.json")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_alibaba_health_check_becomes_a_tunnel_probe(tmp_path):
+    """VcoHealthCheck (seed 002): Sip in the VPC, Dip in the data centre, every Interval s, failed
+    after Retry losses, Policy revoke_route."""
+    data = alibaba()
+    del data["TunnelOptionsSpecification"]
+    data["VcoHealthCheck"].update(Sip="10.0.0.1", Dip="192.168.1.1")
+    imp = import_file(write(tmp_path, data))
+    assert imp.peer["nqa"] == {"source": "10.0.0.1", "destination": "192.168.1.1", "interval": 3, "retries": 3,
+                               "path": "tunnel", "policy": "revoke_route"}
+
+
+def test_alibaba_health_check_that_cannot_cross_the_tunnel_is_reported_not_imported():
+    imp = import_file(VENDOR / "alibaba-describe.json")  # the seed example: Sip 192.168.1.1, Dip 10.0.0.1
+    assert "nqa" not in imp.peer
+    assert any("VcoHealthCheck is enabled" in n for n in imp.notes)
+
+
+def test_huawei_enable_nqa_needs_the_undocumented_timers(tmp_path):
+    data = huawei()
+    data["vpn_connection"]["enable_nqa"] = True
+    imp = import_file(write(tmp_path, data))
+    assert imp.peer["nqa"] == {"path": "underlay"}
+    assert {"nqa.interval", "nqa.retries", "nqa.source", "nqa.destination"} <= set(imp.missing)
+    assert "documents no probe interval" in imp.missing["nqa.interval"]

@@ -10,6 +10,7 @@ group1, group2, group5, group14, group24; the SM names sm4 / sm3 for ShangMi gat
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from ...errors import ConfigError
@@ -148,13 +149,39 @@ def import_describe(data: Any, file: str, tunnel: int | None = None) -> Imported
         peer["nat_traversal"] = natt  # EnableNatTraversal: NAT-D, UDP 4500 and ESP in UDP (RFC 3947 / 7296 2.23)
     hc = root.obj("VcoHealthCheck")
     if hc is not None:
-        out.meta["health_check"] = {
+        check = {
             "enable": hc.boolean("Enable", as_string=True), "sip": hc.string("Sip"), "dip": hc.string("Dip"),
             "interval": hc.integer("Interval"), "retry": hc.integer("Retry"),
             "policy": hc.string("Policy", enum=("revoke_route",)),
         }
+        out.meta["health_check"] = check
+        if check["enable"]:
+            _health_check(check, hc, out)
     bgp = root.obj("VpnBgpConfig")
     if bgp is not None:
         out.meta["bgp"] = {"enable": bgp.boolean("EnableBgp", as_string=True), "tunnel_cidr": bgp.string("TunnelCidr"),
                            "local_asn": bgp.integer("LocalAsn"), "peer_asn": bgp.integer("PeerAsn")}
     return out
+
+
+def _health_check(check: dict[str, Any], hc: Fields, out: ImportedPeer) -> None:
+    """VcoHealthCheck as the peer's ``nqa:``: probes from Sip (a VPC address) to Dip (a data
+    centre address) through the tunnel every Interval s, the path failed after Retry losses,
+    Policy revoke_route (seed 002; defaults 3 s and 3 per reference/vendor-defaults.md)."""
+    sip, dip = check["sip"], check["dip"]
+    for key, value in (("Sip", sip), ("Dip", dip)):
+        if value is not None and not is_masked(value) and ipv4_or_none(value) is None:
+            raise ConfigError(out.file, hc.where(key), f"invalid IPv4 address {value!r}")
+    local, remote = out.peer.get("local_subnets", []), out.peer.get("remote_subnets", [])
+    covered = (sip is not None and dip is not None and not is_masked(sip) and not is_masked(dip)
+               and any(ipaddress.IPv4Address(sip) in ipaddress.IPv4Network(n) for n in local)
+               and any(ipaddress.IPv4Address(dip) in ipaddress.IPv4Network(n) for n in remote))
+    if not covered:
+        out.notes.append(f"VcoHealthCheck is enabled, but Sip {sip} / Dip {dip} are not a VPC address (LocalSubnet "
+                         f"{', '.join(local) or '-'}) and a data centre address (RemoteSubnet "
+                         f"{', '.join(remote) or '-'}): its probes could not cross the tunnel, so it is not "
+                         "imported (set peers.NAME.nqa yourself)")
+        return
+    out.peer["nqa"] = {"source": sip, "destination": dip, "interval": check["interval"] or 3,
+                       "retries": check["retry"] or 3, "path": "tunnel",
+                       "policy": check["policy"] or "none"}

@@ -186,6 +186,19 @@ def import_vpn_connection(data: Any, file: str) -> ImportedPeer:
         if style != "STATIC":
             raise ConfigError(file, conn.where("enable_nqa"), "applies to style STATIC only")
         out.meta["enable_nqa"] = nqa
+        if nqa:
+            # The connection monitor (seed 000): NQA of type gateway, ICMP from the VPN gateway's
+            # address to the customer gateway's; its interval and retries are not documented.
+            out.peer["nqa"] = {"path": "underlay"}
+            for key, target in (("address", "source"), ("remote_address", "destination")):
+                if key in peer:
+                    out.peer["nqa"][target] = peer[key]
+                else:
+                    out.missing[f"nqa.{target}"] = f"the monitor uses the gateway's {key.replace('_', ' ')}, which " \
+                                                   "the document does not give in clear"
+            for target in ("interval", "retries"):
+                out.missing[f"nqa.{target}"] = ("enable_nqa is true, but Huawei Cloud documents no probe "
+                                                f"{target} for its connection monitor: choose one")
     for key in ("tunnel_local_address", "tunnel_peer_address"):
         if conn.has(key) and style not in ("STATIC", "BGP"):
             out.notes.append(f"{key} is ignored: it applies to STATIC and BGP connections only")
