@@ -12,6 +12,9 @@ Sources (reference/vendor-defaults.md):
   8th transmission is also 64 s (marked ``assumption: true`` there), so it gives up after
   1 + 2 + 4 + 8 + 16 + 32 + 64 + 64 = 191 s.
 - FortiGate: IKEv2 retransmission 3 + 6 + 12 + 24 + 48 = 93 s, not configurable.
+- Huawei Cloud DPD (seed 000): idle 30 s, probes 15 s apart, the peer abnormal "after 3 failed
+  probes": 30 + 3 x 15 = 75 s after the last packet from the peer (the FAQ's reading; the USG
+  command reference's "retry-limit = retransmissions" gives 30 + 4 x 15 = 90 s).
 """
 
 import pytest
@@ -59,3 +62,21 @@ def test_fewer_tries_give_up_sooner():
 def test_the_scenario_file_expectations_hold():
     """A scenario's own ``expect:`` block, evaluated from Python."""
     simulate(load_scenario(NO_RESPONDER)).assert_expectations()
+
+
+CRASH = SCENARIOS / "huawei-dpd-detects-crash.yaml"  # the branch crashes at 60 s, traffic both ways
+
+
+def test_huawei_cloud_detects_a_crashed_peer_within_75_s():
+    """The issue's own example: pin the Huawei Cloud DPD default."""
+    result = simulate(load_scenario(CRASH))
+    [dead] = result.events_named("peer_dead", "cloud")
+    assert dead.get("silent_for") == pytest.approx(75.0)
+    # the last packet from the branch arrived one link delay (5 ms) after its crash at 60 s
+    assert dead.get("last_inbound") == pytest.approx(60.005) and dead.t == pytest.approx(135.005)
+
+
+def test_reading_retry_limit_as_retransmissions_takes_90_s():
+    result = simulate(load_scenario(CRASH, overrides={"peers.cloud.dpd.count": "retransmissions"}))
+    [dead] = result.events_named("peer_dead", "cloud")
+    assert dead.get("silent_for") == pytest.approx(90.0)
