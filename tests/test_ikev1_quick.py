@@ -130,13 +130,16 @@ def test_lost_message_3_responder_retransmits_message_2() -> None:
 
 
 def test_responder_lifetime_claim_and_obey() -> None:
-    """claim: RESPONDER-LIFETIME with B's 3600 s (RFC 2407 4.6.3.1), A adopts it; obey: B
-    takes A's 28800 s (strongSwan)."""
+    """claim: RESPONDER-LIFETIME with B's 3600 s (RFC 2407 4.6.3.1); an RFC-style initiator adopts
+    it, strongSwan's (the profile) ignores it; obey: B takes A's 28800 s (strongSwan)."""
     a = {"child": {"life_time": "8h", "rekey_time": "90%"}}
-    claim = v1_pair(a, {"child": {"life_time": "1h", "rekey_time": "90%"}, "ike": {"lifetime_policy": "claim"}}).run(10)
+    b_claim = {"child": {"life_time": "1h", "rekey_time": "90%"}, "ike": {"lifetime_policy": "claim"}}
+    claim = v1_pair({**a, "ike": {"accept_responder_lifetime": True}}, b_claim).run(10)
     qm2 = wire_msgs(claim, "B", "QUICK_MODE")[0]
     assert qm2.labels()[-1] == "N(RESPONDER_LIFETIME)"
     assert {e.peer: e.get("life_time") for e in claim.select("child_sa_established")} == {"A": 3600, "B": 3600}
+    ignored = v1_pair(a, b_claim).run(10)
+    assert {e.peer: e.get("life_time") for e in ignored.select("child_sa_established")} == {"A": 28800, "B": 3600}
     obey = v1_pair(a, {"child": {"life_time": "1h", "rekey_time": "90%"}, "ike": {"lifetime_policy": "obey"}}).run(10)
     assert {e.peer: e.get("life_time") for e in obey.select("child_sa_established")} == {"A": 28800, "B": 28800}
     assert [c.life_time for c in obey["B"].engine.children] == [28800.0]

@@ -85,7 +85,7 @@ def test_proxy_id_mismatch() -> None:
 
 @pytest.mark.parametrize("policy, life_a, life_b, notify", [
     ("obey", 28800, 28800, None),      # strongSwan apply_lifetimes: the initiator's 8 h
-    ("claim", 3600, 3600, None),       # RESPONDER-LIFETIME 1 h, adopted (RFC 2407 4.6.3.1)
+    ("claim", 28800, 3600, None),      # RESPONDER-LIFETIME 1 h, ignored by strongSwan's initiator
     ("strict", None, None, "NO_PROPOSAL_CHOSEN"),   # 8 h > 1 h: refused
     ("exact", None, None, "NO_PROPOSAL_CHOSEN"),    # 30 min != 1 h: refused
 ])

@@ -160,6 +160,9 @@ class IkeConfig(Strict):
     rekey_margin: Margin = Field(None, description="ipsec.conf / Libreswan style: rekey at life_time - margin - "
                                  "random(0, margin * rekey_fuzz); instead of rekey_time/rand_time")
     rekey_fuzz: Fuzz = Field(None, description="with rekey_margin: random share of the margin (default 100%)")
+    accept_responder_lifetime: bool = Field(
+        True, description="IKEv1 initiator: adopt the shorter lifetime a responder announces in RESPONDER-LIFETIME "
+        "(RFC 2407 4.6.3.1); false: keep the proposed one, as strongSwan does")
     lifetime_policy: Literal["obey", "claim", "strict", "exact"] = Field(
         "obey", description="IKEv1 responder when the proposed lifetime differs from its own: obey (take the "
         "initiator's), claim (keep its shorter one, send RESPONDER-LIFETIME), strict (accept if not longer "

@@ -68,6 +68,7 @@ class IkeSettings:
     initial_contact: bool = True
     life_time: float | None = None  # hard lifetime of the IKE SA, seconds
     lifetime_policy: str = "obey"  # IKEv1 responder: obey | claim | strict | exact
+    accept_responder_lifetime: bool = True  # IKEv1 initiator adopts a RESPONDER-LIFETIME notify
     lifetime: Lifetime = field(default_factory=Lifetime)  # soft and hard limits (time only)
 
 

@@ -412,6 +412,10 @@ class QuickModes:
         """Adopt shorter values announced in RESPONDER-LIFETIME (RFC 2407 4.6.3.1)."""
         if rl is None:
             return life
+        if not self.e.settings.ike.accept_responder_lifetime:
+            self.e.ep.emit("message_ignored", reason="RESPONDER-LIFETIME notify ignored: this implementation keeps "
+                           "its proposed lifetime (ike.accept_responder_lifetime: false)", ike_version=1)
+            return life
         claimed = doi.parse_life(Transform(0, 0, wire.parse_attrs(rl.data)), doi.P2_LIFE_TYPE,
                                   doi.P2_LIFE_DURATION)
         secs, kb = life.seconds, life.kilobytes
