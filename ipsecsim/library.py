@@ -21,7 +21,8 @@ GROUPS = (
     ("lifetimes", "Lifetimes, rekeying and traffic", ("rekey", "lifetime-", "pfs-", "on-traffic", "long-ping",
                                                        "ikev1-rekey", "ikev1-psk-change", "teach-ikev2-create")),
     ("dpd", "Dead peers and path health", ("dpd", "strongswan-ikev", "huawei-dpd", "unilateral", "peer-reboot",
-                                           "nqa", "alibaba-health", "isp-jitter", "ikev1-dpd")),
+                                           "nqa", "alibaba-health", "isp-jitter", "ikev1-dpd",
+                                           "recover-")),
     ("faults", "Networks, faults and configuration changes", ("ikev2-lossy", "multi-exit", "one-side", "nat-",
                                                               "mss", "sha2", "recreate", "dual-", "ha-")),
 )
