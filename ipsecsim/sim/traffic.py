@@ -53,7 +53,7 @@ def _source(env: simpy.Environment, cfg: ScenarioConfig, t: TrafficConfig, name:
     if t.start >= stop:
         return
     yield env.timeout(t.start)
-    info: dict[str, Any] = {"flow": name, "kind": t.kind, "src": src, "dst": dst, "to": t.to}
+    info: dict[str, Any] = {"flow": name, "kind": t.kind, "src": src, "dst": dst, "to": t.to, "df": t.dont_fragment}
     if t.kind == "ping":
         log.emit(env.now, node.name, "traffic_started", **info, interval=t.interval, size=t.size)
         seq = 0

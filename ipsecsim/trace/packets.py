@@ -136,6 +136,10 @@ def _refusal(result: Result, u: dict[str, str]) -> ConfigError:
         if found:
             path = f"peers.{name}.{section}.proposals[{found[0]}]"
             break
+    else:  # not negotiated: a side that truncates HMAC-SHA-256 to 96 bits on its own
+        quirk = [n for n, p in result.scenario.config.peers.items() if u["kind"] == "esp" and p.child.sha256_96]
+        if quirk and u["algorithm"] == "sha256_96":
+            path = f"peers.{quirk[0]}.child.sha256_96"
     return ConfigError(result.scenario.file, path,
                        f"the {_describe_entry(u)} uses {u['reason']}, and trace.undecryptable is 'refuse': choose "
                        f"algorithms Wireshark decrypts (AES-CBC/CTR/GCM with HMAC-SHA1/SHA2), or set "
