@@ -113,8 +113,9 @@ def write_trace(result: Result, opts: TraceOptions, sources: Sequence[FrameSourc
         except OSError as e:
             raise ConfigError(None, str(opts.keys), f"cannot write the keys file: {e.strerror or e}") from None
         report.key_counts = {k: len(v) for k, v in doc.items()}
-    report.undecryptable = [f"{_describe_entry(u)} NOT decryptable in Wireshark: {u['reason']}"
-                            for u in doc["undecryptable"]]
+    report.undecryptable = [f"{_describe_entry(u)} NOT "
+                            f"{'checked by pcapcheck' if 'wireshark_auth_alg' in u else 'decryptable in Wireshark'}: "
+                            f"{u['reason']}" for u in doc["undecryptable"]]
     return report
 
 
