@@ -110,8 +110,9 @@ def report(proposals: list[str] | tuple[str, ...], mtu: int, mss: int, nat_only:
     spare, name, nat = worst
     where = f"{name}{' with NAT-T' if nat else ''}"
     if spare >= 0:
-        lines += ["", f"MSS {mss} fits every proposal listed{' with NAT-T' if nat_only else ', with and without NAT-T'}: "
-                      f"the tightest is {where}, {mtu - spare} octets on the wire, {spare} to spare."]
+        modes_text = " with NAT-T" if nat_only else ", with and without NAT-T"
+        lines += ["", f"MSS {mss} fits every proposal listed{modes_text}: the tightest is {where}, "
+                      f"{mtu - spare} octets on the wire, {spare} to spare."]
     else:
         lines += ["", f"MSS {mss} does NOT fit every proposal: {where} needs {mtu - spare} octets on the wire, "
                       f"{-spare} more than the MTU (with DF set such packets are dropped)."]
