@@ -23,6 +23,7 @@ from tracehelp import pcapcheck, run_with_trace
 from ipsecsim.cli import main
 from ipsecsim.config.loader import deep_merge, load_scenario
 from ipsecsim.errors import ConfigError
+from ipsecsim.proto.keylog import EspSaKeys
 from ipsecsim.sim.runner import simulate
 from ipsecsim.trace import dissect
 
@@ -50,6 +51,17 @@ def test_one_sided_truncation_breaks_esp_both_ways(version) -> None:
     at_a = result.first("traffic_dropped", peer="A", flow="ba")
     assert "12-octet ICV" in at_b.get("detail") and "expects 16" in at_b.get("detail")
     assert "16-octet ICV" in at_a.get("detail") and "expects 12" in at_a.get("detail")
+    # the key records: A's outbound SA says what A writes, 96 bits; B's outbound the RFC 4868 128
+    sent = {p: [k.integ.name for k in result.endpoints[p].keylog if isinstance(k, EspSaKeys) and k.outbound]
+            for p in "AB"}
+    assert sent == {"A": ["sha256_96"], "B": ["sha256"]}
+
+
+def test_bulk_flow_fails_in_full() -> None:
+    bulk = [{"name": "b", "kind": "bulk", "from": "A", "to": "B", "rate": "8Mbit/s", "start": 1, "stop": 11}]
+    flows = simulate(load_scenario(scenario_dict(QUIRK, {}, traffic=bulk))).summary()["traffic"]["flows"]
+    # 1 MB/s for 10 s, all of it dropped by B
+    assert flows["b"]["dropped_bytes"] == {"integrity_failed": 10_000_000} and flows["b"]["delivered_bytes"] == 0
 
 
 @pytest.mark.parametrize("a, b", [({}, {}), (QUIRK, QUIRK)])
