@@ -1,4 +1,4 @@
-"""The ``ipsecsim`` command line: run, check, schema, profiles.
+"""The ``ipsecsim`` command line: run, check, import, scenarios, overhead, schema, profiles.
 
 Exit status: 0 success, 1 a check failed, 2 bad input (one message naming the file, the
 field and what is allowed; no traceback). ``run`` prints a scenario's expectations after
@@ -143,6 +143,13 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_overhead(args: argparse.Namespace) -> int:
+    from .overhead import report
+    for line in report(args.proposals, args.mtu, args.mss, args.nat):
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ipsecsim", description="Simulate IPsec / IKE tunnels in simulated time.")
     ap.add_argument("--version", action="version", version=f"ipsecsim {__version__}")
@@ -178,6 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
     scen.add_argument("directory", nargs="?", default="scenarios", help="directory of scenario files")
     scen.add_argument("--markdown", action="store_true", help="print the catalogue as Markdown (docs/scenarios.md)")
     scen.set_defaults(func=cmd_scenarios)
+    over = sub.add_parser("overhead", help="ESP overhead per algorithm and the largest packet / TCP MSS that fit "
+                          "the path MTU", description="Per ESP proposal: the octets tunnel-mode ESP adds, the "
+                          "largest inner packet and TCP MSS that cross the path MTU unfragmented (with and without "
+                          "NAT traversal), and the ESP packet of a given MSS (default 1300, the Huawei Cloud FAQ).")
+    over.add_argument("proposals", nargs="*", metavar="PROPOSAL", help="ESP proposals in strongSwan syntax "
+                      "(e.g. aes128-sha256, aes256gcm16); default: a representative list")
+    over.add_argument("--mtu", type=int, default=1500, help="path MTU in octets (default 1500, Ethernet)")
+    over.add_argument("--mss", type=int, default=1300, help="TCP MSS to check (default 1300)")
+    over.add_argument("--nat", action="store_true", help="only ESP in UDP (NAT traversal, RFC 3948)")
+    over.set_defaults(func=cmd_overhead)
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.set_defaults(func=cmd_schema)
     prof = sub.add_parser("profiles", help="list vendor profiles, or show one with its sources")

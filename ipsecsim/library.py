@@ -24,7 +24,7 @@ GROUPS = (
                                            "nqa", "alibaba-health", "isp-jitter", "ikev1-dpd",
                                            "recover-")),
     ("faults", "Networks, faults and configuration changes", ("ikev2-lossy", "multi-exit", "one-side", "nat-",
-                                                              "mss", "sha2", "recreate", "dual-", "ha-")),
+                                                              "mss", "tcp-mss", "sha2", "recreate", "dual-", "ha-")),
 )
 
 

@@ -114,14 +114,16 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
     EventSpec("rekey_retry", (*_SA, "sa_type", "retry_in", "spi_in", "spi_out"), "a failed rekey is tried again",
               {"sa_type": ("child", "ike")}),
     # --- traffic ---
-    EventSpec("traffic_started", ("flow", "kind", "src", "dst", "to", "interval", "size", "rate_bps", "packet_size",
-                                  "every"), "a traffic source starts", {"kind": ("ping", "bulk", "burst")}),
+    EventSpec("traffic_started", ("flow", "kind", "src", "dst", "to", "df", "interval", "size", "rate_bps",
+                                  "packet_size", "every"), "a traffic source starts",
+              {"kind": ("ping", "bulk", "burst"), "df": (True, False)}),
     EventSpec("traffic_stopped", ("flow", "sent", "bursts"), "a traffic source stops"),
     EventSpec("negotiation_triggered", ("src", "dst"), "a packet without an SA makes the peer negotiate"),
-    EventSpec("traffic_dropped", ("flow", "reason", "start", "end", "duration", "bytes", "packets"),
+    EventSpec("traffic_dropped", ("flow", "reason", "start", "end", "duration", "bytes", "packets", "detail"),
               "traffic was dropped for one reason over an interval",
               {"reason": ("no_sa", "negotiating", "sa_expired", "link_down", "peer_down", "unilateral_sa", "loss",
-                          "no_route", "route_revoked", "no_policy", "nat_no_mapping")}),
+                          "no_route", "route_revoked", "no_policy", "nat_no_mapping", "too_big",
+                          "integrity_failed")}),
     # --- dead peer detection ---
     EventSpec("dpd_probe_sent", (*_SA, "msg_id", "seq", "retry"),
               "a DPD probe is sent (IKEv2: empty INFORMATIONAL, msg_id; IKEv1: R-U-THERE, seq); retry counts "

@@ -306,7 +306,8 @@ def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
                             local_ts=selectors(cfg.local_subnets), remote_ts=selectors(cfg.remote_subnets),
                             ts_policy=child.ts_policy, mode=child.mode, life_time=child_life.time.life,
                             life_bytes=_int(child_life.bytes.life), life_packets=_int(child_life.packets.life),
-                            lifetime=child_life, delete_rekeyed_delay=child.delete_rekeyed_delay),
+                            lifetime=child_life, delete_rekeyed_delay=child.delete_rekeyed_delay,
+                            sha256_96=child.sha256_96),
     )
 
 

@@ -195,6 +195,9 @@ class ChildConfig(Strict):
                                        "life_packets - rekey_packets")
     delete_rekeyed_delay: Duration = Field(5.0, ge=0, description="how long the inbound SA of a rekeyed CHILD SA "
                                            "is kept for late packets (strongSwan charon.delete_rekeyed_delay)")
+    sha256_96: bool = Field(False, description="truncate HMAC-SHA-256 to 96 bits in ESP instead of RFC 4868's 128 "
+                            "(strongSwan swanctl.conf children.<child>.sha256_96; Linux PF_KEY and kernels before "
+                            "2.6.33 do this): not negotiated, so a peer that differs drops every packet")
 
 
 class NqaConfig(Strict):
@@ -380,6 +383,9 @@ class LinkConfig(Strict):
     down: list[Window] = Field(default_factory=list, description="windows in which the link drops everything")
     nat: NatConfig | None = Field(None, description="a NAT in front of one peer: {peer, public_address, "
                                   "mapping_timeout, esp_passthrough} (config/nat.py)")
+    mtu: int = Field(1500, ge=68, le=65535, description="path MTU between the gateways in octets (default 1500, "
+                     "the Ethernet II payload, RFC 894); an ESP packet above it is dropped with DF set, else "
+                     "fragmented")
 
 
 FaultKind = Literal["freeze", "unfreeze", "crash", "restart", "link_down", "link_up", "loss", "delay",
@@ -463,6 +469,14 @@ class TrafficConfig(Strict):
     every: Duration | None = Field(None, gt=0, description="burst: period")
     length: Duration | None = Field(None, gt=0, description="burst: how long each burst lasts")
     bytes: Size | None = Field(None, gt=0, description="burst: volume of each burst (instead of length)")
+    df: bool | None = Field(None, description="Don't Fragment bit of the inner packets, copied to the ESP packet "
+                            "(RFC 4301 8.1); default: true for bulk and burst (TCP with path MTU discovery), false "
+                            "for ping (Windows ping; Linux ping -M do sets it)")
+
+    @property
+    def dont_fragment(self) -> bool:
+        """The DF bit of this flow's packets (``df``, or its default by kind)."""
+        return self.df if self.df is not None else self.kind != "ping"
 
     @model_validator(mode="after")
     def _kind_fields(self) -> TrafficConfig:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .algorithms import Algorithm
+from .esp_size import esp_integ
 from .sa import ChildSa
 
 
@@ -40,6 +41,9 @@ class EspSaKeys:
     sport: int | None = None
     """UDP encapsulation (RFC 3948) source port; None: plain ESP, IP protocol 50."""
     dport: int | None = None
+    outbound: bool | None = None
+    """Logged by the sender (True) or by the receiver (False); None: not known. The sender's
+    record is the truth about the wire: a receiver cannot know how its peer truncates ICVs."""
 
     @property
     def spi_int(self) -> int:
@@ -61,16 +65,19 @@ class Ikev1Keys:
 
 
 def child_records(child: ChildSa, local: str, remote: str, now: float,
-                  encap: tuple[int, int] | None = None) -> tuple[EspSaKeys, EspSaKeys]:
+                  encap: tuple[int, int] | None = None, sha256_96: bool = False) -> tuple[EspSaKeys, EspSaKeys]:
     """(outbound, inbound) ESP SAs of one CHILD / IPsec SA pair installed at ``local``.
 
     ``encap`` is (local port, remote port) when ESP travels in UDP (NAT-T, RFC 3948).
+    ``sha256_96``: this side truncates HMAC-SHA-256 to 96 bits (``proto.esp_size``), so its
+    outbound packets carry 12-octet ICVs; the inbound record keeps the negotiated algorithm,
+    the peer's own record of that direction says what it really writes.
     """
     p = child.proposal
     encr, integ = p.encr[0], (p.integ[0] if p.integ else None)
     lport, rport = encap if encap is not None else (None, None)
-    out = EspSaKeys(local, remote, child.spi_out, encr, integ, child.encr_key_out, child.integ_key_out, now,
-                    lport, rport)
+    out = EspSaKeys(local, remote, child.spi_out, encr, esp_integ(integ, sha256_96), child.encr_key_out,
+                    child.integ_key_out, now, lport, rport, outbound=True)
     inb = EspSaKeys(remote, local, child.spi_in, encr, integ, child.encr_key_in, child.integ_key_in, now,
-                    rport, lport)
+                    rport, lport, outbound=False)
     return out, inb

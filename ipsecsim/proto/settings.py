@@ -84,6 +84,7 @@ class ChildSettings:
     life_packets: int | None = None
     lifetime: Lifetime = field(default_factory=Lifetime)  # soft and hard limits, every dimension
     delete_rekeyed_delay: float = 5.0  # inbound SA of a rekeyed CHILD SA kept this long
+    sha256_96: bool = False  # ESP HMAC-SHA-256 truncated to 96 bits, not 128 (RFC 4868 2.3); proto.esp_size
 
 
 @dataclass(frozen=True, slots=True)

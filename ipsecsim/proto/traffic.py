@@ -19,8 +19,11 @@ Traffic comes in two forms:
 
 Every byte offered is delivered or dropped with a reason; drops are merged into intervals in
 offer time (when the source sent them) and reported as ``traffic_dropped`` events when an
-interval closes (``DropLedger``). Volume counters count the protected (inner) packets; ESP
-overhead is not modelled.
+interval closes (``DropLedger``). Volume counters count the protected (inner) packets. Every
+ESP packet or fluid state put on the wire says how large it is (``proto.esp_size``: the link
+drops or fragments what exceeds the path MTU), whether DF is set, and how long an ICV its
+sender wrote: a receiver whose SA expects another length (HMAC-SHA-256 truncated to 96 bits at
+one end only, ``child.sha256_96``) drops every packet with reason ``integrity_failed``.
 
 Traffic-triggered negotiation (``start: on-traffic``): the first packet without an SA calls
 ``engine.acquire``; like the Linux kernel's larval SA (net.core.xfrm_acq_expires = 30 s) no
@@ -42,10 +45,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import esp_size
 from .sa import ChildSa, ChildState
 from .ts import covers
 
 if TYPE_CHECKING:
+    from .algorithms import Algorithm
     from .endpoint import Endpoint
 
 ACQUIRE_EXPIRES = 30.0  # Linux net.core.xfrm_acq_expires default (net/xfrm/xfrm_sysctl.c)
@@ -67,6 +72,8 @@ class Packet:
     kind: str = "data"
     """``data``, ``echo-request`` (answered by the far host) or ``echo-reply``."""
     seq: int = 0
+    df: bool = False
+    """Don't Fragment: its ESP packet (which copies the bit, RFC 4301 8.1) must not be fragmented."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,13 @@ class EspPacket:
     """UDP encapsulation (RFC 3948, NAT traversal): source and destination ports; None: IP
     protocol 50."""
     dport: int | None = None
+    outer: int = 0
+    """Octets of the IPv4 packet carrying it: outer header, UDP if encapsulated, ESP
+    (``proto.esp_size.outer_size``); 0: not computed."""
+    df: bool = False
+    """The outer DF bit (copied from the inner packet)."""
+    icv: int | None = None
+    """Octets of ICV the sender wrote; the receiver drops the packet unless it expects as many."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +113,10 @@ class EspFluid:
     sport: int | None = None
     """UDP encapsulation ports (RFC 3948), as for ``EspPacket``."""
     dport: int | None = None
+    outer: int = 0
+    """Octets of each of its ESP packets on the wire, as for ``EspPacket``."""
+    df: bool = False
+    icv: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +127,8 @@ class FluidFlow:
     src: int
     dst: int
     packet_size: int
+    df: bool = False
+    """Don't Fragment on every packet (TCP with path MTU discovery)."""
 
 
 # --- drop intervals --------------------------------------------------------------------------
@@ -121,6 +141,7 @@ class _Open:
     packets: float = 0.0
     rate: float = 0.0
     pps: float = 0.0
+    detail: str | None = None
 
 
 class DropLedger:
@@ -138,8 +159,9 @@ class DropLedger:
         t[0] += b
         t[1] += p
 
-    def fluid(self, flow: str, reason: str, t: float, rate: float, pps: float) -> None:
-        """From offer time ``t`` the flow is dropped for ``reason`` at ``rate`` (0: it stops)."""
+    def fluid(self, flow: str, reason: str, t: float, rate: float, pps: float, detail: str | None = None) -> None:
+        """From offer time ``t`` the flow is dropped for ``reason`` at ``rate`` (0: it stops);
+        ``detail``, a sentence on why, goes into the event."""
         key = (flow, reason)
         cur = self.open.get(key)
         if cur is not None:
@@ -151,16 +173,16 @@ class DropLedger:
             if rate == 0:
                 self._close(key)
         elif rate > 0:
-            self.open[key] = _Open(t, t, rate=rate, pps=pps)
+            self.open[key] = _Open(t, t, rate=rate, pps=pps, detail=detail)
 
-    def packet(self, flow: str, reason: str, t0: float, span: float, size: int) -> None:
+    def packet(self, flow: str, reason: str, t0: float, span: float, size: int, detail: str | None = None) -> None:
         key = (flow, reason)
         cur = self.open.get(key)
         if cur is not None and cur.rate == 0 and t0 > cur.end + _EPS:
             self._close(key)
             cur = None
         if cur is None:
-            cur = self.open[key] = _Open(t0, t0)
+            cur = self.open[key] = _Open(t0, t0, detail=detail)
         cur.bytes += size
         cur.packets += 1
         cur.end = max(cur.end, t0 + span)
@@ -175,9 +197,9 @@ class DropLedger:
         cur = self.open.pop(key)
         if cur.packets == 0 and cur.bytes < 0.5:
             return  # an interval that ended where it began (two changes at one instant)
-        self.emit({"flow": key[0], "reason": key[1], "start": round(cur.start, 6), "end": round(cur.end, 6),
-                   "duration": round(cur.end - cur.start, 6), "bytes": round(cur.bytes),
-                   "packets": round(cur.packets)})
+        fields = {"flow": key[0], "reason": key[1], "start": round(cur.start, 6), "end": round(cur.end, 6),
+                  "duration": round(cur.end - cur.start, 6), "bytes": round(cur.bytes), "packets": round(cur.packets)}
+        self.emit(fields if cur.detail is None else {**fields, "detail": cur.detail})
 
     def finish(self, t: float) -> None:
         for key in sorted(self.open):
@@ -264,6 +286,8 @@ class TrafficPlane:
         self.ledger = DropLedger(lambda f: self.ep.emit("traffic_dropped", **f))
         self._out: list[EspPacket | EspFluid] = []
         self._known: dict[int, ChildSa] = {}
+        self._suites: dict[int, tuple[Algorithm, Algorithm | None]] = {}
+        """Cipher and integrity of each SA's ESP as this side installed it (``esp_size.suite``)."""
         self._fired: dict[int, set[str]] = {}
         self.last_removed: str | None = None
         self._acquired_at: float | None = None
@@ -345,6 +369,7 @@ class TrafficPlane:
         for c in children:
             if c.uid in live and c.uid not in self._known:
                 self._known[c.uid] = c
+                self._suite(c)  # fixed when installed, like the kernel SA
                 self._acquired_at = None
         for loc in self.local.values():
             if loc.rate <= 0:
@@ -356,10 +381,11 @@ class TrafficPlane:
                 loc.path = self._path(new[1])
                 self._wire_fluid(loc.spec.flow, new[1], loc.rate, loc.pps, now)
         for arr in self.arrivals.values():
-            new_in = self._route_in(arr.msg.spi) if arr.msg.rate > 0 else None
+            new_in = self._route_in_esp(arr.msg) if arr.msg.rate > 0 else None
             if new_in != arr.route:
                 self._switch_arrival(arr, arr.msg, new_in, now)
         for g in gone:
+            self._suites.pop(g.uid, None)
             for d in ("in", "out"):
                 m = self.meters.pop((g.uid, d), None)
                 if m is not None:
@@ -448,6 +474,35 @@ class TrafficPlane:
                 return ("sa", c)
         return ("drop", "unilateral_sa")
 
+    def _route_in_esp(self, esp: EspPacket | EspFluid) -> tuple[str, Any]:
+        """``_route_in``, and the integrity check: an ICV of another length than the SA's never
+        verifies (RFC 4303 3.4.4: the packet is dropped; Linux counts XfrmInStateProtoError)."""
+        route = self._route_in(esp.spi)
+        if route[0] == "sa" and esp.icv is not None and esp.icv != esp_size.icv_bytes(*self._suite(route[1])):
+            return ("drop", "integrity_failed")
+        return route
+
+    def _drop_detail(self, reason: str, esp: EspPacket | EspFluid) -> str | None:
+        if reason != "integrity_failed":
+            return None
+        child = self._route_in(esp.spi)[1]
+        encr, integ = self._suite(child)
+        return (f"its ESP carries a {esp.icv}-octet ICV where this side's SA ({esp_size.integrity_text(encr, integ)}) "
+                f"expects {esp_size.icv_bytes(encr, integ)}: the integrity check fails")
+
+    # --- ESP on the wire -----------------------------------------------------------------------
+    def _suite(self, child: ChildSa) -> tuple[Algorithm, Algorithm | None]:
+        suite = self._suites.get(child.uid)
+        if suite is None:
+            suite = self._suites[child.uid] = esp_size.suite(child.proposal, self.ep.settings.child.sha256_96)
+        return suite
+
+    def _esp_fields(self, child: ChildSa, size: int, df: bool) -> dict[str, Any]:
+        """Size, DF bit and ICV length of the ESP packet carrying a ``size``-octet packet."""
+        encr, integ = self._suite(child)
+        return {"outer": esp_size.outer_size(encr, integ, size, child.encap is not None), "df": df,
+                "icv": esp_size.icv_bytes(encr, integ)}
+
     # --- local fluid flows -------------------------------------------------------------------
     def _integrate_offer(self, loc: _Local, now: float) -> None:
         dt = now - loc.since
@@ -485,7 +540,9 @@ class TrafficPlane:
         self.ledger.fluid(flow, new[1], now, rate, pps)
 
     def _wire_fluid(self, flow: str, child: ChildSa, rate: float, pps: float, now: float) -> None:
-        self._out.append(EspFluid(flow, child.spi_out, rate, pps, now, *self._path(child)))
+        spec = self.local[flow].spec
+        self._out.append(EspFluid(flow, child.spi_out, rate, pps, now, *self._path(child),
+                                  **self._esp_fields(child, spec.packet_size, spec.df)))
 
     def _path(self, child: ChildSa) -> tuple[str, str, int | None, int | None]:
         """(source, destination, UDP source port, UDP destination port) of the SA's ESP: the
@@ -507,7 +564,7 @@ class TrafficPlane:
         arr = self.arrivals.get(msg.flow)
         if arr is None:
             arr = self.arrivals[msg.flow] = _Arrival(msg, now - msg.sent_at, since=now)
-        self._switch_arrival(arr, msg, self._route_in(msg.spi) if msg.rate > 0 else None, now)
+        self._switch_arrival(arr, msg, self._route_in_esp(msg) if msg.rate > 0 else None, now)
 
     def _settle_delivered(self, arr: _Arrival, now: float) -> None:
         dt = now - arr.since
@@ -534,7 +591,7 @@ class TrafficPlane:
         if new[0] == "sa":
             self._meter_rate(new[1], "in", now, msg.rate, msg.pps)
         else:
-            self.ledger.fluid(flow, new[1], now - arr.lag, msg.rate, msg.pps)
+            self.ledger.fluid(flow, new[1], now - arr.lag, msg.rate, msg.pps, self._drop_detail(new[1], msg))
 
     # --- discrete packets ----------------------------------------------------------------------
     def _send_packet(self, child: ChildSa, pkt: Packet, now: float) -> None:
@@ -543,16 +600,17 @@ class TrafficPlane:
         m.bytes += pkt.size
         m.packets += 1
         m.settle(now)
-        self._out.append(EspPacket(child.spi_out, int(m.packets), pkt, *self._path(child)))
+        self._out.append(EspPacket(child.spi_out, int(m.packets), pkt, *self._path(child),
+                                   **self._esp_fields(child, pkt.size, pkt.df)))
         self.last_out = now
         self._check(m, now)
         self._dpd_hook("on_esp_outbound", child, now, None)
 
     def _receive_packet(self, esp: EspPacket, now: float) -> None:
         pkt = esp.packet
-        route = self._route_in(esp.spi)
+        route = self._route_in_esp(esp)
         if route[0] != "sa":
-            self.ledger.packet(pkt.flow, route[1], pkt.t0, pkt.span, pkt.size)
+            self.ledger.packet(pkt.flow, route[1], pkt.t0, pkt.span, pkt.size, self._drop_detail(route[1], esp))
             return
         self.ledger.passed(pkt.flow)
         c = self.counters(pkt.flow)
@@ -566,7 +624,7 @@ class TrafficPlane:
         self._dpd_hook("on_esp_inbound", route[1], now, None)
         if pkt.kind == "echo-request":
             self.offer_packet(Packet(pkt.flow + ":reply", pkt.dst, pkt.src, pkt.size, now, pkt.span,
-                                     "echo-reply", pkt.seq), now)
+                                     "echo-reply", pkt.seq, pkt.df), now)
         elif pkt.kind == "echo-reply":
             c = self.counters(pkt.flow.removesuffix(":reply"))
             c.replies += 1

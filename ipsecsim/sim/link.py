@@ -14,6 +14,9 @@ with reason ``loss`` or ``link_down``, peer ``link``); a fluid flow loses the lo
 fraction of the direction's loss model continuously (for Gilbert-Elliott p*loss_bad +
 r*loss_good over p + r), all of it while the link is down that way, and arrives after the
 one-way delay (no jitter: a fluid has no packet order to disturb).
+
+The path has an MTU (``link.mtu``, sim/mtu.py): ESP larger than it is dropped (``too_big``)
+when DF is set, else fragmented, and a packet is lost when any of its fragments is.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from ..config.model import LinkConfig
 from ..proto.endpoint import Datagram
 from ..proto.traffic import DropLedger, EspFluid, EspPacket
 from . import loss as lossmod
+from . import mtu as mtu_mod
 from . import nat as nat_mod
 from .log import EventLog
 from .nat import endpoint
@@ -88,6 +92,7 @@ class Link:
         self.log = log
         self.delay = cfg.delay
         self.jitter = cfg.jitter
+        self.mtu = cfg.mtu
         self._loss_spec = cfg.loss
         self._loss: dict[tuple[str, str], lossmod.LossModel] = {}
         self.overrides: list[Override] = []
@@ -217,13 +222,16 @@ class Link:
             reason: str | None = "no_route"
         elif self.is_down(sender, node.name, "esp"):
             reason = "link_down"
-        elif self._lost(sender, node.name, "esp"):
-            reason = "loss"
+        elif mtu_mod.too_big(item, self.mtu):
+            reason = "too_big"
+        elif any([self._lost(sender, node.name, "esp") for _ in range(mtu_mod.fragment_count(item, self.mtu))]):
+            reason = "loss"  # one draw per fragment: all of them must arrive
         else:
             reason = "nat_no_mapping" if blocked else None
         if reason is not None or node is None:
             self.esp.append(EspSent(now, sender, item, None, reason or "no_route"))
-            self.ledger.packet(pkt.flow, reason or "no_route", pkt.t0, pkt.span, pkt.size)
+            detail = mtu_mod.too_big_detail(item, pkt.size, self.mtu) if reason == "too_big" else None
+            self.ledger.packet(pkt.flow, reason or "no_route", pkt.t0, pkt.span, pkt.size, detail)
             return
         self.ledger.passed(pkt.flow)
         delay = self._delay(sender, node.name, proto="esp")
@@ -272,10 +280,18 @@ class Link:
             return None
         if self.is_down(key[0], node.name, "esp"):
             return ("link_down", msg.rate, msg.pps)
+        if mtu_mod.too_big(msg, self.mtu):
+            return ("too_big", msg.rate, msg.pps)
         if blocked:
             return ("nat_no_mapping", msg.rate, msg.pps)
-        frac = self._loss_model(key[0], node.name, "esp").mean
+        frac = mtu_mod.loss_fraction(self._loss_model(key[0], node.name, "esp"), mtu_mod.fragment_count(msg, self.mtu))
         return ("loss", msg.rate * frac, msg.pps * frac) if frac else None
+
+    def _fate_detail(self, key: tuple[str, str], reason: str) -> str | None:
+        msg = self.fluids[key]
+        if reason != "too_big" or msg.pps <= 0:
+            return None
+        return mtu_mod.too_big_detail(msg, round(msg.rate / msg.pps), self.mtu)
 
     def _judge(self, key: tuple[str, str]) -> None:
         """Account the drops of the flow on the link from now on."""
@@ -283,15 +299,16 @@ class Link:
         if fate is None:
             return
         self._fates[key] = fate
-        self.ledger.fluid(key[1], fate[0], self.env.now, fate[1], fate[2])
+        self.ledger.fluid(key[1], fate[0], self.env.now, fate[1], fate[2], self._fate_detail(key, fate[0]))
 
     def _forward(self, key: tuple[str, str]) -> None:
         msg = self.fluids[key]
         node, blocked = self._fluid_dest(key)
         if node is None:
             return
-        k = 0.0 if blocked or self.is_down(key[0], node.name, "esp") \
-            else 1.0 - self._loss_model(key[0], node.name, "esp").mean
+        k = 0.0 if blocked or self.is_down(key[0], node.name, "esp") or mtu_mod.too_big(msg, self.mtu) \
+            else 1.0 - mtu_mod.loss_fraction(self._loss_model(key[0], node.name, "esp"),
+                                             mtu_mod.fragment_count(msg, self.mtu))
         out = replace(msg, rate=msg.rate * k, pps=msg.pps * k, sent_at=self.env.now)
         ev = self.env.timeout(self._delay(key[0], node.name, jitter=False, proto="esp"))
         ev.callbacks.append(lambda _e: node.deliver_traffic(out))
@@ -304,7 +321,7 @@ class Link:
             if old is not None and new is not None and old[0] == new[0]:
                 if new != old:  # same reason, another rate: the drop interval goes on
                     self._fates[key] = new
-                    self.ledger.fluid(key[1], new[0], self.env.now, new[1], new[2])
+                    self.ledger.fluid(key[1], new[0], self.env.now, new[1], new[2], self._fate_detail(key, new[0]))
             else:
                 self._close(key)
                 self._judge(key)

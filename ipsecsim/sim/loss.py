@@ -3,6 +3,9 @@
 * Bernoulli: every datagram is lost with probability p.
 * Gilbert-Elliott: a two-state Markov channel evaluated per datagram (good/bad), the usual
   model of bursty loss: long-run loss = (r*loss_good + p*loss_bad) / (p + r).
+
+``survive(n)`` is the long-run probability that ``n`` datagrams sent back to back all arrive:
+the fragments of one IPv4 packet, which is lost if any fragment is (RFC 791 reassembly).
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ class LossModel:
     def mean(self) -> float:
         raise NotImplementedError
 
+    def survive(self, n: int) -> float:
+        """Probability that ``n`` consecutive datagrams all arrive (n = 1: 1 - mean)."""
+        raise NotImplementedError
+
 
 @dataclass
 class Bernoulli(LossModel):
@@ -31,6 +38,9 @@ class Bernoulli(LossModel):
     @property
     def mean(self) -> float:
         return self.p
+
+    def survive(self, n: int) -> float:
+        return (1.0 - self.p) ** n  # independent draws
 
 
 @dataclass
@@ -54,6 +64,17 @@ class GilbertElliott(LossModel):
         if self.p + self.r == 0:
             return self.loss_bad if self.bad else self.loss_good
         return (self.r * self.loss_good + self.p * self.loss_bad) / (self.p + self.r)
+
+    def survive(self, n: int) -> float:
+        # Start in the stationary distribution; before each datagram the channel moves (as in
+        # ``lost``), then the datagram survives with 1 - loss of the state it is in.
+        sg, sb = 1.0 - self.loss_good, 1.0 - self.loss_bad
+        if self.p + self.r == 0:
+            return (sb if self.bad else sg) ** n
+        g, b = self.r / (self.p + self.r) * sg, self.p / (self.p + self.r) * sb
+        for _ in range(n - 1):
+            g, b = (g * (1 - self.p) + b * self.r) * sg, (g * self.p + b * (1 - self.r)) * sb
+        return g + b
 
 
 @dataclass
@@ -81,6 +102,11 @@ class TimedGilbertElliott(LossModel):
     def mean(self) -> float:
         share = self.mean_bad / (self.mean_good + self.mean_bad)
         return share * self.loss_bad + (1 - share) * self.loss_good
+
+    def survive(self, n: int) -> float:
+        # fragments leave at one instant: all of them meet the same state
+        share = self.mean_bad / (self.mean_good + self.mean_bad)
+        return share * (1 - self.loss_bad) ** n + (1 - share) * (1 - self.loss_good) ** n
 
 
 def make(spec: Any) -> LossModel:

@@ -53,19 +53,20 @@ def _source(env: simpy.Environment, cfg: ScenarioConfig, t: TrafficConfig, name:
     if t.start >= stop:
         return
     yield env.timeout(t.start)
-    info: dict[str, Any] = {"flow": name, "kind": t.kind, "src": src, "dst": dst, "to": t.to}
+    info: dict[str, Any] = {"flow": name, "kind": t.kind, "src": src, "dst": dst, "to": t.to, "df": t.dont_fragment}
     if t.kind == "ping":
         log.emit(env.now, node.name, "traffic_started", **info, interval=t.interval, size=t.size)
         seq = 0
         while env.now < stop - 1e-9:
-            node.submit_packet(Packet(name, s_int, d_int, t.size, env.now, t.interval, "echo-request", seq))
+            node.submit_packet(Packet(name, s_int, d_int, t.size, env.now, t.interval, "echo-request", seq,
+                                      t.dont_fragment))
             seq += 1
             yield env.timeout(t.interval)
         log.emit(env.now, node.name, "traffic_stopped", flow=name, sent=seq)
         return
     assert t.rate is not None
     rate = t.rate / 8.0  # bytes per second
-    spec = FluidFlow(name, s_int, d_int, t.packet_size)
+    spec = FluidFlow(name, s_int, d_int, t.packet_size, t.dont_fragment)
     log.emit(env.now, node.name, "traffic_started", **info, rate_bps=t.rate, packet_size=t.packet_size,
              **({"every": t.every} if t.kind == "burst" else {}))
     if t.kind == "bulk":

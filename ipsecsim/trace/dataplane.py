@@ -34,10 +34,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..proto.keylog import EspSaKeys
+from ..sim.mtu import fragment_count, too_big
 from . import esp
 from .esp import EspPacket as TracePacket
 from .frames import LOST_TEXT, PROTO_ESP, PROTO_UDP, Frame, TraceError
-from .keyfile import Cannot, esp_names, undecryptable_reason
+from .keyfile import Cannot, as_sent, esp_names, undecryptable_reason
 
 if TYPE_CHECKING:
     from ..proto.traffic import EspFluid
@@ -181,9 +182,10 @@ class Plan:
 
 
 def _sa_keys(result: Result) -> dict[tuple[str, bytes], EspSaKeys]:
+    """Each SA direction's keys and algorithms as its sender installed them (``keyfile.as_sent``)."""
     out: dict[tuple[str, bytes], EspSaKeys] = {}
-    for ep in result.endpoints.values():
-        for r in getattr(ep, "keylog", ()):
+    for log in as_sent([list(getattr(ep, "keylog", ())) for ep in result.endpoints.values()]):
+        for r in log:
             if isinstance(r, EspSaKeys):
                 out.setdefault((r.src, r.spi), r)
     return out
@@ -211,6 +213,7 @@ def plan(result: Result, opts: TraceOptions) -> Plan:
     """The ESP packets of the run's traffic to write, with their sequence numbers."""
     flows = flow_table(result)
     keys = _sa_keys(result)
+    mtu = result.scenario.config.link.mtu
     out = Plan([])
     for d in directions(result).values():
         taken = sorted(rec.packet.esp_seq for rec in d.discrete)
@@ -224,7 +227,7 @@ def plan(result: Result, opts: TraceOptions) -> Plan:
             w: WirePacket = rec.packet
             sa = _keys_for(keys, w.src, w.spi)
             inner = _inner_discrete(w, flows)
-            note = _discrete_note(w, flows)
+            note = _with_mtu(_discrete_note(w, flows), w, mtu)
             out.packets.append(Planned(TracePacket(rec.t, sa, w.esp_seq, inner, note), d.sender, w.src, w.dst,
                                        _ports(w.sport, w.dport), rec.lost))
         prev = 0
@@ -239,8 +242,10 @@ def plan(result: Result, opts: TraceOptions) -> Plan:
             if k != prev + 1:
                 note += f"; sampled: {k - prev - 1:,} bulk packets of this SA before this one are not in the trace"
             prev = k
-            packet = TracePacket(t, _keys_for(keys, m.src, m.spi), d.fluid_seq(k, taken), inner, note)
-            out.packets.append(Planned(packet, d.sender, m.src, m.dst, _ports(m.sport, m.dport)))
+            packet = TracePacket(t, _keys_for(keys, m.src, m.spi), d.fluid_seq(k, taken), inner,
+                                 _with_mtu(note, m, mtu))
+            out.packets.append(Planned(packet, d.sender, m.src, m.dst, _ports(m.sport, m.dport),
+                                       "too_big" if too_big(m, mtu) else None))
             out.bulk_written += 1
     return out
 
@@ -253,6 +258,16 @@ def bulk_counts(result: Result, opts: TraceOptions) -> tuple[int, int]:
         total += n
         written += n if opts.esp_first is None or opts.esp_last is None else min(n, opts.esp_first + opts.esp_last)
     return total, written
+
+
+def _with_mtu(note: str, w: WirePacket | EspFluid, mtu: int) -> str:
+    """The note, and what the path MTU does to this ESP packet when it does not fit."""
+    n = fragment_count(w, mtu)
+    if n == 1:
+        return note
+    if w.df:
+        return f"{note}; {w.outer} octets on the wire, above the path MTU {mtu}, DF set"
+    return f"{note}; {w.outer} octets on the wire: the path (MTU {mtu}) cuts it into {n} IPv4 fragments"
 
 
 def _ports(sport: int | None, dport: int | None) -> tuple[int, int] | None:

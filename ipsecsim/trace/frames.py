@@ -46,7 +46,9 @@ PROTO_UDP, PROTO_ESP = 17, 50
 
 LOST_TEXT = {"loss": "LOST on the link (random loss)", "link_down": "LOST: the link is down",
              "no_route": "LOST: no route to the destination",
-             "nat_no_mapping": "LOST at the NAT: no mapping for this port (it expired)"}
+             "nat_no_mapping": "LOST at the NAT: no mapping for this port (it expired)",
+             "too_big": "LOST: larger than the path MTU with DF set (a router drops it; the ICMP "
+                        "fragmentation-needed never reaches the sending host)"}
 
 
 class TraceError(ValueError):

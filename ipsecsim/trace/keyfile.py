@@ -12,14 +12,21 @@ Each section maps onto one of Wireshark's decryption tables (Preferences > Proto
   (RFC 2409 Appendix B).
 
 Algorithm names are pcapcheck's, mapped from our transform registry. An SA Wireshark 4.0
-cannot decrypt (SM4, SM3, ChaCha20-Poly1305, the private-use HMAC-SHA2-256-96, single DES
-for IKEv2 ...) is listed under ``undecryptable`` with the reason instead, so that no table
-row ever claims a wrong algorithm.
+cannot decrypt (SM4, SM3, ChaCha20-Poly1305, single DES for IKEv2 ...) is listed under
+``undecryptable`` with the reason instead, so that no table row ever claims a wrong algorithm.
+ESP with HMAC-SHA-256 truncated to 96 bits (the ``sha256_96`` proposal keyword, or a side with
+``child.sha256_96``) is listed there too, because pcapcheck's key format has no name for it,
+but with its keys and the name Wireshark's ESP table gives it, so it can be entered by hand.
+
+Each ESP direction is described as its sender installed it (``as_sent``): the receiver's own
+record names the negotiated algorithm, which is not what arrives when the two ends truncate
+HMAC-SHA-256 differently.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -43,9 +50,20 @@ class Cannot(NamedTuple):
 
     algorithm: str
     reason: str
+    by_hand: str | None = None
+    """Wireshark can after all, with this authentication algorithm entered by hand; only the
+    keys file format (pcapcheck's) has no name for it."""
+
+
+SHA256_96_WIRESHARK = "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]"
+"""Wireshark's ESP SA table entry for HMAC-SHA-256 truncated to 96 bits (checked with tshark 4.0)."""
 
 
 def _cannot(alg: Algorithm, table: str) -> Cannot:
+    if alg.name == "sha256_96" and table == "ESP SA table":
+        return Cannot(alg.name, "the sender truncates HMAC-SHA-256 to 96 bits (a 12-octet ICV, not RFC 4868's 16), "
+                      "which pcapcheck's key format cannot name; in Wireshark choose the authentication algorithm "
+                      f"'{SHA256_96_WIRESHARK}' with the keys of its undecryptable entry", SHA256_96_WIRESHARK)
     return Cannot(alg.name, f"{alg.name} is not in Wireshark 4.0's {table} ({alg.description})")
 
 
@@ -89,7 +107,23 @@ def ikev1_reason(k: Ikev1Keys) -> Cannot | None:
 
 def undecryptable_reason(what: str, why: Cannot) -> str:
     """The marker written on packets of an SA Wireshark cannot decrypt."""
+    if why.by_hand is not None:
+        return f"{what} NOT checked by pcapcheck (expect its 'not decrypted/authenticated'): {why.reason}"
     return f"{what} NOT decryptable in Wireshark: {why.reason}; its keys are not in the keys file"
+
+
+def as_sent(keylogs: list[list[Any]]) -> list[list[Any]]:
+    """Every endpoint's key records with each ESP direction described as its sender logged it
+    (same SPI: the receiver's record takes the sender's integrity algorithm)."""
+    senders = {r.spi: r for log in keylogs for r in log if isinstance(r, EspSaKeys) and r.outbound}
+    out = []
+    for log in keylogs:
+        fixed = []
+        for r in log:
+            s = senders.get(r.spi) if isinstance(r, EspSaKeys) and r.outbound is False else None
+            fixed.append(replace(r, integ=s.integ) if s is not None and s.integ != r.integ else r)
+        out.append(fixed)
+    return out
 
 
 def records(result: Result) -> list[Any]:
@@ -114,8 +148,8 @@ def records(result: Result) -> list[Any]:
     for tx in result.transmissions:
         if tx.dgram.keys is not None:
             add(tx.dgram.keys)
-    for ep in result.endpoints.values():
-        for r in getattr(ep, "keylog", ()):
+    for log in as_sent([list(getattr(ep, "keylog", ())) for ep in result.endpoints.values()]):
+        for r in log:
             add(r)
     return out
 
@@ -136,8 +170,13 @@ def build(result: Result) -> dict[str, Any]:
         elif isinstance(r, EspSaKeys):
             names = esp_names(r)
             if isinstance(names, Cannot):
-                doc["undecryptable"].append({"kind": "esp", "src": r.src, "dst": r.dst, "spi": f"0x{r.spi.hex()}",
-                                             "algorithm": names.algorithm, "reason": names.reason})
+                entry = {"kind": "esp", "src": r.src, "dst": r.dst, "spi": f"0x{r.spi.hex()}",
+                         "algorithm": names.algorithm, "reason": names.reason}
+                enc = _encr_name(r.encr, ESP_CIPHERS)
+                if names.by_hand is not None and enc is not None:  # the row to enter in Wireshark by hand
+                    entry |= {"enc_alg": enc, "enc_key_hex": r.enc_key.hex(), "wireshark_auth_alg": names.by_hand,
+                              "auth_key_hex": r.auth_key.hex()}
+                doc["undecryptable"].append(entry)
                 continue
             doc["esp"].append({"src": r.src, "dst": r.dst, "spi": f"0x{r.spi.hex()}", "enc_alg": names[0],
                                "enc_key_hex": r.enc_key.hex(), "auth_alg": names[1],

@@ -113,8 +113,9 @@ def write_trace(result: Result, opts: TraceOptions, sources: Sequence[FrameSourc
         except OSError as e:
             raise ConfigError(None, str(opts.keys), f"cannot write the keys file: {e.strerror or e}") from None
         report.key_counts = {k: len(v) for k, v in doc.items()}
-    report.undecryptable = [f"{_describe_entry(u)} NOT decryptable in Wireshark: {u['reason']}"
-                            for u in doc["undecryptable"]]
+    report.undecryptable = [f"{_describe_entry(u)} NOT "
+                            f"{'checked by pcapcheck' if 'wireshark_auth_alg' in u else 'decryptable in Wireshark'}: "
+                            f"{u['reason']}" for u in doc["undecryptable"]]
     return report
 
 
@@ -136,6 +137,10 @@ def _refusal(result: Result, u: dict[str, str]) -> ConfigError:
         if found:
             path = f"peers.{name}.{section}.proposals[{found[0]}]"
             break
+    else:  # not negotiated: a side that truncates HMAC-SHA-256 to 96 bits on its own
+        quirk = [n for n, p in result.scenario.config.peers.items() if u["kind"] == "esp" and p.child.sha256_96]
+        if quirk and u["algorithm"] == "sha256_96":
+            path = f"peers.{quirk[0]}.child.sha256_96"
     return ConfigError(result.scenario.file, path,
                        f"the {_describe_entry(u)} uses {u['reason']}, and trace.undecryptable is 'refuse': choose "
                        f"algorithms Wireshark decrypts (AES-CBC/CTR/GCM with HMAC-SHA1/SHA2), or set "

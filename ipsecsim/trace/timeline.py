@@ -95,14 +95,19 @@ def _collision(e: Event) -> str:
 
 
 def _dropped(e: Event) -> str:
+    detail = e.get("detail")
     return (f"[red]✗ traffic {escape(str(e.get('flow')))} dropped ({escape(str(e.get('reason')))})[/]: "
             f"{_size(e.get('bytes', 0))}, {e.get('packets')} packets offered between {e.get('start'):.3f} and "
-            f"{e.get('end'):.3f} s ({e.get('duration'):g} s)")
+            f"{e.get('end'):.3f} s ({e.get('duration'):g} s)" + (f"; {escape(str(detail))}" if detail else ""))
 
 
 def _started(e: Event) -> str:
     what = f"every {e.get('interval'):g} s, {e.get('size')} B" if e.get("kind") == "ping" else \
-        f"{e.get('rate_bps') / 1e6:g} Mbit/s" + (f" every {e.get('every'):g} s" if e.get("every") else "")
+        f"{e.get('rate_bps') / 1e6:g} Mbit/s of {e.get('packet_size')} B packets" + (
+            f" every {e.get('every'):g} s" if e.get("every") else "")
+    df = e.get("df")
+    if df is not None and df != (e.get("kind") != "ping"):  # only when not the kind's default
+        what += ", DF set" if df else ", DF not set"
     return (f"traffic {escape(str(e.get('flow')))} ({e.get('kind')}) {e.get('src')} → {e.get('dst')} "
             f"({escape(str(e.get('to')))}) starts: {what}")
 
@@ -253,6 +258,9 @@ def render_traffic(traffic: dict[str, Any], console: Console) -> None:
                       + (f", in flight at the end {_size(d['in_flight_bytes'])}" if d["in_flight_bytes"] else ""))
         for reason, b in sorted(d["dropped_bytes"].items()):
             console.print(f"    [red]dropped ({escape(reason)})[/]: {_size(b)}, {d['dropped_packets'][reason]} packets")
+        if d.get("fragments"):
+            console.print(f"    fragmented on the path (larger than its MTU, no DF): {d['fragmented_packets']} ESP "
+                          f"packets into {d['fragments']} IPv4 fragments")
         if d["outages"]:
             console.print(f"    outages: {len(d['outages'])}, {d['outage_total']:g} s in all")
             for o in d["outages"][:10]:

@@ -5,6 +5,8 @@ the far host, dropped by reason (summed from the ``traffic_dropped`` events of e
 sending peer, link, receiving peer), and what was still in flight or queued at the end.
 Outages are the union of the drop intervals (offer time) of every reason except ``loss``
 (a lossy link thins a flow; it does not black-hole it), merged when they touch.
+``fragmented_packets`` / ``fragments``: ESP packets sent larger than the path MTU without DF
+and the IPv4 fragments they became (sim/mtu.py).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def merge(intervals: list[tuple[float, float, str]]) -> list[dict[str, Any]]:
 def _blank() -> dict[str, Any]:
     return {"offered_bytes": 0, "delivered_bytes": 0, "dropped_bytes": {}, "in_flight_bytes": 0,
             "offered_packets": 0, "delivered_packets": 0, "dropped_packets": {},
-            "outages": [], "outage_total": 0.0}
+            "outages": [], "outage_total": 0.0, "fragmented_packets": 0, "fragments": 0}
 
 
 def traffic_summary(result: Result) -> dict[str, Any]:
@@ -61,6 +63,8 @@ def traffic_summary(result: Result) -> dict[str, Any]:
         return {"flows": {}, "directions": {}}
     per_flow: dict[str, dict[str, Any]] = {n: {**meta, **_blank()} for n, meta in flows.items()}
     intervals: dict[str, list[tuple[float, float, str]]] = {n: [] for n in flows}
+    from ..sim.mtu import fragment_totals
+    frags = fragment_totals(result.esp, result.fluids, result.scenario.config.link.mtu, result.duration)
     for name, meta in flows.items():
         f = per_flow[name]
         sender, receiver = result.endpoints[meta["from"]], result.endpoints[meta["to"]]
@@ -70,6 +74,7 @@ def traffic_summary(result: Result) -> dict[str, Any]:
             f["offered_bytes"], f["offered_packets"] = sc.offered_bytes, sc.offered_packets
         if rc is not None:
             f["delivered_bytes"], f["delivered_packets"] = rc.delivered_bytes, rc.delivered_packets
+        f["fragmented_packets"], f["fragments"] = (round(v) for v in frags.get(name, (0, 0)))
         if meta["kind"] == "ping":
             f["echo_requests"] = round(sc.offered_packets) if sc else 0
             f["echo_replies"] = sc.replies if sc else 0
@@ -89,7 +94,8 @@ def traffic_summary(result: Result) -> dict[str, Any]:
         _finish(f)
         d = directions.setdefault(f"{f['from']}->{f['to']}", {**_blank(), "flows": []})
         d["flows"].append(name)
-        for k in ("offered_bytes", "delivered_bytes", "offered_packets", "delivered_packets", "in_flight_bytes"):
+        for k in ("offered_bytes", "delivered_bytes", "offered_packets", "delivered_packets", "in_flight_bytes",
+                  "fragmented_packets", "fragments"):
             d[k] += f[k]
         for k in ("dropped_bytes", "dropped_packets"):
             for r, v in f[k].items():

@@ -315,7 +315,8 @@ class Ikev1Engine:
         self.child_label[child.uid] = sa.label()
         child.encap = sa.encap  # ESP in UDP after NAT traversal (RFC 3948)
         encap = (sa.local[1], sa.remote[1]) if sa.encap is not None else None
-        self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now, encap))  # for --keys
+        self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now, encap,  # for --keys
+                                        self.ep.settings.child.sha256_96))
         if not self.lifecycle.installed(child, qm.rekey_of, now):
             self.emit_sa(sa, "child_sa_established", **child.describe(), msg_id=qm.mid, life_time=child.life_time,
                          life_bytes=child.life_bytes, pfs=qm.g_qm is not None)

@@ -258,7 +258,8 @@ class Ikev2Engine(LifecycleMixin):
         sa.children.append(child)
         child.encap = sa.encap  # ESP in UDP when NAT traversal floated the IKE SA (RFC 3948)
         encap = (sa.local[1], sa.remote[1]) if sa.encap is not None else None
-        self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now, encap))
+        self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now, encap,
+                                        self.ep.settings.child.sha256_96))
         if emit_established:
             self.emit_sa(sa, "child_sa_established", **child.describe())
         self.start_child_lifetime(child, now)
