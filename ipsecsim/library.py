@@ -22,6 +22,7 @@ GROUPS = (
                                                        "ikev1-rekey", "ikev1-psk-change", "teach-ikev2-create")),
     ("dpd", "Dead peers and path health", ("dpd", "strongswan-ikev", "huawei-dpd", "unilateral", "peer-reboot",
                                            "nqa", "alibaba-health", "isp-jitter", "ikev1-dpd")),
+    ("ha", "Redundant tunnels and failover", ("alibaba-dual", "huawei-active")),
     ("faults", "Networks, faults and configuration changes", ("ikev2-lossy", "multi-exit", "one-side", "nat-",
                                                               "mss", "sha2", "recreate", "dual-", "ha-")),
 )

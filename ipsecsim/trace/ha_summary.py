@@ -77,10 +77,11 @@ def ha_summary(result: Result) -> dict[str, Any]:
         out[g.name] = {
             "mode": g.mode, "members": list(g.members), "preempt": g.preempt, "watch": list(g.watch),
             "carried": carried,
-            "time_by_member": {m: round(sum(c["duration"] for c in carried if c["member"] == m), 6) for m in g.members},
+            "time_by_member": {m: float(round(sum(c["duration"] for c in carried if c["member"] == m), 6))
+                               for m in g.members},
             "switches": switches,
             "unavailable": unavailable,
-            "unavailable_total": round(sum(u["duration"] for u in unavailable), 6),
+            "unavailable_total": float(round(sum(u["duration"] for u in unavailable), 6)),
             **({"active_at_end": active} if g.mode == "active-standby" else {}),
         }
     return out
