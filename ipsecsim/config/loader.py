@@ -118,8 +118,9 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
         cfg = ScenarioConfig.model_validate(data)
     except ValidationError as e:
         raise _config_error(e, file) from None
-    for path, problem in (*pairing_problems(cfg), *ha_problems(cfg), *traffic_problems(cfg)):
-        raise ConfigError(file, path, problem)
+    for check in (pairing_problems, ha_problems, traffic_problems):  # in order: each relies on the one before
+        for path, problem in check(cfg):
+            raise ConfigError(file, path, problem)
     for path, problem in nat_problems(cfg.link.nat, {n: (p.address, p.remote_address) for n, p in cfg.peers.items()}):
         raise ConfigError(file, path, problem)
     for name, peer in cfg.peers.items():
