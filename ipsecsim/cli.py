@@ -99,6 +99,9 @@ def _trace_options(scenario: Scenario, args: argparse.Namespace) -> TraceOptions
 def cmd_schema(args: argparse.Namespace) -> int:
     from .config.model import ScenarioConfig
     schema = ScenarioConfig.model_json_schema(by_alias=True)
+    peer = schema.get("$defs", {}).get("PeerConfig", {})
+    if "required" in peer:  # a peer imported from vendor JSON gets these keys from the document
+        peer["if"], peer["then"], peer["else"] = {"required": ["import"]}, {}, {"required": peer.pop("required")}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "ipsecsim scenario"
     json.dump(schema, sys.stdout, indent=2)

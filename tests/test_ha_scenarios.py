@@ -184,3 +184,17 @@ def test_flow_counters_survive_a_gateway_reboot():
     assert f["offered_bytes"] == 59_000_000
     assert f["delivered_bytes"] + sum(f["dropped_bytes"].values()) <= f["offered_bytes"]
     assert f["dropped_bytes"]["peer_down"] == 5_000_000  # 10 s -> 15 s at 1 MB/s
+
+
+def test_one_way_fault_by_peer_names_with_four_peers():
+    """direction: A->B names peers, not addresses: with two peers at one address only the
+    named tunnel's one direction loses."""
+    d = copy.deepcopy(dual())
+    del d["ha"]
+    d["traffic"] = [{"name": f"{a}>{b}", "kind": "bulk", "from": a, "to": b, "rate": "8Mbit/s", "start": "1s"}
+                    for a, b in (("cloud-1", "customer-1"), ("customer-1", "cloud-1"),
+                                 ("cloud-2", "customer-2"), ("customer-2", "cloud-2"))]
+    d["faults"] = [{"at": "5s", "kind": "loss", "loss": 1.0, "direction": "cloud-2->customer-2", "duration": "2s"}]
+    flows = run(d).summary()["traffic"]["flows"]
+    assert flows["cloud-2>customer-2"]["dropped_bytes"] == {"loss": 2_000_000}
+    assert all(not f["dropped_bytes"] for n, f in flows.items() if n != "cloud-2>customer-2")

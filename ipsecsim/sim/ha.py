@@ -155,7 +155,7 @@ class HaGroup:
                 st.usable = why is None
                 st.reason = why or " and ".join(x for x in (
                     "IPsec SA established" if "ipsec" in self.cfg.watch else "",
-                    "health check up" if "nqa" in self.cfg.watch else "") if x)
+                    "health check not down" if "nqa" in self.cfg.watch else "") if x)
                 changed.append(m)
                 self.log.emit(now, self.name, "ha_member_state", group=self.name, member=m, usable=st.usable,
                               reason=st.reason)
