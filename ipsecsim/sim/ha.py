@@ -162,12 +162,12 @@ class HaGroup:
         if not changed:
             return
         if self.cfg.mode == "active-standby":
-            self._standby(changed)
+            self._standby()
         else:
             self._spread()
 
     # --- switching --------------------------------------------------------------------------
-    def _standby(self, changed: list[str]) -> None:
+    def _standby(self) -> None:
         usable = [m for m in self.members if self.state[m].usable]
         cur = self.active
         if cur is not None and self.state[cur].usable:
