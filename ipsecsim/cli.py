@@ -99,6 +99,9 @@ def _trace_options(scenario: Scenario, args: argparse.Namespace) -> TraceOptions
 def cmd_schema(args: argparse.Namespace) -> int:
     from .config.model import ScenarioConfig
     schema = ScenarioConfig.model_json_schema(by_alias=True)
+    peer = schema.get("$defs", {}).get("PeerConfig", {})
+    if "required" in peer:  # a peer imported from vendor JSON gets these keys from the document
+        peer["if"], peer["then"], peer["else"] = {"required": ["import"]}, {}, {"required": peer.pop("required")}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "ipsecsim scenario"
     json.dump(schema, sys.stdout, indent=2)
@@ -121,9 +124,31 @@ def cmd_profiles(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .config.importers import import_file
+    from .config.importers import import_file, read_json
     from .config.importers.render import scenario_yaml
-    imported = import_file(args.file, args.vendor, args.tunnel)
+    from .config.importers.render_ha import tunnels_yaml
+    from .config.importers.tunnels import alibaba_tunnels, huawei_pair
+    files: list[str] = args.file
+    if args.vendor == "alibaba" and len(files) > 1:
+        raise ConfigError(files[1], "", "alibaba: give one DescribeVpnConnection document (a dual-tunnel "
+                          "connection lists both tunnels in TunnelOptionsSpecification)")
+    if len(files) > 2:
+        raise ConfigError(files[2], "", "huawei: give one vpn_connection, or the two connections (ha_role master "
+                          "and slave, or master and master) of one VPN gateway")
+    if len(files) == 2:
+        if args.tunnel is not None:
+            raise ConfigError(None, "--tunnel", "applies to Alibaba dual-tunnel connections")
+        for f in files:  # each document is checked on its own first (enums, ranges, masks)
+            import_file(f, args.vendor)
+        pair = huawei_pair([(read_json(f), f) for f in files])
+        sys.stdout.write(tunnels_yaml(pair))
+        return 0
+    imported = import_file(files[0], args.vendor, args.tunnel)
+    if args.vendor == "alibaba" and args.tunnel is None:
+        both = alibaba_tunnels(read_json(files[0]), files[0])
+        if both is not None:
+            sys.stdout.write(tunnels_yaml(both))
+            return 0
     sys.stdout.write(scenario_yaml(imported, args.vendor))
     return 0
 
@@ -176,10 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-v", "--verbose", action="store_true", help="list met expectations too")
     check.set_defaults(func=cmd_check)
     imp = sub.add_parser("import", help="print the scenario equivalent to a vendor's VPN connection JSON")
-    imp.add_argument("vendor", choices=["huawei", "alibaba"], help="huawei: a vpn_connection (request or response); "
-                     "alibaba: a DescribeVpnConnection response")
-    imp.add_argument("file", help="the JSON file")
-    imp.add_argument("--tunnel", type=int, metavar="N", help="Alibaba dual-tunnel connections: TunnelIndex to import")
+    imp.add_argument("vendor", choices=["huawei", "alibaba"], help="huawei: a vpn_connection (request or response), "
+                     "or the two connections of an active-standby / active-active gateway (ha_role); alibaba: a "
+                     "DescribeVpnConnection response (both tunnels of a dual-tunnel connection)")
+    imp.add_argument("file", nargs="+", help="the JSON file (huawei: one or two)")
+    imp.add_argument("--tunnel", type=int, metavar="N", help="Alibaba dual-tunnel connections: import only the "
+                     "tunnel with this TunnelIndex")
     imp.set_defaults(func=cmd_import)
     scen = sub.add_parser("scenarios", help="list the scenario library with the lesson of each")
     scen.add_argument("directory", nargs="?", default="scenarios", help="directory of scenario files")

@@ -65,8 +65,10 @@ class Result:
         """
         from .vocabulary import check_fields
         check_fields(event, fields)
-        if peer is not None and peer not in self.endpoints and peer != "link":
-            raise ValueError(f"{peer!r} is not a peer of this scenario (peers: {', '.join(self.endpoints)}, link)")
+        groups = [g.name for g in self.scenario.config.ha]
+        if peer is not None and peer not in self.endpoints and peer != "link" and peer not in groups:
+            raise ValueError(f"{peer!r} is not a peer of this scenario (peers: {', '.join(self.endpoints)}, "
+                             f"{''.join(g + ', ' for g in groups)}link)")
         return self.select(event, peer, **fields)
 
     def times(self, event: str, peer: str | None = None, **fields: Any) -> list[float]:
@@ -83,7 +85,8 @@ class Result:
         the scenario's own ``expect:`` block. Bad entries raise ConfigError."""
         from .check.evaluate import evaluate
         from .config.expect import parse_expectations
-        exps = None if expectations is None else parse_expectations(expectations, list(self.endpoints))
+        groups = [g.name for g in self.scenario.config.ha]
+        exps = None if expectations is None else parse_expectations(expectations, list(self.endpoints), groups)
         return evaluate(self, exps)
 
     def assert_expectations(self, expectations: Sequence[Mapping[str, Any] | Expectation] | None = None) -> None:

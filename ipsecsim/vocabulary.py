@@ -142,10 +142,15 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
     EventSpec("route_restored", ("destination",), "the health check restored the route"),
     # --- faults ---
     EventSpec("fault", ("kind", "undo", "direction", "protocol", "loss", "delay", "jitter", "address", "duration",
-                        "set"),
+                        "set", "between"),
               "a scheduled fault happens",
               {"kind": ("freeze", "unfreeze", "crash", "restart", "link_down", "link_up", "loss", "delay",
                         "reconfigure", "address")}),
+    # --- HA groups (redundant tunnels) ---
+    EventSpec("ha_member_state", ("group", "member", "usable", "reason"),
+              "an HA group member became usable or unusable", {"usable": (True, False)}),
+    EventSpec("ha_switch", ("group", "from", "to", "reason", "flows"),
+              "an HA group's traffic moved to another member (to null: no member is usable)"),
 )}
 
 

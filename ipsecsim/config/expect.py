@@ -120,7 +120,8 @@ class Expectation(BaseModel):
 
     event: str | None = Field(None, description="event name from docs/events.md; other keys of the entry "
                               "that are not listed here filter on the event's fields (notify: ...)")
-    peer: str | None = Field(None, description="only events at this peer ('link' for link faults)")
+    peer: str | None = Field(None, description="only events at this peer ('link' for link faults, an HA "
+                             "group's name for its events)")
     between: tuple[Duration, Duration] | None = Field(None, description="[from, to], inclusive, simulated time")
     after: Duration | None = Field(None, description="only events at or after this time")
     before: Duration | None = Field(None, description="only events at or before this time")
@@ -228,8 +229,10 @@ class Expectation(BaseModel):
         return self.model_dump(exclude_unset=True, exclude_none=False, mode="json")
 
 
-def parse_expectations(entries: Sequence[Mapping[str, Any] | Expectation], peers: Sequence[str]) -> list[Expectation]:
-    """Validate ``expect:`` entries given from Python, as the scenario loader would (ConfigError)."""
+def parse_expectations(entries: Sequence[Mapping[str, Any] | Expectation], peers: Sequence[str],
+                       groups: Sequence[str] = ()) -> list[Expectation]:
+    """Validate ``expect:`` entries given from Python, as the scenario loader would (ConfigError).
+    ``groups``: the scenario's HA group names, which ``peer:`` may name (their events)."""
     from ..errors import ConfigError
     out = []
     for i, entry in enumerate(entries):
@@ -241,7 +244,7 @@ def parse_expectations(entries: Sequence[Mapping[str, Any] | Expectation], peers
             msg = first["msg"].removeprefix("Value error, ")
             raise ConfigError(None, f"expect[{i}]{loc}", msg) from None
         for key, name in e.peers_named():
-            if name not in peers and not (key == "peer" and name == "link"):
+            if name not in peers and not (key == "peer" and (name == "link" or name in groups)):
                 raise ConfigError(None, f"expect[{i}].{key}", f"{name!r} is not a peer of this scenario "
                                   f"(peers: {', '.join(peers)})")
         out.append(e)

@@ -26,9 +26,11 @@ from ..proto.retransmit import RetransmitSchedule
 from ..proto.settings import ChildSettings, Identity, IkeSettings, PeerSettings
 from ..proto.ts import selectors
 from . import lifetimes, profiles
+from .ha import ha_problems
 from .ikev1_check import check_ikev1
 from .model import PeerConfig, ScenarioConfig, traffic_problems
 from .nat import nat_problems
+from .topology import pairing_problems, partner_map
 from .units import format_duration, parse_duration, parse_size
 
 
@@ -116,8 +118,9 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
         cfg = ScenarioConfig.model_validate(data)
     except ValidationError as e:
         raise _config_error(e, file) from None
-    for path, problem in traffic_problems(cfg):
-        raise ConfigError(file, path, problem)
+    for check in (pairing_problems, ha_problems, traffic_problems):  # in order: each relies on the one before
+        for path, problem in check(cfg):
+            raise ConfigError(file, path, problem)
     for path, problem in nat_problems(cfg.link.nat, {n: (p.address, p.remote_address) for n, p in cfg.peers.items()}):
         raise ConfigError(file, path, problem)
     for name, peer in cfg.peers.items():
@@ -128,8 +131,8 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
             raise ConfigError(file, f"peers.{name}.{e.path}", str(e)) from None
         _check_limits(file, name, peer)
         check_ikev1(file, name, peer)
-    names = list(cfg.peers)
-    peers = {n: build_peer(n, cfg.peers[n], _seen_from(cfg, names[1 - i])) for i, n in enumerate(names)}
+    part = partner_map(cfg.peers)
+    peers = {n: build_peer(n, cfg.peers[n], _seen_from(cfg, part[n])) for n in cfg.peers}
     reconfigured = {}
     for i, f in enumerate(cfg.faults):
         if f.kind == "reconfigure" and f.peer and f.set is not None:
@@ -140,7 +143,7 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
                 err = _config_error(e, file, PeerConfig)
                 raise ConfigError(file, f"faults[{i}].set.{err.path}", err.message) from None
             _check_limits(file, f.peer, changed)
-            other = _seen_from(cfg, names[1 - names.index(f.peer)])
+            other = _seen_from(cfg, part[f.peer])
             reconfigured[i] = build_peer(f.peer, changed, other)
     return Scenario(cfg, origin, peers, reconfigured, raw)
 

@@ -30,6 +30,7 @@ from pydantic import (
 from ..proto.proposals import ProposalError, Protocol, parse
 from .capture import TraceConfig
 from .expect import Expectation
+from .ha import HaGroupConfig
 from .lifetimes import parser as _life_parser
 from .lifetimes import schema as _life_schema
 from .nat import NatConfig
@@ -272,7 +273,10 @@ class PeerConfig(Strict):
     profile: str = Field("strongswan", description="vendor profile supplying every value not set here")
     address: IPv4 = Field(description="the peer's public (IKE) address")
     remote_address: IPv4 | None = Field(None, description="address this peer negotiates with; "
-                                        "default: the other peer's address")
+                                        "default: the address of its remote_peer")
+    remote_peer: str | None = Field(None, description="the peer at the other end of this peer's tunnel (required "
+                                    "with more than two peers; default: the other peer); the two must name each "
+                                    "other (config/topology.py)")
     local_subnets: list[Cidr] = Field(min_length=1, description="subnets behind this peer")
     remote_subnets: list[Cidr] = Field(min_length=1, description="subnets behind the other peer")
     start: Literal["initiate", "on-traffic", "respond"] = Field(
@@ -408,6 +412,9 @@ class FaultConfig(Strict):
     duration: Duration | None = Field(None, gt=0, description="undo the fault after this long")
     direction: str | None = Field(None, description="loss/delay/link_down faults: 'A->B' for one way; "
                                   "default both")
+    between: list[str] | None = Field(None, min_length=2, max_length=2, description="loss/delay/link_down/"
+                                      "link_up faults: only the path between these two peers, both ways "
+                                      "(e.g. one tunnel of two); default: every path")
     protocol: Literal["all", "ike", "esp"] = Field(
         "all", description="loss/delay/link_down faults: only IKE (UDP 500/4500) or only ESP (e.g. an ISP that "
         "filters IP protocol 50); default all")
@@ -435,16 +442,31 @@ class FaultConfig(Strict):
                 raise ValueError(f"'direction' applies to loss, delay and link_down faults, not {k}")
             if not _DIRECTION.match(self.direction):
                 raise ValueError(f"direction {self.direction!r} must look like 'A->B'")
+        if self.between is not None:
+            if k not in ("loss", "delay", "link_down", "link_up"):
+                raise ValueError(f"'between' applies to loss, delay, link_down and link_up faults, not {k}")
+            if self.direction is not None:
+                raise ValueError("give either 'direction' (one way) or 'between' (both ways), not both")
+            if self.between[0] == self.between[1]:
+                raise ValueError(f"'between' names two different peers, got {self.between[0]!r} twice")
         if self.protocol != "all" and k not in ("loss", "delay", "link_down"):
             raise ValueError(f"'protocol' applies to loss, delay and link_down faults, not {k}")
         if self.set is not None and "profile" in self.set:
             raise ValueError("a reconfigure fault cannot change the profile; set the values themselves")
+        if self.set is not None and "remote_peer" in self.set:
+            raise ValueError("a reconfigure fault cannot change remote_peer (tunnels are fixed for the run); set "
+                             "remote_address to point this peer elsewhere")
         return self
 
     @property
     def ends(self) -> tuple[str, str] | None:
         m = _DIRECTION.match(self.direction) if self.direction else None
         return (m.group(1), m.group(2)) if m else None
+
+    @property
+    def pair(self) -> frozenset[str] | None:
+        """The two peers of a ``between`` fault (the path between them, both ways)."""
+        return frozenset(self.between) if self.between else None
 
 
 class TrafficConfig(Strict):
@@ -504,13 +526,15 @@ class ScenarioConfig(Strict):
     description: str = ""
     seed: int = Field(1, ge=0, description="seed of every random stream")
     duration: Duration = Field(gt=0, description="simulated time to run")
-    peers: dict[str, PeerConfig] = Field(description="exactly two peers; the names are free")
+    peers: dict[str, PeerConfig] = Field(description="two peers, or more in pairs (remote_peer); the names are free")
     trace: TraceConfig | None = Field(None, description="packet trace: pcap and keys for Wireshark")
     link: LinkConfig = Field(default_factory=LinkConfig)  # type: ignore[arg-type]
     faults: list[FaultConfig] = Field(default_factory=list)
     expect: list[Expectation] = Field(default_factory=list, description="what the run must show; checked by "
                                       "`ipsecsim check` (docs/expectations.md)")
     traffic: list[TrafficConfig] = Field(default_factory=list, description="traffic between the protected subnets")
+    ha: list[HaGroupConfig] = Field(default_factory=list, description="HA groups: redundant tunnels used in "
+                                    "preference order (config/ha.py)")
 
     @field_validator("name")
     @classmethod
@@ -522,8 +546,9 @@ class ScenarioConfig(Strict):
     @field_validator("peers")
     @classmethod
     def _two(cls, v: dict[str, PeerConfig]) -> dict[str, PeerConfig]:
-        if len(v) != 2:
-            raise ValueError(f"exactly two peers are supported, got {len(v)} ({', '.join(v) or 'none'})")
+        if len(v) < 2:
+            raise ValueError(f"a scenario needs at least two peers (the two ends of a tunnel), got {len(v)} "
+                             f"({', '.join(v) or 'none'})")
         for name in v:
             if not _PEER_NAME.match(name):
                 raise ValueError(f"peer name {name!r} must be 1-32 characters of letters, digits, _ . -")
@@ -532,9 +557,6 @@ class ScenarioConfig(Strict):
     @model_validator(mode="after")
     def _cross(self) -> ScenarioConfig:
         names = list(self.peers)
-        a, b = self.peers[names[0]], self.peers[names[1]]
-        if a.address == b.address:
-            raise ValueError(f"peers {names[0]} and {names[1]} have the same address {a.address}")
         for f in self.faults:
             if f.peer is not None and f.peer not in self.peers:
                 raise ValueError(f"fault at {f.at:g}s names unknown peer {f.peer!r}; peers: {', '.join(names)}")
@@ -542,40 +564,53 @@ class ScenarioConfig(Strict):
                 if end not in self.peers:
                     raise ValueError(f"fault at {f.at:g}s: direction {f.direction!r} names unknown peer "
                                      f"{end!r}; peers: {', '.join(names)}")
+            for end in f.between or ():
+                if end not in self.peers:
+                    raise ValueError(f"fault at {f.at:g}s: between names unknown peer {end!r}; peers: "
+                                     f"{', '.join(names)}")
         return self
 
     @model_validator(mode="after")
     def _expect_peers(self) -> ScenarioConfig:
+        groups = [g.name for g in self.ha]
         for i, e in enumerate(self.expect):
             for key, name in e.peers_named():
-                if name not in self.peers and not (key == "peer" and name == "link"):
-                    extra = " or link" if key == "peer" else ""
+                if name not in self.peers and not (key == "peer" and (name == "link" or name in groups)):
+                    extra = (", an HA group" if groups else "") + " or link" if key == "peer" else ""
                     raise ValueError(f"expect[{i}].{key}: {name!r} is not a peer of this scenario "
                                      f"(peers: {', '.join(self.peers)}{extra})")
         return self
 
 
 def traffic_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
-    """(field path, message) for traffic that does not fit the peers: unknown peers, hosts
-    outside the protected subnets, duplicate flow names."""
+    """(field path, message) for traffic that does not fit the peers: unknown peers or groups,
+    ends no tunnel joins, hosts outside the protected subnets, duplicate flow names
+    (config/topology.py)."""
+    from .topology import members, traffic_route_problems
     names = list(cfg.peers)
+    groups = [g.name for g in cfg.ha]
     seen: set[str] = set()
     out: list[tuple[str, str]] = []
     for i, t in enumerate(cfg.traffic):
         for key, who in (("from", t.source), ("to", t.to)):
-            if who not in cfg.peers:
-                out.append((f"traffic[{i}].{key}", f"unknown peer {who!r}; peers: {', '.join(names)}"))
+            if who not in cfg.peers and who not in groups:
+                known = f"peers: {', '.join(names)}" + (f"; HA groups: {', '.join(groups)}" if groups else "")
+                out.append((f"traffic[{i}].{key}", f"unknown peer {who!r}; {known}"))
         if out:
             return out
         if t.source == t.to:
             out.append((f"traffic[{i}].to", f"traffic goes from {t.source} to itself"))
-        a, b = cfg.peers[t.source], cfg.peers[t.to]
-        for key, addr, nets, who in (("src", t.src, a.local_subnets, t.source), ("dst", t.dst, b.local_subnets, t.to)):
-            if addr is not None and not any(ipaddress.IPv4Address(addr) in ipaddress.IPv4Network(n) for n in nets):
-                out.append((f"traffic[{i}].{key}", f"{addr} is not in {who}'s local_subnets ({', '.join(nets)}): "
-                            "traffic runs between the protected subnets"))
+            return out
+        src = t.src or _first_host(cfg.peers[members(cfg, t.source)[0]].local_subnets[0])
+        dst = t.dst or _first_host(cfg.peers[members(cfg, t.to)[0]].local_subnets[0])
+        out += traffic_route_problems(cfg, i, t, src, dst)
         name = t.name or f"{t.kind}-{i + 1}"
         if name in seen:
             out.append((f"traffic[{i}].name", f"two flows are named {name!r}"))
         seen.add(name)
     return out
+
+
+def _first_host(subnet: str) -> str:
+    net = ipaddress.IPv4Network(subnet)
+    return str(net.network_address + 1) if net.prefixlen < 31 else str(net.network_address)

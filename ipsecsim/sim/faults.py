@@ -1,7 +1,9 @@
 """Scheduled faults as SimPy processes; each one is logged as a ``fault`` event.
 
 Timed faults (``duration``) are undone at the end of their window: freeze -> unfreeze,
-crash -> restart, link_down -> link up, loss / delay -> the link's own values again.
+crash -> restart, link_down -> link up, loss / delay -> the link's own values again. A link
+fault applies everywhere, one way (``direction: A->B``) or on the path between two peers
+only (``between: [A, B]``, both ways).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ def _describe(f: FaultConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if f.direction:
         out["direction"] = f.direction.replace(" ", "")
+    if f.between:
+        out["between"] = list(f.between)
     if f.protocol != "all":
         out["protocol"] = f.protocol
     if f.loss is not None:
@@ -51,11 +55,12 @@ def run_fault(env: simpy.Environment, fault: FaultConfig, nodes: dict[str, PeerN
     elif kind in ("link_down", "loss", "delay"):
         override = Override(fault.ends, fault.protocol, down=kind == "link_down",
                             loss=lossmod.make(fault.loss) if fault.loss is not None else None,
-                            delay=fault.delay, jitter=fault.jitter)
+                            delay=fault.delay, jitter=fault.jitter, pair=fault.pair)
         link.overrides.append(override)
         link.changed()
     elif kind == "link_up":
-        downs = [o for o in link.overrides if o.down and o.ends == fault.ends and o.protocol == fault.protocol]
+        downs = [o for o in link.overrides if o.down and o.ends == fault.ends and o.protocol == fault.protocol
+                 and o.pair == fault.pair]
         if downs:
             link.overrides.remove(downs[-1])
             link.changed()
@@ -73,7 +78,8 @@ def run_fault(env: simpy.Environment, fault: FaultConfig, nodes: dict[str, PeerN
     if override is not None:
         link.overrides.remove(override)
         link.changed()
-        log.emit(env.now, fault.peer or "link", "fault", kind=UNDO.get(kind, kind), undo=True)
+        log.emit(env.now, fault.peer or "link", "fault", kind=UNDO.get(kind, kind), undo=True,
+                 **({"between": list(fault.between)} if fault.between else {}))
         return
     log.emit(env.now, fault.peer or "link", "fault", kind=UNDO[kind], undo=True)
     if kind == "freeze":

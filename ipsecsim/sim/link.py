@@ -7,7 +7,12 @@ random draw comes from the link's own seeded stream. A datagram is judged when i
 link that goes down while a datagram is in flight does not catch it (it left before).
 
 Peers are attached by address; a peer that changes its source address (multi-exit link
-switch) is attached under the new address too, so answers can reach it.
+switch) is attached under the new address too, so answers can reach it. Several peers may
+share an address (one gateway terminating several tunnels, config/topology.py): a packet for
+that address goes to the one whose remote peer sent it (``partner``).
+
+A fault may hold only the path between two peers (``between``), both ways: one tunnel of
+two fails while the other, between other addresses, carries on.
 
 ESP traffic crosses the same link: a packet is lost like a datagram (``traffic_dropped``
 with reason ``loss`` or ``link_down``, peer ``link``); a fluid flow loses the long-run loss
@@ -80,9 +85,12 @@ class Override:
     delay: float | None = None
     jitter: float | None = None
     down: bool = False
+    pair: frozenset[str] | None = None
+    """Only the path between these two peers, both ways (a ``between`` fault)."""
 
     def applies(self, src: str, dst: str, proto: str = "all") -> bool:
-        return (self.ends is None or self.ends == (src, dst)) and self.protocol in ("all", proto)
+        return (self.ends is None or self.ends == (src, dst)) and self.protocol in ("all", proto) \
+            and (self.pair is None or self.pair == {src, dst})
 
 
 class Link:
@@ -97,6 +105,11 @@ class Link:
         self._loss: dict[tuple[str, str], lossmod.LossModel] = {}
         self.overrides: list[Override] = []
         self.nodes: dict[str, PeerNode] = {}
+        """The first peer attached at each address."""
+        self.at: dict[str, list[PeerNode]] = {}
+        """Every peer attached at each address (several: one gateway, several tunnels)."""
+        self.partner: dict[str, str] = {}
+        """Each peer's remote peer (config/topology.py), set by the runner."""
         self.on_deliver: list[Callable[[Datagram, str], None]] = []
         self.transmissions: list[Transmission] = []
         """Every datagram sent, in order (the packet trace is written from this)."""
@@ -116,7 +129,23 @@ class Link:
         """What each fluid is currently losing on the link: (reason, bytes/s, packets/s)."""
 
     def attach(self, address: str, node: PeerNode) -> None:
-        self.nodes[address] = node
+        self.nodes.setdefault(address, node)
+        here = self.at.setdefault(address, [])
+        if node not in here:
+            here.append(node)
+
+    def node_at(self, address: str, sender: str) -> PeerNode | None:
+        """The peer a packet from ``sender`` to ``address`` reaches: the one there, or, where
+        several share the address, the sender's remote peer."""
+        found = self.at.get(address)
+        if not found:
+            return None
+        if len(found) > 1:
+            want = self.partner.get(sender)
+            for node in found:
+                if node.name == want:
+                    return node
+        return found[0]
 
     def is_down(self, src: str, dst: str, proto: str = "all") -> bool:
         return any(o.down and o.applies(src, dst, proto) for o in self.overrides)
@@ -172,7 +201,7 @@ class Link:
     def transmit_quiet(self, dgram: Datagram, sender: str) -> bool:
         """A datagram that is not IKE (an underlay ICMP probe): same fate, no message events.
         Returns whether it is on its way."""
-        node = self.nodes.get(dgram.dst)
+        node = self.node_at(dgram.dst, sender)
         if node is None or self.is_down(sender, node.name) or self._lost(sender, node.name):
             return False
         ev = self.env.timeout(self._delay(sender, node.name))
@@ -183,7 +212,7 @@ class Link:
         now = self.env.now
         src, sport, note_out = self._nat_out(sender, dgram.src, dgram.sport, nat_mod.UDP)
         dst, dport, note_in, blocked = self._nat_in(dgram.dst, dgram.dport, nat_mod.UDP)
-        node = self.nodes.get(dst)
+        node = self.node_at(dst, sender)
         receiver = node.name if node is not None else "?"
         reason = None
         if node is None:
@@ -217,7 +246,7 @@ class Link:
         proto = nat_mod.UDP if item.sport is not None else nat_mod.ESP
         src, sport, _ = self._nat_out(sender, item.src, item.sport, proto)
         dst, dport, _, blocked = self._nat_in(item.dst, item.dport, proto)
-        node = self.nodes.get(dst)
+        node = self.node_at(dst, sender)
         if node is None:
             reason: str | None = "no_route"
         elif self.is_down(sender, node.name, "esp"):
@@ -263,8 +292,8 @@ class Link:
         nat = self.nat
         if nat is not None and msg.dst == nat.public:
             proto = nat_mod.UDP if msg.sport is not None else nat_mod.ESP
-            return self.nodes.get(nat.inside_address), nat.inbound(msg.dport, proto) is None
-        return self.nodes.get(msg.dst), False
+            return self.node_at(nat.inside_address, key[0]), nat.inbound(msg.dport, proto) is None
+        return self.node_at(msg.dst, key[0]), False
 
     def _close(self, key: tuple[str, str]) -> None:
         """Stop accounting what the flow was losing on the link."""

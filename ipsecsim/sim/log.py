@@ -1,7 +1,12 @@
-"""The event log of one run: events in the order they happened."""
+"""The event log of one run: events in the order they happened.
+
+Listeners (``subscribe``) see every event as it is logged; an HA controller (sim/ha.py)
+reacts to its members' events this way instead of polling.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..proto.events import Event
@@ -10,9 +15,15 @@ from ..proto.events import Event
 class EventLog:
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.listeners: list[Callable[[Event], None]] = []
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        self.listeners.append(listener)
 
     def add(self, event: Event) -> None:
         self.events.append(event)
+        for listener in self.listeners:
+            listener(event)
 
     def emit(self, t: float, peer: str, event: str, **fields: Any) -> None:
-        self.events.append(Event(t, peer, event, fields))
+        self.add(Event(t, peer, event, fields))

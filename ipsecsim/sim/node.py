@@ -143,6 +143,7 @@ class PeerNode:
         self.boots += 1
         self.ep = self.make_endpoint(old.settings, self.boots)
         self.ep.keylog = old.keylog  # the packet trace still needs the keys of SAs from before the crash
+        self.ep.traffic.flows = old.traffic.flows  # the hosts' flow counters outlive the gateway's reboot
         self.crashed = False
         now = self.env.now
         self.ep.start(now)

@@ -1,4 +1,5 @@
-"""Scenario -> Result: build the peers, the link and the faults, run SimPy to the end."""
+"""Scenario -> Result: build the peers, the link, the HA controllers and the faults, run SimPy
+to the end."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import simpy
 
 from ..config.loader import Scenario
 from ..config.model import FaultConfig
+from ..config.topology import partner_map
 from ..proto.endpoint import Endpoint
 from ..proto.rng import stream
 from ..proto.settings import PeerSettings
 from ..result import Result
 from .faults import run_fault
+from .ha import start_groups
 from .link import Link
 from .log import EventLog
 from .nat import Nat
@@ -37,13 +40,15 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
         return Endpoint(settings, stream(seed, *names))
 
     nodes = {name: PeerNode(env, s, make_endpoint, link, log) for name, s in scenario.peers.items()}
+    link.partner = partner_map(scenario.config.peers)
+    groups = start_groups(env, scenario.config, nodes, log)
     faults: list[tuple[FaultConfig, PeerSettings | None]] = [
         (f, scenario.reconfigured.get(i)) for i, f in enumerate(scenario.config.faults)]
     for w in scenario.config.link.down:
         faults.append((FaultConfig(at=w.start, kind="link_down", duration=w.end - w.start), None))
     for f, s in sorted(faults, key=lambda x: x[0].at):
         env.process(run_fault(env, f, nodes, link, log, s))
-    start_sources(env, scenario.config, nodes, log, until)
+    start_sources(env, scenario.config, nodes, log, until, groups)
     start_probes(env, scenario.config.peers, nodes, log, until)
     env.run(until=until)
     for node in nodes.values():

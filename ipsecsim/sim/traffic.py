@@ -6,14 +6,15 @@
 * ``burst``: ``rate`` for ``length`` (or until ``bytes`` are sent) every ``every``.
 
 A source hands its traffic to the sending peer's node (``PeerNode.submit``); the peer's data
-plane (proto/traffic.py) does the rest.
+plane (proto/traffic.py) does the rest. A source whose ``from`` is an HA group hands it to the
+group (sim/ha.py ``GroupSender``), which passes it to the member it makes active.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Generator
-from typing import Any
+from collections.abc import Generator, Mapping
+from typing import Any, Protocol
 
 import simpy
 
@@ -33,19 +34,31 @@ def flow_name(t: TrafficConfig, index: int) -> str:
 
 
 def endpoints(cfg: ScenarioConfig, t: TrafficConfig) -> tuple[str, str]:
-    """(src host, dst host) of a flow, defaulting to the first host of each side's first subnet."""
-    src = t.src or first_host(cfg.peers[t.source].local_subnets[0])
-    dst = t.dst or first_host(cfg.peers[t.to].local_subnets[0])
+    """(src host, dst host) of a flow, defaulting to the first host of each side's first subnet
+    (of a group: of its first member)."""
+    from ..config.topology import members
+    src = t.src or first_host(cfg.peers[members(cfg, t.source)[0]].local_subnets[0])
+    dst = t.dst or first_host(cfg.peers[members(cfg, t.to)[0]].local_subnets[0])
     return src, dst
 
 
+class Sender(Protocol):
+    """Where a source hands its traffic: a peer's node, or an HA group (sim/ha.py)."""
+
+    @property
+    def name(self) -> str: ...
+    def submit_packet(self, pkt: Packet) -> None: ...
+    def submit_fluid(self, flow: FluidFlow, rate: float) -> None: ...
+
+
 def start_sources(env: simpy.Environment, cfg: ScenarioConfig, nodes: dict[str, PeerNode], log: EventLog,
-                  until: float) -> None:
+                  until: float, groups: Mapping[str, Sender] | None = None) -> None:
     for i, t in enumerate(cfg.traffic):
-        env.process(_source(env, cfg, t, flow_name(t, i), nodes[t.source], log, until))
+        sender: Sender = (groups or {}).get(t.source) or nodes[t.source]
+        env.process(_source(env, cfg, t, flow_name(t, i), sender, log, until))
 
 
-def _source(env: simpy.Environment, cfg: ScenarioConfig, t: TrafficConfig, name: str, node: PeerNode,
+def _source(env: simpy.Environment, cfg: ScenarioConfig, t: TrafficConfig, name: str, node: Sender,
             log: EventLog, until: float) -> Generator[Any, Any, None]:
     src, dst = endpoints(cfg, t)
     s_int, d_int = int(ipaddress.IPv4Address(src)), int(ipaddress.IPv4Address(dst))

@@ -310,7 +310,8 @@ def _discrete_note(w: WirePacket, flows: dict[str, FlowInfo]) -> str:
 
 def traffic_frames(result: Result, opts: TraceOptions) -> list[Frame]:
     """``FrameSource`` of the traffic's ESP packets (registered in ``frames.FRAME_SOURCES``)."""
-    names = list(result.scenario.peers)
+    from ..config.topology import partner_map
+    part = partner_map(result.scenario.config.peers)
     out: list[Frame] = []
     marks: dict[bytes, str | None] = {}
     for pl in plan(result, opts).packets:
@@ -320,7 +321,7 @@ def traffic_frames(result: Result, opts: TraceOptions) -> list[Frame]:
         if sa.spi not in marks:
             algs = esp_names(sa)
             marks[sa.spi] = undecryptable_reason("ESP", algs) if isinstance(algs, Cannot) else None
-        receiver = next((n for n in names if n != sender), "?")
+        receiver = part.get(sender, "?")
         notes = [f"{sender} → {receiver}: ESP SA 0x{sa.spi.hex()} seq {p.seq}"]
         notes += [n for n in (p.comment, marks[sa.spi]) if n]
         if pl.lost is not None:

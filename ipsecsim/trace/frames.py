@@ -115,9 +115,19 @@ def peer_names(result: Result) -> dict[str, str]:
     return names
 
 
+def receiver_names(result: Result) -> dict[str, dict[str, str]]:
+    """Per sender, address -> peer name: where peers share an address (one gateway, several
+    tunnels), the sender's own remote peer."""
+    from ..config.topology import partner_map
+    names = peer_names(result)
+    peers = result.scenario.peers
+    return {n: {**names, peers[p].address: p} for n, p in partner_map(result.scenario.config.peers).items()}
+
+
 def ike_frames(result: Result, opts: TraceOptions) -> list[Frame]:
     """Every IKE datagram of the run, in the order it was sent."""
-    names = peer_names(result)
+    base = peer_names(result)
+    per_sender = receiver_names(result)
     rng = stream(result.seed, "trace", "ike")
     encoded: dict[int, bytes] = {}
     marked: dict[tuple[bytes, bytes], str | None] = {}
@@ -130,6 +140,7 @@ def ike_frames(result: Result, opts: TraceOptions) -> list[Frame]:
             data = encoded[id(d.message)] = message_bytes(d.message, d.keys, rng)
         if tx.lost is not None and opts.lost == "omit":
             continue
+        names = per_sender.get(tx.sender, base)
         notes = [f"{tx.sender} → {names.get(d.dst, d.dst)}: {describe(d.message)}"]
         if d.retransmit:
             notes.append(f"retransmission {d.retransmit}")

@@ -97,7 +97,9 @@ def write_trace(result: Result, opts: TraceOptions, sources: Sequence[FrameSourc
     report = TraceReport(opts.pcap, opts.keys, sample=opts.sample_text())
     if opts.pcap is not None:
         frames = collect_frames(result, opts, sources)
-        names = {s.address: name for name, s in result.scenario.peers.items()}
+        names: dict[str, str] = {}
+        for name, s in result.scenario.peers.items():  # one gateway, several tunnels: one interface
+            names[s.address] = f"{names[s.address]}/{name}" if s.address in names else name
         report.sample = sample_text(result, opts)
         try:
             pcap.write(opts.pcap, frames, fmt=opts.format, link_type=opts.link_type, epoch=opts.epoch,

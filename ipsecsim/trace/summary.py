@@ -6,6 +6,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from .ha_summary import ha_summary
 from .traffic_summary import traffic_summary
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def summarize(result: Result) -> dict[str, Any]:
         "ipsecsim": __version__,
         "peers": peers,
         "traffic": traffic_summary(result),
+        **({"ha": ha_summary(result)} if sc.config.ha else {}),
     }
 
 

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
+from ..config.topology import partner_map
 from ..proto.events import Event
+from .ha_summary import render_ha
 
 if TYPE_CHECKING:
     from ..result import Result
@@ -112,6 +114,33 @@ def _started(e: Event) -> str:
             f"({escape(str(e.get('to')))}) starts: {what}")
 
 
+def _fault_where(e: Event) -> str:
+    if e.get("between"):
+        a, b = e.get("between")
+        return f" on the path {escape(a)} ⇄ {escape(b)} only"
+    if e.get("direction"):
+        return f" {escape(e.get('direction'))} only"
+    return ""
+
+
+def _ha_switch(e: Event) -> str:
+    old, new = e.get("from"), e.get("to")
+    flows = e.get("flows") or []
+    moved = f"; {', '.join(flows)} {'moves' if len(flows) == 1 else 'move'}" if flows else ""
+    if new is None:
+        return f"[bold red]HA: no usable member[/] (was {escape(str(old))}): {escape(str(e.get('reason')))}"
+    what = f"{escape(old)} → {escape(new)}" if old is not None else f"{escape(new)} active"
+    colour = "bold magenta" if old is not None else "bold green"
+    return f"[{colour}]HA switch {what}[/] ({escape(str(e.get('reason')))}){escape(moved)}"
+
+
+def _ha_member(e: Event) -> str:
+    ok = e.get("usable")
+    colour = "green" if ok else "red"
+    return f"[{colour}]HA member {escape(str(e.get('member')))} {'usable' if ok else 'unusable'}[/]: " \
+           f"{escape(str(e.get('reason')))}"
+
+
 def _generic(e: Event) -> str:
     fields = " ".join(f"{k}={v}" for k, v in e.fields.items())
     return f"{escape(e.event)} {escape(fields)}"
@@ -162,7 +191,7 @@ FORMATTERS: dict[str, Formatter] = {
     "route_revoked": lambda e, n: (e.peer, f"[bold red]route revoked[/] (health check to {e.get('destination')})"),
     "route_restored": lambda e, n: (e.peer, f"[green]route restored[/] (health check to {e.get('destination')})"),
     "fault": lambda e, n: (e.peer, f"[bold yellow]⚡ fault {escape(e.get('kind'))}[/]" +
-                           (" (end)" if e.get("undo") else "")),
+                           (" (end)" if e.get("undo") else "") + _fault_where(e)),
     "sa_expired": lambda e, n: (e.peer, _expired(e)),
     "child_sa_rekeyed": lambda e, n: (e.peer, _rekeyed(e)),
     "ike_sa_rekeyed": lambda e, n: (e.peer, f"[bold green]IKE SA rekeyed[/] {e.get('spi_i')}_i {e.get('spi_r')}_r → "
@@ -187,6 +216,8 @@ FORMATTERS: dict[str, Formatter] = {
     "nat_mapping_created": lambda e, n: (e.peer, f"NAT mapping {e.get('inside')} → {e.get('outside')}"),
     "nat_mapping_expired": lambda e, n: (e.peer, f"[yellow]NAT mapping {e.get('inside')} → {e.get('outside')} "
                                          f"expired[/] (idle {e.get('idle'):g} s)"),
+    "ha_switch": lambda e, n: (e.peer, _ha_switch(e)),
+    "ha_member_state": lambda e, n: (e.peer, _ha_member(e)),
     "lifetime_negotiated": lambda e, n: (e.peer, f"[cyan]{'ISAKMP' if e.get('phase') == 'ike' else 'IPsec'} SA "
                                          f"lifetime[/] {escape(str(e.get('reason')))}"),
 }
@@ -202,17 +233,25 @@ def render(result: Result, console: Console, verbose: bool = False) -> None:
                   f"{len(result.events)} events")
     if sc.config.description:
         console.print(f"[dim]{escape(sc.config.description.strip())}[/]")
+    part = partner_map(sc.config.peers)
     for n, s in sc.peers.items():
         behind = f", behind a NAT (public {nat.public_address}, mappings expire after {nat.mapping_timeout:g} s " \
                  f"idle)" if nat is not None and nat.peer == n else ""
-        console.print(f"  {n}: {s.address} profile {s.profile}, IKEv{s.ike.version}, start {s.start}{behind}")
+        tunnel = f", tunnel to {part[n]}" if len(sc.peers) > 2 else ""
+        console.print(f"  {n}: {s.address} profile {s.profile}, IKEv{s.ike.version}, start {s.start}{behind}{tunnel}")
+    for g in sc.config.ha:
+        order = ", ".join(f"{m} (master)" if i == 0 else m for i, m in enumerate(g.members))
+        console.print(f"  HA group {g.name}: {order}; {g.mode}{', preempt' if g.preempt else ', no preempt'}, "
+                      f"watching {', '.join(g.watch)}")
     console.print()
-    width = max(len(n) for n in sc.peers) * 2 + 3
+    # where peers share an address (one gateway, several tunnels), each names its own remote peer
+    own = {n: {**names, sc.peers[p].address: p} for n, p in part.items()}
+    width = max(len(n) for n in (*sc.peers, *(g.name for g in sc.config.ha))) * 2 + 3
     for e in result.events:
         if e.event == "message_received" and not verbose:
             continue
         fmt = FORMATTERS.get(e.event)
-        who, text = fmt(e, names) if fmt else (e.peer, _generic(e))
+        who, text = fmt(e, own.get(e.peer, names)) if fmt else (e.peer, _generic(e))
         console.print(f"{fmt_time(e.t)}  {escape(who):<{width}}  {text}", soft_wrap=True)
     console.print()
     render_state(result, console)
@@ -242,6 +281,7 @@ def render_state(result: Result, console: Console) -> None:
         for d in h.get("dpd_peer_dead", []):
             console.print(f"    [yellow]DPD declared the peer dead[/] at {d['t']:g} s (silent for "
                           f"{d['silent_for']:g} s, action {d['action']})")
+    render_ha(summary, console)
     render_traffic(summary.get("traffic") or {}, console)
 
 

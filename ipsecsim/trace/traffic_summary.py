@@ -33,6 +33,13 @@ def flows_of(result: Result) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _peers(result: Result, end: str) -> list[str]:
+    """The peers a flow's end stands for: the peer, or every member of an HA group (a flow
+    from a group is offered at whichever member was active, and arrives at its partner)."""
+    from ..config.topology import members
+    return members(result.scenario.config, end)
+
+
 def merge(intervals: list[tuple[float, float, str]]) -> list[dict[str, Any]]:
     """Union of (start, end, reason) intervals; each merged interval lists its reasons."""
     out: list[dict[str, Any]] = []
@@ -67,17 +74,16 @@ def traffic_summary(result: Result) -> dict[str, Any]:
     frags = fragment_totals(result.esp, result.fluids, result.scenario.config.link.mtu, result.duration)
     for name, meta in flows.items():
         f = per_flow[name]
-        sender, receiver = result.endpoints[meta["from"]], result.endpoints[meta["to"]]
-        sc = sender.traffic.flows.get(name)
-        rc = receiver.traffic.flows.get(name)
-        if sc is not None:
-            f["offered_bytes"], f["offered_packets"] = sc.offered_bytes, sc.offered_packets
-        if rc is not None:
-            f["delivered_bytes"], f["delivered_packets"] = rc.delivered_bytes, rc.delivered_packets
+        sent = [c for p in _peers(result, meta["from"]) if (c := result.endpoints[p].traffic.flows.get(name))]
+        got = [c for p in _peers(result, meta["to"]) if (c := result.endpoints[p].traffic.flows.get(name))]
+        f["offered_bytes"] = sum(c.offered_bytes for c in sent)
+        f["offered_packets"] = sum(c.offered_packets for c in sent)
+        f["delivered_bytes"] = sum(c.delivered_bytes for c in got)
+        f["delivered_packets"] = sum(c.delivered_packets for c in got)
         f["fragmented_packets"], f["fragments"] = (round(v) for v in frags.get(name, (0, 0)))
         if meta["kind"] == "ping":
-            f["echo_requests"] = round(sc.offered_packets) if sc else 0
-            f["echo_replies"] = sc.replies if sc else 0
+            f["echo_requests"] = round(sum(c.offered_packets for c in sent))
+            f["echo_replies"] = sum(c.replies for c in sent)
     for e in result.events:
         if e.event != "traffic_dropped" or e.get("flow") not in per_flow:
             continue

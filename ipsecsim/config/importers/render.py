@@ -34,25 +34,33 @@ def _get(d: dict[str, Any], dotted: str) -> Any:
     return d
 
 
-def scenario_yaml(imp: ImportedPeer, vendor: str) -> str:
+def cloud_peer(imp: ImportedPeer, placeholder: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The imported peer as scenario keys, masked or missing values replaced by
+    ``placeholder`` values, and the flag text per key path for those lines."""
+    ph = {**PLACEHOLDER, **(placeholder or {})}
     cloud = copy.deepcopy(imp.peer)
     flags: dict[str, str] = {}
     for target, (jpath, value) in imp.masked.items():
-        if target in PLACEHOLDER:
-            _set(cloud, target, PLACEHOLDER[target])
+        if target in ph:
+            _set(cloud, target, ph[target])
         flags[target] = f"masked in the document ({jpath} = {value}): replace"
     for target, why in imp.missing.items():
-        if target in PLACEHOLDER:
-            _set(cloud, target, PLACEHOLDER[target])
+        if target in ph:
+            _set(cloud, target, ph[target])
         flags[target] = f"not in the document ({why}): replace"
-    cloud.setdefault("address", PLACEHOLDER["address"])
-    cloud.setdefault("remote_address", PLACEHOLDER["remote_address"])
-    cloud.setdefault("local_subnets", PLACEHOLDER["local_subnets"])
+    cloud.setdefault("address", ph["address"])
+    cloud.setdefault("remote_address", ph["remote_address"])
+    cloud.setdefault("local_subnets", ph["local_subnets"])
     cloud.setdefault("remote_subnets", ["192.168.0.0/24"])
     for key in ("local_id", "remote_id"):  # identities follow the addresses unless given
         if f"ike.{key}" in imp.masked and "ike" in cloud:
             cloud["ike"].pop(key, None)
     cloud["start"] = "respond"
+    return cloud, flags
+
+
+def customer_peer(cloud: dict[str, Any]) -> dict[str, Any]:
+    """A strongSwan customer gateway mirroring ``cloud``: subnets swapped, same proposals and key."""
     ike = cloud.get("ike", {})
     customer: dict[str, Any] = {
         "profile": "strongswan",
@@ -65,11 +73,17 @@ def scenario_yaml(imp: ImportedPeer, vendor: str) -> str:
     }
     if cloud.get("ike", {}).get("remote_id"):
         customer["ike"]["local_id"] = cloud["ike"]["remote_id"]
+    return customer
+
+
+def scenario_yaml(imp: ImportedPeer, vendor: str) -> str:
+    cloud, flags = cloud_peer(imp)
+    customer = customer_peer(cloud)
     name = str(imp.meta.get("name") or f"{vendor}-import")
     doc = {"name": name[:64], "description": f"Imported from {imp.file} ({vendor}). The customer peer mirrors "
            f"the cloud side; edit it to match the real customer gateway.", "seed": 1, "duration": "10m",
            "peers": {"cloud": cloud, "customer": customer}}
-    text = yaml.dump(doc, Dumper=_NoAliases, sort_keys=False, allow_unicode=True, width=100)
+    text = dump(doc)
     out = [f"# ipsecsim import {vendor} {imp.file}"]
     out += [f"# note: {n}" for n in imp.notes]
     if flags:
@@ -80,7 +94,7 @@ def scenario_yaml(imp: ImportedPeer, vendor: str) -> str:
             section = line.strip().rstrip(":")
             if section == "customer":
                 line += "  # mirrors the cloud peer, placeholders included"
-        out.append(line + (_flag(line, flags) if section == "cloud" else ""))
+        out.append(line + (flag(line, flags) if section == "cloud" else ""))
     return "\n".join(out) + "\n"
 
 
@@ -89,7 +103,11 @@ class _NoAliases(yaml.SafeDumper):
         return True
 
 
-def _flag(line: str, flags: dict[str, str]) -> str:
+def dump(doc: dict[str, Any]) -> str:
+    return yaml.dump(doc, Dumper=_NoAliases, sort_keys=False, allow_unicode=True, width=100)
+
+
+def flag(line: str, flags: dict[str, str]) -> str:
     key = line.strip().split(":", 1)[0]
     for target, text in flags.items():
         if target.split(".")[-1] == key and key:

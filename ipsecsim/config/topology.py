@@ -1,0 +1,146 @@
+"""Which peer talks to which: tunnels as pairs of peers, and where traffic can go.
+
+A peer is one IKE connection with one remote address (the core's responder accepts requests
+only from its ``remote_address``, as a gateway with one configured connection does). A tunnel
+is therefore two peers that name each other:
+
+    peers:
+      cloud-1:    {address: 47.21.0.1, remote_peer: customer-1, ...}
+      customer-1: {address: 47.42.0.1, remote_peer: cloud-1, ...}
+      cloud-2:    {address: 47.21.0.2, remote_peer: customer-2, ...}
+      customer-2: {address: 47.42.0.1, remote_peer: cloud-2, ...}   # same gateway, second tunnel
+
+With two peers ``remote_peer`` defaults to the other one (every older scenario). With more it
+is required, and the pairing must be mutual: a peer naming another that pairs with a third
+would send requests its partner ignores ("no connection configured"), which is a
+configuration mistake this module reports instead of simulating silently. (A responder
+accepting several initiators is several peers, one per tunnel, possibly sharing an address.)
+
+Peers of different tunnels may share an address: one gateway device terminating two tunnels
+(Alibaba Cloud recommends two customer addresses for dual tunnels but accepts one; Huawei
+Cloud's active-active and active-standby examples pair both gateway EIPs with one customer
+address). The link then delivers a packet to the peer at that address whose remote peer sent
+it. The two ends of one tunnel must differ in address.
+
+Traffic names its ends by peer or by HA group (config/ha.py). The sending side picks the
+tunnel (RFC 4301 5.1: outbound processing is the sender's SPD and routing): from a peer, its
+one tunnel; from a group, the tunnel of the member the group's controller makes active. The
+``to`` end must contain the receiver of every tunnel the sender may pick.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import PeerConfig, ScenarioConfig, TrafficConfig
+
+
+def partners(peers: Mapping[str, PeerConfig]) -> dict[str, str | None]:
+    """Each peer's remote peer: ``remote_peer`` if given, else the other peer when there are
+    two, else None (an error ``pairing_problems`` reports)."""
+    names = list(peers)
+    out: dict[str, str | None] = {}
+    for n, p in peers.items():
+        if p.remote_peer is not None:
+            out[n] = p.remote_peer
+        elif len(names) == 2:
+            other = names[1 - names.index(n)]
+            named = peers[other].remote_peer
+            out[n] = other if named in (None, n) else None
+        else:
+            out[n] = None
+    return out
+
+
+def partner_map(peers: Mapping[str, PeerConfig]) -> dict[str, str]:
+    """``partners`` of a validated scenario (every peer has one)."""
+    return {n: p for n, p in partners(peers).items() if p is not None}
+
+
+def pairing_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
+    """(field path, message) for peers that do not form tunnels of two."""
+    peers = cfg.peers
+    names = list(peers)
+    part = partners(peers)
+    for n, p in peers.items():
+        allowed = f"allowed: one of the other peers ({', '.join(m for m in names if m != n)})"
+        if p.remote_peer is not None and p.remote_peer not in peers:
+            return [(f"peers.{n}.remote_peer", f"unknown peer {p.remote_peer!r}; {allowed}")]
+        if p.remote_peer == n:
+            return [(f"peers.{n}.remote_peer", f"a peer cannot be its own remote peer; {allowed}")]
+    for n in names:
+        if part[n] is None:
+            return [(f"peers.{n}.remote_peer", f"required when a scenario has more than two peers: the peer at "
+                     f"the other end of {n}'s tunnel (allowed: {', '.join(m for m in names if m != n)})")]
+    for n in names:
+        m = part[n]
+        assert m is not None
+        back = part[m]
+        if back != n:
+            return [(f"peers.{n}.remote_peer", f"{n} names {m}, but {m}'s remote_peer is {back}: a tunnel is two "
+                     f"peers naming each other (a peer is one IKE connection, and a responder accepts only its "
+                     f"remote_address); set peers.{m}.remote_peer: {n}, or pair {n} with another peer")]
+    for n in names:
+        m = part[n]
+        assert m is not None
+        if names.index(n) < names.index(m) and peers[n].address == peers[m].address:
+            return [(f"peers.{m}.address", f"peers {n} and {m} have the same address {peers[n].address}: the two "
+                     f"ends of a tunnel need different addresses")]
+    nat = cfg.link.nat
+    if nat is not None and nat.peer in peers:
+        inside = peers[nat.peer].address
+        shared = [n for n in names if n != nat.peer and peers[n].address == inside]
+        if shared:
+            return [("link.nat.peer", f"{nat.peer} shares its address {inside} with {', '.join(shared)}; a NAT in "
+                     f"front of a gateway with several tunnels is not modelled")]
+    return []
+
+
+def members(cfg: ScenarioConfig, name: str) -> list[str]:
+    """The peers a traffic end stands for: a group's members in preference order, or the peer."""
+    for g in cfg.ha:
+        if g.name == name:
+            return list(g.members)
+    return [name]
+
+
+def routes(cfg: ScenarioConfig, source: str) -> list[tuple[str, str]]:
+    """Every (sender, receiver) tunnel traffic from ``source`` (a peer or a group) may take."""
+    part = partner_map(cfg.peers)
+    return [(m, part[m]) for m in members(cfg, source)]
+
+
+def traffic_route_problems(cfg: ScenarioConfig, i: int, t: TrafficConfig, src: str, dst: str) -> list[tuple[str, str]]:
+    """(field path, message) when flow ``i`` cannot reach its ``to`` end, or its hosts
+    ``src`` / ``dst`` are outside the subnets of a sender / receiver it may use."""
+    groups = {g.name for g in cfg.ha}
+    targets = set(members(cfg, t.to))
+    pairs = routes(cfg, t.source)
+    where = f"traffic[{i}].to"
+    if t.source not in groups and t.to in groups:
+        sender, receiver = pairs[0]
+        return [(where, f"the sending side picks the tunnel and {sender} has one, to {receiver}: naming group "
+                 f"{t.to} would not make this flow fail over. Send from a group of this side's peers (ha:) or "
+                 f"name {receiver}")]
+    missing = [r for _, r in pairs if r not in targets]
+    if missing:
+        if t.source in groups:
+            reach = ", ".join(r for _, r in pairs)
+            return [(where, f"the members of group {t.source} reach {reach} through their tunnels; name a group "
+                     f"listing them (ha: - {{name: ..., members: [{reach}]}})")]
+        sender, receiver = pairs[0]
+        return [(where, f"{sender}'s tunnel leads to {receiver} (its remote_peer), not to {t.to}")]
+    out: list[tuple[str, str]] = []
+    for key, addr, who in (("src", src, [s for s, _ in pairs]), ("dst", dst, [r for _, r in pairs])):
+        for peer in who:
+            nets = cfg.peers[peer].local_subnets
+            if not any(ipaddress.IPv4Address(addr) in ipaddress.IPv4Network(n) for n in nets):
+                given = getattr(t, key) is not None
+                how = "" if given else f" (the default: first host of {who[0]}'s first local subnet; give {key})"
+                out.append((f"traffic[{i}].{key}", f"{addr}{how} is not in {peer}'s local_subnets "
+                            f"({', '.join(nets)}): traffic runs between the protected subnets"))
+                return out
+    return out
