@@ -93,3 +93,16 @@ def test_faults_are_events():
              {"at": "4s", "kind": "loss", "loss": {"model": "gilbert-elliott", "p": 0.1, "r": 0.5}}])
     kinds = [(e.t, e.peer, e.get("kind"), e.get("undo")) for e in r.select("fault")]
     assert kinds == [(1, "B", "freeze", None), (3, "B", "unfreeze", True), (4, "link", "loss", None)]
+
+
+def test_reconfigured_start_policy_reaches_the_data_plane():
+    """A reconfigure fault changes the whole side, data plane included: a gateway switched from
+    responder-only to a trap policy (start: on-traffic) negotiates on the next packet that
+    matches it (RFC 4301 5.2: an outbound packet with no SA makes IKE negotiate one)."""
+    r = run([{"at": "10500ms", "kind": "reconfigure", "peer": "A", "set": {"start": "on-traffic"}}],
+            a={"start": "respond"}, duration=30,
+            traffic=[{"name": "p", "kind": "ping", "from": "A", "to": "B", "interval": 1, "start": 1}])
+    # pings at 1..10 s hit no policy able to negotiate; the one at 11 s triggers A
+    assert r.first("negotiation_triggered", "A").t == pytest.approx(11)
+    assert r.first("message_sent", "A").t == pytest.approx(11)
+    assert r.status("A") == "ipsec_sa_established"

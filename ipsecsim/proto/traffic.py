@@ -52,6 +52,7 @@ from .ts import covers
 if TYPE_CHECKING:
     from .algorithms import Algorithm
     from .endpoint import Endpoint
+    from .settings import PeerSettings
 
 ACQUIRE_EXPIRES = 30.0  # Linux net.core.xfrm_acq_expires default (net/xfrm/xfrm_sysctl.c)
 _EPS = 1e-9
@@ -276,7 +277,6 @@ class TrafficPlane:
 
     def __init__(self, ep: Endpoint):
         self.ep = ep
-        self.settings = ep.settings
         self.frozen = False
         self.local: dict[str, _Local] = {}
         self.arrivals: dict[str, _Arrival] = {}
@@ -299,7 +299,14 @@ class TrafficPlane:
         self.last_out: float | None = None
         """When a discrete ESP packet last left (NAT keepalives are sent only when idle)."""
 
+    @property
+    def settings(self) -> PeerSettings:
+        """The endpoint's live settings: a ``reconfigure`` fault changes selectors, the start
+        policy and the acquire queue of the data plane too."""
+        return self.ep.settings
+
     # --- driver side -----------------------------------------------------------------------
+
     def take(self) -> list[EspPacket | EspFluid]:
         out, self._out = self._out, []
         return out
@@ -494,7 +501,7 @@ class TrafficPlane:
     def _suite(self, child: ChildSa) -> tuple[Algorithm, Algorithm | None]:
         suite = self._suites.get(child.uid)
         if suite is None:
-            suite = self._suites[child.uid] = esp_size.suite(child.proposal, self.ep.settings.child.sha256_96)
+            suite = self._suites[child.uid] = esp_size.suite(child.proposal, self.settings.child.sha256_96)
         return suite
 
     def _esp_fields(self, child: ChildSa, size: int, df: bool) -> dict[str, Any]:
