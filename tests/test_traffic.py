@@ -162,3 +162,19 @@ def test_cli_bad_lifetime_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["run", str(f)]) == 2
     err = capsys.readouterr().err
     assert str(f) in err and "peers.A.child.rekey_time" in err and "Traceback" not in err
+
+
+def test_a_restarted_receiver_accounts_the_flow_it_is_still_receiving() -> None:
+    """B crashes at 100 s and boots again at 110 s while A keeps sending into its old SA (A has
+    no DPD here). The rebooted B has no inbound SA for that SPI (RFC 4303 3.4.2: discard), so
+    every byte from then on is dropped as unilateral_sa until A learns otherwise; no byte may go
+    unaccounted across the reboot."""
+    r = sim(duration=200, a={"dpd": {"delay": 0}}, b={"dpd": {"delay": 0}},
+            faults=[{"at": 100, "kind": "crash", "peer": "B", "duration": 10}],
+            traffic=[{"name": "f", "kind": "bulk", "from": "A", "to": "B", "rate": MBPS8, "start": 10, "stop": 190}])
+    f = flow(r, "f")
+    assert f["offered_bytes"] == 180_000_000
+    # drops are accounted by offer time: bytes sent from 99.995 s reach B (5 ms link) once it
+    # is down, bytes sent from 109.995 s reach the rebooted B
+    assert f["dropped_bytes"] == {"peer_down": 10_000_000, "unilateral_sa": 80_005_000}
+    assert f["delivered_bytes"] == 89_995_000 and balanced(f)

@@ -42,7 +42,7 @@ traffic to send; inbound ESP is proof of liveness).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from . import esp_size
@@ -567,6 +567,17 @@ class TrafficPlane:
         return self.last_out
 
     # --- arriving fluid ----------------------------------------------------------------------
+    def take_over_arrivals(self, old: TrafficPlane, now: float) -> None:
+        """A rebooted gateway (``old`` is its data plane before the crash): fluid flows keep
+        arriving on the wire whatever the gateway knows. The old plane stops accounting them
+        (at their offer time, ``now`` minus the link delay) and this one takes them on, with
+        the SAs it has now (after a reboot: none, so they are dropped until renegotiated)."""
+        for arr in list(old.arrivals.values()):
+            msg, lag = arr.msg, arr.lag
+            old._switch_arrival(arr, msg, None, now)
+            if msg.rate > 0:
+                self._receive_fluid(replace(msg, sent_at=now - lag), now)
+
     def _receive_fluid(self, msg: EspFluid, now: float) -> None:
         arr = self.arrivals.get(msg.flow)
         if arr is None:

@@ -137,15 +137,16 @@ class PeerNode:
 
     def restart(self) -> None:
         """Boot with fresh state: new SPIs, nonces and keys from a new random stream."""
-        old = self.ep
-        old.finish(self.env.now)
-        self._flush()
+        old, now = self.ep, self.env.now
         self.boots += 1
-        self.ep = self.make_endpoint(old.settings, self.boots)
-        self.ep.keylog = old.keylog  # the packet trace still needs the keys of SAs from before the crash
-        self.ep.traffic.flows = old.traffic.flows  # the hosts' flow counters outlive the gateway's reboot
+        new = self.make_endpoint(old.settings, self.boots)
+        new.keylog = old.keylog  # the packet trace still needs the keys of SAs from before the crash
+        new.traffic.flows = old.traffic.flows  # the hosts' flow counters outlive the gateway's reboot
+        new.traffic.take_over_arrivals(old.traffic, now)
+        old.finish(now)
+        self._flush()
+        self.ep = new
         self.crashed = False
-        now = self.env.now
         self.ep.start(now)
         for flow, rate in self.offered.values():
             self.ep.offer_fluid(flow, rate, now)
