@@ -227,6 +227,16 @@ def test_cli_import_prints_a_runnable_scenario(tmp_path, capsys):
     assert r.status("cloud") == r.status("customer") == "ipsec_sa_established"
 
 
+def test_cli_import_flags_every_placeholder_address(capsys):
+    """An Alibaba connection (DescribeVpnConnection) names the customer gateway only by its
+    CustomerGatewayId: the address the cloud negotiates with is not in the document, so the
+    scenario's placeholder for it is flagged like a masked value."""
+    assert main(["import", "alibaba", str(VENDOR / "alibaba-describe.json")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    remote = next(x for x in lines if x.strip().startswith("remote_address:"))
+    assert "198.51.100.1" in remote and "not in the document" in remote
+
+
 def test_cli_import_bad_input_exits_2(tmp_path, capsys):
     assert main(["import", "huawei", str(tmp_path / "nope.json")]) == 2
     assert "no such file" in capsys.readouterr().err

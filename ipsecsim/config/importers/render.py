@@ -48,9 +48,10 @@ def cloud_peer(imp: ImportedPeer, placeholder: dict[str, Any] | None = None) -> 
         if target in ph:
             _set(cloud, target, ph[target])
         flags[target] = f"not in the document ({why}): replace"
-    cloud.setdefault("address", ph["address"])
-    cloud.setdefault("remote_address", ph["remote_address"])
-    cloud.setdefault("local_subnets", ph["local_subnets"])
+    for key in ("address", "remote_address", "local_subnets"):
+        if key not in cloud:
+            cloud[key] = ph[key]
+            flags.setdefault(key, "not in the document: a placeholder, replace")
     cloud.setdefault("remote_subnets", ["192.168.0.0/24"])
     for key in ("local_id", "remote_id"):  # identities follow the addresses unless given
         if f"ike.{key}" in imp.masked and "ike" in cloud:
