@@ -7,7 +7,7 @@ the IV (RFC 3602 3, RFC 3686 3, RFC 4106 3.1, RFC 7634 2), the ICV (RFC 2403/240
 largest inner packet whose ESP packet - outer IPv4 20 + [UDP 8 for NAT traversal, RFC
 3948] + SPI 4 + Seq 4 + IV + inner + padding + 2 + ICV - fits the MTU, and the TCP MSS of
 that packet (minus IPv4 20 and TCP 20). The last columns check one MSS (default 1300, the
-Huawei Cloud FAQ's "set the customer-side TCP MAX-MSS to 1300", seed 000): the size of its
+Huawei Cloud FAQ's "set the customer-side TCP MAX-MSS to 1300", Huawei Cloud API): the size of its
 largest segment's ESP packet. The arithmetic is ``proto.esp_size``.
 """
 
@@ -25,11 +25,11 @@ from .proto.proposals import ProposalError, Protocol, parse
 DEFAULT_PROPOSALS = ("aes128-sha1", "aes128-sha256", "aes256-sha256", "aes256-sha384", "aes256-sha512",
                      "aes128gcm16", "aes256gcm16", "aes128ctr-sha256", "chacha20poly1305", "3des-sha1",
                      "aes128-md5", "sm4-sm3")
-"""Common ESP choices: the AES-CBC / HMAC-SHA family of the cloud defaults (seed 000: aes-128 with
+"""Common ESP choices: the AES-CBC / HMAC-SHA family of the cloud defaults (Huawei Cloud API: aes-128 with
 sha2-256), AES-GCM, the legacy 3DES / MD5, and the Chinese SM4 / SM3 of "GM" gateways."""
 
 FAQ_MSS = 1300
-"""Huawei Cloud FAQ (seed 000, "VPN连接保活"): set the customer gateway's TCP MAX-MSS to 1300."""
+"""Huawei Cloud FAQ ("VPN连接保活"): set the customer gateway's TCP MAX-MSS to 1300."""
 
 HEADERS = IPV4_HEADER + TCP_HEADER  # an MSS-sized segment is MSS + 40 octets of IP packet
 

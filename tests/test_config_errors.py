@@ -75,7 +75,7 @@ def test_each_kind_of_bad_value(tmp_path, capsys, mutate, path, fragment):
 
 
 def test_profile_range_is_enforced_with_its_source(tmp_path, capsys):
-    """seed 000: Huawei Cloud ipsecpolicy lifetime_seconds is 30-604800."""
+    """Huawei Cloud API: ipsecpolicy lifetime_seconds is 30-604800."""
     d = scenario_dict(b={"profile": "huawei-cloud", "ike": {"proposals": ["aes128-sha256-modp2048"]},
                          "child": {"life_time": "10s"}})
     code, _, err = run_cli(capsys, "run", str(write(tmp_path, d)))

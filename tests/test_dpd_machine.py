@@ -33,7 +33,7 @@ def test_table_is_complete():
 
 
 def test_huawei_cloud_reading_three_probes_in_all_detects_at_75_s():
-    """Huawei Cloud FAQ (seed 000): idle 30 s, retransmit 15 s, peer abnormal after 3 failed
+    """Huawei Cloud FAQ: idle 30 s, retransmit 15 s, peer abnormal after 3 failed
     probes: 30 + 3 x 15 = 75 s after the last inbound packet."""
     m = DpdMachine(DpdSettings(mode="periodic", delay=30, style="retry", retry_interval=15, retries=3,
                                count="probes"), last_inbound=0)

@@ -6,7 +6,7 @@ from ipsecsim import load_scenario, simulate
 
 
 def test_huawei_default_dpd_timers_ride_out_the_jitter_that_flaps_aggressive_ones():
-    """Seed 000 FAQ: ISP jitter causes drops. 30 s idle and 3 probes 15 s apart (the Huawei
+    """Huawei Cloud FAQ: ISP jitter causes drops. 30 s idle and 3 probes 15 s apart (the Huawei
     defaults) need every probe of a round lost: 3 bursts in 45 s or one longer than 30 s
     (P = e^(-30/3) per burst), where 2 probes 2 s apart need one burst longer than 2 s
     (P = e^(-2/3)). Over 20 seeds the defaults declare a live peer dead at least 20 times

@@ -12,7 +12,7 @@ Sources (reference/vendor-defaults.md):
   8th transmission is also 64 s (marked ``assumption: true`` there), so it gives up after
   1 + 2 + 4 + 8 + 16 + 32 + 64 + 64 = 191 s.
 - FortiGate: IKEv2 retransmission 3 + 6 + 12 + 24 + 48 = 93 s, not configurable.
-- Huawei Cloud DPD (seed 000): idle 30 s, probes 15 s apart, the peer abnormal "after 3 failed
+- Huawei Cloud DPD (Huawei Cloud API): idle 30 s, probes 15 s apart, the peer abnormal "after 3 failed
   probes": 30 + 3 x 15 = 75 s after the last packet from the peer (the FAQ's reading; the USG
   command reference's "retry-limit = retransmissions" gives 30 + 4 x 15 = 90 s).
 """

@@ -67,7 +67,7 @@ def test_crash_loses_state_silently_and_restart_boots_fresh():
 
 
 def test_one_sided_psk_change_breaks_the_next_negotiation_only():
-    """Seed 000 FAQ: 'parameters changed on one side while in use'. The running SA is not
+    """Huawei Cloud FAQ: 'parameters changed on one side while in use'. The running SA is not
     affected; the next negotiation fails authentication."""
     r = run([{"at": "5s", "kind": "reconfigure", "peer": "B", "set": {"ike": {"psk": "changed"}}},
              {"at": "10s", "kind": "crash", "peer": "A", "duration": "1s"}])
@@ -78,7 +78,7 @@ def test_one_sided_psk_change_breaks_the_next_negotiation_only():
 
 
 def test_multi_exit_switch_makes_negotiation_leave_from_the_wrong_address():
-    """Seed 000 FAQ: with several exits, traffic to the cloud gateway may leave through a port
+    """Huawei Cloud FAQ: with several exits, traffic to the cloud gateway may leave through a port
     other than the negotiating one; the cloud has no connection for that address."""
     r = run([{"at": "5s", "kind": "address", "peer": "A", "address": "10.99.0.11"},
              {"at": "10s", "kind": "crash", "peer": "A", "duration": "1s"}], duration="5m")

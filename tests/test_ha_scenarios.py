@@ -129,7 +129,7 @@ def test_alibaba_dual_tunnel_failover_numbers():
     path = SCENARIOS / "alibaba-dual-tunnel-failover.yaml"
     r = shipped_result(path)
     nqa = r.scenario.config.peers["cloud-1"].nqa
-    assert nqa is not None and (nqa.interval, nqa.retries) == (3.0, 3)  # seed 002 VcoHealthCheck Interval / Retry
+    assert nqa is not None and (nqa.interval, nqa.retries) == (3.0, 3)  # VcoHealthCheck Interval / Retry
     # probes at start + k x interval; the first sent after the failure at 60 s is lost, and
     # the path is down when the retries-th consecutive loss is known, one interval after it was sent
     first_lost = next(nqa.start + k * nqa.interval for k in range(100) if nqa.start + k * nqa.interval >= 60)
@@ -155,7 +155,7 @@ def test_huawei_active_standby_numbers():
     cloud = profiles.load("huawei-cloud").nested()["dpd"]
     usg = profiles.load("huawei-usg").nested()["dpd"]
     last_inbound = 60 + 0.005
-    # seed 000 / FAQ: 3 probes in all, 15 s apart after 30 s idle; USG retry-limit: 3 retransmissions
+    # Huawei Cloud API / FAQ: 3 probes in all, 15 s apart after 30 s idle; USG retry-limit: 3 retransmissions
     cloud_dead = last_inbound + 30 + cloud["retries"] * 15
     usg_dead = last_inbound + 30 + (1 + usg["retries"]) * 15
     assert (cloud_dead, usg_dead) == (pytest.approx(135.005), pytest.approx(150.005))

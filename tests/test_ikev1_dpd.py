@@ -30,7 +30,7 @@ from ipsecsim.proto.sa import ChildState
 
 A_ADDR, B_ADDR = "10.99.0.1", "10.99.0.2"
 PCAPCHECK = SHARED / "tools" / "pcapcheck"
-# Huawei Cloud vpn_connection dpd defaults (seed 000): idle 30 s, retransmit 15 s, 3 retries
+# Huawei Cloud vpn_connection dpd defaults (Huawei Cloud API): idle 30 s, retransmit 15 s, 3 retries
 HUAWEI = {"delay": "30s", "retry_interval": "15s", "retries": 3, "ikev1_style": "retry", "mode": "periodic"}
 
 
@@ -131,7 +131,7 @@ def test_answered_probes_keep_the_tunnel() -> None:
 
 @pytest.mark.parametrize(("count", "probes", "dead_after"), [("probes", 3, 75.0), ("retransmissions", 4, 90.0)])
 def test_retry_style_readings(count: str, probes: int, dead_after: float) -> None:
-    """Huawei retry style: 30 s idle, then a probe every 15 s. Huawei Cloud FAQ (seed 000):
+    """Huawei retry style: 30 s idle, then a probe every 15 s. Huawei Cloud FAQ:
     dead after 3 failed probes = 30 + 3 x 15 = 75 s; USG command reference: retry-limit 3 =
     retransmissions, 1 + 3 probes = 90 s after the last inbound packet."""
     pair = dpd_pair({**HUAWEI, "count": count})
@@ -279,7 +279,7 @@ def test_action_restart_renegotiates_at_once() -> None:
 @pytest.mark.parametrize("action", ["trap", "hold"])
 def test_action_trap_renegotiates_when_traffic_appears(action: str) -> None:
     """trap / hold: the SAs go; the next packet matching the policy negotiates them again
-    (Huawei Cloud FAQ, seed 000: "when there is user traffic, negotiation is triggered again")."""
+    (Huawei Cloud FAQ: "when there is user traffic, negotiation is triggered again")."""
     pair = dead_pair(action)
     pair.run(150)
     assert pair.status("A") == "ike_sa_not_established", "no traffic, no negotiation"

@@ -1,7 +1,7 @@
 """The IKEv1 rekey and DPD scenarios, checked against the documents they cite.
 
 Expected values are computed here from the vendor documents (Huawei Cloud FAQ and API in
-seed 000, Huawei USG command reference, strongSwan swanctl.conf / task_manager_v1) and the
+Huawei Cloud API, Huawei USG command reference, strongSwan swanctl.conf / task_manager_v1) and the
 5 ms link delay, not copied from a run. Each scenario's own ``expect:`` block must pass too.
 """
 

@@ -90,7 +90,7 @@ def test_huawei_cloud_rekeys_at_the_54th_minute_of_the_agreed_lifetime() -> None
 
 
 def test_volume_rekey_uses_the_negotiated_kilobytes() -> None:
-    """Huawei Cloud: 20 GB volume lifetime (seed 000), proposed as 19531250 KB (x 1024 =
+    """Huawei Cloud: 20 GB volume lifetime (Huawei Cloud API), proposed as 19531250 KB (x 1024 =
     20e9 B) and claimed over strongSwan's none; soft at 90 % = 18e9 B. A 1 Gbit/s flow from the
     cloud (125e6 B/s) crosses it 144 s after it starts; the cloud rekeys and the flow moves to
     the new SA without a gap."""

@@ -75,7 +75,7 @@ def test_psk_mismatch() -> None:
 
 
 def test_proxy_id_mismatch() -> None:
-    """Huawei Cloud requires mirror images (seed 000 FAQ): INVALID_ID_INFORMATION."""
+    """Huawei Cloud requires mirror images (Huawei Cloud FAQ): INVALID_ID_INFORMATION."""
     r = run("ikev1-proxy-id-mismatch.yaml")
     assert [(e.peer, e.get("phase"), e.get("notify")) for e in r.select("negotiation_failed")] == [
         ("B", "child", "INVALID_ID_INFORMATION"), ("A", "child", "INVALID_ID_INFORMATION")]

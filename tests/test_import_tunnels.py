@@ -1,5 +1,5 @@
-"""Redundant connections in: an Alibaba dual-tunnel DescribeVpnConnection (seed 002
-TunnelOptionsSpecification, Role master / slave) and a Huawei pair of vpn_connections (seed 000
+"""Redundant connections in: an Alibaba dual-tunnel DescribeVpnConnection (Alibaba Cloud API
+TunnelOptionsSpecification, Role master / slave) and a Huawei pair of vpn_connections (Huawei Cloud API
 ha_role: master = active, slave = standby; both master = active-active) become one runnable
 scenario with both tunnels, one HA group per side in the documents' order."""
 

@@ -1,4 +1,4 @@
-"""Vendor JSON in (seed 000: Huawei Cloud vpn_connection; seed 002: Alibaba DescribeVpnConnection).
+"""Vendor JSON in (Huawei Cloud vpn_connection; Alibaba Cloud DescribeVpnConnection).
 
 Enums and ranges are those the API documents state; the examples' masked values are reported
 with their JSON path, never used.
@@ -44,7 +44,7 @@ def test_huawei_static_example_maps_ike_ipsec_dpd():
     imp = import_file(VENDOR / "huawei-static.json")
     p = imp.peer
     assert p["profile"] == "huawei-cloud"
-    # sha2-256 / aes-128 / group15 (seed 000 example), PFS group15
+    # sha2-256 / aes-128 / group15 (Huawei Cloud API example), PFS group15
     assert p["ike"] == {"version": 2, "proposals": ["aes128-sha256-modp3072"], "life_time": 86400}
     assert p["child"] == {"proposals": ["aes128-sha256-modp3072"], "life_time": 3600}
     assert p["dpd"] == {"delay": 30, "retry_interval": 15, "msg_order": "seq-hash-notify"}
@@ -157,7 +157,7 @@ def test_alibaba_example_master_tunnel_and_masks():
     imp = import_file(VENDOR / "alibaba-describe.json")
     p = imp.peer
     assert imp.meta["tunnel"]["role"] == "master" and imp.meta["tunnel"]["index"] == 1
-    # TunnelIkeConfig: aes / sha1 / group2, IKEv1 main (seed 002 example)
+    # TunnelIkeConfig: aes / sha1 / group2, IKEv1 main (Alibaba Cloud API example)
     assert p["ike"]["version"] == 1 and p["ike"]["mode"] == "main"
     assert p["ike"]["proposals"] == ["aes128-sha1-modp1024"] and p["ike"]["life_time"] == 86400
     assert p["child"] == {"proposals": ["aes128-sha1-modp1024"], "life_time": 86400}
@@ -243,7 +243,7 @@ def test_cli_import_bad_input_exits_2(tmp_path, capsys):
 
 
 def test_alibaba_health_check_becomes_a_tunnel_probe(tmp_path):
-    """VcoHealthCheck (seed 002): Sip in the VPC, Dip in the data centre, every Interval s, failed
+    """VcoHealthCheck (Alibaba Cloud API): Sip in the VPC, Dip in the data centre, every Interval s, failed
     after Retry losses, Policy revoke_route."""
     data = alibaba()
     del data["TunnelOptionsSpecification"]

@@ -117,7 +117,7 @@ def test_bad_lifetimes_name_field_and_reason(child: dict, path: str, words: str)
 
 
 def test_huawei_range_checked_on_effective_value() -> None:
-    """seed 000: ipsecpolicy lifetime_seconds 30-604800, checked after percentages resolve."""
+    """Huawei Cloud API: ipsecpolicy lifetime_seconds 30-604800, checked after percentages resolve."""
     with pytest.raises(ConfigError) as err:
         load_scenario(scenario_dict({"profile": "huawei-cloud", "child": {"life_time": "8d"}}))
     assert err.value.path == "peers.A.child.life_time" and "30s-604800s" in str(err.value)

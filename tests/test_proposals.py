@@ -40,13 +40,13 @@ def test_esp_proposals_default_to_no_esn_and_take_optional_pfs_group():
 
 
 @pytest.mark.parametrize("vendor_name,keyword", [
-    # Huawei Cloud API enums (seed 000) and their strongSwan keywords
+    # Huawei Cloud API enums and their strongSwan keywords
     ("aes256gcm16", "aes256gcm16"), ("aes128gcm16", "aes128gcm16"), ("aes256", "aes256"), ("aes192", "aes192"),
     ("aes128", "aes128"), ("3des", "3des"), ("sm4", "sm4"), ("sha512", "sha512"), ("sha384", "sha384"),
     ("sha256", "sha256"), ("sha1", "sha1"), ("md5", "md5"), ("sm3", "sm3"), ("modp768", "modp768"),
     ("modp1024", "modp1024"), ("modp1536", "modp1536"), ("modp2048", "modp2048"), ("modp3072", "modp3072"),
     ("modp4096", "modp4096"), ("ecp256", "ecp256"), ("ecp384", "ecp384"), ("ecp521", "ecp521"),
-    # Alibaba (seed 002): aes, des, group2
+    # Alibaba (Alibaba Cloud API): aes, des, group2
     ("aes", "aes128"), ("des", "des"),
 ])
 def test_every_seed_algorithm_is_known(vendor_name, keyword):
@@ -54,7 +54,7 @@ def test_every_seed_algorithm_is_known(vendor_name, keyword):
 
 
 def test_huawei_dh_groups_map_to_iana_numbers():
-    # seed 000: group1, 2, 5, 14, 15, 16, 19, 20, 21
+    # Huawei Cloud API: group1, 2, 5, 14, 15, 16, 19, 20, 21
     groups = {a.ikev2_id for a in ALGORITHMS.values() if a.kind is Kind.DH}
     assert {1, 2, 5, 14, 15, 16, 19, 20, 21} <= groups
 

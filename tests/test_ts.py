@@ -24,7 +24,7 @@ def test_disjoint_selectors_are_unacceptable():
 
 
 def test_exact_policy_requires_the_same_entries_and_masks():
-    # Huawei Cloud FAQ (seed 000): the interesting flows must be mirror images, same count and masks
+    # Huawei Cloud FAQ: the interesting flows must be mirror images, same count and masks
     assert select("exact", ts("10.1.0.0/16"), ts("10.2.0.0/16"), ts("10.1.5.0/24"), ts("10.2.0.0/16")) is None
     assert select("exact", ts("10.1.0.0/24", "10.5.0.0/24"), ts("10.2.0.0/24"),
                   ts("10.5.0.0/24", "10.1.0.0/24"), ts("10.2.0.0/24")) is not None

@@ -6,11 +6,11 @@
 Each member is a peer; its tunnel is the member and its ``remote_peer``. The first member is
 the master. Vendor behaviour this models:
 
-* Alibaba Cloud dual-tunnel IPsec-VPN connections (seed 002 ``TunnelOptionsSpecification``,
+* Alibaba Cloud dual-tunnel IPsec-VPN connections (Alibaba Cloud API ``TunnelOptionsSpecification``,
   ``Role`` master / slave). Alibaba's "IPsec-VPN connections" guide: tunnel 1 is the active
   tunnel and carries all traffic, tunnel 2 stands by; the gateway health-checks the active
   tunnel, moves traffic to the standby when it fails and back when it recovers (``preempt``).
-* Huawei Cloud VPN gateways (seed 000 ``vpn_connection.ha_role``): in active-standby mode
+* Huawei Cloud VPN gateways (Huawei Cloud API ``vpn_connection.ha_role``): in active-standby mode
   ``master`` is the main connection and ``slave`` the standby; in active-active mode every
   connection is ``master``.
 

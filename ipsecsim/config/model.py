@@ -203,7 +203,7 @@ class ChildConfig(Strict):
 
 class NqaConfig(Strict):
     """Path health probes: Huawei Cloud's connection monitor (an NQA ICMP test of type gateway,
-    seed 000) and Alibaba Cloud's VcoHealthCheck (seed 002). An ICMP echo every ``interval``;
+    Huawei Cloud API) and Alibaba Cloud's VcoHealthCheck (Alibaba Cloud API). An ICMP echo every ``interval``;
     a probe not answered before the next one is lost; ``retries`` lost in a row take the path
     down, the next answer brings it up. Probes between protected subnets travel in the tunnel
     (so they fail when the tunnel is broken even if IKE is fine); gateway-to-gateway probes

@@ -4,7 +4,7 @@ One machine watches one IKE SA. It knows when the peer was last heard from and d
 to probe and when the peer is dead; the version engine sends the probes (IKEv2: an empty
 INFORMATIONAL request; IKEv1: R-U-THERE) and reports what comes back.
 
-Modes (RFC 3706 section 5.3 "worry metric"; Huawei DPD documentation in seed 000):
+Modes (RFC 3706 section 5.3 "worry metric"; Huawei Cloud DPD FAQ):
   * ``periodic``  - probe whenever nothing was received for ``delay`` seconds;
   * ``on-demand`` - probe only when there is outbound traffic to send and nothing was
     received for ``delay`` seconds.

@@ -6,7 +6,7 @@ each. Two policies are modelled:
 
 * ``narrow`` (RFC 7296 2.9, strongSwan): the responder answers with the intersection of what
   was proposed and what it is configured for; an empty intersection is TS_UNACCEPTABLE.
-* ``exact`` (Huawei Cloud FAQ in seed 000: the interesting flows of both ends must be mirror
+* ``exact`` (Huawei Cloud FAQ: the interesting flows of both ends must be mirror
   images, "the same number of entries and the same masks"): the proposal must equal the
   mirror of the responder's own configuration, otherwise TS_UNACCEPTABLE.
 """

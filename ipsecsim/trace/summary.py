@@ -75,7 +75,7 @@ def health(own: list[Any], end: float) -> dict[str, Any]:
 
 
 # Huawei Cloud Eye metric connection_status of a VPN connection: 0 not connected (未连接),
-# 1 connected (连接), 2 unknown (Huawei Cloud VPN monitoring metrics; the seed 000 FAQ speaks of
+# 1 connected (连接), 2 unknown (Huawei Cloud VPN monitoring metrics; the Huawei Cloud FAQ speaks of
 # the console showing "未连接"). A connection counts as connected when an IPsec SA carries it.
 HUAWEI_STATUS = {True: {"connection_status": 1, "text": "connected (连接)"},
                  False: {"connection_status": 0, "text": "not connected (未连接)"}}

@@ -1,8 +1,8 @@
 """Vendor configuration in: Huawei Cloud ``vpn_connection`` and Alibaba Cloud
 ``DescribeVpnConnection`` JSON as a peer of a scenario.
 
-Every field is checked against the enums and ranges the vendor API documents (seed 000 and
-seed 002 in the reference); masked example values (``10.***.***.134``, ``pgw6dy****``) are
+Every field is checked against the enums and ranges the vendor API documents (Huawei Cloud vpn_connection and
+Alibaba Cloud DescribeVpnConnection); masked example values (``10.***.***.134``, ``pgw6dy****``) are
 recognised and reported, never used.
 """
 

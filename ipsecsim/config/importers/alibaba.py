@@ -1,6 +1,6 @@
 """Alibaba Cloud ``DescribeVpnConnection`` response as the Alibaba-side peer.
 
-Fields of reference seed 002 (IkeConfig, IpsecConfig, EnableDpd, EnableNatTraversal,
+Fields of the Alibaba Cloud DescribeVpnConnection API (IkeConfig, IpsecConfig, EnableDpd, EnableNatTraversal,
 VcoHealthCheck, VpnBgpConfig, TunnelOptionsSpecification for dual-tunnel connections).
 Ranges: IkeLifetime / IpsecLifetime 0-86400 s, IkeVersion ikev1 | ikev2, IkeMode main |
 aggressive (Alibaba VPC SDK CreateVpnConnection, reference/vendor-defaults.md). Algorithm
@@ -167,7 +167,7 @@ def import_describe(data: Any, file: str, tunnel: int | None = None) -> Imported
 def _health_check(check: dict[str, Any], hc: Fields, out: ImportedPeer) -> None:
     """VcoHealthCheck as the peer's ``nqa:``: probes from Sip (a VPC address) to Dip (a data
     centre address) through the tunnel every Interval s, the path failed after Retry losses,
-    Policy revoke_route (seed 002; defaults 3 s and 3 per reference/vendor-defaults.md)."""
+    Policy revoke_route (Alibaba Cloud API; defaults 3 s and 3 per reference/vendor-defaults.md)."""
     sip, dip = check["sip"], check["dip"]
     for key, value in (("Sip", sip), ("Dip", dip)):
         if value is not None and not is_masked(value) and ipv4_or_none(value) is None:

@@ -1,6 +1,6 @@
 """Huawei Cloud VPN ``vpn_connection`` (request or response body) as the cloud-side peer.
 
-Field names, enums and ranges follow the API tables in reference seed 000 (tables 10-14:
+Field names, enums and ranges follow the API tables in the Huawei Cloud VPN API (tables 10-14:
 ResponseVpnConnection, PolicyRule, IkePolicy, Dpd, IpsecPolicy). The connection describes
 the cloud gateway's side: ``vgw_ip`` / ``local_id`` is its address, ``peer_id`` the customer
 gateway's, ``peer_subnets`` (or the policy rules' destinations) the customer's subnets.
@@ -187,7 +187,7 @@ def import_vpn_connection(data: Any, file: str) -> ImportedPeer:
             raise ConfigError(file, conn.where("enable_nqa"), "applies to style STATIC only")
         out.meta["enable_nqa"] = nqa
         if nqa:
-            # The connection monitor (seed 000): NQA of type gateway, ICMP from the VPN gateway's
+            # The connection monitor (Huawei Cloud API): NQA of type gateway, ICMP from the VPN gateway's
             # address to the customer gateway's; its interval and retries are not documented.
             out.peer["nqa"] = {"path": "underlay"}
             for key, target in (("address", "source"), ("remote_address", "destination")):

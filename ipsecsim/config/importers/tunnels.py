@@ -1,12 +1,12 @@
 """Redundant connections in: both tunnels of an Alibaba Cloud dual-tunnel connection, or the
 master and slave connections of a Huawei Cloud active-standby VPN gateway, with their order.
 
-* Alibaba (seed 002): ``TunnelOptionsSpecification.TunnelOptions`` lists the tunnels of a
+* Alibaba (Alibaba Cloud API): ``TunnelOptionsSpecification.TunnelOptions`` lists the tunnels of a
   dual-tunnel connection, each with ``Role`` master or slave and its own ``TunnelIndex``,
   ``InternetIp``, ``CustomerGatewayId``, IKE and IPsec settings. Alibaba's "IPsec-VPN
   connections" guide: one active (master) and one standby tunnel; traffic fails over to the
   standby and returns when the active tunnel recovers.
-* Huawei (seed 000, ``ResponseVpnConnection.ha_role``): "for a connection of an active-standby
+* Huawei (Huawei Cloud API, ``ResponseVpnConnection.ha_role``): "for a connection of an active-standby
   VPN gateway, 'master' is the active connection and 'slave' the standby one; in active-active
   mode every connection's ha_role is 'master'; default master".
 

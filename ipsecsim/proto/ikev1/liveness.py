@@ -16,7 +16,7 @@ own INFORMATIONAL exchange with a fresh M-ID:
   number ... ignored"; racoon ``isakmp_info_recv_r_u_ack``: "Wrong DPD sequence number").
   ``dpd.ack_seq: stale`` models a faulty peer whose ACKs repeat the number of the first
   R-U-THERE it answered on the ISAKMP SA.
-* Payload order (Huawei ``dpd msg`` / vpn_connection ``dpd.msg``, seed 000): a DPD message is
+* Payload order (Huawei ``dpd msg`` / vpn_connection ``dpd.msg``, Huawei Cloud API): a DPD message is
   ``seq-hash-notify`` (HASH then N, the RFC 2409 5.7 layout) or ``seq-notify-hash`` (N then
   HASH; the HASH then covers the payloads before it). A receiver looks for the HASH where its
   own ``msg_order`` puts it; a message in the other order fails that check and is dropped
