@@ -173,7 +173,7 @@ def test_a_summary_path_that_does_not_exist_is_bad_input(tmp_path: Path, capsys:
                                                               "max": "30s"}}]))
     assert main(["check", path]) == 2
     out = capsys.readouterr().out
-    assert "no key 'traffic' under peers.A (keys there: status, vendor_status, profile" in out
+    assert "no key 'traffic' under peers.A (keys there: status, vendor_status, down, profile" in out
 
 
 def test_junit_groups_testcases_per_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

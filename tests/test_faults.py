@@ -106,3 +106,15 @@ def test_reconfigured_start_policy_reaches_the_data_plane():
     assert r.first("negotiation_triggered", "A").t == pytest.approx(11)
     assert r.first("message_sent", "A").t == pytest.approx(11)
     assert r.status("A") == "ipsec_sa_established"
+
+
+def test_a_crashed_peer_reports_no_sa_a_frozen_one_keeps_them():
+    """A crash loses all state (DESIGN: crash = state lost, silent): the final state of a peer
+    that never restarts has no SA, whatever its IKE daemon held before. A frozen (hung) peer
+    still holds its SAs; both say why they are down."""
+    r = run([{"at": "10s", "kind": "crash", "peer": "A"}, {"at": "10s", "kind": "freeze", "peer": "B"}])
+    peers = r.summary()["peers"]
+    assert (peers["A"]["status"], peers["A"]["down"]) == ("ike_sa_not_established", "crashed")
+    assert peers["A"]["ike_sas"] == [] and peers["A"]["child_sas"] == []
+    assert (peers["B"]["status"], peers["B"]["down"]) == ("ipsec_sa_established", "frozen")
+    assert run([]).summary()["peers"]["A"]["down"] is None

@@ -78,6 +78,8 @@ class Endpoint:
         ``--keys`` writes for Wireshark. Appending a reference is all it costs."""
         self.engine: Engine = self._make_engine()
         self.traffic = TrafficPlane(self)
+        self.down: str | None = None
+        """``frozen`` (hung, state kept) or ``crashed`` (state lost) while a fault holds it."""
 
     def _make_engine(self) -> Engine:
         if self.settings.ike.version == 2:
@@ -134,9 +136,11 @@ class Endpoint:
     def take_traffic(self) -> list[EspPacket | EspFluid]:
         return self.traffic.take()
 
-    def set_frozen(self, frozen: bool, now: float) -> None:
-        """A hung gateway forwards nothing: its traffic is dropped (``peer_down``) meanwhile."""
+    def set_frozen(self, frozen: bool, now: float, crashed: bool = False) -> None:
+        """A hung gateway forwards nothing: its traffic is dropped (``peer_down``) meanwhile. A
+        crashed one has also lost every SA: it reports none (a restart boots a new Endpoint)."""
         self.now = now
+        self.down = ("crashed" if crashed else "frozen") if frozen else None
         self.traffic.set_frozen(frozen, now)
 
     def finish(self, now: float) -> None:
@@ -156,7 +160,9 @@ class Endpoint:
         return out
 
     def status(self) -> dict[str, Any]:
-        return self.engine.status()
+        if self.down == "crashed":
+            return {"status": "ike_sa_not_established", "ike_sas": [], "child_sas": [], "down": "crashed"}
+        return {**self.engine.status(), "down": self.down}
 
     def reconfigure(self, settings: PeerSettings) -> None:
         """New settings for this side (a configuration change while in use). Established SAs

@@ -132,7 +132,7 @@ class PeerNode:
 
     def crash(self) -> None:
         self.crashed = True
-        self.ep.set_frozen(True, self.env.now)
+        self.ep.set_frozen(True, self.env.now, crashed=True)
         self._flush()
 
     def restart(self) -> None:

@@ -29,6 +29,7 @@ def summarize(result: Result) -> dict[str, Any]:
         peers[name] = {
             "status": st["status"],
             "vendor_status": vendor_status(st["status"]),
+            "down": st.get("down"),
             "profile": s.profile,
             "address": s.address,
             "ike_version": s.ike.version,

@@ -264,7 +264,9 @@ def render_state(result: Result, console: Console) -> None:
         colour = "green" if p["status"] == "ipsec_sa_established" else (
             "yellow" if p["status"] in ("ike_sa_established",) else "red")
         huawei = p["vendor_status"]["huawei"]["text"]
-        console.print(f"  {name}: [{colour}]{p['status']}[/]  [dim](Huawei Cloud: {huawei})[/]")
+        down = {"crashed": "  [red]crashed: its SAs are gone[/]", "frozen": "  [red]frozen (hung)[/]"}.get(
+            p.get("down") or "", "")
+        console.print(f"  {name}: [{colour}]{p['status']}[/]  [dim](Huawei Cloud: {huawei})[/]{down}")
         for sa in p["ike_sas"]:
             console.print(f"    IKE SA {sa['spi_i']}_i {sa['spi_r']}_r {sa['state']}"
                           f"{' (initiator)' if sa['initiator'] else ''} {escape(str(sa['proposal'] or ''))}")
