@@ -145,7 +145,7 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
                         "set", "between"),
               "a scheduled fault happens",
               {"kind": ("freeze", "unfreeze", "crash", "restart", "link_down", "link_up", "loss", "delay",
-                        "reconfigure", "address")}),
+                        "reconfigure", "recreate", "address")}),
     # --- HA groups (redundant tunnels) ---
     EventSpec("ha_member_state", ("group", "member", "usable", "reason"),
               "an HA group member became usable or unusable", {"usable": (True, False)}),

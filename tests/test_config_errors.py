@@ -50,7 +50,7 @@ def run_cli(capsys, *args):
     (lambda d: d.update(faults=[{"at": "5s", "kind": "freeze", "peer": "C"}]), "",
      "fault at 5s names unknown peer 'C'"),
     (lambda d: d.update(faults=[{"at": "5s", "kind": "explode"}]), "faults[0].kind",
-     "allowed: freeze, unfreeze, crash, restart, link_down, link_up, loss, delay, reconfigure, address"),
+     "allowed: freeze, unfreeze, crash, restart, link_down, link_up, loss, delay, reconfigure, recreate, address"),
     (lambda d: d.update(faults=[{"at": "5s", "kind": "loss"}]), "faults[0]", "fault kind loss needs 'loss'"),
     (lambda d: d.update(faults=[{"at": "5s", "kind": "loss", "loss": 0.5, "direction": "A=>B"}]), "faults[0]",
      "must look like 'A->B'"),

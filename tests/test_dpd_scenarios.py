@@ -3,6 +3,7 @@
 from conftest import SCENARIOS
 
 from ipsecsim import load_scenario, simulate
+from ipsecsim.config.loader import read_yaml
 
 
 def test_huawei_default_dpd_timers_ride_out_the_jitter_that_flaps_aggressive_ones():
@@ -28,3 +29,23 @@ def test_unilateral_tunnel_heals_at_once_when_the_customer_runs_dpd():
     fixed = sc.replace({"peers.customer.dpd": {"delay": "30s", "action": "restart"}})
     after = simulate(fixed).summary()["traffic"]["directions"]["customer->cloud"]["outage_total"]
     assert before > 3000 and after < 200
+
+
+def test_recreating_the_connection_is_not_what_clears_the_customers_stale_sas():
+    """recreate-connection-recovery: the customer's stale SAs go when the cloud's new IKE_AUTH
+    carries INITIAL_CONTACT (RFC 7296 2.4). The same ping from the VPC at 7 min, with the
+    connection neither recreated nor edited, recovers the tunnel at the same instants: the
+    FAQ's first step (traffic from both sides) was enough."""
+    path = SCENARIOS / "recreate-connection-recovery.yaml"
+    sc = load_scenario(path)
+    with_recreate = simulate(sc)
+    without = simulate(sc.replace({"faults": read_yaml(path)["faults"][:1]}))  # the outage only
+    assert [f.get("kind") for f in without.select("fault")] == ["link_down", "link_up"]
+    for r in (with_recreate, without):
+        stale = r.first("ike_sa_deleted", "customer", reason="initial_contact")
+        assert stale is not None and stale.t == 420.015
+        assert r.status("customer") == r.status("cloud") == "ipsec_sa_established"
+    # while the customer still used its stale SA, every one of its pings was lost in both runs
+    lost = [sum(e.get("packets") for e in r.select("traffic_dropped", flow="branch-app")
+                if e.get("reason") == "unilateral_sa") for r in (with_recreate, without)]
+    assert lost[0] == lost[1] == 421 - 140

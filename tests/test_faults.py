@@ -118,3 +118,35 @@ def test_a_crashed_peer_reports_no_sa_a_frozen_one_keeps_them():
     assert peers["A"]["ike_sas"] == [] and peers["A"]["child_sas"] == []
     assert (peers["B"]["status"], peers["B"]["down"]) == ("ipsec_sa_established", "frozen")
     assert run([]).summary()["peers"]["A"]["down"] is None
+
+
+def test_recreating_a_connection_deletes_its_sas_tells_the_peer_and_starts_over():
+    """Deleting a connection deletes its IKE SA with an INFORMATIONAL [ D ] (RFC 7296 1.4.1:
+    deleting an IKE SA closes its CHILD SAs too); the new connection starts from fresh state as
+    configured: an initiator negotiates again at once, with new SPIs."""
+    r = run([{"at": "10s", "kind": "recreate", "peer": "A"}])
+    sent = [e for e in r.select("message_sent", "A") if e.t == 10]
+    assert [(e.get("exchange"), e.get("payloads")) for e in sent] == [("INFORMATIONAL", ["D"]),
+                                                                         ("IKE_SA_INIT", sent[1].get("payloads"))]
+    assert [(e.get("reason")) for e in r.select("ike_sa_deleted", "A")] == ["recreated"]
+    assert r.first("ike_sa_deleted", "B").get("reason") == "deleted_by_peer"
+    firsts = r.select("ike_sa_established", "A")
+    assert len(firsts) == 2 and firsts[0].get("spi_i") != firsts[1].get("spi_i")
+    assert r.status("A") == r.status("B") == "ipsec_sa_established"
+
+
+def test_recreating_an_ikev1_connection_deletes_ipsec_and_isakmp_sas_with_notifications():
+    """IKEv1 deletes each SA kind separately (RFC 2409 5.7, RFC 2408 3.15): first the IPsec SA
+    (protocol ESP, its SPI) and then the ISAKMP SA, both protected by HASH(1)."""
+    v1 = {"ike": {"version": 1}}
+    r = run([{"at": "10s", "kind": "recreate", "peer": "B", "set": {"start": "respond"}}], a=v1, b=v1)
+    infos = [e.get("payloads") for e in r.select("message_sent", "B") if e.get("exchange") == "INFORMATIONAL"]
+    assert infos == [["HASH", "D"], ["HASH", "D"]]
+    assert [e.get("reason") for e in r.select("child_sa_deleted", "A")][:1] == ["deleted_by_peer"]
+    assert r.first("ike_sa_deleted", "A").get("reason") == "deleted_by_peer"
+
+
+def test_set_only_changes_reconfigure_and_recreate_faults(tmp_path):
+    from ipsecsim.errors import ConfigError
+    with pytest.raises(ConfigError, match="'set' applies to reconfigure and recreate faults, not crash"):
+        load_scenario(scenario_dict(faults=[{"at": 1, "kind": "crash", "peer": "A", "set": {"start": "respond"}}]))

@@ -42,7 +42,8 @@ class Scenario:
     file: str | None
     peers: dict[str, PeerSettings]
     reconfigured: dict[int, PeerSettings] = field(default_factory=dict)
-    """Settings a ``reconfigure`` fault (by its index in ``faults``) switches its peer to."""
+    """Settings a ``reconfigure`` or ``recreate`` fault (by its index in ``faults``) switches its
+    peer to."""
     raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     """The scenario as written (before profiles were applied), for ``replace``."""
 
@@ -135,10 +136,10 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
     peers = {n: build_peer(n, cfg.peers[n], _seen_from(cfg, part[n])) for n in cfg.peers}
     reconfigured = {}
     for i, f in enumerate(cfg.faults):
-        if f.kind == "reconfigure" and f.peer and f.set is not None:
-            raw = deep_merge(data["peers"][f.peer], f.set)
+        if f.kind in ("reconfigure", "recreate") and f.peer and f.set is not None:
+            peer_raw = deep_merge(data["peers"][f.peer], f.set)
             try:
-                changed = PeerConfig.model_validate(raw)
+                changed = PeerConfig.model_validate(peer_raw)
             except ValidationError as e:
                 err = _config_error(e, file, PeerConfig)
                 raise ConfigError(file, f"faults[{i}].set.{err.path}", err.message) from None

@@ -393,8 +393,8 @@ class LinkConfig(Strict):
 
 
 FaultKind = Literal["freeze", "unfreeze", "crash", "restart", "link_down", "link_up", "loss", "delay",
-                    "reconfigure", "address"]
-_NEEDS_PEER = {"freeze", "unfreeze", "crash", "restart", "reconfigure", "address"}
+                    "reconfigure", "recreate", "address"]
+_NEEDS_PEER = {"freeze", "unfreeze", "crash", "restart", "reconfigure", "recreate", "address"}
 _UNDOABLE = {"freeze", "crash", "link_down", "loss", "delay"}
 _DIRECTION = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*->\s*([A-Za-z0-9_.-]+)\s*$")
 
@@ -403,8 +403,10 @@ class FaultConfig(Strict):
     """One scheduled fault. Kinds: ``freeze`` / ``unfreeze`` a peer (process stops, state kept),
     ``crash`` (state lost, silent) and ``restart`` (boots with fresh state), ``link_down`` /
     ``link_up``, ``loss`` and ``delay`` windows (optionally one-way: ``direction: A->B``),
-    ``reconfigure`` (a one-sided change of a peer's settings, e.g. its PSK, while in use) and
-    ``address`` (the peer's packets leave from another address: a multi-exit link switch)."""
+    ``reconfigure`` (a one-sided change of a peer's settings, e.g. its PSK, while in use),
+    ``recreate`` (the connection is deleted and created again, optionally with other settings:
+    its SAs are deleted with Delete notifications and it starts over) and ``address`` (the
+    peer's packets leave from another address: a multi-exit link switch)."""
 
     at: Duration = Field(description="simulated time of the fault")
     kind: FaultKind
@@ -421,8 +423,8 @@ class FaultConfig(Strict):
     loss: Loss | None = Field(None, description="loss fault: probability or gilbert-elliott model")
     delay: Duration | None = Field(None, description="delay fault: one-way delay during the window")
     jitter: Duration | None = Field(None, description="delay fault: jitter during the window")
-    set: dict[str, Any] | None = Field(None, description="reconfigure: the peer keys that change, e.g. "
-                                       "{ike: {psk: new-secret}}")
+    set: dict[str, Any] | None = Field(None, description="reconfigure (recreate, optionally): the peer keys "
+                                       "that change, e.g. {ike: {psk: new-secret}}")
     address: IPv4 | None = Field(None, description="address fault: the new source address")
 
     @model_validator(mode="after")
@@ -451,10 +453,12 @@ class FaultConfig(Strict):
                 raise ValueError(f"'between' names two different peers, got {self.between[0]!r} twice")
         if self.protocol != "all" and k not in ("loss", "delay", "link_down"):
             raise ValueError(f"'protocol' applies to loss, delay and link_down faults, not {k}")
+        if self.set is not None and k not in ("reconfigure", "recreate"):
+            raise ValueError(f"'set' applies to reconfigure and recreate faults, not {k}")
         if self.set is not None and "profile" in self.set:
-            raise ValueError("a reconfigure fault cannot change the profile; set the values themselves")
+            raise ValueError(f"a {k} fault cannot change the profile; set the values themselves")
         if self.set is not None and "remote_peer" in self.set:
-            raise ValueError("a reconfigure fault cannot change remote_peer (tunnels are fixed for the run); set "
+            raise ValueError(f"a {k} fault cannot change remote_peer (tunnels are fixed for the run); set "
                              "remote_address to point this peer elsewhere")
         return self
 

@@ -56,6 +56,7 @@ class Engine(Protocol):
     def start(self, now: float) -> None: ...
     def receive(self, dgram: Datagram, now: float) -> None: ...
     def status(self) -> dict[str, Any]: ...
+    def close_all(self, reason: str, now: float) -> None: ...
 
 
 class Endpoint:
@@ -163,6 +164,12 @@ class Endpoint:
         if self.down == "crashed":
             return {"status": "ike_sa_not_established", "ike_sas": [], "child_sas": [], "down": "crashed"}
         return {**self.engine.status(), "down": self.down}
+
+    def close(self, now: float) -> None:
+        """The connection is deleted (a ``recreate`` fault): every SA is deleted, the peer told."""
+        self.now = now
+        self.engine.close_all("recreated", now)
+        self.traffic.refresh(now)
 
     def reconfigure(self, settings: PeerSettings) -> None:
         """New settings for this side (a configuration change while in use). Established SAs

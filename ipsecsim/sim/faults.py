@@ -72,6 +72,8 @@ def run_fault(env: simpy.Environment, fault: FaultConfig, nodes: dict[str, PeerN
     log.emit(env.now, fault.peer or "link", "fault", kind=kind, **_describe(fault))
     if kind == "restart":
         node.restart()  # type: ignore[union-attr]  # after the fault event: its messages follow it
+    elif kind == "recreate":
+        node.recreate(settings)  # type: ignore[union-attr]
     if fault.duration is None:
         return
     yield env.timeout(fault.duration)

@@ -135,11 +135,11 @@ class PeerNode:
         self.ep.set_frozen(True, self.env.now, crashed=True)
         self._flush()
 
-    def restart(self) -> None:
+    def restart(self, settings: PeerSettings | None = None) -> None:
         """Boot with fresh state: new SPIs, nonces and keys from a new random stream."""
         old, now = self.ep, self.env.now
         self.boots += 1
-        new = self.make_endpoint(old.settings, self.boots)
+        new = self.make_endpoint(settings or old.settings, self.boots)
         new.keylog = old.keylog  # the packet trace still needs the keys of SAs from before the crash
         new.traffic.flows = old.traffic.flows  # the hosts' flow counters outlive the gateway's reboot
         new.traffic.take_over_arrivals(old.traffic, now)
@@ -152,6 +152,16 @@ class PeerNode:
             self.ep.offer_fluid(flow, rate, now)
         self._flush()
         self._wake()
+
+    def recreate(self, settings: PeerSettings | None = None) -> None:
+        """The connection is deleted (its SAs deleted, the peer told) and created again, with
+        ``settings`` if given: it starts over from fresh state, as after a restart. A crashed
+        or hung gateway tells nobody: it just boots with the new connection."""
+        if not (self.crashed or self.frozen):
+            self.ep.close(self.env.now)
+            self._flush()
+        self.frozen = False
+        self.restart(settings)
 
     def reconfigure(self, settings: PeerSettings) -> None:
         """A configuration change on this side only; it applies to the next negotiation."""

@@ -392,6 +392,17 @@ class Ikev1Engine:
             self.info.delete_esp(via, (child.spi_in,), now)
         self._child_gone(child, reason)
 
+    def close_all(self, reason: str, now: float) -> None:
+        """The connection is deleted: its IPsec SAs and then its ISAKMP SAs, each with a Delete
+        notification while an ISAKMP SA can protect it (RFC 2409 5.7); nothing is retransmitted."""
+        for child in list(self.child_sas()):
+            self.delete_child(child, reason, now)
+        for sa in list(self.sas.values()):
+            if sa.established:
+                self.delete_isakmp(sa, reason, now)
+            else:
+                self.destroy(sa, reason, now)
+
     def peer_dead(self, sa: IsakmpSa, action: str, now: float) -> None:
         """DPD gave up on the peer: drop every SA with it without a Delete, then apply ``action``."""
         for c in list(self.children):

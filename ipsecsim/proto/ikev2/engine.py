@@ -383,6 +383,14 @@ class Ikev2Engine(LifecycleMixin):
         sa.tm.queue_task(InformationalTask(self, "ike_delete", (D(Protocol.IKE),),
                                            lambda s, r, t: self.destroy(s, reason, t)), now)
 
+    def close_all(self, reason: str, now: float) -> None:
+        """The connection is deleted: one INFORMATIONAL [ D ] per established IKE SA tells the
+        peer (sent now, never retransmitted: nothing is left to do it), then every SA is gone."""
+        for sa in list(self.sas.values()):
+            if sa.state in (IkeState.ESTABLISHED, IkeState.REKEYING):
+                self.delete_ike(sa, reason, now)
+            self.destroy(sa, reason, now)
+
     # --- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         ikes = [sa for sa in self.sas.values() if sa.alive]
