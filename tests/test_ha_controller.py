@@ -5,10 +5,12 @@ standby, back after recovery) and Huawei ha_role master / slave."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 import simpy
 
 from ipsecsim.config.ha import HaGroupConfig
@@ -197,11 +199,15 @@ def test_a_frozen_or_crashed_gateway_is_unusable():
     assert r.events("ha_member_state")[-1]["reason"] == "gateway frozen"
 
 
-@pytest.mark.parametrize("flow", ["a", "b", "c", "bulk-1", "ping-2"])
-def test_rendezvous_weight_is_stable(flow):
-    """The same flow and member always hash alike (no random stream involved)."""
-    assert weight(flow, "cloud-1") == weight(flow, "cloud-1")
-    assert weight(flow, "cloud-1") != weight(flow, "cloud-2")
+def test_rendezvous_weight_does_not_depend_on_the_process():
+    """Same seed, same story: which member carries a flow must not change with Python's
+    per-process string hashing (PYTHONHASHSEED)."""
+    code = ("from ipsecsim.sim.ha import weight; "
+            "print([max(['cloud-1', 'cloud-2', 'cloud-3'], key=lambda m, f=f: weight(f, m)) for f in 'abcdefgh'])")
+    outs = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed},
+                           capture_output=True, text=True, check=True).stdout for seed in ("1", "2", "3")}
+    assert len(outs) == 1
+    assert len(set(eval(outs.pop()))) > 1  # and it spreads the flows
 
 
 def test_active_active_spreads_flows_and_a_failure_moves_only_its_own():
@@ -229,3 +235,63 @@ def test_active_active_spreads_flows_and_a_failure_moves_only_its_own():
     moved = r.events("ha_switch")[seen:]
     assert all(s["from"] == "cloud-2" for s in moved)
     assert sorted(f for s in moved for f in s["flows"]) == sorted(f for f in flows if before[f] == "cloud-2")
+
+
+def _running_on(r: Rig, flow: str) -> list[str]:
+    """The members whose data plane currently carries ``flow`` at a non-zero rate."""
+    out = []
+    for name, node in r.nodes.items():
+        rates = [rate for f, rate in node.fluids if f == flow]
+        if rates and rates[-1] > 0:
+            out.append(name)
+    return out
+
+
+def test_active_active_without_preempt_keeps_a_flow_where_it_is():
+    """preempt: false: a flow stays on the member carrying it while that member works, whatever
+    the hashing prefers; it moves only when that member fails, and never runs on two members."""
+    members = ["cloud-1", "cloud-2"]
+    flows = tuple(f"f{i}" for i in range(8))
+    r = Rig(members, flows=flows, mode="active-active", preempt=False)
+    r.set("cloud-1", UP)  # first usable: every flow lands on cloud-1
+    r.set("cloud-2", UP)
+    for f in flows:
+        r.group.submit_fluid(FluidFlow(f, 1, 2, 1400), 10.0)
+    assert all(g.on == "cloud-1" for g in r.group.flows.values())
+    r.set("cloud-2", DOWN, "peer_dead")
+    r.set("cloud-2", UP)
+    for f in flows:  # the source changes its rate: still the same member, nothing moves
+        r.group.submit_fluid(FluidFlow(f, 1, 2, 1400), 20.0)
+    assert all(_running_on(r, f) == ["cloud-1"] for f in flows)
+    assert r.nodes["cloud-2"].fluids == []
+    r.set("cloud-1", DOWN, "peer_dead")
+    assert all(_running_on(r, f) == ["cloud-2"] for f in flows)
+    moved = [s for s in r.events("ha_switch") if s["flows"]]
+    assert [(s["from"], s["to"], s["flows"]) for s in moved] == [("cloud-1", "cloud-2", sorted(flows))]
+
+
+def test_active_active_preempt_moves_flows_back_and_stops_them_on_the_old_member():
+    members = ["cloud-1", "cloud-2"]
+    flows = tuple(f"f{i}" for i in range(8))
+    r = Rig(members, flows=flows, mode="active-active")
+    r.set("cloud-1", UP)
+    r.set("cloud-2", UP)
+    for f in flows:
+        r.group.submit_fluid(FluidFlow(f, 1, 2, 1400), 10.0)
+    home = {f: max(members, key=lambda m, f=f: weight(f, m)) for f in flows}
+    r.set("cloud-2", DOWN, "peer_dead")
+    assert all(_running_on(r, f) == ["cloud-1"] for f in flows)
+    r.set("cloud-2", UP)
+    assert all(_running_on(r, f) == [home[f]] for f in flows)
+
+
+def test_back_from_a_total_outage_the_switch_names_the_member_the_traffic_was_left_with():
+    r = Rig(["cloud-1", "cloud-2"], flows=("app",))
+    r.set("cloud-1", UP)
+    r.group.submit_fluid(FluidFlow("app", 1, 2, 1400), 10.0)
+    r.set("cloud-1", DOWN, "ike_sa_deleted")
+    assert (r.events("ha_switch")[-1]["from"], r.events("ha_switch")[-1]["to"]) == ("cloud-1", None)
+    r.set("cloud-2", UP)
+    last = r.events("ha_switch")[-1]
+    assert (last["from"], last["to"], last["flows"]) == ("cloud-1", "cloud-2", ["app"])
+    assert _running_on(r, "app") == ["cloud-2"]

@@ -11,8 +11,10 @@ events follow the ones that caused them.
   Members start unusable (no SA yet) until judged usable.
 * ``ha_switch`` {group, from, to, reason, flows}: the traffic moved. Active-standby: the
   active member changed (``to`` null: no member is usable; traffic then stays with the last
-  active member, at first the master, whose data plane drops it with its own reason).
-  Active-active: ``flows`` moved from one member to another.
+  active member, at first the master, whose data plane drops it with its own reason; when a
+  member becomes usable again, ``from`` is that last member, or null if it is the same one).
+  Active-active: ``flows`` moved from one member to another; without ``preempt`` a flow stays
+  on its member while that member is usable.
 
 Traffic sent from a group goes through ``GroupSender``: a discrete packet (a ping) is handed to
 the member active when it is sent; a fluid flow is stopped on the old member and started on
@@ -79,6 +81,7 @@ class HaGroup:
         self.active: str | None = None
         self.last = self.members[0]
         """Where active-standby traffic goes while no member is usable."""
+        self.ever_active = False
         self.flows: dict[str, GroupFlow] = {
             flow_name(t, i): GroupFlow(flow_name(t, i), self.members[0])
             for i, t in enumerate(scenario.traffic) if t.source == cfg.name}
@@ -91,24 +94,26 @@ class HaGroup:
         return self.cfg.name
 
     # --- Sender ---------------------------------------------------------------------------
+    # Traffic goes to the member its flow is on; only the controller moves a flow (``_switch``),
+    # so every move is an ``ha_switch`` event and a fluid flow never runs on two members.
     def submit_packet(self, pkt: Packet) -> None:
         flow = self._flow(pkt.flow)
-        flow.on = self._choose(flow)
         self.nodes[flow.on].submit_packet(pkt)
 
     def submit_fluid(self, spec: FluidFlow, rate: float) -> None:
         flow = self._flow(spec.flow)
         flow.spec, flow.rate = spec, rate
-        flow.on = self._choose(flow)
         self.nodes[flow.on].submit_fluid(spec, rate)
 
     def _flow(self, name: str) -> GroupFlow:
         flow = self.flows.get(name)
         if flow is None:
             flow = self.flows[name] = GroupFlow(name, self.members[0])
+            flow.on = self._choose(flow)
         return flow
 
     def _choose(self, flow: GroupFlow) -> str:
+        """The member a flow belongs on now, ignoring ``preempt``."""
         if self.cfg.mode == "active-standby":
             return self.active or self.last
         usable = [m for m in self.members if self.state[m].usable]
@@ -179,6 +184,11 @@ class HaGroup:
         new = usable[0] if usable else None
         if new == cur:
             return
+        if cur is None and self.ever_active and self.last != new:
+            # Back from a total outage to another member: the traffic moves from the member it
+            # was left with.
+            self._switch(self.last, new, f"{new}: {self.state[new].reason}")
+            return
         if cur is not None:
             reason = f"{cur}: {self.state[cur].reason}" + ("" if new else "; no usable member")
         else:
@@ -194,6 +204,7 @@ class HaGroup:
             self.active = new
             if new is not None:
                 self.last = new
+                self.ever_active = True
         fields: dict[str, Any] = {"group": self.name, "from": old, "to": new, "reason": reason,
                                   "flows": sorted(f.name for f in moving)}
         self.log.emit(self.env.now, self.name, "ha_switch", **fields)
