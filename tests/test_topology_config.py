@@ -144,7 +144,13 @@ def test_a_peer_with_several_tunnels_behind_a_nat_is_refused(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("fault,fragment", [
-    ({"at": 1, "kind": "link_down", "between": ["cloud-1", "nobody"]}, "between names unknown peer 'nobody'"),
+    ({"at": 1, "kind": "link_down", "between": ["cloud-1", "nobody"]}, "faults[0].between: unknown peer 'nobody'"),
+    # two peers that are not the ends of one tunnel: no packet travels between them
+    ({"at": 1, "kind": "link_down", "between": ["cloud-1", "cloud-2"]},
+     "faults[0].between: cloud-1 and cloud-2 are not the two ends of a tunnel, so no packet travels between them; "
+     "tunnels: [cloud-1, customer-1], [cloud-2, customer-2]"),
+    ({"at": 1, "kind": "loss", "loss": 1.0, "direction": "cloud-1->customer-2"},
+     "faults[0].direction: cloud-1 and customer-2 are not the two ends of a tunnel"),
     ({"at": 1, "kind": "link_down", "between": ["cloud-1", "cloud-1"]}, "names two different peers"),
     ({"at": 1, "kind": "link_down", "between": ["cloud-1"]}, "at least 2 items"),
     ({"at": 1, "kind": "freeze", "peer": "cloud-1", "between": ["cloud-1", "customer-1"]},

@@ -30,7 +30,7 @@ from .ha import ha_problems
 from .ikev1_check import check_ikev1
 from .model import PeerConfig, ScenarioConfig, traffic_problems
 from .nat import nat_problems
-from .topology import pairing_problems, partner_map
+from .topology import fault_problems, pairing_problems, partner_map
 from .units import format_duration, parse_duration, parse_size
 
 
@@ -119,7 +119,8 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
         cfg = ScenarioConfig.model_validate(data)
     except ValidationError as e:
         raise _config_error(e, file) from None
-    for check in (pairing_problems, ha_problems, traffic_problems):  # in order: each relies on the one before
+    # in order: each relies on the one before
+    for check in (pairing_problems, fault_problems, ha_problems, traffic_problems):
         for path, problem in check(cfg):
             raise ConfigError(file, path, problem)
     for path, problem in nat_problems(cfg.link.nat, {n: (p.address, p.remote_address) for n, p in cfg.peers.items()}):

@@ -559,22 +559,6 @@ class ScenarioConfig(Strict):
         return v
 
     @model_validator(mode="after")
-    def _cross(self) -> ScenarioConfig:
-        names = list(self.peers)
-        for f in self.faults:
-            if f.peer is not None and f.peer not in self.peers:
-                raise ValueError(f"fault at {f.at:g}s names unknown peer {f.peer!r}; peers: {', '.join(names)}")
-            for end in f.ends or ():
-                if end not in self.peers:
-                    raise ValueError(f"fault at {f.at:g}s: direction {f.direction!r} names unknown peer "
-                                     f"{end!r}; peers: {', '.join(names)}")
-            for end in f.between or ():
-                if end not in self.peers:
-                    raise ValueError(f"fault at {f.at:g}s: between names unknown peer {end!r}; peers: "
-                                     f"{', '.join(names)}")
-        return self
-
-    @model_validator(mode="after")
     def _expect_peers(self) -> ScenarioConfig:
         groups = [g.name for g in self.ha]
         for i, e in enumerate(self.expect):

@@ -60,6 +60,30 @@ def partner_map(peers: Mapping[str, PeerConfig]) -> dict[str, str]:
     return {n: p for n, p in partners(peers).items() if p is not None}
 
 
+def fault_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
+    """(field path, message) for faults naming unknown peers, or a path (``direction``,
+    ``between``) between two peers that are not the ends of one tunnel: no packet travels
+    there, so such a fault would silently change nothing."""
+    names = list(cfg.peers)
+    known = f"peers: {', '.join(names)}"
+    part = partner_map(cfg.peers)
+    tunnels = ", ".join(f"[{n}, {m}]" for n, m in part.items() if names.index(n) < names.index(m))
+    for i, f in enumerate(cfg.faults):
+        if f.peer is not None and f.peer not in cfg.peers:
+            return [(f"faults[{i}].peer", f"unknown peer {f.peer!r}; {known}")]
+        for key, ends in (("direction", f.ends), ("between", f.between)):
+            if not ends:
+                continue
+            for end in ends:
+                if end not in cfg.peers:
+                    return [(f"faults[{i}].{key}", f"unknown peer {end!r}; {known}")]
+            a, b = ends
+            if part.get(a) != b:
+                return [(f"faults[{i}].{key}", f"{a} and {b} are not the two ends of a tunnel, so no packet "
+                         f"travels between them; tunnels: {tunnels}")]
+    return []
+
+
 def pairing_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
     """(field path, message) for peers that do not form tunnels of two."""
     peers = cfg.peers
