@@ -184,7 +184,7 @@ class HaGroup:
         new = usable[0] if usable else None
         if new == cur:
             return
-        if cur is None and self.ever_active and self.last != new:
+        if cur is None and new is not None and self.ever_active and self.last != new:
             # Back from a total outage to another member: the traffic moves from the member it
             # was left with.
             self._switch(self.last, new, f"{new}: {self.state[new].reason}")
