@@ -46,6 +46,15 @@ def test_largest_inner_packet_matches_the_rfc_arithmetic(proposal, plain, natt) 
     assert outer_size(encr, integ, plain) <= 1500 < outer_size(encr, integ, plain + 1)
 
 
+def test_no_inner_packet_fits_when_the_room_is_below_an_ipv4_header() -> None:
+    """aes128gcm16 at MTU 69: 69 - 20 - 8 (SPI, Seq) - 8 (IV) - 16 (ICV) = 17 octets for the
+    payload + padding + 2 (a multiple of 4): 16 -> 14 octets, less than the 20-octet IPv4 header
+    every inner packet starts with (RFC 791): none fits. At MTU 76: 24 -> 22 octets fit."""
+    encr, integ = suite(parse("aes128gcm16", Protocol.ESP))
+    assert largest_inner(encr, integ, 69) is None
+    assert largest_inner(encr, integ, 76) == 22
+
+
 @pytest.mark.parametrize("proposal", ["aes128-sha256", "aes256-sha512", "aes128gcm16", "aes256gcm8", "3des-sha1",
                                       "aes128ctr-sha1", "chacha20poly1305", "null-sha256", "sm4-sm3"])
 @pytest.mark.parametrize("inner", [28, 84, 1339, 1340, 1341, 1500])
@@ -174,6 +183,21 @@ def test_big_pings_with_df_are_dropped_and_without_are_fragmented() -> None:
     assert flows["frag"]["echo_replies"] == 10 and flows["frag"]["fragments"] == 20
     # the echo replies copy the request's DF bit (none) and size: fragmented too
     assert flows["frag:reply"]["fragmented_packets"] == 10 and flows["frag:reply"]["fragments"] == 20
+
+
+def test_an_esp_packet_larger_than_ipv4_allows_is_dropped_at_the_sender() -> None:
+    """RFC 791: Total Length is 16 bits, so no IPv4 packet exceeds 65535 octets. aes128-sha256
+    (the factory's proposal) around a 65535-octet inner packet: 65535 + 2 = 65537 -> 65552
+    (16-octet blocks); 20 + 8 + 16 + 65552 + 16 = 65612 > 65535: it cannot be sent, with or
+    without DF. 65400 -> 65402 -> 65408; 20 + 8 + 16 + 65408 + 16 = 65468 fits, fragmented.
+    Fragments at MTU 1500: (65468 - 20) / 1480 -> 45."""
+    flows = _run([{"name": "max", "kind": "ping", "from": "A", "to": "B", "size": 65535, "df": False,
+                   "start": 1, "stop": 11},
+                  {"name": "fits", "kind": "ping", "from": "A", "to": "B", "size": 65400, "df": False,
+                   "start": 1.5, "stop": 11.5}])
+    assert flows["max"]["dropped_packets"] == {"too_big": 10} and flows["max"]["fragmented_packets"] == 0
+    assert flows["fits"]["echo_replies"] == 10 and flows["fits"]["fragments"] == 10 * 45
+    assert outer_size(*suite(parse("aes128-sha256", Protocol.ESP)), 65535) == 65612
 
 
 def test_nat_traversal_udp_header_can_tip_a_packet_over_the_mtu() -> None:

@@ -497,7 +497,7 @@ class TrafficConfig(Strict):
     bytes: Size | None = Field(None, gt=0, description="burst: volume of each burst (instead of length)")
     df: bool | None = Field(None, description="Don't Fragment bit of the inner packets, copied to the ESP packet "
                             "(RFC 4301 8.1); default: true for bulk and burst (TCP with path MTU discovery), false "
-                            "for ping (Windows ping; Linux ping -M do sets it)")
+                            "for ping (as Windows ping sends it; Linux iputils ping sets DF by default: give true)")
 
     @property
     def dont_fragment(self) -> bool:

@@ -35,6 +35,7 @@ from .cipher import esp_overhead
 from .proposals import Proposal
 
 IPV4_HEADER: Final = 20  # RFC 791, without options
+IPV4_MAX: Final = 65535  # RFC 791: the largest Total Length
 UDP_HEADER: Final = 8  # RFC 768; ESP in UDP, RFC 3948 2.1
 TCP_HEADER: Final = 20  # RFC 9293, without options: MSS = inner packet - 40
 ETHERNET_MTU: Final = 1500  # RFC 894: the largest Ethernet II payload, the usual path MTU
@@ -92,9 +93,10 @@ def fragments(outer: int, mtu: int) -> int:
 
 
 def largest_inner(encr: Algorithm, integ: Algorithm | None, mtu: int, udp_encap: bool = False) -> int | None:
-    """The largest inner packet whose ESP packet fits ``mtu`` unfragmented; None if none does."""
+    """The largest inner packet whose ESP packet fits ``mtu`` unfragmented; None if none does
+    (an inner IPv4 packet has at least its 20-octet header)."""
     inner = mtu - IPV4_HEADER - (UDP_HEADER if udp_encap else 0)  # an upper bound: ESP adds at least 8
-    while inner > 0:
+    while inner >= IPV4_HEADER:
         if outer_size(encr, integ, inner, udp_encap) <= mtu:
             return inner
         inner -= 1

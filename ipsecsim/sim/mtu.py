@@ -7,6 +7,9 @@ Each ESP packet (and each fluid flow state) carries its size on the wire and its
   ICMP "fragmentation needed" (RFC 1191); path MTU discovery is not modelled: the ICMP never
   reaches the sending host, which is the classic PMTU black hole (ICMP filtered on the way, or
   lost between the gateway and the host), so the host keeps sending packets that die;
+* larger than 65535 octets, the most an IPv4 header's Total Length can say (RFC 791): no such
+  packet exists, so the sending gateway drops it, reason ``too_big``, whatever DF says (an
+  inner packet near that limit leaves no room for the ESP headers);
 * larger without DF: cut into IPv4 fragments (RFC 791, ``esp_size.fragments``), all of which
   must arrive for the receiver to reassemble the ESP packet. A discrete packet draws the
   link's loss once per fragment; a fluid flow loses ``1 - survive(n)`` of its packets
@@ -21,13 +24,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..proto.esp_size import fragments
+from ..proto.esp_size import IPV4_MAX, fragments
 from ..proto.traffic import EspFluid, EspPacket
 from .loss import LossModel
 
 
 def too_big(item: EspPacket | EspFluid, mtu: int) -> bool:
-    return item.df and item.outer > mtu
+    return item.outer > IPV4_MAX or (item.df and item.outer > mtu)
 
 
 def fragment_count(item: EspPacket | EspFluid, mtu: int) -> int:
@@ -36,6 +39,10 @@ def fragment_count(item: EspPacket | EspFluid, mtu: int) -> int:
 
 
 def too_big_detail(item: EspPacket | EspFluid, inner: int, mtu: int) -> str:
+    if item.outer > IPV4_MAX:
+        return (f"its ESP packets would be {item.outer} octets ({inner} inside + {item.outer - inner} of ESP and "
+                f"outer headers), more than the {IPV4_MAX} octets an IPv4 packet can hold: the sending gateway "
+                f"drops them")
     return (f"its ESP packets are {item.outer} octets ({inner} inside + {item.outer - inner} of ESP and outer "
             f"headers), above the path MTU {mtu}, with DF set: dropped on the path; the ICMP fragmentation-needed "
             f"never reaches the sending host (PMTU black hole)")
@@ -54,7 +61,7 @@ def fragment_totals(esp: Iterable[Any], fluids: Iterable[tuple[float, str, EspFl
     for rec in esp:
         item: EspPacket = rec.packet
         n = fragment_count(item, mtu)
-        if n > 1 and not item.df:
+        if n > 1 and not too_big(item, mtu):
             tot = out.setdefault(item.packet.flow, [0.0, 0.0])
             tot[0] += 1
             tot[1] += n
@@ -66,7 +73,7 @@ def fragment_totals(esp: Iterable[Any], fluids: Iterable[tuple[float, str, EspFl
             return
         t0, msg = prev
         n = fragment_count(msg, mtu)
-        if n > 1 and not msg.df and msg.pps > 0 and t > t0:
+        if n > 1 and not too_big(msg, mtu) and msg.pps > 0 and t > t0:
             tot = out.setdefault(msg.flow, [0.0, 0.0])
             tot[0] += msg.pps * (t - t0)
             tot[1] += msg.pps * (t - t0) * n
