@@ -53,6 +53,17 @@ def test_link_down_window_drops_exactly_its_length() -> None:
     assert f["delivered_bytes"] == 40_000_000 and balanced(f)
 
 
+def test_a_ping_outage_ends_with_the_run() -> None:
+    """A ping lost at 25 s stands for the 5 s until the next one; the run ends at 27 s, so the
+    outage (link down from 12 s on: pings 15, 20, 25 lost) is 15 - 27 s, not beyond the run."""
+    r = sim(duration=27, link={"delay": "5ms", "down": [{"from": 12, "to": 100}]},
+            traffic=[{"name": "p", "kind": "ping", "from": "A", "to": "B", "interval": 5, "start": 5}])
+    f = flow(r, "p")
+    assert f["dropped_packets"] == {"link_down": 3}
+    assert f["outages"] == [{"start": 15.0, "end": 27.0, "duration": 12.0, "reasons": ["link_down"],
+                             "reason": "link_down"}]
+
+
 def test_frozen_receiver_drops_as_peer_down() -> None:
     r = sim(duration=300, faults=[{"at": 100, "kind": "freeze", "peer": "B", "duration": 100}],
             traffic=[{"name": "f", "kind": "bulk", "from": "A", "to": "B", "rate": MBPS8, "start": 10, "stop": 250}])

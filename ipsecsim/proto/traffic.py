@@ -208,6 +208,7 @@ class DropLedger:
             if cur.rate > 0:
                 self.fluid(key[0], key[1], t, 0.0, 0.0)
             else:
+                cur.end = max(cur.start, min(cur.end, t))  # a packet's span does not outlive the run
                 self._close(key)
 
     def dropped(self) -> dict[tuple[str, str], tuple[float, float]]:
