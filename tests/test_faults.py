@@ -150,3 +150,35 @@ def test_set_only_changes_reconfigure_and_recreate_faults(tmp_path):
     from ipsecsim.errors import ConfigError
     with pytest.raises(ConfigError, match="'set' applies to reconfigure and recreate faults, not crash"):
         load_scenario(scenario_dict(faults=[{"at": 1, "kind": "crash", "peer": "A", "set": {"start": "respond"}}]))
+
+
+def test_a_recreated_connection_is_checked_like_a_configured_one():
+    """IKEv1 phase 1 knows CBC ciphers only (RFC 2409 Appendix A): switching a peer whose IKE
+    proposal is AES-GCM to IKEv1 is refused at load time, naming the fault and the field."""
+    from ipsecsim.errors import ConfigError
+    gcm = {"ike": {"proposals": ["aes128gcm16-prfsha256-modp2048"]}}
+    with pytest.raises(ConfigError) as e:
+        load_scenario(scenario_dict(gcm, faults=[{"at": 10, "kind": "recreate", "peer": "A",
+                                                  "set": {"ike": {"version": 1}}}]))
+    assert e.value.path == "faults[0].set (with these changes, ike.proposals[0])"
+    assert "not available in IKEv1 phase 1" in e.value.message
+
+
+def test_a_running_connection_cannot_change_its_ike_version():
+    from ipsecsim.errors import ConfigError
+    with pytest.raises(ConfigError) as e:
+        load_scenario(scenario_dict(faults=[{"at": 10, "kind": "reconfigure", "peer": "A",
+                                             "set": {"ike": {"version": 1}}}]))
+    assert e.value.path == "faults[0].set.ike.version" and "use kind: recreate" in e.value.message
+
+
+def test_changes_accumulate_in_time_order():
+    """A later reconfigure changes the settings the earlier recreate made, not the original
+    ones: both peers recreated as IKEv1 stay IKEv1 after A's rekey time changes."""
+    faults = [{"at": 20, "kind": "reconfigure", "peer": "A", "set": {"child": {"rekey_time": "30s"}}},
+              {"at": 10, "kind": "recreate", "peer": "A", "set": {"ike": {"version": 1}}},
+              {"at": 10, "kind": "recreate", "peer": "B", "set": {"ike": {"version": 1}}}]
+    r = run(faults)
+    assert [ep.settings.ike.version for ep in r.endpoints.values()] == [1, 1]
+    assert r.status("A") == r.status("B") == "ipsec_sa_established"
+    assert [e.get("mode") for e in r.select("ike_sa_established", "A") if e.t > 10] == ["main"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -126,28 +127,55 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
     for path, problem in nat_problems(cfg.link.nat, {n: (p.address, p.remote_address) for n, p in cfg.peers.items()}):
         raise ConfigError(file, path, problem)
     for name, peer in cfg.peers.items():
-        try:
-            lifetimes.child_lifetime(peer.child)
-            lifetimes.ike_lifetime(peer.ike)
-        except lifetimes.LifetimeError as e:
-            raise ConfigError(file, f"peers.{name}.{e.path}", str(e)) from None
-        _check_limits(file, name, peer)
-        check_ikev1(file, name, peer)
+        _check_peer(file, name, peer)
     part = partner_map(cfg.peers)
     peers = {n: build_peer(n, cfg.peers[n], _seen_from(cfg, part[n])) for n in cfg.peers}
     reconfigured = {}
-    for i, f in enumerate(cfg.faults):
+    current = {n: data["peers"][n] for n in cfg.peers}  # each peer's settings as the faults change them
+    for i, f in sorted(enumerate(cfg.faults), key=lambda x: (x[1].at, x[0])):
         if f.kind in ("reconfigure", "recreate") and f.peer and f.set is not None:
-            peer_raw = deep_merge(data["peers"][f.peer], f.set)
+            peer_raw = deep_merge(current[f.peer], f.set)
             try:
                 changed = PeerConfig.model_validate(peer_raw)
             except ValidationError as e:
                 err = _config_error(e, file, PeerConfig)
                 raise ConfigError(file, f"faults[{i}].set.{err.path}", err.message) from None
-            _check_limits(file, f.peer, changed)
+            was = PeerConfig.model_validate(current[f.peer])
+            if f.kind == "reconfigure" and changed.ike.version != was.ike.version:
+                raise ConfigError(file, f"faults[{i}].set.ike.version",
+                                  f"a running connection cannot change its IKE version ({was.ike.version} to "
+                                  f"{changed.ike.version}); use kind: recreate to delete it and create it anew")
+            try:
+                _check_peer(file, f.peer, changed)
+            except ConfigError as e:
+                raise ConfigError(file, _set_path(i, f.set, e.path.removeprefix(f"peers.{f.peer}.")),
+                                  e.message) from None
+            current[f.peer] = peer_raw
             other = _seen_from(cfg, part[f.peer])
             reconfigured[i] = build_peer(f.peer, changed, other)
     return Scenario(cfg, origin, peers, reconfigured, raw)
+
+
+def _check_peer(file: str | None, name: str, peer: PeerConfig) -> None:
+    """What a valid PeerConfig can still get wrong: lifetimes, the profile's limits, IKEv1."""
+    try:
+        lifetimes.child_lifetime(peer.child)
+        lifetimes.ike_lifetime(peer.ike)
+    except lifetimes.LifetimeError as e:
+        raise ConfigError(file, f"peers.{name}.{e.path}", str(e)) from None
+    _check_limits(file, name, peer)
+    check_ikev1(file, name, peer)
+
+
+def _set_path(i: int, changes: dict[str, Any], path: str) -> str:
+    """``faults[i].set.<path>`` when the fault's ``set`` holds that field, else ``faults[i].set``
+    with the peer's field named after it (the change made an unchanged value invalid)."""
+    node: Any = changes
+    for part in re.sub(r"\[\d+\]", "", path).split("."):
+        if not isinstance(node, dict) or part not in node:
+            return f"faults[{i}].set (with these changes, {path})"
+        node = node[part]
+    return f"faults[{i}].set.{path}"
 
 
 def _seen_from(cfg: ScenarioConfig, name: str) -> PeerConfig:
