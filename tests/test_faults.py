@@ -182,3 +182,34 @@ def test_changes_accumulate_in_time_order():
     assert [ep.settings.ike.version for ep in r.endpoints.values()] == [1, 1]
     assert r.status("A") == r.status("B") == "ipsec_sa_established"
     assert [e.get("mode") for e in r.select("ike_sa_established", "A") if e.t > 10] == ["main"]
+
+
+@pytest.mark.parametrize("faults,message", [
+    ([{"at": 10, "kind": "crash", "peer": "A", "duration": 30}, {"at": 20, "kind": "recreate", "peer": "A"}],
+     "faults[1]: A is crashed at 20s (faults[0]): a gateway that does not run cannot delete and recreate its "
+     "connection; restart it first"),
+    # the end of a window is still inside it (the undo runs after faults due at that instant)
+    ([{"at": 10, "kind": "freeze", "peer": "B", "duration": 10}, {"at": 20, "kind": "recreate", "peer": "B"}],
+     "faults[1]: B is frozen at 20s (faults[0])"),
+    ([{"at": 10, "kind": "crash", "peer": "A"}, {"at": 30, "kind": "recreate", "peer": "A"}],
+     "A is crashed at 30s"),
+    ([{"at": 10, "kind": "link_down", "direction": "A->B"}, {"at": 20, "kind": "link_up"}],
+     "faults[1]: link_up at 20s ends no link_down in effect for the whole link"),
+    ([{"at": 10, "kind": "link_down", "duration": 5}, {"at": 20, "kind": "link_up"}],
+     "link_up at 20s ends no link_down in effect"),
+])
+def test_faults_that_would_do_nothing_are_refused(faults, message):
+    from ipsecsim.errors import ConfigError
+    with pytest.raises(ConfigError) as e:
+        load_scenario(scenario_dict(faults=faults))
+    assert message in f"{e.value.path}: {e.value.message}"
+
+
+@pytest.mark.parametrize("faults", [
+    [{"at": 10, "kind": "crash", "peer": "A"}, {"at": 15, "kind": "restart", "peer": "A"},
+     {"at": 20, "kind": "recreate", "peer": "A"}],
+    [{"at": 10, "kind": "freeze", "peer": "A", "duration": 5}, {"at": 20, "kind": "recreate", "peer": "A"}],
+    [{"at": 10, "kind": "link_down", "between": ["A", "B"]}, {"at": 20, "kind": "link_up", "between": ["B", "A"]}],
+])
+def test_faults_in_a_sensible_order_are_accepted(faults):
+    assert load_scenario(scenario_dict(faults=faults)).config.faults

@@ -81,7 +81,48 @@ def fault_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
             if part.get(a) != b:
                 return [(f"faults[{i}].{key}", f"{a} and {b} are not the two ends of a tunnel, so no packet "
                          f"travels between them; tunnels: {tunnels}")]
+    return _timeline_problems(cfg)
+
+
+def _timeline_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
+    """Faults that do nothing at the time they happen: a ``recreate`` of a crashed or frozen
+    gateway (nobody can delete its connection; restart or unfreeze it first), a ``link_up``
+    with no ``link_down`` of the same path in effect. A window ends with its ``duration`` (the
+    end instant still inside it) or the fault that undoes it."""
+    down: dict[str, tuple[str, int, float]] = {}  # peer -> (crashed | frozen, fault index, until)
+    links: list[tuple[tuple[object, ...], int, float]] = []  # open link_down windows
+    for i, f in sorted(enumerate(cfg.faults), key=lambda x: (x[1].at, x[0])):
+        t = f.at
+        down = {p: w for p, w in down.items() if t <= w[2]}
+        links = [w for w in links if t <= w[2]]
+        until = t + f.duration if f.duration is not None else float("inf")
+        path = (f.ends, f.pair, f.protocol)
+        if f.kind in ("crash", "freeze") and f.peer:
+            down[f.peer] = ("crashed" if f.kind == "crash" else "frozen", i, until)
+        elif f.kind in ("restart", "unfreeze") and f.peer and f.peer in down:
+            if (f.kind == "restart") == (down[f.peer][0] == "crashed"):
+                del down[f.peer]
+        elif f.kind == "recreate" and f.peer in down:
+            state, j, _ = down[f.peer]
+            undo = "restart" if state == "crashed" else "unfreeze"
+            return [(f"faults[{i}]", f"{f.peer} is {state} at {t:g}s (faults[{j}]): a gateway that does not run "
+                     f"cannot delete and recreate its connection; {undo} it first")]
+        elif f.kind == "link_down":
+            links.append((path, i, until))
+        elif f.kind == "link_up":
+            match = [w for w in links if w[0] == path]
+            if not match:
+                what = _path_text(f)
+                return [(f"faults[{i}]", f"link_up at {t:g}s ends no link_down in effect for {what}: give it the "
+                         f"same direction, between and protocol as the link_down it ends")]
+            links.remove(match[-1])
     return []
+
+
+def _path_text(f: object) -> str:
+    ends, pair, protocol = getattr(f, "ends", None), getattr(f, "between", None), getattr(f, "protocol", "all")
+    where = f"{ends[0]}->{ends[1]}" if ends else f"between {pair[0]} and {pair[1]}" if pair else "the whole link"
+    return where + ("" if protocol == "all" else f", protocol {protocol}")
 
 
 def pairing_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:

@@ -155,12 +155,11 @@ class PeerNode:
 
     def recreate(self, settings: PeerSettings | None = None) -> None:
         """The connection is deleted (its SAs deleted, the peer told) and created again, with
-        ``settings`` if given: it starts over from fresh state, as after a restart. A crashed
-        or hung gateway tells nobody: it just boots with the new connection."""
-        if not (self.crashed or self.frozen):
-            self.ep.close(self.env.now)
-            self._flush()
-        self.frozen = False
+        ``settings`` if given: it starts over from fresh state, as after a restart. The gateway
+        runs (config/topology.py refuses a recreate while it is crashed or frozen)."""
+        assert not (self.crashed or self.frozen), f"{self.name}: recreate of a gateway that does not run"
+        self.ep.close(self.env.now)
+        self._flush()
         self.restart(settings)
 
     def reconfigure(self, settings: PeerSettings) -> None:
