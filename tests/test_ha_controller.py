@@ -248,26 +248,40 @@ def _running_on(r: Rig, flow: str) -> list[str]:
 
 
 def test_active_active_without_preempt_keeps_a_flow_where_it_is():
-    """preempt: false: a flow stays on the member carrying it while that member works, whatever
-    the hashing prefers; it moves only when that member fails, and never runs on two members."""
+    """preempt: false: a flow gets its member by hashing when it first sends; it stays there
+    while that member works, moves only when it fails, does not move back, and never runs on
+    two members."""
     members = ["cloud-1", "cloud-2"]
     flows = tuple(f"f{i}" for i in range(8))
     r = Rig(members, flows=flows, mode="active-active", preempt=False)
-    r.set("cloud-1", UP)  # first usable: every flow lands on cloud-1
+    r.set("cloud-1", UP)
     r.set("cloud-2", UP)
     for f in flows:
         r.group.submit_fluid(FluidFlow(f, 1, 2, 1400), 10.0)
-    assert all(g.on == "cloud-1" for g in r.group.flows.values())
+    home = {f: max(members, key=lambda m, f=f: weight(f, m)) for f in flows}
+    assert {f: g.on for f, g in r.group.flows.items()} == home and set(home.values()) == set(members)
+    placed = r.events("ha_switch")
+    assert all(s["from"] is None and len(s["flows"]) == 1 for s in placed) and len(placed) == len(flows)
     r.set("cloud-2", DOWN, "peer_dead")
     r.set("cloud-2", UP)
-    for f in flows:  # the source changes its rate: still the same member, nothing moves
+    for f in flows:  # the source changes its rate: nothing moves
         r.group.submit_fluid(FluidFlow(f, 1, 2, 1400), 20.0)
     assert all(_running_on(r, f) == ["cloud-1"] for f in flows)
-    assert r.nodes["cloud-2"].fluids == []
-    r.set("cloud-1", DOWN, "peer_dead")
-    assert all(_running_on(r, f) == ["cloud-2"] for f in flows)
-    moved = [s for s in r.events("ha_switch") if s["flows"]]
-    assert [(s["from"], s["to"], s["flows"]) for s in moved] == [("cloud-1", "cloud-2", sorted(flows))]
+    moved = [s for s in r.events("ha_switch") if s["from"] is not None]
+    assert [(s["from"], s["to"], s["flows"]) for s in moved] == [
+        ("cloud-2", "cloud-1", sorted(f for f in flows if home[f] == "cloud-2"))]
+
+
+def test_active_active_flow_started_before_any_member_is_usable():
+    """Sent while no tunnel is up, a flow is hashed over all members (whose data plane drops it)
+    and moves to the first member that becomes usable."""
+    r = Rig(["cloud-1", "cloud-2"], flows=("app",), mode="active-active", preempt=False)
+    r.group.submit_fluid(FluidFlow("app", 1, 2, 1400), 10.0)
+    first = r.group.flows["app"].on
+    other = "cloud-2" if first == "cloud-1" else "cloud-1"
+    r.set(other, UP)
+    assert _running_on(r, "app") == [other]
+    assert r.events("ha_switch")[-1]["from"] == first
 
 
 def test_active_active_preempt_moves_flows_back_and_stops_them_on_the_old_member():

@@ -65,7 +65,8 @@ def test_link_up_ends_only_the_path_it_names():
     d["traffic"] = [{"name": "t2", "kind": "bulk", "from": "cloud-2", "to": "customer-2", "rate": "8Mbit/s",
                      "start": "1s"}]
     d["faults"] = [{"at": "5s", "kind": "link_down", "between": ["cloud-2", "customer-2"]},
-                   {"at": "7s", "kind": "link_up", "between": ["cloud-1", "customer-1"]},  # another path: no effect
+                   {"at": "5s", "kind": "link_down", "between": ["cloud-1", "customer-1"]},
+                   {"at": "7s", "kind": "link_up", "between": ["cloud-1", "customer-1"]},  # the other path only
                    {"at": "9s", "kind": "link_up", "between": ["customer-2", "cloud-2"]}]
     flow = run(d).summary()["traffic"]["flows"]["t2"]
     assert flow["dropped_bytes"] == {"link_down": 4_000_000}  # 5 s -> 9 s at 1 MB/s

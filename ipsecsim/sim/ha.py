@@ -13,8 +13,9 @@ events follow the ones that caused them.
   active member changed (``to`` null: no member is usable; traffic then stays with the last
   active member, at first the master, whose data plane drops it with its own reason; when a
   member becomes usable again, ``from`` is that last member, or null if it is the same one).
-  Active-active: ``flows`` moved from one member to another; without ``preempt`` a flow stays
-  on its member while that member is usable.
+  Active-active: ``flows`` moved from one member to another, or (``from`` null) a flow got its
+  member when it first sent; without ``preempt`` a flow stays on its member while that member
+  is usable.
 
 Traffic sent from a group goes through ``GroupSender``: a discrete packet (a ping) is handed to
 the member active when it is sent; a fluid flow is stopped on the old member and started on
@@ -44,6 +45,10 @@ WATCHED_EVENTS = frozenset({
 """Events of a member after which the controller judges its members again."""
 
 
+PLACED = "first traffic of"
+"""How the reason of an active-active ``ha_switch`` that places a new flow begins."""
+
+
 def weight(flow: str, member: str) -> int:
     """Rendezvous (highest random weight) hashing: stable, and a failure moves only the flows
     of the failed member."""
@@ -58,6 +63,8 @@ class GroupFlow:
     on: str
     spec: FluidFlow | None = None
     rate: float = 0.0
+    placed: bool = False
+    """Active-active: the flow has sent and has a member (``on``); until then it has none."""
 
 
 @dataclass
@@ -98,12 +105,29 @@ class HaGroup:
     # so every move is an ``ha_switch`` event and a fluid flow never runs on two members.
     def submit_packet(self, pkt: Packet) -> None:
         flow = self._flow(pkt.flow)
+        self._place(flow)
         self.nodes[flow.on].submit_packet(pkt)
 
     def submit_fluid(self, spec: FluidFlow, rate: float) -> None:
         flow = self._flow(spec.flow)
+        if rate > 0:
+            self._place(flow)
         flow.spec, flow.rate = spec, rate
         self.nodes[flow.on].submit_fluid(spec, rate)
+
+    def _place(self, flow: GroupFlow) -> None:
+        """Active-active: a flow gets its member when it first sends, by rendezvous hashing over
+        the members usable then (over all of them while none is: the traffic is dropped there
+        until the controller moves it to the first member that becomes usable)."""
+        if flow.placed or self.cfg.mode != "active-active":
+            return
+        flow.placed = True
+        usable = [m for m in self.members if self.state[m].usable]
+        pool = usable or self.members
+        flow.on = max(pool, key=lambda m: weight(flow.name, m))
+        among = f"usable members {', '.join(usable)}" if usable else f"all members ({', '.join(pool)}: none usable)"
+        self.log.emit(self.env.now, self.name, "ha_switch", group=self.name, **{"from": None}, to=flow.on,
+                      reason=f"{PLACED} {flow.name}: rendezvous hashing over the {among}", flows=[flow.name])
 
     def _flow(self, name: str) -> GroupFlow:
         flow = self.flows.get(name)
@@ -219,6 +243,8 @@ class HaGroup:
         """Active-active: every flow to its member by rendezvous hashing over the usable members."""
         moves: dict[tuple[str, str], list[GroupFlow]] = {}
         for f in self.flows.values():
+            if not f.placed:
+                continue  # nothing sent yet: placed when it first sends
             if self.state[f.on].usable and not self.cfg.preempt:
                 continue  # without preempt a flow stays on its member while that member works
             target = self._choose(f)

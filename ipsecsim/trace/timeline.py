@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from ..config.topology import partner_map
 from ..proto.events import Event
+from ..sim.ha import PLACED
 from .ha_summary import render_ha
 
 if TYPE_CHECKING:
@@ -129,6 +130,8 @@ def _ha_switch(e: Event) -> str:
     moved = f"; {', '.join(flows)} {'moves' if len(flows) == 1 else 'move'}" if flows else ""
     if new is None:
         return f"[bold red]HA: no usable member[/] (was {escape(str(old))}): {escape(str(e.get('reason')))}"
+    if old is None and str(e.get("reason")).startswith(PLACED):
+        return f"[green]HA flow {escape(', '.join(flows))} on {escape(new)}[/] ({escape(str(e.get('reason')))})"
     what = f"{escape(old)} → {escape(new)}" if old is not None else f"{escape(new)} active"
     colour = "bold magenta" if old is not None else "bold green"
     return f"[{colour}]HA switch {what}[/] ({escape(str(e.get('reason')))}){escape(moved)}"
