@@ -213,3 +213,16 @@ def test_faults_that_would_do_nothing_are_refused(faults, message):
 ])
 def test_faults_in_a_sensible_order_are_accepted(faults):
     assert load_scenario(scenario_dict(faults=faults)).config.faults
+
+
+def test_recreate_while_an_exchange_is_in_flight_sends_the_delete_after_it():
+    """IKEv2 window size 1 (RFC 7296 2.3): B's liveness check leaves at 5.015 s (dpd_delay 5 s
+    after the SA came up at 15 ms); B is recreated 2 ms later. Its Delete waits for the
+    response (5.025 s), then goes out as the next request; A deletes its SAs when it arrives."""
+    b = {"dpd": {"delay": "5s", "action": "clear"}}
+    r = run([{"at": 5.017, "kind": "recreate", "peer": "B"}], b=b, link={"delay": "5ms"})
+    infos = [(round(e.t, 3), e.get("msg_id"), e.get("payloads")) for e in r.select("message_sent", "B")
+             if e.get("exchange") == "INFORMATIONAL" and not e.get("response")]
+    assert infos == [(5.015, 0, []), (5.025, 1, ["D"])]
+    assert [(round(e.t, 3), e.get("reason")) for e in r.select("ike_sa_deleted")] == [
+        (5.03, "deleted_by_peer"), (5.035, "recreated")]

@@ -57,6 +57,8 @@ class Engine(Protocol):
     def receive(self, dgram: Datagram, now: float) -> None: ...
     def status(self) -> dict[str, Any]: ...
     def close_all(self, reason: str, now: float) -> None: ...
+    def owns(self, message: Any) -> bool: ...
+    def closing(self) -> bool: ...
 
 
 class Endpoint:
@@ -79,6 +81,8 @@ class Endpoint:
         ``--keys`` writes for Wireshark. Appending a reference is all it costs."""
         self.engine: Engine = self._make_engine()
         self.traffic = TrafficPlane(self)
+        self.retired = False
+        """Closed (``close``): its data plane carries nothing more; only its engine runs on."""
         self.down: str | None = None
         """``frozen`` (hung, state kept) or ``crashed`` (state lost) while a fault holds it."""
 
@@ -105,7 +109,8 @@ class Endpoint:
         if isinstance(dgram.message, NatKeepalive):
             return  # RFC 3948 2.3: only there for the NAT; the receiver ignores it
         self.engine.receive(dgram, now)
-        self.traffic.refresh(now)
+        if not self.retired:
+            self.traffic.refresh(now)
 
     def handle_timer(self, now: float) -> None:
         """Run every timer job due at or before ``now``."""
@@ -113,7 +118,8 @@ class Endpoint:
         while self._timers and self._timers[0][0] <= now:
             _, _, fn, args = heapq.heappop(self._timers)
             fn(now, *args)
-        self.traffic.refresh(now)
+        if not self.retired:
+            self.traffic.refresh(now)
 
     # --- data plane (traffic.TrafficPlane) ----------------------------------------------------
     def offer_fluid(self, flow: FluidFlow, rate: float, now: float) -> None:
@@ -166,10 +172,22 @@ class Endpoint:
         return {**self.engine.status(), "down": self.down}
 
     def close(self, now: float) -> None:
-        """The connection is deleted (a ``recreate`` fault): every SA is deleted, the peer told."""
+        """The connection is deleted (a ``recreate`` fault): every SA is deleted, the peer told.
+        Its data plane is retired at once (a new connection takes the traffic); the engine may
+        still have Delete exchanges to finish (``closing``), for which the driver keeps feeding
+        it the messages it ``owns`` and its timers."""
         self.now = now
         self.engine.close_all("recreated", now)
         self.traffic.refresh(now)
+        self.retired = True
+
+    def owns(self, dgram: Datagram) -> bool:
+        """An IKE message for one of this endpoint's live IKE SAs (not a new negotiation)."""
+        return self.engine.owns(dgram.message)
+
+    def closing(self) -> bool:
+        """After ``close``: an SA is still being deleted (its Delete not yet answered)."""
+        return self.engine.closing()
 
     def reconfigure(self, settings: PeerSettings) -> None:
         """New settings for this side (a configuration change while in use). Established SAs

@@ -47,6 +47,8 @@ class PeerNode:
         """Underlay ICMP: the latest echo reply sequence number per probe flow."""
         self.offered: dict[str, tuple[FluidFlow, float]] = {}
         """The rate each fluid flow currently offers to this peer (re-offered after a reboot)."""
+        self.retiring: list[Endpoint] = []
+        """Endpoints of recreated connections still deleting their SAs (``recreate``)."""
         self._thaw = env.event()
         link.attach(settings.address, self)
         self.process = env.process(self._run())
@@ -132,6 +134,7 @@ class PeerNode:
 
     def crash(self) -> None:
         self.crashed = True
+        self.retiring.clear()  # state lost: nothing finishes its deletes
         self.ep.set_frozen(True, self.env.now, crashed=True)
         self._flush()
 
@@ -158,9 +161,12 @@ class PeerNode:
         ``settings`` if given: it starts over from fresh state, as after a restart. The gateway
         runs (config/topology.py refuses a recreate while it is crashed or frozen)."""
         assert not (self.crashed or self.frozen), f"{self.name}: recreate of a gateway that does not run"
-        self.ep.close(self.env.now)
+        old = self.ep
+        old.close(self.env.now)
         self._flush()
         self.restart(settings)
+        if old.closing():
+            self.retiring.append(old)  # its Delete exchanges run on beside the new connection
 
     def reconfigure(self, settings: PeerSettings) -> None:
         """A configuration change on this side only; it applies to the next negotiation."""
@@ -182,8 +188,9 @@ class PeerNode:
     def finish(self) -> None:
         """End of the run: the data plane settles its counters and open drop intervals."""
         self.ep.finish(self.env.now)
-        for ev in self.ep.take_events():
-            self.log.add(ev)
+        for ep in [*self.retiring, self.ep]:
+            for ev in ep.take_events():
+                self.log.add(ev)
 
     def _wake(self) -> None:
         self._thaw.succeed()
@@ -191,14 +198,24 @@ class PeerNode:
 
     # --- the process ------------------------------------------------------------------------
     def _flush(self) -> None:
-        for ev in self.ep.take_events():
+        for ep in self.retiring:
+            self._send(ep)
+        self.retiring = [ep for ep in self.retiring if ep.closing()]
+        self._send(self.ep)
+        for t in self.ep.take_traffic():
+            self.link.transmit_traffic(t, self.name)
+
+    def _send(self, ep: Endpoint) -> None:
+        for ev in ep.take_events():
             self.log.add(ev)
-        for d in self.ep.take_datagrams():
+        for d in ep.take_datagrams():
             if self.egress is not None and d.src != self.egress:
                 d = replace(d, src=self.egress)
             self.link.transmit(d, self.name)
-        for t in self.ep.take_traffic():
-            self.link.transmit_traffic(t, self.name)
+
+    def _next_timer(self) -> float | None:
+        timers = [t for ep in (self.ep, *self.retiring) if (t := ep.get_timer()) is not None]
+        return min(timers) if timers else None
 
     def _run(self):  # type: ignore[no-untyped-def]
         env = self.env
@@ -207,7 +224,7 @@ class PeerNode:
         self._flush()
         get = self.inbox.get()
         while True:
-            timer = self.ep.get_timer()
+            timer = self._next_timer()
             waits = [get, self._thaw]
             if timer is not None:
                 waits.append(env.timeout(max(0.0, timer - env.now)))
@@ -219,7 +236,10 @@ class PeerNode:
                 if isinstance(item, tuple):
                     self._apply(item)
                 else:
-                    self.ep.receive(item, env.now)
+                    owner = next((ep for ep in self.retiring if ep.owns(item)), self.ep)
+                    owner.receive(item, env.now)
                 get = self.inbox.get()
+            for ep in self.retiring:
+                ep.handle_timer(env.now)
             self.ep.handle_timer(env.now)
             self._flush()

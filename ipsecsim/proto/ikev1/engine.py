@@ -403,6 +403,13 @@ class Ikev1Engine:
             else:
                 self.destroy(sa, reason, now)
 
+    def owns(self, message: Any) -> bool:
+        """IKEv1 deletes are single messages (``close_all`` leaves nothing running)."""
+        return False
+
+    def closing(self) -> bool:
+        return False
+
     def peer_dead(self, sa: IsakmpSa, action: str, now: float) -> None:
         """DPD gave up on the peer: drop every SA with it without a Delete, then apply ``action``."""
         for c in list(self.children):

@@ -384,12 +384,24 @@ class Ikev2Engine(LifecycleMixin):
                                            lambda s, r, t: self.destroy(s, reason, t)), now)
 
     def close_all(self, reason: str, now: float) -> None:
-        """The connection is deleted: one INFORMATIONAL [ D ] per established IKE SA tells the
-        peer (sent now, never retransmitted: nothing is left to do it), then every SA is gone."""
+        """The connection is deleted: each established IKE SA is deleted with an INFORMATIONAL
+        [ D ] (RFC 7296 1.4.1), queued behind an exchange in flight (window size 1, 2.3) and
+        retransmitted like any request; it is gone when answered or when the retransmissions
+        give up (``closing`` until then). SAs not yet established are dropped at once."""
         for sa in list(self.sas.values()):
             if sa.state in (IkeState.ESTABLISHED, IkeState.REKEYING):
                 self.delete_ike(sa, reason, now)
-            self.destroy(sa, reason, now)
+            elif sa.alive and sa.state is not IkeState.DELETING:
+                self.destroy(sa, reason, now)
+
+    def owns(self, message: Any) -> bool:
+        if not isinstance(message, Message) or (message.exchange is Exchange.IKE_SA_INIT and not message.response):
+            return False
+        sa = self.by_spi.get(message.spi_r if message.initiator else message.spi_i)
+        return sa is not None and sa.alive
+
+    def closing(self) -> bool:
+        return any(sa.alive for sa in self.sas.values())
 
     # --- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
