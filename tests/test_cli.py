@@ -83,3 +83,36 @@ def test_profiles_list_and_show(capsys):
 def test_profiles_bad_name(capsys, argv):
     assert main(argv) == 2
     assert "available:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag,value,words", [
+    ("--duration", "0", "the simulated time must be greater than 0"),
+    ("--duration", "-5s", "duration"),
+    ("--seed", "-3", "a seed is a whole number 0 or greater"),
+    ("--seed", "x", "a seed is a whole number 0 or greater"),
+])
+def test_bad_run_flags_exit_2_with_the_flag_named(capsys, flag, value, words):
+    with pytest.raises(SystemExit) as e:
+        main(["run", BASIC, flag, value])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}" in err and words in err and "Traceback" not in err
+
+
+def test_an_output_never_overwrites_the_scenario_or_another_output(tmp_path, capsys):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text((SCENARIOS / "ikev2-basic.yaml").read_text())
+    before = scenario.read_text()
+    assert main(["run", str(scenario), "--events", str(scenario)]) == 2
+    assert "--events: " in capsys.readouterr().err and scenario.read_text() == before
+    same = str(tmp_path / "out")
+    assert main(["run", str(scenario), "--pcap", same, "--keys", same]) == 2
+    assert f"--keys: {same} is also --pcap" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_events_to_stdout(capsys):
+    assert main(["run", BASIC, "--events", "-"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert json.loads(lines[0])["event"] == "message_sent" and all(json.loads(x) for x in lines)
+    assert main(["run", BASIC, "--events", "-", "--json"]) == 2

@@ -131,5 +131,9 @@ def test_refusing_undecryptable_names_the_option(tmp_path, capsys) -> None:
     doc["trace"] = {"undecryptable": "refuse"}
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(doc))
-    assert main(["run", str(path), "--keys", str(tmp_path / "k.json")]) == 2
+    events = tmp_path / "e.jsonl"
+    events.write_text("kept\n")
+    assert main(["run", str(path), "--keys", str(tmp_path / "k.json"), "--events", str(events)]) == 2
     assert f"{path}: peers.legacy.child.sha256_96: the ESP SA" in capsys.readouterr().err
+    # refused: nothing written, nothing already there lost
+    assert not (tmp_path / "k.json").exists() and events.read_text() == "kept\n"
