@@ -128,3 +128,21 @@ def test_no_traceback_from_the_real_command(tmp_path):
     p = write(tmp_path, "name: x\nduration: 1m\npeers: 7\n")
     r = subprocess.run([sys.executable, "-m", "ipsecsim", "run", str(p)], capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "peers" in r.stderr
+
+
+@pytest.mark.parametrize("ike,message", [
+    ({"version": 2}, "peers.A.ike.psk: required, but missing"),
+    ({"psk": ""}, "peers.A.ike.psk: string should have at least 1 character"),
+])
+def test_a_peer_without_a_pre_shared_key_is_refused(ike, message):
+    """Authentication is by PSK (RFC 7296 2.15, RFC 2409 5.4): without one strongSwan finds no
+    shared key and fails; a silent empty default would let two key-less peers connect."""
+    from factory import base_scenario
+
+    from ipsecsim.config.loader import load_scenario
+    from ipsecsim.errors import ConfigError
+    d = base_scenario()
+    d["peers"]["A"]["ike"] = {"proposals": ["aes128-sha256-modp2048"], **ike}
+    with pytest.raises(ConfigError) as e:
+        load_scenario(d)
+    assert str(e.value).startswith(message)

@@ -11,6 +11,7 @@ import pytest
 from ipsecsim import ConfigError, load_scenario
 from ipsecsim.cli import main
 from ipsecsim.config import profiles
+from ipsecsim.config.loader import deep_merge
 from ipsecsim.config.profile_view import leaf_defaults
 
 NAMES = profiles.names()
@@ -18,12 +19,12 @@ LEAVES = set(leaf_defaults()) | {"start"}
 
 
 def bare(profile_a: str, profile_b: str = "strongswan", **a_extra: Any) -> dict[str, Any]:
-    """Two peers with nothing but addresses, subnets and a profile."""
+    """Two peers with nothing but addresses, subnets, a pre-shared key and a profile."""
     return {"name": "bare", "duration": 10, "peers": {
         "A": {"profile": profile_a, "address": "192.0.2.1", "local_subnets": ["10.1.0.0/24"],
-              "remote_subnets": ["10.2.0.0/24"], **a_extra},
+              "remote_subnets": ["10.2.0.0/24"], **deep_merge({"ike": {"psk": "k"}}, a_extra)},
         "B": {"profile": profile_b, "address": "192.0.2.2", "local_subnets": ["10.2.0.0/24"],
-              "remote_subnets": ["10.1.0.0/24"]}}}
+              "remote_subnets": ["10.1.0.0/24"], "ike": {"psk": "k"}}}}
 
 
 def test_the_catalog_vendors_are_all_there() -> None:

@@ -142,7 +142,7 @@ class IkeConfig(Strict):
     mode: Literal["main", "aggressive"] = Field("main", description="IKEv1 phase-1 mode")
     proposals: list[IkeProposal] = Field(default_factory=lambda: ["aes128-sha256-modp2048"], min_length=1,
                                          description="IKE proposals in order of preference")
-    psk: str = Field("", description="pre-shared key")
+    psk: str = Field(min_length=1, description="pre-shared key (authentication is by PSK; both ends need the same)")
     local_id: str | None = Field(None, description="own identity: an IPv4 address, @fqdn, fqdn, user@fqdn; "
                                  "default: the peer's address")
     remote_id: str | None = Field(None, description="identity the peer must present; default: any")
@@ -281,7 +281,7 @@ class PeerConfig(Strict):
     remote_subnets: list[Cidr] = Field(min_length=1, description="subnets behind the other peer")
     start: Literal["initiate", "on-traffic", "respond"] = Field(
         "initiate", description="initiate at t=0, wait for traffic, or only respond")
-    ike: IkeConfig = Field(default_factory=IkeConfig)  # type: ignore[arg-type]
+    ike: IkeConfig
     child: ChildConfig = Field(default_factory=ChildConfig)  # type: ignore[arg-type]
     retransmit: RetransmitConfig = Field(default_factory=RetransmitConfig)  # type: ignore[arg-type]
     dpd: DpdConfig = Field(default_factory=DpdConfig)  # type: ignore[arg-type]
