@@ -189,3 +189,13 @@ def test_a_restarted_receiver_accounts_the_flow_it_is_still_receiving() -> None:
     # is down, bytes sent from 109.995 s reach the rebooted B
     assert f["dropped_bytes"] == {"peer_down": 10_000_000, "unilateral_sa": 80_005_000}
     assert f["delivered_bytes"] == 89_995_000 and balanced(f)
+
+
+def test_a_ping_stops_at_its_stop_time() -> None:
+    """start 1 s, every 7 s, stop 10 s: echo requests at 1 and 8 s (15 s is past the stop); the
+    source stops at 10 s, not when the next request would have been due."""
+    r = sim(duration=30, traffic=[{"name": "p", "kind": "ping", "from": "A", "to": "B", "interval": 7, "start": 1,
+                                   "stop": 10}])
+    (stopped,) = r.select("traffic_stopped")
+    assert (stopped.t, stopped.get("sent")) == (10.0, 2)
+    assert flow(r, "p")["echo_requests"] == 2

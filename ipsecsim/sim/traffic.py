@@ -70,11 +70,14 @@ def _source(env: simpy.Environment, cfg: ScenarioConfig, t: TrafficConfig, name:
     if t.kind == "ping":
         log.emit(env.now, node.name, "traffic_started", **info, interval=t.interval, size=t.size)
         seq = 0
-        while env.now < stop - 1e-9:
+        while True:
             node.submit_packet(Packet(name, s_int, d_int, t.size, env.now, t.interval, "echo-request", seq,
                                       t.dont_fragment))
             seq += 1
+            if env.now + t.interval >= stop - 1e-9:
+                break  # no echo request is due before the stop time
             yield env.timeout(t.interval)
+        yield env.timeout(stop - env.now)
         log.emit(env.now, node.name, "traffic_stopped", flow=name, sent=seq)
         return
     assert t.rate is not None
