@@ -116,3 +116,27 @@ def test_events_to_stdout(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert json.loads(lines[0])["event"] == "message_sent" and all(json.loads(x) for x in lines)
     assert main(["run", BASIC, "--events", "-", "--json"]) == 2
+
+
+def _timeline_times(out: str) -> list[str]:
+    return [line.split()[0] for line in out.split("\n\n")[1].splitlines() if line.strip()]
+
+
+def test_timeline_keeps_one_time_format_for_a_long_run(capsys):
+    """A run of 10,000 s or more shows every line as days and clock time, from the first."""
+    assert main(["run", BASIC, "--duration", "3h"]) == 0
+    times = _timeline_times(capsys.readouterr().out)
+    assert times[0] == "0d00:00:00.000" and all(t[1] == "d" for t in times)
+    assert main(["run", BASIC]) == 0
+    assert _timeline_times(capsys.readouterr().out)[0] == "0.000"
+
+
+def test_a_drop_interval_is_shown_where_it_began(capsys):
+    """unilateral-tunnel-no-dpd: the link is down from 60 s; the first vpc-job ping it loses
+    (62 s) opens a drop interval reported when it closes, shown in the timeline at 62 s."""
+    assert main(["run", str(SCENARIOS / "unilateral-tunnel-no-dpd.yaml")]) == 0
+    lines = [x for x in capsys.readouterr().out.split("\n\n")[1].splitlines() if x.strip()]
+    drop = next(x for x in lines if "vpc-job dropped (link_down)" in x)
+    assert drop.split()[0] == "62.000"
+    times = [float(x.split()[0]) for x in lines]
+    assert times == sorted(times)

@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     from ..result import Result
 
 
-def fmt_time(t: float) -> str:
-    if t < 10_000:
+def fmt_time(t: float, long: bool = False) -> str:
+    """Seconds with milliseconds; ``long`` (runs of 10,000 s and more): days and a clock time,
+    for every line of the run alike."""
+    if not long:
         return f"{t:10.3f}"
     days, rem = divmod(t, 86400)
     h, rem = divmod(rem, 3600)
@@ -226,6 +228,13 @@ FORMATTERS: dict[str, Formatter] = {
 }
 
 
+def _shown_at(e: Event) -> float:
+    """Where a line goes in the timeline: a drop interval (reported when it closes) at the
+    time it began, every other event when it happened."""
+    start = e.get("start") if e.event == "traffic_dropped" else None
+    return float(start) if isinstance(start, int | float) else e.t
+
+
 def render(result: Result, console: Console, verbose: bool = False) -> None:
     sc = result.scenario
     names = {s.address: n for n, s in sc.peers.items()}
@@ -250,12 +259,13 @@ def render(result: Result, console: Console, verbose: bool = False) -> None:
     # where peers share an address (one gateway, several tunnels), each names its own remote peer
     own = {n: {**names, sc.peers[p].address: p} for n, p in part.items()}
     width = max(len(n) for n in (*sc.peers, *(g.name for g in sc.config.ha))) * 2 + 3
-    for e in result.events:
+    long = result.duration >= 10_000
+    for t, e in sorted(((_shown_at(e), e) for e in result.events), key=lambda x: x[0]):
         if e.event == "message_received" and not verbose:
             continue
         fmt = FORMATTERS.get(e.event)
         who, text = fmt(e, own.get(e.peer, names)) if fmt else (e.peer, _generic(e))
-        console.print(f"{fmt_time(e.t)}  {escape(who):<{width}}  {text}", soft_wrap=True)
+        console.print(f"{fmt_time(t, long)}  {escape(who):<{width}}  {text}", soft_wrap=True)
     console.print()
     render_state(result, console)
 
