@@ -140,3 +140,13 @@ def test_a_drop_interval_is_shown_where_it_began(capsys):
     assert drop.split()[0] == "62.000"
     times = [float(x.split()[0]) for x in lines]
     assert times == sorted(times)
+
+
+def test_fault_lines_say_what_the_fault_does(capsys):
+    assert main(["run", str(SCENARIOS / "one-side-config-change.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "⚡ fault reconfigure (ike.psk: new-secret)" in out
+    assert "⚡ fault link_down (for 120 s)" in out
+    assert main(["run", str(SCENARIOS / "isp-jitter-false-positive.yaml")]) == 0
+    assert "⚡ fault loss (Gilbert-Elliott: bursts of 3 s after 60 s without on average, 100% lost in a burst)" \
+        in capsys.readouterr().out

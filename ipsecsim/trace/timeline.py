@@ -126,6 +126,43 @@ def _fault_where(e: Event) -> str:
     return ""
 
 
+def _flat(d: dict[str, Any], prefix: str = "") -> list[str]:
+    out: list[str] = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out += _flat(v, f"{prefix}{k}.")
+        else:
+            out.append(f"{prefix}{k}: {v if not isinstance(v, list) else ', '.join(map(str, v))}")
+    return out
+
+
+def _fault_details(e: Event) -> str:
+    """What the fault does: the values it sets, the loss / delay it adds, how long it lasts."""
+    parts = []
+    if isinstance(e.get("set"), dict):
+        parts.append("; ".join(_flat(e.get("set"))))
+    loss = e.get("loss")
+    if isinstance(loss, float | int):
+        parts.append(f"loss {loss:.0%}" if loss * 100 == int(loss * 100) else f"loss {loss:g}")
+    elif isinstance(loss, dict):
+        if loss.get("mean_good") is not None:
+            parts.append(f"Gilbert-Elliott: bursts of {loss.get('mean_bad'):g} s after {loss.get('mean_good'):g} s "
+                         f"without on average, {loss.get('loss_bad'):.0%} lost in a burst")
+        else:
+            parts.append(f"Gilbert-Elliott p {loss.get('p')}, r {loss.get('r')}, losing {loss.get('loss_bad'):.0%} "
+                         f"in the bad state")
+    for key in ("delay", "jitter"):
+        if e.get(key) is not None:
+            parts.append(f"{key} {e.get(key) * 1000:g} ms")
+    if e.get("address"):
+        parts.append(f"new address {e.get('address')}")
+    if e.get("protocol"):
+        parts.append(f"{e.get('protocol').upper()} only")
+    if e.get("duration") is not None and not e.get("undo"):
+        parts.append(f"for {e.get('duration'):g} s")
+    return f" ({escape(', '.join(parts))})" if parts else ""
+
+
 def _ha_switch(e: Event) -> str:
     old, new = e.get("from"), e.get("to")
     flows = e.get("flows") or []
@@ -196,7 +233,7 @@ FORMATTERS: dict[str, Formatter] = {
     "route_revoked": lambda e, n: (e.peer, f"[bold red]route revoked[/] (health check to {e.get('destination')})"),
     "route_restored": lambda e, n: (e.peer, f"[green]route restored[/] (health check to {e.get('destination')})"),
     "fault": lambda e, n: (e.peer, f"[bold yellow]⚡ fault {escape(e.get('kind'))}[/]" +
-                           (" (end)" if e.get("undo") else "") + _fault_where(e)),
+                           (" (end)" if e.get("undo") else "") + _fault_where(e) + _fault_details(e)),
     "sa_expired": lambda e, n: (e.peer, _expired(e)),
     "child_sa_rekeyed": lambda e, n: (e.peer, _rekeyed(e)),
     "ike_sa_rekeyed": lambda e, n: (e.peer, f"[bold green]IKE SA rekeyed[/] {e.get('spi_i')}_i {e.get('spi_r')}_r → "
