@@ -203,9 +203,15 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
     from .library import catalogue, markdown
-    entries = catalogue(args.directory)
+    directory = args.directory
+    if directory is None:  # the library in the working directory, else the one beside the package
+        shipped = Path(__file__).resolve().parent.parent / "scenarios"
+        directory = "scenarios" if Path("scenarios").is_dir() or not shipped.is_dir() else str(shipped)
+    if not Path(directory).is_dir():
+        raise ConfigError(directory, "", "not a directory of scenario files")
+    entries = catalogue(directory)
     if not entries:
-        raise ConfigError(args.directory, "", "no scenario files (*.yaml) here")
+        raise ConfigError(directory, "", "no scenario files (*.yaml) in this directory")
     if args.markdown:
         sys.stdout.write(markdown(entries))
         return 0
@@ -258,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "tunnel with this TunnelIndex")
     imp.set_defaults(func=cmd_import)
     scen = sub.add_parser("scenarios", help="list the scenario library with the lesson of each")
-    scen.add_argument("directory", nargs="?", default="scenarios", help="directory of scenario files")
+    scen.add_argument("directory", nargs="?", help="directory of scenario files (default: ./scenarios, else the "
+                      "library shipped with ipsecsim)")
     scen.add_argument("--markdown", action="store_true", help="print the catalogue as Markdown (docs/scenarios.md)")
     scen.set_defaults(func=cmd_scenarios)
     over = sub.add_parser("overhead", help="ESP overhead per algorithm and the largest packet / TCP MSS that fit "

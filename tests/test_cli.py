@@ -150,3 +150,11 @@ def test_fault_lines_say_what_the_fault_does(capsys):
     assert main(["run", str(SCENARIOS / "isp-jitter-false-positive.yaml")]) == 0
     assert "⚡ fault loss (Gilbert-Elliott: bursts of 3 s after 60 s without on average, 100% lost in a burst)" \
         in capsys.readouterr().out
+
+
+def test_scenarios_lists_the_library_from_any_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["scenarios"]) == 0
+    assert "ikev2-basic" in capsys.readouterr().out
+    assert main(["scenarios", str(tmp_path)]) == 2
+    assert "no scenario files (*.yaml) in this directory" in capsys.readouterr().err
