@@ -20,7 +20,7 @@ from .model import PeerConfig
 from .profiles import Profile, Setting
 from .units import format_duration, parse_duration
 
-_SKIP = {"profile", "address", "remote_address", "local_subnets", "remote_subnets"}
+_SKIP = {"profile", "address", "remote_address", "local_subnets", "remote_subnets", "import_", "remote_peer"}
 
 
 def leaf_defaults(model: type[BaseModel] = PeerConfig, prefix: str = "") -> dict[str, Any]:
@@ -34,8 +34,17 @@ def leaf_defaults(model: type[BaseModel] = PeerConfig, prefix: str = "") -> dict
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             out.update(leaf_defaults(ann, path + "."))
         else:
-            out[path] = f.get_default(call_default_factory=True)
+            out[path] = REQUIRED if f.is_required() else f.get_default(call_default_factory=True)
     return out
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "required"
+
+
+REQUIRED = _Required()
+"""A field every scenario gives itself (the pre-shared key): no default anywhere."""
 
 
 def _is_duration(path: str, model: type[BaseModel] = PeerConfig) -> bool:
@@ -55,6 +64,8 @@ def _is_duration(path: str, model: type[BaseModel] = PeerConfig) -> bool:
 def fmt_value(value: Any, duration: bool = False) -> str:
     if value is None:
         return "unset"
+    if value is REQUIRED:
+        return "required (no default)"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list | tuple):
