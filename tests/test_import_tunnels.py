@@ -123,6 +123,7 @@ def test_huawei_two_masters_are_active_active(tmp_path, capsys):
 ])
 def test_huawei_bad_pairs(tmp_path, capsys, change, where, fragment):
     first = json.loads(SLAVE.read_text()) if change.get("ha_role") == "slave" else json.loads(MASTER.read_text())
+    first["vpn_connection"]["id"] = "0a6c2e51-demo-a8df-va86-7d1f3b9e6a02"  # another connection than the slave
     second = json.loads(SLAVE.read_text())
     second["vpn_connection"].update(change)
     a, b = write(tmp_path, first, "a.json"), write(tmp_path, second, "b.json")
@@ -140,3 +141,56 @@ def test_cli_file_counts(capsys, args, fragment):
     assert main(["import", *args]) == 2
     err = capsys.readouterr().err
     assert fragment in err and err.count("\n") == 1
+
+
+def test_one_tunnel_option_is_not_called_a_dual_tunnel_connection(capsys):
+    """The Alibaba Cloud API example response lists a single TunnelOptions entry (TunnelIndex 1, Role master)."""
+    text, doc = imported(capsys, "alibaba", VENDOR / "alibaba-describe.json")
+    assert "dual-tunnel" not in text
+    assert "# note: TunnelOptions lists one tunnel (TunnelIndex 1, Role master): importing it" in text
+    assert list(doc["peers"]) == ["cloud", "customer"]
+
+
+def test_the_tunnel_choice_hint_names_the_option_and_the_scenario_key():
+    from ipsecsim.config.importers import import_file
+    imp = import_file(DUAL)  # as a scenario's import: FILE does, without a tunnel
+    note = next(n for n in imp.notes if n.startswith("dual-tunnel connection"))
+    assert "importing the master tunnel (TunnelIndex 1)" in note
+    assert "--tunnel N on the command line" in note and "import: {file, tunnel: N} in a scenario" in note
+    assert "'tunnel: N'" not in note
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["huawei", str(MASTER), "--tunnel", "1"], "a Huawei vpn_connection is one tunnel; the tunnel choice "
+     "(--tunnel N on the command line, import: {file, tunnel: N} in a scenario)"),
+    (["alibaba", "SINGLE", "--tunnel", "1"], "no TunnelOptionsSpecification.TunnelOptions (a single tunnel): there is "
+     "no tunnel to choose (--tunnel N on the command line, import: {file, tunnel: N} in a scenario"),
+])
+def test_a_tunnel_choice_without_tunnels_names_both_forms(tmp_path, capsys, args, fragment):
+    single = json.loads((VENDOR / "alibaba-describe.json").read_text())
+    del single["TunnelOptionsSpecification"]
+    args = [str(write(tmp_path, single)) if a == "SINGLE" else a for a in args]
+    assert main(["import", *args]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1, err
+
+
+def test_the_same_huawei_file_twice_is_not_a_pair(capsys, monkeypatch):
+    assert main(["import", "huawei", str(MASTER), str(MASTER)]) == 2
+    err = capsys.readouterr().err
+    assert f"{MASTER}: the same file as {MASTER}: an HA pair is two connections of one VPN gateway" in err, err
+    monkeypatch.chdir(MASTER.parent)  # the same file under another name
+    assert main(["import", "huawei", MASTER.name, str(MASTER)]) == 2
+    assert "the same file as" in capsys.readouterr().err
+
+
+def test_the_same_huawei_connection_id_twice_is_not_a_pair(tmp_path, capsys):
+    """Huawei Cloud API ResponseVpnConnection.id: the VPN connection's ID; two documents with one id are one
+    connection, even as master and slave."""
+    copy_ = json.loads(MASTER.read_text())
+    copy_["vpn_connection"]["ha_role"] = "slave"
+    p = write(tmp_path, copy_)
+    assert main(["import", "huawei", str(MASTER), str(p)]) == 2
+    err = capsys.readouterr().err
+    assert f"{p}: vpn_connection.id: '98c5af8a-demo-a8df-va86-ae2280a6f4c3' is also the id of {MASTER}'s connection: " \
+           "the same connection given twice" in err, err

@@ -266,3 +266,206 @@ def test_huawei_enable_nqa_needs_the_undocumented_timers(tmp_path):
     assert imp.peer["nqa"] == {"path": "underlay"}
     assert {"nqa.interval", "nqa.retries", "nqa.source", "nqa.destination"} <= set(imp.missing)
     assert "documents no probe interval" in imp.missing["nqa.interval"]
+
+
+# --- the document's shape: a vpn_connection object (Huawei), a DescribeVpnConnection response (Alibaba) ---
+
+@pytest.mark.parametrize("vendor,make,fragment", [
+    # Huawei Cloud API: the request and the response body carry the connection as a vpn_connection object
+    ("huawei", alibaba, "no vpn_connection object (a Huawei Cloud VPN connection request or response): this is an "
+     "Alibaba Cloud DescribeVpnConnection response; import it as alibaba"),
+    ("huawei", lambda: {}, "no vpn_connection object (a Huawei Cloud VPN connection request or response)"),
+    ("huawei", lambda: {"request_id": "f91082d4-6d49-479c-ad1d-4e552a9f5cae"}, "no vpn_connection object"),
+    ("huawei", lambda: {"vpn_connection": None}, "no vpn_connection object"),
+    ("huawei", lambda: huawei()["vpn_connection"], "fields are at the top level; wrap them as"),
+    ("huawei", lambda: {"vpn_connections": [huawei()["vpn_connection"]]}, "lists several connections"),
+    # Alibaba Cloud API: a DescribeVpnConnection response has IkeConfig (and TunnelOptionsSpecification when it
+    # has tunnels of its own)
+    ("alibaba", huawei, "no IkeConfig nor TunnelOptionsSpecification object (an Alibaba Cloud DescribeVpnConnection "
+     "response): this is a Huawei Cloud vpn_connection document; import it as huawei"),
+    ("alibaba", lambda: {}, "no IkeConfig nor TunnelOptionsSpecification object"),
+    ("alibaba", lambda: {"RequestId": "F2310D45-BCF6-4E2E-9082-B4503844BA4C"}, "no IkeConfig nor"),
+])
+def test_a_document_of_another_shape_is_refused_not_imported_with_defaults(tmp_path, capsys, vendor, make, fragment):
+    p = write(tmp_path, make())
+    assert main(["import", vendor, str(p)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and fragment in captured.err and captured.err.count("\n") == 1, captured.err
+    assert f"{p}: " in captured.err and "Traceback" not in captured.err
+    with pytest.raises(ConfigError, match="no "):  # a scenario's import: {file, vendor} refuses it the same way
+        import_file(p, vendor)
+
+
+def test_a_vendor_mismatch_in_a_scenario_is_refused(tmp_path):
+    path = scenario_with(tmp_path, {"import": {"file": str(VENDOR / "alibaba-describe.json"), "vendor": "huawei"}})
+    with pytest.raises(ConfigError, match="this is an Alibaba Cloud DescribeVpnConnection response") as e:
+        load_scenario(path)
+    assert e.value.file.endswith("alibaba-describe.json")
+
+
+def test_alibaba_single_tunnel_document_needs_its_ipsec_config(tmp_path):
+    data = alibaba()
+    del data["TunnelOptionsSpecification"], data["IpsecConfig"]
+    with pytest.raises(ConfigError) as e:
+        import_file(write(tmp_path, data))
+    assert e.value.path == "IpsecConfig" and "required, but missing" in e.value.message
+
+
+# --- keys: an unknown key inside an object the importer reads is an error listing the documented keys ---
+
+# Huawei Cloud API, tables 12 IkePolicy, 13 Dpd, 14 IpsecPolicy, 11 PolicyRule, 9 response body
+HW_IKEPOLICY = ("ike_version, phase1_negotiation_mode, authentication_algorithm, encryption_algorithm, dh_group, "
+                "authentication_method, lifetime_seconds, local_id_type, local_id, peer_id_type, peer_id, dpd")
+HW_DPD = "timeout, interval, msg"
+HW_IPSECPOLICY = ("authentication_algorithm, encryption_algorithm, pfs, transform_protocol, lifetime_seconds, "
+                  "encapsulation_mode")
+HW_POLICY_RULE = "rule_index, source, destination"
+
+
+@pytest.mark.parametrize("name,mutate,path,allowed", [
+    ("static", lambda d: d["vpn_connection"]["ikepolicy"].update(encryption_algoritm="aes-256"),
+     "vpn_connection.ikepolicy.encryption_algoritm", HW_IKEPOLICY),
+    ("static", lambda d: d["vpn_connection"]["ikepolicy"]["dpd"].update(intervall=60),
+     "vpn_connection.ikepolicy.dpd.intervall", HW_DPD),
+    ("static", lambda d: d["vpn_connection"]["ipsecpolicy"].update(pfs_group="group14"),
+     "vpn_connection.ipsecpolicy.pfs_group", HW_IPSECPOLICY),
+    ("policy", lambda d: d["vpn_connection"]["policy_rules"][0].update(destinations=["192.168.45.0/24"]),
+     "vpn_connection.policy_rules[0].destinations", HW_POLICY_RULE),
+    ("static", lambda d: d["vpn_connection"].update(peer_subnet=["192.168.45.0/24"]),
+     "vpn_connection.peer_subnet", "id, name, vgw_id, vgw_ip, style, cgw_id, peer_subnets, peer_subnets_v6"),
+    ("static", lambda d: d.update(requestId="x"), "requestId", "vpn_connection, request_id"),
+])
+def test_huawei_unknown_keys_are_errors(tmp_path, capsys, name, mutate, path, allowed):
+    data = huawei(name)
+    mutate(data)
+    p = write(tmp_path, data)
+    with pytest.raises(ConfigError) as e:
+        import_file(p)
+    assert e.value.path == path and "unknown key" in e.value.message and allowed in e.value.message
+    assert main(["import", "huawei", str(p)]) == 2
+    assert f"{p}: {path}: unknown key" in capsys.readouterr().err
+
+
+def test_a_misspelt_key_gets_a_suggestion(tmp_path):
+    data = huawei()
+    data["vpn_connection"]["ikepolicy"]["encryption_algoritm"] = "aes-256"
+    with pytest.raises(ConfigError, match="did you mean 'encryption_algorithm'"):
+        import_file(write(tmp_path, data))
+
+
+def test_huawei_documented_keys_the_simulator_does_not_use_are_accepted(tmp_path):
+    """Huawei Cloud API: ResponseVpnConnection lists peer_subnets_v6, policy_rules_v6, tags, created_at ...; the
+    CreateVpnConnection request body adds psk and enable_hub."""
+    data = huawei("policy")
+    data["vpn_connection"].update(peer_subnets_v6=["16af:cacc:1097::/48"], policy_rules_v6=[], enable_hub=False,
+                                  tags=[{"key": "env", "value": "test"}], psk="Secret-123")
+    imp = import_file(write(tmp_path, data))
+    assert imp.peer["ike"]["psk"] == "Secret-123"
+    request = {"vpn_connection": {k: v for k, v in data["vpn_connection"].items()
+                                  if k not in ("id", "created_at", "updated_at")}}  # a request body
+    assert import_file(write(tmp_path, request, "request.json")).peer["ike"]["psk"] == "Secret-123"
+
+
+# Alibaba Cloud API (DescribeVpnConnection response elements)
+ALI_IKE = "RemoteId, IkeLifetime, IkeEncAlg, LocalId, IkeMode, IkeVersion, IkePfs, Psk, IkeAuthAlg"
+ALI_IPSEC = "IpsecAuthAlg, IpsecLifetime, IpsecEncAlg, IpsecPfs"
+
+
+@pytest.mark.parametrize("single,mutate,path,allowed", [
+    (True, lambda d: d["IkeConfig"].update(IkeEncAlgorithm="aes256"), "IkeConfig.IkeEncAlgorithm", ALI_IKE),
+    (True, lambda d: d["IkeConfig"].update(IkeEncalg="aes256"), "IkeConfig.IkeEncalg", ALI_IKE),
+    (True, lambda d: d["IpsecConfig"].update(IpsecPFS="group14"), "IpsecConfig.IpsecPFS", ALI_IPSEC),
+    (True, lambda d: d["VcoHealthCheck"].update(Intervall=5), "VcoHealthCheck.Intervall",
+     "Status, Dip, Interval, Retry, Sip, Enable, Policy"),
+    (True, lambda d: d["VpnBgpConfig"].update(LocalASN=65000), "VpnBgpConfig.LocalASN",
+     "Status, PeerBgpIp, TunnelCidr, EnableBgp, LocalBgpIp, PeerAsn, LocalAsn, AuthKey"),
+    (True, lambda d: d.update(RemoteSubnets="192.168.0.0/16"), "RemoteSubnets", "RegionId, VpnConnectionId, Status"),
+    (False, lambda d: d["TunnelOptionsSpecification"]["TunnelOptions"][0]["TunnelIkeConfig"].update(IkeEncAlgo="aes"),
+     "TunnelOptionsSpecification.TunnelOptions[0].TunnelIkeConfig.IkeEncAlgo", ALI_IKE),
+    (False, lambda d: d["TunnelOptionsSpecification"]["TunnelOptions"][0]["TunnelIpsecConfig"].update(IpsecPsf="x"),
+     "TunnelOptionsSpecification.TunnelOptions[0].TunnelIpsecConfig.IpsecPsf", ALI_IPSEC),
+    (False, lambda d: d["TunnelOptionsSpecification"]["TunnelOptions"][0].update(Rol="slave"),
+     "TunnelOptionsSpecification.TunnelOptions[0].Rol", "TunnelId, CustomerGatewayId, EnableDpd"),
+    (False, lambda d: d["TunnelOptionsSpecification"].update(TunnelOption=[]),
+     "TunnelOptionsSpecification.TunnelOption", "TunnelOptions"),
+])
+def test_alibaba_unknown_keys_are_errors(tmp_path, capsys, single, mutate, path, allowed):
+    data = alibaba()
+    if single:
+        del data["TunnelOptionsSpecification"]
+    mutate(data)
+    p = write(tmp_path, data)
+    with pytest.raises(ConfigError) as e:
+        import_file(p)
+    assert e.value.path == path and "unknown key" in e.value.message and allowed in e.value.message
+    assert main(["import", "alibaba", str(p)]) == 2
+    assert f"{p}: {path}: unknown key" in capsys.readouterr().err
+
+
+def test_alibaba_documented_keys_the_simulator_does_not_use_are_accepted(tmp_path):
+    """Every key of the Alibaba Cloud API example response (ids, timestamps, status, BGP, tags, transit router) and
+    the request's RegionId is accepted."""
+    data = alibaba()
+    data["RegionId"] = "cn-hangzhou"
+    imp = import_file(write(tmp_path, data))
+    assert imp.meta["vpn_connection_id"] == "vco-bp1bbi27hojx80nck****"
+
+
+# --- VcoHealthCheck.Interval / Retry (Alibaba Cloud API: integers, seconds between retries / number of retries) ---
+
+def _health_check_doc(**hc):
+    data = alibaba()
+    del data["TunnelOptionsSpecification"]
+    data["VcoHealthCheck"].update(Sip="10.0.0.1", Dip="192.168.1.1", **hc)
+    return data
+
+
+@pytest.mark.parametrize("key,value,fragment", [
+    ("Interval", 0, "0 is not allowed; allowed: 1 or more"),
+    ("Interval", -1, "-1 is not allowed; allowed: 1 or more"),
+    ("Retry", 0, "0 is not allowed; allowed: 1 or more"),
+    ("Retry", -3, "-3 is not allowed; allowed: 1 or more"),
+    ("Retry", 101, "outside the range 1-100 the simulator models"),
+    ("Interval", "3", "expected an integer"),  # the API's type is integer
+])
+def test_alibaba_health_check_out_of_range_is_refused_at_import(tmp_path, capsys, key, value, fragment):
+    p = write(tmp_path, _health_check_doc(**{key: value}))
+    with pytest.raises(ConfigError) as e:
+        import_file(p)
+    assert e.value.path == f"VcoHealthCheck.{key}" and fragment in e.value.message
+    assert main(["import", "alibaba", str(p)]) == 2
+    assert f"{p}: VcoHealthCheck.{key}: " in capsys.readouterr().err
+
+
+def test_alibaba_health_check_out_of_range_is_refused_even_when_disabled(tmp_path):
+    with pytest.raises(ConfigError, match="-1 is not allowed; allowed: 1 or more") as e:
+        import_file(write(tmp_path, _health_check_doc(Enable="false", Interval=-1)))
+    assert e.value.path == "VcoHealthCheck.Interval"
+
+
+def test_alibaba_health_check_values_are_taken_as_given(tmp_path):
+    imp = import_file(write(tmp_path, _health_check_doc(Interval=1, Retry=10)))
+    assert imp.peer["nqa"]["interval"] == 1 and imp.peer["nqa"]["retries"] == 10
+
+
+@pytest.mark.parametrize("key,target", [("Interval", "interval"), ("Retry", "retries")])
+@pytest.mark.parametrize("absent", [True, False])
+def test_alibaba_health_check_without_interval_or_retry_is_asked_for_not_defaulted(tmp_path, capsys, key, target,
+                                                                                    absent):
+    """The Alibaba Cloud API states no default for Interval or Retry: null or absent is not 3."""
+    data = _health_check_doc()
+    if absent:
+        del data["VcoHealthCheck"][key]
+    else:
+        data["VcoHealthCheck"][key] = None
+    p = write(tmp_path, data)
+    imp = import_file(p)
+    assert target not in imp.peer["nqa"] and "documents no default" in imp.missing[f"nqa.{target}"]
+    path = scenario_with(tmp_path, {"import": str(p), "address": "198.51.100.10", "remote_address": "203.0.113.7",
+                                    "ike": {"psk": "secret", "local_id": "198.51.100.10", "remote_id": "203.0.113.7"},
+                                    "dpd": {"delay": "30s"}})
+    with pytest.raises(ConfigError) as e:
+        load_scenario(path)
+    assert e.value.path == f"peers.cloud.nqa.{target}"
+    assert main(["import", "alibaba", str(p)]) == 0
+    assert f"# required before it runs: peers.cloud.nqa.{target}: " in capsys.readouterr().out

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigError
-from .base import ImportedPeer
+from .base import ImportedPeer, detect
 
 VENDORS = ("huawei", "alibaba")
 
@@ -32,15 +32,6 @@ def read_json(path: str | Path) -> Any:
         raise ConfigError(str(path), f"line {e.lineno}, column {e.colno}", f"invalid JSON: {e.msg}") from None
 
 
-def detect(data: Any) -> str | None:
-    if isinstance(data, dict):
-        if "vpn_connection" in data or "ikepolicy" in data:
-            return "huawei"
-        if "IkeConfig" in data or "VpnConnectionId" in data or "TunnelOptionsSpecification" in data:
-            return "alibaba"
-    return None
-
-
 def import_file(path: str | Path, vendor: str | None = None, tunnel: int | None = None) -> ImportedPeer:
     """Read a vendor JSON file and map it onto a scenario peer."""
     data = read_json(path)
@@ -53,10 +44,12 @@ def import_file(path: str | Path, vendor: str | None = None, tunnel: int | None 
         raise ConfigError(str(path), "vendor", f"unknown vendor {vendor!r}; allowed: {', '.join(VENDORS)}")
     if vendor == "huawei":
         from .huawei import import_vpn_connection
+        imported = import_vpn_connection(data, str(path))
         if tunnel is not None:
-            raise ConfigError(str(path), "tunnel", "a Huawei vpn_connection is one tunnel; 'tunnel' applies "
-                              "to Alibaba dual-tunnel connections")
-        return import_vpn_connection(data, str(path))
+            raise ConfigError(str(path), "", "a Huawei vpn_connection is one tunnel; the tunnel choice "
+                              "(--tunnel N on the command line, import: {file, tunnel: N} in a scenario) applies to "
+                              "Alibaba dual-tunnel connections")
+        return imported
     from .alibaba import import_describe
     return import_describe(data, str(path), tunnel)
 

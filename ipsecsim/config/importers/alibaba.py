@@ -14,15 +14,37 @@ import ipaddress
 from typing import Any
 
 from ...errors import ConfigError
-from .base import Fields, ImportedPeer, ipv4_or_none, is_masked
+from .base import Fields, ImportedPeer, ipv4_or_none, is_masked, other_vendor
 
 ENCR = {"aes": "aes128", "aes192": "aes192", "aes256": "aes256", "des": "des", "3des": "3des", "sm4": "sm4"}
 AUTH = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "sha384": "sha384", "sha512": "sha512", "sm3": "sm3"}
 PFS = {"group1": "modp768", "group2": "modp1024", "group5": "modp1536", "group14": "modp2048",
        "group24": "modp2048s256"}
 
+# The keys each object may carry, as the Alibaba Cloud API DescribeVpnConnection lists them: the request
+# parameters (RegionId, VpnConnectionId) and the response elements. TunnelIkeConfig / TunnelIpsecConfig
+# list the same keys as IkeConfig / IpsecConfig.
+API = "Alibaba Cloud API DescribeVpnConnection"
+ROOT_KEYS = ("RegionId", "VpnConnectionId", "Status", "RemoteCaCertificate", "EnableNatTraversal", "CreateTime",
+             "EffectImmediately", "VpnGatewayId", "LocalSubnet", "RequestId", "RemoteSubnet", "CustomerGatewayId",
+             "Name", "EnableDpd", "IkeConfig", "IpsecConfig", "VcoHealthCheck", "VpnBgpConfig", "AttachType",
+             "NetworkType", "AttachInstanceId", "Spec", "State", "ZoneNo", "InternetIp", "TransitRouterId",
+             "TransitRouterName", "CrossAccountAuthorized", "Tags", "TunnelOptionsSpecification", "EnableTunnelsBgp",
+             "ResourceGroupId", "TunnelBandwidth")
+IKE_KEYS = ("RemoteId", "IkeLifetime", "IkeEncAlg", "LocalId", "IkeMode", "IkeVersion", "IkePfs", "Psk", "IkeAuthAlg")
+IPSEC_KEYS = ("IpsecAuthAlg", "IpsecLifetime", "IpsecEncAlg", "IpsecPfs")
+HEALTH_CHECK_KEYS = ("Status", "Dip", "Interval", "Retry", "Sip", "Enable", "Policy")
+BGP_KEYS = ("Status", "PeerBgpIp", "TunnelCidr", "EnableBgp", "LocalBgpIp", "PeerAsn", "LocalAsn", "AuthKey")
+SPEC_KEYS = ("TunnelOptions",)
+TUNNEL_KEYS = ("TunnelId", "CustomerGatewayId", "EnableDpd", "EnableNatTraversal", "InternetIp", "RemoteCaCertificate",
+               "Role", "TunnelIndex", "State", "Status", "TunnelBgpConfig", "TunnelIkeConfig", "TunnelIpsecConfig",
+               "ZoneNo")
+TUNNEL_CHOICE = "--tunnel N on the command line, import: {file, tunnel: N} in a scenario; N = TunnelIndex"
+NQA_RETRIES_MAX = 100  # the simulator's nqa.retries limit, not an Alibaba one
+
 
 def _ike(cfg: Fields, out: ImportedPeer, prefix: str, as_string: bool) -> None:
+    cfg.only(IKE_KEYS, f"{API}, {cfg.path.rsplit('.', 1)[-1]}")
     ike: dict[str, Any] = {}
     version = cfg.string("IkeVersion", enum=("ikev1", "ikev2"))
     if version:
@@ -57,6 +79,7 @@ def _ike(cfg: Fields, out: ImportedPeer, prefix: str, as_string: bool) -> None:
 
 
 def _ipsec(cfg: Fields, out: ImportedPeer, as_string: bool) -> None:
+    cfg.only(IPSEC_KEYS, f"{API}, {cfg.path.rsplit('.', 1)[-1]}")
     enc = cfg.string("IpsecEncAlg", enum=tuple(ENCR)) or "aes"
     auth = cfg.string("IpsecAuthAlg", enum=tuple(AUTH)) or "md5"
     pfs = cfg.string("IpsecPfs", enum=(*PFS, "disabled")) or "group2"
@@ -72,6 +95,11 @@ def _ipsec(cfg: Fields, out: ImportedPeer, as_string: bool) -> None:
 
 def import_describe(data: Any, file: str, tunnel: int | None = None) -> ImportedPeer:
     root = Fields(data, file, "")
+    why = other_vendor(data, "alibaba")
+    if why or not (root.has("IkeConfig") or root.has("TunnelOptionsSpecification")):
+        raise ConfigError(file, "", f"no IkeConfig nor TunnelOptionsSpecification object (an Alibaba Cloud "
+                          f"DescribeVpnConnection response){why}")
+    root.only(ROOT_KEYS, API)
     out = ImportedPeer("alibaba", file, {"profile": "alibaba-cloud"})
     peer = out.peer
     out.meta.update(name=root.string("Name"), vpn_connection_id=root.string("VpnConnectionId"),
@@ -83,26 +111,41 @@ def import_describe(data: Any, file: str, tunnel: int | None = None) -> Imported
         if nets:
             peer[target] = nets
     tunnels_spec = root.obj("TunnelOptionsSpecification")
+    if tunnels_spec is not None:
+        tunnels_spec.only(SPEC_KEYS, f"{API}, TunnelOptionsSpecification")
     options = tunnels_spec.raw("TunnelOptions") if tunnels_spec is not None else None
     if options:
+        where = "TunnelOptionsSpecification.TunnelOptions"
         if not isinstance(options, list):
-            raise ConfigError(file, "TunnelOptionsSpecification.TunnelOptions", "expected a list")
-        tunnels = [Fields(t, file, f"TunnelOptionsSpecification.TunnelOptions[{i}]") for i, t in enumerate(options)]
+            raise ConfigError(file, where, "expected a list")
+        if len(options) > 2:
+            raise ConfigError(file, where, f"{len(options)} tunnels; a dual-tunnel connection has two (Role master "
+                              f"and slave)")
+        tunnels = [Fields(t, file, f"{where}[{i}]") for i, t in enumerate(options)]
         described = []
         for t in tunnels:
+            t.only(TUNNEL_KEYS, f"{API}, TunnelOptions")
+            for key, keys in (("TunnelIkeConfig", IKE_KEYS), ("TunnelIpsecConfig", IPSEC_KEYS)):
+                sub = t.obj(key)
+                if sub is not None:
+                    sub.only(keys, f"{API}, {key}")
             described.append({"index": t.integer("TunnelIndex"), "role": t.string("Role", enum=("master", "slave")),
                               "state": t.string("State"), "internet_ip": t.string("InternetIp"),
                               "tunnel_id": t.string("TunnelId")})
         out.meta["tunnels"] = described
         if tunnel is None:
             chosen = next((t for t, d in zip(tunnels, described, strict=True) if d["role"] == "master"), tunnels[0])
-            out.notes.append("dual-tunnel connection: importing the master tunnel "
-                             "(choose another with 'tunnel: N', N = TunnelIndex)")
+            d = described[tunnels.index(chosen)]
+            if len(tunnels) == 1:
+                out.notes.append(f"TunnelOptions lists one tunnel (TunnelIndex {d['index']}, Role {d['role']}): "
+                                 f"importing it")
+            else:
+                out.notes.append(f"dual-tunnel connection: importing the {d['role'] or 'first'} tunnel (TunnelIndex "
+                                 f"{d['index']}); choose the other with {TUNNEL_CHOICE}")
         else:
             matches = [t for t, d in zip(tunnels, described, strict=True) if d["index"] == tunnel]
             if not matches:
-                raise ConfigError(file, "TunnelOptionsSpecification.TunnelOptions",
-                                  f"no tunnel with TunnelIndex {tunnel}; available: "
+                raise ConfigError(file, where, f"no tunnel with TunnelIndex {tunnel}; available: "
                                   f"{', '.join(str(d['index']) for d in described)}")
             chosen = matches[0]
         idx = tunnels.index(chosen)
@@ -118,12 +161,12 @@ def import_describe(data: Any, file: str, tunnel: int | None = None) -> Imported
         ip_where = chosen.where("InternetIp")
     else:
         if tunnel is not None:
-            raise ConfigError(file, "tunnel", "this connection has no TunnelOptions (single tunnel)")
-        ike_cfg, ipsec_cfg = root.obj("IkeConfig"), root.obj("IpsecConfig")
-        if ike_cfg is not None:
-            _ike(ike_cfg, out, "", as_string=False)
-        if ipsec_cfg is not None:
-            _ipsec(ipsec_cfg, out, as_string=False)
+            raise ConfigError(file, "", f"this connection has no TunnelOptionsSpecification.TunnelOptions (a single "
+                              f"tunnel): there is no tunnel to choose ({TUNNEL_CHOICE})")
+        ike_cfg, ipsec_cfg = root.obj("IkeConfig", required=True), root.obj("IpsecConfig", required=True)
+        assert ike_cfg is not None and ipsec_cfg is not None
+        _ike(ike_cfg, out, "", as_string=False)
+        _ipsec(ipsec_cfg, out, as_string=False)
         ip = root.string("InternetIp")
         dpd_on = root.boolean("EnableDpd")
         natt = root.boolean("EnableNatTraversal")
@@ -149,9 +192,11 @@ def import_describe(data: Any, file: str, tunnel: int | None = None) -> Imported
         peer["nat_traversal"] = natt  # EnableNatTraversal: NAT-D, UDP 4500 and ESP in UDP (RFC 3947 / 7296 2.23)
     hc = root.obj("VcoHealthCheck")
     if hc is not None:
+        hc.only(HEALTH_CHECK_KEYS, f"{API}, VcoHealthCheck")
         check = {
             "enable": hc.boolean("Enable", as_string=True), "sip": hc.string("Sip"), "dip": hc.string("Dip"),
-            "interval": hc.integer("Interval"), "retry": hc.integer("Retry"),
+            "interval": _at_least_one(hc, "Interval", "the time between health check retries in seconds"),
+            "retry": _at_least_one(hc, "Retry", "the number of health check retries"),
             "policy": hc.string("Policy", enum=("revoke_route",)),
         }
         out.meta["health_check"] = check
@@ -159,15 +204,34 @@ def import_describe(data: Any, file: str, tunnel: int | None = None) -> Imported
             _health_check(check, hc, out)
     bgp = root.obj("VpnBgpConfig")
     if bgp is not None:
+        bgp.only(BGP_KEYS, f"{API}, VpnBgpConfig")
         out.meta["bgp"] = {"enable": bgp.boolean("EnableBgp", as_string=True), "tunnel_cidr": bgp.string("TunnelCidr"),
                            "local_asn": bgp.integer("LocalAsn"), "peer_asn": bgp.integer("PeerAsn")}
     return out
 
 
+def _at_least_one(hc: Fields, key: str, what: str) -> int | None:
+    """VcoHealthCheck.Interval / Retry: integers (Alibaba Cloud API: Interval "the time between health check
+    retries, unit: seconds", Retry "the number of retries of health check packets", example 3 each). The document
+    states no range and no default, so the range is what those meanings allow: a whole number of seconds or of
+    retries, at least 1 (and Retry at most the simulator's limit); absent stays absent, never a default."""
+    value = hc.integer(key)
+    if value is None:
+        return None
+    if value < 1:
+        raise ConfigError(hc.file, hc.where(key), f"{value} is not allowed; allowed: 1 or more ({key} is {what}; "
+                          f"the {API} states no other range)")
+    if key == "Retry" and value > NQA_RETRIES_MAX:
+        raise ConfigError(hc.file, hc.where(key), f"{value} is outside the range 1-{NQA_RETRIES_MAX} the simulator "
+                          f"models (nqa.retries); the {API} documents no upper bound")
+    return value
+
+
 def _health_check(check: dict[str, Any], hc: Fields, out: ImportedPeer) -> None:
     """VcoHealthCheck as the peer's ``nqa:``: probes from Sip (a VPC address) to Dip (a data
     centre address) through the tunnel every Interval s, the path failed after Retry losses,
-    Policy revoke_route (Alibaba Cloud API; defaults 3 s and 3 per reference/vendor-defaults.md)."""
+    Policy revoke_route (Alibaba Cloud API). The API states no default Interval or Retry: an absent one is
+    asked for, like a masked value."""
     sip, dip = check["sip"], check["dip"]
     for key, value in (("Sip", sip), ("Dip", dip)):
         if value is not None and not is_masked(value) and ipv4_or_none(value) is None:
@@ -182,6 +246,12 @@ def _health_check(check: dict[str, Any], hc: Fields, out: ImportedPeer) -> None:
                          f"{', '.join(remote) or '-'}): its probes could not cross the tunnel, so it is not "
                          "imported (set peers.NAME.nqa yourself)")
         return
-    out.peer["nqa"] = {"source": sip, "destination": dip, "interval": check["interval"] or 3,
-                       "retries": check["retry"] or 3, "path": "tunnel",
-                       "policy": check["policy"] or "none"}
+    nqa: dict[str, Any] = {"source": sip, "destination": dip, "path": "tunnel", "policy": check["policy"] or "none"}
+    for key, target in (("Interval", "interval"), ("Retry", "retries")):
+        value = check[key.lower()]
+        if value is None:  # the document gives no default for either
+            out.missing[f"nqa.{target}"] = (f"VcoHealthCheck is enabled, but {hc.where(key)} is not given and the "
+                                            f"{API} documents no default: choose one")
+        else:
+            nqa[target] = value
+    out.peer["nqa"] = nqa

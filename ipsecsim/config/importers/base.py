@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import ConfigError
 
 _MASK = re.compile(r"\*{2,}|(?<![0-9A-Za-z])XX(?![0-9A-Za-z])")
+
+
+HUAWEI_MARKERS = ("vpn_connection", "vpn_connections", "ikepolicy", "ipsecpolicy")
+"""Top-level keys of a Huawei Cloud document (the body, a list of connections, or a bare connection)."""
+ALIBABA_MARKERS = ("IkeConfig", "IpsecConfig", "VpnConnectionId", "TunnelOptionsSpecification")
+"""Top-level keys of an Alibaba Cloud DescribeVpnConnection response."""
+VENDOR_NAMES = {"huawei": "a Huawei Cloud vpn_connection document", "alibaba": "an Alibaba Cloud DescribeVpnConnection "
+                "response"}
+
+
+def detect(data: Any) -> str | None:
+    """The vendor whose document ``data`` looks like, or None."""
+    if isinstance(data, dict):
+        if any(k in data for k in HUAWEI_MARKERS):
+            return "huawei"
+        if any(k in data for k in ALIBABA_MARKERS):
+            return "alibaba"
+    return None
+
+
+def other_vendor(data: Any, vendor: str) -> str:
+    """'' or why ``data`` is the other vendor's document, with how to import it instead."""
+    found = detect(data)
+    if found is None or found == vendor:
+        return ""
+    return (f": this is {VENDOR_NAMES[found]}; import it as {found} (ipsecsim import {found} FILE, or "
+            f"import: {{file: FILE, vendor: {found}}} in a scenario)")
 
 
 def is_masked(value: Any) -> bool:
@@ -51,6 +80,16 @@ class Fields:
                 raise ConfigError(self.file, self.where(key), "required, but missing")
             return None
         return Fields(self.data[key], self.file, self.where(key))
+
+    def only(self, documented: Sequence[str], source: str) -> None:
+        """Every key is one the vendor documents for this object (``source``: the API and the
+        object's table); a misspelt key is an error, never silently replaced by a default."""
+        for key in self.data:
+            if key not in documented:
+                close = difflib.get_close_matches(key, documented, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(self.file, self.where(key), f"unknown key {key!r}{hint}; allowed ({source}): "
+                                  f"{', '.join(documented)}")
 
     def raw(self, key: str) -> Any:
         return self.data.get(key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import ConfigError
-from .base import Fields, ImportedPeer, ipv4_or_none, is_masked
+from .base import Fields, ImportedPeer, ipv4_or_none, is_masked, other_vendor
 
 AUTH = ("sha2-512", "sha2-384", "sha2-256", "sha1", "md5", "sm3")
 ENCR = ("aes-256-gcm-16", "aes-128-gcm-16", "aes-256", "aes-192", "aes-128", "3des", "sm4")
@@ -26,6 +26,24 @@ DH_KEYWORD = {"group1": "modp768", "group2": "modp1024", "group5": "modp1536", "
               "group15": "modp3072", "group16": "modp4096", "group19": "ecp256", "group20": "ecp384",
               "group21": "ecp521"}
 NAME_PATTERN = r"[0-9A-Za-z\u4e00-\u9fa5_-]{1,64}"
+
+# The keys each object may carry: the Huawei Cloud API tables of the response (table 9 body, table 10
+# ResponseVpnConnection, 11 PolicyRule, 12 IkePolicy, 13 Dpd, 14 IpsecPolicy) and of the request
+# (CreateVpnConnection: vpn_connection is a CreateVpnConnectionRequestBodyContent, which adds psk and
+# enable_hub; its ikepolicy / ipsecpolicy / policy_rules are the same IkePolicy, IpsecPolicy, PolicyRule).
+API = "Huawei Cloud API"
+BODY_KEYS = ("vpn_connection", "request_id")
+CONNECTION_KEYS = ("id", "name", "vgw_id", "vgw_ip", "style", "cgw_id", "peer_subnets", "peer_subnets_v6",
+                   "tunnel_local_address", "tunnel_peer_address", "enable_nqa", "enable_hub", "psk", "policy_rules",
+                   "policy_rules_v6", "ikepolicy", "ipsecpolicy", "created_at", "updated_at", "enterprise_project_id",
+                   "ha_role", "tags")
+POLICY_RULE_KEYS = ("rule_index", "source", "destination")
+IKE_POLICY_KEYS = ("ike_version", "phase1_negotiation_mode", "authentication_algorithm", "encryption_algorithm",
+                   "dh_group", "authentication_method", "lifetime_seconds", "local_id_type", "local_id",
+                   "peer_id_type", "peer_id", "dpd")
+DPD_KEYS = ("timeout", "interval", "msg")
+IPSEC_POLICY_KEYS = ("authentication_algorithm", "encryption_algorithm", "pfs", "transform_protocol",
+                     "lifetime_seconds", "encapsulation_mode")
 UUID_PATTERN = r"[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12}"
 
 
@@ -44,23 +62,41 @@ def esp_proposal(encr: str, auth: str, pfs: str | None) -> str:
     return "-".join(parts)
 
 
-def import_vpn_connection(data: Any, file: str) -> ImportedPeer:
+def connection(data: Any, file: str) -> Fields:
+    """The ``vpn_connection`` object of a request or response body; any other document is refused,
+    saying what it is when it is recognisable."""
     root = Fields(data, file, "")
-    conn = root.obj("vpn_connection") if root.has("vpn_connection") else Fields(data, file, "")
-    assert conn is not None
+    conn = root.obj("vpn_connection")
+    if conn is None:
+        why = other_vendor(data, "huawei")
+        if not why and root.has("vpn_connections"):
+            why = ": this lists several connections (vpn_connections); give each in a file of its own as " \
+                  '{"vpn_connection": {...}}'
+        elif not why and any(k in root.data for k in CONNECTION_KEYS):
+            why = ': the connection\'s fields are at the top level; wrap them as {"vpn_connection": {...}}'
+        raise ConfigError(file, "", f"no vpn_connection object (a Huawei Cloud VPN connection request or "
+                          f"response){why}")
+    root.only(BODY_KEYS, f"{API}, request / response body")
+    conn.only(CONNECTION_KEYS, f"{API}, ResponseVpnConnection and CreateVpnConnectionRequestBodyContent")
+    return conn
+
+
+def import_vpn_connection(data: Any, file: str) -> ImportedPeer:
+    conn = connection(data, file)
     out = ImportedPeer("huawei", file, {"profile": "huawei-cloud"})
     peer = out.peer
     name = conn.string("name", pattern=NAME_PATTERN,
                        pattern_help="1-64 characters: digits, letters, Chinese, _ and -")
     style = conn.string("style", enum=STYLES) or "POLICY"
     out.meta.update(name=name, style=style, ha_role=conn.string("ha_role", enum=("master", "slave")) or "master",
-                    vgw_id=conn.raw("vgw_id"), cgw_id=conn.raw("cgw_id"))
+                    vgw_id=conn.raw("vgw_id"), cgw_id=conn.raw("cgw_id"), id=conn.raw("id"))
 
     ike = conn.obj("ikepolicy")
     ipsec = conn.obj("ipsecpolicy")
     ike_out: dict[str, Any] = {}
     child_out: dict[str, Any] = {}
     if ike is not None:
+        ike.only(IKE_POLICY_KEYS, f"{API}, IkePolicy")
         version = ike.string("ike_version", enum=("v1", "v2"))
         if version:
             ike_out["version"] = int(version[1])
@@ -104,6 +140,7 @@ def import_vpn_connection(data: Any, file: str) -> ImportedPeer:
                 ike_out[f"{side}_id"] = f"@{value}"
         dpd = ike.obj("dpd")
         if dpd is not None:
+            dpd.only(DPD_KEYS, f"{API}, Dpd")
             d: dict[str, Any] = {}
             timeout = dpd.integer("timeout", rng=(2, 60))
             interval = dpd.integer("interval", rng=(10, 3600))
@@ -116,6 +153,7 @@ def import_vpn_connection(data: Any, file: str) -> ImportedPeer:
                 d["msg_order"] = msg
             peer["dpd"] = d
     if ipsec is not None:
+        ipsec.only(IPSEC_POLICY_KEYS, f"{API}, IpsecPolicy")
         auth = ipsec.string("authentication_algorithm", enum=AUTH) or "sha2-256"
         encr = ipsec.string("encryption_algorithm", enum=ENCR) or "aes-128"
         pfs = ipsec.string("pfs", enum=(*DH, "disable"))
@@ -157,6 +195,7 @@ def import_vpn_connection(data: Any, file: str) -> ImportedPeer:
         dests: list[str] = []
         for i, r in enumerate(rules):
             rule = Fields(r, file, f"{conn.where('policy_rules')}[{i}]")
+            rule.only(POLICY_RULE_KEYS, f"{API}, PolicyRule")
             rule.integer("rule_index", rng=(0, 50))
             src = rule.cidrs("source", value=[rule.string("source", required=True)])
             dst_raw = rule.raw("destination")

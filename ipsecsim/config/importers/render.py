@@ -87,6 +87,7 @@ def scenario_yaml(imp: ImportedPeer, vendor: str) -> str:
     text = dump(doc)
     out = [f"# ipsecsim import {vendor} {imp.file}"]
     out += [f"# note: {n}" for n in imp.notes]
+    out += unplaced(imp, cloud, "cloud")
     if flags:
         out.append("# Values to check before trusting the results are flagged below.")
     section = ""
@@ -97,6 +98,13 @@ def scenario_yaml(imp: ImportedPeer, vendor: str) -> str:
                 line += "  # mirrors the cloud peer, placeholders included"
         out.append(line + (flag(line, flags) if section == "cloud" else ""))
     return "\n".join(out) + "\n"
+
+
+def unplaced(imp: ImportedPeer, cloud: dict[str, Any], name: str) -> list[str]:
+    """Header lines for the values the document does not carry and no placeholder stands in for:
+    they have no line to flag, and the scenario does not run until they are given."""
+    return [f"# required before it runs: peers.{name}.{target}: {why}" for target, why in imp.missing.items()
+            if _get(cloud, target) is None]
 
 
 class _NoAliases(yaml.SafeDumper):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .render import PLACEHOLDER, cloud_peer, customer_peer, dump, flag
+from .render import PLACEHOLDER, cloud_peer, customer_peer, dump, flag, unplaced
 from .tunnels import Tunnels
 
 
@@ -20,6 +20,7 @@ def tunnels_yaml(t: Tunnels) -> str:
     peers: dict[str, dict[str, Any]] = {}
     customers: dict[str, dict[str, Any]] = {}
     flags: dict[str, dict[str, str]] = {}
+    required: list[str] = []
     for i, imp in enumerate(t.tunnels):
         n = i + 1
         customer_addr = "198.51.100.1" if t.shared_customer else f"198.51.100.{n}"
@@ -27,6 +28,7 @@ def tunnels_yaml(t: Tunnels) -> str:
         if "remote_address" not in imp.peer and "remote_address" not in f:
             f["remote_address"] = "not in the document (the customer gateway's address): replace"
         cloud["remote_peer"] = f"customer-{n}"
+        required += unplaced(imp, cloud, f"cloud-{n}")
         customer = customer_peer(cloud)
         customer["remote_peer"] = f"cloud-{n}"
         peers[f"cloud-{n}"], flags[f"cloud-{n}"] = cloud, f
@@ -53,6 +55,7 @@ def tunnels_yaml(t: Tunnels) -> str:
     for n, imp in enumerate(t.tunnels, 1):
         out += [f"# note (cloud-{n}): {note}" for note in imp.notes]
     out += [f"# note: {note}" for note in t.notes]
+    out += required
     if any(flags.values()):
         out.append("# Values to check before trusting the results are flagged below.")
     section, top = "", ""

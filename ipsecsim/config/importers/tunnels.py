@@ -17,11 +17,12 @@ the HA mode, and whether the tunnels share one customer gateway (same ``Customer
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import ConfigError
-from .base import Fields, ImportedPeer
+from .base import Fields, ImportedPeer, is_masked
 
 
 @dataclass
@@ -78,6 +79,14 @@ def huawei_pair(items: list[tuple[Any, str]]) -> Tunnels:
     peers = [import_vpn_connection(data, file) for data, file in items]
     roles = [str(p.meta.get("ha_role")) for p in peers]
     files = [file for _, file in items]
+    if _same_file(files[0], files[1]):
+        raise ConfigError(files[1], "", f"the same file as {files[0]}: an HA pair is two connections of one VPN "
+                          f"gateway; give the other connection's document")
+    ids = [p.meta.get("id") for p in peers]
+    if ids[0] is not None and ids[0] == ids[1] and not is_masked(ids[0]):
+        raise ConfigError(files[1], _where(items[1][0], "id"), f"{ids[1]!r} is also the id of {files[0]}'s "
+                          f"connection: the same connection given twice; an HA pair is two connections of one VPN "
+                          f"gateway")
     if roles == ["slave", "slave"]:
         raise ConfigError(files[1], _where(items[1][0], "ha_role"), "both connections have ha_role slave; an "
                           "active-standby gateway has one master (active) connection; allowed: master, slave")
@@ -95,6 +104,13 @@ def huawei_pair(items: list[tuple[Any, str]]) -> Tunnels:
         out.notes.append("both connections have ha_role master: an active-active gateway; flows are spread over "
                          "both tunnels")
     return out
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _where(data: Any, key: str) -> str:
