@@ -5,6 +5,7 @@ import sys
 
 import pytest
 import yaml
+from conftest import SCENARIOS
 from factory import scenario_dict
 
 from ipsecsim.cli import main
@@ -146,3 +147,32 @@ def test_a_peer_without_a_pre_shared_key_is_refused(ike, message):
     with pytest.raises(ConfigError) as e:
         load_scenario(d)
     assert str(e.value).startswith(message)
+
+
+def test_several_problems_name_where_the_others_are(tmp_path, capsys):
+    """The first problem in full, the others by field path; values spelled as in YAML."""
+    from ipsecsim.cli import main
+    d = yaml.safe_load((SCENARIOS / "ikev2-basic.yaml").read_text())
+    d["peers"]["A"]["ike"]["psk"] = True
+    d["peers"]["B"]["start"] = 7
+    d["link"] = 5
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(d))
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "peers.A.ike.psk: input should be a valid string (got true) (and 2 more problems, at link, " \
+        "peers.B.start)" in err
+    d["peers"]["A"]["ike"]["psk"] = "k"
+    path.write_text(yaml.safe_dump(d))
+    assert main(["run", str(path)]) == 2
+    assert "peers.B.start: 7 is not allowed; allowed: initiate, on-traffic, respond (and 1 more problem, at link)" \
+        in capsys.readouterr().err
+    d["peers"]["B"]["start"] = "respond"
+    path.write_text(yaml.safe_dump(d))
+    assert main(["run", str(path)]) == 2
+    assert "link: expected a mapping of keys, got 5" in capsys.readouterr().err
+    d["link"] = {}
+    d["peers"]["A"]["ike"]["psk"] = True
+    path.write_text(yaml.safe_dump(d))
+    assert main(["run", str(path)]) == 2
+    assert "peers.A.ike.psk: input should be a valid string (got true)" in capsys.readouterr().err

@@ -366,11 +366,22 @@ def _config_error(e: ValidationError, file: str | None, root: type[BaseModel] = 
         text = f"{given!r} is not allowed; allowed: {expected.replace(chr(39), '').replace(' or ', ', ')}"
     elif etype in ("value_error", "assertion_error"):
         text = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    elif etype == "model_type":
+        text = f"expected a mapping of keys, got {_shown(given)}"
     else:
-        text = f"{msg[0].lower()}{msg[1:]} (got {given!r})" if msg else f"invalid value {given!r}"
+        text = f"{msg[0].lower()}{msg[1:]} (got {_shown(given)})" if msg else f"invalid value {_shown(given)}"
     if len(errs) > 1:
-        text += f" (and {len(errs) - 1} more problem{'s' if len(errs) > 2 else ''})"
+        others = sorted({_path(tuple(x["loc"])) for x in errs[1:]} - {path})
+        text += f" (and {len(errs) - 1} more problem{'s' if len(errs) > 2 else ''}" + \
+            (f", at {', '.join(others[:3])}{' ...' if len(others) > 3 else ''})" if others else ")")
     return ConfigError(file, path, text)
+
+
+def _shown(value: Any) -> str:
+    """A value as the scenario file spells it (YAML / JSON: true, false, null)."""
+    if value is True or value is False or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    return repr(value)
 
 
 def _path(loc: tuple[Any, ...]) -> str:
