@@ -158,3 +158,11 @@ def test_scenarios_lists_the_library_from_any_directory(tmp_path, monkeypatch, c
     assert "ikev2-basic" in capsys.readouterr().out
     assert main(["scenarios", str(tmp_path)]) == 2
     assert "no scenario files (*.yaml) in this directory" in capsys.readouterr().err
+
+
+def test_final_state_uses_the_huawei_vocabulary_only_for_huawei_peers(capsys):
+    assert main(["run", BASIC]) == 0
+    assert "Huawei Cloud:" not in capsys.readouterr().out  # two strongSwan peers
+    assert main(["run", str(SCENARIOS / "huawei-dpd-detects-crash.yaml")]) == 0
+    final = capsys.readouterr().out.split("Final state")[1]
+    assert "(Huawei Cloud: " in final

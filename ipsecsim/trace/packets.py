@@ -144,7 +144,8 @@ def _refusal(result: Result, u: dict[str, str]) -> ConfigError:
         if quirk and u["algorithm"] == "sha256_96":
             path = f"peers.{quirk[0]}.child.sha256_96"
     return ConfigError(result.scenario.file, path,
-                       f"the {_describe_entry(u)} uses {u['reason']}, and trace.undecryptable is 'refuse': choose "
+                       f"the {_describe_entry(u)} cannot be written decryptably ({u['reason']}) and "
+                       f"trace.undecryptable is 'refuse': choose "
                        f"algorithms Wireshark decrypts (AES-CBC/CTR/GCM with HMAC-SHA1/SHA2), or set "
                        f"trace.undecryptable: mark to write its packets marked as not decryptable")
 

@@ -102,8 +102,9 @@ def _collision(e: Event) -> str:
 def _dropped(e: Event) -> str:
     detail = e.get("detail")
     return (f"[red]✗ traffic {escape(str(e.get('flow')))} dropped ({escape(str(e.get('reason')))})[/]: "
-            f"{_size(e.get('bytes', 0))}, {e.get('packets')} packets offered between {e.get('start'):.3f} and "
-            f"{e.get('end'):.3f} s ({e.get('duration'):g} s)" + (f"; {escape(str(detail))}" if detail else ""))
+            f"{_size(e.get('bytes', 0))}, {_count(e.get('packets'), 'packet')} offered between "
+            f"{e.get('start'):.3f} and {e.get('end'):.3f} s ({e.get('duration'):g} s)"
+            + (f"; {escape(str(detail))}" if detail else ""))
 
 
 def _started(e: Event) -> str:
@@ -115,6 +116,10 @@ def _started(e: Event) -> str:
         what += ", DF set" if df else ", DF not set"
     return (f"traffic {escape(str(e.get('flow')))} ({e.get('kind')}) {e.get('src')} → {e.get('dst')} "
             f"({escape(str(e.get('to')))}) starts: {what}")
+
+
+def _count(n: Any, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _fault_where(e: Event) -> str:
@@ -222,7 +227,7 @@ FORMATTERS: dict[str, Formatter] = {
         f" msg {e.get('msg_id')}" if e.get("msg_id") is not None else f" seq {e.get('seq')}")),
     "peer_dead": lambda e, n: (e.peer, "[bold red]peer dead[/] (DPD: " + (
         "a request went unanswered through its whole retransmission schedule" if e.get("cause") == "exchange_gave_up"
-        else f"silent for {e.get('silent_for'):g} s since {e.get('last_inbound'):g} s") +
+        else f"silent for {e.get('silent_for'):.3f} s since {e.get('last_inbound'):.3f} s") +
         f"): action {escape(str(e.get('action')))}"),
     "nqa_probe_sent": lambda e, n: (e.peer, f"[dim]NQA probe {e.get('seq')} → {e.get('destination')} "
                                     f"({e.get('path')})[/]"),
@@ -249,7 +254,8 @@ FORMATTERS: dict[str, Formatter] = {
     "traffic_stopped": lambda e, n: (e.peer, f"traffic {escape(str(e.get('flow')))} stops"),
     "negotiation_triggered": lambda e, n: (e.peer, f"[cyan]traffic {e.get('src')} → {e.get('dst')} triggers "
                                            f"negotiation[/] (on-traffic)"),
-    "nat_detected": lambda e, n: (e.peer, f"NAT detected (local {e.get('local')}, remote {e.get('remote')})"),
+    "nat_detected": lambda e, n: (e.peer, "NAT detected (" + ", ".join(
+        f"{side} {'yes' if e.get(side) else 'no'}" for side in ("local", "remote")) + ")"),
     "nat_t_floated": lambda e, n: (e.peer, f"[cyan]NAT traversal:[/] IKE now {e.get('local')} ⇄ {e.get('remote')}, "
                                    f"ESP in UDP"),
     "peer_address_updated": lambda e, n: (e.peer, f"[yellow]peer's NAT port changed:[/] {e.get('old')} → "
@@ -316,7 +322,8 @@ def render_state(result: Result, console: Console) -> None:
         huawei = p["vendor_status"]["huawei"]["text"]
         down = {"crashed": "  [red]crashed: its SAs are gone[/]", "frozen": "  [red]frozen (hung)[/]"}.get(
             p.get("down") or "", "")
-        console.print(f"  {name}: [{colour}]{p['status']}[/]  [dim](Huawei Cloud: {huawei})[/]{down}")
+        vendor = f"  [dim](Huawei Cloud: {huawei})[/]" if str(p.get("profile", "")).startswith("huawei") else ""
+        console.print(f"  {name}: [{colour}]{p['status']}[/]{vendor}{down}")
         for sa in p["ike_sas"]:
             console.print(f"    IKE SA {sa['spi_i']}_i {sa['spi_r']}_r {sa['state']}"
                           f"{' (initiator)' if sa['initiator'] else ''} {escape(str(sa['proposal'] or ''))}")
@@ -332,7 +339,7 @@ def render_state(result: Result, console: Console) -> None:
             console.print(f"    [yellow]health check down[/] {d['start']:g} s - {until} ({d['duration']:g} s)")
         for d in h.get("dpd_peer_dead", []):
             console.print(f"    [yellow]DPD declared the peer dead[/] at {d['t']:g} s (silent for "
-                          f"{d['silent_for']:g} s, action {d['action']})")
+                          f"{d['silent_for']:.3f} s, action {d['action']})")
     render_ha(summary, console)
     render_traffic(summary.get("traffic") or {}, console)
 
@@ -349,7 +356,8 @@ def render_traffic(traffic: dict[str, Any], console: Console) -> None:
         console.print(f"  {escape(name)}: offered {_size(off)}, delivered {_size(d['delivered_bytes'])}{pct}"
                       + (f", in flight at the end {_size(d['in_flight_bytes'])}" if d["in_flight_bytes"] else ""))
         for reason, b in sorted(d["dropped_bytes"].items()):
-            console.print(f"    [red]dropped ({escape(reason)})[/]: {_size(b)}, {d['dropped_packets'][reason]} packets")
+            packets = _count(d["dropped_packets"][reason], "packet")
+            console.print(f"    [red]dropped ({escape(reason)})[/]: {_size(b)}, {packets}")
         if d.get("fragments"):
             console.print(f"    fragmented on the path (larger than its MTU, no DF): {d['fragmented_packets']} ESP "
                           f"packets into {d['fragments']} IPv4 fragments")
