@@ -154,6 +154,15 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
 )}
 
 
+NUMERIC_FIELDS = frozenset({
+    "msg_id", "retransmit", "retry", "seq", "transmissions", "life_time", "life_bytes", "limit", "bytes",
+    "packets", "silent_for", "last_inbound", "start", "end", "duration", "ike_version", "sent", "bursts",
+    "interval", "size", "rate_bps", "packet_size", "proposed_time", "configured_time", "proposed_kilobytes",
+    "configured_kilobytes", "life_kilobytes", "retry_in", "bytes_out", "bytes_in", "probes", "expected"})
+"""Fields whose values are numbers (or null) wherever they occur: an expectation comparing one
+with text can never match, so it is refused."""
+
+
 class VocabularyError(ValueError):
     """An unknown event name, field or value; the message names the allowed ones."""
 
@@ -179,6 +188,9 @@ def check_fields(name: str, fields: Mapping[str, Any]) -> None:
         if key not in s.fields:
             raise VocabularyError(f"event {name} has no field {key!r}{suggest(key, s.fields)} "
                                   f"(its fields: {', '.join(s.fields)})")
+        if key in NUMERIC_FIELDS and value is not None and (isinstance(value, bool) or
+                                                            not isinstance(value, int | float)):
+            raise VocabularyError(f"{name}.{key} is a number, got {value!r}")
         allowed = s.values.get(key)
         if allowed is not None and value not in allowed:
             shown = ", ".join("null" if a is None else str(a) for a in allowed[:12])

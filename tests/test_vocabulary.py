@@ -56,3 +56,14 @@ def test_typos_are_rejected_with_a_suggestion() -> None:
     with pytest.raises(VocabularyError, match="did you mean notify"):
         check_fields("negotiation_failed", {"notfy": "AUTHENTICATION_FAILED"})
     check_fields("negotiation_failed", {"notify": None, "phase": "child"})
+
+
+def test_an_expectation_comparing_a_number_with_text_is_bad_input():
+    """retransmit counts transmissions (docs/events.md): 'zero' can never match, so it is an
+    error in the scenario, not a failed expectation."""
+    import pytest
+
+    from ipsecsim.vocabulary import VocabularyError, check_fields
+    with pytest.raises(VocabularyError, match=r"message_sent\.retransmit is a number, got 'zero'"):
+        check_fields("message_sent", {"retransmit": "zero"})
+    check_fields("message_sent", {"retransmit": 0, "msg_id": 1})
