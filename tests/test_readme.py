@@ -19,3 +19,17 @@ def test_the_readme_example_runs_and_meets_its_expectations(tmp_path: Path) -> N
     result.assert_expectations()
     # the outage at 30 min lasts 90 s: the branch (DPD 30 s, action restart) comes back by itself
     assert result.status("branch") == "ipsec_sa_established"
+
+
+def test_the_readme_run_excerpt_is_what_the_run_prints(capsys, monkeypatch) -> None:
+    """Every line of 'What a run looks like' (but the '...' elisions) is in the real output."""
+    from ipsecsim.cli import main
+    monkeypatch.chdir(README.parent)
+    text = README.read_text()
+    block = text.split("## What a run looks like")[1].split("```")[1]
+    command, *lines = [x for x in block.strip("\n").splitlines() if x.strip() not in ("", "...")]
+    assert command.startswith("$ ipsecsim run ")
+    assert main(command.removeprefix("$ ipsecsim ").split()) == 0
+    out = capsys.readouterr().out.splitlines()
+    missing = [x for x in lines if x not in out]
+    assert not missing, missing
