@@ -6,7 +6,7 @@ IKEv2, RFC 7296: a liveness check is an INFORMATIONAL request with no payloads b
 (2.4), answered by an empty response; a CHILD SA is deleted with a Delete payload, protocol
 ESP (3), SPI size 4, naming the sender's inbound SPI, and the response carries the Delete for
 the other half of the pair (1.4.1); an IKE SA is deleted with protocol IKE (1), SPI size 0,
-and the response is empty (1.4.1, 3.11). Message ids count up per request (2.2).
+and the response is empty (1.4.1, 3.11): here when the connection is deleted and recreated. Message ids count up per request (2.2).
 IKEv1, RFC 3706: R-U-THERE (36136) and R-U-THERE-ACK (36137) notifies with SPI = CKY-I | CKY-R
 (16 octets) and a 4-octet sequence number the ACK echoes, the first with its top bit clear,
 then +1; RFC 2408 3.15: a Delete names protocol ESP (3) with 4-octet SPIs or ISAKMP (1) with
@@ -39,7 +39,7 @@ def test_ikev2_informational_walkthrough(tmp_path) -> None:
     assert [int(r["isakmp.messageid"], 16) for r in requests] == list(range(2, 10))
     empty = [r for r in info if r["isakmp.typepayload"] == SK]
     assert len(empty) == 6 + 6 + 1  # liveness requests and responses, the IKE delete's response
-    (cfg,) = [e.fields for e in result.events if e.event == "child_sa_established" and e.peer == "A"]
+    cfg = next(e.fields for e in result.events if e.event == "child_sa_established" and e.peer == "A")
     child = [r for r in info if r["isakmp.delete.protoid"] == "3"]
     assert [(r["isakmp.flag_r"], r["isakmp.spisize"], r["isakmp.delete.spi"]) for r in child] == [
         ("0", "4", cfg["spi_in"]), ("1", "4", cfg["spi_out"])]
@@ -47,7 +47,7 @@ def test_ikev2_informational_walkthrough(tmp_path) -> None:
     assert (ike["isakmp.flag_r"], ike["isakmp.spisize"], ike["isakmp.delete.spi"]) == ("0", "0", "")
     response = info[info.index(ike) + 1]
     assert (response["isakmp.flag_r"], response["isakmp.typepayload"]) == ("1", SK)
-    assert check.count("IKEv2 SK") == (18, 18)  # IKE_AUTH pair + 16 INFORMATIONAL
+    assert check.count("IKEv2 SK") == (20, 20)  # two IKE_AUTH pairs (the recreated connection) + 16 INFORMATIONAL
 
 
 def test_ikev1_informational_walkthrough(tmp_path) -> None:
