@@ -8,8 +8,9 @@ Each ESP packet (and each fluid flow state) carries its size on the wire and its
   reaches the sending host, which is the classic PMTU black hole (ICMP filtered on the way, or
   lost between the gateway and the host), so the host keeps sending packets that die;
 * larger than 65535 octets, the most an IPv4 header's Total Length can say (RFC 791): no such
-  packet exists, so the sending gateway drops it, reason ``too_big``, whatever DF says (an
-  inner packet near that limit leaves no room for the ESP headers);
+  packet exists, so it is dropped, reason ``too_big`` (reported at ``link``, where every
+  size check is made), whatever DF says (an inner packet near that limit leaves no room for
+  the ESP headers);
 * larger without DF: cut into IPv4 fragments (RFC 791, ``esp_size.fragments``), all of which
   must arrive for the receiver to reassemble the ESP packet. A discrete packet draws the
   link's loss once per fragment; a fluid flow loses ``1 - survive(n)`` of its packets
@@ -41,8 +42,8 @@ def fragment_count(item: EspPacket | EspFluid, mtu: int) -> int:
 def too_big_detail(item: EspPacket | EspFluid, inner: int, mtu: int) -> str:
     if item.outer > IPV4_MAX:
         return (f"its ESP packets would be {item.outer} octets ({inner} inside + {item.outer - inner} of ESP and "
-                f"outer headers), more than the {IPV4_MAX} octets an IPv4 packet can hold: the sending gateway "
-                f"drops them")
+                f"outer headers), more than the {IPV4_MAX} octets an IPv4 packet can hold: no such packet "
+                f"can be sent, with DF or without")
     return (f"its ESP packets are {item.outer} octets ({inner} inside + {item.outer - inner} of ESP and outer "
             f"headers), above the path MTU {mtu}, with DF set: dropped on the path; the ICMP fragmentation-needed "
             f"never reaches the sending host (PMTU black hole)")
