@@ -6,7 +6,8 @@ IKEv2, RFC 7296: a liveness check is an INFORMATIONAL request with no payloads b
 (2.4), answered by an empty response; a CHILD SA is deleted with a Delete payload, protocol
 ESP (3), SPI size 4, naming the sender's inbound SPI, and the response carries the Delete for
 the other half of the pair (1.4.1); an IKE SA is deleted with protocol IKE (1), SPI size 0,
-and the response is empty (1.4.1, 3.11): here when the connection is deleted and recreated. Message ids count up per request (2.2).
+and the response is empty (1.4.1, 3.11): here when the connection is deleted and recreated.
+Message ids count up per request (2.2).
 IKEv1, RFC 3706: R-U-THERE (36136) and R-U-THERE-ACK (36137) notifies with SPI = CKY-I | CKY-R
 (16 octets) and a 4-octet sequence number the ACK echoes, the first with its top bit clear,
 then +1; RFC 2408 3.15: a Delete names protocol ESP (3) with 4-octet SPIs or ISAKMP (1) with

@@ -1,0 +1,140 @@
+"""MODP arithmetic by GMP and the fixed-base tables gives exactly what Python's ``pow`` gives.
+
+ipsecsim.proto.dh computes g^x with a per-group table (``_FixedBase``) and y^x and the
+RFC 5114 subgroup check y^q with ``gmpy2.powmod``. Keys must stay byte-identical for a seed
+(pcaps are decrypted with them), so every result is checked against plain ``pow`` over random
+exponents, and ``generate`` / ``shared_secret`` against digests recorded with the earlier,
+``pow``-only implementation (which also pins how many random bits a key consumes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ipsecsim.proto import dh
+from ipsecsim.proto.dh import DhError, DhKey, generate, shared_secret
+
+MODP_GROUPS = sorted(dh._MODP)
+RFC5114_GROUPS = [g for g in MODP_GROUPS if dh._MODP[g].q is not None]
+
+groups = st.sampled_from(MODP_GROUPS)
+exponents = st.integers(min_value=0, max_value=2**256 - 1)
+
+
+@settings(max_examples=80, deadline=None)
+@given(group=groups, x=exponents)
+def test_fixed_base_equals_pow(group: int, x: int) -> None:
+    grp = dh._MODP[group]
+    assert dh._modp_public(group, x) == pow(grp.g, x, grp.p)
+
+
+@pytest.mark.parametrize("group", MODP_GROUPS)
+def test_fixed_base_edge_exponents(group: int) -> None:
+    grp = dh._MODP[group]
+    w = dh._FixedBase.WINDOW
+    edges = [0, 1, 2, 3, (1 << w) - 1, 1 << w, (1 << w) + 1, 2**255, 2**256 - 1,
+             int("10" * 128, 2), sum(1 << (w * i) for i in range(256 // w + 1))]
+    if grp.q is not None:
+        edges += [grp.q - 1, grp.q, grp.q + 1]
+    for x in edges:
+        assert dh._modp_public(group, x) == pow(grp.g, x, grp.p), x
+
+
+def test_fixed_base_range_and_fallback() -> None:
+    grp = dh._MODP[2]
+    table = dh._FixedBase(grp.g, grp.p, 64)
+    assert table.pow(2**64 - 1) == pow(grp.g, 2**64 - 1, grp.p)
+    for x in (-1, 2**64):
+        with pytest.raises(ValueError):
+            table.pow(x)
+    # exponents longer than the table (never made by generate()) take the general path
+    for x in (2**256, grp.p - 2, 3 * grp.p + 12345):
+        assert dh._modp_public(2, x) == pow(grp.g, x, grp.p)
+    assert dh._FIXED_BASE[2] is dh._FIXED_BASE[2]  # one table per group and process
+
+
+@settings(max_examples=80, deadline=None)
+@given(group=groups, data=st.data())
+def test_powmod_equals_pow(group: int, data: st.DataObject) -> None:
+    p = dh._MODP[group].p
+    y = data.draw(st.integers(min_value=0, max_value=p - 1), label="y")
+    x = data.draw(st.integers(min_value=1, max_value=2**300), label="x")
+    assert dh._powmod(y, x, p) == pow(y, x, p)
+
+
+@settings(max_examples=25, deadline=None)
+@given(group=groups, seed_a=st.integers(0, 2**64), seed_b=st.integers(0, 2**64))
+def test_generate_and_shared_secret_equal_pow(group: int, seed_a: int, seed_b: int) -> None:
+    grp = dh._MODP[group]
+    a, b = generate(group, random.Random(seed_a)), generate(group, random.Random(seed_b))
+    assert isinstance(a.private, int) and isinstance(b.private, int)
+    assert a.public == pow(grp.g, a.private, grp.p).to_bytes(grp.size, "big")
+    z = pow(int.from_bytes(b.public, "big"), a.private, grp.p).to_bytes(grp.size, "big")
+    assert shared_secret(a, b.public) == z
+    if a.public != b.public:
+        assert shared_secret(b, a.public) == z
+
+
+@settings(max_examples=40, deadline=None)
+@given(group=st.sampled_from(RFC5114_GROUPS), k=exponents, y=st.integers(min_value=2))
+def test_subgroup_check_agrees_with_pow(group: int, k: int, y: int) -> None:
+    """RFC 6989 2.2 for groups 22-24: accepted exactly when pow(y, q, p) == 1."""
+    grp = dh._MODP[group]
+    assert grp.q is not None
+    key = generate(group, random.Random(k))
+    assert isinstance(key.private, int)
+    inside = pow(grp.g, k % grp.q or 1, grp.p)  # a member of the order-q subgroup
+    outside = y % (grp.p - 3) + 2  # 1 < y < p-1, almost never in the subgroup
+    for value in (inside, outside):
+        in_subgroup = pow(value, grp.q, grp.p) == 1
+        assert (dh._powmod(value, grp.q, grp.p) == 1) == in_subgroup
+        data = value.to_bytes(grp.size, "big")
+        if in_subgroup:
+            assert shared_secret(key, data) == pow(value, key.private, grp.p).to_bytes(grp.size, "big")
+        else:
+            with pytest.raises(DhError, match="subgroup"):
+                shared_secret(key, data)
+
+
+# sha256(public_a | public_b | g^ab)[:16] and the next 32 bits of A's random stream, for keys
+# drawn from random.Random(f"golden-{group}-a") and ...-b: recorded with the pow()-only code.
+GOLDEN = {
+    1: ("8627aa83ba55e0476495cf86911ad9ef", 3604845257),
+    2: ("ec0de643a3e1b5614658d9ce601772c7", 3853355862),
+    5: ("e0d5bd218baca349ceae61e66a7dae77", 1429774112),
+    14: ("c573feb271b6397573da30e033318941", 1063364807),
+    15: ("80349cac495b650f8cf7be1fbc87f00c", 1009922754),
+    16: ("e9e12d4395417a93d9137050a7dc0591", 1831428880),
+    17: ("4457448c5069e02641910ad8c31678da", 2286042205),
+    18: ("88d02e202c9d6379b5dc8634b63f51de", 2427799823),
+    22: ("da6ce81c200977116bb12b539a38eda7", 2578577511),
+    23: ("20ae5628c8447d148d8daa118fbb8ec2", 706802192),
+    24: ("d395fda6f8cd88fb7a72d9988bac4469", 3380617178),
+}
+
+
+def test_golden_covers_every_modp_group() -> None:
+    assert sorted(GOLDEN) == MODP_GROUPS
+
+
+@pytest.mark.parametrize("group", MODP_GROUPS)
+def test_keys_unchanged_for_a_seed(group: int) -> None:
+    ra, rb = random.Random(f"golden-{group}-a"), random.Random(f"golden-{group}-b")
+    a, b = generate(group, ra), generate(group, rb)
+    z = shared_secret(a, b.public)
+    assert z == shared_secret(b, a.public)
+    assert (hashlib.sha256(a.public + b.public + z).hexdigest()[:32], ra.getrandbits(32)) == GOLDEN[group]
+
+
+def test_hand_made_key_uses_its_own_exponent() -> None:
+    """shared_secret trusts only the private exponent, never a table or cache of publics."""
+    grp = dh._MODP[14]
+    peer = generate(14, random.Random(11))
+    key = DhKey(14, 12345, b"\x00" * grp.size)  # public value deliberately wrong
+    expected = pow(int.from_bytes(peer.public, "big"), 12345, grp.p).to_bytes(grp.size, "big")
+    assert shared_secret(key, peer.public) == expected
