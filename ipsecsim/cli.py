@@ -81,7 +81,6 @@ def _writable(path: str, flag: str) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .sim.runner import simulate
     from .trace.jsonl import write_events
     from .trace.timeline import render
     to_stdout = args.events == "-"
@@ -93,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     trace_opts = _trace_options(scenario, args)
     _distinct_outputs(_input_files(args.scenario, scenario), [
         ("--events", events_path), ("--pcap", trace_opts.pcap), ("--keys", trace_opts.keys)])
-    result = simulate(scenario, seed=args.seed, duration=args.duration)
+    result = _simulate_with_progress(scenario, args)
     if trace_opts.wanted:  # first: a trace refused for an algorithm Wireshark lacks writes nothing
         from .trace.packets import write_trace
         for line in write_trace(result, trace_opts).lines():
@@ -117,6 +116,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         render(result, console, verbose=args.verbose)
         render_run(report, console)
     return 0
+
+
+def _simulate_with_progress(scenario: Scenario, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """Simulate; on a terminal, a progress bar on stderr (simulated time) that disappears when
+    done. The run is the same with or without it."""
+    from .sim.runner import simulate
+    if not sys.stderr.isatty():
+        return simulate(scenario, seed=args.seed, duration=args.duration)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    columns = (TextColumn("simulating {task.description}"), BarColumn(), TextColumn("{task.fields[at]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(scenario.name, total=1.0, at="")
+
+        def advance(now: float, until: float) -> None:
+            bar.update(task, completed=now / until, at=f"{now:,.0f} of {until:,.0f} s")
+
+        return simulate(scenario, seed=args.seed, duration=args.duration, progress=advance)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

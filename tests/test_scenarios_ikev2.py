@@ -77,3 +77,14 @@ def test_every_scenario_runs_deterministically(path):
     a = [e.to_dict() for e in shipped_result(path).events]
     b = [e.to_dict() for e in simulate(load_scenario(path)).events]
     assert a == b
+
+
+def test_a_progress_callback_does_not_change_the_run():
+    """The CLI's progress bar runs the simulation in 1 % steps of simulated time: the events are
+    the same, in the same order."""
+    from ipsecsim.trace.jsonl import dumps
+    sc = load_scenario(SCENARIOS / "teach-ikev1-informational.yaml")
+    seen: list[float] = []
+    with_bar = simulate(sc, progress=lambda now, until: seen.append(now))
+    assert [dumps(e) for e in with_bar.events] == [dumps(e) for e in simulate(sc).events]
+    assert len(seen) == 100 and seen == sorted(seen) and seen[-1] == sc.duration

@@ -3,6 +3,8 @@ to the end."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import simpy
 
 from ..config.loader import Scenario
@@ -22,8 +24,11 @@ from .nqa import start_probes
 from .traffic import start_sources
 
 
-def simulate(scenario: Scenario, seed: int | None = None, duration: float | None = None) -> Result:
-    """Run ``scenario`` (optionally with another seed or length) and return its Result."""
+def simulate(scenario: Scenario, seed: int | None = None, duration: float | None = None,
+             progress: Callable[[float, float], None] | None = None) -> Result:
+    """Run ``scenario`` (optionally with another seed or length) and return its Result.
+    ``progress(now, until)`` is called as simulated time advances (in 1 % steps); the run is
+    the same with or without it."""
     if seed is not None:
         scenario = scenario.with_seed(seed)
     seed = scenario.seed
@@ -50,7 +55,13 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
         env.process(run_fault(env, f, nodes, link, log, s))
     start_sources(env, scenario.config, nodes, log, until, groups)
     start_probes(env, scenario.config.peers, nodes, log, until)
-    env.run(until=until)
+    if progress is None:
+        env.run(until=until)
+    else:
+        steps = 100
+        for k in range(1, steps + 1):
+            env.run(until=until * k / steps if k < steps else until)
+            progress(env.now, until)
     for node in nodes.values():
         node.finish()
     link.finish()
