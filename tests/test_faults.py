@@ -226,3 +226,13 @@ def test_recreate_while_an_exchange_is_in_flight_sends_the_delete_after_it():
     assert infos == [(5.015, 0, []), (5.025, 1, ["D"])]
     assert [(round(e.t, 3), e.get("reason")) for e in r.select("ike_sa_deleted")] == [
         (5.03, "deleted_by_peer"), (5.035, "recreated")]
+
+
+def test_a_fault_or_flow_after_the_end_of_the_run_is_refused():
+    from ipsecsim.errors import ConfigError
+    with pytest.raises(ConfigError) as e:
+        load_scenario(scenario_dict(faults=[{"at": 60, "kind": "crash", "peer": "A"}]))  # duration 60 s
+    assert e.value.path == "faults[0].at" and "would never happen" in e.value.message
+    with pytest.raises(ConfigError) as e:
+        load_scenario(scenario_dict(traffic=[{"kind": "ping", "from": "A", "to": "B", "start": "2m"}]))
+    assert e.value.path == "traffic[0].start" and "would never start" in e.value.message

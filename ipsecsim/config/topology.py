@@ -81,7 +81,21 @@ def fault_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
             if part.get(a) != b:
                 return [(f"faults[{i}].{key}", f"{a} and {b} are not the two ends of a tunnel, so no packet "
                          f"travels between them; tunnels: {tunnels}")]
-    return _timeline_problems(cfg)
+    return _late_problems(cfg) or _timeline_problems(cfg)
+
+
+def _late_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
+    """A fault or a traffic source that starts after the run has ended would silently never
+    happen (``ipsecsim run --duration`` may still cut a run short on purpose)."""
+    for i, f in enumerate(cfg.faults):
+        if f.at >= cfg.duration:
+            return [(f"faults[{i}].at", f"{f.at:g} s is not before the end of the run (duration {cfg.duration:g} s): "
+                     f"the fault would never happen")]
+    for i, t in enumerate(cfg.traffic):
+        if t.start >= cfg.duration:
+            return [(f"traffic[{i}].start", f"{t.start:g} s is not before the end of the run (duration "
+                     f"{cfg.duration:g} s): the flow would never start")]
+    return []
 
 
 def _timeline_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
