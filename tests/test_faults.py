@@ -229,6 +229,7 @@ def test_recreate_while_an_exchange_is_in_flight_sends_the_delete_after_it():
 
 
 def test_a_fault_or_flow_after_the_end_of_the_run_is_refused():
+    """The scenario file contradicts itself; a run made shorter with --duration is fine."""
     from ipsecsim.errors import ConfigError
     with pytest.raises(ConfigError) as e:
         load_scenario(scenario_dict(faults=[{"at": 60, "kind": "crash", "peer": "A"}]))  # duration 60 s
@@ -236,3 +237,62 @@ def test_a_fault_or_flow_after_the_end_of_the_run_is_refused():
     with pytest.raises(ConfigError) as e:
         load_scenario(scenario_dict(traffic=[{"kind": "ping", "from": "A", "to": "B", "start": "2m"}]))
     assert e.value.path == "traffic[0].start" and "would never start" in e.value.message
+    sc = load_scenario(scenario_dict(faults=[{"at": 50, "kind": "crash", "peer": "A"}]))
+    assert simulate(sc, duration=20).select("fault") == []
+
+
+def test_a_link_up_may_end_a_timed_link_down_early():
+    """link_down at 10 s for 100 s, link_up at 20 s: the link is back at 20 s, and the end of
+    the window has nothing left to undo (no second event, no error)."""
+    r = run([{"at": 10, "kind": "link_down", "duration": 100}, {"at": 20, "kind": "link_up"}], duration=200,
+            traffic=[{"name": "p", "kind": "ping", "from": "A", "to": "B", "interval": 1, "start": 5}])
+    assert [(e.t, e.get("kind")) for e in r.select("fault")] == [(10, "link_down"), (20, "link_up")]
+    assert r.summary()["traffic"]["flows"]["p"]["dropped_packets"] == {"link_down": 10}
+
+
+def test_a_link_up_may_end_a_window_of_the_link_section():
+    r = run([{"at": 20, "kind": "link_up"}], duration=60, link={"down": [{"from": 10, "to": 50}]},
+            traffic=[{"name": "p", "kind": "ping", "from": "A", "to": "B", "interval": 1, "start": 5}])
+    assert r.summary()["traffic"]["flows"]["p"]["dropped_packets"] == {"link_down": 10}
+
+
+def test_an_explicit_restart_ends_a_timed_crash():
+    """crash at 10 s for 100 s, restart at 20 s: one boot; the end of the window does not reboot
+    the running gateway again."""
+    r = run([{"at": 10, "kind": "crash", "peer": "B", "duration": 100}, {"at": 20, "kind": "restart", "peer": "B"}],
+            duration=200)
+    assert [(e.t, e.get("kind")) for e in r.select("fault")] == [(10, "crash"), (20, "restart")]
+    assert r.summary()["peers"]["B"]["down"] is None
+
+
+def test_faults_at_zero_boot_the_gateway_once():
+    for kind in ("restart", "recreate"):
+        r = run([{"at": 0, "kind": kind, "peer": "A"}])
+        inits = [e for e in r.select("message_sent", "A") if e.get("exchange") == "IKE_SA_INIT"]
+        assert len(inits) == 1, kind
+
+
+def test_a_reboot_forgets_the_deletes_a_recreated_connection_was_still_sending():
+    """A's Delete after the recreate at 30 s is lost (A->B down) and retransmitted; the gateway
+    reboots at 35 s: its state, the old connection's Delete included, is gone."""
+    r = run([{"at": 29, "kind": "link_down", "direction": "A->B", "duration": 30},
+             {"at": 30, "kind": "recreate", "peer": "A"}, {"at": 35, "kind": "restart", "peer": "A"}], duration=200)
+    deletes = [e.t for e in r.select("message_sent", "A") if e.get("payloads") == ["D"]]
+    assert deletes and max(deletes) < 35
+    assert not [e for e in r.select("ike_sa_deleted", "A") if e.get("reason") == "recreated"]
+
+
+@pytest.mark.parametrize("faults,words", [
+    ([{"at": 10, "kind": "freeze", "peer": "A", "duration": 40}, {"at": 20, "kind": "crash", "peer": "A"},
+      {"at": 30, "kind": "restart", "peer": "A"}, {"at": 40, "kind": "recreate", "peer": "A"}],
+     "A is frozen at 40s (faults[0])"),
+    ([{"at": 10, "kind": "crash", "peer": "A"}, {"at": 20, "kind": "freeze", "peer": "A"},
+      {"at": 30, "kind": "unfreeze", "peer": "A"}, {"at": 40, "kind": "recreate", "peer": "A"}],
+     "A is crashed at 40s (faults[0])"),
+    ([{"at": 10, "kind": "recreate", "peer": "A", "set": {"address": "10.99.0.9"}}], "use a fault of kind address"),
+])
+def test_crashed_and_frozen_are_separate_states(faults, words):
+    from ipsecsim.errors import ConfigError
+    with pytest.raises(ConfigError) as e:
+        load_scenario(scenario_dict(faults=faults, duration=100))
+    assert words in str(e.value)

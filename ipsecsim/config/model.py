@@ -457,6 +457,9 @@ class FaultConfig(Strict):
             raise ValueError(f"'set' applies to reconfigure and recreate faults, not {k}")
         if self.set is not None and "profile" in self.set:
             raise ValueError(f"a {k} fault cannot change the profile; set the values themselves")
+        if self.set is not None and "address" in self.set:
+            raise ValueError(f"a {k} fault cannot change the gateway's own address; use a fault of kind address "
+                             "(its packets then leave from the new address)")
         if self.set is not None and "remote_peer" in self.set:
             raise ValueError(f"a {k} fault cannot change remote_peer (tunnels are fixed for the run); set "
                              "remote_address to point this peer elsewhere")

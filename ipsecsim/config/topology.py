@@ -85,41 +85,55 @@ def fault_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
 
 
 def _late_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
-    """A fault or a traffic source that starts after the run has ended would silently never
-    happen (``ipsecsim run --duration`` may still cut a run short on purpose)."""
+    """A fault or a traffic source that starts after the scenario's run has ended would
+    silently never happen: the file contradicts itself. (``ipsecsim run --duration`` may still
+    cut a run short, or make it longer, on purpose.)"""
+    until = cfg.duration
     for i, f in enumerate(cfg.faults):
-        if f.at >= cfg.duration:
-            return [(f"faults[{i}].at", f"{f.at:g} s is not before the end of the run (duration {cfg.duration:g} s): "
-                     f"the fault would never happen")]
+        if f.at >= until:
+            return [(f"faults[{i}].at", f"{f.at:g} s is not before the end of the run ({until:g} s): the fault "
+                     f"would never happen")]
     for i, t in enumerate(cfg.traffic):
-        if t.start >= cfg.duration:
-            return [(f"traffic[{i}].start", f"{t.start:g} s is not before the end of the run (duration "
-                     f"{cfg.duration:g} s): the flow would never start")]
+        if t.start >= until:
+            return [(f"traffic[{i}].start", f"{t.start:g} s is not before the end of the run ({until:g} s): the "
+                     f"flow would never start")]
     return []
 
 
 def _timeline_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
     """Faults that do nothing at the time they happen: a ``recreate`` of a crashed or frozen
     gateway (nobody can delete its connection; restart or unfreeze it first), a ``link_up``
-    with no ``link_down`` of the same path in effect. A window ends with its ``duration`` (the
-    end instant still inside it) or the fault that undoes it."""
-    down: dict[str, tuple[str, int, float]] = {}  # peer -> (crashed | frozen, fault index, until)
-    links: list[tuple[tuple[object, ...], int, float]] = []  # open link_down windows
+    with no ``link_down`` of the same path in effect (the link section's ``down`` windows
+    count). A window ends with its ``duration`` (the end instant still inside it) or the
+    fault that undoes it; crashed and frozen are separate states, as on the gateway."""
+    crashed: dict[str, tuple[int, float]] = {}  # peer -> (fault index, until)
+    frozen: dict[str, tuple[int, float]] = {}
+    links: list[tuple[tuple[object, ...], int, float]] = [  # open link_down windows
+        ((None, None, "all"), -1, w.end) for w in cfg.link.down if w.start <= 0]
+    later = sorted((w.start, w.end) for w in cfg.link.down if w.start > 0)
     for i, f in sorted(enumerate(cfg.faults), key=lambda x: (x[1].at, x[0])):
         t = f.at
-        down = {p: w for p, w in down.items() if t <= w[2]}
+        while later and later[0][0] <= t:
+            _, end = later.pop(0)
+            links.append(((None, None, "all"), -1, end))
+        crashed = {p: w for p, w in crashed.items() if t <= w[1]}
+        frozen = {p: w for p, w in frozen.items() if t <= w[1]}
         links = [w for w in links if t <= w[2]]
         until = t + f.duration if f.duration is not None else float("inf")
         path = (f.ends, f.pair, f.protocol)
-        if f.kind in ("crash", "freeze") and f.peer:
-            down[f.peer] = ("crashed" if f.kind == "crash" else "frozen", i, until)
-        elif f.kind in ("restart", "unfreeze") and f.peer and f.peer in down:
-            if (f.kind == "restart") == (down[f.peer][0] == "crashed"):
-                del down[f.peer]
-        elif f.kind == "recreate" and f.peer in down:
-            state, j, _ = down[f.peer]
-            undo = "restart" if state == "crashed" else "unfreeze"
-            return [(f"faults[{i}]", f"{f.peer} is {state} at {t:g}s (faults[{j}]): a gateway that does not run "
+        peer = f.peer or ""
+        if f.kind == "crash":
+            crashed[peer] = (i, until)
+        elif f.kind == "freeze":
+            frozen[peer] = (i, until)
+        elif f.kind == "restart":
+            crashed.pop(peer, None)
+        elif f.kind == "unfreeze":
+            frozen.pop(peer, None)
+        elif f.kind == "recreate" and (peer in crashed or peer in frozen):
+            state, (j, _), undo = (("crashed", crashed[peer], "restart") if peer in crashed
+                                   else ("frozen", frozen[peer], "unfreeze"))
+            return [(f"faults[{i}]", f"{peer} is {state} at {t:g}s (faults[{j}]): a gateway that does not run "
                      f"cannot delete and recreate its connection; {undo} it first")]
         elif f.kind == "link_down":
             links.append((path, i, until))

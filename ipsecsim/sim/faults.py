@@ -71,20 +71,26 @@ def run_fault(env: simpy.Environment, fault: FaultConfig, nodes: dict[str, PeerN
         node.change_address(fault.address)  # type: ignore[union-attr,arg-type]
     log.emit(env.now, fault.peer or "link", "fault", kind=kind, **_describe(fault))
     if kind == "restart":
-        node.restart()  # type: ignore[union-attr]  # after the fault event: its messages follow it
+        node.restart(reboot=True)  # type: ignore[union-attr]  # after the fault event: its messages follow it
     elif kind == "recreate":
         node.recreate(settings)  # type: ignore[union-attr]
     if fault.duration is None:
         return
     yield env.timeout(fault.duration)
+    # The end of the window undoes the fault unless another fault already did (a link_up, an
+    # unfreeze, a restart): then there is nothing left to undo and no event.
     if override is not None:
-        link.overrides.remove(override)
-        link.changed()
-        log.emit(env.now, fault.peer or "link", "fault", kind=UNDO.get(kind, kind), undo=True,
-                 **({"between": list(fault.between)} if fault.between else {}))
+        if override in link.overrides:
+            link.overrides.remove(override)
+            link.changed()
+            log.emit(env.now, fault.peer or "link", "fault", kind=UNDO.get(kind, kind), undo=True,
+                     **({"between": list(fault.between)} if fault.between else {}))
+        return
+    assert node is not None
+    if (kind == "freeze" and not node.frozen) or (kind == "crash" and not node.crashed):
         return
     log.emit(env.now, fault.peer or "link", "fault", kind=UNDO[kind], undo=True)
     if kind == "freeze":
-        node.unfreeze()  # type: ignore[union-attr]
+        node.unfreeze()
     elif kind == "crash":
-        node.restart()  # type: ignore[union-attr]
+        node.restart(reboot=True)

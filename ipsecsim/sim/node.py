@@ -47,6 +47,8 @@ class PeerNode:
         """Underlay ICMP: the latest echo reply sequence number per probe flow."""
         self.offered: dict[str, tuple[FluidFlow, float]] = {}
         """The rate each fluid flow currently offers to this peer (re-offered after a reboot)."""
+        self.started = False
+        """The process has started its endpoint (after the faults due at 0 s)."""
         self.retiring: list[Endpoint] = []
         """Endpoints of recreated connections still deleting their SAs (``recreate``)."""
         self._thaw = env.event()
@@ -138,9 +140,13 @@ class PeerNode:
         self.ep.set_frozen(True, self.env.now, crashed=True)
         self._flush()
 
-    def restart(self, settings: PeerSettings | None = None) -> None:
-        """Boot with fresh state: new SPIs, nonces and keys from a new random stream."""
+    def restart(self, settings: PeerSettings | None = None, reboot: bool = False) -> None:
+        """Boot with fresh state: new SPIs, nonces and keys from a new random stream. A
+        ``reboot`` (the gateway restarts) also loses what a recreated connection was still
+        deleting; a recreate keeps it."""
         old, now = self.ep, self.env.now
+        if reboot:
+            self.retiring.clear()
         self.boots += 1
         new = self.make_endpoint(settings or old.settings, self.boots)
         new.keylog = old.keylog  # the packet trace still needs the keys of SAs from before the crash
@@ -150,7 +156,8 @@ class PeerNode:
         self._flush()
         self.ep = new
         self.crashed = False
-        self.ep.start(now)
+        if self.started:  # before the first step the process starts the endpoint itself
+            self.ep.start(now)
         for flow, rate in self.offered.values():
             self.ep.offer_fluid(flow, rate, now)
         self._flush()
@@ -220,6 +227,7 @@ class PeerNode:
     def _run(self):  # type: ignore[no-untyped-def]
         env = self.env
         yield env.timeout(0)  # let faults scheduled for t=0 take effect before the peer acts
+        self.started = True
         self.ep.start(env.now)
         self._flush()
         get = self.inbox.get()

@@ -28,6 +28,7 @@ def fmt_time(t: float, long: bool = False) -> str:
     for every line of the run alike."""
     if not long:
         return f"{t:10.3f}"
+    t = round(t, 3)  # rounded first: 3599.9999 s is 1 h, not 59 min 60 s
     days, rem = divmod(t, 86400)
     h, rem = divmod(rem, 3600)
     m, s = divmod(rem, 60)
