@@ -166,3 +166,11 @@ def test_final_state_uses_the_huawei_vocabulary_only_for_huawei_peers(capsys):
     assert main(["run", str(SCENARIOS / "huawei-dpd-detects-crash.yaml")]) == 0
     final = capsys.readouterr().out.split("Final state")[1]
     assert "(Huawei Cloud: " in final
+
+
+def test_lost_health_check_probes_are_not_called_traffic(capsys):
+    """nqa-detects-broken-tunnel: the branch's probes through the tunnel are lost with the ESP
+    from 60 s; the timeline names them as probes (the traffic summary leaves them out)."""
+    assert main(["run", str(SCENARIOS / "nqa-detects-broken-tunnel.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "✗ health-check probes of branch dropped (loss)" in out and "traffic nqa:" not in out

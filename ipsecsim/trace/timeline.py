@@ -102,7 +102,10 @@ def _collision(e: Event) -> str:
 
 def _dropped(e: Event) -> str:
     detail = e.get("detail")
-    return (f"[red]✗ traffic {escape(str(e.get('flow')))} dropped ({escape(str(e.get('reason')))})[/]: "
+    flow = str(e.get("flow"))
+    what = (f"health-check probes of {flow.removeprefix('nqa:')}" if flow.startswith("nqa:")
+            else f"traffic {flow}")  # NQA / VcoHealthCheck probes are not in the traffic summary
+    return (f"[red]✗ {escape(what)} dropped ({escape(str(e.get('reason')))})[/]: "
             f"{_size(e.get('bytes', 0))}, {_count(e.get('packets'), 'packet')} offered between "
             f"{e.get('start'):.3f} and {e.get('end'):.3f} s ({e.get('duration'):g} s)"
             + (f"; {escape(str(detail))}" if detail else ""))
