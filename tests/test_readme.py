@@ -33,3 +33,19 @@ def test_the_readme_run_excerpt_is_what_the_run_prints(capsys, monkeypatch) -> N
     out = capsys.readouterr().out.splitlines()
     missing = [x for x in lines if x not in out]
     assert not missing, missing
+
+
+def test_the_command_table_lists_every_command_and_option() -> None:
+    """Each subcommand of `ipsecsim --help` and each of its options appear in the README table."""
+    import argparse
+
+    from ipsecsim.cli import build_parser
+    table = README.read_text().split("## Commands")[1].split("\n\n")[1]
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, p in sub.choices.items():
+        assert f"`ipsecsim {name}" in table, name
+        for action in p._actions:
+            for flag in action.option_strings:
+                if flag not in ("-h", "--help", "--verbose"):
+                    assert flag in table, f"{name} {flag}"

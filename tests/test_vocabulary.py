@@ -67,3 +67,9 @@ def test_an_expectation_comparing_a_number_with_text_is_bad_input():
     with pytest.raises(VocabularyError, match=r"message_sent\.retransmit is a number, got 'zero'"):
         check_fields("message_sent", {"retransmit": "zero"})
     check_fields("message_sent", {"retransmit": 0, "msg_id": 1})
+
+
+def test_every_field_a_rekey_dh_retry_carries_can_be_filtered_on():
+    """ke_group_retry in a CREATE_CHILD_SA carries exchange (docs/events.md)."""
+    from ipsecsim.vocabulary import check_fields
+    check_fields("ke_group_retry", {"exchange": "CREATE_CHILD_SA", "requested": 19})
