@@ -199,3 +199,16 @@ def test_one_way_fault_by_peer_names_with_four_peers():
     flows = run(d).summary()["traffic"]["flows"]
     assert flows["cloud-2>customer-2"]["dropped_bytes"] == {"loss": 2_000_000}
     assert all(not f["dropped_bytes"] for n, f in flows.items() if n != "cloud-2>customer-2")
+
+
+def test_active_active_summary_credits_only_members_with_flows():
+    """One flow from the group, no preempt: it is placed on one member when it first sends (1 s);
+    that member carries from then on, the other, usable but idle, carries nothing."""
+    d = with_bulk(dual(), mode="active-active", preempt=False)
+    d["traffic"] = d["traffic"][:1]
+    r = run(d)
+    (placed,) = [e for e in r.select("ha_switch", "vpc") if e.get("flows") == ["down"]]
+    g = r.summary()["ha"]["vpc"]
+    idle = next(m for m in ("cloud-1", "cloud-2") if m != placed.get("to"))
+    assert [(c["member"], c["start"], c["end"]) for c in g["carried"]] == [(placed.get("to"), 1.0, 60.0)]
+    assert g["time_by_member"] == {placed.get("to"): 59.0, idle: 0.0}

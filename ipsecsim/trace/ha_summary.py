@@ -3,8 +3,9 @@
 Per HA group (config/ha.py), from its ``ha_switch`` and ``ha_member_state`` events:
 
 * ``carried``: intervals of which member carried the traffic (member, start, end, duration).
-  Active-standby: the active member between two switches. Active-active: every usable member
-  carries its share of the flows, so intervals of different members overlap.
+  Active-standby: the active member between two switches. Active-active: a member while it
+  is usable and has flows placed on it (``ha_switch`` ``flows``), so intervals of different
+  members overlap.
 * ``time_by_member``: the total of each member's intervals.
 * ``switches``: how often traffic moved from one member to another (a failover, a preempt or,
   active-active, a move of flows); ``ha_switch`` events to or from no member are not counted.
@@ -22,6 +23,8 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..config.ha import HaGroupConfig
+    from ..proto.events import Event
     from ..result import Result
 
 
@@ -31,60 +34,77 @@ def _interval(member: str | None, start: float, end: float) -> dict[str, Any]:
 
 
 def ha_summary(result: Result) -> dict[str, Any]:
-    end = result.duration
-    out: dict[str, Any] = {}
-    for g in result.scenario.config.ha:
-        mine = [e for e in result.events if e.peer == g.name and e.event in ("ha_switch", "ha_member_state")]
-        carried: list[dict[str, Any]] = []
-        unavailable: list[dict[str, Any]] = []
-        usable: dict[str, float | None] = {m: None for m in g.members}  # usable since
-        none_since: float | None = 0.0
-        active: str | None = None
-        since = 0.0
-        switches = 0
-        for e in mine:
-            if e.event == "ha_member_state":
-                m = e.get("member")
-                if e.get("usable"):
-                    usable[m] = e.t
-                else:
-                    if g.mode == "active-active" and usable[m] is not None:
-                        carried.append(_interval(m, usable[m], e.t))  # type: ignore[arg-type]
-                    usable[m] = None
-                anyone = any(v is not None for v in usable.values())
-                if anyone and none_since is not None:
-                    unavailable.append(_interval(None, none_since, e.t))
-                    none_since = None
-                elif not anyone and none_since is None:
-                    none_since = e.t
-            else:
-                old, new = e.get("from"), e.get("to")
-                if old is not None and new is not None:
-                    switches += 1
-                if g.mode == "active-standby":
-                    if active is not None:
-                        carried.append(_interval(active, since, e.t))
-                    active, since = new, e.t
-        if g.mode == "active-standby" and active is not None:
-            carried.append(_interval(active, since, end))
-        if g.mode == "active-active":
-            carried += [_interval(m, t, end) for m, t in usable.items() if t is not None]
-            carried.sort(key=lambda c: (c["start"], g.members.index(c["member"])))
-        if none_since is not None:
-            unavailable.append(_interval(None, none_since, end))
-        carried = [c for c in carried if c["duration"] > 0]
-        unavailable = [u for u in unavailable if u["duration"] > 0]
-        out[g.name] = {
-            "mode": g.mode, "members": list(g.members), "preempt": g.preempt, "watch": list(g.watch),
-            "carried": carried,
-            "time_by_member": {m: float(round(sum(c["duration"] for c in carried if c["member"] == m), 6))
-                               for m in g.members},
-            "switches": switches,
-            "unavailable": unavailable,
-            "unavailable_total": float(round(sum(u["duration"] for u in unavailable), 6)),
-            **({"active_at_end": active} if g.mode == "active-standby" else {}),
-        }
-    return out
+    return {g.name: _group(g, [e for e in result.events if e.peer == g.name
+                               and e.event in ("ha_switch", "ha_member_state")], result.duration)
+            for g in result.scenario.config.ha}
+
+
+def _group(g: HaGroupConfig, mine: list[Event], end: float) -> dict[str, Any]:
+    """One group's summary from its own events (in time order) in a run that ended at ``end``."""
+    carried: list[dict[str, Any]] = []
+    unavailable: list[dict[str, Any]] = []
+    usable: dict[str, float | None] = {m: None for m in g.members}  # usable since
+    none_since: float | None = 0.0
+    active: str | None = None
+    since = 0.0
+    switches = 0
+    flows_on: dict[str, set[str]] = {m: set() for m in g.members}  # active-active placement
+    open_since: dict[str, float | None] = {m: None for m in g.members}
+
+    def carrying(m: str, t: float) -> None:
+        """Active-active: open or close m's interval as it starts or stops carrying."""
+        now = usable[m] is not None and bool(flows_on[m])
+        if now and open_since[m] is None:
+            open_since[m] = t
+        elif not now and open_since[m] is not None:
+            carried.append(_interval(m, open_since[m], t))  # type: ignore[arg-type]
+            open_since[m] = None
+
+    for e in mine:
+        if e.event == "ha_member_state":
+            m = e.get("member")
+            usable[m] = e.t if e.get("usable") else None
+            carrying(m, e.t)
+            anyone = any(v is not None for v in usable.values())
+            if anyone and none_since is not None:
+                unavailable.append(_interval(None, none_since, e.t))
+                none_since = None
+            elif not anyone and none_since is None:
+                none_since = e.t
+        else:
+            old, new = e.get("from"), e.get("to")
+            if old is not None and new is not None:
+                switches += 1
+            if g.mode == "active-standby":
+                if active is not None:
+                    carried.append(_interval(active, since, e.t))
+                active, since = new, e.t
+            elif new is not None:
+                for f in e.get("flows") or []:
+                    for held in flows_on.values():
+                        held.discard(f)
+                    flows_on[new].add(f)
+                for m in g.members:
+                    carrying(m, e.t)
+    if g.mode == "active-standby" and active is not None:
+        carried.append(_interval(active, since, end))
+    if g.mode == "active-active":
+        carried += [_interval(m, t, end) for m, t in open_since.items() if t is not None]
+        carried.sort(key=lambda c: (c["start"], g.members.index(c["member"])))
+    if none_since is not None:
+        unavailable.append(_interval(None, none_since, end))
+    carried = [c for c in carried if c["duration"] > 0]
+    unavailable = [u for u in unavailable if u["duration"] > 0]
+    return {
+        "mode": g.mode, "members": list(g.members), "preempt": g.preempt, "watch": list(g.watch),
+        "carried": carried,
+        "time_by_member": {m: float(round(sum(c["duration"] for c in carried if c["member"] == m), 6))
+                           for m in g.members},
+        "switches": switches,
+        "unavailable": unavailable,
+        "unavailable_total": float(round(sum(u["duration"] for u in unavailable), 6)),
+        **({"active_at_end": active} if g.mode == "active-standby" else {}),
+    }
 
 
 def render_ha(summary: dict[str, Any], console: Console) -> None:
