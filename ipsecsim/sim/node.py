@@ -205,9 +205,10 @@ class PeerNode:
 
     # --- the process ------------------------------------------------------------------------
     def _flush(self) -> None:
-        for ep in self.retiring:
-            self._send(ep)
-        self.retiring = [ep for ep in self.retiring if ep.closing()]
+        if self.retiring:  # rare: only after a recreate, until its deletes are done
+            for ep in self.retiring:
+                self._send(ep)
+            self.retiring = [ep for ep in self.retiring if ep.closing()]
         self._send(self.ep)
         for t in self.ep.take_traffic():
             self.link.transmit_traffic(t, self.name)
@@ -221,6 +222,8 @@ class PeerNode:
             self.link.transmit(d, self.name)
 
     def _next_timer(self) -> float | None:
+        if not self.retiring:  # the hot path: one endpoint
+            return self.ep.get_timer()
         timers = [t for ep in (self.ep, *self.retiring) if (t := ep.get_timer()) is not None]
         return min(timers) if timers else None
 
