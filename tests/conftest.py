@@ -18,3 +18,17 @@ def shipped_result(path):  # type: ignore[no-untyped-def]
     if key not in _RESULTS:
         _RESULTS[key] = simulate(load_scenario(path))
     return _RESULTS[key]
+
+
+def run_shipped(name, edit=None, **kw):  # type: ignore[no-untyped-def]
+    """Simulate the shipped scenario ``name``, its YAML first changed in place by ``edit``."""
+    import copy
+
+    import yaml
+
+    from ipsecsim import load_scenario, simulate
+    data = yaml.safe_load((SCENARIOS / f"{name}.yaml").read_text())
+    if edit is not None:
+        data = copy.deepcopy(data)
+        edit(data)
+    return simulate(load_scenario(data), **kw)

@@ -7,16 +7,14 @@ Huawei Cloud API, Huawei USG command reference, strongSwan swanctl.conf / task_m
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
 import yaml
-from conftest import SCENARIOS
+from conftest import SCENARIOS, run_shipped
 
 from ipsecsim.cli import main
 from ipsecsim.config.loader import load_scenario
-from ipsecsim.result import Result
 from ipsecsim.sim.runner import simulate
 
 FILES = ["huawei-dpd-detects-crash", "huawei-dpd-detects-crash-usg-reading", "strongswan-ikev1-dpd-timeout",
@@ -26,12 +24,7 @@ LINK = 0.005
 STRONGSWAN_GIVE_UP = sum(4 * 1.8**n for n in range(6))
 
 
-def run(name: str, edit: Any = None, **kw: Any) -> Result:
-    data = yaml.safe_load((SCENARIOS / f"{name}.yaml").read_text())
-    if edit is not None:
-        data = copy.deepcopy(data)
-        edit(data)
-    return simulate(load_scenario(data), **kw)
+run = run_shipped
 
 
 @pytest.mark.parametrize("name", FILES)

@@ -6,26 +6,16 @@ vendor documents and the traffic rates, not taken from a previous run.
 
 from __future__ import annotations
 
-import copy
-
 import pytest
-import yaml
-from conftest import SCENARIOS
+from conftest import SCENARIOS, run_shipped
 
 from ipsecsim.cli import main
-from ipsecsim.config.loader import load_scenario
-from ipsecsim.sim.runner import simulate
 
 FILES = ["rekey-by-time", "rekey-20gb", "lifetime-mismatch", "pfs-mismatch-at-rekey", "rekey-collision",
          "on-traffic-start", "long-ping-keepalive"]
 
 
-def run(name: str, edit=None, **kw):  # type: ignore[no-untyped-def]
-    data = yaml.safe_load((SCENARIOS / f"{name}.yaml").read_text())
-    if edit is not None:
-        data = copy.deepcopy(data)
-        edit(data)
-    return simulate(load_scenario(data), **kw)
+run = run_shipped
 
 
 @pytest.mark.parametrize("name", FILES)
