@@ -35,6 +35,10 @@ class Result:
     """Every discrete ESP packet put on the wire (``sim.link.EspSent``), for packet traces."""
     fluids: list[Any] = field(default_factory=list)
     """Every state of a fluid (bulk) flow put on the wire: (time, sender, ``EspFluid``)."""
+    link_dropped: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    """What the link dropped: (flow, reason) -> (bytes, packets), unrounded."""
+    forwarded: dict[str, list[float]] = field(default_factory=dict)
+    """Per flow: bytes and packets the link passed on towards a gateway (``sim.link``)."""
 
     def select(self, event: str | None = None, peer: str | None = None, **fields: Any) -> list[Event]:
         """Events matching a name, a peer and field values."""

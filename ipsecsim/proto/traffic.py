@@ -259,6 +259,8 @@ class _Arrival:
     lag: float
     route: tuple[str, Any] | None = None
     since: float = 0.0
+    upto: float = 0.0
+    """Offer time up to which the flow's arrivals are accounted (delivered, dropped)."""
 
 
 @dataclass(slots=True)
@@ -271,6 +273,9 @@ class FlowCounters:
     """Echo replies that came back to this (sending) side."""
     last_reply_seq: int = -1
     """Sequence number of the latest echo reply that came back."""
+    received_bytes: float = 0.0
+    """What reached this (receiving) gateway from the wire, whatever became of it there."""
+    received_packets: float = 0.0
 
 
 class TrafficPlane:
@@ -352,10 +357,37 @@ class TrafficPlane:
         for loc in self.local.values():
             self._integrate_offer(loc, now)
         for arr in self.arrivals.values():
-            self._settle_delivered(arr, now)
+            upto = now - arr.lag  # what arrived by now was offered one link delay earlier
+            self._settle_delivered(arr, upto)
+            if arr.route is not None and arr.route[0] == "drop":
+                self.ledger.fluid(arr.msg.flow, arr.route[1], upto, 0.0, 0.0)
         for m in self.meters.values():
             m.settle(now)
         self.ledger.finish(now)
+
+    def shutdown(self, now: float, reason: str) -> None:
+        """The gateway stops forwarding for good (a reboot, the connection deleted): fluid flows
+        it was sending on an SA stop on the wire (no ESP leaves on SAs it no longer has), and
+        packets held in its acquire queue are dropped for ``reason``. The flows' counters and
+        open drop intervals are settled by ``finish``."""
+        for loc in self.local.values():
+            self._integrate_offer(loc, now)
+            if loc.route is not None and loc.route[0] == "sa" and loc.rate > 0:
+                child = loc.route[1]
+                self._meter_rate(child, "out", now, -loc.rate, -loc.pps)
+                self._wire_fluid(loc.spec.flow, child, 0.0, 0.0, now)
+                loc.route = None  # the restarted gateway's data plane takes the flow on from now
+        for pkt in self.queue:
+            self.ledger.packet(pkt.flow, reason, pkt.t0, pkt.span, pkt.size)
+        self.queue = []
+
+    def queued(self) -> dict[str, tuple[int, int]]:
+        """Bytes and packets per flow held in the acquire queue."""
+        out: dict[str, tuple[int, int]] = {}
+        for pkt in self.queue:
+            b, n = out.get(pkt.flow, (0, 0))
+            out[pkt.flow] = (b + pkt.size, n + 1)
+        return out
 
     # --- engine side -----------------------------------------------------------------------
     def refresh(self, now: float) -> None:
@@ -582,25 +614,34 @@ class TrafficPlane:
     def _receive_fluid(self, msg: EspFluid, now: float) -> None:
         arr = self.arrivals.get(msg.flow)
         if arr is None:
-            arr = self.arrivals[msg.flow] = _Arrival(msg, now - msg.sent_at, since=now)
+            arr = self.arrivals[msg.flow] = _Arrival(msg, now - msg.sent_at, since=now, upto=msg.sent_at)
         self._switch_arrival(arr, msg, self._route_in_esp(msg) if msg.rate > 0 else None, now)
 
-    def _settle_delivered(self, arr: _Arrival, now: float) -> None:
-        dt = now - arr.since
-        if arr.route is not None and arr.route[0] == "sa" and dt > 0:
+    def _settle_delivered(self, arr: _Arrival, upto: float) -> None:
+        """Account what arrived of the flow, in offer time up to ``upto``: all of it received,
+        delivered if it arrives on an SA (its drops go through the ledger)."""
+        dt = upto - arr.upto
+        if dt > 0 and arr.msg.rate > 0 and arr.route is not None:
             c = self.counters(arr.msg.flow)
-            c.delivered_bytes += arr.msg.rate * dt
-            c.delivered_packets += arr.msg.pps * dt
-        arr.since = max(arr.since, now)
+            c.received_bytes += arr.msg.rate * dt
+            c.received_packets += arr.msg.pps * dt
+            if arr.route[0] == "sa":
+                c.delivered_bytes += arr.msg.rate * dt
+                c.delivered_packets += arr.msg.pps * dt
+        arr.upto = max(arr.upto, upto)
 
     def _switch_arrival(self, arr: _Arrival, msg: EspFluid, new: tuple[str, Any] | None, now: float) -> None:
-        self._settle_delivered(arr, now)
+        # Accounting is in offer time: a new state from the wire takes over from the instant it
+        # was sent (even if the link delay changed meanwhile); a re-route here from what was
+        # offered one link delay ago.
+        at = max(arr.upto, msg.sent_at if msg is not arr.msg else now - arr.lag)
+        self._settle_delivered(arr, at)
         old, flow = arr.route, msg.flow
         if old is not None and old[0] == "sa":
             self._meter_rate(old[1], "in", now, -arr.msg.rate, -arr.msg.pps)
         same_drop = old is not None and new is not None and old[0] == new[0] == "drop" and old[1] == new[1]
         if old is not None and old[0] == "drop" and not same_drop:
-            self.ledger.fluid(flow, old[1], now - arr.lag, 0.0, 0.0)
+            self.ledger.fluid(flow, old[1], at, 0.0, 0.0)
         lag = arr.lag if msg is arr.msg else now - msg.sent_at  # a re-route keeps the flow's link delay
         arr.msg, arr.lag, arr.route, arr.since = msg, lag, new, now
         sa_now = new[1] if new is not None and new[0] == "sa" else None
@@ -610,7 +651,7 @@ class TrafficPlane:
         if new[0] == "sa":
             self._meter_rate(new[1], "in", now, msg.rate, msg.pps)
         else:
-            self.ledger.fluid(flow, new[1], now - arr.lag, msg.rate, msg.pps, self._drop_detail(new[1], msg))
+            self.ledger.fluid(flow, new[1], at, msg.rate, msg.pps, self._drop_detail(new[1], msg))
 
     # --- discrete packets ----------------------------------------------------------------------
     def _send_packet(self, child: ChildSa, pkt: Packet, now: float) -> None:
@@ -627,12 +668,14 @@ class TrafficPlane:
 
     def _receive_packet(self, esp: EspPacket, now: float) -> None:
         pkt = esp.packet
+        c = self.counters(pkt.flow)
+        c.received_bytes += pkt.size
+        c.received_packets += 1
         route = self._route_in_esp(esp)
         if route[0] != "sa":
             self.ledger.packet(pkt.flow, route[1], pkt.t0, pkt.span, pkt.size, self._drop_detail(route[1], esp))
             return
         self.ledger.passed(pkt.flow)
-        c = self.counters(pkt.flow)
         c.delivered_bytes += pkt.size
         c.delivered_packets += 1
         m = self._meter(route[1], "in", now)

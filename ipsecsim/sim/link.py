@@ -127,6 +127,11 @@ class Link:
         """The current state of every fluid flow on the wire, by (sender, flow)."""
         self._fates: dict[tuple[str, str], tuple[str, float, float]] = {}
         """What each fluid is currently losing on the link: (reason, bytes/s, packets/s)."""
+        self._passing: dict[tuple[str, str], tuple[float, float, float]] = {}
+        """What each fluid currently passes on to its receiver: (bytes/s, packets/s, since)."""
+        self.forwarded: dict[str, list[float]] = {}
+        """Per flow: bytes and packets that crossed the link towards a gateway (delivered to it,
+        or still on their way at the end of the run: ``in_flight``)."""
 
     def attach(self, address: str, node: PeerNode) -> None:
         self.nodes.setdefault(address, node)
@@ -263,6 +268,9 @@ class Link:
             self.ledger.packet(pkt.flow, reason or "no_route", pkt.t0, pkt.span, pkt.size, detail)
             return
         self.ledger.passed(pkt.flow)
+        fwd = self.forwarded.setdefault(pkt.flow, [0.0, 0.0])
+        fwd[0] += pkt.size
+        fwd[1] += 1
         delay = self._delay(sender, node.name, proto="esp")
         self.esp.append(EspSent(now, sender, item, now + delay))
         seen = replace(item, src=src, sport=sport, dst=dst, dport=dport) if self.nat is not None else item
@@ -305,8 +313,10 @@ class Link:
         """What the flow loses on its way from now: (reason, bytes/s, packets/s), or None."""
         msg = self.fluids[key]
         node, blocked = self._fluid_dest(key)
-        if msg.rate <= 0 or node is None:
+        if msg.rate <= 0:
             return None
+        if node is None:
+            return ("no_route", msg.rate, msg.pps)
         if self.is_down(key[0], node.name, "esp"):
             return ("link_down", msg.rate, msg.pps)
         if mtu_mod.too_big(msg, self.mtu):
@@ -330,15 +340,27 @@ class Link:
         self._fates[key] = fate
         self.ledger.fluid(key[1], fate[0], self.env.now, fate[1], fate[2], self._fate_detail(key, fate[0]))
 
+    def _pass(self, key: tuple[str, str], rate: float, pps: float) -> None:
+        """From now on the flow passes ``rate`` on to its receiver: count what passed so far."""
+        now = self.env.now
+        old = self._passing.get(key)
+        if old is not None and now > old[2]:
+            fwd = self.forwarded.setdefault(key[1], [0.0, 0.0])
+            fwd[0] += old[0] * (now - old[2])
+            fwd[1] += old[1] * (now - old[2])
+        self._passing[key] = (rate, pps, now)
+
     def _forward(self, key: tuple[str, str]) -> None:
         msg = self.fluids[key]
         node, blocked = self._fluid_dest(key)
         if node is None:
+            self._pass(key, 0.0, 0.0)
             return
         k = 0.0 if blocked or self.is_down(key[0], node.name, "esp") or mtu_mod.too_big(msg, self.mtu) \
             else 1.0 - mtu_mod.loss_fraction(self._loss_model(key[0], node.name, "esp"),
                                              mtu_mod.fragment_count(msg, self.mtu))
         out = replace(msg, rate=msg.rate * k, pps=msg.pps * k, sent_at=self.env.now)
+        self._pass(key, out.rate, out.pps)
         ev = self.env.timeout(self._delay(key[0], node.name, jitter=False, proto="esp"))
         ev.callbacks.append(lambda _e: node.deliver_traffic(out))
 
@@ -358,3 +380,5 @@ class Link:
 
     def finish(self) -> None:
         self.ledger.finish(self.env.now)
+        for key in list(self._passing):
+            self._pass(key, 0.0, 0.0)

@@ -151,7 +151,10 @@ class PeerNode:
         new = self.make_endpoint(settings or old.settings, self.boots)
         new.keylog = old.keylog  # the packet trace still needs the keys of SAs from before the crash
         new.traffic.flows = old.traffic.flows  # the hosts' flow counters outlive the gateway's reboot
+        new.traffic.ledger.totals = old.traffic.ledger.totals  # and so do the dropped totals
         new.traffic.take_over_arrivals(old.traffic, now)
+        # the old connection sends nothing more: its flows stop on the wire, its queue is lost
+        old.traffic.shutdown(now, "peer_down" if reboot else "no_sa")
         old.finish(now)
         self._flush()
         self.ep = new

@@ -66,4 +66,4 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
         node.finish()
     link.finish()
     return Result(scenario, seed, until, log.events, {n: node.ep for n, node in nodes.items()},
-                  link.transmissions, link.esp, link.fluid_log)
+                  link.transmissions, link.esp, link.fluid_log, link.ledger.dropped(), link.forwarded)

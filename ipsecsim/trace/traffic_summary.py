@@ -1,8 +1,14 @@
 """The ``traffic`` section of the run summary: what happened to every byte offered.
 
 Per flow and per direction (``A->B``): bytes and packets offered by the source, delivered to
-the far host, dropped by reason (summed from the ``traffic_dropped`` events of every stage:
-sending peer, link, receiving peer), and what was still in flight or queued at the end.
+the far host, dropped by reason (every stage: sending peer, link, receiving peer), and what was
+still in flight at the end (``in_flight``: passed on by the link but not yet at the far
+gateway, or held in an acquire queue). Each is measured on its own, and for bytes and for
+packets ``offered = delivered + sum(dropped) + in_flight`` exactly: a fluid flow's fractional
+amounts are rounded together, as parts of the whole offered (largest remainder), so the whole
+numbers add up. Should the measured parts ever miss the offered amount by more than rounding,
+the difference is shown as ``unaccounted_bytes`` / ``unaccounted_packets`` instead of being
+hidden.
 Outages are the union of the drop intervals (offer time) of every reason except ``loss``
 (a lossy link thins a flow; it does not black-hole it), merged when they touch.
 ``fragmented_packets`` / ``fragments``: ESP packets sent larger than the path MTU without DF
@@ -11,6 +17,7 @@ and the IPv4 fragments they became (sim/mtu.py).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -60,7 +67,7 @@ def merge(intervals: list[tuple[float, float, str]]) -> list[dict[str, Any]]:
 
 def _blank() -> dict[str, Any]:
     return {"offered_bytes": 0, "delivered_bytes": 0, "dropped_bytes": {}, "in_flight_bytes": 0,
-            "offered_packets": 0, "delivered_packets": 0, "dropped_packets": {},
+            "offered_packets": 0, "delivered_packets": 0, "dropped_packets": {}, "in_flight_packets": 0,
             "outages": [], "outage_total": 0.0, "fragmented_packets": 0, "fragments": 0}
 
 
@@ -72,14 +79,34 @@ def traffic_summary(result: Result) -> dict[str, Any]:
     intervals: dict[str, list[tuple[float, float, str]]] = {n: [] for n in flows}
     from ..sim.mtu import fragment_totals
     frags = fragment_totals(result.esp, result.fluids, result.scenario.config.link.mtu, result.duration)
+    dropped = dropped_totals(result)
+    queued: dict[str, list[int]] = {}
+    for ep in result.endpoints.values():
+        for name, (b, n) in ep.traffic.queued().items():
+            q = queued.setdefault(name, [0, 0])
+            q[0] += b
+            q[1] += n
     for name, meta in flows.items():
         f = per_flow[name]
         sent = [c for p in _peers(result, meta["from"]) if (c := result.endpoints[p].traffic.flows.get(name))]
         got = [c for p in _peers(result, meta["to"]) if (c := result.endpoints[p].traffic.flows.get(name))]
-        f["offered_bytes"] = sum(c.offered_bytes for c in sent)
-        f["offered_packets"] = sum(c.offered_packets for c in sent)
-        f["delivered_bytes"] = sum(c.delivered_bytes for c in got)
-        f["delivered_packets"] = sum(c.delivered_packets for c in got)
+        fwd = result.forwarded.get(name, [0.0, 0.0])
+        q = queued.get(name, [0, 0])
+        for i, unit in enumerate(("bytes", "packets")):
+            offered = sum(c.offered_bytes if i == 0 else c.offered_packets for c in sent)
+            parts: dict[str, float] = {
+                "delivered": sum(c.delivered_bytes if i == 0 else c.delivered_packets for c in got),
+                "in_flight": fwd[i] - sum(c.received_bytes if i == 0 else c.received_packets for c in got) + q[i]}
+            for reason, v in sorted(dropped.get(name, {}).items()):
+                parts["drop:" + reason] = v[i]
+            whole, ints, missing = apportion(offered, parts)
+            f[f"offered_{unit}"] = whole
+            f[f"delivered_{unit}"] = ints["delivered"]
+            f[f"in_flight_{unit}"] = ints["in_flight"]
+            f[f"dropped_{unit}"] = {k[5:]: v for k, v in ints.items() if k.startswith("drop:")}
+            if missing:
+                f[f"unaccounted_{unit}"] = missing
+        f["dropped_bytes"], f["dropped_packets"] = _nonzero(f["dropped_bytes"], f["dropped_packets"])
         f["fragmented_packets"], f["fragments"] = (round(v) for v in frags.get(name, (0, 0)))
         if meta["kind"] == "ping":
             f["echo_requests"] = round(sum(c.offered_packets for c in sent))
@@ -87,22 +114,20 @@ def traffic_summary(result: Result) -> dict[str, Any]:
     for e in result.events:
         if e.event != "traffic_dropped" or e.get("flow") not in per_flow:
             continue
-        f = per_flow[e.get("flow")]
-        reason = e.get("reason")
-        f["dropped_bytes"][reason] = f["dropped_bytes"].get(reason, 0) + e.get("bytes", 0)
-        f["dropped_packets"][reason] = f["dropped_packets"].get(reason, 0) + e.get("packets", 0)
-        if reason != "loss":
-            intervals[e.get("flow")].append((e.get("start"), e.get("end"), reason))
+        if e.get("reason") != "loss":
+            intervals[e.get("flow")].append((e.get("start"), e.get("end"), e.get("reason")))
     directions: dict[str, dict[str, Any]] = {}
     for name, f in per_flow.items():
         f["outages"] = merge(intervals[name])
         f["outage_total"] = float(round(sum(o["duration"] for o in f["outages"]), 6))
-        _finish(f)
         d = directions.setdefault(f"{f['from']}->{f['to']}", {**_blank(), "flows": []})
         d["flows"].append(name)
         for k in ("offered_bytes", "delivered_bytes", "offered_packets", "delivered_packets", "in_flight_bytes",
-                  "fragmented_packets", "fragments"):
+                  "in_flight_packets", "fragmented_packets", "fragments"):
             d[k] += f[k]
+        for k in ("unaccounted_bytes", "unaccounted_packets"):
+            if k in f:
+                d[k] = d.get(k, 0) + f[k]
         for k in ("dropped_bytes", "dropped_packets"):
             for r, v in f[k].items():
                 d[k][r] = d[k].get(r, 0) + v
@@ -112,9 +137,40 @@ def traffic_summary(result: Result) -> dict[str, Any]:
     return {"flows": per_flow, "directions": dict(sorted(directions.items()))}
 
 
-def _finish(f: dict[str, Any]) -> None:
-    for k in ("offered_bytes", "delivered_bytes", "offered_packets", "delivered_packets"):
-        f[k] = round(f[k])
-    dropped = sum(f["dropped_bytes"].values())
-    # offered in the last link delay before the end, or held in an acquire queue
-    f["in_flight_bytes"] = max(0, f["offered_bytes"] - f["delivered_bytes"] - dropped)
+def dropped_totals(result: Result) -> dict[str, dict[str, tuple[float, float]]]:
+    """Flow -> reason -> (bytes, packets) dropped at any stage, unrounded."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    sources = [ep.traffic.ledger.dropped() for ep in result.endpoints.values()] + [result.link_dropped]
+    for totals in sources:
+        for (flow, reason), (b, n) in totals.items():
+            cur = out.setdefault(flow, {}).get(reason, (0.0, 0.0))
+            out[flow][reason] = (cur[0] + b, cur[1] + n)
+    return out
+
+
+def apportion(total: float, parts: dict[str, float]) -> tuple[int, dict[str, int], int]:
+    """Whole numbers for ``parts`` of ``total`` that add up to ``round(total)`` (largest
+    remainder method), and what is missing when the parts do not make up the total beyond
+    floating-point rounding (then each part is rounded on its own): (whole, parts, missing)."""
+    whole = round(total)
+    vals = {k: max(0.0, v) for k, v in parts.items()}
+    if abs(total - sum(vals.values())) > max(0.01, 1e-12 * abs(total)):
+        ints = {k: round(v) for k, v in vals.items()}
+        return whole, ints, whole - sum(ints.values())
+    ints = {k: math.floor(v) for k, v in vals.items()}
+    left = whole - sum(ints.values())
+    by_rest = sorted(vals, key=lambda k: (-(vals[k] - ints[k]), k))
+    for k in by_rest[:max(0, left)]:
+        ints[k] += 1
+    for k in reversed(by_rest):  # float noise put the parts a unit above the whole
+        if left >= 0:
+            break
+        if ints[k] > 0:
+            ints[k] -= 1
+            left += 1
+    return whole, ints, 0
+
+
+def _nonzero(b: dict[str, int], p: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    keep = [r for r in b if b[r] or p.get(r)]
+    return {r: b[r] for r in keep}, {r: p.get(r, 0) for r in keep}
