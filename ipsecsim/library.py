@@ -19,13 +19,15 @@ GROUPS = (
                                              "ikev1-psk", "ikev1-proxy", "ikev1-lifetime", "ikev2-no-resp",
                                              "ikev1-no-resp", "huawei-cloud-no-resp")),
     ("lifetimes", "Lifetimes, rekeying and traffic", ("rekey", "lifetime-", "pfs-", "on-traffic", "long-ping",
-                                                       "ikev1-rekey", "ikev1-psk-change", "teach-ikev2-create")),
+                                                       "ikev1-rekey", "ikev1-psk-change", "teach-ikev2-create",
+                                                       "cisco-ios-20gb")),
     ("dpd", "Dead peers and path health", ("dpd", "strongswan-ikev", "huawei-dpd", "unilateral", "peer-reboot",
                                            "nqa", "alibaba-health", "isp-jitter", "ikev1-dpd",
                                            "recover-")),
     ("ha", "Redundant tunnels and failover", ("alibaba-dual", "huawei-active")),
     ("faults", "Networks, faults and configuration changes", ("ikev2-lossy", "multi-exit", "one-side", "nat-",
-                                                              "mss", "tcp-mss", "sha2", "recreate", "dual-", "ha-")),
+                                                              "mss", "tcp-mss", "sha2", "recreate", "dual-", "ha-",
+                                                              "sender-restart")),
 )
 
 

@@ -325,7 +325,7 @@ def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
         name=name, address=cfg.address, remote_address=cfg.remote_address or other.address,
         start=cfg.start, profile=cfg.profile, keyingtries=cfg.keyingtries, retransmit=schedule,
         dpd=build_dpd(cfg, schedule), dpd_msg_order=cfg.dpd.msg_order, dpd_ack_seq=cfg.dpd.ack_seq,
-        acquire_queue=cfg.acquire_queue, nat_traversal=cfg.nat_traversal, nat_keepalive=cfg.nat_keepalive,
+        acquire_queue=cfg.acquire_queue, policy_trap=cfg.policy_trap, nat_traversal=cfg.nat_traversal, nat_keepalive=cfg.nat_keepalive,
         nqa_source=int(ipaddress.IPv4Address(cfg.nqa.source)) if cfg.nqa is not None else None,
         ike=IkeSettings(version=ike.version, mode=ike.mode,
                         proposals=P.parse_list(ike.proposals, P.Protocol.IKE), psk=ike.psk.encode(),

@@ -290,6 +290,9 @@ class PeerConfig(Strict):
     keyingtries: int = Field(1, ge=0, description="attempts to set up the IKE SA; 0 = forever")
     acquire_queue: int = Field(0, ge=0, le=10000, description="packets held while a traffic-triggered "
                                "negotiation runs (0: dropped, as Linux with xfrm_larval_drop=1)")
+    policy_trap: bool = Field(False, description="policy-based (crypto map, IPsec policy, strongSwan start_action="
+                              "trap): traffic matching the policy that finds no SA negotiates one, also after an "
+                              "SA expired or was deleted; start: on-traffic implies it")
     nat_traversal: bool = Field(True, description="detect NATs (NAT-D) and, behind one, move IKE to UDP 4500 and "
                                 "put ESP in UDP (RFC 7296 2.23, RFC 3947, RFC 3948); Alibaba EnableNatTraversal")
     nat_keepalive: Duration = Field(20.0, ge=0, description="behind a NAT: send a NAT-keepalive after this long "

@@ -104,6 +104,9 @@ class PeerSettings:
     dpd_ack_seq: str = "echo"  # IKEv1: echo | stale (sequence number put in R-U-THERE-ACK)
     profile: str = ""
     acquire_queue: int = 0  # packets held while a traffic-triggered negotiation runs
+    policy_trap: bool = False
+    """Policy-based (a crypto map / trap policy): traffic without an SA triggers an ACQUIRE at any
+    time, also after an SA expired (``proto.traffic``); ``start: on-traffic`` implies it."""
     nqa_source: int | None = None  # the health check's probe source (its probes bypass a revoked route)
     nat_traversal: bool = True  # NAT-D, float to 4500, ESP in UDP (RFC 7296 2.23, RFC 3947, RFC 3948)
     nat_keepalive: float = 20.0  # seconds without sending before a NAT-keepalive (RFC 3948 2.3); 0 = off

@@ -29,7 +29,10 @@ Traffic-triggered negotiation (``start: on-traffic``): the first packet without 
 ``engine.acquire``; like the Linux kernel's larval SA (net.core.xfrm_acq_expires = 30 s) no
 further acquire is made for 30 s unless an SA was installed meanwhile. Packets meanwhile are
 dropped (``negotiating``) or held in a queue of ``acquire_queue`` packets. An engine whose
-``trapped()`` is true (a DPD action trap / hold deleted the SAs) is asked likewise.
+``trapped()`` is true (a DPD action trap / hold deleted the SAs) is asked likewise, and so is a
+policy-based peer (``policy_trap``: a Cisco crypto map, a Huawei IPsec policy) whatever its
+start policy, e.g. when its SA hard-expired without a replacement (Cisco IOS: "a new SA will be
+negotiated only when IPsec sees another packet that should be protected").
 
 Dead peer detection hooks (optional, looked up with ``getattr``): ``engine.on_esp_inbound(child,
 now, flowing)`` is called when a packet from the peer is delivered on ``child`` (``flowing``
@@ -459,7 +462,8 @@ class TrafficPlane:
             return ("sa", sa)
         if self._negotiating():
             return ("drop", "negotiating")
-        if (self.settings.start == "on-traffic" or self._trapped()) and self._acquire(src, dst, now):
+        trap = self.settings.start == "on-traffic" or self.settings.policy_trap or self._trapped()
+        if trap and self._acquire(src, dst, now):
             return ("drop", "negotiating")
         return ("drop", "sa_expired" if self.last_removed == "expired" else "no_sa")
 
