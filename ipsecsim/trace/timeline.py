@@ -372,3 +372,7 @@ def render_traffic(traffic: dict[str, Any], console: Console) -> None:
                               f"{escape(', '.join(o['reasons']))}")
             if len(d["outages"]) > 10:
                 console.print(f"      ... {len(d['outages']) - 10} more")
+    for s in traffic.get("down") or []:
+        console.print(f"  [red]still down at the end[/]: {escape(s['flow'])} ({escape(s['from'])}->{escape(s['to'])}) "
+                      f"since {s['since']:.3f} s ({escape(', '.join(s['reasons']))}), {_size(s['dropped_bytes'])} "
+                      f"dropped since, {_count(s['dropped_packets'], 'packet')}")

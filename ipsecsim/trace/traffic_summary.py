@@ -134,7 +134,30 @@ def traffic_summary(result: Result) -> dict[str, Any]:
     for _dname, d in directions.items():
         d["outages"] = merge([iv for n in d["flows"] for iv in intervals[n]])
         d["outage_total"] = float(round(sum(o["duration"] for o in d["outages"]), 6))
-    return {"flows": per_flow, "directions": dict(sorted(directions.items()))}
+    return {"flows": per_flow, "directions": dict(sorted(directions.items())), "down": still_down(result, per_flow)}
+
+
+def still_down(result: Result, per_flow: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flows still black-holed at the end of the run (a tunnel that stayed down while traffic
+    was offered): their last outage reaches the end (within the link delay or a ping interval
+    of it, as drops are timed when the traffic was offered). Per flow: since when, why, and
+    what was dropped since (from the ``traffic_dropped`` events of that outage)."""
+    slack = max([1.0, result.scenario.config.link.delay * 2]
+                + [t.interval or 0.0 for t in result.scenario.config.traffic])
+    out = []
+    for name, f in per_flow.items():
+        if not f["outages"] or f["outages"][-1]["end"] < result.duration - slack:
+            continue
+        last = f["outages"][-1]
+        b = n = 0
+        for e in result.events:
+            if e.event == "traffic_dropped" and e.get("flow") == name and e.get("reason") != "loss" \
+                    and e.get("start") >= last["start"] - _TOUCH:
+                b += e.get("bytes", 0)
+                n += e.get("packets", 0)
+        out.append({"flow": name, "from": f["from"], "to": f["to"], "since": last["start"],
+                    "reasons": list(last["reasons"]), "dropped_bytes": b, "dropped_packets": n})
+    return out
 
 
 def dropped_totals(result: Result) -> dict[str, dict[str, tuple[float, float]]]:
