@@ -283,7 +283,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                               f"{', '.join(addresses)}")
         addresses[name] = addr
     result = _simulate_with_progress(scenario, args)
-    comparison = compare_run(result.events, capture, simulated, addresses, args.at, args.tolerance, args.capture,
+    comparison = compare_run(result.transmissions, capture, simulated, addresses, args.at, args.tolerance, args.capture,
                              result.duration)
     if args.json:
         out = {"scenario": scenario.name, "capture": args.capture, **comparison.to_dict()}

@@ -25,7 +25,8 @@ GROUPS = (
                                            "recover-")),
     ("ha", "Redundant tunnels and failover", ("alibaba-dual", "huawei-active")),
     ("faults", "Networks, faults and configuration changes", ("ikev2-lossy", "multi-exit", "one-side", "nat-",
-                                                              "mss", "tcp-mss", "sha2", "recreate", "dual-", "ha-")),
+                                                              "mss", "tcp-mss", "sha2", "recreate", "dual-", "ha-",
+                                                              "slow-gateway")),
 )
 
 

@@ -3,10 +3,10 @@
 Both sides are reduced to what a capture shows at one point of the network, the *capture
 point* (a peer's network interface, as ``dumpcap -i`` inside that peer's namespace):
 
-* the capture point's own IKE messages when they leave it (``message_sent``, including the
-  ones the network then loses), and
-* the other peers' messages when they arrive there (``message_received``, ``message_ignored``,
-  or lost at a frozen or crashed capture point, which still has its interface up).
+* the capture point's own IKE messages when they leave it (including the ones the network
+  then loses), and
+* the other peers' messages when they reach its interface (before it spends any time on them;
+  a frozen or crashed capture point still has its interface up).
 
 Messages are aligned on what travels in the clear: who sent it, the IKE version, the exchange
 type, request or response, which transmission of the same octets it is (a retransmission is a
@@ -24,11 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..proto.events import Event
 from .capture import CapturedMessage
-
-ARRIVALS = ("message_received", "message_ignored")
-LOST_AT_RECEIVER = ("peer_frozen", "peer_down")
 
 
 @dataclass(frozen=True)
@@ -148,32 +144,27 @@ def from_capture(messages: Sequence[CapturedMessage], names: Mapping[str, str]) 
     return out
 
 
-def from_events(events: Sequence[Event], point: str, addresses: Mapping[str, str]) -> list[WireMessage]:
-    """The simulated messages seen at ``point``: its own when sent, the others' when they arrive."""
+def from_transmissions(transmissions: Sequence[Any], point: str, addresses: Mapping[str, str]) -> list[WireMessage]:
+    """The simulated messages seen at ``point``: its own when they leave (lost or not), the
+    others' when they reach its interface (``sim.link.Transmission``: a frozen or crashed
+    peer's interface still receives)."""
     names = {a: p for p, a in addresses.items()}
-    here = addresses[point]
-    seen: list[tuple[float, Event]] = []
-    for e in events:
-        f = e.fields
-        if "exchange" not in f or "ike_version" not in f:
-            continue
-        if e.event == "message_sent" and e.peer == point:
-            seen.append((e.t, e))
-        elif e.event in ARRIVALS and e.peer == point and f.get("src") != here:
-            seen.append((e.t, e))
-        elif e.event == "message_lost" and f.get("dst") == here and f.get("reason") in LOST_AT_RECEIVER:
-            seen.append((e.t, e))
+    seen: list[tuple[float, int, str, str, dict[str, Any], int]] = []
+    for n, tr in enumerate(transmissions):
+        fields = getattr(tr.dgram.message, "fields", None)
+        if not callable(fields):
+            continue  # NAT-keepalives
+        f = fields()
+        receiver = names.get(tr.dgram.dst, tr.dgram.dst)
+        if tr.sender == point:
+            seen.append((tr.t, n, tr.sender, receiver, f, tr.dgram.retransmit))
+        elif receiver == point and tr.arrival is not None:
+            seen.append((tr.arrival, n, tr.sender, receiver, f, tr.dgram.retransmit))
+    seen.sort(key=lambda r: (r[0], r[1]))
     numbering = _Numbering()
-    out = []
-    for t, e in seen:
-        f = e.fields
-        src = str(f.get("src", ""))
-        sender = names.get(src, e.peer if e.event != "message_received" else src)
-        receiver = point if sender != point else names.get(str(f.get("dst", "")), str(f.get("dst", "")))
-        out.append(WireMessage(t, sender, receiver, int(f["ike_version"]), str(f["exchange"]),
-                               bool(f.get("response")), int(f.get("msg_id") or 0),
-                               numbering.sa(str(f.get("spi_i", ""))), int(f.get("retransmit") or 0)))
-    return out
+    return [WireMessage(t, sender, receiver, int(f["ike_version"]), str(f["exchange"]), bool(f["response"]),
+                        int(f["msg_id"]), numbering.sa(str(f["spi_i"])), again)
+            for t, _, sender, receiver, f, again in seen]
 
 
 def align(captured: Sequence[WireMessage], simulated: Sequence[WireMessage], point: str,
@@ -247,13 +238,13 @@ def render(c: Comparison, title: str) -> list[str]:
     return lines
 
 
-def compare_run(events: Sequence[Event], capture: Sequence[CapturedMessage], simulated: Mapping[str, str],
+def compare_run(transmissions: Sequence[Any], capture: Sequence[CapturedMessage], simulated: Mapping[str, str],
                 captured: Mapping[str, str] | None = None, point: str | None = None, tolerance: float = 0.010,
                 file: str | None = None, run_end: float | None = None) -> Comparison:
-    """Compare a run's events with a capture. ``simulated``: peer name -> address in the run;
-    ``captured``: peer name -> address as the capture shows it (default: the same); ``point``:
-    the peer where the capture was taken (default: the sender of the capture's first message,
-    where ``dumpcap`` usually runs)."""
+    """Compare a run's transmissions (``Result.transmissions``) with a capture. ``simulated``:
+    peer name -> address in the run; ``captured``: peer name -> address as the capture shows it
+    (default: the same); ``point``: the peer where the capture was taken (default: the sender
+    of the capture's first message, where ``dumpcap`` usually runs)."""
     addresses = captured or simulated
     from ..errors import ConfigError
     names = {a: p for p, a in addresses.items()}
@@ -266,4 +257,5 @@ def compare_run(events: Sequence[Event], capture: Sequence[CapturedMessage], sim
         point = names[capture[0].src] if capture else next(iter(addresses))
     elif point not in addresses:
         raise ConfigError(None, "--at", f"{point!r} is not a peer of the scenario; one of {', '.join(addresses)}")
-    return align(from_capture(capture, names), from_events(events, point, simulated), point, tolerance, run_end)
+    simulated_messages = from_transmissions(transmissions, point, simulated)
+    return align(from_capture(capture, names), simulated_messages, point, tolerance, run_end)
