@@ -37,6 +37,16 @@ def _duration_arg(text: str) -> float:
     return value
 
 
+def _tolerance_arg(text: str) -> float:
+    try:
+        value = parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"a tolerance is a time 0 or greater (e.g. 10ms), got {text!r}")
+    return value
+
+
 def _seed_arg(text: str) -> int:
     try:
         value = int(text)
@@ -246,6 +256,47 @@ def cmd_overhead(args: argparse.Namespace) -> int:
     return 0
 
 
+def _address_arg(text: str) -> tuple[str, str]:
+    import ipaddress
+    name, sep, addr = text.partition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name, str(ipaddress.ip_address(addr))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give PEER=ADDRESS (e.g. A=192.0.2.1), got {text!r}") from None
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .trace.capture import read_ike_messages
+    from .trace.compare import compare_run, render
+    scenario = load_scenario(args.scenario)
+    capture = read_ike_messages(args.capture)
+    if not capture:
+        raise ConfigError(args.capture, "", "no IKE message in the capture (UDP 500, or 4500 with the non-ESP "
+                          "marker)")
+    simulated = {name: s.address for name, s in scenario.peers.items()}
+    addresses = dict(simulated)
+    for name, addr in args.address or []:
+        if name not in addresses:
+            raise ConfigError(None, "--address", f"{name!r} is not a peer of the scenario; one of "
+                              f"{', '.join(addresses)}")
+        addresses[name] = addr
+    result = _simulate_with_progress(scenario, args)
+    comparison = compare_run(result.transmissions, capture, simulated, addresses, args.at, args.tolerance, args.capture,
+                             result.duration)
+    if args.json:
+        out = {"scenario": scenario.name, "capture": args.capture, **comparison.to_dict()}
+        json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        title = (f"{scenario.name} (seed {result.seed}) against {args.capture}, captured at "
+                 f"{comparison.capture_point}, tolerance ±{args.tolerance * 1000:g} ms")
+        for line in render(comparison, title):
+            print(line)
+    return 0 if comparison.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ipsecsim", description="Simulate IPsec / IKE tunnels in simulated time.")
     ap.add_argument("--version", action="version", version=f"ipsecsim {__version__}")
@@ -295,6 +346,24 @@ def build_parser() -> argparse.ArgumentParser:
     over.add_argument("--mss", type=int, default=1300, help="TCP MSS to check (default 1300)")
     over.add_argument("--nat", action="store_true", help="only ESP in UDP (NAT traversal, RFC 3948)")
     over.set_defaults(func=cmd_overhead)
+    comp = sub.add_parser("compare", help="hold a simulated run against a real capture, message by message "
+                          "(exit 1 if they differ)", description="Simulate the scenario and align its IKE messages "
+                          "with the capture's (headers in the clear: exchange, request or response, message id, "
+                          "retransmissions, IKE SA), as seen at the capture point; print the time difference of "
+                          "each message and every difference in sequence. Exit 0 when the sequences are identical "
+                          "and every message is within the tolerance, 1 otherwise, 2 for bad input.")
+    comp.add_argument("scenario", help="scenario YAML file with the same configuration as the captured gateways")
+    comp.add_argument("capture", help="pcap or pcapng file of the real exchange")
+    comp.add_argument("--tolerance", type=_tolerance_arg, default=0.010, metavar="TIME",
+                      help="largest time difference accepted per message (default 10ms)")
+    comp.add_argument("--at", metavar="PEER", help="the peer where the capture was taken (default: the sender of "
+                      "its first IKE message)")
+    comp.add_argument("--address", type=_address_arg, action="append", metavar="PEER=ADDRESS",
+                      help="the address a peer has in the capture, when it is not the scenario's")
+    comp.add_argument("--seed", type=_seed_arg, metavar="N", help="override the scenario seed")
+    comp.add_argument("--duration", type=_duration_arg, metavar="TIME", help="override the simulated time")
+    comp.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    comp.set_defaults(func=cmd_compare)
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.set_defaults(func=cmd_schema)
     prof = sub.add_parser("profiles", help="list vendor profiles, or show one with its sources")

@@ -27,7 +27,7 @@ GROUPS = (
     ("ha", "Redundant tunnels and failover", ("alibaba-dual", "huawei-active")),
     ("faults", "Networks, faults and configuration changes", ("ikev2-lossy", "multi-exit", "one-side", "nat-",
                                                               "mss", "tcp-mss", "sha2", "recreate", "dual-", "ha-",
-                                                              "sender-restart")),
+                                                              "sender-restart", "slow-gateway")),
 )
 
 

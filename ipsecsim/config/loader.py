@@ -13,7 +13,7 @@ import re
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError
 from ..proto import proposals as P
+from ..proto.cpu import COST_TABLES, CpuCosts
 from ..proto.dpd import DpdSettings
 from ..proto.retransmit import RetransmitSchedule
 from ..proto.settings import ChildSettings, Identity, IkeSettings, PeerSettings
@@ -29,7 +30,7 @@ from ..proto.ts import selectors
 from . import lifetimes, profiles
 from .ha import ha_problems
 from .ikev1_check import check_ikev1
-from .model import PeerConfig, ScenarioConfig, traffic_problems
+from .model import CpuConfig, PeerConfig, ScenarioConfig, traffic_problems
 from .nat import nat_problems
 from .topology import fault_problems, pairing_problems, partner_map
 from .units import format_duration, parse_duration, parse_size
@@ -316,6 +317,16 @@ def build_dpd(cfg: PeerConfig, schedule: RetransmitSchedule) -> DpdSettings | No
                        esp_resets_idle=d.esp_resets_idle)
 
 
+def build_cpu(cfg: CpuConfig | str) -> CpuCosts | None:
+    """The processing-time costs of a peer (proto/cpu.py), or None for an instantaneous one."""
+    if not isinstance(cfg, CpuConfig):
+        return None
+    base = COST_TABLES[cfg.costs]
+    ops = {k: getattr(cfg, k) for k in ("message", "keygen", "secret", "prf", "auth", "install", "policy")}
+    return replace(base, **{k: v for k, v in ops.items() if v is not None}, scale=cfg.scale,
+                   jitter=cfg.jitter / 100.0)
+
+
 def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
     ike, child, rt = cfg.ike, cfg.child, cfg.retransmit
     schedule = RetransmitSchedule(rt.timeout, rt.base, rt.tries, rt.limit, rt.jitter,
@@ -326,7 +337,7 @@ def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
         start=cfg.start, profile=cfg.profile, keyingtries=cfg.keyingtries, retransmit=schedule,
         dpd=build_dpd(cfg, schedule), dpd_msg_order=cfg.dpd.msg_order, dpd_ack_seq=cfg.dpd.ack_seq,
         acquire_queue=cfg.acquire_queue, policy_trap=cfg.policy_trap, nat_traversal=cfg.nat_traversal,
-        nat_keepalive=cfg.nat_keepalive,
+        nat_keepalive=cfg.nat_keepalive, cpu=build_cpu(cfg.cpu),
         nqa_source=int(ipaddress.IPv4Address(cfg.nqa.source)) if cfg.nqa is not None else None,
         ike=IkeSettings(version=ike.version, mode=ike.mode,
                         proposals=P.parse_list(ike.proposals, P.Protocol.IKE), psk=ike.psk.encode(),

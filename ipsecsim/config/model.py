@@ -297,6 +297,29 @@ class PeerConfig(Strict):
                                 "put ESP in UDP (RFC 7296 2.23, RFC 3947, RFC 3948); Alibaba EnableNatTraversal")
     nat_keepalive: Duration = Field(20.0, ge=0, description="behind a NAT: send a NAT-keepalive after this long "
                                     "without sending anything (RFC 3948 2.3; strongSwan keep_alive 20 s); 0 = off")
+    cpu: CpuConfig | Literal["none"] = Field(
+        "none", description="processing time before the gateway acts on a message: none (instantaneous, the "
+        "default) or {costs, scale, jitter, message, keygen, secret, prf, auth, install} (docs/cpu.md)")
+
+
+class CpuConfig(Strict):
+    """Processing time (proto/cpu.py): what the gateway spends computing before it acts on an IKE
+    message. Costs are per operation on one worker; unset ones come from ``costs``."""
+
+    costs: Literal["strongswan-5.9.8"] = Field(
+        "strongswan-5.9.8", description="the measured cost table to start from: strongswan-5.9.8 (fitted to real "
+        "strongSwan 5.9.8 captures, scenarios/captures/strongswan-5.9.8)")
+    scale: float = Field(1.0, gt=0, le=10000, description="multiply every cost (a slower gateway: 20)")
+    jitter: float = Field(0.0, ge=0, le=100, description="percent by which each cost varies at random")
+    message: Duration | None = Field(None, ge=0, le=10, description="parse, decrypt, build and encrypt one message")
+    keygen: Duration | None = Field(None, ge=0, le=10, description="a MODP-2048 key generation (other groups "
+                                    "scaled)")
+    secret: Duration | None = Field(None, ge=0, le=10, description="a MODP-2048 shared secret (other groups "
+                                    "scaled)")
+    prf: Duration | None = Field(None, ge=0, le=10, description="one key derivation (SKEYSEED, SKEYID, KEYMAT)")
+    auth: Duration | None = Field(None, ge=0, le=10, description="compute or verify one AUTH / HASH")
+    install: Duration | None = Field(None, ge=0, le=10, description="install a CHILD SA in the data plane")
+    policy: Duration | None = Field(None, ge=0, le=10, description="install the policies of new traffic selectors")
 
 
 class Window(Strict):

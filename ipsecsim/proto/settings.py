@@ -10,6 +10,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from .cpu import CpuCosts
 from .dpd import DpdSettings
 from .lifetime import Lifetime
 from .proposals import Proposal
@@ -110,6 +111,7 @@ class PeerSettings:
     nqa_source: int | None = None  # the health check's probe source (its probes bypass a revoked route)
     nat_traversal: bool = True  # NAT-D, float to 4500, ESP in UDP (RFC 7296 2.23, RFC 3947, RFC 3948)
     nat_keepalive: float = 20.0  # seconds without sending before a NAT-keepalive (RFC 3948 2.3); 0 = off
+    cpu: CpuCosts | None = None  # processing time (proto.cpu); None: instantaneous
 
     @property
     def local_identity(self) -> Identity:

@@ -4,6 +4,12 @@ The loop waits for the next inbound datagram (or traffic) or the core's next dea
 whichever comes first, feeds it to the core, then sends what the core wants sent and records
 its events.
 
+Processing time (``proto.cpu``, a peer's ``cpu`` setting): an IKE message waits for the peer's
+one worker, which computes what the message costs before the core acts on it, so the core
+answers, installs and arms its timers at the end of the computation; messages arriving
+meanwhile queue behind it. A peer frozen during a computation finishes it when thawed; one
+that crashes loses it.
+
 Faults: a frozen peer (a hung VM) processes nothing and drops what arrives; its timers fire
 late, at once, when it is unfrozen. A crashed peer loses all state silently (no DELETE is
 sent) and drops what arrives until it is restarted, when it boots with fresh state and
@@ -19,7 +25,9 @@ from typing import TYPE_CHECKING
 
 import simpy
 
+from ..proto.cpu import Cpu
 from ..proto.endpoint import Datagram, Endpoint
+from ..proto.rng import stream
 from ..proto.settings import PeerSettings
 from ..proto.traffic import EspFluid, EspPacket, FluidFlow, Packet
 from .icmp import IcmpEcho
@@ -31,7 +39,8 @@ if TYPE_CHECKING:
 
 class PeerNode:
     def __init__(self, env: simpy.Environment, settings: PeerSettings,
-                 make_endpoint: Callable[[PeerSettings, int], Endpoint], link: Link, log: EventLog):
+                 make_endpoint: Callable[[PeerSettings, int], Endpoint], link: Link, log: EventLog,
+                 seed: int = 0):
         self.env = env
         self.name = settings.name
         self.make_endpoint = make_endpoint
@@ -52,12 +61,24 @@ class PeerNode:
         self.retiring: list[Endpoint] = []
         """Endpoints of recreated connections still deleting their SAs (``recreate``)."""
         self._thaw = env.event()
+        self._cpu_rng = stream(seed, "cpu", settings.name)
+        self._worker: tuple[Endpoint, Cpu] | None = None
         link.attach(settings.address, self)
         self.process = env.process(self._run())
 
     @property
     def settings(self) -> PeerSettings:
         return self.ep.settings
+
+    def cpu(self) -> Cpu | None:
+        """The worker of the current configuration and boot (None: instantaneous)."""
+        s = self.ep.settings
+        if s.cpu is None:
+            return None
+        if self._worker is None or self._worker[0] is not self.ep:
+            groups = frozenset(a.ikev2_id for p in (*s.ike.proposals, *s.child.proposals) for a in p.dh)
+            self._worker = (self.ep, Cpu(s.cpu, self._cpu_rng, groups))
+        return self._worker[1]
 
     @property
     def down(self) -> bool:
@@ -247,12 +268,21 @@ class PeerNode:
                 yield self._thaw
             if get.triggered:
                 item = get.value
+                get = self.inbox.get()
                 if isinstance(item, tuple):
                     self._apply(item)
                 else:
-                    owner = next((ep for ep in self.retiring if ep.owns(item)), self.ep)
-                    owner.receive(item, env.now)
-                get = self.inbox.get()
+                    cpu = self.cpu()
+                    if cpu is not None:
+                        boots = self.boots
+                        yield env.timeout(cpu.inbound(item.message, item.retransmit))  # the worker computes
+                        while self.down:
+                            yield self._thaw
+                        if self.boots != boots:
+                            item = None  # the gateway rebooted meanwhile: the work is lost
+                    if item is not None:
+                        owner = next((ep for ep in self.retiring if ep.owns(item)), self.ep)
+                        owner.receive(item, env.now)
             for ep in self.retiring:
                 ep.handle_timer(env.now)
             self.ep.handle_timer(env.now)

@@ -44,7 +44,7 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
         names = ("peer", settings.name) if boot == 0 else ("peer", settings.name, f"boot{boot}")
         return Endpoint(settings, stream(seed, *names))
 
-    nodes = {name: PeerNode(env, s, make_endpoint, link, log) for name, s in scenario.peers.items()}
+    nodes = {name: PeerNode(env, s, make_endpoint, link, log, seed) for name, s in scenario.peers.items()}
     link.partner = partner_map(scenario.config.peers)
     groups = start_groups(env, scenario.config, nodes, log)
     faults: list[tuple[FaultConfig, PeerSettings | None]] = [

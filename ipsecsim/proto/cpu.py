@@ -1,0 +1,230 @@
+"""Processing time: what a gateway spends computing before it acts on an IKE message.
+
+A real IKE daemon is not instantaneous. In real strongSwan 5.9.8 captures (scenarios/captures/
+strongswan-5.9.8/) the responder's IKE_SA_INIT response leaves 6-13 ms after the request (it
+generates its MODP-2048 key and computes the shared secret), the initiator's IKE_AUTH request
+5-13 ms after that (shared secret, SKEYSEED / prf+, AUTH), an IKEv1 main mode and quick mode
+take 31-45 ms, and every timer a daemon arms (DPD, rekey, retransmission) starts from the
+instant it finished. A driver charges these costs before it hands a message to the core: the
+core then runs, sends and arms its timers at the end of the computation.
+
+strongSwan processes the jobs of one IKE SA one at a time (its IKE SA manager checks an IKE SA
+out to the one thread working on it, libcharon/sa/ike_sa_manager.c ``checkout``); with one
+connection per gateway that is one worker per peer, and a message arriving while the worker
+computes waits for it (``sim.node``).
+
+What a message costs is read from the message itself (a pure function of its exchange, role,
+payloads and the peer's settings), before the core processes it:
+
+* IKEv2 IKE_SA_INIT request at the responder: key generation and shared secret of the KE
+  group it accepts, key derivation; a KE group it does not accept costs one message (it answers
+  INVALID_KE_PAYLOAD);
+* IKEv2 IKE_SA_INIT response at the initiator: shared secret, key derivation, its AUTH;
+* IKE_AUTH request at the responder: verify AUTH, compute its own, install the CHILD SA and
+  its policies; IKE_AUTH response at the initiator: verify AUTH, install the CHILD SA and its
+  policies;
+* CREATE_CHILD_SA: a KE payload costs a shared secret (and a key generation at the
+  responder), a new SA its key derivation and (CHILD) installation; policies only for
+  traffic selectors this peer has not installed yet (a rekey reuses them);
+* IKEv1 main mode: message 2 makes the initiator generate its key, message 3 the responder
+  its key and the shared secret, message 4 the initiator the shared secret and SKEYID, 5 and
+  6 a HASH each; quick mode: KEYMAT and installation (PFS adds DH);
+* everything else (INFORMATIONAL, DPD, a retransmitted copy): one message.
+
+Work a timer starts (a rekey's own key generation, a liveness check) is not charged: the
+message leaves when the timer fires.
+
+Costs are seconds on one worker; ``scale`` multiplies all of them (a what-if for a slow or
+loaded gateway), ``jitter`` varies each by up to that fraction, from the peer's seeded stream.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .dh import DhError, public_length
+
+# Relative cost of one modular exponentiation / scalar multiplication per DH group, MODP-2048 =
+# 1. MODP groups scale with the modulus: a full-size exponent costs ~ bits^2.6 with GMP; ECP and
+# Curve25519 from OpenSSL's `openssl speed` ratios (ECDH P-256 is ~20x cheaper than a MODP-2048
+# exponentiation with a full exponent on x86-64; P-384 ~8x, P-521 ~3x, X25519 ~30x). Estimates,
+# not measurements of a particular gateway.
+GROUP_FACTOR: dict[int, float] = {
+    1: 0.15, 2: 0.3, 5: 0.55, 14: 1.0, 15: 2.9, 16: 6.1, 17: 17.0, 18: 36.0,
+    22: 0.3, 23: 1.0, 24: 1.0,
+    19: 0.05, 20: 0.12, 21: 0.33, 25: 0.04, 26: 0.05, 27: 0.04, 28: 0.06, 29: 0.15, 30: 0.4,
+    31: 0.03, 32: 0.08,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CpuCosts:
+    """Seconds per operation on one worker, and what varies them."""
+
+    message: float = 0.0001
+    """Parse, decrypt, build, encrypt and send one IKE message."""
+    keygen: float = 0.0105
+    """Generate a MODP-2048 private value and public key (other groups: ``GROUP_FACTOR``)."""
+    secret: float = 0.0045
+    """Compute a MODP-2048 shared secret."""
+    prf: float = 0.0001
+    """Derive keys (SKEYSEED / prf+, SKEYID, KEYMAT)."""
+    auth: float = 0.0004
+    """Compute or verify one PSK AUTH payload / HASH_I / HASH_R."""
+    install: float = 0.0003
+    """Install a CHILD SA's IPsec SA pair in the data plane."""
+    policy: float = 0.004
+    """Install the policies of a CHILD SA's traffic selectors, the first time they are needed:
+    a rekeyed CHILD SA keeps the policies of the one it replaces (strongSwan
+    ``child_sa.install_policies`` runs for new CHILD SAs only)."""
+    scale: float = 1.0
+    jitter: float = 0.0
+    """Each cost varies uniformly by up to this fraction (0.1: +-10 %)."""
+    source: str = ""
+    """Where these numbers come from."""
+
+    def scaled(self, factor: float) -> CpuCosts:
+        return replace(self, scale=self.scale * factor)
+
+
+STRONGSWAN_LAB = CpuCosts(
+    source="fitted to four real strongSwan 5.9.8 runs (Debian 12 packages, kernel-libipsec, two network "
+           "namespaces on one x86-64 machine): scenarios/captures/strongswan-5.9.8")
+
+COST_TABLES = {"strongswan-5.9.8": STRONGSWAN_LAB}
+
+
+@dataclass
+class Cpu:
+    """One peer's worker: the cost of the next inbound message, and the jitter stream."""
+
+    costs: CpuCosts
+    rng: random.Random
+    groups: frozenset[int] = field(default_factory=frozenset)
+    """KE groups this peer accepts (from its IKE and CHILD proposals)."""
+    policies: set[tuple[Any, ...]] = field(default_factory=set)
+    """Traffic selectors whose policies this peer has installed (a reboot forgets them)."""
+
+    def _policy(self, m: Any, kind: str) -> float:
+        key = tuple(repr(p) for p in _payloads(m) if _kind(p) == kind)
+        if key in self.policies:
+            return 0.0
+        self.policies.add(key)
+        return self.costs.policy
+
+    def _jit(self, seconds: float) -> float:
+        c = self.costs
+        if c.jitter and seconds:
+            seconds *= 1.0 + c.jitter * (2.0 * self.rng.random() - 1.0)
+        return seconds * c.scale
+
+    def dh(self, group: int | None, keygen: bool) -> float:
+        if group is None:
+            return 0.0
+        f = GROUP_FACTOR.get(group, 1.0)
+        return f * (self.costs.secret + (self.costs.keygen if keygen else 0.0))
+
+    def inbound(self, message: Any, retransmit: int = 0) -> float:
+        """Seconds of work before the core acts on ``message`` (an IKEv2 or IKEv1 message object).
+        A retransmitted copy costs one message: a daemon recognises it and resends its cached
+        response (RFC 7296 2.1) or drops it."""
+        version = getattr(message, "version", None)
+        if retransmit:
+            base = 0.0
+        else:
+            base = self._ikev2(message) if version == 2 else self._ikev1(message) if version == 1 else 0.0
+        return self._jit(self.costs.message + base)
+
+    def _ikev2(self, m: Any) -> float:
+        c = self.costs
+        exchange = _name(m.exchange)
+        kinds = _kinds(m)
+        ke = _ke_group(m)
+        if exchange == "IKE_SA_INIT":
+            if ke is None or (self.groups and ke not in self.groups) or "SA" not in kinds:
+                return 0.0  # INVALID_KE_PAYLOAD, COOKIE, an error notify
+            if m.response:  # the initiator: shared secret, keys, then its AUTH
+                return self.dh(ke, keygen=False) + c.prf + c.auth
+            return self.dh(ke, keygen=True) + c.prf
+        if exchange == "IKE_AUTH":
+            if "AUTH" not in kinds:
+                return 0.0
+            return c.auth * (1 if m.response else 2) + (c.install + self._policy(m, "TS") if "SA" in kinds else 0.0)
+        if exchange == "CREATE_CHILD_SA":
+            if "SA" not in kinds:
+                return 0.0
+            work = self.dh(ke, keygen=not m.response) if ke is not None else 0.0
+            return work + c.prf + (c.install + self._policy(m, "TS") if "TS" in kinds else 0.0)
+        return 0.0
+
+    def _ikev1(self, m: Any) -> float:
+        c = self.costs
+        exchange = _name(m.exchange)
+        kinds = _kinds(m)
+        response = bool(m.response)
+        group = self._v1_group(m)
+        if exchange == "IDENTITY_PROTECTION":
+            if "KE" in kinds:  # message 3 at the responder, 4 at the initiator
+                return (self.dh(group, keygen=False) + c.prf + c.auth if response
+                        else self.dh(group, keygen=True) + c.prf)
+            if "SA" in kinds:  # message 2: the initiator generates the key it sends in message 3
+                return self.keygen_only(group) if response else 0.0
+            if "HASH" in kinds:  # message 5 (verify HASH_I, compute HASH_R), 6 (verify HASH_R)
+                return c.auth * (1 if response else 2)
+            return 0.0
+        if exchange == "AGGRESSIVE":
+            if "KE" in kinds:
+                return (self.dh(group, keygen=False) + c.prf + 2 * c.auth if response
+                        else self.dh(group, keygen=True) + c.prf + c.auth)
+            return c.auth if "HASH" in kinds else 0.0
+        if exchange == "QUICK_MODE":
+            if "SA" in kinds:  # message 1 at the responder, 2 at the initiator (PFS: with KE)
+                work = self.dh(group, keygen=not response) if "KE" in kinds else 0.0
+                # the responder installs at message 3, its policies are charged here
+                return work + c.prf + 2 * c.auth + (c.install if response else 0.0) + self._policy(m, "ID")
+            return c.auth + c.install  # message 3: the responder installs
+        return 0.0
+
+    def keygen_only(self, group: int | None) -> float:
+        return self.dh(group, keygen=True) - self.dh(group, keygen=False)
+
+    def _v1_group(self, m: Any) -> int | None:
+        """IKEv1 KE payloads carry no group: the one of this peer's groups whose public value has
+        that length (else MODP-2048's cost)."""
+        for p in _payloads(m):
+            if _kind(p) == "KE":
+                return next((g for g in sorted(self.groups) if _public_length(g) == len(p.data)), 14)
+        return min(self.groups) if self.groups else 14
+
+
+def _public_length(group: int) -> int | None:
+    try:
+        return public_length(group)
+    except DhError:
+        return None
+
+
+def _name(exchange: Any) -> str:
+    return str(getattr(exchange, "name", exchange))
+
+
+def _payloads(m: Any) -> tuple[Any, ...]:
+    return tuple(getattr(m, "payloads", ()) or ())
+
+
+def _kind(p: Any) -> str:
+    return type(p).__name__.upper()
+
+
+def _kinds(m: Any) -> set[str]:
+    return {_kind(p) for p in _payloads(m)}
+
+
+def _ke_group(m: Any) -> int | None:
+    for p in _payloads(m):
+        if _kind(p) == "KE":
+            g = getattr(p, "group", None)
+            return int(g) if g is not None else None
+    return None

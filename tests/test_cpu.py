@@ -1,0 +1,85 @@
+"""Processing time (proto/cpu.py, a peer's ``cpu:``): a gateway computes before it acts.
+
+Expected instants are the configured costs added up along the exchange (docs/cpu.md), and the
+real strongSwan 5.9.8 captures of scenarios/captures/strongswan-5.9.8 (README there).
+"""
+
+from __future__ import annotations
+
+import pytest
+from factory import scenario_dict
+
+from ipsecsim import load_scenario, simulate
+from ipsecsim.proto.cpu import STRONGSWAN_LAB
+
+C = STRONGSWAN_LAB
+LINK = 0.005  # factory scenarios: the default link delay
+
+
+def _sent(result, peer, exchange, response):
+    return [e for e in result.select("message_sent", peer=peer) if e.get("exchange") == exchange
+            and e.get("response") == response]
+
+
+def test_without_a_cpu_model_a_peer_answers_at_once():
+    r = simulate(load_scenario(scenario_dict(link={"delay": "5ms"})))
+    (resp,) = _sent(r, "B", "IKE_SA_INIT", True)
+    assert resp.t == pytest.approx(LINK)
+
+
+def test_the_responder_answers_ike_sa_init_after_generating_its_key_and_the_shared_secret():
+    """MODP-2048 (group 14): key generation + shared secret + key derivation + the message."""
+    cpu = {"costs": "strongswan-5.9.8"}
+    r = simulate(load_scenario(scenario_dict(a={"cpu": cpu}, b={"cpu": cpu}, link={"delay": "5ms"})))
+    (resp,) = _sent(r, "B", "IKE_SA_INIT", True)
+    b_work = C.message + C.keygen + C.secret + C.prf
+    assert resp.t == pytest.approx(LINK + b_work)
+    # the initiator: shared secret, key derivation and its AUTH before IKE_AUTH leaves
+    (auth,) = _sent(r, "A", "IKE_AUTH", False)
+    assert auth.t == pytest.approx(2 * LINK + b_work + C.message + C.secret + C.prf + C.auth)
+    # the responder: verify and compute AUTH, install the CHILD SA and its policies
+    (done,) = _sent(r, "B", "IKE_AUTH", True)
+    assert done.t == pytest.approx(auth.t + LINK + C.message + 2 * C.auth + C.install + C.policy)
+
+
+def test_a_cheaper_group_costs_less():
+    """ECP-256 (group 19) is far cheaper than MODP-2048 (proto/cpu.py GROUP_FACTOR)."""
+    cpu = {"costs": "strongswan-5.9.8"}
+    ecp = {"ike": {"proposals": ["aes128-sha256-ecp256"]}, "cpu": cpu}
+    r = simulate(load_scenario(scenario_dict(a=ecp, b=ecp, link={"delay": "5ms"})))
+    (resp,) = _sent(r, "B", "IKE_SA_INIT", True)
+    assert LINK < resp.t < LINK + (C.keygen + C.secret) / 5
+
+
+def test_a_slow_responder_makes_the_initiator_retransmit_and_answers_the_copy_from_its_cache():
+    """A 300 times slower responder needs 300 x 15.2 ms = 4.56 s for IKE_SA_INIT: strongSwan's
+    first retransmission (4 s) reaches it while it computes; it waits, and once the response
+    is out the copy costs one message and gets the cached response again (RFC 7296 2.1)."""
+    slow = {"cpu": {"costs": "strongswan-5.9.8", "scale": 300}}
+    r = simulate(load_scenario(scenario_dict(b=slow, link={"delay": "5ms"})))
+    reqs = _sent(r, "A", "IKE_SA_INIT", False)
+    assert [round(e.t, 3) for e in reqs] == [0.0, 4.0]
+    resps = _sent(r, "B", "IKE_SA_INIT", True)
+    first = LINK + 300 * (C.message + C.keygen + C.secret + C.prf)
+    assert [round(e.t, 4) for e in resps] == [round(first, 4), round(first + 300 * C.message, 4)]
+    assert [e.get("retransmit") for e in resps] == [0, 1]
+    assert r.status("A") == "ipsec_sa_established" and r.status("B") == "ipsec_sa_established"
+
+
+def test_jitter_is_seeded():
+    jit = {"cpu": {"costs": "strongswan-5.9.8", "jitter": 20}}
+    runs = [simulate(load_scenario(scenario_dict(a=jit, b=jit, seed=s))) for s in (1, 1, 2)]
+    times = [_sent(r, "B", "IKE_SA_INIT", True)[0].t for r in runs]
+    assert times[0] == times[1] != times[2]
+    nominal = LINK + C.message + C.keygen + C.secret + C.prf
+    assert all(abs(t - nominal) <= 0.2 * (nominal - LINK) + 1e-9 for t in times)
+
+
+def test_a_rekey_reuses_the_policies_of_the_child_sa_it_replaces():
+    """strongSwan installs policies for a new CHILD SA only: a CHILD rekey costs the SA pair."""
+    cpu = {"costs": "strongswan-5.9.8"}
+    a = {"cpu": cpu, "child": {"rekey_time": "20s", "rand_time": "0s"}}
+    r = simulate(load_scenario(scenario_dict(a=a, b={"cpu": cpu}, link={"delay": "5ms"})))
+    req = _sent(r, "A", "CREATE_CHILD_SA", False)[0]
+    resp = _sent(r, "B", "CREATE_CHILD_SA", True)[0]
+    assert resp.t - req.t == pytest.approx(LINK + C.message + C.prf + C.install)
