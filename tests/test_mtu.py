@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 from conftest import SCENARIOS
 from factory import scenario_dict
-from tracehelp import verify_trace, run_with_trace
+from tracehelp import run_with_trace, verify_trace
 
 from ipsecsim.cli import main
 from ipsecsim.config.loader import load_scenario

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from conftest import SCENARIOS
 from factory import scenario_dict
-from tracehelp import verify_trace, run_with_trace
+from tracehelp import run_with_trace, verify_trace
 
 from ipsecsim.config.loader import load_scenario
 from ipsecsim.errors import ConfigError

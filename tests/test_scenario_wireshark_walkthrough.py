@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 
 from conftest import SCENARIOS
-from tracehelp import verify_trace, run_with_trace
+from tracehelp import run_with_trace, verify_trace
 
 from ipsecsim.cli import main
 from ipsecsim.trace import dissect

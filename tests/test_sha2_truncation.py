@@ -19,7 +19,7 @@ import pytest
 import yaml
 from conftest import SCENARIOS
 from factory import scenario_dict
-from tracehelp import verify_trace, run_with_trace
+from tracehelp import run_with_trace, verify_trace
 
 from ipsecsim.cli import main
 from ipsecsim.config.loader import deep_merge, load_scenario

@@ -17,7 +17,7 @@ the two cookies as its 16-octet SPI; RFC 2409 5.7: each INFORMATIONAL has its ow
 from __future__ import annotations
 
 from conftest import SCENARIOS
-from tracehelp import verify_trace, run_with_trace, tshark_fields
+from tracehelp import run_with_trace, tshark_fields, verify_trace
 
 FIELDS = ["isakmp.exchangetype", "isakmp.flag_r", "isakmp.messageid", "isakmp.typepayload", "isakmp.delete.protoid",
           "isakmp.spisize", "isakmp.delete.spi", "isakmp.notify.msgtype", "isakmp.notify.data.dpd.are_you_there",

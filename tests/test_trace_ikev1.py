@@ -9,10 +9,9 @@ tshark is required (ipsecsim verify runs it): without it these tests fail, they 
 
 from __future__ import annotations
 
-
 import pytest
 from conftest import SCENARIOS
-from tracehelp import verify_trace, run_with_trace
+from tracehelp import run_with_trace, verify_trace
 
 from ipsecsim.proto.ikev1.message import Message as V1Message
 from ipsecsim.trace import dissect

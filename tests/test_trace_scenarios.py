@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 from conftest import ROOT, SCENARIOS
-from tracehelp import verify_trace, run_with_trace
+from tracehelp import run_with_trace, verify_trace
 
 from ipsecsim.cli import main
 from ipsecsim.proto.ikev2.message import Message

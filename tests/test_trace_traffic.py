@@ -15,7 +15,7 @@ import pytest
 from conftest import SCENARIOS
 from factory import scenario_dict
 from scapy.layers.inet import IP, UDP
-from tracehelp import verify_trace, run_with_trace, tshark_fields
+from tracehelp import run_with_trace, tshark_fields, verify_trace
 
 from ipsecsim.config.loader import load_scenario
 from ipsecsim.errors import ConfigError

@@ -45,10 +45,10 @@ MARK = "NOT decryptable in Wireshark"
 INSTALL = ("install tshark (Debian/Ubuntu: sudo apt-get install tshark; Fedora: sudo dnf install wireshark-cli; "
            "macOS: brew install wireshark) or give its path with --tshark")
 FIELDS = ("frame.number", "frame.protocols", "frame.comment", "_ws.malformed", "_ws.expert.severity",
-          "_ws.expert.group", "_ws.expert.message", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "esp.spi", "esp.sequence",
-          "esp.icv_good", "esp.icv_bad", "esp.protocol", "isakmp.version", "isakmp.ispi", "isakmp.rspi",
-          "isakmp.exchangetype", "isakmp.messageid", "isakmp.flags", "isakmp.nextpayload", "isakmp.typepayload", "isakmp.enc.pad_length",
-          "isakmp.ikev2.integrity_checksum")
+          "_ws.expert.group", "_ws.expert.message", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "esp.spi",
+          "esp.sequence", "esp.icv_good", "esp.icv_bad", "esp.protocol", "isakmp.version", "isakmp.ispi",
+          "isakmp.rspi", "isakmp.exchangetype", "isakmp.messageid", "isakmp.flags", "isakmp.nextpayload",
+          "isakmp.typepayload", "isakmp.enc.pad_length", "isakmp.ikev2.integrity_checksum")
 _MARK_RE = re.compile(re.escape(MARK) + r"(?: [0-9.]+)?: (.*)$", re.S)
 AGGREGATE = "\x1e"
 """Separates the occurrences of one field (comments contain commas)."""
@@ -119,7 +119,8 @@ class Report:
                 "decryption": None if self.keys is None else {
                     p: {"packets": t.packets, "verified": t.verified, "expected_undecryptable": t.expected,
                         "failed": t.failed} for p, t in self.tallies.items()},
-                "failures": [vars(o) for o in self.failures], "expected_undecryptable": [vars(o) for o in self.expected],
+                "failures": [vars(o) for o in self.failures],
+                "expected_undecryptable": [vars(o) for o in self.expected],
                 "problems": self.problems}
 
     def lines(self) -> list[str]:
@@ -198,8 +199,8 @@ def run_tshark(trace: str | Path, keys: dict[str, list[dict[str, Any]]] | None,
     p = Path(trace)
     check_trace_file(p)
     exe = find_tshark(tshark)
-    cmd = [exe, "-n", "-r", str(p), *TSHARK_OPTIONS, "-T", "fields", "-E", "occurrence=a", "-E", f"aggregator={AGGREGATE}",
-           "-E", "separator=/t", "-E", "quote=n"]
+    cmd = [exe, "-n", "-r", str(p), *TSHARK_OPTIONS, "-T", "fields", "-E", "occurrence=a",
+           "-E", f"aggregator={AGGREGATE}", "-E", "separator=/t", "-E", "quote=n"]
     for f in FIELDS:
         cmd += ["-e", f]
     with tempfile.TemporaryDirectory(prefix="ipsecsim-wireshark-") as cfg:
@@ -219,7 +220,7 @@ def run_tshark(trace: str | Path, keys: dict[str, list[dict[str, Any]]] | None,
             continue
         cols = line.split("\t")
         cols += [""] * (len(FIELDS) - len(cols))
-        rows.append({f: (c.split(AGGREGATE) if c else []) for f, c in zip(FIELDS, cols)})
+        rows.append({f: (c.split(AGGREGATE) if c else []) for f, c in zip(FIELDS, cols, strict=False)})
     return rows
 
 
@@ -264,7 +265,7 @@ def _errors(row: dict[str, list[str]]) -> list[str]:
     messages = row["_ws.expert.message"]
     if row["_ws.malformed"]:
         out.append("malformed: " + ("; ".join(m for m in messages if "Malformed" in m) or "malformed packet"))
-    for sev, group, msg in zip(row["_ws.expert.severity"], row["_ws.expert.group"], messages):
+    for sev, group, msg in zip(row["_ws.expert.severity"], row["_ws.expert.group"], messages, strict=False):
         if "Malformed" in msg and row["_ws.malformed"]:
             continue
         if _num(sev) >= PI_ERROR or (_num(group) in (PI_CHECKSUM, PI_MALFORMED) and _num(sev) >= PI_WARN):

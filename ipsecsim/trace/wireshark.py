@@ -151,13 +151,13 @@ def _check_entry(d: _Doc, section: str, path: str, e: dict[str, Any]) -> dict[st
     if section == "ikev2":
         enc = d.choice(e, path, "enc_alg", IKEV2_ENC)
         integ = d.choice(e, path, "integ_alg", IKEV2_INTEG)
-        row = {"spi_i": d.hex(e, path, "spi_i", 8), "spi_r": d.hex(e, path, "spi_r", 8),
+        v2 = {"spi_i": d.hex(e, path, "spi_i", 8), "spi_r": d.hex(e, path, "spi_r", 8),
                "sk_ei": d.hex(e, path, "sk_ei"), "sk_er": d.hex(e, path, "sk_er"),
                "sk_ai": d.hex(e, path, "sk_ai", required=False), "sk_ar": d.hex(e, path, "sk_ar", required=False),
                "enc_alg": enc, "integ_alg": integ}
-        if len(row["sk_ei"]) // 2 <= IKEV2_SALT.get(enc, 0) and enc != "null":
+        if len(v2["sk_ei"]) // 2 <= IKEV2_SALT.get(enc, 0) and enc != "null":
             raise d.error(f"{path}.sk_ei", f"too short for {enc}")
-        return row
+        return v2
     if section == "esp":
         return {"src": d.address(e, path, "src"), "dst": d.address(e, path, "dst"), "spi": d.spi(e, path),
                 "enc_alg": d.choice(e, path, "enc_alg", ESP_ENC),
@@ -167,7 +167,7 @@ def _check_entry(d: _Doc, section: str, path: str, e: dict[str, Any]) -> dict[st
     if section == "ikev1":
         return {"icookie": d.hex(e, path, "icookie", 8), "enc_key_hex": d.hex(e, path, "enc_key_hex")}
     kind = d.choice(e, path, "kind", {"esp": "", "ikev2": "", "ikev1": ""})
-    row = {"kind": kind, "reason": d.text(e, path, "reason", required=False),
+    row: dict[str, Any] = {"kind": kind, "reason": d.text(e, path, "reason", required=False),
            "algorithm": d.text(e, path, "algorithm", required=False)}
     if kind == "esp":
         row |= {"src": d.address(e, path, "src"), "dst": d.address(e, path, "dst"), "spi": d.spi(e, path)}
