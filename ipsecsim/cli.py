@@ -1,4 +1,4 @@
-"""The ``ipsecsim`` command line: run, check, import, scenarios, overhead, schema, profiles.
+"""The ``ipsecsim`` command line: run, check, import, scenarios, overhead, schema, profiles, verify.
 
 Exit status: 0 success, 1 a check failed, 2 bad input (one message naming the file, the
 field and what is allowed; no traceback). ``run`` prints a scenario's expectations after
@@ -297,6 +297,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0 if comparison.passed else 1
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .trace.verify import main as verify_main
+    return verify_main(args.trace, args.keys, args.json, args.tshark)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ipsecsim", description="Simulate IPsec / IKE tunnels in simulated time.")
     ap.add_argument("--version", action="version", version=f"ipsecsim {__version__}")
@@ -370,6 +375,16 @@ def build_parser() -> argparse.ArgumentParser:
     prof.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     prof.add_argument("name", nargs="?")
     prof.set_defaults(func=cmd_profiles)
+    ver = sub.add_parser("verify", help="decrypt and verify a written trace with tshark (exit 1 if a packet fails)",
+                         description="Open a trace written by 'ipsecsim run --pcap F --keys K' with tshark, decrypt "
+                         "every ESP packet, IKEv2 SK payload and encrypted IKEv1 message with the keys file and check "
+                         "its integrity. Exit 0 if all verify (or are marked as beyond Wireshark), 1 if one fails, 2 "
+                         "if an input is bad or tshark is missing.")
+    ver.add_argument("trace", help="the pcapng / pcap file")
+    ver.add_argument("--keys", metavar="FILE", help="the keys file of the trace (without it: dissection only)")
+    ver.add_argument("--json", action="store_true", help="print the report as JSON")
+    ver.add_argument("--tshark", metavar="PATH", help="the tshark to run (default: tshark on the PATH)")
+    ver.set_defaults(func=cmd_verify)
     return ap
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SHARED
 from peerpair import PeerPair, ping
 from test_ikev1_phase1 import aes_cbc
 from test_ikev1_tshark import write_pcap
@@ -28,7 +27,6 @@ from ipsecsim.proto.ikev1.message import VID_DPD, Notify
 from ipsecsim.proto.sa import ChildState
 
 A_ADDR, B_ADDR = "10.99.0.1", "10.99.0.2"
-PCAPCHECK = SHARED / "tools" / "pcapcheck"
 # Huawei Cloud vpn_connection dpd defaults (Huawei Cloud API): idle 30 s, retransmit 15 s, 3 retries
 HUAWEI = {"delay": "30s", "retry_interval": "15s", "retries": 3, "ikev1_style": "retry", "mode": "periodic"}
 
@@ -322,9 +320,10 @@ def test_wireshark_reads_r_u_there_and_ack(tmp_path: Path, order: str) -> None:
     write_pcap(tmp_path / "t.pcap", pair)
     (tmp_path / "k.json").write_text(json.dumps({"ikev1": [{"icookie": sa.cky_i.hex(),
                                                              "enc_key_hex": sa.keys.enc_key.hex()}]}))
-    check = subprocess.run([sys.executable, str(PCAPCHECK), str(tmp_path / "t.pcap"), "--keys",
+    check = subprocess.run([sys.executable, "-m", "ipsecsim", "verify", str(tmp_path / "t.pcap"), "--keys",
                             str(tmp_path / "k.json")], capture_output=True, text=True, timeout=120)
-    assert check.returncode == 0 and "IKEv1 encrypted 7/7" in check.stdout, check.stdout + check.stderr
+    assert check.returncode == 0 and "IKEv1 encrypted  7/7 decrypted and verified" in check.stdout, \
+        check.stdout + check.stderr
     fields = subprocess.run(
         ["tshark", "-r", str(tmp_path / "t.pcap"), "-o", f"uat:ikev1_decryption_table:{sa.cky_i.hex()},"
          f"{sa.keys.enc_key.hex()}", "-T", "fields", "-e", "isakmp.notify.msgtype", "-e", "isakmp.notify.protoid",

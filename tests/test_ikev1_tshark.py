@@ -1,6 +1,6 @@
 """Wireshark reads our IKEv1 bytes: main/aggressive mode, quick mode and informational
 messages written to a pcap (by this test, from ``Message.raw``) decrypt with tshark given
-only the initiator cookie and the phase 1 encryption key (shared/tools/pcapcheck).
+only the initiator cookie and the phase 1 encryption key (``ipsecsim verify``).
 
 This checks the encryption, padding and IV chaining of RFC 2409 Appendix B against an
 independent implementation. tshark is required: without it
@@ -16,12 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SHARED
 from peerpair import PeerPair
 from test_ikev1_phase1 import only_sa
 from v1util import v1_pair
-
-PCAPCHECK = SHARED / "tools" / "pcapcheck"
 
 
 def _ipv4_udp(src: str, dst: str, port: int, payload: bytes) -> bytes:
@@ -61,7 +58,9 @@ def test_tshark_decrypts_every_encrypted_message(tmp_path: Path, mode: str, ike:
     write_pcap(tmp_path / "t.pcap", pair)
     (tmp_path / "k.json").write_text(json.dumps(
         {"ikev1": [{"icookie": sa.cky_i.hex(), "enc_key_hex": sa.keys.enc_key.hex()}]}))
-    r = subprocess.run([sys.executable, str(PCAPCHECK), str(tmp_path / "t.pcap"), "--keys", str(tmp_path / "k.json")],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "ipsecsim", "verify", str(tmp_path / "t.pcap"), "--keys",
+                        str(tmp_path / "k.json"), "--json"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert f"IKEv1 encrypted {encrypted}/{encrypted}" in r.stdout
+    report = json.loads(r.stdout)
+    assert report["decryption"]["ikev1"] == {"packets": encrypted, "verified": encrypted, "expected_undecryptable": 0,
+                                             "failed": 0}

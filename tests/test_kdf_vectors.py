@@ -1,6 +1,6 @@
 """Known-answer tests for ipsecsim.proto.kdf.
 
-The vectors live in ``shared/reference/ike-kdf-vectors.json`` next to the repository: the
+The vectors live in ``tests/data/ike-kdf-vectors.json`` (sources in tests/data/README.md): the
 NIST ACVP / CAVP SP 800-135 KDF sample test cases for IKEv2 and IKEv1 with pre-shared keys
 (HMAC-SHA-1). They exercise RFC 7296 2.13, 2.14, 2.17 and 2.18 and RFC 2409 section 5.
 """
@@ -31,7 +31,7 @@ from ipsecsim.proto.kdf import (
     v1_skeyid_psk,
 )
 
-VECTORS_PATH = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ike-kdf-vectors.json"
+VECTORS_PATH = Path(__file__).resolve().parent / "data" / "ike-kdf-vectors.json"
 PRF_BY_HASH = {"SHA-1": "prfsha1", "SHA-256": "prfsha256", "SHA-384": "prfsha384", "SHA-512": "prfsha512"}
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 from conftest import SCENARIOS
 from factory import scenario_dict
-from tracehelp import pcapcheck, run_with_trace
+from tracehelp import run_with_trace, verify_trace
 
 from ipsecsim.cli import main
 from ipsecsim.config.loader import load_scenario
@@ -261,7 +261,7 @@ def test_tcp_mss_1300_scenario(tmp_path, capsys) -> None:
     assert big and all(len(c.ip) == 1564 and any("LOST: larger than the path MTU" in x for x in c.comments)
                        for c in big)
     assert any("cuts it into 2 IPv4 fragments" in x for c in caps for x in c.comments)
-    check = pcapcheck(pcap, keys)
+    check = verify_trace(pcap, keys)
     assert check.rc == 0, check.out
     assert main(["run", str(MSS)]) == 0
     out = capsys.readouterr().out

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from conftest import SCENARIOS
 from factory import scenario_dict
-from tracehelp import pcapcheck, run_with_trace
+from tracehelp import run_with_trace, verify_trace
 
 from ipsecsim.config.loader import load_scenario
 from ipsecsim.errors import ConfigError
@@ -219,7 +219,7 @@ def test_nat_traces_decrypt(tmp_path) -> None:
     doc["traffic"] = [{"kind": "ping", "from": "A", "to": "B", "interval": "1s", "start": "1s", "stop": "30s"},
                       {"kind": "bulk", "from": "B", "to": "A", "rate": "1Mbit/s", "start": "5s", "stop": "45s"}]
     result, pcap, keys, _ = run_with_trace(tmp_path, doc)
-    check = pcapcheck(pcap, keys)
+    check = verify_trace(pcap, keys)
     assert check.rc == 0, check.out
     # the first and last 10 bulk packets of each of B's outbound SAs: A rekeys every 18-20 s
     # (rekey_time 20 s, strongSwan rand_time = life_time 110 % - rekey_time), so 5-45 s spans three
@@ -276,7 +276,7 @@ def test_ikev1_nat_trace_decrypts(tmp_path) -> None:
     doc = scenario_dict(V1, V1, duration=40)
     doc["link"] = {"nat": NAT}
     _, pcap, keys, _ = run_with_trace(tmp_path, doc)
-    check = pcapcheck(pcap, keys)
+    check = verify_trace(pcap, keys)
     assert check.rc == 0, check.out
     assert check.count("IKEv1 encrypted") == (5, 5)  # main mode 5, 6 and quick mode 1, 2, 3 (on 4500)
     assert len([c for c in dissect.read(pcap) if c.kind == "keepalive"]) == 1  # 20 s after quick mode 3
@@ -293,7 +293,7 @@ def test_nat_traversal_scenario() -> None:
 
 def test_nat_traversal_scenario_trace(tmp_path) -> None:
     _, pcap, keys, _ = run_with_trace(tmp_path, SCENARIOS / "nat-traversal.yaml")
-    check = pcapcheck(pcap, keys)
+    check = verify_trace(pcap, keys)
     assert check.rc == 0, check.out
     assert check.count("ESP") == (62, 62)  # 29 + 2 pings, each answered
     assert check.count("IKEv2 SK") == (2, 2)
@@ -306,7 +306,7 @@ def test_nat_mapping_expiry_scenario(tmp_path) -> None:
     updates = result.select("peer_address_updated", peer="office")
     assert [(u.get("old"), u.get("new")) for u in updates] == [(outside[0], outside[1]), (outside[1], outside[2])]
     assert not result.select("peer_address_updated", peer="branch")  # RFC 7296 2.23: not behind the NAT only
-    check = pcapcheck(pcap, keys)
+    check = verify_trace(pcap, keys)
     assert check.rc == 0, check.out
     lost = [c for c in dissect.read(pcap) if any("LOST at the NAT" in x for x in c.comments)]
     # the 21 echo requests went to the port the office had learned at 60.05 s, dead since 90.04 s

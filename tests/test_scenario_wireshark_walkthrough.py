@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 
 from conftest import SCENARIOS
-from tracehelp import pcapcheck, run_with_trace
+from tracehelp import run_with_trace, verify_trace
 
 from ipsecsim.cli import main
 from ipsecsim.trace import dissect
@@ -48,7 +48,7 @@ def test_walkthrough_frames_tell_the_story(tmp_path) -> None:
     assert bytes(inner["IKEv2_IDr"].ID) == b"east.example.com"
     trans = inner["IKEv2_SA"].prop.trans
     assert (trans.transform_id, trans.key_length) == (12, 128)  # ENCR_AES_CBC, 128-bit key
-    check = pcapcheck(pcap, keys)
+    check = verify_trace(pcap, keys)
     assert check.rc == 0 and check.count("IKEv2 SK") == (3, 3), check.out
 
 
@@ -58,4 +58,4 @@ def test_walkthrough_runs_from_the_cli_as_its_description_says(tmp_path, monkeyp
     out = capsys.readouterr()
     assert "pcap: 7 packets (7 IKE; 1 lost on the way, captured at the sender) -> walkthrough.pcapng" in out.err
     assert "retrying with group 14" in out.out
-    assert pcapcheck(tmp_path / "walkthrough.pcapng", tmp_path / "walkthrough.keys.json").rc == 0
+    assert verify_trace(tmp_path / "walkthrough.pcapng", tmp_path / "walkthrough.keys.json").rc == 0

@@ -4,10 +4,11 @@ RFC 4868 2.3: HMAC-SHA-256 in ESP is truncated to 128 bits (a 16-octet ICV). Lin
 kernels before 2.6.33 use 96 bits (12 octets) under the same transform ID 12, and strongSwan's
 swanctl.conf option children.<child>.sha256_96 installs that length for such peers. It is not
 negotiated: IKE succeeds, then every ESP packet fails the receiver's integrity check (RFC 4303
-3.4.4; Linux XfrmInStateProtoError). The trace writes the quirk side's 12-octet ICVs; pcapcheck
-has no name for that algorithm, so those frames are marked, the keys file lists the SA under
-``undecryptable`` with the row Wireshark needs ("HMAC-SHA-256-96
-[draft-ietf-ipsec-ciph-sha-256-00]"), and tshark given that row verifies every one of them.
+3.4.4; Linux XfrmInStateProtoError). The trace writes the quirk side's 12-octet ICVs; the keys
+file's ``esp`` section names RFC 4868 algorithms only, so those frames are marked, the keys file
+lists the SA under ``undecryptable`` with the row Wireshark needs ("HMAC-SHA-256-96
+[draft-ietf-ipsec-ciph-sha-256-00]"), and tshark given that row (in the esp_sa file written
+beside the keys file, and in ``ipsecsim verify``) verifies every one of them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 import yaml
 from conftest import SCENARIOS
 from factory import scenario_dict
-from tracehelp import pcapcheck, run_with_trace
+from tracehelp import run_with_trace, verify_trace
 
 from ipsecsim.cli import main
 from ipsecsim.config.loader import deep_merge, load_scenario
@@ -95,7 +96,7 @@ def test_shipped_scenario(capsys) -> None:
     assert "dropped (integrity_failed)" in out and "truncated to 96 bits" in out
 
 
-def test_trace_marks_the_frames_pcapcheck_cannot_check(tmp_path) -> None:
+def test_trace_marks_the_quirk_frames_and_wireshark_verifies_them(tmp_path) -> None:
     result, pcap, keys, doc = run_with_trace(tmp_path, SCENARIO)
     legacy, modern = (result.scenario.peers[n].address for n in ("legacy", "modern"))
     # the keys file: modern -> legacy (16-octet ICVs) in the ESP table as HMAC-SHA-256-128; legacy
@@ -105,16 +106,14 @@ def test_trace_marks_the_frames_pcapcheck_cannot_check(tmp_path) -> None:
     assert (u["src"], u["algorithm"], u["wireshark_auth_alg"]) == \
         (legacy, "sha256_96", "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]")
     caps = [c for c in dissect.read(pcap) if c.kind == "esp"]
-    marked = [c for c in caps if any("NOT checked by pcapcheck" in x for x in c.comments)]
+    marked = [c for c in caps if any("ESP with a row the keys file's tables cannot name" in x for x in c.comments)]
     assert {c.ip.src for c in marked} == {legacy} and len(marked) == 30
     # 84-octet pings, aes128-sha256: 84 + 2 = 86 -> 96, 8 + 16 + 96 + ICV + 20 = 152 (12-octet ICV) / 156 (16)
     assert {len(c.ip) for c in marked} == {152}
     assert {len(c.ip) for c in caps if c.ip.src == modern} == {156}
-    # pcapcheck fails on exactly the marked frames
-    check = pcapcheck(pcap, keys)
-    failed = {int(line.split()[2].rstrip(":")) for line in check.out.splitlines() if line.startswith("FAIL frame")}
-    numbers = {i for i, c in enumerate(dissect.read(pcap), 1) if c in marked}
-    assert check.rc == 1 and failed == numbers
+    # ipsecsim verify takes the by-hand row: all 60 ESP packets verify, the 30 12-octet ICVs included
+    check = verify_trace(pcap, keys)
+    assert check.rc == 0 and check.count("ESP") == (60, 60) and not check.report.expected, check.out
     # and Wireshark, given the by-hand row, verifies every ICV of that SA
     row = 'uat:esp_sa:"IPv4","{}","{}","{}","AES-CBC [RFC3602]","0x{}","{}","0x{}"'.format(
         u["src"], u["dst"], u["spi"], u["enc_key_hex"], u["wireshark_auth_alg"], u["auth_key_hex"])

@@ -17,7 +17,7 @@ the two cookies as its 16-octet SPI; RFC 2409 5.7: each INFORMATIONAL has its ow
 from __future__ import annotations
 
 from conftest import SCENARIOS
-from tracehelp import pcapcheck, run_with_trace, tshark_fields
+from tracehelp import run_with_trace, tshark_fields, verify_trace
 
 FIELDS = ["isakmp.exchangetype", "isakmp.flag_r", "isakmp.messageid", "isakmp.typepayload", "isakmp.delete.protoid",
           "isakmp.spisize", "isakmp.delete.spi", "isakmp.notify.msgtype", "isakmp.notify.data.dpd.are_you_there",
@@ -31,7 +31,7 @@ def rows(pcap, keys) -> list[dict[str, str]]:
 
 def test_ikev2_informational_walkthrough(tmp_path) -> None:
     result, pcap, keys, _ = run_with_trace(tmp_path, SCENARIOS / "teach-ikev2-informational.yaml")
-    check = pcapcheck(pcap, keys)
+    check = verify_trace(pcap, keys)
     assert check.rc == 0, check.out
     info = [r for r in rows(pcap, keys) if r["isakmp.exchangetype"] == "37"]
     # 6 liveness checks, one CHILD SA delete, one IKE SA delete: 8 requests, 8 responses
@@ -53,7 +53,7 @@ def test_ikev2_informational_walkthrough(tmp_path) -> None:
 
 def test_ikev1_informational_walkthrough(tmp_path) -> None:
     result, pcap, keys, _ = run_with_trace(tmp_path, SCENARIOS / "teach-ikev1-informational.yaml")
-    check = pcapcheck(pcap, keys)
+    check = verify_trace(pcap, keys)
     assert check.rc == 0, check.out
     info = [r for r in rows(pcap, keys) if r["isakmp.exchangetype"] == "5"]
     probes = [r for r in info if r["isakmp.notify.msgtype"] == "36136"]

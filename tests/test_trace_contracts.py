@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from factory import scenario_dict
-from tracehelp import pcapcheck
+from tracehelp import verify_trace
 
 from ipsecsim.config.loader import load_scenario
 from ipsecsim.proto.algorithms import ALGORITHMS
@@ -67,7 +67,7 @@ def test_message_with_wire_bytes_is_written_verbatim(tmp_path) -> None:
     assert caps[0].data == caps[1].data == data and not caps[0].marker and caps[1].marker
     assert isinstance(dissect.ike(caps[0].data), dissect.ISAKMP)
     assert caps[0].comments == ("A → B: ID_PROT request 0 [ V ]",)
-    check = pcapcheck(pcap)
+    check = verify_trace(pcap)
     assert check.rc == 0, check.out
     assert check.protocols().get("isakmp(IKEv1)") == 2
 

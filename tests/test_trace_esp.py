@@ -1,6 +1,6 @@
 """ESP packets for CHILD SAs negotiated by a real simulated IKEv2 exchange: synthetic ping
 and bulk flows encrypted with the KEYMAT, written to a trace, decrypted by tshark (via
-pcapcheck) and by scapy's ``SecurityAssociation``.
+ipsecsim verify) and by scapy's ``SecurityAssociation``.
 
 These synthetic flows exercise every ESP suite through ``trace.esp`` directly; the simulated
 traffic of the shipped scenarios is checked in test_trace_traffic.py.
@@ -13,7 +13,7 @@ import json
 
 import pytest
 from factory import scenario_dict
-from tracehelp import pcapcheck
+from tracehelp import verify_trace
 
 from ipsecsim.config.loader import load_scenario
 from ipsecsim.proto.keylog import EspSaKeys
@@ -77,7 +77,7 @@ def test_every_suite_decrypts_in_wireshark(tmp_path) -> None:
     pcap.write(path, frames, fmt="pcapng", link_type="ethernet", epoch=0.0, seed=1,
                interfaces={"10.99.0.1": "A", "10.99.0.2": "B"}, comment="ESP suites", application="test")
     keys.write_text(json.dumps(doc))
-    check = pcapcheck(path, keys)
+    check = verify_trace(path, keys)
     assert check.rc == 0, check.out
     assert check.count("ESP") == (expected_esp, expected_esp)
     assert check.count("IKEv2 SK") == (2 * len(SUITES), 2 * len(SUITES))

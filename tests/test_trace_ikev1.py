@@ -1,28 +1,23 @@
 """The shipped IKEv1 scenarios as packets: tshark dissects every frame and, with the keys file
 (initiator cookie + phase 1 encryption key, RFC 2409 Appendix B), decrypts every encrypted
 ISAKMP message - except those the trace marks as beyond Wireshark 4.0's IKEv1 decryption
-(one key per initiator cookie, IVs chained in capture order), and exactly those.
+(one key per initiator cookie, IVs chained in capture order), and exactly those: ``ipsecsim
+verify`` reports them as expected undecryptable, not as failures.
 
-tshark is required (pcapcheck runs it): without it these tests fail, they never skip.
+tshark is required (ipsecsim verify runs it): without it these tests fail, they never skip.
 """
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from conftest import SCENARIOS
-from tracehelp import pcapcheck, run_with_trace
+from tracehelp import run_with_trace, verify_trace
 
 from ipsecsim.proto.ikev1.message import Message as V1Message
 from ipsecsim.trace import dissect
 
 IKEV1_SCENARIOS = sorted(SCENARIOS.glob("ikev1-*.yaml"))
 MARK = "IKEv1 NOT decryptable in Wireshark 4.0"
-
-
-def failing_frames(out: str) -> set[int]:
-    return {int(m.group(1)) for m in re.finditer(r"^FAIL frame (\d+):", out, re.M)}
 
 
 def marked_frames(pcap) -> set[int]:
@@ -36,12 +31,13 @@ def test_there_are_ikev1_scenarios() -> None:
 @pytest.mark.parametrize("path", IKEV1_SCENARIOS, ids=lambda p: p.stem)
 def test_ikev1_scenario_trace_decrypts(tmp_path, path) -> None:
     result, pcap, keys, doc = run_with_trace(tmp_path, path)
-    check = pcapcheck(pcap, keys)
+    check = verify_trace(pcap, keys)
     encrypted = [tx for tx in result.transmissions
                  if isinstance(tx.dgram.message, V1Message) and tx.dgram.message.encrypted]
     marked = marked_frames(pcap)
-    # Exactly the frames the trace marks fail in tshark; every other encrypted message decrypts.
-    assert failing_frames(check.out) == marked, check.out
+    # Exactly the frames the trace marks fail in tshark (expected); every other encrypted message decrypts.
+    assert check.rc == 0 and not check.failed_frames(), check.out
+    assert check.expected_frames() == marked, check.out
     assert check.count("IKEv1 encrypted") == (len(encrypted) - len(marked), len(encrypted))
     assert check.protocols().get("isakmp(IKEv1)") == len(result.transmissions)
     # Each ISAKMP SA that derived keys is one row (RFC 2409 App. B: the key from SKEYID_e).
@@ -57,7 +53,7 @@ def test_clean_ikev1_conversations_decrypt_completely(tmp_path) -> None:
     """Main mode 5/6, quick mode 1/2/3: seven encrypted messages, all decrypted (no retransmission,
     one exchange at a time: Wireshark's IV chain is RFC 2409's)."""
     _, pcap, keys, _ = run_with_trace(tmp_path, SCENARIOS / "ikev1-main-mode.yaml")
-    check = pcapcheck(pcap, keys)
+    check = verify_trace(pcap, keys)
     assert check.rc == 0, check.out
     assert check.count("IKEv1 encrypted") == (5, 5)
     assert not marked_frames(pcap)
@@ -80,6 +76,8 @@ def test_psk_mismatch_marks_the_other_key_and_repeated_copies(tmp_path) -> None:
             assert "repeated copy" in text
     assert [r["kind"] for r in doc["undecryptable"]] == ["ikev1"]
     assert "pre-shared keys differ" in doc["undecryptable"][0]["reason"]
-    check = pcapcheck(pcap, keys)
+    check = verify_trace(pcap, keys)
     assert check.count("IKEv1 encrypted")[0] == 1
-    assert failing_frames(check.out) == set(marks)
+    assert check.expected_frames() == set(marks) and check.rc == 0, check.out
+    # each reported with the reason its comment gives
+    assert {o.frame: o.reason for o in check.report.expected} == {i: t.split(": ", 1)[1] for i, t in marks.items()}

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import SCENARIOS
 from factory import scenario_dict
-from tracehelp import pcapcheck, run_with_trace
+from tracehelp import run_with_trace, verify_trace
 
 from ipsecsim.cli import main
 from ipsecsim.trace import dissect
@@ -37,7 +37,7 @@ def test_classic_pcap_and_raw_ip_are_written_and_dissected(tmp_path) -> None:
         _, pcap, keys, _ = run_with_trace(tmp_path, LOSSY, name=f"{fmt}-{link}", format=fmt, link_type=link)
         head = pcap.read_bytes()[:4]
         assert head == (b"\xd4\xc3\xb2\xa1" if fmt == "pcap" else b"\x0a\x0d\x0d\x0a")
-        check = pcapcheck(pcap, keys)
+        check = verify_trace(pcap, keys)
         assert check.rc == 0, check.out
         assert ("eth" in check.protocols()) == (link == "ethernet")
 
@@ -101,7 +101,7 @@ def test_undecryptable_sas_are_marked_and_left_out_of_the_keys_file(tmp_path) ->
     caps = dissect.read(pcap)
     marked = [c for c in caps if any("NOT decryptable in Wireshark" in x for x in c.comments)]
     assert len(marked) == 2  # the two IKE_AUTH messages, encrypted with SM4 / HMAC-SM3
-    check = pcapcheck(pcap)  # still a valid capture: no malformed frame
+    check = verify_trace(pcap)  # still a valid capture: no malformed frame
     assert check.rc == 0, check.out
 
 

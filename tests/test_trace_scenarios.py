@@ -1,7 +1,7 @@
 """The shipped IKEv2 scenarios as packets: tshark dissects every frame without a malformed
 one and, with the keys file, decrypts and verifies every Encrypted (SK) payload.
 
-tshark is required (pcapcheck runs it): without it these tests fail, they never skip.
+tshark is required (ipsecsim verify runs it): without it these tests fail, they never skip.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 from conftest import ROOT, SCENARIOS
-from tracehelp import pcapcheck, run_with_trace
+from tracehelp import run_with_trace, verify_trace
 
 from ipsecsim.cli import main
 from ipsecsim.proto.ikev2.message import Message
@@ -29,10 +29,10 @@ def test_there_are_scenarios_to_check() -> None:
 @pytest.mark.parametrize("path", IKEV2_SCENARIOS, ids=lambda p: p.stem)
 def test_scenario_trace_decrypts_completely(tmp_path, path) -> None:
     result, pcap, keys, _ = run_with_trace(tmp_path, path)
-    check = pcapcheck(pcap, keys)
+    check = verify_trace(pcap, keys)
     assert check.rc == 0, check.out
     # Every datagram sent is one frame (captured at its sender, lost ones included).
-    assert f": {len(result.transmissions)} frames" in check.out
+    assert check.report.frames == len(result.transmissions)
     # RFC 7296 1.2 / 3.14: every message after IKE_SA_INIT travels in an SK payload.
     encrypted = sum(1 for tx in result.transmissions if isinstance(tx.dgram.message, Message)
                     and tx.dgram.message.encrypted)
@@ -42,7 +42,7 @@ def test_scenario_trace_decrypts_completely(tmp_path, path) -> None:
 
 def test_trace_without_keys_has_no_malformed_frame(tmp_path) -> None:
     _, pcap, _, _ = run_with_trace(tmp_path, SCENARIOS / "ikev2-lossy-link.yaml")
-    check = pcapcheck(pcap)
+    check = verify_trace(pcap)
     assert check.rc == 0, check.out
 
 
@@ -54,7 +54,7 @@ def test_cli_writes_pcap_and_keys(tmp_path, capsys) -> None:
     assert captured.out.lstrip().startswith("{")  # --json keeps stdout pure JSON
     assert f"pcap: 4 packets (4 IKE) -> {pcap}" in captured.err
     assert f"keys: 1 IKEv2 SA, 2 ESP SAs -> {keys}" in captured.err
-    check = pcapcheck(pcap, keys)
+    check = verify_trace(pcap, keys)
     assert check.rc == 0 and check.count("IKEv2 SK") == (2, 2), check.out
 
 

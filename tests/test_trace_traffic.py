@@ -1,6 +1,6 @@
 """The simulated traffic in packet traces: every ping as a real tunnel-mode ESP packet (ICMP
 echo inside, RFC 4303 / RFC 792), bulk flows sampled, sequence numbers running per SA as the
-data plane counted them (RFC 4303 3.3.3), all decrypted and verified by tshark (pcapcheck).
+data plane counted them (RFC 4303 3.3.3), all decrypted and verified by tshark (ipsecsim verify).
 
 tshark is required: without it these tests fail, they never skip.
 """
@@ -15,7 +15,7 @@ import pytest
 from conftest import SCENARIOS
 from factory import scenario_dict
 from scapy.layers.inet import IP, UDP
-from tracehelp import pcapcheck, run_with_trace, tshark_fields
+from tracehelp import run_with_trace, tshark_fields, verify_trace
 
 from ipsecsim.config.loader import load_scenario
 from ipsecsim.errors import ConfigError
@@ -42,7 +42,7 @@ def opened(pcap, doc) -> list[tuple[dissect.Captured, int, bytes]]:
 @pytest.mark.parametrize("name", TRAFFIC_SCENARIOS)
 def test_traffic_scenario_esp_decrypts_in_wireshark(tmp_path, name) -> None:
     result, pcap, keys, _ = run_with_trace(tmp_path, SCENARIOS / f"{name}.yaml")
-    check = pcapcheck(pcap, keys)
+    check = verify_trace(pcap, keys)
     assert check.rc == 0, check.out
     esp = check.protocols()["esp"]
     assert esp > 0 and check.count("ESP") == (esp, esp)
@@ -151,5 +151,5 @@ def test_same_seed_same_esp_bytes(tmp_path) -> None:
     _, p1, _, _ = run_with_trace(tmp_path, doc, name="one")
     _, p2, _, _ = run_with_trace(tmp_path, doc, name="two")
     assert p1.read_bytes() == p2.read_bytes()
-    check = pcapcheck(p1, tmp_path / "one.keys.json")
+    check = verify_trace(p1, tmp_path / "one.keys.json")
     assert check.rc == 0 and check.count("ESP")[0] == 2 * 20 + 20, check.out

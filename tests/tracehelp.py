@@ -1,51 +1,63 @@
-"""Helpers for packet-trace tests: write a run's trace, check it with tshark via pcapcheck.
+"""Helpers for packet-trace tests: write a run's trace, check it with tshark (``ipsecsim verify``).
 
-tshark is required: without it ``pcapcheck`` fails and so do the tests (CI installs the
+tshark is required: without it ``verify`` reports bad input and the tests fail (CI installs the
 Debian package ``tshark``); they never skip.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import os
 import subprocess
-import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conftest import SHARED
-
 from ipsecsim.config.loader import load_scenario
 from ipsecsim.result import Result
 from ipsecsim.sim.runner import simulate
+from ipsecsim.trace import wireshark
 from ipsecsim.trace.frames import FrameSource
 from ipsecsim.trace.options import TraceOptions
 from ipsecsim.trace.packets import write_trace
+from ipsecsim.trace.verify import Report, verify
 
-PCAPCHECK = SHARED / "tools" / "pcapcheck"
+NAMES = {"ESP": "esp", "IKEv2 SK": "ikev2", "IKEv1 encrypted": "ikev1"}
 
 
 @dataclass
 class Check:
-    rc: int
-    out: str
+    """``ipsecsim verify``'s report on a trace, with the exit status the command would give."""
+
+    report: Report
+
+    @property
+    def rc(self) -> int:
+        return self.report.status
+
+    @property
+    def out(self) -> str:
+        return "\n".join(self.report.lines())
 
     def count(self, what: str) -> tuple[int, int]:
-        """(decrypted, seen) for 'ESP', 'IKEv2 SK' or 'IKEv1 encrypted' from the summary line."""
-        m = re.search(rf"{re.escape(what)} (\d+)/(\d+)", self.out)
-        assert m, self.out
-        return int(m.group(1)), int(m.group(2))
+        """(decrypted and verified, packets) for 'ESP', 'IKEv2 SK' or 'IKEv1 encrypted'."""
+        t = self.report.tallies[NAMES[what]]
+        return t.verified, t.packets
 
     def protocols(self) -> dict[str, int]:
-        return {m.group(1): int(m.group(2)) for m in re.finditer(r"^  (\S+)\s+(\d+)$", self.out, re.M)}
+        return dict(self.report.protocols)
+
+    def failed_frames(self) -> set[int]:
+        return {o.frame for o in self.report.failures}
+
+    def expected_frames(self) -> set[int]:
+        return {o.frame for o in self.report.expected}
 
 
-def pcapcheck(pcap: Path, keys: Path | None = None) -> Check:
-    cmd = [sys.executable, str(PCAPCHECK), str(pcap)] + (["--keys", str(keys)] if keys else [])
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    return Check(res.returncode, res.stdout + res.stderr)
+def verify_trace(pcap: Path, keys: Path | None = None) -> Check:
+    return Check(verify(pcap, keys))
 
 
 def run_with_trace(tmp: Path, source: Any, sources: Sequence[FrameSource] | None = None, name: str = "t",
@@ -63,19 +75,14 @@ def run_with_trace(tmp: Path, source: Any, sources: Sequence[FrameSource] | None
 
 
 def tshark_fields(pcap: Path, keys: Path, fields: Sequence[str]) -> list[list[str]]:
-    """One row per frame of ``fields`` as tshark shows them with the keys file's decryption
-    tables (pcapcheck's translation), e.g. inner and outer ``ip.src`` of a decrypted ESP packet
+    """One row per frame of ``fields`` as tshark shows them with the keys file's Wireshark tables
+    (``trace.wireshark``), e.g. inner and outer ``ip.src`` of a decrypted ESP packet
     comma-separated."""
-    import importlib.machinery
-    import importlib.util
-    loader = importlib.machinery.SourceFileLoader("pcapcheck", str(PCAPCHECK))
-    spec = importlib.util.spec_from_loader("pcapcheck", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    cmd = ["tshark", "-n", "-r", str(pcap), *module.uat_args(json.loads(keys.read_text())), "-T", "fields",
-           "-E", "occurrence=a", "-E", "separator=/t"]
+    cmd = ["tshark", "-n", "-r", str(pcap), "-T", "fields", "-E", "occurrence=a", "-E", "separator=/t"]
     for f in fields:
         cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    with tempfile.TemporaryDirectory() as cfg:
+        wireshark.write_profile(cfg, wireshark.check_keys(json.loads(keys.read_text())))
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                             env={**os.environ, "WIRESHARK_CONFIG_DIR": cfg}).stdout
     return [line.split("\t") for line in out.splitlines()]

@@ -1,4 +1,4 @@
-"""The keys file (``--keys``): every SA of a run in the JSON format of ``shared/tools/pcapcheck``.
+"""The keys file (``--keys``): every SA of a run as JSON, one section per Wireshark decryption table.
 
 Each section maps onto one of Wireshark's decryption tables (Preferences > Protocols):
 
@@ -11,12 +11,14 @@ Each section maps onto one of Wireshark's decryption tables (Preferences > Proto
 * ``ikev1`` -> ISAKMP "IKEv1 Decryption Table": initiator cookie, encryption key
   (RFC 2409 Appendix B).
 
-Algorithm names are pcapcheck's, mapped from our transform registry. An SA Wireshark 4.0
+Algorithm names are short lowercase ones (``aes-cbc``, ``hmac-sha2-256-128``), mapped from our
+transform registry; ``trace.wireshark`` turns them into Wireshark's own table files. An SA Wireshark 4.0
 cannot decrypt (SM4, SM3, ChaCha20-Poly1305, single DES for IKEv2 ...) is listed under
 ``undecryptable`` with the reason instead, so that no table row ever claims a wrong algorithm.
 ESP with HMAC-SHA-256 truncated to 96 bits (the ``sha256_96`` proposal keyword, or a side with
-``child.sha256_96``) is listed there too, because pcapcheck's key format has no name for it,
-but with its keys and the name Wireshark's ESP table gives it, so it can be entered by hand.
+``child.sha256_96``) is listed there too, because the ``esp`` section names RFC 4868 algorithms
+only, but with its keys and the name Wireshark's ESP table gives it (``wireshark_auth_alg``):
+the Wireshark files written beside the keys file and ``ipsecsim verify`` use that row.
 
 Each ESP direction is described as its sender installed it (``as_sent``): the receiver's own
 record names the negotiated algorithm, which is not what arrives when the two ends truncate
@@ -37,7 +39,7 @@ from ..proto.keylog import EspSaKeys, Ikev1Keys
 if TYPE_CHECKING:
     from ..result import Result
 
-# pcapcheck / Wireshark 4.0 names, keyed by our registry's names.
+# keys file names (trace.wireshark maps them onto Wireshark 4.0's), keyed by our registry's names.
 INTEG_NAMES = {"md5": "hmac-md5-96", "sha1": "hmac-sha1-96", "sha256": "hmac-sha2-256-128",
                "sha384": "hmac-sha2-384-192", "sha512": "hmac-sha2-512-256"}
 IKEV2_CIPHERS = {"aes-cbc": "aes-cbc", "aes-ctr": "aes-ctr", "3des": "3des"}
@@ -51,8 +53,8 @@ class Cannot(NamedTuple):
     algorithm: str
     reason: str
     by_hand: str | None = None
-    """Wireshark can after all, with this authentication algorithm entered by hand; only the
-    keys file format (pcapcheck's) has no name for it."""
+    """Wireshark can after all, with this authentication algorithm; only the keys file's ``esp``
+    section has no name for it."""
 
 
 SHA256_96_WIRESHARK = "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]"
@@ -62,8 +64,9 @@ SHA256_96_WIRESHARK = "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]"
 def _cannot(alg: Algorithm, table: str) -> Cannot:
     if alg.name == "sha256_96" and table == "ESP SA table":
         return Cannot(alg.name, "the sender truncates HMAC-SHA-256 to 96 bits (a 12-octet ICV, not RFC 4868's 16), "
-                      "which pcapcheck's key format cannot name; in Wireshark choose the authentication algorithm "
-                      f"'{SHA256_96_WIRESHARK}' with the keys of its undecryptable entry", SHA256_96_WIRESHARK)
+                      "which the keys file's esp section cannot name; Wireshark verifies it as "
+                      f"'{SHA256_96_WIRESHARK}' (the row of its undecryptable entry, written to the esp_sa file "
+                      "beside the keys file)", SHA256_96_WIRESHARK)
     return Cannot(alg.name, f"{alg.name} is not in Wireshark 4.0's {table} ({alg.description})")
 
 
@@ -89,12 +92,12 @@ def _names(encr: Algorithm, integ: Algorithm | None, ciphers: dict[str, str], ta
 
 
 def ikev2_names(k: IkeKeys) -> tuple[str, str] | Cannot:
-    """(enc_alg, integ_alg) of an IKE SA in pcapcheck's names, or why Wireshark cannot decrypt it."""
+    """(enc_alg, integ_alg) of an IKE SA in the keys file's names, or why Wireshark cannot decrypt it."""
     return _names(k.encr, None if k.encr.aead else k.integ, IKEV2_CIPHERS, "IKEv2 decryption table", "none")
 
 
 def esp_names(k: EspSaKeys) -> tuple[str, str] | Cannot:
-    """(enc_alg, auth_alg) of an ESP SA in pcapcheck's names, or why Wireshark cannot decrypt it."""
+    """(enc_alg, auth_alg) of an ESP SA in the keys file's names, or why Wireshark cannot decrypt it."""
     return _names(k.encr, k.integ, ESP_CIPHERS, "ESP SA table", "null")
 
 
@@ -108,7 +111,7 @@ def ikev1_reason(k: Ikev1Keys) -> Cannot | None:
 def undecryptable_reason(what: str, why: Cannot) -> str:
     """The marker written on packets of an SA Wireshark cannot decrypt."""
     if why.by_hand is not None:
-        return f"{what} NOT checked by pcapcheck (expect its 'not decrypted/authenticated'): {why.reason}"
+        return f"{what} with a row the keys file's tables cannot name: {why.reason}"
     return f"{what} NOT decryptable in Wireshark: {why.reason}; its keys are not in the keys file"
 
 
@@ -206,5 +209,9 @@ def ikev1_table(result: Result) -> dict[bytes, Ikev1Keys]:
     return out
 
 
-def write(path: str | Path, doc: dict[str, Any]) -> None:
+def write(path: str | Path, doc: dict[str, Any]) -> Path:
+    """Write the keys file and, beside it, the same keys as Wireshark's table files
+    (``trace.wireshark.profile_dir``); returns that directory."""
+    from . import wireshark
     Path(path).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return wireshark.write_profile(wireshark.profile_dir(path), wireshark.check_keys(doc, str(path)))

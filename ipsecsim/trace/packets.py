@@ -19,7 +19,7 @@ from .. import __version__
 from ..errors import ConfigError
 from ..proto.algorithms import lookup
 from ..proto.proposals import ProposalError, Protocol, parse
-from . import keyfile, pcap
+from . import keyfile, pcap, wireshark
 from .dataplane import bulk_counts
 from .frames import FRAME_SOURCES, Frame, FrameSource
 from .options import TraceOptions
@@ -39,6 +39,9 @@ class TraceReport:
     sample: str = ""
     key_counts: dict[str, int] = field(default_factory=dict)
     undecryptable: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    wireshark: Path | None = None
+    """The directory of Wireshark table files written beside the keys file."""
 
     def lines(self) -> list[str]:
         out = []
@@ -54,7 +57,11 @@ class TraceReport:
             sas = ", ".join(f"{k[kind]} {label} SA{'s' if k[kind] != 1 else ''}"
                             for kind, label in (("ikev2", "IKEv2"), ("ikev1", "IKEv1"), ("esp", "ESP")) if k.get(kind))
             out.append(f"keys: {sas or 'no SA to decrypt'} -> {self.keys}")
+            if self.wireshark is not None:
+                out.append(f"wireshark: {self.wireshark}/ holds the keys as Wireshark tables"
+                           + (f"; decrypted: {wireshark.tshark_line(self.pcap, self.keys)}" if self.pcap else ""))
         out += [f"warning: {u}" for u in self.undecryptable]
+        out += [f"note: {u}" for u in self.notes]
         return out
 
 
@@ -111,13 +118,13 @@ def write_trace(result: Result, opts: TraceOptions, sources: Sequence[FrameSourc
         report.lost = sum(1 for tx in result.transmissions if tx.lost is not None) if opts.lost == "include" else 0
     if opts.keys is not None:
         try:
-            keyfile.write(opts.keys, doc)
+            report.wireshark = keyfile.write(opts.keys, doc)
         except OSError as e:
             raise ConfigError(None, str(opts.keys), f"cannot write the keys file: {e.strerror or e}") from None
         report.key_counts = {k: len(v) for k, v in doc.items()}
-    report.undecryptable = [f"{_describe_entry(u)} NOT "
-                            f"{'checked by pcapcheck' if 'wireshark_auth_alg' in u else 'decryptable in Wireshark'}: "
-                            f"{u['reason']}" for u in doc["undecryptable"]]
+    report.undecryptable = [f"{_describe_entry(u)} NOT decryptable in Wireshark: {u['reason']}"
+                            for u in doc["undecryptable"] if "wireshark_auth_alg" not in u]
+    report.notes = [f"{_describe_entry(u)}: {u['reason']}" for u in doc["undecryptable"] if "wireshark_auth_alg" in u]
     return report
 
 
