@@ -264,3 +264,16 @@ def test_final_state_text_names_the_unilateral_tunnel() -> None:
     proc = subprocess.run([sys.executable, "-m", "ipsecsim", "run", str(SCENARIOS / "unilateral-tunnel-no-dpd.yaml"),
                            "--duration", "10m", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert json.loads(proc.stdout)["peers"]["customer"]["tunnel"]["state"] == "unilateral"
+
+
+def test_ikev2_inbound_flow_keeps_dpd_quiet_on_the_ike_sa_after_a_rekey() -> None:
+    """swanctl.conf dpd_delay: checks are "only sent if no other traffic was received". A steady
+    flow arrives at A the whole time; the IKE SA is rekeyed at 1 h; the new IKE SA knows the
+    flow is still arriving and sends no check either. When the flow stops (at 1 h 30 min, the
+    last packets arriving 5 ms later) A checks dpd_delay after that."""
+    a = {"dpd": {"delay": "30s", "action": "clear"}, "ike": {"rekey_time": "1h", "rand_time": "0s"}}
+    flow = {"kind": "bulk", "from": "B", "to": "A", "rate": "1Mbit/s", "start": "1s", "stop": "90m"}
+    r = run(one_sided(2, a, {}, duration="2h", traffic=[flow]))
+    assert len(r.events_named("ike_sa_rekeyed", "A")) == 1  # 3600.02 s
+    probes = [p.t for p in r.events_named("dpd_probe_sent", "A") if p.get("retry") == 0]
+    assert probes and probes[0] == pytest.approx(5400.005 + DELAY, abs=1e-6), probes[:3]
