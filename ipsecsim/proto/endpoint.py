@@ -112,6 +112,12 @@ class Endpoint:
         if not self.retired:
             self.traffic.refresh(now)
 
+    def advance(self, now: float) -> None:
+        """The driver's clock reads ``now``: whatever this peer reports from here on happened
+        then (a driver calls it before reaching into the peer other than through the entry
+        points above, e.g. when a rebooted gateway's data plane hands its flows over)."""
+        self.now = now
+
     def handle_timer(self, now: float) -> None:
         """Run every timer job due at or before ``now``."""
         self.now = now

@@ -170,6 +170,10 @@ class PeerNode:
             self.retiring.clear()
         self.boots += 1
         new = self.make_endpoint(settings or old.settings, self.boots)
+        # the old gateway's clock stopped when it crashed or froze: what both report now
+        # (the drop intervals closed by the hand-over) happens now, not back then
+        old.advance(now)
+        new.advance(now)
         new.keylog = old.keylog  # the packet trace still needs the keys of SAs from before the crash
         new.traffic.flows = old.traffic.flows  # the hosts' flow counters outlive the gateway's reboot
         new.traffic.ledger.totals = old.traffic.ledger.totals  # and so do the dropped totals
@@ -212,6 +216,7 @@ class PeerNode:
 
     def revoke_route(self, revoked: bool) -> None:
         """Withdraw (or restore) this peer's route to the remote subnets (health check policy)."""
+        self.ep.advance(self.env.now)
         self.ep.traffic.route_revoked = revoked
         self.ep.traffic.refresh(self.env.now)
         self._flush()

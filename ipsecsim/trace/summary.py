@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from .ha_summary import ha_summary
 from .traffic_summary import traffic_summary
+from .tunnel_state import tunnel_states
 
 if TYPE_CHECKING:
     from ..result import Result
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 def summarize(result: Result) -> dict[str, Any]:
     sc = result.scenario
     peers: dict[str, Any] = {}
+    tunnels = tunnel_states(result)
     for name, ep in result.endpoints.items():
         s = ep.settings
         own = [e for e in result.events if e.peer == name]
@@ -42,6 +44,7 @@ def summarize(result: Result) -> dict[str, Any]:
                          "retransmitted": retransmitted, "lost": counts["message_lost"]},
             "failures": failures,
             "health": health(own, result.duration),
+            "tunnel": tunnels.get(name),
         }
     return {
         "scenario": sc.name,

@@ -18,6 +18,7 @@ from ..config.topology import partner_map
 from ..proto.events import Event
 from ..sim.ha import PLACED
 from .ha_summary import render_ha
+from .tunnel_state import describe as describe_tunnel
 
 if TYPE_CHECKING:
     from ..result import Result
@@ -328,6 +329,9 @@ def render_state(result: Result, console: Console) -> None:
             p.get("down") or "", "")
         vendor = f"  [dim](Huawei Cloud: {huawei})[/]" if str(p.get("profile", "")).startswith("huawei") else ""
         console.print(f"  {name}: [{colour}]{p['status']}[/]{vendor}{down}")
+        lopsided = describe_tunnel(name, p["tunnel"]) if p.get("tunnel") else None
+        if lopsided is not None:
+            console.print(f"    [bold red]{escape(lopsided)}[/]")
         for sa in p["ike_sas"]:
             console.print(f"    IKE SA {sa['spi_i']}_i {sa['spi_r']}_r {sa['state']}"
                           f"{' (initiator)' if sa['initiator'] else ''} {escape(str(sa['proposal'] or ''))}")

@@ -242,13 +242,22 @@ class Ikev2Engine(LifecycleMixin):
         return None
 
     def ike_established(self, sa: IkeSa, now: float) -> None:
-        sa.state, sa.established_at = IkeState.ESTABLISHED, now
+        """IKE_AUTH completed: a new IKE SA with the peer."""
         self.half_open.pop((sa.spi_i, sa.remote[0]), None)
         self.attempts = 0
         assert sa.proposal is not None
         self.emit_sa(sa, "ike_sa_established", initiator=sa.initiator, proposal=str(sa.proposal),
                      local_id=str(self.settings.local_identity), remote_id=str(sa.peer_id))
         self.trap_armed = False
+        self.became_established(sa, now)
+
+    def became_established(self, sa: IkeSa, now: float) -> None:
+        """The one place where an IKE SA becomes established, whatever made it (IKE_AUTH, a
+        rekey initiated by either side, the SA kept after a rekey collision, a new SA after a
+        restart): it is usable, its lifetime starts and its dead peer detection is armed
+        (strongSwan ike_sa.c ``set_state``: entering IKE_ESTABLISHED schedules the rekey /
+        delete jobs and the first DPD check of the SA, ``send_dpd``)."""
+        sa.state, sa.established_at = IkeState.ESTABLISHED, now
         self.liveness.start(sa, now)
         self.start_ike_lifetime(sa, now)
 
@@ -290,7 +299,7 @@ class Ikev2Engine(LifecycleMixin):
             self.mark_deleting(sa, notify.lower())
         elif notify_peer and sa.keys is not None:
             sa.state = IkeState.DELETING
-            sa.tm.queue.clear()
+            sa.tm.drop_queued()
             sa.tm.queue_task(InformationalTask(self, "auth_failed_notify", (N(Notify.AUTHENTICATION_FAILED),),
                                                lambda s, r, t: self.destroy(s, notify.lower(), t)), self.ep.now)
         else:
@@ -300,7 +309,7 @@ class Ikev2Engine(LifecycleMixin):
         """Destroy the SA once the response being built has been sent."""
         sa.state = IkeState.DELETING
         sa.delete_reason = reason
-        sa.tm.queue.clear()
+        sa.tm.drop_queued()
 
     def after_response(self, sa: IkeSa, response: Message, now: float) -> None:
         if sa.state is IkeState.DELETING and sa.delete_reason is not None:
@@ -331,12 +340,16 @@ class Ikev2Engine(LifecycleMixin):
     def on_esp_outbound(self, child: ChildSa | None, now: float, flowing: bool | None) -> None:
         """A packet leaves on ``child`` (flowing None), or fluid outbound traffic starts or stops:
         the on-demand worry trigger (RFC 3706 5.3)."""
+        if flowing is not None:
+            self.liveness.out_flowing = flowing
         for sa in self._dpd_targets(child, flowing):
             self.liveness.traffic(sa, now, flowing)
 
     def on_esp_inbound(self, child: ChildSa | None, now: float, flowing: bool | None) -> None:
         """A packet arrived on ``child`` (flowing None), or fluid inbound traffic starts or stops:
         inbound ESP is a sign of life (swanctl.conf dpd_delay)."""
+        if flowing is not None:
+            self.liveness.in_flowing = flowing
         for sa in self._dpd_targets(child, flowing):
             if flowing is None:
                 self.liveness.esp_inbound(sa, now)
@@ -391,7 +404,7 @@ class Ikev2Engine(LifecycleMixin):
         if not sa.alive:
             return
         sa.state = IkeState.DELETING
-        sa.tm.queue.clear()
+        sa.tm.drop_queued()
         sa.tm.queue_task(InformationalTask(self, "ike_delete", (D(Protocol.IKE),),
                                            lambda s, r, t: self.destroy(s, reason, t)), now)
 

@@ -255,6 +255,9 @@ class LifecycleMixin:
             sa.tm.queue_task(IkeRekeyTask(self._engine()), now)
             return
         self.emit_sa(sa, "sa_expired", sa_type="ike", kind="hard", by="time", limit=round(limit, 6))
+        # the SA is over: an exchange still in flight on it is abandoned and the Delete goes at once
+        # (it is retransmitted on the schedule; the SA is gone when answered or given up)
+        sa.tm.preempt()
         self.delete_ike(sa, "expired", now)
 
     def schedule_ike_rekey_retry(self, sa: IkeSa, now: float) -> None:
@@ -275,12 +278,11 @@ class LifecycleMixin:
         new.proposal, new.nonce_i, new.nonce_r, new.peer_id = proposal, ni, nr, old.peer_id
         new.nat_local, new.nat_remote, new.encap = old.nat_local, old.nat_remote, old.encap
         derive_rekeyed(old, new, g_ir)
-        new.state, new.established_at = IkeState.ESTABLISHED, now
         self.sas[new.uid] = new
         self.by_spi[new.my_spi] = new
         self.emit_sa(old, "ike_sa_rekeyed", new_spi_i=spi_i.hex(), new_spi_r=spi_r.hex(), initiator=initiator,
                      proposal=str(proposal))
-        self.start_ike_lifetime(new, now)
+        self._engine().became_established(new, now)
         return new
 
     def adopt(self, old: IkeSa, new: IkeSa, now: float) -> None:

@@ -36,13 +36,22 @@ class DpdTask(InformationalTask):
 class Liveness:
     def __init__(self, engine: Ikev2Engine):
         self.engine = engine
+        self.in_flowing = False
+        """A fluid ESP flow from the peer arrives on a CHILD SA right now."""
+        self.out_flowing = False
+        """A fluid flow is sent on a CHILD SA right now (on-demand worry trigger)."""
 
     def start(self, sa: IkeSa, now: float) -> None:
-        """The IKE SA is up: watch it if DPD is configured on this side."""
+        """The IKE SA is up (``Ikev2Engine.became_established``, whatever established it): watch
+        it if DPD is configured on this side. The idle clock starts now (the message that
+        completed the SA came from the peer); flows already under way carry over (after an
+        IKE rekey the CHILD SAs, and their traffic, move to the new SA)."""
         cfg = self.engine.settings.dpd
         if cfg is None or sa.dpd is not None:
             return
-        sa.dpd = DpdMachine(cfg, now)
+        sa.dpd = DpdMachine(cfg, now, traffic_flowing=self.out_flowing)
+        if self.in_flowing and self._esp_counts(sa):
+            sa.dpd.inbound_flowing = True
         self._arm(sa)
 
     def inbound(self, sa: IkeSa, now: float) -> None:

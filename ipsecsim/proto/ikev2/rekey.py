@@ -79,7 +79,7 @@ class ChildCreateTask:
     def build(self, sa: IkeSa, msg_id: int, now: float) -> Message | None:
         e, old = self.engine, self.rekey_of
         if sa.keys is None or sa.state not in (IkeState.ESTABLISHED, IkeState.REKEYING):
-            self._abandon()
+            self.abandon()
             return None
         if old is not None and old.state is not ChildState.REKEYING:
             return None  # replaced or deleted meanwhile (e.g. the peer rekeyed it first)
@@ -174,14 +174,15 @@ class ChildCreateTask:
             old.state = ChildState.INSTALLED
             e.schedule_child_rekey_retry(old, now)
 
-    def _abandon(self) -> None:
+    def abandon(self) -> None:
+        """The exchange will not complete (given up, or preempted by the SA's hard expiry)."""
         if self.rekey_of is not None and self.rekey_of.state is ChildState.REKEYING:
             self.rekey_of.state = ChildState.INSTALLED
         if self.rekey_of is None:
             self.engine.creating = False
 
     def gave_up(self, sa: IkeSa, now: float) -> None:
-        self._abandon()
+        self.abandon()
         self.engine.exchange_gave_up(sa, now)
 
 

@@ -91,10 +91,22 @@ class TaskManager:
             self._transmit(now)
             return
         task, self.active, self.request = self.active, None, None
+        self.my_mid += 1  # RFC 7296 2.2: an id is never reused for another request on this SA
         self.engine.emit_sa(self.sa, "retransmit_gave_up", exchange=task_exchange(task), msg_id=msg_id,
                             transmissions=n, task=task.name if task else None)
         if task is not None:
             task.gave_up(self.sa, now)
+        self.initiate(now)  # exchanges queued behind it (a Delete) go now, if the SA is still there
+
+    def preempt(self) -> None:
+        """Abandon the request in flight without waiting for its answer or its schedule (the
+        SA has reached its hard lifetime: nothing may be negotiated on it any more). Its
+        retransmission hints find no request of theirs and do nothing; its message id is used
+        up (RFC 7296 2.2), so the next request carries the next one."""
+        if self.request is not None:
+            task, self.active, self.request = self.active, None, None
+            self.my_mid += 1
+            _abandon(task)
 
     def on_response(self, msg: Message, now: float) -> None:
         if self.request is None or self.active is None or msg.msg_id != self.request.msg_id \
@@ -114,10 +126,18 @@ class TaskManager:
             self.my_mid += 1
         self.initiate(now)
 
-    def abort(self) -> None:
-        """Forget everything in flight or queued (the IKE SA goes away)."""
+    def drop_queued(self) -> None:
+        """Forget the exchanges not yet started; each is told it will not run."""
+        dropped = list(self.queue)
         self.queue.clear()
-        self.active = self.request = None
+        for task in dropped:
+            _abandon(task)
+
+    def abort(self) -> None:
+        """Forget everything in flight or queued (the IKE SA goes away): a deleted SA's task
+        manager sends nothing more, and its pending timer hints find nothing to act on."""
+        self.preempt()
+        self.drop_queued()
 
     # --- responder side --------------------------------------------------------------------
     def on_request(self, msg: Message, now: float,
@@ -137,6 +157,14 @@ class TaskManager:
         else:
             self.engine.ep.emit("message_ignored", reason="unexpected message id", msg_id=msg.msg_id,
                                 expected=self.peer_mid, exchange=msg.exchange.name)
+
+
+def _abandon(task: Task | None) -> None:
+    """Tell a task that it will not complete (optional ``abandon()``: e.g. a CHILD SA rekey
+    returns its SA to the installed state)."""
+    hook = getattr(task, "abandon", None)
+    if hook is not None:
+        hook()
 
 
 def task_exchange(task: Task | None) -> str | None:

@@ -1,0 +1,81 @@
+"""The final state of each tunnel seen from both ends: up, down, or unilateral.
+
+A tunnel is *unilateral* (the Huawei Cloud FAQ's "单边隧道") when one end believes it up and
+the other does not: the first holds a CHILD / IPsec SA it sends on, and the second has no
+inbound SA with that SPI, so everything sent on it is dropped at the far end (RFC 4301 5.2:
+an ESP packet whose SPI matches no SA is discarded). It does not matter how it came about -
+DPD on one side only, DPD lost on one side, a side that crashed and came back as a
+responder, a rekey or a Delete the other side never saw: the verdict reads only the SAs the
+two ends hold at the end of the run.
+
+Per peer (``summary.peers.NAME.tunnel``):
+
+* ``partner`` - the other end;
+* ``state`` - ``up`` (each end sends on SAs the other can receive), ``down`` (neither end
+  sends on any SA), ``unilateral`` (an end sends on SAs the other end does not have);
+* ``believes_up`` - this end holds an installed CHILD SA to send on;
+* ``black_hole`` - the outbound SPIs of this end that the partner has no inbound SA for
+  (traffic this end sends is dropped there), empty otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..config.topology import partner_map
+from ..proto.sa import ChildState
+
+if TYPE_CHECKING:
+    from ..proto.endpoint import Endpoint
+    from ..result import Result
+
+
+def _outbound(ep: Endpoint) -> list[str]:
+    """SPIs this end sends on: its installed SAs (none after a crash)."""
+    return [str(c["spi_out"]) for c in ep.status()["child_sas"]]
+
+
+def _inbound(ep: Endpoint) -> set[str]:
+    """SPIs this end can still receive on: every SA pair not deleted, a replaced one included
+    (its inbound SA is kept until it is deleted); none after a crash."""
+    if ep.status().get("down") == "crashed":
+        return set()
+    children = getattr(ep.engine, "child_sas", None)
+    if children is None:
+        return set()
+    return {c.spi_in.hex() for c in children() if c.state is not ChildState.DELETED}
+
+
+def tunnel_states(result: Result) -> dict[str, dict[str, Any]]:
+    """``peers.NAME.tunnel`` for every peer with a partner (module docstring)."""
+    part = partner_map(result.scenario.config.peers)
+    out: dict[str, dict[str, Any]] = {}
+    for name, other in part.items():
+        ep, peer = result.endpoints.get(name), result.endpoints.get(other)
+        if ep is None or peer is None:
+            continue
+        mine, theirs = _outbound(ep), _outbound(peer)
+        hole = [s for s in mine if s not in _inbound(peer)]
+        their_hole = [s for s in theirs if s not in _inbound(ep)]
+        if not mine and not theirs:
+            state = "down"
+        elif hole or their_hole or not mine or not theirs:
+            state = "unilateral"
+        else:
+            state = "up"
+        out[name] = {"partner": other, "state": state, "believes_up": bool(mine), "black_hole": hole}
+    return out
+
+
+def describe(name: str, tunnel: dict[str, Any]) -> str | None:
+    """One line for the final state when the tunnel is unilateral, else None."""
+    if tunnel["state"] != "unilateral":
+        return None
+    other = tunnel["partner"]
+    if tunnel["black_hole"]:
+        spis = ", ".join(f"{s}_o" for s in tunnel["black_hole"])
+        return (f"unilateral tunnel: {name} believes it up and sends on {spis}, which {other} has no inbound SA "
+                f"for: {other} drops that traffic")
+    if not tunnel["believes_up"]:
+        return f"unilateral tunnel: {other} believes it up, {name} has no SA to send on"
+    return f"unilateral tunnel: {other} sends on SAs {name} does not have"
