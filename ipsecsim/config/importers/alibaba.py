@@ -15,6 +15,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from .base import Fields, ImportedPeer, ipv4_or_none, is_masked, other_vendor
+from .values import shown
 
 ENCR = {"aes": "aes128", "aes192": "aes192", "aes256": "aes256", "des": "des", "3des": "3des", "sm4": "sm4"}
 AUTH = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "sha384": "sha384", "sha512": "sha512", "sm3": "sm3"}
@@ -61,21 +62,16 @@ def _ike(cfg: Fields, out: ImportedPeer, prefix: str, as_string: bool) -> None:
         ike["life_time"] = life
     elif life == 0:
         out.notes.append(f"{cfg.where('IkeLifetime')} is 0: no IKE SA lifetime is applied")
-    psk = cfg.string("Psk")
-    if psk is not None:
-        if is_masked(psk):
-            out.masked["ike.psk"] = (cfg.where("Psk"), psk)
-        else:
-            ike["psk"] = psk
     for key, target in (("LocalId", "local_id"), ("RemoteId", "remote_id")):
         value = cfg.string(key)
         if value is None:
             continue
         if is_masked(value):
-            out.masked[f"ike.{target}"] = (cfg.where(key), value)
+            out.mask(f"ike.{target}", cfg.where(key), value)
         else:
             ike[target] = value
     out.peer["ike"] = ike
+    out.psk(cfg, "Psk")
 
 
 def _ipsec(cfg: Fields, out: ImportedPeer, as_string: bool) -> None:
@@ -173,11 +169,11 @@ def import_describe(data: Any, file: str, tunnel: int | None = None) -> Imported
         ip_where = "InternetIp"
     if ip is not None:
         if is_masked(ip):
-            out.masked["address"] = (ip_where, ip)
+            out.mask("address", ip_where, ip)
         elif ipv4_or_none(ip):
             peer["address"] = ip
         else:
-            raise ConfigError(file, ip_where, f"invalid IPv4 address {ip!r}")
+            raise ConfigError(file, ip_where, f"invalid IPv4 address {shown(ip)}")
     else:
         out.missing["address"] = "the document has no InternetIp"
     if "ike" in peer and "psk" not in peer["ike"] and "ike.psk" not in out.masked:
@@ -235,7 +231,7 @@ def _health_check(check: dict[str, Any], hc: Fields, out: ImportedPeer) -> None:
     sip, dip = check["sip"], check["dip"]
     for key, value in (("Sip", sip), ("Dip", dip)):
         if value is not None and not is_masked(value) and ipv4_or_none(value) is None:
-            raise ConfigError(out.file, hc.where(key), f"invalid IPv4 address {value!r}")
+            raise ConfigError(out.file, hc.where(key), f"invalid IPv4 address {shown(value)}")
     local, remote = out.peer.get("local_subnets", []), out.peer.get("remote_subnets", [])
     covered = (sip is not None and dip is not None and not is_masked(sip) and not is_masked(dip)
                and any(ipaddress.IPv4Address(sip) in ipaddress.IPv4Network(n) for n in local)

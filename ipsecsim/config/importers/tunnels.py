@@ -23,6 +23,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from .base import Fields, ImportedPeer, is_masked
+from .values import shown
 
 
 @dataclass
@@ -84,7 +85,7 @@ def huawei_pair(items: list[tuple[Any, str]]) -> Tunnels:
                           f"gateway; give the other connection's document")
     ids = [p.meta.get("id") for p in peers]
     if ids[0] is not None and ids[0] == ids[1] and not is_masked(ids[0]):
-        raise ConfigError(files[1], _where(items[1][0], "id"), f"{ids[1]!r} is also the id of {files[0]}'s "
+        raise ConfigError(files[1], _where(items[1][0], "id"), f"{shown(ids[1])} is also the id of {files[0]}'s "
                           f"connection: the same connection given twice; an HA pair is two connections of one VPN "
                           f"gateway")
     if roles == ["slave", "slave"]:
@@ -92,8 +93,8 @@ def huawei_pair(items: list[tuple[Any, str]]) -> Tunnels:
                           "active-standby gateway has one master (active) connection; allowed: master, slave")
     gateways = [p.meta.get("vgw_id") for p in peers]
     if gateways[0] is not None and gateways[1] is not None and gateways[0] != gateways[1]:
-        raise ConfigError(files[1], _where(items[1][0], "vgw_id"), f"{gateways[1]!r} is another VPN gateway than "
-                          f"{files[0]}'s {gateways[0]!r}: the connections of an HA pair belong to one gateway")
+        raise ConfigError(files[1], _where(items[1][0], "vgw_id"), f"{shown(gateways[1])} is another VPN gateway than "
+                          f"{files[0]}'s {shown(gateways[0])}: the connections of an HA pair belong to one gateway")
     mode = "active-active" if roles == ["master", "master"] else "active-standby"
     order = [0, 1] if roles[0] == "master" else [1, 0]
     cgw = [peers[i].meta.get("cgw_id") for i in order]
