@@ -104,7 +104,7 @@ def mutated(draw: st.DrawFn, doc: Any) -> Any:
         elif op == "copy" and isinstance(parent, list):
             parent.append(copy.deepcopy(parent[path[-1]]))
         else:
-            parent[path[-1]] = draw(values)
+            parent[path[-1]] = copy.deepcopy(draw(values))  # EDGES holds lists: never share them
     return doc
 
 

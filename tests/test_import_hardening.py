@@ -298,3 +298,10 @@ def test_ha_connections_protecting_different_subnets_are_refused(tmp_path, capsy
     err = capsys.readouterr().err
     assert err.startswith(f"ipsecsim: error: {other}: vpn_connection.policy_rules: protects remote subnets "
                           f"192.168.99.0/24, {MASTER}'s connection 192.168.44.0/24; allowed: the same subnets")
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "DIR"])
+def test_a_path_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path, capsys, special):
+    path = str(tmp_path) if special == "DIR" else special
+    assert main(["import", "huawei", path]) == 2
+    assert capsys.readouterr().err == f"ipsecsim: error: {path}: not a regular file; allowed: a JSON file\n"

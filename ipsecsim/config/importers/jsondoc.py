@@ -23,6 +23,8 @@ from .values import shown
 
 MAX_DEPTH = 32
 """Deepest nesting of arrays and objects accepted (the vendor documents have at most 5 levels)."""
+MAX_BYTES = 16 * 2 ** 20
+"""Largest file read (an API response is a few KB)."""
 MAX_DIGITS = 4000
 """Longest integer literal converted (Python refuses to convert more than 4300 digits)."""
 
@@ -130,11 +132,16 @@ def read_json(path: str | Path) -> Any:
     """The parsed document of ``path``; a ConfigError naming the file and where it is wrong otherwise."""
     p, file = Path(path), str(path)
     try:
-        raw = p.read_bytes()
+        if p.exists() and not p.is_file():  # a directory, a FIFO, /dev/zero: nothing to read, or no end to it
+            raise ConfigError(file, "", "not a regular file; allowed: a JSON file")
+        with p.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(file, "", "no such file") from None
     except OSError as e:
         raise ConfigError(file, "", f"cannot read: {e.strerror or e}") from None
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(file, "", f"larger than {MAX_BYTES // 2 ** 20} MiB; allowed: a vendor document (a few KB)")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
