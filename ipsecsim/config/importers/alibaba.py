@@ -15,6 +15,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from .base import Fields, ImportedPeer, ipv4_or_none, is_masked, other_vendor
+from .values import shown
 
 ENCR = {"aes": "aes128", "aes192": "aes192", "aes256": "aes256", "des": "des", "3des": "3des", "sm4": "sm4"}
 AUTH = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "sha384": "sha384", "sha512": "sha512", "sm3": "sm3"}
@@ -61,21 +62,16 @@ def _ike(cfg: Fields, out: ImportedPeer, prefix: str, as_string: bool) -> None:
         ike["life_time"] = life
     elif life == 0:
         out.notes.append(f"{cfg.where('IkeLifetime')} is 0: no IKE SA lifetime is applied")
-    psk = cfg.string("Psk")
-    if psk is not None:
-        if is_masked(psk):
-            out.masked["ike.psk"] = (cfg.where("Psk"), psk)
-        else:
-            ike["psk"] = psk
     for key, target in (("LocalId", "local_id"), ("RemoteId", "remote_id")):
         value = cfg.string(key)
         if value is None:
             continue
         if is_masked(value):
-            out.masked[f"ike.{target}"] = (cfg.where(key), value)
+            out.mask(f"ike.{target}", cfg.where(key), value)
         else:
             ike[target] = value
     out.peer["ike"] = ike
+    out.psk(cfg, "Psk")
 
 
 def _ipsec(cfg: Fields, out: ImportedPeer, as_string: bool) -> None:
@@ -101,7 +97,6 @@ def import_describe(data: Any, file: str, tunnel: int | None = None) -> Imported
                           f"DescribeVpnConnection response){why}")
     root.only(ROOT_KEYS, API)
     out = ImportedPeer("alibaba", file, {"profile": "alibaba-cloud"})
-    peer = out.peer
     out.meta.update(name=root.string("Name"), vpn_connection_id=root.string("VpnConnectionId"),
                     reported_status=root.string("Status", enum=("ike_sa_not_established", "ike_sa_established",
                                                                 "ipsec_sa_not_established",
@@ -109,105 +104,114 @@ def import_describe(data: Any, file: str, tunnel: int | None = None) -> Imported
     for key, target in (("LocalSubnet", "local_subnets"), ("RemoteSubnet", "remote_subnets")):
         nets = root.cidrs(key, sep=",")
         if nets:
-            peer[target] = nets
-    tunnels_spec = root.obj("TunnelOptionsSpecification")
-    if tunnels_spec is not None:
-        tunnels_spec.only(SPEC_KEYS, f"{API}, TunnelOptionsSpecification")
-    options = tunnels_spec.raw("TunnelOptions") if tunnels_spec is not None else None
-    if options:
-        where = "TunnelOptionsSpecification.TunnelOptions"
-        if not isinstance(options, list):
-            raise ConfigError(file, where, "expected a list")
-        if len(options) > 2:
-            raise ConfigError(file, where, f"{len(options)} tunnels; a dual-tunnel connection has two (Role master "
-                              f"and slave)")
-        tunnels = [Fields(t, file, f"{where}[{i}]") for i, t in enumerate(options)]
-        described = []
-        for t in tunnels:
-            t.only(TUNNEL_KEYS, f"{API}, TunnelOptions")
-            for key, keys in (("TunnelIkeConfig", IKE_KEYS), ("TunnelIpsecConfig", IPSEC_KEYS)):
-                sub = t.obj(key)
-                if sub is not None:
-                    sub.only(keys, f"{API}, {key}")
-            described.append({"index": t.integer("TunnelIndex"), "role": t.string("Role", enum=("master", "slave")),
-                              "state": t.string("State"), "internet_ip": t.string("InternetIp"),
-                              "tunnel_id": t.string("TunnelId")})
-        out.meta["tunnels"] = described
-        if tunnel is None:
-            chosen = next((t for t, d in zip(tunnels, described, strict=True) if d["role"] == "master"), tunnels[0])
-            d = described[tunnels.index(chosen)]
-            if len(tunnels) == 1:
-                out.notes.append(f"TunnelOptions lists one tunnel (TunnelIndex {d['index']}, Role {d['role']}): "
-                                 f"importing it")
-            else:
-                out.notes.append(f"dual-tunnel connection: importing the {d['role'] or 'first'} tunnel (TunnelIndex "
-                                 f"{d['index']}); choose the other with {TUNNEL_CHOICE}")
-        else:
-            matches = [t for t, d in zip(tunnels, described, strict=True) if d["index"] == tunnel]
-            if not matches:
-                raise ConfigError(file, where, f"no tunnel with TunnelIndex {tunnel}; available: "
-                                  f"{', '.join(str(d['index']) for d in described)}")
-            chosen = matches[0]
-        idx = tunnels.index(chosen)
-        out.meta["tunnel"] = described[idx]
-        ike_cfg = chosen.obj("TunnelIkeConfig", required=True)
-        ipsec_cfg = chosen.obj("TunnelIpsecConfig", required=True)
-        assert ike_cfg is not None and ipsec_cfg is not None
-        _ike(ike_cfg, out, "", as_string=True)
-        _ipsec(ipsec_cfg, out, as_string=True)
-        ip = chosen.string("InternetIp")
-        dpd_on = chosen.boolean("EnableDpd", as_string=True)
-        natt = chosen.boolean("EnableNatTraversal", as_string=True)
-        ip_where = chosen.where("InternetIp")
-    else:
+            out.peer[target] = nets
+    gateway = _chosen_tunnel(root, out, tunnel)
+    if gateway is None:  # a single-tunnel connection: the settings are at the top level
         if tunnel is not None:
             raise ConfigError(file, "", f"this connection has no TunnelOptionsSpecification.TunnelOptions (a single "
                               f"tunnel): there is no tunnel to choose ({TUNNEL_CHOICE})")
-        ike_cfg, ipsec_cfg = root.obj("IkeConfig", required=True), root.obj("IpsecConfig", required=True)
-        assert ike_cfg is not None and ipsec_cfg is not None
-        _ike(ike_cfg, out, "", as_string=False)
-        _ipsec(ipsec_cfg, out, as_string=False)
-        ip = root.string("InternetIp")
-        dpd_on = root.boolean("EnableDpd")
-        natt = root.boolean("EnableNatTraversal")
-        ip_where = "InternetIp"
-    if ip is not None:
-        if is_masked(ip):
-            out.masked["address"] = (ip_where, ip)
-        elif ipv4_or_none(ip):
-            peer["address"] = ip
-        else:
-            raise ConfigError(file, ip_where, f"invalid IPv4 address {ip!r}")
-    else:
-        out.missing["address"] = "the document has no InternetIp"
-    if "ike" in peer and "psk" not in peer["ike"] and "ike.psk" not in out.masked:
-        out.missing["ike.psk"] = "the document carries no Psk"
-    if dpd_on is False:
-        peer["dpd"] = {"delay": 0}
-    elif dpd_on:
-        out.missing["dpd.delay"] = ("EnableDpd is true, but Alibaba documents no DPD timers; choose them "
-                                    "(e.g. dpd: {delay: 30s}) or turn DPD off with dpd: {delay: 0}")
-    out.meta["enable_nat_traversal"] = natt
-    if natt is not None:
-        peer["nat_traversal"] = natt  # EnableNatTraversal: NAT-D, UDP 4500 and ESP in UDP (RFC 3947 / 7296 2.23)
+        gateway, ike_key, ipsec_key, as_string = root, "IkeConfig", "IpsecConfig", False
+    else:  # TunnelOptions spell numbers and booleans as strings ("86400", "true")
+        ike_key, ipsec_key, as_string = "TunnelIkeConfig", "TunnelIpsecConfig", True
+    ike_cfg, ipsec_cfg = gateway.obj(ike_key, required=True), gateway.obj(ipsec_key, required=True)
+    assert ike_cfg is not None and ipsec_cfg is not None
+    _ike(ike_cfg, out, "", as_string=as_string)
+    _ipsec(ipsec_cfg, out, as_string=as_string)
+    _gateway(gateway, out, as_string)
     hc = root.obj("VcoHealthCheck")
     if hc is not None:
-        hc.only(HEALTH_CHECK_KEYS, f"{API}, VcoHealthCheck")
-        check = {
-            "enable": hc.boolean("Enable", as_string=True), "sip": hc.string("Sip"), "dip": hc.string("Dip"),
-            "interval": _at_least_one(hc, "Interval", "the time between health check retries in seconds"),
-            "retry": _at_least_one(hc, "Retry", "the number of health check retries"),
-            "policy": hc.string("Policy", enum=("revoke_route",)),
-        }
-        out.meta["health_check"] = check
-        if check["enable"]:
-            _health_check(check, hc, out)
+        _health_check_config(hc, out)
     bgp = root.obj("VpnBgpConfig")
     if bgp is not None:
         bgp.only(BGP_KEYS, f"{API}, VpnBgpConfig")
         out.meta["bgp"] = {"enable": bgp.boolean("EnableBgp", as_string=True), "tunnel_cidr": bgp.string("TunnelCidr"),
                            "local_asn": bgp.integer("LocalAsn"), "peer_asn": bgp.integer("PeerAsn")}
     return out
+
+
+def _chosen_tunnel(root: Fields, out: ImportedPeer, tunnel: int | None) -> Fields | None:
+    """The tunnel of TunnelOptionsSpecification.TunnelOptions to import: the one with TunnelIndex ``tunnel``,
+    else the master (Role), else the first; None when the connection lists no tunnels."""
+    spec = root.obj("TunnelOptionsSpecification")
+    if spec is not None:
+        spec.only(SPEC_KEYS, f"{API}, TunnelOptionsSpecification")
+    options = spec.raw("TunnelOptions") if spec is not None else None
+    if not options:
+        return None
+    file, where = out.file, "TunnelOptionsSpecification.TunnelOptions"
+    if not isinstance(options, list):
+        raise ConfigError(file, where, "expected a list")
+    if len(options) > 2:
+        raise ConfigError(file, where, f"{len(options)} tunnels; a dual-tunnel connection has two (Role master "
+                          f"and slave)")
+    tunnels = [Fields(t, file, f"{where}[{i}]") for i, t in enumerate(options)]
+    described = []
+    for t in tunnels:
+        t.only(TUNNEL_KEYS, f"{API}, TunnelOptions")
+        for key, keys in (("TunnelIkeConfig", IKE_KEYS), ("TunnelIpsecConfig", IPSEC_KEYS)):
+            sub = t.obj(key)
+            if sub is not None:
+                sub.only(keys, f"{API}, {key}")
+        described.append({"index": t.integer("TunnelIndex"), "role": t.string("Role", enum=("master", "slave")),
+                          "state": t.string("State"), "internet_ip": t.string("InternetIp"),
+                          "tunnel_id": t.string("TunnelId")})
+    out.meta["tunnels"] = described
+    if tunnel is None:
+        idx = next((i for i, d in enumerate(described) if d["role"] == "master"), 0)
+        d = described[idx]
+        if len(tunnels) == 1:
+            out.notes.append(f"TunnelOptions lists one tunnel (TunnelIndex {d['index']}, Role {d['role']}): "
+                             f"importing it")
+        else:
+            out.notes.append(f"dual-tunnel connection: importing the {d['role'] or 'first'} tunnel (TunnelIndex "
+                             f"{d['index']}); choose the other with {TUNNEL_CHOICE}")
+    else:
+        matches = [i for i, d in enumerate(described) if d["index"] == tunnel]
+        if not matches:
+            raise ConfigError(file, where, f"no tunnel with TunnelIndex {tunnel}; available: "
+                              f"{', '.join(str(d['index']) for d in described)}")
+        idx = matches[0]
+    out.meta["tunnel"] = described[idx]
+    return tunnels[idx]
+
+
+def _gateway(gateway: Fields, out: ImportedPeer, as_string: bool) -> None:
+    """InternetIp (the Alibaba gateway's address), EnableDpd and EnableNatTraversal of the connection or tunnel."""
+    ip = gateway.string("InternetIp")
+    if ip is None:
+        out.missing["address"] = "the document has no InternetIp"
+    elif is_masked(ip):
+        out.mask("address", gateway.where("InternetIp"), ip)
+    elif ipv4_or_none(ip):
+        out.peer["address"] = ip
+    else:
+        raise ConfigError(out.file, gateway.where("InternetIp"), f"invalid IPv4 address {shown(ip)}")
+    if "ike" in out.peer and "psk" not in out.peer["ike"] and "ike.psk" not in out.masked:
+        out.missing["ike.psk"] = "the document carries no Psk"
+    dpd_on = gateway.boolean("EnableDpd", as_string=as_string)
+    if dpd_on is False:
+        out.peer["dpd"] = {"delay": 0}
+    elif dpd_on:
+        out.missing["dpd.delay"] = ("EnableDpd is true, but Alibaba documents no DPD timers; choose them "
+                                    "(e.g. dpd: {delay: 30s}) or turn DPD off with dpd: {delay: 0}")
+    natt = gateway.boolean("EnableNatTraversal", as_string=as_string)
+    out.meta["enable_nat_traversal"] = natt
+    if natt is not None:
+        out.peer["nat_traversal"] = natt  # EnableNatTraversal: NAT-D, UDP 4500 and ESP in UDP (RFC 3947 / 7296 2.23)
+
+
+def _health_check_config(hc: Fields, out: ImportedPeer) -> None:
+    """VcoHealthCheck, checked whether enabled or not; imported as ``nqa:`` when enabled."""
+    hc.only(HEALTH_CHECK_KEYS, f"{API}, VcoHealthCheck")
+    check = {
+        "enable": hc.boolean("Enable", as_string=True), "sip": hc.string("Sip"), "dip": hc.string("Dip"),
+        "interval": _at_least_one(hc, "Interval", "the time between health check retries in seconds"),
+        "retry": _at_least_one(hc, "Retry", "the number of health check retries"),
+        "policy": hc.string("Policy", enum=("revoke_route",)),
+    }
+    out.meta["health_check"] = check
+    if check["enable"]:
+        _health_check(check, hc, out)
 
 
 def _at_least_one(hc: Fields, key: str, what: str) -> int | None:
@@ -235,13 +239,14 @@ def _health_check(check: dict[str, Any], hc: Fields, out: ImportedPeer) -> None:
     sip, dip = check["sip"], check["dip"]
     for key, value in (("Sip", sip), ("Dip", dip)):
         if value is not None and not is_masked(value) and ipv4_or_none(value) is None:
-            raise ConfigError(out.file, hc.where(key), f"invalid IPv4 address {value!r}")
+            raise ConfigError(out.file, hc.where(key), f"invalid IPv4 address {shown(value)}")
     local, remote = out.peer.get("local_subnets", []), out.peer.get("remote_subnets", [])
     covered = (sip is not None and dip is not None and not is_masked(sip) and not is_masked(dip)
                and any(ipaddress.IPv4Address(sip) in ipaddress.IPv4Network(n) for n in local)
                and any(ipaddress.IPv4Address(dip) in ipaddress.IPv4Network(n) for n in remote))
     if not covered:
-        out.notes.append(f"VcoHealthCheck is enabled, but Sip {sip} / Dip {dip} are not a VPC address (LocalSubnet "
+        out.notes.append(f"VcoHealthCheck is enabled, but Sip {shown(sip, quote=False)} / Dip "
+                         f"{shown(dip, quote=False)} are not a VPC address (LocalSubnet "
                          f"{', '.join(local) or '-'}) and a data centre address (RemoteSubnet "
                          f"{', '.join(remote) or '-'}): its probes could not cross the tunnel, so it is not "
                          "imported (set peers.NAME.nqa yourself)")

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import ConfigError
+from .jsondoc import MAX_DIGITS, LongInt, key_path
+from .values import shown
 
 _MASK = re.compile(r"\*{2,}|(?<![0-9A-Za-z])XX(?![0-9A-Za-z])")
 
@@ -59,17 +61,37 @@ class ImportedPeer:
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def mask(self, target: str, where: str, value: str, first: bool = False) -> None:
+        """Report the masked ``value`` of the JSON field ``where`` for the scenario key ``target``
+        (shown capped: it is only ever echoed). ``first``: keep an earlier report of ``target``."""
+        if not (first and target in self.masked):
+            self.masked[target] = (where, shown(value, quote=False))
+
+    def psk(self, fields: Fields, key: str) -> None:
+        """The pre-shared key of ``fields[key]`` as ``ike.psk``: masked, absent (missing) or taken.
+        An empty key authenticates nothing (the scenario's ike.psk is 1 or more characters)."""
+        psk = fields.string(key)
+        if psk is None:
+            return
+        if psk == "":
+            raise ConfigError(self.file, fields.where(key), "empty; allowed: the pre-shared key, 1 or more characters "
+                              "(or leave the field out: the scenario then asks for the key)")
+        if is_masked(psk):
+            self.mask("ike.psk", fields.where(key), psk)
+        else:
+            self.peer.setdefault("ike", {})["psk"] = psk
+
 
 class Fields:
     """Checked access to one JSON object; errors name the file and the JSON path."""
 
     def __init__(self, data: Any, file: str, path: str):
         if not isinstance(data, dict):
-            raise ConfigError(file, path, f"expected an object, got {type(data).__name__}")
+            raise ConfigError(file, path, f"expected an object, got {_json_type(data)} {shown(data)}")
         self.data, self.file, self.path = data, file, path
 
     def where(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
+        return key_path(self.path, key)
 
     def has(self, key: str) -> bool:
         return self.data.get(key) is not None
@@ -88,7 +110,7 @@ class Fields:
             if key not in documented:
                 close = difflib.get_close_matches(key, documented, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(self.file, self.where(key), f"unknown key {key!r}{hint}; allowed ({source}): "
+                raise ConfigError(self.file, self.where(key), f"unknown key {shown(key)}{hint}; allowed ({source}): "
                                   f"{', '.join(documented)}")
 
     def raw(self, key: str) -> Any:
@@ -103,13 +125,13 @@ class Fields:
                 raise ConfigError(self.file, self.where(key), "required, but missing")
             return None
         if not isinstance(v, str):
-            raise ConfigError(self.file, self.where(key), f"expected a string, got {v!r}")
+            raise ConfigError(self.file, self.where(key), f"expected a string, got {shown(v)}")
         if enum is not None and v not in enum:
-            raise ConfigError(self.file, self.where(key), f"{v!r} is not allowed; allowed: {', '.join(enum)}")
+            raise ConfigError(self.file, self.where(key), f"{shown(v)} is not allowed; allowed: {', '.join(enum)}")
         if length is not None and not length[0] <= len(v) <= length[1]:
             raise ConfigError(self.file, self.where(key), f"{len(v)} characters; allowed {length[0]}-{length[1]}")
         if pattern is not None and not re.fullmatch(pattern, v):
-            raise ConfigError(self.file, self.where(key), f"{v!r} is not allowed; {pattern_help}")
+            raise ConfigError(self.file, self.where(key), f"{shown(v)} is not allowed; {pattern_help}")
         return v
 
     def integer(self, key: str, required: bool = False, rng: tuple[int, int] | None = None,
@@ -119,12 +141,14 @@ class Fields:
             if required:
                 raise ConfigError(self.file, self.where(key), "required, but missing")
             return None
-        if as_string and isinstance(v, str) and re.fullmatch(r"-?\d+", v):
-            v = int(v)
+        if as_string and isinstance(v, str) and re.fullmatch(r"-?[0-9]+", v):
+            v = int(v) if len(v) <= MAX_DIGITS else LongInt(v)
         if isinstance(v, bool) or not isinstance(v, int):
-            raise ConfigError(self.file, self.where(key), f"expected an integer, got {v!r}")
+            allowed = f"; allowed: {rng[0]}-{rng[1]}" if rng is not None else ""
+            spelt = " (a number, or its digits as a string)" if as_string else ""
+            raise ConfigError(self.file, self.where(key), f"expected an integer{spelt}, got {shown(v)}{allowed}")
         if rng is not None and not rng[0] <= v <= rng[1]:
-            raise ConfigError(self.file, self.where(key), f"{v} is outside the range {rng[0]}-{rng[1]}")
+            raise ConfigError(self.file, self.where(key), f"{shown(v)} is outside the range {rng[0]}-{rng[1]}")
         return v
 
     def boolean(self, key: str, as_string: bool = False) -> bool | None:
@@ -134,7 +158,7 @@ class Fields:
         if as_string and v in ("true", "false"):
             return v == "true"
         if not isinstance(v, bool):
-            raise ConfigError(self.file, self.where(key), f"expected true or false, got {v!r}")
+            raise ConfigError(self.file, self.where(key), f"expected true or false, got {shown(v)}")
         return v
 
     def cidrs(self, key: str, value: Any = None, sep: str | None = None) -> list[str] | None:
@@ -143,14 +167,14 @@ class Fields:
             return None
         items = [x.strip() for x in v.split(sep)] if sep and isinstance(v, str) else v
         if not isinstance(items, list):
-            raise ConfigError(self.file, self.where(key), f"expected a list of subnets, got {v!r}")
+            raise ConfigError(self.file, self.where(key), f"expected a list of subnets, got {shown(v)}")
         out = []
         for i, item in enumerate(items):
             try:
                 out.append(str(ipaddress.IPv4Network(str(item))))
             except ValueError as e:
-                raise ConfigError(self.file, f"{self.where(key)}[{i}]",
-                                  f"invalid IPv4 CIDR {item!r}: {e} (e.g. 192.168.44.0/24)") from None
+                raise ConfigError(self.file, f"{self.where(key)}[{i}]", f"invalid IPv4 CIDR {shown(item)}: "
+                                  f"{shown(str(e), quote=False)} (e.g. 192.168.44.0/24)") from None
         return out
 
 
@@ -159,3 +183,10 @@ def ipv4_or_none(value: Any) -> str | None:
         return str(ipaddress.IPv4Address(value))
     except (ValueError, TypeError):
         return None
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of ``value``'s type."""
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
+             type(None): "null"}
+    return next((n for t, n in names.items() if isinstance(value, t)), type(value).__name__)

@@ -9,14 +9,21 @@ flagged with a comment on that line.
 from __future__ import annotations
 
 import copy
+import ipaddress
+import re
 from typing import Any
 
 import yaml
 
-from .base import ImportedPeer
+from .base import ImportedPeer, is_masked
+from .values import shown
 
 PLACEHOLDER = {"address": "192.0.2.1", "remote_address": "198.51.100.1", "ike.psk": "CHANGE-ME",
-               "local_subnets": ["10.0.0.0/24"], "dpd.delay": "30s"}
+               "local_subnets": ["10.0.0.0/24"], "dpd.delay": "30s", "nqa.interval": "3s", "nqa.retries": 3}
+"""Stand-ins for what a document masks or lacks, each flagged on its line: documentation addresses
+(RFC 5737) and subnet, and for the probe timers no vendor documents for the connection monitor the
+Alibaba health check's example values (Alibaba Cloud API DescribeVpnConnection: VcoHealthCheck
+Interval 3, Retry 3)."""
 
 
 def _set(d: dict[str, Any], dotted: str, value: Any) -> None:
@@ -34,28 +41,73 @@ def _get(d: dict[str, Any], dotted: str) -> Any:
     return d
 
 
-def cloud_peer(imp: ImportedPeer, placeholder: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
-    """The imported peer as scenario keys, masked or missing values replaced by
-    ``placeholder`` values, and the flag text per key path for those lines."""
+def free_address(preferred: str, taken: set[str]) -> str:
+    """``preferred``, or the next address of its /24 (documentation ranges, RFC 5737) that is not
+    ``taken``: a placeholder never equals an address the document gives in clear."""
+    net = ipaddress.IPv4Network(f"{preferred}/24", strict=False)
+    first = int(ipaddress.IPv4Address(preferred)) - int(net.network_address)
+    for step in range(254):
+        candidate = str(net.network_address + 1 + (first - 1 + step) % 254)
+        if candidate not in taken:
+            return candidate
+    return preferred  # a document gives at most a few addresses
+
+
+def clear_addresses(imp: ImportedPeer) -> set[str]:
+    """The gateway addresses ``imp`` gives in clear."""
+    return {a for a in (imp.peer.get("address"), imp.peer.get("remote_address")) if isinstance(a, str)}
+
+
+def _identity_placeholder(cloud: dict[str, Any], target: str, value: str) -> str:
+    """A masked identity: an address-shaped one (``116.28.XX.XX``) stands for the gateway's address, any
+    other (an FQDN, ``123***``) for a name, replaced by a reserved example name (RFC 2606)."""
+    local = target == "ike.local_id"
+    if _IP_SHAPED.fullmatch(value):
+        return str(cloud["address" if local else "remote_address"])
+    return "@vpn-gateway.example.com" if local else "@customer-gateway.example.com"
+
+
+_IP_SHAPED = re.compile(r"[0-9X*]+(\.[0-9X*]+){3}")
+_DERIVED = {"nqa.source": "address", "nqa.destination": "remote_address"}
+"""Placeholders that are the peer's own (possibly placeholder) addresses: the Huawei connection monitor
+probes from the VPN gateway's address to the customer gateway's."""
+
+
+def cloud_peer(imp: ImportedPeer, placeholder: dict[str, Any] | None = None,
+               taken: set[str] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The imported peer as scenario keys, masked or missing values replaced by ``placeholder``
+    values (addresses: none of ``taken`` nor the document's), and the flag text per key path for
+    those lines."""
     ph = {**PLACEHOLDER, **(placeholder or {})}
+    avoid = clear_addresses(imp) | (taken or set())
+    for key in ("address", "remote_address"):
+        ph[key] = free_address(ph[key], avoid)
+        avoid.add(ph[key])
     cloud = copy.deepcopy(imp.peer)
     flags: dict[str, str] = {}
+    later: dict[str, str] = {}  # placeholders that follow the addresses
     for target, (jpath, value) in imp.masked.items():
         if target in ph:
             _set(cloud, target, ph[target])
+        else:
+            later[target] = value
         flags[target] = f"masked in the document ({jpath} = {value}): replace"
     for target, why in imp.missing.items():
         if target in ph:
             _set(cloud, target, ph[target])
+        else:
+            later[target] = ""
         flags[target] = f"not in the document ({why}): replace"
     for key in ("address", "remote_address", "local_subnets"):
         if key not in cloud:
             cloud[key] = ph[key]
             flags.setdefault(key, "not in the document: a placeholder, replace")
     cloud.setdefault("remote_subnets", ["192.168.0.0/24"])
-    for key in ("local_id", "remote_id"):  # identities follow the addresses unless given
-        if f"ike.{key}" in imp.masked and "ike" in cloud:
-            cloud["ike"].pop(key, None)
+    for target, value in later.items():
+        if target in _DERIVED:
+            _set(cloud, target, cloud[_DERIVED[target]])
+        elif target in ("ike.local_id", "ike.remote_id"):
+            _set(cloud, target, _identity_placeholder(cloud, target, value))
     cloud["start"] = "respond"
     return cloud, flags
 
@@ -80,13 +132,13 @@ def customer_peer(cloud: dict[str, Any]) -> dict[str, Any]:
 def scenario_yaml(imp: ImportedPeer, vendor: str) -> str:
     cloud, flags = cloud_peer(imp)
     customer = customer_peer(cloud)
-    name = str(imp.meta.get("name") or f"{vendor}-import")
-    doc = {"name": name[:64], "description": f"Imported from {imp.file} ({vendor}). The customer peer mirrors "
+    name, renamed = scenario_name(imp, vendor)
+    doc = {"name": name, "description": f"Imported from {imp.file} ({vendor}). The customer peer mirrors "
            f"the cloud side; edit it to match the real customer gateway.", "seed": 1, "duration": "10m",
            "peers": {"cloud": cloud, "customer": customer}}
     text = dump(doc)
     out = [f"# ipsecsim import {vendor} {imp.file}"]
-    out += [f"# note: {n}" for n in imp.notes]
+    out += [f"# note: {n}" for n in [*imp.notes, *renamed]]
     out += unplaced(imp, cloud, "cloud")
     if flags:
         out.append("# Values to check before trusting the results are flagged below.")
@@ -97,7 +149,7 @@ def scenario_yaml(imp: ImportedPeer, vendor: str) -> str:
             if section == "customer":
                 line += "  # mirrors the cloud peer, placeholders included"
         out.append(line + (flag(line, flags) if section == "cloud" else ""))
-    return "\n".join(out) + "\n"
+    return one_line_comments(out)
 
 
 def unplaced(imp: ImportedPeer, cloud: dict[str, Any], name: str) -> list[str]:
@@ -105,6 +157,36 @@ def unplaced(imp: ImportedPeer, cloud: dict[str, Any], name: str) -> list[str]:
     they have no line to flag, and the scenario does not run until they are given."""
     return [f"# required before it runs: peers.{name}.{target}: {why}" for target, why in imp.missing.items()
             if _get(cloud, target) is None]
+
+
+_SCENARIO_NAME = re.compile(r"[\w.\- ]{1,64}")
+"""The scenario's ``name``: 1-64 letters, digits, _ - . and spaces (config/model.py ScenarioConfig.name)."""
+
+
+def scenario_name(imp: ImportedPeer, vendor: str) -> tuple[str, list[str]]:
+    """The connection's name (Huawei ``name``, Alibaba ``Name``) as the scenario's name, and a note when it
+    cannot be one (masked, or characters a scenario name does not allow): the scenario is then named after
+    the vendor."""
+    given = imp.meta.get("name")
+    fallback = f"{vendor}-import"
+    if not isinstance(given, str) or not given:
+        return fallback, []
+    if _SCENARIO_NAME.fullmatch(given[:64]) and not is_masked(given):
+        return given[:64], []
+    return fallback, [f"the connection's name {shown(given)} is not a scenario name (1-64 letters, digits, _ - . "
+                      f"and spaces, unmasked): the scenario is named {fallback}"]
+
+
+def one_line_comments(lines: list[str]) -> str:
+    """The rendered text; a comment line that would carry a line break (a file name, a value from the
+    document) is escaped so every comment stays one line of YAML."""
+    out = []
+    for line in lines:
+        if "#" in line and not line.isprintable():
+            head, sep, tail = line.partition("#")
+            line = head + sep + "".join(c if c.isprintable() else repr(c)[1:-1] for c in tail)
+        out.append(line)
+    return "\n".join(out) + "\n"
 
 
 class _NoAliases(yaml.SafeDumper):

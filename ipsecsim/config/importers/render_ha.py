@@ -12,7 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .render import PLACEHOLDER, cloud_peer, customer_peer, dump, flag, unplaced
+from .render import (
+    PLACEHOLDER,
+    clear_addresses,
+    cloud_peer,
+    customer_peer,
+    dump,
+    flag,
+    free_address,
+    one_line_comments,
+    scenario_name,
+    unplaced,
+)
 from .tunnels import Tunnels
 
 
@@ -21,10 +32,12 @@ def tunnels_yaml(t: Tunnels) -> str:
     customers: dict[str, dict[str, Any]] = {}
     flags: dict[str, dict[str, str]] = {}
     required: list[str] = []
+    taken = set().union(*(clear_addresses(imp) for imp in t.tunnels))  # placeholders avoid them all
     for i, imp in enumerate(t.tunnels):
         n = i + 1
-        customer_addr = "198.51.100.1" if t.shared_customer else f"198.51.100.{n}"
-        cloud, f = cloud_peer(imp, {"address": f"192.0.2.{n}", "remote_address": customer_addr})
+        customer_addr = free_address("198.51.100.1" if t.shared_customer else f"198.51.100.{n}", taken)
+        cloud_addr = free_address(f"192.0.2.{n}", taken | {customer_addr})
+        cloud, f = cloud_peer(imp, {"address": cloud_addr, "remote_address": customer_addr}, taken)
         if "remote_address" not in imp.peer and "remote_address" not in f:
             f["remote_address"] = "not in the document (the customer gateway's address): replace"
         cloud["remote_peer"] = f"customer-{n}"
@@ -38,11 +51,11 @@ def tunnels_yaml(t: Tunnels) -> str:
             flags[f"customer-{n}"] = {"address": f"placeholder for the customer gateway's address ({whose}): replace"}
     peers.update(customers)
     roles = " and ".join(f"{label} ({role})" for label, role in zip(t.labels, t.roles, strict=True))
-    name = str(t.tunnels[0].meta.get("name") or f"{t.vendor}-import")
+    name, renamed = scenario_name(t.tunnels[0], t.vendor)
     ha = [{"name": side, "members": [f"{side}-1", f"{side}-2"], "mode": t.mode, "preempt": True,
            "watch": ["ipsec"]} for side in ("cloud", "customer")]
     doc: dict[str, Any] = {
-        "name": name[:64],
+        "name": name,
         "description": f"Imported from {', '.join(t.files)} ({t.vendor}): {roles}. One cloud peer per tunnel, "
                        f"the master first; each customer peer mirrors its cloud peer, edit them to match the real "
                        f"customer gateway" + (" (one device: both tunnels end at the same customer gateway)."
@@ -54,7 +67,7 @@ def tunnels_yaml(t: Tunnels) -> str:
     out = [f"# ipsecsim import {t.vendor} {' '.join(t.files)}"]
     for n, imp in enumerate(t.tunnels, 1):
         out += [f"# note (cloud-{n}): {note}" for note in imp.notes]
-    out += [f"# note: {note}" for note in t.notes]
+    out += [f"# note: {note}" for note in [*t.notes, *renamed]]
     out += required
     if any(flags.values()):
         out.append("# Values to check before trusting the results are flagged below.")
@@ -69,7 +82,7 @@ def tunnels_yaml(t: Tunnels) -> str:
         if top == "traffic" and line.startswith("- name:"):
             line += "  # example traffic: the run shows which tunnel carries it"
         out.append(line + (flag(line, flags.get(section, {})) if top == "peers" else ""))
-    return "\n".join(out) + "\n"
+    return one_line_comments(out)
 
 
 __all__ = ["PLACEHOLDER", "tunnels_yaml"]

@@ -23,6 +23,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from .base import Fields, ImportedPeer, is_masked
+from .values import shown
 
 
 @dataclass
@@ -84,7 +85,7 @@ def huawei_pair(items: list[tuple[Any, str]]) -> Tunnels:
                           f"gateway; give the other connection's document")
     ids = [p.meta.get("id") for p in peers]
     if ids[0] is not None and ids[0] == ids[1] and not is_masked(ids[0]):
-        raise ConfigError(files[1], _where(items[1][0], "id"), f"{ids[1]!r} is also the id of {files[0]}'s "
+        raise ConfigError(files[1], _where(items[1][0], "id"), f"{shown(ids[1])} is also the id of {files[0]}'s "
                           f"connection: the same connection given twice; an HA pair is two connections of one VPN "
                           f"gateway")
     if roles == ["slave", "slave"]:
@@ -92,18 +93,48 @@ def huawei_pair(items: list[tuple[Any, str]]) -> Tunnels:
                           "active-standby gateway has one master (active) connection; allowed: master, slave")
     gateways = [p.meta.get("vgw_id") for p in peers]
     if gateways[0] is not None and gateways[1] is not None and gateways[0] != gateways[1]:
-        raise ConfigError(files[1], _where(items[1][0], "vgw_id"), f"{gateways[1]!r} is another VPN gateway than "
-                          f"{files[0]}'s {gateways[0]!r}: the connections of an HA pair belong to one gateway")
+        raise ConfigError(files[1], _where(items[1][0], "vgw_id"), f"{shown(gateways[1])} is another VPN gateway than "
+                          f"{files[0]}'s {shown(gateways[0])}: the connections of an HA pair belong to one gateway")
+    notes = _same_subnets(items, peers)
     mode = "active-active" if roles == ["master", "master"] else "active-standby"
     order = [0, 1] if roles[0] == "master" else [1, 0]
     cgw = [peers[i].meta.get("cgw_id") for i in order]
     out = Tunnels("huawei", [files[i] for i in order], [peers[i] for i in order], [roles[i] for i in order], mode,
                   cgw[0] is not None and cgw[0] == cgw[1],
                   [f"connection {peers[i].meta.get('name') or files[i]}" for i in order])
+    out.notes += notes
     if mode == "active-active":
         out.notes.append("both connections have ha_role master: an active-active gateway; flows are spread over "
                          "both tunnels")
     return out
+
+
+def _same_subnets(items: list[tuple[Any, str]], peers: list[ImportedPeer]) -> list[str]:
+    """The connections of an HA pair carry the same traffic (one HA group: Huawei Cloud API ha_role), so they
+    protect the same subnets: a connection whose document gives none takes the other's; different ones are an
+    error naming the second connection's field."""
+    notes = []
+    for key in ("local_subnets", "remote_subnets"):
+        nets = [p.peer.get(key) for p in peers]
+        if nets[0] is None and nets[1] is None:
+            continue
+        if nets[0] is None or nets[1] is None:
+            have = 0 if nets[0] is not None else 1
+            peers[1 - have].peer[key] = list(nets[have] or [])
+            peers[1 - have].missing.pop(key, None)
+            notes.append(f"{items[1 - have][1]} gives no {key.replace('_', ' ')}: it takes {items[have][1]}'s "
+                         f"({', '.join(nets[have] or [])})")
+        elif sorted(nets[0]) != sorted(nets[1]):
+            styles = [p.meta.get("style") for p in peers]
+            field = "style" if styles[0] != styles[1] else (
+                "policy_rules" if styles[1] in ("POLICY", "POLICY-TEMPLATE") and isinstance(items[1][0], dict)
+                and isinstance(items[1][0].get("vpn_connection"), dict)
+                and items[1][0]["vpn_connection"].get("policy_rules") else "peer_subnets")
+            theirs, ours = (shown(", ".join(n or []), quote=False) for n in nets)
+            raise ConfigError(items[1][1], _where(items[1][0], field), f"protects {key.replace('_', ' ')} "
+                              f"{ours}, {items[0][1]}'s connection {theirs}; allowed: the "
+                              f"same subnets (the two connections of an HA pair carry the same traffic)")
+    return notes
 
 
 def _same_file(a: str, b: str) -> bool:
