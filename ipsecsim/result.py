@@ -35,6 +35,8 @@ class Result:
     """Every discrete ESP packet put on the wire (``sim.link.EspSent``), for packet traces."""
     fluids: list[Any] = field(default_factory=list)
     """Every state of a fluid (bulk) flow put on the wire: (time, sender, ``EspFluid``)."""
+    clock: str = "simulated"
+    """``simulated``, or ``wall-clock`` for a live run (``ipsecsim live``, one real peer)."""
 
     def select(self, event: str | None = None, peer: str | None = None, **fields: Any) -> list[Event]:
         """Events matching a name, a peer and field values."""
