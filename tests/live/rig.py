@@ -119,8 +119,9 @@ class Rig:
                 sh("ip", "-n", ns, "link", "set", "lo", "up")
                 sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
                 sh("ip", "-n", ns, "link", "set", dev, "up")
-            # kernel-libipsec routes a CHILD SA's remote subnet: it needs a route to look up
-            sh("ip", "-n", self.gw_ns, "route", "add", "default", "via", self.sim_addr)
+            # kernel-libipsec routes a CHILD SA's remote subnet from an address of the local
+            # traffic selector (kernel_libipsec_ipsec.c install_route: get_address_by_ts)
+            sh("ip", "-n", self.gw_ns, "addr", "add", "10.102.0.1/32", "dev", "lo")
         except BaseException:
             self.close()
             raise
@@ -188,6 +189,20 @@ class Rig:
         out, err = proc.communicate(timeout=duration + 30)
         return self.outcome(proc, out, err)
 
+    def wait_bound(self, port: int = 500, timeout: float = 10) -> None:
+        """Until ``ipsecsim live`` listens on UDP ``port`` in its namespace."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            r = sh("ip", "netns", "exec", self.sim_ns, "ss", "-Hlun", check=False)
+            if f"{self.sim_addr}:{port} " in r.stdout:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"ipsecsim live did not bind {self.sim_addr}:{port}")
+
+    def finish(self, proc: subprocess.Popen[str], timeout: float = 30) -> dict[str, Any]:
+        out, err = proc.communicate(timeout=timeout)
+        return self.outcome(proc, out, err)
+
     def outcome(self, proc: subprocess.Popen[str], out: str, err: str) -> dict[str, Any]:
         import json
         if proc.returncode != 0:
@@ -216,3 +231,44 @@ class Rig:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         self.created.clear()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def swanctl_conf(rig: Rig, version: int = 2, proposals: str = "aes128-sha256-modp2048",
+                 esp: str = "aes128-sha256", psk: str = "west-east-secret", conn: str = "", child: str = "") -> str:
+    """swanctl.conf of the daemon: connection ``lab`` with child ``c``, PSK, identities the
+    addresses (the scenario default), ESP in UDP forced (``encap``: kernel-libipsec)."""
+    return f"""connections {{
+  lab {{
+    version = {version}
+    local_addrs = {rig.gw_addr}
+    remote_addrs = {rig.sim_addr}
+    proposals = {proposals}
+    encap = yes
+{conn}
+    local {{
+      auth = psk
+      id = {rig.gw_addr}
+    }}
+    remote {{
+      auth = psk
+      id = {rig.sim_addr}
+    }}
+    children {{
+      c {{
+        local_ts = 10.102.0.0/24
+        remote_ts = 10.101.0.0/24
+        esp_proposals = {esp}
+        start_action = none
+{child}
+      }}
+    }}
+  }}
+}}
+secrets {{
+  ike-lab {{
+    id-a = {rig.sim_addr}
+    id-b = {rig.gw_addr}
+    secret = "{psk}"
+  }}
+}}
+"""

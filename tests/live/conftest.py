@@ -1,0 +1,50 @@
+"""Fixtures of the live tests: a namespace rig per test, torn down whatever happens.
+
+Where the rig cannot run (not Linux, not root, no namespaces, daemons not installed) the
+tests are skipped with the reason, except in CI (``CI=true``), where that is a failure:
+CI installs the daemons (scripts/setup-live) and must really run these tests.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from rig import Rig, why_not  # noqa: E402
+
+_REASON: list[str | None] = []
+
+
+def live_reason() -> str | None:
+    if not _REASON:
+        _REASON.append(why_not())
+    return _REASON[0]
+
+
+def require_live() -> None:
+    reason = live_reason()
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"live tests cannot run in CI: {reason}", pytrace=False)
+    pytest.skip(f"live tests not run: {reason}")
+
+
+_SUBNET = iter(range(1, 250))
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    require_live()
+    r = Rig(next(_SUBNET))
+    try:
+        yield r
+    finally:
+        r.close()
+
