@@ -60,7 +60,8 @@ def test_four_messages_establish_ike_and_child_sa():
 def test_auth_payload_is_rfc7296_psk_mac_over_the_real_first_message():
     """RFC 7296 2.14/2.15, recomputed here with hmac only:
     SKEYSEED = prf(Ni | Nr, g^ir); {SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr} = prf+(...);
-    AUTH = prf(prf(PSK, "Key Pad for IKEv2"), RealMessage1 | Nr | prf(SK_pi, IDi'))."""
+    AUTH = prf(prf(PSK, "Key Pad for IKEv2"), RealMessage1 | Nr | prf(SK_pi, IDi')), RealMessage1
+    being the request's octets as they went on the wire."""
     pair = PeerPair(*two_peers()).run(10)
     (_, _, init_req), (_, _, init_resp), (_, _, auth_req), _ = messages(pair)
     sa_i = next(iter(pair["A"].engine.sas.values()))
@@ -72,7 +73,7 @@ def test_auth_payload_is_rfc7296_psk_mac_over_the_real_first_message():
     sk_pi = keymat[32 + 64 + 32: 32 + 64 + 32 + 32]
     idi = auth_req.first(ID)
     expected = hmac_sha256(hmac_sha256(PSK.encode(), b"Key Pad for IKEv2"),
-                           encode(init_req) + nr + hmac_sha256(sk_pi, idi.body))
+                           init_req.wire_bytes() + nr + hmac_sha256(sk_pi, idi.body))
     assert auth_req.first(AUTH).data == expected
 
 

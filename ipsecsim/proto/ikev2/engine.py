@@ -22,7 +22,7 @@ from .message import AUTH, ID, KE, SA, AuthMethod, D, Exchange, Message, N, Nonc
 from .responder import Responder
 from .taskmgr import TaskManager
 from .tasks import IkeAuthTask, IkeInitTask, InformationalTask
-from .wire import encode
+from .wire import real_message, sealed
 
 if TYPE_CHECKING:
     from ..endpoint import Datagram, Endpoint
@@ -131,14 +131,14 @@ class Ikev2Engine(LifecycleMixin):
             self.destroy(sa, "invalid_ke", now)
             self._refuse(dgram, msg, N(Notify.INVALID_SYNTAX), f"bad KE payload: {ex}")
             return
-        sa.init_request = encode(msg)
+        sa.init_request = real_message(msg)  # RFC 7296 2.15 RealMessage1: the octets received
         sa.derive_keys(secret)
         self.check_natd(sa, msg)
         natd = self.natd_payloads(sa) if msg.notify(Notify.NAT_DETECTION_SOURCE_IP) is not None else []
         payloads: list[Payload] = [SA((SaProposal(num, b"", chosen),)), KE(group, sa.dh.public),
                                    Nonce(sa.nonce_r), *natd]
-        resp = Message(Exchange.IKE_SA_INIT, sa.spi_i, sa.spi_r, msg.msg_id, True, False, tuple(payloads))
-        sa.init_response = encode(resp)
+        resp = sealed(Message(Exchange.IKE_SA_INIT, sa.spi_i, sa.spi_r, msg.msg_id, True, False, tuple(payloads)))
+        sa.init_response = resp.raw  # RealMessage2: the octets sent
         self.pending_init_response[sa.uid] = resp
         sa.tm.on_request(msg, now, self.responder.respond)
         self.ep.schedule(now + s.ike.half_open_timeout, self.on_half_open_timer, sa.uid)
@@ -146,7 +146,7 @@ class Ikev2Engine(LifecycleMixin):
     def _refuse(self, dgram: Datagram, msg: Message, answer: N, reason: str | None) -> None:
         """Answer an IKE_SA_INIT request with a notify, keeping no state (RFC 7296 2.6)."""
         from ..endpoint import Datagram
-        resp = Message(Exchange.IKE_SA_INIT, msg.spi_i, bytes(8), msg.msg_id, True, False, (answer,))
+        resp = sealed(Message(Exchange.IKE_SA_INIT, msg.spi_i, bytes(8), msg.msg_id, True, False, (answer,)))
         if reason is not None:
             self.ep.emit("negotiation_failed", ike_version=2, spi_i=msg.spi_i.hex(), spi_r=bytes(8).hex(),
                          phase="ike", notify=answer.name, reason=reason)

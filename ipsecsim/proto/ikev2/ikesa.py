@@ -54,7 +54,9 @@ class IkeSa:
     nonce_r: bytes = b""
     keys: kdf.IkeSaKeys | None = None
     init_request: bytes = b""
+    """The IKE_SA_INIT request exactly as sent or received (RFC 7296 2.15 RealMessage1)."""
     init_response: bytes = b""
+    """The IKE_SA_INIT response exactly as sent or received (RealMessage2)."""
     children: list[ChildSa] = field(default_factory=list)
     peer_id: Identity | None = None
     nat_local: bool = False
@@ -116,7 +118,11 @@ class IkeSa:
     def auth_octets(self, of_initiator: bool, id_body: bytes, psk: bytes) -> bytes:
         """RFC 7296 2.15: AUTH = prf(prf(PSK, "Key Pad for IKEv2"), <SignedOctets>) where
         InitiatorSignedOctets = RealMessage1 | NonceRData | prf(SK_pi, IDi') and
-        ResponderSignedOctets = RealMessage2 | NonceIData | prf(SK_pr, IDr')."""
+        ResponderSignedOctets = RealMessage2 | NonceIData | prf(SK_pr, IDr').
+
+        RealMessage1/2 are ``init_request`` / ``init_response``, the octets that went over
+        the wire; ``id_body`` is the ID payload body as sent or received, RESERVED octets
+        included (strongSwan 5.9.8 keymat_v2.c get_auth_octets)."""
         assert self.keys is not None
         prf = self.prf
         if of_initiator:

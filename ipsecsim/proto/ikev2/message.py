@@ -8,7 +8,7 @@ strongSwan logs it: ``IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP)
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..onwire import IvSource, WireError
@@ -171,11 +171,15 @@ class ID:
     initiator: bool
     id_type: int
     data: bytes
+    reserved: bytes = bytes(3)
+    """The three RESERVED octets as received (sent as zero, RFC 7296 3.5): they are part of
+    IDi' / IDr' and so of the AUTH input (strongSwan 5.9.8 ike_auth.c get_reserved_id_bytes)."""
 
     @property
     def body(self) -> bytes:
-        """ID payload body after the generic header: the input of RFC 7296 2.15 MACedIDFor*."""
-        return bytes([self.id_type, 0, 0, 0]) + self.data
+        """ID payload body after the generic header as sent or received: the input of RFC 7296
+        2.15 MACedIDFor* (IDi' / IDr')."""
+        return bytes([self.id_type]) + self.reserved + self.data
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +248,11 @@ class Message:
     encrypted: bool = False
 
     version: int = 2
+    raw: bytes = field(default=b"", repr=False, compare=False)
+    """The message exactly as sent or received (``wire.sealed`` / ``wire.decode``); empty for
+    a message that was built but never put in octets. RFC 7296 2.15 signs these octets
+    (RealMessage1 / RealMessage2), never a re-encoding: decoding then encoding need not give
+    the same bytes (transform order, reserved octets, payload order are the sender's)."""
 
     def first(self, cls: type) -> Payload | None:
         for p in self.payloads:
@@ -280,9 +289,13 @@ class Message:
         return f"{self.exchange.name} {kind} {self.msg_id} [ {' '.join(self.labels())} ]"
 
     def wire_bytes(self, keys: Any = None, iv: IvSource | None = None) -> bytes:
-        """The exact RFC 7296 bytes (``onwire.WireMessage``): an encrypted message is sealed in
-        its SK payload with ``keys`` (the IKE SA's ``wire.IkeKeys``) and an IV from ``iv``."""
+        """The exact RFC 7296 bytes (``onwire.WireMessage``): ``raw`` when the message was put
+        in octets already (sent or received), else the encoding; an encrypted message is
+        sealed in its SK payload with ``keys`` (the IKE SA's ``wire.IkeKeys``) and an IV from
+        ``iv``."""
         from .wire import IkeKeys, encode
+        if self.raw:
+            return self.raw
         if not self.encrypted:
             return encode(self)
         if not isinstance(keys, IkeKeys) or iv is None:

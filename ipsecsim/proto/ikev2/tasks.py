@@ -19,7 +19,7 @@ from .. import dh
 from ..proposals import Protocol, is_subset
 from .message import AUTH, ID, KE, SA, TS, AuthMethod, D, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
 from .taskmgr import Outcome
-from .wire import encode
+from .wire import real_message, sealed
 
 if TYPE_CHECKING:
     from .engine import Ikev2Engine
@@ -49,8 +49,8 @@ class IkeInitTask:
             Nonce(sa.nonce_i),
             *e.natd_payloads(sa),
         ]
-        msg = Message(Exchange.IKE_SA_INIT, sa.spi_i, bytes(8), msg_id, False, True, tuple(payloads))
-        sa.init_request = encode(msg)
+        msg = sealed(Message(Exchange.IKE_SA_INIT, sa.spi_i, bytes(8), msg_id, False, True, tuple(payloads)))
+        sa.init_request = msg.raw  # RFC 7296 2.15 RealMessage1: the octets sent
         return msg
 
     def process(self, sa: IkeSa, resp: Message, now: float) -> Outcome:
@@ -81,7 +81,7 @@ class IkeInitTask:
         sa.spi_r = resp.spi_r
         sa.proposal = chosen
         sa.nonce_r = nonce.data
-        sa.init_response = encode(resp)
+        sa.init_response = real_message(resp)  # RealMessage2: the octets received
         assert sa.dh is not None
         try:
             secret = dh.shared_secret(sa.dh, ke.data)

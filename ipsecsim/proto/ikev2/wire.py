@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import cipher
 from ..algorithms import Algorithm, Kind, by_id
@@ -207,7 +207,7 @@ def _parse_payload(ptype: int, body: bytes) -> Payload:
         proto, spisize, ntype = struct.unpack_from("!BBH", body)
         return N(ntype, body[4 + spisize:], proto, body[4:4 + spisize])
     if t in (PayloadType.IDi, PayloadType.IDr):
-        return ID(t is PayloadType.IDi, body[0], body[4:])
+        return ID(t is PayloadType.IDi, body[0], body[4:], body[1:4])
     if t is PayloadType.AUTH:
         return AUTH(body[0], body[4:])
     if t in (PayloadType.TSi, PayloadType.TSr):
@@ -269,4 +269,23 @@ def decode(data: bytes, keys: SkKeys | None = None) -> Message:
             raise WireError(f"SK payload does not decrypt: {e}") from e
         payloads = decode_payloads(inner_first, cipher.ikev2_unpad(plain))
     return Message(Exchange(exch), spi_i, spi_r, mid, bool(flags & FLAG_R), bool(flags & FLAG_I),
-                   tuple(payloads), encrypted)
+                   tuple(payloads), encrypted, raw=data)
+
+
+def sealed(msg: Message) -> Message:
+    """An unencrypted message with ``raw`` set to its octets: what is sent is exactly what the
+    sender's AUTH covers (RFC 7296 2.15 RealMessage1 / RealMessage2)."""
+    if msg.encrypted:
+        raise ValueError("an encrypted message is sealed with its IKE SA's keys when sent")
+    return msg if msg.raw else replace(msg, raw=encode(msg))
+
+
+def real_message(msg: Message) -> bytes:
+    """The IKE_SA_INIT message as it went over the wire: RealMessage1 / RealMessage2 of RFC
+    7296 2.15, the octets strongSwan keeps from ``message->get_packet()`` (5.9.8
+    src/libcharon/sa/ikev2/tasks/ike_auth.c collect_my_init_data / collect_other_init_data).
+    A message without octets never went over a wire: refusing it keeps AUTH from being
+    computed over a re-encoding."""
+    if not msg.raw:
+        raise WireError(f"{msg.notation()} has no octets as sent or received")
+    return msg.raw
