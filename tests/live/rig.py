@@ -148,6 +148,12 @@ class Rig:
                check=check)
         return r.stdout
 
+    def initiate(self, timeout: int = 8) -> bool:
+        """``swanctl --initiate --child c``: True when charon reports success (exit status 0)."""
+        r = sh("ip", "netns", "exec", self.gw_ns, SWANCTL, "--initiate", "--child", "c", "--timeout", str(timeout),
+               "--uri", f"unix://{self.dir}/charon.vici", check=False, timeout=timeout + 5)
+        return r.returncode == 0 and "initiate completed successfully" in r.stdout
+
     def list_sas(self) -> str:
         return self.swanctl("--list-sas")
 
