@@ -134,16 +134,16 @@ def cmd_live(args: argparse.Namespace) -> int:
     trace_opts = _trace_options(scenario, args)
     _distinct_outputs(_input_files(args.scenario, scenario), [
         ("--events", events_path), ("--pcap", trace_opts.pcap), ("--keys", trace_opts.keys)])
-    skipped = ignored_sections(scenario)
-    if skipped:
-        print(f"live: not used in live mode (simulator only): {', '.join(skipped)}", file=sys.stderr)
     on_event = _live_printer(scenario) if sys.stderr.isatty() and not args.json else None
     try:
         result = run_live(scenario, args.peer, duration=args.duration, on_event=on_event,
                           delete_at_end=not args.keep)
-    except LiveError as e:
-        print(f"ipsecsim: error: {e}", file=sys.stderr)
+    except LiveError as err:
+        print(f"ipsecsim: error: {err}", file=sys.stderr)
         return 2
+    skipped = ignored_sections(scenario)
+    if skipped:
+        print(f"live: not used in live mode (simulator only): {', '.join(skipped)}", file=sys.stderr)
     if trace_opts.wanted:
         from .trace.packets import write_trace
         for line in write_trace(result, trace_opts).lines():

@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from rig import Rig, why_not  # noqa: E402
+from rig import Rig, why_not
 
 _REASON: list[str | None] = []
 
