@@ -1,4 +1,5 @@
-"""Fixtures of the live tests: a namespace rig per test, torn down whatever happens.
+"""The fixture of the live tests (``rig``, registered by tests/conftest.py): a namespace rig
+per test, torn down whatever happens.
 
 Where the rig cannot run (not Linux, not root, no namespaces, daemons not installed) the
 tests are skipped with the reason, except in CI (``CI=true``), where that is a failure:
@@ -8,14 +9,9 @@ CI installs the daemons (scripts/setup-live) and must really run these tests.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from rig import Rig, why_not
 
 _REASON: list[str | None] = []
