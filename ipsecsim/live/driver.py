@@ -76,7 +76,7 @@ class LivePeer:
 
     def close(self, grace: float) -> None:
         """Delete every SA (the peer is told) and wait up to ``grace`` seconds for the answers."""
-        self.ep.close(self.now())
+        self.ep.close(self.now(), reason="stopped")
         self.flush()
         end = self.now() + grace
         while self.ep.closing() and self.now() < end:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from rig import Rig, why_not
+from rig import Rig, why_not, why_not_libreswan
 
 _REASON: list[str | None] = []
 
@@ -23,8 +23,8 @@ def live_reason() -> str | None:
     return _REASON[0]
 
 
-def require_live() -> None:
-    reason = live_reason()
+def require_live(libreswan: bool = False) -> None:
+    reason = live_reason() or (why_not_libreswan() if libreswan else None)
     if reason is None:
         return
     if os.environ.get("CI", "").lower() == "true":
@@ -36,8 +36,8 @@ _SUBNET = iter(range(1, 250))
 
 
 @pytest.fixture
-def rig() -> Iterator[Rig]:
-    require_live()
+def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
+    require_live(libreswan=request.node.get_closest_marker("libreswan") is not None)
     r = Rig(next(_SUBNET))
     try:
         yield r

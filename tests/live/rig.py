@@ -29,7 +29,20 @@ import yaml
 
 CHARON = "/usr/lib/ipsec/charon"
 SWANCTL = "/usr/sbin/swanctl"
+LIBRESWAN = "/opt/ipsecsim/libreswan"
+PLUTO = f"{LIBRESWAN}/usr/libexec/ipsec/pluto"
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def why_not_libreswan() -> str | None:
+    """Why the Libreswan tests cannot run (None: they can); after ``why_not()``."""
+    if not os.path.exists(PLUTO):
+        return f"Libreswan is not unpacked in {LIBRESWAN}; run scripts/setup-live as root on Debian"
+    if not os.path.isdir("/usr/libexec/ipsec"):
+        return "no /usr/libexec/ipsec mount point for pluto's addconn; run scripts/setup-live"
+    if shutil.which("certutil") is None:
+        return "no certutil (libnss3-tools) to create pluto's NSS database"
+    return None
 
 
 def why_not() -> str | None:
@@ -108,6 +121,7 @@ class Rig:
         self.sim_addr, self.gw_addr = f"10.250.{n}.1", f"10.250.{n}.2"
         self.dir = Path(tempfile.mkdtemp(prefix="ipsecsim-live-"))
         self.daemon: subprocess.Popen[bytes] | None = None
+        self.pluto = False
         self.created: list[str] = []
         try:
             for ns in (self.sim_ns, self.gw_ns):
@@ -158,7 +172,7 @@ class Rig:
         return self.swanctl("--list-sas")
 
     def log(self) -> str:
-        p = self.dir / "charon.log"
+        p = self.dir / ("pluto.log" if self.pluto else "charon.log")
         return p.read_text(errors="replace") if p.exists() else ""
 
     def wait_log(self, text: str, timeout: float = 10) -> bool:
@@ -168,6 +182,37 @@ class Rig:
                 return True
             time.sleep(0.05)
         return False
+
+    # --- Libreswan ----------------------------------------------------------------------------
+    def start_pluto(self, conn: str, psk: str = "west-east-secret") -> None:
+        """Libreswan's pluto (unpacked by scripts/setup-live) with connection ``lab``: its
+        ``conn`` body lines, PSK authentication between the rig's addresses."""
+        self.pluto = True
+        (self.dir / "nss").mkdir()
+        (self.dir / "run").mkdir()
+        (self.dir / "ipsec.conf").write_text(
+            f"config setup\n    logfile={self.dir}/pluto.log\n    plutodebug=none\n    ikev1-policy=accept\n"
+            f"conn lab\n    left={self.gw_addr}\n    right={self.sim_addr}\n    leftsubnet=10.102.0.0/24\n"
+            f"    rightsubnet=10.101.0.0/24\n    authby=secret\n    auto=add\n{conn}\n")
+        secrets = self.dir / "ipsec.secrets"
+        secrets.write_text(f'{self.gw_addr} {self.sim_addr} : PSK "{psk}"\n')
+        secrets.chmod(0o600)
+        sh("certutil", "-N", "-d", f"sql:{self.dir}/nss", "--empty-password")
+        # own mount namespace: a /run of its own, and its libexec directory where pluto looks
+        # for addconn (compiled in: /usr/libexec/ipsec)
+        script = (f"mount -t tmpfs tmpfs /run && mount --bind {LIBRESWAN}/usr/libexec/ipsec /usr/libexec/ipsec && "
+                  f"exec {PLUTO} --nofork --config {self.dir}/ipsec.conf --secretsfile {secrets} "
+                  f"--nssdir {self.dir}/nss --rundir {self.dir}/run")
+        self.daemon = subprocess.Popen(["ip", "netns", "exec", self.gw_ns, "unshare", "-m", "--propagation",
+                                        "private", "sh", "-c", script], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, start_new_session=True)
+        if not self.wait_log('"lab": added IKE', 10):
+            raise RuntimeError(f"pluto did not start: {self.log()[-2000:]}")
+
+    def whack(self, *args: str, check: bool = False, timeout: float = 15) -> str:
+        r = sh("ip", "netns", "exec", self.gw_ns, f"{LIBRESWAN}/usr/libexec/ipsec/whack", "--ctlsocket",
+               f"{self.dir}/run/pluto.ctl", *args, check=check, timeout=timeout)
+        return r.stdout + r.stderr
 
     # --- ipsecsim ------------------------------------------------------------------------------
     def scenario(self, sim: dict[str, Any], gw: dict[str, Any], **top: Any) -> dict[str, Any]:
