@@ -77,7 +77,7 @@ def test_ikev2_establishment_simulated_responder(rig: Rig) -> None:
            f"'{rig.sim_addr}'" in log
     # S (responder) installed its CHILD SA; pluto could not (no ESP in this kernel), dropped
     # its IKE SA without telling S ("NOT sending notification") and, the connection being
-    # meant to stay up, negotiated again: each of pluto's IKE SAs is one S established
+    # meant to stay up, negotiated again: each IKE SA pluto established, S established too
     assert named(out, "child_sa_established", peer="S")
     assert "netlink response for Add SA esp." in log
-    assert len(ike) == log.count("initiator established IKE SA")
+    assert len(ike) >= log.count("initiator established IKE SA") >= 1  # S may answer the last one as it stops
