@@ -48,7 +48,12 @@ class PayloadType(enum.IntEnum):
     N = 11
     D = 12
     VID = 13
+    CP = 14  # draft-dukes-ike-mode-cfg (XAUTH / mode config)
     NAT_D = 20
+    NAT_OA = 21  # RFC 3947 5.1
+    NAT_D_DRAFT = 130  # draft-ietf-ipsec-nat-t-ike-02/03, private-use number
+    NAT_OA_DRAFT = 131
+    FRAGMENT = 132  # Cisco IKE fragmentation, as strongSwan and Libreswan send it
 
 
 class Notify(enum.IntEnum):
@@ -235,21 +240,39 @@ class V:
 
 @dataclass(frozen=True, slots=True)
 class NATD:
-    """NAT-D payload (RFC 3947 3.2): HASH(CKY-I | CKY-R | IP | Port)."""
+    """NAT-D payload (RFC 3947 3.2): HASH(CKY-I | CKY-R | IP | Port). ``ptype`` is 20, or 130
+    from a peer that negotiated the pre-RFC drafts (draft-ietf-ipsec-nat-t-ike-02/03)."""
 
     data: bytes
+    ptype: int = 20
 
 
-Payload = SA | KE | Nonce | ID | HASH | N | D | V | NATD
+@dataclass(frozen=True, slots=True)
+class Other:
+    """A payload the core carries but does not interpret: CERT, CR, SIG (PSK authentication
+    needs none), mode config, NAT-OA, Cisco fragments, or a type it does not know. strongSwan
+    5.9.8 parses such payloads as "unknown" and goes on (src/libcharon/encoding/parser.c,
+    message.c parse_payloads); ISAKMP has no critical bit (RFC 2408 3.2)."""
+
+    ptype: int
+    body: bytes
+
+
+Payload = SA | KE | Nonce | ID | HASH | N | D | V | NATD | Other
 
 _PTYPE: dict[type, PayloadType] = {
     SA: PayloadType.SA, KE: PayloadType.KE, Nonce: PayloadType.NONCE, ID: PayloadType.ID,
     HASH: PayloadType.HASH, N: PayloadType.N, D: PayloadType.D, V: PayloadType.VID, NATD: PayloadType.NAT_D,
 }
-_LABEL = {PayloadType.NONCE: "No", PayloadType.VID: "V", PayloadType.NAT_D: "NAT-D"}
+# strongSwan 5.9.8's short payload names (src/libcharon/encoding/payloads/payload.c).
+_LABEL = {PayloadType.NONCE: "No", PayloadType.VID: "V", PayloadType.NAT_D: "NAT-D", PayloadType.CR: "CERTREQ",
+          PayloadType.NAT_OA: "NAT-OA", PayloadType.NAT_D_DRAFT: "NAT-D", PayloadType.NAT_OA_DRAFT: "NAT-OA",
+          PayloadType.FRAGMENT: "FRAG"}
 
 
-def payload_type(p: Payload) -> PayloadType:
+def payload_type(p: Payload) -> int:
+    if isinstance(p, Other | NATD):
+        return p.ptype
     return _PTYPE[type(p)]
 
 
@@ -262,7 +285,11 @@ def payload_label(p: Payload) -> str:
             return f"N({p.type})"
         return f"N({NOTIFY_SHORT.get(n, n.name)})"
     t = payload_type(p)
-    return _LABEL.get(t, t.name)
+    try:
+        known = PayloadType(t)
+    except ValueError:
+        return f"UNKN({t})"
+    return _LABEL.get(known, known.name)
 
 
 @dataclass(frozen=True, slots=True)

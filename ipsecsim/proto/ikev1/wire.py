@@ -29,6 +29,7 @@ from .message import (
     Message,
     N,
     Nonce,
+    Other,
     Payload,
     PayloadType,
     SaProposal,
@@ -124,6 +125,8 @@ def payload_body(p: Payload) -> bytes:
             _proposal(x, i == len(p.proposals) - 1) for i, x in enumerate(p.proposals))
     if isinstance(p, KE | Nonce | HASH | V | NATD):
         return p.data
+    if isinstance(p, Other):
+        return p.body
     if isinstance(p, ID):
         return p.body
     if isinstance(p, N):
@@ -218,7 +221,12 @@ def _parse_sa(body: bytes) -> SA:
 
 
 def _parse_payload(ptype: int, body: bytes) -> Payload:
-    t = PayloadType(ptype)
+    try:
+        t = PayloadType(ptype)
+    except ValueError:
+        return Other(ptype, body)
+    if t in (PayloadType.P, PayloadType.T):
+        raise WireError(f"{t.name} payload outside an SA payload")
     if t is PayloadType.SA:
         return _parse_sa(body)
     if t is PayloadType.KE:
@@ -229,8 +237,8 @@ def _parse_payload(ptype: int, body: bytes) -> Payload:
         return HASH(body)
     if t is PayloadType.VID:
         return V(body)
-    if t is PayloadType.NAT_D:
-        return NATD(body)
+    if t in (PayloadType.NAT_D, PayloadType.NAT_D_DRAFT):
+        return NATD(body, int(t))
     if t is PayloadType.ID:
         if len(body) < 4:
             raise WireError("ID payload shorter than its header")
@@ -247,24 +255,16 @@ def _parse_payload(ptype: int, body: bytes) -> Payload:
         if len(body) != 8 + size * count:
             raise WireError("delete payload length does not match its SPIs")
         return D(proto, tuple(body[8 + i * size: 8 + (i + 1) * size] for i in range(count)), doi)
-    raise WireError(f"unsupported payload type {ptype}")
-
-
-_KNOWN = {int(t) for t in PayloadType} - {PayloadType.P, PayloadType.T, PayloadType.CERT, PayloadType.CR,
-                                          PayloadType.SIG}
+    return Other(ptype, body)  # CERT, CR, SIG, CP, NAT-OA, FRAG: carried, not interpreted
 
 
 def decode_chain(first: int, data: bytes) -> tuple[list[Payload], list[bytes], int]:
     """(payloads, their bodies, offset after the last payload) of a payload chain."""
     payloads, bodies, nxt, off = [], [], first, 0
     while nxt != PayloadType.NONE:
-        if nxt not in _KNOWN:
-            raise WireError(f"unknown or unsupported payload type {nxt}")
         if off + 4 > len(data):
             raise WireError("truncated payload chain")
-        n, res, length = _GENERIC.unpack_from(data, off)
-        if res != 0:
-            raise WireError("RESERVED field of a payload header is not zero")
+        n, _res, length = _GENERIC.unpack_from(data, off)  # RESERVED: ignored, as strongSwan does
         if length < 4 or off + length > len(data):
             raise WireError(f"payload length {length} does not fit the message")
         body = data[off + 4: off + length]

@@ -79,6 +79,12 @@ class Ikev2Engine(LifecycleMixin):
                          response=msg.response, msg_id=msg.msg_id, spi_i=msg.spi_i.hex(), spi_r=msg.spi_r.hex())
             return
         self._emit_message("message_received", sa, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
+        if msg.response and msg.unsupported_critical() is not None:
+            # RFC 7296 2.5: the message is rejected; a request would be answered (responder.py)
+            self.emit_sa(sa, "message_ignored", reason=f"critical payload of unknown type "
+                         f"{msg.unsupported_critical()} in a response", exchange=msg.exchange.name,
+                         response=True, msg_id=msg.msg_id)
+            return
         if msg.encrypted:  # integrity-protected: follow the peer to 4500 / its new NAT port (RFC 7296 2.23)
             natt.on_authenticated(sa, dgram, lambda event, **f: self.emit_sa(sa, event, **f))
             self.keepalives.start(now)
@@ -103,6 +109,11 @@ class Ikev2Engine(LifecycleMixin):
                          src=dgram.src, dst=dgram.dst)
             return
         self.ep.emit("message_received", **self._msg_fields(msg, dgram.retransmit), src=dgram.src, dst=dgram.dst)
+        critical = msg.unsupported_critical()
+        if critical is not None:  # RFC 7296 2.5: the payload type as the notification data
+            self._refuse(dgram, msg, N(Notify.UNSUPPORTED_CRITICAL_PAYLOAD, bytes([critical])),
+                         f"critical payload of unknown type {critical}")
+            return
         sa_p, ke, nonce = msg.first(SA), msg.first(KE), msg.first(Nonce)
         if not isinstance(sa_p, SA) or not isinstance(ke, KE) or not isinstance(nonce, Nonce):
             self._refuse(dgram, msg, N(Notify.INVALID_SYNTAX), "IKE_SA_INIT without SA, KE or Ni")
@@ -114,7 +125,8 @@ class Ikev2Engine(LifecycleMixin):
                          f"no configured IKE proposal ({', '.join(map(str, s.ike.proposals))}) matches the "
                          f"offered ({', '.join(map(str, offered))})")
             return
-        num, chosen = choice
+        index, chosen = choice
+        num = sa_p.proposals[index - 1].num  # RFC 7296 3.3.1: the number the initiator gave it
         group = chosen.dh[0].ikev2_id
         if ke.group != group:
             # RFC 7296 1.2 / 3.10.1: tell the initiator which group to use; keep no state.

@@ -14,6 +14,7 @@ from typing import Any
 from ..onwire import IvSource, WireError
 from ..proposals import Proposal, Protocol
 from ..ts import TrafficSelector
+from . import notify_names
 
 
 class Exchange(enum.IntEnum):
@@ -26,7 +27,7 @@ class Exchange(enum.IntEnum):
 
 
 class PayloadType(enum.IntEnum):
-    """IKEv2 payload types (RFC 7296 3.2)."""
+    """IKEv2 payload types (RFC 7296 3.2; IANA "IKEv2 Payload Types")."""
 
     NONE = 0
     SA = 33
@@ -43,6 +44,20 @@ class PayloadType(enum.IntEnum):
     TSi = 44
     TSr = 45
     SK = 46
+    CP = 47
+    EAP = 48
+    GSPM = 49  # RFC 6467
+    IDg = 50  # RFC 9838 (G-IKEv2), with GSA and KD
+    GSA = 51
+    KD = 52
+    SKF = 53  # RFC 7383 Encrypted Fragment
+
+
+# strongSwan 5.9.8's short names of the payloads the core does not interpret
+# (src/libcharon/encoding/payloads/payload.c payload_type_short_names).
+OTHER_LABEL = {PayloadType.CERT: "CERT", PayloadType.CERTREQ: "CERTREQ", PayloadType.CP: "CP",
+               PayloadType.EAP: "EAP", PayloadType.GSPM: "GSPM", PayloadType.IDg: "IDg",
+               PayloadType.GSA: "GSA", PayloadType.KD: "KD", PayloadType.SKF: "EF"}
 
 
 class Notify(enum.IntEnum):
@@ -84,24 +99,9 @@ class Notify(enum.IntEnum):
         return self.value < 16384
 
 
-# strongSwan's short names (src/libcharon/encoding/payloads/notify_payload.c) for the notation.
-NOTIFY_SHORT = {
-    Notify.NO_PROPOSAL_CHOSEN: "NO_PROP", Notify.INVALID_KE_PAYLOAD: "INVAL_KE",
-    Notify.AUTHENTICATION_FAILED: "AUTH_FAILED", Notify.TS_UNACCEPTABLE: "TS_UNACCEPT",
-    Notify.INITIAL_CONTACT: "INIT_CONTACT", Notify.NAT_DETECTION_SOURCE_IP: "NATD_S_IP",
-    Notify.NAT_DETECTION_DESTINATION_IP: "NATD_D_IP", Notify.REKEY_SA: "REKEY_SA",
-    Notify.INVALID_SYNTAX: "INVAL_SYN", Notify.INVALID_MESSAGE_ID: "INVAL_MID",
-    Notify.INVALID_SPI: "INVAL_SPI", Notify.INVALID_IKE_SPI: "INVAL_IKE_SPI",
-    Notify.TEMPORARY_FAILURE: "TEMP_FAIL", Notify.CHILD_SA_NOT_FOUND: "CHLD_SA_NOT_FOUND",
-    Notify.NO_ADDITIONAL_SAS: "NO_ADD_SAS", Notify.SINGLE_PAIR_REQUIRED: "SINGLE_PAIR",
-    Notify.USE_TRANSPORT_MODE: "USE_TRANSP", Notify.COOKIE: "COOKIE",
-    Notify.FRAGMENTATION_SUPPORTED: "FRAG_SUP", Notify.SIGNATURE_HASH_ALGORITHMS: "HASH_ALG",
-    Notify.ESP_TFC_PADDING_NOT_SUPPORTED: "ESP_TFC_PAD_N", Notify.NON_FIRST_FRAGMENTS_ALSO: "NON_FIRST_FRAG",
-    Notify.ADDITIONAL_TS_POSSIBLE: "ADD_TS_POSS", Notify.SET_WINDOW_SIZE: "WINDOW_SIZE",
-    Notify.IPCOMP_SUPPORTED: "IPCOMP_SUP", Notify.UNSUPPORTED_CRITICAL_PAYLOAD: "UNSUPPORTED_CRITICAL",
-    Notify.INVALID_MAJOR_VERSION: "INVAL_MAJOR_VERSION", Notify.INTERNAL_ADDRESS_FAILURE: "INT_ADDR_FAIL",
-    Notify.FAILED_CP_REQUIRED: "FAIL_CP_REQ", Notify.INVALID_SELECTORS: "INVAL_SEL",
-}
+# strongSwan's short names for the notation (notify_names.STRONGSWAN, strongSwan 5.9.8
+# src/libcharon/encoding/payloads/notify_payload.c).
+NOTIFY_SHORT = {n: notify_names.STRONGSWAN[n.value] for n in Notify if n.value in notify_names.STRONGSWAN}
 
 
 class IdType(enum.IntEnum):
@@ -160,10 +160,11 @@ class N:
 
     @property
     def name(self) -> str:
+        """The core's name of the type, else IANA's, else NOTIFY_<number> (never assigned)."""
         try:
             return Notify(self.type).name
         except ValueError:
-            return f"NOTIFY_{self.type}"
+            return notify_names.name(self.type) or f"NOTIFY_{self.type}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,10 +206,31 @@ class V:
     data: bytes
 
 
-Payload = SA | KE | Nonce | N | ID | AUTH | TS | D | V
+@dataclass(frozen=True, slots=True)
+class Other:
+    """A payload the core carries but does not interpret: CERT, CERTREQ, CP, EAP ... of RFC 7296
+    (accepted and ignored: PSK authentication needs none of them) or a type it does not know.
+    RFC 7296 2.5: an unknown payload is skipped unless its critical bit is set; then a request
+    is answered with UNSUPPORTED_CRITICAL_PAYLOAD and a response is dropped."""
+
+    ptype: int
+    body: bytes
+    critical: bool = False
+
+    @property
+    def unsupported_critical(self) -> bool:
+        """Critical and of a type not in the IANA registry (the bit is ignored on known types)."""
+        return self.critical and self.ptype not in _KNOWN_TYPES
 
 
-def payload_type(p: Payload) -> PayloadType:
+_KNOWN_TYPES = frozenset(int(t) for t in PayloadType) - {0}
+
+Payload = SA | KE | Nonce | N | ID | AUTH | TS | D | V | Other
+
+
+def payload_type(p: Payload) -> int:
+    if isinstance(p, Other):
+        return p.ptype
     if isinstance(p, ID):
         return PayloadType.IDi if p.initiator else PayloadType.IDr
     if isinstance(p, TS):
@@ -222,15 +244,17 @@ _PTYPE: dict[type, PayloadType] = {SA: PayloadType.SA, KE: PayloadType.KE, Nonce
 
 
 def payload_label(p: Payload) -> str:
-    """strongSwan's notation of one payload: SA, KE, No, N(NATD_S_IP), IDi, TSr, D, V ..."""
+    """strongSwan's notation of one payload: SA, KE, No, N(NATD_S_IP), IDi, TSr, D, V, CERTREQ,
+    CP ...; a notify type by strongSwan's short name, IANA's name, or its number
+    (``notify_names.label``); a payload of unknown type as UNKN(type)."""
     if isinstance(p, N):
-        try:
-            return f"N({NOTIFY_SHORT.get(Notify(p.type), Notify(p.type).name)})"
-        except ValueError:
-            return f"N({p.type})"
+        return f"N({notify_names.label(p.type)})"
     if isinstance(p, Nonce):
         return "No"
-    return payload_type(p).name
+    if isinstance(p, Other):
+        known = OTHER_LABEL.get(PayloadType(p.ptype)) if p.ptype in _KNOWN_TYPES else None
+        return known or f"UNKN({p.ptype})"
+    return PayloadType(payload_type(p)).name
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +297,14 @@ class Message:
         for p in self.payloads:
             if isinstance(p, N) and p.type < 16384:
                 return p
+        return None
+
+    def unsupported_critical(self) -> int | None:
+        """The type of the first payload the core does not know whose critical bit is set
+        (RFC 7296 2.5), or None."""
+        for p in self.payloads:
+            if isinstance(p, Other) and p.unsupported_critical:
+                return p.ptype
         return None
 
     def labels(self) -> list[str]:

@@ -38,6 +38,11 @@ class Responder:
         }
 
     def respond(self, sa: IkeSa, msg: Message, now: float) -> Message | None:
+        critical = msg.unsupported_critical()
+        if critical is not None and msg.exchange is not Exchange.IKE_SA_INIT:
+            # RFC 7296 2.5, as strongSwan 5.9.8 task_manager_v2.c parse_message: the request is
+            # not processed; the answer names the payload type.
+            return _reply(msg, [N(Notify.UNSUPPORTED_CRITICAL_PAYLOAD, bytes([critical]))], sa)
         return self.handlers[msg.exchange](sa, msg, now)
 
     # --- IKE_SA_INIT: the SA was set up by the engine; answer with its prepared response --
@@ -90,8 +95,8 @@ class Responder:
                            f"match local {', '.join(map(str, s.child.local_ts))} / remote "
                            f"{', '.join(map(str, s.child.remote_ts))} ({s.child.ts_policy})")
             return [N(Notify.TS_UNACCEPTABLE)]
-        num, chosen = choice
-        peer_spi = sa_p.proposals[num - 1].spi
+        index, chosen = choice
+        num, peer_spi = sa_p.proposals[index - 1].num, sa_p.proposals[index - 1].spi
         spi_in = e.ep.random_spi(4)
         e.install_child(sa, chosen, spi_in, peer_spi, answer[1], answer[0], initiator=False, now=now,
                         ni=sa.nonce_i, nr=sa.nonce_r)

@@ -27,6 +27,7 @@ from .message import (
     Message,
     N,
     Nonce,
+    Other,
     Payload,
     PayloadType,
     SaProposal,
@@ -38,6 +39,7 @@ HEADER = struct.Struct("!8s8sBBBBII")
 HEADER_LEN = HEADER.size  # 28
 FLAG_I, FLAG_V, FLAG_R = 0x08, 0x10, 0x20
 KEY_LENGTH_ATTR = 14
+FLAG_CRITICAL = 0x80  # RFC 7296 3.2, the C bit of the generic payload header
 
 
 class WireError(ValueError):
@@ -102,6 +104,8 @@ def payload_body(p: Payload) -> bytes:
         return struct.pack("!HH", p.group, 0) + p.data
     if isinstance(p, Nonce | V):
         return p.data
+    if isinstance(p, Other):
+        return p.body
     if isinstance(p, N):
         return struct.pack("!BBH", p.protocol, len(p.spi), p.type) + p.spi + p.data
     if isinstance(p, ID):
@@ -122,7 +126,8 @@ def encode_payloads(payloads: tuple[Payload, ...] | list[Payload]) -> tuple[int,
     for i, p in enumerate(payloads):
         nxt = payload_type(payloads[i + 1]) if i + 1 < len(payloads) else PayloadType.NONE
         body = payload_body(p)
-        out.append(struct.pack("!BBH", int(nxt), 0, 4 + len(body)) + body)
+        flags = FLAG_CRITICAL if isinstance(p, Other) and p.critical else 0
+        out.append(struct.pack("!BBH", int(nxt), flags, 4 + len(body)) + body)
     first = payload_type(payloads[0]) if payloads else PayloadType.NONE
     return int(first), b"".join(out)
 
@@ -163,38 +168,84 @@ def encode(msg: Message, keys: SkKeys | None = None, iv: bytes | None = None,
 
 
 # --- decoding -------------------------------------------------------------------------------
+# Bytes from a real peer (RFC 7296 3.2 and 3.3). Structure errors raise WireError (the
+# responder answers INVALID_SYNTAX); what the core does not understand is kept, not refused:
+# unknown payload types as ``Other`` (RFC 7296 2.5), unknown transforms make their proposal
+# unacceptable (3.3.6) without failing the message, unknown notify types are just numbers.
 
-def _parse_sa(body: bytes) -> SA:
-    props, off = [], 0
-    while off < len(body):
-        last, _, plen, num, proto, spisize, ntrans = struct.unpack_from("!BBHBBBB", body, off)
-        spi = body[off + 8: off + 8 + spisize]
-        toff, algs = off + 8 + spisize, []
-        for _ in range(ntrans):
-            _, _, tlen, ttype, _, tid = struct.unpack_from("!BBHBBH", body, toff)
-            keylen = 0
-            aoff = toff + 8
-            while aoff < toff + tlen:
-                atype, aval = struct.unpack_from("!HH", body, aoff)
+def _parse_transforms(body: bytes, start: int, end: int, count: int) -> list[Algorithm] | None:
+    """The algorithms of one proposal; None if it holds a transform type this core does not
+    understand (RFC 7296 3.3.6: the proposal is then unacceptable). Transform IDs it does not
+    implement are left out: they cannot be chosen."""
+    algs: list[Algorithm] = []
+    acceptable = True
+    off = start
+    for _ in range(count):
+        if off + 8 > end:
+            raise WireError("transform substructure runs past its proposal")
+        _, _, tlen, ttype, _, tid = struct.unpack_from("!BBHBBH", body, off)
+        if tlen < 8 or off + tlen > end:
+            raise WireError(f"transform length {tlen} does not fit its proposal")
+        keylen, aoff = 0, off + 8
+        while aoff < off + tlen:
+            if aoff + 4 > off + tlen:
+                raise WireError("truncated transform attribute")
+            atype, aval = struct.unpack_from("!HH", body, aoff)
+            if atype & 0x8000:  # TV
                 if atype & 0x7FFF == KEY_LENGTH_ATTR:
                     keylen = aval // 8
                 aoff += 4
-            alg = by_id(Kind(ttype), tid, keylen)
-            if alg is None:
-                raise WireError(f"unknown transform type {ttype} id {tid} key {keylen * 8}")
-            algs.append(alg)
-            toff += tlen
-        kinds = {k: tuple(a for a in algs if a.kind is k) for k in Kind}
-        props.append(SaProposal(num, spi, Proposal(Protocol(proto), kinds[Kind.ENCR], kinds[Kind.PRF],
-                                                   kinds[Kind.INTEG], kinds[Kind.DH], kinds[Kind.ESN])))
+            else:  # TLV: RFC 7296 3.3.5 defines none, skip it
+                aoff += 4 + aval
+        try:
+            kind = Kind(ttype)
+        except ValueError:
+            acceptable = False
+        else:
+            alg = by_id(kind, tid, keylen)
+            if alg is not None:
+                algs.append(alg)
+        off += tlen
+    if off != end:
+        raise WireError("proposal length does not match its transforms")
+    return algs if acceptable else None
+
+
+def _parse_sa(body: bytes) -> SA:
+    props, off, last = [], 0, 2
+    while last != 0:
+        if off + 8 > len(body):
+            raise WireError("truncated proposal substructure")
+        last, _, plen, num, proto, spisize, ntrans = struct.unpack_from("!BBHBBBB", body, off)
+        if plen < 8 + spisize or off + plen > len(body):
+            raise WireError(f"proposal length {plen} does not fit the SA payload")
+        spi = body[off + 8: off + 8 + spisize]
+        algs = _parse_transforms(body, off + 8 + spisize, off + plen, ntrans)
         off += plen
-        if last == 0:
-            break
+        try:
+            protocol = Protocol(proto)
+        except ValueError:
+            continue  # a protocol this core does not negotiate: never chosen
+        if algs is None:
+            algs = []  # offers a transform type unknown here: kept (its number), never chosen
+        kinds = {k: tuple(a for a in algs if a.kind is k) for k in Kind}
+        props.append(SaProposal(num, spi, Proposal(protocol, kinds[Kind.ENCR], kinds[Kind.PRF],
+                                                   kinds[Kind.INTEG], kinds[Kind.DH], kinds[Kind.ESN])))
     return SA(tuple(props))
 
 
-def _parse_payload(ptype: int, body: bytes) -> Payload:
-    t = PayloadType(ptype)
+_MIN_BODY = {PayloadType.SA: 8, PayloadType.KE: 4, PayloadType.N: 4, PayloadType.IDi: 4,
+             PayloadType.IDr: 4, PayloadType.AUTH: 4, PayloadType.TSi: 4, PayloadType.TSr: 4,
+             PayloadType.D: 4}
+
+
+def _parse_payload(ptype: int, body: bytes, critical: bool) -> Payload:
+    try:
+        t = PayloadType(ptype)
+    except ValueError:
+        return Other(ptype, body, critical)
+    if len(body) < _MIN_BODY.get(t, 0):
+        raise WireError(f"{t.name} payload of {len(body)} octets is shorter than its fixed fields")
     if t is PayloadType.SA:
         return _parse_sa(body)
     if t is PayloadType.KE:
@@ -205,6 +256,8 @@ def _parse_payload(ptype: int, body: bytes) -> Payload:
         return V(body)
     if t is PayloadType.N:
         proto, spisize, ntype = struct.unpack_from("!BBH", body)
+        if 4 + spisize > len(body):
+            raise WireError("notify SPI runs past the payload")
         return N(ntype, body[4 + spisize:], proto, body[4:4 + spisize])
     if t in (PayloadType.IDi, PayloadType.IDr):
         return ID(t is PayloadType.IDi, body[0], body[4:], body[1:4])
@@ -213,14 +266,25 @@ def _parse_payload(ptype: int, body: bytes) -> Payload:
     if t in (PayloadType.TSi, PayloadType.TSr):
         sels, off = [], 4
         for _ in range(body[0]):
-            _, proto, _, sp, ep, s, e = struct.unpack_from("!BBHHHII", body, off)
-            sels.append(TrafficSelector(s, e, proto, sp, ep))
-            off += 16
+            if off + 4 > len(body):
+                raise WireError("truncated traffic selector")
+            ts_type, proto, slen = struct.unpack_from("!BBH", body, off)
+            if slen < 8 or off + slen > len(body):
+                raise WireError(f"traffic selector length {slen} does not fit its payload")
+            if ts_type == TS_IPV4_ADDR_RANGE and slen == 16:
+                _, _, _, sp, ep, s, e = struct.unpack_from("!BBHHHII", body, off)
+                sels.append(TrafficSelector(s, e, proto, sp, ep))
+            # other types (IPv6, FC) cannot match an IPv4 policy: left out (RFC 7296 3.13.1)
+            off += slen
         return TS(t is PayloadType.TSi, tuple(sels))
     if t is PayloadType.D:
         proto, size, count = struct.unpack_from("!BBH", body)
+        if 4 + size * count > len(body):
+            raise WireError("delete payload SPIs run past the payload")
         return D(proto, tuple(body[4 + i * size: 4 + (i + 1) * size] for i in range(count)))
-    raise WireError(f"unsupported payload type {ptype}")
+    if t is PayloadType.SK:
+        raise WireError("an Encrypted payload must be the first and only payload of the chain")
+    return Other(ptype, body, critical)  # CERT, CERTREQ, CP, EAP ...: carried, not interpreted
 
 
 def decode_payloads(first: int, data: bytes) -> list[Payload]:
@@ -228,8 +292,10 @@ def decode_payloads(first: int, data: bytes) -> list[Payload]:
     while nxt != 0:
         if off + 4 > len(data):
             raise WireError("truncated payload chain")
-        n, _, length = struct.unpack_from("!BBH", data, off)
-        out.append(_parse_payload(nxt, data[off + 4: off + length]))
+        n, flags, length = struct.unpack_from("!BBH", data, off)
+        if length < 4 or off + length > len(data):
+            raise WireError(f"payload length {length} does not fit the message")
+        out.append(_parse_payload(nxt, data[off + 4: off + length], bool(flags & FLAG_CRITICAL)))
         nxt, off = n, off + length
     return out
 
@@ -243,6 +309,10 @@ def decode(data: bytes, keys: SkKeys | None = None) -> Message:
         raise WireError(f"not IKEv2 (version 0x{ver:02x})")
     if length != len(data):
         raise WireError(f"length field {length} != {len(data)}")
+    try:
+        exchange = Exchange(exch)
+    except ValueError:
+        raise WireError(f"exchange type {exch} is not one this core takes part in") from None
     encrypted = first == PayloadType.SK
     if not encrypted:
         payloads = decode_payloads(first, data[HEADER_LEN:])
@@ -265,10 +335,11 @@ def decode(data: bytes, keys: SkKeys | None = None) -> Message:
                 if cipher.integ_icv(keys.integ, keys.sk_a, body) != icv:
                     raise WireError("SK payload integrity check failed")
                 plain = cipher.decrypt_block(enc, keys.sk_e, iv, data[iv_off + enc.iv_bytes: -icv_len])
-        except cipher.CryptoError as e:
+            inner = cipher.ikev2_unpad(plain)
+        except (cipher.CryptoError, ValueError) as e:
             raise WireError(f"SK payload does not decrypt: {e}") from e
-        payloads = decode_payloads(inner_first, cipher.ikev2_unpad(plain))
-    return Message(Exchange(exch), spi_i, spi_r, mid, bool(flags & FLAG_R), bool(flags & FLAG_I),
+        payloads = decode_payloads(inner_first, inner)
+    return Message(exchange, spi_i, spi_r, mid, bool(flags & FLAG_R), bool(flags & FLAG_I),
                    tuple(payloads), encrypted, raw=data)
 
 
