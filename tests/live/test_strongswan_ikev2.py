@@ -218,3 +218,25 @@ def test_rekeys_by_daemon(rig: Rig) -> None:
     assert named(out, "child_sa_rekeyed", peer="S", initiator=False)
     ike = named(out, "ike_sa_rekeyed", peer="S", initiator=False)
     assert ike and (ike[-1]["new_spi_i"], ike[-1]["new_spi_r"]) in ike_spis(sas)
+
+
+def test_ctrl_c_ends_cleanly_and_the_capture_decrypts(rig: Rig) -> None:
+    import signal
+
+    from tracehelp import tshark_fields
+    rig.start_charon(swanctl_conf(rig))
+    pcap, keys = rig.dir / "live.pcapng", rig.dir / "live.keys.json"
+    proc = rig.start_live(scenario(rig, peer("initiate")), 30.0, "--pcap", str(pcap), "--keys", str(keys))
+    established(rig)
+    proc.send_signal(signal.SIGINT)  # `ip netns exec` execs python: the signal reaches ipsecsim
+    out = rig.finish(proc, timeout=10)
+    assert out["summary"]["duration"] < 10 and out["summary"]["peers"]["S"]["status"] == "ike_sa_not_established"
+    assert named(out, "ike_sa_deleted", peer="S", reason="stopped")
+    assert rig.wait_log("received DELETE for IKE_SA lab[1]", 5)
+    # the capture holds both directions, charon's exactly as received, and Wireshark decrypts
+    # charon's IKE_AUTH response with the keys file: its TSr is charon's subnet
+    rows = tshark_fields(pcap, keys, ["ip.src", "isakmp.exchangetype", "isakmp.ts.start_ipv4"])
+    from_charon = [r for r in rows if r[0] == rig.gw_addr]
+    assert len(rows) == len(named(out, "message_sent")) + len(from_charon)
+    auth = [r for r in from_charon if r[1] == "35"]
+    assert auth and "10.102.0.0" in auth[0][2]
