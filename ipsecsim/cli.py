@@ -128,6 +128,65 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    """One peer of the scenario on real sockets against a real gateway (docs/live.md)."""
+    from .live import LiveError, run_live
+    from .live.runner import ignored_sections, live_scenario
+    from .trace.jsonl import write_events
+    from .trace.timeline import render
+    to_stdout = args.events == "-"
+    if to_stdout and args.json:
+        raise ConfigError(None, "--events", "'-' writes the events to stdout, where --json writes the summary; "
+                          "give a file name for one of them")
+    scenario = load_scenario(args.scenario)
+    live_scenario(scenario, args.peer)  # --peer names a peer of the scenario
+    events_path = _writable(args.events, "--events") if args.events and not to_stdout else None
+    trace_opts = _trace_options(scenario, args)
+    _distinct_outputs(_input_files(args.scenario, scenario), [
+        ("--events", events_path), ("--pcap", trace_opts.pcap), ("--keys", trace_opts.keys)])
+    on_event = _live_printer(scenario) if sys.stderr.isatty() and not args.json else None
+    try:
+        result = run_live(scenario, args.peer, duration=args.duration, on_event=on_event,
+                          delete_at_end=not args.keep)
+    except LiveError as err:
+        print(f"ipsecsim: error: {err}", file=sys.stderr)
+        return 2
+    skipped = ignored_sections(scenario)
+    if skipped:
+        print(f"live: not used in live mode (simulator only): {', '.join(skipped)}", file=sys.stderr)
+    if trace_opts.wanted:
+        from .trace.packets import write_trace
+        for line in write_trace(result, trace_opts).lines():
+            print(line, file=sys.stderr)
+    if events_path:
+        write_events(events_path, result.events)
+    if to_stdout:
+        from .trace.jsonl import dumps
+        for e in result.events:
+            sys.stdout.write(dumps(e) + "\n")
+        return 0
+    if args.json:
+        json.dump(result.summary(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        render(result, Console(highlight=False, soft_wrap=True), verbose=args.verbose)
+    return 0
+
+
+def _live_printer(scenario: Scenario):  # type: ignore[no-untyped-def]
+    """One line on stderr per event as it happens (the full timeline follows at the end)."""
+    from .trace.timeline import FORMATTERS, _generic, fmt_time
+    names = {s.address: n for n, s in scenario.peers.items()}
+
+    def show(e):  # type: ignore[no-untyped-def]
+        if e.event == "message_received":
+            return
+        fmt = FORMATTERS.get(e.event)
+        who, text = fmt(e, names) if fmt else (e.peer, _generic(e))
+        print(f"{fmt_time(e.t)}  {who}  {text}", file=sys.stderr, flush=True)
+    return show
+
+
 def _simulate_with_progress(scenario: Scenario, args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """Simulate; on a terminal, a progress bar on stderr (simulated time) that disappears when
     done. The run is the same with or without it."""
@@ -319,6 +378,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keys", metavar="FILE", help="write the SA keys for Wireshark (JSON) to FILE; "
                      "overrides trace.keys")
     run.set_defaults(func=cmd_run)
+    live = sub.add_parser("live", help="run one peer of a scenario against a real gateway (UDP 500/4500, "
+                          "wall clock; IKE only)", description="Run one peer of SCENARIO on real UDP sockets "
+                          "(ports 500 and 4500 of its scenario address) against the real gateway at the other "
+                          "peer's address, in wall-clock time. Keys and nonces come from the OS CSPRNG, not the "
+                          "seed. IKE only: no ESP SA is installed. Ctrl-C ends the run (Deletes are sent) and "
+                          "prints the timeline. Needs the right to bind port 500 (root).")
+    live.add_argument("scenario", help="scenario YAML file")
+    live.add_argument("--peer", required=True, metavar="NAME", help="the scenario peer to run here")
+    live.add_argument("--duration", type=_duration_arg, metavar="TIME",
+                      help="wall-clock bound of the run (default: the scenario duration)")
+    live.add_argument("--json", action="store_true", help="print the summary as JSON (nothing else on stdout)")
+    live.add_argument("--events", metavar="FILE", help="write every event as JSONL to FILE ('-': to stdout)")
+    live.add_argument("--pcap", metavar="FILE", help="write every datagram sent and received (pcapng) to FILE")
+    live.add_argument("--keys", metavar="FILE", help="write the SA keys for Wireshark (JSON) to FILE")
+    live.add_argument("--keep", action="store_true", help="at the end, leave the SAs up (send no Delete)")
+    live.add_argument("-v", "--verbose", action="store_true", help="also show received messages")
+    live.set_defaults(func=cmd_live)
     check = sub.add_parser("check", help="run scenarios and check their expect: blocks (exit 1 if one fails)",
                            description="Run every scenario named (a directory means every *.yaml below it) "
                            "and check its expect: block. Exit 0 if all expectations are met, 1 if one is "

@@ -39,6 +39,8 @@ class Result:
     """What the link dropped: (flow, reason) -> (bytes, packets), unrounded."""
     forwarded: dict[str, list[float]] = field(default_factory=dict)
     """Per flow: bytes and packets the link passed on towards a gateway (``sim.link``)."""
+    clock: str = "simulated"
+    """``simulated``, or ``wall-clock`` for a live run (``ipsecsim live``, one real peer)."""
 
     def select(self, event: str | None = None, peer: str | None = None, **fields: Any) -> list[Event]:
         """Events matching a name, a peer and field values."""

@@ -177,13 +177,14 @@ class Endpoint:
             return {"status": "ike_sa_not_established", "ike_sas": [], "child_sas": [], "down": "crashed"}
         return {**self.engine.status(), "down": self.down}
 
-    def close(self, now: float) -> None:
-        """The connection is deleted (a ``recreate`` fault): every SA is deleted, the peer told.
+    def close(self, now: float, reason: str = "recreated") -> None:
+        """The connection is deleted (a ``recreate`` fault; ``stopped``: a live run ends): every
+        SA is deleted, the peer told.
         Its data plane is retired at once (a new connection takes the traffic); the engine may
         still have Delete exchanges to finish (``closing``), for which the driver keeps feeding
         it the messages it ``owns`` and its timers."""
         self.now = now
-        self.engine.close_all("recreated", now)
+        self.engine.close_all(reason, now)
         self.traffic.refresh(now)
         self.retired = True
 

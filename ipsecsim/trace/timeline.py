@@ -289,7 +289,9 @@ def render(result: Result, console: Console, verbose: bool = False) -> None:
     nat = sc.config.link.nat
     if nat is not None:
         names[nat.public_address] = nat.peer  # the peer behind the NAT, as seen from outside
-    console.print(f"[bold]{escape(sc.name)}[/]  seed {result.seed}, {result.duration:g} s simulated, "
+    run = f"seed {result.seed}, {result.duration:g} s simulated" if result.clock == "simulated" else \
+        f"live, {result.duration:g} s {result.clock}"
+    console.print(f"[bold]{escape(sc.name)}[/]  {run}, "
                   f"{len(result.events)} events")
     if sc.config.description:
         console.print(f"[dim]{escape(sc.config.description.strip())}[/]")
