@@ -43,7 +43,7 @@ def _hypothesis_profiles() -> None:
     from hypothesis import HealthCheck, settings
     common = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much,
                                                           HealthCheck.data_too_large], "print_blob": True}
-    settings.register_profile("ci", max_examples=120, derandomize=True, database=None, **common)
+    settings.register_profile("ci", max_examples=60, derandomize=True, database=None, **common)
     settings.register_profile("long", max_examples=20000, **common)
     settings.load_profile(os.environ.get("IPSECSIM_PROPS", "ci"))
 

@@ -44,6 +44,7 @@ KNOWN_BUGS: dict[str, str] = {
     "rekey_before_hard_expiry": "a hard-only lifetime (volume, and also time: profile defaults "
                                 "such as alibaba-cloud's) never rekeys",
     "status_agrees": "a unilateral tunnel is not always named",
+    "no_esp_after_sa_end": "IKEv2 recreate: ESP keeps leaving on the deleted CHILD SA until the new one is up",
 }
 
 

@@ -147,6 +147,17 @@ def test_no_esp_leaves_on_a_hard_expired_child_sa():
     assert _only(result, "no_esp_after_sa_end") == []
 
 
+@pytest.mark.xfail(strict=True, reason="bug: IKEv2 recreate: ESP keeps leaving on the deleted CHILD SA until "
+                                       "the new one is up")
+def test_no_esp_leaves_on_a_child_sa_deleted_by_a_recreate():
+    # A recreates its connection at 300 s: its CHILD SA is deleted (reason recreated) and its
+    # bulk flow must leave it at that instant (dropped, or on the new SA once it is up)
+    result = _run(duration=600, traffic=[{"kind": "bulk", "from": "A", "to": "B", "rate": "1Mbit/s"}],
+                  faults=[{"at": 300, "kind": "recreate", "peer": "A"}])
+    assert result.select("child_sa_deleted", "A", reason="recreated")
+    assert _only(result, "no_esp_after_sa_end") == []
+
+
 @pytest.mark.xfail(strict=True, reason="bug: a hard-expired IKE SA keeps retransmitting")
 def test_a_hard_expired_ike_sa_falls_silent():
     # the responder freezes at 50 s; A's DPD request is being retransmitted when its IKE SA
