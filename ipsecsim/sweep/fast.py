@@ -143,9 +143,13 @@ def model(scenario: Scenario) -> Model | str:
             inexact.append("link loss from the start (the setup may be retransmitted)")
     if isinstance(loss, str):
         return loss
-    # a loss-free pilot run: when the first probe leaves, and whether anything but DPD crosses
-    quiet = scenario.replace({"link.loss": 0.0, "faults": []})
-    pilot = simulate(quiet)
+    # loss-free pilot runs: with DPD idle (on-demand, no traffic) over the whole run, nothing may cross the link after
+    # the setup (no rekey, no keepalive); with DPD on, a short one gives the first probe
+    silent = simulate(scenario.replace({"link.loss": 0.0, "faults": [], f"peers.{prober}.dpd.mode": "on-demand"}))
+    if any(e.event == "message_sent" and e.t > loss_from for e in silent.events):
+        inexact.append("messages other than DPD after the loss starts (rekeys)")
+    short = min(scenario.duration, loss_from + dpd.delay + 2 * offsets[1] + 1.0)
+    pilot = simulate(scenario.replace({"link.loss": 0.0, "faults": []}), duration=short)
     probes = [e for e in pilot.events if e.event == "dpd_probe_sent" and e.peer == prober]
     if not probes:
         return f"no DPD probe of {prober} in a loss-free run of {pilot.duration:g} s"
@@ -154,10 +158,6 @@ def model(scenario: Scenario) -> Model | str:
         inexact.append("the loss window starts after the first probe")
     acked = pilot.first("dpd_probe_acked", prober)
     rtt = (acked.t - start) if acked is not None else 2 * cfg.link.delay
-    extra = [e for e in pilot.events if e.event == "message_sent" and e.t > loss_from
-             and not _dpd_message(e)]
-    if extra or pilot.first("sa_expired") is not None:
-        inexact.append("messages other than DPD after the loss starts (rekeys)")
     if len(offsets[0]) > 1 and rtt >= min(b - a for a, b in zip(offsets[0], offsets[0][1:], strict=False)):
         inexact.append("a round trip longer than the wait between probes")
     down_at = downs[0].at if downs else None
@@ -166,16 +166,51 @@ def model(scenario: Scenario) -> Model | str:
                  down_at, loss, not inexact, why)
 
 
-def _dpd_message(e: Any) -> bool:
-    payloads = " ".join(e.get("payloads") or [])
-    return e.get("exchange") == "INFORMATIONAL" and ("R_U_THERE" in payloads or "R-U-THERE" in payloads
-                                                     or not (set(e.get("payloads") or []) - {"HASH"}))
-
-
 def simulate_trials(m: Model, trials: int, seed: int) -> dict[str, np.ndarray]:
     """Per trial: time of the verdict (NaN: none before the end), whether it was false, the
     detection delay (NaN unless a true verdict after ``down_at``)."""
     rng = np.random.default_rng(seed)
+    if m.loss.ge is None and m.down_at is None:
+        dead_t = _bernoulli_rounds(m, trials, rng)
+    else:
+        dead_t = _round_by_round(m, trials, rng)
+    # a verdict is false when the partner was up through the silence before it: it came
+    # before the partner went down (metrics.verdicts)
+    never = m.down_at if m.down_at is not None else math.inf
+    false = np.isfinite(dead_t) & (dead_t < never)
+    delay = np.where(np.isfinite(dead_t) & ~false, dead_t - never, np.nan)
+    return {"peer_dead_t": dead_t, "false_dead": false, "detection_delay": delay}
+
+
+def round_probabilities(m: Model) -> tuple[np.ndarray, float]:
+    """Bernoulli loss: P(the first answered transmission of a round is the k-th), and
+    P(no transmission answered) = q^N with q = 1 - (1 - p)^2."""
+    q = 1.0 - (1.0 - m.loss.p) ** 2
+    n = len(m.offsets)
+    first = np.array([q ** k * (1 - q) for k in range(n)])
+    return first, q ** n
+
+
+def _bernoulli_rounds(m: Model, trials: int, rng: np.random.Generator) -> np.ndarray:
+    """Independent rounds: the number of answered rounds before the first unanswered one is
+    geometric; which transmission answered each is multinomial; the verdict comes after their
+    durations (o_k + rtt + delay each) plus the give-up offset of the failed round."""
+    first, fail = round_probabilities(m)
+    if fail <= 0.0:
+        return np.full(trials, np.nan)
+    answered = rng.geometric(fail, size=trials) - 1
+    durations = np.asarray(m.offsets) + m.rtt + m.delay
+    if fail >= 1.0:
+        t = np.full(trials, m.start + m.give_up)
+    else:
+        counts = rng.multinomial(answered, first / first.sum())
+        t = m.start + counts @ durations + m.give_up
+    # the run ends at ``until``: a later verdict is not seen, nor one whose round starts after it
+    return np.where(t <= m.until, t, np.nan)
+
+
+def _round_by_round(m: Model, trials: int, rng: np.random.Generator) -> np.ndarray:
+    """Gilbert-Elliott loss or a partner that goes down: round by round, every trial at once."""
     s = np.full(trials, m.start)  # start of the current round
     dead_t = np.full(trials, np.nan)
     active = np.ones(trials, dtype=bool)
@@ -207,11 +242,7 @@ def simulate_trials(m: Model, trials: int, seed: int) -> dict[str, np.ndarray]:
         stop = ~go_on
         active[idx[stop]] = False
         active[idx[go_on & (s[idx] >= m.until)]] = False
-    # a verdict is false when the partner was up through the silence before it: it came
-    # before the partner went down (metrics.verdicts)
-    false = np.isfinite(dead_t) & (dead_t < never)
-    delay = np.where(np.isfinite(dead_t) & ~false, dead_t - never, np.nan)
-    return {"peer_dead_t": dead_t, "false_dead": false, "detection_delay": delay}
+    return dead_t
 
 
 def _survives(rng: np.random.Generator, ge: Any, p: float, bad: np.ndarray, chan: int, idx: np.ndarray,
