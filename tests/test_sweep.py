@@ -194,3 +194,25 @@ def test_auto_uses_the_model_only_where_it_is_exact(tmp_path):
     assert [m for m, _ in fast.choose(core.plan(str(FALSE_ALARM), runs=1), "auto").values()] == ["fast"] * 4
     crash = core.plan(str(CRASH), runs=1)  # bulk traffic resets the idle clock: not modelled
     assert fast.choose(crash, "auto")[0][0] == "engine"
+
+
+def test_dual_tunnel_outage_follows_the_health_check_period(tmp_path):
+    # Alibaba VcoHealthCheck: a probe every 3 s from 1 s, the route withdrawn when the 3rd lost one's
+    # successor is due. Failure at 60.5 s: 61, 64, 67 lost, down at 70 s -> 9.5 s of outage; at 62 s:
+    # 64, 67, 70 lost, down at 73 s -> 11 s. IDC -> VPC: strongSwan dpd_timeout 30 s + 10 ms link.
+    out = tmp_path / "o.json"
+    assert main(["sweep", str(SCENARIOS / "sweeps" / "alibaba-dual-tunnel-outage.yaml"), "--vary",
+                 "faults.0.at=60.5s,62s", "--runs", "1", "-j", "1", "-o", str(out)]) == 0
+    cells = json.loads(out.read_text())["cells"]
+    assert [c["traffic.directions.vpc->idc.outage_total.mean"] for c in cells] == [9.5, 11.0]
+    assert [c["traffic.directions.idc->vpc.outage_total.mean"] for c in cells] == [30.01, 30.01]
+
+
+def test_sweep_scenarios_fit_the_schema(capsys):
+    import jsonschema
+    import yaml
+    assert main(["schema"]) == 0
+    validator = jsonschema.Draft202012Validator(json.loads(capsys.readouterr().out))
+    for path in sorted((SCENARIOS / "sweeps").glob("*.yaml")):
+        errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
+        assert not errors, f"{path.name}: {errors[0].message}"

@@ -160,8 +160,9 @@ def shown_metrics(p: Any, table: list[dict[str, Any]]) -> list[str]:
 
 def render(p: Any, table: list[dict[str, Any]], console: Console, output: Path | None) -> None:
     from .spec import label
+    caption = "mean ±half-width of the 95% CI; proportions (Wilson 95% interval)"
     t = Table(title=f"{p.scenario.name}: {len(p.cells)} cell(s) x {p.runs} run(s), sweep seed {p.seed}",
-              caption="mean ±half-width of the 95% CI; proportions (Wilson 95% interval)" + (f"; written to {output}" if output else ""))
+              caption=caption + (f"; written to {output}" if output else ""))
     for a in p.axes:
         t.add_column(a.path)
     t.add_column("runs", justify="right")

@@ -211,6 +211,7 @@ def _number(text: str) -> Any:
         return text
 
 
-def meta_of(scenario: str, file: str | None, seed: int, runs: int, axes: list[Any], metrics: list[str]) -> dict[str, Any]:
+def meta_of(scenario: str, file: str | None, seed: int, runs: int, axes: list[Any],
+            metrics: list[str]) -> dict[str, Any]:
     return {"scenario": scenario, "file": file, "seed": seed, "runs": runs, "ipsecsim": __version__,
             "axes": [{"path": a.path, "labels": a.labels} for a in axes], "metrics": metrics}
