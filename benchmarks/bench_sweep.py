@@ -44,8 +44,10 @@ def main() -> None:
     print(f"{time.strftime('%Y-%m-%d')} {platform.machine()} {platform.python_version()}, {runs} runs of 1 h:")
     print(f"engine, one process:     {runs / one:8.1f} runs/s")
     print(f"engine, 2 processes:     {runs / two:8.1f} runs/s (x{one / two:.2f})")
-    print(f"engine, dask 2 workers:  {runs / dask:8.1f} runs/s; overhead vs local {1000 * (dask - two) / runs:+.1f} ms/run")
-    print(f"vectorised model:        {1_000_000 / vec:8.0f} trials/s (x{(1_000_000 / vec) / (runs / one):.0f} vs one process)")
+    overhead = 1000 * (dask - two) / runs
+    print(f"engine, dask 2 workers:  {runs / dask:8.1f} runs/s; overhead vs local {overhead:+.1f} ms/run")
+    rate = 1_000_000 / vec
+    print(f"vectorised model:        {rate:8.0f} trials/s (x{rate / (runs / one):.0f} vs one process)")
 
 
 if __name__ == "__main__":
