@@ -1,4 +1,5 @@
-"""The ``ipsecsim`` command line: run, check, import, scenarios, overhead, schema, profiles, verify.
+"""The ``ipsecsim`` command line: run, check, import, scenarios, overhead, schema, profiles, verify,
+sweep and plot (ipsecsim/sweep/).
 
 Exit status: 0 success, 1 a check failed, 2 bad input (one message naming the file, the
 field and what is allowed; no traceback). ``run`` prints a scenario's expectations after
@@ -461,6 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--json", action="store_true", help="print the report as JSON")
     ver.add_argument("--tshark", metavar="PATH", help="the tshark to run (default: tshark on the PATH)")
     ver.set_defaults(func=cmd_verify)
+    from .sweep.command import add_commands
+    add_commands(sub)
     return ap
 
 

@@ -34,6 +34,7 @@ from .ha import HaGroupConfig
 from .lifetimes import parser as _life_parser
 from .lifetimes import schema as _life_schema
 from .nat import NatConfig
+from .sweep import SweepConfig
 from .units import DURATION_HELP, RATE_HELP, SIZE_HELP, parse_duration, parse_rate, parse_size
 
 _DUR_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0},
@@ -568,6 +569,8 @@ class ScenarioConfig(Strict):
     traffic: list[TrafficConfig] = Field(default_factory=list, description="traffic between the protected subnets")
     ha: list[HaGroupConfig] = Field(default_factory=list, description="HA groups: redundant tunnels used in "
                                     "preference order (config/ha.py)")
+    sweep: SweepConfig | None = Field(None, description="`ipsecsim sweep`: settings to vary and runs per "
+                                      "setting (config/sweep.py, docs/sweep.md); ignored by run and check")
 
     @field_validator("name")
     @classmethod

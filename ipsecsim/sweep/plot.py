@@ -1,0 +1,217 @@
+"""Pictures (matplotlib, Agg backend; PNG or SVG by extension).
+
+* ``run_timeline``: one run of a scenario - per peer a lane of IKE and CHILD SA lifetimes
+  (bars from establishment to deletion, or to the end), rekeys, DPD probes and verdicts,
+  faults; below, the outages of every flow and the throughput delivered per flow.
+* ``sweep_figure``: a sweep output - a metric's mean with its 95 % interval against one
+  varied setting (one line per value of a second one), a heatmap for two settings, or with
+  ``cdf`` the distribution over runs (from the journal), one curve per cell.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+
+def _plt() -> Any:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def run_timeline(path: str, out: Path, seed: int | None = None) -> None:
+    from ..config.loader import load_scenario
+    from ..sim.runner import simulate
+    result = simulate(load_scenario(path), seed=seed)
+    summary = result.summary()
+    plt = _plt()
+    peers = list(result.endpoints)
+    flows = summary.get("traffic", {}).get("flows", {})
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(11, 2.0 + 1.1 * len(peers) + 2.5), sharex=True,
+                                  gridspec_kw={"height_ratios": [len(peers) + 0.6, 2.2]})
+    end = result.duration
+    for i, peer in enumerate(peers):
+        y = len(peers) - 1 - i
+        open_ike: dict[str, float] = {}
+        open_child: dict[str, float] = {}
+        for e in result.events:
+            if e.peer != peer:
+                continue
+            if e.event == "ike_sa_established":
+                open_ike[str(e.get("spi_i"))] = e.t
+            elif e.event == "ike_sa_deleted" and str(e.get("spi_i")) in open_ike:
+                s = open_ike.pop(str(e.get("spi_i")))
+                ax.broken_barh([(s, e.t - s)], (y + 0.22, 0.3), color="#4C72B0")
+            elif e.event == "child_sa_established":
+                open_child[str(e.get("spi_in"))] = e.t
+            elif e.event == "child_sa_deleted" and str(e.get("spi_in")) in open_child:
+                s = open_child.pop(str(e.get("spi_in")))
+                ax.broken_barh([(s, e.t - s)], (y - 0.18, 0.3), color="#55A868")
+            elif e.event in ("child_sa_rekeyed", "ike_sa_rekeyed"):
+                ax.plot([e.t], [y + 0.62], marker="v", color="#8172B2", ms=6)
+            elif e.event == "dpd_probe_sent":
+                ax.plot([e.t], [y - 0.35], marker="|", color="#937860", ms=8)
+            elif e.event == "peer_dead":
+                ax.plot([e.t], [y - 0.35], marker="X", color="#C44E52", ms=10)
+            elif e.event == "negotiation_failed":
+                ax.plot([e.t], [y + 0.62], marker="x", color="#C44E52", ms=6)
+        for s in open_ike.values():
+            ax.broken_barh([(s, end - s)], (y + 0.22, 0.3), color="#4C72B0")
+        for s in open_child.values():
+            ax.broken_barh([(s, end - s)], (y - 0.18, 0.3), color="#55A868")
+    for e in result.events:
+        if e.event == "fault":
+            ax.axvline(e.t, color="#DD8452", lw=1.2, ls="--")
+            ax.text(e.t, len(peers) - 0.25, f" {e.get('kind')}{' ' + e.peer if e.peer != 'link' else ''}",
+                    color="#DD8452", fontsize=8, va="bottom")
+    ax.set_yticks(range(len(peers)), list(reversed(peers)))
+    ax.set_ylim(-0.6, len(peers) - 0.05)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    ax.legend(handles=[Patch(color="#4C72B0", label="IKE SA"), Patch(color="#55A868", label="CHILD / IPsec SA"),
+                       Line2D([], [], marker="v", ls="", color="#8172B2", label="rekey"),
+                       Line2D([], [], marker="|", ls="", color="#937860", label="DPD probe"),
+                       Line2D([], [], marker="X", ls="", color="#C44E52", label="peer dead"),
+                       Line2D([], [], marker="x", ls="", color="#C44E52", label="negotiation failed"),
+                       Line2D([], [], ls="--", color="#DD8452", label="fault")],
+              loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    ax.set_title(f"{result.scenario.name} (seed {result.seed})")
+    _throughput(ax2, result, flows, end)
+    ax2.set_xlabel("simulated time (s)")
+    ax2.set_xlim(0, end)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def _throughput(ax: Any, result: Any, flows: dict[str, Any], end: float) -> None:
+    """Delivered throughput per flow (from the fluid log: the rate each flow put on the wire
+    while it was not dropped), outages shaded."""
+    shown = False
+    for k, (name, f) in enumerate(flows.items()):
+        for o in f.get("outages", []):
+            ax.axvspan(o["start"], o["end"], color="#C44E52", alpha=0.15, lw=0)
+        times, rates = [0.0], [0.0]
+        for t, _sender, fl in result.fluids:
+            if getattr(fl, "flow", None) != name:
+                continue
+            times.append(t)
+            rates.append(float(getattr(fl, "rate", 0.0)) * 8 / 1e6)
+        if len(times) > 1:
+            times.append(end)
+            rates.append(rates[-1])
+            ax.step(times, rates, where="post", label=f"{name} (Mbit/s sent)", color=f"C{k}")
+            shown = True
+    ax.set_ylabel("Mbit/s")
+    if shown:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    if any(f.get("outages") for f in flows.values()):
+        ax.text(0.01, 0.92, "shaded: outages", transform=ax.transAxes, fontsize=8, color="#C44E52")
+    if not flows:
+        ax.text(0.5, 0.5, "no traffic in this scenario", transform=ax.transAxes, ha="center", color="grey")
+
+
+def _axes(meta: dict[str, Any], cells: list[dict[str, Any]]) -> list[str]:
+    if meta.get("axes"):
+        return [a["path"] for a in meta["axes"]]
+    keys = list(cells[0])
+    return keys[keys.index("cell") + 1:keys.index("method")]
+
+
+def _metric(cells: list[dict[str, Any]], wanted: str | None) -> str:
+    names = [k[:-5] for k in cells[0] if k.endswith(".mean")]
+    if wanted:
+        if wanted not in names:
+            raise ConfigError(None, "--metric", f"{wanted!r} is not in this sweep; metrics: {', '.join(names)}")
+        return wanted
+    for n in names:
+        vals = {c.get(f"{n}.mean") for c in cells}
+        if len(vals - {None}) > 1:
+            return n
+    return names[0]
+
+
+def sweep_figure(path: str, out: Path, metric: str | None, cdf: bool) -> None:
+    from .store import read
+    meta, cells, runs = read(path)
+    axes = _axes(meta, cells)
+    name = _metric(cells, metric)
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    labels = {a["path"]: a["labels"] for a in meta.get("axes", [])}
+
+    def text(path_: str, cell: dict[str, Any]) -> str:
+        v = cell.get(path_)
+        if path_ in labels and isinstance(cell.get("cell"), int):
+            vals = sorted({c.get(path_) for c in cells}, key=lambda x: (str(type(x)), x))
+            if len(vals) == len(labels[path_]):
+                return str(labels[path_][vals.index(v)])
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    if cdf:
+        if not runs:
+            raise ConfigError(path, "", "no runs to draw (the journal .runs.jsonl beside it is missing)")
+        for c in cells:
+            vals = [r.get(name) for r in runs if r.get("cell") == c["cell"]]
+            xs = sorted(float(v) for v in vals if isinstance(v, int | float) and v is not None)
+            if not xs:
+                continue
+            ys = [(i + 1) / len(vals) for i in range(len(xs))]
+            ax.step(xs, ys, where="post", label=", ".join(f"{a}={text(a, c)}" for a in axes) or "all runs")
+        ax.set_xlabel(name)
+        ax.set_ylabel("share of runs")
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=8)
+    elif len(axes) == 2 and all(isinstance(c.get(axes[0]), int | float) for c in cells):
+        xs = sorted({c[axes[0]] for c in cells})
+        ys = sorted({c[axes[1]] for c in cells}, key=lambda v: (str(type(v)), v))
+        grid = [[math.nan] * len(xs) for _ in ys]
+        for c in cells:
+            v = c.get(f"{name}.mean")
+            grid[ys.index(c[axes[1]])][xs.index(c[axes[0]])] = math.nan if v is None else float(v)
+        im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(range(len(xs)), [text(axes[0], next(c for c in cells if c[axes[0]] == x)) for x in xs])
+        ax.set_yticks(range(len(ys)), [text(axes[1], next(c for c in cells if c[axes[1]] == y)) for y in ys])
+        for i, row in enumerate(grid):
+            for j, v in enumerate(row):
+                if not math.isnan(v):
+                    ax.text(j, i, f"{v:.3g}", ha="center", va="center", color="white", fontsize=9)
+        ax.set_xlabel(axes[0])
+        ax.set_ylabel(axes[1])
+        fig.colorbar(im, ax=ax, label=f"{name} (mean)")
+    else:
+        x_axis = axes[0] if axes else None
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for c in cells:
+            key = ", ".join(f"{a}={text(a, c)}" for a in axes[1:])
+            groups.setdefault(key, []).append(c)
+        for key, members in groups.items():
+            numeric_x = x_axis is not None and all(isinstance(c.get(x_axis), int | float) for c in members)
+            xs = [c[x_axis] if numeric_x else i for i, c in enumerate(members)] if x_axis else [0]
+            mean = [_num(c.get(f"{name}.mean")) for c in members]
+            lo = [_num(c.get(f"{name}.ci_low")) for c in members]
+            hi = [_num(c.get(f"{name}.ci_high")) for c in members]
+            err = [[max(0.0, m - low) for m, low in zip(mean, lo, strict=True)],
+                   [max(0.0, h - m) for m, h in zip(mean, hi, strict=True)]]
+            ax.errorbar(xs, mean, yerr=err, marker="o", capsize=4, label=key or None)
+            if x_axis and not numeric_x:
+                ax.set_xticks(xs, [text(x_axis, c) for c in members])
+        if x_axis:
+            ax.set_xlabel(x_axis)
+        ax.set_ylabel(f"{name} (mean, 95% CI)")
+        if len(groups) > 1:
+            ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    ax.set_title(f"{meta.get('scenario', Path(path).stem)}: {name}")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def _num(v: Any) -> float:
+    return math.nan if v is None else float(v)

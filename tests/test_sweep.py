@@ -1,0 +1,218 @@
+"""ipsecsim sweep: the grid, seeds, statistics, outputs, resume, executors and the fast DPD model."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from conftest import SCENARIOS
+
+from ipsecsim import load_scenario
+from ipsecsim.cli import main
+from ipsecsim.sweep import core, fast, spec, stats, store
+
+CRASH = SCENARIOS / "huawei-dpd-detects-crash.yaml"  # the branch crashes at 60 s, bulk traffic both ways
+FALSE_ALARM = SCENARIOS / "sweeps" / "dpd-false-alarm-lossy-link.yaml"
+
+
+# --- the grid ------------------------------------------------------------------------------------
+
+def test_ranges_include_both_ends_and_keep_the_unit():
+    assert spec.parse_vary("link.loss=0..5%/1%").values == ("0%", "1%", "2%", "3%", "4%", "5%")
+    assert spec.parse_vary("peers.A.dpd.delay=10s..30s/10s").values == ("10s", "20s", "30s")
+    assert spec.parse_vary("peers.A.dpd.delay=30s..2m/30s").values == ("30s", "60s", "90s", "120s")
+    assert spec.parse_vary("peers.A.retransmit.tries=1..3").values == (1, 2, 3)
+    assert spec.parse_vary("link.loss=0..0.3/0.1").values == (0.0, 0.1, 0.2, 0.3)  # decimal steps
+    assert spec.parse_vary("peers.A.dpd.count=probes,retransmissions").values == ("probes", "retransmissions")
+
+
+def test_a_cells_seeds_do_not_depend_on_the_rest_of_the_grid():
+    small = spec.grid([spec.parse_vary("link.loss=1%,2%")])
+    large = spec.grid([spec.parse_vary("link.loss=0%,1%,2%,3%")])
+    assert [spec.run_seed(7, c, 0) for c in small] == [spec.run_seed(7, c, 0) for c in large[1:3]]
+    assert spec.run_seed(7, small[0], 0) != spec.run_seed(8, small[0], 0)
+
+
+@pytest.mark.parametrize("vary, needle", [
+    ("link.loss", "expected PATH=VALUES"),
+    ("link.loss=5%..0%/1%", "below its start"),
+    ("link.loss=0..5%", "needs a step"),
+    ("link.loss=0..5%/0%", "greater than 0"),
+    ("link.loss=1s..5%/1%", "same unit"),
+    ("link.loss=1%,1%", "given twice"),
+    ("seed=1,2", "cannot be varied"),
+    ("link.loss=7", "link.loss: expected a probability"),
+    ("peers.cloud.dpd.dela=1s", "unknown key 'dela'"),
+    ("faults.3.loss=1%", "not an index"),
+])
+def test_a_bad_vary_is_one_line_and_exit_2(vary, needle, capsys, tmp_path):
+    assert main(["sweep", str(CRASH), "--vary", vary, "--runs", "1", "-o", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err, err
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_an_existing_file_that_is_not_a_sweep_output_is_not_overwritten(tmp_path, capsys):
+    mine = tmp_path / "notes.csv"
+    mine.write_text("mine\n")
+    assert main(["sweep", str(CRASH), "--runs", "1", "-o", str(mine)]) == 2
+    assert "is not the output of a sweep" in capsys.readouterr().err
+    assert mine.read_text() == "mine\n"
+
+
+# --- statistics ----------------------------------------------------------------------------------
+
+def test_wilson_interval_and_t_quantiles():
+    # Wilson (1927) 95 % interval of 0 of 10: [0, z^2 / (n + z^2)] = [0, 0.2775]
+    assert stats.wilson(0, 10) == (0.0, pytest.approx(0.2775, abs=1e-4))
+    # 5 of 10: 0.5 -+ 0.2366 (centre 0.5) -> [0.2366, 0.7634]
+    assert stats.wilson(5, 10) == (pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4))
+    assert stats.t975(1) == 12.706 and stats.t975(200) == pytest.approx(1.9719, abs=1e-3)  # t tables
+    d = stats.describe([1.0, 2.0, 3.0, None])
+    assert d["n"] == 3 and d["mean"] == 2.0 and d["ci_high"] == pytest.approx(2 + 4.303 * 1 / math.sqrt(3))
+    assert stats.describe([True, False, False, True])["mean"] == 0.5
+
+
+# --- a sweep end to end --------------------------------------------------------------------------
+
+def test_sweep_reports_both_readings_of_huaweis_retry_count_and_resumes(tmp_path, capsys):
+    out = tmp_path / "crash.json"
+    args = ["sweep", str(CRASH), "--vary", "peers.cloud.dpd.count=probes,retransmissions", "-j", "1", "-o", str(out)]
+    assert main([*args, "--runs", "2"]) == 0
+    doc = json.loads(out.read_text())
+    cells = {c["peers.cloud.dpd.count"]: c for c in doc["cells"]}
+    # crash at 60 s, last inbound 60.005 s: Huawei Cloud FAQ reading 30 + 3 x 15 s after it,
+    # the USG reading 30 + 4 x 15 s (docs/dpd-ikev1.md): 75.005 / 90.005 s after the crash
+    assert cells["probes"]["detection_delay.mean"] == pytest.approx(75.005)
+    assert cells["retransmissions"]["detection_delay.mean"] == pytest.approx(90.005)
+    assert cells["probes"]["any_false_dead.mean"] == 0.0 and cells["probes"]["runs"] == 2
+    assert len(doc["runs"]) == 4
+    journal = store.journal_path(out)
+    assert len(journal.read_text().splitlines()) == 1 + 4
+    # more runs: only the new (cell, run) pairs are simulated
+    assert main([*args, "--runs", "3"]) == 0
+    assert len(journal.read_text().splitlines()) == 1 + 6
+    # an interrupted write (a torn last line) is skipped, the run done again
+    journal.write_text(journal.read_text() + '{"cell": 0, "run": 9, "se')
+    assert main([*args, "--runs", "3", "--seed", "3"]) == 0
+    # another sweep seed is another sweep: refused, nothing lost
+    before = journal.read_text()
+    assert main([*args, "--runs", "3", "--seed", "4"]) == 2
+    assert "another sweep" in capsys.readouterr().err and journal.read_text() == before
+
+
+@pytest.mark.parametrize("ext", [".csv", ".parquet"])
+def test_tables_by_extension_read_back(tmp_path, ext):
+    out = tmp_path / f"t{ext}"
+    assert main(["sweep", str(CRASH), "--vary", "peers.cloud.dpd.delay=10s,30s", "--runs", "1", "-j", "1",
+                 "--metric", "peers.cloud.health.dpd_probes", "-o", str(out)]) == 0
+    meta, cells, runs = store.read(out)
+    assert [c["peers.cloud.dpd.delay"] for c in cells] == [10.0, 30.0]  # durations in seconds
+    # 3 probes in each round (Huawei Cloud FAQ), the verdict delay + 3 x 15 s after the crash
+    assert [c["peers.cloud.health.dpd_probes.mean"] for c in cells] == [3, 3]
+    assert [c["detection_delay.mean"] for c in cells] == [pytest.approx(55.005), pytest.approx(75.005)]
+    assert len(runs) == 2
+    if ext == ".parquet":
+        assert meta["axes"][0]["labels"] == ["10s", "30s"]
+
+
+# --- executors -----------------------------------------------------------------------------------
+
+def _plan():
+    return core.plan(str(FALSE_ALARM), ["faults.0.loss=20%,30%", "duration=20m"], runs=6, seed=11)
+
+
+def _rows(p, **kw):
+    j = store.Journal(None, {"fingerprint": p.fingerprint, "seed": p.seed})
+    return [{k: v for k, v in r.items()} for r in core.execute(p, j, **kw)]
+
+
+def test_local_processes_and_dask_give_the_same_runs_as_one_process():
+    distributed = pytest.importorskip("distributed")
+    p = _plan()
+    one = _rows(p, jobs=1)
+    assert len(one) == 12 and len({r["seed"] for r in one}) == 12
+    assert _rows(p, jobs=2) == one
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        assert _rows(p, executor="dask", client=client) == one
+
+
+# --- the fast model against the engine ----------------------------------------------------------
+
+def test_round_failure_is_q_to_the_n_with_q_from_request_and_response_loss():
+    m = fast.model(load_scenario(FALSE_ALARM))
+    assert not isinstance(m, str) and m.exact
+    first, fail = fast.round_probabilities(m)
+    q = 1 - (1 - 0.02) ** 2  # the R-U-THERE or its ACK lost (RFC 3706: one ACK per R-U-THERE)
+    assert fail == pytest.approx(q ** 3)  # Huawei Cloud FAQ: 3 failed probes
+    assert first.sum() + fail == pytest.approx(1.0)
+    assert m.offsets == (0.0, 15.0, 30.0) and m.give_up == 45.0 and m.delay == 30.0
+
+
+def _ks(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample Kolmogorov-Smirnov statistic."""
+    grid = np.sort(np.concatenate([a, b]))
+    fa = np.searchsorted(np.sort(a), grid, side="right") / a.size
+    fb = np.searchsorted(np.sort(b), grid, side="right") / b.size
+    return float(np.abs(fa - fb).max())
+
+
+def test_fast_model_has_the_engines_distribution_of_the_first_false_verdict():
+    p = core.plan(str(FALSE_ALARM), ["faults.0.loss=15%", "duration=1h"], runs=120, seed=5)
+    cell = p.cells[0]
+    engine = np.array([r["peer_dead_t"] if r["peer_dead_t"] is not None else np.inf for r in _rows(p, jobs=2)])
+    scenario = load_scenario(spec.apply(p.raw, cell.overrides))
+    m = fast.model(scenario)
+    assert not isinstance(m, str) and m.exact, m
+    trials = np.nan_to_num(fast.simulate_trials(m, 100_000, 1)["peer_dead_t"], nan=np.inf)
+    # KS critical value at alpha = 0.001: 1.95 sqrt((n + m) / (n m))
+    crit = 1.95 * math.sqrt((engine.size + trials.size) / (engine.size * trials.size))
+    assert _ks(engine, trials) < crit
+    # the test has power: counting only the request's loss (q = p) is rejected
+    from dataclasses import replace
+    wrong = replace(m, loss=fast.Loss(p=1 - math.sqrt(1 - 0.15)))
+    assert _ks(engine, np.nan_to_num(fast.simulate_trials(wrong, 100_000, 1)["peer_dead_t"], nan=np.inf)) > crit
+
+
+def test_fast_model_detection_of_a_crash_matches_the_faq_timing():
+    # the crash scenario's cloud, without traffic: dead 30 + 3 x 15 s after the last ACK
+    data = {**load_scenario(FALSE_ALARM).raw, "duration": "10m",
+            "faults": [{"at": "1s", "kind": "loss", "loss": "0%"}, {"at": "100s", "kind": "crash", "peer": "branch"}]}
+    m = fast.model(load_scenario(data))
+    assert not isinstance(m, str) and m.exact, m
+    r = fast.simulate_trials(m, 1000, 1)
+    # first probe at 30.045 s, each ACK 10 ms later, the next probe 30 s after it: 30.045, 60.055,
+    # 90.065 (ACK 90.075), 120.075 finds the branch down: dead at 120.075 + 3 x 15 = 165.075
+    assert np.all(r["peer_dead_t"] == pytest.approx(165.075)) and not r["false_dead"].any()
+    assert np.all(r["detection_delay"] == pytest.approx(65.075))
+    from ipsecsim import simulate
+    assert simulate(load_scenario(data)).times("peer_dead", "cloud") == [pytest.approx(165.075)]
+
+
+def test_auto_uses_the_model_only_where_it_is_exact(tmp_path):
+    assert [m for m, _ in fast.choose(core.plan(str(FALSE_ALARM), runs=1), "auto").values()] == ["fast"] * 4
+    crash = core.plan(str(CRASH), runs=1)  # bulk traffic resets the idle clock: not modelled
+    assert fast.choose(crash, "auto")[0][0] == "engine"
+
+
+def test_dual_tunnel_outage_follows_the_health_check_period(tmp_path):
+    # Alibaba VcoHealthCheck: a probe every 3 s from 1 s, the route withdrawn when the 3rd lost one's
+    # successor is due. Failure at 60.5 s: 61, 64, 67 lost, down at 70 s -> 9.5 s of outage; at 62 s:
+    # 64, 67, 70 lost, down at 73 s -> 11 s. IDC -> VPC: strongSwan dpd_timeout 30 s + 10 ms link.
+    out = tmp_path / "o.json"
+    assert main(["sweep", str(SCENARIOS / "sweeps" / "alibaba-dual-tunnel-outage.yaml"), "--vary",
+                 "faults.0.at=60.5s,62s", "--runs", "1", "-j", "1", "-o", str(out)]) == 0
+    cells = json.loads(out.read_text())["cells"]
+    assert [c["traffic.directions.vpc->idc.outage_total.mean"] for c in cells] == [9.5, 11.0]
+    assert [c["traffic.directions.idc->vpc.outage_total.mean"] for c in cells] == [30.01, 30.01]
+
+
+def test_sweep_scenarios_fit_the_schema(capsys):
+    import jsonschema
+    import yaml
+    assert main(["schema"]) == 0
+    validator = jsonschema.Draft202012Validator(json.loads(capsys.readouterr().out))
+    for path in sorted((SCENARIOS / "sweeps").glob("*.yaml")):
+        errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
+        assert not errors, f"{path.name}: {errors[0].message}"
