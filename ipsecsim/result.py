@@ -39,6 +39,8 @@ class Result:
     """What the link dropped: (flow, reason) -> (bytes, packets), unrounded."""
     forwarded: dict[str, list[float]] = field(default_factory=dict)
     """Per flow: bytes and packets the link passed on towards a gateway (``sim.link``)."""
+    bgp: dict[str, Any] = field(default_factory=dict)
+    """Per peer with a BGP session, its state at the end (sim/bgp.py ``BgpNetwork.snapshot``)."""
 
     def select(self, event: str | None = None, peer: str | None = None, **fields: Any) -> list[Event]:
         """Events matching a name, a peer and field values."""

@@ -123,7 +123,7 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
               "traffic was dropped for one reason over an interval",
               {"reason": ("no_sa", "negotiating", "sa_expired", "link_down", "peer_down", "unilateral_sa", "loss",
                           "no_route", "route_revoked", "no_policy", "nat_no_mapping", "too_big",
-                          "integrity_failed")}),
+                          "integrity_failed", "bgp_no_route")}),
     # --- dead peer detection ---
     EventSpec("dpd_probe_sent", (*_SA, "msg_id", "seq", "retry"),
               "a DPD probe is sent (IKEv2: empty INFORMATIONAL, msg_id; IKEv1: R-U-THERE, seq); retry counts "

@@ -24,10 +24,10 @@ event" of RFC 8.2.2 is listed explicitly for the events that can reach each stat
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class State(str, Enum):
+class State(StrEnum):
     IDLE = "Idle"
     CONNECT = "Connect"
     ACTIVE = "Active"
@@ -36,7 +36,7 @@ class State(str, Enum):
     ESTABLISHED = "Established"
 
 
-class Event(str, Enum):
+class Event(StrEnum):
     MANUAL_START = "ManualStart"                                    # 1
     MANUAL_STOP = "ManualStop"                                      # 2
     PASSIVE_START = "ManualStart_with_PassiveTcpEstablishment"       # 4

@@ -33,11 +33,6 @@ def _ecmp_key(p: Path) -> tuple[int, int, int]:
     return (-p.local_pref, len(p.as_path), p.origin)
 
 
-def _beats(a: Path, b: Path) -> bool:
-    """a is better than b on the steps up to MED (None: tied there)."""
-    return _ecmp_key(a) < _ecmp_key(b)
-
-
 def best_paths(paths: Iterable[Path], multipath: bool = False) -> list[Path]:
     """The best path (or, with ``multipath``, the equally good ones) among routes to one prefix."""
     cands = list(paths)

@@ -184,7 +184,7 @@ class BgpSession:
         self.state = new
         if new is not old:
             fields: dict[str, Any] = {"neighbor": self.settings.peer_ip, "from": old.value, "to": new.value,
-                                      "event": event.value, "reason": reason}
+                                      "trigger": event.value, "reason": reason}
             if new is State.IDLE and old is State.ESTABLISHED:
                 fields["up_for"] = round(now - (self.established_at or now), 6)
             self._events.append(("bgp_state", fields))

@@ -22,7 +22,7 @@ next deadline; every entry point takes ``now``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 RTO_INITIAL = 1.0   # RFC 6298 2.1
 RTO_MIN = 1.0       # RFC 6298 2.4
@@ -52,7 +52,7 @@ class Segment:
         return HEADER + len(self.data)
 
 
-class TcpState(str, Enum):
+class TcpState(StrEnum):
     CLOSED = "CLOSED"
     LISTEN = "LISTEN"
     SYN_SENT = "SYN-SENT"
@@ -201,9 +201,10 @@ class TcpConnection:
 
     # --- internals ------------------------------------------------------------------------
     def _reset_counters(self) -> None:
+        """A new connection: nothing in flight, RTO back to its initial 1 s (RFC 6298 2.1)."""
         self.unacked.clear()
         self.deadline = None
-        self.rto = RTO_INITIAL if self.srtt is None else self.rto
+        self.rto, self.srtt, self.rttvar, self.backoffs = RTO_INITIAL, None, 0.0, 0
         self.snd_nxt = self.iss = self.iss + 100000
 
     def _send(self, flags: str, data: bytes, now: float, consume: int) -> None:
