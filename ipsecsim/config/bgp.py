@@ -34,10 +34,12 @@ Seconds = Annotated[float, BeforeValidator(parse_duration)]
 SaDown = Literal["teardown", "hold_timer"]
 
 RFC_DEFAULTS: dict[str, Any] = {"hold_time": 90.0, "keepalive": None, "connect_retry": 120.0, "sa_down": "hold_timer",
-                                "idle_hold": 0.0}
+                                "idle_hold": 5.0}
 """Used when neither the peer nor its profile sets a value: RFC 4271 10 suggests a hold time
 of 90 s, a keepalive of a third of it and a ConnectRetryTime of 120 s; an interface that stays
-up when its SA goes (the hold timer decides) is the case RFC 4271 describes."""
+up when its SA goes (the hold timer decides) is the case RFC 4271 describes. ``idle_hold``
+5 s is an assumption (RFC 4271 8.1.1 leaves the IdleHoldTime to the implementation): a
+session refused with a NOTIFICATION tries again every 5 s instead of at once."""
 
 
 def _ip(v: Any) -> str:
@@ -92,7 +94,7 @@ class BgpConfig(BaseModel):
                                    "hold_timer (the interface stays up; the hold timer notices); default: the "
                                    "profile's")
     idle_hold: Seconds | None = Field(None, ge=0, description="wait in Idle before starting again after the "
-                                      "session fell; default: the profile's, else 0")
+                                      "session fell; default: the profile's, else 5 s (assumption)")
     auth_key: str | None = Field(None, min_length=1, description="TCP MD5 key (RFC 2385; Alibaba AuthKey); the "
                                  "two ends must agree or no segment is accepted")
 
@@ -152,7 +154,7 @@ def resolve(name: str, peer: PeerConfig, iss_port: int = 49152) -> Resolved:
         if key in prof:
             sources[key] = prof[key][1]
             return prof[key][0]
-        sources[key] = "RFC 4271 10 (suggested value)" if key != "sa_down" else "default"
+        sources[key] = "RFC 4271 10 (suggested value)" if key in ("hold_time", "connect_retry") else "default"
         return RFC_DEFAULTS[key]
 
     hold = pick("hold_time")
