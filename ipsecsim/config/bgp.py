@@ -21,16 +21,19 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from ..proto.bgp.session import SessionSettings
 from . import profiles
-from .units import parse_duration
+from .units import DURATION_HELP, parse_duration
 
 if TYPE_CHECKING:
     from .model import PeerConfig, ScenarioConfig
 
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
+Seconds = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(
+    {"anyOf": [{"type": "number", "minimum": 0},
+               {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|sec|min|s|m|h|d|w))+\s*$"}],
+     "description": DURATION_HELP})]
 SaDown = Literal["teardown", "hold_timer"]
 
 RFC_DEFAULTS: dict[str, Any] = {"hold_time": 90.0, "keepalive": None, "connect_retry": 120.0, "sa_down": "hold_timer",
@@ -198,8 +201,9 @@ def bgp_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
         own_passive = b.passive if b.passive is not None else peer.start == "respond"
         other_passive = ob.passive if ob.passive is not None else cfg.peers[other].start == "respond"
         if own_passive == other_passive and list(cfg.peers).index(name) < list(cfg.peers).index(other):
-            return [(f"{where}.passive", f"both ends of the session with {other} are {'passive' if own_passive else 'active'}"
-                     f"; exactly one end connects (set passive: true on one of them)")]
+            both = "passive" if own_passive else "active"
+            return [(f"{where}.passive", f"both ends of the session with {other} are {both}; exactly one end "
+                     f"connects (set passive: true on one of them)")]
     for i, g in enumerate(cfg.ha):
         with_bgp = [m for m in g.members if cfg.peers[m].bgp is not None]
         if with_bgp and len(with_bgp) != len(g.members):

@@ -136,7 +136,12 @@ class Speaker:
         t = s.get_timer()
         if t is not None and (self.armed is None or t < self.armed - _EPS):
             self.armed = t
-            self.env.timeout(max(0.0, t - now)).callbacks.append(lambda _e, at=t: self._timer(at))
+            self._arm(t, now)
+
+    def _arm(self, at: float, now: float) -> None:
+        def fire(_e: simpy.Event) -> None:
+            self._timer(at)
+        self.env.timeout(max(0.0, at - now)).callbacks.append(fire)
 
     def judge_interface(self, event: Event | None = None) -> None:
         """After an event of this peer: crash / restart, the tunnel interface, a revoked route."""
@@ -153,8 +158,9 @@ class Speaker:
             self.session = self._new_session()
             self.armed = None
             if lost.state.value != "Idle":
-                self.log.emit(now, self.name, "bgp_state", neighbor=self.cfg.session.peer_ip, **{"from": lost.state.value},
-                              to="Idle", trigger="gateway crashed", reason="the gateway crashed: the session is lost")
+                self.log.emit(now, self.name, "bgp_state", neighbor=self.cfg.session.peer_ip,
+                              **{"from": lost.state.value}, to="Idle", trigger="gateway crashed",
+                              reason="the gateway crashed: the session is lost")
             if had:
                 self.on_routes()
             return
@@ -251,7 +257,8 @@ class BgpGroup:
             return b.via, prefix, (f"best path to {prefix} via {b.via} (local preference {b.local_pref}, AS path "
                                    f"{' '.join(map(str, b.as_path)) or 'empty'})")
         via = max((b.via for b in best), key=lambda m: weight(flow, m))
-        return via, prefix, f"{len(best)} equal paths to {prefix} ({', '.join(b.via for b in best)}): rendezvous hashing"
+        vias = ", ".join(b.via for b in best)
+        return via, prefix, f"{len(best)} equal paths to {prefix} ({vias}): rendezvous hashing"
 
     def _schedule(self) -> None:
         if not self._pending:
@@ -340,7 +347,10 @@ class BgpNetwork:
                 prev()
             sp.on_routes = changed
         self.log.subscribe(self._on_event)
-        self.env.timeout(0).callbacks.append(lambda _e: [sp.start(nodes[n]) for n, sp in self.speakers.items()])
+        def start_all(_e: simpy.Event) -> None:
+            for n, sp in self.speakers.items():
+                sp.start(nodes[n])
+        self.env.timeout(0).callbacks.append(start_all)
         return self.groups
 
     def snapshot(self) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from .log import EventLog
 from .nat import Nat
 from .node import PeerNode
 from .nqa import start_probes
-from .traffic import start_sources
+from .traffic import Sender, start_sources
 
 
 def simulate(scenario: Scenario, seed: int | None = None, duration: float | None = None,
@@ -50,7 +50,7 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     nodes = {name: PeerNode(env, s, make_endpoint, link, log, seed) for name, s in scenario.peers.items()}
     link.partner = partner_map(scenario.config.peers)
     routers = bgp.start(nodes)  # groups routed by BGP have no HA controller
-    groups = {**start_groups(env, scenario.config, nodes, log, skip=routers), **routers}
+    groups: dict[str, Sender] = {**start_groups(env, scenario.config, nodes, log, skip=routers), **routers}
     faults: list[tuple[FaultConfig, PeerSettings | None]] = [
         (f, scenario.reconfigured.get(i)) for i, f in enumerate(scenario.config.faults)]
     for w in scenario.config.link.down:
