@@ -24,7 +24,7 @@ GROUPS = (
     ("dpd", "Dead peers and path health", ("dpd", "strongswan-ikev", "huawei-dpd", "unilateral", "peer-reboot",
                                            "nqa", "alibaba-health", "isp-jitter", "ikev1-dpd",
                                            "recover-")),
-    ("ha", "Redundant tunnels and failover", ("alibaba-dual", "huawei-active")),
+    ("ha", "Redundant tunnels and failover", ("alibaba-dual", "huawei-active", "bgp-")),
     ("faults", "Networks, faults and configuration changes", ("ikev2-lossy", "multi-exit", "one-side", "nat-",
                                                               "mss", "tcp-mss", "sha2", "recreate", "dual-", "ha-",
                                                               "sender-restart", "slow-gateway")),

@@ -41,6 +41,8 @@ class Result:
     """Per flow: bytes and packets the link passed on towards a gateway (``sim.link``)."""
     clock: str = "simulated"
     """``simulated``, or ``wall-clock`` for a live run (``ipsecsim live``, one real peer)."""
+    bgp: dict[str, Any] = field(default_factory=dict)
+    """Per peer with a BGP session, its state at the end (sim/bgp.py ``BgpNetwork.snapshot``)."""
 
     def select(self, event: str | None = None, peer: str | None = None, **fields: Any) -> list[Event]:
         """Events matching a name, a peer and field values."""

@@ -50,6 +50,9 @@ NOTIFY_NAMES: tuple[str | None, ...] = (None, *_COMMON_NOTIFY, *sorted(
     ({n.name for n in Notify} | set(IKEV1_NOTIFY_NAMES)) - set(_COMMON_NOTIFY)))
 """Values a ``notify`` field can take: an IANA notify name, or null when there was none."""
 
+BGP_STATES = ("Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established")
+"""RFC 4271 8.2.2 session states."""
+
 STATUSES = ("ike_sa_not_established", "ike_sa_established", "ipsec_sa_not_established", "ipsec_sa_established")
 """A peer's status (Alibaba ``DescribeVpnConnection`` vocabulary, docs/events.md)."""
 
@@ -123,7 +126,7 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
               "traffic was dropped for one reason over an interval",
               {"reason": ("no_sa", "negotiating", "sa_expired", "link_down", "peer_down", "unilateral_sa", "loss",
                           "no_route", "route_revoked", "no_policy", "nat_no_mapping", "too_big",
-                          "integrity_failed")}),
+                          "integrity_failed", "bgp_no_route")}),
     # --- dead peer detection ---
     EventSpec("dpd_probe_sent", (*_SA, "msg_id", "seq", "retry"),
               "a DPD probe is sent (IKEv2: empty INFORMATIONAL, msg_id; IKEv1: R-U-THERE, seq); retry counts "
@@ -151,6 +154,18 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
               "an HA group member became usable or unusable", {"usable": (True, False)}),
     EventSpec("ha_switch", ("group", "from", "to", "reason", "flows"),
               "an HA group's traffic moved to another member (to null: no member is usable)"),
+    # --- BGP over the tunnels (docs/bgp.md) ---
+    EventSpec("bgp_state", ("neighbor", "from", "to", "trigger", "reason", "up_for"),
+              "a BGP session changed state (RFC 4271 8)",
+              {"from": BGP_STATES, "to": BGP_STATES}),
+    EventSpec("bgp_open", ("neighbor", "direction", "asn", "hold_time", "router_id"), "an OPEN was sent or received",
+              {"direction": ("sent", "received")}),
+    EventSpec("bgp_notification", ("neighbor", "direction", "code", "subcode", "name"),
+              "a NOTIFICATION was sent or received (RFC 4271 4.5)", {"direction": ("sent", "received")}),
+    EventSpec("bgp_update", ("neighbor", "direction", "advertised", "withdrawn", "as_path", "med"),
+              "an UPDATE was sent or received: routes advertised and withdrawn", {"direction": ("sent", "received")}),
+    EventSpec("bgp_best_path", ("group", "flow", "prefix", "from", "to", "reason"),
+              "the best path of a BGP-routed group's flow changed (to null: no route)"),
 )}
 
 

@@ -163,6 +163,7 @@ def test_the_listing_does_not_contradict_itself(name: str, capsys: pytest.Captur
     p = profiles.load(name)
     assert not set(p.documented) & set(p.settings)
     cited = {s.source for s in (*p.settings.values(), *p.documented.values(), *p.limits.values())}
+    cited |= {spec["source"] for spec in (p.extra.get("bgp") or {}).values()}  # the bgp: section (config/bgp.py)
     notes = " ".join(s.note or "" for s in (*p.settings.values(), *p.documented.values(), *p.limits.values()))
     assert all(key in cited or key in notes for key in p.sources), name
     assert main(["profiles", "show", name]) == 0

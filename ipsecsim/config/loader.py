@@ -28,6 +28,7 @@ from ..proto.retransmit import RetransmitSchedule
 from ..proto.settings import ChildSettings, Identity, IkeSettings, PeerSettings
 from ..proto.ts import selectors
 from . import lifetimes, profiles
+from .bgp import bgp_problems
 from .ha import ha_problems
 from .ikev1_check import check_ikev1
 from .model import CpuConfig, PeerConfig, ScenarioConfig, traffic_problems
@@ -122,7 +123,7 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
     except ValidationError as e:
         raise _config_error(e, file) from None
     # in order: each relies on the one before
-    for check in (pairing_problems, fault_problems, ha_problems, traffic_problems):
+    for check in (pairing_problems, fault_problems, ha_problems, bgp_problems, traffic_problems):
         for path, problem in check(cfg):
             raise ConfigError(file, path, problem)
     for path, problem in nat_problems(cfg.link.nat, {n: (p.address, p.remote_address) for n, p in cfg.peers.items()}):

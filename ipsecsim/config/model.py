@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from ..proto.proposals import ProposalError, Protocol, parse
+from .bgp import BgpConfig
 from .capture import TraceConfig
 from .expect import Expectation
 from .ha import HaGroupConfig
@@ -288,6 +289,7 @@ class PeerConfig(Strict):
     dpd: DpdConfig = Field(default_factory=DpdConfig)  # type: ignore[arg-type]
     nqa: NqaConfig | None = Field(None, description="path health probes (Huawei connection monitor / Alibaba "
                                   "VcoHealthCheck)")
+    bgp: BgpConfig | None = Field(None, description="a BGP session over this tunnel (route-based VPN, docs/bgp.md)")
     keyingtries: int = Field(1, ge=0, description="attempts to set up the IKE SA; 0 = forever")
     acquire_queue: int = Field(0, ge=0, le=10000, description="packets held while a traffic-triggered "
                                "negotiation runs (0: dropped, as Linux with xfrm_larval_drop=1)")

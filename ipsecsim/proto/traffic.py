@@ -78,6 +78,9 @@ class Packet:
     seq: int = 0
     df: bool = False
     """Don't Fragment: its ESP packet (which copies the bit, RFC 4301 8.1) must not be fragmented."""
+    payload: Any = None
+    """A control-plane packet's content (kind ``bgp``: a BGP session's TCP segment), handed to
+    the receiving gateway's ``local_delivery`` instead of a host."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +310,11 @@ class TrafficPlane:
         """A health check withdrew the route to the remote subnets (its own probes still pass)."""
         self.last_out: float | None = None
         """When a discrete ESP packet last left (NAT keepalives are sent only when idle)."""
+        self.local_delivery: Callable[[Packet, float], None] | None = None
+        """Where packets addressed to the gateway itself (kind ``bgp``) go when they arrive on an SA."""
+        self.route_check: Callable[[int, int], bool] | None = None
+        """Route-based VPN (sim/bgp.py): whether the gateway has a route for (src, dst) through
+        this tunnel; packets without one are dropped with reason ``bgp_no_route``."""
 
     @property
     def settings(self) -> PeerSettings:
@@ -457,6 +465,8 @@ class TrafficPlane:
             return ("drop", "no_policy")
         if self.route_revoked and not self._probe_src(src):
             return ("drop", "route_revoked")
+        if self.route_check is not None and not self.route_check(src, dst):
+            return ("drop", "bgp_no_route")
         sa = self._outbound_sa(src, dst)
         if sa is not None:
             return ("sa", sa)
@@ -695,6 +705,8 @@ class TrafficPlane:
             c = self.counters(pkt.flow.removesuffix(":reply"))
             c.replies += 1
             c.last_reply_seq = max(c.last_reply_seq, pkt.seq)
+        elif pkt.kind == "bgp" and self.local_delivery is not None:
+            self.local_delivery(pkt, now)
 
     def _drain_queue(self, now: float) -> None:
         keep = []

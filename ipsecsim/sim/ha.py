@@ -25,6 +25,7 @@ the new one at the instant of the switch (the old member's SAs simply stop carry
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -259,6 +260,7 @@ class HaGroup:
 
 
 def start_groups(env: simpy.Environment, scenario: ScenarioConfig, nodes: dict[str, PeerNode],
-                 log: EventLog) -> dict[str, HaGroup]:
-    """A controller per ``ha:`` group, listening from now on."""
-    return {g.name: HaGroup(env, g, scenario, nodes, log) for g in scenario.ha}
+                 log: EventLog, skip: Collection[str] = ()) -> dict[str, HaGroup]:
+    """A controller per ``ha:`` group (but those in ``skip``: routed by BGP, sim/bgp.py),
+    listening from now on."""
+    return {g.name: HaGroup(env, g, scenario, nodes, log) for g in scenario.ha if g.name not in skip}

@@ -14,6 +14,7 @@ from ..proto.endpoint import Endpoint
 from ..proto.rng import stream
 from ..proto.settings import PeerSettings
 from ..result import Result
+from .bgp import BgpNetwork
 from .faults import run_fault
 from .ha import start_groups
 from .link import Link
@@ -21,7 +22,7 @@ from .log import EventLog
 from .nat import Nat
 from .node import PeerNode
 from .nqa import start_probes
-from .traffic import start_sources
+from .traffic import Sender, start_sources
 
 
 def simulate(scenario: Scenario, seed: int | None = None, duration: float | None = None,
@@ -40,13 +41,16 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     if nat is not None:
         link.nat = Nat(env, nat, scenario.peers[nat.peer].address, stream(seed, "nat"), log, link.changed)
 
+    bgp = BgpNetwork(env, scenario.config, log, seed)
+
     def make_endpoint(settings: PeerSettings, boot: int) -> Endpoint:
         names = ("peer", settings.name) if boot == 0 else ("peer", settings.name, f"boot{boot}")
-        return Endpoint(settings, stream(seed, *names))
+        return bgp.attach(Endpoint(settings, stream(seed, *names)))
 
     nodes = {name: PeerNode(env, s, make_endpoint, link, log, seed) for name, s in scenario.peers.items()}
     link.partner = partner_map(scenario.config.peers)
-    groups = start_groups(env, scenario.config, nodes, log)
+    routers = bgp.start(nodes)  # groups routed by BGP have no HA controller
+    groups: dict[str, Sender] = {**start_groups(env, scenario.config, nodes, log, skip=routers), **routers}
     faults: list[tuple[FaultConfig, PeerSettings | None]] = [
         (f, scenario.reconfigured.get(i)) for i, f in enumerate(scenario.config.faults)]
     for w in scenario.config.link.down:
@@ -66,4 +70,5 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
         node.finish()
     link.finish()
     return Result(scenario, seed, until, log.events, {n: node.ep for n, node in nodes.items()},
-                  link.transmissions, link.esp, link.fluid_log, link.ledger.dropped(), link.forwarded)
+                  link.transmissions, link.esp, link.fluid_log, link.ledger.dropped(), link.forwarded,
+                  bgp=bgp.snapshot())

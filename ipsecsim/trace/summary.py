@@ -6,6 +6,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from .bgp_summary import bgp_peer
 from .ha_summary import ha_summary
 from .traffic_summary import traffic_summary
 from .tunnel_state import tunnel_states
@@ -45,6 +46,7 @@ def summarize(result: Result) -> dict[str, Any]:
             "failures": failures,
             "health": health(own, result.duration),
             "tunnel": tunnels.get(name),
+            **({"bgp": b} if (b := bgp_peer(result, name)) is not None else {}),
         }
     return {
         "scenario": sc.name,

@@ -17,6 +17,7 @@ from rich.markup import escape
 from ..config.topology import partner_map
 from ..proto.events import Event
 from ..sim.ha import PLACED
+from .bgp_view import FORMATTERS as BGP_FORMATTERS
 from .ha_summary import render_ha
 from .tunnel_state import describe as describe_tunnel
 
@@ -274,6 +275,7 @@ FORMATTERS: dict[str, Formatter] = {
     "lifetime_negotiated": lambda e, n: (e.peer, f"[cyan]{'ISAKMP' if e.get('phase') == 'ike' else 'IPsec'} SA "
                                          f"lifetime[/] {escape(str(e.get('reason')))}"),
 }
+FORMATTERS.update(BGP_FORMATTERS)
 
 
 def _shown_at(e: Event) -> float:
