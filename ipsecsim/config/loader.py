@@ -306,7 +306,9 @@ def build_dpd(cfg: PeerConfig, schedule: RetransmitSchedule) -> DpdSettings | No
     d = cfg.dpd
     if d.delay <= 0:
         return None
-    check = "strongswan" if cfg.timers == "strongswan" else "idle"
+    # strongSwan's check job (ike_sa.c send_dpd) for IKEv2; IKEv1 keeps the idle rule until the
+    # processing-time model's IKEv1 main mode is re-measured (docs/timing.md)
+    check = "strongswan" if cfg.timers == "strongswan" and cfg.ike.version == 2 else "idle"
     if cfg.ike.version == 2:
         waits = (d.retry_interval,) * (d.retries if d.count == "probes" else d.retries + 1)
         return DpdSettings(mode=d.mode, delay=d.delay, style="liveness", action=d.action,
