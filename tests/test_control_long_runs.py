@@ -14,9 +14,8 @@ it received from the peer. So with DPD on one side only, every check that side s
 
 from __future__ import annotations
 
-import math
-
 import json
+import math
 import subprocess
 import sys
 from itertools import pairwise
@@ -83,7 +82,7 @@ def assert_dpd_rhythm(r: Result, peer: str, delay: float, until: float, rtt: flo
         mine = sorted([made.get(key, times[0]), *times, *(p.t for p in probes if sa_key(p) == key)])
         gaps = [b - a for a, b in pairwise(mine)]
         assert max(gaps, default=0.0) <= delay + slack + rtt + 1e-6, (key, max(gaps))
-    assert until - probes[-1].t <= delay + slack + rtt + 1e-6, f"{peer}: last check at {probes[-1].t}, run up to {until}"
+    assert until - probes[-1].t <= delay + slack + rtt + 1e-6, f"{peer}: last check {probes[-1].t}, run to {until}"
     return probes
 
 

@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from factory import scenario_dict
 
 from ipsecsim import load_scenario
 from ipsecsim.config import profiles
@@ -23,8 +24,6 @@ from ipsecsim.proto.dpd import Act, DpdInput, DpdMachine, DpdSettings
 from ipsecsim.proto.lifetime import Limit
 from ipsecsim.proto.retransmit import RetransmitSchedule
 from ipsecsim.sim.runner import simulate
-
-from factory import scenario_dict
 
 
 class FixedU(random.Random):
