@@ -278,3 +278,34 @@ def test_ikev2_scenario_checks_every_six_seconds_on_a_slow_link() -> None:
     d = scenario_dict({"dpd": {"delay": "5s"}, "timers": "exact"}, duration=25, link={"delay": "200ms"})
     r = simulate(load_scenario(d))  # the idle rule: 5 s after each answer, 0.4 s drift per probe
     assert r.times("dpd_probe_sent", "A") == [pytest.approx(t) for t in (5.8, 11.2, 16.6, 22.0)]
+
+
+# --- simultaneous events -----------------------------------------------------------------------
+
+def test_a_timer_due_when_a_message_arrives_runs_first() -> None:
+    """docs/timing.md: a timer job due at the instant a message arrives runs before the message
+    is acted on (the zero-cost limit of the cpu: model, where a message is acted on only after
+    its processing time). A: CHILD hard lifetime 60 s from its installation at 20 ms (IKE_AUTH
+    response, 5 ms legs). B installed the same SA pair 5 ms earlier (IKE_AUTH request at 15 ms)
+    with the same 60 s: B's Delete leaves at 60.015 s and reaches A at 60.02 s - the instant A's
+    own hard timer fires. A's timer runs first: A expires the SA itself (sa_expired hard) and
+    B's Delete then finds it gone, so A deletes nothing 'by peer'."""
+    life = {"child": {"rekey_time": 0, "life_time": "60s"}}
+    r = simulate(load_scenario(scenario_dict(life, life, duration=70, link={"delay": "5ms"})))
+    [hard] = [e for e in r.events if e.event == "sa_expired" and e.peer == "A" and e.fields.get("kind") == "hard"
+              and e.fields.get("sa_type") == "child"]
+    assert hard.t == pytest.approx(60.02)
+    deleted = [e for e in r.events if e.event == "child_sa_deleted" and e.peer == "A"]
+    assert [e.get("reason") for e in deleted] == ["expired"]
+
+
+def test_a_timer_due_when_traffic_arrives_runs_first() -> None:
+    """The same rule for a packet offered at the instant a timer is due, in whichever order the
+    event queue produced them: in scenarios/dpd-msg-order-mismatch.yaml the cloud's on-demand
+    DPD (first probe with the ping of 120 s, 3 probes 15 s apart) declares the router dead at
+    120 + 3 x 15 = 165 s, when a ping (every 1 s from 120 s) is offered too. The DPD verdict runs
+    first (action trap deletes the SA), so that ping triggers the renegotiation at 165 s."""
+    from conftest import SCENARIOS
+    r = simulate(load_scenario(SCENARIOS / "dpd-msg-order-mismatch.yaml"))
+    assert r.times("peer_dead", "cloud") == [pytest.approx(165.0)]
+    assert r.times("negotiation_triggered", "cloud")[0] == pytest.approx(165.0)

@@ -19,6 +19,9 @@ is deleted). Every vendor style reduces to one rule per dimension and per role:
 * role-dependent byte / packet soft limits (Libreswan fuzz_soft_limit: the initiator of the
   SA between 12.5 % and 25 % of the hard limit, the responder between 37.5 % and 50 %).
 
+How a vendor's code turns ``rekey`` and ``rand`` into an instant (whole seconds for strongSwan
+and Libreswan) is the peer's timer rule, ``proto.timers`` (docs/timing.md).
+
 ``role``: the initiator / responder of the exchange that created the SA (Libreswan's
 ``st_sa_role``). Nothing here draws a random number except ``Limit.draw`` with the
 caller's ``random.Random``.
