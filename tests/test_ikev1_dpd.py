@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factory import STRONGSWAN_GIVE_UP
 from peerpair import PeerPair, ping
 from test_ikev1_phase1 import aes_cbc
 from test_ikev1_tshark import write_pcap
@@ -156,12 +157,12 @@ def test_timeout_style_strongswan() -> None:
 
 def test_timeout_defaults_to_the_retransmission_give_up_time() -> None:
     """dpd_timeout unset: strongSwan uses the time a retransmitted message takes to give up,
-    4 x (1.8^6 - 1) / 0.8 = 165.06 s with the defaults."""
+    165.060 s with the defaults (whole-ms waits, tests/factory.py strongswan_waits)."""
     pair = dpd_pair({"delay": "30s"})
     silence(pair, "B", 10)
     pair.run(400)
     [dead] = pair.select("peer_dead", "A")
-    assert dead.get("silent_for") == pytest.approx(4 * (1.8**6 - 1) / 0.8, abs=1e-6)
+    assert dead.get("silent_for") == pytest.approx(STRONGSWAN_GIVE_UP, abs=1e-6)
 
 
 def test_ack_with_a_wrong_sequence_number_is_no_proof_of_life() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import SCENARIOS, run_shipped
+from factory import STRONGSWAN_GIVE_UP
 
 from ipsecsim.cli import main
 from ipsecsim.config.loader import load_scenario
@@ -20,8 +21,8 @@ from ipsecsim.sim.runner import simulate
 FILES = ["huawei-dpd-detects-crash", "huawei-dpd-detects-crash-usg-reading", "strongswan-ikev1-dpd-timeout",
          "dpd-msg-order-mismatch", "ikev1-dpd-seq-reuse", "ikev1-rekey", "ikev1-psk-change-bites-at-rekey"]
 LINK = 0.005
-# strongSwan retransmission defaults: 4 s x 1.8^(n-1), 5 retransmissions (docs.strongswan.org)
-STRONGSWAN_GIVE_UP = sum(4 * 1.8**n for n in range(6))
+# strongSwan retransmission defaults: 4 s x 1.8^(n-1), 5 retransmissions (docs.strongswan.org), each
+# wait in whole ms (tests/factory.py strongswan_waits): 165.060 s
 
 
 run = run_shipped

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from factory import STRONGSWAN_GIVE_UP
 from v1util import chain, notations, v1_pair, wire_msgs
 
 from ipsecsim.proto import dh, kdf
@@ -127,7 +128,7 @@ def test_psk_mismatch_main_mode() -> None:
     assert ignored_a and "does not decrypt" in ignored_a[0].get("reason")
     gave_up = pair.select("retransmit_gave_up", "A")
     assert len(gave_up) == 1 and gave_up[0].get("transmissions") == 6
-    assert abs(gave_up[0].t - (0.02 + STRONGSWAN.give_up_after())) < 1e-9
+    assert abs(gave_up[0].t - (0.02 + STRONGSWAN_GIVE_UP)) < 1e-9
     fail_a = pair.select("negotiation_failed", "A")
     assert fail_a[-1].get("notify") is None and "could not be decrypted" in fail_a[-1].get("reason")
     assert not pair.select("ike_sa_established")

@@ -8,10 +8,10 @@ import json
 
 import pytest
 from conftest import ROOT, SCENARIOS
+from factory import STRONGSWAN_GIVE_UP, strongswan_sends
 
 from ipsecsim import load_scenario, simulate
 from ipsecsim.cli import main
-from ipsecsim.proto.retransmit import RetransmitSchedule
 from ipsecsim.result import Result
 
 V1_SCENARIOS = sorted(p.name for p in SCENARIOS.glob("ikev1-*.yaml"))
@@ -68,7 +68,7 @@ def test_psk_mismatch() -> None:
     assert fb[0].get("notify") == "PAYLOAD_MALFORMED"
     assert not r.select("ike_sa_established")
     gave_up = r.first("retransmit_gave_up", "A")
-    assert gave_up is not None and abs(gave_up.t - (0.02 + RetransmitSchedule(4, 1.8, 5).give_up_after())) < 1e-6
+    assert gave_up is not None and abs(gave_up.t - (0.02 + STRONGSWAN_GIVE_UP)) < 1e-6
     late = [e for e in r.select("message_ignored", "B") if "unknown ISAKMP SA" in e.get("reason")]
     assert late and "half_open_timeout" in late[0].get("reason") and late[0].t > 30
     assert r.status("A") == r.status("B") == "ike_sa_not_established"
@@ -107,16 +107,16 @@ def test_lifetime_mismatch(policy: str, life_a: int | None, life_b: int | None, 
 
 
 def test_no_responder() -> None:
-    """strongSwan: copies at 0, 4, 11.2, 24.16, 47.488, 89.478 s; give up at
-    4 x (1.8^6 - 1) / 0.8 = 165.06 s (docs.strongswan.org, Retransmission)."""
+    """strongSwan: copies at 0, 4, 11.2, 24.16, 47.488, 89.478 s; give up at 165.060 s
+    (docs.strongswan.org, Retransmission; whole-ms waits, tests/factory.py strongswan_waits)."""
     r = run("ikev1-no-responder.yaml")
     sched = r.scenario.peers["A"].retransmit
-    expected = [sum(4 * 1.8 ** k for k in range(n)) for n in range(6)]
+    expected = strongswan_sends()
     times = [e.t for e in r.select("message_sent", "A")]
     assert times == pytest.approx(expected)
     assert times == pytest.approx(sched.send_offsets())
     g = r.first("retransmit_gave_up", "A")
-    assert g is not None and g.t == pytest.approx(4 * (1.8 ** 6 - 1) / 0.8) and g.get("transmissions") == 6
+    assert g is not None and g.t == pytest.approx(STRONGSWAN_GIVE_UP) and g.get("transmissions") == 6
     assert not r.select("negotiation_retry")
     assert r.status("A") == "ike_sa_not_established"
 

@@ -138,18 +138,20 @@ def test_inbound_to_an_expired_mapping_is_dropped_with_nat_no_mapping() -> None:
 def test_bulk_into_a_dead_mapping_is_dropped_until_the_outside_peer_follows() -> None:
     """A 10 Mbit/s flow from B to A (1400-octet packets) does not refresh A's mapping (RFC 4787
     REQ-6). With keepalives off, the 4500 mapping made by IKE_AUTH at 10 ms dies at 30.01 s.
-    The flow kept A's DPD quiet while it arrived (swanctl.conf dpd_delay: ESP counts), so A
-    probes 60 s after the last of it came in (30.015 s): at 90.015 s, which makes a new
-    mapping; B moves the flow to it 5 ms later (RFC 7296 2.23): 60.01 s of the flow dropped at
-    the NAT, one event."""
+    The flow kept A's DPD quiet while it arrived (swanctl.conf dpd_delay: ESP counts). A's
+    check job (strongSwan ike_sa.c send_dpd) runs every 60 s from A's establishment at 20 ms:
+    at 60.02 s the last ESP (30.015 s) is diff = 60 - 30 = 30 whole seconds old, so it runs
+    again 60 - 30 = 30 s later, at 90.02 s: diff = 90 - 30 = 60, a probe, which makes a new
+    mapping; B moves the flow to it 5 ms later (RFC 7296 2.23): 90.025 - 30.01 = 60.015 s of
+    the flow dropped at the NAT, one event."""
     result = nat_run({"nat_keepalive": 0, "dpd": {"delay": "60s"}}, duration=100,
                      traffic=[{"kind": "bulk", "from": "B", "to": "A", "rate": "10Mbit/s", "start": "5s"}])
     drops = result.select("traffic_dropped", peer="link")
     assert len(drops) == 1
     d = drops[0]
-    assert (d.get("reason"), d.get("start"), d.get("end")) == ("nat_no_mapping", 30.01, 90.02)
-    assert d.get("packets") == int(60.01 * 10e6 / 8 / 1400)
-    assert result.first("dpd_probe_sent", "A").t == 90.015
+    assert (d.get("reason"), d.get("start"), d.get("end")) == ("nat_no_mapping", 30.01, 90.025)
+    assert d.get("packets") == round(60.015 * 10e6 / 8 / 1400)  # 53584.8 packets of 1400 B
+    assert result.first("dpd_probe_sent", "A").t == pytest.approx(90.02)
 
 
 def test_without_nat_traversal_ike_works_but_esp_cannot_come_back() -> None:

@@ -30,8 +30,9 @@ def colliding_pair(seed: int = 1, nonces: dict[str, dict[str, bytes]] | None = N
     """Both peers reach the CHILD soft lifetime within 10 ms, far less than the 50 ms one-way
     delay, so each sends CREATE_CHILD_SA { N(REKEY_SA) ... } before the other's arrives.
     B installs the first CHILD SA at 0.15 s (IKE_AUTH request), A at 0.20 s (response)."""
-    a, b = two_peers({"child": {"rekey_time": 599.96, "rand_time": 0, "life_time": 700}},
-                     {"child": {"rekey_time": 600, "rand_time": 0, "life_time": 700}})
+    # 599.96 s is not a swanctl.conf value (whole seconds): exact timer arithmetic keeps the offset
+    a, b = two_peers({"child": {"rekey_time": 599.96, "rand_time": 0, "life_time": 700}, "timers": "exact"},
+                     {"child": {"rekey_time": 600, "rand_time": 0, "life_time": 700}, "timers": "exact"})
     pair = PeerPair(a, b, seed=seed, delay=DELAY)
     if nonces:
         for name, table in nonces.items():
@@ -84,10 +85,11 @@ def test_child_rekey_collision_one_survivor_random_nonces(seed: int) -> None:
 
 
 def ike_colliding_pair(nonces: dict[str, dict[str, bytes]] | None = None, seed: int = 1) -> PeerPair:
+    # 599.96 s is not a swanctl.conf value (whole seconds): exact timer arithmetic keeps the offset
     a, b = two_peers({"ike": {"rekey_time": 599.96, "rand_time": 0, "life_time": 700},
-                      "child": {"rekey_time": 900, "rand_time": 0, "life_time": 1000}},
+                      "child": {"rekey_time": 900, "rand_time": 0, "life_time": 1000}, "timers": "exact"},
                      {"ike": {"rekey_time": 600, "rand_time": 0, "life_time": 700},
-                      "child": {"rekey_time": 2000, "rand_time": 0, "life_time": 2100}})
+                      "child": {"rekey_time": 2000, "rand_time": 0, "life_time": 2100}, "timers": "exact"})
     pair = PeerPair(a, b, seed=seed, delay=DELAY)
     for name, table in (nonces or {}).items():
         pair[name].engine.nonce_hook = table.__getitem__

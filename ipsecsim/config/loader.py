@@ -307,15 +307,18 @@ def build_dpd(cfg: PeerConfig, schedule: RetransmitSchedule) -> DpdSettings | No
     d = cfg.dpd
     if d.delay <= 0:
         return None
+    # strongSwan's check job (ike_sa.c send_dpd) for IKEv2; IKEv1 keeps the idle rule until the
+    # processing-time model's IKEv1 main mode is re-measured (docs/timing.md)
+    check = "strongswan" if cfg.timers == "strongswan" and cfg.ike.version == 2 else "idle"
     if cfg.ike.version == 2:
         waits = (d.retry_interval,) * (d.retries if d.count == "probes" else d.retries + 1)
         return DpdSettings(mode=d.mode, delay=d.delay, style="liveness", action=d.action,
-                           esp_resets_idle=d.esp_resets_idle,
+                           esp_resets_idle=d.esp_resets_idle, check=check,
                            schedule=waits if d.ikev2_schedule == "dpd" else None)
     timeout = d.timeout if d.timeout is not None else schedule.give_up_after()
     return DpdSettings(mode=d.mode, delay=d.delay, style=d.ikev1_style, retry_interval=d.retry_interval,
                        retries=d.retries, count=d.count, timeout=timeout, action=d.action,
-                       esp_resets_idle=d.esp_resets_idle)
+                       esp_resets_idle=d.esp_resets_idle, check=check)
 
 
 def build_cpu(cfg: CpuConfig | str) -> CpuCosts | None:
@@ -331,14 +334,14 @@ def build_cpu(cfg: CpuConfig | str) -> CpuCosts | None:
 def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
     ike, child, rt = cfg.ike, cfg.child, cfg.retransmit
     schedule = RetransmitSchedule(rt.timeout, rt.base, rt.tries, rt.limit, rt.jitter,
-                                  tuple(rt.waits) if rt.waits else None)
+                                  tuple(rt.waits) if rt.waits else None, rule=cfg.timers)
     child_life, ike_life = lifetimes.child_lifetime(child), lifetimes.ike_lifetime(ike)
     return PeerSettings(
         name=name, address=cfg.address, remote_address=cfg.remote_address or other.address,
         start=cfg.start, profile=cfg.profile, keyingtries=cfg.keyingtries, retransmit=schedule,
         dpd=build_dpd(cfg, schedule), dpd_msg_order=cfg.dpd.msg_order, dpd_ack_seq=cfg.dpd.ack_seq,
         acquire_queue=cfg.acquire_queue, policy_trap=cfg.policy_trap, nat_traversal=cfg.nat_traversal,
-        nat_keepalive=cfg.nat_keepalive, cpu=build_cpu(cfg.cpu),
+        nat_keepalive=cfg.nat_keepalive, cpu=build_cpu(cfg.cpu), timers=cfg.timers,
         nqa_source=int(ipaddress.IPv4Address(cfg.nqa.source)) if cfg.nqa is not None else None,
         ike=IkeSettings(version=ike.version, mode=ike.mode,
                         proposals=P.parse_list(ike.proposals, P.Protocol.IKE), psk=ike.psk.encode(),

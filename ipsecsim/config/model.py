@@ -300,6 +300,9 @@ class PeerConfig(Strict):
                                 "put ESP in UDP (RFC 7296 2.23, RFC 3947, RFC 3948); Alibaba EnableNatTraversal")
     nat_keepalive: Duration = Field(20.0, ge=0, description="behind a NAT: send a NAT-keepalive after this long "
                                     "without sending anything (RFC 3948 2.3; strongSwan keep_alive 20 s); 0 = off")
+    timers: Literal["exact", "strongswan", "libreswan"] = Field(
+        "exact", description="vendor timer arithmetic (docs/timing.md): exact (continuous jitter, DPD after "
+        "dpd_delay idle), strongswan or libreswan (their source code's whole-second rules); set by the profile")
     cpu: CpuConfig | Literal["none"] = Field(
         "none", description="processing time before the gateway acts on a message: none (instantaneous, the "
         "default) or {costs, scale, jitter, message, keygen, secret, prf, auth, install} (docs/cpu.md)")

@@ -32,6 +32,8 @@ import enum
 from collections import deque
 from dataclasses import dataclass, field
 
+from . import timers
+
 HISTORY = 256
 
 
@@ -67,6 +69,7 @@ class DpdSettings:
     action: str = "clear"  # clear | hold | trap | restart | none
     esp_resets_idle: bool | str = True  # inbound ESP counts as proof of life; "udp-encap": only ESP-in-UDP
     schedule: tuple[float, ...] | None = None  # liveness: DPD-specific retransmission waits
+    check: str = "idle"  # idle | strongswan: when a periodic check looks (see ``DpdMachine.deadline``)
 
     def __post_init__(self) -> None:
         if self.mode not in ("periodic", "on-demand"):
@@ -75,6 +78,14 @@ class DpdSettings:
             raise ValueError(f"DPD style {self.style!r}: allowed liveness, retry, timeout")
         if self.count not in ("probes", "retransmissions"):
             raise ValueError(f"DPD count {self.count!r}: allowed probes, retransmissions")
+        if self.check not in ("idle", "strongswan"):
+            raise ValueError(f"DPD check {self.check!r}: allowed idle, strongswan")
+
+    @property
+    def check_job(self) -> bool:
+        """strongSwan's periodic check job applies (``check="strongswan"``, periodic mode,
+        liveness or timeout style)."""
+        return self.check == "strongswan" and self.mode == "periodic" and self.style in ("liveness", "timeout")
 
     @property
     def total_probes(self) -> int:
@@ -102,6 +113,19 @@ class DpdMachine:
     inbound_flowing: bool = False  # a continuous (fluid) flow arrives from the peer: never idle
     history: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=HISTORY))
     """The last inputs (bounded: every inbound / outbound packet can be an input)."""
+    busy: bool = False
+    """Check job: the engine sets it before ``TIMER`` when an exchange is in flight on the SA."""
+    next_check: float | None = None
+    """Check job: when the next check runs (strongSwan ``send_dpd_job``)."""
+    timeouts: deque[tuple[float, int]] = field(default_factory=deque)
+    """Check job, timeout style: pending (due, whole second of the probe) verdicts, strongSwan
+    IKEv1 ``dpd_timeout_job`` (one per probe)."""
+
+    def __post_init__(self) -> None:
+        if self.cfg.check_job:
+            # ike_sa.c set_state(IKE_ESTABLISHED): STAT_INBOUND = STAT_ESTABLISHED, then send_dpd()
+            # finds diff = 0 and schedules the next check dpd_delay later
+            self.next_check = self.last_inbound + self.cfg.delay
 
     # --- the table --------------------------------------------------------------------------
     def handle(self, inp: DpdInput, now: float) -> list[Act]:
@@ -125,6 +149,10 @@ class DpdMachine:
     def deadline(self) -> float | None:
         """When the machine wants ``TIMER``; None if only an input can move it."""
         c = self.cfg
+        if c.check_job:
+            if self.state is DpdState.DEAD or self.next_check is None:
+                return None
+            return min(self.next_check, self.timeouts[0][0]) if self.timeouts else self.next_check
         if self.state is DpdState.WATCHING:
             if self.inbound_flowing:
                 return None
@@ -155,7 +183,40 @@ class DpdMachine:
         self._heard_while_probing(now)
         return [Act.ACKED]
 
+    def _check_job(self, now: float) -> list[Act]:
+        """strongSwan 5.9.8 ``src/libcharon/sa/ike_sa.c`` ``send_dpd()``, run as a job every
+        ``dpd_delay``: if the task manager is busy, ``diff = 0``; otherwise ``diff = now -
+        last_in`` in whole seconds of ``time_monotonic()``, and when ``diff >= dpd_delay`` a DPD
+        is queued and ``diff = 0``; the next check runs ``dpd_delay - diff`` later. So the checks
+        keep the cadence of the establishment, not of the last answer. IKEv1
+        (``src/libcharon/sa/ikev1/task_manager_v1.c`` ``queue_dpd()``): each R-U-THERE schedules a
+        verdict ``dpd_timeout - dpd_delay`` later that enforces the DPD action when nothing
+        arrived since the whole second the probe was sent in
+        (``processing/jobs/dpd_timeout_job.c``: ``use_time < this->check``)."""
+        c = self.cfg
+        while self.timeouts and self.timeouts[0][0] <= now:
+            _, check = self.timeouts.popleft()
+            if not self.inbound_flowing and timers.whole_seconds(self.last_inbound) < check:
+                return self._dead(now)
+        acts: list[Act] = []
+        if self.next_check is not None and now >= self.next_check:
+            diff = 0
+            # task_manager_v2 busy(): an exchange (our liveness check among them) is in flight
+            busy = self.busy or (self.state is DpdState.PROBING and c.style == "liveness")
+            if not busy:
+                last = now if self.inbound_flowing else self.last_inbound
+                diff = timers.whole_seconds(now) - timers.whole_seconds(last)
+                if diff >= c.delay:
+                    acts = self._probe(now)
+                    diff = 0
+                    if c.style == "timeout":
+                        self.timeouts.append((now + c.timeout - c.delay, timers.whole_seconds(now)))
+            self.next_check = now + c.delay - diff
+        return acts
+
     def _idle_timer(self, now: float) -> list[Act]:
+        if self.cfg.check_job:
+            return self._check_job(now)
         if self.inbound_flowing or now < self.last_inbound + self.cfg.delay:
             return []  # a stale hint: the peer was heard from since
         if self.cfg.mode == "on-demand" and not (self.traffic_waiting or self.traffic_flowing):
@@ -178,6 +239,8 @@ class DpdMachine:
 
     def _probing_timer(self, now: float) -> list[Act]:
         c = self.cfg
+        if c.check_job:
+            return self._check_job(now)
         assert self.last_probe is not None
         if c.style == "retry":
             if now < self.last_probe + c.retry_interval:

@@ -19,6 +19,9 @@ is deleted). Every vendor style reduces to one rule per dimension and per role:
 * role-dependent byte / packet soft limits (Libreswan fuzz_soft_limit: the initiator of the
   SA between 12.5 % and 25 % of the hard limit, the responder between 37.5 % and 50 %).
 
+How a vendor's code turns ``rekey`` and ``rand`` into an instant (whole seconds for strongSwan
+and Libreswan) is the peer's timer rule, ``proto.timers`` (docs/timing.md).
+
 ``role``: the initiator / responder of the exchange that created the SA (Libreswan's
 ``st_sa_role``). Nothing here draws a random number except ``Limit.draw`` with the
 caller's ``random.Random``.
@@ -28,6 +31,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field, replace
+
+from . import timers
 
 DIMENSIONS = ("time", "bytes", "packets")
 
@@ -59,16 +64,41 @@ class Limit:
             return None
         return max(0.0, rekey - rand), rekey
 
-    def draw(self, rng: random.Random, initiator: bool = True) -> tuple[float | None, float | None]:
-        """(soft, hard) for a new SA. A soft point at or beyond the hard limit is dropped."""
+    def draw(self, rng: random.Random, initiator: bool = True, rule: str = "exact",
+             sa: str = "child") -> tuple[float | None, float | None]:
+        """(soft, hard) for a new SA. A soft point at or beyond the hard limit is dropped.
+
+        ``rule`` is the peer's vendor arithmetic (``proto.timers``): ``exact`` draws
+        ``rekey - U(0, rand)``; ``strongswan`` truncates to whole units as child_cfg.c
+        ``apply_jitter`` (``sa="child"``) or peer_cfg.c ``get_rekey_time`` (``sa="ike"``, whose
+        hard limit is the drawn soft point + over_time, ike_sa.c ``set_state``; ``sa="isakmp"``, an
+        IKEv1 SA whose lifetime may be the peer's, keeps its hard limit); ``libreswan``
+        fuzzes a margin-style soft point as rekeyfuzz.c ``fuzz_rekey_margin``."""
         rng_range = self.soft_range(initiator)
         soft = None
+        hard = self.life
         if rng_range is not None:
             lo, hi = rng_range
-            soft = hi - (hi - lo) * rng.random() if hi > lo else hi
-            if self.life is not None and soft >= self.life:
+            if rule == "strongswan":
+                if sa in ("ike", "isakmp"):
+                    soft = timers.strongswan_ike_rekey(hi, hi - lo, rng)
+                    over = self.life - self.rekey if self.life is not None and self.rekey is not None else 0.0
+                    if sa == "ike" and over > 0:
+                        return soft, soft + over  # ike_sa.c set_state: deleted over_time after the rekey
+                else:
+                    soft = timers.strongswan_apply_jitter(hi, hi - lo, rng)
+            elif rule == "libreswan" and self.follows == "margin" and self.life is not None \
+                    and self.rekey is not None:
+                margin = self.life - self.rekey
+                fuzz = round(100 * self.rand / margin) if margin > 0 else 0
+                marg = timers.libreswan_margin(margin, fuzz, initiator, rng)
+                # ikev2_parent.c schedule_v2_replace_event: rekey only when lifetime > marg
+                soft = self.life - marg if self.life > marg else None
+            else:
+                soft = hi - (hi - lo) * rng.random() if hi > lo else hi
+            if soft is not None and self.life is not None and soft >= self.life:
                 soft = None
-        return soft, self.life
+        return soft, hard
 
     def with_life(self, life: float | None) -> Limit:
         """The same rule applied to another hard limit."""
@@ -106,11 +136,12 @@ class Lifetime:
     bytes: Limit = field(default_factory=Limit)
     packets: Limit = field(default_factory=Limit)
 
-    def draw(self, rng: random.Random, initiator: bool = True) -> Expiry:
-        """The expiry points of one new SA; time values are relative to its installation."""
-        st, ht = self.time.draw(rng, initiator)
-        sb, hb = self.bytes.draw(rng, initiator)
-        sp, hp = self.packets.draw(rng, initiator)
+    def draw(self, rng: random.Random, initiator: bool = True, rule: str = "exact", sa: str = "child") -> Expiry:
+        """The expiry points of one new SA; time values are relative to its installation.
+        ``rule`` and ``sa`` as ``Limit.draw``; volume limits always follow the CHILD rule."""
+        st, ht = self.time.draw(rng, initiator, rule, sa)
+        sb, hb = self.bytes.draw(rng, initiator, rule, "child")
+        sp, hp = self.packets.draw(rng, initiator, rule, "child")
         return Expiry(st, ht, sb, hb, sp, hp)
 
     def with_life_time(self, seconds: float | None) -> Lifetime:

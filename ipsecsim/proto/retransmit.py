@@ -17,6 +17,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from . import timers
+
 
 @dataclass(frozen=True, slots=True)
 class RetransmitSchedule:
@@ -32,6 +34,10 @@ class RetransmitSchedule:
     """Percent by which each wait is randomly shortened (strongSwan ``retransmit_jitter``)."""
     waits: tuple[float, ...] | None = None
     """Explicit waits after each transmission; overrides timeout/base/tries when given."""
+    rule: str = "exact"
+    """Vendor arithmetic (``proto.timers``): ``strongswan`` computes each wait in whole
+    milliseconds as task_manager_v2.c ``retransmit()`` does (``limit`` in whole seconds,
+    ``jitter`` a whole percentage of at most 20)."""
 
     @property
     def transmissions(self) -> int:
@@ -44,12 +50,17 @@ class RetransmitSchedule:
             raise ValueError(f"transmission {n} outside 1..{self.transmissions}")
         if self.waits is not None:
             return float(self.waits[n - 1])
+        if self.rule == "strongswan":
+            return timers.strongswan_retransmit_ms(self.timeout, self.base, n, self.limit) / 1000.0
         w = self.timeout * self.base ** (n - 1)
         return min(w, self.limit) if self.limit is not None else w
 
     def wait(self, n: int, rng: random.Random | None = None) -> float:
         """Wait after transmission ``n``, with jitter drawn from ``rng`` when configured."""
         w = self.nominal_wait(n)
+        if self.rule == "strongswan" and self.waits is None:
+            ms = round(w * 1000.0)
+            return (timers.strongswan_retransmit_jitter(ms, self.jitter, rng) if rng is not None else ms) / 1000.0
         if self.jitter and rng is not None:
             w -= w * (self.jitter / 100.0) * rng.random()
         return w

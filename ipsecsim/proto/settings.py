@@ -112,6 +112,7 @@ class PeerSettings:
     nat_traversal: bool = True  # NAT-D, float to 4500, ESP in UDP (RFC 7296 2.23, RFC 3947, RFC 3948)
     nat_keepalive: float = 20.0  # seconds without sending before a NAT-keepalive (RFC 3948 2.3); 0 = off
     cpu: CpuCosts | None = None  # processing time (proto.cpu); None: instantaneous
+    timers: str = "exact"  # vendor timer arithmetic (proto.timers): exact | strongswan | libreswan
 
     @property
     def local_identity(self) -> Identity:

@@ -272,6 +272,11 @@ class PeerNode:
             while self.down:
                 yield self._thaw
             if get.triggered:
+                # simultaneous events (docs/timing.md): timer jobs due at this instant run before a
+                # message that arrives at it, whichever the event queue produced first
+                for ep in self.retiring:
+                    ep.handle_timer(env.now)
+                self.ep.handle_timer(env.now)
                 item = get.value
                 get = self.inbox.get()
                 if isinstance(item, tuple):

@@ -89,7 +89,7 @@ class Lifecycle:
         self.by_uid[child.uid] = child
         s = self.e.settings.child.lifetime
         life = Lifetime(negotiated(s.time, child.life_time), negotiated(s.bytes, child.life_bytes), s.packets)
-        exp = child.expiry = life.draw(self.e.ep.rng, child.initiator)
+        exp = child.expiry = life.draw(self.e.ep.rng, child.initiator, self.e.settings.timers, "child")
         if exp.soft_time is not None:
             self.e.ep.schedule(now + exp.soft_time, self.on_child_timer, child.uid, "soft")
         if exp.hard_time is not None:
@@ -194,7 +194,7 @@ class Lifecycle:
         rekeys waiting for a phase 1 run on it."""
         e = self.e
         limit = negotiated(e.settings.ike.lifetime.time, float(sa.life.seconds) if sa.life.seconds else None)
-        soft, hard = limit.draw(e.ep.rng, sa.initiator)
+        soft, hard = limit.draw(e.ep.rng, sa.initiator, e.settings.timers, "isakmp")
         if soft is not None:
             e.ep.schedule(now + soft, self.on_isakmp_timer, sa.uid, "soft", soft)
         if hard is not None:

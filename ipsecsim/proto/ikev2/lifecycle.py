@@ -92,7 +92,7 @@ class LifecycleMixin:
 
     # --- CHILD SA lifetimes ----------------------------------------------------------------
     def start_child_lifetime(self, child: ChildSa, now: float) -> None:
-        exp = self.settings.child.lifetime.draw(self.ep.rng, child.initiator)
+        exp = self.settings.child.lifetime.draw(self.ep.rng, child.initiator, self.settings.timers, "child")
         child.expiry = exp
         self.children[child.uid] = child
         if exp.soft_time is not None:
@@ -238,7 +238,7 @@ class LifecycleMixin:
 
     # --- IKE SA lifetimes --------------------------------------------------------------------
     def start_ike_lifetime(self, sa: IkeSa, now: float) -> None:
-        exp = self.settings.ike.lifetime.draw(self.ep.rng, sa.initiator)
+        exp = self.settings.ike.lifetime.draw(self.ep.rng, sa.initiator, self.settings.timers, "ike")
         if exp.soft_time is not None:
             self.ep.schedule(now + exp.soft_time, self.on_ike_timer, sa.uid, "soft", exp.soft_time)
         if exp.hard_time is not None:

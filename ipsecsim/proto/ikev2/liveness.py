@@ -100,6 +100,7 @@ class Liveness:
         if sa is None or not sa.alive or sa.dpd is None:
             return
         sa.dpd_armed = None
+        sa.dpd.busy = sa.tm.active is not None  # strongSwan send_dpd(): task_manager->busy()
         self._act(sa, sa.dpd.handle(DpdInput.TIMER, now), now)
         self._arm(sa)
 
