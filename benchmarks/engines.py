@@ -68,16 +68,16 @@ def child(engine: str, case: str, n: int, length: float) -> None:
     runner.make = spy  # type: ignore[assignment]
     scenarios = [pair_scenario(length)] if case == "pair" else [fleet_pair(length, seed) for seed in range(n)]
     w0, c0 = time.perf_counter(), time.process_time()
-    events = esp = 0
+    events = esp = callbacks = 0
     simulated = 0.0
     for sc in scenarios:
         r = runner.simulate(sc, engine=engine)
         events += len(r.events)
         esp += len(r.esp)
         simulated += r.duration
+        callbacks += scheds.pop().scheduled  # keep no finished run alive
         del r
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-    callbacks = sum(s.scheduled for s in scheds)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB (Linux)
     print(json.dumps({"engine": engine, "wall": wall, "cpu": cpu, "events": events, "esp": esp,
                       "callbacks": callbacks, "simulated": simulated, "rss_mb": rss}))
