@@ -192,8 +192,9 @@ def _simulate_with_progress(scenario: Scenario, args: argparse.Namespace):  # ty
     """Simulate; on a terminal, a progress bar on stderr (simulated time) that disappears when
     done. The run is the same with or without it."""
     from .sim.runner import simulate
+    engine = getattr(args, "engine", None) or "fast"
     if not sys.stderr.isatty():
-        return simulate(scenario, seed=args.seed, duration=args.duration)
+        return simulate(scenario, seed=args.seed, duration=args.duration, engine=engine)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     columns = (TextColumn("simulating {task.description}"), BarColumn(), TextColumn("{task.fields[at]}"),
                TimeElapsedColumn())
@@ -203,7 +204,7 @@ def _simulate_with_progress(scenario: Scenario, args: argparse.Namespace):  # ty
         def advance(now: float, until: float) -> None:
             bar.update(task, completed=now / until, at=f"{now:,.0f} of {until:,.0f} s")
 
-        return simulate(scenario, seed=args.seed, duration=args.duration, progress=advance)
+        return simulate(scenario, seed=args.seed, duration=args.duration, progress=advance, engine=engine)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -374,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed_arg, metavar="N", help="override the scenario seed")
     run.add_argument("--duration", type=_duration_arg, metavar="TIME", help="override the simulated time (e.g. 2h)")
     run.add_argument("-v", "--verbose", action="store_true", help="also show received messages")
+    run.add_argument("--engine", choices=["fast", "simpy"], default="fast",
+                     help="event loop: fast (callback loop, the default) or simpy (the same run on SimPy)")
     run.add_argument("--pcap", metavar="FILE", help="write every message as a real packet (pcapng) to FILE; "
                      "overrides trace.pcap")
     run.add_argument("--keys", metavar="FILE", help="write the SA keys for Wireshark (JSON) to FILE; "

@@ -188,6 +188,22 @@ class Endpoint:
         self.traffic.refresh(now)
         self.retired = True
 
+    def take_over(self, old: Endpoint, now: float, reason: str) -> None:
+        """This endpoint replaces ``old`` at ``now`` (the gateway rebooted, or the connection
+        was recreated): the hosts' flow counters, the dropped totals and the key records of
+        the SAs from before outlive it, fluid flows still arriving on the wire are taken on,
+        and the old data plane stops: its flows stop on the wire and its acquire queue is
+        dropped for ``reason``. The old gateway's clock stopped when it crashed or froze: what
+        both report now (the drop intervals closed by the hand-over) happens now."""
+        old.advance(now)
+        self.advance(now)
+        self.keylog = old.keylog
+        self.traffic.flows = old.traffic.flows
+        self.traffic.ledger.totals = old.traffic.ledger.totals
+        self.traffic.take_over_arrivals(old.traffic, now)
+        old.traffic.shutdown(now, reason)
+        old.finish(now)
+
     def owns(self, dgram: Datagram) -> bool:
         """An IKE message for one of this endpoint's live IKE SAs (not a new negotiation)."""
         return self.engine.owns(dgram.message)

@@ -223,6 +223,9 @@ class DropLedger:
 
 # --- per-SA counters ---------------------------------------------------------------------------
 
+_COUNTER_KEYS = {"in": ("bytes_in", "packets_in"), "out": ("bytes_out", "packets_out")}
+
+
 @dataclass(slots=True)
 class _Meter:
     """Bytes and packets through one direction of a CHILD SA, advancing at a rate."""
@@ -243,8 +246,9 @@ class _Meter:
             self.packets += self.pps * dt
         self.t = max(self.t, now)
         c = self.child.counters
-        c[f"bytes_{self.direction}"] = int(self.bytes)
-        c[f"packets_{self.direction}"] = int(self.packets)
+        kb, kp = _COUNTER_KEYS[self.direction]
+        c[kb] = int(self.bytes)
+        c[kp] = int(self.packets)
 
 
 @dataclass(slots=True)
@@ -301,6 +305,12 @@ class TrafficPlane:
         self._suites: dict[int, tuple[Algorithm, Algorithm | None]] = {}
         """Cipher and integrity of each SA's ESP as this side installed it (``esp_size.suite``)."""
         self._fired: dict[int, set[str]] = {}
+        self._limit_cache: dict[int, tuple[Any, int, list[tuple[str, str, float]]]] = {}
+        """Per SA: its volume limits not yet reached, for its expiry and number of fired limits."""
+        self._selects: dict[tuple[int, int, int], bool] = {}
+        """Whether an installed SA's traffic selectors cover (src, dst): computed once per SA."""
+        self._policy: tuple[Any, dict[tuple[int, int], bool]] = (None, {})
+        """Whether the configured selectors cover (src, dst), for the settings they belong to."""
         self.last_removed: str | None = None
         self._acquired_at: float | None = None
         self._dirty = False
@@ -437,6 +447,9 @@ class TrafficPlane:
                 self._switch_arrival(arr, arr.msg, new_in, now)
         for g in gone:
             self._suites.pop(g.uid, None)
+            self._limit_cache.pop(g.uid, None)
+            if self._selects:
+                self._selects = {k: v for k, v in self._selects.items() if k[0] != g.uid}
             for d in ("in", "out"):
                 m = self.meters.pop((g.uid, d), None)
                 if m is not None:
@@ -451,17 +464,33 @@ class TrafficPlane:
 
     def _outbound_sa(self, src: int, dst: int) -> ChildSa | None:
         best = None
+        selects = self._selects
         for c in self._known.values():
-            if c.outbound and c.state is not ChildState.DELETED and covers(c.local_ts, src) \
-                    and covers(c.remote_ts, dst) and (best is None or c.uid > best.uid):
-                best = c
+            if c.outbound and c.state is not ChildState.DELETED and (best is None or c.uid > best.uid):
+                key = (c.uid, src, dst)
+                hit = selects.get(key)
+                if hit is None:  # an installed SA's selectors do not change
+                    hit = selects[key] = covers(c.local_ts, src) and covers(c.remote_ts, dst)
+                if hit:
+                    best = c
         return best
+
+    def _in_policy(self, src: int, dst: int) -> bool:
+        """The configured selectors (of the settings in force) cover the packet."""
+        s = self.settings.child
+        owner, seen = self._policy
+        if owner is not s:
+            seen = {}
+            self._policy = (s, seen)
+        hit = seen.get((src, dst))
+        if hit is None:
+            hit = seen[(src, dst)] = covers(s.local_ts, src) and covers(s.remote_ts, dst)
+        return hit
 
     def _route_out(self, src: int, dst: int, now: float) -> tuple[str, Any]:
         if self.frozen:
             return ("drop", "peer_down")
-        s = self.settings.child
-        if not (covers(s.local_ts, src) and covers(s.remote_ts, dst)):
+        if not self._in_policy(src, dst):
             return ("drop", "no_policy")
         if self.route_revoked and not self._probe_src(src):
             return ("drop", "route_revoked")
@@ -742,12 +771,16 @@ class TrafficPlane:
         if exp is None:
             return []
         fired = self._fired.setdefault(m.child.uid, set())
+        cached = self._limit_cache.get(m.child.uid)
+        if cached is not None and cached[0] is exp and cached[1] == len(fired):
+            return cached[2]
         out = []
         for by in ("bytes", "packets"):
             soft, hard = exp.volume(by)
             for kind, lim in (("soft", soft), ("hard", hard)):
                 if lim is not None and kind not in fired:
                     out.append((kind, by, lim))
+        self._limit_cache[m.child.uid] = (exp, len(fired), out)
         return out
 
     def _check(self, m: _Meter, now: float) -> None:

@@ -31,8 +31,6 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import simpy
-
 from ..config.bgp import Resolved, resolve
 from ..config.ha import HaGroupConfig
 from ..config.model import ScenarioConfig
@@ -45,6 +43,7 @@ from ..proto.rng import stream
 from ..proto.traffic import FluidFlow, Packet
 from .ha import weight
 from .log import EventLog
+from .sched import Scheduler
 from .traffic import flow_name
 
 if TYPE_CHECKING:
@@ -62,7 +61,7 @@ def _ip(a: str) -> int:
 class Speaker:
     """One peer's BGP session, driven by SimPy time."""
 
-    def __init__(self, env: simpy.Environment, name: str, resolved: Resolved, log: EventLog, seed: int):
+    def __init__(self, env: Scheduler, name: str, resolved: Resolved, log: EventLog, seed: int):
         self.env, self.name, self.cfg, self.log = env, name, resolved, log
         self.seed = seed
         self.node: PeerNode | None = None
@@ -87,7 +86,7 @@ class Speaker:
         seg = pkt.payload
         if isinstance(seg, Segment) and not self.crashed:
             self.inbox.append(seg)
-            self.env.timeout(0).callbacks.append(lambda _e: self._drain())
+            self.env.call_later(0.0, self._drain)
 
     def route_check(self, src: int, dst: int) -> bool:
         if src == self._local and dst == self._peer:
@@ -139,9 +138,7 @@ class Speaker:
             self._arm(t, now)
 
     def _arm(self, at: float, now: float) -> None:
-        def fire(_e: simpy.Event) -> None:
-            self._timer(at)
-        self.env.timeout(max(0.0, at - now)).callbacks.append(fire)
+        self.env.call_later(max(0.0, at - now), self._timer, at)
 
     def judge_interface(self, event: Event | None = None) -> None:
         """After an event of this peer: crash / restart, the tunnel interface, a revoked route."""
@@ -183,7 +180,7 @@ class Speaker:
 class BgpGroup:
     """The router of an HA group whose members route by BGP; the ``Sender`` of its traffic."""
 
-    def __init__(self, env: simpy.Environment, cfg: HaGroupConfig, scenario: ScenarioConfig,
+    def __init__(self, env: Scheduler, cfg: HaGroupConfig, scenario: ScenarioConfig,
                  speakers: dict[str, Speaker], nodes: dict[str, PeerNode], log: EventLog):
         self.env, self.cfg, self.log, self.nodes = env, cfg, log, nodes
         self.members = list(cfg.members)
@@ -263,7 +260,7 @@ class BgpGroup:
     def _schedule(self) -> None:
         if not self._pending:
             self._pending = True
-            self.env.timeout(0).callbacks.append(lambda _e: self._judge())
+            self.env.call_later(0.0, self._judge)
 
     def _judge(self) -> None:
         self._pending = False
@@ -310,7 +307,7 @@ class BgpGroup:
 class BgpNetwork:
     """Every BGP speaker and router of a run (see the module docstring)."""
 
-    def __init__(self, env: simpy.Environment, scenario: ScenarioConfig, log: EventLog, seed: int):
+    def __init__(self, env: Scheduler, scenario: ScenarioConfig, log: EventLog, seed: int):
         self.env, self.scenario, self.log = env, scenario, log
         self.speakers: dict[str, Speaker] = {}
         for i, (name, peer) in enumerate(scenario.peers.items()):
@@ -343,14 +340,14 @@ class BgpNetwork:
             def changed(sp: Speaker = sp, prev: Callable[[], None] = prev) -> None:
                 n = sp.node
                 if n is not None and not n.down:
-                    self.env.timeout(0).callbacks.append(lambda _e: n.revoke_route(n.ep.traffic.route_revoked))
+                    self.env.call_later(0.0, lambda: n.revoke_route(n.ep.traffic.route_revoked))
                 prev()
             sp.on_routes = changed
         self.log.subscribe(self._on_event)
-        def start_all(_e: simpy.Event) -> None:
+        def start_all() -> None:
             for n, sp in self.speakers.items():
                 sp.start(nodes[n])
-        self.env.timeout(0).callbacks.append(start_all)
+        self.env.call_later(0.0, start_all)
         return self.groups
 
     def snapshot(self) -> dict[str, Any]:
@@ -381,4 +378,4 @@ class BgpNetwork:
         sp = self.speakers.get(e.peer)
         if sp is None or e.event not in WATCHED or sp.node is None:
             return
-        self.env.timeout(0).callbacks.append(lambda _e: sp.judge_interface(e))
+        self.env.call_later(0.0, lambda: sp.judge_interface(e))

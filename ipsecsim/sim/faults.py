@@ -1,4 +1,4 @@
-"""Scheduled faults as SimPy processes; each one is logged as a ``fault`` event.
+"""Scheduled faults as processes on the scheduler (sim/sched.py ``spawn``); each one is logged as a ``fault`` event.
 
 Timed faults (``duration``) are undone at the end of their window: freeze -> unfreeze,
 crash -> restart, link_down -> link up, loss / delay -> the link's own values again. A link
@@ -8,9 +8,8 @@ only (``between: [A, B]``, both ways).
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
-
-import simpy
 
 from ..config.model import FaultConfig
 from ..proto.settings import PeerSettings
@@ -18,6 +17,7 @@ from . import loss as lossmod
 from .link import Link, Override
 from .log import EventLog
 from .node import PeerNode
+from .sched import Scheduler
 
 UNDO = {"freeze": "unfreeze", "crash": "restart", "link_down": "link_up"}
 
@@ -40,10 +40,10 @@ def _describe(f: FaultConfig) -> dict[str, Any]:
     return out
 
 
-def run_fault(env: simpy.Environment, fault: FaultConfig, nodes: dict[str, PeerNode], link: Link,
-              log: EventLog, settings: PeerSettings | None = None):  # type: ignore[no-untyped-def]
+def run_fault(sched: Scheduler, fault: FaultConfig, nodes: dict[str, PeerNode], link: Link,
+              log: EventLog, settings: PeerSettings | None = None) -> Generator[float, None, None]:
     if fault.at > 0:
-        yield env.timeout(fault.at)
+        yield fault.at
     kind, node = fault.kind, nodes.get(fault.peer or "")
     override: Override | None = None
     if kind == "freeze":
@@ -69,27 +69,27 @@ def run_fault(env: simpy.Environment, fault: FaultConfig, nodes: dict[str, PeerN
         node.reconfigure(settings)  # type: ignore[union-attr]
     elif kind == "address":
         node.change_address(fault.address)  # type: ignore[union-attr,arg-type]
-    log.emit(env.now, fault.peer or "link", "fault", kind=kind, **_describe(fault))
+    log.emit(sched.now, fault.peer or "link", "fault", kind=kind, **_describe(fault))
     if kind == "restart":
         node.restart(reboot=True)  # type: ignore[union-attr]  # after the fault event: its messages follow it
     elif kind == "recreate":
         node.recreate(settings)  # type: ignore[union-attr]
     if fault.duration is None:
         return
-    yield env.timeout(fault.duration)
+    yield fault.duration
     # The end of the window undoes the fault unless another fault already did (a link_up, an
     # unfreeze, a restart): then there is nothing left to undo and no event.
     if override is not None:
         if override in link.overrides:
             link.overrides.remove(override)
             link.changed()
-            log.emit(env.now, fault.peer or "link", "fault", kind=UNDO.get(kind, kind), undo=True,
+            log.emit(sched.now, fault.peer or "link", "fault", kind=UNDO.get(kind, kind), undo=True,
                      **({"between": list(fault.between)} if fault.between else {}))
         return
     assert node is not None
     if (kind == "freeze" and not node.frozen) or (kind == "crash" and not node.crashed):
         return
-    log.emit(env.now, fault.peer or "link", "fault", kind=UNDO[kind], undo=True)
+    log.emit(sched.now, fault.peer or "link", "fault", kind=UNDO[kind], undo=True)
     if kind == "freeze":
         node.unfreeze()
     elif kind == "crash":

@@ -4,7 +4,7 @@ The controller listens to the event log (``EventLog.subscribe``) and re-judges i
 whenever one of them reports something that can change its usability (an IPsec SA made or
 deleted, DPD declaring the peer dead, the health check going down or up, a fault hitting the
 gateway); it never polls. The judgement runs once per instant, after the step that caused
-it (a zero-delay SimPy event), so it sees the member's state after the whole step and its own
+it (a zero-delay callback), so it sees the member's state after the whole step and its own
 events follow the ones that caused them.
 
 * ``ha_member_state`` {group, member, usable, reason}: a member became usable or unusable.
@@ -37,6 +37,7 @@ from ..proto.events import Event
 from ..proto.traffic import FluidFlow, Packet
 from .log import EventLog
 from .node import PeerNode
+from .sched import Scheduler, as_scheduler
 from .traffic import flow_name
 
 WATCHED_EVENTS = frozenset({
@@ -78,9 +79,9 @@ class MemberState:
 class HaGroup:
     """One group's controller; also the ``Sender`` its traffic sources hand traffic to."""
 
-    def __init__(self, env: simpy.Environment, cfg: HaGroupConfig, scenario: ScenarioConfig,
+    def __init__(self, sched: Scheduler | simpy.Environment, cfg: HaGroupConfig, scenario: ScenarioConfig,
                  nodes: dict[str, PeerNode], log: EventLog):
-        self.env = env
+        self.sched = as_scheduler(sched)
         self.cfg = cfg
         self.nodes = nodes
         self.log = log
@@ -127,7 +128,7 @@ class HaGroup:
         pool = usable or self.members
         flow.on = max(pool, key=lambda m: weight(flow.name, m))
         among = f"usable members {', '.join(usable)}" if usable else f"all members ({', '.join(pool)}: none usable)"
-        self.log.emit(self.env.now, self.name, "ha_switch", group=self.name, **{"from": None}, to=flow.on,
+        self.log.emit(self.sched.now, self.name, "ha_switch", group=self.name, **{"from": None}, to=flow.on,
                       reason=f"{PLACED} {flow.name}: rendezvous hashing over the {among}", flows=[flow.name])
 
     def _flow(self, name: str) -> GroupFlow:
@@ -156,8 +157,7 @@ class HaGroup:
         if self._pending:
             return
         self._pending = True
-        ev = self.env.timeout(0)
-        ev.callbacks.append(lambda _e: self._judge())
+        self.sched.call_later(0.0, self._judge)
 
     def unusable_because(self, member: str) -> str | None:
         """Why ``member`` cannot carry traffic now, or None when it can."""
@@ -176,7 +176,7 @@ class HaGroup:
 
     def _judge(self) -> None:
         self._pending = False
-        now = self.env.now
+        now = self.sched.now
         changed = []
         for m in self.members:
             why = self.unusable_because(m)
@@ -232,7 +232,7 @@ class HaGroup:
                 self.ever_active = True
         fields: dict[str, Any] = {"group": self.name, "from": old, "to": new, "reason": reason,
                                   "flows": sorted(f.name for f in moving)}
-        self.log.emit(self.env.now, self.name, "ha_switch", **fields)
+        self.log.emit(self.sched.now, self.name, "ha_switch", **fields)
 
     def _move(self, flow: GroupFlow, new: str) -> None:
         if flow.spec is not None and flow.rate > 0:
@@ -259,8 +259,8 @@ class HaGroup:
             self._switch(old, new, reason, flows)
 
 
-def start_groups(env: simpy.Environment, scenario: ScenarioConfig, nodes: dict[str, PeerNode],
+def start_groups(sched: Scheduler, scenario: ScenarioConfig, nodes: dict[str, PeerNode],
                  log: EventLog, skip: Collection[str] = ()) -> dict[str, HaGroup]:
     """A controller per ``ha:`` group (but those in ``skip``: routed by BGP, sim/bgp.py),
     listening from now on."""
-    return {g.name: HaGroup(env, g, scenario, nodes, log) for g in scenario.ha if g.name not in skip}
+    return {g.name: HaGroup(sched, g, scenario, nodes, log) for g in scenario.ha if g.name not in skip}

@@ -31,8 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import simpy
-
 from ..config.model import LinkConfig
 from ..proto.endpoint import Datagram
 from ..proto.traffic import DropLedger, EspFluid, EspPacket
@@ -41,6 +39,7 @@ from . import mtu as mtu_mod
 from . import nat as nat_mod
 from .log import EventLog
 from .nat import endpoint
+from .sched import Scheduler
 
 if TYPE_CHECKING:
     from .node import PeerNode
@@ -94,8 +93,8 @@ class Override:
 
 
 class Link:
-    def __init__(self, env: simpy.Environment, cfg: LinkConfig, rng: random.Random, log: EventLog):
-        self.env = env
+    def __init__(self, sched: Scheduler, cfg: LinkConfig, rng: random.Random, log: EventLog):
+        self.sched = sched
         self.rng = rng
         self.log = log
         self.delay = cfg.delay
@@ -118,7 +117,7 @@ class Link:
         self.fluid_log: list[tuple[float, str, EspFluid]] = []
         """Every fluid flow state put on the wire, in order: (time, sender, state); with
         ``esp`` the traffic a packet trace writes."""
-        self.ledger = DropLedger(lambda f: self.log.emit(self.env.now, "link", "traffic_dropped", **f))
+        self.ledger = DropLedger(lambda f: self.log.emit(self.sched.now, "link", "traffic_dropped", **f))
         self.nat: nat_mod.Nat | None = None
         """The NAT in front of one peer (``link.nat``), set by the runner."""
         self._nat_held: dict[tuple[str, str], tuple[str, int | None, int]] = {}
@@ -129,9 +128,16 @@ class Link:
         """What each fluid is currently losing on the link: (reason, bytes/s, packets/s)."""
         self._passing: dict[tuple[str, str], tuple[float, float, float]] = {}
         """What each fluid currently passes on to its receiver: (bytes/s, packets/s, since)."""
+        self.egress: dict[str, str] = {}
+        """The source address a peer's packets leave from after a multi-exit link switch."""
         self.forwarded: dict[str, list[float]] = {}
         """Per flow: bytes and packets that crossed the link towards a gateway (delivered to it,
         or still on their way at the end of the run: ``in_flight``)."""
+
+    def set_egress(self, peer: str, address: str) -> None:
+        """From now on ``peer``'s IKE datagrams leave from ``address`` (the other uplink's
+        source NAT): the link rewrites their source; the peer itself is not told."""
+        self.egress[peer] = address
 
     def attach(self, address: str, node: PeerNode) -> None:
         self.nodes.setdefault(address, node)
@@ -171,7 +177,7 @@ class Link:
         return model  # type: ignore[no-any-return]
 
     def _lost(self, src: str, dst: str, proto: str = "all") -> bool:
-        return self._loss_model(src, dst, proto).lost(self.rng, self.env.now)
+        return self._loss_model(src, dst, proto).lost(self.rng, self.sched.now)
 
     def _delay(self, src: str, dst: str, jitter: bool = True, proto: str = "all") -> float:
         delay = self._override("delay", src, dst, proto)
@@ -209,12 +215,14 @@ class Link:
         node = self.node_at(dgram.dst, sender)
         if node is None or self.is_down(sender, node.name) or self._lost(sender, node.name):
             return False
-        ev = self.env.timeout(self._delay(sender, node.name))
-        ev.callbacks.append(lambda _e: node.deliver(dgram, sender))
+        self.sched.call_later(self._delay(sender, node.name), node.deliver, dgram, sender)
         return True
 
     def transmit(self, dgram: Datagram, sender: str) -> None:
-        now = self.env.now
+        now = self.sched.now
+        egress = self.egress.get(sender) if self.egress else None
+        if egress is not None and dgram.src != egress:
+            dgram = replace(dgram, src=egress)
         src, sport, note_out = self._nat_out(sender, dgram.src, dgram.sport, nat_mod.UDP)
         dst, dport, note_in, blocked = self._nat_in(dgram.dst, dgram.dport, nat_mod.UDP)
         node = self.node_at(dst, sender)
@@ -238,15 +246,14 @@ class Link:
         delay = self._delay(sender, receiver, proto="ike")
         self.transmissions.append(Transmission(now, sender, dgram, now + delay, None, note))
         seen = dgram if note is None else replace(dgram, src=src, sport=sport or 0, dst=dst, dport=dport or 0)
-        ev = self.env.timeout(delay)
-        ev.callbacks.append(lambda _e: node.deliver(seen, sender))
+        self.sched.call_later(delay, node.deliver, seen, sender)
 
     # --- ESP traffic ------------------------------------------------------------------------
     def transmit_traffic(self, item: EspPacket | EspFluid, sender: str) -> None:
         if isinstance(item, EspFluid):
             self._fluid(item, sender)
             return
-        now = self.env.now
+        now = self.sched.now
         pkt = item.packet
         proto = nat_mod.UDP if item.sport is not None else nat_mod.ESP
         src, sport, _ = self._nat_out(sender, item.src, item.sport, proto)
@@ -274,11 +281,10 @@ class Link:
         delay = self._delay(sender, node.name, proto="esp")
         self.esp.append(EspSent(now, sender, item, now + delay))
         seen = replace(item, src=src, sport=sport, dst=dst, dport=dport) if self.nat is not None else item
-        ev = self.env.timeout(delay)
-        ev.callbacks.append(lambda _e: node.deliver_traffic(seen))
+        self.sched.call_later(delay, node.deliver_traffic, seen)
 
     def _fluid(self, msg: EspFluid, sender: str) -> None:
-        self.fluid_log.append((self.env.now, sender, msg))
+        self.fluid_log.append((self.sched.now, sender, msg))
         key = (sender, msg.flow)
         nat = self.nat
         if nat is not None and sender == nat.peer:  # an outbound flow keeps its NAT mapping alive
@@ -307,7 +313,7 @@ class Link:
         """Stop accounting what the flow was losing on the link."""
         fate = self._fates.pop(key, None)
         if fate is not None:
-            self.ledger.fluid(key[1], fate[0], self.env.now, 0.0, 0.0)
+            self.ledger.fluid(key[1], fate[0], self.sched.now, 0.0, 0.0)
 
     def _fate(self, key: tuple[str, str]) -> tuple[str, float, float] | None:
         """What the flow loses on its way from now: (reason, bytes/s, packets/s), or None."""
@@ -338,11 +344,11 @@ class Link:
         if fate is None:
             return
         self._fates[key] = fate
-        self.ledger.fluid(key[1], fate[0], self.env.now, fate[1], fate[2], self._fate_detail(key, fate[0]))
+        self.ledger.fluid(key[1], fate[0], self.sched.now, fate[1], fate[2], self._fate_detail(key, fate[0]))
 
     def _pass(self, key: tuple[str, str], rate: float, pps: float) -> None:
         """From now on the flow passes ``rate`` on to its receiver: count what passed so far."""
-        now = self.env.now
+        now = self.sched.now
         old = self._passing.get(key)
         if old is not None and now > old[2]:
             fwd = self.forwarded.setdefault(key[1], [0.0, 0.0])
@@ -359,10 +365,9 @@ class Link:
         k = 0.0 if blocked or self.is_down(key[0], node.name, "esp") or mtu_mod.too_big(msg, self.mtu) \
             else 1.0 - mtu_mod.loss_fraction(self._loss_model(key[0], node.name, "esp"),
                                              mtu_mod.fragment_count(msg, self.mtu))
-        out = replace(msg, rate=msg.rate * k, pps=msg.pps * k, sent_at=self.env.now)
+        out = replace(msg, rate=msg.rate * k, pps=msg.pps * k, sent_at=self.sched.now)
         self._pass(key, out.rate, out.pps)
-        ev = self.env.timeout(self._delay(key[0], node.name, jitter=False, proto="esp"))
-        ev.callbacks.append(lambda _e: node.deliver_traffic(out))
+        self.sched.call_later(self._delay(key[0], node.name, jitter=False, proto="esp"), node.deliver_traffic, out)
 
     def changed(self) -> None:
         """The link's state changed (down, up, a loss or delay window): every fluid flow on it
@@ -372,13 +377,13 @@ class Link:
             if old is not None and new is not None and old[0] == new[0]:
                 if new != old:  # same reason, another rate: the drop interval goes on
                     self._fates[key] = new
-                    self.ledger.fluid(key[1], new[0], self.env.now, new[1], new[2], self._fate_detail(key, new[0]))
+                    self.ledger.fluid(key[1], new[0], self.sched.now, new[1], new[2], self._fate_detail(key, new[0]))
             else:
                 self._close(key)
                 self._judge(key)
             self._forward(key)
 
     def finish(self) -> None:
-        self.ledger.finish(self.env.now)
+        self.ledger.finish(self.sched.now)
         for key in list(self._passing):
             self._pass(key, 0.0, 0.0)

@@ -25,10 +25,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import simpy
-
 from ..config.nat import NatConfig
 from .log import EventLog
+from .sched import Scheduler
 
 UDP, ESP = 17, 50
 _EPS = 1e-9
@@ -58,9 +57,9 @@ def endpoint(addr: str, port: int) -> str:
 
 
 class Nat:
-    def __init__(self, env: simpy.Environment, cfg: NatConfig, inside_address: str, rng: random.Random,
+    def __init__(self, sched: Scheduler, cfg: NatConfig, inside_address: str, rng: random.Random,
                  log: EventLog, on_change: Callable[[], None]):
-        self.env = env
+        self.sched = sched
         self.cfg = cfg
         self.peer = cfg.peer
         self.inside_address = inside_address
@@ -77,7 +76,7 @@ class Nat:
     def outbound(self, src: str, sport: int | None, proto: int, fluid: int = 0) -> tuple[str, int | None]:
         """Translate an outbound packet's source; ``fluid`` +1/-1 when a fluid flow starts or
         stops going out through it. Returns the (address, port) it leaves with."""
-        now = self.env.now
+        now = self.sched.now
         if proto == ESP and not self.cfg.esp_passthrough:
             return self.public, None
         key = (proto, src, sport or 0)
@@ -105,7 +104,7 @@ class Nat:
 
     # --- mappings -------------------------------------------------------------------------
     def _create(self, addr: str, port: int, proto: int) -> Mapping:
-        now = self.env.now
+        now = self.sched.now
         outside = 0
         if proto == UDP:
             while True:
@@ -123,7 +122,7 @@ class Nat:
 
     def _alive(self, m: Mapping) -> bool:
         due = m.expires(self.timeout)
-        return m.alive and (due is None or self.env.now < due - _EPS)
+        return m.alive and (due is None or self.sched.now < due - _EPS)
 
     def _live(self, m: Mapping) -> bool:
         """Whether ``m`` still lives now; an idle one past its timeout dies here."""
@@ -136,8 +135,7 @@ class Nat:
         if due is None or m.pending or not m.alive:
             return
         m.pending = True
-        ev = self.env.timeout(max(0.0, due - self.env.now))
-        ev.callbacks.append(lambda _e: self._on_timer(m))
+        self.sched.call_at(due, self._on_timer, m)
 
     def _on_timer(self, m: Mapping) -> None:
         m.pending = False
@@ -150,7 +148,7 @@ class Nat:
             del self.by_inside[(m.proto, *m.inside)]
         if self.by_port.get((m.proto, m.port)) is m:
             del self.by_port[(m.proto, m.port)]
-        self.log.emit(self.env.now, "link", "nat_mapping_expired", inside=endpoint(*m.inside),
+        self.log.emit(self.sched.now, "link", "nat_mapping_expired", inside=endpoint(*m.inside),
                       outside=endpoint(self.public, m.port), protocol="udp" if m.proto == UDP else "esp",
-                      idle=round(self.env.now - m.last_out, 6))
+                      idle=round(self.sched.now - m.last_out, 6))
         self.on_change()

@@ -1,74 +1,91 @@
-"""A peer as a SimPy process driving its sans-IO ``Endpoint`` (aioquic's driver pattern).
+"""A peer: the driver of its sans-IO ``Endpoint`` on a scheduler (sim/sched.py).
 
-The loop waits for the next inbound datagram (or traffic) or the core's next deadline,
-whichever comes first, feeds it to the core, then sends what the core wants sent and records
-its events.
+The driver is aioquic's pattern in three short functions: ``_flush`` sends what the core wants
+sent and records its events, ``_arm`` re-arms one lazy timer from the core's ``get_timer()``,
+and ``_step`` feeds the next inbound item (a datagram, or traffic) to the core. The core's
+``handle_timer`` runs only when its deadline is due; a timer callback that an earlier deadline
+superseded finds nothing due and does nothing (timers are never cancelled).
 
 Processing time (``proto.cpu``, a peer's ``cpu`` setting): an IKE message waits for the peer's
 one worker, which computes what the message costs before the core acts on it, so the core
-answers, installs and arms its timers at the end of the computation; messages arriving
-meanwhile queue behind it. A peer frozen during a computation finishes it when thawed; one
-that crashes loses it.
+answers, installs and arms its timers at the end of the computation; messages (and traffic)
+arriving meanwhile queue behind it, and the core's timers wait for the worker too. A peer
+frozen during a computation finishes it when thawed; one that crashes loses it.
 
-Faults: a frozen peer (a hung VM) processes nothing and drops what arrives; its timers fire
-late, at once, when it is unfrozen. A crashed peer loses all state silently (no DELETE is
-sent) and drops what arrives until it is restarted, when it boots with fresh state and
-starts over as configured. While a peer is frozen or crashed, its data plane only accounts
-the traffic offered to it as dropped (``peer_down``).
+Faults (sim/faults.py sets them): a frozen peer (a hung VM) processes nothing and drops what
+arrives; its timers fire late, at once, when it is unfrozen. A crashed peer loses all state
+silently (no DELETE is sent) and drops what arrives until it is restarted, when it boots with
+fresh state (``Endpoint.take_over`` hands the hosts' counters to the new core) and starts over
+as configured. While a peer is frozen or crashed, its data plane only accounts the traffic
+offered to it as dropped (``peer_down``). The gateway's own ICMP stack is sim/icmp.py; the
+source address its packets leave with (a multi-exit link switch) is the link's business.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
-from typing import TYPE_CHECKING
-
-import simpy
+from typing import TYPE_CHECKING, Any
 
 from ..proto.cpu import Cpu
 from ..proto.endpoint import Datagram, Endpoint
 from ..proto.rng import stream
 from ..proto.settings import PeerSettings
 from ..proto.traffic import EspFluid, EspPacket, FluidFlow, Packet
-from .icmp import IcmpEcho
+from .icmp import IcmpEcho, IcmpStack
 from .log import EventLog
+from .sched import Scheduler
 
 if TYPE_CHECKING:
     from .link import Link
 
+_PACKET, _FLUID, _ESP = 0, 1, 2
+
 
 class PeerNode:
-    def __init__(self, env: simpy.Environment, settings: PeerSettings,
+    def __init__(self, sched: Scheduler, settings: PeerSettings,
                  make_endpoint: Callable[[PeerSettings, int], Endpoint], link: Link, log: EventLog,
                  seed: int = 0):
-        self.env = env
+        self.sched = sched
         self.name = settings.name
         self.make_endpoint = make_endpoint
         self.boots = 0
         self.ep = make_endpoint(settings, self.boots)
         self.link = link
         self.log = log
-        self.inbox: simpy.Store = simpy.Store(env)
+        self.inbox: deque[Datagram | tuple[int, Any]] = deque()
+        """Items waiting for the worker (only while it computes: ``cpu``)."""
         self.frozen = False
         self.crashed = False
-        self.egress: str | None = None
-        self.icmp_replies: dict[str, int] = {}
-        """Underlay ICMP: the latest echo reply sequence number per probe flow."""
+        self.icmp = IcmpStack(self)
         self.offered: dict[str, tuple[FluidFlow, float]] = {}
         """The rate each fluid flow currently offers to this peer (re-offered after a reboot)."""
         self.started = False
-        """The process has started its endpoint (after the faults due at 0 s)."""
+        """The endpoint has started (after the faults due at 0 s)."""
         self.retiring: list[Endpoint] = []
         """Endpoints of recreated connections still deleting their SAs (``recreate``)."""
-        self._thaw = env.event()
+        self.busy = False
+        """The worker computes an inbound message (``cpu``); a callback ends it."""
+        self._held: tuple[Datagram, int] | None = None
+        """A computation that ended while the peer was frozen: it completes when thawed."""
+        self._armed: float | None = None
+        """The deadline of the pending timer callback (None: none pending)."""
         self._cpu_rng = stream(seed, "cpu", settings.name)
         self._worker: tuple[Endpoint, Cpu] | None = None
         link.attach(settings.address, self)
-        self.process = env.process(self._run())
 
     @property
     def settings(self) -> PeerSettings:
         return self.ep.settings
+
+    @property
+    def down(self) -> bool:
+        return self.frozen or self.crashed
+
+    @property
+    def egress(self) -> str | None:
+        """The source address this peer's packets leave from after a link switch (or None)."""
+        return self.link.egress.get(self.name)
 
     def cpu(self) -> Cpu | None:
         """The worker of the current configuration and boot (None: instantaneous)."""
@@ -80,116 +97,210 @@ class PeerNode:
             self._worker = (self.ep, Cpu(s.cpu, self._cpu_rng, groups))
         return self._worker[1]
 
-    @property
-    def down(self) -> bool:
-        return self.frozen or self.crashed
+    # --- what arrives -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the endpoint (scheduled at 0 s after the faults due then)."""
+        self.started = True
+        self.ep.start(self.sched.now)
+        self._flush()
+        self._step()
+        self._arm()
 
     def deliver(self, dgram: Datagram, sender: str) -> None:
         if isinstance(dgram.message, IcmpEcho):
-            self._icmp(dgram)
+            self.icmp.receive(dgram)
             return
         if self.down:
             from .link import message_fields
-            self.log.emit(self.env.now, sender, "message_lost", reason="peer_down" if self.crashed else "peer_frozen",
+            self.log.emit(self.sched.now, sender, "message_lost", reason="peer_down" if self.crashed else "peer_frozen",
                           **message_fields(dgram.message), retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
             return
-        self.inbox.put(dgram)
+        self._put(dgram)
 
-    def _icmp(self, dgram: Datagram) -> None:
-        """The gateway's own IP stack: it answers pings unless it is hung or down."""
-        if self.down:
-            return
-        msg: IcmpEcho = dgram.message
-        if msg.reply:
-            self.icmp_replies[msg.flow] = max(self.icmp_replies.get(msg.flow, -1), msg.seq)
-        else:
-            back = Datagram(dgram.dst, 0, dgram.src, 0, IcmpEcho(msg.flow, msg.seq, True, msg.size))
-            self.link.transmit_quiet(back, self.name)
-
-    def send_icmp(self, flow: str, seq: int, size: int, dst: str) -> None:
-        src = self.egress or self.settings.address
-        self.link.transmit_quiet(Datagram(src, 0, dst, 0, IcmpEcho(flow, seq, False, size)), self.name)
-
-    # Traffic goes through the inbox like datagrams, so the loop re-arms its timer from the
-    # core's new deadline (a flow's volume limit).
+    # A host's traffic (a source, the HA controller, a probe) reaches the gateway just after
+    # the step that sent it: that step's own events come first.
     def submit_packet(self, pkt: Packet) -> None:
-        self._traffic(("packet", pkt))
+        self.sched.call_later(0.0, self._traffic, _PACKET, pkt)
 
     def submit_fluid(self, flow: FluidFlow, rate: float) -> None:
-        self._traffic(("fluid", (flow, rate)))
+        self.sched.call_later(0.0, self._traffic, _FLUID, (flow, rate))
 
     def deliver_traffic(self, item: EspPacket | EspFluid) -> None:
-        self._traffic(("esp", item))
+        self._traffic(_ESP, item)
 
-    def _traffic(self, item: tuple[str, object]) -> None:
-        if self.down:
-            self._apply(item)
+    def _traffic(self, kind: int, payload: Any) -> None:
+        if self.down:  # the data plane accounts it as dropped at once
+            self._apply(kind, payload)
             self._flush()
         else:
-            self.inbox.put(item)
+            self._put((kind, payload))
 
-    def _apply(self, item: tuple[str, object]) -> None:
-        kind, payload = item
-        now = self.env.now
-        if kind == "packet":
-            self.ep.offer_packet(payload, now)  # type: ignore[arg-type]
-        elif kind == "fluid":
-            flow: FluidFlow
-            rate: float
-            flow, rate = payload  # type: ignore[misc]
+    def _put(self, item: Datagram | tuple[int, Any]) -> None:
+        if self.busy or self.inbox or not self.started:
+            self.inbox.append(item)
+            return
+        if self._process(item):  # the hot path: an idle worker takes it at once
+            self._after()
+
+    def _apply(self, kind: int, payload: Any) -> None:
+        now = self.sched.now
+        if kind == _PACKET:
+            self.ep.offer_packet(payload, now)
+        elif kind == _FLUID:
+            flow, rate = payload
             self.offered[flow.flow] = (flow, rate)
             self.ep.offer_fluid(flow, rate, now)
         else:
-            self.ep.receive_traffic(payload, now)  # type: ignore[arg-type]
+            self.ep.receive_traffic(payload, now)
 
-    # --- faults -----------------------------------------------------------------------------
+    # --- the worker -------------------------------------------------------------------------
+    def _process(self, item: Datagram | tuple[int, Any]) -> bool:
+        """Hand one item to the core; False while the worker computes on it (``cpu``). Timer
+        jobs due at this instant run first, whichever the event queue produced first
+        (docs/timing.md, simultaneous events)."""
+        self._due_timers()
+        if isinstance(item, tuple):
+            self._apply(*item)
+            return True
+        cpu = self.cpu()
+        if cpu is not None:
+            self.busy = True
+            self.sched.call_later(cpu.inbound(item.message, item.retransmit), self._computed, item, self.boots)
+            return False
+        self._receive(item)
+        return True
+
+    def _receive(self, dgram: Datagram) -> None:
+        owner = next((ep for ep in self.retiring if ep.owns(dgram)), self.ep) if self.retiring else self.ep
+        owner.receive(dgram, self.sched.now)
+
+    def _computed(self, dgram: Datagram, boots: int) -> None:
+        if self.down:
+            self._held = (dgram, boots)  # a hung gateway finishes when thawed; a crashed one never
+            return
+        self.busy = False
+        if boots == self.boots:  # else the gateway rebooted meanwhile: the work is lost
+            self._receive(dgram)
+        self._after()
+        self._step()
+
+    def _step(self) -> None:
+        """The worker takes the queued items in order until one needs computing."""
+        while self.inbox and not (self.busy or self.down) and self.started:
+            if not self._process(self.inbox.popleft()):
+                return
+            self._after()
+
+    def _resume(self) -> None:
+        """Thawed or restarted: finish what the worker held, run the late timers, go on."""
+        if self._held is not None:
+            dgram, boots = self._held
+            self._held = None
+            self._computed(dgram, boots)
+            return
+        if self.busy or not self.started:
+            return
+        self._step()
+        self._after()
+
+    # --- the three driver functions -------------------------------------------------------
+    def _due_timers(self) -> None:
+        now = self.sched.now
+        for ep in self.retiring:
+            t = ep.get_timer()
+            if t is not None and t <= now:
+                ep.handle_timer(now)
+        t = self.ep.get_timer()
+        if t is not None and t <= now:
+            self.ep.handle_timer(now)
+
+    def _after(self) -> None:
+        """After a step: run the core's timers that are due, send, re-arm."""
+        self._due_timers()
+        self._flush()
+        self._arm()
+
+    def _flush(self) -> None:
+        """Send what the cores want sent and record their events."""
+        if self.retiring:  # rare: only after a recreate, until its deletes are done
+            for ep in self.retiring:
+                self._send(ep)
+            self.retiring = [ep for ep in self.retiring if ep.closing()]
+        self._send(self.ep)
+        traffic = self.ep.take_traffic()
+        if traffic:
+            for t in traffic:
+                self.link.transmit_traffic(t, self.name)
+
+    def _send(self, ep: Endpoint) -> None:
+        events = ep.take_events()
+        if events:
+            add = self.log.add
+            for ev in events:
+                add(ev)
+        for d in ep.take_datagrams():
+            self.link.transmit(d, self.name)
+
+    def _arm(self) -> None:
+        """One lazy timer: a callback at the core's earliest deadline unless one is pending at
+        or before it. A hung or busy peer arms none (thawing or the worker resumes it)."""
+        if self.busy or self.down:
+            return
+        t = self.ep.get_timer()
+        if self.retiring:
+            timers = [x for ep in (self.ep, *self.retiring) if (x := ep.get_timer()) is not None]
+            t = min(timers) if timers else None
+        if t is None or (self._armed is not None and self._armed <= t):
+            return
+        self._armed = t
+        self.sched.call_at(t, self._on_timer, t)
+
+    def _on_timer(self, t: float) -> None:
+        if self._armed != t:
+            return  # superseded by an earlier deadline (which re-armed what is still due)
+        self._armed = None
+        if self.busy or self.down:
+            return  # the worker or the thaw runs the timers
+        self._after()
+
+    # --- faults (sim/faults.py) ----------------------------------------------------------------
     def freeze(self) -> None:
         self.frozen = True
-        self.ep.set_frozen(True, self.env.now)
+        self.ep.set_frozen(True, self.sched.now)
         self._flush()
 
     def unfreeze(self) -> None:
         if self.frozen:
             self.frozen = False
-            self.ep.set_frozen(False, self.env.now)
+            self.ep.set_frozen(False, self.sched.now)
             self._flush()
-            self._wake()
+            self._resume()
 
     def crash(self) -> None:
         self.crashed = True
         self.retiring.clear()  # state lost: nothing finishes its deletes
-        self.ep.set_frozen(True, self.env.now, crashed=True)
+        self.ep.set_frozen(True, self.sched.now, crashed=True)
         self._flush()
 
     def restart(self, settings: PeerSettings | None = None, reboot: bool = False) -> None:
         """Boot with fresh state: new SPIs, nonces and keys from a new random stream. A
         ``reboot`` (the gateway restarts) also loses what a recreated connection was still
         deleting; a recreate keeps it."""
-        old, now = self.ep, self.env.now
+        old, now = self.ep, self.sched.now
         if reboot:
             self.retiring.clear()
         self.boots += 1
         new = self.make_endpoint(settings or old.settings, self.boots)
-        # the old gateway's clock stopped when it crashed or froze: what both report now
-        # (the drop intervals closed by the hand-over) happens now, not back then
-        old.advance(now)
-        new.advance(now)
-        new.keylog = old.keylog  # the packet trace still needs the keys of SAs from before the crash
-        new.traffic.flows = old.traffic.flows  # the hosts' flow counters outlive the gateway's reboot
-        new.traffic.ledger.totals = old.traffic.ledger.totals  # and so do the dropped totals
-        new.traffic.take_over_arrivals(old.traffic, now)
-        # the old connection sends nothing more: its flows stop on the wire, its queue is lost
-        old.traffic.shutdown(now, "peer_down" if reboot else "no_sa")
-        old.finish(now)
+        new.take_over(old, now, "peer_down" if reboot else "no_sa")
         self._flush()
         self.ep = new
         self.crashed = False
-        if self.started:  # before the first step the process starts the endpoint itself
+        if self.started:  # before the first step the runner starts the endpoint itself
             self.ep.start(now)
         for flow, rate in self.offered.values():
             self.ep.offer_fluid(flow, rate, now)
         self._flush()
-        self._wake()
+        self._resume()
 
     def recreate(self, settings: PeerSettings | None = None) -> None:
         """The connection is deleted (its SAs deleted, the peer told) and created again, with
@@ -197,11 +308,12 @@ class PeerNode:
         runs (config/topology.py refuses a recreate while it is crashed or frozen)."""
         assert not (self.crashed or self.frozen), f"{self.name}: recreate of a gateway that does not run"
         old = self.ep
-        old.close(self.env.now)
+        old.close(self.sched.now)
         self._flush()
         self.restart(settings)
         if old.closing():
             self.retiring.append(old)  # its Delete exchanges run on beside the new connection
+            self._arm()  # its deadlines join the one timer
 
     def reconfigure(self, settings: PeerSettings) -> None:
         """A configuration change on this side only; it applies to the next negotiation."""
@@ -211,89 +323,19 @@ class PeerNode:
         """Multi-exit link switch: from now on this peer's packets leave from ``address`` (the
         other uplink's source NAT); the peer itself is not told. Packets to either address
         still reach it."""
-        self.egress = address
+        self.link.set_egress(self.name, address)
         self.link.attach(address, self)
 
     def revoke_route(self, revoked: bool) -> None:
         """Withdraw (or restore) this peer's route to the remote subnets (health check policy)."""
-        self.ep.advance(self.env.now)
+        self.ep.advance(self.sched.now)
         self.ep.traffic.route_revoked = revoked
-        self.ep.traffic.refresh(self.env.now)
+        self.ep.traffic.refresh(self.sched.now)
         self._flush()
 
     def finish(self) -> None:
         """End of the run: the data plane settles its counters and open drop intervals."""
-        self.ep.finish(self.env.now)
+        self.ep.finish(self.sched.now)
         for ep in [*self.retiring, self.ep]:
             for ev in ep.take_events():
                 self.log.add(ev)
-
-    def _wake(self) -> None:
-        self._thaw.succeed()
-        self._thaw = self.env.event()
-
-    # --- the process ------------------------------------------------------------------------
-    def _flush(self) -> None:
-        if self.retiring:  # rare: only after a recreate, until its deletes are done
-            for ep in self.retiring:
-                self._send(ep)
-            self.retiring = [ep for ep in self.retiring if ep.closing()]
-        self._send(self.ep)
-        for t in self.ep.take_traffic():
-            self.link.transmit_traffic(t, self.name)
-
-    def _send(self, ep: Endpoint) -> None:
-        for ev in ep.take_events():
-            self.log.add(ev)
-        for d in ep.take_datagrams():
-            if self.egress is not None and d.src != self.egress:
-                d = replace(d, src=self.egress)
-            self.link.transmit(d, self.name)
-
-    def _next_timer(self) -> float | None:
-        if not self.retiring:  # the hot path: one endpoint
-            return self.ep.get_timer()
-        timers = [t for ep in (self.ep, *self.retiring) if (t := ep.get_timer()) is not None]
-        return min(timers) if timers else None
-
-    def _run(self):  # type: ignore[no-untyped-def]
-        env = self.env
-        yield env.timeout(0)  # let faults scheduled for t=0 take effect before the peer acts
-        self.started = True
-        self.ep.start(env.now)
-        self._flush()
-        get = self.inbox.get()
-        while True:
-            timer = self._next_timer()
-            waits = [get, self._thaw]
-            if timer is not None:
-                waits.append(env.timeout(max(0.0, timer - env.now)))
-            yield env.any_of(waits)
-            while self.down:
-                yield self._thaw
-            if get.triggered:
-                # simultaneous events (docs/timing.md): timer jobs due at this instant run before a
-                # message that arrives at it, whichever the event queue produced first
-                for ep in self.retiring:
-                    ep.handle_timer(env.now)
-                self.ep.handle_timer(env.now)
-                item = get.value
-                get = self.inbox.get()
-                if isinstance(item, tuple):
-                    self._apply(item)
-                else:
-                    cpu = self.cpu()
-                    if cpu is not None:
-                        boots = self.boots
-                        yield env.timeout(cpu.inbound(item.message, item.retransmit))  # the worker computes
-                        while self.down:
-                            yield self._thaw
-                        if self.boots != boots:
-                            item = None  # the gateway rebooted meanwhile: the work is lost
-                    if item is not None:
-                        owner = next((ep for ep in self.retiring if ep.owns(item)), self.ep)
-                        owner.receive(item, env.now)
-            for ep in self.retiring:
-                ep.handle_timer(env.now)
-            self.ep.handle_timer(env.now)
-            self._flush()

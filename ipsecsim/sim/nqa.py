@@ -1,4 +1,5 @@
-"""Path health probes (Huawei connection monitor NQA, Alibaba VcoHealthCheck) as SimPy processes.
+"""Path health probes (Huawei connection monitor NQA, Alibaba VcoHealthCheck) as processes on
+the scheduler (sim/sched.py).
 
 Every ``interval`` the peer sends an ICMP echo from ``source`` to ``destination``; a probe not
 answered when the next one is due is lost. After ``retries`` losses in a row the path is
@@ -16,14 +17,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Generator
-from typing import Any
-
-import simpy
 
 from ..config.model import NqaConfig, PeerConfig
 from ..proto.traffic import Packet
 from .log import EventLog
 from .node import PeerNode
+from .sched import Scheduler, spawn
 
 
 def probe_path(cfg: NqaConfig, peer: PeerConfig) -> str:
@@ -36,53 +35,53 @@ def probe_path(cfg: NqaConfig, peer: PeerConfig) -> str:
     return "tunnel" if local and remote else "underlay"
 
 
-def run_nqa(env: simpy.Environment, node: PeerNode, cfg: NqaConfig, path: str, log: EventLog,
-            until: float) -> Generator[Any, Any, None]:
+def run_nqa(sched: Scheduler, node: PeerNode, cfg: NqaConfig, path: str, log: EventLog,
+            until: float) -> Generator[float, None, None]:
     flow = f"nqa:{node.name}"
     src, dst = int(ipaddress.IPv4Address(cfg.source)), int(ipaddress.IPv4Address(cfg.destination))
     state: str | None = None
     lost = 0
     seq = 0
     if cfg.start:
-        yield env.timeout(cfg.start)
-    while env.now < until:
+        yield cfg.start
+    while sched.now < until:
         if node.down:  # a hung or crashed gateway probes nothing
-            yield env.timeout(cfg.interval)
+            yield cfg.interval
             continue
-        log.emit(env.now, node.name, "nqa_probe_sent", seq=seq, destination=cfg.destination, path=path)
+        log.emit(sched.now, node.name, "nqa_probe_sent", seq=seq, destination=cfg.destination, path=path)
         if path == "tunnel":
-            node.submit_packet(Packet(flow, src, dst, cfg.size, env.now, cfg.interval, "echo-request", seq))
+            node.submit_packet(Packet(flow, src, dst, cfg.size, sched.now, cfg.interval, "echo-request", seq))
         else:
-            node.send_icmp(flow, seq, cfg.size, cfg.destination)
-        yield env.timeout(cfg.interval)
+            node.icmp.send(flow, seq, cfg.size, cfg.destination)
+        yield cfg.interval
         if path == "tunnel":
             answered = node.ep.traffic.counters(flow).last_reply_seq >= seq
         else:
-            answered = node.icmp_replies.get(flow, -1) >= seq
+            answered = node.icmp.replies.get(flow, -1) >= seq
         if answered:
             lost = 0
             if state != "up":
                 was_down = state == "down"
                 state = "up"
-                log.emit(env.now, node.name, "nqa_state", state="up", reason=f"probe {seq} answered")
+                log.emit(sched.now, node.name, "nqa_state", state="up", reason=f"probe {seq} answered")
                 if was_down and cfg.policy == "revoke_route":
                     node.revoke_route(False)
-                    log.emit(env.now, node.name, "route_restored", destination=cfg.destination)
+                    log.emit(sched.now, node.name, "route_restored", destination=cfg.destination)
         else:
             lost += 1
-            log.emit(env.now, node.name, "nqa_probe_lost", seq=seq, consecutive=lost)
+            log.emit(sched.now, node.name, "nqa_probe_lost", seq=seq, consecutive=lost)
             if lost >= cfg.retries and state != "down":
                 state = "down"
-                log.emit(env.now, node.name, "nqa_state", state="down",
+                log.emit(sched.now, node.name, "nqa_state", state="down",
                          reason=f"{lost} probes in a row unanswered ({cfg.retries} x {cfg.interval:g} s)")
                 if cfg.policy == "revoke_route":
                     node.revoke_route(True)
-                    log.emit(env.now, node.name, "route_revoked", destination=cfg.destination)
+                    log.emit(sched.now, node.name, "route_revoked", destination=cfg.destination)
         seq += 1
 
 
-def start_probes(env: simpy.Environment, peers: dict[str, PeerConfig], nodes: dict[str, PeerNode], log: EventLog,
+def start_probes(sched: Scheduler, peers: dict[str, PeerConfig], nodes: dict[str, PeerNode], log: EventLog,
                  until: float) -> None:
     for name, peer in peers.items():
         if peer.nqa is not None:
-            env.process(run_nqa(env, nodes[name], peer.nqa, probe_path(peer.nqa, peer), log, until))
+            spawn(sched, run_nqa(sched, nodes[name], peer.nqa, probe_path(peer.nqa, peer), log, until))

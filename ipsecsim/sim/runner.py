@@ -1,5 +1,5 @@
-"""Scenario -> Result: build the peers, the link, the HA controllers and the faults, run SimPy
-to the end."""
+"""Scenario -> Result: build the peers, the link, the HA controllers and the faults on a
+scheduler (sim/sched.py: the callback loop, or SimPy), run it to the end."""
 
 from __future__ import annotations
 
@@ -22,50 +22,60 @@ from .log import EventLog
 from .nat import Nat
 from .node import PeerNode
 from .nqa import start_probes
+from .sched import ENGINES, make, spawn
 from .traffic import Sender, start_sources
+
+DEFAULT_ENGINE = "fast"
 
 
 def simulate(scenario: Scenario, seed: int | None = None, duration: float | None = None,
-             progress: Callable[[float, float], None] | None = None) -> Result:
+             progress: Callable[[float, float], None] | None = None,
+             engine: str | simpy.Environment = DEFAULT_ENGINE) -> Result:
     """Run ``scenario`` (optionally with another seed or length) and return its Result.
     ``progress(now, until)`` is called as simulated time advances (in 1 % steps); the run is
-    the same with or without it."""
+    the same with or without it. ``engine``: ``fast`` (the callback loop) or ``simpy`` (the
+    same drivers on a SimPy environment), both giving the same run; or a ``simpy.Environment``
+    of the caller's (at time 0), to run the scenario beside other SimPy models on it."""
+    if not isinstance(engine, simpy.Environment) and engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if seed is not None:
         scenario = scenario.with_seed(seed)
     seed = scenario.seed
     until = scenario.duration if duration is None else duration
-    env = simpy.Environment()
+    sched = make(engine)
     log = EventLog()
-    link = Link(env, scenario.config.link, stream(seed, "link"), log)
+    link = Link(sched, scenario.config.link, stream(seed, "link"), log)
     nat = scenario.config.link.nat
     if nat is not None:
-        link.nat = Nat(env, nat, scenario.peers[nat.peer].address, stream(seed, "nat"), log, link.changed)
+        link.nat = Nat(sched, nat, scenario.peers[nat.peer].address, stream(seed, "nat"), log, link.changed)
 
-    bgp = BgpNetwork(env, scenario.config, log, seed)
+    bgp = BgpNetwork(sched, scenario.config, log, seed)
 
     def make_endpoint(settings: PeerSettings, boot: int) -> Endpoint:
         names = ("peer", settings.name) if boot == 0 else ("peer", settings.name, f"boot{boot}")
         return bgp.attach(Endpoint(settings, stream(seed, *names)))
 
-    nodes = {name: PeerNode(env, s, make_endpoint, link, log, seed) for name, s in scenario.peers.items()}
+    nodes = {name: PeerNode(sched, s, make_endpoint, link, log, seed) for name, s in scenario.peers.items()}
     link.partner = partner_map(scenario.config.peers)
     routers = bgp.start(nodes)  # groups routed by BGP have no HA controller
-    groups: dict[str, Sender] = {**start_groups(env, scenario.config, nodes, log, skip=routers), **routers}
+    groups: dict[str, Sender] = {**start_groups(sched, scenario.config, nodes, log, skip=routers), **routers}
+    for node in nodes.values():
+        sched.call_later(0.0, node.start)  # after the faults due at 0 s have taken effect
     faults: list[tuple[FaultConfig, PeerSettings | None]] = [
         (f, scenario.reconfigured.get(i)) for i, f in enumerate(scenario.config.faults)]
     for w in scenario.config.link.down:
         faults.append((FaultConfig(at=w.start, kind="link_down", duration=w.end - w.start), None))
     for f, s in sorted(faults, key=lambda x: x[0].at):
-        env.process(run_fault(env, f, nodes, link, log, s))
-    start_sources(env, scenario.config, nodes, log, until, groups)
-    start_probes(env, scenario.config.peers, nodes, log, until)
+        spawn(sched, run_fault(sched, f, nodes, link, log, s))
+    start_sources(sched, scenario.config, nodes, log, until, groups)
+    start_probes(sched, scenario.config.peers, nodes, log, until)
     if progress is None:
-        env.run(until=until)
+        sched.run(until)
     else:
         steps = 100
         for k in range(1, steps + 1):
-            env.run(until=until * k / steps if k < steps else until)
-            progress(env.now, until)
+            sched.run(until * k / steps if k < steps else until)
+            progress(sched.now, until)
     for node in nodes.values():
         node.finish()
     link.finish()

@@ -1,4 +1,4 @@
-"""Traffic sources between the protected subnets, as SimPy processes.
+"""Traffic sources between the protected subnets, as processes on the scheduler (sim/sched.py).
 
 * ``ping``: an ICMP echo request every ``interval`` (the seed's "long ping" keep-alive); the
   far host answers each one that arrives, so both directions carry traffic. Discrete packets.
@@ -16,12 +16,11 @@ import ipaddress
 from collections.abc import Generator, Mapping
 from typing import Any, Protocol
 
-import simpy
-
 from ..config.model import ScenarioConfig, TrafficConfig
 from ..proto.traffic import FluidFlow, Packet
 from .log import EventLog
 from .node import PeerNode
+from .sched import Scheduler, spawn
 
 
 def first_host(subnet: str) -> str:
@@ -51,45 +50,45 @@ class Sender(Protocol):
     def submit_fluid(self, flow: FluidFlow, rate: float) -> None: ...
 
 
-def start_sources(env: simpy.Environment, cfg: ScenarioConfig, nodes: dict[str, PeerNode], log: EventLog,
+def start_sources(sched: Scheduler, cfg: ScenarioConfig, nodes: dict[str, PeerNode], log: EventLog,
                   until: float, groups: Mapping[str, Sender] | None = None) -> None:
     for i, t in enumerate(cfg.traffic):
         sender: Sender = (groups or {}).get(t.source) or nodes[t.source]
-        env.process(_source(env, cfg, t, flow_name(t, i), sender, log, until))
+        spawn(sched, _source(sched, cfg, t, flow_name(t, i), sender, log, until))
 
 
-def _source(env: simpy.Environment, cfg: ScenarioConfig, t: TrafficConfig, name: str, node: Sender,
-            log: EventLog, until: float) -> Generator[Any, Any, None]:
+def _source(sched: Scheduler, cfg: ScenarioConfig, t: TrafficConfig, name: str, node: Sender,
+            log: EventLog, until: float) -> Generator[float, None, None]:
     src, dst = endpoints(cfg, t)
     s_int, d_int = int(ipaddress.IPv4Address(src)), int(ipaddress.IPv4Address(dst))
     stop = min(t.stop, until) if t.stop is not None else until
     if t.start >= stop:
         return
-    yield env.timeout(t.start)
+    yield t.start
     info: dict[str, Any] = {"flow": name, "kind": t.kind, "src": src, "dst": dst, "to": t.to, "df": t.dont_fragment}
     if t.kind == "ping":
-        log.emit(env.now, node.name, "traffic_started", **info, interval=t.interval, size=t.size)
+        log.emit(sched.now, node.name, "traffic_started", **info, interval=t.interval, size=t.size)
         seq = 0
         while True:
-            node.submit_packet(Packet(name, s_int, d_int, t.size, env.now, t.interval, "echo-request", seq,
+            node.submit_packet(Packet(name, s_int, d_int, t.size, sched.now, t.interval, "echo-request", seq,
                                       t.dont_fragment))
             seq += 1
-            if env.now + t.interval >= stop - 1e-9:
+            if sched.now + t.interval >= stop - 1e-9:
                 break  # no echo request is due before the stop time
-            yield env.timeout(t.interval)
-        yield env.timeout(stop - env.now)
-        log.emit(env.now, node.name, "traffic_stopped", flow=name, sent=seq)
+            yield t.interval
+        yield stop - sched.now
+        log.emit(sched.now, node.name, "traffic_stopped", flow=name, sent=seq)
         return
     assert t.rate is not None
     rate = t.rate / 8.0  # bytes per second
     spec = FluidFlow(name, s_int, d_int, t.packet_size, t.dont_fragment)
-    log.emit(env.now, node.name, "traffic_started", **info, rate_bps=t.rate, packet_size=t.packet_size,
+    log.emit(sched.now, node.name, "traffic_started", **info, rate_bps=t.rate, packet_size=t.packet_size,
              **({"every": t.every} if t.kind == "burst" else {}))
     if t.kind == "bulk":
         node.submit_fluid(spec, rate)
-        yield env.timeout(stop - env.now)
+        yield stop - sched.now
         node.submit_fluid(spec, 0.0)
-        log.emit(env.now, node.name, "traffic_stopped", flow=name)
+        log.emit(sched.now, node.name, "traffic_stopped", flow=name)
         return
     assert t.every is not None
     on = t.length if t.length is not None else (t.bytes or 0) / rate
@@ -98,10 +97,10 @@ def _source(env: simpy.Environment, cfg: ScenarioConfig, t: TrafficConfig, name:
         begin = t.start + k * t.every
         if begin >= stop:
             break
-        if begin > env.now:
-            yield env.timeout(begin - env.now)
+        if begin > sched.now:
+            yield begin - sched.now
         node.submit_fluid(spec, rate)
-        yield env.timeout(min(on, stop - env.now))
+        yield min(on, stop - sched.now)
         node.submit_fluid(spec, 0.0)
         k += 1
-    log.emit(env.now, node.name, "traffic_stopped", flow=name, bursts=k)
+    log.emit(sched.now, node.name, "traffic_stopped", flow=name, bursts=k)

@@ -1,0 +1,148 @@
+"""The scheduler interface every simulation driver moves time with, and its two engines.
+
+A driver needs three things from time: ``now``, ``call_at(t, fn, *args)`` (call ``fn(*args)``
+when the clock reads ``t``) and ``call_later(delay, fn, *args)`` (at ``now + delay``). Nothing
+is ever cancelled: a callback that may have become stale checks whether it is still wanted
+when it runs (strongSwan's jobs, aioquic's ``get_timer()``), so a peer keeps one lazy
+deadline (sim/node.py).
+
+Two engines implement it, with the same ordering rule, so a scenario gives the same events on
+both (tests/test_engines.py runs every scenario on both and compares them one by one):
+
+* ``FastLoop`` (``--engine fast``, the default): a heap of plain tuples ``(t, seq, fn, args)``;
+  callbacks due at the same instant run in the order they were scheduled.
+* ``SimpyScheduler`` (``--engine simpy``): the same callbacks as SimPy timeouts on a
+  ``simpy.Environment`` (SimPy orders equal times by scheduling order too), for teaching and
+  for composing a scenario with other SimPy models on one environment.
+
+Both compute a callback's instant as SimPy does for a timeout, ``now + delay`` (``call_at``:
+``now + (t - now)``), so the two engines see bit-identical times. ``run(until)`` runs every callback due strictly before
+``until`` (SimPy's ``run(until=...)`` does not process events at ``until`` either) and leaves
+the clock at ``until``.
+
+``spawn`` runs a generator as a small process: it yields delays in seconds (``yield 2.0``
+sleeps two seconds); its first step runs at once, like a SimPy process started before the run.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Generator
+from typing import Any, Protocol
+
+import simpy
+
+
+class Scheduler(Protocol):
+    """What a driver needs from time (the sim drivers and, with the wall clock, the live one)."""
+
+    @property
+    def now(self) -> float: ...
+
+    def call_at(self, t: float, fn: Callable[..., None], *args: Any) -> None: ...
+
+    def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> None: ...
+
+
+class FastLoop:
+    """A callback event loop: one heap of ``(t, seq, fn, args)`` tuples."""
+
+    __slots__ = ("_heap", "_seq", "now")
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._seq = 0
+
+    def call_at(self, t: float, fn: Callable[..., None], *args: Any) -> None:
+        now = self.now
+        if t < now:
+            t = now
+        self._seq += 1
+        heapq.heappush(self._heap, (now + (t - now), self._seq, fn, args))
+
+    def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (self.now + delay, self._seq, fn, args))
+
+    def run(self, until: float) -> None:
+        heap, pop = self._heap, heapq.heappop
+        while heap and heap[0][0] < until:
+            t, _, fn, args = pop(heap)
+            self.now = t
+            fn(*args)
+        self.now = until
+
+    @property
+    def scheduled(self) -> int:
+        """Callbacks scheduled so far (a benchmark figure)."""
+        return self._seq
+
+    def pending(self) -> int:
+        """Callbacks scheduled and not yet run (stale ones included)."""
+        return len(self._heap)
+
+
+class SimpyScheduler:
+    """The scheduler interface on a ``simpy.Environment``: every ``call_at`` is one timeout."""
+
+    def __init__(self, env: simpy.Environment | None = None) -> None:
+        self.env = env if env is not None else simpy.Environment()
+        self.scheduled = 0
+
+    @property
+    def now(self) -> float:
+        return float(self.env.now)
+
+    def call_at(self, t: float, fn: Callable[..., None], *args: Any) -> None:
+        now = self.env.now
+        ev = self.env.timeout(t - now if t > now else 0.0)
+        ev.callbacks.append(lambda _e: fn(*args))
+        self.scheduled += 1
+
+    def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        ev = self.env.timeout(delay)
+        ev.callbacks.append(lambda _e: fn(*args))
+        self.scheduled += 1
+
+    def run(self, until: float) -> None:
+        if until > self.env.now:
+            self.env.run(until=until)
+
+    def pending(self) -> int:
+        return len(self.env._queue)
+
+
+Engine = FastLoop | SimpyScheduler
+
+ENGINES = ("fast", "simpy")
+"""The engines ``simulate(..., engine=)`` and ``ipsecsim run --engine`` accept."""
+
+
+def make(engine: str | simpy.Environment) -> FastLoop | SimpyScheduler:
+    """The engine named ``fast`` or ``simpy``, or the SimPy adapter on a user's environment."""
+    if isinstance(engine, simpy.Environment):
+        return SimpyScheduler(engine)
+    if engine == "fast":
+        return FastLoop()
+    if engine == "simpy":
+        return SimpyScheduler()
+    raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+
+
+def as_scheduler(clock: Scheduler | simpy.Environment) -> Scheduler:
+    """A scheduler for ``clock``: itself, or a SimPy environment wrapped in the adapter."""
+    if isinstance(clock, simpy.Environment):
+        return SimpyScheduler(clock)
+    return clock
+
+
+def spawn(sched: Scheduler, gen: Generator[float, None, None]) -> None:
+    """Run ``gen`` as a process: its first step now, each later one after the delay it yields."""
+    def step() -> None:
+        try:
+            delay = next(gen)
+        except StopIteration:
+            return
+        sched.call_later(delay, step)
+    step()
