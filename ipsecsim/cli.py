@@ -98,6 +98,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(None, "--events", "'-' writes the events to stdout, where --json writes the summary; "
                           "give a file name for one of them")
     scenario = load_scenario(args.scenario)
+    from .trace.timeline_filter import from_args
+    only = from_args(args, [*scenario.peers, "link", *(g.name for g in scenario.config.ha)], args.scenario)
+    if only.active and (args.json or to_stdout):
+        raise ConfigError(None, "--json" if args.json else "--events", "prints no timeline; --since, --until, "
+                          "--peer, --event and --summary choose lines of the timeline")
     events_path = _writable(args.events, "--events") if args.events and not to_stdout else None
     trace_opts = _trace_options(scenario, args)
     _distinct_outputs(_input_files(args.scenario, scenario), [
@@ -123,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         from .check.report import render_run
         console = Console(highlight=False, soft_wrap=True)
-        render(result, console, verbose=args.verbose)
+        render(result, console, verbose=args.verbose, only=only)
         render_run(report, console)
     return 0
 
@@ -318,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "overrides trace.pcap")
     run.add_argument("--keys", metavar="FILE", help="write the SA keys for Wireshark (JSON) to FILE; "
                      "overrides trace.keys")
+    from .trace.timeline_filter import add_arguments as add_timeline_filters
+    add_timeline_filters(run)
     run.set_defaults(func=cmd_run)
     check = sub.add_parser("check", help="run scenarios and check their expect: blocks (exit 1 if one fails)",
                            description="Run every scenario named (a directory means every *.yaml below it) "
