@@ -1,4 +1,5 @@
-"""The ``ipsecsim`` command line: run, check, import, scenarios, overhead, schema, profiles, verify.
+"""The ``ipsecsim`` command line: run, check, import, scenarios, overhead, report, explain, schema, profiles,
+verify.
 
 Exit status: 0 success, 1 a check failed, 2 bad input (one message naming the file, the
 field and what is allowed; no traceback). ``run`` prints a scenario's expectations after
@@ -376,6 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--duration", type=_duration_arg, metavar="TIME", help="override the simulated time")
     comp.add_argument("--json", action="store_true", help="print the comparison as JSON")
     comp.set_defaults(func=cmd_compare)
+    from .report.cli import add_parsers as add_report_parsers
+    add_report_parsers(sub, _duration_arg, _seed_arg)
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.set_defaults(func=cmd_schema)
     prof = sub.add_parser("profiles", help="list vendor profiles, or show one with its sources")

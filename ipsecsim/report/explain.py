@@ -1,0 +1,1 @@
+"""Narrated runs (``ipsecsim explain``)."""
