@@ -40,7 +40,8 @@ health checks (purple), faults (orange), failures (red), lifetimes reached (grey
 <h2>Sequence diagram</h2>
 <p class="help legend"><span><i style="border-color:#2b5fc4"></i>request</span><span><i style="border-color:#2e8b57"></i>response</span>
 <span><i style="border-color:#c77800;border-top-style:dashed"></i>retransmission</span><span><i style="border-color:#d12f2f"></i>lost (✗)</span>
-Payloads in strongSwan's notation (SA, KE, No, N(...), IDi, AUTH, TSi ...; inside SK {{ }} when encrypted).
+Payloads in strongSwan's notation (SA, KE, No, N(...), IDi, AUTH, TSi ...): [ ... ] in the clear, SK {{ ... }} encrypted.
+One row per message in time order (rows are not to scale: read the time on the left).
 Click a message to open its decoded content.</p>
 <div class="controls"><button id="prev">◀ earlier</button><button id="next">later ▶</button> <span id="pageinfo"></span></div>
 <div id="layout"><div id="seqwrap"><svg id="sequence" role="img" aria-label="sequence diagram"></svg></div>

@@ -125,7 +125,7 @@ def _message_row(i: int, t: float, sender: str, receiver: str, f: dict[str, Any]
                  arrival: float | None, lost: str | None) -> dict[str, Any]:
     return {"i": i, "t": t, "from": sender, "to": receiver, "ex": f.get("exchange"), "resp": bool(f.get("response")),
             "mid": f.get("msg_id"), "rt": retransmit, "pl": list(f.get("payloads") or []), "arr": arrival,
-            "lost": lost, "v": f.get("ike_version")}
+            "lost": lost, "v": f.get("ike_version"), "enc": bool(f.get("encrypted"))}
 
 
 def _receiver(result: Result, sender: str, dst: str) -> str:
@@ -146,7 +146,7 @@ def messages_from_result(result: Result) -> tuple[list[dict[str, Any]], dict[int
     txs = sorted(result.transmissions, key=lambda tx: tx.t)
     for i, tx in enumerate(txs[:MESSAGE_CAP]):
         msg = tx.dgram.message
-        f = message_fields(msg)
+        f = {**message_fields(msg), "encrypted": bool(getattr(msg, "encrypted", False))}
         rows.append(_message_row(i, tx.t, tx.sender, _receiver(result, tx.sender, tx.dgram.dst), f,
                                  tx.dgram.retransmit, tx.arrival, tx.lost))
         if i < DETAIL_CAP:

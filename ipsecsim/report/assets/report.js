@@ -229,7 +229,7 @@
       if (m.lost) {
         el("text", { class: "lost-x", x: xe, y: y + 11, "text-anchor": "middle" }, g, "✗");
         el("text", { class: "lost-x", x: xe + (x2 > x1 ? 10 : -10), y: y + 12, "text-anchor": x2 > x1 ? "start" : "end",
-          style: "font-size:11px" }, g, "lost (" + m.lost + ")");
+          style: "font-size:11px" }, g, "lost (" + (m.lost === "loss" ? "random loss on the link" : m.lost) + ")");
       } else {
         const dir = x2 > x1 ? -1 : 1;
         el("path", { d: "M" + xe + "," + (y + 6) + " l" + (dir * 9) + ",-5 l0,8 z", fill: "currentColor",
@@ -239,7 +239,7 @@
       const mid = (x1 + x2) / 2;
       el("text", { class: "label", x: mid, y: y - 17, "text-anchor": "middle" }, g,
         m.ex + " " + (m.resp ? "response" : "request") + " " + m.mid + (m.rt ? "  (retransmission " + m.rt + ")" : ""));
-      el("text", { class: "payloads", x: mid, y: y - 5, "text-anchor": "middle" }, g, "[ " + m.pl.join(" ") + " ]");
+      el("text", { class: "payloads", x: mid, y: y - 5, "text-anchor": "middle" }, g, (m.enc ? "SK { " + m.pl.join(" ") + " }" : "[ " + m.pl.join(" ") + " ]"));
       el("title", {}, g, "click to open the decoded message");
       g.addEventListener("click", () => show(m));
     });
@@ -271,7 +271,7 @@
     const facts = h("div", { class: "facts" }, box);
     h("div", {}, facts, "sent at " + fmt(m.t) + (m.rt ? ", retransmission " + m.rt + " of the same request" : ", first transmission"));
     h("div", {}, facts, m.lost ? "lost on the way (" + m.lost + ")" : (m.arr !== null && m.arr !== undefined ? "arrived at " + fmt(m.arr) : ""));
-    h("div", {}, facts, "payloads: [ " + m.pl.join(" ") + " ]");
+    h("div", {}, facts, "payloads: [ " + m.pl.join(" ") + " ]" + (m.enc ? ", encrypted in the SK payload" : ", in the clear"));
     const det = D.details[String(m.i)];
     if (det) {
       h("h3", { style: "margin-top:8px" }, box, "Decoded");
