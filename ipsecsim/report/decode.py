@@ -189,8 +189,8 @@ def decode(msg: Any, keys: dict[str, Any] | None = None) -> list[Node]:
     """The nodes of one message: header, payloads (inside SK{...} when encrypted) and keys."""
     out: list[Node] = []
     if isinstance(msg, v2.Message):
-        out.append(node("IKEv2 header (RFC 7296 3.1)", f"{msg.exchange.name} {'response' if msg.response else 'request'}"
-                        f" {msg.msg_id}", [
+        kind = "response" if msg.response else "request"
+        out.append(node("IKEv2 header (RFC 7296 3.1)", f"{msg.exchange.name} {kind} {msg.msg_id}", [
                             node("initiator SPI", msg.spi_i.hex()), node("responder SPI", msg.spi_r.hex()),
                             node("exchange type", f"{msg.exchange.name} ({int(msg.exchange)})"),
                             node("flags", ("I (original initiator)" if msg.initiator else "-") + ", "

@@ -194,7 +194,8 @@ def steps(result: Result) -> list[tuple[float, list[str]]]:
             story, rfc = message_story(f)
             enc = getattr(tx.dgram.message, "encrypted", False)
             pl = " ".join(_labels(f))
-            head = (f"{tx.sender} → {_receiver(result, tx)}: {f.get('exchange')} {'response' if f.get('response') else 'request'}"
+            kind = "response" if f.get("response") else "request"
+            head = (f"{tx.sender} → {_receiver(result, tx)}: {f.get('exchange')} {kind}"
                     f" {f.get('msg_id')}  {'SK { ' + pl + ' }' if enc else '[ ' + pl + ' ]'}")
             lines = [head, f"  carries: {story}", f"  see: {rfc}"]
             if tx.dgram.retransmit:

@@ -18,7 +18,8 @@ _PAGE = """<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy"
+ content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'">
 <title>{title} - ipsecsim report</title>
 <style>
 {css}</style>
@@ -38,12 +39,16 @@ CHILD SAs); a dotted hook links a rekeyed SA to the one it replaced. Marks: DPD 
 health checks (purple), faults (orange), failures (red), lifetimes reached (grey). Hover for details.</p>
 <svg id="timeline" role="img" aria-label="SA timeline"></svg>
 <h2>Sequence diagram</h2>
-<p class="help legend"><span><i style="border-color:#2b5fc4"></i>request</span><span><i style="border-color:#2e8b57"></i>response</span>
-<span><i style="border-color:#c77800;border-top-style:dashed"></i>retransmission</span><span><i style="border-color:#d12f2f"></i>lost (✗)</span>
-Payloads in strongSwan's notation (SA, KE, No, N(...), IDi, AUTH, TSi ...): [ ... ] in the clear, SK {{ ... }} encrypted.
+<p class="help legend"><span><i style="border-color:#2b5fc4"></i>request</span>
+<span><i style="border-color:#2e8b57"></i>response</span>
+<span><i style="border-color:#c77800;border-top-style:dashed"></i>retransmission</span>
+<span><i style="border-color:#d12f2f"></i>lost (✗)</span>
+Payloads in strongSwan's notation (SA, KE, No, N(...), IDi, AUTH, TSi ...): [ ... ] in the clear,
+SK {{ ... }} encrypted (IKEv2), encrypted [ ... ] (IKEv1).
 One row per message in time order (rows are not to scale: read the time on the left).
 Click a message to open its decoded content.</p>
-<div class="controls"><button id="prev">◀ earlier</button><button id="next">later ▶</button> <span id="pageinfo"></span></div>
+<div class="controls"><button id="prev">◀ earlier</button><button id="next">later ▶</button>
+<span id="pageinfo"></span></div>
 <div id="layout"><div id="seqwrap"><svg id="sequence" role="img" aria-label="sequence diagram"></svg></div>
 <div id="detail"><p class="help">Click a message.</p></div></div>
 <h2>Final state</h2>
@@ -80,6 +85,9 @@ def write(path: str | Path, data: dict[str, Any]) -> int:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # an ordinary file, not mkstemp's private one
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

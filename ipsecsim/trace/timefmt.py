@@ -74,7 +74,7 @@ def parse_time(text: str) -> float:
         raise ValueError(f"expected {TIME_HELP}, got {text!r}") from None
 
 
-CURRENT: ContextVar[TimeFormat] = ContextVar("ipsecsim_time_format", default=TimeFormat())
+CURRENT: ContextVar[TimeFormat] = ContextVar("ipsecsim_time_format", default=TimeFormat())  # noqa: B039 (frozen)
 """The format of the run being rendered, for formatters that only get an event."""
 
 

@@ -239,7 +239,7 @@
       const mid = (x1 + x2) / 2;
       el("text", { class: "label", x: mid, y: y - 17, "text-anchor": "middle" }, g,
         m.ex + " " + (m.resp ? "response" : "request") + " " + m.mid + (m.rt ? "  (retransmission " + m.rt + ")" : ""));
-      el("text", { class: "payloads", x: mid, y: y - 5, "text-anchor": "middle" }, g, (m.enc ? "SK { " + m.pl.join(" ") + " }" : "[ " + m.pl.join(" ") + " ]"));
+      el("text", { class: "payloads", x: mid, y: y - 5, "text-anchor": "middle" }, g, (!m.enc ? "[ " + m.pl.join(" ") + " ]" : (m.v === 1 ? "encrypted [ " + m.pl.join(" ") + " ]" : "SK { " + m.pl.join(" ") + " }")));
       el("title", {}, g, "click to open the decoded message");
       g.addEventListener("click", () => show(m));
     });
@@ -271,7 +271,7 @@
     const facts = h("div", { class: "facts" }, box);
     h("div", {}, facts, "sent at " + fmt(m.t) + (m.rt ? ", retransmission " + m.rt + " of the same request" : ", first transmission"));
     h("div", {}, facts, m.lost ? "lost on the way (" + m.lost + ")" : (m.arr !== null && m.arr !== undefined ? "arrived at " + fmt(m.arr) : ""));
-    h("div", {}, facts, "payloads: [ " + m.pl.join(" ") + " ]" + (m.enc ? ", encrypted in the SK payload" : ", in the clear"));
+    h("div", {}, facts, "payloads: [ " + m.pl.join(" ") + " ]" + (!m.enc ? ", in the clear" : (m.v === 1 ? ", encrypted (RFC 2409 Appendix B)" : ", encrypted in the SK payload (RFC 7296 3.14)")));
     const det = D.details[String(m.i)];
     if (det) {
       h("h3", { style: "margin-top:8px" }, box, "Decoded");
