@@ -194,9 +194,10 @@ def steps(result: Result) -> list[tuple[float, list[str]]]:
             story, rfc = message_story(f)
             enc = getattr(tx.dgram.message, "encrypted", False)
             pl = " ".join(_labels(f))
-            kind = "response" if f.get("response") else "request"
-            head = (f"{tx.sender} → {_receiver(result, tx)}: {f.get('exchange')} {kind}"
-                    f" {f.get('msg_id')}  {'SK { ' + pl + ' }' if enc else '[ ' + pl + ' ]'}")
+            what = "response" if f.get("response") else "request"
+            body = ("[ " + pl + " ]" if not enc else "encrypted [ " + pl + " ]" if f.get("ike_version") == 1
+                    else "SK { " + pl + " }")
+            head = f"{tx.sender} → {_receiver(result, tx)}: {f.get('exchange')} {what} {f.get('msg_id')}  {body}"
             lines = [head, f"  carries: {story}", f"  see: {rfc}"]
             if tx.dgram.retransmit:
                 lines.insert(1, f"  retransmission {tx.dgram.retransmit}: no answer came within the retransmission "
