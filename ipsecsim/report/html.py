@@ -36,7 +36,8 @@ prints them, or durations: 90s, 2h, 1d12h).</p>
 <h2>SA timeline per peer</h2>
 <p class="help">Each bar is one SA from its establishment to its deletion, labelled with its SPIs (in_i / out_o for
 CHILD SAs); a dotted hook links a rekeyed SA to the one it replaced. Marks: DPD probes (blue), DPD verdicts (red),
-health checks (purple), faults (orange), failures (red), lifetimes reached (grey). Hover for details.</p>
+health checks (purple), faults (orange), failures (red), lifetimes reached (grey). Hover for details. Over a long
+window the rekey hooks are left out ("zoom in"): drag across the overview to see them.</p>
 <svg id="timeline" role="img" aria-label="SA timeline"></svg>
 <h2>Sequence diagram</h2>
 <p class="help legend"><span><i style="border-color:#2b5fc4"></i>request</span>

@@ -150,7 +150,10 @@
             " (" + b.end_reason + ")");
           if (w > b.label.length * 5.6) el("text", { x: x(b.start) + 3, y: yy + 11 }, g, b.label);
         }
+        const dense = kb.filter(b => inWin(b.start, b.end)).length > 120;
+        if (dense) { el("text", { x: LEFT + W + 4, y: y + 21, style: "font-size:10px" }, svg, "zoom in"); }
         for (const b of kb) {
+          if (dense) break; // at this scale the hooks would hide the bars: drag a window in the overview
           if (!b.prev || !centers[b.prev] || !inWin(b.start, b.end)) continue;
           const [, , py] = centers[b.prev]; const [sx, , sy] = centers[b.id];
           el("path", { class: "rekey-link", d: "M" + sx + "," + py + " C" + (sx - 6) + "," + (py + sy) / 2 + " " +
@@ -160,7 +163,7 @@
       }
       if (mk.length) {
         el("rect", { class: "lane-bg", x: LEFT, y: y, width: W, height: 16 }, svg);
-        el("text", { x: 40, y: y + 12 }, svg, "DPD, checks, faults");
+        el("text", { x: 40, y: y + 12 }, svg, "events");
         // aggregate marks that fall on the same pixel
         const seen = {};
         for (const m of mk) {
@@ -186,8 +189,8 @@
       y += 18;
     }
     axis(svg, a, z, y + 2, t => LEFT + (t - a) / (z - a) * W);
-    svg.setAttribute("viewBox", "0 0 " + (W + LEFT + 10) + " " + (y + 24));
-    svg.setAttribute("width", W + LEFT + 10);
+    svg.setAttribute("viewBox", "0 0 " + (W + LEFT + 60) + " " + (y + 24));
+    svg.setAttribute("width", W + LEFT + 60);
     svg.setAttribute("height", y + 24);
   }
 
