@@ -145,9 +145,11 @@ def _ev(e: Event) -> str | None:
     if n == "child_sa_deleted":
         return f"{e.peer} removes the CHILD SA {g('spi_in')}_i {g('spi_out')}_o ({g('reason')})"
     if n == "dpd_probe_sent":
-        return (f"timer at {e.peer}: nothing was heard from the peer for the DPD delay, so {e.peer} sends a probe"
-                + (f" (retry {g('retry')})" if g("retry") else "") + (" (RFC 7296 2.4)" if g("msg_id") is not None
-                                                                      else " (RFC 3706 5)"))
+        rfc = " (RFC 7296 2.4)" if g("msg_id") is not None else " (RFC 3706 5)"
+        if g("retry"):
+            return (f"timer at {e.peer}: the probe was not answered within the retransmission timeout, so {e.peer} "
+                    f"sends it again (retry {g('retry')}){rfc}")
+        return f"timer at {e.peer}: nothing was heard from the peer for the DPD delay, so {e.peer} sends a probe{rfc}"
     if n == "dpd_probe_acked":
         return f"{e.peer} concludes: the peer answered the probe, it is alive"
     if n == "peer_dead":
@@ -195,8 +197,9 @@ def steps(result: Result) -> list[tuple[float, list[str]]]:
             enc = getattr(tx.dgram.message, "encrypted", False)
             pl = " ".join(_labels(f))
             what = "response" if f.get("response") else "request"
-            body = ("[ " + pl + " ]" if not enc else "encrypted [ " + pl + " ]" if f.get("ike_version") == 1
-                    else "SK { " + pl + " }")
+            pl = pl + " " if pl else ""
+            body = ("[ " + pl + "]" if not enc else "encrypted [ " + pl + "]" if f.get("ike_version") == 1
+                    else "SK { " + pl + "}")
             head = f"{tx.sender} → {_receiver(result, tx)}: {f.get('exchange')} {what} {f.get('msg_id')}  {body}"
             lines = [head, f"  carries: {story}", f"  see: {rfc}"]
             if tx.dgram.retransmit:
