@@ -29,6 +29,14 @@ _V1_P1_ATTRS = {1: "Encryption Algorithm", 2: "Hash Algorithm", 3: "Authenticati
                 11: "Life Type", 12: "Life Duration", 14: "Key Length"}
 _V1_P2_ATTRS = {1: "SA Life Type", 2: "SA Life Duration", 3: "Group Description", 4: "Encapsulation Mode",
                 5: "Authentication Algorithm", 6: "Key Length"}
+# attribute values (RFC 2409 Appendix A; RFC 2407 4.5; RFC 3947 5.1; RFC 4868 for SHA-2 HMAC ids)
+_LIFE = {1: "seconds", 2: "kilobytes"}
+_V1_P1_VALUES: dict[int, dict[int, str]] = {
+    1: {1: "DES-CBC", 5: "3DES-CBC", 7: "AES-CBC"}, 2: {1: "MD5", 2: "SHA", 4: "SHA2-256", 5: "SHA2-384", 6: "SHA2-512"},
+    3: {1: "pre-shared key", 3: "RSA signatures"}, 11: _LIFE}
+_V1_P2_VALUES: dict[int, dict[int, str]] = {
+    1: _LIFE, 4: {1: "Tunnel", 2: "Transport", 3: "UDP-Encapsulated-Tunnel", 4: "UDP-Encapsulated-Transport"},
+    5: {1: "HMAC-MD5", 2: "HMAC-SHA", 5: "HMAC-SHA2-256", 6: "HMAC-SHA2-384", 7: "HMAC-SHA2-512"}}
 _V2_PROTOCOL = {1: "IKE", 2: "AH", 3: "ESP"}
 _V1_PROTOCOL = {1: "ISAKMP", 2: "IPSEC_AH", 3: "IPSEC_ESP", 4: "IPCOMP"}
 _V2_LONG = {"SA": "Security Association", "KE": "Key Exchange", "No": "Nonce", "IDi": "Identification - Initiator",
@@ -127,7 +135,15 @@ def _id_text(id_type: int, data: bytes) -> str:
 def _v1_transform(t: v1.Transform, protocol: int) -> Node:
     from ..proto.ikev1 import doi
     names = _V1_P1_ATTRS if protocol == 1 else _V1_P2_ATTRS
-    attrs = [node(names.get(a, f"attribute {a}"), v if isinstance(v, int) else _value(v)) for a, v in t.attrs]
+    values = _V1_P1_VALUES if protocol == 1 else _V1_P2_VALUES
+
+    def shown(a: int, v: int | bytes) -> str:
+        if isinstance(v, bytes):
+            return _value(v)
+        word = values.get(a, {}).get(v) or (f"MODP / ECP group {v}" if names.get(a) == "Group Description" else None)
+        return f"{v} ({word})" if word else str(v)
+
+    attrs = [node(names.get(a, f"attribute {a}"), shown(a, v)) for a, v in t.attrs]
     summary = ""
     try:
         if protocol == 1:
