@@ -32,7 +32,8 @@ _V1_P2_ATTRS = {1: "SA Life Type", 2: "SA Life Duration", 3: "Group Description"
 # attribute values (RFC 2409 Appendix A; RFC 2407 4.5; RFC 3947 5.1; RFC 4868 for SHA-2 HMAC ids)
 _LIFE = {1: "seconds", 2: "kilobytes"}
 _V1_P1_VALUES: dict[int, dict[int, str]] = {
-    1: {1: "DES-CBC", 5: "3DES-CBC", 7: "AES-CBC"}, 2: {1: "MD5", 2: "SHA", 4: "SHA2-256", 5: "SHA2-384", 6: "SHA2-512"},
+    1: {1: "DES-CBC", 5: "3DES-CBC", 7: "AES-CBC"},
+    2: {1: "MD5", 2: "SHA", 4: "SHA2-256", 5: "SHA2-384", 6: "SHA2-512"},
     3: {1: "pre-shared key", 3: "RSA signatures"}, 11: _LIFE}
 _V1_P2_VALUES: dict[int, dict[int, str]] = {
     1: _LIFE, 4: {1: "Tunnel", 2: "Transport", 3: "UDP-Encapsulated-Tunnel", 4: "UDP-Encapsulated-Transport"},
