@@ -1,5 +1,5 @@
-"""The ``ipsecsim`` command line: run, check, import, scenarios, overhead, schema, profiles, verify,
-sweep and plot (ipsecsim/sweep/).
+"""The ``ipsecsim`` command line: run, live, check, compare, import, scenarios, overhead, report, explain,
+schema, profiles, verify, sweep and plot (ipsecsim/sweep/).
 
 Exit status: 0 success, 1 a check failed, 2 bad input (one message naming the file, the
 field and what is allowed; no traceback). ``run`` prints a scenario's expectations after
@@ -99,6 +99,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(None, "--events", "'-' writes the events to stdout, where --json writes the summary; "
                           "give a file name for one of them")
     scenario = load_scenario(args.scenario)
+    from .trace.timeline_filter import from_args
+    only = from_args(args, [*scenario.peers, "link", *(g.name for g in scenario.config.ha)], args.scenario)
+    if only.active and (args.json or to_stdout):
+        raise ConfigError(None, "--json" if args.json else "--events", "prints no timeline; --since, --until, "
+                          "--peer, --event and --summary choose lines of the timeline")
     events_path = _writable(args.events, "--events") if args.events and not to_stdout else None
     trace_opts = _trace_options(scenario, args)
     _distinct_outputs(_input_files(args.scenario, scenario), [
@@ -124,7 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         from .check.report import render_run
         console = Console(highlight=False, soft_wrap=True)
-        render(result, console, verbose=args.verbose)
+        render(result, console, verbose=args.verbose, only=only)
         render_run(report, console)
     return 0
 
@@ -381,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "overrides trace.pcap")
     run.add_argument("--keys", metavar="FILE", help="write the SA keys for Wireshark (JSON) to FILE; "
                      "overrides trace.keys")
+    from .trace.timeline_filter import add_arguments as add_timeline_filters
+    add_timeline_filters(run)
     run.set_defaults(func=cmd_run)
     live = sub.add_parser("live", help="run one peer of a scenario against a real gateway (UDP 500/4500, "
                           "wall clock; IKE only)", description="Run one peer of SCENARIO on real UDP sockets "
@@ -449,6 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--duration", type=_duration_arg, metavar="TIME", help="override the simulated time")
     comp.add_argument("--json", action="store_true", help="print the comparison as JSON")
     comp.set_defaults(func=cmd_compare)
+    from .report.cli import add_parsers as add_report_parsers
+    add_report_parsers(sub, _duration_arg, _seed_arg)
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.set_defaults(func=cmd_schema)
     prof = sub.add_parser("profiles", help="list vendor profiles, or show one with its sources")

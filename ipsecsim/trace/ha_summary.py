@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
+from .timefmt import CURRENT, at, span
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -112,9 +114,10 @@ def render_ha(summary: dict[str, Any], console: Console) -> None:
     for name, g in (summary.get("ha") or {}).items():
         head = f"  [bold]HA group {escape(name)}[/] ({g['mode']}, members {', '.join(g['members'])}): " \
                f"{g['switches']} switch{'es' if g['switches'] != 1 else ''}, no usable member for " \
-               f"{g['unavailable_total']:g} s"
+               f"{span(g['unavailable_total'])}"
         console.print(head)
         for c in g["carried"][:20]:
-            console.print(f"    {c['start']:.3f} - {c['end']:.3f} s ({c['duration']:g} s): {escape(c['member'])}")
+            console.print(f"    {CURRENT.get().at(c['start'])} - {at(c['end'])} ({span(c['duration'])}): "
+                          f"{escape(c['member'])}")
         if len(g["carried"]) > 20:
             console.print(f"    ... {len(g['carried']) - 20} more")

@@ -19,6 +19,8 @@ from ..proto.events import Event
 from ..sim.ha import PLACED
 from .bgp_view import FORMATTERS as BGP_FORMATTERS
 from .ha_summary import render_ha
+from .timefmt import CURRENT, TimeFormat, at, span
+from .timeline_filter import TimelineFilter
 from .tunnel_state import describe as describe_tunnel
 
 if TYPE_CHECKING:
@@ -27,14 +29,8 @@ if TYPE_CHECKING:
 
 def fmt_time(t: float, long: bool = False) -> str:
     """Seconds with milliseconds; ``long`` (runs of 10,000 s and more): days and a clock time,
-    for every line of the run alike."""
-    if not long:
-        return f"{t:10.3f}"
-    t = round(t, 3)  # rounded first: 3599.9999 s is 1 h, not 59 min 60 s
-    days, rem = divmod(t, 86400)
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    return f"{int(days)}d{int(h):02d}:{int(m):02d}:{s:06.3f}"
+    for every line of the run alike (``timefmt``)."""
+    return TimeFormat(long).at(t, pad=True)
 
 
 def _message(e: Event, names: dict[str, str]) -> str:
@@ -74,7 +70,7 @@ def _limit(e: Event) -> str:
     if lim is None:
         return ""
     if e.get("by") == "time":
-        return f" after {lim:g} s"
+        return f" after {span(lim)}"
     return f" at {_size(lim)}" if e.get("by") == "bytes" else f" at {lim:g} packets"
 
 
@@ -109,7 +105,7 @@ def _dropped(e: Event) -> str:
             else f"traffic {flow}")  # NQA / VcoHealthCheck probes are not in the traffic summary
     return (f"[red]✗ {escape(what)} dropped ({escape(str(e.get('reason')))})[/]: "
             f"{_size(e.get('bytes', 0))}, {_count(e.get('packets'), 'packet')} offered between "
-            f"{e.get('start'):.3f} and {e.get('end'):.3f} s ({e.get('duration'):g} s)"
+            f"{CURRENT.get().at(e.get('start'))} and {at(e.get('end'))} ({span(e.get('duration'))})"
             + (f"; {escape(str(detail))}" if detail else ""))
 
 
@@ -170,7 +166,7 @@ def _fault_details(e: Event) -> str:
     if e.get("protocol"):
         parts.append(f"{e.get('protocol').upper()} only")
     if e.get("duration") is not None and not e.get("undo"):
-        parts.append(f"for {e.get('duration'):g} s")
+        parts.append(f"for {span(e.get('duration'))}")
     return f" ({escape(', '.join(parts))})" if parts else ""
 
 
@@ -233,7 +229,7 @@ FORMATTERS: dict[str, Formatter] = {
         f" msg {e.get('msg_id')}" if e.get("msg_id") is not None else f" seq {e.get('seq')}")),
     "peer_dead": lambda e, n: (e.peer, "[bold red]peer dead[/] (DPD: " + (
         "a request went unanswered through its whole retransmission schedule" if e.get("cause") == "exchange_gave_up"
-        else f"silent for {e.get('silent_for'):.3f} s since {e.get('last_inbound'):.3f} s") +
+        else f"silent for {span(e.get('silent_for'))} since {at(e.get('last_inbound'))}") +
         f"): action {escape(str(e.get('action')))}"),
     "nqa_probe_sent": lambda e, n: (e.peer, f"[dim]NQA probe {e.get('seq')} → {e.get('destination')} "
                                     f"({e.get('path')})[/]"),
@@ -285,14 +281,24 @@ def _shown_at(e: Event) -> float:
     return float(start) if isinstance(start, int | float) else e.t
 
 
-def render(result: Result, console: Console, verbose: bool = False) -> None:
+def render(result: Result, console: Console, verbose: bool = False, only: TimelineFilter | None = None) -> None:
+    """The header, the timeline (the lines ``only`` keeps), the final state and the traffic,
+    every time written in the one format the run's length chooses (``timefmt``)."""
+    token = CURRENT.set(TimeFormat.for_run(result.duration))
+    try:
+        _render(result, console, verbose, only or TimelineFilter())
+    finally:
+        CURRENT.reset(token)
+
+
+def _render(result: Result, console: Console, verbose: bool, only: TimelineFilter) -> None:
     sc = result.scenario
     names = {s.address: n for n, s in sc.peers.items()}
     nat = sc.config.link.nat
     if nat is not None:
         names[nat.public_address] = nat.peer  # the peer behind the NAT, as seen from outside
-    run = f"seed {result.seed}, {result.duration:g} s simulated" if result.clock == "simulated" else \
-        f"live, {result.duration:g} s {result.clock}"
+    run = f"seed {result.seed}, {span(result.duration)} simulated" if result.clock == "simulated" else \
+        f"live, {span(result.duration)} {result.clock}"
     console.print(f"[bold]{escape(sc.name)}[/]  {run}, "
                   f"{len(result.events)} events")
     if sc.config.description:
@@ -311,20 +317,26 @@ def render(result: Result, console: Console, verbose: bool = False) -> None:
     # where peers share an address (one gateway, several tunnels), each names its own remote peer
     own = {n: {**names, sc.peers[p].address: p} for n, p in part.items()}
     width = max(len(n) for n in (*sc.peers, *(g.name for g in sc.config.ha))) * 2 + 3
-    long = result.duration >= 10_000
+    tf = CURRENT.get()
+    note = only.describe()
+    if note:
+        console.print(f"[dim]{escape(note)}[/]")
     for t, e in sorted(((_shown_at(e), e) for e in result.events), key=lambda x: x[0]):
         if e.event == "message_received" and not verbose:
             continue
+        if not only.keeps(t, e):
+            continue
         fmt = FORMATTERS.get(e.event)
         who, text = fmt(e, own.get(e.peer, names)) if fmt else (e.peer, _generic(e))
-        console.print(f"{fmt_time(t, long)}  {escape(who):<{width}}  {text}", soft_wrap=True)
-    console.print()
+        console.print(f"{tf.at(t, pad=True)}  {escape(who):<{width}}  {text}", soft_wrap=True)
+    if not only.summary_only:
+        console.print()
     render_state(result, console)
 
 
 def render_state(result: Result, console: Console) -> None:
     summary: dict[str, Any] = result.summary()
-    console.print(f"[bold]Final state[/] at {result.duration:g} s:")
+    console.print(f"[bold]Final state[/] at {at(result.duration)}:")
     for name, p in summary["peers"].items():
         colour = "green" if p["status"] == "ipsec_sa_established" else (
             "yellow" if p["status"] in ("ike_sa_established",) else "red")
@@ -343,15 +355,15 @@ def render_state(result: Result, console: Console) -> None:
             console.print(f"    CHILD SA {c['spi_in']}_i {c['spi_out']}_o {escape(c['proposal'])} "
                           f"{', '.join(c['local_ts'])} === {', '.join(c['remote_ts'])}")
         for f in p["failures"]:
-            console.print(f"    [red]failed at {f['t']:g} s[/]: {escape(str(f['notify'] or ''))} "
+            console.print(f"    [red]failed at {at(f['t'])}[/]: {escape(str(f['notify'] or ''))} "
                           f"{escape(str(f['reason']))}")
         h = p.get("health") or {}
         for d in h.get("nqa_down", []):
-            until = f"{d['end']:g} s" if d["end"] is not None else "the end"
-            console.print(f"    [yellow]health check down[/] {d['start']:g} s - {until} ({d['duration']:g} s)")
+            until = at(d["end"]) if d["end"] is not None else "the end"
+            console.print(f"    [yellow]health check down[/] {at(d['start'])} - {until} ({span(d['duration'])})")
         for d in h.get("dpd_peer_dead", []):
-            console.print(f"    [yellow]DPD declared the peer dead[/] at {d['t']:g} s (silent for "
-                          f"{d['silent_for']:.3f} s, action {d['action']})")
+            console.print(f"    [yellow]DPD declared the peer dead[/] at {at(d['t'])} (silent for "
+                          f"{span(d['silent_for'])}, action {d['action']})")
     render_ha(summary, console)
     render_traffic(summary.get("traffic") or {}, console)
 
@@ -374,13 +386,13 @@ def render_traffic(traffic: dict[str, Any], console: Console) -> None:
             console.print(f"    fragmented on the path (larger than its MTU, no DF): {d['fragmented_packets']} ESP "
                           f"packets into {d['fragments']} IPv4 fragments")
         if d["outages"]:
-            console.print(f"    outages: {len(d['outages'])}, {d['outage_total']:g} s in all")
+            console.print(f"    outages: {len(d['outages'])}, {span(d['outage_total'])} in all")
             for o in d["outages"][:10]:
-                console.print(f"      {o['start']:.3f} - {o['end']:.3f} s ({o['duration']:g} s): "
+                console.print(f"      {CURRENT.get().at(o['start'])} - {at(o['end'])} ({span(o['duration'])}): "
                               f"{escape(', '.join(o['reasons']))}")
             if len(d["outages"]) > 10:
                 console.print(f"      ... {len(d['outages']) - 10} more")
     for s in traffic.get("down") or []:
         console.print(f"  [red]still down at the end[/]: {escape(s['flow'])} ({escape(s['from'])}->{escape(s['to'])}) "
-                      f"since {s['since']:.3f} s ({escape(', '.join(s['reasons']))}), {_size(s['dropped_bytes'])} "
+                      f"since {at(s['since'])} ({escape(', '.join(s['reasons']))}), {_size(s['dropped_bytes'])} "
                       f"dropped since, {_count(s['dropped_packets'], 'packet')}")
