@@ -13,14 +13,17 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+
+
+_EPOCH_MAX = 253402300799
 
 
 def parse_epoch(value: object) -> float:
     """Unix seconds from an ISO 8601 date-time with a time zone, or from a number."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if value < 0:
-            raise ValueError(f"epoch must not be before 1970, got {value!r}")
+        if not 0 <= value <= _EPOCH_MAX:
+            raise ValueError(f"epoch is Unix seconds from 0 (1970) to {_EPOCH_MAX} (9999-12-31), got {value!r}")
         return float(value)
     if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
         raise ValueError(f"epoch {value.isoformat()} is a date; give a time and a zone, "

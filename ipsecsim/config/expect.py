@@ -28,7 +28,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -38,11 +37,8 @@ from pydantic import (
 )
 
 from .. import vocabulary as V
-from .units import DURATION_HELP, parse_duration, parse_size
-
-Duration = Annotated[float, BeforeValidator(parse_duration),
-                     WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
-                                     "description": DURATION_HELP})]
+from ..errors import shown
+from .units import Duration, parse_duration, parse_size
 
 EVENT_KEYS = ("peer", "between", "after", "before", "count", "at_least", "at_most", "never", "where")
 KINDS = ("event", "status", "summary")
@@ -51,15 +47,17 @@ KINDS = ("event", "status", "summary")
 def parse_bound(value: Any) -> float | int:
     """A number, or a duration (``30s``) or size (``20GB``) string, as seconds or bytes."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"expected a number, a duration (30s) or a size (20GB), got {value!r}")
+        raise ValueError(f"expected a number, a duration (30s) or a size (20GB), got {shown(value)}")
     if isinstance(value, int | float):
+        if not abs(value) < 1e300:
+            raise ValueError(f"expected a finite number, got {shown(value)}")
         return value
     for parse in (parse_duration, parse_size):
         try:
             return parse(value)
         except ValueError:
             pass
-    raise ValueError(f"expected a number, a duration (30s) or a size (20GB), got {value!r}")
+    raise ValueError(f"expected a number, a duration (30s) or a size (20GB), got {shown(value)}")
 
 
 _BOUND_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}],
@@ -69,7 +67,7 @@ _BOUND_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "nul
 class SummaryBound(BaseModel):
     """A value of the run summary (``ipsecsim run --json``) and the bounds it must respect."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     path: str = Field(description="dotted path into the summary, e.g. peers.A.messages.retransmitted; "
                       "list items by index: peers.A.failures.0.notify")
@@ -116,7 +114,7 @@ class SummaryBound(BaseModel):
 class Expectation(BaseModel):
     """One entry of ``expect:``. Exactly one of ``event``, ``status``, ``summary``."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
     event: str | None = Field(None, description="event name from docs/events.md; other keys of the entry "
                               "that are not listed here filter on the event's fields (notify: ...)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import re
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -20,12 +21,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line, shown
 from ..proto import proposals as P
 from ..proto.dpd import DpdSettings
 from ..proto.retransmit import RetransmitSchedule
 from ..proto.settings import ChildSettings, Identity, IkeSettings, PeerSettings
 from ..proto.ts import selectors
+from ..vocabulary import suggest
 from . import lifetimes, profiles
 from .ha import ha_problems
 from .ikev1_check import check_ikev1
@@ -76,23 +78,106 @@ class Scenario:
         return load_scenario(base, overrides={**(overrides or {}), **top}, file=self.file)
 
 
-def read_yaml(path: str | Path) -> Any:
-    p = Path(path)
+MAX_FILE_BYTES = 4_000_000
+"""The largest scenario file read (the shipped ones are below 10 kB)."""
+MAX_NODES = 100_000
+"""The most values a scenario may hold once YAML aliases are expanded (refuses alias bombs)."""
+MAX_DEPTH = 40
+"""The deepest nesting of mappings and lists (the format itself needs 8)."""
+STDIN = "<stdin>"
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, line: int, column: int, first: int):
+        self.key, self.line, self.column, self.first = key, line, column, first
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses a key given twice in one mapping (YAML 1.2 3.2.1.1:
+    keys are unique; PyYAML would keep the last silently). Keys merged in with ``<<`` may be
+    overridden, as YAML merge keys intend."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, key_node.start_mark.line + 1, key_node.start_mark.column + 1, seen[key])
+                seen[key] = key_node.start_mark.line + 1
+            except TypeError:  # unhashable: PyYAML reports it
+                pass
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_text(path: str | Path) -> str:
+    """A scenario file's text (``-``: standard input); ConfigError when it cannot be read."""
+    name = STDIN if str(path) == "-" else str(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if str(path) == "-":
+            data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        else:
+            with Path(path).open("rb") as f:
+                data = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise ConfigError(str(path), "", "no such file") from None
+        raise ConfigError(name, "", "no such file") from None
     except IsADirectoryError:
-        raise ConfigError(str(path), "", "is a directory, not a scenario file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(str(path), "", f"cannot read: {e}") from None
+        raise ConfigError(name, "", "is a directory, not a scenario file") from None
+    except (OSError, ValueError) as e:
+        raise ConfigError(name, "", f"cannot read: {getattr(e, 'strerror', None) or e}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(name, "", f"larger than {MAX_FILE_BYTES:,} bytes; a scenario file is a short YAML text")
     try:
-        return yaml.safe_load(text)
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ConfigError(name, f"line {line}", f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); "
+                          "a scenario file is YAML in UTF-8") from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """The YAML document in ``path`` (``-``: standard input) as Python values; ConfigError for
+    text that is not YAML, a duplicate key, or a document too deep or too large once its
+    aliases are expanded."""
+    name = STDIN if str(path) == "-" else str(path)
+    text = read_text(path)
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except _DuplicateKey as e:
+        raise ConfigError(name, f"line {e.line}, column {e.column}",
+                          f"duplicate key {shown(e.key)} (first given at line {e.first}); a key may appear once "
+                          "in a mapping") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(str(path), where, f"invalid YAML: {problem}") from None
+        raise ConfigError(name, where, f"invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(name, "", f"nested too deeply; at most {MAX_DEPTH} levels of mappings and lists") from None
+    except (ValueError, OverflowError, TypeError) as e:  # a bad !!timestamp, !!int ...
+        raise ConfigError(name, "", f"invalid YAML value: {one_line(str(e), 200)}") from None
+    check_size(data, name)
+    return data
+
+
+def check_size(data: Any, file: str | None) -> None:
+    """ConfigError if ``data`` nests deeper than MAX_DEPTH or holds more than MAX_NODES values
+    (counting each use of a YAML alias); stops counting at the limit, so a bomb costs little."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise ConfigError(file, "", f"more than {MAX_NODES:,} values once YAML aliases (*name) are expanded; "
+                              "a scenario is far smaller (an alias bomb?)")
+        if isinstance(value, dict | list | tuple | set | frozenset):
+            if depth > MAX_DEPTH:
+                raise ConfigError(file, "", f"nested too deeply; at most {MAX_DEPTH} levels of mappings and lists")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else list(value)
+            stack.extend((v, depth + 1) for v in items)
 
 
 def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, Any] | None = None,
@@ -104,9 +189,10 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
     ``Scenario.replace``). ``file`` names a dict's origin in error messages.
     """
     if isinstance(source, dict):
+        check_size(source, file)
         data = copy.deepcopy(source)
     else:
-        data, file = read_yaml(source), str(source)
+        data, file = read_yaml(source), STDIN if str(source) == "-" else str(source)
     if not isinstance(data, dict):
         raise ConfigError(file, "", f"a scenario is a mapping of keys (name, duration, peers ...), "
                           f"got {type(data).__name__}")
@@ -215,8 +301,9 @@ def _apply_profiles(data: dict[str, Any], file: str | None, origin: str | None =
             raw = _import_peer(name, raw, file, origin)
         pname = raw.get("profile", "strongswan")
         if not isinstance(pname, str) or pname not in profiles.names():
+            hint = suggest(pname, profiles.names()) if isinstance(pname, str) else ""
             raise ConfigError(file, f"peers.{name}.profile",
-                              f"unknown profile {pname!r}; available: {', '.join(profiles.names())}")
+                              f"unknown profile {shown(pname)}; available: {', '.join(profiles.names())}{hint}")
         base = lifetimes.strip_overridden(profiles.load(pname).nested(), raw)
         out["peers"][name] = deep_merge(base, raw)
     return out
@@ -279,10 +366,11 @@ def _check_limits(file: str | None, name: str, peer: PeerConfig) -> None:
             value = lifetimes.resolved_value(peer, path)
         if value is None:
             continue
-        lo = _as_number(lim.min, value)
-        hi = _as_number(lim.max, value)
+        lo = _as_number(lim.min, path)
+        hi = _as_number(lim.max, path)
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            shown = format_duration(value) if isinstance(value, float) else str(value)
+            shown = (f"{value:,.0f} bytes" if path.endswith("_bytes") else format_duration(value)
+                     if isinstance(value, float) else str(value))
             rng = f"{lim.min}-{lim.max}" if lim.min is not None and lim.max is not None else (
                 f">= {lim.min}" if lim.min is not None else f"<= {lim.max}")
             raise ConfigError(file, f"peers.{name}.{path}",
@@ -290,11 +378,13 @@ def _check_limits(file: str | None, name: str, peer: PeerConfig) -> None:
                               f"({prof.source_text(lim.source)})")
 
 
-def _as_number(bound: Any, like: Any) -> float | None:
+def _as_number(bound: Any, path: str) -> float | None:
+    """A profile limit in the unit of the field at ``path``: seconds for ``*_time`` and the
+    other timers, bytes for ``*_bytes``, a plain number otherwise."""
     if bound is None:
         return None
     if isinstance(bound, str):
-        return parse_duration(bound) if isinstance(like, float) else float(parse_size(bound))
+        return float(parse_size(bound)) if path.endswith("_bytes") else parse_duration(bound)
     return float(bound)
 
 
@@ -358,30 +448,25 @@ def _config_error(e: ValidationError, file: str | None, root: type[BaseModel] = 
     etype, msg, given = err["type"], err["msg"], err.get("input")
     if etype == "extra_forbidden":
         allowed = _allowed_keys(root, loc[:-1])
-        text = f"unknown key {loc[-1]!r}" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        text = f"unknown key {shown(loc[-1])}" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        text += suggest(str(loc[-1]), allowed)
     elif etype == "missing":
         text = "required, but missing"
     elif etype == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        text = f"{given!r} is not allowed; allowed: {expected.replace(chr(39), '').replace(' or ', ', ')}"
+        expected = err.get("ctx", {}).get("expected", "").replace(chr(39), "").replace(" or ", ", ")
+        hint = suggest(given, expected.split(", ")) if isinstance(given, str) else ""
+        text = f"{shown(given)} is not allowed; allowed: {expected}{hint}"
     elif etype in ("value_error", "assertion_error"):
         text = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     elif etype == "model_type":
-        text = f"expected a mapping of keys, got {_shown(given)}"
+        text = f"expected a mapping of keys, got {shown(given)}"
     else:
-        text = f"{msg[0].lower()}{msg[1:]} (got {_shown(given)})" if msg else f"invalid value {_shown(given)}"
+        text = f"{msg[0].lower()}{msg[1:]} (got {shown(given)})" if msg else f"invalid value {shown(given)}"
     if len(errs) > 1:
         others = sorted({_path(tuple(x["loc"])) for x in errs[1:]} - {path})
         text += f" (and {len(errs) - 1} more problem{'s' if len(errs) > 2 else ''}" + \
             (f", at {', '.join(others[:3])}{' ...' if len(others) > 3 else ''})" if others else ")")
     return ConfigError(file, path, text)
-
-
-def _shown(value: Any) -> str:
-    """A value as the scenario file spells it (YAML / JSON: true, false, null)."""
-    if value is True or value is False or value is None:
-        return {True: "true", False: "false", None: "null"}[value]
-    return repr(value)
 
 
 def _path(loc: tuple[Any, ...]) -> str:

@@ -27,27 +27,19 @@ from pydantic import (
     model_validator,
 )
 
+from ..proto.algorithms import Kind, keywords
 from ..proto.proposals import ProposalError, Protocol, parse
+from ..vocabulary import suggest
 from .capture import TraceConfig
 from .expect import Expectation
 from .ha import HaGroupConfig
 from .lifetimes import parser as _life_parser
 from .lifetimes import schema as _life_schema
 from .nat import NatConfig
-from .units import DURATION_HELP, RATE_HELP, SIZE_HELP, parse_duration, parse_rate, parse_size
+from .units import DURATION_HELP, MAX_DURATION, Duration, Rate, Size, schema_pattern
 
-_DUR_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0},
-                         {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|sec|min|s|m|h|d|w))+\s*$"}],
-               "description": DURATION_HELP}
-_SIZE_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0},
-                          {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([KMGT]i?B|B)?\s*$"}],
-                "description": SIZE_HELP}
-
-Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DUR_SCHEMA)]
-Rate = Annotated[float, BeforeValidator(parse_rate),
-                 WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
-                                 "description": RATE_HELP})]
-Size = Annotated[int, BeforeValidator(parse_size), WithJsonSchema(_SIZE_SCHEMA)]
+_DUR_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0, "maximum": MAX_DURATION},
+                         {"type": "string", "pattern": schema_pattern("duration")}], "description": DURATION_HELP}
 
 
 def _ipv4(value: object) -> str:
@@ -72,7 +64,7 @@ def _cidr(value: object) -> str:
 def _life(kind: str, of: str, allow_percent: bool = True, roles: bool = False) -> Any:
     """A lifetime key: ``kind`` value, a percentage (see config/lifetimes.py), per role."""
     return Annotated[Any, BeforeValidator(_life_parser(kind, allow_percent, roles)),
-                     WithJsonSchema(_life_schema(kind, roles, of))]
+                     WithJsonSchema(_life_schema(kind, roles, of, allow_percent))]
 
 
 if TYPE_CHECKING:  # built at run time from the lifetime parsers; any value to a type checker
@@ -102,12 +94,24 @@ Cidr = Annotated[str, BeforeValidator(_cidr),
                  WithJsonSchema({"type": "string", "description": "IPv4 subnet in CIDR notation, e.g. 10.1.0.0/24"})]
 
 
+_UNKNOWN_ALG = re.compile(r"^unknown algorithm '([^']*)' in proposal '[^']*'")
+
+
+def _with_suggestion(message: str) -> str:
+    """A ProposalError for an unknown algorithm with the closest known name (difflib)."""
+    m = _UNKNOWN_ALG.match(message)
+    if not m:
+        return message
+    names = [n for k in Kind for n in keywords(k)]
+    return message + suggest(m.group(1), names)
+
+
 def _proposal_checker(protocol: Protocol) -> AfterValidator:
     def check(value: str) -> str:
         try:
             parse(value, protocol)
         except ProposalError as e:
-            raise ValueError(str(e)) from None
+            raise ValueError(_with_suggestion(str(e))) from None
         return value
     return AfterValidator(check)
 
@@ -121,7 +125,7 @@ EspProposal = Annotated[str, _proposal_checker(Protocol.ESP),
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class RetransmitConfig(Strict):
