@@ -33,7 +33,7 @@ from .ha import ha_problems
 from .ikev1_check import check_ikev1
 from .model import PeerConfig, ScenarioConfig, traffic_problems
 from .nat import nat_problems
-from .topology import fault_problems, pairing_problems, partner_map
+from .topology import fault_problems, late_problems, pairing_problems, partner_map
 from .units import format_duration, parse_duration, parse_size
 
 
@@ -49,6 +49,8 @@ class Scenario:
     peer to."""
     raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     """The scenario as written (before profiles were applied), for ``replace``."""
+    notes: tuple[str, ...] = ()
+    """What a duration given on the command line drops (faults and flows after its end)."""
 
     @property
     def name(self) -> str:
@@ -64,7 +66,7 @@ class Scenario:
 
     def with_seed(self, seed: int) -> Scenario:
         return Scenario(self.config.model_copy(update={"seed": seed}), self.file, self.peers, self.reconfigured,
-                        self.raw)
+                        self.raw, self.notes)
 
     def replace(self, overrides: Mapping[str, Any] | None = None, /, **top: Any) -> Scenario:
         """A new scenario with values overridden, validated like a file (ConfigError if not valid).
@@ -181,12 +183,15 @@ def check_size(data: Any, file: str | None) -> None:
 
 
 def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, Any] | None = None,
-                  *, file: str | None = None) -> Scenario:
-    """Load and validate a scenario from a YAML file path or an already parsed dict.
+                  *, file: str | None = None, duration: float | None = None) -> Scenario:
+    """Load and validate a scenario from a YAML file path (``-``: standard input) or an
+    already parsed dict.
 
     ``overrides`` replaces values before validation: dotted paths such as
     ``{"peers.B.ike.psk": "other", "duration": "10m"}`` or nested mappings (see
-    ``Scenario.replace``). ``file`` names a dict's origin in error messages.
+    ``Scenario.replace``). ``file`` names a dict's origin in error messages. ``duration``
+    (``ipsecsim run --duration``) replaces the file's and is the one everything is checked
+    against; faults and flows after its end are dropped and listed in ``Scenario.notes``.
     """
     if isinstance(source, dict):
         check_size(source, file)
@@ -201,12 +206,19 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
         data = deep_merge(data, expand_dotted(overrides))
         file = f"{file or 'scenario'} (with overrides)"
     raw = copy.deepcopy(data)
+    if duration is not None:
+        data["duration"] = duration
     data = _apply_profiles(data, file, origin)
     try:
         cfg = ScenarioConfig.model_validate(data)
     except ValidationError as e:
         raise _config_error(e, file) from None
     # in order: each relies on the one before
+    notes: list[str] = []
+    for path, problem in late_problems(cfg):
+        if duration is None:
+            raise ConfigError(file, path, problem)
+        notes.append(f"{path}: {problem.split(': ', 1)[0]}: dropped (--duration {duration:g} s)")
     for check in (pairing_problems, fault_problems, ha_problems, traffic_problems):
         for path, problem in check(cfg):
             raise ConfigError(file, path, problem)
@@ -239,7 +251,7 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
             current[f.peer] = peer_raw
             other = _seen_from(cfg, part[f.peer])
             reconfigured[i] = build_peer(f.peer, changed, other)
-    return Scenario(cfg, origin, peers, reconfigured, raw)
+    return Scenario(cfg, origin, peers, reconfigured, raw, tuple(notes))
 
 
 def _check_peer(file: str | None, name: str, peer: PeerConfig) -> None:

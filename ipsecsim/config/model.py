@@ -535,7 +535,7 @@ _NAME = re.compile(r"^[\w.\- ]{1,64}$")
 class ScenarioConfig(Strict):
     name: str = Field(description="1-64 characters: letters, digits, _ - . and spaces")
     description: str = ""
-    seed: int = Field(1, ge=0, description="seed of every random stream")
+    seed: int = Field(1, ge=0, le=2**64 - 1, description="seed of every random stream")
     duration: Duration = Field(gt=0, description="simulated time to run")
     peers: dict[str, PeerConfig] = Field(description="two peers, or more in pairs (remote_peer); the names are free")
     trace: TraceConfig | None = Field(None, description="packet trace: pcap and keys for Wireshark")

@@ -81,23 +81,26 @@ def fault_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
             if part.get(a) != b:
                 return [(f"faults[{i}].{key}", f"{a} and {b} are not the two ends of a tunnel, so no packet "
                          f"travels between them; tunnels: {tunnels}")]
-    return _late_problems(cfg) or _timeline_problems(cfg)
+    return _timeline_problems(cfg)
 
 
-def _late_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
-    """A fault or a traffic source that starts after the scenario's run has ended would
-    silently never happen: the file contradicts itself. (``ipsecsim run --duration`` may still
-    cut a run short, or make it longer, on purpose.)"""
+def late_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
+    """(field path, message) for each fault or traffic source that starts when the run has
+    ended (``cfg.duration``, the effective one: ``ipsecsim run --duration`` may cut a run
+    short or make it longer on purpose). In a file run for its own duration it would silently
+    never happen: the file contradicts itself; cut short on the command line, it is dropped,
+    and said so."""
     until = cfg.duration
+    out: list[tuple[str, str]] = []
     for i, f in enumerate(cfg.faults):
         if f.at >= until:
-            return [(f"faults[{i}].at", f"{f.at:g} s is not before the end of the run ({until:g} s): the fault "
-                     f"would never happen")]
+            out.append((f"faults[{i}].at", f"{f.at:g} s is not before the end of the run ({until:g} s): the fault "
+                        f"({f.kind}) would never happen"))
     for i, t in enumerate(cfg.traffic):
         if t.start >= until:
-            return [(f"traffic[{i}].start", f"{t.start:g} s is not before the end of the run ({until:g} s): the "
-                     f"flow would never start")]
-    return []
+            out.append((f"traffic[{i}].start", f"{t.start:g} s is not before the end of the run ({until:g} s): the "
+                        f"flow would never start"))
+    return out
 
 
 def _timeline_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:

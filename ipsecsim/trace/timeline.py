@@ -292,6 +292,8 @@ def render(result: Result, console: Console, verbose: bool = False) -> None:
                   f"{len(result.events)} events")
     if sc.config.description:
         console.print(f"[dim]{escape(sc.config.description.strip())}[/]")
+    for note in sc.notes:  # faults and flows a shorter --duration drops
+        console.print(f"[yellow]not simulated: {escape(note)}[/]")
     part = partner_map(sc.config.peers)
     for n, s in sc.peers.items():
         behind = f", behind a NAT (public {nat.public_address}, mappings expire after {nat.mapping_timeout:g} s " \
