@@ -215,10 +215,10 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
         raise _config_error(e, file) from None
     # in order: each relies on the one before
     notes: list[str] = []
-    for path, problem in late_problems(cfg):
+    for path, problem, what in late_problems(cfg):
         if duration is None:
             raise ConfigError(file, path, problem)
-        notes.append(f"{path}: {problem.split(': ', 1)[0]}: dropped (--duration {duration:g} s)")
+        notes.append(f"{what} is not before the end of the run ({duration:g} s, --duration): dropped")
     for check in (pairing_problems, fault_problems, ha_problems, traffic_problems):
         for path, problem in check(cfg):
             raise ConfigError(file, path, problem)

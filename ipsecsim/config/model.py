@@ -89,6 +89,19 @@ else:
     Fuzz = _life("percent", "percentage of rekey_margin, or {initiator: .., responder: ..}", roles=True)
     OverTime = _life("duration", "duration, or a percentage of rekey_time")
 
+MIN_TIMER = 0.1
+"""The shortest retransmission wait (100 ms): shorter ones would only multiply events."""
+
+
+def _off_or_second(value: float) -> float:
+    if 0 < value < 1:
+        raise ValueError(f"0 turns it off; otherwise at least 1s (strongSwan dpd_delay and keep_alive are whole "
+                         f"seconds), got {value:g}s")
+    return value
+
+
+OffOrAtLeastOneSecond = Annotated[Duration, AfterValidator(_off_or_second)]
+
 IPv4 = Annotated[str, BeforeValidator(_ipv4), WithJsonSchema({"type": "string", "format": "ipv4"})]
 Cidr = Annotated[str, BeforeValidator(_cidr),
                  WithJsonSchema({"type": "string", "description": "IPv4 subnet in CIDR notation, e.g. 10.1.0.0/24"})]
@@ -132,13 +145,14 @@ class RetransmitConfig(Strict):
     """Retransmission of IKE requests: wait timeout*base^(n-1) after the n-th send, give up
     after the wait following the last of ``tries`` retransmissions (strongSwan semantics)."""
 
-    timeout: Duration = Field(4.0, gt=0, description="wait after the first transmission")
+    timeout: Duration = Field(4.0, ge=MIN_TIMER, description="wait after the first transmission (at least 100ms)")
     base: float = Field(1.8, ge=1.0, le=10.0, description="factor applied to each further wait")
     tries: int = Field(5, ge=0, le=100, description="retransmissions before giving up")
-    limit: Duration | None = Field(None, gt=0, description="cap of a single wait")
+    limit: Duration | None = Field(None, ge=MIN_TIMER, description="cap of a single wait (at least 100ms)")
     jitter: float = Field(0.0, ge=0, le=100, description="percent by which a wait is randomly shortened")
-    waits: list[Duration] | None = Field(None, min_length=1,
-                                         description="explicit waits after each transmission (fixed schedules)")
+    waits: list[Annotated[Duration, Field(ge=MIN_TIMER)]] | None = Field(
+        None, min_length=1, max_length=100, description="explicit waits after each transmission (fixed schedules; "
+        "each at least 100ms)")
 
 
 class IkeConfig(Strict):
@@ -215,7 +229,8 @@ class NqaConfig(Strict):
 
     source: IPv4 = Field(description="source address of the probes (Huawei source_ip, Alibaba Sip)")
     destination: IPv4 = Field(description="address probed (Huawei destination_ip, Alibaba Dip)")
-    interval: Duration = Field(gt=0, description="time between probes (Alibaba Interval, default 3 s)")
+    interval: Duration = Field(ge=0.1, description="time between probes (Alibaba Interval, default 3 s); at "
+                               "least 100ms")
     retries: int = Field(ge=1, le=100, description="lost probes in a row before the path is down (Alibaba Retry)")
     size: Size = Field(64, ge=28, le=65535, description="ICMP packet size")
     path: Literal["auto", "tunnel", "underlay"] = Field(
@@ -230,8 +245,8 @@ class DpdConfig(Strict):
     """Dead peer detection (RFC 3706 for IKEv1, RFC 7296 2.4 liveness for IKEv2). Local, not
     negotiated: the two sides may differ. ``delay: 0`` turns it off (strongSwan dpd_delay)."""
 
-    delay: Duration = Field(0.0, description="idle time before probing (strongSwan dpd_delay, Huawei "
-                            "dpd.interval / idle-time); 0 = off")
+    delay: OffOrAtLeastOneSecond = Field(0.0, description="idle time before probing (strongSwan dpd_delay, "
+                                         "Huawei dpd.interval / idle-time); 0 = off, else at least 1s")
     mode: Literal["periodic", "on-demand"] = Field(
         "periodic", description="probe whenever idle, or only when there is outbound traffic and "
         "nothing came in (RFC 3706 worry metric)")
@@ -244,13 +259,13 @@ class DpdConfig(Strict):
     ikev2_schedule: Literal["retransmit", "dpd"] = Field(
         "retransmit", description="IKEv2: the liveness INFORMATIONAL is retransmitted on the normal IKE "
         "schedule (retransmit) or every retry_interval, retries times (dpd)")
-    retry_interval: Duration = Field(15.0, gt=0, description="wait for an answer before the next probe "
-                                     "(Huawei dpd.timeout / retransmit-interval)")
+    retry_interval: Duration = Field(15.0, ge=0.1, description="wait for an answer before the next probe "
+                                     "(Huawei dpd.timeout / retransmit-interval); at least 100ms")
     retries: int = Field(3, ge=1, le=100, description="probes before giving up (see count)")
     count: Literal["probes", "retransmissions"] = Field(
         "probes", description="retries counts all probes, or the retransmissions after the first probe")
-    timeout: Duration | None = Field(None, gt=0, description="IKEv1 timeout style: silence after which the "
-                                     "peer is dead; default: the IKE retransmission give-up time")
+    timeout: Duration | None = Field(None, ge=0.1, description="IKEv1 timeout style: silence after which the "
+                                     "peer is dead; default: the IKE retransmission give-up time; at least 100ms")
     esp_resets_idle: bool | Literal["udp-encap"] = Field(
         True, description="inbound ESP counts as a sign of life (udp-encap: only UDP-encapsulated ESP)")
     msg_order: Literal["seq-hash-notify", "seq-notify-hash"] = Field(
@@ -296,8 +311,9 @@ class PeerConfig(Strict):
                                "negotiation runs (0: dropped, as Linux with xfrm_larval_drop=1)")
     nat_traversal: bool = Field(True, description="detect NATs (NAT-D) and, behind one, move IKE to UDP 4500 and "
                                 "put ESP in UDP (RFC 7296 2.23, RFC 3947, RFC 3948); Alibaba EnableNatTraversal")
-    nat_keepalive: Duration = Field(20.0, ge=0, description="behind a NAT: send a NAT-keepalive after this long "
-                                    "without sending anything (RFC 3948 2.3; strongSwan keep_alive 20 s); 0 = off")
+    nat_keepalive: OffOrAtLeastOneSecond = Field(20.0, description="behind a NAT: send a NAT-keepalive after this "
+                                                 "long without sending anything (RFC 3948 2.3; strongSwan keep_alive "
+                                                 "20 s); 0 = off, else at least 1s")
 
 
 class Window(Strict):
@@ -336,8 +352,10 @@ class GilbertElliott(Strict):
     model: Literal["gilbert-elliott"]
     p: Probability | None = Field(None, description="per datagram: probability good -> bad")
     r: Probability | None = Field(None, description="per datagram: probability bad -> good")
-    mean_good: Duration | None = Field(None, gt=0, description="in time: mean time in the good state")
-    mean_bad: Duration | None = Field(None, gt=0, description="in time: mean time in the bad state (a burst)")
+    mean_good: Duration | None = Field(None, ge=0.001, description="in time: mean time in the good state (at "
+                                       "least 1ms)")
+    mean_bad: Duration | None = Field(None, ge=0.001, description="in time: mean time in the bad state (a burst; "
+                                      "at least 1ms)")
     loss_good: Probability = 0.0
     loss_bad: Probability = 1.0
 
@@ -495,11 +513,12 @@ class TrafficConfig(Strict):
                              "local subnet")
     start: Duration = Field(0.0, description="when the flow starts")
     stop: Duration | None = Field(None, description="when it stops; default: the end of the run")
-    interval: Duration = Field(1.0, gt=0, description="ping: time between echo requests")
+    interval: Duration = Field(1.0, ge=0.01, description="ping: time between echo requests; at least 10ms "
+                               "(iputils ping(8) allows 2 ms and less only to the super-user)")
     size: Size = Field(84, ge=28, le=65535, description="ping: IP packet size (84 B = 20 IP + 8 ICMP + 56 data)")
     rate: Rate | None = Field(None, gt=0, description="bulk/burst: offered rate, e.g. 1Gbit/s")
     packet_size: Size = Field(1400, ge=28, le=65535, description="bulk/burst: IP packet size for packet counts")
-    every: Duration | None = Field(None, gt=0, description="burst: period")
+    every: Duration | None = Field(None, ge=0.1, description="burst: period; at least 100ms")
     length: Duration | None = Field(None, gt=0, description="burst: how long each burst lasts")
     bytes: Size | None = Field(None, gt=0, description="burst: volume of each burst (instead of length)")
     df: bool | None = Field(None, description="Don't Fragment bit of the inner packets, copied to the ESP packet "

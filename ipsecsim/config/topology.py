@@ -84,22 +84,22 @@ def fault_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
     return _timeline_problems(cfg)
 
 
-def late_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
-    """(field path, message) for each fault or traffic source that starts when the run has
+def late_problems(cfg: ScenarioConfig) -> list[tuple[str, str, str]]:
+    """(field path, message, what it is) for each fault or traffic source that starts when the run has
     ended (``cfg.duration``, the effective one: ``ipsecsim run --duration`` may cut a run
     short or make it longer on purpose). In a file run for its own duration it would silently
     never happen: the file contradicts itself; cut short on the command line, it is dropped,
     and said so."""
     until = cfg.duration
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str, str]] = []
     for i, f in enumerate(cfg.faults):
         if f.at >= until:
             out.append((f"faults[{i}].at", f"{f.at:g} s is not before the end of the run ({until:g} s): the fault "
-                        f"({f.kind}) would never happen"))
+                        f"({f.kind}) would never happen", f"faults[{i}] ({f.kind} at {f.at:g} s)"))
     for i, t in enumerate(cfg.traffic):
         if t.start >= until:
             out.append((f"traffic[{i}].start", f"{t.start:g} s is not before the end of the run ({until:g} s): the "
-                        f"flow would never start"))
+                        f"flow would never start", f"traffic[{i}] ({t.kind} from {t.start:g} s)"))
     return out
 
 
