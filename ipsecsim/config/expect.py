@@ -67,7 +67,7 @@ _BOUND_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "nul
 class SummaryBound(BaseModel):
     """A value of the run summary (``ipsecsim run --json``) and the bounds it must respect."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
     path: str = Field(description="dotted path into the summary, e.g. peers.A.messages.retransmitted; "
                       "list items by index: peers.A.failures.0.notify")
@@ -114,13 +114,14 @@ class SummaryBound(BaseModel):
 class Expectation(BaseModel):
     """One entry of ``expect:``. Exactly one of ``event``, ``status``, ``summary``."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False, strict=True)
 
     event: str | None = Field(None, description="event name from docs/events.md; other keys of the entry "
                               "that are not listed here filter on the event's fields (notify: ...)")
     peer: str | None = Field(None, description="only events at this peer ('link' for link faults, an HA "
                              "group's name for its events)")
-    between: tuple[Duration, Duration] | None = Field(None, description="[from, to], inclusive, simulated time")
+    between: tuple[Duration, Duration] | None = Field(None, strict=False,
+                                                      description="[from, to], inclusive, simulated time")
     after: Duration | None = Field(None, description="only events at or after this time")
     before: Duration | None = Field(None, description="only events at or before this time")
     count: int | None = Field(None, ge=0, description="exactly this many matching events")

@@ -47,7 +47,7 @@ Watch = Literal["ipsec", "nqa"]
 class HaGroupConfig(BaseModel):
     """One HA group: the peers of one side that reach the other side through different tunnels."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, strict=True)
 
     name: str = Field(description="the group's name: traffic may name it in from / to; 1-32 characters of letters, "
                       "digits, _ . -; not a peer's name")

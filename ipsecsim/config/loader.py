@@ -164,6 +164,19 @@ def read_yaml(path: str | Path) -> Any:
     return data
 
 
+def _json_numbers(value: Any) -> Any:
+    """Whole floats as integers (``2.0`` -> ``2``): JSON does not tell them apart (RFC 8259 6),
+    nor does ``ipsecsim schema`` ("integer" is any number without a fraction), so the loader
+    does not either."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _json_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers(v) for v in value]
+    return value
+
+
 def check_size(data: Any, file: str | None) -> None:
     """ConfigError if ``data`` nests deeper than MAX_DEPTH or holds more than MAX_NODES values
     (counting each use of a YAML alias); stops counting at the limit, so a bomb costs little."""
@@ -205,6 +218,7 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
     if overrides:
         data = deep_merge(data, expand_dotted(overrides))
         file = f"{file or 'scenario'} (with overrides)"
+    data = _json_numbers(data)
     raw = copy.deepcopy(data)
     if duration is not None:
         data["duration"] = duration

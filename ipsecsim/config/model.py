@@ -93,6 +93,18 @@ MIN_TIMER = 0.1
 """The shortest retransmission wait (100 ms): shorter ones would only multiply events."""
 
 
+def _timer(value: float) -> float:
+    if value < MIN_TIMER:
+        raise ValueError(f"a wait is at least {MIN_TIMER * 1000:g}ms, got {value:g}s")
+    return value
+
+
+Timer = Annotated[Duration, AfterValidator(_timer),
+                  WithJsonSchema({"anyOf": [{"type": "number", "minimum": MIN_TIMER, "maximum": MAX_DURATION},
+                                            {"type": "string", "pattern": schema_pattern("duration")}],
+                                  "description": "a duration of at least 100ms"})]
+
+
 def _off_or_second(value: float) -> float:
     if 0 < value < 1:
         raise ValueError(f"0 turns it off; otherwise at least 1s (strongSwan dpd_delay and keep_alive are whole "
@@ -100,7 +112,12 @@ def _off_or_second(value: float) -> float:
     return value
 
 
-OffOrAtLeastOneSecond = Annotated[Duration, AfterValidator(_off_or_second)]
+OffOrAtLeastOneSecond = Annotated[
+    Duration, AfterValidator(_off_or_second),
+    WithJsonSchema({"anyOf": [{"type": "number", "enum": [0]},
+                              {"type": "number", "minimum": 1, "maximum": MAX_DURATION},
+                              {"type": "string", "pattern": schema_pattern("duration")}],
+                    "description": "0 (off), or a duration of at least 1s"})]
 
 IPv4 = Annotated[str, BeforeValidator(_ipv4), WithJsonSchema({"type": "string", "format": "ipv4"})]
 Cidr = Annotated[str, BeforeValidator(_cidr),
@@ -138,7 +155,7 @@ EspProposal = Annotated[str, _proposal_checker(Protocol.ESP),
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, strict=True)
 
 
 class RetransmitConfig(Strict):
@@ -150,7 +167,7 @@ class RetransmitConfig(Strict):
     tries: int = Field(5, ge=0, le=100, description="retransmissions before giving up")
     limit: Duration | None = Field(None, ge=MIN_TIMER, description="cap of a single wait (at least 100ms)")
     jitter: float = Field(0.0, ge=0, le=100, description="percent by which a wait is randomly shortened")
-    waits: list[Annotated[Duration, Field(ge=MIN_TIMER)]] | None = Field(
+    waits: list[Timer] | None = Field(
         None, min_length=1, max_length=100, description="explicit waits after each transmission (fixed schedules; "
         "each at least 100ms)")
 

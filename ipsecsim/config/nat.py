@@ -37,7 +37,7 @@ class NatConfig(BaseModel):
     """A NAPT in front of one peer: source address and port translation with
     endpoint-independent mappings (RFC 4787 REQ-1), refreshed by outbound packets only."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, strict=True)
 
     peer: str = Field(description="the peer behind the NAT (its address is the private, inside one)")
     public_address: Annotated[str, BeforeValidator(_ipv4), WithJsonSchema({"type": "string", "format": "ipv4"})] = \
