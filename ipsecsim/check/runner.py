@@ -108,6 +108,11 @@ def _child(conn: Connection, file: str, seed: int | None) -> None:
         conn.close()
 
 
+def _over_time(file: str, timeout: float, seconds: float) -> ScenarioCheck:
+    return ScenarioCheck(file, seconds=seconds, failure=f"{file}: did not finish within --timeout {timeout:g} s "
+                         "(wall clock); stopped")
+
+
 def _in_processes(found: list[tuple[str, str]], seed: int | None, jobs: int,
                   timeout: float | None) -> Iterator[ScenarioCheck]:
     methods = multiprocessing.get_all_start_methods()
@@ -129,21 +134,22 @@ def _in_processes(found: list[tuple[str, str]], seed: int | None, jobs: int,
                 there.close()
                 running[here] = (i, f, proc, time.monotonic())
             for conn in wait(list(running), timeout=0.05):
-                i, f, proc, _ = running.pop(typing.cast(Connection, conn))
+                i, f, proc, started = running.pop(typing.cast(Connection, conn))
                 try:
                     done[i] = typing.cast(Connection, conn).recv()
                 except EOFError:
                     done[i] = ScenarioCheck(f, error=f"{f}: the run stopped without a result "
                                             f"(exit status {proc.exitcode})")
                 proc.join()
+                if timeout is not None and time.monotonic() - started > timeout:  # finished, but too late
+                    done[i] = _over_time(f, timeout, time.monotonic() - started)
             now = time.monotonic()
             for conn, (i, f, proc, started) in list(running.items()):
                 if timeout is not None and now - started > timeout:
                     proc.kill()
                     proc.join()
                     del running[conn]
-                    done[i] = ScenarioCheck(f, seconds=now - started, failure=f"{f}: did not finish within "
-                                            f"--timeout {timeout:g} s (wall clock); stopped")
+                    done[i] = _over_time(f, timeout, now - started)
             while emitted in done:
                 yield done.pop(emitted)
                 emitted += 1

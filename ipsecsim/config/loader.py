@@ -350,6 +350,13 @@ def _import_peer(name: str, raw: dict[str, Any], file: str | None, origin: str |
     path = Path(spec["file"])
     if origin is not None and not path.is_absolute():
         path = Path(origin).parent / path
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        found = False
+    if not found:
+        raise ConfigError(file, where, f"no such file {shown(str(path))} (a vendor JSON document, relative to the "
+                          "scenario file)")
     imported = import_file(path, spec.get("vendor"), spec.get("tunnel"))
     explicit = {k: v for k, v in raw.items() if k != "import"}
     for target, (jpath, value) in imported.masked.items():

@@ -73,7 +73,7 @@ def schema_pattern(kind: str, positive: bool = False) -> str:
     return "^" + ("(?=[^1-9]*[1-9])" if positive else "") + f"(?:{PATTERNS[kind]})(?![\\s\\S])"
 
 
-def _number(value: object, what: str, help_: str, limit: float) -> float | None:
+def _number(value: object, what: str, help_: str, limit: float | int) -> float | None:
     """A YAML / JSON number checked once for every field: finite, not negative, not beyond
     ``limit``; None when ``value`` is not a number."""
     if isinstance(value, bool):
@@ -88,7 +88,7 @@ def _number(value: object, what: str, help_: str, limit: float) -> float | None:
         raise ValueError(f"expected {help_}, got NaN (not a number)")
     if number < 0:
         raise ValueError(f"a {what} cannot be negative: {shown(value)}")
-    if number > limit:
+    if (value > limit) if isinstance(value, int) and isinstance(limit, int) else number > limit:
         raise ValueError(f"a {what} is at most {limit:g}, got {shown(value)}")
     return number
 
