@@ -9,6 +9,7 @@ its timeline (and under ``expectations`` in ``--json``) but exits 0 whatever the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -117,6 +118,16 @@ def _writable(path: str, flag: str) -> Path:
     return p
 
 
+@contextlib.contextmanager
+def _output(flag: str, path: Path | None) -> typing.Iterator[None]:
+    """An output that fails while written (disk full, a file the system refuses) as one line
+    naming the flag."""
+    try:
+        yield
+    except OSError as e:
+        raise ConfigError(None, flag, f"cannot write {shown(str(path))}: {e.strerror or e}") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .trace.jsonl import write_events
     from .trace.timeline import render
@@ -134,10 +145,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = _simulate_with_progress(scenario, args)
     if trace_opts.wanted:  # first: a trace refused for an algorithm Wireshark lacks writes nothing
         from .trace.packets import write_trace
-        for line in write_trace(result, trace_opts).lines():
+        with _output("--pcap / --keys", trace_opts.pcap or trace_opts.keys):
+            written = write_trace(result, trace_opts)
+        for line in written.lines():
             print(line, file=sys.stderr)
     if events_path:
-        write_events(events_path, result.events)
+        with _output("--events", events_path):
+            write_events(events_path, result.events)
     if to_stdout:
         from .trace.jsonl import dumps
         for e in result.events:
@@ -196,7 +210,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                            Console(highlight=False, soft_wrap=True), verbose=args.verbose)
     status = exit_status(checks)
     if junit_path and status != 2:
-        write_junit(junit_path, checks)
+        with _output("--junit", junit_path):
+            write_junit(junit_path, checks)
     elif junit_path:
         print(f"ipsecsim: error: --junit: {args.junit} not written: an input is bad (listed above)", file=sys.stderr)
     return status

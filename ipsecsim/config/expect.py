@@ -99,7 +99,7 @@ class SummaryBound(BaseModel):
     def _path(cls, v: str) -> str:
         parts = v.split(".")
         if not v or any(not p.strip() for p in parts):
-            raise ValueError(f"summary path {v!r} must be dotted keys such as peers.A.messages.retransmitted")
+            raise ValueError(f"summary path {shown(v)} must be dotted keys such as peers.A.messages.retransmitted")
         return v
 
     @model_validator(mode="after")
@@ -171,7 +171,7 @@ class Expectation(BaseModel):
             for key in self.filters:
                 if key not in fields:
                     hint = V.suggest(key, (*fields, *EVENT_KEYS, "label"))
-                    raise ValueError(f"unknown key {key!r}{hint} (expectation keys: {', '.join(EVENT_KEYS)}, "
+                    raise ValueError(f"unknown key {shown(key)}{hint} (expectation keys: {', '.join(EVENT_KEYS)}, "
                                      f"label; fields of {self.event}: {', '.join(fields)})")
             V.check_fields(self.event, self.filters)
             payloads = self.filters.get("payloads")
@@ -190,7 +190,7 @@ class Expectation(BaseModel):
             raise ValueError("status: names at least one peer, e.g. {A: ipsec_sa_established}")
         for peer, st in self.status.items():
             if st not in V.STATUSES:
-                raise ValueError(f"status of {peer}: {st!r} is not a status{V.suggest(st, V.STATUSES)} "
+                raise ValueError(f"status of {peer}: {shown(st)} is not a status{V.suggest(st, V.STATUSES)} "
                                  f"(allowed: {', '.join(V.STATUSES)})")
 
     def _check_counts(self) -> None:
@@ -244,7 +244,7 @@ def parse_expectations(entries: Sequence[Mapping[str, Any] | Expectation], peers
             raise ConfigError(None, f"expect[{i}]{loc}", msg) from None
         for key, name in e.peers_named():
             if name not in peers and not (key == "peer" and (name == "link" or name in groups)):
-                raise ConfigError(None, f"expect[{i}].{key}", f"{name!r} is not a peer of this scenario "
+                raise ConfigError(None, f"expect[{i}].{key}", f"{shown(name)} is not a peer of this scenario "
                                   f"(peers: {', '.join(peers)})")
         out.append(e)
     return out

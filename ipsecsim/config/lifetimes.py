@@ -181,7 +181,7 @@ def _resolve_dim(section: str, dim: str, life: Any, rekey: Any, rand: Any, margi
     elif is_percent(life):
         if not isinstance(rekey, int | float):
             raise LifetimeError(p_life, f"life{key} {life} is relative to rekey{key}, which must then be an "
-                                f"absolute value (got {rekey!r})")
+                                f"absolute value (got {shown(rekey)})")
         if percent(life) <= 1.0:
             raise LifetimeError(p_life, f"life{key} {life} of rekey{key} must be more than 100 %: the SA has to "
                                 "outlive its rekeying")

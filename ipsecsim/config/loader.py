@@ -304,7 +304,7 @@ def expand_dotted(overrides: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in overrides.items():
         if not isinstance(key, str) or not key or any(not p for p in key.split(".")):
-            raise ConfigError(None, "overrides", f"{key!r} is not a dotted path such as peers.A.ike.psk")
+            raise ConfigError(None, "overrides", f"{shown(key)} is not a dotted path such as peers.A.ike.psk")
         *parents, leaf = key.split(".")
         nested: dict[str, Any] = {leaf: dict(value) if isinstance(value, Mapping) else value}
         for p in reversed(parents):
@@ -361,7 +361,7 @@ def _import_peer(name: str, raw: dict[str, Any], file: str | None, origin: str |
     explicit = {k: v for k, v in raw.items() if k != "import"}
     for target, (jpath, value) in imported.masked.items():
         if not _has_path(explicit, target):
-            raise ConfigError(str(path), jpath, f"the value {value!r} is masked in this document; give the real "
+            raise ConfigError(str(path), jpath, f"the value {shown(value)} is masked in this document; give the real "
                               f"one in the scenario as peers.{name}.{target}")
     for target, why in imported.missing.items():
         if not _has_path(explicit, target):

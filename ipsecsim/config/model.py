@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from ..errors import shown
 from ..proto.algorithms import Kind, keywords
 from ..proto.proposals import ProposalError, Protocol, parse
 from ..vocabulary import suggest
@@ -46,7 +47,7 @@ def _ipv4(value: object) -> str:
     try:
         return str(ipaddress.IPv4Address(str(value).strip()))
     except ValueError:
-        raise ValueError(f"invalid IPv4 address {value!r} (e.g. 192.0.2.1)") from None
+        raise ValueError(f"invalid IPv4 address {shown(value)} (e.g. 192.0.2.1)") from None
 
 
 def _cidr(value: object) -> str:
@@ -57,7 +58,7 @@ def _cidr(value: object) -> str:
         hint = ""
         if "host bits set" in str(e):
             hint = f"; did you mean {ipaddress.IPv4Network(text, strict=False)}?"
-        raise ValueError(f"invalid CIDR {value!r}: {e}{hint} (e.g. 10.1.0.0/24)") from None
+        raise ValueError(f"invalid CIDR {shown(value)}: {e}{hint} (e.g. 10.1.0.0/24)") from None
 
 
 
@@ -349,7 +350,7 @@ def _probability(value: Any) -> float:
         try:
             value = float(value.strip()[:-1]) / 100
         except ValueError:
-            raise ValueError(f"expected a probability such as 0.05 or 5%, got {value!r}") from None
+            raise ValueError(f"expected a probability such as 0.05 or 5%, got {shown(value)}") from None
     return value  # type: ignore[no-any-return]
 
 
@@ -403,7 +404,7 @@ def _loss(value: Any) -> float | GilbertElliott:
     p = _probability(value)
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
         raise ValueError(f"expected a probability between 0 and 1 (0.05 or 5%) or a gilbert-elliott model, "
-                         f"got {value!r}")
+                         f"got {shown(value)}")
     return float(p)
 
 
@@ -482,14 +483,14 @@ class FaultConfig(Strict):
             if k not in ("loss", "delay", "link_down"):
                 raise ValueError(f"'direction' applies to loss, delay and link_down faults, not {k}")
             if not _DIRECTION.match(self.direction):
-                raise ValueError(f"direction {self.direction!r} must look like 'A->B'")
+                raise ValueError(f"direction {shown(self.direction)} must look like 'A->B'")
         if self.between is not None:
             if k not in ("loss", "delay", "link_down", "link_up"):
                 raise ValueError(f"'between' applies to loss, delay, link_down and link_up faults, not {k}")
             if self.direction is not None:
                 raise ValueError("give either 'direction' (one way) or 'between' (both ways), not both")
             if self.between[0] == self.between[1]:
-                raise ValueError(f"'between' names two different peers, got {self.between[0]!r} twice")
+                raise ValueError(f"'between' names two different peers, got {shown(self.between[0])} twice")
         if self.protocol != "all" and k not in ("loss", "delay", "link_down"):
             raise ValueError(f"'protocol' applies to loss, delay and link_down faults, not {k}")
         if self.set is not None and k not in ("reconfigure", "recreate"):
@@ -587,7 +588,7 @@ class ScenarioConfig(Strict):
     @classmethod
     def _name(cls, v: str) -> str:
         if not _NAME.match(v):
-            raise ValueError(f"name must be 1-64 characters of letters, digits, _ - . or space, got {v!r}")
+            raise ValueError(f"name must be 1-64 characters of letters, digits, _ - . or space, got {shown(v)}")
         return v
 
     @field_validator("peers")
@@ -598,7 +599,7 @@ class ScenarioConfig(Strict):
                              f"({', '.join(v) or 'none'})")
         for name in v:
             if not _PEER_NAME.match(name):
-                raise ValueError(f"peer name {name!r} must be 1-32 characters of letters, digits, _ . -")
+                raise ValueError(f"peer name {shown(name)} must be 1-32 characters of letters, digits, _ . -")
         return v
 
     @model_validator(mode="after")
@@ -608,7 +609,7 @@ class ScenarioConfig(Strict):
             for key, name in e.peers_named():
                 if name not in self.peers and not (key == "peer" and (name == "link" or name in groups)):
                     extra = (", an HA group" if groups else "") + " or link" if key == "peer" else ""
-                    raise ValueError(f"expect[{i}].{key}: {name!r} is not a peer of this scenario "
+                    raise ValueError(f"expect[{i}].{key}: {shown(name)} is not a peer of this scenario "
                                      f"(peers: {', '.join(self.peers)}{extra})")
         return self
 
@@ -626,7 +627,7 @@ def traffic_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
         for key, who in (("from", t.source), ("to", t.to)):
             if who not in cfg.peers and who not in groups:
                 known = f"peers: {', '.join(names)}" + (f"; HA groups: {', '.join(groups)}" if groups else "")
-                out.append((f"traffic[{i}].{key}", f"unknown peer {who!r}; {known}"))
+                out.append((f"traffic[{i}].{key}", f"unknown peer {shown(who)}; {known}"))
         if out:
             return out
         if t.source == t.to:
@@ -637,7 +638,7 @@ def traffic_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
         out += traffic_route_problems(cfg, i, t, src, dst)
         name = t.name or f"{t.kind}-{i + 1}"
         if name in seen:
-            out.append((f"traffic[{i}].name", f"two flows are named {name!r}"))
+            out.append((f"traffic[{i}].name", f"two flows are named {shown(name)}"))
         seen.add(name)
     return out
 

@@ -20,6 +20,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from ..errors import shown
 from .units import Duration
 
 
@@ -27,7 +28,7 @@ def _ipv4(value: object) -> str:
     try:
         return str(ipaddress.IPv4Address(str(value).strip()))
     except ValueError:
-        raise ValueError(f"invalid IPv4 address {value!r} (e.g. 203.0.113.5)") from None
+        raise ValueError(f"invalid IPv4 address {shown(value)} (e.g. 203.0.113.5)") from None
 
 
 RFC4787_DEFAULT = 300.0  # RFC 4787 REQ-5c: a default of five minutes or more is RECOMMENDED
@@ -56,7 +57,7 @@ def nat_problems(nat: NatConfig | None, peers: dict[str, tuple[str, str | None]]
     if nat is None:
         return []
     if nat.peer not in peers:
-        return [("link.nat.peer", f"{nat.peer!r} is not a peer of this scenario (peers: {', '.join(peers)})")]
+        return [("link.nat.peer", f"{shown(nat.peer)} is not a peer of this scenario (peers: {', '.join(peers)})")]
     for name, (address, _) in peers.items():
         if nat.public_address == address:
             return [("link.nat.public_address", f"{address} is peer {name}'s own address: the NAT's outside "

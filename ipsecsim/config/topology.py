@@ -34,6 +34,8 @@ import ipaddress
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..errors import shown
+
 if TYPE_CHECKING:
     from .model import PeerConfig, ScenarioConfig, TrafficConfig
 
@@ -70,13 +72,13 @@ def fault_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
     tunnels = ", ".join(f"[{n}, {m}]" for n, m in part.items() if names.index(n) < names.index(m))
     for i, f in enumerate(cfg.faults):
         if f.peer is not None and f.peer not in cfg.peers:
-            return [(f"faults[{i}].peer", f"unknown peer {f.peer!r}; {known}")]
+            return [(f"faults[{i}].peer", f"unknown peer {shown(f.peer)}; {known}")]
         for key, ends in (("direction", f.ends), ("between", f.between)):
             if not ends:
                 continue
             for end in ends:
                 if end not in cfg.peers:
-                    return [(f"faults[{i}].{key}", f"unknown peer {end!r}; {known}")]
+                    return [(f"faults[{i}].{key}", f"unknown peer {shown(end)}; {known}")]
             a, b = ends
             if part.get(a) != b:
                 return [(f"faults[{i}].{key}", f"{a} and {b} are not the two ends of a tunnel, so no packet "
@@ -164,7 +166,7 @@ def pairing_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
     for n, p in peers.items():
         allowed = f"allowed: one of the other peers ({', '.join(m for m in names if m != n)})"
         if p.remote_peer is not None and p.remote_peer not in peers:
-            return [(f"peers.{n}.remote_peer", f"unknown peer {p.remote_peer!r}; {allowed}")]
+            return [(f"peers.{n}.remote_peer", f"unknown peer {shown(p.remote_peer)}; {allowed}")]
         if p.remote_peer == n:
             return [(f"peers.{n}.remote_peer", f"a peer cannot be its own remote peer; {allowed}")]
     for n in names:
