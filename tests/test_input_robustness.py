@@ -209,7 +209,7 @@ def test_the_floors_run_in_bounded_time() -> None:
     from ipsecsim import simulate
     start = time.perf_counter()
     simulate(load_scenario(d))
-    assert time.perf_counter() - start < 30
+    assert time.perf_counter() - start < 60
 
 
 # --- --duration is the duration everything is checked against -----------------------------------
