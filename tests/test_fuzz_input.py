@@ -34,10 +34,10 @@ from hypothesis import strategies as st
 from ipsecsim.cli import main
 
 _LONG = os.environ.get("IPSECSIM_FUZZ") == "long"
-settings.register_profile("ipsecsim-ci", max_examples=120, deadline=None, derandomize=True,
+settings.register_profile("ipsecsim-ci", max_examples=120, deadline=None, derandomize=True, database=None,
                           suppress_health_check=list(HealthCheck))
 settings.register_profile("ipsecsim-long", max_examples=int(os.environ.get("IPSECSIM_FUZZ_EXAMPLES", "20000")),
-                          deadline=None, suppress_health_check=list(HealthCheck))
+                          deadline=None, database=None, suppress_health_check=list(HealthCheck))
 PROFILE = settings.get_profile("ipsecsim-long" if _LONG else "ipsecsim-ci")
 
 WALL_LIMIT = 60 if _LONG else 30

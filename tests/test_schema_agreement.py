@@ -96,7 +96,7 @@ def _loads(doc: dict[str, Any]) -> bool:
     return True
 
 
-@settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=400, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 @given(field=st.sampled_from(FIELDS), value=VALUES)
 def test_schema_and_loader_agree(field: tuple[tuple[str, ...], bool], value: Any) -> None:
     path, exact_strings = field

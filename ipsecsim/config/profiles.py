@@ -80,7 +80,9 @@ def names() -> list[str]:
 @functools.cache
 def load(name: str) -> Profile:
     if name not in names():
-        raise ConfigError(None, "profile", f"unknown profile {shown(name)}; available: {', '.join(names())}")
+        from ..vocabulary import suggest
+        hint = suggest(name, names()) if isinstance(name, str) else ""
+        raise ConfigError(None, "profile", f"unknown profile {shown(name)}; available: {', '.join(names())}{hint}")
     fname = f"profiles/{name}.yaml"
     data = yaml.safe_load((_dir() / f"{name}.yaml").read_text(encoding="utf-8"))
     sources = data.get("sources") or {}
