@@ -74,6 +74,20 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
+INSERT_KEYS = ["delay", "jitter", "interval", "rate", "every", "length", "bytes", "timeout", "retries", "life_bytes",
+               "rekey_bytes", "life_time", "rekey_time", "life_packets", "rekey_packets", "rand_time", "over_time",
+               "rekey_margin", "rekey_fuzz", "start", "stop", "at", "duration", "nat_keepalive", "keyingtries", "seed",
+               "mtu", "loss", "mean_good", "waits", "limit", "base", "tries", "retry_interval", "mapping_timeout",
+               "size", "packet_size", "half_open_timeout", "delete_rekeyed_delay", "nonce_bytes", "acquire_queue",
+               "epoch", "first", "last", "between", "after", "before", "count", "min", "max", "equals"]
+
+
+def _get(doc: Any, path: tuple[Any, ...]) -> Any:
+    for p in path:
+        doc = doc[p]
+    return doc
+
+
 def _set(doc: Any, path: tuple[Any, ...], value: Any, delete: bool) -> Any:
     if not path:
         return value
@@ -92,7 +106,7 @@ def mutated_scenario(draw: st.DrawFn) -> bytes:
     """A shipped scenario, mutated; returned as the bytes of a file."""
     name = draw(st.sampled_from(sorted(DOCS)))
     doc = yaml.safe_load(yaml.safe_dump(DOCS[name]))
-    kind = draw(st.sampled_from(["value", "value", "value", "value", "delete", "key", "deep", "file"]))
+    kind = draw(st.sampled_from(["value", "value", "value", "insert", "insert", "delete", "key", "deep", "file"]))
     if kind == "file":
         text = yaml.safe_dump(doc, sort_keys=False).encode()
         how = draw(st.sampled_from(["garbage", "cut", "duplicate", "bomb", "nested", "empty", "latin1"]))
@@ -123,6 +137,11 @@ def mutated_scenario(draw: st.DrawFn) -> bytes:
         if isinstance(parent, dict):
             new = draw(st.sampled_from(["tiemout", "", "0", "peers", "__class__", "x" * 300]))
             parent[new] = parent.pop(path[-1])
+    elif kind == "insert":  # a field the file does not set, with an odd value
+        parents = [p for p in [(), *paths] if isinstance(_get(doc, p), dict)]
+        parent = _get(doc, draw(st.sampled_from(parents)))
+        key = draw(st.sampled_from(INSERT_KEYS))
+        parent[key] = draw(st.one_of(st.sampled_from(ODD_VALUES), st.floats(), st.integers()))
     elif kind == "deep":
         doc = _set(doc, path, _deep(draw(st.integers(10, 200))), delete=False)
     else:
