@@ -100,14 +100,18 @@ def parser(kind: str, allow_percent: bool = True, roles: bool = False) -> Any:
     return parse
 
 
-def schema(kind: str, roles: bool = False, of: str = "", allow_percent: bool = True) -> dict[str, Any]:
-    """JSON Schema of a lifetime key, the same forms ``parser`` accepts."""
+def schema(kind: str, roles: bool = False, of: str = "", allow_percent: bool = True,
+           positive: bool = False) -> dict[str, Any]:
+    """JSON Schema of a lifetime key, the same forms ``parser`` accepts; ``positive``: a hard
+    lifetime, which cannot be 0."""
     pct = {"type": "string", "pattern": _PCT.pattern.replace("$", "(?![\\s\\S])")}
-    number: dict[str, Any] = {"type": "integer" if kind in ("size", "count") else "number", "minimum": 0,
+    number: dict[str, Any] = {"type": "integer" if kind in ("size", "count") else "number",
+                              "exclusiveMinimum" if positive else "minimum": 0,
                               "maximum": {"duration": MAX_DURATION, "percent": 1e7}.get(kind, MAX_SIZE)}
     forms: list[dict[str, Any]] = [number]
     if kind in PATTERNS:
-        forms.append({"type": "string", "pattern": f"^(?:{PATTERNS[kind]})(?![\\s\\S])"})
+        nonzero = "(?=[^1-9]*[1-9])" if positive else ""
+        forms.append({"type": "string", "pattern": f"^{nonzero}(?:{PATTERNS[kind]})(?![\\s\\S])"})
     if allow_percent or kind == "percent":
         forms.append(pct)
     base: dict[str, Any] = {"anyOf": forms}

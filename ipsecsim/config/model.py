@@ -62,10 +62,10 @@ def _cidr(value: object) -> str:
 
 
 
-def _life(kind: str, of: str, allow_percent: bool = True, roles: bool = False) -> Any:
+def _life(kind: str, of: str, allow_percent: bool = True, roles: bool = False, positive: bool = False) -> Any:
     """A lifetime key: ``kind`` value, a percentage (see config/lifetimes.py), per role."""
     return Annotated[Any, BeforeValidator(_life_parser(kind, allow_percent, roles)),
-                     WithJsonSchema(_life_schema(kind, roles, of, allow_percent))]
+                     WithJsonSchema(_life_schema(kind, roles, of, allow_percent, positive))]
 
 
 if TYPE_CHECKING:  # built at run time from the lifetime parsers; any value to a type checker
@@ -79,9 +79,10 @@ if TYPE_CHECKING:  # built at run time from the lifetime parsers; any value to a
     Fuzz: TypeAlias = Any
     OverTime: TypeAlias = Any
 else:
-    LifeTime = _life("duration", "duration, or a percentage of rekey_time above 100% (strongSwan default 110%)")
-    LifeBytes = _life("size", "size, or a percentage of rekey_bytes above 100%")
-    LifePackets = _life("count", "packet count, or a percentage of rekey_packets above 100%")
+    LifeTime = _life("duration", "duration, or a percentage of rekey_time above 100% (strongSwan default 110%)",
+                     positive=True)
+    LifeBytes = _life("size", "size, or a percentage of rekey_bytes above 100%", positive=True)
+    LifePackets = _life("count", "packet count, or a percentage of rekey_packets above 100%", positive=True)
     RekeyTime = _life("duration", "duration, a percentage of life_time, or {initiator: .., responder: ..}", roles=True)
     RekeyBytes = _life("size", "size, a percentage of life_bytes, or {initiator: .., responder: ..}", roles=True)
     RekeyPackets = _life("count", "packet count, a percentage of life_packets, or {initiator: .., responder: ..}",
