@@ -119,7 +119,9 @@ def read_text(path: str | Path) -> str:
     name = STDIN if str(path) == "-" else str(path)
     try:
         if str(path) == "-":
-            data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+            stream = getattr(sys.stdin, "buffer", None)
+            data = stream.read(MAX_FILE_BYTES + 1) if stream is not None else \
+                sys.stdin.read(MAX_FILE_BYTES + 1).encode("utf-8", "surrogateescape")
         else:
             with Path(path).open("rb") as f:
                 data = f.read(MAX_FILE_BYTES + 1)
