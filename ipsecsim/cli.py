@@ -10,8 +10,11 @@ its timeline (and under ``expectations`` in ``--json``) but exits 0 whatever the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,10 +25,23 @@ from . import __version__
 from .config import profiles
 from .config.loader import Scenario, load_scenario
 from .config.units import parse_duration
-from .errors import ConfigError
+from .errors import ConfigError, one_line, shown
+
+MAX_SEED = 2**64 - 1
+"""The largest seed (the scenario's ``seed`` has the same bound)."""
 
 if TYPE_CHECKING:
     from .trace.options import TraceOptions
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (``ipsecsim: error: run: --duration: ...``), no
+    usage block: the same form as every other bad-input message, exit status 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        where = self.prog.removeprefix("ipsecsim").strip()
+        self.exit(2, f"ipsecsim: error: {where + ': ' if where else ''}{one_line(message)} "
+                  f"(see {self.prog} --help)\n")
 
 
 def _duration_arg(text: str) -> float:
@@ -49,12 +65,24 @@ def _tolerance_arg(text: str) -> float:
 
 
 def _seed_arg(text: str) -> int:
+    allowed = f"a seed is a whole number 0 or greater, at most {MAX_SEED}, got {shown(text)}"
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number 0 or greater, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number 0 or greater, got {text!r}")
+        raise argparse.ArgumentTypeError(allowed) from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(allowed)
+    return value
+
+
+def _count_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"the number of parallel runs is a whole number from 1 to 64, "
+                                         f"got {shown(text)}")
     return value
 
 
@@ -83,12 +111,32 @@ def _distinct_outputs(inputs: Sequence[str], outputs: Sequence[tuple[str, Path |
 
 
 def _writable(path: str, flag: str) -> Path:
+    """``path`` as an output file that can be written (checked before the run, which may be long)."""
     p = Path(path)
-    if p.is_dir():
-        raise ConfigError(None, flag, f"{path} is a directory; give a file name")
-    if not p.parent.exists():
-        raise ConfigError(None, flag, f"cannot write {path}: directory {p.parent} does not exist")
+    try:
+        if p.is_dir():
+            raise ConfigError(None, flag, f"{shown(path)} is a directory; give a file name")
+        if not p.parent.is_dir():
+            raise ConfigError(None, flag, f"cannot write {shown(path)}: directory {shown(str(p.parent))} does "
+                              "not exist")
+        if (p.exists() and not os.access(p, os.W_OK)) or (not p.exists() and not os.access(p.parent, os.W_OK)):
+            raise ConfigError(None, flag, f"cannot write {shown(path)}: permission denied")
+        p.resolve()
+    except (OSError, ValueError) as e:  # a name too long, a NUL byte, a loop of links
+        raise ConfigError(None, flag, f"cannot write {shown(path)}: {getattr(e, 'strerror', None) or e}") from None
+    if len(p.name.encode(errors="surrogateescape")) > 250:
+        raise ConfigError(None, flag, f"cannot write {shown(path)}: file name too long")
     return p
+
+
+@contextlib.contextmanager
+def _output(flag: str, path: Path | None) -> typing.Iterator[None]:
+    """An output that fails while written (disk full, a file the system refuses) as one line
+    naming the flag."""
+    try:
+        yield
+    except OSError as e:
+        raise ConfigError(None, flag, f"cannot write {shown(str(path))}: {e.strerror or e}") from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -98,7 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if to_stdout and args.json:
         raise ConfigError(None, "--events", "'-' writes the events to stdout, where --json writes the summary; "
                           "give a file name for one of them")
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, duration=args.duration)
     from .trace.timeline_filter import from_args
     only = from_args(args, [*scenario.peers, "link", *(g.name for g in scenario.config.ha)], args.scenario)
     if only.active and (args.json or to_stdout):
@@ -108,13 +156,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     trace_opts = _trace_options(scenario, args)
     _distinct_outputs(_input_files(args.scenario, scenario), [
         ("--events", events_path), ("--pcap", trace_opts.pcap), ("--keys", trace_opts.keys)])
+    for note in scenario.notes:
+        print(f"ipsecsim: warning: {scenario.file}: {note}", file=sys.stderr)
     result = _simulate_with_progress(scenario, args)
     if trace_opts.wanted:  # first: a trace refused for an algorithm Wireshark lacks writes nothing
         from .trace.packets import write_trace
-        for line in write_trace(result, trace_opts).lines():
+        with _output("--pcap / --keys", trace_opts.pcap or trace_opts.keys):
+            written = write_trace(result, trace_opts)
+        for line in written.lines():
             print(line, file=sys.stderr)
     if events_path:
-        write_events(events_path, result.events)
+        with _output("--events", events_path):
+            write_events(events_path, result.events)
     if to_stdout:
         from .trace.jsonl import dumps
         for e in result.events:
@@ -199,29 +252,46 @@ def _simulate_with_progress(scenario: Scenario, args: argparse.Namespace):  # ty
     from .sim.runner import simulate
     engine = getattr(args, "engine", None) or "fast"
     if not sys.stderr.isatty():
-        return simulate(scenario, seed=args.seed, duration=args.duration, engine=engine)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        return simulate(scenario, seed=args.seed, duration=getattr(args, "duration", None), engine=engine)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     columns = (TextColumn("simulating {task.description}"), BarColumn(), TextColumn("{task.fields[at]}"),
-               TimeElapsedColumn())
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(scenario.name, total=1.0, at="")
 
         def advance(now: float, until: float) -> None:
-            bar.update(task, completed=now / until, at=f"{now:,.0f} of {until:,.0f} s")
+            bar.update(task, completed=now / until, at=progress_text(now, until))
 
-        return simulate(scenario, seed=args.seed, duration=args.duration, progress=advance, engine=engine)
+        return simulate(scenario, seed=args.seed, duration=getattr(args, "duration", None), progress=advance,
+                        engine=engine)
+
+
+def progress_text(now: float, until: float) -> str:
+    """Simulated time done of the total, in days from a run of two days up."""
+    if until >= 2 * 86400:
+        return f"day {now / 86400:,.1f} of {until / 86400:,.1f}"
+    return f"{now:,.0f} of {until:,.0f} s"
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from .check.junit import write_junit
     from .check.report import render_checks
-    from .check.runner import check_paths, exit_status
+    from .check.runner import check_paths, exit_status, scenario_files
     junit_path = _writable(args.junit, "--junit") if args.junit else None
-    checks = render_checks(check_paths(args.paths, seed=args.seed), Console(highlight=False, soft_wrap=True),
-                           verbose=args.verbose)
-    if junit_path:
-        write_junit(junit_path, checks)
-    return exit_status(checks)
+    if junit_path is not None:
+        inputs = [Path(f).resolve() for f, err in scenario_files(args.paths) if not err]
+        if junit_path.resolve() in inputs or junit_path.suffix in (".yaml", ".yml"):
+            raise ConfigError(None, "--junit", f"{shown(args.junit)} is a scenario file; the report goes to "
+                              "another file (e.g. report.xml)")
+    checks = render_checks(check_paths(args.paths, seed=args.seed, jobs=args.jobs, timeout=args.timeout),
+                           Console(highlight=False, soft_wrap=True), verbose=args.verbose)
+    status = exit_status(checks)
+    if junit_path and status != 2:
+        with _output("--junit", junit_path):
+            write_junit(junit_path, checks)
+    elif junit_path:
+        print(f"ipsecsim: error: --junit: {args.junit} not written: an input is bad (listed above)", file=sys.stderr)
+    return status
 
 
 def _trace_options(scenario: Scenario, args: argparse.Namespace) -> TraceOptions:
@@ -239,7 +309,8 @@ def _trace_options(scenario: Scenario, args: argparse.Namespace) -> TraceOptions
 
 def cmd_schema(args: argparse.Namespace) -> int:
     from .config.model import ScenarioConfig
-    schema = ScenarioConfig.model_json_schema(by_alias=True)
+    from .config.units import push_bounds
+    schema = push_bounds(ScenarioConfig.model_json_schema(by_alias=True))
     peer = schema.get("$defs", {}).get("PeerConfig", {})
     if "required" in peer:  # a peer imported from vendor JSON gets these keys from the document
         peer["if"], peer["then"], peer["else"] = {"required": ["import"]}, {}, {"required": peer.pop("required")}
@@ -336,7 +407,7 @@ def _address_arg(text: str) -> tuple[str, str]:
 def cmd_compare(args: argparse.Namespace) -> int:
     from .trace.capture import read_ike_messages
     from .trace.compare import compare_run, render
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, duration=args.duration)
     capture = read_ike_messages(args.capture)
     if not capture:
         raise ConfigError(args.capture, "", "no IKE message in the capture (UDP 500, or 4500 with the non-ESP "
@@ -369,16 +440,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="ipsecsim", description="Simulate IPsec / IKE tunnels in simulated time.")
+    ap = _Parser(prog="ipsecsim", description="Simulate IPsec / IKE tunnels in simulated time.")
     ap.add_argument("--version", action="version", version=f"ipsecsim {__version__}")
-    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     run = sub.add_parser("run", help="simulate a scenario and print its timeline")
-    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("scenario", help="scenario YAML file ('-': read it from standard input)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON (nothing else on stdout)")
     run.add_argument("--events", metavar="FILE", help="write every event as JSONL to FILE ('-': to stdout, "
                      "instead of the timeline)")
     run.add_argument("--seed", type=_seed_arg, metavar="N", help="override the scenario seed")
-    run.add_argument("--duration", type=_duration_arg, metavar="TIME", help="override the simulated time (e.g. 2h)")
+    run.add_argument("--duration", type=_duration_arg, metavar="TIME", help="override the simulated time (e.g. 2h); "
+                     "faults and flows after it are dropped, with a warning")
     run.add_argument("-v", "--verbose", action="store_true", help="also show received messages")
     run.add_argument("--engine", choices=["fast", "simpy"], default="fast",
                      help="event loop: fast (callback loop, the default) or simpy (the same run on SimPy)")
@@ -414,6 +486,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--junit", metavar="FILE", help="also write the verdicts as JUnit XML to FILE")
     check.add_argument("--seed", type=_seed_arg, metavar="N", help="override every scenario's seed")
     check.add_argument("-v", "--verbose", action="store_true", help="list met expectations too")
+    check.add_argument("-j", "--jobs", type=_count_arg, default=1, metavar="N", help="run N scenarios at a time, "
+                       "each in its own process (default 1)")
+    check.add_argument("--timeout", type=_duration_arg, metavar="TIME", help="wall-clock limit per scenario (e.g. "
+                       "60s); a scenario over it is stopped and reported as failed")
     check.set_defaults(func=cmd_check)
     imp = sub.add_parser("import", help="print the scenario equivalent to a vendor's VPN connection JSON")
     imp.add_argument("vendor", choices=["huawei", "alibaba"], help="huawei: a vpn_connection (request or response), "
@@ -480,7 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # a bad flag: one line, SystemExit(2)
     try:
         return int(args.func(args))
     except ConfigError as e:
@@ -488,3 +564,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except OSError as e:  # an output that became unwritable during the run (disk full, removed directory)
+        where = f"{shown(e.filename)}: " if e.filename else ""
+        print(f"ipsecsim: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2

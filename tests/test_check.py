@@ -21,6 +21,8 @@ from conftest import ROOT, SCENARIOS
 from factory import STRONGSWAN_GIVE_UP, scenario_dict
 
 from ipsecsim import ConfigError, load_scenario, simulate
+from ipsecsim.check.junit import junit_xml
+from ipsecsim.check.runner import check_paths
 from ipsecsim.cli import main
 
 GIVE_UP = STRONGSWAN_GIVE_UP  # strongSwan defaults, whole-ms waits: 165.060 s
@@ -182,8 +184,12 @@ def test_junit_groups_testcases_per_scenario(tmp_path: Path, capsys: pytest.Capt
     broken = write(tmp_path, {"name": "broken"}, "broken.yaml")
     empty = write(tmp_path, scenario_dict(name="empty"), "empty.yaml")
     junit = tmp_path / "out.xml"
+    junit.write_text("the report of the last good run\n")
+    # bad input (exit 2): the report of the last run a user has is kept, and the line says why
     assert main(["check", good, broken, empty, "--junit", str(junit), "--seed", "9"]) == 2
-    root = ET.parse(junit).getroot()
+    assert junit.read_text() == "the report of the last good run\n"
+    assert "--junit: " + str(junit) + " not written" in capsys.readouterr().err
+    root = ET.fromstring(junit_xml(list(check_paths([good, broken, empty], seed=9))))
     assert root.tag == "testsuites"
     assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("4", "1", "1", "1")
     suites = root.findall("testsuite")

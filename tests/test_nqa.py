@@ -58,7 +58,7 @@ def test_revoked_route_drops_user_traffic_but_not_the_probes():
 
 
 @pytest.mark.parametrize("bad,path,fragment", [
-    ({**TUNNEL, "interval": 0}, "peers.A.nqa.interval", "greater than 0"),
+    ({**TUNNEL, "interval": 0}, "peers.A.nqa.interval", "greater than or equal to 0.1"),
     ({**TUNNEL, "retries": 0}, "peers.A.nqa.retries", "greater than or equal to 1"),
     ({**TUNNEL, "policy": "withdraw"}, "peers.A.nqa.policy", "allowed: none, revoke_route"),
     ({**TUNNEL, "source": "10.101.0.300"}, "peers.A.nqa.source", "invalid IPv4 address"),

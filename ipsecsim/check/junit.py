@@ -26,6 +26,10 @@ def _suite(c: ScenarioCheck) -> ET.Element:
         case = ET.SubElement(suite, "testcase", classname=name, name="load and simulate", file=c.file)
         ET.SubElement(case, "error", message=c.error, type="ConfigError").text = c.error
         tests, errors = 1, 1
+    elif c.failure:
+        case = ET.SubElement(suite, "testcase", classname=name, name="load and simulate", file=c.file)
+        ET.SubElement(case, "failure", message=c.failure, type="Timeout").text = c.failure
+        tests, failures = 1, 1
     elif c.report is not None and not len(c.report):
         case = ET.SubElement(suite, "testcase", classname=name, name="expectations", file=c.file)
         ET.SubElement(case, "skipped", message="no expect: block")
@@ -65,4 +69,11 @@ def junit_xml(checks: Sequence[ScenarioCheck]) -> bytes:
 
 
 def write_junit(path: Path, checks: Sequence[ScenarioCheck]) -> None:
-    path.write_bytes(junit_xml(checks))
+    """Write the report whole or not at all: a temporary file beside ``path``, then renamed
+    over it, so an existing report is never left half written."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(junit_xml(checks))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -38,8 +38,8 @@ def render_run(report: CheckResult, console: Console) -> None:
 def render_check(c: ScenarioCheck, console: Console, verbose: bool = False) -> None:
     """One scenario: PASS / FAIL / ERROR / EMPTY and its unmet expectations (all with ``verbose``)."""
     head = _HEAD[c.status]
-    if c.error:
-        console.print(f"{head} {escape(c.error)}")
+    if c.error or c.failure:
+        console.print(f"{head} {escape(c.error or c.failure)}")
         return
     assert c.report is not None
     n, ok = len(c.report), sum(v.passed for v in c.report)

@@ -7,9 +7,13 @@ and the other files are still checked; a failed expectation is exit 1.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
+import typing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Literal
 
@@ -32,11 +36,15 @@ class ScenarioCheck:
     seconds: float = 0.0
     """Wall-clock time the run took (reported in JUnit, never asserted)."""
     description: str = field(default="", repr=False)
+    failure: str = ""
+    """Why a scenario that loaded did not give verdicts (over ``--timeout``): a failure, not bad input."""
 
     @property
     def status(self) -> Status:
         if self.error:
             return "error"
+        if self.failure:
+            return "fail"
         assert self.report is not None
         if any(v.outcome == "error" for v in self.report):
             return "error"
@@ -78,10 +86,80 @@ def check_file(file: str, seed: int | None = None) -> ScenarioCheck:
                          description=scenario.config.description)
 
 
-def check_paths(paths: Sequence[str], seed: int | None = None) -> Iterator[ScenarioCheck]:
-    """Each scenario file checked, one at a time (so a caller can report as they finish)."""
-    for f, err in scenario_files(paths):
-        yield ScenarioCheck(f, error=f"{f}: {err}") if err else check_file(f, seed)
+def check_paths(paths: Sequence[str], seed: int | None = None, jobs: int = 1,
+                timeout: float | None = None) -> Iterator[ScenarioCheck]:
+    """Each scenario file checked, in the order named (so a caller can report as they finish).
+    With ``jobs`` > 1 or a ``timeout`` (wall-clock seconds per scenario), each runs in its own
+    process, ``jobs`` at a time; one over ``timeout`` is stopped and reported as failed."""
+    found = list(scenario_files(paths))
+    if jobs <= 1 and timeout is None:
+        for f, err in found:
+            yield ScenarioCheck(f, error=f"{f}: {err}") if err else check_file(f, seed)
+        return
+    yield from _in_processes(found, seed, jobs, timeout)
+
+
+def _child(conn: Connection, file: str, seed: int | None) -> None:
+    try:
+        conn.send(check_file(file, seed))
+    except Exception as e:  # reported as this scenario's error, as the in-process path would raise it
+        conn.send(ScenarioCheck(file, error=f"{file}: {type(e).__name__}: {e}"))
+    finally:
+        conn.close()
+
+
+def _over_time(file: str, timeout: float, seconds: float) -> ScenarioCheck:
+    return ScenarioCheck(file, seconds=seconds, failure=f"{file}: did not finish within --timeout {timeout:g} s "
+                         "(wall clock); stopped")
+
+
+def _in_processes(found: list[tuple[str, str]], seed: int | None, jobs: int,
+                  timeout: float | None) -> Iterator[ScenarioCheck]:
+    methods = multiprocessing.get_all_start_methods()
+    ctx: typing.Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    done: dict[int, ScenarioCheck] = {}
+    todo = [(i, f) for i, (f, err) in enumerate(found) if not err]
+    for i, (f, err) in enumerate(found):
+        if err:
+            done[i] = ScenarioCheck(f, error=f"{f}: {err}")
+    running: dict[Connection, tuple[int, str, BaseProcess, float]] = {}
+    emitted = 0
+    try:
+        while todo or running:
+            while todo and len(running) < max(jobs, 1):
+                i, f = todo.pop(0)
+                here, there = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_child, args=(there, f, seed), daemon=True)
+                proc.start()
+                there.close()
+                running[here] = (i, f, proc, time.monotonic())
+            for conn in wait(list(running), timeout=0.05):
+                i, f, proc, started = running.pop(typing.cast(Connection, conn))
+                try:
+                    done[i] = typing.cast(Connection, conn).recv()
+                except EOFError:
+                    done[i] = ScenarioCheck(f, error=f"{f}: the run stopped without a result "
+                                            f"(exit status {proc.exitcode})")
+                proc.join()
+                if timeout is not None and time.monotonic() - started > timeout:  # finished, but too late
+                    done[i] = _over_time(f, timeout, time.monotonic() - started)
+            now = time.monotonic()
+            for conn, (i, f, proc, started) in list(running.items()):
+                if timeout is not None and now - started > timeout:
+                    proc.kill()
+                    proc.join()
+                    del running[conn]
+                    done[i] = _over_time(f, timeout, now - started)
+            while emitted in done:
+                yield done.pop(emitted)
+                emitted += 1
+        while emitted in done:
+            yield done.pop(emitted)
+            emitted += 1
+    finally:
+        for _, _, proc, _ in running.values():
+            proc.kill()
+            proc.join()
 
 
 def exit_status(checks: Sequence[ScenarioCheck]) -> int:

@@ -11,16 +11,21 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from ..errors import shown
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, strict=True)
+
+
+_EPOCH_MAX = 253402300799
 
 
 def parse_epoch(value: object) -> float:
     """Unix seconds from an ISO 8601 date-time with a time zone, or from a number."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if value < 0:
-            raise ValueError(f"epoch must not be before 1970, got {value!r}")
+        if not 0 <= value <= _EPOCH_MAX:
+            raise ValueError(f"epoch is Unix seconds from 0 (1970) to {_EPOCH_MAX} (9999-12-31), got {shown(value)}")
         return float(value)
     if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
         raise ValueError(f"epoch {value.isoformat()} is a date; give a time and a zone, "
@@ -32,13 +37,13 @@ def parse_epoch(value: object) -> float:
         try:
             when = datetime.datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"invalid epoch {text!r}: expected ISO 8601 such as 2024-01-01T00:00:00Z, "
+            raise ValueError(f"invalid epoch {shown(text)}: expected ISO 8601 such as 2024-01-01T00:00:00Z, "
                              f"or Unix seconds") from None
     if when.tzinfo is None:
         raise ValueError(f"epoch {text} needs a time zone, e.g. {text}Z")
     seconds = when.timestamp()
     if seconds < 0:
-        raise ValueError(f"epoch must not be before 1970, got {value!r}")
+        raise ValueError(f"epoch must not be before 1970, got {shown(value)}")
     return seconds
 
 
@@ -60,7 +65,7 @@ def _esp_sample(value: object) -> object:
     if isinstance(value, str):
         if value.strip().lower() == "all":
             return {"all": True}
-        raise ValueError(f"expected {{first: N, last: N}} or all, got {value!r}")
+        raise ValueError(f"expected {{first: N, last: N}} or all, got {shown(value)}")
     return value
 
 

@@ -28,7 +28,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -38,11 +37,8 @@ from pydantic import (
 )
 
 from .. import vocabulary as V
-from .units import DURATION_HELP, parse_duration, parse_size
-
-Duration = Annotated[float, BeforeValidator(parse_duration),
-                     WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
-                                     "description": DURATION_HELP})]
+from ..errors import shown
+from .units import Duration, parse_duration, parse_size
 
 EVENT_KEYS = ("peer", "between", "after", "before", "count", "at_least", "at_most", "never", "where")
 KINDS = ("event", "status", "summary")
@@ -51,15 +47,17 @@ KINDS = ("event", "status", "summary")
 def parse_bound(value: Any) -> float | int:
     """A number, or a duration (``30s``) or size (``20GB``) string, as seconds or bytes."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"expected a number, a duration (30s) or a size (20GB), got {value!r}")
+        raise ValueError(f"expected a number, a duration (30s) or a size (20GB), got {shown(value)}")
     if isinstance(value, int | float):
+        if not abs(value) < 1e300:
+            raise ValueError(f"expected a finite number, got {shown(value)}")
         return value
     for parse in (parse_duration, parse_size):
         try:
             return parse(value)
         except ValueError:
             pass
-    raise ValueError(f"expected a number, a duration (30s) or a size (20GB), got {value!r}")
+    raise ValueError(f"expected a number, a duration (30s) or a size (20GB), got {shown(value)}")
 
 
 _BOUND_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}],
@@ -69,7 +67,7 @@ _BOUND_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "nul
 class SummaryBound(BaseModel):
     """A value of the run summary (``ipsecsim run --json``) and the bounds it must respect."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
     path: str = Field(description="dotted path into the summary, e.g. peers.A.messages.retransmitted; "
                       "list items by index: peers.A.failures.0.notify")
@@ -101,7 +99,7 @@ class SummaryBound(BaseModel):
     def _path(cls, v: str) -> str:
         parts = v.split(".")
         if not v or any(not p.strip() for p in parts):
-            raise ValueError(f"summary path {v!r} must be dotted keys such as peers.A.messages.retransmitted")
+            raise ValueError(f"summary path {shown(v)} must be dotted keys such as peers.A.messages.retransmitted")
         return v
 
     @model_validator(mode="after")
@@ -116,13 +114,14 @@ class SummaryBound(BaseModel):
 class Expectation(BaseModel):
     """One entry of ``expect:``. Exactly one of ``event``, ``status``, ``summary``."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False, strict=True)
 
     event: str | None = Field(None, description="event name from docs/events.md; other keys of the entry "
                               "that are not listed here filter on the event's fields (notify: ...)")
     peer: str | None = Field(None, description="only events at this peer ('link' for link faults, an HA "
                              "group's name for its events)")
-    between: tuple[Duration, Duration] | None = Field(None, description="[from, to], inclusive, simulated time")
+    between: tuple[Duration, Duration] | None = Field(None, strict=False,
+                                                      description="[from, to], inclusive, simulated time")
     after: Duration | None = Field(None, description="only events at or after this time")
     before: Duration | None = Field(None, description="only events at or before this time")
     count: int | None = Field(None, ge=0, description="exactly this many matching events")
@@ -172,7 +171,7 @@ class Expectation(BaseModel):
             for key in self.filters:
                 if key not in fields:
                     hint = V.suggest(key, (*fields, *EVENT_KEYS, "label"))
-                    raise ValueError(f"unknown key {key!r}{hint} (expectation keys: {', '.join(EVENT_KEYS)}, "
+                    raise ValueError(f"unknown key {shown(key)}{hint} (expectation keys: {', '.join(EVENT_KEYS)}, "
                                      f"label; fields of {self.event}: {', '.join(fields)})")
             V.check_fields(self.event, self.filters)
             payloads = self.filters.get("payloads")
@@ -191,7 +190,7 @@ class Expectation(BaseModel):
             raise ValueError("status: names at least one peer, e.g. {A: ipsec_sa_established}")
         for peer, st in self.status.items():
             if st not in V.STATUSES:
-                raise ValueError(f"status of {peer}: {st!r} is not a status{V.suggest(st, V.STATUSES)} "
+                raise ValueError(f"status of {peer}: {shown(st)} is not a status{V.suggest(st, V.STATUSES)} "
                                  f"(allowed: {', '.join(V.STATUSES)})")
 
     def _check_counts(self) -> None:
@@ -245,7 +244,7 @@ def parse_expectations(entries: Sequence[Mapping[str, Any] | Expectation], peers
             raise ConfigError(None, f"expect[{i}]{loc}", msg) from None
         for key, name in e.peers_named():
             if name not in peers and not (key == "peer" and (name == "link" or name in groups)):
-                raise ConfigError(None, f"expect[{i}].{key}", f"{name!r} is not a peer of this scenario "
+                raise ConfigError(None, f"expect[{i}].{key}", f"{shown(name)} is not a peer of this scenario "
                                   f"(peers: {', '.join(peers)})")
         out.append(e)
     return out

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..errors import shown
 from .topology import partner_map
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ Watch = Literal["ipsec", "nqa"]
 class HaGroupConfig(BaseModel):
     """One HA group: the peers of one side that reach the other side through different tunnels."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, strict=True)
 
     name: str = Field(description="the group's name: traffic may name it in from / to; 1-32 characters of letters, "
                       "digits, _ . -; not a peer's name")
@@ -67,7 +68,7 @@ class HaGroupConfig(BaseModel):
     @classmethod
     def _name(cls, v: str) -> str:
         if not _NAME.match(v):
-            raise ValueError(f"group name {v!r} must be 1-32 characters of letters, digits, _ . -")
+            raise ValueError(f"group name {shown(v)} must be 1-32 characters of letters, digits, _ . -")
         return v
 
     @field_validator("members")
@@ -93,13 +94,14 @@ def ha_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
     for i, g in enumerate(cfg.ha):
         where = f"ha[{i}]"
         if g.name in cfg.peers or g.name == "link":
-            return [(f"{where}.name", f"{g.name!r} is already the name of a peer; a group needs a name of its own")]
+            return [(f"{where}.name", f"{shown(g.name)} is already the name of a peer; a group needs a name of its "
+                     "own")]
         if g.name in seen:
-            return [(f"{where}.name", f"two groups are named {g.name!r}")]
+            return [(f"{where}.name", f"two groups are named {shown(g.name)}")]
         seen.add(g.name)
         for j, m in enumerate(g.members):
             if m not in cfg.peers:
-                return [(f"{where}.members[{j}]", f"unknown peer {m!r}; allowed: {', '.join(names)}")]
+                return [(f"{where}.members[{j}]", f"unknown peer {shown(m)}; allowed: {', '.join(names)}")]
             if m in owner:
                 return [(f"{where}.members[{j}]", f"{m} is already a member of group {owner[m]}; a peer belongs "
                          f"to at most one group")]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 
-from ..errors import ConfigError
+from ..errors import ConfigError, shown
 from ..proto.algorithms import ALGORITHMS, PRF_FOR_INTEG, Kind
 from ..proto.proposals import Proposal, Protocol, parse
 from .model import PeerConfig
@@ -37,7 +37,7 @@ def _split(p: Proposal, kinds: tuple[Kind, ...]) -> str:
 def _one_each(text: str, p: Proposal, kinds: tuple[Kind, ...]) -> str | None:
     if all(len(p.of(k)) <= 1 for k in kinds):
         return None
-    return (f"{text!r}: an IKEv1 proposal holds one algorithm of each kind (strongSwan strips the others); "
+    return (f"{shown(text)}: an IKEv1 proposal holds one algorithm of each kind (strongSwan strips the others); "
             f"list the alternatives as separate proposals, e.g. [{_split(p, kinds)}]")
 
 

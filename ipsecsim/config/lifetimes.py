@@ -25,10 +25,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..errors import shown
 from ..proto.lifetime import Lifetime, Limit
-from .units import format_duration, format_size, parse_duration, parse_size
+from .units import MAX_DURATION, MAX_SIZE, PATTERNS, format_duration, format_size, parse_duration, parse_size
 
-_PCT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+_PCT = re.compile(r"^[ \t]*([0-9]{1,9}(?:\.[0-9]{1,9})?)[ \t]*%[ \t]*$")
 ROLES = ("initiator", "responder")
 
 # Keys of one style that replace the other style's keys coming from a profile.
@@ -61,15 +62,16 @@ def percent(v: str) -> float:
 def _scalar(kind: str, allow_percent: bool, value: Any) -> Any:
     if isinstance(value, str) and "%" in value:
         if not allow_percent or not is_percent(value):
-            raise ValueError(f"expected a {kind} here, not a percentage ({value!r})" if not allow_percent else
-                             f"expected a percentage such as 90%, got {value!r}")
+            raise ValueError(f"expected a {kind} here, not a percentage ({shown(value)})" if not allow_percent else
+                             f"expected a percentage such as 90%, got {shown(value)}")
         return f"{percent(value) * 100:g}%"
     if kind == "duration":
         return parse_duration(value)
     if kind == "size":
         return parse_size(value)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or int(value) != value:
-        raise ValueError(f"expected a packet count (a whole number >= 0), got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_SIZE \
+            or int(value) != value:
+        raise ValueError(f"expected a packet count (a whole number from 0 to {MAX_SIZE}), got {shown(value)}")
     return int(value)
 
 
@@ -80,31 +82,43 @@ def parser(kind: str, allow_percent: bool = True, roles: bool = False) -> Any:
             return None
         if isinstance(value, dict):
             if not roles:
-                raise ValueError(f"expected a single value, not a mapping ({value!r})")
+                raise ValueError(f"expected a single value, not a mapping ({shown(value)})")
             if set(value) != set(ROLES):
                 raise ValueError(f"a per-role value needs exactly the keys initiator and responder, got "
-                                 f"{', '.join(map(str, value)) or 'none'}")
-            return {r: parse(value[r]) for r in ROLES}
+                                 f"{shown(', '.join(map(str, value))) if value else 'none'}")
+            single = parser(kind, allow_percent)
+            if any(value[r] is None for r in ROLES):
+                raise ValueError("a per-role value gives a value for both initiator and responder (not null)")
+            return {r: single(value[r]) for r in ROLES}
         if kind == "percent":
-            if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1e7:
                 return f"{value * 100:g}%"
             if not is_percent(value):
-                raise ValueError(f"expected a percentage such as 100% or a fraction such as 1.0, got {value!r}")
+                raise ValueError(f"expected a percentage such as 100% or a fraction such as 1.0, got {shown(value)}")
             return f"{percent(value) * 100:g}%"
         return _scalar(kind, allow_percent, value)
     return parse
 
 
-def schema(kind: str, roles: bool = False, of: str = "") -> dict[str, Any]:
-    base = {"duration": {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]},
-            "size": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]},
-            "count": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]},
-            "percent": {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^\d+(\.\d+)?%$"}]},
-            }[kind]
-    out: dict[str, Any] = dict(base)
+def schema(kind: str, roles: bool = False, of: str = "", allow_percent: bool = True,
+           positive: bool = False) -> dict[str, Any]:
+    """JSON Schema of a lifetime key, the same forms ``parser`` accepts; ``positive``: a hard
+    lifetime, which cannot be 0."""
+    pct = {"type": "string", "pattern": _PCT.pattern.replace("$", "(?![\\s\\S])")}
+    number: dict[str, Any] = {"type": "integer" if kind in ("size", "count") else "number",
+                              "exclusiveMinimum" if positive else "minimum": 0,
+                              "maximum": {"duration": MAX_DURATION, "percent": 1e7}.get(kind, MAX_SIZE)}
+    forms: list[dict[str, Any]] = [number]
+    if kind in PATTERNS:
+        nonzero = "(?=[^1-9]*[1-9])" if positive else ""
+        forms.append({"type": "string", "pattern": f"^{nonzero}(?:{PATTERNS[kind]})(?![\\s\\S])"})
+    if allow_percent or kind == "percent":
+        forms.append(pct)
+    base: dict[str, Any] = {"anyOf": forms}
+    out: dict[str, Any] = {"anyOf": [*forms, {"type": "null"}]}
     if roles:
-        out = {"anyOf": [base, {"type": "object", "properties": {r: base for r in ROLES},
-                                "required": list(ROLES), "additionalProperties": False}]}
+        out["anyOf"].append({"type": "object", "properties": {r: base for r in ROLES},
+                             "required": list(ROLES), "additionalProperties": False})
     out["description"] = of
     return out
 
@@ -171,7 +185,7 @@ def _resolve_dim(section: str, dim: str, life: Any, rekey: Any, rand: Any, margi
     elif is_percent(life):
         if not isinstance(rekey, int | float):
             raise LifetimeError(p_life, f"life{key} {life} is relative to rekey{key}, which must then be an "
-                                f"absolute value (got {rekey!r})")
+                                f"absolute value (got {shown(rekey)})")
         if percent(life) <= 1.0:
             raise LifetimeError(p_life, f"life{key} {life} of rekey{key} must be more than 100 %: the SA has to "
                                 "outlive its rekeying")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import re
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -20,20 +21,21 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line, shown
 from ..proto import proposals as P
 from ..proto.cpu import COST_TABLES, CpuCosts
 from ..proto.dpd import DpdSettings
 from ..proto.retransmit import RetransmitSchedule
 from ..proto.settings import ChildSettings, Identity, IkeSettings, PeerSettings
 from ..proto.ts import selectors
+from ..vocabulary import suggest
 from . import lifetimes, profiles
 from .bgp import bgp_problems
 from .ha import ha_problems
 from .ikev1_check import check_ikev1
 from .model import CpuConfig, PeerConfig, ScenarioConfig, traffic_problems
 from .nat import nat_problems
-from .topology import fault_problems, pairing_problems, partner_map
+from .topology import fault_problems, late_problems, pairing_problems, partner_map
 from .units import format_duration, parse_duration, parse_size
 
 
@@ -49,6 +51,8 @@ class Scenario:
     peer to."""
     raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     """The scenario as written (before profiles were applied), for ``replace``."""
+    notes: tuple[str, ...] = ()
+    """What a duration given on the command line drops (faults and flows after its end)."""
 
     @property
     def name(self) -> str:
@@ -64,7 +68,7 @@ class Scenario:
 
     def with_seed(self, seed: int) -> Scenario:
         return Scenario(self.config.model_copy(update={"seed": seed}), self.file, self.peers, self.reconfigured,
-                        self.raw)
+                        self.raw, self.notes)
 
     def replace(self, overrides: Mapping[str, Any] | None = None, /, **top: Any) -> Scenario:
         """A new scenario with values overridden, validated like a file (ConfigError if not valid).
@@ -78,37 +82,139 @@ class Scenario:
         return load_scenario(base, overrides={**(overrides or {}), **top}, file=self.file)
 
 
-def read_yaml(path: str | Path) -> Any:
-    p = Path(path)
+MAX_FILE_BYTES = 4_000_000
+"""The largest scenario file read (the shipped ones are below 10 kB)."""
+MAX_NODES = 100_000
+"""The most values a scenario may hold once YAML aliases are expanded (refuses alias bombs)."""
+MAX_DEPTH = 40
+"""The deepest nesting of mappings and lists (the format itself needs 8)."""
+STDIN = "<stdin>"
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, line: int, column: int, first: int):
+        self.key, self.line, self.column, self.first = key, line, column, first
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses a key given twice in one mapping (YAML 1.2 3.2.1.1:
+    keys are unique; PyYAML would keep the last silently). Keys merged in with ``<<`` may be
+    overridden, as YAML merge keys intend."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, key_node.start_mark.line + 1, key_node.start_mark.column + 1, seen[key])
+                seen[key] = key_node.start_mark.line + 1
+            except TypeError:  # unhashable: PyYAML reports it
+                pass
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_text(path: str | Path) -> str:
+    """A scenario file's text (``-``: standard input); ConfigError when it cannot be read."""
+    name = STDIN if str(path) == "-" else str(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if str(path) == "-":
+            stream = getattr(sys.stdin, "buffer", None)
+            data = stream.read(MAX_FILE_BYTES + 1) if stream is not None else \
+                sys.stdin.read(MAX_FILE_BYTES + 1).encode("utf-8", "surrogateescape")
+        else:
+            with Path(path).open("rb") as f:
+                data = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise ConfigError(str(path), "", "no such file") from None
+        raise ConfigError(name, "", "no such file") from None
     except IsADirectoryError:
-        raise ConfigError(str(path), "", "is a directory, not a scenario file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(str(path), "", f"cannot read: {e}") from None
+        raise ConfigError(name, "", "is a directory, not a scenario file") from None
+    except (OSError, ValueError) as e:
+        raise ConfigError(name, "", f"cannot read: {getattr(e, 'strerror', None) or e}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(name, "", f"larger than {MAX_FILE_BYTES:,} bytes; a scenario file is a short YAML text")
     try:
-        return yaml.safe_load(text)
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ConfigError(name, f"line {line}", f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); "
+                          "a scenario file is YAML in UTF-8") from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """The YAML document in ``path`` (``-``: standard input) as Python values; ConfigError for
+    text that is not YAML, a duplicate key, or a document too deep or too large once its
+    aliases are expanded."""
+    name = STDIN if str(path) == "-" else str(path)
+    text = read_text(path)
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except _DuplicateKey as e:
+        raise ConfigError(name, f"line {e.line}, column {e.column}",
+                          f"duplicate key {shown(e.key)} (first given at line {e.first}); a key may appear once "
+                          "in a mapping") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(str(path), where, f"invalid YAML: {problem}") from None
+        raise ConfigError(name, where, f"invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(name, "", f"nested too deeply; at most {MAX_DEPTH} levels of mappings and lists") from None
+    except (ValueError, OverflowError, TypeError) as e:  # a bad !!timestamp, !!int ...
+        raise ConfigError(name, "", f"invalid YAML value: {one_line(str(e), 200)}") from None
+    check_size(data, name)
+    return data
+
+
+def _json_numbers(value: Any) -> Any:
+    """Whole floats as integers (``2.0`` -> ``2``): JSON does not tell them apart (RFC 8259 6),
+    nor does ``ipsecsim schema`` ("integer" is any number without a fraction), so the loader
+    does not either."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _json_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers(v) for v in value]
+    return value
+
+
+def check_size(data: Any, file: str | None) -> None:
+    """ConfigError if ``data`` nests deeper than MAX_DEPTH or holds more than MAX_NODES values
+    (counting each use of a YAML alias); stops counting at the limit, so a bomb costs little."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise ConfigError(file, "", f"more than {MAX_NODES:,} values once YAML aliases (*name) are expanded; "
+                              "a scenario is far smaller (an alias bomb?)")
+        if isinstance(value, dict | list | tuple | set | frozenset):
+            if depth > MAX_DEPTH:
+                raise ConfigError(file, "", f"nested too deeply; at most {MAX_DEPTH} levels of mappings and lists")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else list(value)
+            stack.extend((v, depth + 1) for v in items)
 
 
 def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, Any] | None = None,
-                  *, file: str | None = None) -> Scenario:
-    """Load and validate a scenario from a YAML file path or an already parsed dict.
+                  *, file: str | None = None, duration: float | None = None) -> Scenario:
+    """Load and validate a scenario from a YAML file path (``-``: standard input) or an
+    already parsed dict.
 
     ``overrides`` replaces values before validation: dotted paths such as
     ``{"peers.B.ike.psk": "other", "duration": "10m"}`` or nested mappings (see
-    ``Scenario.replace``). ``file`` names a dict's origin in error messages.
+    ``Scenario.replace``). ``file`` names a dict's origin in error messages. ``duration``
+    (``ipsecsim run --duration``) replaces the file's and is the one everything is checked
+    against; faults and flows after its end are dropped and listed in ``Scenario.notes``.
     """
     if isinstance(source, dict):
+        check_size(source, file)
         data = copy.deepcopy(source)
     else:
-        data, file = read_yaml(source), str(source)
+        data, file = read_yaml(source), STDIN if str(source) == "-" else str(source)
     if not isinstance(data, dict):
         raise ConfigError(file, "", f"a scenario is a mapping of keys (name, duration, peers ...), "
                           f"got {type(data).__name__}")
@@ -116,13 +222,21 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
     if overrides:
         data = deep_merge(data, expand_dotted(overrides))
         file = f"{file or 'scenario'} (with overrides)"
+    data = _json_numbers(data)
     raw = copy.deepcopy(data)
+    if duration is not None:
+        data["duration"] = duration
     data = _apply_profiles(data, file, origin)
     try:
         cfg = ScenarioConfig.model_validate(data)
     except ValidationError as e:
         raise _config_error(e, file) from None
     # in order: each relies on the one before
+    notes: list[str] = []
+    for path, problem, what in late_problems(cfg):
+        if duration is None:
+            raise ConfigError(file, path, problem)
+        notes.append(f"{what} is not before the end of the run ({duration:g} s, --duration): dropped")
     for check in (pairing_problems, fault_problems, ha_problems, bgp_problems, traffic_problems):
         for path, problem in check(cfg):
             raise ConfigError(file, path, problem)
@@ -155,7 +269,7 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
             current[f.peer] = peer_raw
             other = _seen_from(cfg, part[f.peer])
             reconfigured[i] = build_peer(f.peer, changed, other)
-    return Scenario(cfg, origin, peers, reconfigured, raw)
+    return Scenario(cfg, origin, peers, reconfigured, raw, tuple(notes))
 
 
 def _check_peer(file: str | None, name: str, peer: PeerConfig) -> None:
@@ -194,7 +308,7 @@ def expand_dotted(overrides: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in overrides.items():
         if not isinstance(key, str) or not key or any(not p for p in key.split(".")):
-            raise ConfigError(None, "overrides", f"{key!r} is not a dotted path such as peers.A.ike.psk")
+            raise ConfigError(None, "overrides", f"{shown(key)} is not a dotted path such as peers.A.ike.psk")
         *parents, leaf = key.split(".")
         nested: dict[str, Any] = {leaf: dict(value) if isinstance(value, Mapping) else value}
         for p in reversed(parents):
@@ -217,8 +331,9 @@ def _apply_profiles(data: dict[str, Any], file: str | None, origin: str | None =
             raw = _import_peer(name, raw, file, origin)
         pname = raw.get("profile", "strongswan")
         if not isinstance(pname, str) or pname not in profiles.names():
+            hint = suggest(pname, profiles.names()) if isinstance(pname, str) else ""
             raise ConfigError(file, f"peers.{name}.profile",
-                              f"unknown profile {pname!r}; available: {', '.join(profiles.names())}")
+                              f"unknown profile {shown(pname)}; available: {', '.join(profiles.names())}{hint}")
         base = lifetimes.strip_overridden(profiles.load(pname).nested(), raw)
         out["peers"][name] = deep_merge(base, raw)
     return out
@@ -239,11 +354,18 @@ def _import_peer(name: str, raw: dict[str, Any], file: str | None, origin: str |
     path = Path(spec["file"])
     if origin is not None and not path.is_absolute():
         path = Path(origin).parent / path
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        found = False
+    if not found:
+        raise ConfigError(file, where, f"no such file {shown(str(path))} (a vendor JSON document, relative to the "
+                          "scenario file)")
     imported = import_file(path, spec.get("vendor"), spec.get("tunnel"))
     explicit = {k: v for k, v in raw.items() if k != "import"}
     for target, (jpath, value) in imported.masked.items():
         if not _has_path(explicit, target):
-            raise ConfigError(str(path), jpath, f"the value {value!r} is masked in this document; give the real "
+            raise ConfigError(str(path), jpath, f"the value {shown(value)} is masked in this document; give the real "
                               f"one in the scenario as peers.{name}.{target}")
     for target, why in imported.missing.items():
         if not _has_path(explicit, target):
@@ -281,10 +403,11 @@ def _check_limits(file: str | None, name: str, peer: PeerConfig) -> None:
             value = lifetimes.resolved_value(peer, path)
         if value is None:
             continue
-        lo = _as_number(lim.min, value)
-        hi = _as_number(lim.max, value)
+        lo = _as_number(lim.min, path)
+        hi = _as_number(lim.max, path)
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            shown = format_duration(value) if isinstance(value, float) else str(value)
+            shown = (f"{value:,.0f} bytes" if path.endswith("_bytes") else format_duration(value)
+                     if isinstance(value, float) else str(value))
             rng = f"{lim.min}-{lim.max}" if lim.min is not None and lim.max is not None else (
                 f">= {lim.min}" if lim.min is not None else f"<= {lim.max}")
             raise ConfigError(file, f"peers.{name}.{path}",
@@ -292,11 +415,13 @@ def _check_limits(file: str | None, name: str, peer: PeerConfig) -> None:
                               f"({prof.source_text(lim.source)})")
 
 
-def _as_number(bound: Any, like: Any) -> float | None:
+def _as_number(bound: Any, path: str) -> float | None:
+    """A profile limit in the unit of the field at ``path``: seconds for ``*_time`` and the
+    other timers, bytes for ``*_bytes``, a plain number otherwise."""
     if bound is None:
         return None
     if isinstance(bound, str):
-        return parse_duration(bound) if isinstance(like, float) else float(parse_size(bound))
+        return float(parse_size(bound)) if path.endswith("_bytes") else parse_duration(bound)
     return float(bound)
 
 
@@ -374,30 +499,25 @@ def _config_error(e: ValidationError, file: str | None, root: type[BaseModel] = 
     etype, msg, given = err["type"], err["msg"], err.get("input")
     if etype == "extra_forbidden":
         allowed = _allowed_keys(root, loc[:-1])
-        text = f"unknown key {loc[-1]!r}" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        text = f"unknown key {shown(loc[-1])}" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        text += suggest(str(loc[-1]), allowed)
     elif etype == "missing":
         text = "required, but missing"
     elif etype == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        text = f"{given!r} is not allowed; allowed: {expected.replace(chr(39), '').replace(' or ', ', ')}"
+        expected = err.get("ctx", {}).get("expected", "").replace(chr(39), "").replace(" or ", ", ")
+        hint = suggest(given, expected.split(", ")) if isinstance(given, str) else ""
+        text = f"{shown(given)} is not allowed; allowed: {expected}{hint}"
     elif etype in ("value_error", "assertion_error"):
         text = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     elif etype == "model_type":
-        text = f"expected a mapping of keys, got {_shown(given)}"
+        text = f"expected a mapping of keys, got {shown(given)}"
     else:
-        text = f"{msg[0].lower()}{msg[1:]} (got {_shown(given)})" if msg else f"invalid value {_shown(given)}"
+        text = f"{msg[0].lower()}{msg[1:]} (got {shown(given)})" if msg else f"invalid value {shown(given)}"
     if len(errs) > 1:
         others = sorted({_path(tuple(x["loc"])) for x in errs[1:]} - {path})
         text += f" (and {len(errs) - 1} more problem{'s' if len(errs) > 2 else ''}" + \
             (f", at {', '.join(others[:3])}{' ...' if len(others) > 3 else ''})" if others else ")")
     return ConfigError(file, path, text)
-
-
-def _shown(value: Any) -> str:
-    """A value as the scenario file spells it (YAML / JSON: true, false, null)."""
-    if value is True or value is False or value is None:
-        return {True: "true", False: "false", None: "null"}[value]
-    return repr(value)
 
 
 def _path(loc: tuple[Any, ...]) -> str:

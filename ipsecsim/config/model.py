@@ -27,7 +27,10 @@ from pydantic import (
     model_validator,
 )
 
+from ..errors import shown
+from ..proto.algorithms import Kind, keywords
 from ..proto.proposals import ProposalError, Protocol, parse
+from ..vocabulary import suggest
 from .bgp import BgpConfig
 from .capture import TraceConfig
 from .expect import Expectation
@@ -36,27 +39,17 @@ from .lifetimes import parser as _life_parser
 from .lifetimes import schema as _life_schema
 from .nat import NatConfig
 from .sweep import SweepConfig
-from .units import DURATION_HELP, RATE_HELP, SIZE_HELP, parse_duration, parse_rate, parse_size
+from .units import DURATION_HELP, MAX_DURATION, Duration, Rate, Size, schema_pattern
 
-_DUR_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0},
-                         {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|sec|min|s|m|h|d|w))+\s*$"}],
-               "description": DURATION_HELP}
-_SIZE_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0},
-                          {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([KMGT]i?B|B)?\s*$"}],
-                "description": SIZE_HELP}
-
-Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DUR_SCHEMA)]
-Rate = Annotated[float, BeforeValidator(parse_rate),
-                 WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
-                                 "description": RATE_HELP})]
-Size = Annotated[int, BeforeValidator(parse_size), WithJsonSchema(_SIZE_SCHEMA)]
+_DUR_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0, "maximum": MAX_DURATION},
+                         {"type": "string", "pattern": schema_pattern("duration")}], "description": DURATION_HELP}
 
 
 def _ipv4(value: object) -> str:
     try:
         return str(ipaddress.IPv4Address(str(value).strip()))
     except ValueError:
-        raise ValueError(f"invalid IPv4 address {value!r} (e.g. 192.0.2.1)") from None
+        raise ValueError(f"invalid IPv4 address {shown(value)} (e.g. 192.0.2.1)") from None
 
 
 def _cidr(value: object) -> str:
@@ -67,14 +60,14 @@ def _cidr(value: object) -> str:
         hint = ""
         if "host bits set" in str(e):
             hint = f"; did you mean {ipaddress.IPv4Network(text, strict=False)}?"
-        raise ValueError(f"invalid CIDR {value!r}: {e}{hint} (e.g. 10.1.0.0/24)") from None
+        raise ValueError(f"invalid CIDR {shown(value)}: {e}{hint} (e.g. 10.1.0.0/24)") from None
 
 
 
-def _life(kind: str, of: str, allow_percent: bool = True, roles: bool = False) -> Any:
+def _life(kind: str, of: str, allow_percent: bool = True, roles: bool = False, positive: bool = False) -> Any:
     """A lifetime key: ``kind`` value, a percentage (see config/lifetimes.py), per role."""
     return Annotated[Any, BeforeValidator(_life_parser(kind, allow_percent, roles)),
-                     WithJsonSchema(_life_schema(kind, roles, of))]
+                     WithJsonSchema(_life_schema(kind, roles, of, allow_percent, positive))]
 
 
 if TYPE_CHECKING:  # built at run time from the lifetime parsers; any value to a type checker
@@ -88,9 +81,10 @@ if TYPE_CHECKING:  # built at run time from the lifetime parsers; any value to a
     Fuzz: TypeAlias = Any
     OverTime: TypeAlias = Any
 else:
-    LifeTime = _life("duration", "duration, or a percentage of rekey_time above 100% (strongSwan default 110%)")
-    LifeBytes = _life("size", "size, or a percentage of rekey_bytes above 100%")
-    LifePackets = _life("count", "packet count, or a percentage of rekey_packets above 100%")
+    LifeTime = _life("duration", "duration, or a percentage of rekey_time above 100% (strongSwan default 110%)",
+                     positive=True)
+    LifeBytes = _life("size", "size, or a percentage of rekey_bytes above 100%", positive=True)
+    LifePackets = _life("count", "packet count, or a percentage of rekey_packets above 100%", positive=True)
     RekeyTime = _life("duration", "duration, a percentage of life_time, or {initiator: .., responder: ..}", roles=True)
     RekeyBytes = _life("size", "size, a percentage of life_bytes, or {initiator: .., responder: ..}", roles=True)
     RekeyPackets = _life("count", "packet count, a percentage of life_packets, or {initiator: .., responder: ..}",
@@ -99,9 +93,51 @@ else:
     Fuzz = _life("percent", "percentage of rekey_margin, or {initiator: .., responder: ..}", roles=True)
     OverTime = _life("duration", "duration, or a percentage of rekey_time")
 
+MIN_TIMER = 0.1
+"""The shortest retransmission wait (100 ms): shorter ones would only multiply events."""
+
+
+def _timer(value: float) -> float:
+    if value < MIN_TIMER:
+        raise ValueError(f"a wait is at least {MIN_TIMER * 1000:g}ms, got {value:g}s")
+    return value
+
+
+Timer = Annotated[Duration, AfterValidator(_timer),
+                  WithJsonSchema({"anyOf": [{"type": "number", "minimum": MIN_TIMER, "maximum": MAX_DURATION},
+                                            {"type": "string", "pattern": schema_pattern("duration")}],
+                                  "description": "a duration of at least 100ms"})]
+
+
+def _off_or_second(value: float) -> float:
+    if 0 < value < 1:
+        raise ValueError(f"0 turns it off; otherwise at least 1s (strongSwan dpd_delay and keep_alive are whole "
+                         f"seconds), got {value:g}s")
+    return value
+
+
+OffOrAtLeastOneSecond = Annotated[
+    Duration, AfterValidator(_off_or_second),
+    WithJsonSchema({"anyOf": [{"type": "number", "enum": [0]},
+                              {"type": "number", "minimum": 1, "maximum": MAX_DURATION},
+                              {"type": "string", "pattern": schema_pattern("duration")}],
+                    "description": "0 (off), or a duration of at least 1s"})]
+
 IPv4 = Annotated[str, BeforeValidator(_ipv4), WithJsonSchema({"type": "string", "format": "ipv4"})]
 Cidr = Annotated[str, BeforeValidator(_cidr),
                  WithJsonSchema({"type": "string", "description": "IPv4 subnet in CIDR notation, e.g. 10.1.0.0/24"})]
+
+
+_UNKNOWN_ALG = re.compile(r"^unknown algorithm '([^']*)' in proposal '[^']*'")
+
+
+def _with_suggestion(message: str) -> str:
+    """A ProposalError for an unknown algorithm with the closest known name (difflib)."""
+    m = _UNKNOWN_ALG.match(message)
+    if not m:
+        return message
+    names = [n for k in Kind for n in keywords(k)]
+    return message + suggest(m.group(1), names)
 
 
 def _proposal_checker(protocol: Protocol) -> AfterValidator:
@@ -109,7 +145,7 @@ def _proposal_checker(protocol: Protocol) -> AfterValidator:
         try:
             parse(value, protocol)
         except ProposalError as e:
-            raise ValueError(str(e)) from None
+            raise ValueError(_with_suggestion(str(e))) from None
         return value
     return AfterValidator(check)
 
@@ -123,20 +159,21 @@ EspProposal = Annotated[str, _proposal_checker(Protocol.ESP),
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, strict=True)
 
 
 class RetransmitConfig(Strict):
     """Retransmission of IKE requests: wait timeout*base^(n-1) after the n-th send, give up
     after the wait following the last of ``tries`` retransmissions (strongSwan semantics)."""
 
-    timeout: Duration = Field(4.0, gt=0, description="wait after the first transmission")
+    timeout: Duration = Field(4.0, ge=MIN_TIMER, description="wait after the first transmission (at least 100ms)")
     base: float = Field(1.8, ge=1.0, le=10.0, description="factor applied to each further wait")
     tries: int = Field(5, ge=0, le=100, description="retransmissions before giving up")
-    limit: Duration | None = Field(None, gt=0, description="cap of a single wait")
+    limit: Duration | None = Field(None, ge=MIN_TIMER, description="cap of a single wait (at least 100ms)")
     jitter: float = Field(0.0, ge=0, le=100, description="percent by which a wait is randomly shortened")
-    waits: list[Duration] | None = Field(None, min_length=1,
-                                         description="explicit waits after each transmission (fixed schedules)")
+    waits: list[Timer] | None = Field(
+        None, min_length=1, max_length=100, description="explicit waits after each transmission (fixed schedules; "
+        "each at least 100ms)")
 
 
 class IkeConfig(Strict):
@@ -213,7 +250,8 @@ class NqaConfig(Strict):
 
     source: IPv4 = Field(description="source address of the probes (Huawei source_ip, Alibaba Sip)")
     destination: IPv4 = Field(description="address probed (Huawei destination_ip, Alibaba Dip)")
-    interval: Duration = Field(gt=0, description="time between probes (Alibaba Interval, default 3 s)")
+    interval: Duration = Field(ge=0.1, description="time between probes (Alibaba Interval, default 3 s); at "
+                               "least 100ms")
     retries: int = Field(ge=1, le=100, description="lost probes in a row before the path is down (Alibaba Retry)")
     size: Size = Field(64, ge=28, le=65535, description="ICMP packet size")
     path: Literal["auto", "tunnel", "underlay"] = Field(
@@ -228,8 +266,8 @@ class DpdConfig(Strict):
     """Dead peer detection (RFC 3706 for IKEv1, RFC 7296 2.4 liveness for IKEv2). Local, not
     negotiated: the two sides may differ. ``delay: 0`` turns it off (strongSwan dpd_delay)."""
 
-    delay: Duration = Field(0.0, description="idle time before probing (strongSwan dpd_delay, Huawei "
-                            "dpd.interval / idle-time); 0 = off")
+    delay: OffOrAtLeastOneSecond = Field(0.0, description="idle time before probing (strongSwan dpd_delay, "
+                                         "Huawei dpd.interval / idle-time); 0 = off, else at least 1s")
     mode: Literal["periodic", "on-demand"] = Field(
         "periodic", description="probe whenever idle, or only when there is outbound traffic and "
         "nothing came in (RFC 3706 worry metric)")
@@ -242,13 +280,13 @@ class DpdConfig(Strict):
     ikev2_schedule: Literal["retransmit", "dpd"] = Field(
         "retransmit", description="IKEv2: the liveness INFORMATIONAL is retransmitted on the normal IKE "
         "schedule (retransmit) or every retry_interval, retries times (dpd)")
-    retry_interval: Duration = Field(15.0, gt=0, description="wait for an answer before the next probe "
-                                     "(Huawei dpd.timeout / retransmit-interval)")
+    retry_interval: Duration = Field(15.0, ge=0.1, description="wait for an answer before the next probe "
+                                     "(Huawei dpd.timeout / retransmit-interval); at least 100ms")
     retries: int = Field(3, ge=1, le=100, description="probes before giving up (see count)")
     count: Literal["probes", "retransmissions"] = Field(
         "probes", description="retries counts all probes, or the retransmissions after the first probe")
-    timeout: Duration | None = Field(None, gt=0, description="IKEv1 timeout style: silence after which the "
-                                     "peer is dead; default: the IKE retransmission give-up time")
+    timeout: Duration | None = Field(None, ge=0.1, description="IKEv1 timeout style: silence after which the "
+                                     "peer is dead; default: the IKE retransmission give-up time; at least 100ms")
     esp_resets_idle: bool | Literal["udp-encap"] = Field(
         True, description="inbound ESP counts as a sign of life (udp-encap: only UDP-encapsulated ESP)")
     msg_order: Literal["seq-hash-notify", "seq-notify-hash"] = Field(
@@ -298,8 +336,9 @@ class PeerConfig(Strict):
                               "SA expired or was deleted; start: on-traffic implies it")
     nat_traversal: bool = Field(True, description="detect NATs (NAT-D) and, behind one, move IKE to UDP 4500 and "
                                 "put ESP in UDP (RFC 7296 2.23, RFC 3947, RFC 3948); Alibaba EnableNatTraversal")
-    nat_keepalive: Duration = Field(20.0, ge=0, description="behind a NAT: send a NAT-keepalive after this long "
-                                    "without sending anything (RFC 3948 2.3; strongSwan keep_alive 20 s); 0 = off")
+    nat_keepalive: OffOrAtLeastOneSecond = Field(20.0, description="behind a NAT: send a NAT-keepalive after this "
+                                                 "long without sending anything (RFC 3948 2.3; strongSwan keep_alive "
+                                                 "20 s); 0 = off, else at least 1s")
     timers: Literal["exact", "strongswan", "libreswan"] = Field(
         "exact", description="vendor timer arithmetic (docs/timing.md): exact (continuous jitter, DPD after "
         "dpd_delay idle), strongswan or libreswan (their source code's whole-second rules); set by the profile")
@@ -344,7 +383,7 @@ def _probability(value: Any) -> float:
         try:
             value = float(value.strip()[:-1]) / 100
         except ValueError:
-            raise ValueError(f"expected a probability such as 0.05 or 5%, got {value!r}") from None
+            raise ValueError(f"expected a probability such as 0.05 or 5%, got {shown(value)}") from None
     return value  # type: ignore[no-any-return]
 
 
@@ -364,8 +403,10 @@ class GilbertElliott(Strict):
     model: Literal["gilbert-elliott"]
     p: Probability | None = Field(None, description="per datagram: probability good -> bad")
     r: Probability | None = Field(None, description="per datagram: probability bad -> good")
-    mean_good: Duration | None = Field(None, gt=0, description="in time: mean time in the good state")
-    mean_bad: Duration | None = Field(None, gt=0, description="in time: mean time in the bad state (a burst)")
+    mean_good: Duration | None = Field(None, ge=0.001, description="in time: mean time in the good state (at "
+                                       "least 1ms)")
+    mean_bad: Duration | None = Field(None, ge=0.001, description="in time: mean time in the bad state (a burst; "
+                                      "at least 1ms)")
     loss_good: Probability = 0.0
     loss_bad: Probability = 1.0
 
@@ -396,7 +437,7 @@ def _loss(value: Any) -> float | GilbertElliott:
     p = _probability(value)
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
         raise ValueError(f"expected a probability between 0 and 1 (0.05 or 5%) or a gilbert-elliott model, "
-                         f"got {value!r}")
+                         f"got {shown(value)}")
     return float(p)
 
 
@@ -475,14 +516,14 @@ class FaultConfig(Strict):
             if k not in ("loss", "delay", "link_down"):
                 raise ValueError(f"'direction' applies to loss, delay and link_down faults, not {k}")
             if not _DIRECTION.match(self.direction):
-                raise ValueError(f"direction {self.direction!r} must look like 'A->B'")
+                raise ValueError(f"direction {shown(self.direction)} must look like 'A->B'")
         if self.between is not None:
             if k not in ("loss", "delay", "link_down", "link_up"):
                 raise ValueError(f"'between' applies to loss, delay, link_down and link_up faults, not {k}")
             if self.direction is not None:
                 raise ValueError("give either 'direction' (one way) or 'between' (both ways), not both")
             if self.between[0] == self.between[1]:
-                raise ValueError(f"'between' names two different peers, got {self.between[0]!r} twice")
+                raise ValueError(f"'between' names two different peers, got {shown(self.between[0])} twice")
         if self.protocol != "all" and k not in ("loss", "delay", "link_down"):
             raise ValueError(f"'protocol' applies to loss, delay and link_down faults, not {k}")
         if self.set is not None and k not in ("reconfigure", "recreate"):
@@ -523,11 +564,12 @@ class TrafficConfig(Strict):
                              "local subnet")
     start: Duration = Field(0.0, description="when the flow starts")
     stop: Duration | None = Field(None, description="when it stops; default: the end of the run")
-    interval: Duration = Field(1.0, gt=0, description="ping: time between echo requests")
+    interval: Duration = Field(1.0, ge=0.01, description="ping: time between echo requests; at least 10ms "
+                               "(iputils ping(8) allows 2 ms and less only to the super-user)")
     size: Size = Field(84, ge=28, le=65535, description="ping: IP packet size (84 B = 20 IP + 8 ICMP + 56 data)")
     rate: Rate | None = Field(None, gt=0, description="bulk/burst: offered rate, e.g. 1Gbit/s")
     packet_size: Size = Field(1400, ge=28, le=65535, description="bulk/burst: IP packet size for packet counts")
-    every: Duration | None = Field(None, gt=0, description="burst: period")
+    every: Duration | None = Field(None, ge=0.1, description="burst: period; at least 100ms")
     length: Duration | None = Field(None, gt=0, description="burst: how long each burst lasts")
     bytes: Size | None = Field(None, gt=0, description="burst: volume of each burst (instead of length)")
     df: bool | None = Field(None, description="Don't Fragment bit of the inner packets, copied to the ESP packet "
@@ -563,7 +605,7 @@ _NAME = re.compile(r"^[\w.\- ]{1,64}$")
 class ScenarioConfig(Strict):
     name: str = Field(description="1-64 characters: letters, digits, _ - . and spaces")
     description: str = ""
-    seed: int = Field(1, ge=0, description="seed of every random stream")
+    seed: int = Field(1, ge=0, le=2**64 - 1, description="seed of every random stream")
     duration: Duration = Field(gt=0, description="simulated time to run")
     peers: dict[str, PeerConfig] = Field(description="two peers, or more in pairs (remote_peer); the names are free")
     trace: TraceConfig | None = Field(None, description="packet trace: pcap and keys for Wireshark")
@@ -581,7 +623,7 @@ class ScenarioConfig(Strict):
     @classmethod
     def _name(cls, v: str) -> str:
         if not _NAME.match(v):
-            raise ValueError(f"name must be 1-64 characters of letters, digits, _ - . or space, got {v!r}")
+            raise ValueError(f"name must be 1-64 characters of letters, digits, _ - . or space, got {shown(v)}")
         return v
 
     @field_validator("peers")
@@ -592,7 +634,7 @@ class ScenarioConfig(Strict):
                              f"({', '.join(v) or 'none'})")
         for name in v:
             if not _PEER_NAME.match(name):
-                raise ValueError(f"peer name {name!r} must be 1-32 characters of letters, digits, _ . -")
+                raise ValueError(f"peer name {shown(name)} must be 1-32 characters of letters, digits, _ . -")
         return v
 
     @model_validator(mode="after")
@@ -602,7 +644,7 @@ class ScenarioConfig(Strict):
             for key, name in e.peers_named():
                 if name not in self.peers and not (key == "peer" and (name == "link" or name in groups)):
                     extra = (", an HA group" if groups else "") + " or link" if key == "peer" else ""
-                    raise ValueError(f"expect[{i}].{key}: {name!r} is not a peer of this scenario "
+                    raise ValueError(f"expect[{i}].{key}: {shown(name)} is not a peer of this scenario "
                                      f"(peers: {', '.join(self.peers)}{extra})")
         return self
 
@@ -620,7 +662,7 @@ def traffic_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
         for key, who in (("from", t.source), ("to", t.to)):
             if who not in cfg.peers and who not in groups:
                 known = f"peers: {', '.join(names)}" + (f"; HA groups: {', '.join(groups)}" if groups else "")
-                out.append((f"traffic[{i}].{key}", f"unknown peer {who!r}; {known}"))
+                out.append((f"traffic[{i}].{key}", f"unknown peer {shown(who)}; {known}"))
         if out:
             return out
         if t.source == t.to:
@@ -631,7 +673,7 @@ def traffic_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
         out += traffic_route_problems(cfg, i, t, src, dst)
         name = t.name or f"{t.kind}-{i + 1}"
         if name in seen:
-            out.append((f"traffic[{i}].name", f"two flows are named {name!r}"))
+            out.append((f"traffic[{i}].name", f"two flows are named {shown(name)}"))
         seen.add(name)
     return out
 

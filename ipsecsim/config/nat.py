@@ -20,17 +20,17 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from .units import DURATION_HELP, parse_duration
+from ..errors import shown
+from .units import Duration
 
 
 def _ipv4(value: object) -> str:
     try:
         return str(ipaddress.IPv4Address(str(value).strip()))
     except ValueError:
-        raise ValueError(f"invalid IPv4 address {value!r} (e.g. 203.0.113.5)") from None
+        raise ValueError(f"invalid IPv4 address {shown(value)} (e.g. 203.0.113.5)") from None
 
 
-_DUR = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}], "description": DURATION_HELP}
 RFC4787_DEFAULT = 300.0  # RFC 4787 REQ-5c: a default of five minutes or more is RECOMMENDED
 
 
@@ -38,12 +38,12 @@ class NatConfig(BaseModel):
     """A NAPT in front of one peer: source address and port translation with
     endpoint-independent mappings (RFC 4787 REQ-1), refreshed by outbound packets only."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, strict=True)
 
     peer: str = Field(description="the peer behind the NAT (its address is the private, inside one)")
     public_address: Annotated[str, BeforeValidator(_ipv4), WithJsonSchema({"type": "string", "format": "ipv4"})] = \
         Field(description="the NAT's outside address: the inside peer's packets leave from it")
-    mapping_timeout: Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DUR)] = Field(
+    mapping_timeout: Duration = Field(
         RFC4787_DEFAULT, gt=0, description="a mapping expires this long after its last outbound packet; default "
         "5 min (RFC 4787 REQ-5c); many home and carrier NATs use 30-60 s")
     esp_passthrough: bool = Field(False, description="also map IP protocol 50 (plain ESP) by address, as NATs "
@@ -57,7 +57,7 @@ def nat_problems(nat: NatConfig | None, peers: dict[str, tuple[str, str | None]]
     if nat is None:
         return []
     if nat.peer not in peers:
-        return [("link.nat.peer", f"{nat.peer!r} is not a peer of this scenario (peers: {', '.join(peers)})")]
+        return [("link.nat.peer", f"{shown(nat.peer)} is not a peer of this scenario (peers: {', '.join(peers)})")]
     for name, (address, _) in peers.items():
         if nat.public_address == address:
             return [("link.nat.public_address", f"{address} is peer {name}'s own address: the NAT's outside "

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, shown
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,9 @@ def names() -> list[str]:
 @functools.cache
 def load(name: str) -> Profile:
     if name not in names():
-        raise ConfigError(None, "profile", f"unknown profile {name!r}; available: {', '.join(names())}")
+        from ..vocabulary import suggest
+        hint = suggest(name, names()) if isinstance(name, str) else ""
+        raise ConfigError(None, "profile", f"unknown profile {shown(name)}; available: {', '.join(names())}{hint}")
     fname = f"profiles/{name}.yaml"
     data = yaml.safe_load((_dir() / f"{name}.yaml").read_text(encoding="utf-8"))
     sources = data.get("sources") or {}
@@ -90,7 +92,7 @@ def load(name: str) -> Profile:
     for path, spec in (data.get("limits") or {}).items():
         src = spec.get("source", "")
         if src not in sources:
-            raise ConfigError(fname, f"limits.{path}.source", f"{src!r} is not one of the profile's sources")
+            raise ConfigError(fname, f"limits.{path}.source", f"{shown(src)} is not one of the profile's sources")
         limits[path] = Limit(path, spec.get("min"), spec.get("max"), src, spec.get("note", ""))
     known = {"name", "title", "description", "sources", "settings", "limits", "documented"}
     return Profile(data["name"], data.get("title", name), (data.get("description") or "").strip(), sources,
@@ -104,7 +106,7 @@ def _settings(fname: str, section: str, raw: Any, sources: dict[str, str]) -> di
             raise ConfigError(fname, f"{section}.{path}", "needs 'value' and 'source'")
         src = spec.get("source", "")
         if src not in sources:
-            raise ConfigError(fname, f"{section}.{path}.source", f"{src!r} is not one of the profile's sources")
+            raise ConfigError(fname, f"{section}.{path}.source", f"{shown(src)} is not one of the profile's sources")
         unknown = set(spec) - {"value", "source", "note", "assumption"}
         if unknown:
             raise ConfigError(fname, f"{section}.{path}", f"unknown key(s) {', '.join(sorted(unknown))}; "

@@ -34,6 +34,8 @@ import ipaddress
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..errors import shown
+
 if TYPE_CHECKING:
     from .model import PeerConfig, ScenarioConfig, TrafficConfig
 
@@ -70,34 +72,37 @@ def fault_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
     tunnels = ", ".join(f"[{n}, {m}]" for n, m in part.items() if names.index(n) < names.index(m))
     for i, f in enumerate(cfg.faults):
         if f.peer is not None and f.peer not in cfg.peers:
-            return [(f"faults[{i}].peer", f"unknown peer {f.peer!r}; {known}")]
+            return [(f"faults[{i}].peer", f"unknown peer {shown(f.peer)}; {known}")]
         for key, ends in (("direction", f.ends), ("between", f.between)):
             if not ends:
                 continue
             for end in ends:
                 if end not in cfg.peers:
-                    return [(f"faults[{i}].{key}", f"unknown peer {end!r}; {known}")]
+                    return [(f"faults[{i}].{key}", f"unknown peer {shown(end)}; {known}")]
             a, b = ends
             if part.get(a) != b:
                 return [(f"faults[{i}].{key}", f"{a} and {b} are not the two ends of a tunnel, so no packet "
                          f"travels between them; tunnels: {tunnels}")]
-    return _late_problems(cfg) or _timeline_problems(cfg)
+    return _timeline_problems(cfg)
 
 
-def _late_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
-    """A fault or a traffic source that starts after the scenario's run has ended would
-    silently never happen: the file contradicts itself. (``ipsecsim run --duration`` may still
-    cut a run short, or make it longer, on purpose.)"""
+def late_problems(cfg: ScenarioConfig) -> list[tuple[str, str, str]]:
+    """(field path, message, what it is) for each fault or traffic source that starts when the run has
+    ended (``cfg.duration``, the effective one: ``ipsecsim run --duration`` may cut a run
+    short or make it longer on purpose). In a file run for its own duration it would silently
+    never happen: the file contradicts itself; cut short on the command line, it is dropped,
+    and said so."""
     until = cfg.duration
+    out: list[tuple[str, str, str]] = []
     for i, f in enumerate(cfg.faults):
         if f.at >= until:
-            return [(f"faults[{i}].at", f"{f.at:g} s is not before the end of the run ({until:g} s): the fault "
-                     f"would never happen")]
+            out.append((f"faults[{i}].at", f"{f.at:g} s is not before the end of the run ({until:g} s): the fault "
+                        f"({f.kind}) would never happen", f"faults[{i}] ({f.kind} at {f.at:g} s)"))
     for i, t in enumerate(cfg.traffic):
         if t.start >= until:
-            return [(f"traffic[{i}].start", f"{t.start:g} s is not before the end of the run ({until:g} s): the "
-                     f"flow would never start")]
-    return []
+            out.append((f"traffic[{i}].start", f"{t.start:g} s is not before the end of the run ({until:g} s): the "
+                        f"flow would never start", f"traffic[{i}] ({t.kind} from {t.start:g} s)"))
+    return out
 
 
 def _timeline_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
@@ -161,7 +166,7 @@ def pairing_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
     for n, p in peers.items():
         allowed = f"allowed: one of the other peers ({', '.join(m for m in names if m != n)})"
         if p.remote_peer is not None and p.remote_peer not in peers:
-            return [(f"peers.{n}.remote_peer", f"unknown peer {p.remote_peer!r}; {allowed}")]
+            return [(f"peers.{n}.remote_peer", f"unknown peer {shown(p.remote_peer)}; {allowed}")]
         if p.remote_peer == n:
             return [(f"peers.{n}.remote_peer", f"a peer cannot be its own remote peer; {allowed}")]
     for n in names:

@@ -1,88 +1,200 @@
 """Units in scenario files: durations, sizes and rates as numbers or strings.
 
-* durations: ``500ms``, ``90s``, ``2m``, ``4h``, ``7d``, ``1w``, or a bare number of seconds;
+* durations: ``500ms``, ``90s``, ``2m``, ``4h``, ``7d``, ``1w``, or a number of seconds;
   compound forms such as ``1h30m`` are accepted;
 * sizes: ``1500B``, ``64KB``, ``20GB`` (decimal: 1 KB = 1000 bytes, as Huawei and AWS quote
-  volume lifetimes), ``64KiB`` / ``1GiB`` (binary), or a bare number of bytes;
-* rates: ``1Gbit/s``, ``100Mbps``, ``10MB/s`` (bytes), ``64kbit/s``, or a bare number of bits
+  volume lifetimes), ``64KiB`` / ``1GiB`` (binary), or a whole number of bytes;
+* rates: ``1Gbit/s``, ``100Mbps``, ``10MB/s`` (bytes), ``64kbit/s``, or a number of bits
   per second.
+
+This is the one place where numbers from a scenario become seconds, bytes and bits per
+second, so it is also the one place that refuses what no field can use: NaN, infinity and
+values beyond the largest the simulator represents (``MAX_DURATION``, ``MAX_SIZE``,
+``MAX_RATE``). The pydantic types ``Duration``, ``Size`` and ``Rate`` carry the same
+grammar into ``ipsecsim schema`` (``PATTERNS``), so the schema and the loader accept the same
+documents.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from ..errors import shown
+
+MAX_DURATION = 3650 * 86400.0
+"""Ten years: the longest duration a scenario may give (a run, a lifetime, a timer)."""
+MAX_SIZE = 2**64 - 1
+"""The largest size: a 64-bit byte counter (strongSwan life_bytes, RFC 2407 4.5 lifetimes)."""
+MAX_RATE = 400e9
+"""The fastest rate: 400 Gbit/s (IEEE 802.3bs, the fastest Ethernet of a VPN gateway port)."""
 
 _DUR = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _SIZE = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 _RATE_PREFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
-_DUR_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|sec|min|s|m|h|d|w)")
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$", re.I)
-_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(bit/s|bps|b/s|B/s|Bps)\s*$")
+
+def _ci(word: str) -> str:
+    """``ms`` -> ``[mM][sS]``: case-insensitive without flags (JSON Schema patterns have none)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+# The grammar, written so that Python's ``re`` and ECMA-262 (JSON Schema ``pattern``) read it
+# the same way: ASCII digits and blanks only, and no ``$`` (which lets a final newline through
+# in Python); the schema pattern anchors its end with ``(?![\s\S])``.
+_NUM = r"[0-9]+(?:\.[0-9]+)?"
+_SP = r"[ \t]*"
+_DUR_UNIT = "(?:" + "|".join(_ci(u) for u in ("ms", "sec", "min", "s", "m", "h", "d", "w")) + ")"
+_DUR_BODY = rf"{_SP}(?:{_NUM}|(?:{_NUM}{_SP}{_DUR_UNIT}{_SP})+){_SP}"
+_SIZE_UNIT = "(?:" + "|".join(_ci(u) for u in ("kib", "mib", "gib", "tib", "kb", "mb", "gb", "tb", "b")) + ")"
+_SIZE_BODY = rf"{_SP}{_NUM}{_SP}{_SIZE_UNIT}?{_SP}"
+_RATE_BODY = rf"{_SP}{_NUM}{_SP}[kKmMgGtT]?(?:bit/s|bps|b/s|B/s|Bps){_SP}"
+
+PATTERNS = {"duration": _DUR_BODY, "size": _SIZE_BODY, "rate": _RATE_BODY}
+"""The string forms, as regular expressions over the whole string."""
+
+_DUR_PART = re.compile(rf"({_NUM}){_SP}({_DUR_UNIT})")
+_SIZE_RE = re.compile(rf"{_SP}({_NUM}){_SP}({_SIZE_UNIT})?{_SP}")
+_RATE_RE = re.compile(rf"{_SP}({_NUM}){_SP}([kKmMgGtT]?)(bit/s|bps|b/s|B/s|Bps){_SP}")
 
 DURATION_HELP = "a duration such as 500ms, 90s, 2m, 4h, 7d or a number of seconds"
-SIZE_HELP = "a size such as 1500B, 64KB, 20GB, 1GiB or a number of bytes"
+SIZE_HELP = "a size such as 1500B, 64KB, 20GB, 1GiB or a whole number of bytes"
 RATE_HELP = "a rate such as 1Gbit/s, 100Mbps, 10MB/s or a number of bits per second"
 
 
-def parse_duration(value: object) -> float:
-    """Seconds from a number or a duration string; ValueError with the accepted forms."""
+def schema_pattern(kind: str, positive: bool = False) -> str:
+    """The JSON Schema ``pattern`` of a unit string; ``positive``: at least one non-zero digit."""
+    return "^" + ("(?=[^1-9]*[1-9])" if positive else "") + f"(?:{PATTERNS[kind]})(?![\\s\\S])"
+
+
+def _number(value: object, what: str, help_: str, limit: float | int) -> float | None:
+    """A YAML / JSON number checked once for every field: finite, not negative, not beyond
+    ``limit``; None when ``value`` is not a number."""
     if isinstance(value, bool):
-        raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"a duration cannot be negative: {value!r}")
-        return float(value)
-    if not isinstance(value, str):
-        raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
-    text = value.strip().lower().replace(" ", "")
+        raise ValueError(f"expected {help_}, got {shown(value)}")
+    if not isinstance(value, int | float):
+        return None
     try:
-        return parse_duration(float(text))
-    except ValueError:
-        pass
-    pos, total = 0, 0.0
-    for m in _DUR_PART.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _DUR[m.group(2)]
-        pos = m.end()
-    if pos != len(text) or not text:
-        raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
+        number = float(value)
+    except OverflowError:  # an integer with hundreds of digits
+        number = math.inf
+    if math.isnan(number):
+        raise ValueError(f"expected {help_}, got NaN (not a number)")
+    if number < 0:
+        raise ValueError(f"a {what} cannot be negative: {shown(value)}")
+    if (value > limit) if isinstance(value, int) and isinstance(limit, int) else number > limit:
+        raise ValueError(f"a {what} is at most {limit:g}, got {shown(value)}")
+    return number
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a duration string; ValueError with the accepted forms.
+    At most ``MAX_DURATION``; NaN and infinity are refused."""
+    limit = f"{MAX_DURATION:g} s (10 years)"
+    number = _number(value, "duration", DURATION_HELP, MAX_DURATION)
+    if number is not None:
+        return number
+    if not isinstance(value, str) or not re.fullmatch(_DUR_BODY, value):
+        raise ValueError(f"expected {DURATION_HELP}, got {shown(value)}")
+    text = value.strip(" \t")
+    if re.fullmatch(_NUM, text):
+        total = float(text)
+    else:
+        total = sum(float(m.group(1)) * _DUR[m.group(2).lower()] for m in _DUR_PART.finditer(text))
+    if not total <= MAX_DURATION:
+        raise ValueError(f"a duration is at most {limit}, got {shown(value)}")
     return total
 
 
 def parse_size(value: object) -> int:
-    """Bytes from a number or a size string."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected {SIZE_HELP}, got {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"a size cannot be negative: {value!r}")
-        return int(value)
-    if not isinstance(value, str):
-        raise ValueError(f"expected {SIZE_HELP}, got {value!r}")
-    m = _SIZE_RE.match(value)
+    """Bytes from a whole number or a size string; at most ``MAX_SIZE``."""
+    number = _number(value, "size", SIZE_HELP, MAX_SIZE)
+    if number is not None:
+        if number != int(number):
+            raise ValueError(f"expected {SIZE_HELP}, got {shown(value)}")
+        return int(value)  # type: ignore[call-overload]
+    m = _SIZE_RE.fullmatch(value) if isinstance(value, str) else None
     if not m:
-        raise ValueError(f"expected {SIZE_HELP}, got {value!r}")
-    return round(float(m.group(1)) * _SIZE[(m.group(2) or "b").lower()])
+        raise ValueError(f"expected {SIZE_HELP}, got {shown(value)}")
+    size = float(m.group(1)) * _SIZE[(m.group(2) or "b").lower()]
+    if not size <= MAX_SIZE:
+        raise ValueError(f"a size is at most {MAX_SIZE} bytes (64-bit counters), got {shown(value)}")
+    return min(round(size), MAX_SIZE)
 
 
 def parse_rate(value: object) -> float:
-    """Bits per second from a number or a rate string."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected {RATE_HELP}, got {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"a rate cannot be negative: {value!r}")
-        return float(value)
-    if not isinstance(value, str):
-        raise ValueError(f"expected {RATE_HELP}, got {value!r}")
-    m = _RATE_RE.match(value)
+    """Bits per second from a number or a rate string; at most ``MAX_RATE``."""
+    number = _number(value, "rate", RATE_HELP, MAX_RATE)
+    if number is not None:
+        return number
+    m = _RATE_RE.fullmatch(value) if isinstance(value, str) else None
     if not m:
-        raise ValueError(f"expected {RATE_HELP}, got {value!r}")
+        raise ValueError(f"expected {RATE_HELP}, got {shown(value)}")
     bits = float(m.group(1)) * _RATE_PREFIX[m.group(2).lower()]
-    return bits * 8 if m.group(3) in ("B/s", "Bps") else bits
+    bits = bits * 8 if m.group(3) in ("B/s", "Bps") else bits
+    if not bits <= MAX_RATE:
+        raise ValueError(f"a rate is at most {MAX_RATE / 1e9:g}Gbit/s, got {shown(value)}")
+    return bits
+
+
+class _UnitSchema:
+    """JSON Schema of a unit type: the number (with the field's bounds) or the unit string."""
+
+    def __init__(self, kind: str, help_: str, limit: float, integer: bool = False):
+        self.kind, self.help, self.limit, self.integer = kind, help_, limit, integer
+
+    def __get_pydantic_json_schema__(self, core: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        number = dict(handler(core))
+        number["type"] = "integer" if self.integer else "number"
+        if "minimum" not in number and "exclusiveMinimum" not in number:
+            number["minimum"] = 0
+        number["maximum"] = min(number.get("maximum", self.limit), self.limit)
+        positive = number.get("exclusiveMinimum") == 0
+        string = {"type": "string", "pattern": schema_pattern(self.kind, positive)}
+        return {"anyOf": [number, string], "description": self.help}
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), _UnitSchema("duration", DURATION_HELP, MAX_DURATION)]
+Size = Annotated[int, BeforeValidator(parse_size), _UnitSchema("size", SIZE_HELP, MAX_SIZE, integer=True)]
+Rate = Annotated[float, BeforeValidator(parse_rate), _UnitSchema("rate", RATE_HELP, MAX_RATE)]
+
+
+def push_bounds(schema: Any) -> Any:
+    """Move the bounds pydantic leaves beside an optional unit type (``ge``, ``gt``, ``le``,
+    ``lt`` next to ``anyOf``) into its number branch, as JSON Schema keywords."""
+    if isinstance(schema, list):
+        return [push_bounds(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: push_bounds(v) for k, v in schema.items()}
+    bounds = {k: out.pop(k) for k in ("ge", "gt", "le", "lt") if k in out}
+    if bounds:
+        _apply_bounds(out, bounds)
+    return out
+
+
+def _apply_bounds(node: dict[str, Any], bounds: dict[str, Any]) -> None:
+    for branch in node.get("anyOf", []):
+        if not isinstance(branch, dict):
+            continue
+        if branch.get("type") in ("number", "integer"):
+            for k, v in bounds.items():
+                key = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}[k]
+                branch[key] = v
+            if "gt" in bounds:
+                branch.pop("minimum", None)
+        elif branch.get("type") == "string" and bounds.get("gt") == 0 and "pattern" in branch:
+            pattern = branch["pattern"]
+            if "(?=[^1-9]*[1-9])" not in pattern:
+                branch["pattern"] = "^(?=[^1-9]*[1-9])" + pattern[1:]
+        elif "anyOf" in branch:
+            _apply_bounds(branch, bounds)
 
 
 def format_duration(seconds: float) -> str:

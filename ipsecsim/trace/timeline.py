@@ -303,6 +303,8 @@ def _render(result: Result, console: Console, verbose: bool, only: TimelineFilte
                   f"{len(result.events)} events")
     if sc.config.description:
         console.print(f"[dim]{escape(sc.config.description.strip())}[/]")
+    for note in sc.notes:  # faults and flows a shorter --duration drops
+        console.print(f"[yellow]not simulated: {escape(note)}[/]")
     part = partner_map(sc.config.peers)
     for n, s in sc.peers.items():
         behind = f", behind a NAT (public {nat.public_address}, mappings expire after {nat.mapping_timeout:g} s " \
@@ -318,9 +320,9 @@ def _render(result: Result, console: Console, verbose: bool, only: TimelineFilte
     own = {n: {**names, sc.peers[p].address: p} for n, p in part.items()}
     width = max(len(n) for n in (*sc.peers, *(g.name for g in sc.config.ha))) * 2 + 3
     tf = CURRENT.get()
-    note = only.describe()
-    if note:
-        console.print(f"[dim]{escape(note)}[/]")
+    shown_only = only.describe()
+    if shown_only:
+        console.print(f"[dim]{escape(shown_only)}[/]")
     for t, e in sorted(((_shown_at(e), e) for e in result.events), key=lambda x: x[0]):
         if e.event == "message_received" and not verbose:
             continue
