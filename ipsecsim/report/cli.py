@@ -67,7 +67,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         from ..config.loader import load_scenario
         from ..sim.runner import simulate
-        scenario = load_scenario(args.scenario)
+        scenario = load_scenario(args.scenario, duration=args.duration)
         if out.resolve() == Path(args.scenario).resolve():
             raise ConfigError(None, "--output", f"{out} is the scenario file; give another file name")
         data = build(simulate(scenario, seed=args.seed, duration=args.duration))
@@ -84,7 +84,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from ..config.loader import load_scenario
     from ..sim.runner import simulate
     from .explain import narrate
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, duration=args.duration)
     result = simulate(scenario, seed=args.seed, duration=args.duration)
     console = Console(highlight=False, soft_wrap=True)
     narrate(result, console, step=args.step, stdin=sys.stdin)
