@@ -33,7 +33,8 @@ from . import lifetimes, profiles
 from .bgp import bgp_problems
 from .ha import ha_problems
 from .ikev1_check import check_ikev1
-from .model import CpuConfig, PeerConfig, ScenarioConfig, traffic_problems
+from .cpu import CpuConfig
+from .model import PeerConfig, ScenarioConfig, traffic_problems
 from .nat import nat_problems
 from .topology import fault_problems, late_problems, pairing_problems, partner_map
 from .units import format_duration, parse_duration, parse_size

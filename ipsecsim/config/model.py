@@ -17,11 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
-    ValidationError,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -33,16 +30,15 @@ from ..proto.proposals import ProposalError, Protocol, parse
 from ..vocabulary import suggest
 from .bgp import BgpConfig
 from .capture import TraceConfig
+from .cpu import CpuConfig
 from .expect import Expectation
 from .ha import HaGroupConfig
 from .lifetimes import parser as _life_parser
 from .lifetimes import schema as _life_schema
-from .nat import NatConfig
+from .link import LinkConfig, Loss
+from .strict import Strict
 from .sweep import SweepConfig
-from .units import DURATION_HELP, MAX_DURATION, Duration, Rate, Size, schema_pattern
-
-_DUR_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0, "maximum": MAX_DURATION},
-                         {"type": "string", "pattern": schema_pattern("duration")}], "description": DURATION_HELP}
+from .units import MAX_DURATION, Duration, Rate, Size, schema_pattern
 
 
 def _ipv4(value: object) -> str:
@@ -156,10 +152,6 @@ IkeProposal = Annotated[str, _proposal_checker(Protocol.IKE),
 EspProposal = Annotated[str, _proposal_checker(Protocol.ESP),
                         WithJsonSchema({"type": "string", "description": "strongSwan ESP proposal, e.g. "
                                         "aes128-sha256, aes256gcm16, aes128-sha256-modp2048 (PFS)"})]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, strict=True)
 
 
 class RetransmitConfig(Strict):
@@ -345,124 +337,6 @@ class PeerConfig(Strict):
     cpu: CpuConfig | Literal["none"] = Field(
         "none", description="processing time before the gateway acts on a message: none (instantaneous, the "
         "default) or {costs, scale, jitter, message, keygen, secret, prf, auth, install} (docs/cpu.md)")
-
-
-class CpuConfig(Strict):
-    """Processing time (proto/cpu.py): what the gateway spends computing before it acts on an IKE
-    message. Costs are per operation on one worker; unset ones come from ``costs``."""
-
-    costs: Literal["strongswan-5.9.8"] = Field(
-        "strongswan-5.9.8", description="the measured cost table to start from: strongswan-5.9.8 (fitted to real "
-        "strongSwan 5.9.8 captures, scenarios/captures/strongswan-5.9.8)")
-    scale: float = Field(1.0, gt=0, le=10000, description="multiply every cost (a slower gateway: 20)")
-    jitter: float = Field(0.0, ge=0, le=100, description="percent by which each cost varies at random")
-    message: Duration | None = Field(None, ge=0, le=10, description="parse, decrypt, build and encrypt one message")
-    keygen: Duration | None = Field(None, ge=0, le=10, description="a MODP-2048 key generation (other groups "
-                                    "scaled)")
-    secret: Duration | None = Field(None, ge=0, le=10, description="a MODP-2048 shared secret (other groups "
-                                    "scaled)")
-    prf: Duration | None = Field(None, ge=0, le=10, description="one key derivation (SKEYSEED, SKEYID, KEYMAT)")
-    auth: Duration | None = Field(None, ge=0, le=10, description="compute or verify one AUTH / HASH")
-    install: Duration | None = Field(None, ge=0, le=10, description="install a CHILD SA in the data plane")
-    policy: Duration | None = Field(None, ge=0, le=10, description="install the policies of new traffic selectors")
-
-
-class Window(Strict):
-    start: Duration = Field(alias="from")
-    end: Duration = Field(alias="to")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Window:
-        if self.end <= self.start:
-            raise ValueError(f"window ends ({self.end:g}s) before it starts ({self.start:g}s)")
-        return self
-
-
-def _probability(value: Any) -> float:
-    if isinstance(value, str) and value.strip().endswith("%"):
-        try:
-            value = float(value.strip()[:-1]) / 100
-        except ValueError:
-            raise ValueError(f"expected a probability such as 0.05 or 5%, got {shown(value)}") from None
-    return value  # type: ignore[no-any-return]
-
-
-Probability = Annotated[float, BeforeValidator(_probability), Field(ge=0, le=1),
-                        WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 1},
-                                                  {"type": "string", "pattern": r"^\d+(\.\d+)?%$"}]})]
-
-
-class GilbertElliott(Strict):
-    """Bursty loss (Gilbert-Elliott two-state channel): in the good state a datagram is lost
-    with ``loss_good``, in the bad state with ``loss_bad``. The channel moves either per
-    datagram (``p``: good -> bad, ``r``: bad -> good before each datagram; mean burst 1/r
-    datagrams, bad share p/(p+r)) or in time (``mean_good`` / ``mean_bad``: exponentially
-    distributed sojourns, bad share mean_bad/(mean_good+mean_bad)) - the right choice when
-    traffic is sparse, as IKE and DPD messages are, so that a burst lasts seconds, not packets."""
-
-    model: Literal["gilbert-elliott"]
-    p: Probability | None = Field(None, description="per datagram: probability good -> bad")
-    r: Probability | None = Field(None, description="per datagram: probability bad -> good")
-    mean_good: Duration | None = Field(None, ge=0.001, description="in time: mean time in the good state (at "
-                                       "least 1ms)")
-    mean_bad: Duration | None = Field(None, ge=0.001, description="in time: mean time in the bad state (a burst; "
-                                      "at least 1ms)")
-    loss_good: Probability = 0.0
-    loss_bad: Probability = 1.0
-
-    @model_validator(mode="after")
-    def _one_form(self) -> GilbertElliott:
-        per_packet = self.p is not None or self.r is not None
-        timed = self.mean_good is not None or self.mean_bad is not None
-        if per_packet == timed:
-            raise ValueError("give either p and r (per datagram) or mean_good and mean_bad (in time)")
-        if per_packet and (self.p is None or self.r is None):
-            raise ValueError("per-datagram form needs both p and r")
-        if timed and (self.mean_good is None or self.mean_bad is None):
-            raise ValueError("time form needs both mean_good and mean_bad")
-        return self
-
-
-def _loss(value: Any) -> float | GilbertElliott:
-    if isinstance(value, GilbertElliott):
-        return value
-    if isinstance(value, dict):
-        try:
-            return GilbertElliott.model_validate(value)
-        except ValidationError as e:
-            err = e.errors()[0]
-            where = ".".join(str(x) for x in err["loc"])
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            raise ValueError(f"gilbert-elliott model: {where + ': ' if where else ''}{msg}") from None
-    p = _probability(value)
-    if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
-        raise ValueError(f"expected a probability between 0 and 1 (0.05 or 5%) or a gilbert-elliott model, "
-                         f"got {shown(value)}")
-    return float(p)
-
-
-Loss = Annotated[float | GilbertElliott, BeforeValidator(_loss),
-                 WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 1},
-                                           {"type": "string", "pattern": r"^\d+(\.\d+)?%$"},
-                                           {"type": "object", "properties": {
-                                               "model": {"const": "gilbert-elliott"}, "p": {"type": "number"},
-                                               "r": {"type": "number"}, "mean_good": _DUR_SCHEMA,
-                                               "mean_bad": _DUR_SCHEMA, "loss_good": {"type": "number"},
-                                               "loss_bad": {"type": "number"}},
-                                            "required": ["model"], "additionalProperties": False}]})]
-
-
-class LinkConfig(Strict):
-    delay: Duration = Field(0.005, description="one-way propagation delay")
-    jitter: Duration = Field(0.0, description="uniform extra delay in [0, jitter]")
-    loss: Loss = Field(0.0, description="probability that a datagram is lost (Bernoulli), "
-                       "or a gilbert-elliott model for bursts")
-    down: list[Window] = Field(default_factory=list, description="windows in which the link drops everything")
-    nat: NatConfig | None = Field(None, description="a NAT in front of one peer: {peer, public_address, "
-                                  "mapping_timeout, esp_passthrough} (config/nat.py)")
-    mtu: int = Field(1500, ge=68, le=65535, description="path MTU between the gateways in octets (default 1500, "
-                     "the Ethernet II payload, RFC 894); an ESP packet above it is dropped with DF set, else "
-                     "fragmented")
 
 
 FaultKind = Literal["freeze", "unfreeze", "crash", "restart", "link_down", "link_up", "loss", "delay",

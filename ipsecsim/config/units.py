@@ -212,3 +212,8 @@ def format_size(n: float) -> str:
         if n >= size:
             return f"{n / size:.3g}{unit}"
     return f"{n:g}B"
+
+
+DURATION_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0, "maximum": MAX_DURATION},
+                             {"type": "string", "pattern": schema_pattern("duration")}], "description": DURATION_HELP}
+"""The JSON Schema of a duration key (``ipsecsim schema``), with the loader's bounds."""

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..config.model import LinkConfig
+from ..config.link import LinkConfig
 from ..proto.endpoint import Datagram
 from ..proto.traffic import DropLedger, EspFluid, EspPacket
 from . import loss as lossmod
