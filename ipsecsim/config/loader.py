@@ -31,9 +31,9 @@ from ..proto.ts import selectors
 from ..vocabulary import suggest
 from . import lifetimes, profiles
 from .bgp import bgp_problems
+from .cpu import CpuConfig
 from .ha import ha_problems
 from .ikev1_check import check_ikev1
-from .cpu import CpuConfig
 from .model import PeerConfig, ScenarioConfig, traffic_problems
 from .nat import nat_problems
 from .topology import fault_problems, late_problems, pairing_problems, partner_map
