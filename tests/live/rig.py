@@ -15,6 +15,7 @@ forces UDP encapsulation (RFC 3948): IKE moves to port 4500 after IKE_SA_INIT.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -54,8 +55,10 @@ _SHIM: list[str] = []
 def xfrm_shim() -> str:
     """The xfrm shim (xfrmshim.c) built once per session for pluto's LD_PRELOAD."""
     if not _SHIM:
-        out = Path(tempfile.mkdtemp(prefix="ipsecsim-shim-")) / "xfrmshim.so"
-        sh("cc", "-shared", "-fPIC", "-O2", "-o", str(out), str(SHIM_SOURCE), "-ldl")
+        tmp = tempfile.mkdtemp(prefix="ipsecsim-shim-")
+        atexit.register(shutil.rmtree, tmp, True)
+        out = Path(tmp) / "xfrmshim.so"
+        sh("cc", "-shared", "-fPIC", "-O2", "-Wall", "-o", str(out), str(SHIM_SOURCE), "-ldl")
         _SHIM.append(str(out))
     return _SHIM[0]
 
@@ -223,8 +226,8 @@ class Rig:
         # own mount namespace: a /run of its own, and its libexec directory where pluto looks
         # for addconn (compiled in: /usr/libexec/ipsec)
         script = (f"mount -t tmpfs tmpfs /run && mount --bind {LIBRESWAN}/usr/libexec/ipsec /usr/libexec/ipsec && "
-                  f"LD_PRELOAD={xfrm_shim()} exec {PLUTO} --nofork --config {self.dir}/ipsec.conf --secretsfile {secrets} "
-                  f"--nssdir {self.dir}/nss --rundir {self.dir}/run")
+                  f"LD_PRELOAD={xfrm_shim()} exec {PLUTO} --nofork --config {self.dir}/ipsec.conf "
+                  f"--secretsfile {secrets} --nssdir {self.dir}/nss --rundir {self.dir}/run")
         self.daemon = subprocess.Popen(["ip", "netns", "exec", self.gw_ns, "unshare", "-m", "--propagation",
                                         "private", "sh", "-c", script], stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL, start_new_session=True)

@@ -60,7 +60,7 @@ def assert_on_schedule(times: list[float]) -> None:
     expected = [*SCHEDULE.send_offsets(), SCHEDULE.give_up_after()]  # 0, 0.5, 1.25, 2.375
     offsets = [(t - times[0]) % 86400 for t in times]  # a run across midnight too
     assert len(offsets) == len(expected), offsets
-    assert all(abs(o - e) <= TOLERANCE for o, e in zip(offsets, expected)), (offsets, expected)
+    assert all(abs(o - e) <= TOLERANCE for o, e in zip(offsets, expected, strict=True)), (offsets, expected)
 
 
 def test_simulated_peers_liveness_retransmitted_while_charon_is_stopped(rig: Rig) -> None:
