@@ -30,7 +30,8 @@ V1 = "    ikev2=no\n    ike=aes128-sha2_256;modp2048\n    esp=aes128-sha2_256;mo
 
 
 def peer(start: str, version: int, esp: str = "aes128-sha256-modp2048", **more: Any) -> dict[str, Any]:
-    return {"start": start, "ike": {"version": version, "proposals": ["aes128-sha256-modp2048"], "psk": PSK},
+    return {"start": start, "ike": {"version": version, "proposals": ["aes128-sha256-modp2048"], "psk": PSK,
+                                    **more.pop("ike", {})},
             "child": {"proposals": [esp], **more.pop("child", {})}, **more}
 
 
@@ -50,10 +51,11 @@ def dpd_counters(rig: Rig) -> dict[str, int]:
 
 # --- IKEv2 ------------------------------------------------------------------------------------
 
-def test_ikev2_simulated_initiator_establishes_rekeys_child_and_deletes(rig: Rig) -> None:
+def test_ikev2_simulated_initiator_establishes_rekeys_and_deletes(rig: Rig) -> None:
     rig.start_pluto(V2)
     # pluto's default pfs=yes: a CHILD SA rekey must carry KE (S proposes its IKE group)
-    sim = peer("initiate", 2, child={"rekey_time": "1s", "rand_time": 0, "life_time": "10s"})
+    sim = peer("initiate", 2, ike={"rekey_time": "1.2s", "rand_time": 0, "life_time": "20s"},
+               child={"rekey_time": "0.6s", "rand_time": 0, "life_time": "10s"})
     out = rig.run_live(rig.scenario(sim, peer("respond", 2)), 1.8)
     log = rig.log()
     ike = named(out, "ike_sa_established", peer="S", proposal="aes128-sha256-prfsha256-modp2048")
@@ -66,13 +68,19 @@ def test_ikev2_simulated_initiator_establishes_rekeys_child_and_deletes(rig: Rig
            "xfrm=AES_CBC_128-HMAC_SHA2_256_128" in log
     # the CHILD SA rekeyed by S (CREATE_CHILD_SA with N(REKEY_SA), RFC 7296 1.3.3), PFS
     rekeyed = named(out, "child_sa_rekeyed", peer="S", initiator=True, pfs="modp2048")
-    assert len(rekeyed) == 1
+    assert rekeyed and rekeyed[0]["old_spi_in"] == first[0]["spi_in"]
     new = {"spi_in": rekeyed[0]["spi_in"], "spi_out": rekeyed[0]["spi_out"]}
     assert f"responder rekeyed Child SA #2 using #1; {TUNNEL} {esp(new)} " \
            "xfrm=AES_CBC_128-HMAC_SHA2_256_128-MODP2048" in log
-    # S deleted the IKE SA at the end: pluto was told
-    assert named(out, "ike_sa_deleted", peer="S", reason="stopped")
-    assert "deleting state (STATE_V2_ESTABLISHED_IKE_SA)" in log
+    # the IKE SA rekeyed by S (RFC 7296 1.3.2): pluto took S's new SPI and deleted the old SA
+    ike_rekeyed = named(out, "ike_sa_rekeyed", peer="S", initiator=True)
+    assert len(ike_rekeyed) == 1
+    assert f"SPI={ike_rekeyed[0]['new_spi_i']} chosen from remote proposals 1:IKE:" in log
+    assert "responder rekeyed IKE SA #1" in log
+    assert named(out, "ike_sa_deleted", peer="S", reason="rekeyed", spi_i=ike[0]["spi_i"])
+    # S deleted the new IKE SA at the end: pluto was told
+    assert named(out, "ike_sa_deleted", peer="S", reason="stopped", spi_i=ike_rekeyed[0]["new_spi_i"])
+    assert log.count("deleting state (STATE_V2_ESTABLISHED_IKE_SA)") == 2
 
 
 def test_ikev2_simulated_responder_pluto_rekeys_and_deletes(rig: Rig) -> None:
