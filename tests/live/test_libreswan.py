@@ -162,18 +162,22 @@ def test_ikev1_pluto_initiator_dpd_and_delete(rig: Rig) -> None:
     rig.whack("--initiate", "--name", "lab", "--asynchronous")
     assert rig.wait_log("IPsec SA established tunnel mode", 8), rig.log()[-3000:]
     assert rig.wait_log("initiating Quick Mode", 1) and "pfsgroup=MODP2048" in rig.log()
-    time.sleep(2.2)  # pluto's DPD (dpddelay=1) probes S, which sends nothing of its own
-    counters = dpd_counters(rig)
+    # pluto's DPD (dpddelay=1) probes S, which sends nothing of its own; terminate right after
+    # an ACK came back (the next probe is a second away), so none is in flight
+    end = time.monotonic() + 6
+    while not ((c := dpd_counters(rig)).get("sent", 0) >= 2 and c["recv"] == c["sent"]):
+        assert time.monotonic() < end, (c, rig.log()[-3000:])
+        time.sleep(0.05)
     rig.whack("--terminate", "--name", "lab")
     out = rig.finish(proc)
     log = rig.log()
+    counters = dpd_counters(rig)
     child = named(out, "child_sa_established", peer="S", proposal="aes128-sha256-modp2048")
     assert len(child) == 1 and f"IPsec SA established tunnel mode {esp(child[0])}" in log
-    # pluto's R-U-THEREs (RFC 3706) reached S, and S's ACKs reached pluto
+    # pluto's R-U-THEREs (RFC 3706) reached S, and each of S's ACKs reached pluto
     probes = named(out, "message_received", peer="S", exchange="INFORMATIONAL", payloads=["HASH", "N(DPD)"])
     acks = named(out, "message_sent", peer="S", exchange="INFORMATIONAL", payloads=["HASH", "N(DPD_ACK)"])
-    assert counters["sent"] >= 2 and len(probes) == len(acks) >= counters["sent"]
-    assert counters["recv"] == counters["sent"]
+    assert counters["sent"] == len(probes) == len(acks) == counters["recv"] >= 2
     # pluto's terminate: Deletes for the IPsec SA then the ISAKMP SA; S removes both
     assert "deleting state (STATE_QUICK_I2)" in log and "deleting state (STATE_MAIN_I4)" in log
     assert named(out, "child_sa_deleted", peer="S", reason="deleted_by_peer", spi_in=child[0]["spi_in"])
