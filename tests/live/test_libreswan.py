@@ -16,6 +16,7 @@ and outbound SPIs in that order.
 from __future__ import annotations
 
 import re
+import signal
 import time
 from typing import Any
 
@@ -56,9 +57,13 @@ def test_ikev2_simulated_initiator_establishes_rekeys_and_deletes(rig: Rig) -> N
     rig.start_pluto(V2)
     # pluto's default pfs=yes: a CHILD SA rekey must carry KE (S proposes its IKE group)
     sim = peer("initiate", 2, ike={"rekey_time": "1.2s", "rand_time": 0, "life_time": "20s"},
-               child={"rekey_time": "0.6s", "rand_time": 0, "life_time": "10s"})
+               child={"rekey_time": "0.6s", "rand_time": 0, "life_time": "10s"}, dpd={"delay": "0.4s"})
     out = rig.run_live(rig.scenario(sim, peer("respond", 2)), 1.8)
     log = rig.log()
+    # S's liveness checks (RFC 7296 2.4, empty INFORMATIONAL) before the first rekey: pluto
+    # answered each (its counter of liveness requests answered)
+    checks, acked = named(out, "dpd_probe_sent", peer="S"), named(out, "dpd_probe_acked", peer="S")
+    assert checks and len(acked) == len(checks) and dpd_counters(rig)["replied"] == len(checks)
     ike = named(out, "ike_sa_established", peer="S", proposal="aes128-sha256-prfsha256-modp2048")
     assert len(ike) == 1, log[-3000:]
     assert "responder established IKE SA; authenticated peer using authby=secret and ID_IPV4_ADDR " \
@@ -85,17 +90,29 @@ def test_ikev2_simulated_initiator_establishes_rekeys_and_deletes(rig: Rig) -> N
 
 
 def test_ikev2_simulated_responder_pluto_rekeys_and_deletes(rig: Rig) -> None:
-    rig.start_pluto(V2)
-    proc = rig.start_live(rig.scenario(peer("respond", 2), peer("initiate", 2)), 4.0)
+    rig.start_pluto(V2 + "    dpddelay=1\n")
+    proc = rig.start_live(rig.scenario(peer("respond", 2), peer("initiate", 2)), 8.0)
     rig.wait_bound()
     rig.whack("--initiate", "--name", "lab", "--asynchronous")
     assert rig.wait_log("initiator established Child SA using #1", 8), rig.log()[-3000:]
+    # pluto's liveness check (dpddelay=1, RFC 7296 2.4) once S has been idle a second
+    end = time.monotonic() + 5
+    while not ((c := dpd_counters(rig)).get("sent", 0) >= 1 and c["recv"] == c["sent"]):
+        assert time.monotonic() < end, (c, rig.log()[-3000:])
+        time.sleep(0.05)
     rig.whack("--rekey-ipsec", "--name", "lab")
     assert rig.wait_log("initiator rekeyed Child SA #2 using #1", 5), rig.log()[-3000:]
     rig.whack("--rekey-ike", "--name", "lab")
     assert rig.wait_log("initiator rekeyed IKE SA #1", 5), rig.log()[-3000:]
     rig.whack("--terminate", "--name", "lab")
+    time.sleep(0.3)  # S reads pluto's Delete; then Ctrl-C ends it (nothing left to delete)
+    proc.send_signal(signal.SIGINT)
     out = rig.finish(proc)
+    counters = dpd_counters(rig)
+    checks = named(out, "message_received", peer="S", exchange="INFORMATIONAL", response=False, payloads=[])
+    answers = [a for a in named(out, "message_sent", peer="S", exchange="INFORMATIONAL", response=True, payloads=[])
+               if (a["spi_i"], a["msg_id"]) in {(c["spi_i"], c["msg_id"]) for c in checks}]
+    assert (counters["sent"], counters["recv"]) == (len(checks), len(answers)) and len(checks) >= 1, counters
     log = rig.log()
     assert "initiator established IKE SA; authenticated peer using authby=secret and ID_IPV4_ADDR " \
            f"'{rig.sim_addr}'" in log
