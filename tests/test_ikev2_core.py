@@ -211,3 +211,50 @@ def test_sa_payload_carries_the_chosen_proposal_only():
     resp = next(m for _, _, m in messages(pair, "B") if m.exchange is Exchange.IKE_SA_INIT and m.first(SA))
     sa = resp.first(SA)
     assert len(sa.proposals) == 1 and sa.proposals[0].num == 2  # RFC 7296 3.3.1: number of the accepted one
+
+
+def _responder_answers(monkeypatch, tsi, tsr):
+    """B, as responder, answers IKE_AUTH with these TSi / TSr whatever was proposed."""
+    import ipsecsim.proto.ikev2.responder as responder
+    from ipsecsim.proto.ts import selectors
+    monkeypatch.setattr(responder, "select", lambda *a: (selectors(tsi), selectors(tsr)))
+
+
+def test_initiator_narrows_a_response_wider_than_its_proposal(monkeypatch):
+    """RFC 7296 2.9: the responder's TSi / TSr are a subset of the proposal; an initiator
+    narrows what it gets to its own configuration (strongSwan child_create.c
+    select_and_install(): narrow_ts() on the received selectors), it does not install more."""
+    _responder_answers(monkeypatch, ["10.101.0.0/16"], ["10.0.0.0/8"])
+    pair = PeerPair(*two_peers()).run(10)
+    a = pair.select("child_sa_established", "A")
+    assert [(c.get("local_ts"), c.get("remote_ts")) for c in a] == [(["10.101.0.0/24"], ["10.102.0.0/24"])]
+
+
+def test_initiator_refuses_a_response_outside_its_proposal_and_deletes_it(monkeypatch):
+    """A response with nothing of the proposal left (strongSwan: "no acceptable traffic
+    selectors found") is TS_UNACCEPTABLE at the initiator, and the CHILD SA the responder
+    installed is deleted there: INFORMATIONAL { D(ESP, initiator's inbound SPI) }
+    (child_create.c delete_failed_sa() / build_i_delete(); RFC 7296 1.4.1)."""
+    _responder_answers(monkeypatch, ["10.201.0.0/24"], ["10.102.0.0/24"])
+    pair = PeerPair(*two_peers()).run(10)
+    failed = pair.select("negotiation_failed", "A")
+    assert [(f.get("phase"), f.get("notify")) for f in failed] == [("child", "TS_UNACCEPTABLE")]
+    assert not pair.select("child_sa_established", "A")
+    assert ("A", "INFORMATIONAL request 2 [ D ]") in labels(pair)
+    b = pair.select("child_sa_established", "B")[0]
+    deleted = pair.select("child_sa_deleted", "B")
+    assert [d.get("spi_in") for d in deleted] == [b.get("spi_in")]
+    assert pair.status("A") == "ipsec_sa_not_established" and pair.status("B") != "ipsec_sa_established"
+
+
+def test_rekey_response_outside_the_old_selectors_is_refused(monkeypatch):
+    """The same check on a CREATE_CHILD_SA response (RFC 7296 1.3.3 / 2.9): the new CHILD SA
+    must stay within the selectors of the one it replaces; the old SA stays in use."""
+    import ipsecsim.proto.ikev2.rekey as rekey
+    from ipsecsim.proto.ts import selectors
+    monkeypatch.setattr(rekey, "select", lambda *a: (selectors(["10.201.0.0/24"]), selectors(["10.102.0.0/24"])))
+    pair = PeerPair(*two_peers(a={"child": {"rekey_time": "20s", "rand_time": 0, "life_time": "100s"}})).run(25)
+    failed = pair.select("negotiation_failed", "A")
+    assert [(f.get("phase"), f.get("notify")) for f in failed][:1] == [("child_rekey", "TS_UNACCEPTABLE")]
+    assert not pair.select("child_sa_rekeyed", "A")
+    assert pair.status("A") == "ipsec_sa_established"

@@ -104,5 +104,23 @@ def select(policy: str, tsi: tuple[TrafficSelector, ...], tsr: tuple[TrafficSele
     return ni, nr
 
 
+def accept_response(tsi: tuple[TrafficSelector, ...], tsr: tuple[TrafficSelector, ...],
+                    my_local: tuple[TrafficSelector, ...], my_remote: tuple[TrafficSelector, ...],
+                    ) -> tuple[tuple[TrafficSelector, ...], tuple[TrafficSelector, ...]] | None:
+    """The initiator's (local, remote) selectors from a responder's answer, or None when
+    nothing of it is acceptable.
+
+    RFC 7296 2.9: the responder answers with a subset of what was proposed. The initiator does
+    not take the answer on trust: it narrows TSi (its side) to its own ``my_local`` and TSr to
+    ``my_remote``, as strongSwan's initiator does (child_create.c select_and_install():
+    narrow_ts() on the received TSi / TSr; "no acceptable traffic selectors found" when either
+    comes out empty, and the CHILD SA the responder installed is deleted).
+    """
+    local, remote = narrow(tsi, my_local), narrow(tsr, my_remote)
+    if not local or not remote:
+        return None
+    return local, remote
+
+
 def covers(sels: tuple[TrafficSelector, ...], addr: int) -> bool:
     return any(s.contains_address(addr) for s in sels)

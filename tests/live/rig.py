@@ -15,6 +15,7 @@ forces UDP encapsulation (RFC 3948): IKE moves to port 4500 after IKE_SA_INIT.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -42,7 +43,24 @@ def why_not_libreswan() -> str | None:
         return "no /usr/libexec/ipsec mount point for pluto's addconn; run scripts/setup-live"
     if shutil.which("certutil") is None:
         return "no certutil (libnss3-tools) to create pluto's NSS database"
+    if shutil.which("cc") is None or not os.path.exists("/usr/include/linux/xfrm.h"):
+        return "no C compiler / linux-libc-dev to build the xfrm shim pluto needs here (xfrmshim.c)"
     return None
+
+
+SHIM_SOURCE = Path(__file__).with_name("xfrmshim.c")
+_SHIM: list[str] = []
+
+
+def xfrm_shim() -> str:
+    """The xfrm shim (xfrmshim.c) built once per session for pluto's LD_PRELOAD."""
+    if not _SHIM:
+        tmp = tempfile.mkdtemp(prefix="ipsecsim-shim-")
+        atexit.register(shutil.rmtree, tmp, True)
+        out = Path(tmp) / "xfrmshim.so"
+        sh("cc", "-shared", "-fPIC", "-O2", "-Wall", "-o", str(out), str(SHIM_SOURCE), "-ldl")
+        _SHIM.append(str(out))
+    return _SHIM[0]
 
 
 def why_not() -> str | None:
@@ -81,6 +99,7 @@ charon {{
   install_virtual_ip = no
   retransmit_timeout = 1
   retransmit_tries = 2
+{settings}
   plugins {{
     vici {{
       socket = unix://{dir}/charon.vici
@@ -141,8 +160,12 @@ class Rig:
             raise
 
     # --- strongSwan --------------------------------------------------------------------------
-    def start_charon(self, swanctl_conf: str, kernel: str = "kernel-libipsec kernel-netlink") -> None:
-        (self.dir / "strongswan.conf").write_text(STRONGSWAN_CONF.format(dir=self.dir, kernel=kernel))
+    def start_charon(self, swanctl_conf: str, kernel: str = "kernel-libipsec kernel-netlink",
+                     settings: str = "") -> None:
+        """charon with ``swanctl_conf`` loaded; ``settings``: more ``charon { }`` lines of
+        strongswan.conf (a later line for the same key wins)."""
+        (self.dir / "strongswan.conf").write_text(STRONGSWAN_CONF.format(dir=self.dir, kernel=kernel,
+                                                                         settings=settings))
         (self.dir / "swanctl.conf").write_text(swanctl_conf)
         env = {**os.environ, "STRONGSWAN_CONF": str(self.dir / "strongswan.conf")}
         # own mount namespace, own /run: charon's compiled-in pid file cannot collide
@@ -162,9 +185,9 @@ class Rig:
                check=check)
         return r.stdout
 
-    def initiate(self, timeout: int = 8) -> bool:
+    def initiate(self, timeout: int = 8, child: str = "c") -> bool:
         """``swanctl --initiate --child c``: True when charon reports success (exit status 0)."""
-        r = sh("ip", "netns", "exec", self.gw_ns, SWANCTL, "--initiate", "--child", "c", "--timeout", str(timeout),
+        r = sh("ip", "netns", "exec", self.gw_ns, SWANCTL, "--initiate", "--child", child, "--timeout", str(timeout),
                "--uri", f"unix://{self.dir}/charon.vici", check=False, timeout=timeout + 5)
         return r.returncode == 0 and "initiate completed successfully" in r.stdout
 
@@ -184,16 +207,18 @@ class Rig:
         return False
 
     # --- Libreswan ----------------------------------------------------------------------------
-    def start_pluto(self, conn: str, psk: str = "west-east-secret") -> None:
+    def start_pluto(self, conn: str, psk: str = "west-east-secret", setup: str = "") -> None:
         """Libreswan's pluto (unpacked by scripts/setup-live) with connection ``lab``: its
-        ``conn`` body lines, PSK authentication between the rig's addresses."""
+        ``conn`` body lines, PSK authentication between the rig's addresses; ``setup`` adds
+        lines to ``config setup``. Its IPsec SA installs are answered by the xfrm shim
+        (xfrmshim.c: this kernel has no ESP)."""
         self.pluto = True
         (self.dir / "nss").mkdir()
         (self.dir / "run").mkdir()
         (self.dir / "ipsec.conf").write_text(
-            f"config setup\n    logfile={self.dir}/pluto.log\n    plutodebug=none\n    ikev1-policy=accept\n"
+            f"config setup\n    logfile={self.dir}/pluto.log\n    plutodebug=none\n    ikev1-policy=accept\n{setup}"
             f"conn lab\n    left={self.gw_addr}\n    right={self.sim_addr}\n    leftsubnet=10.102.0.0/24\n"
-            f"    rightsubnet=10.101.0.0/24\n    authby=secret\n    auto=add\n{conn}\n")
+            f"    rightsubnet=10.101.0.0/24\n    authby=secret\n    auto=add\n    leftupdown=%disabled\n{conn}\n")
         secrets = self.dir / "ipsec.secrets"
         secrets.write_text(f'{self.gw_addr} {self.sim_addr} : PSK "{psk}"\n')
         secrets.chmod(0o600)
@@ -201,8 +226,8 @@ class Rig:
         # own mount namespace: a /run of its own, and its libexec directory where pluto looks
         # for addconn (compiled in: /usr/libexec/ipsec)
         script = (f"mount -t tmpfs tmpfs /run && mount --bind {LIBRESWAN}/usr/libexec/ipsec /usr/libexec/ipsec && "
-                  f"exec {PLUTO} --nofork --config {self.dir}/ipsec.conf --secretsfile {secrets} "
-                  f"--nssdir {self.dir}/nss --rundir {self.dir}/run")
+                  f"LD_PRELOAD={xfrm_shim()} exec {PLUTO} --nofork --config {self.dir}/ipsec.conf "
+                  f"--secretsfile {secrets} --nssdir {self.dir}/nss --rundir {self.dir}/run")
         self.daemon = subprocess.Popen(["ip", "netns", "exec", self.gw_ns, "unshare", "-m", "--propagation",
                                         "private", "sh", "-c", script], stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL, start_new_session=True)

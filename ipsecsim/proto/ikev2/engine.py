@@ -286,6 +286,12 @@ class Ikev2Engine(LifecycleMixin):
         self.start_child_lifetime(child, now)
         return child
 
+    def delete_refused_child(self, sa: IkeSa, spi_in: bytes, now: float) -> None:
+        """The responder installed a CHILD SA this initiator refuses (its traffic selectors):
+        delete it there, INFORMATIONAL { D(ESP, our inbound SPI) } (strongSwan child_create.c
+        delete_failed_sa() / build_i_delete())."""
+        sa.tm.queue_task(InformationalTask(self, "child_delete", (D(Protocol.ESP, (spi_in,)),)), now)
+
     def child_failed(self, sa: IkeSa, notify: str, reason: str) -> None:
         sa.child_failed = notify
         self.emit_sa(sa, "negotiation_failed", phase="child", notify=notify, reason=reason)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from .. import dh, kdf
 from ..proposals import Protocol, choose, is_subset
 from ..sa import ChildSa, ChildState
-from ..ts import select
+from ..ts import accept_response, select
 from .ikesa import IkeSa, IkeState
 from .message import KE, SA, TS, D, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
 from .taskmgr import Outcome
@@ -143,7 +143,16 @@ class ChildCreateTask:
             except dh.DhError as ex:
                 self._failed(sa, "INVALID_SYNTAX", f"bad KE payload: {ex}", now)
                 return Outcome.DONE
-        new = e.install_child(sa, chosen.proposal, self.spi_in, chosen.spi, ts[0].selectors, ts[1].selectors,
+        s = e.settings
+        accepted = accept_response(ts[0].selectors, ts[1].selectors,
+                                   old.local_ts if old is not None else s.child.local_ts,
+                                   old.remote_ts if old is not None else s.child.remote_ts)
+        if accepted is None:
+            self._failed(sa, "TS_UNACCEPTABLE", "no acceptable traffic selectors in the response: TSi "
+                         f"{', '.join(map(str, ts[0].selectors))} / TSr {', '.join(map(str, ts[1].selectors))}", now)
+            e.delete_refused_child(sa, self.spi_in, now)
+            return Outcome.DONE
+        new = e.install_child(sa, chosen.proposal, self.spi_in, chosen.spi, accepted[0], accepted[1],
                               initiator=True, now=now, ni=self.nonce, nr=nonce.data, g_ir=g_ir,
                               emit_established=old is None, outbound=old is None,
                               replaces=old.uid if old is not None else None)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from .. import dh
 from ..proposals import Protocol, is_subset
+from ..ts import accept_response
 from .message import AUTH, ID, KE, SA, TS, AuthMethod, D, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
 from .taskmgr import Outcome
 from .wire import real_message, sealed
@@ -153,7 +154,14 @@ class IkeAuthTask:
         if not is_subset(chosen.proposal, e.settings.child.proposals, ignore_dh=True):
             e.child_failed(sa, "NO_PROPOSAL_CHOSEN", f"responder chose {chosen.proposal}, which was not offered")
             return Outcome.DONE
-        e.install_child(sa, chosen.proposal, self.spi_in, chosen.spi, tsr[0].selectors, tsr[1].selectors,
+        accepted = accept_response(tsr[0].selectors, tsr[1].selectors, e.settings.child.local_ts,
+                                   e.settings.child.remote_ts)
+        if accepted is None:
+            e.child_failed(sa, "TS_UNACCEPTABLE", "no acceptable traffic selectors in the response: TSi "
+                           f"{', '.join(map(str, tsr[0].selectors))} / TSr {', '.join(map(str, tsr[1].selectors))}")
+            e.delete_refused_child(sa, self.spi_in, now)
+            return Outcome.DONE
+        e.install_child(sa, chosen.proposal, self.spi_in, chosen.spi, accepted[0], accepted[1],
                         initiator=True, now=now, ni=sa.nonce_i, nr=sa.nonce_r)
         return Outcome.DONE
 
