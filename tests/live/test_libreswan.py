@@ -56,9 +56,11 @@ def dpd_counters(rig: Rig) -> dict[str, int]:
 def test_ikev2_simulated_initiator_establishes_rekeys_and_deletes(rig: Rig) -> None:
     rig.start_pluto(V2)
     # pluto's default pfs=yes: a CHILD SA rekey must carry KE (S proposes its IKE group)
-    sim = peer("initiate", 2, ike={"rekey_time": "1.2s", "rand_time": 0, "life_time": "20s"},
-               child={"rekey_time": "0.6s", "rand_time": 0, "life_time": "10s"}, dpd={"delay": "0.4s"})
-    out = rig.run_live(rig.scenario(sim, peer("respond", 2)), 1.8)
+    # DPD every second (the shortest delay a scenario allows), the CHILD SA rekeyed at 2.5 s, the
+    # IKE SA at 3 s: liveness checks at 1 and 2 s before the first rekey
+    sim = peer("initiate", 2, ike={"rekey_time": "3s", "rand_time": 0, "life_time": "20s"},
+               child={"rekey_time": "2.5s", "rand_time": 0, "life_time": "10s"}, dpd={"delay": "1s"})
+    out = rig.run_live(rig.scenario(sim, peer("respond", 2)), 3.8)
     log = rig.log()
     # S's liveness checks (RFC 7296 2.4, empty INFORMATIONAL) before the first rekey: pluto
     # answered each (its counter of liveness requests answered)
@@ -151,7 +153,7 @@ def test_ikev1_simulated_initiator_main_quick_pfs_dpd_and_delete(rig: Rig) -> No
     # pluto without DPD of its own (a probe from either side counts as traffic for the other,
     # RFC 3706: with both on, only the first to fire probes)
     rig.start_pluto(V1)
-    out = rig.run_live(rig.scenario(peer("initiate", 1, dpd={"delay": "0.8s"}), peer("respond", 1)), 2.6)
+    out = rig.run_live(rig.scenario(peer("initiate", 1, dpd={"delay": "1s"}), peer("respond", 1)), 3.4)
     log = rig.log()
     ike = named(out, "ike_sa_established", peer="S", mode="main")
     assert len(ike) == 1, log[-3000:]
