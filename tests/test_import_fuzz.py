@@ -224,6 +224,7 @@ def test_a_scenario_import_runs_or_is_refused_with_one_error(doc: tuple[str, lis
             customer["ike"]["local_id"] = rendered["ike"]["remote_id"]
         if "bgp" in rendered:  # a BGP session needs both ends: the mirrored end ipsecsim import prints
             customer["bgp"] = {**customer_peer(rendered)["bgp"], "passive": True}  # the cloud end connects
+            cloud["import"]["bgp"] = True
         scenario = Path(d) / "s.yaml"
         scenario.write_text(yaml.safe_dump({"name": "fuzz", "duration": "20s",
                                             "peers": {"cloud": cloud, "customer": customer}}))

@@ -142,6 +142,7 @@ def _cover(out: ImportedPeer, net: ipaddress.IPv4Network) -> None:
         nets = out.peer.get(key)
         if nets is None or any(net.subnet_of(ipaddress.IPv4Network(n)) for n in nets):
             continue
+        out.meta.setdefault("without_bgp", {})[key] = list(nets)
         out.peer[key] = [*nets, str(net)]
         out.notes.append(f"{key}: {net} (TunnelCidr) added: the BGP session runs inside the tunnel between the BGP "
                          f"addresses, so the negotiated selectors must cover them")
