@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 from ipsecsim import ConfigError, load_scenario, simulate
 from ipsecsim.cli import main
 from ipsecsim.config.importers import import_file
-from ipsecsim.config.importers.render import cloud_peer
+from ipsecsim.config.importers.render import cloud_peer, customer_peer
 
 VENDOR = SCENARIOS / "vendor"
 DOCS = {p.name: ("huawei" if p.name.startswith("huawei") else "alibaba", json.loads(p.read_text()))
@@ -222,6 +222,9 @@ def test_a_scenario_import_runs_or_is_refused_with_one_error(doc: tuple[str, lis
             customer["child"] = {"proposals": rendered["child"]["proposals"]}
         if rendered["ike"].get("remote_id"):
             customer["ike"]["local_id"] = rendered["ike"]["remote_id"]
+        if "bgp" in rendered:  # a BGP session needs both ends: the mirrored end ipsecsim import prints
+            customer["bgp"] = {**customer_peer(rendered)["bgp"], "passive": True}  # the cloud end connects
+            cloud["import"]["bgp"] = True
         scenario = Path(d) / "s.yaml"
         scenario.write_text(yaml.safe_dump({"name": "fuzz", "duration": "20s",
                                             "peers": {"cloud": cloud, "customer": customer}}))

@@ -52,7 +52,10 @@ def test_alibaba_dual_tunnel_becomes_two_tunnels_and_two_groups(tmp_path, capsys
     p.write_text(text)
     r = simulate(load_scenario(p))
     assert all(r.status(n) == "ipsec_sa_established" for n in peers)
-    assert r.summary()["ha"]["cloud"]["active_at_end"] == "cloud-1"
+    # TunnelBgpConfig on both tunnels (EnableTunnelsBgp true): the group is routed by BGP; the master's route
+    # wins (first member of an active-standby group: LOCAL_PREF 200, docs/bgp.md)
+    best = [e.fields["to"] for e in r.events if e.event == "bgp_best_path" and e.peer == "cloud"]
+    assert best and best[-1] == "cloud-1"
 
 
 def test_the_master_comes_first_whatever_the_order_in_the_document(tmp_path, capsys):

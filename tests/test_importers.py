@@ -161,7 +161,10 @@ def test_alibaba_example_master_tunnel_and_masks():
     assert p["ike"]["version"] == 1 and p["ike"]["mode"] == "main"
     assert p["ike"]["proposals"] == ["aes128-sha1-modp1024"] and p["ike"]["life_time"] == 86400
     assert p["child"] == {"proposals": ["aes128-sha1-modp1024"], "life_time": 86400}
-    assert p["local_subnets"] == ["10.0.0.0/8"] and p["remote_subnets"] == ["192.168.0.0/16"]
+    # LocalSubnet / RemoteSubnet, and the TunnelCidr of the tunnel's BGP session (TunnelBgpConfig, EnableTunnelsBgp
+    # true): the session's packets cross the tunnel between 169.254.10.1 and 169.254.10.2
+    assert p["local_subnets"] == ["10.0.0.0/8", "169.254.10.0/30"]
+    assert p["remote_subnets"] == ["192.168.0.0/16", "169.254.10.0/30"]
     assert imp.masked["ike.psk"] == ("TunnelOptionsSpecification.TunnelOptions[0].TunnelIkeConfig.Psk", "123456****")
     assert imp.masked["address"][1] == "47.21.XX.XX"
     assert "dpd.delay" in imp.missing  # EnableDpd true, timers undocumented
@@ -463,7 +466,7 @@ def test_alibaba_health_check_without_interval_or_retry_is_asked_for_not_default
     assert target not in imp.peer["nqa"] and "documents no default" in imp.missing[f"nqa.{target}"]
     path = scenario_with(tmp_path, {"import": str(p), "address": "198.51.100.10", "remote_address": "203.0.113.7",
                                     "ike": {"psk": "secret", "local_id": "198.51.100.10", "remote_id": "203.0.113.7"},
-                                    "dpd": {"delay": "30s"}})
+                                    "dpd": {"delay": "30s"}, "bgp": {"auth_key": "secret"}})
     with pytest.raises(ConfigError) as e:
         load_scenario(path)
     assert e.value.path == f"peers.cloud.nqa.{target}"

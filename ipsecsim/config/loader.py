@@ -349,9 +349,11 @@ def _import_peer(name: str, raw: dict[str, Any], file: str | None, origin: str |
         spec = {"file": spec}
     if not isinstance(spec, dict) or not isinstance(spec.get("file"), str):
         raise ConfigError(file, where, "expected a file name or {file: NAME, vendor: huawei|alibaba, tunnel: N}")
-    unknown = set(spec) - {"file", "vendor", "tunnel"}
+    unknown = set(spec) - {"file", "vendor", "tunnel", "bgp"}
     if unknown:
-        raise ConfigError(file, f"{where}.{sorted(unknown)[0]}", "unknown key; allowed: file, vendor, tunnel")
+        raise ConfigError(file, f"{where}.{sorted(unknown)[0]}", "unknown key; allowed: file, vendor, tunnel, bgp")
+    if not isinstance(spec.get("bgp", False), bool):
+        raise ConfigError(file, f"{where}.bgp", f"expected true or false, got {shown(spec['bgp'])}")
     path = Path(spec["file"])
     if origin is not None and not path.is_absolute():
         path = Path(origin).parent / path
@@ -364,6 +366,14 @@ def _import_peer(name: str, raw: dict[str, Any], file: str | None, origin: str |
                           "scenario file)")
     imported = import_file(path, spec.get("vendor"), spec.get("tunnel"))
     explicit = {k: v for k, v in raw.items() if k != "import"}
+    if "bgp" in imported.peer and not (spec.get("bgp") or "bgp" in explicit):
+        # the document's BGP session is taken on request (import: {file, bgp: true}, or bgp: keys of the
+        # peer's own): the other end of the tunnel needs a bgp: section too
+        imported.peer.pop("bgp")
+        imported.peer.update(imported.meta.get("without_bgp", {}))
+        for d in (imported.masked, imported.missing):
+            for target in [t for t in d if t.startswith("bgp.")]:
+                del d[target]
     for target, (jpath, value) in imported.masked.items():
         if not _has_path(explicit, target):
             raise ConfigError(str(path), jpath, f"the value {shown(value)} is masked in this document; give the real "

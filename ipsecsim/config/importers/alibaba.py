@@ -15,6 +15,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from .base import Fields, ImportedPeer, ipv4_or_none, is_masked, other_vendor
+from .bgp import alibaba_session
 from .values import shown
 
 ENCR = {"aes": "aes128", "aes192": "aes192", "aes256": "aes256", "des": "des", "3des": "3des", "sm4": "sm4"}
@@ -35,7 +36,6 @@ ROOT_KEYS = ("RegionId", "VpnConnectionId", "Status", "RemoteCaCertificate", "En
 IKE_KEYS = ("RemoteId", "IkeLifetime", "IkeEncAlg", "LocalId", "IkeMode", "IkeVersion", "IkePfs", "Psk", "IkeAuthAlg")
 IPSEC_KEYS = ("IpsecAuthAlg", "IpsecLifetime", "IpsecEncAlg", "IpsecPfs")
 HEALTH_CHECK_KEYS = ("Status", "Dip", "Interval", "Retry", "Sip", "Enable", "Policy")
-BGP_KEYS = ("Status", "PeerBgpIp", "TunnelCidr", "EnableBgp", "LocalBgpIp", "PeerAsn", "LocalAsn", "AuthKey")
 SPEC_KEYS = ("TunnelOptions",)
 TUNNEL_KEYS = ("TunnelId", "CustomerGatewayId", "EnableDpd", "EnableNatTraversal", "InternetIp", "RemoteCaCertificate",
                "Role", "TunnelIndex", "State", "Status", "TunnelBgpConfig", "TunnelIkeConfig", "TunnelIpsecConfig",
@@ -121,11 +121,7 @@ def import_describe(data: Any, file: str, tunnel: int | None = None) -> Imported
     hc = root.obj("VcoHealthCheck")
     if hc is not None:
         _health_check_config(hc, out)
-    bgp = root.obj("VpnBgpConfig")
-    if bgp is not None:
-        bgp.only(BGP_KEYS, f"{API}, VpnBgpConfig")
-        out.meta["bgp"] = {"enable": bgp.boolean("EnableBgp", as_string=True), "tunnel_cidr": bgp.string("TunnelCidr"),
-                           "local_asn": bgp.integer("LocalAsn"), "peer_asn": bgp.integer("PeerAsn")}
+    alibaba_session(root, gateway, out, dual=gateway is not root)
     return out
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from .base import Fields, ImportedPeer, ipv4_or_none, is_masked, other_vendor
+from .bgp import huawei_bgp
 from .values import shown
 
 AUTH = ("sha2-512", "sha2-384", "sha2-256", "sha1", "md5", "sm3")
@@ -103,6 +104,8 @@ def import_vpn_connection(data: Any, file: str) -> ImportedPeer:
     _subnets(conn, out, style)
     if conn.has("enable_nqa"):
         _nqa(conn, out, style)
+    if style == "BGP":
+        huawei_bgp(conn, out)
     for key in ("tunnel_local_address", "tunnel_peer_address"):
         if conn.has(key) and style not in ("STATIC", "BGP"):
             out.notes.append(f"{key} is ignored: it applies to STATIC and BGP connections only")

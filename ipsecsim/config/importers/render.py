@@ -19,11 +19,13 @@ from .base import ImportedPeer, is_masked
 from .values import shown
 
 PLACEHOLDER = {"address": "192.0.2.1", "remote_address": "198.51.100.1", "ike.psk": "CHANGE-ME",
-               "local_subnets": ["10.0.0.0/24"], "dpd.delay": "30s", "nqa.interval": "3s", "nqa.retries": 3}
+               "local_subnets": ["10.0.0.0/24"], "dpd.delay": "30s", "nqa.interval": "3s", "nqa.retries": 3,
+               "bgp.peer_asn": 65000, "bgp.auth_key": "CHANGE-ME"}
 """Stand-ins for what a document masks or lacks, each flagged on its line: documentation addresses
 (RFC 5737) and subnet, and for the probe timers no vendor documents for the connection monitor the
 Alibaba health check's example values (Alibaba Cloud API DescribeVpnConnection: VcoHealthCheck
-Interval 3, Retry 3)."""
+Interval 3, Retry 3); for the customer's AS number a private one (RFC 6996: 64512-65534) other than
+the Huawei gateway's default 64512, and for a masked BGP key the pre-shared key's placeholder."""
 
 
 def _set(d: dict[str, Any], dotted: str, value: Any) -> None:
@@ -112,8 +114,9 @@ def cloud_peer(imp: ImportedPeer, placeholder: dict[str, Any] | None = None,
     return cloud, flags
 
 
-def customer_peer(cloud: dict[str, Any]) -> dict[str, Any]:
-    """A strongSwan customer gateway mirroring ``cloud``: subnets swapped, same proposals and key."""
+def customer_peer(cloud: dict[str, Any], routes: list[str] | None = None) -> dict[str, Any]:
+    """A strongSwan customer gateway mirroring ``cloud``: subnets swapped, same proposals and key, and the
+    other end of its BGP session announcing ``routes`` (the customer subnets of a route-mode connection)."""
     ike = cloud.get("ike", {})
     customer: dict[str, Any] = {
         "profile": "strongswan",
@@ -126,12 +129,20 @@ def customer_peer(cloud: dict[str, Any]) -> dict[str, Any]:
     }
     if cloud.get("ike", {}).get("remote_id"):
         customer["ike"]["local_id"] = cloud["ike"]["remote_id"]
+    bgp = cloud.get("bgp")
+    if bgp:  # the other end of the session: addresses and AS numbers swapped, the same /30 and key
+        mirrored: dict[str, Any] = {"local_address": bgp["peer_address"], "peer_address": bgp["local_address"],
+                                    "asn": bgp.get("peer_asn"), "peer_asn": bgp.get("asn")}
+        mirrored.update({k: bgp[k] for k in ("tunnel_cidr", "auth_key") if k in bgp})
+        if routes:
+            mirrored["advertise"] = list(routes)
+        customer["bgp"] = mirrored
     return customer
 
 
 def scenario_yaml(imp: ImportedPeer, vendor: str) -> str:
     cloud, flags = cloud_peer(imp)
-    customer = customer_peer(cloud)
+    customer = customer_peer(cloud, imp.meta.get("routes"))
     name, renamed = scenario_name(imp, vendor)
     doc = {"name": name, "description": f"Imported from {imp.file} ({vendor}). The customer peer mirrors "
            f"the cloud side; edit it to match the real customer gateway.", "seed": 1, "duration": "10m",

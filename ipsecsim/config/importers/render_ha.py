@@ -42,7 +42,7 @@ def tunnels_yaml(t: Tunnels) -> str:
             f["remote_address"] = "not in the document (the customer gateway's address): replace"
         cloud["remote_peer"] = f"customer-{n}"
         required += unplaced(imp, cloud, f"cloud-{n}")
-        customer = customer_peer(cloud)
+        customer = customer_peer(cloud, imp.meta.get("routes"))
         customer["remote_peer"] = f"cloud-{n}"
         peers[f"cloud-{n}"], flags[f"cloud-{n}"] = cloud, f
         customers[f"customer-{n}"] = customer
