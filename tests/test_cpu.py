@@ -83,3 +83,17 @@ def test_a_rekey_reuses_the_policies_of_the_child_sa_it_replaces():
     req = _sent(r, "A", "CREATE_CHILD_SA", False)[0]
     resp = _sent(r, "B", "CREATE_CHILD_SA", True)[0]
     assert resp.t - req.t == pytest.approx(LINK + C.message + C.prf + C.install)
+
+
+def test_a_rekey_started_by_the_other_peer_also_reuses_the_policies():
+    """The same selector pair arrives as TSi/TSr swapped when the peer that did not initiate
+    the IKE SA starts the rekey (RFC 7296 2.9: TSi is the initiator's side). The real strongSwan
+    capture S8 (scenarios/captures/strongswan-5.9.8, README: equal CHILD rekey timers, B's timer
+    first) shows A answering B's CREATE_CHILD_SA in 0.6 ms: no policy installation (4 ms)."""
+    cpu = {"costs": "strongswan-5.9.8"}
+    child = {"rekey_time": "20s", "rand_time": "0s"}
+    r = simulate(load_scenario(scenario_dict(a={"cpu": cpu}, b={"cpu": cpu, "child": child},
+                                             link={"delay": "5ms"})))
+    req = _sent(r, "B", "CREATE_CHILD_SA", False)[0]
+    resp = _sent(r, "A", "CREATE_CHILD_SA", True)[0]
+    assert resp.t - req.t == pytest.approx(LINK + C.message + C.prf + C.install)

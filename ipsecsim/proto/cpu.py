@@ -104,11 +104,15 @@ class Cpu:
     rng: random.Random
     groups: frozenset[int] = field(default_factory=frozenset)
     """KE groups this peer accepts (from its IKE and CHILD proposals)."""
-    policies: set[tuple[Any, ...]] = field(default_factory=set)
+    policies: set[frozenset[str]] = field(default_factory=set)
     """Traffic selectors whose policies this peer has installed (a reboot forgets them)."""
 
     def _policy(self, m: Any, kind: str) -> float:
-        key = tuple(repr(p) for p in _payloads(m) if _kind(p) == kind)
+        # the policies are those of the selector pair, whichever peer sends the exchange: a
+        # rekey the other peer starts carries our selectors in TSr, not TSi (RFC 7296 2.9), and
+        # still reuses the installed policies (strongSwan kernel interfaces refcount a policy
+        # that exists; real capture S8: the responder of the other side's rekey answers in 0.6 ms)
+        key = frozenset(repr(getattr(p, "selectors", p)) for p in _payloads(m) if _kind(p) == kind)
         if key in self.policies:
             return 0.0
         self.policies.add(key)
