@@ -36,15 +36,8 @@ EPS = 1e-6
 # while the bug named is open: they are still reported as warnings. Delete an entry when its
 # fix lands; ``IPSECSIM_PROPS_STRICT=1`` checks every invariant regardless.
 KNOWN_BUGS: dict[str, str] = {
-    "dpd_keeps_probing": "IKEv2 DPD stops after the first IKE SA rekey",
-    "ike_silent_after_end": "a hard-expired IKE SA keeps retransmitting",
-    "message_ids_grow": "message id reuse after DPD gave up with action none",
-    "time_never_goes_back": "events out of time order",
-    "bytes_conserved": "restart / recreate double-counts traffic",
-    "rekey_before_hard_expiry": "a hard-only lifetime (volume, and also time: profile defaults "
-                                "such as alibaba-cloud's) never rekeys",
-    "status_agrees": "a unilateral tunnel is not always named",
-    "no_esp_after_sa_end": "IKEv2 recreate: ESP keeps leaving on the deleted CHILD SA until the new one is up",
+    "dpd_keeps_probing": "IKEv1 DPD stops when the ISAKMP SA it watches hard-expires, though another remains",
+    "rekey_before_hard_expiry": "a hard-volume-only lifetime (life_bytes without rekey_bytes) never rekeys",
 }
 
 
