@@ -192,11 +192,41 @@ def test_message_ids_grow_after_dpd_gave_up_with_action_none():
     # action none keeps the IKE SA after DPD gave up on it (link down 20-200 s); the CHILD
     # rekey at 250 s must take the next message id, not the one of the abandoned probe
     # (RFC 7296 2.2)
-    result = _run({"dpd": {"delay": 10, "action": "none"},
+    # (gave_up_deletes off: a vendor whose "none" keeps the SAs, unlike strongSwan)
+    result = _run({"dpd": {"delay": 10, "action": "none", "gave_up_deletes": False},
                    "child": {"rekey_time": 250, "life_time": 300, "rand_time": 0}}, duration=400,
                   faults=[{"at": 20, "kind": "link_down", "duration": 180}])
     assert result.select("peer_dead", "A", action="none")
     assert _only(result, "message_ids_grow") == []
+
+
+def test_dpd_with_action_none_keeps_probing_when_the_sa_is_kept():
+    # the same outage (link down 20-200 s, DPD delay 10 s): the check sent at ~20 s gives up
+    # after the strongSwan schedule (165.06 s); a vendor whose "none" keeps the SAs goes on
+    # checking liveness on them: the next probe leaves one delay (10 s) after the verdict, with
+    # the next message id (RFC 7296 2.2), and DPD never falls silent again
+    result = _run({"dpd": {"delay": 10, "action": "none", "gave_up_deletes": False}}, duration=300,
+                  faults=[{"at": 20, "kind": "link_down", "duration": 180}])
+    dead = result.select("peer_dead", "A", action="none")
+    assert len(dead) == 1
+    gave_up = result.select("retransmit_gave_up", "A")[0]
+    later = [e for e in result.select("dpd_probe_sent", "A") if e.t > dead[0].t]
+    assert later and round(later[0].t - dead[0].t, 6) == 10.0
+    assert later[0].get("msg_id") == gave_up.get("msg_id") + 1
+    assert not result.select("ike_sa_deleted", "A")
+    assert _only(result, "dpd_keeps_probing") == []
+
+
+def test_strongswan_dpd_action_none_deletes_the_ike_sa_when_the_check_gives_up():
+    # strongSwan 5.9.8: vici_config.c parse_action() reads "none" as "clear", and ike_sa.c
+    # retransmit() destroys the IKE SA when the liveness check gives up, whatever dpd_action
+    result = _run({"dpd": {"delay": 10, "action": "none"}}, duration=300,
+                  faults=[{"at": 20, "kind": "link_down", "duration": 180}])
+    dead = result.select("peer_dead", "A", action="none")
+    assert len(dead) == 1
+    deleted = result.select("ike_sa_deleted", "A", reason="dpd")
+    assert [round(e.t, 3) for e in deleted] == [round(dead[0].t, 3)]
+    assert result.select("child_sa_deleted", "A", reason="dpd")
 
 
 def test_message_ids_grow_through_rekeys():

@@ -173,8 +173,11 @@ class Liveness:
         action = m.cfg.action
         self.e.emit_sa(sa, "peer_dead", action=action, last_inbound=round(m.last_inbound, 6),
                        silent_for=round(now - m.last_inbound, 6), probes=m.probes)
-        if action != "none":
-            self.e.peer_dead(sa, action, now)
+        if action == "none" and not m.cfg.gave_up_deletes:
+            m.resume(now)
+            self._arm(sa)
+            return
+        self.e.peer_dead(sa, "clear" if action == "none" else action, now)
 
     # --- wire ------------------------------------------------------------------------------
     def send(self, sa: IsakmpSa, ntype: int, seq: int, now: float) -> Message:
