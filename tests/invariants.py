@@ -36,7 +36,6 @@ EPS = 1e-6
 # while the bug named is open: they are still reported as warnings. Delete an entry when its
 # fix lands; ``IPSECSIM_PROPS_STRICT=1`` checks every invariant regardless.
 KNOWN_BUGS: dict[str, str] = {
-    "dpd_keeps_probing": "IKEv1 DPD stops when the ISAKMP SA it watches hard-expires, though another remains",
     "rekey_before_hard_expiry": "a hard-volume-only lifetime (life_bytes without rekey_bytes) never rekeys",
 }
 

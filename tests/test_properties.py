@@ -84,14 +84,20 @@ def test_ikev2_dpd_keeps_probing_without_rekeys():
     assert _only(result, "dpd_keeps_probing") == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: IKEv1 DPD watches one ISAKMP SA; when it hard-expires DPD stops "
-                                       "although another ISAKMP SA to the peer remains")
 def test_ikev1_dpd_keeps_probing_when_one_of_two_isakmp_sas_expires():
     # both peers initiate (two ISAKMP SAs); B's, with a 5 min hard lifetime, is the one its DPD
     # watches; after it expires B still has A's ISAKMP SA and must keep probing (RFC 3706 5.5)
+    # (rekey_time 0: strongSwan's "no rekeying", so that the ISAKMP SA does reach its hard limit)
     result = _run({"ike": {"version": 1}},
-                  {"ike": {"version": 1, "life_time": 300}, "start": "initiate", "dpd": {"delay": 20}},
+                  {"ike": {"version": 1, "life_time": 300, "rekey_time": 0}, "start": "initiate",
+                   "dpd": {"delay": 20}},
                   duration=900)
+    expired = result.select("sa_expired", "B", kind="hard", sa_type="ike")
+    assert len(expired) == 1 and len(result.select("ike_sa_established", "B")) == 2
+    later = [e for e in result.select("dpd_probe_sent", "B") if e.t > expired[0].t]
+    assert later and later[0].t <= expired[0].t + 20 + 1e-6  # within one dpd_delay of silence
+    assert {e.get("spi_i") for e in later} != {expired[0].get("spi_i")}
+    assert result.select("dpd_probe_acked", "B") and result.status("B") == "ipsec_sa_established"
     assert _only(result, "dpd_keeps_probing") == []
 
 
