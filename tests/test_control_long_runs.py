@@ -190,7 +190,8 @@ def hard_expiry_after_dpd_gave_up() -> Result:
     """A: DPD 30 s with action none, IKE hard lifetime 30 min, no rekey; the link goes down at
     1750 s, so the check A starts at its last inbound + 30 s is still being retransmitted when
     the hard lifetime ends the SA at 1800.02 s (established 0.02 s)."""
-    a = {"ike": {"rekey_time": "0s", "life_time": "30m"}, "dpd": {"delay": "30s", "action": "none"}}
+    a = {"ike": {"rekey_time": "0s", "life_time": "30m"}, "dpd": {"delay": "30s", "action": "none",
+                                                                   "gave_up_deletes": False}}
     b = {"ike": {"rekey_time": "10h"}}
     return run(one_sided(2, a, b, duration="1h", faults=[{"at": "1750s", "kind": "link_down"}]))
 
@@ -200,7 +201,8 @@ def test_message_ids_grow_per_ike_sa_and_direction() -> None:
     request whose retransmissions gave up (here the Delete sent at hard expiry after a
     liveness check that was never answered)."""
     # and a CHILD rekey at 600.02 s on an IKE SA whose liveness check (from ~300 s) gave up at ~495 s
-    rekey_after = one_sided(2, {"dpd": {"delay": "30s", "action": "none"},
+    # (gave_up_deletes off: a vendor whose action none keeps the IKE SA, unlike strongSwan)
+    rekey_after = one_sided(2, {"dpd": {"delay": "30s", "action": "none", "gave_up_deletes": False},
                                 "child": {"rekey_time": "10m", "rand_time": "0s"}}, {},
                             duration="20m", faults=[{"at": "5m", "kind": "link_down"}])
     gave_up_run = run(rekey_after)

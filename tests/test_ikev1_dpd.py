@@ -29,7 +29,8 @@ from ipsecsim.proto.sa import ChildState
 
 A_ADDR, B_ADDR = "10.99.0.1", "10.99.0.2"
 # Huawei Cloud vpn_connection dpd defaults (Huawei Cloud API): idle 30 s, retransmit 15 s, 3 retries
-HUAWEI = {"delay": "30s", "retry_interval": "15s", "retries": 3, "ikev1_style": "retry", "mode": "periodic"}
+HUAWEI = {"delay": "30s", "retry_interval": "15s", "retries": 3, "ikev1_style": "retry", "mode": "periodic",
+          "gave_up_deletes": False}  # action none keeps the SAs (unlike strongSwan, whose none is clear)
 
 
 def silence(pair: PeerPair, name: str, after: float) -> None:

@@ -449,11 +449,13 @@ def build_dpd(cfg: PeerConfig, schedule: RetransmitSchedule) -> DpdSettings | No
     if cfg.ike.version == 2:
         waits = (d.retry_interval,) * (d.retries if d.count == "probes" else d.retries + 1)
         return DpdSettings(mode=d.mode, delay=d.delay, style="liveness", action=d.action,
+                           gave_up_deletes=d.gave_up_deletes,
                            esp_resets_idle=d.esp_resets_idle, check=check,
                            schedule=waits if d.ikev2_schedule == "dpd" else None)
     timeout = d.timeout if d.timeout is not None else schedule.give_up_after()
     return DpdSettings(mode=d.mode, delay=d.delay, style=d.ikev1_style, retry_interval=d.retry_interval,
                        retries=d.retries, count=d.count, timeout=timeout, action=d.action,
+                       gave_up_deletes=d.gave_up_deletes,
                        esp_resets_idle=d.esp_resets_idle, check=check)
 
 

@@ -279,6 +279,9 @@ class DpdConfig(Strict):
         "probes", description="retries counts all probes, or the retransmissions after the first probe")
     timeout: Duration | None = Field(None, ge=0.1, description="IKEv1 timeout style: silence after which the "
                                      "peer is dead; default: the IKE retransmission give-up time; at least 100ms")
+    gave_up_deletes: bool = Field(
+        False, description="a liveness check that gives up deletes the IKE SA whatever the action, so none acts "
+        "as clear (strongSwan); false: none keeps the SAs and DPD goes on probing")
     esp_resets_idle: bool | Literal["udp-encap"] = Field(
         True, description="inbound ESP counts as a sign of life (udp-encap: only UDP-encapsulated ESP)")
     msg_order: Literal["seq-hash-notify", "seq-notify-hash"] = Field(

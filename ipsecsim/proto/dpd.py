@@ -67,6 +67,7 @@ class DpdSettings:
     count: str = "probes"  # retry style: probes | retransmissions
     timeout: float = 150.0  # timeout style (strongSwan IKEv1 dpd_timeout)
     action: str = "clear"  # clear | hold | trap | restart | none
+    gave_up_deletes: bool = False  # a dead verdict deletes the IKE SA even with action none (strongSwan)
     esp_resets_idle: bool | str = True  # inbound ESP counts as proof of life; "udp-encap": only ESP-in-UDP
     schedule: tuple[float, ...] | None = None  # liveness: DPD-specific retransmission waits
     check: str = "idle"  # idle | strongswan: when a periodic check looks (see ``DpdMachine.deadline``)
@@ -145,6 +146,18 @@ class DpdMachine:
             return []
         self.history.append((now, "failed->dead"))
         return self._dead(now)
+
+    def resume(self, now: float) -> None:
+        """Action ``none`` on a vendor that keeps the SAs: the verdict is reported and the
+        machine watches again, its idle clock starting now, so it probes after ``delay`` of
+        further silence (RFC 3706 / RFC 7296 2.4 checks liveness while the SA exists)."""
+        self.state, self.probes, self.last_probe = DpdState.WATCHING, 0, None
+        self.last_inbound = max(self.last_inbound, now)
+        self.traffic_waiting = False
+        self.timeouts.clear()
+        if self.cfg.check_job:
+            self.next_check = now + self.cfg.delay
+        self.history.append((now, "resumed->watching"))
 
     def deadline(self) -> float | None:
         """When the machine wants ``TIMER``; None if only an input can move it."""

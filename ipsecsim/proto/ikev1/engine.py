@@ -345,6 +345,7 @@ class Ikev1Engine:
         if sa.established_at is not None:
             self.emit_sa(sa, "ike_sa_deleted", reason=reason)
         self.lifecycle.abandon(sa, reason, now)
+        self.liveness.handover(sa, now)
         if sa.initiator and sa.established_at is None:
             self.ep.schedule(now, self.lifecycle.phase1_gone)  # unless a retry (keyingtries) follows
         sa.state, sa.dpd = IsakmpState.DESTROYED, None

@@ -88,6 +88,27 @@ class Liveness:
         sa.dpd = DpdMachine(cfg, now, traffic_flowing=self.out_flowing)
         self._arm(sa)
 
+    def handover(self, gone: IsakmpSa, now: float) -> None:
+        """The ISAKMP SA DPD watched is going (hard expiry, deletion) while another established
+        ISAKMP SA with the peer remains, e.g. the one the peer initiated when both sides did:
+        DPD moves to the newest of them (RFC 3706 runs over an ISAKMP SA; strongSwan checks
+        liveness on the IKE SA the CHILD SAs now belong to). A new machine on it starts with
+        the peer's idle clock (never more than ``delay`` in the past, so its first check is not
+        before now) and the new SA's own R-U-THERE sequence (RFC 3706 7)."""
+        old = gone.dpd
+        if old is None or old.state is DpdState.DEAD:
+            return
+        left = [s for s in self.e.sas.values() if s is not gone and s.alive and s.established_at is not None
+                and s.remote[0] == gone.remote[0] and VID_DPD in s.peer_vids]
+        if not left or any(s.dpd is not None for s in left):
+            return
+        sa = max(left, key=lambda s: (s.established_at or 0.0, s.uid))
+        gone.dpd = None
+        sa.dpd = DpdMachine(old.cfg, max(old.last_inbound, now - old.cfg.delay),
+                            traffic_flowing=self.out_flowing)
+        sa.dpd_armed = None  # a timer of its earlier machine (before a newer SA took DPD) is void
+        self._arm(sa)
+
     def _machines(self) -> list[IsakmpSa]:
         return [sa for sa in self.e.sas.values() if sa.dpd is not None and sa.alive]
 
@@ -173,8 +194,11 @@ class Liveness:
         action = m.cfg.action
         self.e.emit_sa(sa, "peer_dead", action=action, last_inbound=round(m.last_inbound, 6),
                        silent_for=round(now - m.last_inbound, 6), probes=m.probes)
-        if action != "none":
-            self.e.peer_dead(sa, action, now)
+        if action == "none" and not m.cfg.gave_up_deletes:
+            m.resume(now)
+            self._arm(sa)
+            return
+        self.e.peer_dead(sa, "clear" if action == "none" else action, now)
 
     # --- wire ------------------------------------------------------------------------------
     def send(self, sa: IsakmpSa, ntype: int, seq: int, now: float) -> Message:

@@ -139,6 +139,10 @@ class Liveness:
         self.engine.emit_sa(sa, "peer_dead", action=action, last_inbound=round(m.last_inbound, 6),
                             silent_for=round(now - m.last_inbound, 6), probes=m.probes,
                             cause=sa.dpd_cause or "probes_unanswered")
-        if action == "none":
+        if action == "none" and not m.cfg.gave_up_deletes:
+            m.resume(now)
+            self._arm(sa)
             return
-        self.engine.peer_dead(sa, action, now)
+        # strongSwan 5.9.8 sa/ike_sa.c retransmit(): a request that gives up returns DESTROY_ME
+        # whatever dpd_action says (vici_config.c parse_action: none is clear)
+        self.engine.peer_dead(sa, "clear" if action == "none" else action, now)
