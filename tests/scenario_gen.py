@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from ipsecsim.config import profiles
@@ -32,6 +33,35 @@ LONG = [600, 3600, 4 * 3600, 86400, 3 * 86400] if os.environ.get("IPSECSIM_PROPS
 """Bulk-only runs: up to 4 h in the CI profile (a few minutes for the whole file on two cores),
 up to 3 days with ``IPSECSIM_PROPS=long``."""
 SHORT = [60, 180, 600]
+
+# What a run costs grows with its rekeys (each moves every flow): outside the ``long`` profile a
+# drawn scenario is cut short so that it rekeys at most this many times (50 MB at 1 Gbit/s for
+# 3 days would be over 600,000 rekeys, a 120 s lifetime over 3 days 2,160).
+CI_REKEYS = 300
+_RATES = {"1Mbit/s": 1e6 / 8, "10Mbit/s": 10e6 / 8, "100Mbit/s": 100e6 / 8, "1Gbit/s": 1e9 / 8}
+_SIZES = {"50MB": 50e6, "500MB": 500e6, "5GB": 5e9}
+
+
+def _long_profile() -> bool:
+    """The ``long`` hypothesis profile (tests/conftest.py) is active: no cap on run cost."""
+    try:
+        return settings.default.max_examples >= settings.get_profile("long").max_examples
+    except Exception:  # the profile is not registered (module used on its own)
+        return False
+
+
+def _capped(duration: float, peers: list[dict[str, Any]], flows: list[dict[str, Any]]) -> float:
+    """``duration`` cut so that the run has at most ``CI_REKEYS`` rekeys by time or volume."""
+    rate = sum(_RATES.get(f.get("rate", ""), 0.0) for f in flows)
+    cap = duration
+    for p in peers:
+        life = p["child"].get("life_time")
+        if isinstance(life, int | float) and life > 0:
+            cap = min(cap, CI_REKEYS * life)
+        size = _SIZES.get(p["child"].get("life_bytes", ""))
+        if size and rate > 0:
+            cap = min(cap, CI_REKEYS * size / rate)
+    return float(max(60, int(cap)))
 
 
 def _peer(name: str, address: str, local: str, remote: str, start: str) -> dict[str, Any]:
@@ -181,6 +211,13 @@ def scenarios(draw: st.DrawFn, max_faults: int = 3) -> dict[str, Any]:
         p["ike"].update(draw(ike_lifetime(duration)))
     if draw(st.booleans()):
         a["start"] = "on-traffic"
+    flows = draw(traffic(short, duration))
+    if not _long_profile():
+        duration = _capped(duration, [a, b], flows)
+        for f in flows:
+            if f["start"] >= duration or f.get("stop", 0) > duration:
+                f.pop("stop", None)
+                f["start"] = min(f["start"], 1)
     faults: list[dict[str, Any]] = []
     for _ in range(draw(st.integers(0, max_faults))):
         faults += draw(fault(duration, version))
@@ -191,5 +228,5 @@ def scenarios(draw: st.DrawFn, max_faults: int = 3) -> dict[str, Any]:
     return {
         "name": "prop", "seed": draw(st.integers(0, 2**16)), "duration": duration,
         "peers": {"A": a, "B": b}, "link": link,
-        "traffic": draw(traffic(short, duration)), "faults": faults,
+        "traffic": flows, "faults": faults,
     }
