@@ -117,9 +117,12 @@ def test_pfs_quick_mode_and_delete_simulated_initiator(rig: Rig, mode: str) -> N
     assert "parsed QUICK_MODE request" in log and "[ HASH SA No KE ID ID ]" in log
     if "ignoring QUICK_MODE request while phase 1 is incomplete" in log:
         assert named(out, "message_sent", peer="S", exchange="QUICK_MODE", retransmit=1)
-    # S deleted at the end, the IPsec SA (its inbound SPI) then the ISAKMP SA
-    assert f"received DELETE for ESP CHILD_SA with SPI {child[0]['spi_in']}" in log
+    # S deleted at the end, the IPsec SA (its inbound SPI) then the ISAKMP SA; the two
+    # INFORMATIONALs leave together, and a loaded charon may take the ISAKMP SA's first, which
+    # destroys the CHILD SA with it (then the other Delete finds no SA to name)
     assert "received DELETE for IKE_SA lab[1]" in log
+    assert f"received DELETE for ESP CHILD_SA with SPI {child[0]['spi_in']}" in log or \
+        "CHILD_SA c{1} state change: INSTALLED => DESTROYING" in log
     assert named(out, "child_sa_deleted", peer="S", reason="stopped")
     assert named(out, "ike_sa_deleted", peer="S", reason="stopped")
 
