@@ -7,11 +7,10 @@ Wire narration follows strongSwan's test style:
                 <-- SK{ IDr, AUTH, SA, TSi, TSr }
 """
 
-import hashlib
-import hmac
 
 import pytest
 from factory import PSK, STRONGSWAN_GIVE_UP, strongswan_sends, two_peers
+from kdfref import hmac_sha256, prf_plus
 from peerpair import PeerPair
 
 from ipsecsim.proto import dh
@@ -27,18 +26,6 @@ def labels(pair):
     return [(who, m.notation()) for _, who, m in messages(pair)]
 
 
-def hmac_sha256(key, data):
-    return hmac.new(key, data, hashlib.sha256).digest()
-
-
-def prf_plus(key, seed, n):
-    """RFC 7296 2.13, written out independently of ipsecsim.proto.kdf."""
-    out, t, i = b"", b"", 1
-    while len(out) < n:
-        t = hmac_sha256(key, t + seed + bytes([i]))
-        out += t
-        i += 1
-    return out[:n]
 
 
 def test_four_messages_establish_ike_and_child_sa():

@@ -15,13 +15,12 @@ hmac alone (RFC 7296 2.13-2.15) and runs IKE_AUTH against the core as responder.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import random
 import struct
 from pathlib import Path
 
 from factory import two_peers
+from kdfref import hmac_sha256, prf_plus
 
 from ipsecsim.proto import dh
 from ipsecsim.proto.algorithms import ALGORITHMS
@@ -54,18 +53,6 @@ def captured(name: str) -> bytes:
     return bytes.fromhex((DATA / f"{name}.hex").read_text().replace("\n", ""))
 
 
-def hmac_sha256(key: bytes, data: bytes) -> bytes:
-    return hmac.new(key, data, hashlib.sha256).digest()
-
-
-def prf_plus(key: bytes, seed: bytes, n: int) -> bytes:
-    """RFC 7296 2.13, written out independently of ipsecsim.proto.kdf."""
-    out, t, i = b"", b"", 1
-    while len(out) < n:
-        t = hmac_sha256(key, t + seed + bytes([i]))
-        out += t
-        i += 1
-    return out[:n]
 
 
 def payload_offsets(msg: bytes) -> dict[int, tuple[int, int]]:
