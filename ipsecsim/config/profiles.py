@@ -74,7 +74,13 @@ def _dir() -> Any:
 
 
 def names() -> list[str]:
-    return sorted(p.name[:-5] for p in _dir().iterdir() if p.name.endswith(".yaml"))
+    return list(_names())
+
+
+@functools.cache
+def _names() -> tuple[str, ...]:
+    """The packaged profiles, listed once (the loader asks once per peer)."""
+    return tuple(sorted(p.name[:-5] for p in _dir().iterdir() if p.name.endswith(".yaml")))
 
 
 @functools.cache

@@ -45,11 +45,11 @@ def partners(peers: Mapping[str, PeerConfig]) -> dict[str, str | None]:
     two, else None (an error ``pairing_problems`` reports)."""
     names = list(peers)
     out: dict[str, str | None] = {}
-    for n, p in peers.items():
+    for i, (n, p) in enumerate(peers.items()):
         if p.remote_peer is not None:
             out[n] = p.remote_peer
         elif len(names) == 2:
-            other = names[1 - names.index(n)]
+            other = names[1 - i]
             named = peers[other].remote_peer
             out[n] = other if named in (None, n) else None
         else:
@@ -57,9 +57,24 @@ def partners(peers: Mapping[str, PeerConfig]) -> dict[str, str | None]:
     return out
 
 
+_LAST: list[tuple[Mapping[str, PeerConfig], dict[str, str]]] = []
+"""The last ``partner_map`` computed and the peers it is of: validation and the runner ask for
+it once per flow, fault and group, which on a scenario of thousands of tunnels made loading
+quadratic in the number of peers."""
+
+
 def partner_map(peers: Mapping[str, PeerConfig]) -> dict[str, str]:
-    """``partners`` of a validated scenario (every peer has one)."""
-    return {n: p for n, p in partners(peers).items() if p is not None}
+    """``partners`` of a validated scenario (every peer has one), a fresh dict."""
+    return dict(_partner_of(peers))
+
+
+def _partner_of(peers: Mapping[str, PeerConfig]) -> Mapping[str, str]:
+    """``partner_map`` computed once per (immutable) peers mapping; read-only."""
+    if _LAST and _LAST[0][0] is peers:
+        return _LAST[0][1]
+    found = {n: p for n, p in partners(peers).items() if p is not None}
+    _LAST[:] = [(peers, found)]
+    return found
 
 
 def fault_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
@@ -69,7 +84,8 @@ def fault_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
     names = list(cfg.peers)
     known = f"peers: {', '.join(names)}"
     part = partner_map(cfg.peers)
-    tunnels = ", ".join(f"[{n}, {m}]" for n, m in part.items() if names.index(n) < names.index(m))
+    order = {n: i for i, n in enumerate(names)}
+    tunnels = ", ".join(f"[{n}, {m}]" for n, m in part.items() if order[n] < order[m])
     for i, f in enumerate(cfg.faults):
         if f.peer is not None and f.peer not in cfg.peers:
             return [(f"faults[{i}].peer", f"unknown peer {shown(f.peer)}; {known}")]
@@ -163,12 +179,14 @@ def pairing_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
     peers = cfg.peers
     names = list(peers)
     part = partners(peers)
+    def allowed(n: str) -> str:  # built only for the error: joining every name per peer is quadratic
+        return f"allowed: one of the other peers ({', '.join(m for m in names if m != n)})"
+
     for n, p in peers.items():
-        allowed = f"allowed: one of the other peers ({', '.join(m for m in names if m != n)})"
         if p.remote_peer is not None and p.remote_peer not in peers:
-            return [(f"peers.{n}.remote_peer", f"unknown peer {shown(p.remote_peer)}; {allowed}")]
+            return [(f"peers.{n}.remote_peer", f"unknown peer {shown(p.remote_peer)}; {allowed(n)}")]
         if p.remote_peer == n:
-            return [(f"peers.{n}.remote_peer", f"a peer cannot be its own remote peer; {allowed}")]
+            return [(f"peers.{n}.remote_peer", f"a peer cannot be its own remote peer; {allowed(n)}")]
     for n in names:
         if part[n] is None:
             return [(f"peers.{n}.remote_peer", f"required when a scenario has more than two peers: the peer at "
@@ -181,10 +199,11 @@ def pairing_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
             return [(f"peers.{n}.remote_peer", f"{n} names {m}, but {m}'s remote_peer is {back}: a tunnel is two "
                      f"peers naming each other (a peer is one IKE connection, and a responder accepts only its "
                      f"remote_address); set peers.{m}.remote_peer: {n}, or pair {n} with another peer")]
+    order = {n: i for i, n in enumerate(names)}
     for n in names:
         m = part[n]
         assert m is not None
-        if names.index(n) < names.index(m) and peers[n].address == peers[m].address:
+        if order[n] < order[m] and peers[n].address == peers[m].address:
             return [(f"peers.{m}.address", f"peers {n} and {m} have the same address {peers[n].address}: the two "
                      f"ends of a tunnel need different addresses")]
     nat = cfg.link.nat
@@ -207,7 +226,7 @@ def members(cfg: ScenarioConfig, name: str) -> list[str]:
 
 def routes(cfg: ScenarioConfig, source: str) -> list[tuple[str, str]]:
     """Every (sender, receiver) tunnel traffic from ``source`` (a peer or a group) may take."""
-    part = partner_map(cfg.peers)
+    part = _partner_of(cfg.peers)
     return [(m, part[m]) for m in members(cfg, source)]
 
 

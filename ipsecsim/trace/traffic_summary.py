@@ -145,14 +145,19 @@ def still_down(result: Result, per_flow: dict[str, dict[str, Any]]) -> list[dict
     slack = max([1.0, result.scenario.config.link.delay * 2]
                 + [t.interval or 0.0 for t in result.scenario.config.traffic])
     out = []
+    ending = {name for name, f in per_flow.items()
+              if f["outages"] and f["outages"][-1]["end"] >= result.duration - slack}
+    drops: dict[str, list[Any]] = {name: [] for name in ending}
+    for e in result.events:  # once, not once per flow (quadratic with thousands of tunnels)
+        if e.event == "traffic_dropped" and e.get("flow") in drops and e.get("reason") != "loss":
+            drops[e.get("flow")].append(e)
     for name, f in per_flow.items():
-        if not f["outages"] or f["outages"][-1]["end"] < result.duration - slack:
+        if name not in ending:
             continue
         last = f["outages"][-1]
         b = n = 0
-        for e in result.events:
-            if e.event == "traffic_dropped" and e.get("flow") == name and e.get("reason") != "loss" \
-                    and e.get("start") >= last["start"] - _TOUCH:
+        for e in drops[name]:
+            if e.get("start") >= last["start"] - _TOUCH:
                 b += e.get("bytes", 0)
                 n += e.get("packets", 0)
         out.append({"flow": name, "from": f["from"], "to": f["to"], "since": last["start"],
