@@ -147,6 +147,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(None, "--events", "'-' writes the events to stdout, where --json writes the summary; "
                           "give a file name for one of them")
     scenario = load_scenario(args.scenario, duration=args.duration)
+    if scenario.config.fleet is not None and args.pair is None:
+        return _run_fleet(scenario, args)
+    if args.pair is not None:
+        scenario = _fleet_pair(scenario, args)
+    for flag in ("jobs", "executor", "scheduler"):
+        if getattr(args, flag) is not None:
+            raise ConfigError(None, f"--{flag}", "shards the pairs of a fleet (a scenario with fleet:) over "
+                              "workers; this run is one tunnel")
     from .trace.timeline_filter import from_args
     only = from_args(args, [*scenario.peers, "link", *(g.name for g in scenario.config.ha)], args.scenario)
     if only.active and (args.json or to_stdout):
@@ -154,6 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                           "--peer, --event and --summary choose lines of the timeline")
     events_path = _writable(args.events, "--events") if args.events and not to_stdout else None
     trace_opts = _trace_options(scenario, args)
+    _model_refuses_trace(args, trace_opts.wanted, scenario)
     _distinct_outputs(_input_files(args.scenario, scenario), [
         ("--events", events_path), ("--pcap", trace_opts.pcap), ("--keys", trace_opts.keys)])
     for note in scenario.notes:
@@ -201,6 +210,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     live_scenario(scenario, args.peer)  # --peer names a peer of the scenario
     events_path = _writable(args.events, "--events") if args.events and not to_stdout else None
     trace_opts = _trace_options(scenario, args)
+    _model_refuses_trace(args, trace_opts.wanted, scenario)
     _distinct_outputs(_input_files(args.scenario, scenario), [
         ("--events", events_path), ("--pcap", trace_opts.pcap), ("--keys", trace_opts.keys)])
     on_event = _live_printer(scenario) if sys.stderr.isatty() and not args.json else None
@@ -251,8 +261,10 @@ def _simulate_with_progress(scenario: Scenario, args: argparse.Namespace):  # ty
     done. The run is the same with or without it."""
     from .sim.runner import simulate
     engine = getattr(args, "engine", None) or "fast"
+    crypto = getattr(args, "crypto", None) or "real"
     if not sys.stderr.isatty():
-        return simulate(scenario, seed=args.seed, duration=getattr(args, "duration", None), engine=engine)
+        return simulate(scenario, seed=args.seed, duration=getattr(args, "duration", None), engine=engine,
+                        crypto=crypto)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     columns = (TextColumn("simulating {task.description}"), BarColumn(), TextColumn("{task.fields[at]}"),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
@@ -263,7 +275,61 @@ def _simulate_with_progress(scenario: Scenario, args: argparse.Namespace):  # ty
             bar.update(task, completed=now / until, at=progress_text(now, until))
 
         return simulate(scenario, seed=args.seed, duration=getattr(args, "duration", None), progress=advance,
-                        engine=engine)
+                        engine=engine, crypto=crypto)
+
+
+def _model_refuses_trace(args: argparse.Namespace, wanted: bool, scenario: Scenario) -> None:
+    if args.crypto == "model" and wanted:
+        flag = "--pcap" if args.pcap else "--keys" if args.keys else None
+        raise ConfigError(None if flag else scenario.file, flag or "trace", "--crypto model derives keys from hashes, "
+                          "not real key exchange: its packets would not decrypt; allowed: --crypto real with a "
+                          "packet trace")
+
+
+def _fleet_pair(scenario: Scenario, args: argparse.Namespace) -> Scenario:
+    """``--pair NAME``: that pair of the fleet as a scenario of its own."""
+    from .sim.fleet import build_fleet, pair_scenario
+    if scenario.config.fleet is None:
+        raise ConfigError(None, "--pair", f"{scenario.file} has no fleet: block; --pair names one pair of a fleet")
+    if args.seed is not None:
+        scenario = scenario.with_seed(args.seed)
+        args.seed = None  # the fleet's seed, from which the pair's own is drawn
+    fleet = build_fleet(scenario)
+    return pair_scenario(fleet, fleet.plan(args.pair))
+
+
+def _run_fleet(scenario: Scenario, args: argparse.Namespace) -> int:
+    """A fleet file without --pair: every pair, then the fleet summary (text or --json)."""
+    from .check.evaluate import evaluate_summary
+    from .sim.fleet import build_fleet, run_fleet
+    from .trace.fleet_summary import render_fleet, summarize_fleet
+    from .trace.timeline_filter import from_args
+    only = from_args(args, list(scenario.peers), args.scenario)
+    for flag, given in (("--events", args.events), ("--pcap", args.pcap), ("--keys", args.keys),
+                        ("--since/--until/--peer/--event/--summary", only.active), ("-v", args.verbose)):
+        if given:
+            raise ConfigError(None, flag.split("/")[0], f"{scenario.file} is a fleet: {flag} is about one pair's "
+                              "run; add --pair NAME (the fleet summary lists the worst pairs by name)")
+    if args.seed is not None:
+        scenario = scenario.with_seed(args.seed)
+    for note in scenario.notes:
+        print(f"ipsecsim: warning: {scenario.file}: {note}", file=sys.stderr)
+    fleet = build_fleet(scenario)
+    executor = args.executor or ("local" if args.jobs and args.jobs > 1 else "inline")
+    rows = run_fleet(fleet, executor=executor, jobs=args.jobs or 1, scheduler=args.scheduler, engine=args.engine,
+                     crypto=args.crypto, seed=args.seed, duration=args.duration)
+    summary = summarize_fleet(fleet, rows, args.crypto)
+    report = evaluate_summary(scenario.config.expect, summary)
+    if args.json:
+        summary["expectations"] = [v.to_dict() for v in report]
+        json.dump(summary, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        from .check.report import render_run
+        console = Console(highlight=False, soft_wrap=True)
+        console.print(render_fleet(summary), markup=False)
+        render_run(report, console)
+    return 0
 
 
 def progress_text(now: float, until: float) -> str:
@@ -458,6 +524,15 @@ def build_parser() -> argparse.ArgumentParser:
                      "overrides trace.pcap")
     run.add_argument("--keys", metavar="FILE", help="write the SA keys for Wireshark (JSON) to FILE; "
                      "overrides trace.keys")
+    run.add_argument("--crypto", choices=["real", "model"], default="real",
+                     help="key exchange: real (modular exponentiation, ECDH) or model (the same draws and "
+                     "decisions from hashes, much faster; no --pcap/--keys)")
+    run.add_argument("--pair", metavar="NAME", help="a fleet: run only this pair and print its timeline")
+    run.add_argument("-j", "--jobs", type=_count_arg, metavar="N", help="a fleet: run its pairs in N worker "
+                     "processes (same results as one)")
+    run.add_argument("--executor", choices=["local", "dask"], help="a fleet: where the pairs run, local "
+                     "processes or a dask cluster (a LocalCluster of --jobs workers, or --scheduler)")
+    run.add_argument("--scheduler", metavar="ADDRESS", help="a fleet: the dask scheduler, tcp://HOST:8786")
     from .trace.timeline_filter import add_arguments as add_timeline_filters
     add_timeline_filters(run)
     run.set_defaults(func=cmd_run)

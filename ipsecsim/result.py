@@ -43,6 +43,8 @@ class Result:
     """``simulated``, or ``wall-clock`` for a live run (``ipsecsim live``, one real peer)."""
     bgp: dict[str, Any] = field(default_factory=dict)
     """Per peer with a BGP session, its state at the end (sim/bgp.py ``BgpNetwork.snapshot``)."""
+    crypto: str = "real"
+    """``real``, or ``model`` (``ipsecsim run --crypto model``: key exchange from hashes, proto/dh.py)."""
 
     def select(self, event: str | None = None, peer: str | None = None, **fields: Any) -> list[Event]:
         """Events matching a name, a peer and field values."""

@@ -17,7 +17,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Literal
 
-from ..config.loader import load_scenario
+from ..config.loader import Scenario, load_scenario
 from ..errors import ConfigError
 from .evaluate import CheckResult, evaluate
 
@@ -76,6 +76,8 @@ def check_file(file: str, seed: int | None = None) -> ScenarioCheck:
     except ConfigError as e:
         return ScenarioCheck(file, error=str(e))
     start = time.perf_counter()
+    if scenario.config.fleet is not None:
+        return _check_fleet(file, scenario, seed, start)
     try:
         result = simulate(scenario, seed=seed)
     except NotImplementedError as e:
@@ -83,6 +85,23 @@ def check_file(file: str, seed: int | None = None) -> ScenarioCheck:
                              error=f"{file}: cannot be simulated by this build: {e}")
     report = evaluate(result)
     return ScenarioCheck(file, scenario.name, result.seed, report, seconds=time.perf_counter() - start,
+                         description=scenario.config.description)
+
+
+def _check_fleet(file: str, scenario: Scenario, seed: int | None, start: float) -> ScenarioCheck:
+    """A fleet file: every pair in this process, the expectations on the fleet summary."""
+    from ..sim.fleet import build_fleet, run_fleet
+    from ..trace.fleet_summary import summarize_fleet
+    from .evaluate import evaluate_summary
+    if seed is not None:
+        scenario = scenario.with_seed(seed)
+    try:
+        fleet = build_fleet(scenario)
+    except ConfigError as e:
+        return ScenarioCheck(file, error=str(e))
+    summary = summarize_fleet(fleet, run_fleet(fleet))
+    report = evaluate_summary(scenario.config.expect, summary)
+    return ScenarioCheck(file, scenario.name, scenario.seed, report, seconds=time.perf_counter() - start,
                          description=scenario.config.description)
 
 

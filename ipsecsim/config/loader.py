@@ -32,6 +32,7 @@ from ..vocabulary import suggest
 from . import lifetimes, profiles
 from .bgp import bgp_problems
 from .cpu import CpuConfig
+from .fleet import fleet_problems
 from .ha import ha_problems
 from .ikev1_check import check_ikev1
 from .model import PeerConfig, ScenarioConfig, traffic_problems
@@ -54,6 +55,8 @@ class Scenario:
     """The scenario as written (before profiles were applied), for ``replace``."""
     notes: tuple[str, ...] = ()
     """What a duration given on the command line drops (faults and flows after its end)."""
+    start_at: float = 0.0
+    """When the peers start (a fleet pair's start offset; its flows and faults are shifted by the same)."""
 
     @property
     def name(self) -> str:
@@ -69,7 +72,7 @@ class Scenario:
 
     def with_seed(self, seed: int) -> Scenario:
         return Scenario(self.config.model_copy(update={"seed": seed}), self.file, self.peers, self.reconfigured,
-                        self.raw, self.notes)
+                        self.raw, self.notes, self.start_at)
 
     def replace(self, overrides: Mapping[str, Any] | None = None, /, **top: Any) -> Scenario:
         """A new scenario with values overridden, validated like a file (ConfigError if not valid).
@@ -238,6 +241,14 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
         if duration is None:
             raise ConfigError(file, path, problem)
         notes.append(f"{what} is not before the end of the run ({duration:g} s, --duration): dropped")
+    if cfg.fleet is not None:
+        has = {"ha": bool(cfg.ha), "bgp": any(p.bgp for p in cfg.peers.values()), "nat": cfg.link.nat is not None}
+        for path, problem in fleet_problems(cfg.fleet, list(cfg.peers), cfg.duration, has):
+            raise ConfigError(file, path, problem)
+        for i, exp in enumerate(cfg.expect):
+            if exp.kind != "summary":
+                raise ConfigError(file, f"expect[{i}]", f"a fleet is checked on its summary; allowed: summary: "
+                                  f"{{path: fleet..., min/max/equals}} (docs/fleet.md), not {exp.kind}:")
     for check in (pairing_problems, fault_problems, ha_problems, bgp_problems, traffic_problems):
         for path, problem in check(cfg):
             raise ConfigError(file, path, problem)

@@ -32,6 +32,7 @@ from .bgp import BgpConfig
 from .capture import TraceConfig
 from .cpu import CpuConfig
 from .expect import Expectation
+from .fleet import FleetConfig
 from .ha import HaGroupConfig
 from .lifetimes import parser as _life_parser
 from .lifetimes import schema as _life_schema
@@ -495,6 +496,8 @@ class ScenarioConfig(Strict):
                                     "preference order (config/ha.py)")
     sweep: SweepConfig | None = Field(None, description="`ipsecsim sweep`: settings to vary and runs per "
                                       "setting (config/sweep.py, docs/sweep.md); ignored by run and check")
+    fleet: FleetConfig | None = Field(None, description="N copies of the scenario's tunnel, each pair varied from "
+                                      "the seed (config/fleet.py, docs/fleet.md)")
 
     @field_validator("name")
     @classmethod

@@ -68,6 +68,8 @@ class Endpoint:
         self.settings = settings
         self.name = settings.name
         self.rng = rng
+        self.crypto_model = False
+        """Key exchange from hashes instead of modular exponentiation (proto/dh.py ``model``)."""
         self.now = 0.0
         self._out: list[Datagram] = []
         self._events: list[Event] = []

@@ -26,18 +26,23 @@ from .sched import ENGINES, make, spawn
 from .traffic import Sender, start_sources
 
 DEFAULT_ENGINE = "fast"
+CRYPTO = ("real", "model")
 
 
 def simulate(scenario: Scenario, seed: int | None = None, duration: float | None = None,
              progress: Callable[[float, float], None] | None = None,
-             engine: str | simpy.Environment = DEFAULT_ENGINE) -> Result:
+             engine: str | simpy.Environment = DEFAULT_ENGINE, crypto: str = "real") -> Result:
     """Run ``scenario`` (optionally with another seed or length) and return its Result.
     ``progress(now, until)`` is called as simulated time advances (in 1 % steps); the run is
     the same with or without it. ``engine``: ``fast`` (the callback loop) or ``simpy`` (the
     same drivers on a SimPy environment), both giving the same run; or a ``simpy.Environment``
-    of the caller's (at time 0), to run the scenario beside other SimPy models on it."""
+    of the caller's (at time 0), to run the scenario beside other SimPy models on it.
+    ``crypto``: ``real`` (modular exponentiation, ECDH, ciphers) or ``model`` (the same draws
+    and decisions from hashes, proto/dh.py; no packet trace can be written of such a run)."""
     if not isinstance(engine, simpy.Environment) and engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if crypto not in CRYPTO:
+        raise ValueError(f"crypto must be one of {', '.join(CRYPTO)}, got {crypto!r}")
     if seed is not None:
         scenario = scenario.with_seed(seed)
     seed = scenario.seed
@@ -53,20 +58,26 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
 
     def make_endpoint(settings: PeerSettings, boot: int) -> Endpoint:
         names = ("peer", settings.name) if boot == 0 else ("peer", settings.name, f"boot{boot}")
-        return bgp.attach(Endpoint(settings, stream(seed, *names)))
+        ep = Endpoint(settings, stream(seed, *names))
+        ep.crypto_model = crypto == "model"
+        return bgp.attach(ep)
 
     nodes = {name: PeerNode(sched, s, make_endpoint, link, log, seed) for name, s in scenario.peers.items()}
     link.partner = partner_map(scenario.config.peers)
     routers = bgp.start(nodes)  # groups routed by BGP have no HA controller
     groups: dict[str, Sender] = {**start_groups(sched, scenario.config, nodes, log, skip=routers), **routers}
-    for node in nodes.values():
-        sched.call_later(0.0, node.start)  # after the faults due at 0 s have taken effect
+    if not scenario.start_at:
+        for node in nodes.values():
+            sched.call_later(0.0, node.start)  # after the faults due at 0 s have taken effect
     faults: list[tuple[FaultConfig, PeerSettings | None]] = [
         (f, scenario.reconfigured.get(i)) for i, f in enumerate(scenario.config.faults)]
     for w in scenario.config.link.down:
         faults.append((FaultConfig(at=w.start, kind="link_down", duration=w.end - w.start), None))
     for f, s in sorted(faults, key=lambda x: x[0].at):
         spawn(sched, run_fault(sched, f, nodes, link, log, s))
+    if scenario.start_at:  # a fleet pair starting late: after the faults due at that instant, as at 0 s
+        for node in nodes.values():
+            sched.call_at(scenario.start_at, node.start)
     start_sources(sched, scenario.config, nodes, log, until, groups)
     start_probes(sched, scenario.config.peers, nodes, log, until)
     if progress is None:
@@ -81,4 +92,4 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     link.finish()
     return Result(scenario, seed, until, log.events, {n: node.ep for n, node in nodes.items()},
                   link.transmissions, link.esp, link.fluid_log, link.ledger.dropped(), link.forwarded,
-                  bgp=bgp.snapshot())
+                  bgp=bgp.snapshot(), crypto=crypto)
