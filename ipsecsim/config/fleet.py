@@ -41,7 +41,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 from ..errors import shown
 from .link import Probability
 from .strict import Strict
-from .units import parse_duration
+from .units import DURATION_SCHEMA, parse_duration
 
 MAX_PAIRS = 1_000_000
 
@@ -140,7 +140,7 @@ class FleetLink(Strict):
 
 
 class LinkFaults(Strict):
-    every: Annotated[float, BeforeValidator(lambda v: _number(v, "duration"))] = Field(
+    every: Annotated[float, BeforeValidator(lambda v: _number(v, "duration")), WithJsonSchema(DURATION_SCHEMA)] = Field(
         description="mean time between two outages of a pair's link (exponential gaps: a Poisson process)")
     duration: DurationDist = Field(description="how long each outage lasts")
 

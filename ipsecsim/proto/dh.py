@@ -15,10 +15,19 @@ payload (RFC 2409 5), and the shared secret g^ir that feeds SKEYSEED / SKEYID:
 
 Sans-IO and deterministic: every private value is drawn from the ``random.Random`` passed in
 by the caller. This is a simulator: the keys are reproducible, deliberately not secure.
+
+``model=True`` (``ipsecsim run --crypto model``) makes the same draws and the same decisions
+without the arithmetic: the private value is drawn exactly as above, the public value is a
+SHAKE-256 tag of (group, private value) of the group's length, and the shared secret a
+SHAKE-256 tag of (group, both public values in sorted order) of the real secret's length. Both
+sides therefore agree on the secret exactly when they use the same group, as with real DH; a
+KE payload of another group's length is refused as before (INVALID_KE_PAYLOAD happens where it
+did). Message sizes are unchanged; the keys, and so every byte derived from them, differ.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -43,6 +52,8 @@ class DhKey:
     group: int
     private: object = field(repr=False)
     public: bytes
+    model: bool = False
+    """Made by ``generate(..., model=True)``: tags instead of group arithmetic."""
 
 
 def _powmod(base: int, exp: int, mod: int) -> int:
@@ -438,8 +449,9 @@ def is_supported(group: int) -> bool:
     return group in _ECP and _ECP[group].curve() is not None
 
 
-def generate(group: int, rng: random.Random) -> DhKey:
-    """A fresh key pair for ``group`` drawn from ``rng`` (deterministic for a given seed)."""
+def generate(group: int, rng: random.Random, model: bool = False) -> DhKey:
+    """A fresh key pair for ``group`` drawn from ``rng`` (deterministic for a given seed);
+    ``model``: the same draw, public value a tag (module docstring)."""
     if group in _MODP:
         grp = _MODP[group]
         if grp.q is not None:
@@ -449,6 +461,8 @@ def generate(group: int, rng: random.Random) -> DhKey:
             x = 0
             while x < 2:  # skip the degenerate exponents 0 and 1
                 x = rng.getrandbits(_MODP_EXPONENT_BITS)
+        if model:
+            return _model_key(group, x)
         return DhKey(group, x, _modp_public(group, x).to_bytes(grp.size, "big"))
     if group in _ECP:
         spec = _ECP[group]
@@ -457,18 +471,41 @@ def generate(group: int, rng: random.Random) -> DhKey:
             raise DhError(f"group {group} ({spec.name}) is not supported by the installed cryptography")
         # 64 extra bits make the reduction mod n-1 practically unbiased (FIPS 186-4 B.4.1).
         d = 1 + rng.getrandbits(spec.n.bit_length() + 64) % (spec.n - 1)
+        if model:
+            return _model_key(group, d)
         priv = ec.derive_private_key(d, curve)
         nums = priv.public_key().public_numbers()
         # RFC 5903 section 7: x | y, each left-padded to the field size, no 0x04 prefix.
         public = nums.x.to_bytes(spec.field_bytes, "big") + nums.y.to_bytes(spec.field_bytes, "big")
         return DhKey(group, priv, public)
-    if group == 31:
-        k25519 = x25519.X25519PrivateKey.from_private_bytes(rng.randbytes(32))
-        return DhKey(group, k25519, k25519.public_key().public_bytes_raw())
-    if group == 32:
-        k448 = x448.X448PrivateKey.from_private_bytes(rng.randbytes(56))
+    if group in _MONTGOMERY:
+        raw = rng.randbytes(_MONTGOMERY[group])
+        if model:
+            return _model_key(group, int.from_bytes(raw, "big"))
+        if group == 31:
+            k25519 = x25519.X25519PrivateKey.from_private_bytes(raw)
+            return DhKey(group, k25519, k25519.public_key().public_bytes_raw())
+        k448 = x448.X448PrivateKey.from_private_bytes(raw)
         return DhKey(group, k448, k448.public_key().public_bytes_raw())
     raise DhError(f"unknown DH group {group}")
+
+
+def secret_length(group: int) -> int:
+    """Octets of the shared secret g^ir: the prime's length (MODP), the field size (ECP, the x
+    coordinate only), the key size (Curve25519 / Curve448)."""
+    if group in _ECP:
+        return _ECP[group].field_bytes
+    return public_length(group)
+
+
+def _model_key(group: int, private: int) -> DhKey:
+    tag = hashlib.shake_256(b"ipsecsim model DH public|%d|%x" % (group, private)).digest(public_length(group))
+    return DhKey(group, private, tag, model=True)
+
+
+def _model_shared(key: DhKey, peer_public: bytes) -> bytes:
+    low, high = sorted((key.public, peer_public))
+    return hashlib.shake_256(b"ipsecsim model DH secret|%d|" % key.group + low + high).digest(secret_length(key.group))
 
 
 def shared_secret(key: DhKey, peer_public: bytes) -> bytes:
@@ -478,6 +515,8 @@ def shared_secret(key: DhKey, peer_public: bytes) -> bytes:
     if len(peer_public) != expected:
         # RFC 7296 3.4: the KE data length is fixed by the group (the length of p for MODP).
         raise DhError(f"group {group}: peer public value is {len(peer_public)} octets, expected {expected}")
+    if key.model:
+        return _model_shared(key, peer_public)
     if group in _MODP:
         return _modp_shared(group, key.private, peer_public)
     if group in _ECP:

@@ -3,7 +3,8 @@ the fleet's counts, percentiles (numpy) and worst pairs.
 
 Per pair (``pair_row``), from the pair's events and run summary (docs/fleet.md):
 
-* ``established_s`` - from the pair's start to its first CHILD SA (at either peer), or None;
+* ``established_s`` - from the pair's start until both peers hold their first CHILD SA (the
+  tunnel is up at both ends), or None;
 * ``outage_s``, ``dropped_bytes``, ``rekeys``, ``failed_negotiations``, ``false_dpd`` (DPD
   verdicts about a partner that was up through the silence, sweep/metrics.py), ``dpd_detections``
   (the other verdicts), ``detection_delay``;
@@ -36,7 +37,12 @@ def pair_row(result: Result, plan: PairPlan) -> dict[str, Any]:
     from ..sweep.metrics import standard, verdicts
     summary = result.summary()
     std = standard(result, summary)
-    first = next((e.t for e in result.events if e.event == "child_sa_established"), None)
+    first_child: dict[str, float] = {}
+    for e in result.events:
+        if e.event == "child_sa_established" and e.peer not in first_child:
+            first_child[e.peer] = e.t
+    both = len(first_child) == len(result.endpoints)
+    first = max(first_child.values()) if both else None
     true_verdicts = sum(1 for _, false, _ in verdicts(result) if not false)
     peers = summary["peers"]
     tunnel = next((p["tunnel"] for p in peers.values() if p.get("tunnel")), None) or {}

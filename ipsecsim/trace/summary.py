@@ -58,6 +58,7 @@ def summarize(result: Result) -> dict[str, Any]:
         "duration": result.duration,
         "events": len(result.events),
         "ipsecsim": __version__,
+        **({"crypto": result.crypto} if result.crypto != "real" else {}),
         "peers": peers,
         "traffic": traffic_summary(result),
         **({"ha": ha_summary(result)} if sc.config.ha else {}),

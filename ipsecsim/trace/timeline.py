@@ -299,8 +299,9 @@ def _render(result: Result, console: Console, verbose: bool, only: TimelineFilte
         names[nat.public_address] = nat.peer  # the peer behind the NAT, as seen from outside
     run = f"seed {result.seed}, {span(result.duration)} simulated" if result.clock == "simulated" else \
         f"live, {span(result.duration)} {result.clock}"
+    crypto = ", crypto model (key exchange from hashes)" if result.crypto == "model" else ""
     console.print(f"[bold]{escape(sc.name)}[/]  {run}, "
-                  f"{len(result.events)} events")
+                  f"{len(result.events)} events{crypto}")
     if sc.config.description:
         console.print(f"[dim]{escape(sc.config.description.strip())}[/]")
     for note in sc.notes:  # faults and flows a shorter --duration drops

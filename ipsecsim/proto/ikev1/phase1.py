@@ -299,7 +299,7 @@ class Phase1:
 
     def _new_dh(self, sa: IsakmpSa) -> bytes:
         assert sa.proposal is not None
-        sa.dh = dh.generate(sa.proposal.dh[0].ikev2_id, self.e.ep.rng)
+        sa.dh = dh.generate(sa.proposal.dh[0].ikev2_id, self.e.ep.rng, self.e.ep.crypto_model)
         return sa.dh.public
 
     def _nonce(self) -> bytes:
@@ -315,7 +315,7 @@ class Phase1:
         payloads: list[Payload] = [sa_p]
         if sa.mode == "aggressive":
             # RFC 2409 5.4: the group cannot be negotiated; config validation keeps it single.
-            sa.dh = dh.generate(props[0].dh[0].ikev2_id, self.e.ep.rng)
+            sa.dh = dh.generate(props[0].dh[0].ikev2_id, self.e.ep.rng, self.e.ep.crypto_model)
             sa.g_xi, sa.nonce_i = sa.dh.public, self._nonce()
             idp = doi.id_from_identity(s.local_identity)
             sa.id_i = idp.body

@@ -162,7 +162,7 @@ class QuickModes:
                         for i, p in enumerate(props, 1)))
         payloads: list[Payload] = [sa_p, Nonce(qm.nonce_i)]
         if props[0].dh:  # PFS: one KE for the group of the first proposal (strongSwan)
-            qm.dh = dh.generate(props[0].dh[0].ikev2_id, e.ep.rng)
+            qm.dh = dh.generate(props[0].dh[0].ikev2_id, e.ep.rng, e.ep.crypto_model)
             payloads.append(KE(qm.dh.public))
         payloads += [doi.id_from_ts(tsi), doi.id_from_ts(tsr)]
         self._send(sa, qm, 1, payloads, now, armed=True)
@@ -331,7 +331,7 @@ class QuickModes:
             if not isinstance(ke, KE):
                 self._refuse(sa, qm, Notify.INVALID_PAYLOAD_TYPE, "PFS proposal without KE payload", now)
                 return
-            qm.dh = dh.generate(chosen.dh[0].ikev2_id, e.ep.rng)
+            qm.dh = dh.generate(chosen.dh[0].ikev2_id, e.ep.rng, e.ep.crypto_model)
             try:
                 qm.g_qm = dh.shared_secret(qm.dh, ke.data)
             except dh.DhError as ex:

@@ -136,7 +136,7 @@ class Ikev2Engine(LifecycleMixin):
         self.half_open[(msg.spi_i, dgram.src)] = sa
         sa.proposal, sa.nonce_i = chosen, nonce.data
         sa.nonce_r = self.ep.rng.randbytes(s.ike.nonce_bytes)
-        sa.dh = dh.generate(group, self.ep.rng)
+        sa.dh = dh.generate(group, self.ep.rng, self.ep.crypto_model)
         try:
             secret = dh.shared_secret(sa.dh, ke.data)
         except dh.DhError as ex:

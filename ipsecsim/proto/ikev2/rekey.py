@@ -89,7 +89,7 @@ class ChildCreateTask:
             groups = _groups(props)
             self.group = groups[0] if groups else None
         if self.group is not None and (self.dh is None or self.dh.group != self.group):
-            self.dh = dh.generate(self.group, e.ep.rng)
+            self.dh = dh.generate(self.group, e.ep.rng, e.ep.crypto_model)
         if not self.nonce:
             self.nonce = e.make_nonce("child_ni")
             self.spi_in = e.ep.random_spi(4)
@@ -238,7 +238,7 @@ def respond_child(e: Ikev2Engine, sa: IkeSa, msg: Message, sa_p: SA, now: float)
         group = chosen.dh[0].ikev2_id
         if not isinstance(ke, KE) or ke.group != group:
             return [N(Notify.INVALID_KE_PAYLOAD, group.to_bytes(2, "big"))]  # RFC 7296 1.3
-        key = dh.generate(group, e.ep.rng)
+        key = dh.generate(group, e.ep.rng, e.ep.crypto_model)
         try:
             g_ir = dh.shared_secret(key, ke.data)
         except dh.DhError:
@@ -300,7 +300,7 @@ class IkeRekeyTask:
         if self.group is None:
             self.group = props[0].dh[0].ikev2_id
         if self.dh is None or self.dh.group != self.group:
-            self.dh = dh.generate(self.group, e.ep.rng)
+            self.dh = dh.generate(self.group, e.ep.rng, e.ep.crypto_model)
         if not self.nonce:
             self.nonce = e.make_nonce("ike_ni")
             self.spi = e.ep.random_spi(8)
@@ -385,7 +385,7 @@ def respond_ike_rekey(e: Ikev2Engine, sa: IkeSa, msg: Message, sa_p: SA, now: fl
         return [N(Notify.INVALID_KE_PAYLOAD, group.to_bytes(2, "big"))]
     if not isinstance(ni, Nonce):
         return [N(Notify.INVALID_SYNTAX)]
-    key = dh.generate(group, e.ep.rng)
+    key = dh.generate(group, e.ep.rng, e.ep.crypto_model)
     try:
         g_ir = dh.shared_secret(key, ke.data)
     except dh.DhError:

@@ -41,7 +41,7 @@ class IkeInitTask:
         if self.group is None:
             self.group = props[0].dh[0].ikev2_id
         if sa.dh is None or sa.dh.group != self.group:
-            sa.dh = dh.generate(self.group, e.ep.rng)
+            sa.dh = dh.generate(self.group, e.ep.rng, e.ep.crypto_model)
         if not sa.nonce_i:
             sa.nonce_i = e.ep.rng.randbytes(e.settings.ike.nonce_bytes)
         payloads: list[Payload] = [
