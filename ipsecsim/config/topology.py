@@ -57,10 +57,10 @@ def partners(peers: Mapping[str, PeerConfig]) -> dict[str, str | None]:
     return out
 
 
-_LAST: list[tuple[Mapping[str, PeerConfig], dict[str, str]]] = []
+_LAST: tuple[Mapping[str, PeerConfig], dict[str, str]] | None = None
 """The last ``partner_map`` computed and the peers it is of: validation and the runner ask for
 it once per flow, fault and group, which on a scenario of thousands of tunnels made loading
-quadratic in the number of peers."""
+quadratic in the number of peers. Read and replaced whole (safe with threads)."""
 
 
 def partner_map(peers: Mapping[str, PeerConfig]) -> dict[str, str]:
@@ -70,10 +70,12 @@ def partner_map(peers: Mapping[str, PeerConfig]) -> dict[str, str]:
 
 def _partner_of(peers: Mapping[str, PeerConfig]) -> Mapping[str, str]:
     """``partner_map`` computed once per (immutable) peers mapping; read-only."""
-    if _LAST and _LAST[0][0] is peers:
-        return _LAST[0][1]
+    global _LAST
+    last = _LAST
+    if last is not None and last[0] is peers:
+        return last[1]
     found = {n: p for n, p in partners(peers).items() if p is not None}
-    _LAST[:] = [(peers, found)]
+    _LAST = (peers, found)
     return found
 
 
