@@ -210,7 +210,6 @@ def cmd_live(args: argparse.Namespace) -> int:
     live_scenario(scenario, args.peer)  # --peer names a peer of the scenario
     events_path = _writable(args.events, "--events") if args.events and not to_stdout else None
     trace_opts = _trace_options(scenario, args)
-    _model_refuses_trace(args, trace_opts.wanted, scenario)
     _distinct_outputs(_input_files(args.scenario, scenario), [
         ("--events", events_path), ("--pcap", trace_opts.pcap), ("--keys", trace_opts.keys)])
     on_event = _live_printer(scenario) if sys.stderr.isatty() and not args.json else None
