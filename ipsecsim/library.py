@@ -28,6 +28,7 @@ GROUPS = (
     ("faults", "Networks, faults and configuration changes", ("ikev2-lossy", "multi-exit", "one-side", "nat-",
                                                               "mss", "tcp-mss", "sha2", "recreate", "dual-", "ha-",
                                                               "sender-restart", "slow-gateway")),
+    ("fleets", "Fleets: many tunnels from one template", ("fleet-",)),
 )
 
 
