@@ -82,13 +82,15 @@ def cmd_run(pairs: int, hours: float, simpy_pairs: int, crypto: str) -> None:
         print(f"  extrapolated {n} pairs x 24 h: {ph_f * n * 24 / 3600:.2f} CPU-hours fast, "
               f"{ph_s * n * 24 / 3600:.2f} simpy")
     row_bytes = len(repr(frows)) / max(len(frows), 1)
-    print(f"  peak RSS {rss_mb():.0f} MB; a row is ~{row_bytes:.0f} B as text, 10,000 rows ~{row_bytes * 1e4 / 1e6:.1f} MB")
+    print(f"  peak RSS {rss_mb():.0f} MB; a row is ~{row_bytes:.0f} B as text, "
+          f"10,000 rows ~{row_bytes * 1e4 / 1e6:.1f} MB")
 
 
 def cmd_load(sizes: list[int]) -> None:
+    import yaml
+
     from ipsecsim.config.loader import load_scenario
     from ipsecsim.sim.fleet import build_fleet
-    import yaml
     for n in sizes:
         d = copy.deepcopy(FLEET)
         d["fleet"]["pairs"] = n
