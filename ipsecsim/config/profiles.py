@@ -73,14 +73,16 @@ def _dir() -> Any:
     return resources.files("ipsecsim.config") / "profiles"
 
 
+_LISTED: dict[str, tuple[str, ...]] = {}
+"""The profiles of a directory, listed once (the loader asks once per peer)."""
+
+
 def names() -> list[str]:
-    return list(_names())
-
-
-@functools.cache
-def _names() -> tuple[str, ...]:
-    """The packaged profiles, listed once (the loader asks once per peer)."""
-    return tuple(sorted(p.name[:-5] for p in _dir().iterdir() if p.name.endswith(".yaml")))
+    d = _dir()
+    key = str(d)
+    if key not in _LISTED:
+        _LISTED[key] = tuple(sorted(p.name[:-5] for p in d.iterdir() if p.name.endswith(".yaml")))
+    return list(_LISTED[key])
 
 
 @functools.cache
