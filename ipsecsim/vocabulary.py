@@ -61,7 +61,7 @@ _SA = ("ike_version", "spi_i", "spi_r")
 # IANA exchange type names: IKEv2 (RFC 7296 3.1) and ISAKMP / IKEv1 (RFC 2408 3.1, RFC 2409 5).
 _EXCHANGES = ("IKE_SA_INIT", "IKE_AUTH", "CREATE_CHILD_SA", "INFORMATIONAL",
               "IDENTITY_PROTECTION", "AGGRESSIVE", "QUICK_MODE", "BASE", "AUTHENTICATION_ONLY", "NEW_GROUP_MODE")
-_LOSS = ("loss", "link_down", "peer_frozen", "peer_down", "no_route", "nat_no_mapping")
+_LOSS = ("loss", "link_down", "peer_frozen", "peer_down", "no_route", "nat_no_mapping", "socket_buffer_full")
 
 EVENTS: dict[str, EventSpec] = {s.name: s for s in (
     # --- messages ---
