@@ -443,9 +443,10 @@ def build_dpd(cfg: PeerConfig, schedule: RetransmitSchedule) -> DpdSettings | No
     d = cfg.dpd
     if d.delay <= 0:
         return None
-    # strongSwan's check job (ike_sa.c send_dpd) for IKEv2; IKEv1 keeps the idle rule until the
-    # processing-time model's IKEv1 main mode is re-measured (docs/timing.md)
-    check = "strongswan" if cfg.timers == "strongswan" and cfg.ike.version == 2 else "idle"
+    # strongSwan's check job for both versions: ike_sa.c set_state(IKE_ESTABLISHED) starts
+    # send_dpd(), which reschedules itself every dpd_delay (less the idle time) for IKEv1 and
+    # IKEv2 alike; IKEv1 queues R-U-THERE there (task_manager_v1.c queue_dpd())
+    check = "strongswan" if cfg.timers == "strongswan" else "idle"
     if cfg.ike.version == 2:
         waits = (d.retry_interval,) * (d.retries if d.count == "probes" else d.retries + 1)
         return DpdSettings(mode=d.mode, delay=d.delay, style="liveness", action=d.action,

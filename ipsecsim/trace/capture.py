@@ -120,7 +120,7 @@ def read_capture(path: str | Path) -> Capture:
     messages, t0, last = _read(path)
     if t0 is None or last is None:
         return Capture(messages, None, "last record")
-    for end, source in ((_pcapng_end(path), "pcapng interface statistics"), _recorder_end(path)):
+    for end, source in ((_pcapng_end(path, last), "pcapng interface statistics"), _recorder_end(path)):
         if end is not None and end >= last:
             return Capture(messages, round(end - t0, 6), source)
     return Capture(messages, round(last - t0, 6), "last record")
@@ -142,9 +142,12 @@ def _recorder_end(path: Path) -> tuple[float | None, str]:
     return None, ""
 
 
-def _pcapng_end(path: Path) -> float | None:
+def _pcapng_end(path: Path, last: float) -> float | None:
     """The latest isb_endtime of a pcapng file's Interface Statistics Blocks (None: none, or
-    not pcapng). Timestamps in each interface's if_tsresol (default microseconds)."""
+    not pcapng). The pcapng specification counts it in the interface's if_tsresol (default
+    microseconds); dumpcap 4.0 writes microseconds also for a nanosecond interface (measured:
+    its isb_endtime was 1000 times too small read in nanoseconds), so the first reading that
+    is not before the file's ``last`` record is taken."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -174,7 +177,8 @@ def _pcapng_end(path: Path) -> float | None:
             for code, value in _options(body[12:], order):
                 if code == 3 and len(value) == 8 and interface < len(resolutions):  # isb_endtime
                     high, low = struct.unpack(order + "II", value)
-                    ends.append(((high << 32) | low) * resolutions[interface])
+                    ticks = (high << 32) | low
+                    ends += [t for t in (ticks * resolutions[interface], ticks * 1e-6) if last <= t < last + 1e6][:1]
         pos += length
     return max(ends) if ends else None
 
