@@ -223,6 +223,8 @@ class Ikev2Engine(LifecycleMixin):
             return
         sa.nat_remote = src.data != natd_hash(msg.spi_i, msg.spi_r, rx.src, rx.sport)
         sa.nat_local = dst.data != natd_hash(msg.spi_i, msg.spi_r, rx.dst, rx.dport)
+        if self.settings.encap and not (sa.nat_local or sa.nat_remote):
+            sa.nat_remote = True  # ike_natd.c: COND_NAT_FAKE, which floats like a NAT (COND_NAT_ANY)
         if sa.nat_local or sa.nat_remote:
             self.emit_sa(sa, "nat_detected", local=sa.nat_local, remote=sa.nat_remote)
             if sa.initiator:  # RFC 7296 2.23: IKE_AUTH and everything after from and to UDP 4500
