@@ -336,3 +336,11 @@ def test_forced_encapsulation_moves_ike_to_4500_without_a_nat(side):
     assert r.select("nat_t_floated", "B")
     assert not r.select("nat_keepalive_sent")
     assert r.status("A") == "ipsec_sa_established"
+
+
+@pytest.mark.parametrize("peer", [{"encap": True, "ike": {"version": 1, "proposals": ["aes128-sha256-modp2048"]}},
+                                  {"encap": True, "nat_traversal": False}])
+def test_forced_encapsulation_needs_ikev2_nat_detection(peer):
+    with pytest.raises(ConfigError) as e:
+        load_scenario(scenario_dict(peer))
+    assert "peers.A.encap" in str(e.value) and "ike.version 2 and nat_traversal: true" in str(e.value)

@@ -282,6 +282,9 @@ def _check_peer(file: str | None, name: str, peer: PeerConfig) -> None:
         raise ConfigError(file, f"peers.{name}.{e.path}", str(e)) from None
     _check_limits(file, name, peer)
     check_ikev1(file, name, peer)
+    if peer.encap and (peer.ike.version != 2 or not peer.nat_traversal):
+        raise ConfigError(file, f"peers.{name}.encap", "forced UDP encapsulation (encap: true) fakes the IKEv2 NAT "
+                          "detection: it needs ike.version 2 and nat_traversal: true")
 
 
 def _set_path(i: int, changes: dict[str, Any], path: str) -> str:

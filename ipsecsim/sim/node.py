@@ -300,7 +300,7 @@ class PeerNode:
                 self.log.emit(self.sched.now, self.name, "message_ignored", reason="already processing",
                               **message_fields(dgram.message), retransmit=dgram.retransmit, src=dgram.src,
                               dst=dgram.dst)
-            elif not isinstance(dgram.message, IcmpEcho):
+            else:
                 self.inbox.append(dgram)
 
     def crash(self) -> None:

@@ -54,11 +54,11 @@ class SocketQueues:
         ports = sorted(self.queues, key=lambda p: (p != 500, p))
         queues = [list(self.queues[p]) for p in ports]
         self.queues.clear()
-        read: list[tuple[str, int]] = []
+        read: set[tuple[str, int]] = set()
         while any(queues):
             for queue in queues:
                 if queue:
                     dgram = queue.pop(0)
                     key = (dgram.src, id(dgram.message))
                     yield dgram, key in read
-                    read.append(key)
+                    read.add(key)
