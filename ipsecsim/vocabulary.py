@@ -145,10 +145,10 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
     EventSpec("route_restored", ("destination",), "the health check restored the route"),
     # --- faults ---
     EventSpec("fault", ("kind", "undo", "direction", "protocol", "loss", "delay", "jitter", "address", "duration",
-                        "set", "between"),
+                        "set", "between", "inbound", "receive_buffer"),
               "a scheduled fault happens",
               {"kind": ("freeze", "unfreeze", "crash", "restart", "link_down", "link_up", "loss", "delay",
-                        "reconfigure", "recreate", "address")}),
+                        "reconfigure", "recreate", "address"), "inbound": ("drop", "queue")}),
     # --- HA groups (redundant tunnels) ---
     EventSpec("ha_member_state", ("group", "member", "usable", "reason"),
               "an HA group member became usable or unusable", {"usable": (True, False)}),

@@ -355,3 +355,14 @@ def test_freeze_inbound_options_are_checked(fault, words):
     with pytest.raises(ConfigError) as e:
         load_scenario(scenario_dict(faults=[fault]))
     assert words in str(e.value)
+
+
+def test_a_queueing_freeze_can_be_expected_by_its_fields():
+    """The fault event names its inbound mode, and an expect: block can match on it."""
+    from ipsecsim.check.evaluate import evaluate
+    sc = scenario_dict(faults=[{"at": 0, "kind": "freeze", "peer": "B", "duration": "2s", "inbound": "queue"}],
+                       expect=[{"event": "fault", "peer": "B", "kind": "freeze", "inbound": "queue", "count": 1}])
+    r = simulate(load_scenario(sc))
+    faults = [(e.get("kind"), e.get("inbound")) for e in r.select("fault", "B")]
+    assert faults == [("freeze", "queue"), ("unfreeze", None)]
+    assert evaluate(r).passed
