@@ -7,6 +7,10 @@ in UDP when NAT traversal put the SA there (RFC 3948: the ports of the wire reco
 
 * a ping is an IPv4 ICMP echo request (or the far host's reply) of the configured size
   between the two hosts (RFC 792; ICMP identifier from the flow name, sequence from 1);
+* a BGP session's segment (sim/bgp.py) is an IPv4 TCP segment between the tunnel's inner
+  addresses with its sequence and acknowledgment numbers, flags and the BGP message's octets
+  (proto/bgp/message.py), so Wireshark dissects OPEN, UPDATE, NOTIFICATION and KEEPALIVE
+  once the ESP is decrypted; the TCP MD5 option of a session with ``auth_key`` is not written;
 * a bulk flow carries IPv4 UDP datagrams of its ``packet_size`` to port 5201 (iperf3's)
   from port 49152 + its index. A fluid has no packets, only a rate: packet ``m`` of a flow
   on an SA leaves when the flow's packet count on that SA reaches ``m``. Only a sample is
@@ -33,6 +37,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from ..proto.bgp.message import MessageError, decode, type_name
+from ..proto.bgp.tcp import Segment as TcpSegment
 from ..proto.keylog import EspSaKeys
 from ..sim.mtu import fragment_count, too_big
 from . import esp
@@ -292,6 +298,9 @@ def _ident(flow: str) -> int:
 
 def _inner_discrete(w: WirePacket, flows: dict[str, FlowInfo]) -> bytes:
     p = w.packet
+    if p.kind == "bgp" and isinstance(p.payload, TcpSegment):
+        g = p.payload  # a BGP session's segment between the tunnel's inner addresses (sim/bgp.py)
+        return esp.tcp_segment(g.src, g.dst, g.sport, g.dport, g.seq, g.ack, g.flags, g.data, w.esp_seq)
     if p.kind in ("echo-request", "echo-reply"):
         return esp.icmp_echo(_host(p.src), _host(p.dst), _ident(p.flow), p.seq + 1, p.size, p.kind == "echo-reply")
     info = flows.get(p.flow)
@@ -299,8 +308,26 @@ def _inner_discrete(w: WirePacket, flows: dict[str, FlowInfo]) -> bytes:
     return esp.udp_datagram(_host(p.src), _host(p.dst), BULK_SPORT + index, BULK_DPORT, p.size, p.seq)
 
 
+def _bgp_note(p: Any) -> str:
+    g: TcpSegment = p.payload
+    what = g.flags
+    if g.data:
+        try:
+            what = f"BGP {type_name(decode(g.data))}"
+        except MessageError as e:
+            what = f"{len(g.data)} octets that are not a BGP message ({e})"
+    note = f"{p.flow}: {what} {g.src}:{g.sport} → {g.dst}:{g.dport}"
+    if g.retransmit:
+        note += f" (TCP retransmission {g.retransmit})"
+    if g.auth is not None:
+        note += "; the TCP MD5 signature option (RFC 2385) of this session is not written"
+    return note
+
+
 def _discrete_note(w: WirePacket, flows: dict[str, FlowInfo]) -> str:
     p = w.packet
+    if p.kind == "bgp" and isinstance(p.payload, TcpSegment):
+        return _bgp_note(p)
     if p.kind == "echo-request":
         return f"{p.flow}: ICMP echo request {p.seq + 1} {_host(p.src)} → {_host(p.dst)}, {p.size} B"
     if p.kind == "echo-reply":
