@@ -12,6 +12,8 @@ tshark is required: without it these tests fail, they never skip.
 
 from __future__ import annotations
 
+import itertools
+
 from conftest import SCENARIOS
 from tracehelp import run_with_trace, tshark_fields, verify_trace
 
@@ -97,3 +99,27 @@ def test_hold_timer_notification_is_in_the_trace(tmp_path) -> None:
     opens = [round(float(r["frame.time_relative"]), 6) for r in rows if r["bgp.type"] == "1" and
              r["src"] == "169.254.10.2"]
     assert opens[0] < 1 and 148.12 in opens
+
+
+def test_bfd_control_packets_are_in_the_trace(tmp_path) -> None:
+    """bgp-bfd-vs-hold-timer-vs-dpd: BFD Control packets (RFC 5880 4.1) in UDP to port 3784 with
+    TTL 255 (RFC 5881 4, 5) inside the tunnel's ESP: Desired Min TX 1 s while not Up (6.8.3), the
+    configured 300 ms once Up, with a Poll answered by a Final (6.5), Detect Mult 3."""
+    _result, pcap, keys, _ = run_with_trace(tmp_path, SCENARIOS / "bgp-bfd-vs-hold-timer-vs-dpd.yaml")
+    check = verify_trace(pcap, keys)
+    assert check.rc == 0, check.out
+    fields = ["frame.time_relative", "ip.src", "ip.ttl", "udp.dstport", "bfd.version", "bfd.sta",
+              "bfd.detect_time_multiplier", "bfd.desired_min_tx_interval", "bfd.flags.p", "bfd.flags.f"]
+    rows = tshark_fields(pcap, keys, fields, display_filter="bfd && ip.src == 169.254.10.1")
+    assert rows
+    by_time = {round(float(r[0]), 6): r for r in rows}
+    for r in rows:
+        assert r[2].split(",")[1] == "255" and r[3].split(",")[-1] == "3784"
+        assert (r[4], r[6]) == ("1", "3")
+    # Down at 1 s, Init at 2 s, both at the slow rate; Up from 2.3 s with a Poll, the Final at 2.31 s
+    assert (by_time[1.0][5], by_time[1.0][7]) == ("0x01", "1000000")
+    assert (by_time[2.0][5], by_time[2.0][7]) == ("0x02", "1000000")
+    assert (by_time[2.3][5], by_time[2.3][7], by_time[2.3][8]) == ("0x03", "300000", "1")
+    assert by_time[2.31][9] == "1"
+    up = sorted(t for t in by_time if 3 <= t < 59.95)
+    assert all(abs(b - a - 0.3) < 1e-6 for a, b in itertools.pairwise(up))

@@ -11,6 +11,8 @@ in UDP when NAT traversal put the SA there (RFC 3948: the ports of the wire reco
   addresses with its sequence and acknowledgment numbers, flags and the BGP message's octets
   (proto/bgp/message.py), so Wireshark dissects OPEN, UPDATE, NOTIFICATION and KEEPALIVE
   once the ESP is decrypted; the TCP MD5 option of a session with ``auth_key`` is not written;
+* a BFD Control packet (RFC 5880 4.1) of such a session is an IPv4 UDP datagram to port 3784
+  with TTL 255 (RFC 5881 4, 5);
 * a bulk flow carries IPv4 UDP datagrams of its ``packet_size`` to port 5201 (iperf3's)
   from port 49152 + its index. A fluid has no packets, only a rate: packet ``m`` of a flow
   on an SA leaves when the flow's packet count on that SA reaches ``m``. Only a sample is
@@ -37,11 +39,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from ..proto.bgp.bfd import Datagram as BfdDatagram
 from ..proto.bgp.message import MessageError, decode, type_name
 from ..proto.bgp.tcp import Segment as TcpSegment
 from ..proto.keylog import EspSaKeys
 from ..sim.mtu import fragment_count, too_big
-from . import esp
+from . import esp, layers
 from .esp import EspPacket as TracePacket
 from .frames import LOST_TEXT, PROTO_ESP, PROTO_UDP, Frame, TraceError
 from .keyfile import Cannot, as_sent, esp_names, undecryptable_reason
@@ -301,6 +304,10 @@ def _inner_discrete(w: WirePacket, flows: dict[str, FlowInfo]) -> bytes:
     if p.kind == "bgp" and isinstance(p.payload, TcpSegment):
         g = p.payload  # a BGP session's segment between the tunnel's inner addresses (sim/bgp.py)
         return esp.tcp_segment(g.src, g.dst, g.sport, g.dport, g.seq, g.ack, g.flags, g.data, w.esp_seq)
+    if p.kind == "bgp" and isinstance(p.payload, BfdDatagram):
+        d = p.payload  # a BFD Control packet, single hop: TTL 255 (RFC 5881 5)
+        datagram = layers.udp(d.src, d.dst, d.sport, d.dport, d.data)
+        return layers.ipv4(d.src, d.dst, layers.PROTO_UDP, w.esp_seq, datagram, ttl=255)
     if p.kind in ("echo-request", "echo-reply"):
         return esp.icmp_echo(_host(p.src), _host(p.dst), _ident(p.flow), p.seq + 1, p.size, p.kind == "echo-reply")
     info = flows.get(p.flow)
@@ -328,6 +335,9 @@ def _discrete_note(w: WirePacket, flows: dict[str, FlowInfo]) -> str:
     p = w.packet
     if p.kind == "bgp" and isinstance(p.payload, TcpSegment):
         return _bgp_note(p)
+    if p.kind == "bgp" and isinstance(p.payload, BfdDatagram):
+        d = p.payload
+        return f"{p.flow}: BFD Control {d.src}:{d.sport} → {d.dst}:{d.dport}"
     if p.kind == "echo-request":
         return f"{p.flow}: ICMP echo request {p.seq + 1} {_host(p.src)} → {_host(p.dst)}, {p.size} B"
     if p.kind == "echo-reply":

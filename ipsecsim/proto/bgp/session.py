@@ -141,6 +141,17 @@ class BgpSession:
             self._fire(Event.TCP_FAILS, now, f"tunnel interface down ({reason})" if reason else "tunnel interface down")
             self._quiet = False
 
+    def bfd_down(self, now: float, reason: str) -> None:
+        """The session's BFD session went from Up to Down (RFC 5882 3.2, Cisco ``fall-over bfd``):
+        the path is gone, so the session is torn down at once without a word to the peer, as
+        TcpConnectionFails; it starts again by itself ``idle_hold`` later."""
+        if self.state is State.IDLE:
+            return
+        self.tcp.abort(now, rst=False)
+        self._quiet = True
+        self._fire(Event.TCP_FAILS, now, f"BFD session down ({reason})")
+        self._quiet = False
+
     def announce(self, prefixes: tuple[str, ...], now: float) -> None:
         """Advertise ``prefixes`` from now on instead of the current ones: an UPDATE with the
         difference when Established (withdrawn routes and new NLRI)."""
