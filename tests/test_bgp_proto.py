@@ -158,3 +158,17 @@ def test_sending_an_update_restarts_the_keepalive_timer():
     # B's KeepaliveTimer is untouched by the UPDATE it received (only its HoldTimer restarts, 6.5 / 8.2.2)
     b_keepalives = [t for (t, kind) in sent_types(wire, "B", 50.0) if kind == "Keepalive"]
     assert b_keepalives == [0.015, 10.025, 20.025, 30.025, 40.025]
+
+
+def test_bfd_down_tears_an_established_session_down_at_once_without_a_notification():
+    # RFC 5882 3.2 (Cisco fall-over bfd): the BGP session goes at once; nothing can reach the peer,
+    # so no NOTIFICATION and no RST; it starts again by itself idle_hold later (RFC 4271 8.1.1)
+    a, b, d = pair()
+    wire = []
+    log = run(a, b, d, 12.0, at={10.0: lambda now: a.bfd_down(now, "Control Detection Time Expired")}, wire=wire)
+    falls = [(t, f["trigger"], f["reason"]) for (t, who, n, f) in log if who == "A" and n == "bgp_state"
+             and f["from"] == "Established"]
+    assert falls == [(10.0, "TcpConnectionFails", "BFD session down (Control Detection Time Expired)")]
+    assert not a.routes
+    # no NOTIFICATION, no RST; only the new connection's SYN (idle_hold 0 here)
+    assert [seg.flags for (t, who, seg) in wire if who == "A" and t == 10.0] == ["SYN"]

@@ -123,3 +123,9 @@ def test_bfd_control_packets_are_in_the_trace(tmp_path) -> None:
     assert by_time[2.31][9] == "1"
     up = sorted(t for t in by_time if 3 <= t < 59.95)
     assert all(abs(b - a - 0.3) < 1e-6 for a, b in itertools.pairwise(up))
+
+
+def test_same_seed_same_bgp_and_bfd_bytes(tmp_path) -> None:
+    _, p1, _, _ = run_with_trace(tmp_path, SCENARIOS / "bgp-bfd-vs-hold-timer-vs-dpd.yaml", name="one")
+    _, p2, _, _ = run_with_trace(tmp_path, SCENARIOS / "bgp-bfd-vs-hold-timer-vs-dpd.yaml", name="two")
+    assert p1.read_bytes() == p2.read_bytes()
