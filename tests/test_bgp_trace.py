@@ -129,3 +129,39 @@ def test_same_seed_same_bgp_and_bfd_bytes(tmp_path) -> None:
     _, p1, _, _ = run_with_trace(tmp_path, SCENARIOS / "bgp-bfd-vs-hold-timer-vs-dpd.yaml", name="one")
     _, p2, _, _ = run_with_trace(tmp_path, SCENARIOS / "bgp-bfd-vs-hold-timer-vs-dpd.yaml", name="two")
     assert p1.read_bytes() == p2.read_bytes()
+
+
+def test_tcp_md5_signature_option_is_rfc_2385(tmp_path) -> None:
+    """With auth_key on both ends of tunnel 2 every segment carries the TCP MD5 signature option
+    (RFC 2385 3.0: kind 19, length 18) whose digest is the MD5 of the pseudo-header, the fixed
+    TCP header with a zero checksum, the data and the key (2.0); the session still comes up."""
+    import hashlib
+    import struct
+
+    import yaml
+
+    from ipsecsim.trace import dissect
+
+    doc = yaml.safe_load((SCENARIOS / "bgp-bad-peer-as.yaml").read_text())
+    for peer in ("cloud-2", "customer-2"):
+        doc["peers"][peer]["bgp"]["auth_key"] = "s3cret"
+    result, pcap, keys, kdoc = run_with_trace(tmp_path, doc)
+    assert result.bgp["cloud-2"]["state"] == "Established"
+    rows = {(e["src"], int(e["spi"], 16)): e for e in kdoc["esp"]}
+    checked = 0
+    for c in dissect.read(pcap):
+        if c.kind != "esp":
+            continue
+        _seq, inner = dissect.open_esp(c, rows[(c.ip.src, int.from_bytes(c.data[:4], "big"))])
+        if inner[9] != 6 or inner[12:15] != bytes([169, 254, 20]):
+            continue
+        tcp = inner[20:]
+        offset = (tcp[12] >> 4) * 4
+        assert offset == 40 and tcp[20:24] == b"\x01\x01\x13\x12"  # NOP NOP kind 19 length 18
+        pseudo = inner[12:20] + struct.pack("!BBH", 0, 6, len(tcp))
+        fixed = tcp[:16] + b"\x00\x00" + tcp[18:20]
+        assert tcp[24:40] == hashlib.md5(pseudo + fixed + tcp[offset:] + b"s3cret").digest()
+        checked += 1
+    assert checked >= 10
+    md5 = tshark_fields(pcap, keys, ["ip.src", "tcp.options.md5.digest"], display_filter="tcp.options.md5")
+    assert len(md5) == checked and all(r[0].split(",")[1].startswith("169.254.20.") for r in md5)

@@ -10,7 +10,8 @@ in UDP when NAT traversal put the SA there (RFC 3948: the ports of the wire reco
 * a BGP session's segment (sim/bgp.py) is an IPv4 TCP segment between the tunnel's inner
   addresses with its sequence and acknowledgment numbers, flags and the BGP message's octets
   (proto/bgp/message.py), so Wireshark dissects OPEN, UPDATE, NOTIFICATION and KEEPALIVE
-  once the ESP is decrypted; the TCP MD5 option of a session with ``auth_key`` is not written;
+  once the ESP is decrypted; a session with ``auth_key`` signs each segment with the TCP MD5
+  option (RFC 2385) computed with the sender's key;
 * a BFD Control packet (RFC 5880 4.1) of such a session is an IPv4 UDP datagram to port 3784
   with TTL 255 (RFC 5881 4, 5);
 * a bulk flow carries IPv4 UDP datagrams of its ``packet_size`` to port 5201 (iperf3's)
@@ -222,6 +223,7 @@ def plan(result: Result, opts: TraceOptions) -> Plan:
     """The ESP packets of the run's traffic to write, with their sequence numbers."""
     flows = flow_table(result)
     keys = _sa_keys(result)
+    md5 = md5_keys(result)
     mtu = result.scenario.config.link.mtu
     out = Plan([])
     for d in directions(result).values():
@@ -235,7 +237,7 @@ def plan(result: Result, opts: TraceOptions) -> Plan:
         for rec in d.discrete:
             w: WirePacket = rec.packet
             sa = _keys_for(keys, w.src, w.spi)
-            inner = _inner_discrete(w, flows)
+            inner = _inner_discrete(w, flows, md5)
             note = _with_mtu(_discrete_note(w, flows), w, mtu)
             out.packets.append(Planned(TracePacket(rec.t, sa, w.esp_seq, inner, note), d.sender, w.src, w.dst,
                                        _ports(w.sport, w.dport), rec.lost))
@@ -299,11 +301,18 @@ def _ident(flow: str) -> int:
     return zlib.crc32(flow.removesuffix(":reply").encode()) & 0xFFFF
 
 
-def _inner_discrete(w: WirePacket, flows: dict[str, FlowInfo]) -> bytes:
+def md5_keys(result: Result) -> dict[str, bytes]:
+    """A BGP speaker's inner address -> its TCP MD5 key (``bgp.auth_key``), for RFC 2385 options."""
+    return {p.bgp.local_address: p.bgp.auth_key.encode() for p in result.scenario.config.peers.values()
+            if p.bgp is not None and p.bgp.auth_key is not None}
+
+
+def _inner_discrete(w: WirePacket, flows: dict[str, FlowInfo], md5: dict[str, bytes]) -> bytes:
     p = w.packet
     if p.kind == "bgp" and isinstance(p.payload, TcpSegment):
         g = p.payload  # a BGP session's segment between the tunnel's inner addresses (sim/bgp.py)
-        return esp.tcp_segment(g.src, g.dst, g.sport, g.dport, g.seq, g.ack, g.flags, g.data, w.esp_seq)
+        key = md5.get(g.src) if g.auth is not None else None
+        return esp.tcp_segment(g.src, g.dst, g.sport, g.dport, g.seq, g.ack, g.flags, g.data, w.esp_seq, key)
     if p.kind == "bgp" and isinstance(p.payload, BfdDatagram):
         d = p.payload  # a BFD Control packet, single hop: TTL 255 (RFC 5881 5)
         datagram = layers.udp(d.src, d.dst, d.sport, d.dport, d.data)
@@ -326,8 +335,6 @@ def _bgp_note(p: Any) -> str:
     note = f"{p.flow}: {what} {g.src}:{g.sport} → {g.dst}:{g.dport}"
     if g.retransmit:
         note += f" (TCP retransmission {g.retransmit})"
-    if g.auth is not None:
-        note += "; the TCP MD5 signature option (RFC 2385) of this session is not written"
     return note
 
 

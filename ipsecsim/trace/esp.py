@@ -173,11 +173,13 @@ _TCP_FLAGS = {"SYN": layers.TCP_FLAGS["SYN"], "SYN-ACK": layers.TCP_FLAGS["SYN"]
 
 
 def tcp_segment(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: str, data: bytes,
-                ident: int = 0) -> bytes:
+                ident: int = 0, md5_key: bytes | None = None) -> bytes:
     """An IPv4 TCP segment as a BGP speaker sends it (``flags``: SYN, SYN-ACK, ACK or RST, the
-    names of proto.bgp.tcp; a segment with data is pushed, PSH+ACK; a reset acknowledges, RST+ACK)."""
+    names of proto.bgp.tcp; a segment with data is pushed, PSH+ACK; a reset acknowledges,
+    RST+ACK); ``md5_key``: with the TCP MD5 signature option (RFC 2385)."""
     bits = _TCP_FLAGS[flags] | (layers.TCP_FLAGS["PSH"] if data else 0)
-    return layers.ipv4(src, dst, layers.PROTO_TCP, ident, layers.tcp(src, dst, sport, dport, seq, ack, bits, data))
+    segment = layers.tcp(src, dst, sport, dport, seq, ack, bits, data, md5_key=md5_key)
+    return layers.ipv4(src, dst, layers.PROTO_TCP, ident, segment)
 
 
 def icmp_echo_flow(src: str, dst: str, ident: int, size: int = 84, first_seq: int = 1,

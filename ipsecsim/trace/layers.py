@@ -9,6 +9,7 @@ writes the capture files (``trace.pcap``) and reads them back (``trace.dissect``
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import struct
 from functools import lru_cache
@@ -69,10 +70,18 @@ def icmp_echo(ident: int, seq: int, data: bytes, reply: bool = False) -> bytes:
 
 
 def tcp(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: int, payload: bytes,
-        window: int = 65535) -> bytes:
-    """A TCP segment without options (data offset 5), the checksum over the pseudo-header
-    (RFC 9293 3.1); the acknowledgment number is written as given even without ACK set."""
-    head = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, flags, window, 0, 0)
-    pseudo = _addr(src) + _addr(dst) + struct.pack("!BBH", 0, PROTO_TCP, len(head) + len(payload))
-    c = checksum(pseudo + head + payload)
-    return head[:16] + struct.pack("!H", c) + head[18:] + payload
+        window: int = 65535, md5_key: bytes | None = None) -> bytes:
+    """A TCP segment, the checksum over the pseudo-header (RFC 9293 3.1); the acknowledgment
+    number is written as given even without ACK set. With ``md5_key`` it carries the TCP MD5
+    signature option (RFC 2385) after two NOPs, as Linux writes it: the MD5 of the
+    pseudo-header (with the segment's full length), the fixed header with a zero checksum, the
+    data and the key (RFC 2385 2.0)."""
+    opt_len = 20 if md5_key is not None else 0
+    head = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, (5 + opt_len // 4) << 4, flags,
+                       window, 0, 0)
+    pseudo = _addr(src) + _addr(dst) + struct.pack("!BBH", 0, PROTO_TCP, len(head) + opt_len + len(payload))
+    options = b""
+    if md5_key is not None:
+        options = b"\x01\x01\x13\x12" + hashlib.md5(pseudo + head + payload + md5_key).digest()
+    c = checksum(pseudo + head + options + payload)
+    return head[:16] + struct.pack("!H", c) + head[18:] + options + payload
