@@ -164,6 +164,10 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
               "a NOTIFICATION was sent or received (RFC 4271 4.5)", {"direction": ("sent", "received")}),
     EventSpec("bgp_update", ("neighbor", "direction", "advertised", "withdrawn", "as_path", "med"),
               "an UPDATE was sent or received: routes advertised and withdrawn", {"direction": ("sent", "received")}),
+    EventSpec("bfd_state", ("neighbor", "from", "to", "diag", "diag_name", "reason", "detection_time"),
+              "a BFD session with the BGP neighbor changed state (RFC 5880 6.2)",
+              {"from": ("AdminDown", "Down", "Init", "Up"), "to": ("AdminDown", "Down", "Init", "Up"),
+               "diag": (0, 1, 2, 3, 7)}),
     EventSpec("bgp_best_path", ("group", "flow", "prefix", "from", "to", "reason"),
               "the best path of a BGP-routed group's flow changed (to null: no route)"),
 )}
@@ -173,7 +177,8 @@ NUMERIC_FIELDS = frozenset({
     "msg_id", "retransmit", "retry", "seq", "transmissions", "life_time", "life_bytes", "limit", "bytes",
     "packets", "silent_for", "last_inbound", "start", "end", "duration", "ike_version", "sent", "bursts",
     "interval", "size", "rate_bps", "packet_size", "proposed_time", "configured_time", "proposed_kilobytes",
-    "configured_kilobytes", "life_kilobytes", "retry_in", "bytes_out", "bytes_in", "probes", "expected"})
+    "configured_kilobytes", "life_kilobytes", "retry_in", "bytes_out", "bytes_in", "probes", "expected",
+    "detection_time"})
 """Fields whose values are numbers (or null) wherever they occur: an expectation comparing one
 with text can never match, so it is refused."""
 
