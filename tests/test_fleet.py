@@ -223,3 +223,18 @@ def test_validating_many_tunnels_pairs_the_peers_once(monkeypatch):
         sc = load_scenario(copy.deepcopy(_multi(n)))
         assert len(sc.peers) == 2 * n
         assert len(calls) <= 4, (n, len(calls))
+
+
+def test_run_with_jobs_prints_the_same_summary_as_one_process(capsys, tmp_path):
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump(_raw(FALSE_DPD, pairs=4), sort_keys=False))
+    assert main(["run", str(path), "--json", "--duration", "5m"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert main(["run", str(path), "--json", "--duration", "5m", "-j", "2"]) == 0
+    assert json.loads(capsys.readouterr().out) == one
+    assert one["duration"] == 300.0 and one["fleet"]["pairs"] == 4
+
+
+def test_both_engines_give_a_fleet_the_same_rows():
+    f = _fleet(FALSE_DPD, pairs=3)
+    assert run_fleet(f, engine="simpy") == run_fleet(f)
