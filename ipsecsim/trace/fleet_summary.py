@@ -134,7 +134,7 @@ def render_fleet(summary: dict[str, Any]) -> str:
              f"{f['pairs']} pairs{hub}, {c['events']} events" + ("" if summary["crypto"] == "real"
                                                                else f", crypto {summary['crypto']}")]
     for v in f["variants"]:
-        lines.append(f"  variant {v['peers']}: {v['pairs']} pairs (share {v['share']:g})")
+        lines.append(f"  variant {', '.join(_flat(v['peers']))}: {v['pairs']} pairs (share {v['share']:g})")
     lines.append(f"  established {c['established']}, never {c['never_established']}, up at the end "
                  f"{c['up_at_end']}, unilateral at the end {c['unilateral_at_end']}")
     lines.append(f"  with an outage {c['with_outage']}, with a DPD detection {c['with_dpd_detection']}, with a "
@@ -154,6 +154,13 @@ def render_fleet(summary: dict[str, Any]) -> str:
         if w[key]:
             lines.append(f"  {key.replace('_', ' ')}: {', '.join(w[key])}" + (" ..." if len(w[key]) == WORST else ""))
     return "\n".join(lines)
+
+
+def _flat(tree: Any, path: str = "") -> list[str]:
+    """``{"branch": {"dpd": {"delay": "10s"}}}`` -> ``["branch.dpd.delay=10s"]``."""
+    if isinstance(tree, dict) and tree:
+        return [x for k, v in tree.items() for x in _flat(v, f"{path}.{k}" if path else str(k))]
+    return [f"{path}={tree}"]
 
 
 def _cell(v: Any) -> str:
