@@ -238,3 +238,19 @@ def test_run_with_jobs_prints_the_same_summary_as_one_process(capsys, tmp_path):
 def test_both_engines_give_a_fleet_the_same_rows():
     f = _fleet(FALSE_DPD, pairs=3)
     assert run_fleet(f, engine="simpy") == run_fleet(f)
+
+
+def test_every_random_outage_of_a_live_tunnel_is_detected_once_and_in_time():
+    """scenarios/fleet-dpd-detects-outage.yaml: action clear, so a pair's first outage is the
+    one that counts. An outage of 2 min starting at F is detected at L + 33 s, L < F <= L + 30 s
+    (RFC 7296 2.4, the retransmission schedule 1 s x 3): within (3 s, 33 s] of F; a pair whose
+    first outage starts more than 33 s before the end always detects it, one without outage
+    never does."""
+    f = build_fleet(load_scenario(SCENARIOS / "fleet-dpd-detects-outage.yaml"))
+    rows = run_fleet(f)
+    for plan, row in zip(f.plans, rows, strict=True):
+        assert row["false_dpd"] == 0
+        if not plan.outages:
+            assert row["dpd_detections"] == 0
+        elif plan.outages[0][0] < 1200 - 33:
+            assert row["dpd_detections"] == 1 and 3 < row["detection_delay"] <= 33
