@@ -254,3 +254,20 @@ def test_every_random_outage_of_a_live_tunnel_is_detected_once_and_in_time():
             assert row["dpd_detections"] == 0
         elif plan.outages[0][0] < 1200 - 33:
             assert row["dpd_detections"] == 1 and 3 < row["detection_delay"] <= 33
+
+
+def test_health_checks_start_with_their_pair():
+    """A pair starting late sends its first NQA probe at the template's nqa.start plus its offset,
+    as its flows and faults (a probe before the gateway runs would report a dead path)."""
+    raw = yaml.safe_load((SCENARIOS / "nqa-detects-broken-tunnel.yaml").read_text())
+    raw.pop("expect", None)
+    raw["fleet"] = {"pairs": 2, "start": {"uniform": ["5s", "9s"]}}
+    f = build_fleet(load_scenario(raw, file="nqa-fleet.yaml"))
+    base = load_scenario(SCENARIOS / "nqa-detects-broken-tunnel.yaml")
+    probing = {n: p.nqa.start for n, p in base.config.peers.items() if p.nqa is not None}
+    assert len(probing) == 2
+    for plan in f.plans:
+        r = simulate(pair_scenario(f, plan))
+        for name, start in probing.items():
+            first = r.events_named("nqa_probe_sent", name)[0]
+            assert first.t == pytest.approx(start + plan.start)

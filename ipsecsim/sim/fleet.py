@@ -61,7 +61,8 @@ def build_fleet(scenario: Scenario) -> Fleet:
 
 def pair_scenario(fleet: Fleet, plan: PairPlan) -> Scenario:
     """Pair ``plan`` as an ordinary two-peer scenario: the template (or its variant) with the
-    pair's seed, link and outages, its flows and faults shifted by its start offset."""
+    pair's seed, link and outages, its flows, faults and health checks shifted by its start
+    offset."""
     base = fleet.scenario if plan.variant < 0 else fleet.variants[plan.variant]
     cfg = base.config
     off, end = plan.start, cfg.duration
@@ -80,8 +81,13 @@ def pair_scenario(fleet: Fleet, plan: PairPlan) -> Scenario:
         if t.start + off < end:
             traffic.append(t.model_copy(update={"start": t.start + off,
                                                 "stop": None if t.stop is None else t.stop + off}) if off else t)
+    peers = cfg.peers
+    if off and any(p.nqa is not None for p in peers.values()):  # health checks start with their gateway
+        peers = {n: p if p.nqa is None else p.model_copy(update={"nqa": p.nqa.model_copy(
+            update={"start": p.nqa.start + off})}) for n, p in peers.items()}
     pair_cfg = cfg.model_copy(update={"name": plan.name, "seed": plan.seed, "link": link, "faults": faults,
-                                      "traffic": traffic, "expect": [], "fleet": None, "sweep": None})
+                                      "traffic": traffic, "peers": peers, "expect": [], "fleet": None,
+                                      "sweep": None})
     return Scenario(pair_cfg, base.file, base.peers, reconfigured, None, (), off)
 
 
