@@ -88,7 +88,7 @@ class Ikev2Engine(LifecycleMixin):
         if msg.encrypted:  # integrity-protected: follow the peer to 4500 / its new NAT port (RFC 7296 2.23)
             natt.on_authenticated(sa, dgram, lambda event, **f: self.emit_sa(sa, event, **f))
             self.keepalives.start(now)
-        self.liveness.inbound(sa, now)
+        self.liveness.inbound(sa, msg, now)
         if msg.response:
             sa.tm.on_response(msg, now)
         else:
