@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .. import kdf, natt
 from ..keylog import child_records
 from ..proposals import Protocol
-from ..sa import ChildSa, ChildState
+from ..sa import ChildInput, ChildSa, ChildState
 from . import doi, wire
 from .flight import Flight
 from .informational import Informational
@@ -323,7 +323,8 @@ class Ikev1Engine:
         return child
 
     def _child_gone(self, c: ChildSa, reason: str) -> None:
-        c.state, c.outbound, c.removed = ChildState.DELETED, False, reason
+        c.move(ChildInput.DELETE)
+        c.outbound, c.removed = False, reason
         self.ep.emit("child_sa_deleted", ike_version=1, **self.child_label.get(c.uid, {}), spi_in=c.spi_in.hex(),
                      spi_out=c.spi_out.hex(), reason=reason)
         if c in self.children:

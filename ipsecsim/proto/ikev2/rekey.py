@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import dh, kdf
 from ..proposals import Protocol, choose, is_subset
-from ..sa import ChildSa, ChildState
+from ..sa import ChildInput, ChildSa, ChildState
 from ..ts import accept_response, select
 from .ikesa import IkeSa, IkeState
 from .message import KE, SA, TS, D, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
@@ -164,8 +164,8 @@ class ChildCreateTask:
                 # We lost: our new SA goes, the peer deletes the old one and its SA survives.
                 e.emit_sa(sa, "rekey_collision", sa_type="child", outcome="lost", deleting=child_fields(new),
                           keeping=child_fields(self.collision))
-                if old.state is not ChildState.DELETED:
-                    old.state = ChildState.REKEYED
+                if old.can(ChildInput.REPLACED):
+                    old.move(ChildInput.REPLACED)
                 e.delete_child(sa, new, "rekey_collision", now)
                 return Outcome.DONE
             e.emit_sa(sa, "rekey_collision", sa_type="child", outcome="won", deleting=child_fields(self.collision),
@@ -179,14 +179,14 @@ class ChildCreateTask:
         if old is None:
             e.creating = False
             return
-        if old.state is ChildState.REKEYING:
-            old.state = ChildState.INSTALLED
+        if old.can(ChildInput.REKEY_ABORTED):
+            old.move(ChildInput.REKEY_ABORTED)
             e.schedule_child_rekey_retry(old, now)
 
     def abandon(self) -> None:
         """The exchange will not complete (given up, or preempted by the SA's hard expiry)."""
-        if self.rekey_of is not None and self.rekey_of.state is ChildState.REKEYING:
-            self.rekey_of.state = ChildState.INSTALLED
+        if self.rekey_of is not None and self.rekey_of.can(ChildInput.REKEY_ABORTED):
+            self.rekey_of.move(ChildInput.REKEY_ABORTED)
         if self.rekey_of is None:
             self.engine.creating = False
 
@@ -259,7 +259,7 @@ def respond_child(e: Ikev2Engine, sa: IkeSa, msg: Message, sa_p: SA, now: float)
         if isinstance(task, ChildCreateTask) and task.rekey_of is old and old.state is ChildState.REKEYING:
             task.collision = new  # RFC 7296 2.8.1: resolved when our own exchange completes
         else:
-            old.state = ChildState.REKEYED
+            old.move(ChildInput.REPLACED)
     out: list[Payload] = [SA((SaProposal(num, spi_in, chosen),)), Nonce(nr)]
     if key is not None:
         out.append(KE(key.group, key.public))
