@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ..lifetime import retry_delay
 from ..proposals import Protocol
 from ..sa import ChildInput, ChildSa, ChildState
-from .ikesa import IkeSa, IkeState
+from .ikesa import IkeInput, IkeSa, IkeState
 from .message import D
 from .rekey import ChildCreateTask, IkeRekeyTask, child_fields, derive_rekeyed
 from .taskmgr import TaskManager
@@ -300,6 +300,6 @@ class LifecycleMixin:
 
     def retire_ike(self, old: IkeSa, now: float) -> None:
         """The rekey initiator deletes the old IKE SA: INFORMATIONAL { D(IKE) } on it."""
-        old.state = IkeState.REKEYED
+        old.move(IkeInput.REPLACED)
         old.tm.queue_task(InformationalTask(self._engine(), "ike_delete", (D(Protocol.IKE),),  # type: ignore[arg-type]
                                             lambda s, r, t: self.destroy(s, "rekeyed", t)), now)

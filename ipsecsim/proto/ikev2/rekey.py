@@ -34,7 +34,7 @@ from .. import dh, kdf
 from ..proposals import Protocol, choose, is_subset
 from ..sa import ChildInput, ChildSa, ChildState
 from ..ts import accept_response, select
-from .ikesa import IkeSa, IkeState
+from .ikesa import IkeInput, IkeSa, IkeState
 from .message import KE, SA, TS, D, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
 from .taskmgr import Outcome
 from .tasks import InformationalTask
@@ -295,7 +295,7 @@ class IkeRekeyTask:
         e = self.engine
         if sa.keys is None or sa.state not in (IkeState.ESTABLISHED, IkeState.REKEYING):
             return None
-        sa.state = IkeState.REKEYING
+        sa.move(IkeInput.REKEY)
         props = e.settings.ike.proposals
         if self.group is None:
             self.group = props[0].dh[0].ikev2_id
@@ -353,7 +353,7 @@ class IkeRekeyTask:
         e = self.engine
         e.emit_sa(sa, "negotiation_failed", phase="ike_rekey", notify=notify, reason=reason)
         if sa.state is IkeState.REKEYING and self.collision is None:
-            sa.state = IkeState.ESTABLISHED
+            sa.move(IkeInput.REKEY_ABORTED)
             e.schedule_ike_rekey_retry(sa, now)
         return Outcome.DONE
 
@@ -397,7 +397,7 @@ def respond_ike_rekey(e: Ikev2Engine, sa: IkeSa, msg: Message, sa_p: SA, now: fl
         assert isinstance(task, IkeRekeyTask)
         task.collision = new
     else:
-        sa.state = IkeState.REKEYED
+        sa.move(IkeInput.REPLACED)
     e.adopt(sa, new, now)
     return [SA((SaProposal(num, spi_r, chosen),)), Nonce(nr), KE(group, key.public)]
 
