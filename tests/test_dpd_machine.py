@@ -35,7 +35,7 @@ def test_table_is_complete_but_resume_only_once_dead():
     missing = {(s, i) for s in DpdState for i in DpdInput} - set(TRANSITIONS)
     assert missing == {(DpdState.WATCHING, DpdInput.RESUME), (DpdState.PROBING, DpdInput.RESUME)}
     m = DpdMachine(DpdSettings(), 0)
-    with pytest.raises(TransitionError, match="DPD: no transition for input resumed in state watching"):
+    with pytest.raises(TransitionError, match="DPD: no transition for input resume in state watching"):
         m.handle(DpdInput.RESUME, 1)
     assert m.state is DpdState.WATCHING
 

@@ -54,7 +54,7 @@ class DpdInput(enum.Enum):
     ACK = "ack"  # the probe was answered
     GAVE_UP = "gave_up"  # liveness style: the retransmission schedule of the probe gave up
     FAILED = "failed"  # an exchange of the IKE SA gave up: it cannot carry requests any more
-    RESUME = "resumed"  # action none: the verdict was reported, watch again
+    RESUME = "resume"  # action none: the verdict was reported, watch again
 
 
 class Act(enum.Enum):
