@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from ipsecsim import load_scenario, simulate
 from ipsecsim.proto import dpd, machines
 from ipsecsim.proto.fsm import TransitionError
+from ipsecsim.proto.ikev1 import phase1, quickmode
 from ipsecsim.proto.ikev1.isakmpsa import ISAKMP_SA, IsakmpInput, IsakmpSa, IsakmpState
 from ipsecsim.proto.ikev2.ikesa import IKE_SA, IkeInput, IkeSa, IkeState
 from ipsecsim.proto.proposals import Protocol, parse
@@ -168,8 +169,10 @@ class Watch:
     def __init__(self, monkeypatch):
         self.changes: list[tuple[str, object, object, str]] = []
         self.dpd: list[tuple[dpd.DpdState, dpd.DpdInput, tuple[dpd.Act, ...], dpd.DpdState]] = []
+        self.flights: list[tuple[str, tuple[object, ...], int, int, str]] = []
         for cls, table in ((ChildSa, CHILD_SA), (IkeSa, IKE_SA), (IsakmpSa, ISAKMP_SA)):
             monkeypatch.setattr(cls, "__setattr__", self._setattr(table))
+        monkeypatch.setattr(quickmode.QuickMode, "__setattr__", self._setattr(None))
         handle = dpd.DpdMachine.handle
 
         def watched(m, inp, now):
@@ -181,7 +184,11 @@ class Watch:
 
     def _setattr(self, table):
         def setattr_(obj, name, value):
-            if name == "state":
+            if name == "next_msg" and sys._getframe(1).f_code.co_name != "__init__":
+                key = (obj.mode, obj.initiator) if isinstance(obj, IsakmpSa) else (obj.initiator,)
+                self.flights.append(("phase1" if isinstance(obj, IsakmpSa) else "quick", key, obj.next_msg, value,
+                                     sys._getframe(1).f_code.co_name))
+            if name == "state" and table is not None:
                 try:
                     old = object.__getattribute__(obj, "state")
                 except AttributeError:
@@ -205,6 +212,23 @@ def test_real_runs_take_only_table_transitions(name, monkeypatch):
         assert any(frm is old and nxt is new for (frm, _), nxt in tables[machine].rows.items()), (machine, old, new)
     for before, inp, acts, after in watch.dpd:
         assert (acts, after) in set(dpd.TRANSITIONS[(before, inp)][1].values())
+    for which, key, old, new, via in watch.flights:
+        if via in ("start", "initiate"):  # message 1 sent: the initiator expects message 2
+            assert (old, new) == (1, 2) and key[-1] is True
+            continue
+        rows = phase1.FLIGHTS if which == "phase1" else quickmode.FLIGHTS
+        assert via == "receive" and rows[(*key, old)][1] == new, (which, key, old, new, via)
+
+
+def test_flights_follow_rfc_2409():
+    """RFC 2409 5: main mode is six messages and aggressive mode three, alternating from the
+    initiator; quick mode (5.5) is three. Each side expects the other's messages in turn, and
+    the state after the last one is complete (one past it)."""
+    for mode, count in (("main", 6), ("aggressive", 3)):
+        rows = {(i, n): then for (m, i, n), (_, then) in phase1.FLIGHTS.items() if m == mode}
+        assert phase1.LAST[mode] == count
+        assert rows == {(n % 2 == 0, n): min(n + 2, count + 1) for n in range(1, count + 1)}
+    assert {k: then for k, (_, then) in quickmode.FLIGHTS.items()} == {(False, 1): 3, (True, 2): 4, (False, 3): 4}
 
 
 @pytest.mark.parametrize("name", ["strongswan-ikev2-dpd-clear.yaml", "strongswan-ikev1-dpd-timeout.yaml"])
@@ -219,3 +243,15 @@ def test_the_answer_to_a_probe_takes_the_probing_ack_row(name, monkeypatch):
     assert len(ack_steps) == len(acked)
     assert all(s[0] is dpd.DpdState.PROBING and s[2] == (dpd.Act.ACKED,) and s[3] is dpd.DpdState.WATCHING
                for s in ack_steps)
+
+
+@pytest.mark.parametrize(("name", "mode"), [("ikev1-main-mode.yaml", "main"),
+                                           ("ikev1-aggressive-mode.yaml", "aggressive")])
+def test_a_clean_ikev1_run_takes_every_flight_row(name, mode, monkeypatch):
+    """Both sides run the whole exchange once: each row of the mode's phase 1 and of quick mode
+    fires on one side or the other (RFC 2409 5, 5.5)."""
+    watch = Watch(monkeypatch)
+    simulate(load_scenario(SCENARIOS / name))
+    taken = {(which, (*key, old)) for which, key, old, _, via in watch.flights if via == "receive"}
+    assert {("phase1", k) for k in phase1.FLIGHTS if k[0] == mode} <= taken
+    assert {("quick", k) for k in quickmode.FLIGHTS} <= taken

@@ -4,7 +4,8 @@
     python -m ipsecsim.proto.machines --markdown    # docs/machines.md (mermaid state diagrams)
 
 The diagrams are drawn from the tables themselves (``sa.CHILD_SA``, ``ikev2.ikesa.IKE_SA``,
-``ikev1.isakmpsa.ISAKMP_SA``, ``dpd.TRANSITIONS``, ``bgp.fsm.TABLE``), so they cannot drift
+``ikev1.isakmpsa.ISAKMP_SA``, ``dpd.TRANSITIONS``, the IKEv1 flights ``ikev1.phase1.FLIGHTS`` and
+``ikev1.quickmode.FLIGHTS``, ``bgp.fsm.TABLE``), so they cannot drift
 from the code; a test checks that docs/machines.md is what this module prints.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 from . import dpd
 from .bgp import fsm as bgp_fsm
 from .fsm import Table
+from .ikev1 import phase1, quickmode
 from .ikev1.isakmpsa import ISAKMP_SA
 from .ikev2.ikesa import IKE_SA
 from .sa import CHILD_SA
@@ -74,6 +76,34 @@ def _dpd() -> Machine:
                    dpd.DpdState.WATCHING.name, tuple(edges), tuple((i.value, notes[i]) for i in dpd.DpdInput), ())
 
 
+def _flight(name: str, module: str, what: str, rows: dict[tuple[bool, int], tuple[Any, int]],
+            first: dict[bool, int]) -> Machine:
+    """A flight table keyed (this side initiated, message expected): one diagram, both roles."""
+    def sid(initiator: bool, n: int) -> str:
+        return f"{'initiator' if initiator else 'responder'}_expects_{n}"
+    edges = [Edge(sid(i, n), f"message {n}", sid(i, then), handler.__name__)
+             for (i, n), (handler, then) in rows.items()]
+    ends = sorted({e.next for e in edges} - {e.state for e in edges})
+    starts = (Edge("[*]", "start: message 1 sent", sid(True, first[True])),
+              Edge("[*]", "", sid(False, first[False])))
+    return Machine(name, module, what, "", (*starts, *edges), (), tuple(ends))
+
+
+def _flights() -> tuple[Machine, ...]:
+    out = []
+    for mode, last in phase1.LAST.items():
+        rows = {(i, n): row for (m, i, n), row in phase1.FLIGHTS.items() if m == mode}
+        out.append(_flight(f"IKEv1 phase 1, {mode} mode", "ipsecsim/proto/ikev1/phase1.py",
+                           f"The {mode} mode exchange (RFC 2409 5) of one ISAKMP SA, both roles: the state is the "
+                           f"message this side expects next (`sa.next_msg`), {last + 1}: complete. The actions "
+                           f"are the handlers; one that fails leaves the state as it is. A message without a row "
+                           f"is the peer's error, ignored with the reason.", rows, {True: 2, False: 1}))
+    out.append(_flight("IKEv1 quick mode", "ipsecsim/proto/ikev1/quickmode.py",
+                       "One quick mode (RFC 2409 5.5), both roles: the state is the message this side expects next "
+                       "(`qm.next_msg`), 4: complete.", quickmode.FLIGHTS, {True: 2, False: 1}))
+    return tuple(out)
+
+
 def _bgp() -> Machine:
     edges = tuple(Edge(s.name, e.value, n.name, ", ".join(acts))
                   for (s, e), (acts, n) in bgp_fsm.TABLE.items())
@@ -92,6 +122,7 @@ def machines() -> tuple[Machine, ...]:
                    "An IKEv1 ISAKMP SA (phase 1, RFC 2409). A phase 1 rekey creates a new ISAKMP SA; "
                    "the old one is flagged superseded and waits for its Delete."),
         _dpd(),
+        *_flights(),
         _bgp(),
     )
 
@@ -113,17 +144,20 @@ def markdown() -> str:
            "raises an error naming the machine, the state and the input "
            "(`ipsecsim.proto.fsm.TransitionError`; BGP: `FsmError`).", ""]
     for m in machines():
-        out += [f"## {m.name}", "", f"`{m.module}`: {m.what}", "", "```mermaid", "stateDiagram-v2",
-                f"    [*] --> {_mermaid_id(m.initial)}"]
-        out += [f"    {_mermaid_id(e.state)} --> {_mermaid_id(e.next)}: {_edge_label(e)}" for e in m.edges]
+        out += [f"## {m.name}", "", f"`{m.module}`: {m.what}", "", "```mermaid", "stateDiagram-v2"]
+        if m.initial:
+            out.append(f"    [*] --> {_mermaid_id(m.initial)}")
+        out += [f"    {_mermaid_id(e.state)} --> {_mermaid_id(e.next)}" + (f": {_edge_label(e)}" if e.label else "")
+                for e in m.edges]
         out += [f"    {_mermaid_id(s)} --> [*]" for s in m.final]
         out += ["```", ""]
-        if any(e.actions for e in m.edges):
+        rows = [e for e in m.edges if e.state != "[*]"]
+        if any(e.actions for e in rows):
             out += ["| state | input | actions | next state |", "|---|---|---|---|"]
-            out += [f"| {e.state} | {e.label} | {e.actions} | {e.next} |" for e in m.edges]
+            out += [f"| {e.state} | {e.label} | {e.actions} | {e.next} |" for e in rows]
         else:
             out += ["| state | input | next state |", "|---|---|---|"]
-            out += [f"| {e.state} | {e.label} | {e.next} |" for e in m.edges]
+            out += [f"| {e.state} | {e.label} | {e.next} |" for e in rows]
         if m.notes:
             out += ["", "| input | meaning |", "|---|---|"]
             out += [f"| {i} | {what} |" for i, what in m.notes]
