@@ -41,8 +41,6 @@ if TYPE_CHECKING:
     from .engine import Ikev1Engine
     from .isakmpsa import IsakmpSa
 
-LIVE = (ChildState.INSTALLED, ChildState.REKEYING)
-
 
 def negotiated(limit: Limit, life: float | None) -> Limit:
     """This side's rule ``limit`` applied to the agreed hard limit ``life``. Without an agreed
@@ -71,9 +69,9 @@ class Lifecycle:
     def installed(self, child: ChildSa, rekey_of: ChildSa | None, now: float) -> list[ChildSa]:
         """A new IPsec SA pair is installed: it takes the outbound traffic of the SAs with the
         same selectors (returned), and its lifetime starts."""
-        olds = [c for c in self.e.children if c is not child and c.state in LIVE
+        olds = [c for c in self.e.children if c is not child and c.active
                 and c.local_ts == child.local_ts and c.remote_ts == child.remote_ts]
-        if rekey_of is not None and rekey_of.state in LIVE and rekey_of not in olds:
+        if rekey_of is not None and rekey_of.active and rekey_of not in olds:
             olds.append(rekey_of)
         for old in olds:
             counters = self.e.ep.traffic.sa_counters(old, now)

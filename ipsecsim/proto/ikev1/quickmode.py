@@ -108,7 +108,7 @@ class QuickModes:
         self._next(sa, now)
 
     def _covered(self, lt: TrafficSelector, rt: TrafficSelector) -> bool:
-        return any(c.state in (ChildState.INSTALLED, ChildState.REKEYING) and _overlap(lt, rt, c.local_ts[0],
+        return any(c.active and _overlap(lt, rt, c.local_ts[0],
                                                                                   c.remote_ts[0])
                    for c in self.e.children)
 

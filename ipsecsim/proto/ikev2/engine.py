@@ -421,7 +421,7 @@ class Ikev2Engine(LifecycleMixin):
         retransmitted like any request; it is gone when answered or when the retransmissions
         give up (``closing`` until then). SAs not yet established are dropped at once."""
         for sa in list(self.sas.values()):
-            if sa.state in (IkeState.ESTABLISHED, IkeState.REKEYING):
+            if sa.usable:
                 self.delete_ike(sa, reason, now)
             elif sa.alive and sa.state is not IkeState.DELETING:
                 self.destroy(sa, reason, now)
@@ -438,7 +438,7 @@ class Ikev2Engine(LifecycleMixin):
     # --- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         ikes = [sa for sa in self.sas.values() if sa.alive]
-        established = [sa for sa in ikes if sa.state in (IkeState.ESTABLISHED, IkeState.REKEYING)]
+        established = [sa for sa in ikes if sa.usable]
         children = [c for sa in established for c in sa.children if c.active]
         if children:
             status = "ipsec_sa_established"

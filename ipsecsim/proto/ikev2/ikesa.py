@@ -127,6 +127,12 @@ class IkeSa:
     def alive(self) -> bool:
         return self.state is not IkeState.DESTROYED
 
+    @property
+    def usable(self) -> bool:
+        """ESTABLISHED or REKEYING: it carries new exchanges (a rekeyed or deleting SA does not,
+        RFC 7296 2.8 / 1.4.1)."""
+        return self.state in (IkeState.ESTABLISHED, IkeState.REKEYING)
+
     def can(self, inp: IkeInput) -> bool:
         """``IKE_SA`` has a row for ``inp`` in the current state."""
         return IKE_SA.allows(self.state, inp)

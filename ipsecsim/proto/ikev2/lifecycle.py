@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from ..settings import PeerSettings
     from .engine import Ikev2Engine
 
-USABLE = (IkeState.ESTABLISHED, IkeState.REKEYING)
 
 
 class LifecycleMixin:
@@ -133,7 +132,7 @@ class LifecycleMixin:
         sa = self.sas.get(child.ike_uid)
         if sa is None or not sa.alive or not child.can(ChildInput.REKEY):
             return
-        if sa.state not in USABLE:
+        if not sa.usable:
             self.ep.schedule(now + 1.0, self.on_child_rekey_retry, child.uid)
             return
         child.move(ChildInput.REKEY)
@@ -175,7 +174,7 @@ class LifecycleMixin:
     def delete_child(self, sa: IkeSa, child: ChildSa, reason: str, now: float) -> None:
         """Remove the SA and tell the peer: INFORMATIONAL { D(ESP, our inbound SPI) }."""
         self.remove_child(sa, child, reason, now)
-        if sa.alive and sa.state in USABLE and sa.keys is not None:
+        if sa.usable and sa.keys is not None:
             def done(s: IkeSa, resp: Any, t: float) -> None:
                 if resp is None:
                     self.destroy(s, "retransmit_timeout", t)
@@ -247,7 +246,7 @@ class LifecycleMixin:
 
     def on_ike_timer(self, now: float, uid: int, kind: str, limit: float) -> None:
         sa = self.sas.get(uid)
-        if sa is None or not sa.alive or sa.state not in USABLE:
+        if sa is None or not sa.usable:
             return
         if kind == "soft":
             if sa.state is not IkeState.ESTABLISHED:

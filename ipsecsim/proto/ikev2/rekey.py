@@ -78,7 +78,7 @@ class ChildCreateTask:
 
     def build(self, sa: IkeSa, msg_id: int, now: float) -> Message | None:
         e, old = self.engine, self.rekey_of
-        if sa.keys is None or sa.state not in (IkeState.ESTABLISHED, IkeState.REKEYING):
+        if sa.keys is None or not sa.usable:
             self.abandon()
             return None
         if old is not None and old.state is not ChildState.REKEYING:
@@ -293,7 +293,7 @@ class IkeRekeyTask:
 
     def build(self, sa: IkeSa, msg_id: int, now: float) -> Message | None:
         e = self.engine
-        if sa.keys is None or sa.state not in (IkeState.ESTABLISHED, IkeState.REKEYING):
+        if sa.keys is None or not sa.can(IkeInput.REKEY):
             return None
         sa.move(IkeInput.REKEY)
         props = e.settings.ike.proposals
@@ -352,7 +352,7 @@ class IkeRekeyTask:
     def _failed(self, sa: IkeSa, notify: str, reason: str, now: float) -> Outcome:
         e = self.engine
         e.emit_sa(sa, "negotiation_failed", phase="ike_rekey", notify=notify, reason=reason)
-        if sa.state is IkeState.REKEYING and self.collision is None:
+        if sa.can(IkeInput.REKEY_ABORTED) and self.collision is None:
             sa.move(IkeInput.REKEY_ABORTED)
             e.schedule_ike_rekey_retry(sa, now)
         return Outcome.DONE
@@ -361,14 +361,12 @@ class IkeRekeyTask:
         self.engine.exchange_gave_up(sa, now)
 
 
-USABLE_IKE = (IkeState.ESTABLISHED, IkeState.REKEYING)
-
 
 def respond_ike_rekey(e: Ikev2Engine, sa: IkeSa, msg: Message, sa_p: SA, now: float) -> list[Payload]:
     s = e.settings
     task = sa.tm.active
     colliding = isinstance(task, IkeRekeyTask)
-    if (sa.state is IkeState.REKEYING and not colliding) or sa.state not in USABLE_IKE:
+    if (sa.state is IkeState.REKEYING and not colliding) or not sa.usable:
         return [N(Notify.TEMPORARY_FAILURE)]
     if task is not None and not colliding:
         return [N(Notify.TEMPORARY_FAILURE)]  # RFC 7296 2.25.2: another exchange is in progress
