@@ -150,7 +150,11 @@ class DpdMachine:
             handler, outcomes = TRANSITIONS[(self.state, inp)]
         except KeyError:
             raise TransitionError("DPD", self.state, inp) from None
-        acts, self.state = outcomes[handler(self, now)]
+        verdict = handler(self, now)
+        if verdict not in outcomes:
+            raise RuntimeError(f"DPD: the row ({self.state.value}, {inp.value}) has no outcome for verdict "
+                               f"{verdict.value}")
+        acts, self.state = outcomes[verdict]
         self.history.append((now, f"{inp.value}->{self.state.value}"))
         return list(acts)
 
@@ -288,34 +292,34 @@ class DpdMachine:
 Handler = Callable[[DpdMachine, float], "Verdict"]
 Outcomes = Mapping["Verdict", tuple[tuple[Act, ...], DpdState]]
 
-W, P, D = DpdState.WATCHING, DpdState.PROBING, DpdState.DEAD
-_STAY_W: Outcomes = {Verdict.NONE: ((), W)}
-_STAY_P: Outcomes = {Verdict.NONE: ((), P)}
-_STAY_D: Outcomes = {Verdict.NONE: ((), D)}
-_DIE: Outcomes = {Verdict.NONE: ((Act.DEAD,), D)}
+_W, _P, _D = DpdState.WATCHING, DpdState.PROBING, DpdState.DEAD
+_TO_W: Outcomes = {Verdict.NONE: ((), _W)}
+_TO_P: Outcomes = {Verdict.NONE: ((), _P)}
+_TO_D: Outcomes = {Verdict.NONE: ((), _D)}
+_DIE: Outcomes = {Verdict.NONE: ((Act.DEAD,), _D)}
 
 TRANSITIONS: dict[tuple[DpdState, DpdInput], tuple[Handler, Outcomes]] = {
     # (state, input): (handler, {its verdict: (actions, next state)})
-    (W, DpdInput.TIMER): (DpdMachine._idle_timer, {Verdict.NONE: ((), W), Verdict.PROBE: ((Act.PROBE,), P),
-                                                   Verdict.DEAD: ((Act.DEAD,), D)}),  # DEAD: a check-job verdict
-    (W, DpdInput.INBOUND): (DpdMachine._heard, _STAY_W),
-    (W, DpdInput.TRAFFIC): (DpdMachine._traffic, {Verdict.NONE: ((), W), Verdict.PROBE: ((Act.PROBE,), P)}),
-    (W, DpdInput.ACK): (DpdMachine._heard, _STAY_W),  # a late answer to an earlier round
-    (W, DpdInput.GAVE_UP): (DpdMachine._nothing, _STAY_W),  # a stale retransmission verdict
-    (W, DpdInput.FAILED): (DpdMachine._nothing, _DIE),
-    (P, DpdInput.TIMER): (DpdMachine._probing_timer, {Verdict.NONE: ((), P), Verdict.PROBE: ((Act.PROBE,), P),
-                                                      Verdict.DEAD: ((Act.DEAD,), D)}),
-    (P, DpdInput.INBOUND): (DpdMachine._answered, _STAY_W),
-    (P, DpdInput.TRAFFIC): (DpdMachine._nothing, _STAY_P),
-    (P, DpdInput.ACK): (DpdMachine._answered, {Verdict.NONE: ((Act.ACKED,), W)}),
-    (P, DpdInput.GAVE_UP): (DpdMachine._nothing, _DIE),
-    (P, DpdInput.FAILED): (DpdMachine._nothing, _DIE),
-    (D, DpdInput.TIMER): (DpdMachine._nothing, _STAY_D),
-    (D, DpdInput.INBOUND): (DpdMachine._nothing, _STAY_D),
-    (D, DpdInput.TRAFFIC): (DpdMachine._nothing, _STAY_D),
-    (D, DpdInput.ACK): (DpdMachine._nothing, _STAY_D),
-    (D, DpdInput.GAVE_UP): (DpdMachine._nothing, _STAY_D),
-    (D, DpdInput.FAILED): (DpdMachine._nothing, _STAY_D),
-    (D, DpdInput.RESUME): (DpdMachine._resume, _STAY_W),
+    (_W, DpdInput.TIMER): (DpdMachine._idle_timer, {Verdict.NONE: ((), _W), Verdict.PROBE: ((Act.PROBE,), _P),
+                                                    Verdict.DEAD: ((Act.DEAD,), _D)}),  # DEAD: a check-job verdict
+    (_W, DpdInput.INBOUND): (DpdMachine._heard, _TO_W),
+    (_W, DpdInput.TRAFFIC): (DpdMachine._traffic, {Verdict.NONE: ((), _W), Verdict.PROBE: ((Act.PROBE,), _P)}),
+    (_W, DpdInput.ACK): (DpdMachine._heard, _TO_W),  # the round already ended (e.g. the peer's own probe came first)
+    (_W, DpdInput.GAVE_UP): (DpdMachine._nothing, _TO_W),  # a stale retransmission verdict
+    (_W, DpdInput.FAILED): (DpdMachine._nothing, _DIE),
+    (_P, DpdInput.TIMER): (DpdMachine._probing_timer, {Verdict.NONE: ((), _P), Verdict.PROBE: ((Act.PROBE,), _P),
+                                                       Verdict.DEAD: ((Act.DEAD,), _D)}),
+    (_P, DpdInput.INBOUND): (DpdMachine._answered, _TO_W),
+    (_P, DpdInput.TRAFFIC): (DpdMachine._nothing, _TO_P),
+    (_P, DpdInput.ACK): (DpdMachine._answered, {Verdict.NONE: ((Act.ACKED,), _W)}),
+    (_P, DpdInput.GAVE_UP): (DpdMachine._nothing, _DIE),
+    (_P, DpdInput.FAILED): (DpdMachine._nothing, _DIE),
+    (_D, DpdInput.TIMER): (DpdMachine._nothing, _TO_D),
+    (_D, DpdInput.INBOUND): (DpdMachine._nothing, _TO_D),
+    (_D, DpdInput.TRAFFIC): (DpdMachine._nothing, _TO_D),
+    (_D, DpdInput.ACK): (DpdMachine._nothing, _TO_D),
+    (_D, DpdInput.GAVE_UP): (DpdMachine._nothing, _TO_D),
+    (_D, DpdInput.FAILED): (DpdMachine._nothing, _TO_D),
+    (_D, DpdInput.RESUME): (DpdMachine._resume, _TO_W),
 }
 """RESUME is only valid once dead (action ``none``): in any other state it raises ``TransitionError``."""
