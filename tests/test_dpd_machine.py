@@ -153,7 +153,8 @@ def test_settings_are_checked(bad):
 settings = st.builds(DpdSettings, mode=st.sampled_from(["periodic", "on-demand"]),
                      delay=st.floats(1, 100), style=st.sampled_from(["liveness", "retry", "timeout"]),
                      retry_interval=st.floats(1, 30), retries=st.integers(1, 10),
-                     count=st.sampled_from(["probes", "retransmissions"]), timeout=st.floats(1, 300))
+                     count=st.sampled_from(["probes", "retransmissions"]), timeout=st.floats(1, 300),
+                     check=st.sampled_from(["idle", "strongswan"]))
 
 
 @given(settings, st.lists(st.tuples(st.sampled_from(list(DpdInput)), st.floats(0, 50)), max_size=40))
