@@ -199,7 +199,8 @@ class Watch:
         return setattr_
 
 
-SHIPPED = sorted(p.name for p in SCENARIOS.glob("*.yaml"))
+SHIPPED = sorted(p.relative_to(SCENARIOS).as_posix() for p in SCENARIOS.rglob("*.yaml"))
+"""The library, the sweeps' base scenarios and the reproductions of real captures."""
 
 
 @pytest.mark.parametrize("name", SHIPPED)
