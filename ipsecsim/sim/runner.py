@@ -44,7 +44,7 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     until = scenario.duration if duration is None else duration
     sched = make(engine)
     log = EventLog()
-    link = Link(sched, scenario.config.link, stream(seed, "link"), log)
+    link = Link(sched, scenario.config.link, stream(seed, "link"), log, seed)
     nat = scenario.config.link.nat
     if nat is not None:
         link.nat = Nat(sched, nat, scenario.peers[nat.peer].address, stream(seed, "nat"), log, link.changed)
