@@ -122,7 +122,9 @@ class Link:
         self.transmissions: list[Transmission] = []
         """Every datagram sent, in order (the packet trace is written from this)."""
         self.esp: list[EspSent] = []
-        """Every discrete ESP packet sent (the packet trace writes them)."""
+        """Every discrete ESP packet sent (the packet trace writes them), if ``keep_esp``."""
+        self.keep_esp = True
+        """Keep a record of every discrete ESP packet (off: a long run without a packet trace)."""
         self.fluid_log: list[tuple[float, str, EspFluid]] = []
         """Every fluid flow state put on the wire, in order: (time, sender, state); with
         ``esp`` the traffic a packet trace writes."""
@@ -293,7 +295,8 @@ class Link:
         else:
             reason = "nat_no_mapping" if blocked else None
         if reason is not None or node is None:
-            self.esp.append(EspSent(now, sender, item, None, reason or "no_route"))
+            if self.keep_esp:
+                self.esp.append(EspSent(now, sender, item, None, reason or "no_route"))
             detail = mtu_mod.too_big_detail(item, pkt.size, self.mtu) if reason == "too_big" else None
             self.ledger.packet(pkt.flow, reason or "no_route", pkt.t0, pkt.span, pkt.size, detail)
             return
@@ -302,7 +305,8 @@ class Link:
         fwd[0] += pkt.size
         fwd[1] += 1
         delay = self._delay(sender, node.name, proto="esp", rng=rng)
-        self.esp.append(EspSent(now, sender, item, now + delay))
+        if self.keep_esp:
+            self.esp.append(EspSent(now, sender, item, now + delay))
         seen = replace(item, src=src, sport=sport, dst=dst, dport=dport) if self.nat is not None else item
         self.sched.call_later(delay, node.deliver_traffic, seen)
 
