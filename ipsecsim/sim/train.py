@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..proto.traffic import EspPacket, Packet
+from ..proto.traffic import EspPacket, Packet, _Meter
 from . import draws as draws_mod
 from . import loss as lossmod
 from . import mtu as mtu_mod
@@ -143,6 +143,22 @@ class _Path:
         """The ESP packet carrying ``pkt`` (a request from a, or a reply from b)."""
         model = self.esp_b if reply else self.esp_a
         return replace(model, esp_seq=seq, packet=pkt)
+
+
+@dataclass(slots=True)
+class _MeterRun:
+    """One SA meter over a window: the echo events counted on it (indices into the window's
+    ordered events) and its running bytes and packets (index 0: before the first)."""
+
+    plane: TrafficPlane
+    meter: Any
+    parts: list[np.ndarray]
+    child: Any = None
+    direction: str = "out"
+    events: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sizes: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    packets: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 class Trains:
@@ -332,121 +348,202 @@ class Trains:
         if stop_at == 0 or (kind[0] != _S or which[0] != 0):
             return False
         done = self._apply(plans, t, kind, idx, which, stop_at)
+        if not done:
+            return False
         self._hand_over(plans, t, kind, idx, which, done, now)
         self.windows += 1
         return True
 
+    def _meters(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
+                stop_at: int) -> tuple[list[_MeterRun], int]:
+        """The SA meters the window's echoes count on, each as the running values the packet
+        path computes one packet at a time (``_Meter.settle`` then ``+= size``, the same float
+        additions in the same order: ``np.cumsum`` adds sequentially), and the window cut
+        before the first packet that reaches a volume limit, or after the first that brings
+        the limit's crossing (at the flow rates of the meter) due before the next event."""
+        runs: dict[tuple[int, int, str], _MeterRun] = {}
+        now0 = self.sched.now
+        for w, (_tr, p, *_rest) in enumerate(plans):
+            mine = which[:stop_at] == w
+            for k, plane, child, direction in ((_S, p.pa, p.out_a, "out"), (_D1, p.pb, p.in_b, "in"),
+                                               (_D1, p.pb, p.out_b, "out"), (_D2, p.pa, p.in_a, "in")):
+                key = (id(plane), child.uid, direction)
+                run = runs.get(key)
+                if run is None:  # not settled here: the packet path settles only at its packets
+                    run = runs[key] = _MeterRun(plane, plane.meters.get((child.uid, direction)), [], child=child,
+                                                direction=direction)
+                run.parts.append(np.nonzero(mine & (kind[:stop_at] == k))[0])
+        nxt_t = np.append(t[1:], math.inf)
+        for run in runs.values():
+            ev = np.sort(np.concatenate(run.parts))
+            run.events = ev
+            m, size = run.meter, plans[0][0].size
+            if m is None:  # the packet path makes it at the first packet
+                m = run.meter = _Meter(run.child, run.direction, float(t[ev[0]]) if len(ev) else now0)
+            run.sizes = np.asarray([plans[w][0].size for w in which[ev].tolist()], dtype=np.float64) \
+                if len({pl[0].size for pl in plans}) > 1 else np.full(len(ev), float(size))
+            n = len(ev)
+            if not n:
+                run.bytes = np.asarray([m.bytes])
+                run.packets = np.asarray([m.packets])
+                continue
+            tau = t[ev]
+            dt = np.diff(np.concatenate(([m.t], tau)))
+            step_b = np.where(dt > 0, m.rate * dt, 0.0)
+            step_p = np.where(dt > 0, m.pps * dt, 0.0)
+            seq_b = np.empty(2 * n + 1)
+            seq_b[0], seq_b[1::2], seq_b[2::2] = m.bytes, step_b, run.sizes
+            seq_p = np.empty(2 * n + 1)
+            seq_p[0], seq_p[1::2], seq_p[2::2] = m.packets, step_p, 1.0
+            run.bytes = np.cumsum(seq_b)[0::2]  # [before, after packet 1, ...]
+            run.packets = np.cumsum(seq_p)[0::2]
+            bad = np.zeros(n, dtype=bool)
+            due = np.full(n, math.inf)
+            for _kind, by, lim in run.plane._limits(m):
+                value, rate = (run.bytes[1:], m.rate) if by == "bytes" else (run.packets[1:], m.pps)
+                bad |= value >= lim * (1 - 1e-12) - 1e-9
+                if rate > 0:
+                    due = np.minimum(due, tau + (lim - value) / rate)
+            fire = np.nonzero(bad)[0]
+            if len(fire):
+                stop_at = min(stop_at, int(ev[fire[0]]))  # that packet goes by the packet path
+            early = np.nonzero(due <= nxt_t[ev])[0]
+            if len(early):
+                stop_at = min(stop_at, int(ev[early[0]]) + 1)  # the crossing comes first
+        return list(runs.values()), stop_at
+
     def _apply(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, idx: np.ndarray, which: np.ndarray,
                stop_at: int) -> int:
         """Apply the window's events in order up to ``stop_at`` or the first that made a peer
-        act; the number applied."""
-        link, records = self.link, self.records
-        esp_log, forwarded, sent = link.esp, link.forwarded, link.esp_sent
-        tl, kl, il, wl = t.tolist(), kind.tolist(), idx.tolist(), which.tolist()
-        state: list[Any] = []
-        for tr, p, _s, _a, _r, d1, d2 in plans:
-            pa, pb = p.pa, p.pb
+        act; the number applied. The hooks of dead peer detection run event by event; the
+        counters, meters and ESP sequence numbers are then set from the arrays."""
+        runs, stop_at = self._meters(plans, t, kind, which, stop_at)
+        if stop_at == 0 or kind[0] != _S or which[0] != 0:
+            return 0  # the first echo itself reaches a limit: it goes by the packet path
+        tl, kl, wl = t[:stop_at].tolist(), kind[:stop_at].tolist(), which[:stop_at].tolist()
+        calls = []
+        for _tr, p, *_rest in plans:
             hooks = tuple(getattr(x.ep.engine, h, None) for x in (p.a, p.b)
                           for h in ("on_esp_outbound", "on_esp_inbound"))
-            state.append((tr, p, pa.counters(tr.name), pb.counters(tr.name), pb.counters(tr.reply_flow),
-                          pa.counters(tr.reply_flow), hooks, d1.tolist(), d2.tolist(), {}, {}))
-        armed: dict[PeerNode, float] = {}
+            calls.append((p.a.ep, p.b.ep, p.pa, p.pb, p.a, p.b,
+                          ((hooks[0], p.out_a),), ((hooks[3], p.in_b), (hooks[2], p.out_b)),
+                          ((hooks[1], p.in_a),)))
+        armed: dict[PeerNode, tuple[float, float]] = {}  # node -> (its earliest deadline, armed when)
+        acted: dict[PeerNode, float] = {}
         i = 0
         while i < stop_at:
-            w, k, x, now = wl[i], kl[i], il[i], tl[i]
-            tr, p, c_off, c_rx, c_roff, c_rrx, hooks, d1l, d2l, req_seq, rep_seq = state[w]
-            size = tr.size
-            if k == _S:
-                node, plane, ep = p.a, p.pa, p.a.ep
-                ep.now = now
-                c_off.offered_bytes += size
-                c_off.offered_packets += 1
-                m = plane._meter(p.out_a, "out", now)
-                m.bytes += size
-                m.packets += 1
-                m.settle(now)
-                seq = req_seq[x] = int(m.packets)
-                plane._check(m, now)
-                plane.last_out = now
-                if hooks[0] is not None:
-                    hooks[0](p.out_a, now, None)
-                self._wire(p.a.name, tr.name, size, forwarded, sent)
-                if records:
-                    pkt = Packet(tr.name, tr.src, tr.dst, size, now, tr.interval, "echo-request", tr.seq + x, tr.df)
-                    esp = p.esp(False, seq, pkt)
-                    esp_log.append(EspSent(now, p.a.name, esp, now + d1l[x]))
-            elif k == _D1:
-                node, plane, ep = p.b, p.pb, p.b.ep
-                ep.now = now
-                c_rx.received_bytes += size
-                c_rx.received_packets += 1
-                c_rx.delivered_bytes += size
-                c_rx.delivered_packets += 1
-                m = plane._meter(p.in_b, "in", now)
-                m.bytes += size
-                m.packets += 1
-                m.settle(now)
-                plane._check(m, now)
-                if hooks[3] is not None:
-                    hooks[3](p.in_b, now, None)
-                c_roff.offered_bytes += size
-                c_roff.offered_packets += 1
-                m = plane._meter(p.out_b, "out", now)
-                m.bytes += size
-                m.packets += 1
-                m.settle(now)
-                seq = rep_seq[x] = int(m.packets)
-                plane._check(m, now)
-                plane.last_out = now
-                if hooks[2] is not None:
-                    hooks[2](p.out_b, now, None)
-                self._wire(p.b.name, tr.reply_flow, size, forwarded, sent)
-                if records:
-                    pkt = Packet(tr.reply_flow, tr.dst, tr.src, size, now, tr.interval, "echo-reply", tr.seq + x,
-                                 tr.df)
-                    esp = p.esp(True, seq, pkt)
-                    esp_log.append(EspSent(now, p.b.name, esp, now + d2l[x]))
+            now = tl[i]
+            ep_a, ep_b, pa, pb, na, nb, s_hooks, d1_hooks, d2_hooks = calls[wl[i]]
+            k = kl[i]
+            if k == _D1:
+                ep, plane, node, hooks = ep_b, pb, nb, d1_hooks
             else:
-                node, plane, ep = p.a, p.pa, p.a.ep
-                ep.now = now
-                c_rrx.received_bytes += size
-                c_rrx.received_packets += 1
-                c_rrx.delivered_bytes += size
-                c_rrx.delivered_packets += 1
-                m = plane._meter(p.in_a, "in", now)
-                m.bytes += size
-                m.packets += 1
-                m.settle(now)
-                plane._check(m, now)
-                if hooks[1] is not None:
-                    hooks[1](p.in_a, now, None)
-                c_off.replies += 1
-                c_off.last_reply_seq = max(c_off.last_reply_seq, tr.seq + x)
+                ep, plane, node, hooks = ep_a, pa, na, (s_hooks if k == _S else d2_hooks)
+            ep.now = now
+            for hook, child in hooks:
+                if hook is not None:
+                    hook(child, now, None)
             i += 1
-            # did the peer act? (an event, a datagram, a volume limit, a timer before what comes next)
-            due = ep.get_timer()
-            nxt = tl[i] if i < len(tl) else math.inf
+            # did the peer act? (an event, a datagram, a timer due before what comes next)
             if ep._events or ep._out or plane._dirty or plane._out:
-                armed[node] = now
+                acted[node] = now
                 break
-            if due is not None and (node._armed is None or due < node._armed):
-                armed[node] = now
-                if due <= nxt:
-                    break
-        self._armed = armed
-        self._seqs = [(st[9], st[10]) for st in state]
+            due = ep.get_timer()
+            if due is not None:
+                known = armed[node][0] if node in armed else (node._armed if node._armed is not None else math.inf)
+                if due < known:
+                    armed[node] = (due, now)
+                    if due <= (tl[i] if i < stop_at else math.inf):
+                        break
+        self._finish(plans, runs, t, kind, idx, which, i, armed)
+        self._armed, self._acted_at = armed, acted
         return i
 
+    def _finish(self, plans: list[Any], runs: list[_MeterRun], t: np.ndarray, kind: np.ndarray, idx: np.ndarray,
+                which: np.ndarray, done: int, armed: dict[PeerNode, tuple[float, float]]) -> None:
+        """Set what the first ``done`` events did: meters (then their volume timers), ESP
+        sequence numbers, flow and link counters, ESP records."""
+        link = self.link
+        seqs: dict[tuple[int, int], int] = {}  # (event index) -> ESP sequence number of what it sent
+        for run in runs:
+            ev = run.events
+            n = int(np.searchsorted(ev, done))
+            m = run.meter
+            if not n:
+                continue
+            run.plane.meters.setdefault((m.child.uid, m.direction), m)
+            last_t = float(t[ev[n - 1]])
+            m.bytes, m.packets = float(run.bytes[n]), float(run.packets[n])
+            m.t = max(m.t, last_t)
+            m.settle(last_t)
+            if m.direction == "out":
+                for e, v in zip(ev[:n].tolist(), run.packets[1:n + 1].tolist(), strict=True):
+                    seqs[(e, 0)] = int(v)
+            run.plane._check(m, last_t)
+            if m.job is not None:  # the packet path armed its peer for it at the meter's last packet
+                node = self._node_of(plans, run.plane)
+                known = armed[node][0] if node in armed else (node._armed if node._armed is not None else math.inf)
+                if m.job[0] < known or (m.job[0] == known and node in armed and armed[node][1] < last_t):
+                    armed[node] = (m.job[0], last_t)
+        self._seqs = seqs
+        records = self.records
+        for w, (tr, p, s, a, _r, _d1, _d2) in enumerate(plans):
+            mine = which[:done] == w
+            ks = idx[:done][mine & (kind[:done] == _S)]
+            k1 = idx[:done][mine & (kind[:done] == _D1)]
+            k2 = idx[:done][mine & (kind[:done] == _D2)]
+            size = tr.size
+            for c, n in ((p.pa.counters(tr.name), len(ks)), (p.pb.counters(tr.reply_flow), len(k1))):
+                c.offered_bytes += size * n
+                c.offered_packets += n
+            for c, n in ((p.pb.counters(tr.name), len(k1)), (p.pa.counters(tr.reply_flow), len(k2))):
+                c.received_bytes += size * n
+                c.received_packets += n
+                c.delivered_bytes += size * n
+                c.delivered_packets += n
+            if len(k2):
+                c = p.pa.counters(tr.name)
+                c.replies += len(k2)
+                c.last_reply_seq = max(c.last_reply_seq, tr.seq + int(k2.max()))
+            for sender, flow, n in ((p.a.name, tr.name, len(ks)), (p.b.name, tr.reply_flow, len(k1))):
+                if n:
+                    fwd = link.forwarded.setdefault(flow, [0.0, 0.0])
+                    fwd[0] += size * n
+                    fwd[1] += n
+                    link.esp_sent[(sender, flow)] = link.esp_sent.get((sender, flow), 0) + n
+            if len(ks):
+                p.pa.last_out = max(p.pa.last_out or -math.inf, float(s[ks.max()]))
+            if len(k1):
+                p.pb.last_out = max(p.pb.last_out or -math.inf, float(a[k1.max()]))
+        if records:
+            self._records(plans, t, kind, idx, which, done, seqs)
+
     @staticmethod
-    def _wire(sender: str, flow: str, size: int, forwarded: dict[str, list[float]],
-              sent: dict[tuple[str, str], int]) -> None:
-        fwd = forwarded.get(flow)
-        if fwd is None:
-            fwd = forwarded[flow] = [0.0, 0.0]
-        fwd[0] += size
-        fwd[1] += 1
-        k = (sender, flow)
-        sent[k] = sent.get(k, 0) + 1
+    def _node_of(plans: list[Any], plane: TrafficPlane) -> PeerNode:
+        for _tr, p, *_rest in plans:
+            if p.pa is plane:
+                return p.a  # type: ignore[no-any-return]
+            if p.pb is plane:
+                return p.b  # type: ignore[no-any-return]
+        raise AssertionError("a meter of no flow in the window")
+
+    def _records(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, idx: np.ndarray, which: np.ndarray,
+                 done: int, seqs: dict[tuple[int, int], int]) -> None:
+        """The ESP records of the window's packets, in the order they were sent."""
+        out = self.link.esp
+        for e, (k, x, w) in enumerate(zip(kind[:done].tolist(), idx[:done].tolist(), which[:done].tolist(),
+                                          strict=True)):
+            if k == _D2:
+                continue
+            tr, p, _s, _a, _r, d1, d2 = plans[w]
+            now = float(t[e])
+            if k == _S:
+                pkt = Packet(tr.name, tr.src, tr.dst, tr.size, now, tr.interval, "echo-request", tr.seq + x, tr.df)
+                out.append(EspSent(now, p.a.name, p.esp(False, seqs[(e, 0)], pkt), now + float(d1[x])))
+            else:
+                pkt = Packet(tr.reply_flow, tr.dst, tr.src, tr.size, now, tr.interval, "echo-reply", tr.seq + x,
+                             tr.df)
+                out.append(EspSent(now, p.b.name, p.esp(True, seqs[(e, 0)], pkt), now + float(d2[x])))
 
     def _hand_over(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, idx: np.ndarray, which: np.ndarray,
                    done: int, now: float) -> None:
@@ -459,13 +556,12 @@ class Trains:
             pos = np.nonzero(which[:done] == w)[0]
             kinds, xs = kind[pos].tolist(), idx[pos].tolist()
             where = {(k, x): int(i) for k, x, i in zip(kinds, xs, pos.tolist(), strict=True)}
-            req_seq, rep_seq = self._seqs[w]
             sent_n = sum(1 for k in kinds if k == _S)
             for x in sorted(x for k, x in where if k == _D1 and (_D2, x) not in where):  # replies on the wire
-                esp = self._esp(tr, p, x, float(a[x]), rep_seq[x], reply=True)
+                esp = self._esp(tr, p, x, float(a[x]), self._seqs[(where[(_D1, x)], 0)], reply=True)
                 todo.append((where[(_D1, x)], float(r[x]), p.a.deliver_traffic, (esp,)))
             for x in sorted(x for k, x in where if k == _S and (_D1, x) not in where):  # requests on the wire
-                esp = self._esp(tr, p, x, float(s[x]), req_seq[x], reply=False)
+                esp = self._esp(tr, p, x, float(s[x]), self._seqs[(where[(_S, x)], 0)], reply=False)
                 todo.append((where[(_S, x)], float(a[x]), p.b.deliver_traffic, (esp,)))
             if sent_n:
                 parent = where[(_S, sent_n - 1)]
@@ -481,14 +577,12 @@ class Trains:
                 else:
                     tr.next_t = last + tr.interval
                     todo.append((parent, tr.next_t, tr._wake, (tr.gen,)))
-        for node, at in self._armed.items():  # the peer's timer, armed when it acted
-            due = node.ep.get_timer()
-            if due is not None and (node._armed is None or due < node._armed):
+        for node, (due, at) in self._armed.items():  # the peer's timer, as the packet path armed it
+            if node.ep.get_timer() == due and (node._armed is None or due < node._armed):
                 node._armed = due
-                parent = done - 1
-                todo.append((parent, at + (due - at), node._on_timer, (due,)))
-            if node.ep._events or node.ep._out or node.ep.traffic._dirty or node.ep.traffic._out:
-                todo.append((-1, at, self._acted, (node,)))  # at once, as the packet path's step
+                todo.append((done - 1, at + (due - at), node._on_timer, (due,)))
+        for node, at in self._acted_at.items():
+            todo.append((-1, at, self._acted, (node,)))  # at once, as the packet path's step
         todo.sort(key=lambda x: x[0])
         for _, at, fn, args in todo:
             sched.call_later(exact_delay(now, at), fn, *args)
