@@ -464,7 +464,7 @@ class Trains:
         """Set what the first ``done`` events did: meters (then their volume timers), ESP
         sequence numbers, flow and link counters, ESP records."""
         link = self.link
-        seqs: dict[tuple[int, int], int] = {}  # (event index) -> ESP sequence number of what it sent
+        outs: list[tuple[np.ndarray, np.ndarray]] = []  # per outbound meter: its events, packets after each
         for run in runs:
             ev = run.events
             n = int(np.searchsorted(ev, done))
@@ -477,15 +477,14 @@ class Trains:
             m.t = max(m.t, last_t)
             m.settle(last_t)
             if m.direction == "out":
-                for e, v in zip(ev[:n].tolist(), run.packets[1:n + 1].tolist(), strict=True):
-                    seqs[(e, 0)] = int(v)
+                outs.append((ev[:n], run.packets[1:n + 1]))
             run.plane._check(m, last_t)
             if m.job is not None:  # the packet path armed its peer for it at the meter's last packet
                 node = self._node_of(plans, run.plane)
                 known = armed[node][0] if node in armed else (node._armed if node._armed is not None else math.inf)
                 if m.job[0] < known or (m.job[0] == known and node in armed and armed[node][1] < last_t):
                     armed[node] = (m.job[0], last_t)
-        self._seqs = seqs
+        self._outs = outs
         records = self.records
         for w, (tr, p, s, a, _r, _d1, _d2) in enumerate(plans):
             mine = which[:done] == w
@@ -516,7 +515,7 @@ class Trains:
             if len(k1):
                 p.pb.last_out = max(p.pb.last_out or -math.inf, float(a[k1.max()]))
         if records:
-            self._records(plans, t, kind, idx, which, done, seqs)
+            self._records(plans, t, kind, idx, which, done)
 
     @staticmethod
     def _node_of(plans: list[Any], plane: TrafficPlane) -> PeerNode:
@@ -527,10 +526,19 @@ class Trains:
                 return p.b  # type: ignore[no-any-return]
         raise AssertionError("a meter of no flow in the window")
 
+    def _seq(self, event: int) -> int:
+        """The ESP sequence number of the packet event ``event`` (an S or D1) sent."""
+        for ev, packets in self._outs:
+            i = int(np.searchsorted(ev, event))
+            if i < len(ev) and ev[i] == event:
+                return int(packets[i])
+        raise AssertionError(f"event {event} sent nothing")
+
     def _records(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, idx: np.ndarray, which: np.ndarray,
-                 done: int, seqs: dict[tuple[int, int], int]) -> None:
+                 done: int) -> None:
         """The ESP records of the window's packets, in the order they were sent."""
         out = self.link.esp
+        seqs = {(int(e), 0): int(v) for ev, packets in self._outs for e, v in zip(ev, packets, strict=True)}
         for e, (k, x, w) in enumerate(zip(kind[:done].tolist(), idx[:done].tolist(), which[:done].tolist(),
                                           strict=True)):
             if k == _D2:
@@ -552,19 +560,26 @@ class Trains:
         packet path scheduled them (its parent event's order)."""
         sched = self.sched
         todo: list[tuple[int, float, Callable[..., None], tuple[Any, ...]]] = []
+        kd, xd, wd = kind[:done], idx[:done], which[:done]
         for w, (tr, p, s, a, r, _d1, _d2) in enumerate(plans):
-            pos = np.nonzero(which[:done] == w)[0]
-            kinds, xs = kind[pos].tolist(), idx[pos].tolist()
-            where = {(k, x): int(i) for k, x, i in zip(kinds, xs, pos.tolist(), strict=True)}
-            sent_n = sum(1 for k in kinds if k == _S)
-            for x in sorted(x for k, x in where if k == _D1 and (_D2, x) not in where):  # replies on the wire
-                esp = self._esp(tr, p, x, float(a[x]), self._seqs[(where[(_D1, x)], 0)], reply=True)
-                todo.append((where[(_D1, x)], float(r[x]), p.a.deliver_traffic, (esp,)))
-            for x in sorted(x for k, x in where if k == _S and (_D1, x) not in where):  # requests on the wire
-                esp = self._esp(tr, p, x, float(s[x]), self._seqs[(where[(_S, x)], 0)], reply=False)
-                todo.append((where[(_S, x)], float(a[x]), p.b.deliver_traffic, (esp,)))
+            mine = wd == w
+            pos_s, pos_1, pos_2 = (np.nonzero(mine & (kd == k))[0] for k in (_S, _D1, _D2))
+            sent_n = len(pos_s)
+            # echo x's events come in x order per kind (the request's send times increase; an
+            # arrival that overtakes another ends nothing: only what is done counts)
+            where1 = dict(zip(xd[pos_1].tolist(), pos_1.tolist(), strict=True))
+            done2 = set(xd[pos_2].tolist())
+            for x in sorted(x for x in where1 if x not in done2):  # replies on the wire
+                esp = self._esp(tr, p, x, float(a[x]), self._seq(where1[x]), reply=True)
+                todo.append((where1[x], float(r[x]), p.a.deliver_traffic, (esp,)))
+            for x in range(sent_n):
+                if x in where1:
+                    continue
+                e = int(pos_s[x])  # requests on the wire
+                esp = self._esp(tr, p, x, float(s[x]), self._seq(e), reply=False)
+                todo.append((e, float(a[x]), p.b.deliver_traffic, (esp,)))
             if sent_n:
-                parent = where[(_S, sent_n - 1)]
+                parent = int(pos_s[-1])
                 last = float(s[sent_n - 1])
                 tr.seq += sent_n
                 self.echoes += sent_n
