@@ -27,7 +27,7 @@ from .traffic import Sender, start_sources
 from .train import Trains
 
 DEFAULT_ENGINE = "fast"
-DEFAULT_TRAFFIC = "packet"
+DEFAULT_TRAFFIC = "array"
 TRAFFIC_PATHS = ("packet", "array")
 """How periodic traffic (pings) is simulated: one event per packet, or a schedule moved a
 window at a time (sim/train.py); both give the same run (tests/test_traffic_paths.py)."""
@@ -41,7 +41,12 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     ``progress(now, until)`` is called as simulated time advances (in 1 % steps); the run is
     the same with or without it. ``engine``: ``fast`` (the callback loop) or ``simpy`` (the
     same drivers on a SimPy environment), both giving the same run; or a ``simpy.Environment``
-    of the caller's (at time 0), to run the scenario beside other SimPy models on it."""
+    of the caller's (at time 0), to run the scenario beside other SimPy models on it.
+    ``traffic``: ``array`` (pings as schedules moved a window at a time, sim/train.py) or
+    ``packet`` (one event per packet), both giving the same run. ``esp_records=False`` keeps
+    no record per ESP packet (``Result.esp``, what a packet trace writes; a fragmented
+    packet's record also feeds the traffic summary's fragment counts): for long runs
+    without a trace."""
     if not isinstance(engine, simpy.Environment) and engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if traffic not in TRAFFIC_PATHS:
