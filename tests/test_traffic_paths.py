@@ -118,3 +118,20 @@ def test_lossy_jittery_links_and_packet_limits_run_the_same(link: dict[str, Any]
 def test_an_unknown_traffic_path_is_refused() -> None:
     with pytest.raises(ValueError, match="packet, array"):
         simulate(load_scenario(scenario_dict()), traffic="vector")
+
+
+@pytest.mark.parametrize("name", ["recreate-connection-recovery", "teach-ikev2-create-child-sa",
+                                  "dpd-msg-order-mismatch", "one-side-config-change"])
+def test_packet_traces_are_byte_identical_on_both_paths(name: str, tmp_path: Path) -> None:
+    # every ESP packet written (not only the first and last 10 of each SA), keys included
+    from ipsecsim.trace.options import TraceOptions
+    from ipsecsim.trace.packets import write_trace
+    scenario = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+    written = {}
+    for traffic in ("packet", "array"):
+        opts = TraceOptions(tmp_path / f"{traffic}.pcapng", tmp_path / f"{traffic}.json", esp_first=None,
+                            esp_last=None)
+        write_trace(simulate(scenario, traffic=traffic), opts)
+        written[traffic] = (opts.pcap.read_bytes(), opts.keys.read_bytes())  # type: ignore[union-attr]
+    assert len(written["packet"][0]) > 10_000
+    assert written["packet"] == written["array"]
