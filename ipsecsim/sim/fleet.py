@@ -92,8 +92,10 @@ def pair_scenario(fleet: Fleet, plan: PairPlan) -> Scenario:
 
 
 def run_pair(fleet: Fleet, plan: PairPlan, engine: str = "fast", crypto: str = "real") -> Result:
+    """One pair's run for its row: no per-ESP-packet records (a row needs none; ``--pair``
+    runs the pair as an ordinary scenario, records and all)."""
     from .runner import simulate
-    return simulate(pair_scenario(fleet, plan), engine=engine, crypto=crypto)
+    return simulate(pair_scenario(fleet, plan), engine=engine, crypto=crypto, esp_records=False)
 
 
 def pair_row(fleet: Fleet, plan: PairPlan, engine: str = "fast", crypto: str = "real") -> dict[str, Any]:

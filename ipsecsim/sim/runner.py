@@ -24,23 +24,36 @@ from .node import PeerNode
 from .nqa import start_probes
 from .sched import ENGINES, make, spawn
 from .traffic import Sender, start_sources
+from .train import Trains
 
 DEFAULT_ENGINE = "fast"
 CRYPTO = ("real", "model")
+DEFAULT_TRAFFIC = "array"
+TRAFFIC_PATHS = ("packet", "array")
+"""How periodic traffic (pings) is simulated: one event per packet, or a schedule moved a
+window at a time (sim/train.py); both give the same run (tests/test_traffic_paths.py)."""
 
 
 def simulate(scenario: Scenario, seed: int | None = None, duration: float | None = None,
              progress: Callable[[float, float], None] | None = None,
-             engine: str | simpy.Environment = DEFAULT_ENGINE, crypto: str = "real") -> Result:
+             engine: str | simpy.Environment = DEFAULT_ENGINE, traffic: str = DEFAULT_TRAFFIC,
+             esp_records: bool = True, crypto: str = "real") -> Result:
     """Run ``scenario`` (optionally with another seed or length) and return its Result.
     ``progress(now, until)`` is called as simulated time advances (in 1 % steps); the run is
     the same with or without it. ``engine``: ``fast`` (the callback loop) or ``simpy`` (the
     same drivers on a SimPy environment), both giving the same run; or a ``simpy.Environment``
     of the caller's (at time 0), to run the scenario beside other SimPy models on it.
-    ``crypto``: ``real`` (modular exponentiation, ECDH, ciphers) or ``model`` (the same draws
-    and decisions from hashes, proto/dh.py; no packet trace can be written of such a run)."""
+    ``traffic``: ``array`` (pings as schedules moved a window at a time, sim/train.py) or
+    ``packet`` (one event per packet), both giving the same run. ``esp_records=False`` keeps
+    no record per ESP packet (``Result.esp``, what a packet trace writes; a fragmented
+    packet's record also feeds the traffic summary's fragment counts): for long runs
+    without a trace. ``crypto``: ``real`` (modular exponentiation, ECDH, ciphers) or ``model``
+    (the same draws and decisions from hashes, proto/dh.py; no packet trace can be written of
+    such a run)."""
     if not isinstance(engine, simpy.Environment) and engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if traffic not in TRAFFIC_PATHS:
+        raise ValueError(f"traffic must be one of {', '.join(TRAFFIC_PATHS)}, got {traffic!r}")
     if crypto not in CRYPTO:
         raise ValueError(f"crypto must be one of {', '.join(CRYPTO)}, got {crypto!r}")
     if seed is not None:
@@ -49,7 +62,7 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     until = scenario.duration if duration is None else duration
     sched = make(engine)
     log = EventLog()
-    link = Link(sched, scenario.config.link, stream(seed, "link"), log)
+    link = Link(sched, scenario.config.link, stream(seed, "link"), log, seed)
     nat = scenario.config.link.nat
     if nat is not None:
         link.nat = Nat(sched, nat, scenario.peers[nat.peer].address, stream(seed, "nat"), log, link.changed)
@@ -78,7 +91,9 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     if scenario.start_at:  # a fleet pair starting late: after the faults due at that instant, as at 0 s
         for node in nodes.values():
             sched.call_at(scenario.start_at, node.start)
-    start_sources(sched, scenario.config, nodes, log, until, groups)
+    trains = Trains(sched, link, log, records=esp_records) if traffic == "array" else None
+    link.keep_esp = esp_records
+    start_sources(sched, scenario.config, nodes, log, until, groups, trains)
     start_probes(sched, scenario.config.peers, nodes, log, until)
     if progress is None:
         sched.run(until)
