@@ -36,24 +36,18 @@ FROZEN_SOCKET = pytest.mark.xfail(strict=True, reason=(
     "and charon handles it on SIGCONT (S5: B answers the IKE_SA_INIT sent at 26.890 s the moment it "
     "is thawed, 28.983 s, and the old liveness check once); the simulator drops datagrams that "
     "reach a frozen peer (docs/events.md freeze), so its B answers only the retransmission at "
-    "29.703 s, 720 ms late, with one IKE_SA_INIT copy more and no stale response; and the setup "
-    "on the recording machine was 13 ms faster than the strongswan-5.9.8 cost table"))
+    "29.703 s, 720 ms late, with one IKE_SA_INIT copy more and no stale response"))
 
-FASTER_SETUP = pytest.mark.xfail(strict=True, reason=(
-    "same sequence, but the recording machine set the IKE SA up 11 ms faster than the "
-    "strongswan-5.9.8 cost table (B's IKE_SA_INIT response after 4.3 ms, the table's 15 ms; "
-    "docs/cpu.md: S1 took 13 ms), and every later timer keeps that offset: +11.1 ms"))
 REKEY_ORDER = pytest.mark.xfail(strict=True, reason=(
     "after an IKE rekey charon sends the Delete of the old IKE SA before the CHILD rekey it "
     "moved to the new one (ike_rekey.c establish_new(): the new SA's queued tasks run as a job "
     "on another thread, lib->processor->queue_job, while this thread goes on to build_i_delete; "
-    "26 us apart in S9); the simulator sends the new SA's CREATE_CHILD_SA first; and the setup is "
-    "12 ms faster than the cost table"))
+    "26 us apart in S9); the simulator sends the new SA's CREATE_CHILD_SA first"))
 
 REPRODUCED = [
     pytest.param("s5-ikev2-dpd-restart", "S5_ikev2_dpd_restart_rt1_1.8_3", marks=FROZEN_SOCKET),
     ("s6-ikev2-no-responder", "S6_ikev2_no_responder_rt1_1.8_5"),
-    pytest.param("s8-child-rekey-equal", "S8_child_rekey_equal_A20_B20_rand0", marks=FASTER_SETUP),
+    ("s8-child-rekey-equal", "S8_child_rekey_equal_A20_B20_rand0"),
     pytest.param("s9-ike-and-child-rekey", "S9_ike_and_child_rekey_A20_rand0", marks=REKEY_ORDER),
 ]
 
@@ -142,7 +136,7 @@ def test_equal_child_rekey_timers_do_not_collide_and_the_sides_take_turns(compar
     sent the IKE_AUTH response, A when that response arrived, so B's timer fires first (20.016 s)
     and A's finds the SA already rekeyed; the responder of a rekey installs the new SA before
     its initiator, so at 40.017 s it is A's turn. The simulation has the same sequence and
-    message ids (the instants: see the xfail above)."""
+    message ids."""
     msgs = read_ike_messages(CAPTURES / "S8_child_rekey_equal_A20_B20_rand0.pcap")
     rekeys = [(m.src, round(m.t)) for m in msgs if m.exchange == "CREATE_CHILD_SA" and not m.response]
     assert rekeys == [("10.99.0.2", 20), ("10.99.0.1", 40)]
