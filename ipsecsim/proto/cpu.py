@@ -1,7 +1,7 @@
 """Processing time: what a gateway spends computing before it acts on an IKE message.
 
 A real IKE daemon is not instantaneous. In real strongSwan 5.9.8 captures (scenarios/captures/
-strongswan-5.9.8/) the responder's IKE_SA_INIT response leaves 6-13 ms after the request (it
+strongswan-5.9.8/, lab 1) the responder's IKE_SA_INIT response leaves 6-13 ms after the request (it
 generates its MODP-2048 key and computes the shared secret), the initiator's IKE_AUTH request
 5-13 ms after that (shared secret, SKEYSEED / prf+, AUTH), an IKEv1 main mode and quick mode
 take 31-45 ms, and every timer a daemon arms (DPD, rekey, retransmission) starts from the
