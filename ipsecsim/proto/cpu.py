@@ -31,8 +31,10 @@ payloads and the peer's settings), before the core processes it:
   6 a HASH each; quick mode: KEYMAT and installation (PFS adds DH);
 * everything else (INFORMATIONAL, DPD, a retransmitted copy): one message.
 
-Work a timer starts (a rekey's own key generation, a liveness check) is not charged: the
-message leaves when the timer fires.
+Work a peer starts on its own is charged when it needs a key no inbound message paid for
+(``Cpu.outbound``: an IKE_SA_INIT request, a rekey or PFS CREATE_CHILD_SA, a PFS quick mode):
+the request leaves, and its retransmission timer starts, when the key is made. Other work a
+timer starts (a liveness check, a Delete) costs nothing: the message leaves when the timer fires.
 
 Costs are seconds on one worker; ``scale`` multiplies all of them (a what-if for a slow or
 loaded gateway), ``jitter`` varies each by up to that fraction, from the peer's seeded stream.
@@ -167,6 +169,29 @@ class Cpu:
             base = self._ikev2(message) if version == 2 else self._ikev1(message) if version == 1 else 0.0
         return self._jit(self.costs.message + base)
 
+    def outbound(self, messages: Any) -> float:
+        """Seconds of work before requests this peer builds on its own can leave: a key it
+        generates for a KE payload that no inbound message paid for (an IKE_SA_INIT request, a
+        CREATE_CHILD_SA request with KE: a rekey or PFS; IKEv1 aggressive mode message 1 and a
+        PFS quick mode message 1). charon's S9 log: 3 ms between 'initiating IKE_SA' and the
+        request with KE. A retransmitted copy and an IKE_SA_INIT retried with a COOKIE reuse the
+        key; main mode message 3's key was paid for by message 2."""
+        work = 0.0
+        for m in messages:
+            if getattr(m, "response", True):
+                continue
+            exchange, kinds = _name(m.exchange), _kinds(m)
+            if "KE" not in kinds or "SA" not in kinds:
+                continue
+            if m.version == 2 and exchange in ("IKE_SA_INIT", "CREATE_CHILD_SA"):
+                if exchange == "IKE_SA_INIT" and any(_kind(p) == "N" and getattr(p, "type", None) == _COOKIE
+                                                     for p in _payloads(m)):
+                    continue
+                work += self.keygen_only(_ke_group(m))
+            elif m.version == 1 and exchange in ("AGGRESSIVE", "QUICK_MODE"):
+                work += self.keygen_only(self._v1_group(m))
+        return self._jit(work) if work else 0.0
+
     def _ikev2(self, m: Any) -> float:
         c = self.costs
         exchange = _name(m.exchange)
@@ -234,6 +259,10 @@ class Cpu:
             if _kind(p) == "KE":
                 return next((g for g in sorted(self.groups) if _public_length(g) == len(p.data)), 14)
         return min(self.groups) if self.groups else 14
+
+
+_COOKIE = 16390
+"""The COOKIE notify type (RFC 7296 3.10.1)."""
 
 
 def _public_length(group: int) -> int | None:
