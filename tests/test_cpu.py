@@ -10,6 +10,7 @@ import pytest
 from factory import scenario_dict
 
 from ipsecsim import load_scenario, simulate
+from ipsecsim.errors import ConfigError
 from ipsecsim.proto.cpu import COST_TABLES, STRONGSWAN_LAB1
 
 C = STRONGSWAN_LAB1  # the table "strongswan-5.9.8" names (docs/cpu.md)
@@ -129,3 +130,39 @@ def test_a_child_rekey_without_pfs_costs_the_initiator_nothing_before_it_leaves(
     (installed,) = [e for e in r.select("child_sa_established", peer="A")][:1]
     req = _sent(r, "A", "CREATE_CHILD_SA", False)[0]
     assert req.t == pytest.approx(installed.t + 20.0)
+
+
+def _hub(workers: int | None, branches: int = 3) -> dict:
+    """A hub terminating ``branches`` tunnels (one peer per tunnel, all at the hub's address,
+    config/topology.py); every branch initiates at 0 s."""
+    d = scenario_dict(link={"delay": "5ms"}, duration="5s")
+    a, b = d["peers"].pop("A"), d["peers"].pop("B")
+    cpu = {"costs": "strongswan-5.9.8", **({"workers": workers} if workers else {})}
+    for k in range(1, branches + 1):
+        d["peers"][f"hub{k}"] = {**b, "remote_peer": f"branch{k}", "cpu": cpu,
+                                 "remote_subnets": [f"10.{110 + k}.0.0/24"]}
+        d["peers"][f"branch{k}"] = {**a, "address": f"10.99.1.{k}", "remote_peer": f"hub{k}",
+                                    "local_subnets": [f"10.{110 + k}.0.0/24"], "cpu": {"costs": "strongswan-5.9.8"}}
+    return d
+
+
+def test_a_hub_computes_for_different_tunnels_in_parallel_up_to_its_workers():
+    """strongSwan's thread pool runs jobs of different IKE SAs at once (strongswan.conf
+    ``charon.threads``, default 16, docs.strongswan.org strongswanConf); each IKE SA is checked
+    out to one thread (ike_sa_manager.c checkout). Three branches' IKE_SA_INIT requests reach
+    the hub together: with the default the three answers leave together, one worker's cost
+    after the requests arrive; with one worker they leave one cost apart."""
+    b_work = C.message + C.keygen + C.secret + C.prf
+    arrive = C.keygen + LINK  # each branch made its own key first
+    for workers, expected in ((None, [1, 1, 1]), (1, [1, 2, 3])):
+        r = simulate(load_scenario(_hub(workers)))
+        sent = sorted(e.t for k in range(1, 4) for e in _sent(r, f"hub{k}", "IKE_SA_INIT", True))
+        assert sent == pytest.approx([arrive + n * b_work for n in expected])
+        assert all(r.status(f"hub{k}") == "ipsec_sa_established" for k in range(1, 4))
+
+
+def test_peers_of_one_gateway_must_agree_on_its_workers():
+    d = _hub(2)
+    d["peers"]["hub2"]["cpu"] = {"costs": "strongswan-5.9.8", "workers": 4}
+    with pytest.raises(ConfigError, match=r"cpu\.workers"):
+        load_scenario(d)

@@ -9,9 +9,10 @@ instant it finished. A driver charges these costs before it hands a message to t
 core then runs, sends and arms its timers at the end of the computation.
 
 strongSwan processes the jobs of one IKE SA one at a time (its IKE SA manager checks an IKE SA
-out to the one thread working on it, libcharon/sa/ike_sa_manager.c ``checkout``); with one
-connection per gateway that is one worker per peer, and a message arriving while the worker
-computes waits for it (``sim.node``).
+out to the one thread working on it, libcharon/sa/ike_sa_manager.c ``checkout``): a peer (one
+IKE connection) computes one thing at a time, and a message arriving meanwhile waits
+(``sim.node``); the peers (tunnels) of one gateway address share its ``workers`` threads
+(``sim.workers``; strongswan.conf ``charon.threads`` = 16).
 
 What a message costs is read from the message itself (a pure function of its exchange, role,
 payloads and the peer's settings), before the core processes it:
@@ -86,6 +87,9 @@ class CpuCosts:
     mode message 4 (Libreswan 4.10: IKEv2 computes it when IKE_AUTH arrives, ikev2_ike_auth.c;
     IKEv1 in the background while it waits for message 5, ikev1_main.c): IKEv2 charges it to
     the IKE_AUTH request, IKEv1 not at all."""
+    workers: int = 16
+    """Computations of different peers (tunnels) of one gateway that run at once (strongSwan's
+    thread pool, strongswan.conf ``charon.threads`` = 16); one peer computes one at a time."""
     scale: float = 1.0
     jitter: float = 0.0
     """Each cost varies uniformly by up to this fraction (0.1: +-10 %)."""
@@ -113,9 +117,11 @@ within 10 ms (docs/cpu.md)."""
 
 LIBRESWAN_LAB2 = CpuCosts(
     message=0.0001, keygen=0.003, secret=0.001, prf=0.0001, auth=0.0002, install=0.0002, policy=0.0003,
-    responder_secret_later=True,
+    responder_secret_later=True, workers=1,
     source="medians of nine real Libreswan 4.10 runs, pluto against pluto (Debian 12 package, NSS; two network "
-           "namespaces on the machine of strongswan-5.9.8-lab2): scenarios/captures/libreswan-4.10")
+           "namespaces on the machine of strongswan-5.9.8-lab2): scenarios/captures/libreswan-4.10; one worker: "
+           "pluto's crypto helpers, ipsec.conf(5) nhelpers, default the number of CPUs minus one (that machine had "
+           "two)")
 
 COST_TABLES = {"strongswan-5.9.8-lab1": STRONGSWAN_LAB1, "strongswan-5.9.8-lab2": STRONGSWAN_LAB2,
                "libreswan-4.10": LIBRESWAN_LAB2}

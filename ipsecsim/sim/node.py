@@ -35,6 +35,7 @@ from ..proto.traffic import EspFluid, EspPacket, FluidFlow, Packet
 from .icmp import IcmpEcho, IcmpStack
 from .log import EventLog
 from .sched import Scheduler
+from .workers import WorkerPool
 
 if TYPE_CHECKING:
     from .link import Link
@@ -78,6 +79,8 @@ class PeerNode:
         """The deadline of the pending timer callback (None: none pending)."""
         self._cpu_rng = stream(seed, "cpu", settings.name)
         self._worker: tuple[Endpoint, Cpu] | None = None
+        self.pool: WorkerPool | None = None
+        """The gateway's worker threads, shared with the peers at the same address (runner)."""
         link.attach(settings.address, self)
 
     @property
@@ -174,7 +177,7 @@ class PeerNode:
         cpu = self.cpu()
         if cpu is not None:
             self.busy = True
-            self.sched.call_later(cpu.inbound(item.message, item.retransmit), self._computed, item, self.boots)
+            self._compute(cpu.inbound(item.message, item.retransmit), self._computed, item, self.boots)
             return False
         self._receive(item)
         return True
@@ -203,7 +206,14 @@ class PeerNode:
             self._tokens += 1
             self._holding = self._tokens
             self.busy = True
-            self.sched.call_later(work, self._worked, self._tokens)
+            self._compute(work, self._worked, self._tokens)
+
+    def _compute(self, seconds: float, done: Callable[..., None], *args: Any) -> None:
+        """Compute on one of the gateway's workers (waiting for a free one), then ``done``."""
+        if self.pool is None:
+            self.sched.call_later(seconds, done, *args)
+        else:
+            self.pool.run(seconds, done, *args)
 
     def _worked(self, token: int) -> None:
         if token != self._holding:
