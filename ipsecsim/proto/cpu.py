@@ -140,6 +140,8 @@ class Cpu:
     """Traffic selectors whose policies this peer has installed (a reboot forgets them)."""
     _later: int | None = None
     """The KE group of a shared secret left for IKE_AUTH (``responder_secret_later``)."""
+    _seen: dict[tuple[Any, ...], None] = field(default_factory=dict)
+    """The last messages this peer received (``inbound``: a copy of one of them is cheap)."""
 
     def _policy(self, m: Any, kind: str) -> float:
         # the policies are those of the selector pair, whichever peer sends the exchange: a
@@ -166,10 +168,17 @@ class Cpu:
 
     def inbound(self, message: Any, retransmit: int = 0) -> float:
         """Seconds of work before the core acts on ``message`` (an IKEv2 or IKEv1 message object).
-        A retransmitted copy costs one message: a daemon recognises it and resends its cached
-        response (RFC 7296 2.1) or drops it."""
+        A retransmitted copy of a message this peer has seen costs one message: a daemon
+        recognises it and resends its cached response (RFC 7296 2.1) or drops it; a copy whose
+        earlier transmissions never reached this peer (lost, or it was frozen) costs in full."""
         version = getattr(message, "version", None)
-        if retransmit:
+        key = _identity(message)
+        seen = key in self._seen
+        if not seen:
+            self._seen[key] = None
+            if len(self._seen) > 256:
+                del self._seen[next(iter(self._seen))]
+        if retransmit and seen:
             base = 0.0
         else:
             base = self._ikev2(message) if version == 2 else self._ikev1(message) if version == 1 else 0.0
@@ -276,6 +285,13 @@ def _public_length(group: int) -> int | None:
         return public_length(group)
     except DhError:
         return None
+
+
+def _identity(m: Any) -> tuple[Any, ...]:
+    """What makes a message the same message: exchange, direction, message id, SPIs/cookies."""
+    return (getattr(m, "version", None), _name(getattr(m, "exchange", None)), bool(getattr(m, "response", False)),
+            getattr(m, "msg_id", None), bytes(getattr(m, "spi_i", b"") or getattr(m, "cky_i", b"") or b""),
+            bytes(getattr(m, "spi_r", b"") or getattr(m, "cky_r", b"") or b""))
 
 
 def _name(exchange: Any) -> str:

@@ -175,11 +175,13 @@ class Endpoint:
     def postpone(self, mark: tuple[int, int, int], seconds: float) -> None:
         """What the step since ``mark`` did happens ``seconds`` later: the driver charged the
         work it needed before its messages could leave (proto/cpu.py ``Cpu.outbound``). The
-        timers it armed start then, its events are stamped then."""
+        timers it armed start then, and its messages are logged as sent then (the step's other
+        events, a decision such as giving up on a peer, keep their instant)."""
         self._timers = [(at + seconds if seq > mark[0] else at, seq, fn, args) for at, seq, fn, args in self._timers]
         heapq.heapify(self._timers)
         n = mark[1]
-        self._events[n:] = [replace(e, t=e.t + seconds) for e in self._events[n:]]
+        self._events[n:] = [replace(e, t=e.t + seconds) if e.event == "message_sent" else e
+                             for e in self._events[n:]]
         for d in self._out[mark[2]:]:
             self.last_sent[(d.src, d.sport)] = self.now + seconds
 
