@@ -166,3 +166,21 @@ def test_peers_of_one_gateway_must_agree_on_its_workers():
     d["peers"]["hub2"]["cpu"] = {"costs": "strongswan-5.9.8", "workers": 4}
     with pytest.raises(ConfigError, match=r"cpu\.workers"):
         load_scenario(d)
+
+
+def test_measured_vendors_compute_by_default_and_cpu_none_answers_at_once():
+    """The strongswan and libreswan profiles turn on the tables measured on real charon and
+    pluto runs (docs/cpu.md); the other vendors have no measurement and say cpu: none; a peer
+    that writes cpu: none answers at once whatever its profile."""
+    from ipsecsim.config import profiles
+    tables = {n: profiles.load(n).nested().get("cpu") for n in profiles.names()}
+    assert tables.pop("strongswan") == {"costs": "strongswan-5.9.8"}
+    assert tables.pop("libreswan") == {"costs": "libreswan-4.10"}
+    assert set(tables.values()) == {"none"}
+    d = scenario_dict(link={"delay": "5ms"})
+    for p in d["peers"].values():
+        del p["cpu"]  # the profile's default
+    r = simulate(load_scenario(d))
+    assert _sent(r, "A", "IKE_SA_INIT", False)[0].t == pytest.approx(C.keygen)
+    instant = scenario_dict(a={"cpu": "none"}, b={"cpu": "none"}, link={"delay": "5ms"})
+    assert _sent(simulate(load_scenario(instant)), "B", "IKE_SA_INIT", True)[0].t == pytest.approx(LINK)
