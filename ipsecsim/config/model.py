@@ -317,9 +317,9 @@ class PeerConfig(Strict):
     start: Literal["initiate", "on-traffic", "respond"] = Field(
         "initiate", description="initiate at t=0, wait for traffic, or only respond")
     ike: IkeConfig
-    child: ChildConfig = Field(default_factory=ChildConfig)  # type: ignore[arg-type]
-    retransmit: RetransmitConfig = Field(default_factory=RetransmitConfig)  # type: ignore[arg-type]
-    dpd: DpdConfig = Field(default_factory=DpdConfig)  # type: ignore[arg-type]
+    child: ChildConfig = Field(default_factory=ChildConfig)
+    retransmit: RetransmitConfig = Field(default_factory=RetransmitConfig)
+    dpd: DpdConfig = Field(default_factory=DpdConfig)
     nqa: NqaConfig | None = Field(None, description="path health probes (Huawei connection monitor / Alibaba "
                                   "VcoHealthCheck)")
     bgp: BgpConfig | None = Field(None, description="a BGP session over this tunnel (route-based VPN, docs/bgp.md)")
@@ -486,7 +486,7 @@ class ScenarioConfig(Strict):
     duration: Duration = Field(gt=0, description="simulated time to run")
     peers: dict[str, PeerConfig] = Field(description="two peers, or more in pairs (remote_peer); the names are free")
     trace: TraceConfig | None = Field(None, description="packet trace: pcap and keys for Wireshark")
-    link: LinkConfig = Field(default_factory=LinkConfig)  # type: ignore[arg-type]
+    link: LinkConfig = Field(default_factory=LinkConfig)
     faults: list[FaultConfig] = Field(default_factory=list)
     expect: list[Expectation] = Field(default_factory=list, description="what the run must show; checked by "
                                       "`ipsecsim check` (docs/expectations.md)")

@@ -258,7 +258,8 @@ def _survives(rng: np.random.Generator, ge: Any, p: float, bad: np.ndarray, chan
     state = np.where(sent, new, state)
     bad[chan, idx] = state
     rate = np.where(state, lb, lg)
-    return sent & (u >= rate)
+    arrive: np.ndarray = sent & (u >= rate)
+    return arrive
 
 
 def choose(p: Plan, method: str) -> dict[int, tuple[str, str]]:

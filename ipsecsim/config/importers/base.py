@@ -155,7 +155,7 @@ class Fields:
         v = self.data.get(key)
         if v is None:
             return None
-        if as_string and v in ("true", "false"):
+        if as_string and isinstance(v, str) and v in ("true", "false"):
             return v == "true"
         if not isinstance(v, bool):
             raise ConfigError(self.file, self.where(key), f"expected true or false, got {shown(v)}")
