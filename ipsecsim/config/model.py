@@ -349,6 +349,15 @@ _UNDOABLE = {"freeze", "crash", "link_down", "loss", "delay"}
 _DIRECTION = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*->\s*([A-Za-z0-9_.-]+)\s*$")
 
 
+_FIXED_FOR_RUN = {
+    "profile": "the profile; set the values themselves",
+    "address": "the gateway's own address; use a fault of kind address (its packets then leave from the new "
+               "address)",
+    "remote_peer": "remote_peer (tunnels are fixed for the run); set remote_address to point this peer elsewhere",
+}
+"""Peer keys a reconfigure / recreate fault's ``set`` cannot change, in the order they are checked."""
+
+
 class FaultConfig(Strict):
     """One scheduled fault. Kinds: ``freeze`` / ``unfreeze`` a peer (process stops, state kept),
     ``crash`` (state lost, silent) and ``restart`` (boots with fresh state), ``link_down`` /
@@ -379,6 +388,13 @@ class FaultConfig(Strict):
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> FaultConfig:
+        self._check_needs()
+        self._check_path_fields()
+        self._check_set()
+        return self
+
+    def _check_needs(self) -> None:
+        """The fields the kind needs, and duration only for faults that can be undone."""
         k = self.kind
         if k in _NEEDS_PEER and not self.peer:
             raise ValueError(f"fault kind {k} needs 'peer'")
@@ -389,6 +405,10 @@ class FaultConfig(Strict):
             raise ValueError(f"fault kind {k} needs '{needs[k]}'")
         if k == "delay" and self.delay is None and self.jitter is None:
             raise ValueError("fault kind delay needs 'delay' and/or 'jitter'")
+
+    def _check_path_fields(self) -> None:
+        """direction, between and protocol: the link faults' choice of path and packets."""
+        k = self.kind
         if self.direction is not None:
             if k not in ("loss", "delay", "link_down"):
                 raise ValueError(f"'direction' applies to loss, delay and link_down faults, not {k}")
@@ -403,17 +423,17 @@ class FaultConfig(Strict):
                 raise ValueError(f"'between' names two different peers, got {shown(self.between[0])} twice")
         if self.protocol != "all" and k not in ("loss", "delay", "link_down"):
             raise ValueError(f"'protocol' applies to loss, delay and link_down faults, not {k}")
-        if self.set is not None and k not in ("reconfigure", "recreate"):
+
+    def _check_set(self) -> None:
+        """set: reconfigure and recreate faults only, and never the keys fixed for the run."""
+        k = self.kind
+        if self.set is None:
+            return
+        if k not in ("reconfigure", "recreate"):
             raise ValueError(f"'set' applies to reconfigure and recreate faults, not {k}")
-        if self.set is not None and "profile" in self.set:
-            raise ValueError(f"a {k} fault cannot change the profile; set the values themselves")
-        if self.set is not None and "address" in self.set:
-            raise ValueError(f"a {k} fault cannot change the gateway's own address; use a fault of kind address "
-                             "(its packets then leave from the new address)")
-        if self.set is not None and "remote_peer" in self.set:
-            raise ValueError(f"a {k} fault cannot change remote_peer (tunnels are fixed for the run); set "
-                             "remote_address to point this peer elsewhere")
-        return self
+        for key, why in _FIXED_FOR_RUN.items():
+            if key in self.set:
+                raise ValueError(f"a {k} fault cannot change {why}")
 
     @property
     def ends(self) -> tuple[str, str] | None:
