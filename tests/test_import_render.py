@@ -106,3 +106,46 @@ def test_a_folded_description_leaves_no_trailing_blanks(tmp_path, capsys):
     description = yaml.safe_load(text)["description"]
     assert description.startswith("Imported from ") and "TunnelIndex 1 (master) and TunnelIndex 2 (slave)" in \
         description and description.endswith("(one device: both tunnels end at the same customer gateway).")
+
+
+def _objects(table: Any, node: Any, path: tuple[Any, ...]) -> Any:
+    """(path, table) of every object of ``table``'s tree that the example document ``node`` has."""
+    yield path, table
+    for f in table.fields:
+        child = node.get(f.name)
+        if f.kind == "object" and isinstance(child, dict):
+            yield from _objects(f.table, child, (*path, f.name))
+        elif f.kind == "objects" and isinstance(child, list) and child:
+            yield from _objects(f.table, child[0], (*path, f.name, 0))
+
+
+def _typed_fields() -> Any:
+    from ipsecsim.config.importers import alibaba, huawei
+    wrong = {"str": (5, "expected a string, got 5"), "bool": (5, "expected true or false, got 5"),
+             "cidrs": (5, "expected a list of subnets, got 5"),
+             "int": ("x", "expected an integer")}
+    for vendor, table, name in (("huawei", huawei.BODY, "huawei-bgp.json"), ("huawei", huawei.BODY,
+                                "huawei-policy.json"), ("alibaba", alibaba.ROOT, "alibaba-dual-tunnel.json")):
+        data = json.loads((VENDOR / name).read_text())
+        for path, t in _objects(table, data, ()):
+            for f in t.fields:
+                if f.kind in wrong:
+                    yield pytest.param(vendor, name, (*path, f.name), *wrong[f.kind],
+                                       id=f"{name}:{'.'.join(map(str, (*path, f.name)))}")
+
+
+@pytest.mark.parametrize("vendor,name,path,value,fragment", list(_typed_fields()))
+def test_every_documented_field_has_its_json_type(tmp_path, capsys, vendor, name, path, value, fragment):
+    """The vendor API types each field (String, Integer, Boolean, Array of String): a value of another JSON
+    type is refused in one line naming the field's JSON path."""
+    data = json.loads((VENDOR / name).read_text())
+    node = data
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    p = tmp_path / "conn.json"
+    p.write_text(json.dumps(data))
+    assert main(["import", vendor, str(p)]) == 2
+    err = capsys.readouterr().err
+    where = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in path).lstrip(".")
+    assert err.startswith(f"ipsecsim: error: {p}: {where}: {fragment}") and err.count("\n") == 1, err
