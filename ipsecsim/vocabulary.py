@@ -61,7 +61,7 @@ _SA = ("ike_version", "spi_i", "spi_r")
 # IANA exchange type names: IKEv2 (RFC 7296 3.1) and ISAKMP / IKEv1 (RFC 2408 3.1, RFC 2409 5).
 _EXCHANGES = ("IKE_SA_INIT", "IKE_AUTH", "CREATE_CHILD_SA", "INFORMATIONAL",
               "IDENTITY_PROTECTION", "AGGRESSIVE", "QUICK_MODE", "BASE", "AUTHENTICATION_ONLY", "NEW_GROUP_MODE")
-_LOSS = ("loss", "link_down", "peer_frozen", "peer_down", "no_route", "nat_no_mapping")
+_LOSS = ("loss", "link_down", "peer_frozen", "peer_down", "no_route", "nat_no_mapping", "socket_buffer_full")
 
 EVENTS: dict[str, EventSpec] = {s.name: s for s in (
     # --- messages ---
@@ -145,10 +145,10 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
     EventSpec("route_restored", ("destination",), "the health check restored the route"),
     # --- faults ---
     EventSpec("fault", ("kind", "undo", "direction", "protocol", "loss", "delay", "jitter", "address", "duration",
-                        "set", "between"),
+                        "set", "between", "inbound", "receive_buffer"),
               "a scheduled fault happens",
               {"kind": ("freeze", "unfreeze", "crash", "restart", "link_down", "link_up", "loss", "delay",
-                        "reconfigure", "recreate", "address")}),
+                        "reconfigure", "recreate", "address"), "inbound": ("drop", "queue")}),
     # --- HA groups (redundant tunnels) ---
     EventSpec("ha_member_state", ("group", "member", "usable", "reason"),
               "an HA group member became usable or unusable", {"usable": (True, False)}),
@@ -164,6 +164,10 @@ EVENTS: dict[str, EventSpec] = {s.name: s for s in (
               "a NOTIFICATION was sent or received (RFC 4271 4.5)", {"direction": ("sent", "received")}),
     EventSpec("bgp_update", ("neighbor", "direction", "advertised", "withdrawn", "as_path", "med"),
               "an UPDATE was sent or received: routes advertised and withdrawn", {"direction": ("sent", "received")}),
+    EventSpec("bfd_state", ("neighbor", "from", "to", "diag", "diag_name", "reason", "detection_time"),
+              "a BFD session with the BGP neighbor changed state (RFC 5880 6.2)",
+              {"from": ("AdminDown", "Down", "Init", "Up"), "to": ("AdminDown", "Down", "Init", "Up"),
+               "diag": (0, 1, 2, 3, 7)}),
     EventSpec("bgp_best_path", ("group", "flow", "prefix", "from", "to", "reason"),
               "the best path of a BGP-routed group's flow changed (to null: no route)"),
 )}
@@ -173,7 +177,8 @@ NUMERIC_FIELDS = frozenset({
     "msg_id", "retransmit", "retry", "seq", "transmissions", "life_time", "life_bytes", "limit", "bytes",
     "packets", "silent_for", "last_inbound", "start", "end", "duration", "ike_version", "sent", "bursts",
     "interval", "size", "rate_bps", "packet_size", "proposed_time", "configured_time", "proposed_kilobytes",
-    "configured_kilobytes", "life_kilobytes", "retry_in", "bytes_out", "bytes_in", "probes", "expected"})
+    "configured_kilobytes", "life_kilobytes", "retry_in", "bytes_out", "bytes_in", "probes", "expected",
+    "detection_time"})
 """Fields whose values are numbers (or null) wherever they occur: an expectation comparing one
 with text can never match, so it is refused."""
 
