@@ -98,7 +98,7 @@ def _ike(cfg: Doc, out: ImportedPeer) -> None:
         value = cfg[key]
         if value is None:
             continue
-        if is_masked(value):
+        if cfg.masked(key):
             out.mask(f"ike.{target}", cfg.where(key), value)
         else:
             ike[target] = value
@@ -189,7 +189,7 @@ def _gateway(gateway: Doc, out: ImportedPeer) -> None:
     ip = gateway["InternetIp"]
     if ip is None:
         out.missing["address"] = "the document has no InternetIp"
-    elif is_masked(ip):
+    elif gateway.masked("InternetIp"):
         out.mask("address", gateway.where("InternetIp"), ip)
     elif ipv4_or_none(ip):
         out.peer["address"] = ip

@@ -76,7 +76,7 @@ class ImportedPeer:
         if psk == "":
             raise ConfigError(self.file, fields.where(key), "empty; allowed: the pre-shared key, 1 or more characters "
                               "(or leave the field out: the scenario then asks for the key)")
-        if is_masked(psk):
+        if fields.masked(key):
             self.mask("ike.psk", fields.where(key), psk)
         else:
             self.peer.setdefault("ike", {})["psk"] = psk

@@ -26,7 +26,7 @@ import ipaddress
 from typing import Any
 
 from ...errors import ConfigError
-from .base import ImportedPeer, is_masked
+from .base import ImportedPeer
 from .schema import Doc, Field, Table
 from .values import shown
 
@@ -127,7 +127,7 @@ def alibaba_bgp(cfg: Doc, out: ImportedPeer) -> None:
         raise ConfigError(cfg.file, cfg.where("AuthKey"), "empty; allowed: the BGP authentication key, 1 or more "
                           "characters (or leave the field out: no authentication)")
     if auth_key is not None:
-        if is_masked(auth_key):
+        if cfg.masked("AuthKey"):
             out.mask("bgp.auth_key", cfg.where("AuthKey"), auth_key)
         else:
             bgp["auth_key"] = auth_key

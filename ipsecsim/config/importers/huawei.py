@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import ConfigError
-from .base import ImportedPeer, ipv4_or_none, is_masked, other_vendor
+from .base import ImportedPeer, ipv4_or_none, other_vendor
 from .bgp import huawei_bgp
 from .schema import Doc, Field, Table, subnets, take, validate
 from .values import shown
@@ -187,7 +187,7 @@ def _identity(ike: Doc, out: ImportedPeer, ike_out: dict[str, Any], side: str, k
         return
     if id_type == "ip":
         addr_key = "address" if side == "local" else "remote_address"
-        if is_masked(value):
+        if ike.masked(key):
             out.mask(addr_key, ike.where(key), value, first=True)
         elif ipv4_or_none(value):
             out.peer[addr_key] = value
@@ -195,7 +195,7 @@ def _identity(ike: Doc, out: ImportedPeer, ike_out: dict[str, Any], side: str, k
         else:
             raise ConfigError(ike.file, ike.where(key), f"{key}_type is ip but {shown(value)} is not an IPv4 "
                               f"address; allowed: a dotted-decimal IPv4 address (e.g. 192.168.45.7)")
-    elif is_masked(value):
+    elif ike.masked(key):
         out.mask(f"ike.{side}_id", ike.where(key), value)
     else:
         ike_out[f"{side}_id"] = f"@{value}"
@@ -221,7 +221,7 @@ def _gateway_address(conn: Doc, out: ImportedPeer) -> None:
                 raise ConfigError(out.file, conn.where("vgw_ip"), f"{vgw_ip} is also ikepolicy.peer_id: the VPN "
                                   f"gateway and the customer gateway are the two ends of the tunnel")
             peer["address"] = vgw_ip
-        elif is_masked(vgw_ip):
+        elif conn.masked("vgw_ip"):
             out.mask("address", conn.where("vgw_ip"), vgw_ip)
     if "address" not in peer and "address" not in out.masked:
         out.missing["address"] = "vgw_ip is the ID of an EIP, not an address"

@@ -23,6 +23,7 @@ from pydantic import Field as PydanticField
 from pydantic_core import PydanticCustomError
 
 from ...errors import ConfigError
+from .base import is_masked
 from .jsondoc import MAX_DIGITS, LongInt, key_path
 from .values import shown
 
@@ -200,6 +201,11 @@ class Doc:
 
     def where(self, key: str) -> str:
         return key_path(self.path, key)
+
+    def masked(self, key: str) -> bool:
+        """The field's value is masked (``10.***.***.134``, ``pgw6dy****``) and the table says the vendor's
+        examples mask this field: it is reported, never used."""
+        return self.table.field(key).maskable and is_masked(self.values.get(key))
 
     def has(self, key: str) -> bool:
         return self.values.get(key) is not None
