@@ -219,9 +219,24 @@ class Endpoint:
         self.engine.settings = settings  # type: ignore[attr-defined]
 
     # --- services for engines --------------------------------------------------------------
-    def schedule(self, at: float, fn: Callable[..., None], *args: Any) -> None:
+    def schedule(self, at: float, fn: Callable[..., None], *args: Any) -> tuple[Any, ...]:
+        """Run ``fn(now, *args)`` when the clock reaches ``at``; returns the job (``cancel``)."""
         self._seq += 1
-        heapq.heappush(self._timers, (at, self._seq, fn, args))
+        job = (at, self._seq, fn, args)
+        heapq.heappush(self._timers, job)
+        return job
+
+    def cancel(self, job: tuple[Any, ...]) -> None:
+        """Forget a job that has become stale (the data plane's volume timer, superseded
+        when a packet moved the crossing): no timer wakes the peer for nothing."""
+        timers = self._timers
+        for i, x in enumerate(timers):
+            if x[1] == job[1]:
+                last = timers.pop()
+                if i < len(timers):
+                    timers[i] = last
+                    heapq.heapify(timers)
+                return
 
     def emit(self, event: str, **fields: Any) -> None:
         self._events.append(Event(self.now, self.name, event, fields))
