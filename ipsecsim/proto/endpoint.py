@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from .events import Event
@@ -163,6 +163,27 @@ class Endpoint:
 
     def get_timer(self) -> float | None:
         return self._timers[0][0] if self._timers else None
+
+    def mark(self) -> tuple[int, int, int]:
+        """Where the next step starts, for ``since`` and ``postpone``."""
+        return self._seq, len(self._events), len(self._out)
+
+    def since(self, mark: tuple[int, int, int]) -> list[Datagram]:
+        """The datagrams queued since ``mark``."""
+        return self._out[mark[2]:]
+
+    def postpone(self, mark: tuple[int, int, int], seconds: float) -> None:
+        """What the step since ``mark`` did happens ``seconds`` later: the driver charged the
+        work it needed before its messages could leave (proto/cpu.py ``Cpu.outbound``). The
+        timers it armed start then, and its messages are logged as sent then (the step's other
+        events, a decision such as giving up on a peer, keep their instant)."""
+        self._timers = [(at + seconds if seq > mark[0] else at, seq, fn, args) for at, seq, fn, args in self._timers]
+        heapq.heapify(self._timers)
+        n = mark[1]
+        self._events[n:] = [replace(e, t=e.t + seconds) if e.event == "message_sent" else e
+                             for e in self._events[n:]]
+        for d in self._out[mark[2]:]:
+            self.last_sent[(d.src, d.sport)] = self.now + seconds
 
     def take_datagrams(self) -> list[Datagram]:
         out, self._out = self._out, []

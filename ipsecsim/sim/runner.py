@@ -25,6 +25,7 @@ from .nqa import start_probes
 from .sched import ENGINES, make, spawn
 from .traffic import Sender, start_sources
 from .train import Trains
+from .workers import WorkerPool
 
 DEFAULT_ENGINE = "fast"
 DEFAULT_TRAFFIC = "array"
@@ -69,6 +70,11 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
         return bgp.attach(Endpoint(settings, stream(seed, *names)))
 
     nodes = {name: PeerNode(sched, s, make_endpoint, link, log, seed) for name, s in scenario.peers.items()}
+    pools: dict[str, WorkerPool] = {}
+    for node in nodes.values():  # the peers (tunnels) of one gateway address share its workers
+        cpu = node.settings.cpu
+        if cpu is not None:
+            node.pool = pools.setdefault(node.settings.address, WorkerPool(sched, cpu.workers))
     link.partner = partner_map(scenario.config.peers)
     routers = bgp.start(nodes)  # groups routed by BGP have no HA controller
     groups: dict[str, Sender] = {**start_groups(sched, scenario.config, nodes, log, skip=routers), **routers}
