@@ -94,10 +94,10 @@ class Endpoint:
             return Ikev2Engine(self)
         if self.settings.ike.version == 1:
             try:
-                from .ikev1.engine import Ikev1Engine  # type: ignore[import-not-found]
+                from .ikev1.engine import Ikev1Engine
             except ImportError as e:  # pragma: no cover - until IKEv1 lands
                 raise NotImplementedError("IKEv1 is not available in this build") from e
-            return Ikev1Engine(self)  # type: ignore[no-any-return]
+            return Ikev1Engine(self)
         raise ValueError(f"unsupported IKE version {self.settings.ike.version}")
 
     # --- driver API ------------------------------------------------------------------------
