@@ -32,6 +32,7 @@ building N pairs is linear in N and cheap.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -80,13 +81,13 @@ class Dist:
     lo: float = 0.0
     hi: float = math.inf
 
-    def draw(self, rng: Any) -> float:
+    def draw(self, rng: random.Random) -> float:
         if self.kind == "fixed":
             return self.args[0]
         if self.kind == "uniform":
-            return rng.uniform(*self.args)
+            return rng.uniform(self.args[0], self.args[1])
         if self.kind == "normal":
-            return min(self.hi, max(self.lo, rng.gauss(*self.args)))
+            return min(self.hi, max(self.lo, rng.gauss(self.args[0], self.args[1])))
         return min(self.hi, rng.expovariate(1.0 / self.args[0]) if self.args[0] > 0 else 0.0)
 
     @property
@@ -166,7 +167,7 @@ class FleetConfig(Strict):
     start: DurationDist = Field(default_factory=lambda: Dist("fixed", (0.0,)),
                                 description="each pair's start offset: its peers start, and its flows and "
                                 "faults happen, this much later")
-    link: FleetLink = Field(default_factory=FleetLink)  # type: ignore[arg-type]
+    link: FleetLink = Field(default_factory=FleetLink)
     link_faults: LinkFaults | None = Field(None, description="random outages of each pair's link")
     variants: list[Variant] = Field(default_factory=list, description="a share of pairs with other settings")
 

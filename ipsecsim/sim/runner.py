@@ -4,6 +4,7 @@ scheduler (sim/sched.py: the callback loop, or SimPy), run it to the end."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import simpy
 
@@ -35,6 +36,24 @@ TRAFFIC_PATHS = ("packet", "array")
 window at a time (sim/train.py); both give the same run (tests/test_traffic_paths.py)."""
 
 
+def _check_choices(engine: str | simpy.Environment, traffic: str, crypto: str) -> None:
+    if not isinstance(engine, simpy.Environment) and engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if traffic not in TRAFFIC_PATHS:
+        raise ValueError(f"traffic must be one of {', '.join(TRAFFIC_PATHS)}, got {traffic!r}")
+    if crypto not in CRYPTO:
+        raise ValueError(f"crypto must be one of {', '.join(CRYPTO)}, got {crypto!r}")
+
+
+def _start(sched: Any, nodes: dict[str, PeerNode], at: float) -> None:
+    """Start every peer at ``at`` (0: at once, after what is already due now)."""
+    for node in nodes.values():
+        if at:
+            sched.call_at(at, node.start)
+        else:
+            sched.call_later(0.0, node.start)
+
+
 def simulate(scenario: Scenario, seed: int | None = None, duration: float | None = None,
              progress: Callable[[float, float], None] | None = None,
              engine: str | simpy.Environment = DEFAULT_ENGINE, traffic: str = DEFAULT_TRAFFIC,
@@ -51,12 +70,7 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     without a trace. ``crypto``: ``real`` (modular exponentiation, ECDH, ciphers) or ``model``
     (the same draws and decisions from hashes, proto/dh.py; no packet trace can be written of
     such a run)."""
-    if not isinstance(engine, simpy.Environment) and engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if traffic not in TRAFFIC_PATHS:
-        raise ValueError(f"traffic must be one of {', '.join(TRAFFIC_PATHS)}, got {traffic!r}")
-    if crypto not in CRYPTO:
-        raise ValueError(f"crypto must be one of {', '.join(CRYPTO)}, got {crypto!r}")
+    _check_choices(engine, traffic, crypto)
     if seed is not None:
         scenario = scenario.with_seed(seed)
     seed = scenario.seed
@@ -86,8 +100,7 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     routers = bgp.start(nodes)  # groups routed by BGP have no HA controller
     groups: dict[str, Sender] = {**start_groups(sched, scenario.config, nodes, log, skip=routers), **routers}
     if not scenario.start_at:
-        for node in nodes.values():
-            sched.call_later(0.0, node.start)  # after the faults due at 0 s have taken effect
+        _start(sched, nodes, 0.0)  # after the faults due at 0 s have taken effect
     faults: list[tuple[FaultConfig, PeerSettings | None]] = [
         (f, scenario.reconfigured.get(i)) for i, f in enumerate(scenario.config.faults)]
     for w in scenario.config.link.down:
@@ -95,8 +108,7 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     for f, s in sorted(faults, key=lambda x: x[0].at):
         spawn(sched, run_fault(sched, f, nodes, link, log, s))
     if scenario.start_at:  # a fleet pair starting late: after the faults due at that instant, as at 0 s
-        for node in nodes.values():
-            sched.call_at(scenario.start_at, node.start)
+        _start(sched, nodes, scenario.start_at)
     trains = Trains(sched, link, log, records=esp_records) if traffic == "array" else None
     link.keep_esp = esp_records
     start_sources(sched, scenario.config, nodes, log, until, groups, trains)
