@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from .record import ABSENT, FLATTEN, EventKind, SaEvent
+from .record import ABSENT, FLATTEN, EventKind, SaEvent, Values
 from .values import EXCHANGES, LOSS_REASONS, NOTIFY_NAMES
 
 MESSAGES, SAS, NAT_T, LIFETIMES, DPD = ("Messages", "Security associations", "NAT traversal",
@@ -37,12 +37,13 @@ class MessageEvent(EventKind):
     spi_r: str = ABSENT
     """the IKE SA's responder SPI (zero in the first IKE_SA_INIT request)."""
     retransmit: int = ABSENT
-    """0 for the first transmission, n for the n-th retransmission (a responder re-sending its cached response counts too)."""
+    """0 for the first transmission, n for the n-th retransmission (a responder re-sending its cached response
+    counts too)."""
     src: str = ABSENT
     """the sender's address."""
     dst: str = ABSENT
     """the receiver's address."""
-    VALUES = {"exchange": EXCHANGES}
+    VALUES: ClassVar[Values] = {"exchange": EXCHANGES}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,10 +62,11 @@ class MessageReceived(MessageEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageLost(EventKind):
-    """the network, a frozen or a crashed peer drops a datagram, or the NAT (no live mapping for its port); `peer` is the sender"""
+    """the network, a frozen or a crashed peer drops a datagram, or the NAT (no live mapping for its port); `peer`
+    is the sender"""
 
     NAME, SECTION = "message_lost", MESSAGES
-    VALUES = {"reason": LOSS_REASONS, "exchange": EXCHANGES}
+    VALUES: ClassVar[Values] = {"reason": LOSS_REASONS, "exchange": EXCHANGES}
     KEYS = ("message", "ike_version", "exchange", "response", "msg_id", "payloads", "spi_i", "spi_r")
 
     reason: str
@@ -81,10 +83,12 @@ class MessageLost(EventKind):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageIgnored(EventKind):
-    """a peer drops a message it cannot match (unknown IKE SA, unexpected message id or response), or an IKEv2 response carrying a critical payload of a type it does not know (RFC 7296 2.5; a request gets `N(CRIT)`, UNSUPPORTED_CRITICAL_PAYLOAD, instead)"""
+    """a peer drops a message it cannot match (unknown IKE SA, unexpected message id or response), or an IKEv2
+    response carrying a critical payload of a type it does not know (RFC 7296 2.5; a request gets `N(CRIT)`,
+    UNSUPPORTED_CRITICAL_PAYLOAD, instead)"""
 
     NAME, SECTION = "message_ignored", MESSAGES
-    VALUES = {"exchange": EXCHANGES}
+    VALUES: ClassVar[Values] = {"exchange": EXCHANGES}
     KEYS = ("expected", "ike_version", "exchange", "response", "msg_id", "payloads", "spi_i", "spi_r",
             "retransmit", "src", "dst")
     NUMERIC_KEYS = ("expected",)
@@ -92,7 +96,8 @@ class MessageIgnored(EventKind):
     reason: str
     """why, a sentence."""
     message: Mapping[str, Any] = field(default_factory=dict, metadata=FLATTEN)
-    """what is known of the message: the fields of `message_sent` that could be read, and `expected` (the message id or DPD sequence number that was expected)."""
+    """what is known of the message: the fields of `message_sent` that could be read, and `expected` (the message
+    id or DPD sequence number that was expected)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,7 +151,7 @@ class NegotiationFailed(SaEvent):
     """a negotiation fails, at the side that detects it and at the side that is told"""
 
     NAME, SECTION = "negotiation_failed", SAS
-    VALUES = {"phase": ("ike", "child", "child_rekey", "ike_rekey"), "notify": NOTIFY_NAMES}
+    VALUES: ClassVar[Values] = {"phase": ("ike", "child", "child_rekey", "ike_rekey"), "notify": NOTIFY_NAMES}
 
     phase: str
     """`ike`, `child`, `child_rekey` (CREATE_CHILD_SA rekeying a CHILD SA) or `ike_rekey`."""
@@ -158,10 +163,11 @@ class NegotiationFailed(SaEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KeGroupRetry(SaEvent):
-    """the responder asked for another DH group (INVALID_KE_PAYLOAD); the initiator retries (in CREATE_CHILD_SA with the next message id, the refused exchange being complete)"""
+    """the responder asked for another DH group (INVALID_KE_PAYLOAD); the initiator retries (in CREATE_CHILD_SA
+    with the next message id, the refused exchange being complete)"""
 
     NAME, SECTION = "ke_group_retry", SAS
-    VALUES = {"exchange": EXCHANGES}
+    VALUES: ClassVar[Values] = {"exchange": EXCHANGES}
 
     rejected: int
     """the DH group the responder refused."""
@@ -173,10 +179,11 @@ class KeGroupRetry(SaEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetransmitGaveUp(SaEvent):
-    """the retransmission schedule is exhausted; the message id is used up: an IKE SA that lives on (DPD action `none`) sends its next request with the next id (RFC 7296 2.2)"""
+    """the retransmission schedule is exhausted; the message id is used up: an IKE SA that lives on (DPD action
+    `none`) sends its next request with the next id (RFC 7296 2.2)"""
 
     NAME, SECTION = "retransmit_gave_up", SAS
-    VALUES = {"exchange": EXCHANGES}
+    VALUES: ClassVar[Values] = {"exchange": EXCHANGES}
 
     exchange: str
     """the exchange of the unanswered request."""
@@ -238,7 +245,9 @@ class NatDetected(SaEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NatTFloated(SaEvent):
-    """NAT traversal: the IKE SA moves to UDP 4500 (the initiator once a NAT is detected, RFC 7296 2.23 / RFC 3947 4; the responder when the first message arrives on 4500, answering where it came from); its CHILD SAs' ESP travels in UDP (RFC 3948)"""
+    """NAT traversal: the IKE SA moves to UDP 4500 (the initiator once a NAT is detected, RFC 7296 2.23 / RFC 3947
+    4; the responder when the first message arrives on 4500, answering where it came from); its CHILD SAs' ESP
+    travels in UDP (RFC 3948)"""
 
     NAME, SECTION = "nat_t_floated", NAT_T
 
@@ -250,7 +259,9 @@ class NatTFloated(SaEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PeerAddressUpdated(SaEvent):
-    """an authenticated message of the peer behind a NAT came from a new address or port (its NAT mapping expired and was made again); this side, not behind a NAT, sends IKE and ESP there from now on (RFC 7296 2.23 dynamic address update)"""
+    """an authenticated message of the peer behind a NAT came from a new address or port (its NAT mapping expired
+    and was made again); this side, not behind a NAT, sends IKE and ESP there from now on (RFC 7296 2.23 dynamic
+    address update)"""
 
     NAME, SECTION = "peer_address_updated", NAT_T
 
@@ -262,10 +273,11 @@ class PeerAddressUpdated(SaEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LifetimeNegotiated(SaEvent):
-    """IKEv1: the responder accepted a lifetime that differs from its own (obey, claim, strict), or the initiator adopted a RESPONDER-LIFETIME"""
+    """IKEv1: the responder accepted a lifetime that differs from its own (obey, claim, strict), or the initiator
+    adopted a RESPONDER-LIFETIME"""
 
     NAME, SECTION = "lifetime_negotiated", LIFETIMES
-    VALUES = {"phase": ("ike", "child"), "policy": (None, "obey", "claim", "strict", "exact")}
+    VALUES: ClassVar[Values] = {"phase": ("ike", "child"), "policy": (None, "obey", "claim", "strict", "exact")}
 
     phase: str
     """`ike` or `child`."""
@@ -291,10 +303,14 @@ class LifetimeNegotiated(SaEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SaExpired(SaEvent):
-    """a soft limit starts a rekey; a hard limit deletes the SA (and tells the peer with INFORMATIONAL { D }); at an IKE SA's hard limit an exchange still in flight on it is abandoned and the Delete is sent at once, retransmitted on the schedule; the SA is gone (`ike_sa_deleted` reason `expired`) when it is answered or given up"""
+    """a soft limit starts a rekey; a hard limit deletes the SA (and tells the peer with INFORMATIONAL { D }); at
+    an IKE SA's hard limit an exchange still in flight on it is abandoned and the Delete is sent at once,
+    retransmitted on the schedule; the SA is gone (`ike_sa_deleted` reason `expired`) when it is answered or
+    given up"""
 
     NAME, SECTION = "sa_expired", LIFETIMES
-    VALUES = {"sa_type": ("child", "ike"), "kind": ("soft", "hard"), "by": ("time", "bytes", "packets")}
+    VALUES: ClassVar[Values] = {"sa_type": ("child", "ike"), "kind": ("soft", "hard"),
+                                "by": ("time", "bytes", "packets")}
 
     sa_type: str
     """`child` or `ike`."""
@@ -312,7 +328,8 @@ class SaExpired(SaEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChildSaRekeyed(SaEvent):
-    """outbound traffic moves to the new SA: at the rekey initiator when the CREATE_CHILD_SA response arrives, at the responder when the DELETE of the old SA arrives (make-before-break)"""
+    """outbound traffic moves to the new SA: at the rekey initiator when the CREATE_CHILD_SA response arrives, at
+    the responder when the DELETE of the old SA arrives (make-before-break)"""
 
     NAME, SECTION = "child_sa_rekeyed", LIFETIMES
 
@@ -354,10 +371,11 @@ class IkeSaRekeyed(SaEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RekeyCollision(SaEvent):
-    """both peers rekeyed the same SA at once (RFC 7296 2.8.1 / 2.8.2); the SA created with the lowest of the four nonces is deleted by its creator"""
+    """both peers rekeyed the same SA at once (RFC 7296 2.8.1 / 2.8.2); the SA created with the lowest of the four
+    nonces is deleted by its creator"""
 
     NAME, SECTION = "rekey_collision", LIFETIMES
-    VALUES = {"sa_type": ("child", "ike"), "outcome": ("won", "lost")}
+    VALUES: ClassVar[Values] = {"sa_type": ("child", "ike"), "outcome": ("won", "lost")}
 
     sa_type: str
     """`child` or `ike`."""
@@ -371,10 +389,11 @@ class RekeyCollision(SaEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RekeyRetry(SaEvent):
-    """a rekey failed; it is tried again after 30 s minus up to 20 s (strongSwan) until the hard lifetime ends the SA"""
+    """a rekey failed; it is tried again after 30 s minus up to 20 s (strongSwan) until the hard lifetime ends the
+    SA"""
 
     NAME, SECTION = "rekey_retry", LIFETIMES
-    VALUES = {"sa_type": ("child", "ike")}
+    VALUES: ClassVar[Values] = {"sa_type": ("child", "ike")}
 
     sa_type: str
     """`child` or `ike`."""
@@ -388,7 +407,8 @@ class RekeyRetry(SaEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DpdProbeSent(SaEvent):
-    """a DPD probe leaves: IKEv2 an empty INFORMATIONAL request (`retry` n = its n-th retransmission), IKEv1 an R-U-THERE (`retry` n = the n-th further probe of the same round)"""
+    """a DPD probe leaves: IKEv2 an empty INFORMATIONAL request (`retry` n = its n-th retransmission), IKEv1 an
+    R-U-THERE (`retry` n = the n-th further probe of the same round)"""
 
     NAME, SECTION = "dpd_probe_sent", DPD
 
@@ -414,10 +434,11 @@ class DpdProbeAcked(SaEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PeerDead(SaEvent):
-    """DPD declares the peer dead; the SAs are then deleted with reason `dpd` (no DELETE is sent to a dead peer) and the action applied"""
+    """DPD declares the peer dead; the SAs are then deleted with reason `dpd` (no DELETE is sent to a dead peer)
+    and the action applied"""
 
     NAME, SECTION = "peer_dead", DPD
-    VALUES = {"action": ("clear", "hold", "trap", "restart", "none")}
+    VALUES: ClassVar[Values] = {"action": ("clear", "hold", "trap", "restart", "none")}
 
     action: str
     """`clear`, `hold`, `trap`, `restart`, `none`."""
@@ -428,7 +449,8 @@ class PeerDead(SaEvent):
     probes: int
     """probes sent."""
     cause: str = ABSENT
-    """`probes_unanswered`, or `exchange_gave_up` when another request of the IKE SA or the liveness exchange itself went unanswered through its whole schedule although ESP still arrived."""
+    """`probes_unanswered`, or `exchange_gave_up` when another request of the IKE SA or the liveness exchange
+    itself went unanswered through its whole schedule although ESP still arrived."""
 
 
 KINDS: tuple[type[EventKind], ...] = (
@@ -439,8 +461,30 @@ KINDS: tuple[type[EventKind], ...] = (
     DpdProbeSent, DpdProbeAcked, PeerDead,
 )
 
-__all__ = ["MessageEvent", "MessageSent", "MessageReceived", "MessageLost", "MessageIgnored",
-           "IkeSaEstablished", "ChildSaEstablished", "NegotiationFailed", "KeGroupRetry", "RetransmitGaveUp",
-           "NegotiationRetry", "IkeSaDeleted", "ChildSaDeleted", "NatDetected", "NatTFloated",
-           "PeerAddressUpdated", "LifetimeNegotiated", "SaExpired", "ChildSaRekeyed", "IkeSaRekeyed",
-           "RekeyCollision", "RekeyRetry", "DpdProbeSent", "DpdProbeAcked", "PeerDead"]
+__all__ = [
+    "ChildSaDeleted",
+    "ChildSaEstablished",
+    "ChildSaRekeyed",
+    "DpdProbeAcked",
+    "DpdProbeSent",
+    "IkeSaDeleted",
+    "IkeSaEstablished",
+    "IkeSaRekeyed",
+    "KeGroupRetry",
+    "LifetimeNegotiated",
+    "MessageEvent",
+    "MessageIgnored",
+    "MessageLost",
+    "MessageReceived",
+    "MessageSent",
+    "NatDetected",
+    "NatTFloated",
+    "NegotiationFailed",
+    "NegotiationRetry",
+    "PeerAddressUpdated",
+    "PeerDead",
+    "RekeyCollision",
+    "RekeyRetry",
+    "RetransmitGaveUp",
+    "SaExpired",
+]

@@ -8,19 +8,20 @@ what it carries. Field order is the order of the record (and of the JSONL line).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from .record import ABSENT, EventKind
+from .record import ABSENT, EventKind, Values
 from .values import BGP_STATES, DROP_REASONS, FAULT_KINDS
 
 NAT_T, TRAFFIC, NQA, FAULTS, HA, BGP = ("NAT traversal", "Traffic", "Path health (NQA, health checks)", "Faults",
                                         "HA groups (redundant tunnels)", "BGP over the tunnels")
-_DIRECTION = {"direction": ("sent", "received")}
+_DIRECTION: Values = {"direction": ("sent", "received")}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NatKeepaliveSent(EventKind):
-    """the peer behind a NAT sent nothing for `nat_keepalive` seconds: a one-octet 0xFF datagram keeps the NAT mapping alive (RFC 3948 2.3)"""
+    """the peer behind a NAT sent nothing for `nat_keepalive` seconds: a one-octet 0xFF datagram keeps the NAT
+    mapping alive (RFC 3948 2.3)"""
 
     NAME, SECTION = "nat_keepalive_sent", NAT_T
 
@@ -35,7 +36,7 @@ class NatMappingCreated(EventKind):
     """the NAT (`link.nat`) maps a new inside address and port onto a new outside port; `peer` is `link`"""
 
     NAME, SECTION = "nat_mapping_created", NAT_T
-    VALUES = {"protocol": ("udp", "esp")}
+    VALUES: ClassVar[Values] = {"protocol": ("udp", "esp")}
 
     inside: str
     """the inside `address:port`."""
@@ -47,10 +48,11 @@ class NatMappingCreated(EventKind):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NatMappingExpired(EventKind):
-    """a mapping idle for `mapping_timeout` is gone; packets sent to its port are dropped (`nat_no_mapping`) until the inside peer sends again, which makes a new mapping with a new port; `peer` is `link`"""
+    """a mapping idle for `mapping_timeout` is gone; packets sent to its port are dropped (`nat_no_mapping`) until
+    the inside peer sends again, which makes a new mapping with a new port; `peer` is `link`"""
 
     NAME, SECTION = "nat_mapping_expired", NAT_T
-    VALUES = {"protocol": ("udp", "esp")}
+    VALUES: ClassVar[Values] = {"protocol": ("udp", "esp")}
 
     inside: str
     """the inside `address:port`."""
@@ -64,10 +66,11 @@ class NatMappingExpired(EventKind):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrafficStarted(EventKind):
-    """a source starts; `peer` is the sending peer, or the HA group it is sent from (which member carries it: `ha_switch`)"""
+    """a source starts; `peer` is the sending peer, or the HA group it is sent from (which member carries it:
+    `ha_switch`)"""
 
     NAME, SECTION = "traffic_started", TRAFFIC
-    VALUES = {"kind": ("ping", "bulk", "burst"), "df": (True, False)}
+    VALUES: ClassVar[Values] = {"kind": ("ping", "bulk", "burst"), "df": (True, False)}
 
     flow: str
     """the flow's name."""
@@ -109,7 +112,8 @@ class TrafficStopped(EventKind):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NegotiationTriggered(EventKind):
-    """`start: on-traffic`: a packet without an SA makes the peer negotiate (a trap policy's acquire; at most once per 30 s, Linux `xfrm_acq_expires`)"""
+    """`start: on-traffic`: a packet without an SA makes the peer negotiate (a trap policy's acquire; at most once
+    per 30 s, Linux `xfrm_acq_expires`)"""
 
     NAME, SECTION = "negotiation_triggered", TRAFFIC
 
@@ -121,13 +125,15 @@ class NegotiationTriggered(EventKind):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrafficDropped(EventKind):
-    """traffic was dropped; consecutive drops of one flow for one reason are one event, emitted when the interval ends (or at the end of the run); `peer` is where it was dropped: a peer, or `link`"""
+    """traffic was dropped; consecutive drops of one flow for one reason are one event, emitted when the interval
+    ends (or at the end of the run); `peer` is where it was dropped: a peer, or `link`"""
 
     NAME, SECTION = "traffic_dropped", TRAFFIC
-    VALUES = {"reason": DROP_REASONS}
+    VALUES: ClassVar[Values] = {"reason": DROP_REASONS}
 
     flow: str
-    """the flow (a ping's answers are `FLOW:reply`; tunnel health-check probes of a peer `nqa:PEER`, which the traffic summary leaves out: their outcome is `nqa_state` and the peer's `health`)."""
+    """the flow (a ping's answers are `FLOW:reply`; tunnel health-check probes of a peer `nqa:PEER`, which the
+    traffic summary leaves out: their outcome is `nqa_state` and the peer's `health`)."""
     reason: str
     """a drop reason (below)."""
     start: float
@@ -149,7 +155,7 @@ class NqaProbeSent(EventKind):
     """a probe leaves the peer configured with `nqa:`"""
 
     NAME, SECTION = "nqa_probe_sent", NQA
-    VALUES = {"path": ("tunnel", "underlay")}
+    VALUES: ClassVar[Values] = {"path": ("tunnel", "underlay")}
 
     seq: int
     """the probe's sequence number."""
@@ -176,7 +182,7 @@ class NqaState(EventKind):
     """the first answered probe (up), or `retries` losses in a row (down)"""
 
     NAME, SECTION = "nqa_state", NQA
-    VALUES = {"state": ("up", "down")}
+    VALUES: ClassVar[Values] = {"state": ("up", "down")}
 
     state: str
     """`up` or `down`."""
@@ -186,7 +192,8 @@ class NqaState(EventKind):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RouteRevoked(EventKind):
-    """with `policy: revoke_route` the path went down: traffic to the remote subnets is dropped with reason `route_revoked` (the probes themselves still go out)"""
+    """with `policy: revoke_route` the path went down: traffic to the remote subnets is dropped with reason
+    `route_revoked` (the probes themselves still go out)"""
 
     NAME, SECTION = "route_revoked", NQA
 
@@ -209,7 +216,7 @@ class Fault(EventKind):
     """a scheduled fault happens; `peer` is the peer or `link`"""
 
     NAME, SECTION = "fault", FAULTS
-    VALUES = {"kind": FAULT_KINDS}
+    VALUES: ClassVar[Values] = {"kind": FAULT_KINDS}
 
     kind: str
     """the fault's kind (below)."""
@@ -237,10 +244,11 @@ class Fault(EventKind):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HaMemberState(EventKind):
-    """the controller judged a member again after one of its events and its usability changed; members start unusable (no SA yet), so the first of these says when each became usable"""
+    """the controller judged a member again after one of its events and its usability changed; members start
+    unusable (no SA yet), so the first of these says when each became usable"""
 
     NAME, SECTION = "ha_member_state", HA
-    VALUES = {"usable": (True, False)}
+    VALUES: ClassVar[Values] = {"usable": (True, False)}
 
     group: str
     """the HA group."""
@@ -249,21 +257,26 @@ class HaMemberState(EventKind):
     usable: bool
     """true or false."""
     reason: str
-    """`no IPsec SA (ike_sa_not_established)`, `health check down`, `gateway frozen`, `gateway crashed`; when usable again, what the group watches: `IPsec SA established and health check not down`."""
+    """`no IPsec SA (ike_sa_not_established)`, `health check down`, `gateway frozen`, `gateway crashed`; when
+    usable again, what the group watches: `IPsec SA established and health check not down`."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HaSwitch(EventKind):
-    """active-standby: the active member changed; active-active: `flows` moved from one member to another (a failed member's flows, or flows returning to a recovered member with `preempt`)"""
+    """active-standby: the active member changed; active-active: `flows` moved from one member to another (a failed
+    member's flows, or flows returning to a recovered member with `preempt`)"""
 
     NAME, SECTION = "ha_switch", HA
 
     group: str
     """the HA group."""
     from_: str | None
-    """member; null when none was active and the traffic stays where it was: the first switch, or back from a total outage to the member it was left with; active-active: null when a flow gets its member as it first sends, reason `first traffic of FLOW: rendezvous hashing over ...`."""
+    """member; null when none was active and the traffic stays where it was: the first switch, or back from a total
+    outage to the member it was left with; active-active: null when a flow gets its member as it first sends,
+    reason `first traffic of FLOW: rendezvous hashing over ...`."""
     to: str | None
-    """member, or null: no usable member; the traffic then stays with the last active member, whose data plane drops it with its own reason."""
+    """member, or null: no usable member; the traffic then stays with the last active member, whose data plane
+    drops it with its own reason."""
     reason: str
     """`cloud-1: health check down`, `preempt: cloud-1 is usable again (...)`."""
     flows: list[str]
@@ -275,7 +288,7 @@ class BgpState(EventKind):
     """the session changed state"""
 
     NAME, SECTION = "bgp_state", BGP
-    VALUES = {"from": BGP_STATES, "to": BGP_STATES}
+    VALUES: ClassVar[Values] = {"from": BGP_STATES, "to": BGP_STATES}
 
     neighbor: str
     """the other end's tunnel inner address."""
@@ -284,7 +297,8 @@ class BgpState(EventKind):
     to: str
     """the state entered."""
     trigger: str
-    """the RFC 4271 8.1 event name: `ManualStart`, `Tcp_CR_Acked`, `BGPOpen`, `KeepAliveMsg`, `HoldTimer_Expires`, `TcpConnectionFails`, `NotifMsg`, `BGPOpenMsgErr` ..., or `gateway crashed`."""
+    """the RFC 4271 8.1 event name: `ManualStart`, `Tcp_CR_Acked`, `BGPOpen`, `KeepAliveMsg`, `HoldTimer_Expires`,
+    `TcpConnectionFails`, `NotifMsg`, `BGPOpenMsgErr` ..., or `gateway crashed`."""
     reason: str
     """a sentence."""
     up_for: float = ABSENT
@@ -296,7 +310,7 @@ class BgpOpen(EventKind):
     """an OPEN left or arrived"""
 
     NAME, SECTION = "bgp_open", BGP
-    VALUES = _DIRECTION
+    VALUES: ClassVar[Values] = _DIRECTION
 
     neighbor: str
     """the other end's tunnel inner address."""
@@ -315,7 +329,7 @@ class BgpNotification(EventKind):
     """a NOTIFICATION left or arrived (RFC 4271 4.5)"""
 
     NAME, SECTION = "bgp_notification", BGP
-    VALUES = _DIRECTION
+    VALUES: ClassVar[Values] = _DIRECTION
 
     neighbor: str
     """the other end's tunnel inner address."""
@@ -334,7 +348,7 @@ class BgpUpdate(EventKind):
     """an UPDATE left or arrived (KEEPALIVEs are only counted, in the summary's `bgp`)"""
 
     NAME, SECTION = "bgp_update", BGP
-    VALUES = _DIRECTION
+    VALUES: ClassVar[Values] = _DIRECTION
 
     neighbor: str
     """the other end's tunnel inner address."""
@@ -378,7 +392,25 @@ KINDS: tuple[type[EventKind], ...] = (
     BgpState, BgpOpen, BgpNotification, BgpUpdate, BgpBestPath,
 )
 
-__all__ = ["NatKeepaliveSent", "NatMappingCreated", "NatMappingExpired", "TrafficStarted", "TrafficStopped",
-           "NegotiationTriggered", "TrafficDropped", "NqaProbeSent", "NqaProbeLost", "NqaState",
-           "RouteRevoked", "RouteRestored", "Fault", "HaMemberState", "HaSwitch", "BgpState", "BgpOpen",
-           "BgpNotification", "BgpUpdate", "BgpBestPath"]
+__all__ = [
+    "BgpBestPath",
+    "BgpNotification",
+    "BgpOpen",
+    "BgpState",
+    "BgpUpdate",
+    "Fault",
+    "HaMemberState",
+    "HaSwitch",
+    "NatKeepaliveSent",
+    "NatMappingCreated",
+    "NatMappingExpired",
+    "NegotiationTriggered",
+    "NqaProbeLost",
+    "NqaProbeSent",
+    "NqaState",
+    "RouteRestored",
+    "RouteRevoked",
+    "TrafficDropped",
+    "TrafficStarted",
+    "TrafficStopped",
+]

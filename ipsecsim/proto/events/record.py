@@ -45,6 +45,9 @@ class _Absent:
 ABSENT: Any = _Absent()
 """Default of optional fields: left out of the event record."""
 
+Values = Mapping[str, tuple[Any, ...]]
+"""Closed value sets by field name."""
+
 FLATTEN = {"flatten": True}
 """Field metadata: a mapping whose items become fields of the record, in their order."""
 
@@ -68,7 +71,7 @@ class EventKind:
 
     NAME: ClassVar[str] = ""
     SECTION: ClassVar[str] = ""
-    VALUES: ClassVar[Mapping[str, tuple[Any, ...]]] = {}
+    VALUES: ClassVar[Values] = {}
     KEYS: ClassVar[tuple[str, ...]] = ()
     NUMERIC_KEYS: ClassVar[tuple[str, ...]] = ()
     """Keys of a flattened mapping whose values are numbers (or null)."""
