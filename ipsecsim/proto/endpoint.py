@@ -18,29 +18,12 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .events import Event
-from .onwire import NatKeepalive
+from .onwire import Datagram, NatKeepalive
 from .settings import PeerSettings
 from .traffic import EspFluid, EspPacket, FluidFlow, Packet, TrafficPlane
-
-
-@dataclass(frozen=True, slots=True)
-class Datagram:
-    """A UDP datagram carrying one IKE message object (the wire bytes are made on demand)."""
-
-    src: str
-    sport: int
-    dst: str
-    dport: int
-    message: Any
-    retransmit: int = 0
-    """0 for a first transmission, n for the n-th retransmission of the same message."""
-    keys: Any = None
-    """Key material a packet trace needs to write ``message`` as sent (IKEv2: the IKE SA's
-    ``ikev2.wire.IkeKeys`` for an encrypted message); a reference, never used by the core."""
 
 
 class Engine(Protocol):

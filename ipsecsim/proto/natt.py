@@ -26,7 +26,8 @@ from .onwire import NatKeepalive
 from .sa import UdpEncap
 
 if TYPE_CHECKING:
-    from .endpoint import Datagram, Endpoint
+    from .endpoint import Endpoint
+    from .onwire import Datagram
 
 NAT_T_PORT = 4500  # RFC 3948 / RFC 7296 2.23
 Emit = Callable[..., None]
@@ -98,7 +99,7 @@ class Keepalives:
             return
         last = self.ep.last_out(enc.local, now)
         if last is None or now - last >= interval - 1e-9:
-            from .endpoint import Datagram
+            from .onwire import Datagram
             self.ep.send(Datagram(enc.local[0], enc.local[1], enc.remote[0], enc.remote[1], NatKeepalive()))
             self.ep.emit("nat_keepalive_sent", src=text(enc.local), dst=text(enc.remote))
             last = now

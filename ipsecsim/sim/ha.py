@@ -34,6 +34,7 @@ import simpy
 from ..config.ha import HaGroupConfig
 from ..config.model import ScenarioConfig
 from ..proto.events import Event
+from ..proto.events.network import PLACED
 from ..proto.traffic import FluidFlow, Packet
 from .log import EventLog
 from .node import PeerNode
@@ -47,8 +48,6 @@ WATCHED_EVENTS = frozenset({
 """Events of a member after which the controller judges its members again."""
 
 
-PLACED = "first traffic of"
-"""How the reason of an active-active ``ha_switch`` that places a new flow begins."""
 
 
 def weight(flow: str, member: str) -> int:

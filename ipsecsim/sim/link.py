@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..config.link import LinkConfig
-from ..proto.endpoint import Datagram
+from ..proto.onwire import Datagram
 from ..proto.traffic import DropLedger, EspFluid, EspPacket
 from . import loss as lossmod
 from . import mtu as mtu_mod

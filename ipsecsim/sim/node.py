@@ -28,7 +28,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..proto.cpu import Cpu
-from ..proto.endpoint import Datagram, Endpoint
+from ..proto.endpoint import Endpoint
+from ..proto.onwire import Datagram
 from ..proto.rng import stream
 from ..proto.settings import PeerSettings
 from ..proto.traffic import EspFluid, EspPacket, FluidFlow, Packet

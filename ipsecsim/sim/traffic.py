@@ -17,28 +17,13 @@ from collections.abc import Generator, Mapping
 from typing import Any, Protocol
 
 from ..config.model import ScenarioConfig, TrafficConfig
+from ..config.topology import endpoints, first_host, flow_name
 from ..proto.traffic import FluidFlow, Packet
 from .log import EventLog
 from .node import PeerNode
 from .sched import Scheduler, spawn
 
-
-def first_host(subnet: str) -> str:
-    net = ipaddress.IPv4Network(subnet)
-    return str(net.network_address + 1) if net.prefixlen < 31 else str(net.network_address)
-
-
-def flow_name(t: TrafficConfig, index: int) -> str:
-    return t.name or f"{t.kind}-{index + 1}"
-
-
-def endpoints(cfg: ScenarioConfig, t: TrafficConfig) -> tuple[str, str]:
-    """(src host, dst host) of a flow, defaulting to the first host of each side's first subnet
-    (of a group: of its first member)."""
-    from ..config.topology import members
-    src = t.src or first_host(cfg.peers[members(cfg, t.source)[0]].local_subnets[0])
-    dst = t.dst or first_host(cfg.peers[members(cfg, t.to)[0]].local_subnets[0])
-    return src, dst
+__all__ = ["Sender", "endpoints", "first_host", "flow_name", "start_sources"]
 
 
 class Sender(Protocol):

@@ -33,11 +33,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from ..proto.esp_size import fragment_count, too_big
 from ..proto.keylog import EspSaKeys
-from ..sim.mtu import fragment_count, too_big
 from . import esp
 from .esp import EspPacket as TracePacket
-from .frames import LOST_TEXT, PROTO_ESP, PROTO_UDP, Frame, TraceError
+from .frames import FRAME_SOURCES, LOST_TEXT, PROTO_ESP, PROTO_UDP, Frame, TraceError
 from .keyfile import Cannot, as_sent, esp_names, undecryptable_reason
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class FlowInfo:
 
 def flow_table(result: Result) -> dict[str, FlowInfo]:
     """Flow name -> hosts, packet size and index, for every configured flow and its replies."""
-    from ..sim.traffic import endpoints, flow_name
+    from ..config.topology import endpoints, flow_name
     cfg = result.scenario.config
     out = {}
     for i, t in enumerate(cfg.traffic):
@@ -332,3 +332,6 @@ def traffic_frames(result: Result, opts: TraceOptions) -> list[Frame]:
         else:
             out.append(Frame(p.t, pl.src, pl.dst, PROTO_ESP, data, 0, 0, tuple(notes), "esp", sender))
     return out
+
+
+FRAME_SOURCES.append(traffic_frames)

@@ -28,7 +28,7 @@ _TOUCH = 1e-6
 
 def flows_of(result: Result) -> dict[str, dict[str, Any]]:
     """Flow name -> {kind, from, to, src, dst} for every configured flow and its replies."""
-    from ..sim.traffic import endpoints, flow_name
+    from ..config.topology import endpoints, flow_name
     cfg = result.scenario.config
     out: dict[str, dict[str, Any]] = {}
     for i, t in enumerate(cfg.traffic):
@@ -77,7 +77,7 @@ def traffic_summary(result: Result) -> dict[str, Any]:
         return {"flows": {}, "directions": {}}
     per_flow: dict[str, dict[str, Any]] = {n: {**meta, **_blank()} for n, meta in flows.items()}
     intervals: dict[str, list[tuple[float, float, str]]] = {n: [] for n in flows}
-    from ..sim.mtu import fragment_totals
+    from ..proto.esp_size import fragment_totals
     frags = fragment_totals(result.esp, result.fluids, result.scenario.config.link.mtu, result.duration)
     dropped = dropped_totals(result)
     queued: dict[str, list[int]] = {}

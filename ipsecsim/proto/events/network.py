@@ -15,6 +15,9 @@ from .values import BGP_STATES, DROP_REASONS, FAULT_KINDS
 
 NAT_T, TRAFFIC, NQA, FAULTS, HA, BGP = ("NAT traversal", "Traffic", "Path health (NQA, health checks)", "Faults",
                                         "HA groups (redundant tunnels)", "BGP over the tunnels")
+PLACED = "first traffic of"
+"""How the reason of an active-active ``ha_switch`` that places a new flow begins."""
+
 _DIRECTION: Values = {"direction": ("sent", "received")}
 
 

@@ -35,7 +35,8 @@ from .phase1 import Phase1
 from .quickmode import QuickMode, QuickModes
 
 if TYPE_CHECKING:
-    from ..endpoint import Datagram, Endpoint
+    from ..endpoint import Endpoint
+    from ..onwire import Datagram
 
 NotifyHandler = Callable[[IsakmpSa, N, float], None]
 MODE_OF = {Exchange.IDENTITY_PROTECTION: "main", Exchange.AGGRESSIVE: "aggressive"}
@@ -204,7 +205,7 @@ class Ikev1Engine:
                        raw=msg.raw, plain=msg.plain, bodies=msg.bodies)
 
     def transmit(self, sa: IsakmpSa, msg: Message, retransmit: int) -> None:
-        from ..endpoint import Datagram
+        from ..onwire import Datagram
         self.ep.emit("message_sent", **msg.fields(), retransmit=retransmit, src=sa.local[0], dst=sa.remote[0])
         keys = sa.key_record() if msg.encrypted else None  # the sender's key, for packet traces
         self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit, keys))

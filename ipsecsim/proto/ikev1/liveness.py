@@ -51,7 +51,7 @@ from . import wire
 from .message import HASH, VID_DPD, Exchange, Message, N, Notify
 
 if TYPE_CHECKING:
-    from ..endpoint import Datagram
+    from ..onwire import Datagram
     from .engine import Ikev1Engine
     from .isakmpsa import IsakmpSa
 

@@ -57,7 +57,7 @@ from .message import (
 )
 
 if TYPE_CHECKING:
-    from ..endpoint import Datagram
+    from ..onwire import Datagram
     from .engine import Ikev1Engine
     from .isakmpsa import IsakmpSa
 

@@ -35,7 +35,7 @@ from .lifetime import Lifetime
 from .message import HASH, ID, KE, SA, Exchange, Message, N, Nonce, Notify, Payload, SaProposal, Transform
 
 if TYPE_CHECKING:
-    from ..endpoint import Datagram
+    from ..onwire import Datagram
     from .engine import Ikev1Engine
     from .isakmpsa import IsakmpSa
 

@@ -25,7 +25,8 @@ from .tasks import IkeAuthTask, IkeInitTask, InformationalTask
 from .wire import real_message, sealed
 
 if TYPE_CHECKING:
-    from ..endpoint import Datagram, Endpoint
+    from ..endpoint import Endpoint
+    from ..onwire import Datagram
 
 ID_KINDS = {v: k for k, v in Identity.ID_TYPES.items()}
 
@@ -157,7 +158,7 @@ class Ikev2Engine(LifecycleMixin):
 
     def _refuse(self, dgram: Datagram, msg: Message, answer: N, reason: str | None) -> None:
         """Answer an IKE_SA_INIT request with a notify, keeping no state (RFC 7296 2.6)."""
-        from ..endpoint import Datagram
+        from ..onwire import Datagram
         resp = sealed(Message(Exchange.IKE_SA_INIT, msg.spi_i, bytes(8), msg.msg_id, True, False, (answer,)))
         if reason is not None:
             self.ep.emit("negotiation_failed", ike_version=2, spi_i=msg.spi_i.hex(), spi_r=bytes(8).hex(),
@@ -195,7 +196,7 @@ class Ikev2Engine(LifecycleMixin):
         self.ep.emit(event, **self._msg_fields(msg, retransmit), **extra)
 
     def send_message(self, sa: IkeSa, msg: Message, retransmit: int) -> None:
-        from ..endpoint import Datagram
+        from ..onwire import Datagram
         self._emit_message("message_sent", sa, msg, retransmit, src=sa.local[0], dst=sa.remote[0])
         keys = sa.wire_keys() if msg.encrypted and sa.keys is not None else None
         self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit, keys))
