@@ -184,7 +184,7 @@ class Plan:
 def _sa_keys(result: Result) -> dict[tuple[str, bytes], EspSaKeys]:
     """Each SA direction's keys and algorithms as its sender installed them (``keyfile.as_sent``)."""
     out: dict[tuple[str, bytes], EspSaKeys] = {}
-    for log in as_sent([list(getattr(ep, "keylog", ())) for ep in result.endpoints.values()]):
+    for log in as_sent([list(final.keylog) for final in result.peers.values()]):
         for r in log:
             if isinstance(r, EspSaKeys):
                 out.setdefault((r.src, r.spi), r)

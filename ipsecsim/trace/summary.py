@@ -19,14 +19,14 @@ def summarize(result: Result) -> dict[str, Any]:
     sc = result.scenario
     peers: dict[str, Any] = {}
     tunnels = tunnel_states(result)
-    for name, ep in result.endpoints.items():
-        s = ep.settings
+    for name, final in result.peers.items():
+        s = final.settings
         own = [e for e in result.events if e.peer == name]
         counts = Counter(e.event for e in own)
         retransmitted = sum(1 for e in own if e.event == "message_sent" and e.get("retransmit", 0) > 0)
         failures = [{"t": round(e.t, 6), "phase": e.get("phase"), "notify": e.get("notify"), "reason": e.get("reason")}
                     for e in own if e.event == "negotiation_failed"]
-        st = ep.status()
+        st = final.status
         first_ike = next((e.t for e in own if e.event == "ike_sa_established"), None)
         first_child = next((e.t for e in own if e.event == "child_sa_established"), None)
         peers[name] = {

@@ -81,15 +81,15 @@ def traffic_summary(result: Result) -> dict[str, Any]:
     frags = fragment_totals(result.esp, result.fluids, result.scenario.config.link.mtu, result.duration)
     dropped = dropped_totals(result)
     queued: dict[str, list[int]] = {}
-    for ep in result.endpoints.values():
-        for name, (b, n) in ep.traffic.queued().items():
+    for final in result.peers.values():
+        for name, (b, n) in final.queued.items():
             q = queued.setdefault(name, [0, 0])
             q[0] += b
             q[1] += n
     for name, meta in flows.items():
         f = per_flow[name]
-        sent = [c for p in _peers(result, meta["from"]) if (c := result.endpoints[p].traffic.flows.get(name))]
-        got = [c for p in _peers(result, meta["to"]) if (c := result.endpoints[p].traffic.flows.get(name))]
+        sent = [c for p in _peers(result, meta["from"]) if (c := result.peers[p].flows.get(name))]
+        got = [c for p in _peers(result, meta["to"]) if (c := result.peers[p].flows.get(name))]
         fwd = result.forwarded.get(name, [0.0, 0.0])
         q = queued.get(name, [0, 0])
         for i, unit in enumerate(("bytes", "packets")):
@@ -163,7 +163,7 @@ def still_down(result: Result, per_flow: dict[str, dict[str, Any]]) -> list[dict
 def dropped_totals(result: Result) -> dict[str, dict[str, tuple[float, float]]]:
     """Flow -> reason -> (bytes, packets) dropped at any stage, unrounded."""
     out: dict[str, dict[str, tuple[float, float]]] = {}
-    sources = [ep.traffic.ledger.dropped() for ep in result.endpoints.values()] + [result.link_dropped]
+    sources = [final.dropped for final in result.peers.values()] + [result.link_dropped]
     for totals in sources:
         for (flow, reason), (b, n) in totals.items():
             cur = out.setdefault(flow, {}).get(reason, (0.0, 0.0))
