@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .events import Event
+from .events import Event, EventKind
 from .onwire import Datagram, NatKeepalive
 from .settings import PeerSettings
 from .traffic import EspFluid, EspPacket, FluidFlow, Packet, TrafficPlane
@@ -206,8 +206,9 @@ class Endpoint:
         self._seq += 1
         heapq.heappush(self._timers, (at, self._seq, fn, args))
 
-    def emit(self, event: str, **fields: Any) -> None:
-        self._events.append(Event(self.now, self.name, event, fields))
+    def emit(self, event: EventKind) -> None:
+        """Report ``event`` (a typed event of ``proto.events``) as happening here, now."""
+        self._events.append(event.record(self.now, self.name))
 
     def send(self, dgram: Datagram) -> None:
         self._out.append(dgram)

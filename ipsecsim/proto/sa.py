@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 from .lifetime import Expiry
 from .proposals import Proposal
@@ -71,6 +72,6 @@ class ChildSa:
     def active(self) -> bool:
         return self.state in (ChildState.INSTALLED, ChildState.REKEYING)
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> dict[str, Any]:
         return {"spi_in": self.spi_in.hex(), "spi_out": self.spi_out.hex(), "proposal": str(self.proposal),
                 "local_ts": [str(s) for s in self.local_ts], "remote_ts": [str(s) for s in self.remote_ts]}

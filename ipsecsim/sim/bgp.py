@@ -38,7 +38,7 @@ from ..proto.bgp.rib import Path, best_paths, longest_match
 from ..proto.bgp.session import BgpSession
 from ..proto.bgp.tcp import Segment
 from ..proto.endpoint import Endpoint
-from ..proto.events import Event
+from ..proto.events import BgpBestPath, BgpState, Event, HaMemberState, HaSwitch
 from ..proto.rng import stream
 from ..proto.traffic import FluidFlow, Packet
 from .ha import weight
@@ -121,8 +121,8 @@ class Speaker:
     def flush(self) -> None:
         now = self.env.now
         s = self.session
-        for name, fields in s.take_events():
-            self.log.emit(now, self.name, name, **fields)
+        for event in s.take_events():
+            self.log.emit(now, self.name, event)
         node = self.node
         for seg in s.take_segments():
             self.sent_segments += 1
@@ -155,9 +155,9 @@ class Speaker:
             self.session = self._new_session()
             self.armed = None
             if lost.state.value != "Idle":
-                self.log.emit(now, self.name, "bgp_state", neighbor=self.cfg.session.peer_ip,
-                              **{"from": lost.state.value}, to="Idle", trigger="gateway crashed",
-                              reason="the gateway crashed: the session is lost")
+                self.log.emit(now, self.name, BgpState(neighbor=self.cfg.session.peer_ip, from_=lost.state.value,
+                                                       to="Idle", trigger="gateway crashed",
+                                                       reason="the gateway crashed: the session is lost"))
             if had:
                 self.on_routes()
             return
@@ -224,8 +224,8 @@ class BgpGroup:
             if target is not None and target != f["on"]:
                 f["on"] = target
             self.best[name] = (target,) if target else ()
-            self.log.emit(self.env.now, self.name, "ha_switch", group=self.name, **{"from": None},
-                          to=target, reason=f"first traffic of {name}: {why}", flows=[name])
+            self.log.emit(self.env.now, self.name, HaSwitch(group=self.name, from_=None, to=target,
+                                                            reason=f"first traffic of {name}: {why}", flows=[name]))
         return f
 
     # --- routing -------------------------------------------------------------------------------
@@ -269,9 +269,10 @@ class BgpGroup:
             has = bool(sp.session.routes)
             if has != self.usable[m]:
                 self.usable[m] = has
-                self.log.emit(now, self.name, "ha_member_state", group=self.name, member=m, usable=has,
-                              reason=(f"BGP routes learned from {sp.cfg.session.peer_ip}" if has else
-                                      f"no BGP route from {sp.cfg.session.peer_ip} (session {sp.session.state.value})"))
+                self.log.emit(now, self.name, HaMemberState(
+                    group=self.name, member=m, usable=has,
+                    reason=(f"BGP routes learned from {sp.cfg.session.peer_ip}" if has else
+                            f"no BGP route from {sp.cfg.session.peer_ip} (session {sp.session.state.value})")))
         moves: dict[tuple[str, str | None], list[str]] = {}
         reasons: dict[tuple[str, str | None], str] = {}
         for name, f in self.flows.items():
@@ -282,8 +283,9 @@ class BgpGroup:
             new_best = (target,) if target else ()
             if new_best != old_best:
                 self.best[name] = new_best
-                self.log.emit(now, self.name, "bgp_best_path", group=self.name, flow=name, prefix=prefix,
-                              **{"from": old_best[0] if old_best else None}, to=target, reason=why)
+                self.log.emit(now, self.name, BgpBestPath(group=self.name, flow=name, prefix=prefix,
+                                                          from_=old_best[0] if old_best else None, to=target,
+                                                          reason=why))
             if target is None:
                 if old_best and new_best != old_best:
                     moves.setdefault((f["on"], None), []).append(name)
@@ -294,8 +296,8 @@ class BgpGroup:
                 reasons[(f["on"], target)] = why
                 self._move(f, target)
         for (old, new), names in sorted(moves.items(), key=lambda x: (x[0][0], x[0][1] or "")):
-            self.log.emit(now, self.name, "ha_switch", group=self.name, **{"from": old}, to=new,
-                          reason=reasons[(old, new)], flows=sorted(names))
+            self.log.emit(now, self.name, HaSwitch(group=self.name, from_=old, to=new, reason=reasons[(old, new)],
+                                                   flows=sorted(names)))
 
     def _move(self, f: dict[str, Any], new: str) -> None:
         if f["spec"] is not None and f["rate"] > 0:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..proto.cpu import Cpu
 from ..proto.endpoint import Endpoint
+from ..proto.events import MessageLost
 from ..proto.onwire import Datagram
 from ..proto.rng import stream
 from ..proto.settings import PeerSettings
@@ -113,8 +114,9 @@ class PeerNode:
             return
         if self.down:
             from .link import message_fields
-            self.log.emit(self.sched.now, sender, "message_lost", reason="peer_down" if self.crashed else "peer_frozen",
-                          **message_fields(dgram.message), retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
+            self.log.emit(self.sched.now, sender, MessageLost(
+                reason="peer_down" if self.crashed else "peer_frozen", message=message_fields(dgram.message),
+                retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst))
             return
         self._put(dgram)
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from ..config.model import ScenarioConfig, TrafficConfig
 from ..config.topology import endpoints, first_host, flow_name
+from ..proto.events import ABSENT, TrafficStarted, TrafficStopped
 from ..proto.traffic import FluidFlow, Packet
 from .log import EventLog
 from .node import PeerNode
@@ -52,7 +53,7 @@ def _source(sched: Scheduler, cfg: ScenarioConfig, t: TrafficConfig, name: str, 
     yield t.start
     info: dict[str, Any] = {"flow": name, "kind": t.kind, "src": src, "dst": dst, "to": t.to, "df": t.dont_fragment}
     if t.kind == "ping":
-        log.emit(sched.now, node.name, "traffic_started", **info, interval=t.interval, size=t.size)
+        log.emit(sched.now, node.name, TrafficStarted(**info, interval=t.interval, size=t.size))
         seq = 0
         while True:
             node.submit_packet(Packet(name, s_int, d_int, t.size, sched.now, t.interval, "echo-request", seq,
@@ -62,18 +63,18 @@ def _source(sched: Scheduler, cfg: ScenarioConfig, t: TrafficConfig, name: str, 
                 break  # no echo request is due before the stop time
             yield t.interval
         yield stop - sched.now
-        log.emit(sched.now, node.name, "traffic_stopped", flow=name, sent=seq)
+        log.emit(sched.now, node.name, TrafficStopped(flow=name, sent=seq))
         return
     assert t.rate is not None
     rate = t.rate / 8.0  # bytes per second
     spec = FluidFlow(name, s_int, d_int, t.packet_size, t.dont_fragment)
-    log.emit(sched.now, node.name, "traffic_started", **info, rate_bps=t.rate, packet_size=t.packet_size,
-             **({"every": t.every} if t.kind == "burst" else {}))
+    log.emit(sched.now, node.name, TrafficStarted(**info, rate_bps=t.rate, packet_size=t.packet_size,
+                                                  every=t.every if t.kind == "burst" else ABSENT))
     if t.kind == "bulk":
         node.submit_fluid(spec, rate)
         yield stop - sched.now
         node.submit_fluid(spec, 0.0)
-        log.emit(sched.now, node.name, "traffic_stopped", flow=name)
+        log.emit(sched.now, node.name, TrafficStopped(flow=name))
         return
     assert t.every is not None
     on = t.length if t.length is not None else (t.bytes or 0) / rate
@@ -88,4 +89,4 @@ def _source(sched: Scheduler, cfg: ScenarioConfig, t: TrafficConfig, name: str, 
         yield min(on, stop - sched.now)
         node.submit_fluid(spec, 0.0)
         k += 1
-    log.emit(sched.now, node.name, "traffic_stopped", flow=name, bursts=k)
+    log.emit(sched.now, node.name, TrafficStopped(flow=name, bursts=k))

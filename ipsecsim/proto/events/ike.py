@@ -169,7 +169,7 @@ class KeGroupRetry(SaEvent):
     NAME, SECTION = "ke_group_retry", SAS
     VALUES: ClassVar[Values] = {"exchange": EXCHANGES}
 
-    rejected: int
+    rejected: int | None
     """the DH group the responder refused."""
     requested: int
     """the DH group it asked for."""
@@ -185,7 +185,7 @@ class RetransmitGaveUp(SaEvent):
     NAME, SECTION = "retransmit_gave_up", SAS
     VALUES: ClassVar[Values] = {"exchange": EXCHANGES}
 
-    exchange: str
+    exchange: str | None
     """the exchange of the unanswered request."""
     msg_id: int
     """its message id."""
@@ -322,7 +322,7 @@ class SaExpired(SaEvent):
     """a CHILD SA's inbound SPI."""
     spi_out: str = ABSENT
     """a CHILD SA's outbound SPI."""
-    limit: float
+    limit: float | None
     """seconds after installation, or the byte / packet count of one direction."""
 
 

@@ -95,7 +95,7 @@ class TrafficStarted(EventKind):
     """bulk and burst: the rate, bits per second."""
     packet_size: int = ABSENT
     """bulk and burst: the packet size."""
-    every: float = ABSENT
+    every: float | None = ABSENT
     """burst: seconds between bursts."""
 
 
