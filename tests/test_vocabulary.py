@@ -56,10 +56,11 @@ def test_a_typed_event_serialises_in_field_order_without_absent_fields() -> None
     (the order of the JSONL lines shipped so far); the SA's fields come first."""
     from ipsecsim.proto.events import SaExpired
     from ipsecsim.trace.jsonl import dumps
-    ike = SaExpired(sa_type="ike", kind="soft", by="time", limit=3240.0).of_sa(2, {"spi_i": "aa", "spi_r": "bb"})
-    assert dumps(ike.record(3240.0, "A")) == ('{"t":3240.0,"peer":"A","event":"sa_expired","ike_version":2,'
-                                              '"spi_i":"aa","spi_r":"bb","sa_type":"ike","kind":"soft",'
-                                              '"by":"time","limit":3240.0}')
+    ike = SaExpired(sa_type="ike", kind="soft", by="time", limit=3240.0)
+    line = dumps(ike.record(3240.0, "A", {"ike_version": 2, "spi_i": "aa", "spi_r": "bb"}))
+    assert line == ('{"t":3240.0,"peer":"A","event":"sa_expired","ike_version":2,"spi_i":"aa","spi_r":"bb",'
+                    '"sa_type":"ike","kind":"soft","by":"time","limit":3240.0}')
+    assert SaExpired(ike_version=1, sa_type="ike", kind="hard", by="time", limit=1.0).fields()["ike_version"] == 1
     child = SaExpired(sa_type="child", kind="hard", by="bytes", spi_in="01", spi_out="02", limit=1024)
     assert list(child.fields()) == ["sa_type", "kind", "by", "spi_in", "spi_out", "limit"]
 

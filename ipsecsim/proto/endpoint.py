@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from .events import Event, EventKind
@@ -206,9 +206,10 @@ class Endpoint:
         self._seq += 1
         heapq.heappush(self._timers, (at, self._seq, fn, args))
 
-    def emit(self, event: EventKind) -> None:
-        """Report ``event`` (a typed event of ``proto.events``) as happening here, now."""
-        self._events.append(event.record(self.now, self.name))
+    def emit(self, event: EventKind, context: Mapping[str, Any] | None = None) -> None:
+        """Report ``event`` (a typed event of ``proto.events``) as happening here, now;
+        ``context``: the leading fields it leaves absent (``EventKind.record``)."""
+        self._events.append(event.record(self.now, self.name, context))
 
     def send(self, dgram: Datagram) -> None:
         self._out.append(dgram)

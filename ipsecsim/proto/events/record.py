@@ -11,7 +11,7 @@ the same run always serialises to the same bytes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -52,6 +52,7 @@ FLATTEN = {"flatten": True}
 """Field metadata: a mapping whose items become fields of the record, in their order."""
 
 _LAYOUT: dict[type, tuple[tuple[str, str, bool], ...]] = {}
+_FIELDS: dict[type, Callable[[Any], dict[str, Any]]] = {}
 
 
 def layout(cls: type) -> tuple[tuple[str, str, bool], ...]:
@@ -61,6 +62,22 @@ def layout(cls: type) -> tuple[tuple[str, str, bool], ...]:
         found = _LAYOUT[cls] = tuple((f.name, f.name.rstrip("_"), bool(f.metadata.get("flatten")))
                                      for f in dataclasses.fields(cls))
     return found
+
+
+def _fields_function(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """``EventKind.fields`` for ``cls``, written out field by field (as ``dataclasses`` writes
+    ``__init__``): events are made by the thousand, a loop over ``dataclasses.fields`` is slow."""
+    required = {f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    lines = ["def fields(self):", "    out = {}"]
+    for attr, key, flat in layout(cls):
+        put = f"out.update(self.{attr})" if flat else f"out[{key!r}] = self.{attr}"
+        lines.append(f"    {put}" if attr in required else f"    if self.{attr} is not ABSENT: {put}")
+    lines.append("    return out")
+    namespace: dict[str, Any] = {"ABSENT": ABSENT}
+    exec("\n".join(lines), namespace)  # the text is made above from the class's own field names
+    function: Callable[[Any], dict[str, Any]] = namespace["fields"]
+    return function
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,24 +95,25 @@ class EventKind:
 
     def fields(self) -> dict[str, Any]:
         """The event's fields as the record carries them."""
-        out: dict[str, Any] = {}
-        for attr, key, flat in layout(type(self)):
-            value = getattr(self, attr)
-            if value is ABSENT:
-                continue
-            if flat:
-                out.update(value)
-            else:
-                out[key] = value
-        return out
+        cls = type(self)
+        function = _FIELDS.get(cls)
+        if function is None:
+            function = _FIELDS[cls] = _fields_function(cls)
+        return function(self)
 
-    def record(self, t: float, peer: str) -> Event:
-        return Event(t, peer, self.NAME, self.fields())
+    def record(self, t: float, peer: str, context: Mapping[str, Any] | None = None) -> Event:
+        """The record of this event at ``peer`` at time ``t``. ``context`` holds leading fields
+        this event leaves absent, filled in by whoever reports it: an engine puts its SA's
+        ``ike_version``, ``spi_i`` and ``spi_r`` first (``SaEvent``)."""
+        fields = self.fields()
+        return Event(t, peer, self.NAME, fields if context is None else {**context, **fields})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SaEvent(EventKind):
-    """An event of an IKE SA (IKEv2) or ISAKMP SA (IKEv1); the engine fills in its SA."""
+    """An event of an IKE SA (IKEv2) or ISAKMP SA (IKEv1). The engine that reports it puts the
+    SA's fields first in the record (``record(t, peer, {"ike_version": 2, **sa.label()})``);
+    whoever knows them can also set them here."""
 
     ike_version: int = ABSENT
     """1 or 2."""
@@ -103,7 +121,3 @@ class SaEvent(EventKind):
     """the IKE SA's initiator SPI (IKEv1: the cookie CKY-I), lowercase hex."""
     spi_r: str = ABSENT
     """the IKE SA's responder SPI (IKEv1: CKY-R), lowercase hex."""
-
-    def of_sa(self, ike_version: int, label: Mapping[str, str]) -> SaEvent:
-        """This event for the SA with ``label`` (its ``spi_i`` and ``spi_r``)."""
-        return dataclasses.replace(self, ike_version=ike_version, **label)

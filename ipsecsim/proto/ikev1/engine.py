@@ -269,7 +269,7 @@ class Ikev1Engine:
 
     def emit_sa(self, sa: IsakmpSa, event: SaEvent) -> None:
         """Report ``event`` as an event of the ISAKMP SA ``sa``."""
-        self.ep.emit(event.of_sa(1, sa.label()))
+        self.ep.emit(event, {"ike_version": 1, **sa.label()})
 
     def phase1_failed(self, sa: IsakmpSa, notify: str | None, reason: str) -> None:
         sa.failed = notify or "timeout"

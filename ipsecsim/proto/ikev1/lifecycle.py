@@ -68,7 +68,7 @@ class Lifecycle:
     # --- IPsec SAs -------------------------------------------------------------------------
     def emit_child(self, child: ChildSa, event: SaEvent) -> None:
         """Report ``event`` as an event of the ISAKMP SA that created ``child`` (which may be gone)."""
-        self.e.ep.emit(event.of_sa(1, self.e.child_label.get(child.uid, {})))
+        self.e.ep.emit(event, {"ike_version": 1, **self.e.child_label.get(child.uid, {})})
 
     def installed(self, child: ChildSa, rekey_of: ChildSa | None, now: float) -> list[ChildSa]:
         """A new IPsec SA pair is installed: it takes the outbound traffic of the SAs with the

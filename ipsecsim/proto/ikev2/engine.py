@@ -218,7 +218,7 @@ class Ikev2Engine(LifecycleMixin):
 
     def emit_sa(self, sa: IkeSa, event: SaEvent) -> None:
         """Report ``event`` as an event of the IKE SA ``sa``."""
-        self.ep.emit(event.of_sa(2, sa.label()))
+        self.ep.emit(event, {"ike_version": 2, **sa.label()})
 
     def natd_payloads(self, sa: IkeSa) -> list[N]:
         """NAT_DETECTION_SOURCE_IP and _DESTINATION_IP (RFC 7296 2.23), unless NAT traversal is
