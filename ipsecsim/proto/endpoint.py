@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from .events import Event, EventKind
-from .onwire import Datagram, NatKeepalive
+from .onwire import Datagram, NatKeepalive  # Datagram: defined in onwire, still importable from here
 from .settings import PeerSettings
 from .traffic import EspFluid, EspPacket, FluidFlow, Packet, TrafficPlane
 
