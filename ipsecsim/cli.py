@@ -407,11 +407,11 @@ def _address_arg(text: str) -> tuple[str, str]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .trace.capture import read_ike_messages
+    from .trace.capture import read_capture
     from .trace.compare import compare_run, render
     scenario = load_scenario(args.scenario, duration=args.duration)
-    capture = read_ike_messages(args.capture)
-    if not capture:
+    capture = read_capture(args.capture)
+    if not capture.messages:
         raise ConfigError(args.capture, "", "no IKE message in the capture (UDP 500, or 4500 with the non-ESP "
                           "marker)")
     simulated = {name: s.address for name, s in scenario.peers.items()}

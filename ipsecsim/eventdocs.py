@@ -57,7 +57,7 @@ def fields_cell(kind: type[EventKind]) -> str:
     parts = []
     for attr, key, flat in layout(kind):
         doc, common = _doc(kind, attr)
-        doc = doc.rstrip(".")
+        doc = doc[:-1] if doc.endswith(".") and not doc.endswith("...") else doc
         parts.append(doc if flat else f"`{key}`" if common else f"`{key}` ({doc})")
     return _cell(", ".join(parts))
 

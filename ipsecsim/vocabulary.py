@@ -5,7 +5,7 @@ dataclass per event, a docstring under each field); this module derives the regi
 code checks against from them, so that an ``expect:`` block or ``Result.events_named`` with
 a misspelt event, field or value is an error that names the allowed ones, instead of an
 expectation that silently never matches. docs/events.md is generated from the same kinds
-(``python -m ipsecsim.proto.events.docgen``; a test keeps it current).
+(``python -m ipsecsim.eventdocs``; a test keeps it current).
 
 Whoever adds an event adds one dataclass to ``proto/events`` (and a formatter to
 ``trace.timeline.FORMATTERS``), then regenerates docs/events.md.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import struct
 
 import pytest
 from conftest import SCENARIOS
@@ -31,40 +32,185 @@ def compare(capsys):
     return run
 
 
-FROZEN_SOCKET = pytest.mark.xfail(strict=True, reason=(
-    "a SIGSTOPped charon keeps its UDP sockets: the kernel queues what arrives during the freeze "
-    "and charon handles it on SIGCONT (S5: B answers the IKE_SA_INIT sent at 26.890 s the moment it "
-    "is thawed, 28.983 s, and the old liveness check once); the simulator drops datagrams that "
-    "reach a frozen peer (docs/events.md freeze), so its B answers only the retransmission at "
-    "29.703 s, 720 ms late, with one IKE_SA_INIT copy more and no stale response; and the setup "
-    "on the recording machine was 13 ms faster than the strongswan-5.9.8 cost table"))
-
-FASTER_SETUP = pytest.mark.xfail(strict=True, reason=(
+# What is left once the sequences are identical is the processing time of the recording
+# machine, which the strongswan-5.9.8 cost table (proto/cpu.py, docs/cpu.md: fitted to S1-S4,
+# another machine) does not have; and the recording machine's own scheduling.
+FASTER_SETUP_S5 = pytest.mark.xfail(strict=True, reason=(
+    "same sequence; the recording machine set the IKE SA up 13 ms faster than the strongswan-5.9.8 "
+    "cost table (B's IKE_SA_INIT response after 4.5 ms, the table's 15 ms) and every timer keeps that "
+    "offset (+7 to +17 ms), and at the end the captured check left 25 ms after its 5 s and its answer "
+    "20 ms after it (39.017 / 39.037 s, the recording machine's scheduling): -16 and -35 ms"))
+FASTER_SETUP_S8 = pytest.mark.xfail(strict=True, reason=(
     "same sequence, but the recording machine set the IKE SA up 11 ms faster than the "
     "strongswan-5.9.8 cost table (B's IKE_SA_INIT response after 4.3 ms, the table's 15 ms; "
     "docs/cpu.md: S1 took 13 ms), and every later timer keeps that offset: +11.1 ms"))
-REKEY_ORDER = pytest.mark.xfail(strict=True, reason=(
-    "after an IKE rekey charon sends the Delete of the old IKE SA before the CHILD rekey it "
-    "moved to the new one (ike_rekey.c establish_new(): the new SA's queued tasks run as a job "
-    "on another thread, lib->processor->queue_job, while this thread goes on to build_i_delete; "
-    "26 us apart in S9); the simulator sends the new SA's CREATE_CHILD_SA first; and the setup is "
-    "12 ms faster than the cost table"))
+FASTER_SETUP_S9 = pytest.mark.xfail(strict=True, reason=(
+    "same sequence, but the recording machine set the IKE SA up 11 ms faster than the cost table "
+    "and answered the IKE rekey (CREATE_CHILD_SA with KE, a MODP-2048 key and shared secret) in 6 ms "
+    "where the table takes 15 ms: +11 ms after the setup, +24 ms after the first IKE rekey, up to +32 ms "
+    "after the second"))
 
-REPRODUCED = [
-    pytest.param("s5-ikev2-dpd-restart", "S5_ikev2_dpd_restart_rt1_1.8_3", marks=FROZEN_SOCKET),
-    ("s6-ikev2-no-responder", "S6_ikev2_no_responder_rt1_1.8_5"),
-    pytest.param("s8-child-rekey-equal", "S8_child_rekey_equal_A20_B20_rand0", marks=FASTER_SETUP),
-    pytest.param("s9-ike-and-child-rekey", "S9_ike_and_child_rekey_A20_rand0", marks=REKEY_ORDER),
+TIMER_CAPTURES = [
+    ("s5-ikev2-dpd-restart", "S5_ikev2_dpd_restart_rt1_1.8_3.pcap"),
+    ("s6-ikev2-no-responder", "S6_ikev2_no_responder_rt1_1.8_5.pcap"),
+    ("s8-child-rekey-equal", "S8_child_rekey_equal_A20_B20_rand0.pcap"),
+    ("s9-ike-and-child-rekey", "S9_ike_and_child_rekey_A20_rand0.pcap"),
+    ("s10-ikev2-silent-responder", "S10_ikev2_silent_responder_default_rt.pcapng"),
+    ("s11-child-rekey-pfs", "S11_child_rekey_pfs_modp2048_A20_rand0.pcapng"),
+]
+WITHIN_10_MS = [
+    pytest.param("s5-ikev2-dpd-restart", "S5_ikev2_dpd_restart_rt1_1.8_3.pcap", marks=FASTER_SETUP_S5),
+    ("s6-ikev2-no-responder", "S6_ikev2_no_responder_rt1_1.8_5.pcap"),
+    pytest.param("s8-child-rekey-equal", "S8_child_rekey_equal_A20_B20_rand0.pcap", marks=FASTER_SETUP_S8),
+    pytest.param("s9-ike-and-child-rekey", "S9_ike_and_child_rekey_A20_rand0.pcap", marks=FASTER_SETUP_S9),
+    ("s10-ikev2-silent-responder", "S10_ikev2_silent_responder_default_rt.pcapng"),
 ]
 
 
-@pytest.mark.parametrize("scenario, capture", REPRODUCED)
+@pytest.mark.parametrize("scenario, capture", TIMER_CAPTURES)
+def test_every_timer_capture_has_the_captured_message_sequence(compare, scenario, capture):
+    """Message for message the same sequence and IKEv2 message ids as the real daemons. The
+    window of 50 ms covers the model's offset of up to 32 ms (the xfails below) at the end of
+    S9, whose recording has no end but its last packet (the recorder was stopped before it
+    wrote its end line): simulated messages up to 50 ms after it are compared."""
+    _, report = compare(CAPTURES / f"{scenario}.yaml", CAPTURES / capture, "--tolerance", "50ms")
+    assert report["sequence_differences"] == 0 and report["msg_id_differences"] == 0
+    assert report["matched"] == len(read_ike_messages(CAPTURES / capture))
+
+
+@pytest.mark.parametrize("scenario, capture", WITHIN_10_MS)
 def test_every_timer_capture_is_reproduced_within_10_ms(compare, scenario, capture):
     """Identical message sequences and every message within 10 ms of the real daemons."""
-    code, report = compare(CAPTURES / f"{scenario}.yaml", CAPTURES / f"{capture}.pcap")
+    code, report = compare(CAPTURES / f"{scenario}.yaml", CAPTURES / capture)
     assert report["sequence_differences"] == 0 and report["msg_id_differences"] == 0
     assert abs(report["largest_deviation"]) <= 0.010
     assert code == 0
+
+
+def _rows(report, exchange, sender, ike_sa=None):
+    return [r for r in report["rows"] if r["kind"] == "match" and r["captured"]["exchange"] == exchange
+            and r["captured"]["from"] == sender and not r["captured"]["response"]
+            and (ike_sa is None or r["captured"]["ike_sa"] == ike_sa)]
+
+
+def test_a_child_rekey_with_pfs_carries_ke_both_ways(compare):
+    """S11: ESP proposals with PFS (aes128-sha256-modp2048). Each of A's CHILD rekeys is a
+    CREATE_CHILD_SA of 480 octets both ways, the KE payload of MODP-2048 (256 octets of public
+    value, RFC 7296 3.4) beside SA, Nonce and the traffic selectors, where S8's rekeys without
+    PFS are 208 octets (RFC 7296 1.3.3). S11 was recorded on a heavily loaded machine: its
+    instants are no timing reference (the rekey timer fired 16 ms late, A's shared secret took
+    27 ms), so only the sequence is held against it (above)."""
+    rekeys = [m for m in read_ike_messages(CAPTURES / "S11_child_rekey_pfs_modp2048_A20_rand0.pcapng")
+              if m.exchange == "CREATE_CHILD_SA"]
+    without = [m for m in read_ike_messages(CAPTURES / "S8_child_rekey_equal_A20_B20_rand0.pcap")
+               if m.exchange == "CREATE_CHILD_SA"]
+    assert len(rekeys) == 4 and {m.length for m in rekeys} == {480}
+    assert {m.length for m in without} == {208}
+
+
+def test_after_an_ike_rekey_the_old_sa_s_delete_leaves_before_the_moved_child_rekey(compare):
+    """S9: A's IKE and CHILD rekey fall due together; the CHILD rekey waits behind the IKE
+    rekey and moves to the new IKE SA. strongSwan 5.9.8 ike_rekey.c process_i() calls
+    establish_new(), which queues the new SA's tasks as a job for another thread
+    (lib->processor->queue_job), and then returns NEED_MORE so that this thread builds the
+    Delete of the old SA (build_i_delete): the capture has the Delete first, the CHILD rekey on
+    IKE SA #2 26 us later. The strongswan profile's rekey_handover: job does the same."""
+    msgs = read_ike_messages(CAPTURES / "S9_ike_and_child_rekey_A20_rand0.pcap")
+    first_rekey = [m for m in msgs if 20 < m.t < 21 and not m.response and m.src == "10.99.0.1"]
+    assert [m.exchange for m in first_rekey] == ["CREATE_CHILD_SA", "INFORMATIONAL", "CREATE_CHILD_SA",
+                                                 "INFORMATIONAL"]
+    delete, moved = first_rekey[1], first_rekey[2]
+    assert delete.spi_i == first_rekey[0].spi_i != moved.spi_i and moved.msg_id == 0
+    assert 0 < moved.t - delete.t < 0.001
+    _, report = compare(CAPTURES / "s9-ike-and-child-rekey.yaml", CAPTURES / "S9_ike_and_child_rekey_A20_rand0.pcap",
+                        "--tolerance", "50ms")
+    sim = [r["simulated"] for r in report["rows"] if r["simulated"] and not r["simulated"]["response"]
+           and r["simulated"]["from"] == "A" and 20 < r["simulated"]["t"] < 21]
+    assert [(m["exchange"], m["ike_sa"]) for m in sim] == [("CREATE_CHILD_SA", 1), ("INFORMATIONAL", 1),
+                                                           ("CREATE_CHILD_SA", 2), ("INFORMATIONAL", 2)]
+
+
+def test_a_profile_that_starts_moved_exchanges_inline_sends_the_child_rekey_first(compare, tmp_path):
+    """rekey_handover: inline (the default of the other profiles, whose sources say nothing of
+    it): the moved CHILD rekey starts while the IKE rekey's response is processed, before the
+    old SA's Delete, so against S9 the two swap places."""
+    ike = "rekey_time: 20s, rand_time: 0s}\n    child:"
+    text = (CAPTURES / "s9-ike-and-child-rekey.yaml").read_text().replace(
+        ike, ike.replace("}", ",\n          rekey_handover: inline}"), 1)
+    assert "rekey_handover: inline" in text
+    inline = tmp_path / "inline.yaml"
+    inline.write_text(text)
+    _, report = compare(inline, CAPTURES / "S9_ike_and_child_rekey_A20_rand0.pcap", "--tolerance", "50ms")
+    assert report["sequence_differences"] > 0
+    sim = [r["simulated"] for r in report["rows"] if r["simulated"] and not r["simulated"]["response"]
+           and r["simulated"]["from"] == "A" and 20 < r["simulated"]["t"] < 21]
+    assert [(m["exchange"], m["ike_sa"]) for m in sim][1:3] == [("CREATE_CHILD_SA", 2), ("INFORMATIONAL", 1)]
+
+
+def test_the_delete_and_the_moved_child_rekey_race_on_a_loaded_machine():
+    """S9b, S9 recorded again on a loaded machine (IKE_AUTH answered after 35 ms): the order is
+    a race between the thread that sends the Delete and the job thread, so both occur: at
+    20.110 s the moved CHILD rekey left 36 us before the Delete, at 40.134 s 48 us after it.
+    The model takes the order of S9 (and of S9b's second rekey)."""
+    msgs = read_ike_messages(CAPTURES / "S9b_ike_and_child_rekey_A20_rand0.pcapng")
+    orders = []
+    for second in (20, 40):
+        burst = [m for m in msgs if second < m.t < second + 1 and not m.response and m.src == "10.99.0.1"]
+        assert [m.exchange for m in burst].count("CREATE_CHILD_SA") == 2
+        orders.append(tuple((m.exchange, m.msg_id) for m in burst[1:3]))
+        assert abs(burst[2].t - burst[1].t) < 0.0001
+    assert orders == [(("CREATE_CHILD_SA", 0), ("INFORMATIONAL", 3)), (("INFORMATIONAL", 3), ("CREATE_CHILD_SA", 0))]
+
+
+def _epoch_lines(path):
+    return [(float(stamp), what) for stamp, _, what in (line.partition(" ") for line in path.read_text().splitlines())]
+
+
+def _first_record_epoch(pcap):
+    """The classic pcap's first record header (ts_sec, ts_usec), read without the program."""
+    data = pcap.read_bytes()
+    assert data[:4] == bytes.fromhex("d4c3b2a1")  # little-endian, microseconds
+    sec, usec = struct.unpack_from("<II", data, 24)
+    return sec + usec / 1e6
+
+
+def test_a_thawed_charon_answers_what_its_sockets_queued_once(compare):
+    """S5: B is stopped (SIGSTOP) at 11.979 s and continued (SIGCONT) at 28.979 s (harness.log).
+    Its kernel queued the liveness check (15.014 s) with its three retransmissions and the
+    IKE_SA_INIT of A's restart with its retransmission; on SIGCONT charon reads them (B's log:
+    port 500 first, socket_default_socket.c receiver()'s round robin) and answers the
+    IKE_SA_INIT 3.5 ms after the thaw and the check once; the four copies are ignored (B's log:
+    "ignoring request with ID 4, already processing" three times, "ID 0" once,
+    ike_sa_manager.c checkout_by_message()). The scenario's freeze has inbound: queue."""
+    run = CAPTURES / "S5_ikev2_dpd_restart_rt1_1.8_3"
+    thaw = next(t for t, what in _epoch_lines(run / "harness.log") if what.startswith("thaw B"))
+    thawed_at = thaw - _first_record_epoch(CAPTURES / "S5_ikev2_dpd_restart_rt1_1.8_3.pcap")
+    assert abs(thawed_at - 28.979) < 0.001
+    msgs = read_ike_messages(CAPTURES / "S5_ikev2_dpd_restart_rt1_1.8_3.pcap")
+    after = [m for m in msgs if m.src == "10.99.0.2" and m.t > thawed_at]
+    assert [(m.exchange, m.msg_id) for m in after[:2]] == [("IKE_SA_INIT", 0), ("INFORMATIONAL", 4)]
+    assert after[0].t - thawed_at < 0.005
+    log = (run / "B.charon.log").read_text()
+    assert log.count("ignoring request with ID 4, already processing") == 3
+    assert log.count("ignoring request with ID 0, already processing") == 1
+    _, report = compare(CAPTURES / "s5-ikev2-dpd-restart.yaml", CAPTURES / "S5_ikev2_dpd_restart_rt1_1.8_3.pcap",
+                        "--tolerance", "50ms")
+    sim = [r["simulated"] for r in report["rows"] if r["simulated"] and r["simulated"]["from"] == "B"
+           and r["simulated"]["t"] > 28.9]
+    assert [(m["exchange"], m["msg_id"]) for m in sim[:2]] == [("IKE_SA_INIT", 0), ("INFORMATIONAL", 4)]
+    assert report["sequence_differences"] == 0
+
+
+def test_a_freeze_that_drops_what_arrives_does_not_reproduce_the_stopped_charon(compare, tmp_path):
+    """The default freeze (inbound: drop, a hung box or a dead NIC) loses the queued
+    IKE_SA_INIT: B answers only a later retransmission, and the stale answer to the check is
+    missing."""
+    text = (CAPTURES / "s5-ikev2-dpd-restart.yaml").read_text().replace(", inbound: queue}", "}")
+    dropping = tmp_path / "drop.yaml"
+    dropping.write_text(text)
+    _, report = compare(dropping, CAPTURES / "S5_ikev2_dpd_restart_rt1_1.8_3.pcap", "--tolerance", "50ms")
+    only = [(r["kind"], (r["captured"] or r["simulated"])["exchange"]) for r in report["rows"] if r["kind"] != "match"]
+    assert ("capture_only", "INFORMATIONAL") in only and ("simulation_only", "IKE_SA_INIT") in only
 
 
 def test_the_no_responder_capture_gives_up_after_five_retransmissions():

@@ -296,3 +296,73 @@ def test_crashed_and_frozen_are_separate_states(faults, words):
     with pytest.raises(ConfigError) as e:
         load_scenario(scenario_dict(faults=faults, duration=100))
     assert words in str(e.value)
+
+
+def test_a_stopped_process_answers_what_its_socket_queued_when_continued():
+    """freeze with inbound: queue is a SIGSTOPped daemon: its kernel keeps the IKE_SA_INIT
+    that arrives at 0 s and the thawed B answers it at 2 s; the default freeze (a hung box)
+    loses it, and A gets its answer only after retransmitting (strongSwan: 4 s)."""
+    queued = run([{"at": 0, "kind": "freeze", "peer": "B", "duration": "2s", "inbound": "queue"}])
+    assert not queued.select("message_lost")
+    assert queued.first("ike_sa_established", "B").t == pytest.approx(2.0, abs=0.05)
+    dropped = run([{"at": 0, "kind": "freeze", "peer": "B", "duration": "2s"}])
+    assert [e.get("reason") for e in dropped.select("message_lost")] == ["peer_frozen"]
+    assert dropped.first("ike_sa_established", "B").t == pytest.approx(4.0, abs=0.05)
+    fault = queued.first("fault", "B")
+    assert fault.get("inbound") == "queue"
+
+
+def test_what_a_full_socket_buffer_cannot_take_is_lost():
+    """Each queued datagram is charged 1280 bytes (measured on Linux 6.18, veth: the default
+    212992-byte buffer of an unread UDP socket held 166 datagrams of 464 octets, 212480 bytes;
+    sim/sockq.py). A 2560-byte buffer holds A's IKE_SA_INIT and its first retransmission (4 s);
+    the second (11.2 s) is lost with reason socket_buffer_full."""
+    from ipsecsim.proto.endpoint import Datagram
+    from ipsecsim.sim.sockq import RMEM_DEFAULT, SocketQueues
+    q = SocketQueues()
+    assert RMEM_DEFAULT == 212992
+    fits = sum(q.offer(Datagram("10.99.0.1", 500, "10.99.0.2", 500, object())) for _ in range(300))
+    assert fits == 166
+    r = run([{"at": 0, "kind": "freeze", "peer": "B", "duration": "20s", "inbound": "queue",
+              "receive_buffer": 2560}])
+    lost = r.select("message_lost")
+    assert [(round(e.t, 1), e.get("reason"), e.get("retransmit")) for e in lost] == [(11.2, "socket_buffer_full", 2)]
+    # the thawed B reads the request and its copy: it answers once, the copy is ignored
+    ignored = [e for e in r.select("message_ignored", "B") if e.get("reason") == "already processing"]
+    assert [(e.t, e.get("retransmit")) for e in ignored] == [(20, 1)]
+
+
+def test_the_thawed_daemon_reads_its_sockets_round_robin_port_500_first():
+    """strongSwan socket_default_socket.c receiver(): a round-robin over its sockets, so a
+    thawed charon reads port 500 and 4500 in turn, whatever order the datagrams arrived in."""
+    from ipsecsim.proto.endpoint import Datagram
+    from ipsecsim.sim.sockq import SocketQueues
+    q = SocketQueues()
+    a, b, c = object(), object(), object()
+    for port, msg in ((4500, a), (4500, a), (500, b), (4500, c), (500, b)):
+        assert q.offer(Datagram("10.99.0.1", port, "10.99.0.2", port, msg))
+    order = [(d.dport, d.message, copy) for d, copy in q.drain()]
+    assert order == [(500, b, False), (4500, a, False), (500, b, True), (4500, a, True), (4500, c, False)]
+
+
+@pytest.mark.parametrize("fault, words", [
+    ({"at": 1, "kind": "crash", "peer": "B", "inbound": "queue"}, "'inbound' applies to freeze faults"),
+    ({"at": 1, "kind": "freeze", "peer": "B", "receive_buffer": 4096}, "'receive_buffer' applies to freeze"),
+    ({"at": 1, "kind": "freeze", "peer": "B", "inbound": "keep"}, "inbound"),
+])
+def test_freeze_inbound_options_are_checked(fault, words):
+    from ipsecsim.errors import ConfigError
+    with pytest.raises(ConfigError) as e:
+        load_scenario(scenario_dict(faults=[fault]))
+    assert words in str(e.value)
+
+
+def test_a_queueing_freeze_can_be_expected_by_its_fields():
+    """The fault event names its inbound mode, and an expect: block can match on it."""
+    from ipsecsim.check.evaluate import evaluate
+    sc = scenario_dict(faults=[{"at": 0, "kind": "freeze", "peer": "B", "duration": "2s", "inbound": "queue"}],
+                       expect=[{"event": "fault", "peer": "B", "kind": "freeze", "inbound": "queue", "count": 1}])
+    r = simulate(load_scenario(sc))
+    faults = [(e.get("kind"), e.get("inbound")) for e in r.select("fault", "B")]
+    assert faults == [("freeze", "queue"), ("unfreeze", None)]
+    assert evaluate(r).passed

@@ -317,3 +317,30 @@ def test_nat_mapping_expiry_scenario(tmp_path) -> None:
     # the NAT's ports come from the seeded stream: the same seed gives the same file
     _, again, _, _ = run_with_trace(tmp_path, SCENARIOS / "nat-mapping-expiry.yaml", name="again")
     assert again.read_bytes() == pcap.read_bytes()
+
+
+@pytest.mark.parametrize("side", ["A", "B", "both"])
+def test_forced_encapsulation_moves_ike_to_4500_without_a_nat(side):
+    """encap: true (strongSwan encap = yes): the side fakes its NAT_DETECTION_SOURCE_IP hash
+    (ike_natd.c build_natd_payload()), the other end sees a NAT, and whichever side forces it
+    floats too (COND_NAT_FAKE counts as a NAT, ike_sa.c set_condition()): IKE_AUTH and all
+    that follows run on UDP 4500 (RFC 7296 2.23). Neither side is behind a NAT, so no
+    keepalives (ike_sa.c send_keepalive() needs COND_NAT_HERE)."""
+    from ipsecsim import simulate
+    forced = {"encap": True}
+    r = simulate(load_scenario(scenario_dict(forced if side in ("A", "both") else None,
+                                             forced if side in ("B", "both") else None)))
+    assert [e.get("exchange") for e in r.select("message_sent")][:4] == ["IKE_SA_INIT", "IKE_SA_INIT", "IKE_AUTH",
+                                                                        "IKE_AUTH"]
+    assert [e.get("local") for e in r.select("nat_t_floated", "A")] == ["10.99.0.1:4500"]
+    assert r.select("nat_t_floated", "B")
+    assert not r.select("nat_keepalive_sent")
+    assert r.status("A") == "ipsec_sa_established"
+
+
+@pytest.mark.parametrize("peer", [{"encap": True, "ike": {"version": 1, "proposals": ["aes128-sha256-modp2048"]}},
+                                  {"encap": True, "nat_traversal": False}])
+def test_forced_encapsulation_needs_ikev2_nat_detection(peer):
+    with pytest.raises(ConfigError) as e:
+        load_scenario(scenario_dict(peer))
+    assert "peers.A.encap" in str(e.value) and "ike.version 2 and nat_traversal: true" in str(e.value)

@@ -179,3 +179,22 @@ def test_huawei_cloud_rekey_points_are_applied_not_merely_documented(capsys: pyt
     out = capsys.readouterr().out
     unused = out.split("not yet applied")[1].split("ipsecsim defaults")[0]
     assert "rekey" not in unused and "soft" not in unused
+
+
+def test_profiles_show_lists_the_bgp_defaults_with_their_sources(capsys: pytest.CaptureFixture[str]) -> None:
+    """Cisco IOS `timers bgp` defaults keepalive 60 s, holdtime 180 s (the profile's source
+    ios_bgp); a profile without a bgp section falls back to RFC 4271 10's suggestions (hold 90 s,
+    ConnectRetryTime 120 s) and says so."""
+    assert main(["profiles", "show", "cisco-ios"]) == 0
+    out = capsys.readouterr().out
+    section = out.split("BGP defaults")[1].split("ipsecsim defaults")[0]
+    ref = list(profiles.load("cisco-ios").sources).index("ios_bgp") + 1
+    rows = {line.split()[0]: line.split()[1:3] for line in section.splitlines() if line.startswith("bgp.")}
+    assert rows["bgp.hold_time"] == ["180s", f"[{ref}]"] and rows["bgp.keepalive"] == ["60s", f"[{ref}]"]
+    assert rows["bgp.connect_retry"] == ["2m", "RFC"]
+    assert main(["profiles", "show", "strongswan"]) == 0
+    section = capsys.readouterr().out.split("BGP defaults")[1].split("ipsecsim defaults")[0]
+    rows = {line.split()[0]: line.split()[1:] for line in section.splitlines() if line.startswith("bgp.")}
+    assert rows["bgp.hold_time"][:3] == ["90s", "RFC", "4271"]
+    assert rows["bgp.keepalive"][:5] == ["hold", "time", "/", "3", "RFC"]
+    assert set(rows) == {"bgp.hold_time", "bgp.keepalive", "bgp.connect_retry", "bgp.sa_down", "bgp.idle_hold"}

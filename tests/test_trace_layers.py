@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import SCENARIOS
-from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap
@@ -43,6 +43,15 @@ def test_inner_ping_and_udp_match_scapy(size, reply) -> None:
         / Raw(data))
     assert esp.udp_datagram("10.1.0.5", "10.2.0.7", 40000, 5001, size, 9) == bytes(
         IP(src="10.1.0.5", dst="10.2.0.7", id=9, ttl=64) / UDP(sport=40000, dport=5001) / Raw(data))
+
+
+@pytest.mark.parametrize(("flags", "scapy_flags", "data"), [
+    ("SYN", "S", b""), ("SYN-ACK", "SA", b""), ("ACK", "A", b""), ("RST", "RA", b""),
+    ("ACK", "PA", b"\xff" * 16 + b"\x00\x13\x04")])  # a BGP KEEPALIVE (RFC 4271 4.4) is pushed
+def test_inner_tcp_segment_matches_scapy(flags, scapy_flags, data) -> None:
+    assert esp.tcp_segment("169.254.10.2", "169.254.10.1", 49152, 179, 0xFFFFFFF0, 77, flags, data, 5) == bytes(
+        IP(src="169.254.10.2", dst="169.254.10.1", id=5, ttl=64)
+        / TCP(sport=49152, dport=179, seq=0xFFFFFFF0, ack=77, flags=scapy_flags, window=65535) / Raw(data))
 
 
 def test_every_written_packet_is_what_scapy_rebuilds(tmp_path) -> None:

@@ -74,11 +74,16 @@ def run_with_trace(tmp: Path, source: Any, sources: Sequence[FrameSource] | None
     return result, pcap, keys, json.loads(keys.read_text())
 
 
-def tshark_fields(pcap: Path, keys: Path, fields: Sequence[str]) -> list[list[str]]:
+def tshark_fields(pcap: Path, keys: Path, fields: Sequence[str], options: Sequence[str] = (),
+                  display_filter: str | None = None) -> list[list[str]]:
     """One row per frame of ``fields`` as tshark shows them with the keys file's Wireshark tables
     (``trace.wireshark``), e.g. inner and outer ``ip.src`` of a decrypted ESP packet
     comma-separated."""
     cmd = ["tshark", "-n", "-r", str(pcap), "-T", "fields", "-E", "occurrence=a", "-E", "separator=/t"]
+    for o in options:  # tshark preferences, e.g. "tcp.check_checksum:TRUE"
+        cmd += ["-o", o]
+    if display_filter:
+        cmd += ["-Y", display_filter]
     for f in fields:
         cmd += ["-e", f]
     with tempfile.TemporaryDirectory() as cfg:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
+from ..proto.bgp.bfd import BfdSettings
 from ..proto.bgp.session import SessionSettings
 from . import profiles
 from .units import DURATION_HELP, parse_duration
@@ -64,6 +65,19 @@ Net = Annotated[str, BeforeValidator(_net)]
 Asn = Annotated[int, Field(ge=1, le=4294967295)]
 
 
+class BfdConfig(BaseModel):
+    """BFD for the session (RFC 5880 asynchronous mode, RFC 5881 single hop), as Cisco's
+    ``bfd interval X min_rx X multiplier N`` with ``neighbor ... fall-over bfd``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interval: Seconds = Field(ge=0.01, le=60, description="Desired Min TX and Required Min RX Interval once the "
+                              "BFD session is Up (10ms to 60s); while it is not Up packets leave every second at "
+                              "the fastest (RFC 5880 6.8.3)")
+    multiplier: int = Field(3, ge=1, le=255, description="Detect Mult: the neighbor declares the session down after "
+                            "this many intervals without a packet (RFC 5880 6.8.4)")
+
+
 class BgpConfig(BaseModel):
     """One BGP session over the peer's tunnel (RFC 4271), see the module docstring."""
 
@@ -98,6 +112,8 @@ class BgpConfig(BaseModel):
                                    "profile's")
     idle_hold: Seconds | None = Field(None, ge=0, description="wait in Idle before starting again after the "
                                       "session fell; default: the profile's, else 5 s (assumption)")
+    bfd: BfdConfig | None = Field(None, description="BFD with the neighbor (RFC 5880): {interval, multiplier}; "
+                                  "when an Up BFD session goes down, the BGP session is torn down at once")
     auth_key: str | None = Field(None, min_length=1, description="TCP MD5 key (RFC 2385; Alibaba AuthKey); the "
                                  "two ends must agree or no segment is accepted")
 
@@ -129,6 +145,7 @@ class Resolved:
     sa_down: SaDown
     local_preference: int | None
     sources: dict[str, str]
+    bfd: BfdSettings | None = None
 
 
 def profile_defaults(profile: str) -> dict[str, tuple[Any, str]]:
@@ -143,7 +160,7 @@ def profile_defaults(profile: str) -> dict[str, tuple[Any, str]]:
     return out
 
 
-def resolve(name: str, peer: PeerConfig, iss_port: int = 49152) -> Resolved:
+def resolve(name: str, peer: PeerConfig, iss_port: int = 49152, discriminator: int = 1) -> Resolved:
     b = peer.bgp
     assert b is not None
     prof = profile_defaults(peer.profile)
@@ -175,7 +192,8 @@ def resolve(name: str, peer: PeerConfig, iss_port: int = 49152) -> Resolved:
         connect_retry=float(pick("connect_retry")), passive=passive, advertise=tuple(advertise),
         as_path_prepend=b.as_path_prepend, med=b.med, idle_hold=float(pick("idle_hold")), auth_key=b.auth_key,
         local_port=iss_port)
-    return Resolved(session, pick("sa_down"), b.local_preference, sources)
+    bfd = BfdSettings(b.bfd.interval, b.bfd.multiplier, discriminator) if b.bfd is not None else None
+    return Resolved(session, pick("sa_down"), b.local_preference, sources, bfd)
 
 
 def bgp_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:

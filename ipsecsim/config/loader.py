@@ -282,6 +282,9 @@ def _check_peer(file: str | None, name: str, peer: PeerConfig) -> None:
         raise ConfigError(file, f"peers.{name}.{e.path}", str(e)) from None
     _check_limits(file, name, peer)
     check_ikev1(file, name, peer)
+    if peer.encap and (peer.ike.version != 2 or not peer.nat_traversal):
+        raise ConfigError(file, f"peers.{name}.encap", "forced UDP encapsulation (encap: true) fakes the IKEv2 NAT "
+                          "detection: it needs ike.version 2 and nat_traversal: true")
 
 
 def _set_path(i: int, changes: dict[str, Any], path: str) -> str:
@@ -443,8 +446,11 @@ def build_dpd(cfg: PeerConfig, schedule: RetransmitSchedule) -> DpdSettings | No
     d = cfg.dpd
     if d.delay <= 0:
         return None
-    # strongSwan's check job (ike_sa.c send_dpd) for IKEv2; IKEv1 keeps the idle rule until the
-    # processing-time model's IKEv1 main mode is re-measured (docs/timing.md)
+    # strongSwan's check job (ike_sa.c send_dpd). strongSwan 5.9.8 runs it for IKEv1 too
+    # (set_state(IKE_ESTABLISHED) starts it for either version; task_manager_v1.c queue_dpd()
+    # queues the R-U-THERE), but IKEv1 keeps the idle rule until the cost table's IKEv1 main
+    # mode is re-measured: with the job, capture S3's R-U-THEREs follow the end of main mode,
+    # which the table has 9 ms early (docs/timing.md, tests/test_compare.py)
     check = "strongswan" if cfg.timers == "strongswan" and cfg.ike.version == 2 else "idle"
     if cfg.ike.version == 2:
         waits = (d.retry_interval,) * (d.retries if d.count == "probes" else d.retries + 1)
@@ -479,6 +485,7 @@ def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
         start=cfg.start, profile=cfg.profile, keyingtries=cfg.keyingtries, retransmit=schedule,
         dpd=build_dpd(cfg, schedule), dpd_msg_order=cfg.dpd.msg_order, dpd_ack_seq=cfg.dpd.ack_seq,
         acquire_queue=cfg.acquire_queue, policy_trap=cfg.policy_trap, nat_traversal=cfg.nat_traversal,
+        encap=cfg.encap,
         nat_keepalive=cfg.nat_keepalive, cpu=build_cpu(cfg.cpu), timers=cfg.timers,
         nqa_source=int(ipaddress.IPv4Address(cfg.nqa.source)) if cfg.nqa is not None else None,
         ike=IkeSettings(version=ike.version, mode=ike.mode,
@@ -488,7 +495,8 @@ def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:
                         nonce_bytes=ike.nonce_bytes, half_open_timeout=ike.half_open_timeout,
                         initial_contact=ike.initial_contact, life_time=ike_life.time.life,
                         lifetime_policy=ike.lifetime_policy,
-                        accept_responder_lifetime=ike.accept_responder_lifetime, lifetime=ike_life),
+                        accept_responder_lifetime=ike.accept_responder_lifetime, lifetime=ike_life,
+                        rekey_handover=ike.rekey_handover),
         child=ChildSettings(proposals=P.parse_list(child.proposals, P.Protocol.ESP),
                             local_ts=selectors(cfg.local_subnets), remote_ts=selectors(cfg.remote_subnets),
                             ts_policy=child.ts_policy, mode=child.mode, life_time=child_life.time.life,

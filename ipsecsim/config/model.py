@@ -199,6 +199,10 @@ class IkeConfig(Strict):
         "obey", description="IKEv1 responder when the proposed lifetime differs from its own: obey (take the "
         "initiator's), claim (keep its shorter one, send RESPONDER-LIFETIME), strict (accept if not longer "
         "than its own), exact (reject unless equal)")
+    rekey_handover: Literal["inline", "job"] = Field(
+        "inline", description="IKEv2: exchanges waiting on an IKE SA that is rekeyed move to the new SA and start "
+        "at once (inline: before the rekey response or the Delete of the old SA) or as a job after the message at "
+        "hand is sent (job, strongSwan ike_rekey.c establish_new()); set by the profile")
 
 
 class ChildConfig(Strict):
@@ -331,6 +335,9 @@ class PeerConfig(Strict):
                               "SA expired or was deleted; start: on-traffic implies it")
     nat_traversal: bool = Field(True, description="detect NATs (NAT-D) and, behind one, move IKE to UDP 4500 and "
                                 "put ESP in UDP (RFC 7296 2.23, RFC 3947, RFC 3948); Alibaba EnableNatTraversal")
+    encap: bool = Field(False, description="IKEv2: force UDP encapsulation by faking the NAT detection source "
+                        "hash, so the peer sees a NAT and IKE moves to UDP 4500 and ESP into UDP (strongSwan "
+                        "swanctl.conf encap = yes; kernel-libipsec forces it); needs nat_traversal")
     nat_keepalive: OffOrAtLeastOneSecond = Field(20.0, description="behind a NAT: send a NAT-keepalive after this "
                                                  "long without sending anything (RFC 3948 2.3; strongSwan keep_alive "
                                                  "20 s); 0 = off, else at least 1s")
@@ -376,10 +383,22 @@ class FaultConfig(Strict):
     set: dict[str, Any] | None = Field(None, description="reconfigure (recreate, optionally): the peer keys "
                                        "that change, e.g. {ike: {psk: new-secret}}")
     address: IPv4 | None = Field(None, description="address fault: the new source address")
+    inbound: Literal["drop", "queue"] | None = Field(
+        None, description="freeze fault: what happens to IKE datagrams reaching the frozen peer: drop (the "
+        "default: a hung box or a dead NIC, nothing is received) or queue (a stopped process, SIGSTOP: its "
+        "kernel keeps the sockets and queues what arrives up to the socket receive buffer, and the daemon "
+        "handles it when thawed)")
+    receive_buffer: Size | None = Field(
+        None, gt=0, description="freeze fault with inbound: queue: each UDP socket's receive buffer in bytes "
+        "(default 212992, Linux net.core.rmem_default); a datagram is charged 1280 bytes (docs/events.md)")
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> FaultConfig:
         k = self.kind
+        if self.inbound is not None and k != "freeze":
+            raise ValueError(f"'inbound' applies to freeze faults, not {k}")
+        if self.receive_buffer is not None and not (k == "freeze" and self.inbound == "queue"):
+            raise ValueError("'receive_buffer' applies to freeze faults with inbound: queue")
         if k in _NEEDS_PEER and not self.peer:
             raise ValueError(f"fault kind {k} needs 'peer'")
         if self.duration is not None and k not in _UNDOABLE:

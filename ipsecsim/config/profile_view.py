@@ -106,6 +106,35 @@ def show(p: Profile, console: Console) -> None:
     console.file.write("".join(line.rstrip() + "\n" for line in capture.get().splitlines()))
 
 
+_BGP_FALLBACK = {
+    "hold_time": ("RFC 4271 10", "suggested hold time 90 s"),
+    "keepalive": ("RFC 4271 10", "a third of the hold time"),
+    "connect_retry": ("RFC 4271 10", "suggested ConnectRetryTime 120 s"),
+    "sa_down": ("ipsecsim", "the tunnel interface stays up when its SA goes: the hold timer decides"),
+    "idle_hold": ("ipsecsim", "assumption: RFC 4271 8.1.1 leaves the IdleHoldTime to the implementation"),
+}
+
+
+def _show_bgp(p: Profile, console: Console, ref: typing.Callable[[str], str]) -> None:
+    """The defaults of a peer's ``bgp:`` section (docs/bgp.md): the profile's, each with its
+    source, then RFC 4271's suggestions and ipsecsim's own for the keys the profile leaves alone."""
+    from .bgp import RFC_DEFAULTS
+    own = p.extra.get("bgp") or {}
+    console.print("\n[bold]BGP defaults[/] [dim](for a peer's bgp: section, which overrides them; docs/bgp.md)[/]")
+    t = _table("setting", "value", "source", "note")
+    for key, spec in own.items():
+        setting = Setting(f"bgp.{key}", spec["value"], spec.get("source", ""), spec.get("note", ""),
+                          bool(spec.get("assumption")))
+        t.add_row(escape(f"bgp.{key}"), escape(fmt_value(setting.value)), escape(ref(setting.source)), _note(setting))
+    for key, value in RFC_DEFAULTS.items():
+        if key in own:
+            continue
+        source, note = _BGP_FALLBACK[key]
+        shown = "hold time / 3" if value is None else fmt_value(value, key != "sa_down")
+        t.add_row(escape(f"bgp.{key}"), escape(shown), escape(source), escape(note))
+    console.print(t)
+
+
 def _show(p: Profile, console: Console) -> None:
     refs = {key: i for i, key in enumerate(p.sources, 1)}
 
@@ -142,6 +171,8 @@ def _show(p: Profile, console: Console) -> None:
         for path, s in p.documented.items():
             t.add_row(escape(path), escape(fmt_value(s.value)), escape(ref(s.source)), _note(s))
         console.print(t)
+
+    _show_bgp(p, console, ref)
 
     unset = {k: v for k, v in defaults.items() if k not in p.settings}
     if unset:

@@ -71,6 +71,7 @@ class IkeSettings:
     lifetime_policy: str = "obey"  # IKEv1 responder: obey | claim | strict | exact
     accept_responder_lifetime: bool = True  # IKEv1 initiator adopts a RESPONDER-LIFETIME notify
     lifetime: Lifetime = field(default_factory=Lifetime)  # soft and hard limits (time only)
+    rekey_handover: str = "inline"  # IKEv2: exchanges moved to a rekeyed SA start inline | job (after this message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,7 @@ class PeerSettings:
     time, also after an SA expired (``proto.traffic``); ``start: on-traffic`` implies it."""
     nqa_source: int | None = None  # the health check's probe source (its probes bypass a revoked route)
     nat_traversal: bool = True  # NAT-D, float to 4500, ESP in UDP (RFC 7296 2.23, RFC 3947, RFC 3948)
+    encap: bool = False  # IKEv2: fake the NAT-D source hash to force UDP encapsulation (strongSwan encap = yes)
     nat_keepalive: float = 20.0  # seconds without sending before a NAT-keepalive (RFC 3948 2.3); 0 = off
     cpu: CpuCosts | None = None  # processing time (proto.cpu); None: instantaneous
     timers: str = "exact"  # vendor timer arithmetic (proto.timers): exact | strongswan | libreswan

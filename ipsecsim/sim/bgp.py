@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ..config.bgp import Resolved, resolve
 from ..config.ha import HaGroupConfig
 from ..config.model import ScenarioConfig
+from ..proto.bgp.bfd import BfdSession, BfdState, Datagram
 from ..proto.bgp.rib import Path, best_paths, longest_match
 from ..proto.bgp.session import BgpSession
 from ..proto.bgp.tcp import Segment
@@ -74,8 +75,14 @@ class Speaker:
         self.sent_segments = 0
         self.history: list[BgpSession] = []
         """Sessions of earlier boots (a crash loses the session; its counters are kept)."""
+        self.bfd = self._new_bfd()
+        self.bfd_history: list[BfdSession] = []
         self._local = _ip(resolved.session.local_ip)
         self._peer = _ip(resolved.session.peer_ip)
+
+    def _new_bfd(self) -> BfdSession | None:
+        b = self.cfg.bfd
+        return BfdSession(b, self.cfg.session.peer_ip) if b is not None else None
 
     def _new_session(self) -> BgpSession:
         rng = stream(self.seed, "bgp", self.name, str(self.boots))
@@ -84,9 +91,14 @@ class Speaker:
     # --- the data plane's hooks ---------------------------------------------------------------
     def deliver(self, pkt: Packet, now: float) -> None:
         seg = pkt.payload
-        if isinstance(seg, Segment) and not self.crashed:
+        if self.crashed:
+            return
+        if isinstance(seg, Segment):
             self.inbox.append(seg)
             self.env.call_later(0.0, self._drain)
+        elif isinstance(seg, Datagram) and self.bfd is not None:
+            self.bfd.receive(seg.data, now)
+            self.env.call_later(0.0, self.flush)
 
     def route_check(self, src: int, dst: int) -> bool:
         if src == self._local and dst == self._peer:
@@ -101,6 +113,8 @@ class Speaker:
         self.node = node
         self.judge_interface()
         self.session.start(self.env.now)
+        if self.bfd is not None:
+            self.bfd.start(self.env.now)
         self.flush()
 
     def _drain(self) -> None:
@@ -116,10 +130,29 @@ class Speaker:
         if node is not None and node.frozen:
             return  # a hung gateway handles no timer; judged again when thawed
         self.session.handle_timer(self.env.now)
+        if self.bfd is not None:
+            self.bfd.handle_timer(self.env.now)
         self.flush()
+
+    def _flush_bfd(self, now: float) -> None:
+        """BFD's events and packets; an Up session going Down tears BGP down (RFC 5882 3.2)."""
+        bfd, node = self.bfd, self.node
+        if bfd is None:
+            return
+        for event in bfd.take_events():
+            self.log.emit(now, self.name, event)
+            if event.from_ == BfdState.UP.label and event.to == BfdState.DOWN.label:
+                self.session.bfd_down(now, event.diag_name)
+        sport = 49152 + bfd.settings.discriminator
+        for data in bfd.take_packets():
+            if node is not None and not node.down:
+                d = Datagram(self.cfg.session.local_ip, self.cfg.session.peer_ip, sport, data)
+                node.submit_packet(Packet(f"bfd:{self.name}", self._local, self._peer, d.size, now, 0.0, "bgp",
+                                          payload=d))
 
     def flush(self) -> None:
         now = self.env.now
+        self._flush_bfd(now)
         s = self.session
         for event in s.take_events():
             self.log.emit(now, self.name, event)
@@ -132,7 +165,8 @@ class Speaker:
         if s.routes_changed:
             s.routes_changed = False
             self.on_routes()
-        t = s.get_timer()
+        ts = [x for x in (s.get_timer(), self.bfd.get_timer() if self.bfd is not None else None) if x is not None]
+        t = min(ts) if ts else None
         if t is not None and (self.armed is None or t < self.armed - _EPS):
             self.armed = t
             self._arm(t, now)
@@ -153,6 +187,9 @@ class Speaker:
             had = bool(lost.routes)
             self.boots += 1
             self.session = self._new_session()
+            if self.bfd is not None:
+                self.bfd_history.append(self.bfd)
+                self.bfd = self._new_bfd()
             self.armed = None
             if lost.state.value != "Idle":
                 self.log.emit(now, self.name, BgpState(neighbor=self.cfg.session.peer_ip, from_=lost.state.value,
@@ -164,6 +201,8 @@ class Speaker:
         if self.crashed and not node.crashed:
             self.crashed = False
             self.session.start(now)
+            if self.bfd is not None:
+                self.bfd.start(now)
         if self.crashed:
             return
         if self.cfg.sa_down == "teardown":
@@ -174,6 +213,8 @@ class Speaker:
             revoked = event.event == "route_revoked"
             self.session.announce(() if revoked else self.cfg.session.advertise, now)
         self.session.handle_timer(now)  # timers due while the gateway was frozen
+        if self.bfd is not None:
+            self.bfd.handle_timer(now)
         self.flush()
 
 
@@ -314,7 +355,7 @@ class BgpNetwork:
         self.speakers: dict[str, Speaker] = {}
         for i, (name, peer) in enumerate(scenario.peers.items()):
             if peer.bgp is not None:
-                self.speakers[name] = Speaker(env, name, resolve(name, peer, 49152 + i), log, seed)
+                self.speakers[name] = Speaker(env, name, resolve(name, peer, 49152 + i, i + 1), log, seed)
         self.groups: dict[str, BgpGroup] = {}
 
     def attach(self, ep: Endpoint) -> Endpoint:
@@ -374,6 +415,14 @@ class BgpNetwork:
                         "auth_failures": sum(x.tcp.auth_failures for x in sessions)},
                 "sources": sp.cfg.sources,
             }
+            if sp.bfd is not None:
+                bfds = [*sp.bfd_history, sp.bfd]
+                out[name]["bfd"] = {"state": sp.bfd.state.label, "interval": sp.bfd.settings.interval,
+                                    "multiplier": sp.bfd.settings.multiplier,
+                                    "detection_time": sp.bfd.detection_time or None,
+                                    "went_down": sum(b.went_down for b in bfds),
+                                    "packets": {"sent": sum(b.sent for b in bfds),
+                                                "received": sum(b.received for b in bfds)}}
         return out
 
     def _on_event(self, e: Event) -> None:

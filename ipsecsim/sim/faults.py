@@ -33,7 +33,7 @@ def _describe(f: FaultConfig) -> dict[str, Any]:
         out["protocol"] = f.protocol
     if f.loss is not None:
         out["loss"] = f.loss if isinstance(f.loss, float) else f.loss.model_dump()
-    for k in ("delay", "jitter", "address", "duration"):
+    for k in ("delay", "jitter", "address", "duration", "inbound", "receive_buffer"):
         if getattr(f, k) is not None:
             out[k] = getattr(f, k)
     if f.set is not None:
@@ -48,7 +48,7 @@ def run_fault(sched: Scheduler, fault: FaultConfig, nodes: dict[str, PeerNode], 
     kind, node = fault.kind, nodes.get(fault.peer or "")
     override: Override | None = None
     if kind == "freeze":
-        node.freeze()  # type: ignore[union-attr]
+        node.freeze(fault.inbound == "queue", fault.receive_buffer)  # type: ignore[union-attr]
     elif kind == "unfreeze":
         node.unfreeze()  # type: ignore[union-attr]
     elif kind == "crash":

@@ -13,7 +13,9 @@ arriving meanwhile queue behind it, and the core's timers wait for the worker to
 frozen during a computation finishes it when thawed; one that crashes loses it.
 
 Faults (sim/faults.py sets them): a frozen peer (a hung VM) processes nothing and drops what
-arrives; its timers fire late, at once, when it is unfrozen. A crashed peer loses all state
+arrives; its timers fire late, at once, when it is unfrozen. A freeze with ``inbound: queue``
+is a stopped process instead: its kernel queues the IKE datagrams that arrive (sim/sockq.py)
+and the peer reads them when thawed. A crashed peer loses all state
 silently (no DELETE is sent) and drops what arrives until it is restarted, when it boots with
 fresh state (``Endpoint.take_over`` hands the hosts' counters to the new core) and starts over
 as configured. While a peer is frozen or crashed, its data plane only accounts the traffic
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..proto.cpu import Cpu
 from ..proto.endpoint import Endpoint
-from ..proto.events import MessageLost
+from ..proto.events import MessageIgnored, MessageLost
 from ..proto.onwire import Datagram
 from ..proto.rng import stream
 from ..proto.settings import PeerSettings
@@ -37,6 +39,7 @@ from ..proto.traffic import EspFluid, EspPacket, FluidFlow, Packet
 from .icmp import IcmpEcho, IcmpStack
 from .log import EventLog
 from .sched import Scheduler
+from .sockq import SocketQueues
 
 if TYPE_CHECKING:
     from .link import Link
@@ -59,6 +62,8 @@ class PeerNode:
         """Items waiting for the worker (only while it computes: ``cpu``)."""
         self.frozen = False
         self.crashed = False
+        self.sockets: SocketQueues | None = None
+        """While frozen with ``inbound: queue``: what the kernel keeps for the stopped daemon."""
         self.icmp = IcmpStack(self)
         self.offered: dict[str, tuple[FluidFlow, float]] = {}
         """The rate each fluid flow currently offers to this peer (re-offered after a reboot)."""
@@ -113,9 +118,12 @@ class PeerNode:
             self.icmp.receive(dgram)
             return
         if self.down:
+            if self.sockets is not None and not self.crashed and self.sockets.offer(dgram):
+                return
             from .link import message_fields
+            reason = "peer_down" if self.crashed else "peer_frozen" if self.sockets is None else "socket_buffer_full"
             self.log.emit(self.sched.now, sender, MessageLost(
-                reason="peer_down" if self.crashed else "peer_frozen", message=message_fields(dgram.message),
+                reason=reason, message=message_fields(dgram.message),
                 retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst))
             return
         self._put(dgram)
@@ -267,8 +275,12 @@ class PeerNode:
         self._after()
 
     # --- faults (sim/faults.py) ----------------------------------------------------------------
-    def freeze(self) -> None:
+    def freeze(self, queue: bool = False, buffer: int | None = None) -> None:
+        """Stop the peer: a hung box (its datagrams are lost) or, with ``queue``, a stopped
+        process whose kernel keeps what arrives, up to ``buffer`` bytes per socket."""
         self.frozen = True
+        if queue and self.sockets is None:
+            self.sockets = SocketQueues(buffer)
         self.ep.set_frozen(True, self.sched.now)
         self._flush()
 
@@ -277,10 +289,26 @@ class PeerNode:
             self.frozen = False
             self.ep.set_frozen(False, self.sched.now)
             self._flush()
+            sockets, self.sockets = self.sockets, None
+            if sockets is not None:
+                self._read_queued(sockets)
             self._resume()
+
+    def _read_queued(self, sockets: SocketQueues) -> None:
+        """The thawed daemon reads what its sockets queued (sim/sockq.py): the worker takes it in
+        that order; a copy of a request read with its original is ignored."""
+        from .link import message_fields
+        for dgram, copy in sockets.drain():
+            if copy:
+                self.log.emit(self.sched.now, self.name, MessageIgnored(reason="already processing", message={
+                    **message_fields(dgram.message), "retransmit": dgram.retransmit, "src": dgram.src,
+                    "dst": dgram.dst}))
+            else:
+                self.inbox.append(dgram)
 
     def crash(self) -> None:
         self.crashed = True
+        self.sockets = None  # the process is gone, and its sockets with it
         self.retiring.clear()  # state lost: nothing finishes its deletes
         self.ep.set_frozen(True, self.sched.now, crashed=True)
         self._flush()

@@ -46,10 +46,20 @@ def _best(e: Event) -> str:
             f"{escape(str(to))}[/] ({escape(str(e.get('reason')))})")
 
 
+def _bfd(e: Event) -> str:
+    to = str(e.get("to"))
+    colour = "bold green" if to == "Up" else "bold red" if e.get("from") == "Up" else "cyan"
+    detect = f", detection time {e.get('detection_time'):g} s" if e.get("detection_time") is not None else ""
+    diag = f", diagnostic {e.get('diag')} {e.get('diag_name')}" if e.get("diag") else ""
+    return (f"[{colour}]BFD {escape(str(e.get('from')))} → {escape(to)}[/] with {escape(str(e.get('neighbor')))} "
+            f"({escape(str(e.get('reason')))}{escape(diag)}{detect})")
+
+
 FORMATTERS: dict[str, Callable[[Event, Any], tuple[str, str]]] = {
     "bgp_state": lambda e, n: (e.peer, _state(e)),
     "bgp_open": lambda e, n: (e.peer, _open(e)),
     "bgp_notification": lambda e, n: (e.peer, _notification(e)),
     "bgp_update": lambda e, n: (e.peer, _update(e)),
     "bgp_best_path": lambda e, n: (e.peer, _best(e)),
+    "bfd_state": lambda e, n: (e.peer, _bfd(e)),
 }

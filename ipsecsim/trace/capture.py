@@ -97,20 +97,123 @@ def _v2_payloads(first: int, body: bytes) -> tuple[str, ...]:
     return tuple(names)
 
 
+@dataclass(frozen=True)
+class Capture:
+    """A capture's IKE messages and when its recording ended."""
+
+    messages: list[CapturedMessage]
+    end: float | None
+    """The end of the recording, seconds after the first IKE message (None: no IKE message)."""
+    end_source: str
+    """Where ``end`` comes from: ``pcapng interface statistics`` (isb_endtime),
+    ``recorder log <file>`` (an ``end of recording`` line of scripts/record-captures) or
+    ``last record`` (the file says nothing later than its last packet)."""
+
+
+def read_capture(path: str | Path) -> Capture:
+    """The IKE messages of a capture file and the end of its recording: a pcapng Interface
+    Statistics Block's isb_endtime (pcapng spec, draft-ietf-opsawg-pcapng 4.6: what dumpcap
+    writes when it stops), else the ``end of recording`` line of the recorder's log beside the
+    capture (``NAME/harness.log`` for ``NAME.pcap``, epoch seconds: scripts/record-captures),
+    else the last record of the file, IKE or not."""
+    path = Path(path)
+    messages, t0, last = _read(path)
+    if t0 is None or last is None:
+        return Capture(messages, None, "last record")
+    for end, source in ((_pcapng_end(path, last), "pcapng interface statistics"), _recorder_end(path)):
+        if end is not None and end >= last:
+            return Capture(messages, round(end - t0, 6), source)
+    return Capture(messages, round(last - t0, 6), "last record")
+
+
+def _recorder_end(path: Path) -> tuple[float | None, str]:
+    log = path.with_suffix("") / "harness.log"
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return None, ""
+    for line in lines:
+        stamp, _, what = line.partition(" ")
+        if what.strip() == "end of recording":
+            try:
+                return float(stamp), f"recorder log {log.parent.name}/{log.name}"
+            except ValueError:
+                return None, ""
+    return None, ""
+
+
+def _pcapng_end(path: Path, last: float) -> float | None:
+    """The latest isb_endtime of a pcapng file's Interface Statistics Blocks (None: none, or
+    not pcapng). The pcapng specification counts it in the interface's if_tsresol (default
+    microseconds); dumpcap 4.0 writes microseconds also for a nanosecond interface (measured:
+    its isb_endtime was 1000 times too small read in nanoseconds), so the first reading that
+    is not before the file's ``last`` record is taken."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if len(data) < 12 or data[:4] != b"\x0a\x0d\x0d\x0a":
+        return None
+    ends: list[float] = []
+    resolutions: list[float] = []
+    order, pos = "<", 0
+    while pos + 12 <= len(data):
+        if data[pos:pos + 4] == b"\x0a\x0d\x0d\x0a":  # a section header: its own byte order and interfaces
+            order = "<" if data[pos + 8:pos + 12] == b"\x4d\x3c\x2b\x1a" else ">"
+            resolutions = []
+        kind, length = struct.unpack_from(order + "II", data, pos)
+        if length < 12 or pos + length > len(data):
+            break
+        body = data[pos + 8:pos + length - 4]
+        if kind == 1:  # Interface Description Block
+            resolution = 1e-6
+            for code, value in _options(body[8:], order):
+                if code == 9 and value:  # if_tsresol
+                    v = value[0]
+                    resolution = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
+            resolutions.append(resolution)
+        elif kind == 5 and len(body) >= 12:  # Interface Statistics Block
+            interface = struct.unpack_from(order + "I", body)[0]
+            for code, value in _options(body[12:], order):
+                if code == 3 and len(value) == 8 and interface < len(resolutions):  # isb_endtime
+                    high, low = struct.unpack(order + "II", value)
+                    ticks = (high << 32) | low
+                    ends += [t for t in (ticks * resolutions[interface], ticks * 1e-6) if last <= t < last + 1e6][:1]
+        pos += length
+    return max(ends) if ends else None
+
+
+def _options(data: bytes, order: str) -> list[tuple[int, bytes]]:
+    out, pos = [], 0
+    while pos + 4 <= len(data):
+        code, length = struct.unpack_from(order + "HH", data, pos)
+        if code == 0:
+            break
+        out.append((code, data[pos + 4:pos + 4 + length]))
+        pos += 4 + length + (-length % 4)
+    return out
+
+
 def read_ike_messages(path: str | Path) -> list[CapturedMessage]:
     """The IKE messages of a capture file in capture order, times relative to the first one."""
+    return _read(Path(path))[0]
+
+
+def _read(path: Path) -> tuple[list[CapturedMessage], float | None, float | None]:
+    """The IKE messages, the absolute time of the first one and of the file's last record."""
     from scapy.error import Scapy_Exception
     from scapy.layers.inet import IP, UDP
     from scapy.layers.inet6 import IPv6
     from scapy.utils import PcapReader
 
-    path = Path(path)
     if not path.is_file():
         raise ConfigError(str(path), "", "no such capture file")
     raw: list[tuple[float, str, str, int, int, bytes]] = []
+    last: float | None = None
     try:
         with PcapReader(str(path)) as reader:
             for pkt in reader:
+                last = float(pkt.time) if last is None else max(last, float(pkt.time))
                 ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
                 udp = pkt.getlayer(UDP)
                 if ip is None or udp is None:
@@ -123,7 +226,7 @@ def read_ike_messages(path: str | Path) -> list[CapturedMessage]:
     except (Scapy_Exception, struct.error, EOFError, ValueError) as e:
         raise ConfigError(str(path), "", f"not a pcap or pcapng capture ({e})") from None
     if not raw:
-        return []
+        return [], None, last
     t0 = raw[0][0]
     out: list[CapturedMessage] = []
     first_sender: dict[tuple[str, str, int], str] = {}
@@ -145,4 +248,4 @@ def read_ike_messages(path: str | Path) -> list[CapturedMessage]:
         out.append(CapturedMessage(round(t - t0, 6), src, dst, sport, dport, major, exchange, response, msg_id,
                                    spi_i.hex(), spi_r.hex(), length, payloads,
                                    hashlib.sha256(data[:length]).digest()))
-    return out
+    return out, t0, last

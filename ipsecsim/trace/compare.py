@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .capture import CapturedMessage
+from .capture import Capture, CapturedMessage
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,10 @@ class Comparison:
     rows: list[tuple[str, WireMessage | None, WireMessage | None]] = field(default_factory=list)
     """In order: ("match", c, s), ("capture_only", c, None), ("simulation_only", None, s)."""
     after_capture: int = 0
-    """Simulated messages later than the end of the capture (not compared)."""
+    """Simulated messages later than the end of the recording (not compared)."""
+    capture_end: float | None = None
+    """The end of the recording, seconds after the capture's first IKE message."""
+    capture_end_source: str = "last record"
     after_run: int = 0
     """Captured messages later than the end of the simulated run (not compared)."""
 
@@ -113,6 +116,8 @@ class Comparison:
             "msg_id_differences": len(self.id_differences()),
             "outside_tolerance": len(self.late_or_early()),
             "largest_deviation": round(largest.dt, 6) if largest else None,
+            "capture_end": self.capture_end,
+            "capture_end_source": self.capture_end_source,
             "simulated_after_capture": self.after_capture,
             "captured_after_run": self.after_run,
             "rows": [{"kind": kind, "captured": c.to_dict() if c else None,
@@ -168,14 +173,18 @@ def from_transmissions(transmissions: Sequence[Any], point: str, addresses: Mapp
 
 
 def align(captured: Sequence[WireMessage], simulated: Sequence[WireMessage], point: str,
-          tolerance: float, run_end: float | None = None) -> Comparison:
-    """Both timelines from their first message. Simulated messages after the capture's end and
-    captured messages after the end of the run (``run_end``, simulated time) are counted, not
-    compared."""
-    result = Comparison(point, tolerance)
+          tolerance: float, run_end: float | None = None, capture_end: float | None = None,
+          capture_end_source: str = "last record") -> Comparison:
+    """Both timelines from their first message. Simulated messages after the end of the
+    recording (``capture_end``, in the capture's time; default: its last message) and captured
+    messages after the end of the run (``run_end``, simulated time) are counted, not compared:
+    neither side can show what happened after it stopped looking."""
+    result = Comparison(point, tolerance, capture_end_source=capture_end_source)
     if captured:
         c0 = captured[0].t
         captured = [_shift(m, c0) for m in captured]
+        end = max(capture_end - c0, captured[-1].t) if capture_end is not None else captured[-1].t
+        result.capture_end = round(end, 6)
     if simulated:
         s0 = simulated[0].t
         simulated = [_shift(m, s0) for m in simulated]
@@ -183,8 +192,8 @@ def align(captured: Sequence[WireMessage], simulated: Sequence[WireMessage], poi
             kept_c = [m for m in captured if m.t <= run_end - s0 + tolerance]
             result.after_run = len(captured) - len(kept_c)
             captured = kept_c
-    if captured:
-        end = captured[-1].t + tolerance
+    if result.capture_end is not None:
+        end = result.capture_end + tolerance
         kept = [m for m in simulated if m.t <= end]
         result.after_capture = len(simulated) - len(kept)
         simulated = kept
@@ -231,20 +240,25 @@ def render(c: Comparison, title: str) -> list[str]:
     if c.id_differences():
         parts.append(f"{len(c.id_differences())} different message ids")
     if c.after_capture:
-        parts.append(f"{c.after_capture} simulated messages after the end of the capture not compared")
+        parts.append(f"{c.after_capture} simulated messages after the end of the recording "
+                     f"({c.capture_end:.3f} s, {c.capture_end_source}) not compared")
     if c.after_run:
         parts.append(f"{c.after_run} captured messages after the end of the run not compared")
     lines.append(("PASS: " if c.passed else "FAIL: ") + ", ".join(parts))
     return lines
 
 
-def compare_run(transmissions: Sequence[Any], capture: Sequence[CapturedMessage], simulated: Mapping[str, str],
-                captured: Mapping[str, str] | None = None, point: str | None = None, tolerance: float = 0.010,
-                file: str | None = None, run_end: float | None = None) -> Comparison:
-    """Compare a run's transmissions (``Result.transmissions``) with a capture. ``simulated``:
-    peer name -> address in the run; ``captured``: peer name -> address as the capture shows it
-    (default: the same); ``point``: the peer where the capture was taken (default: the sender
-    of the capture's first message, where ``dumpcap`` usually runs)."""
+def compare_run(transmissions: Sequence[Any], capture: Sequence[CapturedMessage] | Capture,
+                simulated: Mapping[str, str], captured: Mapping[str, str] | None = None, point: str | None = None,
+                tolerance: float = 0.010, file: str | None = None, run_end: float | None = None) -> Comparison:
+    """Compare a run's transmissions (``Result.transmissions``) with a capture (its messages, or
+    a ``Capture`` with the end of its recording). ``simulated``: peer name -> address in the run;
+    ``captured``: peer name -> address as the capture shows it (default: the same); ``point``:
+    the peer where the capture was taken (default: the sender of the capture's first message,
+    where ``dumpcap`` usually runs)."""
+    end, end_source = None, "last record"
+    if isinstance(capture, Capture):
+        end, end_source, capture = capture.end, capture.end_source, capture.messages
     addresses = captured or simulated
     from ..errors import ConfigError
     names = {a: p for p, a in addresses.items()}
@@ -258,4 +272,4 @@ def compare_run(transmissions: Sequence[Any], capture: Sequence[CapturedMessage]
     elif point not in addresses:
         raise ConfigError(None, "--at", f"{point!r} is not a peer of the scenario; one of {', '.join(addresses)}")
     simulated_messages = from_transmissions(transmissions, point, simulated)
-    return align(from_capture(capture, names), simulated_messages, point, tolerance, run_end)
+    return align(from_capture(capture, names), simulated_messages, point, tolerance, run_end, end, end_source)

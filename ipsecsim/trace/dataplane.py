@@ -7,6 +7,13 @@ in UDP when NAT traversal put the SA there (RFC 3948: the ports of the wire reco
 
 * a ping is an IPv4 ICMP echo request (or the far host's reply) of the configured size
   between the two hosts (RFC 792; ICMP identifier from the flow name, sequence from 1);
+* a BGP session's segment (sim/bgp.py) is an IPv4 TCP segment between the tunnel's inner
+  addresses with its sequence and acknowledgment numbers, flags and the BGP message's octets
+  (proto/bgp/message.py), so Wireshark dissects OPEN, UPDATE, NOTIFICATION and KEEPALIVE
+  once the ESP is decrypted; a session with ``auth_key`` signs each segment with the TCP MD5
+  option (RFC 2385) computed with the sender's key;
+* a BFD Control packet (RFC 5880 4.1) of such a session is an IPv4 UDP datagram to port 3784
+  with TTL 255 (RFC 5881 4, 5);
 * a bulk flow carries IPv4 UDP datagrams of its ``packet_size`` to port 5201 (iperf3's)
   from port 49152 + its index. A fluid has no packets, only a rate: packet ``m`` of a flow
   on an SA leaves when the flow's packet count on that SA reaches ``m``. Only a sample is
@@ -33,9 +40,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from ..proto.bgp.bfd import Datagram as BfdDatagram
+from ..proto.bgp.message import MessageError, decode, type_name
+from ..proto.bgp.tcp import Segment as TcpSegment
 from ..proto.esp_size import fragment_count, too_big
 from ..proto.keylog import EspSaKeys
-from . import esp
+from . import esp, layers
 from .esp import EspPacket as TracePacket
 from .frames import FRAME_SOURCES, LOST_TEXT, PROTO_ESP, PROTO_UDP, Frame, TraceError
 from .keyfile import Cannot, as_sent, esp_names, undecryptable_reason
@@ -213,6 +223,7 @@ def plan(result: Result, opts: TraceOptions) -> Plan:
     """The ESP packets of the run's traffic to write, with their sequence numbers."""
     flows = flow_table(result)
     keys = _sa_keys(result)
+    md5 = md5_keys(result)
     mtu = result.scenario.config.link.mtu
     out = Plan([])
     for d in directions(result).values():
@@ -226,7 +237,7 @@ def plan(result: Result, opts: TraceOptions) -> Plan:
         for rec in d.discrete:
             w: WirePacket = rec.packet
             sa = _keys_for(keys, w.src, w.spi)
-            inner = _inner_discrete(w, flows)
+            inner = _inner_discrete(w, flows, md5)
             note = _with_mtu(_discrete_note(w, flows), w, mtu)
             out.packets.append(Planned(TracePacket(rec.t, sa, w.esp_seq, inner, note), d.sender, w.src, w.dst,
                                        _ports(w.sport, w.dport), rec.lost))
@@ -290,8 +301,22 @@ def _ident(flow: str) -> int:
     return zlib.crc32(flow.removesuffix(":reply").encode()) & 0xFFFF
 
 
-def _inner_discrete(w: WirePacket, flows: dict[str, FlowInfo]) -> bytes:
+def md5_keys(result: Result) -> dict[str, bytes]:
+    """A BGP speaker's inner address -> its TCP MD5 key (``bgp.auth_key``), for RFC 2385 options."""
+    return {p.bgp.local_address: p.bgp.auth_key.encode() for p in result.scenario.config.peers.values()
+            if p.bgp is not None and p.bgp.auth_key is not None}
+
+
+def _inner_discrete(w: WirePacket, flows: dict[str, FlowInfo], md5: dict[str, bytes]) -> bytes:
     p = w.packet
+    if p.kind == "bgp" and isinstance(p.payload, TcpSegment):
+        g = p.payload  # a BGP session's segment between the tunnel's inner addresses (sim/bgp.py)
+        key = md5.get(g.src) if g.auth is not None else None
+        return esp.tcp_segment(g.src, g.dst, g.sport, g.dport, g.seq, g.ack, g.flags, g.data, w.esp_seq, key)
+    if p.kind == "bgp" and isinstance(p.payload, BfdDatagram):
+        d = p.payload  # a BFD Control packet, single hop: TTL 255 (RFC 5881 5)
+        datagram = layers.udp(d.src, d.dst, d.sport, d.dport, d.data)
+        return layers.ipv4(d.src, d.dst, layers.PROTO_UDP, w.esp_seq, datagram, ttl=255)
     if p.kind in ("echo-request", "echo-reply"):
         return esp.icmp_echo(_host(p.src), _host(p.dst), _ident(p.flow), p.seq + 1, p.size, p.kind == "echo-reply")
     info = flows.get(p.flow)
@@ -299,8 +324,27 @@ def _inner_discrete(w: WirePacket, flows: dict[str, FlowInfo]) -> bytes:
     return esp.udp_datagram(_host(p.src), _host(p.dst), BULK_SPORT + index, BULK_DPORT, p.size, p.seq)
 
 
+def _bgp_note(p: Any) -> str:
+    g: TcpSegment = p.payload
+    what = g.flags
+    if g.data:
+        try:
+            what = f"BGP {type_name(decode(g.data))}"
+        except MessageError as e:
+            what = f"{len(g.data)} octets that are not a BGP message ({e})"
+    note = f"{p.flow}: {what} {g.src}:{g.sport} → {g.dst}:{g.dport}"
+    if g.retransmit:
+        note += f" (TCP retransmission {g.retransmit})"
+    return note
+
+
 def _discrete_note(w: WirePacket, flows: dict[str, FlowInfo]) -> str:
     p = w.packet
+    if p.kind == "bgp" and isinstance(p.payload, TcpSegment):
+        return _bgp_note(p)
+    if p.kind == "bgp" and isinstance(p.payload, BfdDatagram):
+        d = p.payload
+        return f"{p.flow}: BFD Control {d.src}:{d.sport} → {d.dst}:{d.dport}"
     if p.kind == "echo-request":
         return f"{p.flow}: ICMP echo request {p.seq + 1} {_host(p.src)} → {_host(p.dst)}, {p.size} B"
     if p.kind == "echo-reply":

@@ -168,6 +168,20 @@ def udp_datagram(src: str, dst: str, sport: int, dport: int, size: int, ident: i
     return layers.ipv4(src, dst, layers.PROTO_UDP, ident, layers.udp(src, dst, sport, dport, _pattern(size - 28)))
 
 
+_TCP_FLAGS = {"SYN": layers.TCP_FLAGS["SYN"], "SYN-ACK": layers.TCP_FLAGS["SYN"] | layers.TCP_FLAGS["ACK"],
+              "ACK": layers.TCP_FLAGS["ACK"], "RST": layers.TCP_FLAGS["RST"] | layers.TCP_FLAGS["ACK"]}
+
+
+def tcp_segment(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: str, data: bytes,
+                ident: int = 0, md5_key: bytes | None = None) -> bytes:
+    """An IPv4 TCP segment as a BGP speaker sends it (``flags``: SYN, SYN-ACK, ACK or RST, the
+    names of proto.bgp.tcp; a segment with data is pushed, PSH+ACK; a reset acknowledges,
+    RST+ACK); ``md5_key``: with the TCP MD5 signature option (RFC 2385)."""
+    bits = _TCP_FLAGS[flags] | (layers.TCP_FLAGS["PSH"] if data else 0)
+    segment = layers.tcp(src, dst, sport, dport, seq, ack, bits, data, md5_key=md5_key)
+    return layers.ipv4(src, dst, layers.PROTO_TCP, ident, segment)
+
+
 def icmp_echo_flow(src: str, dst: str, ident: int, size: int = 84, first_seq: int = 1,
                    reply: bool = False) -> InnerBuilder:
     """ping: the i-th packet is echo request (or reply) number ``first_seq + i``."""

@@ -1,5 +1,5 @@
-"""Header layering for trace packets: Ethernet II, IPv4 (RFC 791), UDP (RFC 768), ICMP echo
-(RFC 792), with their checksums (RFC 1071).
+"""Header layering for trace packets: Ethernet II, IPv4 (RFC 791), UDP (RFC 768), TCP (RFC 9293),
+ICMP echo (RFC 792), with their checksums (RFC 1071).
 
 scapy builds the same bytes (tests compare every field against it) but takes about a
 millisecond per packet (measured: 1.2 ms for Ether/IP/UDP/Raw, 2.1 ms for IP/ICMP), which
@@ -9,12 +9,14 @@ writes the capture files (``trace.pcap``) and reads them back (``trace.dissect``
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import struct
 from functools import lru_cache
 
 ETHERTYPE_IPV4 = 0x0800
-PROTO_ICMP, PROTO_UDP = 1, 17
+PROTO_ICMP, PROTO_TCP, PROTO_UDP = 1, 6, 17
+TCP_FLAGS = {"FIN": 0x01, "SYN": 0x02, "RST": 0x04, "PSH": 0x08, "ACK": 0x10}
 TTL = 64
 
 
@@ -65,3 +67,21 @@ def icmp_echo(ident: int, seq: int, data: bytes, reply: bool = False) -> bytes:
     """ICMP echo request (type 8) or reply (type 0) with its checksum (RFC 792)."""
     body = struct.pack("!BBHHH", 0 if reply else 8, 0, 0, ident & 0xFFFF, seq & 0xFFFF) + data
     return body[:2] + struct.pack("!H", checksum(body)) + body[4:]
+
+
+def tcp(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: int, payload: bytes,
+        window: int = 65535, md5_key: bytes | None = None) -> bytes:
+    """A TCP segment, the checksum over the pseudo-header (RFC 9293 3.1); the acknowledgment
+    number is written as given even without ACK set. With ``md5_key`` it carries the TCP MD5
+    signature option (RFC 2385) after two NOPs, as Linux writes it: the MD5 of the
+    pseudo-header (with the segment's full length), the fixed header with a zero checksum, the
+    data and the key (RFC 2385 2.0)."""
+    opt_len = 20 if md5_key is not None else 0
+    head = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, (5 + opt_len // 4) << 4, flags,
+                       window, 0, 0)
+    pseudo = _addr(src) + _addr(dst) + struct.pack("!BBH", 0, PROTO_TCP, len(head) + opt_len + len(payload))
+    options = b""
+    if md5_key is not None:
+        options = b"\x01\x01\x13\x12" + hashlib.md5(pseudo + head + payload + md5_key).digest()
+    c = checksum(pseudo + head + options + payload)
+    return head[:16] + struct.pack("!H", c) + head[18:] + options + payload

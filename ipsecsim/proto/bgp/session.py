@@ -5,7 +5,9 @@ Timers (RFC 4271 8 and 10): ConnectRetryTimer (``connect_retry``, RFC 4271 10 su
 120 s); HoldTimer: 4 minutes from the TCP connection until the OPEN (8.2.2), then the
 negotiated hold time, the smaller of the two OPENs' (4.2; 0 turns Hold and Keepalive off),
 restarted by every KEEPALIVE or UPDATE received; KeepaliveTimer: the configured keepalive,
-at most a third of the negotiated hold time (4.4, 10). No jitter: the timers fire exactly
+at most a third of the negotiated hold time (4.4, 10), restarted by every KEEPALIVE or UPDATE
+sent (8.2.2), so a speaker that just sent an UPDATE sends its next KEEPALIVE a full keepalive
+interval later. No jitter: the timers fire exactly
 (RFC 4271 10 suggests 75-100 %), so the arithmetic of a scenario is exact.
 
 After the session falls to Idle for any reason but a stop, it starts again by itself
@@ -139,6 +141,17 @@ class BgpSession:
             self._fire(Event.TCP_FAILS, now, f"tunnel interface down ({reason})" if reason else "tunnel interface down")
             self._quiet = False
 
+    def bfd_down(self, now: float, reason: str) -> None:
+        """The session's BFD session went from Up to Down (RFC 5882 3.2, Cisco ``fall-over bfd``):
+        the path is gone, so the session is torn down at once without a word to the peer, as
+        TcpConnectionFails; it starts again by itself ``idle_hold`` later."""
+        if self.state is State.IDLE:
+            return
+        self.tcp.abort(now, rst=False)
+        self._quiet = True
+        self._fire(Event.TCP_FAILS, now, f"BFD session down ({reason})")
+        self._quiet = False
+
     def announce(self, prefixes: tuple[str, ...], now: float) -> None:
         """Advertise ``prefixes`` from now on instead of the current ones: an UPDATE with the
         difference when Established (withdrawn routes and new NLRI)."""
@@ -248,11 +261,12 @@ class BgpSession:
         return None
 
     # --- actions (fsm.py names them) ------------------------------------------------------
-    def _send(self, msg: Message, now: float) -> None:
+    def _send(self, msg: Message, now: float) -> bool:
         if self.tcp.state is not TcpState.ESTABLISHED:
-            return
+            return False
         self.tcp.send(encode(msg), now)
         self.counters.sent[type(msg).__name__.upper()] += 1
+        return True
 
     def _a_start_connect_retry(self, now: float) -> None:
         self.connect_retry_at = now + self.settings.connect_retry
@@ -308,7 +322,11 @@ class BgpSession:
         s = self.settings
         upd = Update(withdrawn, nlri, (s.local_asn,) * (1 + s.as_path_prepend) if nlri else (),
                      s.local_ip if nlri else None, s.med if nlri else None)
-        self._send(upd, now)
+        if self._send(upd, now) and self.state is State.ESTABLISHED:
+            # RFC 4271 8.2.2 (Established): "Each time the local system sends a KEEPALIVE or
+            # UPDATE message, it restarts its KeepaliveTimer, unless the negotiated HoldTime
+            # value is zero" (a zero keepalive leaves the timer off)
+            self._a_restart_keepalive(now)
         self._events.append(BgpUpdate(neighbor=s.peer_ip, direction="sent", advertised=list(nlri),
                                       withdrawn=list(withdrawn), as_path=list(upd.as_path), med=upd.med))
 

@@ -27,6 +27,7 @@ from enum import StrEnum
 RTO_INITIAL = 1.0   # RFC 6298 2.1
 RTO_MIN = 1.0       # RFC 6298 2.4
 HEADER = 40         # IPv4 + TCP header octets, no options
+MD5_OPTION = 20     # NOP, NOP, TCP MD5 signature option (RFC 2385 3.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,9 @@ class Segment:
 
     @property
     def size(self) -> int:
-        return HEADER + len(self.data)
+        """Octets of the IPv4 packet; with ``auth`` the MD5 signature option (RFC 2385: kind 19,
+        length 18) and the two NOPs that align it, as Linux writes it, add 20."""
+        return HEADER + (MD5_OPTION if self.auth is not None else 0) + len(self.data)
 
 
 class TcpState(StrEnum):

@@ -1,5 +1,5 @@
 """Events: what happened, when, at which peer. The vocabulary is documented in docs/events.md,
-which is generated from the typed kinds here (``python -m ipsecsim.proto.events.docgen``).
+which is generated from the typed kinds here (``python -m ipsecsim.eventdocs``).
 
 A core reports ``ep.emit(SomeEvent(...))``; the log keeps an ``Event`` record (``t``,
 ``peer``, ``event``, ``fields``) made from it.

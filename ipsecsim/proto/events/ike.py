@@ -70,7 +70,7 @@ class MessageLost(EventKind):
     KEYS = ("message", "ike_version", "exchange", "response", "msg_id", "payloads", "spi_i", "spi_r")
 
     reason: str
-    """`loss`, `link_down`, `peer_frozen`, `peer_down`, `no_route`, `nat_no_mapping`."""
+    """`loss`, `link_down`, `peer_frozen`, `peer_down`, `no_route`, `nat_no_mapping`, `socket_buffer_full`."""
     message: Mapping[str, Any] = field(metadata=FLATTEN)
     """the message fields of `message_sent`; a lost NAT-keepalive has `message: NAT-keepalive` instead."""
     retransmit: int = ABSENT

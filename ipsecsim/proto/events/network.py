@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .record import ABSENT, EventKind, Values
-from .values import BGP_STATES, DROP_REASONS, FAULT_KINDS
+from .values import BFD_STATES, BGP_STATES, DROP_REASONS, FAULT_KINDS
 
 NAT_T, TRAFFIC, NQA, FAULTS, HA, BGP = ("NAT traversal", "Traffic", "Path health (NQA, health checks)", "Faults",
                                         "HA groups (redundant tunnels)", "BGP over the tunnels")
@@ -219,7 +219,7 @@ class Fault(EventKind):
     """a scheduled fault happens; `peer` is the peer or `link`"""
 
     NAME, SECTION = "fault", FAULTS
-    VALUES: ClassVar[Values] = {"kind": FAULT_KINDS}
+    VALUES: ClassVar[Values] = {"kind": FAULT_KINDS, "inbound": ("drop", "queue")}
 
     kind: str
     """the fault's kind (below)."""
@@ -241,6 +241,10 @@ class Fault(EventKind):
     """the peer's new address."""
     duration: float = ABSENT
     """seconds until the fault is undone."""
+    inbound: str = ABSENT
+    """freeze: `queue`, a freeze that queues what arrives (`drop`, the default, is not shown)."""
+    receive_buffer: float = ABSENT
+    """freeze with `inbound: queue`: each UDP socket's receive buffer, bytes."""
     set: dict[str, Any] = ABSENT
     """the changed settings."""
 
@@ -368,6 +372,30 @@ class BgpUpdate(EventKind):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BfdState(EventKind):
+    """the BFD session with the BGP neighbor changed state (`bgp: {bfd: ...}`, RFC 5880 6.2); from Up to Down
+    it tears the BGP session down"""
+
+    NAME, SECTION = "bfd_state", BGP
+    VALUES: ClassVar[Values] = {"from": BFD_STATES, "to": BFD_STATES, "diag": (0, 1, 2, 3, 7)}
+
+    neighbor: str
+    """the other end's tunnel inner address."""
+    from_: str
+    """the state left (`AdminDown`, `Down`, `Init`, `Up`)."""
+    to: str
+    """the state entered."""
+    diag: int
+    """RFC 5880 4.1: 0 none, 1 Control Detection Time Expired, 3 Neighbor Signaled Session Down."""
+    diag_name: str
+    """the diagnostic's name."""
+    reason: str
+    """a sentence."""
+    detection_time: float = ABSENT
+    """seconds, when it comes Up: the neighbor's Detect Mult x the agreed interval."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BgpBestPath(EventKind):
     """the best path for a flow of a BGP-routed group changed"""
 
@@ -392,10 +420,11 @@ KINDS: tuple[type[EventKind], ...] = (
     TrafficStarted, TrafficStopped, NegotiationTriggered, TrafficDropped,
     NqaProbeSent, NqaProbeLost, NqaState, RouteRevoked, RouteRestored,
     Fault, HaMemberState, HaSwitch,
-    BgpState, BgpOpen, BgpNotification, BgpUpdate, BgpBestPath,
+    BgpState, BgpOpen, BgpNotification, BgpUpdate, BfdState, BgpBestPath,
 )
 
 __all__ = [
+    "BfdState",
     "BgpBestPath",
     "BgpNotification",
     "BgpOpen",

@@ -27,6 +27,9 @@ NOTIFY_NAMES: tuple[str | None, ...] = (None, *_COMMON_NOTIFY, *sorted(
 BGP_STATES = ("Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established")
 """RFC 4271 8.2.2 session states."""
 
+BFD_STATES = ("AdminDown", "Down", "Init", "Up")
+"""RFC 5880 4.1 session states."""
+
 STATUSES = ("ike_sa_not_established", "ike_sa_established", "ipsec_sa_not_established", "ipsec_sa_established")
 """A peer's status (Alibaba ``DescribeVpnConnection`` vocabulary, docs/events.md)."""
 
@@ -34,7 +37,7 @@ EXCHANGES = ("IKE_SA_INIT", "IKE_AUTH", "CREATE_CHILD_SA", "INFORMATIONAL",
              "IDENTITY_PROTECTION", "AGGRESSIVE", "QUICK_MODE", "BASE", "AUTHENTICATION_ONLY", "NEW_GROUP_MODE")
 """IANA exchange type names: IKEv2 (RFC 7296 3.1) and ISAKMP / IKEv1 (RFC 2408 3.1, RFC 2409 5)."""
 
-LOSS_REASONS = ("loss", "link_down", "peer_frozen", "peer_down", "no_route", "nat_no_mapping")
+LOSS_REASONS = ("loss", "link_down", "peer_frozen", "peer_down", "no_route", "nat_no_mapping", "socket_buffer_full")
 """Why a datagram was lost."""
 
 DROP_REASONS = ("no_sa", "negotiating", "sa_expired", "link_down", "peer_down", "unilateral_sa", "loss",

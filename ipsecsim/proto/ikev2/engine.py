@@ -226,7 +226,10 @@ class Ikev2Engine(LifecycleMixin):
         if not self.settings.nat_traversal:
             return []
         spi_r = sa.spi_r if not sa.initiator or sa.proposal else bytes(8)
-        return [N(Notify.NAT_DETECTION_SOURCE_IP, natd_hash(sa.spi_i, spi_r, *sa.local)),
+        # encap: strongSwan ike_natd.c build_natd_payload() fakes the source hash (force_encap),
+        # so the peer sees this side behind a NAT and both move to UDP 4500 and ESP in UDP
+        source = (sa.local[0], 0) if self.settings.encap else sa.local
+        return [N(Notify.NAT_DETECTION_SOURCE_IP, natd_hash(sa.spi_i, spi_r, *source)),
                 N(Notify.NAT_DETECTION_DESTINATION_IP, natd_hash(sa.spi_i, spi_r, *sa.remote))]
 
     def check_natd(self, sa: IkeSa, msg: Message) -> None:
@@ -237,6 +240,8 @@ class Ikev2Engine(LifecycleMixin):
             return
         sa.nat_remote = src.data != natd_hash(msg.spi_i, msg.spi_r, rx.src, rx.sport)
         sa.nat_local = dst.data != natd_hash(msg.spi_i, msg.spi_r, rx.dst, rx.dport)
+        if self.settings.encap and not (sa.nat_local or sa.nat_remote):
+            sa.nat_remote = True  # ike_natd.c: COND_NAT_FAKE, which floats like a NAT (COND_NAT_ANY)
         if sa.nat_local or sa.nat_remote:
             self.emit_sa(sa, NatDetected(local=sa.nat_local, remote=sa.nat_remote))
             if sa.initiator:  # RFC 7296 2.23: IKE_AUTH and everything after from and to UDP 4500

@@ -296,7 +296,19 @@ class LifecycleMixin:
         old.tm.queue.clear()
         for t in moved:
             new.tm.queue.append(t)
+        if moved and self.settings.ike.rekey_handover == "job":
+            # strongSwan ike_rekey.c establish_new(): the new SA's queued tasks run as a job
+            # (lib->processor->queue_job) on another thread, while this one goes on with the old
+            # SA (the rekey response, or the initiator's Delete of the old SA) and sends first
+            self.ep.schedule(now, self.on_handover_job, new.uid)
+            return
         new.tm.initiate(now)
+
+    def on_handover_job(self, now: float, uid: int) -> None:
+        """The exchanges an IKE rekey moved to the new SA start (``adopt``, handover ``job``)."""
+        sa = self.sas.get(uid)
+        if sa is not None and sa.alive:
+            sa.tm.initiate(now)
 
     def retire_ike(self, old: IkeSa, now: float) -> None:
         """The rekey initiator deletes the old IKE SA: INFORMATIONAL { D(IKE) } on it."""
