@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ipsecsim.proto.dpd import TRANSITIONS, Act, DpdInput, DpdMachine, DpdSettings, DpdState
+from ipsecsim.proto.fsm import TransitionError
 
 
 def drive(m: DpdMachine, until: float, inbound=(), traffic=(), ack_after=None):
@@ -28,8 +29,39 @@ def drive(m: DpdMachine, until: float, inbound=(), traffic=(), ack_after=None):
             return out
 
 
-def test_table_is_complete():
-    assert set(TRANSITIONS) == {(s, i) for s in DpdState for i in DpdInput}
+def test_table_is_complete_but_resume_only_once_dead():
+    """Every state x input has a row, except RESUME (action none: watch again after the
+    verdict), which only the DEAD state accepts."""
+    missing = {(s, i) for s in DpdState for i in DpdInput} - set(TRANSITIONS)
+    assert missing == {(DpdState.WATCHING, DpdInput.RESUME), (DpdState.PROBING, DpdInput.RESUME)}
+    m = DpdMachine(DpdSettings(), 0)
+    with pytest.raises(TransitionError, match="DPD: no transition for input resume in state watching"):
+        m.handle(DpdInput.RESUME, 1)
+    assert m.state is DpdState.WATCHING
+
+
+def test_the_answer_to_a_probe_ends_the_round():
+    """RFC 3706 5 / RFC 7296 2.4: the answer to the outstanding probe is proof of life; the
+    machine reports it and watches again, idle clock restarted at the answer."""
+    m = DpdMachine(DpdSettings(delay=30, style="retry", retry_interval=15, retries=3), 0)
+    assert m.handle(DpdInput.TIMER, 30) == [Act.PROBE]
+    assert m.handle(DpdInput.ACK, 30.5) == [Act.ACKED]
+    assert (m.state, m.probes, m.last_inbound, m.deadline()) == (DpdState.WATCHING, 0, 30.5, 60.5)
+    assert m.handle(DpdInput.ACK, 31) == []  # a duplicate answer: only proof of life
+    assert m.last_inbound == 31
+
+
+def test_every_row_moves_only_to_its_outcomes_states():
+    """Every outcome of every row is consistent: a DEAD action leads to DEAD, a PROBE to
+    PROBING (hypothesis below checks that handlers only pick outcomes of their row)."""
+    for (state, inp), (_handler, outcomes) in TRANSITIONS.items():
+        assert outcomes, (state, inp)
+        for acts, nxt in outcomes.values():
+            assert nxt in DpdState
+            if Act.DEAD in acts:
+                assert nxt is DpdState.DEAD
+            if Act.PROBE in acts:
+                assert nxt is DpdState.PROBING
 
 
 def test_huawei_cloud_reading_three_probes_in_all_detects_at_75_s():
@@ -100,12 +132,16 @@ def test_inbound_traffic_defers_probing():
     assert acts[0] == (75, Act.PROBE)
 
 
-def test_dead_is_final():
+def test_dead_is_final_until_resumed():
+    """Only RESUME (action none: the SAs stay, RFC 3706 / RFC 7296 2.4 keep checking) leaves DEAD."""
     m = DpdMachine(DpdSettings(delay=1, style="retry", retry_interval=1, retries=1), 0)
     drive(m, 10)
     assert m.state is DpdState.DEAD
     for inp in DpdInput:
-        assert m.handle(inp, 20) == [] and m.state is DpdState.DEAD
+        if inp is not DpdInput.RESUME:
+            assert m.handle(inp, 20) == [] and m.state is DpdState.DEAD
+    assert m.handle(DpdInput.RESUME, 20) == [] and m.state is DpdState.WATCHING
+    assert (m.probes, m.last_probe, m.deadline()) == (0, None, 21)
 
 
 @pytest.mark.parametrize("bad", [{"mode": "sometimes"}, {"style": "guess"}, {"count": "some"}])
@@ -117,24 +153,36 @@ def test_settings_are_checked(bad):
 settings = st.builds(DpdSettings, mode=st.sampled_from(["periodic", "on-demand"]),
                      delay=st.floats(1, 100), style=st.sampled_from(["liveness", "retry", "timeout"]),
                      retry_interval=st.floats(1, 30), retries=st.integers(1, 10),
-                     count=st.sampled_from(["probes", "retransmissions"]), timeout=st.floats(1, 300))
+                     count=st.sampled_from(["probes", "retransmissions"]), timeout=st.floats(1, 300),
+                     check=st.sampled_from(["idle", "strongswan"]))
 
 
 @given(settings, st.lists(st.tuples(st.sampled_from(list(DpdInput)), st.floats(0, 50)), max_size=40))
 def test_any_input_sequence_keeps_the_machine_consistent(cfg, steps):
-    """h2-style property: every state x input is handled; probes only when probing; the peer is
-    declared dead at most once and only after a probe; deadlines never go backwards past now."""
+    """h2-style property: a (state, input) pair in the table moves to one of its row's outcomes,
+    a pair not in it raises the named error and leaves the state alone; probes only when
+    probing; the peer is declared dead once per life (RESUME starts a new one) and only after a
+    probe or a failed exchange."""
     m = DpdMachine(cfg, 0.0)
     now, deaths = 0.0, 0
     for inp, dt in steps:
         now += dt
+        before = m.state
+        if (before, inp) not in TRANSITIONS:
+            with pytest.raises(TransitionError, match=f"DPD: .* input {inp.value} in state {before.value}"):
+                m.handle(inp, now)
+            assert m.state is before
+            continue
         acts = m.handle(inp, now)
+        assert (tuple(acts), m.state) in set(TRANSITIONS[(before, inp)][1].values())
         assert m.state in DpdState
         if Act.PROBE in acts:
             assert m.state is DpdState.PROBING and m.probes >= 1
         if Act.DEAD in acts:
             deaths += 1
-            assert m.last_probe is not None
+            assert m.last_probe is not None or inp is DpdInput.FAILED
         if m.state is DpdState.DEAD:
             assert m.deadline() is None
-    assert deaths <= 1
+        if inp is DpdInput.RESUME:
+            deaths = 0
+        assert deaths <= 1

@@ -21,18 +21,22 @@ Styles, i.e. what happens after the first probe:
   * ``timeout`` (strongSwan IKEv1): a probe every ``delay`` while idle, never retransmitted;
     dead when ``timeout`` passes without anything received.
 
-The table ``TRANSITIONS`` maps (state, input) to the name of the handler; a missing key is a
-programming error that names state and input (h11 style). Handlers return the actions the
-engine must carry out.
+The table ``TRANSITIONS`` maps (state, input) to a handler and its outcomes: the handler
+updates the machine's clocks and counters and returns its verdict (nothing new, probe, dead);
+the verdict picks the outcome, i.e. the actions the engine must carry out and the next state.
+No handler sets the state. A missing (state, input) is a programming error, raised as
+``fsm.TransitionError`` naming the machine, the state and the input (h11 style).
 """
 
 from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from . import timers
+from .fsm import TransitionError
 
 HISTORY = 256
 
@@ -49,12 +53,22 @@ class DpdInput(enum.Enum):
     TRAFFIC = "traffic"  # this side has outbound traffic to send
     ACK = "ack"  # the probe was answered
     GAVE_UP = "gave_up"  # liveness style: the retransmission schedule of the probe gave up
+    FAILED = "failed"  # an exchange of the IKE SA gave up: it cannot carry requests any more
+    RESUME = "resume"  # action none: the verdict was reported, watch again
 
 
 class Act(enum.Enum):
     PROBE = "probe"  # send a probe (the machine has counted it in ``probes``)
     DEAD = "dead"  # declare the peer dead and apply ``action``
     ACKED = "acked"  # report the acknowledgement
+
+
+class Verdict(enum.Enum):
+    """What a handler decided, where a row has more than one outcome."""
+
+    NONE = "none"  # nothing new: the row's plain outcome
+    PROBE = "probe"  # a probe is due (the handler counted it in ``probes``)
+    DEAD = "dead"  # the peer is dead
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,34 +144,31 @@ class DpdMachine:
 
     # --- the table --------------------------------------------------------------------------
     def handle(self, inp: DpdInput, now: float) -> list[Act]:
+        """Feed one input: the row of (state, input) runs its handler, whose verdict picks the
+        row's outcome: the actions to carry out and the next state."""
         try:
-            name = TRANSITIONS[(self.state, inp)]
+            handler, outcomes = TRANSITIONS[(self.state, inp)]
         except KeyError:
-            raise RuntimeError(f"DPD: no transition for input {inp.value} in state {self.state.value}") from None
-        acts: list[Act] = getattr(self, name)(now)
+            raise TransitionError("DPD", self.state, inp) from None
+        verdict = handler(self, now)
+        if verdict not in outcomes:
+            raise RuntimeError(f"DPD: the row ({self.state.value}, {inp.value}) has no outcome for verdict "
+                               f"{verdict.value}")
+        acts, self.state = outcomes[verdict]
         self.history.append((now, f"{inp.value}->{self.state.value}"))
-        return acts
+        return list(acts)
 
     def fail(self, now: float) -> list[Act]:
         """The liveness exchange itself failed (its retransmissions gave up): whatever the idle
         clock says, the IKE SA can no longer carry requests, so the peer is treated as dead
         (RFC 7296 2.4). Returns [DEAD] unless already dead."""
-        if self.state is DpdState.DEAD:
-            return []
-        self.history.append((now, "failed->dead"))
-        return self._dead(now)
+        return self.handle(DpdInput.FAILED, now)
 
     def resume(self, now: float) -> None:
         """Action ``none`` on a vendor that keeps the SAs: the verdict is reported and the
         machine watches again, its idle clock starting now, so it probes after ``delay`` of
         further silence (RFC 3706 / RFC 7296 2.4 checks liveness while the SA exists)."""
-        self.state, self.probes, self.last_probe = DpdState.WATCHING, 0, None
-        self.last_inbound = max(self.last_inbound, now)
-        self.traffic_waiting = False
-        self.timeouts.clear()
-        if self.cfg.check_job:
-            self.next_check = now + self.cfg.delay
-        self.history.append((now, "resumed->watching"))
+        self.handle(DpdInput.RESUME, now)
 
     def deadline(self) -> float | None:
         """When the machine wants ``TIMER``; None if only an input can move it."""
@@ -181,22 +192,28 @@ class DpdMachine:
             return None  # liveness: the task manager's retransmission schedule decides
         return None
 
-    # --- handlers ---------------------------------------------------------------------------
-    def _heard(self, now: float) -> list[Act]:
+    # --- handlers: each returns its verdict, the row's outcome to apply ----------------------
+    def _heard(self, now: float) -> Verdict:
         self.last_inbound = max(self.last_inbound, now)
         self.traffic_waiting = False
-        return []
+        return Verdict.NONE
 
-    def _heard_while_probing(self, now: float) -> list[Act]:
+    def _answered(self, now: float) -> Verdict:
+        """Proof of life while probing: the round is over."""
         self._heard(now)
-        self.state, self.probes, self.last_probe = DpdState.WATCHING, 0, None
-        return []
+        self.probes, self.last_probe = 0, None
+        return Verdict.NONE
 
-    def _acked(self, now: float) -> list[Act]:
-        self._heard_while_probing(now)
-        return [Act.ACKED]
+    def _resume(self, now: float) -> Verdict:
+        self.probes, self.last_probe = 0, None
+        self.last_inbound = max(self.last_inbound, now)
+        self.traffic_waiting = False
+        self.timeouts.clear()
+        if self.cfg.check_job:
+            self.next_check = now + self.cfg.delay
+        return Verdict.NONE
 
-    def _check_job(self, now: float) -> list[Act]:
+    def _check_job(self, now: float) -> Verdict:
         """strongSwan 5.9.8 ``src/libcharon/sa/ike_sa.c`` ``send_dpd()``, run as a job every
         ``dpd_delay``: if the task manager is busy, ``diff = 0``; otherwise ``diff = now -
         last_in`` in whole seconds of ``time_monotonic()``, and when ``diff >= dpd_delay`` a DPD
@@ -210,8 +227,8 @@ class DpdMachine:
         while self.timeouts and self.timeouts[0][0] <= now:
             _, check = self.timeouts.popleft()
             if not self.inbound_flowing and timers.whole_seconds(self.last_inbound) < check:
-                return self._dead(now)
-        acts: list[Act] = []
+                return Verdict.DEAD
+        verdict = Verdict.NONE
         if self.next_check is not None and now >= self.next_check:
             diff = 0
             # task_manager_v2 busy(): an exchange (our liveness check among them) is in flight
@@ -220,77 +237,89 @@ class DpdMachine:
                 last = now if self.inbound_flowing else self.last_inbound
                 diff = timers.whole_seconds(now) - timers.whole_seconds(last)
                 if diff >= c.delay:
-                    acts = self._probe(now)
+                    verdict = self._probe(now)
                     diff = 0
                     if c.style == "timeout":
                         self.timeouts.append((now + c.timeout - c.delay, timers.whole_seconds(now)))
             self.next_check = now + c.delay - diff
-        return acts
+        return verdict
 
-    def _idle_timer(self, now: float) -> list[Act]:
+    def _idle_timer(self, now: float) -> Verdict:
         if self.cfg.check_job:
             return self._check_job(now)
         if self.inbound_flowing or now < self.last_inbound + self.cfg.delay:
-            return []  # a stale hint: the peer was heard from since
+            return Verdict.NONE  # a stale hint: the peer was heard from since
         if self.cfg.mode == "on-demand" and not (self.traffic_waiting or self.traffic_flowing):
-            return []
+            return Verdict.NONE
         return self._probe(now)
 
-    def _traffic(self, now: float) -> list[Act]:
+    def _traffic(self, now: float) -> Verdict:
         if self.cfg.mode != "on-demand":
-            return []
+            return Verdict.NONE
         self.traffic_waiting = True
         if now >= self.last_inbound + self.cfg.delay:
             return self._probe(now)
-        return []
+        return Verdict.NONE
 
-    def _probe(self, now: float) -> list[Act]:
-        self.state = DpdState.PROBING
+    def _probe(self, now: float) -> Verdict:
         self.probes += 1
         self.last_probe = now
-        return [Act.PROBE]
+        return Verdict.PROBE
 
-    def _probing_timer(self, now: float) -> list[Act]:
+    def _probing_timer(self, now: float) -> Verdict:
         c = self.cfg
         if c.check_job:
             return self._check_job(now)
         assert self.last_probe is not None
         if c.style == "retry":
             if now < self.last_probe + c.retry_interval:
-                return []
+                return Verdict.NONE
             if self.probes >= c.total_probes:
-                return self._dead(now)
+                return Verdict.DEAD
             return self._probe(now)
         if c.style == "timeout":
             if now >= self.last_inbound + c.timeout:
-                return self._dead(now)
+                return Verdict.DEAD
             if now >= self.last_probe + c.delay:
                 return self._probe(now)
-            return []
-        return []
+            return Verdict.NONE
+        return Verdict.NONE
 
-    def _dead(self, now: float) -> list[Act]:
-        self.state = DpdState.DEAD
-        return [Act.DEAD]
-
-    def _nothing(self, now: float) -> list[Act]:
-        return []
+    def _nothing(self, now: float) -> Verdict:
+        return Verdict.NONE
 
 
-TRANSITIONS: dict[tuple[DpdState, DpdInput], str] = {
-    (DpdState.WATCHING, DpdInput.TIMER): "_idle_timer",
-    (DpdState.WATCHING, DpdInput.INBOUND): "_heard",
-    (DpdState.WATCHING, DpdInput.TRAFFIC): "_traffic",
-    (DpdState.WATCHING, DpdInput.ACK): "_heard",  # a late answer to an earlier round
-    (DpdState.WATCHING, DpdInput.GAVE_UP): "_nothing",  # a stale retransmission verdict
-    (DpdState.PROBING, DpdInput.TIMER): "_probing_timer",
-    (DpdState.PROBING, DpdInput.INBOUND): "_heard_while_probing",
-    (DpdState.PROBING, DpdInput.TRAFFIC): "_nothing",
-    (DpdState.PROBING, DpdInput.ACK): "_acked",
-    (DpdState.PROBING, DpdInput.GAVE_UP): "_dead",
-    (DpdState.DEAD, DpdInput.TIMER): "_nothing",
-    (DpdState.DEAD, DpdInput.INBOUND): "_nothing",
-    (DpdState.DEAD, DpdInput.TRAFFIC): "_nothing",
-    (DpdState.DEAD, DpdInput.ACK): "_nothing",
-    (DpdState.DEAD, DpdInput.GAVE_UP): "_nothing",
+Handler = Callable[[DpdMachine, float], "Verdict"]
+Outcomes = Mapping["Verdict", tuple[tuple[Act, ...], DpdState]]
+
+_W, _P, _D = DpdState.WATCHING, DpdState.PROBING, DpdState.DEAD
+_TO_W: Outcomes = {Verdict.NONE: ((), _W)}
+_TO_P: Outcomes = {Verdict.NONE: ((), _P)}
+_TO_D: Outcomes = {Verdict.NONE: ((), _D)}
+_DIE: Outcomes = {Verdict.NONE: ((Act.DEAD,), _D)}
+
+TRANSITIONS: dict[tuple[DpdState, DpdInput], tuple[Handler, Outcomes]] = {
+    # (state, input): (handler, {its verdict: (actions, next state)})
+    (_W, DpdInput.TIMER): (DpdMachine._idle_timer, {Verdict.NONE: ((), _W), Verdict.PROBE: ((Act.PROBE,), _P),
+                                                    Verdict.DEAD: ((Act.DEAD,), _D)}),  # DEAD: a check-job verdict
+    (_W, DpdInput.INBOUND): (DpdMachine._heard, _TO_W),
+    (_W, DpdInput.TRAFFIC): (DpdMachine._traffic, {Verdict.NONE: ((), _W), Verdict.PROBE: ((Act.PROBE,), _P)}),
+    (_W, DpdInput.ACK): (DpdMachine._heard, _TO_W),  # the round already ended (e.g. the peer's own probe came first)
+    (_W, DpdInput.GAVE_UP): (DpdMachine._nothing, _TO_W),  # a stale retransmission verdict
+    (_W, DpdInput.FAILED): (DpdMachine._nothing, _DIE),
+    (_P, DpdInput.TIMER): (DpdMachine._probing_timer, {Verdict.NONE: ((), _P), Verdict.PROBE: ((Act.PROBE,), _P),
+                                                       Verdict.DEAD: ((Act.DEAD,), _D)}),
+    (_P, DpdInput.INBOUND): (DpdMachine._answered, _TO_W),
+    (_P, DpdInput.TRAFFIC): (DpdMachine._nothing, _TO_P),
+    (_P, DpdInput.ACK): (DpdMachine._answered, {Verdict.NONE: ((Act.ACKED,), _W)}),
+    (_P, DpdInput.GAVE_UP): (DpdMachine._nothing, _DIE),
+    (_P, DpdInput.FAILED): (DpdMachine._nothing, _DIE),
+    (_D, DpdInput.TIMER): (DpdMachine._nothing, _TO_D),
+    (_D, DpdInput.INBOUND): (DpdMachine._nothing, _TO_D),
+    (_D, DpdInput.TRAFFIC): (DpdMachine._nothing, _TO_D),
+    (_D, DpdInput.ACK): (DpdMachine._nothing, _TO_D),
+    (_D, DpdInput.GAVE_UP): (DpdMachine._nothing, _TO_D),
+    (_D, DpdInput.FAILED): (DpdMachine._nothing, _TO_D),
+    (_D, DpdInput.RESUME): (DpdMachine._resume, _TO_W),
 }
+"""RESUME is only valid once dead (action ``none``): in any other state it raises ``TransitionError``."""

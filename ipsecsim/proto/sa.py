@@ -1,5 +1,10 @@
 """Security association records shared by IKEv1 and IKEv2 (RFC 4301 SAD entries, as kept
-by the IKE daemon): the CHILD / IPsec SA pair and its lifecycle state."""
+by the IKE daemon): the CHILD / IPsec SA pair and its lifecycle, the table ``CHILD_SA``.
+
+Both IKE versions install a CHILD SA (IKEv1: the IPsec SA pair of a quick mode) once its
+exchange completed, so it starts INSTALLED; a rekey runs while it carries traffic (RFC 7296
+2.8, RFC 2409 5.5 + lifetimes); the new SA replaces it make-before-break (its inbound SA
+stays until the peer's DELETE or ``delete_rekeyed_delay``); then it is deleted."""
 
 from __future__ import annotations
 
@@ -7,17 +12,46 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from .fsm import Table
 from .lifetime import Expiry
 from .proposals import Proposal
 from .ts import TrafficSelector
 
 
 class ChildState(enum.Enum):
-    INSTALLED = "installed"
-    REKEYING = "rekeying"
+    INSTALLED = "installed"  # carries traffic
+    REKEYING = "rekeying"  # carries traffic; a rekey exchange for it runs or waits
     REKEYED = "rekeyed"  # replaced; inbound kept briefly (make-before-break)
-    DELETING = "deleting"
-    DELETED = "deleted"
+    DELETED = "deleted"  # gone from the kernel
+
+
+class ChildInput(enum.Enum):
+    REKEY = "rekey"
+    REKEY_ABORTED = "rekey_aborted"
+    REPLACED = "replaced"
+    DELETE = "delete"
+
+
+_C = ChildState
+CHILD_SA: Table[ChildState, ChildInput] = Table(
+    "CHILD SA", ChildState, ChildInput, _C.INSTALLED,
+    {
+        (_C.INSTALLED, ChildInput.REKEY): _C.REKEYING,
+        (_C.INSTALLED, ChildInput.REPLACED): _C.REKEYED,
+        (_C.INSTALLED, ChildInput.DELETE): _C.DELETED,
+        (_C.REKEYING, ChildInput.REKEY_ABORTED): _C.INSTALLED,
+        (_C.REKEYING, ChildInput.REPLACED): _C.REKEYED,
+        (_C.REKEYING, ChildInput.DELETE): _C.DELETED,
+        (_C.REKEYED, ChildInput.REPLACED): _C.REKEYED,  # the peer's DELETE completes a switch already made
+        (_C.REKEYED, ChildInput.DELETE): _C.DELETED,
+    },
+    {
+        ChildInput.REKEY: "a rekey starts (soft lifetime; IKEv1: or waits for a phase 1)",
+        ChildInput.REKEY_ABORTED: "the rekey failed or was dropped without a new SA: the SA carries on",
+        ChildInput.REPLACED: "a new SA with its selectors took over its outbound traffic",
+        ChildInput.DELETE: "removed: hard lifetime, DELETE sent or received, IKE SA gone, dead peer",
+    })
+"""The CHILD SA lifecycle, shared by IKEv1 (IPsec SAs) and IKEv2 (CHILD SAs). DELETED is final."""
 
 
 @dataclass(slots=True, eq=False)
@@ -71,6 +105,14 @@ class ChildSa:
     @property
     def active(self) -> bool:
         return self.state in (ChildState.INSTALLED, ChildState.REKEYING)
+
+    def can(self, inp: ChildInput) -> bool:
+        """``CHILD_SA`` has a row for ``inp`` in the current state."""
+        return CHILD_SA.allows(self.state, inp)
+
+    def move(self, inp: ChildInput) -> None:
+        """The one way the state changes: ``CHILD_SA``'s row, or ``TransitionError``."""
+        self.state = CHILD_SA.next(self.state, inp)
 
     def describe(self) -> dict[str, Any]:
         return {"spi_in": self.spi_in.hex(), "spi_out": self.spi_out.hex(), "proposal": str(self.proposal),

@@ -35,11 +35,11 @@ from ..events import (
 )
 from ..keylog import child_records
 from ..proposals import Protocol
-from ..sa import ChildSa, ChildState
+from ..sa import ChildInput, ChildSa, ChildState
 from . import doi, wire
 from .flight import Flight
 from .informational import Informational
-from .isakmpsa import IsakmpSa, IsakmpState
+from .isakmpsa import IsakmpInput, IsakmpSa, IsakmpState
 from .lifecycle import Lifecycle
 from .liveness import Liveness
 from .message import PHASE1_EXCHANGES, Exchange, Message, N, Notify
@@ -282,7 +282,8 @@ class Ikev1Engine:
 
     def established(self, sa: IsakmpSa, now: float, initial_contact: bool = False) -> None:
         """Phase 1 is complete; ``initial_contact``: the peer sent INITIAL-CONTACT."""
-        sa.state, sa.established_at = IsakmpState.ESTABLISHED, now
+        sa.move(IsakmpInput.ESTABLISH)
+        sa.established_at = now
         self.half_open.pop((sa.cky_i, sa.remote[0]), None)
         self.attempts = 0
         assert sa.proposal is not None
@@ -337,7 +338,8 @@ class Ikev1Engine:
         return child
 
     def _child_gone(self, c: ChildSa, reason: str) -> None:
-        c.state, c.outbound, c.removed = ChildState.DELETED, False, reason
+        c.move(ChildInput.DELETE)
+        c.outbound, c.removed = False, reason
         self.ep.emit(ChildSaDeleted(ike_version=1, **self.child_label.get(c.uid, {}), spi_in=c.spi_in.hex(),
                                     spi_out=c.spi_out.hex(), reason=reason))
         if c in self.children:
@@ -363,7 +365,8 @@ class Ikev1Engine:
         self.liveness.handover(sa, now)
         if sa.initiator and sa.established_at is None:
             self.ep.schedule(now, self.lifecycle.phase1_gone)  # unless a retry (keyingtries) follows
-        sa.state, sa.dpd = IsakmpState.DESTROYED, None
+        sa.move(IsakmpInput.DESTROY)
+        sa.dpd = None
         sa.p1.stop()
         for qm in sa.quick.values():
             qm.flight.stop()

@@ -4,6 +4,8 @@ the values phase 1 exchanged, its keys and IVs, and the exchanges running on it.
 IKEv1 IPsec SAs are not owned by it: once created they live on in the engine until they
 are deleted or expire, whatever happens to the ISAKMP SA (RFC 2408 2.4 treats the two as
 separate SAs; a Delete of the ISAKMP SA does not delete the IPsec SAs it negotiated).
+Its lifecycle is the table ``ISAKMP_SA``: a phase 1 rekey is a new ISAKMP SA (a
+re-authentication), so the old one only waits for its Delete (``superseded``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..dh import DhKey
 from ..dpd import DpdMachine
+from ..fsm import Table
 from ..keylog import Ikev1Keys
 from ..proposals import Proposal
 from ..sa import UdpEncap
@@ -28,10 +31,29 @@ if TYPE_CHECKING:
 
 
 class IsakmpState(enum.Enum):
-    CONNECTING = "connecting"
+    CONNECTING = "connecting"  # main / aggressive mode in progress
     ESTABLISHED = "established"
-    DELETING = "deleting"
-    DESTROYED = "destroyed"
+    DESTROYED = "destroyed"  # forgotten; final
+
+
+class IsakmpInput(enum.Enum):
+    ESTABLISH = "establish"
+    DESTROY = "destroy"
+
+
+_S = IsakmpState
+ISAKMP_SA: Table[IsakmpState, IsakmpInput] = Table(
+    "ISAKMP SA", IsakmpState, IsakmpInput, _S.CONNECTING,
+    {
+        (_S.CONNECTING, IsakmpInput.ESTABLISH): _S.ESTABLISHED,
+        (_S.CONNECTING, IsakmpInput.DESTROY): _S.DESTROYED,
+        (_S.ESTABLISHED, IsakmpInput.DESTROY): _S.DESTROYED,
+    },
+    {
+        IsakmpInput.ESTABLISH: "the last phase 1 message is sent or verified",
+        IsakmpInput.DESTROY: "gone: Delete sent or received, expired, phase 1 failed, dead peer, INITIAL-CONTACT",
+    })
+"""The IKEv1 ISAKMP SA (phase 1 SA) lifecycle. DESTROYED is final."""
 
 
 @dataclass(slots=True, eq=False)
@@ -101,6 +123,14 @@ class IsakmpSa:
     @property
     def alive(self) -> bool:
         return self.state is not IsakmpState.DESTROYED
+
+    def can(self, inp: IsakmpInput) -> bool:
+        """``ISAKMP_SA`` has a row for ``inp`` in the current state."""
+        return ISAKMP_SA.allows(self.state, inp)
+
+    def move(self, inp: IsakmpInput) -> None:
+        """The one way the state changes: ``ISAKMP_SA``'s row, or ``TransitionError``."""
+        self.state = ISAKMP_SA.next(self.state, inp)
 
     @property
     def established(self) -> bool:

@@ -36,13 +36,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..events import ChildSaRekeyed, IkeSaRekeyed, RekeyRetry, SaEvent, SaExpired
 from ..lifetime import Lifetime, Limit, retry_delay
-from ..sa import ChildSa, ChildState
+from ..sa import ChildInput, ChildSa, ChildState
 
 if TYPE_CHECKING:
     from .engine import Ikev1Engine
     from .isakmpsa import IsakmpSa
-
-LIVE = (ChildState.INSTALLED, ChildState.REKEYING)
 
 
 def negotiated(limit: Limit, life: float | None) -> Limit:
@@ -73,13 +71,14 @@ class Lifecycle:
     def installed(self, child: ChildSa, rekey_of: ChildSa | None, now: float) -> list[ChildSa]:
         """A new IPsec SA pair is installed: it takes the outbound traffic of the SAs with the
         same selectors (returned), and its lifetime starts."""
-        olds = [c for c in self.e.children if c is not child and c.state in LIVE
+        olds = [c for c in self.e.children if c is not child and c.active
                 and c.local_ts == child.local_ts and c.remote_ts == child.remote_ts]
-        if rekey_of is not None and rekey_of.state in LIVE and rekey_of not in olds:
+        if rekey_of is not None and rekey_of.active and rekey_of not in olds:
             olds.append(rekey_of)
         for old in olds:
             counters = self.e.ep.traffic.sa_counters(old, now)
-            old.state, old.outbound = ChildState.REKEYED, False
+            old.move(ChildInput.REPLACED)
+            old.outbound = False
             if old.uid in self.waiting:
                 self.waiting.remove(old.uid)
             self.emit_child(child, ChildSaRekeyed(old_spi_in=old.spi_in.hex(), old_spi_out=old.spi_out.hex(),
@@ -123,7 +122,7 @@ class Lifecycle:
                                          limit=round(limit, 6) if by == "time" and limit is not None else limit))
 
     def child_soft(self, child: ChildSa, by: str, now: float) -> None:
-        if child.state is not ChildState.INSTALLED:
+        if not child.can(ChildInput.REKEY):
             return  # already being rekeyed, or replaced by the peer's rekey
         self._expired(child, "soft", by)
         self.rekey(child, now)
@@ -139,9 +138,9 @@ class Lifecycle:
 
     def rekey(self, child: ChildSa, now: float) -> None:
         """Quick mode for the selectors of ``child`` under the newest ISAKMP SA, or a phase 1 first."""
-        if child.state is not ChildState.INSTALLED:
+        if not child.can(ChildInput.REKEY):
             return
-        child.state = ChildState.REKEYING
+        child.move(ChildInput.REKEY)
         sa = self.e.usable_sa()
         if sa is not None:
             self.e.quick.queue(sa, child.local_ts[0], child.remote_ts[0], now, rekey_of=child)
@@ -152,9 +151,9 @@ class Lifecycle:
 
     def rekey_failed(self, child: ChildSa, now: float) -> None:
         """The quick mode (or the phase 1 it needed) failed: try again in 10-30 s."""
-        if child.state is not ChildState.REKEYING:
+        if not child.can(ChildInput.REKEY_ABORTED):
             return
-        child.state = ChildState.INSTALLED
+        child.move(ChildInput.REKEY_ABORTED)
         if child.uid in self.waiting:
             self.waiting.remove(child.uid)
         delay = retry_delay(self.e.ep.rng)
@@ -163,7 +162,7 @@ class Lifecycle:
 
     def on_rekey_retry(self, now: float, uid: int) -> None:
         child = self.by_uid.get(uid)
-        if child is not None and child.state is ChildState.INSTALLED:
+        if child is not None and child.can(ChildInput.REKEY):
             self.rekey(child, now)
 
     def abandon(self, sa: IsakmpSa, reason: str, now: float) -> None:
@@ -172,12 +171,12 @@ class Lifecycle:
         children = [q.rekey_of for q in sa.quick.values() if q.initiator and not q.done and q.rekey_of is not None]
         children += [c for *_, c in self.e.quick.pending.get(sa.uid, ()) if c is not None]
         for child in children:
-            if child.state is not ChildState.REKEYING:
+            if not child.can(ChildInput.REKEY_ABORTED):
                 continue
             if reason == "retransmit_timeout":
                 self.rekey_failed(child, now)
             else:
-                child.state = ChildState.INSTALLED
+                child.move(ChildInput.REKEY_ABORTED)
                 self.e.ep.schedule(now, self.on_rekey_retry, child.uid)  # after ``sa`` is gone
 
     def phase1_gone(self, now: float) -> None:

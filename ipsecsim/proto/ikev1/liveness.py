@@ -114,10 +114,11 @@ class Liveness:
         return [sa for sa in self.e.sas.values() if sa.dpd is not None and sa.alive]
 
     # --- inputs ----------------------------------------------------------------------------
-    def heard(self, now: float) -> None:
-        """An authenticated message from the peer arrived."""
+    def heard(self, now: float, acked: IsakmpSa | None = None) -> None:
+        """An authenticated message from the peer arrived; if it is the R-U-THERE-ACK our probe
+        on ``acked`` waited for, that machine is fed the ACK (once), the others INBOUND."""
         for sa in self._machines():
-            self._feed(sa, DpdInput.INBOUND, now)
+            self._feed(sa, DpdInput.ACK if sa is acked else DpdInput.INBOUND, now)
 
     def esp_inbound(self, now: float, flowing: bool | None) -> None:
         """ESP from the peer: a packet (``flowing`` None) or a change of the inbound fluid flows."""
@@ -262,7 +263,5 @@ class Liveness:
             return
         e.received(msg, dgram)
         sa.dpd_pending = None
-        self.heard(now)
+        self.heard(now, acked=sa)
         e.emit_sa(sa, DpdProbeAcked(seq=seq))
-        if sa.dpd is not None:
-            self._feed(sa, DpdInput.ACK, now)

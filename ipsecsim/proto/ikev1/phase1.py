@@ -15,10 +15,10 @@ Wire narration (strongSwan notation):
       2  R->I  [ SA KE No ID HASH V V NAT-D NAT-D ] HASH_R in the clear
       3  I->R  E[ HASH NAT-D NAT-D [N(INITIAL_CONTACT)] ]   HASH_I
 
-Each (mode, role, message number) has one handler in ``Phase1.handlers``; ``sa.next_msg``
-says which message this side expects. ``ike.mode`` chooses what a peer initiates; as a
-responder it answers either mode (as strongSwan and Cisco do for main mode), without
-strongSwan's default refusal of aggressive mode with PSK as a responder.
+Each (mode, role, message number) has one handler and the message expected next in the table
+``FLIGHTS``; ``sa.next_msg`` says which message this side expects. ``ike.mode`` chooses what
+a peer initiates; as a responder it answers either mode (as strongSwan and Cisco do for main
+mode), without strongSwan's default refusal of aggressive mode with PSK as a responder.
 
 With different pre-shared keys the two sides derive different SKEYID_e: in main mode the
 responder cannot decrypt message 5 (PAYLOAD_MALFORMED, like strongSwan's "message parsing
@@ -67,7 +67,7 @@ ENCRYPTED = {("main", 5), ("main", 6), ("aggressive", 3)}
 CONTENT = {("main", 5): "IDii, HASH_I", ("main", 6): "IDir, HASH_R", ("aggressive", 3): "HASH_I"}
 LAST = {"main": 6, "aggressive": 3}
 
-Handler = Callable[["IsakmpSa", Message, "Datagram", float], None]
+Handler = Callable[["Phase1", "IsakmpSa", Message, "Datagram", float], bool]
 
 
 def vendor_ids(natt: bool = True) -> list[Payload]:
@@ -86,13 +86,6 @@ def natd_hash(sa: IsakmpSa, addr: str, port: int) -> bytes:
 class Phase1:
     def __init__(self, engine: Ikev1Engine):
         self.e = engine
-        self.handlers: dict[tuple[str, bool, int], Handler] = {
-            ("main", False, 1): self.r_mm1, ("main", True, 2): self.i_mm2,
-            ("main", False, 3): self.r_mm3, ("main", True, 4): self.i_mm4,
-            ("main", False, 5): self.r_mm5, ("main", True, 6): self.i_mm6,
-            ("aggressive", False, 1): self.r_am1, ("aggressive", True, 2): self.i_am2,
-            ("aggressive", False, 3): self.r_am3,
-        }
 
     def vendor_ids(self) -> list[Payload]:
         return vendor_ids(self.e.settings.nat_traversal)
@@ -112,8 +105,8 @@ class Phase1:
             e.ignore(hdr, dgram, "late retransmission of an earlier phase 1 message")
             return
         n = sa.next_msg
-        handler = self.handlers.get((sa.mode, sa.initiator, n))
-        if handler is None:
+        row = FLIGHTS.get((sa.mode, sa.initiator, n))
+        if row is None:
             e.ignore(hdr, dgram, "phase 1 already complete" if n > LAST[sa.mode] else
                      f"unexpected phase 1 message (expecting message {n})")
             return
@@ -135,7 +128,9 @@ class Phase1:
             sa.iv.advance(0, raw)
         sa.p1.accepted(raw, msg)
         e.received(msg, dgram)
-        handler(sa, msg, dgram, now)
+        handler, then = row
+        if handler(self, sa, msg, dgram, now):
+            sa.next_msg = then
 
     def fail(self, sa: IsakmpSa, notify: Notify, reason: str, now: float, tell: bool = True) -> None:
         """Phase 1 cannot complete: report, tell the peer in an INFORMATIONAL, drop the SA."""
@@ -329,80 +324,80 @@ class Phase1:
         sa.next_msg = 2
 
     # --- main mode --------------------------------------------------------------------------
-    def r_mm1(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> None:
+    def r_mm1(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
         t = self._choose(sa, msg, now)
         if t is None:
-            return
-        sa.next_msg = 3
+            return False
         self._send(sa, [SA((SaProposal(1, Protocol.IKE, b"", (t,)),)), *self.vendor_ids()], now, armed=False)
+        return True
 
-    def i_mm2(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> None:
+    def i_mm2(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
         if not self._accept_choice(sa, msg, now):
-            return
+            return False
         sa.g_xi, sa.nonce_i = self._new_dh(sa), self._nonce()
-        sa.next_msg = 4
         self._send(sa, [KE(sa.g_xi), Nonce(sa.nonce_i), *self._natd(sa)], now, armed=True)
+        return True
 
-    def r_mm3(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> None:
+    def r_mm3(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
         kn = self._kn(sa, msg, now)
         if kn is None:
-            return
+            return False
         sa.g_xi, sa.nonce_i = kn[0].data, kn[1].data
         sa.g_xr, sa.nonce_r = self._new_dh(sa), self._nonce()
         if not self._derive(sa, sa.g_xi, now):
-            return
+            return False
         self._check_natd(sa, msg, dgram)
-        sa.next_msg = 5
         self._send(sa, [KE(sa.g_xr), Nonce(sa.nonce_r), *self._natd(sa)], now, armed=False)
+        return True
 
-    def i_mm4(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> None:
+    def i_mm4(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
         kn = self._kn(sa, msg, now)
         if kn is None:
-            return
+            return False
         sa.g_xr, sa.nonce_r = kn[0].data, kn[1].data
         if not self._derive(sa, sa.g_xr, now):
-            return
+            return False
         self._check_natd(sa, msg, dgram)
         self.e.nat_float(sa)  # RFC 3947 4: behind a NAT, message 5 on goes from and to UDP 4500
         assert sa.keys is not None
         idp = doi.id_from_identity(self.e.settings.local_identity)
         h = sa.keys.hash_i(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, idp.body)
-        sa.next_msg = 6
         self._send(sa, [idp, HASH(h), *self._initial_contact(sa)], now, armed=True, encrypted=True)
+        return True
 
-    def r_mm5(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> None:
+    def r_mm5(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
         idp, h = msg.first(ID), msg.first(HASH)
         if not isinstance(idp, ID) or not isinstance(h, HASH):
             self.fail(sa, Notify.INVALID_PAYLOAD_TYPE, "message 5 lacks IDii or HASH_I", now)
-            return
+            return False
         if not self._peer_id(sa, idp, now):
-            return
+            return False
         assert sa.keys is not None
         if h.data != sa.keys.hash_i(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, msg.body_of(idp)):
             self.fail(sa, Notify.INVALID_HASH_INFORMATION, "HASH_I does not verify (RFC 2409 5): the pre-shared "
                       "keys differ", now)
-            return
+            return False
         self._established(sa, msg, now)
         mine = doi.id_from_identity(self.e.settings.local_identity)
         hr = sa.keys.hash_r(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, mine.body)
-        sa.next_msg = 7
         self._send(sa, [mine, HASH(hr)], now, armed=False, encrypted=True)
+        return True
 
-    def i_mm6(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> None:
+    def i_mm6(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
         idp, h = msg.first(ID), msg.first(HASH)
         if not isinstance(idp, ID) or not isinstance(h, HASH):
             self._reject_established_peer(sa, Notify.INVALID_PAYLOAD_TYPE, "message 6 lacks IDir or HASH_R", now)
-            return
+            return False
         assert sa.keys is not None
         if not self._peer_id(sa, idp, now, self._reject_established_peer):
-            return
+            return False
         if h.data != sa.keys.hash_r(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, msg.body_of(idp)):
             self._reject_established_peer(sa, Notify.INVALID_HASH_INFORMATION,
                                           "HASH_R does not verify (RFC 2409 5): the pre-shared keys differ", now)
-            return
-        sa.next_msg = 7
+            return False
         self._established(sa, msg, now)
         self.e.quick.start(sa, now)
+        return True
 
     def _reject_established_peer(self, sa: IsakmpSa, notify: Notify, reason: str, now: float) -> None:
         """The responder already considers the ISAKMP SA up after message 6: delete it
@@ -412,71 +407,90 @@ class Phase1:
         self.e.destroy(sa, notify.name.lower(), now)
 
     # --- aggressive mode --------------------------------------------------------------------
-    def r_am1(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> None:
+    def r_am1(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
         t = self._choose(sa, msg, now)
         if t is None:
-            return
+            return False
         kn, idp = self._kn(sa, msg, now), msg.first(ID)
         if kn is None:
-            return
+            return False
         if not isinstance(idp, ID):
             self.fail(sa, Notify.INVALID_PAYLOAD_TYPE, "aggressive mode message 1 lacks IDii", now)
-            return
+            return False
         if not self._peer_id(sa, idp, now):
-            return
+            return False
         sa.g_xi, sa.nonce_i, sa.id_i = kn[0].data, kn[1].data, msg.body_of(idp)
         sa.g_xr, sa.nonce_r = self._new_dh(sa), self._nonce()
         if not self._derive(sa, sa.g_xi, now):
-            return
+            return False
         assert sa.keys is not None
         mine = doi.id_from_identity(self.e.settings.local_identity)
         hr = sa.keys.hash_r(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, mine.body)
-        sa.next_msg = 3
         # three-message exchange: the responder retransmits message 2 until message 3 arrives
         self._send(sa, [SA((SaProposal(1, Protocol.IKE, b"", (t,)),)), KE(sa.g_xr), Nonce(sa.nonce_r), mine,
                         HASH(hr), *self.vendor_ids(), *self._natd(sa)], now, armed=True)
+        return True
 
-    def i_am2(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> None:
+    def i_am2(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
         if not self._accept_choice(sa, msg, now):
-            return
+            return False
         assert sa.proposal is not None and sa.dh is not None
         if sa.proposal.dh[0].ikev2_id != sa.dh.group:
             self.fail(sa, Notify.NO_PROPOSAL_CHOSEN, f"responder chose DH group {sa.proposal.dh[0].name}, but our "
                       f"KE payload is for group {sa.dh.group} (RFC 2409 5.4: not negotiable)", now)
-            return
+            return False
         kn, idp, h = self._kn(sa, msg, now), msg.first(ID), msg.first(HASH)
         if kn is None:
-            return
+            return False
         if not isinstance(idp, ID) or not isinstance(h, HASH):
             self.fail(sa, Notify.INVALID_PAYLOAD_TYPE, "aggressive mode message 2 lacks IDir or HASH_R", now)
-            return
+            return False
         sa.g_xr, sa.nonce_r = kn[0].data, kn[1].data
         if not self._derive(sa, sa.g_xr, now) or not self._peer_id(sa, idp, now):
-            return
+            return False
         assert sa.keys is not None
         if h.data != sa.keys.hash_r(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, msg.body_of(idp)):
             self.fail(sa, Notify.INVALID_HASH_INFORMATION, "HASH_R in aggressive mode message 2 does not verify "
                       "(RFC 2409 5): the pre-shared keys differ", now)
-            return
+            return False
         self._check_natd(sa, msg, dgram)
         self.e.nat_float(sa)  # RFC 3947 4: behind a NAT, message 3 goes from and to UDP 4500
         hi = sa.keys.hash_i(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, sa.id_i)
         payloads: list[Payload] = [HASH(hi), *self._natd(sa), *self._initial_contact(sa)]
-        sa.next_msg = 4
         self._established(sa, msg, now)
         self._send(sa, payloads, now, armed=False, encrypted=True)
         self.e.quick.start(sa, now)
+        return True
 
-    def r_am3(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> None:
+    def r_am3(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
         h = msg.first(HASH)
         if not isinstance(h, HASH):
             self.fail(sa, Notify.INVALID_PAYLOAD_TYPE, "aggressive mode message 3 lacks HASH_I", now)
-            return
+            return False
         assert sa.keys is not None
         if h.data != sa.keys.hash_i(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, sa.id_i):
             self.fail(sa, Notify.INVALID_HASH_INFORMATION, "HASH_I does not verify (RFC 2409 5): the pre-shared "
                       "keys differ", now)
-            return
+            return False
         self._check_natd(sa, msg, dgram)
-        sa.next_msg = 4
         self._established(sa, msg, now)
+        return True
+
+
+FLIGHTS: dict[tuple[str, bool, int], tuple[Handler, int]] = {
+    # (mode, this side initiated, message expected): (its handler, message expected next)
+    ("main", False, 1): (Phase1.r_mm1, 3),
+    ("main", True, 2): (Phase1.i_mm2, 4),
+    ("main", False, 3): (Phase1.r_mm3, 5),
+    ("main", True, 4): (Phase1.i_mm4, 6),
+    ("main", False, 5): (Phase1.r_mm5, 7),
+    ("main", True, 6): (Phase1.i_mm6, 7),
+    ("aggressive", False, 1): (Phase1.r_am1, 3),
+    ("aggressive", True, 2): (Phase1.i_am2, 4),
+    ("aggressive", False, 3): (Phase1.r_am3, 4),
+}
+"""Phase 1 as one table. The state is ``sa.next_msg``, the message this side expects (an
+initiator starts expecting message 2, after ``start`` sent message 1); past the last message
+(7 main, 4 aggressive) the exchange is complete. A handler returns True when the message
+advanced the exchange (False: it did not, and the handler reported why). A message the table
+has no row for is the peer's error: it is ignored with the reason (``Phase1.receive``)."""

@@ -92,9 +92,6 @@ class QuickModes:
     def __init__(self, engine: Ikev1Engine):
         self.e = engine
         self.pending: dict[int, deque[tuple[TrafficSelector, TrafficSelector, ChildSa | None]]] = {}
-        self.handlers: dict[tuple[bool, int], Callable[[IsakmpSa, QuickMode, Message, float], None]] = {
-            (False, 1): self.r_qm1, (True, 2): self.i_qm2, (False, 3): self.r_qm3,
-        }
 
     # --- initiator --------------------------------------------------------------------------
     def start(self, sa: IsakmpSa, now: float) -> None:
@@ -112,7 +109,7 @@ class QuickModes:
         self._next(sa, now)
 
     def _covered(self, lt: TrafficSelector, rt: TrafficSelector) -> bool:
-        return any(c.state in (ChildState.INSTALLED, ChildState.REKEYING) and _overlap(lt, rt, c.local_ts[0],
+        return any(c.active and _overlap(lt, rt, c.local_ts[0],
                                                                                   c.remote_ts[0])
                    for c in self.e.children)
 
@@ -228,8 +225,8 @@ class QuickModes:
         if fresh:
             qm = self._new(sa, hdr.msg_id, False, TrafficSelector(0, 0), TrafficSelector(0, 0))
         assert qm is not None and sa.iv is not None
-        handler = self.handlers.get((qm.initiator, qm.next_msg))
-        if handler is None:
+        row = FLIGHTS.get((qm.initiator, qm.next_msg))
+        if row is None:
             e.ignore(hdr, dgram, "unexpected quick mode message")
             return
         sa.iv.advance(qm.mid, raw)
@@ -238,7 +235,9 @@ class QuickModes:
         if not isinstance(msg.payloads[0] if msg.payloads else None, HASH):
             self._refuse(sa, qm, Notify.INVALID_HASH_INFORMATION, "quick mode message does not start with HASH", now)
             return
-        handler(sa, qm, msg, now)
+        handler, then = row
+        if handler(self, sa, qm, msg, now):
+            qm.next_msg = then
 
     def _refuse(self, sa: IsakmpSa, qm: QuickMode, notify: Notify, reason: str, now: float,
                 tell: bool = True) -> None:
@@ -273,17 +272,17 @@ class QuickModes:
             self._finish(sa, qm, now, drop=not qm.initiator)
 
     # --- responder: message 1 ---------------------------------------------------------------
-    def r_qm1(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> None:
+    def r_qm1(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
         e = self.e
         s = e.settings
         assert sa.keys is not None
         if msg.payloads[0].data != sa.keys.hash1(qm.mid, _rest(msg)):  # type: ignore[union-attr]
             self._refuse(sa, qm, Notify.INVALID_HASH_INFORMATION, "HASH(1) does not verify", now)
-            return
+            return False
         sa_p, nonce = msg.first(SA), msg.first(Nonce)
         if not isinstance(sa_p, SA) or not isinstance(nonce, Nonce):
             self._refuse(sa, qm, Notify.INVALID_PAYLOAD_TYPE, "quick mode message 1 lacks SA or Ni", now)
-            return
+            return False
         if sa_p.proposals:
             qm.spi_i = sa_p.proposals[0].spi
         ids = msg.all(ID)
@@ -296,11 +295,11 @@ class QuickModes:
                 raise doi.DoiError(f"{len(ids)} ID payloads, expected IDci and IDcr")
         except doi.DoiError as ex:
             self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, str(ex), now)
-            return
+            return False
         answer = select_ids(s.child.ts_policy, tsi, tsr, s.child.remote_ts, s.child.local_ts)
         if isinstance(answer, str):
             self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, answer, now)
-            return
+            return False
         offered: list[tuple[SaProposal, Transform, Proposal, Lifetime]] = []
         for sp in sa_p.proposals:
             if sp.protocol != Protocol.ESP or len(sp.spi) != 4:
@@ -317,7 +316,7 @@ class QuickModes:
             shown = ", ".join(str(o[2]) for o in offered) or "nothing usable"
             self._refuse(sa, qm, Notify.NO_PROPOSAL_CHOSEN, f"no configured ESP proposal "
                          f"({', '.join(map(str, s.child.proposals))}) matches the offered ({shown})", now)
-            return
+            return False
         idx, chosen = choice
         sp, t, _, proposed = offered[idx - 1]
         qm.spi_i = sp.spi
@@ -325,19 +324,19 @@ class QuickModes:
         dec = lifetime.decide(s.ike.lifetime_policy, proposed, own)
         if not dec.ok:
             self._refuse(sa, qm, Notify.NO_PROPOSAL_CHOSEN, f"IPsec SA lifetime: {dec.reason}", now)
-            return
+            return False
         payloads_tail: list[Payload] = []
         if chosen.dh:
             ke = msg.first(KE)
             if not isinstance(ke, KE):
                 self._refuse(sa, qm, Notify.INVALID_PAYLOAD_TYPE, "PFS proposal without KE payload", now)
-                return
+                return False
             qm.dh = dh.generate(chosen.dh[0].ikev2_id, e.ep.rng)
             try:
                 qm.g_qm = dh.shared_secret(qm.dh, ke.data)
             except dh.DhError as ex:
                 self._refuse(sa, qm, Notify.INVALID_KEY_INFORMATION, f"PFS KE payload unusable: {ex}", now)
-                return
+                return False
             payloads_tail.append(KE(qm.dh.public))
         if dec.reason:
             e.emit_sa(sa, LifetimeNegotiated(phase="child", policy=s.ike.lifetime_policy,
@@ -354,20 +353,20 @@ class QuickModes:
             attrs = doi.life_attrs(dec.claimed, doi.P2_LIFE_TYPE, doi.P2_LIFE_DURATION)
             payloads.append(N(Notify.RESPONDER_LIFETIME, Protocol.ESP, qm.spi_r, wire.encode_attrs(tuple(attrs))))
         self._send(sa, qm, 2, payloads, now, armed=True)  # three-message exchange: retransmit until message 3
-        qm.next_msg = 3
+        return True
 
     # --- initiator: message 2 ---------------------------------------------------------------
-    def i_qm2(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> None:
+    def i_qm2(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
         e = self.e
         s = e.settings
         assert sa.keys is not None
         if msg.payloads[0].data != sa.keys.hash2(qm.mid, qm.nonce_i, _rest(msg)):  # type: ignore[union-attr]
             self._refuse(sa, qm, Notify.INVALID_HASH_INFORMATION, "HASH(2) does not verify", now)
-            return
+            return False
         nonce = msg.first(Nonce)
         if not isinstance(nonce, Nonce):
             self._refuse(sa, qm, Notify.INVALID_PAYLOAD_TYPE, "quick mode message 2 lacks Nr", now)
-            return
+            return False
         sa_p = msg.first(SA)
         chosen = None
         if isinstance(sa_p, SA) and len(sa_p.proposals) == 1 and len(sa_p.proposals[0].transforms) == 1:
@@ -378,7 +377,7 @@ class QuickModes:
         if chosen is None or mode != e.encap_mode(sa) or not is_subset(chosen, s.child.proposals):
             self._refuse(sa, qm, Notify.NO_PROPOSAL_CHOSEN, f"responder chose {chosen or 'something'}, which was "
                          f"not offered", now)
-            return
+            return False
         assert isinstance(sa_p, SA)
         qm.spi_r, qm.nonce_r, qm.proposal = sa_p.proposals[0].spi, nonce.data, chosen
         if chosen.dh:
@@ -389,25 +388,25 @@ class QuickModes:
                 qm.g_qm = dh.shared_secret(qm.dh, ke.data)
             except dh.DhError as ex:
                 self._refuse(sa, qm, Notify.INVALID_KEY_INFORMATION, f"PFS KE payload unusable: {ex}", now)
-                return
+                return False
         ids = msg.all(ID)
         if len(ids) == 2:
             try:
                 tsi, tsr = doi.ts_from_id(ids[0]), doi.ts_from_id(ids[1])  # type: ignore[arg-type]
             except doi.DoiError as ex:
                 self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, str(ex), now)
-                return
+                return False
             # strongSwan quick_mode.c get_ts: the responder's choice must lie within ours
             if not narrow((tsi,), (qm.tsi,)) == (tsi,) or not narrow((tsr,), (qm.tsr,)) == (tsr,):
                 self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, f"responder answered IDci {tsi} / IDcr {tsr}, "
                              f"not within the proposed {qm.tsi} / {qm.tsr}", now)
-                return
+                return False
             qm.tsi, qm.tsr = tsi, tsr
         qm.life = self._initiator_life(sa, returned.with_ipsec_default(), msg.notify(Notify.RESPONDER_LIFETIME))
         self._send(sa, qm, 3, [], now, armed=False)  # final message: re-sent when message 2 is repeated
-        qm.next_msg = 4
         e.install_child(sa, qm, now)
         self._finish(sa, qm, now)
+        return True
 
     def _initiator_life(self, sa: IsakmpSa, life: Lifetime, rl: N | None) -> Lifetime:
         """Adopt shorter values announced in RESPONDER-LIFETIME (RFC 2407 4.6.3.1)."""
@@ -437,15 +436,28 @@ class QuickModes:
         return new
 
     # --- responder: message 3 ---------------------------------------------------------------
-    def r_qm3(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> None:
+    def r_qm3(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
         assert sa.keys is not None
         if msg.payloads[0].data != sa.keys.hash3(qm.mid, qm.nonce_i, qm.nonce_r):  # type: ignore[union-attr]
             self._refuse(sa, qm, Notify.INVALID_HASH_INFORMATION, "HASH(3) does not verify", now)
-            return
-        qm.next_msg = 4
+            return False
         self.e.install_child(sa, qm, now)
         self._finish(sa, qm, now)
+        return True
 
 
 def _overlap(lt: TrafficSelector, rt: TrafficSelector, a: TrafficSelector, b: TrafficSelector) -> bool:
     return lt.intersect(a) is not None and rt.intersect(b) is not None
+
+
+Handler = Callable[[QuickModes, "IsakmpSa", QuickMode, Message, float], bool]
+FLIGHTS: dict[tuple[bool, int], tuple[Handler, int]] = {
+    # (this side initiated, message expected): (its handler, message expected next)
+    (False, 1): (QuickModes.r_qm1, 3),
+    (True, 2): (QuickModes.i_qm2, 4),
+    (False, 3): (QuickModes.r_qm3, 4),
+}
+"""Quick mode as one table. The state is ``qm.next_msg``, the message this side expects (an
+initiator starts expecting message 2, after ``initiate`` sent message 1); 4: complete. A
+handler returns True when the message advanced the exchange (False: it was refused). A message
+the table has no row for is the peer's error: it is ignored (``QuickModes.receive``)."""

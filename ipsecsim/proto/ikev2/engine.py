@@ -28,7 +28,7 @@ from ..proposals import Proposal, Protocol, choose
 from ..sa import ChildSa
 from ..settings import Identity
 from ..ts import TrafficSelector
-from .ikesa import IkeSa, IkeState, natd_hash
+from .ikesa import IkeInput, IkeSa, IkeState, natd_hash
 from .lifecycle import LifecycleMixin
 from .liveness import Liveness
 from .message import AUTH, ID, KE, SA, AuthMethod, D, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
@@ -104,7 +104,7 @@ class Ikev2Engine(LifecycleMixin):
         if msg.encrypted:  # integrity-protected: follow the peer to 4500 / its new NAT port (RFC 7296 2.23)
             natt.on_authenticated(sa, dgram, lambda event: self.emit_sa(sa, event))
             self.keepalives.start(now)
-        self.liveness.inbound(sa, now)
+        self.liveness.inbound(sa, msg, now)
         if msg.response:
             sa.tm.on_response(msg, now)
         else:
@@ -279,7 +279,8 @@ class Ikev2Engine(LifecycleMixin):
         restart): it is usable, its lifetime starts and its dead peer detection is armed
         (strongSwan ike_sa.c ``set_state``: entering IKE_ESTABLISHED schedules the rekey /
         delete jobs and the first DPD check of the SA, ``send_dpd``)."""
-        sa.state, sa.established_at = IkeState.ESTABLISHED, now
+        sa.move(IkeInput.ESTABLISH)
+        sa.established_at = now
         self.liveness.start(sa, now)
         self.start_ike_lifetime(sa, now)
 
@@ -326,7 +327,7 @@ class Ikev2Engine(LifecycleMixin):
         if defer:
             self.mark_deleting(sa, notify.lower())
         elif notify_peer and sa.keys is not None:
-            sa.state = IkeState.DELETING
+            sa.move(IkeInput.DELETE)
             sa.tm.drop_queued()
             sa.tm.queue_task(InformationalTask(self, "auth_failed_notify", (N(Notify.AUTHENTICATION_FAILED),),
                                                lambda s, r, t: self.destroy(s, notify.lower(), t)), self.ep.now)
@@ -335,7 +336,7 @@ class Ikev2Engine(LifecycleMixin):
 
     def mark_deleting(self, sa: IkeSa, reason: str) -> None:
         """Destroy the SA once the response being built has been sent."""
-        sa.state = IkeState.DELETING
+        sa.move(IkeInput.DELETE)
         sa.delete_reason = reason
         sa.tm.drop_queued()
 
@@ -419,7 +420,7 @@ class Ikev2Engine(LifecycleMixin):
             self.remove_child(sa, c, reason, now)
         if sa.established_at is not None:
             self.emit_sa(sa, IkeSaDeleted(reason=reason))
-        sa.state = IkeState.DESTROYED
+        sa.move(IkeInput.DESTROY)
         sa.tm.abort()
         self.by_spi.pop(sa.my_spi, None)
         self.half_open.pop((sa.spi_i, sa.remote[0]), None)
@@ -430,7 +431,7 @@ class Ikev2Engine(LifecycleMixin):
         """Delete an IKE SA and its children, telling the peer (INFORMATIONAL with D)."""
         if not sa.alive:
             return
-        sa.state = IkeState.DELETING
+        sa.move(IkeInput.DELETE)
         sa.tm.drop_queued()
         sa.tm.queue_task(InformationalTask(self, "ike_delete", (D(Protocol.IKE),),
                                            lambda s, r, t: self.destroy(s, reason, t)), now)
@@ -441,7 +442,7 @@ class Ikev2Engine(LifecycleMixin):
         retransmitted like any request; it is gone when answered or when the retransmissions
         give up (``closing`` until then). SAs not yet established are dropped at once."""
         for sa in list(self.sas.values()):
-            if sa.state in (IkeState.ESTABLISHED, IkeState.REKEYING):
+            if sa.usable:
                 self.delete_ike(sa, reason, now)
             elif sa.alive and sa.state is not IkeState.DELETING:
                 self.destroy(sa, reason, now)
@@ -458,7 +459,7 @@ class Ikev2Engine(LifecycleMixin):
     # --- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         ikes = [sa for sa in self.sas.values() if sa.alive]
-        established = [sa for sa in ikes if sa.state in (IkeState.ESTABLISHED, IkeState.REKEYING)]
+        established = [sa for sa in ikes if sa.usable]
         children = [c for sa in established for c in sa.children if c.active]
         if children:
             status = "ipsec_sa_established"

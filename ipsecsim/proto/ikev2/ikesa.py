@@ -1,4 +1,6 @@
-"""The IKEv2 IKE SA: identity, SPIs, negotiated transforms, key material, children.
+"""The IKEv2 IKE SA: identity, SPIs, negotiated transforms, key material, children, and its
+lifecycle, the table ``IKE_SA`` (RFC 7296 1.3.2 rekeying, 1.4.1 deleting, 2.8 rekey of the
+IKE SA).
 
 Key derivation follows RFC 7296 2.14 (SKEYSEED, SK_*), AUTH for pre-shared keys 2.15,
 NAT detection hashes 2.23.
@@ -16,6 +18,7 @@ from .. import kdf
 from ..algorithms import Algorithm
 from ..dh import DhKey
 from ..dpd import DpdMachine
+from ..fsm import Table
 from ..proposals import Proposal
 from ..sa import ChildSa, UdpEncap
 from ..settings import Identity
@@ -28,12 +31,53 @@ KEY_PAD = b"Key Pad for IKEv2"  # RFC 7296 2.15
 
 
 class IkeState(enum.Enum):
-    CONNECTING = "connecting"
+    CONNECTING = "connecting"  # IKE_SA_INIT / IKE_AUTH in progress (or a rekey's new SA being set up)
     ESTABLISHED = "established"
-    REKEYING = "rekeying"
+    REKEYING = "rekeying"  # our CREATE_CHILD_SA rekeying it is in flight
     REKEYED = "rekeyed"  # replaced by a rekey; only its deletion exchange remains
-    DELETING = "deleting"
-    DESTROYED = "destroyed"
+    DELETING = "deleting"  # its DELETE is sent or about to be answered
+    DESTROYED = "destroyed"  # forgotten; final
+
+
+class IkeInput(enum.Enum):
+    ESTABLISH = "establish"
+    REKEY = "rekey"
+    REKEY_ABORTED = "rekey_aborted"
+    REPLACED = "replaced"
+    DELETE = "delete"
+    DESTROY = "destroy"
+
+
+_K = IkeState
+IKE_SA: Table[IkeState, IkeInput] = Table(
+    "IKE SA", IkeState, IkeInput, _K.CONNECTING,
+    {
+        (_K.CONNECTING, IkeInput.ESTABLISH): _K.ESTABLISHED,
+        (_K.CONNECTING, IkeInput.DELETE): _K.DELETING,
+        (_K.CONNECTING, IkeInput.DESTROY): _K.DESTROYED,
+        (_K.ESTABLISHED, IkeInput.REKEY): _K.REKEYING,
+        (_K.ESTABLISHED, IkeInput.REPLACED): _K.REKEYED,
+        (_K.ESTABLISHED, IkeInput.DELETE): _K.DELETING,
+        (_K.ESTABLISHED, IkeInput.DESTROY): _K.DESTROYED,
+        (_K.REKEYING, IkeInput.REKEY): _K.REKEYING,  # INVALID_KE_PAYLOAD: the request again with the asked group
+        (_K.REKEYING, IkeInput.REKEY_ABORTED): _K.ESTABLISHED,
+        (_K.REKEYING, IkeInput.REPLACED): _K.REKEYED,
+        (_K.REKEYING, IkeInput.DELETE): _K.DELETING,
+        (_K.REKEYING, IkeInput.DESTROY): _K.DESTROYED,
+        (_K.REKEYED, IkeInput.DELETE): _K.DELETING,
+        (_K.REKEYED, IkeInput.DESTROY): _K.DESTROYED,
+        (_K.DELETING, IkeInput.DELETE): _K.DELETING,  # both ends delete at once
+        (_K.DELETING, IkeInput.DESTROY): _K.DESTROYED,
+    },
+    {
+        IkeInput.ESTABLISH: "IKE_AUTH completed, or a rekey created it (it takes over at once)",
+        IkeInput.REKEY: "our CREATE_CHILD_SA request rekeying it is sent (soft lifetime)",
+        IkeInput.REKEY_ABORTED: "that request failed: rekey again after a retry delay",
+        IkeInput.REPLACED: "a rekey's new SA took over its CHILD SAs (ours or the peer's rekey)",
+        IkeInput.DELETE: "a DELETE is sent or received, or it failed with a response still to send",
+        IkeInput.DESTROY: "gone: deleted, expired, given up, dead peer, INITIAL_CONTACT",
+    })
+"""The IKEv2 IKE SA lifecycle. DESTROYED is final."""
 
 
 @dataclass(slots=True, eq=False)
@@ -82,6 +126,20 @@ class IkeSa:
     @property
     def alive(self) -> bool:
         return self.state is not IkeState.DESTROYED
+
+    @property
+    def usable(self) -> bool:
+        """ESTABLISHED or REKEYING: it carries new exchanges (a rekeyed or deleting SA does not,
+        RFC 7296 2.8 / 1.4.1)."""
+        return self.state in (IkeState.ESTABLISHED, IkeState.REKEYING)
+
+    def can(self, inp: IkeInput) -> bool:
+        """``IKE_SA`` has a row for ``inp`` in the current state."""
+        return IKE_SA.allows(self.state, inp)
+
+    def move(self, inp: IkeInput) -> None:
+        """The one way the state changes: ``IKE_SA``'s row, or ``TransitionError``."""
+        self.state = IKE_SA.next(self.state, inp)
 
     @property
     def prf(self) -> Algorithm:

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, cast
 from ..events import ChildSaDeleted, ChildSaRekeyed, IkeSaRekeyed, RekeyRetry, SaEvent, SaExpired
 from ..lifetime import retry_delay
 from ..proposals import Protocol
-from ..sa import ChildSa, ChildState
-from .ikesa import IkeSa, IkeState
+from ..sa import ChildInput, ChildSa, ChildState
+from .ikesa import IkeInput, IkeSa, IkeState
 from .message import D
 from .rekey import ChildCreateTask, IkeRekeyTask, child_fields, derive_rekeyed
 from .taskmgr import TaskManager
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from ..settings import PeerSettings
     from .engine import Ikev2Engine
 
-USABLE = (IkeState.ESTABLISHED, IkeState.REKEYING)
 
 
 class LifecycleMixin:
@@ -125,19 +124,19 @@ class LifecycleMixin:
 
     def child_soft(self, child: ChildSa, by: str, now: float) -> None:
         sa = self.sas.get(child.ike_uid)
-        if child.state is not ChildState.INSTALLED or sa is None:
+        if not child.can(ChildInput.REKEY) or sa is None:
             return
         self._expired(sa, child, "soft", by)
         self.queue_child_rekey(child, now)
 
     def queue_child_rekey(self, child: ChildSa, now: float) -> None:
         sa = self.sas.get(child.ike_uid)
-        if sa is None or not sa.alive or child.state is not ChildState.INSTALLED:
+        if sa is None or not sa.alive or not child.can(ChildInput.REKEY):
             return
-        if sa.state not in USABLE:
+        if not sa.usable:
             self.ep.schedule(now + 1.0, self.on_child_rekey_retry, child.uid)
             return
-        child.state = ChildState.REKEYING
+        child.move(ChildInput.REKEY)
         sa.tm.queue_task(ChildCreateTask(self._engine(), rekey_of=child), now)
 
     def schedule_child_rekey_retry(self, child: ChildSa, now: float) -> None:
@@ -148,7 +147,7 @@ class LifecycleMixin:
 
     def on_child_rekey_retry(self, now: float, uid: int) -> None:
         child = self.children.get(uid)
-        if child is not None and child.state is ChildState.INSTALLED:
+        if child is not None and child.can(ChildInput.REKEY):
             self.queue_child_rekey(child, now)
 
     def child_hard(self, child: ChildSa, by: str, now: float) -> None:
@@ -164,9 +163,10 @@ class LifecycleMixin:
     # --- deleting and switching CHILD SAs ----------------------------------------------------
     def remove_child(self, sa: IkeSa, child: ChildSa, reason: str, now: float) -> None:
         """The SA pair is gone from the kernel (no message)."""
-        if child.state is ChildState.DELETED:
+        if not child.can(ChildInput.DELETE):
             return
-        child.state, child.removed, child.outbound = ChildState.DELETED, reason, False
+        child.move(ChildInput.DELETE)
+        child.removed, child.outbound = reason, False
         self.emit_sa(sa, ChildSaDeleted(**child_fields(child), reason=reason))
         if child in sa.children:
             sa.children.remove(child)
@@ -175,7 +175,7 @@ class LifecycleMixin:
     def delete_child(self, sa: IkeSa, child: ChildSa, reason: str, now: float) -> None:
         """Remove the SA and tell the peer: INFORMATIONAL { D(ESP, our inbound SPI) }."""
         self.remove_child(sa, child, reason, now)
-        if sa.alive and sa.state in USABLE and sa.keys is not None:
+        if sa.usable and sa.keys is not None:
             def done(s: IkeSa, resp: Any, t: float) -> None:
                 if resp is None:
                     self.destroy(s, "retransmit_timeout", t)
@@ -189,8 +189,8 @@ class LifecycleMixin:
         new.outbound = True
         was_out = old.outbound
         old.outbound = False
-        if old.state is not ChildState.DELETED:
-            old.state = ChildState.REKEYED
+        if old.can(ChildInput.REPLACED):
+            old.move(ChildInput.REPLACED)
         self.emit_sa(sa, ChildSaRekeyed(old_spi_in=old.spi_in.hex(), old_spi_out=old.spi_out.hex(),
                                         **child_fields(new), initiator=initiator, proposal=str(new.proposal),
                                         pfs=new.proposal.dh[0].name if new.proposal.dh else None,
@@ -247,7 +247,7 @@ class LifecycleMixin:
 
     def on_ike_timer(self, now: float, uid: int, kind: str, limit: float) -> None:
         sa = self.sas.get(uid)
-        if sa is None or not sa.alive or sa.state not in USABLE:
+        if sa is None or not sa.usable:
             return
         if kind == "soft":
             if sa.state is not IkeState.ESTABLISHED:
@@ -312,6 +312,6 @@ class LifecycleMixin:
 
     def retire_ike(self, old: IkeSa, now: float) -> None:
         """The rekey initiator deletes the old IKE SA: INFORMATIONAL { D(IKE) } on it."""
-        old.state = IkeState.REKEYED
+        old.move(IkeInput.REPLACED)
         old.tm.queue_task(InformationalTask(self._engine(), "ike_delete", (D(Protocol.IKE),),  # type: ignore[arg-type]
                                             lambda s, r, t: self.destroy(s, "rekeyed", t)), now)

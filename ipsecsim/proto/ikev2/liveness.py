@@ -55,9 +55,10 @@ class Liveness:
             sa.dpd.inbound_flowing = True
         self._arm(sa)
 
-    def inbound(self, sa: IkeSa, now: float) -> None:
-        """An authenticated message from the peer arrived."""
-        if sa.dpd is not None:
+    def inbound(self, sa: IkeSa, msg: Message, now: float) -> None:
+        """An authenticated message from the peer arrived. The answer to our probe is not fed
+        here: ``answered`` feeds it once, as the probe's ACK."""
+        if sa.dpd is not None and not (msg.response and isinstance(sa.tm.expecting(msg), DpdTask)):
             self._act(sa, sa.dpd.handle(DpdInput.INBOUND, now), now)
 
     def _esp_counts(self, sa: IkeSa) -> bool:
@@ -117,9 +118,9 @@ class Liveness:
                 acts = sa.dpd.fail(now)
             self._act(sa, acts, now)
         else:
-            # the response itself already counted as inbound; it is also the probe's answer
+            # the answer is proof of life and ends the round (``inbound`` left it to us)
             self.engine.emit_sa(sa, DpdProbeAcked(msg_id=response.msg_id))
-            sa.dpd.handle(DpdInput.ACK, now)
+            self._act(sa, sa.dpd.handle(DpdInput.ACK, now), now)
             self._arm(sa)
 
     def _act(self, sa: IkeSa, acts: list[Act], now: float) -> None:
@@ -128,7 +129,7 @@ class Liveness:
                 cfg = sa.dpd.cfg  # type: ignore[union-attr]
                 schedule = RetransmitSchedule(waits=cfg.schedule) if cfg.schedule else None
                 sa.tm.queue_task(DpdTask(self.engine, self, schedule), now)
-            elif act is Act.ACKED:  # answered while still probing (IKEv2 reports it in answered())
+            elif act is Act.ACKED:  # answered while still probing (``answered`` reported it)
                 pass
             elif act is Act.DEAD:
                 self.dead(sa, now)

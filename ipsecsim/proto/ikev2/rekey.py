@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 from .. import dh, kdf
 from ..events import KeGroupRetry, NegotiationFailed, RekeyCollision
 from ..proposals import Protocol, choose, is_subset
-from ..sa import ChildSa, ChildState
+from ..sa import ChildInput, ChildSa, ChildState
 from ..ts import accept_response, select
-from .ikesa import IkeSa, IkeState
+from .ikesa import IkeInput, IkeSa, IkeState
 from .message import KE, SA, TS, D, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
 from .taskmgr import Outcome
 from .tasks import InformationalTask
@@ -79,7 +79,7 @@ class ChildCreateTask:
 
     def build(self, sa: IkeSa, msg_id: int, now: float) -> Message | None:
         e, old = self.engine, self.rekey_of
-        if sa.keys is None or sa.state not in (IkeState.ESTABLISHED, IkeState.REKEYING):
+        if sa.keys is None or not sa.usable:
             self.abandon()
             return None
         if old is not None and old.state is not ChildState.REKEYING:
@@ -165,8 +165,8 @@ class ChildCreateTask:
                 # We lost: our new SA goes, the peer deletes the old one and its SA survives.
                 e.emit_sa(sa, RekeyCollision(sa_type="child", outcome="lost", deleting=child_fields(new),
                                              keeping=child_fields(self.collision)))
-                if old.state is not ChildState.DELETED:
-                    old.state = ChildState.REKEYED
+                if old.can(ChildInput.REPLACED):
+                    old.move(ChildInput.REPLACED)
                 e.delete_child(sa, new, "rekey_collision", now)
                 return Outcome.DONE
             e.emit_sa(sa, RekeyCollision(sa_type="child", outcome="won", deleting=child_fields(self.collision),
@@ -180,14 +180,14 @@ class ChildCreateTask:
         if old is None:
             e.creating = False
             return
-        if old.state is ChildState.REKEYING:
-            old.state = ChildState.INSTALLED
+        if old.can(ChildInput.REKEY_ABORTED):
+            old.move(ChildInput.REKEY_ABORTED)
             e.schedule_child_rekey_retry(old, now)
 
     def abandon(self) -> None:
         """The exchange will not complete (given up, or preempted by the SA's hard expiry)."""
-        if self.rekey_of is not None and self.rekey_of.state is ChildState.REKEYING:
-            self.rekey_of.state = ChildState.INSTALLED
+        if self.rekey_of is not None and self.rekey_of.can(ChildInput.REKEY_ABORTED):
+            self.rekey_of.move(ChildInput.REKEY_ABORTED)
         if self.rekey_of is None:
             self.engine.creating = False
 
@@ -262,7 +262,7 @@ def respond_child(e: Ikev2Engine, sa: IkeSa, msg: Message, sa_p: SA, now: float)
         if isinstance(task, ChildCreateTask) and task.rekey_of is old and old.state is ChildState.REKEYING:
             task.collision = new  # RFC 7296 2.8.1: resolved when our own exchange completes
         else:
-            old.state = ChildState.REKEYED
+            old.move(ChildInput.REPLACED)
     out: list[Payload] = [SA((SaProposal(num, spi_in, chosen),)), Nonce(nr)]
     if key is not None:
         out.append(KE(key.group, key.public))
@@ -296,9 +296,9 @@ class IkeRekeyTask:
 
     def build(self, sa: IkeSa, msg_id: int, now: float) -> Message | None:
         e = self.engine
-        if sa.keys is None or sa.state not in (IkeState.ESTABLISHED, IkeState.REKEYING):
+        if sa.keys is None or not sa.can(IkeInput.REKEY):
             return None
-        sa.state = IkeState.REKEYING
+        sa.move(IkeInput.REKEY)
         props = e.settings.ike.proposals
         if self.group is None:
             self.group = props[0].dh[0].ikev2_id
@@ -355,8 +355,8 @@ class IkeRekeyTask:
     def _failed(self, sa: IkeSa, notify: str, reason: str, now: float) -> Outcome:
         e = self.engine
         e.emit_sa(sa, NegotiationFailed(phase="ike_rekey", notify=notify, reason=reason))
-        if sa.state is IkeState.REKEYING and self.collision is None:
-            sa.state = IkeState.ESTABLISHED
+        if sa.can(IkeInput.REKEY_ABORTED) and self.collision is None:
+            sa.move(IkeInput.REKEY_ABORTED)
             e.schedule_ike_rekey_retry(sa, now)
         return Outcome.DONE
 
@@ -364,14 +364,12 @@ class IkeRekeyTask:
         self.engine.exchange_gave_up(sa, now)
 
 
-USABLE_IKE = (IkeState.ESTABLISHED, IkeState.REKEYING)
-
 
 def respond_ike_rekey(e: Ikev2Engine, sa: IkeSa, msg: Message, sa_p: SA, now: float) -> list[Payload]:
     s = e.settings
     task = sa.tm.active
     colliding = isinstance(task, IkeRekeyTask)
-    if (sa.state is IkeState.REKEYING and not colliding) or sa.state not in USABLE_IKE:
+    if (sa.state is IkeState.REKEYING and not colliding) or not sa.usable:
         return [N(Notify.TEMPORARY_FAILURE)]
     if task is not None and not colliding:
         return [N(Notify.TEMPORARY_FAILURE)]  # RFC 7296 2.25.2: another exchange is in progress
@@ -401,7 +399,7 @@ def respond_ike_rekey(e: Ikev2Engine, sa: IkeSa, msg: Message, sa_p: SA, now: fl
         assert isinstance(task, IkeRekeyTask)
         task.collision = new
     else:
-        sa.state = IkeState.REKEYED
+        sa.move(IkeInput.REPLACED)
     e.adopt(sa, new, now)
     return [SA((SaProposal(num, spi_r, chosen),)), Nonce(nr), KE(group, key.public)]
 

@@ -109,13 +109,20 @@ class TaskManager:
             self.my_mid += 1
             _abandon(task)
 
-    def on_response(self, msg: Message, now: float) -> None:
+    def expecting(self, msg: Message) -> Task | None:
+        """The task whose request ``msg`` answers (None: it answers nothing in flight)."""
         if self.request is None or self.active is None or msg.msg_id != self.request.msg_id \
                 or msg.exchange != self.request.exchange:
+            return None
+        return self.active
+
+    def on_response(self, msg: Message, now: float) -> None:
+        task = self.expecting(msg)
+        if task is None:
             self.engine.ep.emit(MessageIgnored(reason="unexpected response",
                                                message={"msg_id": msg.msg_id, "exchange": msg.exchange.name}))
             return
-        task, self.active, self.request = self.active, None, None
+        self.active, self.request = None, None
         self._processing = True
         try:
             outcome = task.process(self.sa, msg, now)
