@@ -251,8 +251,9 @@ def _simulate_with_progress(scenario: Scenario, args: argparse.Namespace):  # ty
     done. The run is the same with or without it."""
     from .sim.runner import simulate
     engine = getattr(args, "engine", None) or "fast"
+    extra = {"traffic": args.traffic} if getattr(args, "traffic", None) else {}
     if not sys.stderr.isatty():
-        return simulate(scenario, seed=args.seed, duration=getattr(args, "duration", None), engine=engine)
+        return simulate(scenario, seed=args.seed, duration=getattr(args, "duration", None), engine=engine, **extra)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     columns = (TextColumn("simulating {task.description}"), BarColumn(), TextColumn("{task.fields[at]}"),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
@@ -263,7 +264,7 @@ def _simulate_with_progress(scenario: Scenario, args: argparse.Namespace):  # ty
             bar.update(task, completed=now / until, at=progress_text(now, until))
 
         return simulate(scenario, seed=args.seed, duration=getattr(args, "duration", None), progress=advance,
-                        engine=engine)
+                        engine=engine, **extra)
 
 
 def progress_text(now: float, until: float) -> str:
@@ -456,6 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="store_true", help="also show received messages")
     run.add_argument("--engine", choices=["fast", "simpy"], default="fast",
                      help="event loop: fast (callback loop, the default) or simpy (the same run on SimPy)")
+    run.add_argument("--traffic", choices=["array", "packet"], default=None,
+                     help="pings: array (a schedule moved between changes, the default) or packet (one event "
+                     "per packet); the same run")
     run.add_argument("--pcap", metavar="FILE", help="write every message as a real packet (pcapng) to FILE; "
                      "overrides trace.pcap")
     run.add_argument("--keys", metavar="FILE", help="write the SA keys for Wireshark (JSON) to FILE; "

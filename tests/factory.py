@@ -12,15 +12,17 @@ PSK = "west-east-secret"
 
 
 def base_scenario() -> dict[str, Any]:
+    """Two strongSwan peers answering at once (``cpu: none``): the core tests derive their
+    instants from the protocol's rules alone; tests of processing time set ``cpu`` themselves."""
     return {
         "name": "test", "seed": 1, "duration": 60,
         "peers": {
             "A": {"profile": "strongswan", "address": "10.99.0.1", "local_subnets": ["10.101.0.0/24"],
-                  "remote_subnets": ["10.102.0.0/24"], "start": "initiate",
+                  "remote_subnets": ["10.102.0.0/24"], "start": "initiate", "cpu": "none",
                   "ike": {"version": 2, "proposals": ["aes128-sha256-modp2048"], "psk": PSK},
                   "child": {"proposals": ["aes128-sha256"]}},
             "B": {"profile": "strongswan", "address": "10.99.0.2", "local_subnets": ["10.102.0.0/24"],
-                  "remote_subnets": ["10.101.0.0/24"], "start": "respond",
+                  "remote_subnets": ["10.101.0.0/24"], "start": "respond", "cpu": "none",
                   "ike": {"version": 2, "proposals": ["aes128-sha256-modp2048"], "psk": PSK},
                   "child": {"proposals": ["aes128-sha256"]}},
         },

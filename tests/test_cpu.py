@@ -10,9 +10,10 @@ import pytest
 from factory import scenario_dict
 
 from ipsecsim import load_scenario, simulate
-from ipsecsim.proto.cpu import STRONGSWAN_LAB
+from ipsecsim.errors import ConfigError
+from ipsecsim.proto.cpu import COST_TABLES, STRONGSWAN_LAB1
 
-C = STRONGSWAN_LAB
+C = STRONGSWAN_LAB1  # the table "strongswan-5.9.8" names (docs/cpu.md)
 LINK = 0.005  # factory scenarios: the default link delay
 
 
@@ -31,12 +32,15 @@ def test_the_responder_answers_ike_sa_init_after_generating_its_key_and_the_shar
     """MODP-2048 (group 14): key generation + shared secret + key derivation + the message."""
     cpu = {"costs": "strongswan-5.9.8"}
     r = simulate(load_scenario(scenario_dict(a={"cpu": cpu}, b={"cpu": cpu}, link={"delay": "5ms"})))
+    # A's request leaves once A has made its own key (its own work, Cpu.outbound)
+    (req,) = _sent(r, "A", "IKE_SA_INIT", False)
+    assert req.t == pytest.approx(C.keygen)
     (resp,) = _sent(r, "B", "IKE_SA_INIT", True)
     b_work = C.message + C.keygen + C.secret + C.prf
-    assert resp.t == pytest.approx(LINK + b_work)
+    assert resp.t - req.t == pytest.approx(LINK + b_work)
     # the initiator: shared secret, key derivation and its AUTH before IKE_AUTH leaves
     (auth,) = _sent(r, "A", "IKE_AUTH", False)
-    assert auth.t == pytest.approx(2 * LINK + b_work + C.message + C.secret + C.prf + C.auth)
+    assert auth.t - req.t == pytest.approx(2 * LINK + b_work + C.message + C.secret + C.prf + C.auth)
     # the responder: verify and compute AUTH, install the CHILD SA and its policies
     (done,) = _sent(r, "B", "IKE_AUTH", True)
     assert done.t == pytest.approx(auth.t + LINK + C.message + 2 * C.auth + C.install + C.policy)
@@ -69,7 +73,7 @@ def test_a_slow_responder_makes_the_initiator_retransmit_and_answers_the_copy_fr
 def test_jitter_is_seeded():
     jit = {"cpu": {"costs": "strongswan-5.9.8", "jitter": 20}}
     runs = [simulate(load_scenario(scenario_dict(a=jit, b=jit, seed=s))) for s in (1, 1, 2)]
-    times = [_sent(r, "B", "IKE_SA_INIT", True)[0].t for r in runs]
+    times = [_sent(r, "B", "IKE_SA_INIT", True)[0].t - _sent(r, "A", "IKE_SA_INIT", False)[0].t for r in runs]
     assert times[0] == times[1] != times[2]
     nominal = LINK + C.message + C.keygen + C.secret + C.prf
     assert all(abs(t - nominal) <= 0.2 * (nominal - LINK) + 1e-9 for t in times)
@@ -97,3 +101,86 @@ def test_a_rekey_started_by_the_other_peer_also_reuses_the_policies():
     req = _sent(r, "B", "CREATE_CHILD_SA", False)[0]
     resp = _sent(r, "A", "CREATE_CHILD_SA", True)[0]
     assert resp.t - req.t == pytest.approx(LINK + C.message + C.prf + C.install)
+
+
+def test_a_rekey_with_ke_leaves_after_the_initiator_made_its_key_and_retransmits_from_then():
+    """A timer job's own work: an IKE SA rekey carries a fresh KE (RFC 7296 1.3.2), which the
+    initiator makes before the request can leave. charon's S9 log shows it (A: 'initiating
+    IKE_SA lab[2]' 22:44:47.620, the CREATE_CHILD_SA request with KE 22:44:47.623; lab 2's key
+    generation is 3 ms). The request's retransmission timer starts when it leaves: with B
+    frozen, the first copy follows 4 s later (strongswan.conf retransmit_timeout 4 s)."""
+    cpu = {"costs": "strongswan-5.9.8-lab2"}
+    lab2 = COST_TABLES["strongswan-5.9.8-lab2"]
+    a = {"cpu": cpu, "ike": {"rekey_time": "20s", "rand_time": "0s", "over_time": "60s"}}
+    r = simulate(load_scenario(scenario_dict(a=a, b={"cpu": cpu}, link={"delay": "5ms"}, duration="30s",
+                                             faults=[{"at": "19s", "kind": "freeze", "peer": "B"}])))
+    (established,) = [e for e in r.select("ike_sa_established", peer="A")]
+    reqs = _sent(r, "A", "CREATE_CHILD_SA", False)
+    assert reqs[0].t == pytest.approx(established.t + 20.0 + lab2.keygen)
+    assert reqs[1].get("retransmit") == 1 and reqs[1].t == pytest.approx(reqs[0].t + 4.0)
+
+
+def test_a_child_rekey_without_pfs_costs_the_initiator_nothing_before_it_leaves():
+    """No KE, no key to make: the CREATE_CHILD_SA request leaves when the rekey timer fires
+    (real capture S8: A's rekey at 40.017 s, 20.001 s after it installed the CHILD SA at
+    20.016 s)."""
+    cpu = {"costs": "strongswan-5.9.8-lab2"}
+    a = {"cpu": cpu, "child": {"rekey_time": "20s", "rand_time": "0s"}}
+    r = simulate(load_scenario(scenario_dict(a=a, b={"cpu": cpu}, link={"delay": "5ms"}, duration="25s")))
+    (installed,) = [e for e in r.select("child_sa_established", peer="A")][:1]
+    req = _sent(r, "A", "CREATE_CHILD_SA", False)[0]
+    assert req.t == pytest.approx(installed.t + 20.0)
+
+
+def _hub(workers: int | None, branches: int = 3) -> dict:
+    """A hub terminating ``branches`` tunnels (one peer per tunnel, all at the hub's address,
+    config/topology.py); every branch initiates at 0 s."""
+    d = scenario_dict(link={"delay": "5ms"}, duration="5s")
+    a, b = d["peers"].pop("A"), d["peers"].pop("B")
+    cpu = {"costs": "strongswan-5.9.8", **({"workers": workers} if workers else {})}
+    for k in range(1, branches + 1):
+        d["peers"][f"hub{k}"] = {**b, "remote_peer": f"branch{k}", "cpu": cpu,
+                                 "remote_subnets": [f"10.{110 + k}.0.0/24"]}
+        d["peers"][f"branch{k}"] = {**a, "address": f"10.99.1.{k}", "remote_peer": f"hub{k}",
+                                    "local_subnets": [f"10.{110 + k}.0.0/24"], "cpu": {"costs": "strongswan-5.9.8"}}
+    return d
+
+
+def test_a_hub_computes_for_different_tunnels_in_parallel_up_to_its_workers():
+    """strongSwan's thread pool runs jobs of different IKE SAs at once (strongswan.conf
+    ``charon.threads``, default 16, docs.strongswan.org strongswanConf); each IKE SA is checked
+    out to one thread (ike_sa_manager.c checkout). Three branches' IKE_SA_INIT requests reach
+    the hub together: with the default the three answers leave together, one worker's cost
+    after the requests arrive; with one worker they leave one cost apart."""
+    b_work = C.message + C.keygen + C.secret + C.prf
+    arrive = C.keygen + LINK  # each branch made its own key first
+    for workers, expected in ((None, [1, 1, 1]), (1, [1, 2, 3])):
+        r = simulate(load_scenario(_hub(workers)))
+        sent = sorted(e.t for k in range(1, 4) for e in _sent(r, f"hub{k}", "IKE_SA_INIT", True))
+        assert sent == pytest.approx([arrive + n * b_work for n in expected])
+        assert all(r.status(f"hub{k}") == "ipsec_sa_established" for k in range(1, 4))
+
+
+def test_peers_of_one_gateway_must_agree_on_its_workers():
+    d = _hub(2)
+    d["peers"]["hub2"]["cpu"] = {"costs": "strongswan-5.9.8", "workers": 4}
+    with pytest.raises(ConfigError, match=r"cpu\.workers"):
+        load_scenario(d)
+
+
+def test_measured_vendors_compute_by_default_and_cpu_none_answers_at_once():
+    """The strongswan and libreswan profiles turn on the tables measured on real charon and
+    pluto runs (docs/cpu.md); the other vendors have no measurement and say cpu: none; a peer
+    that writes cpu: none answers at once whatever its profile."""
+    from ipsecsim.config import profiles
+    tables = {n: profiles.load(n).nested().get("cpu") for n in profiles.names()}
+    assert tables.pop("strongswan") == {"costs": "strongswan-5.9.8"}
+    assert tables.pop("libreswan") == {"costs": "libreswan-4.10"}
+    assert set(tables.values()) == {"none"}
+    d = scenario_dict(link={"delay": "5ms"})
+    for p in d["peers"].values():
+        del p["cpu"]  # the profile's default
+    r = simulate(load_scenario(d))
+    assert _sent(r, "A", "IKE_SA_INIT", False)[0].t == pytest.approx(C.keygen)
+    instant = scenario_dict(a={"cpu": "none"}, b={"cpu": "none"}, link={"delay": "5ms"})
+    assert _sent(simulate(load_scenario(instant)), "B", "IKE_SA_INIT", True)[0].t == pytest.approx(LINK)

@@ -15,9 +15,14 @@ class CpuConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
-    costs: Literal["strongswan-5.9.8"] = Field(
-        "strongswan-5.9.8", description="the measured cost table to start from: strongswan-5.9.8 (fitted to real "
-        "strongSwan 5.9.8 captures, scenarios/captures/strongswan-5.9.8)")
+    costs: Literal["strongswan-5.9.8", "strongswan-5.9.8-lab1", "strongswan-5.9.8-lab2", "libreswan-4.10"] = Field(
+        "strongswan-5.9.8", description="the measured cost table to start from: strongswan-5.9.8-lab1 / -lab2 (fitted "
+        "to the real strongSwan 5.9.8 captures of two machines, scenarios/captures/strongswan-5.9.8), "
+        "strongswan-5.9.8 (the one of the two that holds for more captures, docs/cpu.md), libreswan-4.10 (measured "
+        "on real pluto runs, scenarios/captures/libreswan-4.10)")
+    workers: int | None = Field(None, ge=1, le=4096, description="computations of different tunnels of this "
+                                "gateway (peers at its address) that run at once; strongSwan: charon.threads, "
+                                "default 16; one tunnel computes one at a time")
     scale: float = Field(1.0, gt=0, le=10000, description="multiply every cost (a slower gateway: 20)")
     jitter: float = Field(0.0, ge=0, le=100, description="percent by which each cost varies at random")
     message: Duration | None = Field(None, ge=0, le=10, description="parse, decrypt, build and encrypt one message")

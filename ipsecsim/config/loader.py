@@ -471,8 +471,9 @@ def build_cpu(cfg: CpuConfig | str) -> CpuCosts | None:
         return None
     base = COST_TABLES[cfg.costs]
     ops = {k: getattr(cfg, k) for k in ("message", "keygen", "secret", "prf", "auth", "install", "policy")}
+    workers = cfg.workers if cfg.workers is not None else base.workers
     return replace(base, **{k: v for k, v in ops.items() if v is not None}, scale=cfg.scale,
-                   jitter=cfg.jitter / 100.0)
+                   jitter=cfg.jitter / 100.0, workers=workers)
 
 
 def build_peer(name: str, cfg: PeerConfig, other: PeerConfig) -> PeerSettings:

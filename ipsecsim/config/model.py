@@ -345,8 +345,9 @@ class PeerConfig(Strict):
         "exact", description="vendor timer arithmetic (docs/timing.md): exact (continuous jitter, DPD after "
         "dpd_delay idle), strongswan or libreswan (their source code's whole-second rules); set by the profile")
     cpu: CpuConfig | Literal["none"] = Field(
-        "none", description="processing time before the gateway acts on a message: none (instantaneous, the "
-        "default) or {costs, scale, jitter, message, keygen, secret, prf, auth, install} (docs/cpu.md)")
+        "none", description="processing time before the gateway acts on a message: none (instantaneous; the "
+        "strongswan and libreswan profiles set their measured tables) or {costs, workers, scale, jitter, "
+        "message, keygen, secret, prf, auth, install, policy} (docs/cpu.md)")
 
 
 FaultKind = Literal["freeze", "unfreeze", "crash", "restart", "link_down", "link_up", "loss", "delay",

@@ -187,6 +187,14 @@ def pairing_problems(cfg: ScenarioConfig) -> list[tuple[str, str]]:
         if names.index(n) < names.index(m) and peers[n].address == peers[m].address:
             return [(f"peers.{m}.address", f"peers {n} and {m} have the same address {peers[n].address}: the two "
                      f"ends of a tunnel need different addresses")]
+    workers: dict[str, tuple[str, int | None]] = {}
+    for n in names:  # one gateway, one thread pool (sim/workers.py)
+        cpu = peers[n].cpu
+        w = cpu.workers if not isinstance(cpu, str) else None
+        first = workers.setdefault(peers[n].address, (n, w))
+        if w is not None and first[1] is not None and first[1] != w:
+            return [(f"peers.{n}.cpu.workers", f"{n} and {first[0]} share the gateway address {peers[n].address} "
+                     f"but set workers {w} and {first[1]}: a gateway has one pool of workers; set the same value")]
     nat = cfg.link.nat
     if nat is not None and nat.peer in peers:
         inside = peers[nat.peer].address

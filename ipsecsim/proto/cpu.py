@@ -1,7 +1,7 @@
 """Processing time: what a gateway spends computing before it acts on an IKE message.
 
 A real IKE daemon is not instantaneous. In real strongSwan 5.9.8 captures (scenarios/captures/
-strongswan-5.9.8/) the responder's IKE_SA_INIT response leaves 6-13 ms after the request (it
+strongswan-5.9.8/, lab 1) the responder's IKE_SA_INIT response leaves 6-13 ms after the request (it
 generates its MODP-2048 key and computes the shared secret), the initiator's IKE_AUTH request
 5-13 ms after that (shared secret, SKEYSEED / prf+, AUTH), an IKEv1 main mode and quick mode
 take 31-45 ms, and every timer a daemon arms (DPD, rekey, retransmission) starts from the
@@ -9,9 +9,10 @@ instant it finished. A driver charges these costs before it hands a message to t
 core then runs, sends and arms its timers at the end of the computation.
 
 strongSwan processes the jobs of one IKE SA one at a time (its IKE SA manager checks an IKE SA
-out to the one thread working on it, libcharon/sa/ike_sa_manager.c ``checkout``); with one
-connection per gateway that is one worker per peer, and a message arriving while the worker
-computes waits for it (``sim.node``).
+out to the one thread working on it, libcharon/sa/ike_sa_manager.c ``checkout``): a peer (one
+IKE connection) computes one thing at a time, and a message arriving meanwhile waits
+(``sim.node``); the peers (tunnels) of one gateway address share its ``workers`` threads
+(``sim.workers``; strongswan.conf ``charon.threads`` = 16).
 
 What a message costs is read from the message itself (a pure function of its exchange, role,
 payloads and the peer's settings), before the core processes it:
@@ -31,8 +32,10 @@ payloads and the peer's settings), before the core processes it:
   6 a HASH each; quick mode: KEYMAT and installation (PFS adds DH);
 * everything else (INFORMATIONAL, DPD, a retransmitted copy): one message.
 
-Work a timer starts (a rekey's own key generation, a liveness check) is not charged: the
-message leaves when the timer fires.
+Work a peer starts on its own is charged when it needs a key no inbound message paid for
+(``Cpu.outbound``: an IKE_SA_INIT request, a rekey or PFS CREATE_CHILD_SA, a PFS quick mode):
+the request leaves, and its retransmission timer starts, when the key is made. Other work a
+timer starts (a liveness check, a Delete) costs nothing: the message leaves when the timer fires.
 
 Costs are seconds on one worker; ``scale`` multiplies all of them (a what-if for a slow or
 loaded gateway), ``jitter`` varies each by up to that fraction, from the peer's seeded stream.
@@ -79,6 +82,14 @@ class CpuCosts:
     """Install the policies of a CHILD SA's traffic selectors, the first time they are needed:
     a rekeyed CHILD SA keeps the policies of the one it replaces (strongSwan
     ``child_sa.install_policies`` runs for new CHILD SAs only)."""
+    responder_secret_later: bool = False
+    """The responder does not compute the shared secret before its IKE_SA_INIT response / main
+    mode message 4 (Libreswan 4.10: IKEv2 computes it when IKE_AUTH arrives, ikev2_ike_auth.c;
+    IKEv1 in the background while it waits for message 5, ikev1_main.c): IKEv2 charges it to
+    the IKE_AUTH request, IKEv1 not at all."""
+    workers: int = 16
+    """Computations of different peers (tunnels) of one gateway that run at once (strongSwan's
+    thread pool, strongswan.conf ``charon.threads`` = 16); one peer computes one at a time."""
     scale: float = 1.0
     jitter: float = 0.0
     """Each cost varies uniformly by up to this fraction (0.1: +-10 %)."""
@@ -89,11 +100,32 @@ class CpuCosts:
         return replace(self, scale=self.scale * factor)
 
 
-STRONGSWAN_LAB = CpuCosts(
-    source="fitted to four real strongSwan 5.9.8 runs (Debian 12 packages, kernel-libipsec, two network "
-           "namespaces on one x86-64 machine): scenarios/captures/strongswan-5.9.8")
+STRONGSWAN_LAB1 = CpuCosts(
+    source="fitted with scripts/calibrate-cpu to the real strongSwan 5.9.8 runs S1-S4c (Debian 12 packages, "
+           "kernel-libipsec, two network namespaces on one x86-64 machine, lab 1): "
+           "scenarios/captures/strongswan-5.9.8")
 
-COST_TABLES = {"strongswan-5.9.8": STRONGSWAN_LAB}
+STRONGSWAN_LAB2 = CpuCosts(
+    message=0.0, keygen=0.003, secret=0.0045, prf=0.0001, auth=0.0004, install=0.0003, policy=0.0,
+    source="fitted with scripts/calibrate-cpu to the real strongSwan 5.9.8 runs S5-S9 (the same packages and "
+           "namespaces on a 2-vCPU Intel Xeon 2.8 GHz KVM guest, lab 2; key generation 3 ms as charon's log of "
+           "S9 shows it): scenarios/captures/strongswan-5.9.8")
+
+STRONGSWAN_DEFAULT = "strongswan-5.9.8-lab1"
+"""The strongSwan table ``strongswan-5.9.8`` names: the one that holds for more of the captures
+within 10 ms (docs/cpu.md)."""
+
+LIBRESWAN_LAB2 = CpuCosts(
+    message=0.0001, keygen=0.003, secret=0.001, prf=0.0001, auth=0.0002, install=0.0002, policy=0.0003,
+    responder_secret_later=True, workers=1,
+    source="medians of nine real Libreswan 4.10 runs, pluto against pluto (Debian 12 package, NSS; two network "
+           "namespaces on the machine of strongswan-5.9.8-lab2): scenarios/captures/libreswan-4.10; one worker: "
+           "pluto's crypto helpers, ipsec.conf(5) nhelpers, default the number of CPUs minus one (that machine had "
+           "two)")
+
+COST_TABLES = {"strongswan-5.9.8-lab1": STRONGSWAN_LAB1, "strongswan-5.9.8-lab2": STRONGSWAN_LAB2,
+               "libreswan-4.10": LIBRESWAN_LAB2}
+COST_TABLES["strongswan-5.9.8"] = COST_TABLES[STRONGSWAN_DEFAULT]
 
 
 @dataclass
@@ -106,6 +138,10 @@ class Cpu:
     """KE groups this peer accepts (from its IKE and CHILD proposals)."""
     policies: set[frozenset[str]] = field(default_factory=set)
     """Traffic selectors whose policies this peer has installed (a reboot forgets them)."""
+    _later: int | None = None
+    """The KE group of a shared secret left for IKE_AUTH (``responder_secret_later``)."""
+    _seen: dict[tuple[Any, ...], None] = field(default_factory=dict)
+    """The last messages this peer received (``inbound``: a copy of one of them is cheap)."""
 
     def _policy(self, m: Any, kind: str) -> float:
         # the policies are those of the selector pair, whichever peer sends the exchange: a
@@ -132,14 +168,44 @@ class Cpu:
 
     def inbound(self, message: Any, retransmit: int = 0) -> float:
         """Seconds of work before the core acts on ``message`` (an IKEv2 or IKEv1 message object).
-        A retransmitted copy costs one message: a daemon recognises it and resends its cached
-        response (RFC 7296 2.1) or drops it."""
+        A retransmitted copy of a message this peer has seen costs one message: a daemon
+        recognises it and resends its cached response (RFC 7296 2.1) or drops it; a copy whose
+        earlier transmissions never reached this peer (lost, or it was frozen) costs in full."""
         version = getattr(message, "version", None)
-        if retransmit:
+        key = _identity(message)
+        seen = key in self._seen
+        if not seen:
+            self._seen[key] = None
+            if len(self._seen) > 256:
+                del self._seen[next(iter(self._seen))]
+        if retransmit and seen:
             base = 0.0
         else:
             base = self._ikev2(message) if version == 2 else self._ikev1(message) if version == 1 else 0.0
         return self._jit(self.costs.message + base)
+
+    def outbound(self, messages: Any) -> float:
+        """Seconds of work before requests this peer builds on its own can leave: a key it
+        generates for a KE payload that no inbound message paid for (an IKE_SA_INIT request, a
+        CREATE_CHILD_SA request with KE: a rekey or PFS; IKEv1 aggressive mode message 1 and a
+        PFS quick mode message 1). charon's S9 log: 3 ms between 'initiating IKE_SA' and the
+        request with KE. A retransmitted copy and an IKE_SA_INIT retried with a COOKIE reuse the
+        key; main mode message 3's key was paid for by message 2."""
+        work = 0.0
+        for m in messages:
+            if getattr(m, "response", True):
+                continue
+            exchange, kinds = _name(m.exchange), _kinds(m)
+            if "KE" not in kinds or "SA" not in kinds:
+                continue
+            if m.version == 2 and exchange in ("IKE_SA_INIT", "CREATE_CHILD_SA"):
+                if exchange == "IKE_SA_INIT" and any(_kind(p) == "N" and getattr(p, "type", None) == _COOKIE
+                                                     for p in _payloads(m)):
+                    continue
+                work += self.keygen_only(_ke_group(m))
+            elif m.version == 1 and exchange in ("AGGRESSIVE", "QUICK_MODE"):
+                work += self.keygen_only(self._v1_group(m))
+        return self._jit(work) if work else 0.0
 
     def _ikev2(self, m: Any) -> float:
         c = self.costs
@@ -151,11 +217,17 @@ class Cpu:
                 return 0.0  # INVALID_KE_PAYLOAD, COOKIE, an error notify
             if m.response:  # the initiator: shared secret, keys, then its AUTH
                 return self.dh(ke, keygen=False) + c.prf + c.auth
+            if c.responder_secret_later:
+                self._later = ke
+                return self.keygen_only(ke)
             return self.dh(ke, keygen=True) + c.prf
         if exchange == "IKE_AUTH":
             if "AUTH" not in kinds:
                 return 0.0
-            return c.auth * (1 if m.response else 2) + (c.install + self._policy(m, "TS") if "SA" in kinds else 0.0)
+            later, self._later = (self.dh(self._later, keygen=False) + c.prf if self._later is not None
+                                  and not m.response else 0.0), None
+            return later + c.auth * (1 if m.response else 2) + (c.install + self._policy(m, "TS") if "SA" in kinds
+                                                                else 0.0)
         if exchange == "CREATE_CHILD_SA":
             if "SA" not in kinds:
                 return 0.0
@@ -171,8 +243,9 @@ class Cpu:
         group = self._v1_group(m)
         if exchange == "IDENTITY_PROTECTION":
             if "KE" in kinds:  # message 3 at the responder, 4 at the initiator
-                return (self.dh(group, keygen=False) + c.prf + c.auth if response
-                        else self.dh(group, keygen=True) + c.prf)
+                if response:
+                    return self.dh(group, keygen=False) + c.prf + c.auth
+                return self.keygen_only(group) if c.responder_secret_later else self.dh(group, keygen=True) + c.prf
             if "SA" in kinds:  # message 2: the initiator generates the key it sends in message 3
                 return self.keygen_only(group) if response else 0.0
             if "HASH" in kinds:  # message 5 (verify HASH_I, compute HASH_R), 6 (verify HASH_R)
@@ -203,11 +276,22 @@ class Cpu:
         return min(self.groups) if self.groups else 14
 
 
+_COOKIE = 16390
+"""The COOKIE notify type (RFC 7296 3.10.1)."""
+
+
 def _public_length(group: int) -> int | None:
     try:
         return public_length(group)
     except DhError:
         return None
+
+
+def _identity(m: Any) -> tuple[Any, ...]:
+    """What makes a message the same message: exchange, direction, message id, SPIs/cookies."""
+    return (getattr(m, "version", None), _name(getattr(m, "exchange", None)), bool(getattr(m, "response", False)),
+            getattr(m, "msg_id", None), bytes(getattr(m, "spi_i", b"") or getattr(m, "cky_i", b"") or b""),
+            bytes(getattr(m, "spi_r", b"") or getattr(m, "cky_r", b"") or b""))
 
 
 def _name(exchange: Any) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from .events import Event, EventKind
@@ -147,6 +148,27 @@ class Endpoint:
     def get_timer(self) -> float | None:
         return self._timers[0][0] if self._timers else None
 
+    def mark(self) -> tuple[int, int, int]:
+        """Where the next step starts, for ``since`` and ``postpone``."""
+        return self._seq, len(self._events), len(self._out)
+
+    def since(self, mark: tuple[int, int, int]) -> list[Datagram]:
+        """The datagrams queued since ``mark``."""
+        return self._out[mark[2]:]
+
+    def postpone(self, mark: tuple[int, int, int], seconds: float) -> None:
+        """What the step since ``mark`` did happens ``seconds`` later: the driver charged the
+        work it needed before its messages could leave (proto/cpu.py ``Cpu.outbound``). The
+        timers it armed start then, and its messages are logged as sent then (the step's other
+        events, a decision such as giving up on a peer, keep their instant)."""
+        self._timers = [(at + seconds if seq > mark[0] else at, seq, fn, args) for at, seq, fn, args in self._timers]
+        heapq.heapify(self._timers)
+        n = mark[1]
+        self._events[n:] = [replace(e, t=e.t + seconds) if e.event == "message_sent" else e
+                             for e in self._events[n:]]
+        for d in self._out[mark[2]:]:
+            self.last_sent[(d.src, d.sport)] = self.now + seconds
+
     def take_datagrams(self) -> list[Datagram]:
         out, self._out = self._out, []
         return out
@@ -202,9 +224,24 @@ class Endpoint:
         self.engine.settings = settings  # type: ignore[attr-defined]
 
     # --- services for engines --------------------------------------------------------------
-    def schedule(self, at: float, fn: Callable[..., None], *args: Any) -> None:
+    def schedule(self, at: float, fn: Callable[..., None], *args: Any) -> tuple[Any, ...]:
+        """Run ``fn(now, *args)`` when the clock reaches ``at``; returns the job (``cancel``)."""
         self._seq += 1
-        heapq.heappush(self._timers, (at, self._seq, fn, args))
+        job = (at, self._seq, fn, args)
+        heapq.heappush(self._timers, job)
+        return job
+
+    def cancel(self, job: tuple[Any, ...]) -> None:
+        """Forget a job that has become stale (the data plane's volume timer, superseded
+        when a packet moved the crossing): no timer wakes the peer for nothing."""
+        timers = self._timers
+        for i, x in enumerate(timers):
+            if x[1] == job[1]:
+                last = timers.pop()
+                if i < len(timers):
+                    timers[i] = last
+                    heapq.heapify(timers)
+                return
 
     def emit(self, event: EventKind, context: Mapping[str, Any] | None = None) -> None:
         """Report ``event`` (a typed event of ``proto.events``) as happening here, now;

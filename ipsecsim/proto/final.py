@@ -38,6 +38,10 @@ class PeerFinal:
     """Per flow: bytes and packets still held in the acquire queue."""
     dropped: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     """(flow, reason) -> (bytes, packets) this peer dropped, unrounded."""
+    child_counters: tuple[tuple[int, dict[str, Any]], ...] = ()
+    """Per CHILD SA the engine still lists (its uid): the SA's byte and packet counters."""
+    meters: dict[Any, tuple[float, float, float]] = field(default_factory=dict)
+    """The data plane's traffic meters at the end: key -> (bytes, packets, time)."""
 
     @property
     def esp_outbound(self) -> list[str]:
@@ -52,6 +56,8 @@ def final_state(ep: Endpoint) -> PeerFinal:
     children = getattr(ep.engine, "child_sas", None)
     if status.get("down") != "crashed" and children is not None:
         inbound = frozenset(c.spi_in.hex() for c in children() if c.state is not ChildState.DELETED)
+    counters = tuple((c.uid, dict(c.counters)) for c in children()) if children is not None else ()
     return PeerFinal(ep.name, ep.settings, status, inbound, tuple(ep.keylog),
                      {n: dataclasses.replace(c) for n, c in ep.traffic.flows.items()},
-                     ep.traffic.queued(), ep.traffic.ledger.dropped())
+                     ep.traffic.queued(), ep.traffic.ledger.dropped(), counters,
+                     {k: (m.bytes, m.packets, m.t) for k, m in ep.traffic.meters.items()})

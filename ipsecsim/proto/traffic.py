@@ -239,6 +239,8 @@ class _Meter:
     rate: float = 0.0
     pps: float = 0.0
     generation: int = 0
+    job: tuple[Any, ...] | None = None
+    """The pending volume timer (``Endpoint.schedule``), cancelled when superseded."""
 
     def settle(self, now: float) -> None:
         dt = now - self.t
@@ -804,13 +806,17 @@ class TrafficPlane:
             if rate > 0:
                 at = m.t + (lim - value) / rate
                 nxt = at if nxt is None else min(nxt, at)
+        if m.job is not None:
+            self.ep.cancel(m.job)  # superseded: its generation is gone
+            m.job = None
         if nxt is not None:
-            self.ep.schedule(nxt, self._on_volume_timer, m.child.uid, m.direction, m.generation)
+            m.job = self.ep.schedule(nxt, self._on_volume_timer, m.child.uid, m.direction, m.generation)
 
     def _on_volume_timer(self, now: float, uid: int, direction: str, generation: int) -> None:
         m = self.meters.get((uid, direction))
         if m is None or m.generation != generation:
             return  # the rate changed since: a newer timer is armed
+        m.job = None
         m.settle(now)
         for _kind, by, lim in self._limits(m):
             if by == "bytes" and m.bytes < lim and m.rate > 0 and (lim - m.bytes) / m.rate < 1e-6:

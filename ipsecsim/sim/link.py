@@ -2,8 +2,10 @@
 
 One-way delay plus uniform jitter, loss (Bernoulli or Gilbert-Elliott, per direction) and
 down periods; loss and delay can be changed for a window, one way or both, for IKE only, ESP
-only or everything (an ISP filtering IP protocol 50), by faults. Every
-random draw comes from the link's own seeded stream. A datagram is judged when it is sent: a
+only or everything (an ISP filtering IP protocol 50), by faults. IKE datagrams draw from the
+link's own seeded stream; a discrete ESP packet from a counter-based stream keyed by (seed,
+sender, flow, packet number) (sim/draws.py), so its fate does not depend on what else was
+drawn before it, and a flow's packets can be judged as an array (sim/train.py). A datagram is judged when it is sent: a
 link that goes down while a datagram is in flight does not catch it (it left before).
 
 Peers are attached by address; a peer that changes its source address (multi-exit link
@@ -35,9 +37,11 @@ from ..config.link import LinkConfig
 from ..proto.events import MessageLost, TrafficDropped
 from ..proto.onwire import Datagram
 from ..proto.traffic import DropLedger, EspFluid, EspPacket
+from . import draws as draws_mod
 from . import loss as lossmod
 from . import mtu as mtu_mod
 from . import nat as nat_mod
+from .draws import Draws
 from .log import EventLog
 from .nat import endpoint
 from .sched import Scheduler
@@ -94,9 +98,14 @@ class Override:
 
 
 class Link:
-    def __init__(self, sched: Scheduler, cfg: LinkConfig, rng: random.Random, log: EventLog):
+    def __init__(self, sched: Scheduler, cfg: LinkConfig, rng: random.Random, log: EventLog, seed: int = 0):
         self.sched = sched
         self.rng = rng
+        self.seed = seed
+        self._esp_keys: dict[tuple[str, str], int] = {}
+        """Per (sender, flow): the key of its ESP packets' counter-based draws (sim/draws.py)."""
+        self.esp_sent: dict[tuple[str, str], int] = {}
+        """Per (sender, flow): ESP packets put on the wire so far (the next one's draw number)."""
         self.log = log
         self.delay = cfg.delay
         self.jitter = cfg.jitter
@@ -114,7 +123,9 @@ class Link:
         self.transmissions: list[Transmission] = []
         """Every datagram sent, in order (the packet trace is written from this)."""
         self.esp: list[EspSent] = []
-        """Every discrete ESP packet sent (the packet trace writes them)."""
+        """Every discrete ESP packet sent (the packet trace writes them), if ``keep_esp``."""
+        self.keep_esp = True
+        """Keep a record of every discrete ESP packet (off: a long run without a packet trace)."""
         self.fluid_log: list[tuple[float, str, EspFluid]] = []
         """Every fluid flow state put on the wire, in order: (time, sender, state); with
         ``esp`` the traffic a packet trace writes."""
@@ -177,18 +188,31 @@ class Link:
                 model = self._loss[(src, dst)] = lossmod.make(self._loss_spec)
         return model  # type: ignore[no-any-return]
 
-    def _lost(self, src: str, dst: str, proto: str = "all") -> bool:
-        return self._loss_model(src, dst, proto).lost(self.rng, self.sched.now)
+    def _lost(self, src: str, dst: str, proto: str = "all", rng: random.Random | Draws | None = None) -> bool:
+        return self._loss_model(src, dst, proto).lost(rng or self.rng, self.sched.now)  # type: ignore[arg-type]
 
-    def _delay(self, src: str, dst: str, jitter: bool = True, proto: str = "all") -> float:
+    def _delay(self, src: str, dst: str, jitter: bool = True, proto: str = "all",
+               rng: random.Random | Draws | None = None) -> float:
         delay = self._override("delay", src, dst, proto)
         delay = self.delay if delay is None else delay
         if jitter:
             j = self._override("jitter", src, dst, proto)
             j = self.jitter if j is None else j
             if j:
-                delay += self.rng.uniform(0.0, j)
+                delay += (rng or self.rng).uniform(0.0, j)
         return float(delay)
+
+    def esp_draws(self, sender: str, flow: str) -> Draws:
+        """The counter-based draws of the next ESP packet of ``flow`` from ``sender``: its loss
+        (one draw per fragment, and a Gilbert-Elliott channel's moves) and then its jitter,
+        keyed by (seed, sender, flow, packet number), whatever else the link drew before."""
+        k = (sender, flow)
+        key = self._esp_keys.get(k)
+        if key is None:
+            key = self._esp_keys[k] = draws_mod.key(self.seed, "esp", sender, flow)
+        n = self.esp_sent.get(k, 0)
+        self.esp_sent[k] = n + 1
+        return Draws(key, n)
 
     # --- the NAT (sim/nat.py) -----------------------------------------------------------------
     def _nat_out(self, sender: str, src: str, sport: int | None, proto: int,
@@ -260,18 +284,20 @@ class Link:
         src, sport, _ = self._nat_out(sender, item.src, item.sport, proto)
         dst, dport, _, blocked = self._nat_in(item.dst, item.dport, proto)
         node = self.node_at(dst, sender)
+        rng = self.esp_draws(sender, pkt.flow)
         if node is None:
             reason: str | None = "no_route"
         elif self.is_down(sender, node.name, "esp"):
             reason = "link_down"
         elif mtu_mod.too_big(item, self.mtu):
             reason = "too_big"
-        elif any([self._lost(sender, node.name, "esp") for _ in range(mtu_mod.fragment_count(item, self.mtu))]):
+        elif any([self._lost(sender, node.name, "esp", rng) for _ in range(mtu_mod.fragment_count(item, self.mtu))]):
             reason = "loss"  # one draw per fragment: all of them must arrive
         else:
             reason = "nat_no_mapping" if blocked else None
         if reason is not None or node is None:
-            self.esp.append(EspSent(now, sender, item, None, reason or "no_route"))
+            if self.keep_esp:
+                self.esp.append(EspSent(now, sender, item, None, reason or "no_route"))
             detail = mtu_mod.too_big_detail(item, pkt.size, self.mtu) if reason == "too_big" else None
             self.ledger.packet(pkt.flow, reason or "no_route", pkt.t0, pkt.span, pkt.size, detail)
             return
@@ -279,8 +305,9 @@ class Link:
         fwd = self.forwarded.setdefault(pkt.flow, [0.0, 0.0])
         fwd[0] += pkt.size
         fwd[1] += 1
-        delay = self._delay(sender, node.name, proto="esp")
-        self.esp.append(EspSent(now, sender, item, now + delay))
+        delay = self._delay(sender, node.name, proto="esp", rng=rng)
+        if self.keep_esp:
+            self.esp.append(EspSent(now, sender, item, now + delay))
         seen = replace(item, src=src, sport=sport, dst=dst, dport=dport) if self.nat is not None else item
         self.sched.call_later(delay, node.deliver_traffic, seen)
 

@@ -40,6 +40,7 @@ from .icmp import IcmpEcho, IcmpStack
 from .log import EventLog
 from .sched import Scheduler
 from .sockq import SocketQueues
+from .workers import WorkerPool
 
 if TYPE_CHECKING:
     from .link import Link
@@ -75,10 +76,18 @@ class PeerNode:
         """The worker computes an inbound message (``cpu``); a callback ends it."""
         self._held: tuple[Datagram, int] | None = None
         """A computation that ended while the peer was frozen: it completes when thawed."""
+        self._holding = 0
+        """While the worker makes a key a request of this peer's own needs (``Cpu.outbound``):
+        the token of that work; the core's output waits for it (0: none)."""
+        self._tokens = 0
+        self._held_out: int | None = None
+        """Own work that ended while the peer was frozen: its output leaves when thawed."""
         self._armed: float | None = None
         """The deadline of the pending timer callback (None: none pending)."""
         self._cpu_rng = stream(seed, "cpu", settings.name)
         self._worker: tuple[Endpoint, Cpu] | None = None
+        self.pool: WorkerPool | None = None
+        """The gateway's worker threads, shared with the peers at the same address (runner)."""
         link.attach(settings.address, self)
 
     @property
@@ -108,7 +117,7 @@ class PeerNode:
     def start(self) -> None:
         """Start the endpoint (scheduled at 0 s after the faults due then)."""
         self.started = True
-        self.ep.start(self.sched.now)
+        self._charged(self.ep.start, self.sched.now)
         self._flush()
         self._step()
         self._arm()
@@ -170,20 +179,63 @@ class PeerNode:
         jobs due at this instant run first, whichever the event queue produced first
         (docs/timing.md, simultaneous events)."""
         self._due_timers()
+        if self._holding:  # a timer job's own work came first: the item waits for it
+            self.inbox.appendleft(item)
+            return False
         if isinstance(item, tuple):
             self._apply(*item)
             return True
         cpu = self.cpu()
         if cpu is not None:
             self.busy = True
-            self.sched.call_later(cpu.inbound(item.message, item.retransmit), self._computed, item, self.boots)
+            self._compute(cpu.inbound(item.message, item.retransmit), self._computed, item, self.boots)
             return False
         self._receive(item)
         return True
 
     def _receive(self, dgram: Datagram) -> None:
         owner = next((ep for ep in self.retiring if ep.owns(dgram)), self.ep) if self.retiring else self.ep
-        owner.receive(dgram, self.sched.now)
+        if owner is self.ep:
+            self._charged(owner.receive, dgram, self.sched.now)
+        else:
+            owner.receive(dgram, self.sched.now)
+
+    def _charged(self, step: Callable[..., None], *args: Any) -> None:
+        """Run one step of the core; if a request it queued needs a key of this peer's own
+        making (``Cpu.outbound``), the worker makes it first: the step's messages leave, its
+        timers start and its events are stamped when the key is made."""
+        cpu = self.cpu()
+        if cpu is None:
+            step(*args)
+            return
+        ep = self.ep
+        mark = ep.mark()
+        step(*args)
+        work = cpu.outbound([d.message for d in ep.since(mark) if not d.retransmit])
+        if work > 0.0:
+            ep.postpone(mark, work)
+            self._tokens += 1
+            self._holding = self._tokens
+            self.busy = True
+            self._compute(work, self._worked, self._tokens)
+
+    def _compute(self, seconds: float, done: Callable[..., None], *args: Any) -> None:
+        """Compute on one of the gateway's workers (waiting for a free one), then ``done``."""
+        if self.pool is None:
+            self.sched.call_later(seconds, done, *args)
+        else:
+            self.pool.run(seconds, done, *args)
+
+    def _worked(self, token: int) -> None:
+        if token != self._holding:
+            return  # the gateway rebooted meanwhile: the work is lost
+        if self.down:
+            self._held_out = token  # a hung gateway finishes when thawed; a crashed one never
+            return
+        self._holding = 0
+        self.busy = False
+        self._after()
+        self._step()
 
     def _computed(self, dgram: Datagram, boots: int) -> None:
         if self.down:
@@ -192,6 +244,8 @@ class PeerNode:
         self.busy = False
         if boots == self.boots:  # else the gateway rebooted meanwhile: the work is lost
             self._receive(dgram)
+        if self._holding:
+            return  # the answer needs a key of its own first (_worked goes on)
         self._after()
         self._step()
 
@@ -209,6 +263,10 @@ class PeerNode:
             self._held = None
             self._computed(dgram, boots)
             return
+        if self._held_out is not None:
+            token, self._held_out = self._held_out, None
+            self._worked(token)
+            return
         if self.busy or not self.started:
             return
         self._step()
@@ -223,16 +281,23 @@ class PeerNode:
                 ep.handle_timer(now)
         t = self.ep.get_timer()
         if t is not None and t <= now:
-            self.ep.handle_timer(now)
+            self._charged(self.ep.handle_timer, now)
 
     def _after(self) -> None:
         """After a step: run the core's timers that are due, send, re-arm."""
+        if self._holding:
+            return  # the worker makes a key first (_worked goes on)
         self._due_timers()
+        if self._holding:
+            return
         self._flush()
         self._arm()
 
     def _flush(self) -> None:
-        """Send what the cores want sent and record their events."""
+        """Send what the cores want sent and record their events (not while the worker makes a
+        key the current core's output needs)."""
+        if self._holding:
+            return
         if self.retiring:  # rare: only after a recreate, until its deletes are done
             for ep in self.retiring:
                 self._send(ep)
@@ -321,13 +386,15 @@ class PeerNode:
         if reboot:
             self.retiring.clear()
         self.boots += 1
+        if self._holding:  # the key the old core waited for is lost with it
+            self._holding, self._held_out, self.busy = 0, None, False
         new = self.make_endpoint(settings or old.settings, self.boots)
         new.take_over(old, now, "peer_down" if reboot else "no_sa")
         self._flush()
         self.ep = new
         self.crashed = False
         if self.started:  # before the first step the runner starts the endpoint itself
-            self.ep.start(now)
+            self._charged(self.ep.start, now)
         for flow, rate in self.offered.values():
             self.ep.offer_fluid(flow, rate, now)
         self._flush()

@@ -25,27 +25,41 @@ from .node import PeerNode
 from .nqa import start_probes
 from .sched import ENGINES, make, spawn
 from .traffic import Sender, start_sources
+from .train import Trains
+from .workers import WorkerPool
 
 DEFAULT_ENGINE = "fast"
+DEFAULT_TRAFFIC = "array"
+TRAFFIC_PATHS = ("packet", "array")
+"""How periodic traffic (pings) is simulated: one event per packet, or a schedule moved a
+window at a time (sim/train.py); both give the same run (tests/test_traffic_paths.py)."""
 
 
 def simulate(scenario: Scenario, seed: int | None = None, duration: float | None = None,
              progress: Callable[[float, float], None] | None = None,
-             engine: str | simpy.Environment = DEFAULT_ENGINE) -> Result:
+             engine: str | simpy.Environment = DEFAULT_ENGINE, traffic: str = DEFAULT_TRAFFIC,
+             esp_records: bool = True) -> Result:
     """Run ``scenario`` (optionally with another seed or length) and return its Result.
     ``progress(now, until)`` is called as simulated time advances (in 1 % steps); the run is
     the same with or without it. ``engine``: ``fast`` (the callback loop) or ``simpy`` (the
     same drivers on a SimPy environment), both giving the same run; or a ``simpy.Environment``
-    of the caller's (at time 0), to run the scenario beside other SimPy models on it."""
+    of the caller's (at time 0), to run the scenario beside other SimPy models on it.
+    ``traffic``: ``array`` (pings as schedules moved a window at a time, sim/train.py) or
+    ``packet`` (one event per packet), both giving the same run. ``esp_records=False`` keeps
+    no record per ESP packet (``Result.esp``, what a packet trace writes; a fragmented
+    packet's record also feeds the traffic summary's fragment counts): for long runs
+    without a trace."""
     if not isinstance(engine, simpy.Environment) and engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if traffic not in TRAFFIC_PATHS:
+        raise ValueError(f"traffic must be one of {', '.join(TRAFFIC_PATHS)}, got {traffic!r}")
     if seed is not None:
         scenario = scenario.with_seed(seed)
     seed = scenario.seed
     until = scenario.duration if duration is None else duration
     sched = make(engine)
     log = EventLog()
-    link = Link(sched, scenario.config.link, stream(seed, "link"), log)
+    link = Link(sched, scenario.config.link, stream(seed, "link"), log, seed)
     nat = scenario.config.link.nat
     if nat is not None:
         link.nat = Nat(sched, nat, scenario.peers[nat.peer].address, stream(seed, "nat"), log, link.changed)
@@ -57,6 +71,11 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
         return bgp.attach(Endpoint(settings, stream(seed, *names)))
 
     nodes = {name: PeerNode(sched, s, make_endpoint, link, log, seed) for name, s in scenario.peers.items()}
+    pools: dict[str, WorkerPool] = {}
+    for node in nodes.values():  # the peers (tunnels) of one gateway address share its workers
+        cpu = node.settings.cpu
+        if cpu is not None:
+            node.pool = pools.setdefault(node.settings.address, WorkerPool(sched, cpu.workers))
     link.partner = partner_map(scenario.config.peers)
     routers = bgp.start(nodes)  # groups routed by BGP have no HA controller
     groups: dict[str, Sender] = {**start_groups(sched, scenario.config, nodes, log, skip=routers), **routers}
@@ -68,7 +87,9 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
         faults.append((FaultConfig(at=w.start, kind="link_down", duration=w.end - w.start), None))
     for f, s in sorted(faults, key=lambda x: x[0].at):
         spawn(sched, run_fault(sched, f, nodes, link, log, s))
-    start_sources(sched, scenario.config, nodes, log, until, groups)
+    trains = Trains(sched, link, log, records=esp_records) if traffic == "array" else None
+    link.keep_esp = esp_records
+    start_sources(sched, scenario.config, nodes, log, until, groups, trains)
     start_probes(sched, scenario.config.peers, nodes, log, until)
     if progress is None:
         sched.run(until)

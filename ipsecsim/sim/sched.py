@@ -47,10 +47,12 @@ class Scheduler(Protocol):
 class FastLoop:
     """A callback event loop: one heap of ``(t, seq, fn, args)`` tuples."""
 
-    __slots__ = ("_heap", "_seq", "now")
+    __slots__ = ("_heap", "_seq", "now", "until")
 
     def __init__(self) -> None:
         self.now = 0.0
+        self.until = float("inf")
+        """Where the current ``run`` stops."""
         self._heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = 0
 
@@ -65,7 +67,12 @@ class FastLoop:
         self._seq += 1
         heapq.heappush(self._heap, (self.now + delay, self._seq, fn, args))
 
+    def next_other(self, skip: Callable[[Callable[..., None], tuple[Any, ...]], bool]) -> float:
+        """The earliest instant of a pending callback for which ``skip(fn, args)`` is false."""
+        return min((t for t, _, fn, args in self._heap if not skip(fn, args)), default=float("inf"))
+
     def run(self, until: float) -> None:
+        self.until = until
         heap, pop = self._heap, heapq.heappop
         while heap and heap[0][0] < until:
             t, _, fn, args = pop(heap)
@@ -89,6 +96,7 @@ class SimpyScheduler:
     def __init__(self, env: simpy.Environment | None = None) -> None:
         self.env = env if env is not None else simpy.Environment()
         self.scheduled = 0
+        self.until = float("inf")
 
     @property
     def now(self) -> float:
@@ -98,14 +106,27 @@ class SimpyScheduler:
         now = self.env.now
         ev = self.env.timeout(t - now if t > now else 0.0)
         ev.callbacks.append(lambda _e: fn(*args))
+        ev.fn_args = (fn, args)  # type: ignore[attr-defined]
         self.scheduled += 1
 
     def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
         ev = self.env.timeout(delay)
         ev.callbacks.append(lambda _e: fn(*args))
+        ev.fn_args = (fn, args)  # type: ignore[attr-defined]
         self.scheduled += 1
 
+    def next_other(self, skip: Callable[[Callable[..., None], tuple[Any, ...]], bool]) -> float:
+        """The earliest instant of a pending event that is not a callback ``skip(fn, args)``
+        is true of (another SimPy process's events always count)."""
+        out = float("inf")
+        for t, _prio, _eid, ev in self.env._queue:
+            fa = getattr(ev, "fn_args", None)
+            if t < out and (fa is None or not skip(*fa)):
+                out = t
+        return float(out)
+
     def run(self, until: float) -> None:
+        self.until = until
         if until > self.env.now:
             self.env.run(until=until)
 

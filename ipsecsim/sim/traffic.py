@@ -1,7 +1,8 @@
 """Traffic sources between the protected subnets, as processes on the scheduler (sim/sched.py).
 
 * ``ping``: an ICMP echo request every ``interval`` (the seed's "long ping" keep-alive); the
-  far host answers each one that arrives, so both directions carry traffic. Discrete packets.
+  far host answers each one that arrives, so both directions carry traffic. Discrete packets:
+  one by one on the packet path, a window at a time on the array path (sim/train.py).
 * ``bulk``: a constant rate from ``start`` to ``stop``: one fluid flow, two events.
 * ``burst``: ``rate`` for ``length`` (or until ``bytes`` are sent) every ``every``.
 
@@ -23,6 +24,7 @@ from ..proto.traffic import FluidFlow, Packet
 from .log import EventLog
 from .node import PeerNode
 from .sched import Scheduler, spawn
+from .train import PingTrain, Trains
 
 __all__ = ["Sender", "endpoints", "first_host", "flow_name", "start_sources"]
 
@@ -37,10 +39,25 @@ class Sender(Protocol):
 
 
 def start_sources(sched: Scheduler, cfg: ScenarioConfig, nodes: dict[str, PeerNode], log: EventLog,
-                  until: float, groups: Mapping[str, Sender] | None = None) -> None:
+                  until: float, groups: Mapping[str, Sender] | None = None, trains: Trains | None = None) -> None:
+    """Start every traffic source; with ``trains`` (the array path, sim/train.py) a ping
+    sent by a gateway is a schedule moved a window at a time."""
     for i, t in enumerate(cfg.traffic):
         sender: Sender = (groups or {}).get(t.source) or nodes[t.source]
+        if trains is not None and t.kind == "ping" and isinstance(sender, PeerNode):
+            _train(trains, cfg, t, flow_name(t, i), sender, until)
+            continue
         spawn(sched, _source(sched, cfg, t, flow_name(t, i), sender, log, until))
+
+
+def _train(trains: Trains, cfg: ScenarioConfig, t: TrafficConfig, name: str, node: PeerNode, until: float) -> None:
+    src, dst = endpoints(cfg, t)
+    stop = min(t.stop, until) if t.stop is not None else until
+    if t.start >= stop:
+        return
+    info: dict[str, Any] = {"flow": name, "kind": t.kind, "src": src, "dst": dst, "to": t.to, "df": t.dont_fragment}
+    trains.add(PingTrain(trains, name, node, src, dst, int(ipaddress.IPv4Address(src)),
+                         int(ipaddress.IPv4Address(dst)), t.size, t.interval, t.dont_fragment, t.start, stop, info))
 
 
 def _source(sched: Scheduler, cfg: ScenarioConfig, t: TrafficConfig, name: str, node: Sender,

@@ -1,0 +1,619 @@
+"""Ping flows as schedules: the array traffic path (``traffic_path="array"``).
+
+A ping flow (sim/traffic.py) is periodic: between two observable changes its packets' send
+times are an arithmetic series, and every packet's fate is decided by things that do not change
+in between (the SAs, the link's state) and by its own counter-based draws (sim/draws.py). So
+instead of four scheduler callbacks per echo (the source's step, the hand-over to the gateway,
+the request's and the reply's arrival), the flows wake once per *window*: from the instant one
+of them is due up to the next thing on the scheduler that is not one of them (a timer of a
+peer, a fault, a fluid flow's volume crossing, the end of the run).
+
+In a window the send times, the losses and jitters of all requests and replies are computed as
+numpy arrays; the echo events (request sent, request arrives and is answered, reply arrives)
+of all flows are put in the order the scheduler would run them (``_order``: time, then the
+time their callback was scheduled, ...); then one lean loop applies them: the flow and SA
+counters, ESP sequence numbers, volume checks and the dead peer detection hooks, exactly as
+the packet-by-packet path does (proto/traffic.py), without Packet objects, the link or the
+scheduler. The window stops early, before the first event whose outcome is not the steady one
+(a request or reply lost on the link), or after the first event that made a peer do something
+(an event, a datagram, a timer due before the next echo event: a volume limit reached, a DPD
+decision). What is still on its way then is handed to the scheduler as the callbacks the
+packet path would have pending, so the run goes on packet by packet from there.
+
+A window is only tried where its assumptions hold (``_ready``): both gateways idle and up,
+the flow's requests and replies routed on installed SAs, no NAT, no fragmentation, Bernoulli
+loss (a Gilbert-Elliott channel's state is shared with IKE), no open drop intervals.
+Elsewhere a flow steps packet by packet, as the packet path does. ESP records
+(``Result.esp``, what a packet trace writes) are built only when the run keeps them.
+tests/test_traffic_paths.py runs every scenario on both paths and compares them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..proto.events import TrafficStarted, TrafficStopped
+from ..proto.traffic import EspPacket, Packet, _Meter
+from . import draws as draws_mod
+from . import loss as lossmod
+from . import mtu as mtu_mod
+from .link import EspSent
+from .log import EventLog
+from .sched import Scheduler
+
+if TYPE_CHECKING:
+    from ..proto.sa import ChildSa
+    from ..proto.traffic import TrafficPlane
+    from .link import Link
+    from .node import PeerNode
+
+_S, _D1, _D2 = 0, 1, 2  # request sent / request arrives, reply sent / reply arrives
+_MAX_WINDOW = 200_000  # echoes per flow and window (memory bound)
+
+
+def exact_delay(now: float, target: float) -> float:
+    """A delay ``d`` with ``now + d == target`` in floating point (the scheduler computes a
+    callback's instant as ``now + delay``), so a callback scheduled from the window's start
+    lands on the bit-identical instant the packet path computes."""
+    d = target - now
+    for _ in range(8):
+        y = now + d
+        if y == target:
+            return d
+        d = math.nextafter(d, math.inf if y < target else -math.inf)
+    raise AssertionError(f"no delay from {now!r} reaches {target!r}")
+
+
+class PingTrain:
+    """One ping flow: the packet path's source (sim/traffic.py ``_source``) as a state
+    machine, so the manager can move it over a window in one go."""
+
+    def __init__(self, mgr: Trains, name: str, node: PeerNode, src: str, dst: str, s_int: int, d_int: int,
+                 size: int, interval: float, df: bool, start: float, stop: float, info: dict[str, Any]):
+        self.mgr, self.name, self.node = mgr, name, node
+        self.src_text, self.dst_text = src, dst
+        self.src, self.dst, self.size, self.interval, self.df = s_int, d_int, size, interval, df
+        self.start, self.stop, self.info = start, stop, info
+        self.seq = 0
+        self.gen = 0
+        """Generation of the pending wake callback: a window that moved the flow makes it stale."""
+        self.next_t = start
+        self.prev_t = start
+        """The instant of the latest echo request (whose step scheduled the pending wake)."""
+        self.history = (-1.0, -1.0, -1.0)
+        """The instants of the latest three echo requests (the order of equal-time callbacks)."""
+        self.done = False
+        self.reply_flow = name + ":reply"
+
+    def _wake(self, gen: int) -> None:
+        if gen != self.gen:
+            return
+        mgr = self.mgr
+        if self.seq == 0:
+            mgr.log.emit(mgr.sched.now, self.node.name, TrafficStarted(**self.info, interval=self.interval,
+                                                                       size=self.size))
+        elif mgr.window(self):
+            return
+        self.step()
+
+    def step(self) -> None:
+        """One echo request, packet by packet (the packet path's step)."""
+        sched = self.mgr.sched
+        now = sched.now
+        self.node.submit_packet(Packet(self.name, self.src, self.dst, self.size, now, self.interval,
+                                       "echo-request", self.seq, self.df))
+        self.seq += 1
+        self.gen += 1
+        self.prev_t = now
+        self.history = (self.history[1], self.history[2], now)
+        if now + self.interval >= self.stop - 1e-9:
+            self.done = True
+            sched.call_later(self.stop - now, self._stopped)
+            return
+        self.next_t = now + self.interval
+        sched.call_later(self.interval, self._wake, self.gen)
+
+    def _stopped(self) -> None:
+        self.mgr.log.emit(self.mgr.sched.now, self.node.name, TrafficStopped(flow=self.name, sent=self.seq))
+
+
+@dataclass(slots=True)
+class _Path:
+    """What one flow's requests and replies meet in a window (all fixed in it): the two
+    gateways and data planes, the SAs (out / in at each end), the ESP packets' path and size,
+    and per direction the loss probability, delay and jitter."""
+
+    a: PeerNode
+    b: PeerNode
+    pa: TrafficPlane
+    pb: TrafficPlane
+    out_a: ChildSa
+    in_b: ChildSa
+    out_b: ChildSa
+    in_a: ChildSa
+    esp_a: EspPacket
+    esp_b: EspPacket
+    links: dict[str, tuple[float, float, float]]
+
+    def esp(self, reply: bool, seq: int, pkt: Packet) -> EspPacket:
+        """The ESP packet carrying ``pkt`` (a request from a, or a reply from b)."""
+        model = self.esp_b if reply else self.esp_a
+        return replace(model, esp_seq=seq, packet=pkt)
+
+
+@dataclass(slots=True)
+class _MeterRun:
+    """One SA meter over a window: the echo events counted on it (indices into the window's
+    ordered events) and its running bytes and packets (index 0: before the first)."""
+
+    plane: TrafficPlane
+    meter: Any
+    parts: list[np.ndarray]
+    child: Any = None
+    direction: str = "out"
+    events: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sizes: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    packets: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+class Trains:
+    """The ping flows of a run on the array path."""
+
+    def __init__(self, sched: Scheduler, link: Link, log: EventLog, records: bool = True):
+        self.sched, self.link, self.log, self.records = sched, link, log, records
+        self.trains: list[PingTrain] = []
+        self.windows = 0
+        """Windows moved in one go (a benchmark figure)."""
+        self.echoes = 0
+        """Echo requests moved in windows."""
+
+    def add(self, train: PingTrain) -> None:
+        self.trains.append(train)
+        self.sched.call_later(train.start, train._wake, train.gen)
+
+    # --- the window ---------------------------------------------------------------------------
+    def _horizon(self, movable: set[PingTrain]) -> float:
+        """The earliest instant at which anything but the movable flows' wakes is scheduled."""
+        def skip(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+            owner = getattr(fn, "__self__", None)
+            if not isinstance(owner, PingTrain):
+                return False
+            if fn.__func__ is not PingTrain._wake:  # type: ignore[attr-defined]
+                return False
+            return owner in movable or args[0] != owner.gen
+        return min(self.sched.next_other(skip), self.sched.until)  # type: ignore[attr-defined]
+
+    def window(self, first: PingTrain) -> bool:
+        """Move the due flows over a window; False: ``first`` steps packet by packet instead."""
+        sched = self.sched
+        if not hasattr(sched, "next_other"):
+            return False
+        now = sched.now
+        paths: dict[PingTrain, _Path] = {}
+        for tr in self.trains:
+            if tr.done or tr.seq == 0:
+                continue
+            p = self._ready(tr)
+            if p is not None:
+                paths[tr] = p
+        if first not in paths:
+            return False
+        horizon = self._horizon(set(paths))
+        if horizon <= now:
+            return False
+        # the flow whose wake runs goes first; the others in the order their wakes were
+        # scheduled (for flows in lockstep: the order they were started in)
+        rest = sorted((tr for tr in paths if tr is not first and tr.next_t < horizon),
+                      key=lambda tr: (tr.next_t, tr.prev_t, self.trains.index(tr)))
+        movable = [first, *rest]
+        return self._move(movable, paths, now, horizon)
+
+    def _ready(self, tr: PingTrain) -> _Path | None:
+        link = self.link
+        if link.nat is not None or tr.node.link is not link:
+            return None
+        a = tr.node
+        pa = a.ep.traffic
+        if not self._idle(a) or pa.queue or pa.route_check is not None or pa.route_revoked or pa.frozen:
+            return None
+        if not pa._in_policy(tr.src, tr.dst):
+            return None
+        out_a = pa._outbound_sa(tr.src, tr.dst)
+        if out_a is None:
+            return None
+        path_a = pa._path(out_a)
+        b = link.node_at(path_a[1], a.name)
+        if b is None or b is a or not self._idle(b):
+            return None
+        pb = b.ep.traffic
+        if pb.queue or pb.route_check is not None or pb.route_revoked or pb.frozen:
+            return None
+        src, dst, sport, dport = path_a
+        req = EspPacket(out_a.spi_out, 0, Packet(tr.name, tr.src, tr.dst, tr.size, 0.0, tr.interval,
+                                                 "echo-request", 0, tr.df), src, dst, sport, dport,
+                        **pa._esp_fields(out_a, tr.size, tr.df))
+        route = pb._route_in_esp(req)
+        if route[0] != "sa" or not pb._in_policy(tr.dst, tr.src):
+            return None
+        out_b = pb._outbound_sa(tr.dst, tr.src)
+        if out_b is None:
+            return None
+        path_b = pb._path(out_b)
+        if link.node_at(path_b[1], b.name) is not a:
+            return None
+        src, dst, sport, dport = path_b
+        rep = EspPacket(out_b.spi_out, 0, Packet(tr.reply_flow, tr.dst, tr.src, tr.size, 0.0, tr.interval,
+                                                 "echo-reply", 0, tr.df), src, dst, sport, dport,
+                        **pb._esp_fields(out_b, tr.size, tr.df))
+        back = pa._route_in_esp(rep)
+        if back[0] != "sa":
+            return None
+        for esp in (req, rep):
+            if mtu_mod.too_big(esp, link.mtu) or mtu_mod.fragment_count(esp, link.mtu) != 1:
+                return None
+        for ledger in (pa.ledger, pb.ledger, link.ledger):
+            if any(k[0] in (tr.name, tr.reply_flow) and v.rate == 0 for k, v in ledger.open.items()):
+                return None
+        links = {}
+        for direction, (x, y) in (("ab", (a.name, b.name)), ("ba", (b.name, a.name))):
+            if link.is_down(x, y, "esp"):
+                return None
+            model = link._loss_model(x, y, "esp")
+            if type(model) is not lossmod.Bernoulli:
+                return None
+            delay = link._override("delay", x, y, "esp")
+            jitter = link._override("jitter", x, y, "esp")
+            links[direction] = (model.p, float(link.delay if delay is None else delay),
+                                float(link.jitter if jitter is None else jitter))
+        return _Path(a, b, pa, pb, out_a, route[1], out_b, back[1], req, rep, links)
+
+    @staticmethod
+    def _idle(node: PeerNode) -> bool:
+        return node.started and not (node.down or node.busy or node.inbox or node.retiring)
+
+    def _fates(self, sender: str, flow: str, count: int, p: float, delay: float,
+               jitter: float) -> tuple[np.ndarray, np.ndarray]:
+        """(lost, one-way delay) of the next ``count`` ESP packets of ``flow`` from ``sender``,
+        from the same draws as ``Link.esp_draws``: one for the loss if p > 0, then the jitter."""
+        link = self.link
+        k = (sender, flow)
+        key = link._esp_keys.get(k)
+        if key is None:
+            key = link._esp_keys[k] = draws_mod.key(link.seed, "esp", sender, flow)
+        n = np.arange(link.esp_sent.get(k, 0), link.esp_sent.get(k, 0) + count, dtype=np.uint64)
+        j = 0
+        lost = np.zeros(count, dtype=bool)
+        if p > 0:
+            lost = draws_mod.uniforms(key, n, 0) < p
+            j = 1
+        d = np.full(count, delay)
+        if jitter:
+            d = delay + (0.0 + (jitter - 0.0) * draws_mod.uniforms(key, n, j))
+        return lost, d
+
+    def _move(self, movable: list[PingTrain], paths: dict[PingTrain, _Path], now: float, horizon: float) -> bool:
+        # 1. every flow's echoes in the window: send, arrival and reply-arrival times
+        cols: list[tuple[np.ndarray, ...]] = []
+        plans = []
+        for rank, tr in enumerate(movable):
+            p = paths[tr]
+            count = min(_MAX_WINDOW, int((horizon - tr.next_t) / tr.interval) + 2)
+            steps = np.full(count, tr.interval)
+            steps[0] = tr.next_t
+            s = np.cumsum(steps)  # sequential additions: the source's ``now + interval``
+            last = np.nonzero(s + tr.interval >= tr.stop - 1e-9)[0]
+            if len(last):
+                s = s[: last[0] + 1]
+            s = s[s < horizon]
+            if not len(s):
+                continue
+            lost_q, d1 = self._fates(p.a.name, tr.name, len(s), *p.links["ab"])
+            lost_r, d2 = self._fates(p.b.name, tr.reply_flow, len(s), *p.links["ba"])
+            a = s + d1
+            r = a + d2
+            n = len(s)
+            hist = np.concatenate((tr.history, s))
+            p1, p2, p3 = hist[2:2 + n], hist[1:1 + n], hist[:n]  # the three requests before each
+            idx = np.arange(n)
+            ones = np.ones(n)
+            # An event's place among callbacks due at the same instant: the instants at which
+            # its callback, its parent's, ... were scheduled (S <- the step at s <- the step
+            # before; D1 <- S; D2 <- D1); then the flows' order. Kinds S, D1, D2; bad: a lost
+            # request (at its S) or reply (at its D1) ends the window there.
+            t = np.concatenate((s, a, r))
+            k1 = np.concatenate((s, s, a))
+            k2 = np.concatenate((p1, s, s))
+            k3 = np.concatenate((p2, p1, s))
+            k4 = np.concatenate((p3, p2, p1))
+            kind = np.concatenate((0 * idx, 0 * idx + 1, 0 * idx + 2))
+            bad = np.concatenate((lost_q, lost_r, np.zeros(n, dtype=bool)))
+            cols.append((t, k1, k2, k3, k4, rank * np.concatenate((ones, ones, ones)), kind,
+                         np.concatenate((idx, idx, idx)), bad))
+            plans.append((tr, p, s, a, r, d1, d2))
+        if not plans:
+            return False
+        t, k1, k2, k3, k4, rk, kind, idx, bad = (np.concatenate(c) for c in zip(*cols, strict=True))
+        which = np.concatenate([np.full(3 * len(pl[2]), i) for i, pl in enumerate(plans)])
+        order = np.lexsort((kind, rk, k4, k3, k2, k1, t))  # the scheduler's order
+        t, kind, idx, bad, which = t[order], kind[order], idx[order], bad[order], which[order]
+        stop_at = len(t)
+        over = np.nonzero(bad | (t >= horizon))[0]
+        if len(over):
+            stop_at = int(over[0])
+        if stop_at == 0 or (kind[0] != _S or which[0] != 0):
+            return False
+        done = self._apply(plans, t, kind, idx, which, stop_at)
+        if not done:
+            return False
+        self._hand_over(plans, t, kind, idx, which, done, now)
+        self.windows += 1
+        return True
+
+    def _meters(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
+                stop_at: int) -> tuple[list[_MeterRun], int]:
+        """The SA meters the window's echoes count on, each as the running values the packet
+        path computes one packet at a time (``_Meter.settle`` then ``+= size``, the same float
+        additions in the same order: ``np.cumsum`` adds sequentially), and the window cut
+        before the first packet that reaches a volume limit, or after the first that brings
+        the limit's crossing (at the flow rates of the meter) due before the next event."""
+        runs: dict[tuple[int, int, str], _MeterRun] = {}
+        now0 = self.sched.now
+        for w, (_tr, p, *_rest) in enumerate(plans):
+            mine = which[:stop_at] == w
+            for k, plane, child, direction in ((_S, p.pa, p.out_a, "out"), (_D1, p.pb, p.in_b, "in"),
+                                               (_D1, p.pb, p.out_b, "out"), (_D2, p.pa, p.in_a, "in")):
+                key = (id(plane), child.uid, direction)
+                run = runs.get(key)
+                if run is None:  # not settled here: the packet path settles only at its packets
+                    run = runs[key] = _MeterRun(plane, plane.meters.get((child.uid, direction)), [], child=child,
+                                                direction=direction)
+                run.parts.append(np.nonzero(mine & (kind[:stop_at] == k))[0])
+        nxt_t = np.append(t[1:], math.inf)
+        for run in runs.values():
+            ev = np.sort(np.concatenate(run.parts))
+            run.events = ev
+            m, size = run.meter, plans[0][0].size
+            if m is None:  # the packet path makes it at the first packet
+                m = run.meter = _Meter(run.child, run.direction, float(t[ev[0]]) if len(ev) else now0)
+            run.sizes = np.asarray([plans[w][0].size for w in which[ev].tolist()], dtype=np.float64) \
+                if len({pl[0].size for pl in plans}) > 1 else np.full(len(ev), float(size))
+            n = len(ev)
+            if not n:
+                run.bytes = np.asarray([m.bytes])
+                run.packets = np.asarray([m.packets])
+                continue
+            tau = t[ev]
+            dt = np.diff(np.concatenate(([m.t], tau)))
+            step_b = np.where(dt > 0, m.rate * dt, 0.0)
+            step_p = np.where(dt > 0, m.pps * dt, 0.0)
+            seq_b = np.empty(2 * n + 1)
+            seq_b[0], seq_b[1::2], seq_b[2::2] = m.bytes, step_b, run.sizes
+            seq_p = np.empty(2 * n + 1)
+            seq_p[0], seq_p[1::2], seq_p[2::2] = m.packets, step_p, 1.0
+            run.bytes = np.cumsum(seq_b)[0::2]  # [before, after packet 1, ...]
+            run.packets = np.cumsum(seq_p)[0::2]
+            bad = np.zeros(n, dtype=bool)
+            due = np.full(n, math.inf)
+            for _kind, by, lim in run.plane._limits(m):
+                value, rate = (run.bytes[1:], m.rate) if by == "bytes" else (run.packets[1:], m.pps)
+                bad |= value >= lim * (1 - 1e-12) - 1e-9
+                if rate > 0:
+                    due = np.minimum(due, tau + (lim - value) / rate)
+            fire = np.nonzero(bad)[0]
+            if len(fire):
+                stop_at = min(stop_at, int(ev[fire[0]]))  # that packet goes by the packet path
+            early = np.nonzero(due <= nxt_t[ev])[0]
+            if len(early):
+                stop_at = min(stop_at, int(ev[early[0]]) + 1)  # the crossing comes first
+        return list(runs.values()), stop_at
+
+    def _apply(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, idx: np.ndarray, which: np.ndarray,
+               stop_at: int) -> int:
+        """Apply the window's events in order up to ``stop_at`` or the first that made a peer
+        act; the number applied. The hooks of dead peer detection run event by event; the
+        counters, meters and ESP sequence numbers are then set from the arrays."""
+        runs, stop_at = self._meters(plans, t, kind, which, stop_at)
+        if stop_at == 0 or kind[0] != _S or which[0] != 0:
+            return 0  # the first echo itself reaches a limit: it goes by the packet path
+        tl, kl, wl = t[:stop_at].tolist(), kind[:stop_at].tolist(), which[:stop_at].tolist()
+        calls = []
+        for _tr, p, *_rest in plans:
+            hooks = tuple(getattr(x.ep.engine, h, None) for x in (p.a, p.b)
+                          for h in ("on_esp_outbound", "on_esp_inbound"))
+            calls.append((p.a.ep, p.b.ep, p.pa, p.pb, p.a, p.b,
+                          ((hooks[0], p.out_a),), ((hooks[3], p.in_b), (hooks[2], p.out_b)),
+                          ((hooks[1], p.in_a),)))
+        armed: dict[PeerNode, tuple[float, float]] = {}  # node -> (its earliest deadline, armed when)
+        acted: dict[PeerNode, float] = {}
+        i = 0
+        while i < stop_at:
+            now = tl[i]
+            ep_a, ep_b, pa, pb, na, nb, s_hooks, d1_hooks, d2_hooks = calls[wl[i]]
+            k = kl[i]
+            if k == _D1:
+                ep, plane, node, hooks = ep_b, pb, nb, d1_hooks
+            else:
+                ep, plane, node, hooks = ep_a, pa, na, (s_hooks if k == _S else d2_hooks)
+            ep.now = now
+            for hook, child in hooks:
+                if hook is not None:
+                    hook(child, now, None)
+            i += 1
+            # did the peer act? (an event, a datagram, a timer due before what comes next)
+            if ep._events or ep._out or plane._dirty or plane._out:
+                acted[node] = now
+                break
+            due = ep.get_timer()
+            if due is not None:
+                known = armed[node][0] if node in armed else (node._armed if node._armed is not None else math.inf)
+                if due < known:
+                    armed[node] = (due, now)
+                    if due <= (tl[i] if i < stop_at else math.inf):
+                        break
+        self._finish(plans, runs, t, kind, idx, which, i, armed)
+        self._armed, self._acted_at = armed, acted
+        return i
+
+    def _finish(self, plans: list[Any], runs: list[_MeterRun], t: np.ndarray, kind: np.ndarray, idx: np.ndarray,
+                which: np.ndarray, done: int, armed: dict[PeerNode, tuple[float, float]]) -> None:
+        """Set what the first ``done`` events did: meters (then their volume timers), ESP
+        sequence numbers, flow and link counters, ESP records."""
+        link = self.link
+        outs: list[tuple[np.ndarray, np.ndarray]] = []  # per outbound meter: its events, packets after each
+        for run in runs:
+            ev = run.events
+            n = int(np.searchsorted(ev, done))
+            m = run.meter
+            if not n:
+                continue
+            run.plane.meters.setdefault((m.child.uid, m.direction), m)
+            last_t = float(t[ev[n - 1]])
+            m.bytes, m.packets = float(run.bytes[n]), float(run.packets[n])
+            m.t = max(m.t, last_t)
+            m.settle(last_t)
+            if m.direction == "out":
+                outs.append((ev[:n], run.packets[1:n + 1]))
+            run.plane._check(m, last_t)
+            if m.job is not None:  # the packet path armed its peer for it at the meter's last packet
+                node = self._node_of(plans, run.plane)
+                known = armed[node][0] if node in armed else (node._armed if node._armed is not None else math.inf)
+                if m.job[0] < known or (m.job[0] == known and node in armed and armed[node][1] < last_t):
+                    armed[node] = (m.job[0], last_t)
+        self._outs = outs
+        records = self.records
+        for w, (tr, p, s, a, _r, _d1, _d2) in enumerate(plans):
+            mine = which[:done] == w
+            ks = idx[:done][mine & (kind[:done] == _S)]
+            k1 = idx[:done][mine & (kind[:done] == _D1)]
+            k2 = idx[:done][mine & (kind[:done] == _D2)]
+            size = tr.size
+            for c, n in ((p.pa.counters(tr.name), len(ks)), (p.pb.counters(tr.reply_flow), len(k1))):
+                c.offered_bytes += size * n
+                c.offered_packets += n
+            for c, n in ((p.pb.counters(tr.name), len(k1)), (p.pa.counters(tr.reply_flow), len(k2))):
+                c.received_bytes += size * n
+                c.received_packets += n
+                c.delivered_bytes += size * n
+                c.delivered_packets += n
+            if len(k2):
+                c = p.pa.counters(tr.name)
+                c.replies += len(k2)
+                c.last_reply_seq = max(c.last_reply_seq, tr.seq + int(k2.max()))
+            for sender, flow, n in ((p.a.name, tr.name, len(ks)), (p.b.name, tr.reply_flow, len(k1))):
+                if n:
+                    fwd = link.forwarded.setdefault(flow, [0.0, 0.0])
+                    fwd[0] += size * n
+                    fwd[1] += n
+                    link.esp_sent[(sender, flow)] = link.esp_sent.get((sender, flow), 0) + n
+            if len(ks):
+                p.pa.last_out = max(p.pa.last_out or -math.inf, float(s[ks.max()]))
+            if len(k1):
+                p.pb.last_out = max(p.pb.last_out or -math.inf, float(a[k1.max()]))
+        if records:
+            self._records(plans, t, kind, idx, which, done)
+
+    @staticmethod
+    def _node_of(plans: list[Any], plane: TrafficPlane) -> PeerNode:
+        for _tr, p, *_rest in plans:
+            if p.pa is plane:
+                return p.a  # type: ignore[no-any-return]
+            if p.pb is plane:
+                return p.b  # type: ignore[no-any-return]
+        raise AssertionError("a meter of no flow in the window")
+
+    def _seq(self, event: int) -> int:
+        """The ESP sequence number of the packet event ``event`` (an S or D1) sent."""
+        for ev, packets in self._outs:
+            i = int(np.searchsorted(ev, event))
+            if i < len(ev) and ev[i] == event:
+                return int(packets[i])
+        raise AssertionError(f"event {event} sent nothing")
+
+    def _records(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, idx: np.ndarray, which: np.ndarray,
+                 done: int) -> None:
+        """The ESP records of the window's packets, in the order they were sent."""
+        out = self.link.esp
+        seqs = {(int(e), 0): int(v) for ev, packets in self._outs for e, v in zip(ev, packets, strict=True)}
+        for e, (k, x, w) in enumerate(zip(kind[:done].tolist(), idx[:done].tolist(), which[:done].tolist(),
+                                          strict=True)):
+            if k == _D2:
+                continue
+            tr, p, _s, _a, _r, d1, d2 = plans[w]
+            now = float(t[e])
+            if k == _S:
+                pkt = Packet(tr.name, tr.src, tr.dst, tr.size, now, tr.interval, "echo-request", tr.seq + x, tr.df)
+                out.append(EspSent(now, p.a.name, p.esp(False, seqs[(e, 0)], pkt), now + float(d1[x])))
+            else:
+                pkt = Packet(tr.reply_flow, tr.dst, tr.src, tr.size, now, tr.interval, "echo-reply", tr.seq + x,
+                             tr.df)
+                out.append(EspSent(now, p.b.name, p.esp(True, seqs[(e, 0)], pkt), now + float(d2[x])))
+
+    def _hand_over(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, idx: np.ndarray, which: np.ndarray,
+                   done: int, now: float) -> None:
+        """What the packet path would have pending after the applied events: each flow's next
+        wake, requests and replies on the wire, a peer's timer; scheduled in the order the
+        packet path scheduled them (its parent event's order)."""
+        sched = self.sched
+        todo: list[tuple[int, float, Callable[..., None], tuple[Any, ...]]] = []
+        kd, xd, wd = kind[:done], idx[:done], which[:done]
+        for w, (tr, p, s, a, r, _d1, _d2) in enumerate(plans):
+            mine = wd == w
+            pos_s, pos_1, pos_2 = (np.nonzero(mine & (kd == k))[0] for k in (_S, _D1, _D2))
+            sent_n = len(pos_s)
+            # echo x's events come in x order per kind (the request's send times increase; an
+            # arrival that overtakes another ends nothing: only what is done counts)
+            where1 = dict(zip(xd[pos_1].tolist(), pos_1.tolist(), strict=True))
+            done2 = set(xd[pos_2].tolist())
+            for x in sorted(x for x in where1 if x not in done2):  # replies on the wire
+                esp = self._esp(tr, p, x, float(a[x]), self._seq(where1[x]), reply=True)
+                todo.append((where1[x], float(r[x]), p.a.deliver_traffic, (esp,)))
+            for x in range(sent_n):
+                if x in where1:
+                    continue
+                e = int(pos_s[x])  # requests on the wire
+                esp = self._esp(tr, p, x, float(s[x]), self._seq(e), reply=False)
+                todo.append((e, float(a[x]), p.b.deliver_traffic, (esp,)))
+            if sent_n:
+                parent = int(pos_s[-1])
+                last = float(s[sent_n - 1])
+                tr.seq += sent_n
+                self.echoes += sent_n
+                tr.gen += 1
+                tr.prev_t = last
+                tr.history = tuple(([*tr.history, *(float(v) for v in s[max(0, sent_n - 3):sent_n])])[-3:])
+                if last + tr.interval >= tr.stop - 1e-9:
+                    tr.done = True
+                    todo.append((parent, last + (tr.stop - last), tr._stopped, ()))
+                else:
+                    tr.next_t = last + tr.interval
+                    todo.append((parent, tr.next_t, tr._wake, (tr.gen,)))
+        for node, (due, at) in self._armed.items():  # the peer's timer, as the packet path armed it
+            if node.ep.get_timer() == due and (node._armed is None or due < node._armed):
+                node._armed = due
+                todo.append((done - 1, at + (due - at), node._on_timer, (due,)))
+        for node, at in self._acted_at.items():
+            todo.append((-1, at, self._acted, (node,)))  # at once, as the packet path's step
+        todo.sort(key=lambda x: x[0])
+        for _, at, fn, args in todo:
+            sched.call_later(exact_delay(now, at), fn, *args)
+
+    def _acted(self, node: PeerNode) -> None:
+        """A peer acted on an echo of the window: what it does goes out now (``_after``)."""
+        node.ep.traffic.refresh(self.sched.now)
+        node._after()
+
+    @staticmethod
+    def _esp(tr: PingTrain, p: _Path, x: int, sent: float, seq: int, reply: bool) -> EspPacket:
+        """The ESP packet of echo ``x`` of the window, rebuilt for its arrival (only for the
+        few still on the wire when a window ends)."""
+        if reply:
+            return p.esp(True, seq, Packet(tr.reply_flow, tr.dst, tr.src, tr.size, sent, tr.interval, "echo-reply",
+                                           tr.seq + x, tr.df))
+        return p.esp(False, seq, Packet(tr.name, tr.src, tr.dst, tr.size, sent, tr.interval, "echo-request",
+                                        tr.seq + x, tr.df))
