@@ -65,7 +65,8 @@ def junit_xml(checks: Sequence[ScenarioCheck]) -> bytes:
         root.set(k, str(v))
     root.set("time", f"{sum(c.seconds for c in checks):.3f}")
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml + b"\n"
 
 
 def write_junit(path: Path, checks: Sequence[ScenarioCheck]) -> None:

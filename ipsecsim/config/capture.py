@@ -93,7 +93,7 @@ class TraceConfig(_Strict):
         "include", description="datagrams lost on the link: include them (captured as they leave the sender, "
         "commented) or omit them")
     esp: Annotated[EspSampleConfig, BeforeValidator(_esp_sample), WithJsonSchema(_ESP_SCHEMA)] = Field(
-        default_factory=EspSampleConfig,  # type: ignore[arg-type]
+        default_factory=EspSampleConfig,
         description="ESP packets to write: {first: N, last: N} per SA and direction, or all")
     undecryptable: Literal["mark", "refuse"] = Field(
         "mark", description="an SA whose algorithms Wireshark cannot decrypt (sm4, sm3, chacha20poly1305, "

@@ -166,14 +166,24 @@ def _per_role(v: Any) -> tuple[Any, Any]:
     return v, v
 
 
+_SUFFIX = {"time": "_time", "bytes": "_bytes", "packets": "_packets"}
+"""The key suffix of each dimension: life_time, rekey_bytes, rand_packets ..."""
+
+
 def _resolve_dim(section: str, dim: str, life: Any, rekey: Any, rand: Any, margin: Any = None,
                  fuzz: Any = None, over: Any = None) -> Limit:
-    key = {"time": "_time", "bytes": "_bytes", "packets": "_packets"}[dim]
-    p_life, p_rekey, p_rand = f"{section}.life{key}", f"{section}.rekey{key}", f"{section}.rand{key}"
     if isinstance(rekey, int | float) and rekey == 0:
         rekey = None  # strongSwan: 0 disables rekeying by this dimension
+    life = _hard_limit(section, dim, life, rekey, over)
+    if margin is not None:
+        return _margin_limit(section, dim, life, rekey, rand, margin, fuzz)
+    return _soft_limit(section, dim, life, rekey, rand)
 
-    # hard limit
+
+def _hard_limit(section: str, dim: str, life: Any, rekey: Any, over: Any) -> Any:
+    """life_X as an absolute value: given, a percentage of rekey_X, or rekey_X + over_time."""
+    key = _SUFFIX[dim]
+    p_life = f"{section}.life{key}"
     if over is not None:
         if life is not None:
             raise LifetimeError(f"{section}.over_time", "set life_time or over_time (life = rekey_time + "
@@ -192,43 +202,52 @@ def _resolve_dim(section: str, dim: str, life: Any, rekey: Any, rand: Any, margi
         life = _round(rekey * percent(life), dim)
     if life is not None and life <= 0:
         raise LifetimeError(p_life, f"life{key} must be positive, got {life}")
+    return life
 
-    # soft point
-    follows = "absolute"
-    if margin is not None:
-        if rekey is not None or rand is not None:
-            raise LifetimeError(f"{section}.rekey_margin", "rekey_margin/rekey_fuzz replace rekey_time/rand_time: "
-                                "set one style")
+
+def _margin_limit(section: str, dim: str, life: Any, rekey: Any, rand: Any, margin: Any, fuzz: Any) -> Limit:
+    """The soft point as rekey_margin / rekey_fuzz (rekey = life - margin, drawn over margin * fuzz)."""
+    key = _SUFFIX[dim]
+    if rekey is not None or rand is not None:
+        raise LifetimeError(f"{section}.rekey_margin", "rekey_margin/rekey_fuzz replace rekey_time/rand_time: "
+                            "set one style")
+    if life is None:
+        raise LifetimeError(f"{section}.rekey_margin", f"rekey_margin needs life{key} (rekey = life - margin)")
+    out_r, out_d = [], []
+    for m, f in zip(_per_role(margin), _per_role(fuzz if fuzz is not None else "100%"), strict=True):
+        if m >= life:
+            raise LifetimeError(f"{section}.rekey_margin", f"rekey_margin {_show(m, dim)} must be shorter "
+                                f"than life{key} {_show(life, dim)}")
+        out_r.append(_round(life - m, dim))
+        out_d.append(_round(min(life - m, m * percent(f)), dim))
+    return Limit(life, out_r[0], out_d[0] or 0.0, out_r[1] if out_r[1] != out_r[0] else None,
+                 out_d[1] if out_d[1] != out_d[0] else None, "margin")
+
+
+def _of_life(v: Any, life: Any, path: str, what: str, dim: str) -> tuple[float | None, bool]:
+    """rekey_X / rand_X as an absolute value, and whether it was given as a fraction of life_X."""
+    if v is None:
+        return None, False
+    if is_percent(v):
         if life is None:
-            raise LifetimeError(f"{section}.rekey_margin", f"rekey_margin needs life{key} (rekey = life - margin)")
-        out_r, out_d = [], []
-        for m, f in zip(_per_role(margin), _per_role(fuzz if fuzz is not None else "100%"), strict=True):
-            if m >= life:
-                raise LifetimeError(f"{section}.rekey_margin", f"rekey_margin {_show(m, dim)} must be shorter "
-                                    f"than life{key} {_show(life, dim)}")
-            out_r.append(_round(life - m, dim))
-            out_d.append(_round(min(life - m, m * percent(f)), dim))
-        return Limit(life, out_r[0], out_d[0] or 0.0, out_r[1] if out_r[1] != out_r[0] else None,
-                     out_d[1] if out_d[1] != out_d[0] else None, "margin")
+            raise LifetimeError(path, f"{what} {v} is a percentage of life{_SUFFIX[dim]}, which is not set")
+        return _round(life * percent(v), dim), True
+    return float(v), False
 
-    def absolute(v: Any, path: str, what: str) -> float | None:
-        nonlocal follows
-        if v is None:
-            return None
-        if is_percent(v):
-            if life is None:
-                raise LifetimeError(path, f"{what} {v} is a percentage of life{key}, which is not set")
-            follows = "fraction"
-            return _round(life * percent(v), dim)
-        return float(v)
 
-    ri, rr = (absolute(v, p_rekey, f"rekey{key}") for v in _per_role(rekey))
+def _soft_limit(section: str, dim: str, life: Any, rekey: Any, rand: Any) -> Limit:
+    """The soft point as rekey_X (absolute or a fraction of life_X) and its random spread rand_X."""
+    key = _SUFFIX[dim]
+    p_rekey, p_rand = f"{section}.rekey{key}", f"{section}.rand{key}"
+    (ri, fi), (rr, fr) = (_of_life(v, life, p_rekey, f"rekey{key}", dim) for v in _per_role(rekey))
+    fraction = fi or fr
     if rand is None:
         # strongSwan swanctl.conf: rand_X defaults to life_X - rekey_X
         di = (_round(life - ri, dim) or 0.0) if (life is not None and ri is not None) else 0.0
         dr = (_round(life - rr, dim) or 0.0) if (life is not None and rr is not None) else 0.0
     else:
-        di, dr = (absolute(v, p_rand, f"rand{key}") or 0.0 for v in _per_role(rand))
+        (di_, gi), (dr_, gr) = (_of_life(v, life, p_rand, f"rand{key}", dim) for v in _per_role(rand))
+        di, dr, fraction = di_ or 0.0, dr_ or 0.0, fraction or gi or gr
     for r, d in ((ri, di), (rr, dr)):
         if r is None:
             continue
@@ -239,7 +258,8 @@ def _resolve_dim(section: str, dim: str, life: Any, rekey: Any, rand: Any, margi
             raise LifetimeError(p_rand, f"rand{key} {_show(d, dim)} is larger than rekey{key} {_show(r, dim)}: "
                                 "the rekey could be drawn before the SA exists (rand defaults to life - rekey; "
                                 f"with a profile's rekey{key}, give rekey{key} too, e.g. 90%)")
-    return Limit(life, ri, di, rr if rr != ri else None, dr if dr != di else None, follows)
+    return Limit(life, ri, di, rr if rr != ri else None, dr if dr != di else None,
+                 "fraction" if fraction else "absolute")
 
 
 def child_lifetime(child: Any) -> Lifetime:

@@ -211,14 +211,7 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
     (``ipsecsim run --duration``) replaces the file's and is the one everything is checked
     against; faults and flows after its end are dropped and listed in ``Scenario.notes``.
     """
-    if isinstance(source, dict):
-        check_size(source, file)
-        data = copy.deepcopy(source)
-    else:
-        data, file = read_yaml(source), STDIN if str(source) == "-" else str(source)
-    if not isinstance(data, dict):
-        raise ConfigError(file, "", f"a scenario is a mapping of keys (name, duration, peers ...), "
-                          f"got {type(data).__name__}")
+    data, file = _source_data(source, file)
     origin = file
     if overrides:
         data = deep_merge(data, expand_dotted(overrides))
@@ -232,7 +225,29 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
         cfg = ScenarioConfig.model_validate(data)
     except ValidationError as e:
         raise _config_error(e, file) from None
-    # in order: each relies on the one before
+    notes = _cross_checks(cfg, file, duration)
+    part = partner_map(cfg.peers)
+    peers = {n: build_peer(n, cfg.peers[n], _seen_from(cfg, part[n])) for n in cfg.peers}
+    reconfigured = _reconfigured_peers(cfg, data, file, part)
+    return Scenario(cfg, origin, peers, reconfigured, raw, tuple(notes))
+
+
+def _source_data(source: str | Path | dict[str, Any], file: str | None) -> tuple[dict[str, Any], str | None]:
+    """The scenario mapping of a path (``-``: standard input) or a dict, and the file name for errors."""
+    if isinstance(source, dict):
+        check_size(source, file)
+        data = copy.deepcopy(source)
+    else:
+        data, file = read_yaml(source), STDIN if str(source) == "-" else str(source)
+    if not isinstance(data, dict):
+        raise ConfigError(file, "", f"a scenario is a mapping of keys (name, duration, peers ...), "
+                          f"got {type(data).__name__}")
+    return data, file
+
+
+def _cross_checks(cfg: ScenarioConfig, file: str | None, duration: float | None) -> list[str]:
+    """What a valid ScenarioConfig can still get wrong across its sections, in order (each check relies
+    on the one before); the notes for faults and flows a shorter ``duration`` drops."""
     notes: list[str] = []
     for path, problem, what in late_problems(cfg):
         if duration is None:
@@ -245,32 +260,44 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: Mapping[str, A
         raise ConfigError(file, path, problem)
     for name, peer in cfg.peers.items():
         _check_peer(file, name, peer)
-    part = partner_map(cfg.peers)
-    peers = {n: build_peer(n, cfg.peers[n], _seen_from(cfg, part[n])) for n in cfg.peers}
+    return notes
+
+
+def _reconfigured_peers(cfg: ScenarioConfig, data: dict[str, Any], file: str | None,
+                        part: dict[str, str]) -> dict[int, PeerSettings]:
+    """The peer each reconfigure / recreate fault makes (by fault index), its changes applied in time
+    order on top of the earlier ones."""
     reconfigured = {}
     current = {n: data["peers"][n] for n in cfg.peers}  # each peer's settings as the faults change them
     for i, f in sorted(enumerate(cfg.faults), key=lambda x: (x[1].at, x[0])):
         if f.kind in ("reconfigure", "recreate") and f.peer and f.set is not None:
             peer_raw = deep_merge(current[f.peer], f.set)
-            try:
-                changed = PeerConfig.model_validate(peer_raw)
-            except ValidationError as e:
-                err = _config_error(e, file, PeerConfig)
-                raise ConfigError(file, f"faults[{i}].set.{err.path}", err.message) from None
-            was = PeerConfig.model_validate(current[f.peer])
-            if f.kind == "reconfigure" and changed.ike.version != was.ike.version:
-                raise ConfigError(file, f"faults[{i}].set.ike.version",
-                                  f"a running connection cannot change its IKE version ({was.ike.version} to "
-                                  f"{changed.ike.version}); use kind: recreate to delete it and create it anew")
-            try:
-                _check_peer(file, f.peer, changed)
-            except ConfigError as e:
-                raise ConfigError(file, _set_path(i, f.set, e.path.removeprefix(f"peers.{f.peer}.")),
-                                  e.message) from None
+            changed = _changed_peer(file, i, f.kind, f.peer, f.set, current[f.peer], peer_raw)
             current[f.peer] = peer_raw
             other = _seen_from(cfg, part[f.peer])
             reconfigured[i] = build_peer(f.peer, changed, other)
-    return Scenario(cfg, origin, peers, reconfigured, raw, tuple(notes))
+    return reconfigured
+
+
+def _changed_peer(file: str | None, i: int, kind: str, peer: str, changes: dict[str, Any],
+                  was_raw: dict[str, Any], peer_raw: dict[str, Any]) -> PeerConfig:
+    """Fault ``i``'s peer with its ``set`` applied, checked like a peer of the file; errors name faults[i].set."""
+    try:
+        changed = PeerConfig.model_validate(peer_raw)
+    except ValidationError as e:
+        err = _config_error(e, file, PeerConfig)
+        raise ConfigError(file, f"faults[{i}].set.{err.path}", err.message) from None
+    was = PeerConfig.model_validate(was_raw)
+    if kind == "reconfigure" and changed.ike.version != was.ike.version:
+        raise ConfigError(file, f"faults[{i}].set.ike.version",
+                          f"a running connection cannot change its IKE version ({was.ike.version} to "
+                          f"{changed.ike.version}); use kind: recreate to delete it and create it anew")
+    try:
+        _check_peer(file, peer, changed)
+    except ConfigError as e:
+        raise ConfigError(file, _set_path(i, changes, e.path.removeprefix(f"peers.{peer}.")),
+                          e.message) from None
+    return changed
 
 
 def _check_peer(file: str | None, name: str, peer: PeerConfig) -> None:

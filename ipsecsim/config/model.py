@@ -321,9 +321,9 @@ class PeerConfig(Strict):
     start: Literal["initiate", "on-traffic", "respond"] = Field(
         "initiate", description="initiate at t=0, wait for traffic, or only respond")
     ike: IkeConfig
-    child: ChildConfig = Field(default_factory=ChildConfig)  # type: ignore[arg-type]
-    retransmit: RetransmitConfig = Field(default_factory=RetransmitConfig)  # type: ignore[arg-type]
-    dpd: DpdConfig = Field(default_factory=DpdConfig)  # type: ignore[arg-type]
+    child: ChildConfig = Field(default_factory=ChildConfig)
+    retransmit: RetransmitConfig = Field(default_factory=RetransmitConfig)
+    dpd: DpdConfig = Field(default_factory=DpdConfig)
     nqa: NqaConfig | None = Field(None, description="path health probes (Huawei connection monitor / Alibaba "
                                   "VcoHealthCheck)")
     bgp: BgpConfig | None = Field(None, description="a BGP session over this tunnel (route-based VPN, docs/bgp.md)")
@@ -355,6 +355,15 @@ FaultKind = Literal["freeze", "unfreeze", "crash", "restart", "link_down", "link
 _NEEDS_PEER = {"freeze", "unfreeze", "crash", "restart", "reconfigure", "recreate", "address"}
 _UNDOABLE = {"freeze", "crash", "link_down", "loss", "delay"}
 _DIRECTION = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*->\s*([A-Za-z0-9_.-]+)\s*$")
+
+
+_FIXED_FOR_RUN = {
+    "profile": "the profile; set the values themselves",
+    "address": "the gateway's own address; use a fault of kind address (its packets then leave from the new "
+               "address)",
+    "remote_peer": "remote_peer (tunnels are fixed for the run); set remote_address to point this peer elsewhere",
+}
+"""Peer keys a reconfigure / recreate fault's ``set`` cannot change, in the order they are checked."""
 
 
 class FaultConfig(Strict):
@@ -395,6 +404,13 @@ class FaultConfig(Strict):
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> FaultConfig:
+        self._check_needs()
+        self._check_path_fields()
+        self._check_set()
+        return self
+
+    def _check_needs(self) -> None:
+        """The fields the kind needs, and duration only for faults that can be undone."""
         k = self.kind
         if self.inbound is not None and k != "freeze":
             raise ValueError(f"'inbound' applies to freeze faults, not {k}")
@@ -409,6 +425,10 @@ class FaultConfig(Strict):
             raise ValueError(f"fault kind {k} needs '{needs[k]}'")
         if k == "delay" and self.delay is None and self.jitter is None:
             raise ValueError("fault kind delay needs 'delay' and/or 'jitter'")
+
+    def _check_path_fields(self) -> None:
+        """direction, between and protocol: the link faults' choice of path and packets."""
+        k = self.kind
         if self.direction is not None:
             if k not in ("loss", "delay", "link_down"):
                 raise ValueError(f"'direction' applies to loss, delay and link_down faults, not {k}")
@@ -423,17 +443,17 @@ class FaultConfig(Strict):
                 raise ValueError(f"'between' names two different peers, got {shown(self.between[0])} twice")
         if self.protocol != "all" and k not in ("loss", "delay", "link_down"):
             raise ValueError(f"'protocol' applies to loss, delay and link_down faults, not {k}")
-        if self.set is not None and k not in ("reconfigure", "recreate"):
+
+    def _check_set(self) -> None:
+        """set: reconfigure and recreate faults only, and never the keys fixed for the run."""
+        k = self.kind
+        if self.set is None:
+            return
+        if k not in ("reconfigure", "recreate"):
             raise ValueError(f"'set' applies to reconfigure and recreate faults, not {k}")
-        if self.set is not None and "profile" in self.set:
-            raise ValueError(f"a {k} fault cannot change the profile; set the values themselves")
-        if self.set is not None and "address" in self.set:
-            raise ValueError(f"a {k} fault cannot change the gateway's own address; use a fault of kind address "
-                             "(its packets then leave from the new address)")
-        if self.set is not None and "remote_peer" in self.set:
-            raise ValueError(f"a {k} fault cannot change remote_peer (tunnels are fixed for the run); set "
-                             "remote_address to point this peer elsewhere")
-        return self
+        for key, why in _FIXED_FOR_RUN.items():
+            if key in self.set:
+                raise ValueError(f"a {k} fault cannot change {why}")
 
     @property
     def ends(self) -> tuple[str, str] | None:
@@ -506,7 +526,7 @@ class ScenarioConfig(Strict):
     duration: Duration = Field(gt=0, description="simulated time to run")
     peers: dict[str, PeerConfig] = Field(description="two peers, or more in pairs (remote_peer); the names are free")
     trace: TraceConfig | None = Field(None, description="packet trace: pcap and keys for Wireshark")
-    link: LinkConfig = Field(default_factory=LinkConfig)  # type: ignore[arg-type]
+    link: LinkConfig = Field(default_factory=LinkConfig)
     faults: list[FaultConfig] = Field(default_factory=list)
     expect: list[Expectation] = Field(default_factory=list, description="what the run must show; checked by "
                                       "`ipsecsim check` (docs/expectations.md)")

@@ -118,7 +118,7 @@ def parse_size(value: object) -> int:
     if number is not None:
         if number != int(number):
             raise ValueError(f"expected {SIZE_HELP}, got {shown(value)}")
-        return int(value)  # type: ignore[call-overload]
+        return int(value) if isinstance(value, int) else int(number)
     m = _SIZE_RE.fullmatch(value) if isinstance(value, str) else None
     if not m:
         raise ValueError(f"expected {SIZE_HELP}, got {shown(value)}")

@@ -22,7 +22,8 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from .events import Event, EventKind
-from .onwire import Datagram, NatKeepalive  # Datagram: defined in onwire, still importable from here
+from .onwire import Datagram as Datagram  # defined in onwire, still importable from here
+from .onwire import NatKeepalive
 from .settings import PeerSettings
 from .traffic import EspFluid, EspPacket, FluidFlow, Packet, TrafficPlane
 
@@ -76,10 +77,10 @@ class Endpoint:
             return Ikev2Engine(self)
         if self.settings.ike.version == 1:
             try:
-                from .ikev1.engine import Ikev1Engine  # type: ignore[import-not-found]
+                from .ikev1.engine import Ikev1Engine
             except ImportError as e:  # pragma: no cover - until IKEv1 lands
                 raise NotImplementedError("IKEv1 is not available in this build") from e
-            return Ikev1Engine(self)  # type: ignore[no-any-return]
+            return Ikev1Engine(self)
         raise ValueError(f"unsupported IKE version {self.settings.ike.version}")
 
     # --- driver API ------------------------------------------------------------------------

@@ -89,24 +89,31 @@ def parse(text: str, protocol: Protocol) -> Proposal:
     if not aead and not integ:
         raise ProposalError(f"proposal {text!r} names no integrity algorithm (e.g. {text}-sha256)")
     if protocol is Protocol.IKE:
-        if any(a.name == "null" for a in encr):
-            raise ProposalError(f"proposal {text!r}: null encryption is not allowed for IKE")
-        if not dh:
-            raise ProposalError(f"IKE proposal {text!r} names no DH group (e.g. {text}-modp2048)")
-        if esn:
-            raise ProposalError(f"IKE proposal {text!r}: esn/noesn apply to ESP only")
-        if not prf:
-            if aead:
-                raise ProposalError(
-                    f"IKE proposal {text!r} with AEAD cipher needs a PRF, e.g. {text}-prfsha256")
-            prf = [ALGORITHMS[PRF_FOR_INTEG[a.name]] for a in integ]
-            prf = list(dict.fromkeys(prf))
-        return Proposal(protocol, tuple(encr), tuple(prf), tuple(integ), tuple(dh), ())
+        return _ike(text, encr, integ, prf, dh, esn, aead)
     if prf:
         raise ProposalError(f"ESP proposal {text!r}: PRF algorithms apply to IKE only")
     if not esn:
         esn = [ALGORITHMS["noesn"]]
     return Proposal(protocol, tuple(encr), (), tuple(integ), tuple(dh), tuple(esn))
+
+
+def _ike(text: str, encr: list[Algorithm], integ: list[Algorithm], prf: list[Algorithm], dh: list[Algorithm],
+         esn: list[Algorithm], aead: list[Algorithm]) -> Proposal:
+    """An IKE proposal: encryption other than null, a DH group, no ESN, and a PRF (given, or the one of
+    each integrity algorithm)."""
+    if any(a.name == "null" for a in encr):
+        raise ProposalError(f"proposal {text!r}: null encryption is not allowed for IKE")
+    if not dh:
+        raise ProposalError(f"IKE proposal {text!r} names no DH group (e.g. {text}-modp2048)")
+    if esn:
+        raise ProposalError(f"IKE proposal {text!r}: esn/noesn apply to ESP only")
+    if not prf:
+        if aead:
+            raise ProposalError(
+                f"IKE proposal {text!r} with AEAD cipher needs a PRF, e.g. {text}-prfsha256")
+        prf = [ALGORITHMS[PRF_FOR_INTEG[a.name]] for a in integ]
+        prf = list(dict.fromkeys(prf))
+    return Proposal(Protocol.IKE, tuple(encr), tuple(prf), tuple(integ), tuple(dh), ())
 
 
 def parse_list(texts: list[str] | tuple[str, ...], protocol: Protocol) -> tuple[Proposal, ...]:

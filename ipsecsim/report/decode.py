@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Callable
 from typing import Any
 
 from ..proto.ikev1 import message as v1
@@ -74,51 +75,77 @@ def _v2_payload(p: v2.Payload) -> Node:
     short = label.split("(")[0]
     title = f"{label}  ({_V2_LONG.get(short, '')}{', ' if short in _V2_LONG else ''}RFC 7296 " \
             f"{_V2_SECTIONS.get(short, '3.2')})"
-    kids: list[Node]
-    if isinstance(p, v2.SA):
-        kids = []
-        for sp in p.proposals:
-            tr = [node(a.kind.name, f"{a.name} (id {a.ikev2_id}" + (f", {a.key_bits}-bit key" if a.key_length_attr
-                                                                     else "") + ")")
-                  for a in sp.proposal.transforms()]
-            kids.append(node(f"proposal {sp.num}", f"{_V2_PROTOCOL.get(int(sp.protocol), sp.protocol)} "
-                             f"{sp.proposal}" + (f", SPI {sp.spi.hex()}" if sp.spi else ""), tr))
-        return node(title, f"{len(p.proposals)} proposal(s)", kids)
-    if isinstance(p, v2.KE):
-        return node(title, f"DH group {p.group}", [node("DH group", p.group), node("public value", _value(p.data))])
-    if isinstance(p, v2.Nonce):
-        return node(title, f"{len(p.data)} octets", [node("nonce", _value(p.data))])
-    if isinstance(p, v2.N):
-        kids = [node("type", f"{p.name} ({p.type})" + (" error" if p.type < 16384 else " status"))]
-        if p.protocol:
-            kids.append(node("protocol", _V2_PROTOCOL.get(p.protocol, p.protocol)))
-        if p.spi:
-            kids.append(node("SPI", p.spi.hex()))
-        if p.data:
-            kids.append(node("data", _value(p.data)))
-        return node(title, p.name, kids)
-    if isinstance(p, v2.ID):
-        try:
-            kind = v2.IdType(p.id_type).name
-        except ValueError:
-            kind = str(p.id_type)
-        shown = _id_text(p.id_type, p.data)
-        return node(title, f"{kind} {shown}", [node("ID type", kind), node("identification", shown)])
-    if isinstance(p, v2.AUTH):
-        try:
-            method = v2.AuthMethod(p.method).name
-        except ValueError:
-            method = str(p.method)
-        return node(title, method, [node("method", method), node("authentication data", _value(p.data))])
-    if isinstance(p, v2.TS):
-        return node(title, ", ".join(str(s) for s in p.selectors), [node("selector", str(s)) for s in p.selectors])
-    if isinstance(p, v2.D):
-        proto = _V2_PROTOCOL.get(p.protocol, p.protocol)
-        return node(title, f"{proto} " + (", ".join(s.hex() for s in p.spis) or "(the IKE SA itself)"),
-                    [node("protocol", proto), *[node("SPI", s.hex()) for s in p.spis]])
-    if isinstance(p, v2.V):
-        return node(title, p.data.hex()[:32], [node("vendor id", _value(p.data))])
+    for cls, render in _V2_NODES:
+        if isinstance(p, cls):
+            return render(title, p)
     return node(title, "", _generic(p))
+
+
+def _v2_sa(title: str, p: Any) -> Node:
+    kids = []
+    for sp in p.proposals:
+        tr = [node(a.kind.name, f"{a.name} (id {a.ikev2_id}" + (f", {a.key_bits}-bit key" if a.key_length_attr
+                                                                 else "") + ")")
+              for a in sp.proposal.transforms()]
+        kids.append(node(f"proposal {sp.num}", f"{_V2_PROTOCOL.get(int(sp.protocol), sp.protocol)} "
+                         f"{sp.proposal}" + (f", SPI {sp.spi.hex()}" if sp.spi else ""), tr))
+    return node(title, f"{len(p.proposals)} proposal(s)", kids)
+
+
+def _v2_ke(title: str, p: Any) -> Node:
+    return node(title, f"DH group {p.group}", [node("DH group", p.group), node("public value", _value(p.data))])
+
+
+def _v2_nonce(title: str, p: Any) -> Node:
+    return node(title, f"{len(p.data)} octets", [node("nonce", _value(p.data))])
+
+
+def _v2_notify(title: str, p: Any) -> Node:
+    kids = [node("type", f"{p.name} ({p.type})" + (" error" if p.type < 16384 else " status"))]
+    if p.protocol:
+        kids.append(node("protocol", _V2_PROTOCOL.get(p.protocol, p.protocol)))
+    if p.spi:
+        kids.append(node("SPI", p.spi.hex()))
+    if p.data:
+        kids.append(node("data", _value(p.data)))
+    return node(title, p.name, kids)
+
+
+def _v2_id(title: str, p: Any) -> Node:
+    try:
+        kind = v2.IdType(p.id_type).name
+    except ValueError:
+        kind = str(p.id_type)
+    shown = _id_text(p.id_type, p.data)
+    return node(title, f"{kind} {shown}", [node("ID type", kind), node("identification", shown)])
+
+
+def _v2_auth(title: str, p: Any) -> Node:
+    try:
+        method = v2.AuthMethod(p.method).name
+    except ValueError:
+        method = str(p.method)
+    return node(title, method, [node("method", method), node("authentication data", _value(p.data))])
+
+
+def _v2_ts(title: str, p: Any) -> Node:
+    return node(title, ", ".join(str(s) for s in p.selectors), [node("selector", str(s)) for s in p.selectors])
+
+
+def _v2_delete(title: str, p: Any) -> Node:
+    proto = _V2_PROTOCOL.get(p.protocol, p.protocol)
+    return node(title, f"{proto} " + (", ".join(s.hex() for s in p.spis) or "(the IKE SA itself)"),
+                [node("protocol", proto), *[node("SPI", s.hex()) for s in p.spis]])
+
+
+def _v2_vendor(title: str, p: Any) -> Node:
+    return node(title, p.data.hex()[:32], [node("vendor id", _value(p.data))])
+
+
+_V2_NODES: tuple[tuple[type, Callable[[str, Any], Node]], ...] = (
+    (v2.SA, _v2_sa), (v2.KE, _v2_ke), (v2.Nonce, _v2_nonce), (v2.N, _v2_notify), (v2.ID, _v2_id),
+    (v2.AUTH, _v2_auth), (v2.TS, _v2_ts), (v2.D, _v2_delete), (v2.V, _v2_vendor))
+"""Each IKEv2 payload type with the function that shows its fields (any other: all its fields)."""
 
 
 def _id_text(id_type: int, data: bytes) -> str:

@@ -118,58 +118,10 @@ def message_story(f: dict[str, Any]) -> tuple[str, str]:
 
 def _ev(e: Event) -> str | None:
     """The sentence for one event, or None when it is not worth a step."""
-    g = e.get
     n = e.event
-    if n == "ike_sa_established":
-        return (f"{e.peer} concludes: the IKE SA {g('spi_i')}_i {g('spi_r')}_r is established ({g('proposal')}); "
-                f"the peer {g('remote_id')} is authenticated")
-    if n == "child_sa_established":
-        return (f"{e.peer} concludes: the CHILD SA is installed, ESP SPIs {g('spi_in')} in / {g('spi_out')} out "
-                f"({g('proposal')}); packets between {', '.join(g('local_ts') or [])} and "
-                f"{', '.join(g('remote_ts') or [])} are now encrypted (ESP, RFC 4303)")
-    if n == "sa_expired":
-        what = "IKE SA" if g("sa_type") == "ike" else f"CHILD SA {g('spi_in')}"
-        lim = span(g("limit")) if g("by") == "time" and g("limit") is not None else f"{g('limit')} {g('by')}"
-        if g("kind") == "soft":
-            return (f"timer at {e.peer}: the soft lifetime of the {what} ({lim}, armed when the SA was made) has "
-                    f"fired, so {e.peer} starts a rekey while the SA still works (RFC 7296 2.8)")
-        return f"timer at {e.peer}: the hard lifetime of the {what} ({lim}) has fired: the SA is deleted (RFC 7296 2.8)"
-    if n == "child_sa_rekeyed":
-        return (f"{e.peer} concludes: the CHILD SA is rekeyed, {g('old_spi_in')} → {g('spi_in')}"
-                + (f" with PFS {g('pfs')}" if g("pfs") else "") + "; the old one stays a few seconds for late packets")
-    if n == "ike_sa_rekeyed":
-        return (f"{e.peer} concludes: the IKE SA is rekeyed, {g('spi_i')}_i → {g('new_spi_i')}_i; message ids "
-                "restart at 0 on the new one")
-    if n == "ike_sa_deleted":
-        return f"{e.peer} removes the IKE SA {g('spi_i')}_i {g('spi_r')}_r ({g('reason')})"
-    if n == "child_sa_deleted":
-        return f"{e.peer} removes the CHILD SA {g('spi_in')}_i {g('spi_out')}_o ({g('reason')})"
-    if n == "dpd_probe_sent":
-        rfc = " (RFC 7296 2.4)" if g("msg_id") is not None else " (RFC 3706 5)"
-        if g("retry"):
-            return (f"timer at {e.peer}: the probe was not answered within the retransmission timeout, so {e.peer} "
-                    f"sends it again (retry {g('retry')}){rfc}")
-        return f"timer at {e.peer}: nothing was heard from the peer for the DPD delay, so {e.peer} sends a probe{rfc}"
-    if n == "dpd_probe_acked":
-        return f"{e.peer} concludes: the peer answered the probe, it is alive"
-    if n == "peer_dead":
-        return (f"{e.peer} concludes: the peer is dead (DPD: no answer through the whole retransmission schedule); "
-                f"action {g('action')}")
-    if n == "retransmit_gave_up":
-        return (f"timer at {e.peer}: the last retransmission of {g('exchange')} request {g('msg_id')} went "
-                f"unanswered; after {g('transmissions')} transmissions {e.peer} gives up (RFC 7296 2.1)")
-    if n == "negotiation_failed":
-        return f"{e.peer} concludes: negotiation failed" + (f" with {g('notify')}" if g("notify") else "") + \
-            f": {g('reason')}"
-    if n == "negotiation_retry":
-        return f"{e.peer} tries again: attempt {g('attempt')} of {g('keyingtries')}"
-    if n == "fault":
-        return f"fault injected: {g('kind')}" + (" ends" if g("undo") else "") + f" ({e.peer})"
-    if n == "traffic_started":
-        return f"traffic {g('flow')} starts: {g('src')} → {g('dst')} ({g('kind')})"
-    if n == "traffic_dropped":
-        return (f"traffic {g('flow')}: {g('packets')} packet(s) dropped ({g('reason')}) between {at(g('start'))} and "
-                f"{at(g('end'))}")
+    story = _STORIES.get(n)
+    if story is not None:
+        return story(e)
     if n in _QUIET:
         return None
     from rich.text import Text
@@ -177,6 +129,93 @@ def _ev(e: Event) -> str | None:
     from ..trace.timeline import FORMATTERS
     fmt = FORMATTERS.get(n)
     return f"{e.peer}: " + (Text.from_markup(fmt(e, {})[1]).plain if fmt else n)
+
+
+def _ike_established(e: Event) -> str:
+    g = e.get
+    return (f"{e.peer} concludes: the IKE SA {g('spi_i')}_i {g('spi_r')}_r is established ({g('proposal')}); "
+            f"the peer {g('remote_id')} is authenticated")
+
+
+def _child_established(e: Event) -> str:
+    g = e.get
+    return (f"{e.peer} concludes: the CHILD SA is installed, ESP SPIs {g('spi_in')} in / {g('spi_out')} out "
+            f"({g('proposal')}); packets between {', '.join(g('local_ts') or [])} and "
+            f"{', '.join(g('remote_ts') or [])} are now encrypted (ESP, RFC 4303)")
+
+
+def _sa_expired(e: Event) -> str:
+    g = e.get
+    what = "IKE SA" if g("sa_type") == "ike" else f"CHILD SA {g('spi_in')}"
+    lim = span(g("limit")) if g("by") == "time" and g("limit") is not None else f"{g('limit')} {g('by')}"
+    if g("kind") == "soft":
+        return (f"timer at {e.peer}: the soft lifetime of the {what} ({lim}, armed when the SA was made) has "
+                f"fired, so {e.peer} starts a rekey while the SA still works (RFC 7296 2.8)")
+    return f"timer at {e.peer}: the hard lifetime of the {what} ({lim}) has fired: the SA is deleted (RFC 7296 2.8)"
+
+
+def _child_rekeyed(e: Event) -> str:
+    g = e.get
+    return (f"{e.peer} concludes: the CHILD SA is rekeyed, {g('old_spi_in')} → {g('spi_in')}"
+            + (f" with PFS {g('pfs')}" if g("pfs") else "") + "; the old one stays a few seconds for late packets")
+
+
+def _ike_rekeyed(e: Event) -> str:
+    g = e.get
+    return (f"{e.peer} concludes: the IKE SA is rekeyed, {g('spi_i')}_i → {g('new_spi_i')}_i; message ids "
+            "restart at 0 on the new one")
+
+
+def _dpd_probe(e: Event) -> str:
+    g = e.get
+    rfc = " (RFC 7296 2.4)" if g("msg_id") is not None else " (RFC 3706 5)"
+    if g("retry"):
+        return (f"timer at {e.peer}: the probe was not answered within the retransmission timeout, so {e.peer} "
+                f"sends it again (retry {g('retry')}){rfc}")
+    return f"timer at {e.peer}: nothing was heard from the peer for the DPD delay, so {e.peer} sends a probe{rfc}"
+
+
+def _gave_up(e: Event) -> str:
+    g = e.get
+    return (f"timer at {e.peer}: the last retransmission of {g('exchange')} request {g('msg_id')} went "
+            f"unanswered; after {g('transmissions')} transmissions {e.peer} gives up (RFC 7296 2.1)")
+
+
+def _failed(e: Event) -> str:
+    g = e.get
+    return f"{e.peer} concludes: negotiation failed" + (f" with {g('notify')}" if g("notify") else "") + \
+        f": {g('reason')}"
+
+
+def _dropped(e: Event) -> str:
+    g = e.get
+    return (f"traffic {g('flow')}: {g('packets')} packet(s) dropped ({g('reason')}) between {at(g('start'))} and "
+            f"{at(g('end'))}")
+
+
+_STORIES: dict[str, Callable[[Event], str]] = {
+    "ike_sa_established": _ike_established,
+    "child_sa_established": _child_established,
+    "sa_expired": _sa_expired,
+    "child_sa_rekeyed": _child_rekeyed,
+    "ike_sa_rekeyed": _ike_rekeyed,
+    "ike_sa_deleted": lambda e: f"{e.peer} removes the IKE SA {e.get('spi_i')}_i {e.get('spi_r')}_r "
+                                f"({e.get('reason')})",
+    "child_sa_deleted": lambda e: f"{e.peer} removes the CHILD SA {e.get('spi_in')}_i {e.get('spi_out')}_o "
+                                  f"({e.get('reason')})",
+    "dpd_probe_sent": _dpd_probe,
+    "dpd_probe_acked": lambda e: f"{e.peer} concludes: the peer answered the probe, it is alive",
+    "peer_dead": lambda e: (f"{e.peer} concludes: the peer is dead (DPD: no answer through the whole "
+                            f"retransmission schedule); action {e.get('action')}"),
+    "retransmit_gave_up": _gave_up,
+    "negotiation_failed": _failed,
+    "negotiation_retry": lambda e: f"{e.peer} tries again: attempt {e.get('attempt')} of {e.get('keyingtries')}",
+    "fault": lambda e: f"fault injected: {e.get('kind')}" + (" ends" if e.get("undo") else "") + f" ({e.peer})",
+    "traffic_started": lambda e: f"traffic {e.get('flow')} starts: {e.get('src')} → {e.get('dst')} "
+                                 f"({e.get('kind')})",
+    "traffic_dropped": _dropped,
+}
+"""The teaching sentence of each event that has one of its own (others: the timeline's line)."""
 
 
 def steps(result: Result) -> list[tuple[float, list[str]]]:

@@ -187,7 +187,8 @@ class Trains:
             if fn.__func__ is not PingTrain._wake:  # type: ignore[attr-defined]
                 return False
             return owner in movable or args[0] != owner.gen
-        return min(self.sched.next_other(skip), self.sched.until)  # type: ignore[attr-defined]
+        due: float = min(self.sched.next_other(skip), self.sched.until)  # type: ignore[attr-defined]
+        return due
 
     def window(self, first: PingTrain) -> bool:
         """Move the due flows over a window; False: ``first`` steps packet by packet instead."""

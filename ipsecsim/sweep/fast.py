@@ -45,6 +45,7 @@ from .stats import numbers, wilson
 
 if TYPE_CHECKING:
     from ..config.loader import Scenario
+    from ..proto.dpd import DpdSettings
     from .core import Plan
     from .spec import Cell
 
@@ -101,7 +102,31 @@ def _loss(spec: Any, shared: bool) -> Loss | str:
 
 def model(scenario: Scenario) -> Model | str:
     """The model of ``scenario``, or why there is none (a sentence)."""
-    from ..sim.runner import simulate
+    cfg = scenario.config
+    chosen = _prober(scenario)
+    if isinstance(chosen, str):
+        return chosen
+    prober, answerer, dpd = chosen
+    offsets = _offsets(scenario, prober)
+    if isinstance(offsets, str):
+        return offsets
+    downs = [f for f in cfg.faults if f.kind in ("crash", "freeze")]
+    inexact = _unmodelled(scenario, answerer, downs)
+    loss, loss_from = _loss_window(scenario, inexact)
+    if isinstance(loss, str):
+        return loss
+    pilot = _pilot(scenario, prober, dpd, offsets, loss_from, inexact)
+    if isinstance(pilot, str):
+        return pilot
+    start, rtt = pilot
+    down_at = downs[0].at if downs else None
+    why = "exact for this scenario" if not inexact else "approximate: " + "; ".join(inexact)
+    return Model(prober, dpd.delay, offsets[0], offsets[1], rtt, cfg.link.delay, start, scenario.duration,
+                 down_at, loss, not inexact, why)
+
+
+def _prober(scenario: Scenario) -> tuple[str, str, DpdSettings] | str:
+    """The peer that probes, the one that answers and the prober's DPD; or why the model does not apply."""
     cfg = scenario.config
     if len(cfg.peers) != 2:
         return "the model has two peers"
@@ -114,35 +139,46 @@ def model(scenario: Scenario) -> Model | str:
     assert dpd is not None
     if dpd.mode != "periodic" or dpd.action == "restart":
         return "the model needs periodic DPD whose action is not restart"
-    offsets = _offsets(scenario, prober)
-    if isinstance(offsets, str):
-        return offsets
+    return prober, answerer, dpd
+
+
+def _unmodelled(scenario: Scenario, answerer: str, downs: list[Any]) -> list[str]:
+    """What the scenario has that the model leaves out (the model is then approximate)."""
+    cfg = scenario.config
     inexact: list[str] = []
     if cfg.traffic or cfg.ha or cfg.link.nat or any(p.nqa for p in cfg.peers.values()) or \
             any(p.cpu != "none" for p in cfg.peers.values()):
         inexact.append("traffic, HA, NAT, health checks or processing time")
     if cfg.link.jitter or cfg.link.down:
         inexact.append("link jitter or down windows")
-    loss_faults = [f for f in cfg.faults if f.kind == "loss"]
-    downs = [f for f in cfg.faults if f.kind in ("crash", "freeze")]
-    others = [f for f in cfg.faults if f not in loss_faults and f not in downs]
+    others = [f for f in cfg.faults if f.kind != "loss" and f not in downs]
     if others or len(downs) > 1 or any(f.peer != answerer or f.duration for f in downs):
         inexact.append("faults other than one loss window and a crash / freeze of the answering peer")
+    return inexact
+
+
+def _loss_window(scenario: Scenario, inexact: list[str]) -> tuple[Loss | str, float]:
+    """The loss the probes meet and when it starts: one loss fault, or the link's loss from the start."""
+    cfg = scenario.config
+    loss_faults = [f for f in cfg.faults if f.kind == "loss"]
     if len(loss_faults) == 1 and not cfg.link.loss:
         f = loss_faults[0]
         if f.duration or f.direction or f.between or f.protocol == "esp":
             inexact.append("a loss fault that ends, is one-way or on one path only")
-        loss = _loss(f.loss, shared=True)
-        loss_from = f.at
-    else:
-        if loss_faults:
-            inexact.append("several loss windows, or link loss with a loss window")
-        loss = _loss(cfg.link.loss, shared=False)
-        loss_from = 0.0
-        if cfg.link.loss:
-            inexact.append("link loss from the start (the setup may be retransmitted)")
-    if isinstance(loss, str):
-        return loss
+        return _loss(f.loss, shared=True), f.at
+    if loss_faults:
+        inexact.append("several loss windows, or link loss with a loss window")
+    loss = _loss(cfg.link.loss, shared=False)
+    if cfg.link.loss:
+        inexact.append("link loss from the start (the setup may be retransmitted)")
+    return loss, 0.0
+
+
+def _pilot(scenario: Scenario, prober: str, dpd: DpdSettings, offsets: tuple[tuple[float, ...], float],
+           loss_from: float, inexact: list[str]) -> tuple[float, float] | str:
+    """The first probe's time and the round trip, from loss-free pilot runs; or why there is no probe."""
+    from ..sim.runner import simulate
+    cfg = scenario.config
     # loss-free pilot runs: with DPD idle (on-demand, no traffic) over the whole run, nothing may cross the link after
     # the setup (no rekey, no keepalive); with DPD on, a short one gives the first probe
     silent = simulate(scenario.replace({"link.loss": 0.0, "faults": [], f"peers.{prober}.dpd.mode": "on-demand"}))
@@ -160,10 +196,7 @@ def model(scenario: Scenario) -> Model | str:
     rtt = (acked.t - start) if acked is not None else 2 * cfg.link.delay
     if len(offsets[0]) > 1 and rtt >= min(b - a for a, b in zip(offsets[0], offsets[0][1:], strict=False)):
         inexact.append("a round trip longer than the wait between probes")
-    down_at = downs[0].at if downs else None
-    why = "exact for this scenario" if not inexact else "approximate: " + "; ".join(inexact)
-    return Model(prober, dpd.delay, offsets[0], offsets[1], rtt, cfg.link.delay, start, scenario.duration,
-                 down_at, loss, not inexact, why)
+    return start, rtt
 
 
 def simulate_trials(m: Model, trials: int, seed: int) -> dict[str, np.ndarray]:
@@ -258,7 +291,8 @@ def _survives(rng: np.random.Generator, ge: Any, p: float, bad: np.ndarray, chan
     state = np.where(sent, new, state)
     bad[chan, idx] = state
     rate = np.where(state, lb, lg)
-    return sent & (u >= rate)
+    arrive: np.ndarray = sent & (u >= rate)
+    return arrive
 
 
 def choose(p: Plan, method: str) -> dict[int, tuple[str, str]]:

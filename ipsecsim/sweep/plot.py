@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,34 +37,7 @@ def run_timeline(path: str, out: Path, seed: int | None = None) -> None:
                                   gridspec_kw={"height_ratios": [len(peers) + 0.6, 2.2]})
     end = result.duration
     for i, peer in enumerate(peers):
-        y = len(peers) - 1 - i
-        open_ike: dict[str, float] = {}
-        open_child: dict[str, float] = {}
-        for e in result.events:
-            if e.peer != peer:
-                continue
-            if e.event == "ike_sa_established":
-                open_ike[str(e.get("spi_i"))] = e.t
-            elif e.event == "ike_sa_deleted" and str(e.get("spi_i")) in open_ike:
-                s = open_ike.pop(str(e.get("spi_i")))
-                ax.broken_barh([(s, e.t - s)], (y + 0.22, 0.3), color="#4C72B0")
-            elif e.event == "child_sa_established":
-                open_child[str(e.get("spi_in"))] = e.t
-            elif e.event == "child_sa_deleted" and str(e.get("spi_in")) in open_child:
-                s = open_child.pop(str(e.get("spi_in")))
-                ax.broken_barh([(s, e.t - s)], (y - 0.18, 0.3), color="#55A868")
-            elif e.event in ("child_sa_rekeyed", "ike_sa_rekeyed"):
-                ax.plot([e.t], [y + 0.62], marker="v", color="#8172B2", ms=6)
-            elif e.event == "dpd_probe_sent":
-                ax.plot([e.t], [y - 0.35], marker="|", color="#937860", ms=8)
-            elif e.event == "peer_dead":
-                ax.plot([e.t], [y - 0.35], marker="X", color="#C44E52", ms=10)
-            elif e.event == "negotiation_failed":
-                ax.plot([e.t], [y + 0.62], marker="x", color="#C44E52", ms=6)
-        for s in open_ike.values():
-            ax.broken_barh([(s, end - s)], (y + 0.22, 0.3), color="#4C72B0")
-        for s in open_child.values():
-            ax.broken_barh([(s, end - s)], (y - 0.18, 0.3), color="#55A868")
+        _sa_lanes(ax, result, peer, len(peers) - 1 - i, end)
     for e in result.events:
         if e.event == "fault":
             ax.axvline(e.t, color="#DD8452", lw=1.2, ls="--")
@@ -71,6 +45,51 @@ def run_timeline(path: str, out: Path, seed: int | None = None) -> None:
                     color="#DD8452", fontsize=8, va="bottom")
     ax.set_yticks(range(len(peers)), list(reversed(peers)))
     ax.set_ylim(-0.6, len(peers) - 0.05)
+    _timeline_legend(ax)
+    ax.set_title(f"{result.scenario.name} (seed {result.seed})")
+    _throughput(ax2, result, flows, end)
+    ax2.set_xlabel("simulated time (s)")
+    ax2.set_xlim(0, end)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+_MARKS = {"child_sa_rekeyed": (0.62, "v", "#8172B2", 6), "ike_sa_rekeyed": (0.62, "v", "#8172B2", 6),
+          "dpd_probe_sent": (-0.35, "|", "#937860", 8), "peer_dead": (-0.35, "X", "#C44E52", 10),
+          "negotiation_failed": (0.62, "x", "#C44E52", 6)}
+"""Events drawn as a marker on a peer's lane: (offset from the lane, marker, colour, size)."""
+_BARS = {"ike_sa_established": ("spi_i", 0.22, "#4C72B0"), "ike_sa_deleted": ("spi_i", 0.22, "#4C72B0"),
+         "child_sa_established": ("spi_in", -0.18, "#55A868"), "child_sa_deleted": ("spi_in", -0.18, "#55A868")}
+"""Events that open / close an SA's bar on a peer's lane: (the SA's key field, offset, colour)."""
+
+
+def _sa_lanes(ax: Any, result: Any, peer: str, y: float, end: float) -> None:
+    """One peer's lane at height ``y``: a bar per IKE SA (above) and CHILD SA (below) while it lives,
+    markers for rekeys, probes, a dead peer and failed negotiations."""
+    open_bars: dict[tuple[float, str], float] = {}  # (offset, SPI) -> start
+    for e in result.events:
+        if e.peer != peer:
+            continue
+        if e.event in _BARS:
+            key, dy, color = _BARS[e.event]
+            spi = (dy, str(e.get(key)))
+            if e.event.endswith("_established"):
+                open_bars[spi] = e.t
+            elif spi in open_bars:
+                s = open_bars.pop(spi)
+                ax.broken_barh([(s, e.t - s)], (y + dy, 0.3), color=color)
+        elif e.event in _MARKS:
+            dy, marker, color, size = _MARKS[e.event]
+            ax.plot([e.t], [y + dy], marker=marker, color=color, ms=size)
+    for dy in (0.22, -0.18):  # the SAs still alive at the end, IKE SAs first
+        color = "#4C72B0" if dy > 0 else "#55A868"
+        for (off, _spi), s in open_bars.items():
+            if off == dy:
+                ax.broken_barh([(s, end - s)], (y + dy, 0.3), color=color)
+
+
+def _timeline_legend(ax: Any) -> None:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     ax.legend(handles=[Patch(color="#4C72B0", label="IKE SA"), Patch(color="#55A868", label="CHILD / IPsec SA"),
@@ -80,13 +99,6 @@ def run_timeline(path: str, out: Path, seed: int | None = None) -> None:
                        Line2D([], [], marker="x", ls="", color="#C44E52", label="negotiation failed"),
                        Line2D([], [], ls="--", color="#DD8452", label="fault")],
               loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    ax.set_title(f"{result.scenario.name} (seed {result.seed})")
-    _throughput(ax2, result, flows, end)
-    ax2.set_xlabel("simulated time (s)")
-    ax2.set_xlim(0, end)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
 
 
 def _throughput(ax: Any, result: Any, flows: dict[str, Any], end: float) -> None:
@@ -143,6 +155,23 @@ def sweep_figure(path: str, out: Path, metric: str | None, cdf: bool) -> None:
     name = _metric(cells, metric)
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 5))
+    text = _cell_text(meta, cells)
+    if cdf:
+        if not runs:
+            raise ConfigError(path, "", "no runs to draw (the journal .runs.jsonl beside it is missing)")
+        _cdf(ax, cells, runs, axes, name, text)
+    elif len(axes) == 2 and all(isinstance(c.get(axes[0]), int | float) for c in cells):
+        _heatmap(fig, ax, cells, axes, name, text)
+    else:
+        _errorbars(ax, cells, axes, name, text)
+    ax.set_title(f"{meta.get('scenario', Path(path).stem)}: {name}")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def _cell_text(meta: dict[str, Any], cells: list[dict[str, Any]]) -> Callable[[str, dict[str, Any]], str]:
+    """How a cell's value of an axis is shown: the axis's label for it when the sweep names them."""
     labels = {a["path"]: a["labels"] for a in meta.get("axes", [])}
 
     def text(path_: str, cell: dict[str, Any]) -> str:
@@ -153,65 +182,71 @@ def sweep_figure(path: str, out: Path, metric: str | None, cdf: bool) -> None:
                 return str(labels[path_][vals.index(v)])
         return f"{v:g}" if isinstance(v, float) else str(v)
 
-    if cdf:
-        if not runs:
-            raise ConfigError(path, "", "no runs to draw (the journal .runs.jsonl beside it is missing)")
-        for c in cells:
-            vals = [r.get(name) for r in runs if r.get("cell") == c["cell"]]
-            xs = sorted(float(v) for v in vals if isinstance(v, int | float) and v is not None)
-            if not xs:
-                continue
-            ys = [(i + 1) / len(vals) for i in range(len(xs))]
-            ax.step(xs, ys, where="post", label=", ".join(f"{a}={text(a, c)}" for a in axes) or "all runs")
-        ax.set_xlabel(name)
-        ax.set_ylabel("share of runs")
-        ax.set_ylim(0, 1.02)
-        ax.legend(fontsize=8)
-    elif len(axes) == 2 and all(isinstance(c.get(axes[0]), int | float) for c in cells):
-        xs = sorted({c[axes[0]] for c in cells})
-        ys = sorted({c[axes[1]] for c in cells}, key=lambda v: (str(type(v)), v))
-        grid = [[math.nan] * len(xs) for _ in ys]
-        for c in cells:
-            v = c.get(f"{name}.mean")
-            grid[ys.index(c[axes[1]])][xs.index(c[axes[0]])] = math.nan if v is None else float(v)
-        im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
-        ax.set_xticks(range(len(xs)), [text(axes[0], next(c for c in cells if c[axes[0]] == x)) for x in xs])
-        ax.set_yticks(range(len(ys)), [text(axes[1], next(c for c in cells if c[axes[1]] == y)) for y in ys])
-        for i, row in enumerate(grid):
-            for j, v in enumerate(row):
-                if not math.isnan(v):
-                    ax.text(j, i, f"{v:.3g}", ha="center", va="center", color="white", fontsize=9)
-        ax.set_xlabel(axes[0])
-        ax.set_ylabel(axes[1])
-        fig.colorbar(im, ax=ax, label=f"{name} (mean)")
-    else:
-        x_axis = axes[0] if axes else None
-        groups: dict[str, list[dict[str, Any]]] = {}
-        for c in cells:
-            key = ", ".join(f"{a}={text(a, c)}" for a in axes[1:])
-            groups.setdefault(key, []).append(c)
-        for key, members in groups.items():
-            numeric_x = x_axis is not None and all(isinstance(c.get(x_axis), int | float) for c in members)
-            xs = [c[x_axis] if numeric_x else i for i, c in enumerate(members)] if x_axis else [0]
-            mean = [_num(c.get(f"{name}.mean")) for c in members]
-            lo = [_num(c.get(f"{name}.ci_low")) for c in members]
-            hi = [_num(c.get(f"{name}.ci_high")) for c in members]
-            err = [[max(0.0, m - low) for m, low in zip(mean, lo, strict=True)],
-                   [max(0.0, h - m) for m, h in zip(mean, hi, strict=True)]]
-            ax.errorbar(xs, mean, yerr=err, marker="o", capsize=4, label=key or None)
-            if x_axis and not numeric_x:
-                ax.set_xticks(xs, [text(x_axis, c) for c in members])
-        if x_axis:
-            ax.set_xlabel(x_axis)
-        ax.set_ylabel(f"{name} (mean, 95% CI)")
-        if len(groups) > 1:
-            ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-    ax.set_title(f"{meta.get('scenario', Path(path).stem)}: {name}")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    return text
 
+
+def _cdf(ax: Any, cells: list[dict[str, Any]], runs: list[dict[str, Any]], axes: list[str], name: str,
+         text: Callable[[str, dict[str, Any]], str]) -> None:
+    """The distribution of ``name`` over the runs of each cell."""
+    for c in cells:
+        vals = [r.get(name) for r in runs if r.get("cell") == c["cell"]]
+        xs = sorted(float(v) for v in vals if isinstance(v, int | float) and v is not None)
+        if not xs:
+            continue
+        ys = [(i + 1) / len(vals) for i in range(len(xs))]
+        ax.step(xs, ys, where="post", label=", ".join(f"{a}={text(a, c)}" for a in axes) or "all runs")
+    ax.set_xlabel(name)
+    ax.set_ylabel("share of runs")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8)
+
+
+def _heatmap(fig: Any, ax: Any, cells: list[dict[str, Any]], axes: list[str], name: str,
+             text: Callable[[str, dict[str, Any]], str]) -> None:
+    """Two axes, the first numeric: the mean of ``name`` per cell as a coloured grid."""
+    xs = sorted({c[axes[0]] for c in cells})
+    ys = sorted({c[axes[1]] for c in cells}, key=lambda v: (str(type(v)), v))
+    grid = [[math.nan] * len(xs) for _ in ys]
+    for c in cells:
+        v = c.get(f"{name}.mean")
+        grid[ys.index(c[axes[1]])][xs.index(c[axes[0]])] = math.nan if v is None else float(v)
+    im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
+    ax.set_xticks(range(len(xs)), [text(axes[0], next(c for c in cells if c[axes[0]] == x)) for x in xs])
+    ax.set_yticks(range(len(ys)), [text(axes[1], next(c for c in cells if c[axes[1]] == y)) for y in ys])
+    for i, row in enumerate(grid):
+        for j, v in enumerate(row):
+            if not math.isnan(v):
+                ax.text(j, i, f"{v:.3g}", ha="center", va="center", color="white", fontsize=9)
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel(axes[1])
+    fig.colorbar(im, ax=ax, label=f"{name} (mean)")
+
+
+def _errorbars(ax: Any, cells: list[dict[str, Any]], axes: list[str], name: str,
+               text: Callable[[str, dict[str, Any]], str]) -> None:
+    """The mean of ``name`` with its 95 % interval along the first axis, one line per value of the others."""
+    x_axis = axes[0] if axes else None
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for c in cells:
+        key = ", ".join(f"{a}={text(a, c)}" for a in axes[1:])
+        groups.setdefault(key, []).append(c)
+    for key, members in groups.items():
+        numeric_x = x_axis is not None and all(isinstance(c.get(x_axis), int | float) for c in members)
+        xs = [c[x_axis] if numeric_x else i for i, c in enumerate(members)] if x_axis else [0]
+        mean = [_num(c.get(f"{name}.mean")) for c in members]
+        lo = [_num(c.get(f"{name}.ci_low")) for c in members]
+        hi = [_num(c.get(f"{name}.ci_high")) for c in members]
+        err = [[max(0.0, m - low) for m, low in zip(mean, lo, strict=True)],
+               [max(0.0, h - m) for m, h in zip(mean, hi, strict=True)]]
+        ax.errorbar(xs, mean, yerr=err, marker="o", capsize=4, label=key or None)
+        if x_axis and not numeric_x:
+            ax.set_xticks(xs, [text(x_axis, c) for c in members])
+    if x_axis:
+        ax.set_xlabel(x_axis)
+    ax.set_ylabel(f"{name} (mean, 95% CI)")
+    if len(groups) > 1:
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
 
 def _num(v: Any) -> float:
     return math.nan if v is None else float(v)

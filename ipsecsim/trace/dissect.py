@@ -29,7 +29,8 @@ from scapy.utils import rdpcap
 
 from ..proto import cipher
 from ..proto.algorithms import ALGORITHMS, Algorithm
-from .frames import NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER, PROTO_ESP, PROTO_UDP
+from ..proto.onwire import NAT_KEEPALIVE
+from .frames import NAT_T_PORT, NON_ESP_MARKER, PROTO_ESP, PROTO_UDP
 from .keyfile import INTEG_NAMES
 
 __all__ = ["ISAKMP", "Captured", "esp_algorithms", "ike", "ikev2_algorithms", "open_esp", "open_sk",

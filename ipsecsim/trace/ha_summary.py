@@ -43,70 +43,88 @@ def ha_summary(result: Result) -> dict[str, Any]:
 
 def _group(g: HaGroupConfig, mine: list[Event], end: float) -> dict[str, Any]:
     """One group's summary from its own events (in time order) in a run that ended at ``end``."""
-    carried: list[dict[str, Any]] = []
-    unavailable: list[dict[str, Any]] = []
-    usable: dict[str, float | None] = {m: None for m in g.members}  # usable since
-    none_since: float | None = 0.0
-    active: str | None = None
-    since = 0.0
-    switches = 0
-    flows_on: dict[str, set[str]] = {m: set() for m in g.members}  # active-active placement
-    open_since: dict[str, float | None] = {m: None for m in g.members}
-
-    def carrying(m: str, t: float) -> None:
-        """Active-active: open or close m's interval as it starts or stops carrying."""
-        now = usable[m] is not None and bool(flows_on[m])
-        if now and open_since[m] is None:
-            open_since[m] = t
-        elif not now and open_since[m] is not None:
-            carried.append(_interval(m, open_since[m], t))  # type: ignore[arg-type]
-            open_since[m] = None
-
+    tally = _Tally(g)
     for e in mine:
         if e.event == "ha_member_state":
-            m = e.get("member")
-            usable[m] = e.t if e.get("usable") else None
-            carrying(m, e.t)
-            anyone = any(v is not None for v in usable.values())
-            if anyone and none_since is not None:
-                unavailable.append(_interval(None, none_since, e.t))
-                none_since = None
-            elif not anyone and none_since is None:
-                none_since = e.t
+            tally.member_state(e)
         else:
-            old, new = e.get("from"), e.get("to")
-            if old is not None and new is not None:
-                switches += 1
-            if g.mode == "active-standby":
-                if active is not None:
-                    carried.append(_interval(active, since, e.t))
-                active, since = new, e.t
-            elif new is not None:
-                for f in e.get("flows") or []:
-                    for held in flows_on.values():
-                        held.discard(f)
-                    flows_on[new].add(f)
-                for m in g.members:
-                    carrying(m, e.t)
-    if g.mode == "active-standby" and active is not None:
-        carried.append(_interval(active, since, end))
-    if g.mode == "active-active":
-        carried += [_interval(m, t, end) for m, t in open_since.items() if t is not None]
-        carried.sort(key=lambda c: (c["start"], g.members.index(c["member"])))
-    if none_since is not None:
-        unavailable.append(_interval(None, none_since, end))
-    carried = [c for c in carried if c["duration"] > 0]
-    unavailable = [u for u in unavailable if u["duration"] > 0]
-    return {
-        "mode": g.mode, "members": list(g.members), "preempt": g.preempt, "watch": list(g.watch),
-        "carried": carried,
-        "time_by_member": {m: float(round(sum(c["duration"] for c in carried if c["member"] == m), 6))
-                           for m in g.members},
-        "switches": switches,
-        "unavailable": unavailable,
-        "unavailable_total": float(round(sum(u["duration"] for u in unavailable), 6)),
-        **({"active_at_end": active} if g.mode == "active-standby" else {}),
-    }
+            tally.switch(e)
+    return tally.summary(end)
+
+
+class _Tally:
+    """One HA group's intervals and switches, event by event."""
+
+    def __init__(self, g: HaGroupConfig):
+        self.g = g
+        self.carried: list[dict[str, Any]] = []
+        self.unavailable: list[dict[str, Any]] = []
+        self.usable: dict[str, float | None] = {m: None for m in g.members}  # usable since
+        self.none_since: float | None = 0.0
+        self.active: str | None = None
+        self.since = 0.0
+        self.switches = 0
+        self.flows_on: dict[str, set[str]] = {m: set() for m in g.members}  # active-active placement
+        self.open_since: dict[str, float | None] = {m: None for m in g.members}
+
+    def carrying(self, m: str, t: float) -> None:
+        """Active-active: open or close m's interval as it starts or stops carrying."""
+        now = self.usable[m] is not None and bool(self.flows_on[m])
+        opened = self.open_since[m]
+        if now and opened is None:
+            self.open_since[m] = t
+        elif not now and opened is not None:
+            self.carried.append(_interval(m, opened, t))
+            self.open_since[m] = None
+
+    def member_state(self, e: Event) -> None:
+        m = e.get("member")
+        self.usable[m] = e.t if e.get("usable") else None
+        self.carrying(m, e.t)
+        anyone = any(v is not None for v in self.usable.values())
+        if anyone and self.none_since is not None:
+            self.unavailable.append(_interval(None, self.none_since, e.t))
+            self.none_since = None
+        elif not anyone and self.none_since is None:
+            self.none_since = e.t
+
+    def switch(self, e: Event) -> None:
+        old, new = e.get("from"), e.get("to")
+        if old is not None and new is not None:
+            self.switches += 1
+        if self.g.mode == "active-standby":
+            if self.active is not None:
+                self.carried.append(_interval(self.active, self.since, e.t))
+            self.active, self.since = new, e.t
+        elif new is not None:
+            for f in e.get("flows") or []:
+                for held in self.flows_on.values():
+                    held.discard(f)
+                self.flows_on[new].add(f)
+            for m in self.g.members:
+                self.carrying(m, e.t)
+
+    def summary(self, end: float) -> dict[str, Any]:
+        g, carried, unavailable = self.g, list(self.carried), list(self.unavailable)
+        if g.mode == "active-standby" and self.active is not None:
+            carried.append(_interval(self.active, self.since, end))
+        if g.mode == "active-active":
+            carried += [_interval(m, t, end) for m, t in self.open_since.items() if t is not None]
+            carried.sort(key=lambda c: (c["start"], g.members.index(c["member"])))
+        if self.none_since is not None:
+            unavailable.append(_interval(None, self.none_since, end))
+        carried = [c for c in carried if c["duration"] > 0]
+        unavailable = [u for u in unavailable if u["duration"] > 0]
+        return {
+            "mode": g.mode, "members": list(g.members), "preempt": g.preempt, "watch": list(g.watch),
+            "carried": carried,
+            "time_by_member": {m: float(round(sum(c["duration"] for c in carried if c["member"] == m), 6))
+                               for m in g.members},
+            "switches": self.switches,
+            "unavailable": unavailable,
+            "unavailable_total": float(round(sum(u["duration"] for u in unavailable), 6)),
+            **({"active_at_end": self.active} if g.mode == "active-standby" else {}),
+        }
 
 
 def render_ha(summary: dict[str, Any], console: Console) -> None:

@@ -35,12 +35,13 @@ def usec(epoch: float, t: float) -> int:
     return round(epoch * USEC) + round(t * USEC)
 
 
-def _writer_classes():  # type: ignore[no-untyped-def]
+def _writer_classes() -> tuple[type[Any], type[Any]]:
+    """The pcapng and pcap writer classes (scapy is imported on first use)."""
     import struct
 
     from scapy.utils import PcapWriter, RawPcapNgWriter
 
-    class NgWriter(RawPcapNgWriter):  # type: ignore[misc]
+    class NgWriter(RawPcapNgWriter):
         """scapy's pcapng writer with a section comment and named interfaces up front."""
 
         def __init__(self, path: str, linktype: int, interfaces: Sequence[tuple[str, str]], comment: str,

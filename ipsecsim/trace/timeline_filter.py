@@ -39,7 +39,7 @@ _SPLIT = {"sa_expired", "rekey_collision", "rekey_retry", "lifetime_negotiated",
 def _about_ike(e: Event) -> bool:
     if e.event in ("negotiation_failed", "lifetime_negotiated"):
         return str(e.get("phase")) in ("ike", "ike_rekey")
-    return e.get("sa_type") == "ike"
+    return bool(e.get("sa_type") == "ike")
 
 
 GROUPS: dict[str, Callable[[Event], bool]] = {

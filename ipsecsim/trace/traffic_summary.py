@@ -18,6 +18,7 @@ and the IPv4 fragments they became (sim/mtu.py).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -76,46 +77,66 @@ def traffic_summary(result: Result) -> dict[str, Any]:
     if not flows:
         return {"flows": {}, "directions": {}}
     per_flow: dict[str, dict[str, Any]] = {n: {**meta, **_blank()} for n, meta in flows.items()}
-    intervals: dict[str, list[tuple[float, float, str]]] = {n: [] for n in flows}
     from ..proto.esp_size import fragment_totals
     frags = fragment_totals(result.esp, result.fluids, result.scenario.config.link.mtu, result.duration)
     dropped = dropped_totals(result)
+    queued = _queued(result)
+    for name, meta in flows.items():
+        _account_flow(result, name, meta, per_flow[name], dropped.get(name, {}), queued.get(name, [0, 0]),
+                      frags.get(name, (0, 0)))
+    intervals: dict[str, list[tuple[float, float, str]]] = {n: [] for n in flows}
+    for e in result.events:
+        if e.event != "traffic_dropped" or e.get("flow") not in per_flow:
+            continue
+        if e.get("reason") != "loss":
+            intervals[e.get("flow")].append((e.get("start"), e.get("end"), e.get("reason")))
+    directions = _directions(per_flow, intervals)
+    return {"flows": per_flow, "directions": dict(sorted(directions.items())), "down": still_down(result, per_flow)}
+
+
+def _queued(result: Result) -> dict[str, list[int]]:
+    """Per flow: bytes and packets still queued at the peers (waiting for an SA)."""
     queued: dict[str, list[int]] = {}
     for final in result.peers.values():
         for name, (b, n) in final.queued.items():
             q = queued.setdefault(name, [0, 0])
             q[0] += b
             q[1] += n
-    for name, meta in flows.items():
-        f = per_flow[name]
-        sent = [c for p in _peers(result, meta["from"]) if (c := result.peers[p].flows.get(name))]
-        got = [c for p in _peers(result, meta["to"]) if (c := result.peers[p].flows.get(name))]
-        fwd = result.forwarded.get(name, [0.0, 0.0])
-        q = queued.get(name, [0, 0])
-        for i, unit in enumerate(("bytes", "packets")):
-            offered = sum(c.offered_bytes if i == 0 else c.offered_packets for c in sent)
-            parts: dict[str, float] = {
-                "delivered": sum(c.delivered_bytes if i == 0 else c.delivered_packets for c in got),
-                "in_flight": fwd[i] - sum(c.received_bytes if i == 0 else c.received_packets for c in got) + q[i]}
-            for reason, v in sorted(dropped.get(name, {}).items()):
-                parts["drop:" + reason] = v[i]
-            whole, ints, missing = apportion(offered, parts)
-            f[f"offered_{unit}"] = whole
-            f[f"delivered_{unit}"] = ints["delivered"]
-            f[f"in_flight_{unit}"] = ints["in_flight"]
-            f[f"dropped_{unit}"] = {k[5:]: v for k, v in ints.items() if k.startswith("drop:")}
-            if missing:
-                f[f"unaccounted_{unit}"] = missing
-        f["dropped_bytes"], f["dropped_packets"] = _nonzero(f["dropped_bytes"], f["dropped_packets"])
-        f["fragmented_packets"], f["fragments"] = (round(v) for v in frags.get(name, (0, 0)))
-        if meta["kind"] == "ping":
-            f["echo_requests"] = round(sum(c.offered_packets for c in sent))
-            f["echo_replies"] = sum(c.replies for c in sent)
-    for e in result.events:
-        if e.event != "traffic_dropped" or e.get("flow") not in per_flow:
-            continue
-        if e.get("reason") != "loss":
-            intervals[e.get("flow")].append((e.get("start"), e.get("end"), e.get("reason")))
+    return queued
+
+
+def _account_flow(result: Result, name: str, meta: dict[str, Any], f: dict[str, Any],
+                  dropped: dict[str, tuple[float, float]],
+                  q: list[int], frags: Sequence[float]) -> None:
+    """Flow ``name``'s offered bytes and packets apportioned into delivered, in flight, dropped per reason
+    (and unaccounted, if any), its fragments and, for a ping, its echo requests and replies."""
+    sent = [c for p in _peers(result, meta["from"]) if (c := result.peers[p].flows.get(name))]
+    got = [c for p in _peers(result, meta["to"]) if (c := result.peers[p].flows.get(name))]
+    fwd = result.forwarded.get(name, [0.0, 0.0])
+    for i, unit in enumerate(("bytes", "packets")):
+        offered = sum(c.offered_bytes if i == 0 else c.offered_packets for c in sent)
+        parts: dict[str, float] = {
+            "delivered": sum(c.delivered_bytes if i == 0 else c.delivered_packets for c in got),
+            "in_flight": fwd[i] - sum(c.received_bytes if i == 0 else c.received_packets for c in got) + q[i]}
+        for reason, v in sorted(dropped.items()):
+            parts["drop:" + reason] = v[i]
+        whole, ints, missing = apportion(offered, parts)
+        f[f"offered_{unit}"] = whole
+        f[f"delivered_{unit}"] = ints["delivered"]
+        f[f"in_flight_{unit}"] = ints["in_flight"]
+        f[f"dropped_{unit}"] = {k[5:]: v for k, v in ints.items() if k.startswith("drop:")}
+        if missing:
+            f[f"unaccounted_{unit}"] = missing
+    f["dropped_bytes"], f["dropped_packets"] = _nonzero(f["dropped_bytes"], f["dropped_packets"])
+    f["fragmented_packets"], f["fragments"] = (round(v) for v in frags)
+    if meta["kind"] == "ping":
+        f["echo_requests"] = round(sum(c.offered_packets for c in sent))
+        f["echo_replies"] = sum(c.replies for c in sent)
+
+
+def _directions(per_flow: dict[str, dict[str, Any]],
+                intervals: dict[str, list[tuple[float, float, str]]]) -> dict[str, dict[str, Any]]:
+    """Each flow's outages, and the totals and outages per direction (from -> to) over its flows."""
     directions: dict[str, dict[str, Any]] = {}
     for name, f in per_flow.items():
         f["outages"] = merge(intervals[name])
@@ -131,10 +152,10 @@ def traffic_summary(result: Result) -> dict[str, Any]:
         for k in ("dropped_bytes", "dropped_packets"):
             for r, v in f[k].items():
                 d[k][r] = d[k].get(r, 0) + v
-    for _dname, d in directions.items():
+    for d in directions.values():
         d["outages"] = merge([iv for n in d["flows"] for iv in intervals[n]])
         d["outage_total"] = float(round(sum(o["duration"] for o in d["outages"]), 6))
-    return {"flows": per_flow, "directions": dict(sorted(directions.items())), "down": still_down(result, per_flow)}
+    return directions
 
 
 def still_down(result: Result, per_flow: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

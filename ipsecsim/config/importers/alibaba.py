@@ -14,8 +14,9 @@ import ipaddress
 from typing import Any
 
 from ...errors import ConfigError
-from .base import Fields, ImportedPeer, ipv4_or_none, is_masked, other_vendor
-from .bgp import alibaba_session
+from .base import ImportedPeer, ipv4_or_none, is_masked, other_vendor
+from .bgp import ALIBABA_BGP, ALIBABA_TUNNEL_BGP, alibaba_session
+from .schema import Doc, Field, Table, take, validate
 from .values import shown
 
 ENCR = {"aes": "aes128", "aes192": "aes192", "aes256": "aes256", "des": "des", "3des": "3des", "sm4": "sm4"}
@@ -23,50 +24,81 @@ AUTH = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "sha384": "sha384", "s
 PFS = {"group1": "modp768", "group2": "modp1024", "group5": "modp1536", "group14": "modp2048",
        "group24": "modp2048s256"}
 
-# The keys each object may carry, as the Alibaba Cloud API DescribeVpnConnection lists them: the request
-# parameters (RegionId, VpnConnectionId) and the response elements. TunnelIkeConfig / TunnelIpsecConfig
-# list the same keys as IkeConfig / IpsecConfig.
+# The objects of the Alibaba Cloud API DescribeVpnConnection, field by field: the request parameters
+# (RegionId, VpnConnectionId) and the response elements. TunnelIkeConfig / TunnelIpsecConfig have the
+# fields of IkeConfig / IpsecConfig, and like every tunnel option spell numbers and booleans as strings
+# ("86400", "true"). ``any``: documented, not used by the import.
 API = "Alibaba Cloud API DescribeVpnConnection"
-ROOT_KEYS = ("RegionId", "VpnConnectionId", "Status", "RemoteCaCertificate", "EnableNatTraversal", "CreateTime",
-             "EffectImmediately", "VpnGatewayId", "LocalSubnet", "RequestId", "RemoteSubnet", "CustomerGatewayId",
-             "Name", "EnableDpd", "IkeConfig", "IpsecConfig", "VcoHealthCheck", "VpnBgpConfig", "AttachType",
-             "NetworkType", "AttachInstanceId", "Spec", "State", "ZoneNo", "InternetIp", "TransitRouterId",
-             "TransitRouterName", "CrossAccountAuthorized", "Tags", "TunnelOptionsSpecification", "EnableTunnelsBgp",
-             "ResourceGroupId", "TunnelBandwidth")
-IKE_KEYS = ("RemoteId", "IkeLifetime", "IkeEncAlg", "LocalId", "IkeMode", "IkeVersion", "IkePfs", "Psk", "IkeAuthAlg")
-IPSEC_KEYS = ("IpsecAuthAlg", "IpsecLifetime", "IpsecEncAlg", "IpsecPfs")
-HEALTH_CHECK_KEYS = ("Status", "Dip", "Interval", "Retry", "Sip", "Enable", "Policy")
-SPEC_KEYS = ("TunnelOptions",)
-TUNNEL_KEYS = ("TunnelId", "CustomerGatewayId", "EnableDpd", "EnableNatTraversal", "InternetIp", "RemoteCaCertificate",
-               "Role", "TunnelIndex", "State", "Status", "TunnelBgpConfig", "TunnelIkeConfig", "TunnelIpsecConfig",
-               "ZoneNo")
+VERSION = {"ikev1": 1, "ikev2": 2}
+
+
+def _ike_table(name: str, as_string: bool) -> Table:
+    return Table(f"{API}, {name}", (
+        Field("RemoteId", maskable=True), Field("IkeLifetime", "int", range=(0, 86400), as_string=as_string),
+        Field("IkeEncAlg", enum=tuple(ENCR)), Field("LocalId", maskable=True),
+        Field("IkeMode", "str", "ike.mode", enum=("main", "aggressive")),
+        Field("IkeVersion", "str", "ike.version", VERSION.__getitem__, enum=tuple(VERSION)),
+        Field("IkePfs", enum=tuple(PFS)), Field("Psk", maskable=True), Field("IkeAuthAlg", enum=tuple(AUTH)),
+    ))
+
+
+def _ipsec_table(name: str, as_string: bool) -> Table:
+    return Table(f"{API}, {name}", (
+        Field("IpsecAuthAlg", enum=tuple(AUTH)), Field("IpsecLifetime", "int", range=(0, 86400), as_string=as_string),
+        Field("IpsecEncAlg", enum=tuple(ENCR)), Field("IpsecPfs", enum=(*PFS, "disabled")),
+    ))
+
+
+HEALTH_CHECK = Table(f"{API}, VcoHealthCheck", (
+    Field("Status", "any"), Field("Dip", maskable=True), Field("Interval", "int"), Field("Retry", "int"),
+    Field("Sip", maskable=True), Field("Enable", "bool", as_string=True), Field("Policy", enum=("revoke_route",)),
+))
+TUNNEL_OPTIONS = Table(f"{API}, TunnelOptions", (
+    Field("TunnelId"), Field("CustomerGatewayId"), Field("EnableDpd", "bool", as_string=True),
+    Field("EnableNatTraversal", "bool", "nat_traversal", as_string=True), Field("InternetIp", maskable=True),
+    Field("RemoteCaCertificate", "any"), Field("Role", enum=("master", "slave")), Field("TunnelIndex", "int"),
+    Field("State"), Field("Status", "any"), Field("TunnelBgpConfig", "object", table=ALIBABA_TUNNEL_BGP),
+    Field("TunnelIkeConfig", "object", table=_ike_table("TunnelIkeConfig", True)),
+    Field("TunnelIpsecConfig", "object", table=_ipsec_table("TunnelIpsecConfig", True)), Field("ZoneNo", "any"),
+))
+SPEC = Table(f"{API}, TunnelOptionsSpecification", (Field("TunnelOptions", "objects", table=TUNNEL_OPTIONS),))
+ROOT = Table(API, (
+    Field("RegionId", "any"), Field("VpnConnectionId"),
+    Field("Status", enum=("ike_sa_not_established", "ike_sa_established", "ipsec_sa_not_established",
+                          "ipsec_sa_established")),
+    Field("RemoteCaCertificate", "any"), Field("EnableNatTraversal", "bool", "nat_traversal"),
+    Field("CreateTime", "any"), Field("EffectImmediately", "any"), Field("VpnGatewayId", "any"),
+    Field("LocalSubnet", "cidrs", "local_subnets", sep=","), Field("RequestId", "any"),
+    Field("RemoteSubnet", "cidrs", "remote_subnets", sep=","), Field("CustomerGatewayId", "any"), Field("Name"),
+    Field("EnableDpd", "bool"), Field("IkeConfig", "object", table=_ike_table("IkeConfig", False)),
+    Field("IpsecConfig", "object", table=_ipsec_table("IpsecConfig", False)),
+    Field("VcoHealthCheck", "object", table=HEALTH_CHECK), Field("VpnBgpConfig", "object", table=ALIBABA_BGP),
+    Field("AttachType", "any"), Field("NetworkType", "any"), Field("AttachInstanceId", "any"), Field("Spec", "any"),
+    Field("State", "any"), Field("ZoneNo", "any"), Field("InternetIp", maskable=True),
+    Field("TransitRouterId", "any"), Field("TransitRouterName", "any"), Field("CrossAccountAuthorized", "any"),
+    Field("Tags", "any"), Field("TunnelOptionsSpecification", "object", table=SPEC),
+    Field("EnableTunnelsBgp", "bool"), Field("ResourceGroupId", "any"), Field("TunnelBandwidth", "any"),
+))
 TUNNEL_CHOICE = "--tunnel N on the command line, import: {file, tunnel: N} in a scenario; N = TunnelIndex"
 NQA_RETRIES_MAX = 100  # the simulator's nqa.retries limit, not an Alibaba one
 
 
-def _ike(cfg: Fields, out: ImportedPeer, prefix: str, as_string: bool) -> None:
-    cfg.only(IKE_KEYS, f"{API}, {cfg.path.rsplit('.', 1)[-1]}")
-    ike: dict[str, Any] = {}
-    version = cfg.string("IkeVersion", enum=("ikev1", "ikev2"))
-    if version:
-        ike["version"] = 1 if version == "ikev1" else 2
-    mode = cfg.string("IkeMode", enum=("main", "aggressive"))
-    if mode:
-        ike["mode"] = mode
-    enc = cfg.string("IkeEncAlg", enum=tuple(ENCR)) or "aes"
-    auth = cfg.string("IkeAuthAlg", enum=tuple(AUTH)) or "md5"
-    pfs = cfg.string("IkePfs", enum=tuple(PFS)) or "group2"
+def _ike(cfg: Doc, out: ImportedPeer) -> None:
+    ike: dict[str, Any] = take(cfg, "IkeVersion", "IkeMode").get("ike", {})
+    enc = cfg["IkeEncAlg"] or "aes"
+    auth = cfg["IkeAuthAlg"] or "md5"
+    pfs = cfg["IkePfs"] or "group2"
     ike["proposals"] = [f"{ENCR[enc]}-{AUTH[auth]}-{PFS[pfs]}"]
-    life = cfg.integer("IkeLifetime", rng=(0, 86400), as_string=as_string)
+    life = cfg["IkeLifetime"]
     if life:
         ike["life_time"] = life
     elif life == 0:
         out.notes.append(f"{cfg.where('IkeLifetime')} is 0: no IKE SA lifetime is applied")
     for key, target in (("LocalId", "local_id"), ("RemoteId", "remote_id")):
-        value = cfg.string(key)
+        value = cfg[key]
         if value is None:
             continue
-        if is_masked(value):
+        if cfg.masked(key):
             out.mask(f"ike.{target}", cfg.where(key), value)
         else:
             ike[target] = value
@@ -74,14 +106,13 @@ def _ike(cfg: Fields, out: ImportedPeer, prefix: str, as_string: bool) -> None:
     out.psk(cfg, "Psk")
 
 
-def _ipsec(cfg: Fields, out: ImportedPeer, as_string: bool) -> None:
-    cfg.only(IPSEC_KEYS, f"{API}, {cfg.path.rsplit('.', 1)[-1]}")
-    enc = cfg.string("IpsecEncAlg", enum=tuple(ENCR)) or "aes"
-    auth = cfg.string("IpsecAuthAlg", enum=tuple(AUTH)) or "md5"
-    pfs = cfg.string("IpsecPfs", enum=(*PFS, "disabled")) or "group2"
+def _ipsec(cfg: Doc, out: ImportedPeer) -> None:
+    enc = cfg["IpsecEncAlg"] or "aes"
+    auth = cfg["IpsecAuthAlg"] or "md5"
+    pfs = cfg["IpsecPfs"] or "group2"
     proposal = f"{ENCR[enc]}-{AUTH[auth]}" + (f"-{PFS[pfs]}" if pfs != "disabled" else "")
     child: dict[str, Any] = {"proposals": [proposal]}
-    life = cfg.integer("IpsecLifetime", rng=(0, 86400), as_string=as_string)
+    life = cfg["IpsecLifetime"]
     if life:
         child["life_time"] = life
     elif life == 0:
@@ -90,34 +121,29 @@ def _ipsec(cfg: Fields, out: ImportedPeer, as_string: bool) -> None:
 
 
 def import_describe(data: Any, file: str, tunnel: int | None = None) -> ImportedPeer:
-    root = Fields(data, file, "")
     why = other_vendor(data, "alibaba")
-    if why or not (root.has("IkeConfig") or root.has("TunnelOptionsSpecification")):
+    if isinstance(data, dict) and (why or (data.get("IkeConfig") is None
+                                           and data.get("TunnelOptionsSpecification") is None)):
         raise ConfigError(file, "", f"no IkeConfig nor TunnelOptionsSpecification object (an Alibaba Cloud "
                           f"DescribeVpnConnection response){why}")
-    root.only(ROOT_KEYS, API)
+    root = validate(ROOT, data, file)
     out = ImportedPeer("alibaba", file, {"profile": "alibaba-cloud"})
-    out.meta.update(name=root.string("Name"), vpn_connection_id=root.string("VpnConnectionId"),
-                    reported_status=root.string("Status", enum=("ike_sa_not_established", "ike_sa_established",
-                                                                "ipsec_sa_not_established",
-                                                                "ipsec_sa_established")))
+    out.meta.update(name=root["Name"], vpn_connection_id=root["VpnConnectionId"], reported_status=root["Status"])
     for key, target in (("LocalSubnet", "local_subnets"), ("RemoteSubnet", "remote_subnets")):
-        nets = root.cidrs(key, sep=",")
-        if nets:
-            out.peer[target] = nets
+        if root[key]:
+            out.peer[target] = root[key]
     gateway = _chosen_tunnel(root, out, tunnel)
     if gateway is None:  # a single-tunnel connection: the settings are at the top level
         if tunnel is not None:
             raise ConfigError(file, "", f"this connection has no TunnelOptionsSpecification.TunnelOptions (a single "
                               f"tunnel): there is no tunnel to choose ({TUNNEL_CHOICE})")
-        gateway, ike_key, ipsec_key, as_string = root, "IkeConfig", "IpsecConfig", False
-    else:  # TunnelOptions spell numbers and booleans as strings ("86400", "true")
-        ike_key, ipsec_key, as_string = "TunnelIkeConfig", "TunnelIpsecConfig", True
-    ike_cfg, ipsec_cfg = gateway.obj(ike_key, required=True), gateway.obj(ipsec_key, required=True)
-    assert ike_cfg is not None and ipsec_cfg is not None
-    _ike(ike_cfg, out, "", as_string=as_string)
-    _ipsec(ipsec_cfg, out, as_string=as_string)
-    _gateway(gateway, out, as_string)
+        gateway, ike_key, ipsec_key = root, "IkeConfig", "IpsecConfig"
+    else:
+        ike_key, ipsec_key = "TunnelIkeConfig", "TunnelIpsecConfig"
+    ike_cfg, ipsec_cfg = gateway.require_obj(ike_key), gateway.require_obj(ipsec_key)
+    _ike(ike_cfg, out)
+    _ipsec(ipsec_cfg, out)
+    _gateway(gateway, out)
     hc = root.obj("VcoHealthCheck")
     if hc is not None:
         _health_check_config(hc, out)
@@ -125,32 +151,19 @@ def import_describe(data: Any, file: str, tunnel: int | None = None) -> Imported
     return out
 
 
-def _chosen_tunnel(root: Fields, out: ImportedPeer, tunnel: int | None) -> Fields | None:
+def _chosen_tunnel(root: Doc, out: ImportedPeer, tunnel: int | None) -> Doc | None:
     """The tunnel of TunnelOptionsSpecification.TunnelOptions to import: the one with TunnelIndex ``tunnel``,
     else the master (Role), else the first; None when the connection lists no tunnels."""
     spec = root.obj("TunnelOptionsSpecification")
-    if spec is not None:
-        spec.only(SPEC_KEYS, f"{API}, TunnelOptionsSpecification")
-    options = spec.raw("TunnelOptions") if spec is not None else None
-    if not options:
+    tunnels = spec.objs("TunnelOptions") if spec is not None else []
+    if not tunnels:
         return None
     file, where = out.file, "TunnelOptionsSpecification.TunnelOptions"
-    if not isinstance(options, list):
-        raise ConfigError(file, where, "expected a list")
-    if len(options) > 2:
-        raise ConfigError(file, where, f"{len(options)} tunnels; a dual-tunnel connection has two (Role master "
+    if len(tunnels) > 2:
+        raise ConfigError(file, where, f"{len(tunnels)} tunnels; a dual-tunnel connection has two (Role master "
                           f"and slave)")
-    tunnels = [Fields(t, file, f"{where}[{i}]") for i, t in enumerate(options)]
-    described = []
-    for t in tunnels:
-        t.only(TUNNEL_KEYS, f"{API}, TunnelOptions")
-        for key, keys in (("TunnelIkeConfig", IKE_KEYS), ("TunnelIpsecConfig", IPSEC_KEYS)):
-            sub = t.obj(key)
-            if sub is not None:
-                sub.only(keys, f"{API}, {key}")
-        described.append({"index": t.integer("TunnelIndex"), "role": t.string("Role", enum=("master", "slave")),
-                          "state": t.string("State"), "internet_ip": t.string("InternetIp"),
-                          "tunnel_id": t.string("TunnelId")})
+    described = [{"index": t["TunnelIndex"], "role": t["Role"], "state": t["State"], "internet_ip": t["InternetIp"],
+                  "tunnel_id": t["TunnelId"]} for t in tunnels]
     out.meta["tunnels"] = described
     if tunnel is None:
         idx = next((i for i, d in enumerate(described) if d["role"] == "master"), 0)
@@ -171,12 +184,12 @@ def _chosen_tunnel(root: Fields, out: ImportedPeer, tunnel: int | None) -> Field
     return tunnels[idx]
 
 
-def _gateway(gateway: Fields, out: ImportedPeer, as_string: bool) -> None:
+def _gateway(gateway: Doc, out: ImportedPeer) -> None:
     """InternetIp (the Alibaba gateway's address), EnableDpd and EnableNatTraversal of the connection or tunnel."""
-    ip = gateway.string("InternetIp")
+    ip = gateway["InternetIp"]
     if ip is None:
         out.missing["address"] = "the document has no InternetIp"
-    elif is_masked(ip):
+    elif gateway.masked("InternetIp"):
         out.mask("address", gateway.where("InternetIp"), ip)
     elif ipv4_or_none(ip):
         out.peer["address"] = ip
@@ -184,38 +197,36 @@ def _gateway(gateway: Fields, out: ImportedPeer, as_string: bool) -> None:
         raise ConfigError(out.file, gateway.where("InternetIp"), f"invalid IPv4 address {shown(ip)}")
     if "ike" in out.peer and "psk" not in out.peer["ike"] and "ike.psk" not in out.masked:
         out.missing["ike.psk"] = "the document carries no Psk"
-    dpd_on = gateway.boolean("EnableDpd", as_string=as_string)
+    dpd_on = gateway["EnableDpd"]
     if dpd_on is False:
         out.peer["dpd"] = {"delay": 0}
     elif dpd_on:
         out.missing["dpd.delay"] = ("EnableDpd is true, but Alibaba documents no DPD timers; choose them "
                                     "(e.g. dpd: {delay: 30s}) or turn DPD off with dpd: {delay: 0}")
-    natt = gateway.boolean("EnableNatTraversal", as_string=as_string)
-    out.meta["enable_nat_traversal"] = natt
-    if natt is not None:
-        out.peer["nat_traversal"] = natt  # EnableNatTraversal: NAT-D, UDP 4500 and ESP in UDP (RFC 3947 / 7296 2.23)
+    out.meta["enable_nat_traversal"] = gateway["EnableNatTraversal"]
+    # EnableNatTraversal: NAT-D, UDP 4500 and ESP in UDP (RFC 3947 / 7296 2.23)
+    out.peer.update(take(gateway, "EnableNatTraversal"))
 
 
-def _health_check_config(hc: Fields, out: ImportedPeer) -> None:
+def _health_check_config(hc: Doc, out: ImportedPeer) -> None:
     """VcoHealthCheck, checked whether enabled or not; imported as ``nqa:`` when enabled."""
-    hc.only(HEALTH_CHECK_KEYS, f"{API}, VcoHealthCheck")
     check = {
-        "enable": hc.boolean("Enable", as_string=True), "sip": hc.string("Sip"), "dip": hc.string("Dip"),
+        "enable": hc["Enable"], "sip": hc["Sip"], "dip": hc["Dip"],
         "interval": _at_least_one(hc, "Interval", "the time between health check retries in seconds"),
         "retry": _at_least_one(hc, "Retry", "the number of health check retries"),
-        "policy": hc.string("Policy", enum=("revoke_route",)),
+        "policy": hc["Policy"],
     }
     out.meta["health_check"] = check
     if check["enable"]:
         _health_check(check, hc, out)
 
 
-def _at_least_one(hc: Fields, key: str, what: str) -> int | None:
+def _at_least_one(hc: Doc, key: str, what: str) -> int | None:
     """VcoHealthCheck.Interval / Retry: integers (Alibaba Cloud API: Interval "the time between health check
     retries, unit: seconds", Retry "the number of retries of health check packets", example 3 each). The document
     states no range and no default, so the range is what those meanings allow: a whole number of seconds or of
     retries, at least 1 (and Retry at most the simulator's limit); absent stays absent, never a default."""
-    value = hc.integer(key)
+    value: int | None = hc[key]
     if value is None:
         return None
     if value < 1:
@@ -227,7 +238,7 @@ def _at_least_one(hc: Fields, key: str, what: str) -> int | None:
     return value
 
 
-def _health_check(check: dict[str, Any], hc: Fields, out: ImportedPeer) -> None:
+def _health_check(check: dict[str, Any], hc: Doc, out: ImportedPeer) -> None:
     """VcoHealthCheck as the peer's ``nqa:``: probes from Sip (a VPC address) to Dip (a data
     centre address) through the tunnel every Interval s, the path failed after Retry losses,
     Policy revoke_route (Alibaba Cloud API). The API states no default Interval or Retry: an absent one is

@@ -26,7 +26,8 @@ import ipaddress
 from typing import Any
 
 from ...errors import ConfigError
-from .base import Fields, ImportedPeer, is_masked
+from .base import ImportedPeer
+from .schema import Doc, Field, Table
 from .values import shown
 
 HUAWEI_GATEWAY_ASN = 64512
@@ -35,16 +36,23 @@ HUAWEI_GATEWAY_ASN = 64512
 ASN_RANGE = (1, 4294967295)
 """4-octet AS numbers (RFC 6793); the range Huawei documents for bgp_asn (1-4294967295)."""
 LINK_LOCAL = ipaddress.IPv4Network("169.254.0.0/16")
-ALIBABA_BGP_KEYS = ("Status", "PeerBgpIp", "TunnelCidr", "EnableBgp", "LocalBgpIp", "PeerAsn", "LocalAsn", "AuthKey")
-ALIBABA_TUNNEL_BGP_KEYS = ("BgpStatus", "EnableBgp", "LocalAsn", "LocalBgpIp", "PeerAsn", "PeerBgpIp", "TunnelCidr",
-                           "AuthKey")
+_BGP_FIELDS = {f.name: f for f in (
+    Field("Status"), Field("BgpStatus"), Field("PeerBgpIp"), Field("TunnelCidr"),
+    Field("EnableBgp", "bool", as_string=True), Field("LocalBgpIp"),
+    Field("PeerAsn", "int", "bgp.peer_asn", range=ASN_RANGE, as_string=True),
+    Field("LocalAsn", "int", "bgp.asn", range=ASN_RANGE, as_string=True),
+    Field("AuthKey", maskable=True))}
+ALIBABA_BGP = Table("Alibaba Cloud API DescribeVpnConnection, VpnBgpConfig", tuple(_BGP_FIELDS[k] for k in (
+    "Status", "PeerBgpIp", "TunnelCidr", "EnableBgp", "LocalBgpIp", "PeerAsn", "LocalAsn", "AuthKey")))
+"""VpnBgpConfig as DescribeVpnConnection lists it (numbers and EnableBgp spelt as strings)."""
+ALIBABA_TUNNEL_BGP = Table("Alibaba Cloud API DescribeVpnConnection, TunnelBgpConfig", tuple(_BGP_FIELDS[k] for k in (
+    "BgpStatus", "EnableBgp", "LocalAsn", "LocalBgpIp", "PeerAsn", "PeerBgpIp", "TunnelCidr", "AuthKey")))
 """TunnelBgpConfig as DescribeVpnConnection lists it (BgpStatus, LocalAsn, LocalBgpIp, PeerAsn, PeerBgpIp,
 TunnelCidr, and "whether BGP is enabled for the tunnel"); AuthKey as in VpnBgpConfig."""
 
 
-def _interface(conn: Fields, key: str) -> ipaddress.IPv4Interface:
-    value = conn.string(key, required=True)
-    assert value is not None
+def _interface(conn: Doc, key: str) -> ipaddress.IPv4Interface:
+    value = conn.require(key)
     try:
         itf = ipaddress.IPv4Interface(value if "/" in value else f"{value}/30")
     except ValueError:
@@ -59,7 +67,7 @@ def _interface(conn: Fields, key: str) -> ipaddress.IPv4Interface:
     return itf
 
 
-def huawei_bgp(conn: Fields, out: ImportedPeer) -> None:
+def huawei_bgp(conn: Doc, out: ImportedPeer) -> None:
     """style BGP: tunnel_local_address / tunnel_peer_address as bgp local_address / peer_address."""
     local, peer = _interface(conn, "tunnel_local_address"), _interface(conn, "tunnel_peer_address")
     if peer.network != local.network:
@@ -78,15 +86,8 @@ def huawei_bgp(conn: Fields, out: ImportedPeer) -> None:
                      f"change it if the gateway was created with another")
 
 
-def _asn(cfg: Fields, key: str, as_string: bool) -> int:
-    value = cfg.integer(key, required=True, rng=ASN_RANGE, as_string=as_string)
-    assert value is not None
-    return value
-
-
-def _address(cfg: Fields, key: str) -> ipaddress.IPv4Address:
-    value = cfg.string(key, required=True)
-    assert value is not None
+def _address(cfg: Doc, key: str) -> ipaddress.IPv4Address:
+    value = cfg.require(key)
     try:
         return ipaddress.IPv4Address(value)
     except ValueError:
@@ -94,10 +95,10 @@ def _address(cfg: Fields, key: str) -> ipaddress.IPv4Address:
                           f"address of TunnelCidr (e.g. 169.254.10.1)") from None
 
 
-def alibaba_bgp(cfg: Fields, out: ImportedPeer, as_string: bool) -> None:
+def alibaba_bgp(cfg: Doc, out: ImportedPeer) -> None:
     """VpnBgpConfig or one tunnel's TunnelBgpConfig as ``bgp:``; the reported state in meta."""
     local, peer = _address(cfg, "LocalBgpIp"), _address(cfg, "PeerBgpIp")
-    cidr_text = cfg.string("TunnelCidr")
+    cidr_text = cfg["TunnelCidr"]
     if cidr_text is not None:
         try:
             net = ipaddress.IPv4Network(cidr_text)
@@ -119,19 +120,19 @@ def alibaba_bgp(cfg: Fields, out: ImportedPeer, as_string: bool) -> None:
         raise ConfigError(cfg.file, cfg.where("PeerBgpIp"), f"{peer} is also LocalBgpIp; allowed: the other host "
                           f"address of {net}")
     bgp: dict[str, Any] = {"local_address": str(local), "peer_address": str(peer),
-                           "asn": _asn(cfg, "LocalAsn", as_string), "peer_asn": _asn(cfg, "PeerAsn", as_string),
+                           "asn": cfg.require("LocalAsn"), "peer_asn": cfg.require("PeerAsn"),
                            "tunnel_cidr": str(net)}
-    auth_key = cfg.string("AuthKey")
+    auth_key = cfg["AuthKey"]
     if auth_key == "":
         raise ConfigError(cfg.file, cfg.where("AuthKey"), "empty; allowed: the BGP authentication key, 1 or more "
                           "characters (or leave the field out: no authentication)")
     if auth_key is not None:
-        if is_masked(auth_key):
+        if cfg.masked("AuthKey"):
             out.mask("bgp.auth_key", cfg.where("AuthKey"), auth_key)
         else:
             bgp["auth_key"] = auth_key
     out.peer["bgp"] = bgp
-    out.meta["bgp_status"] = cfg.string("Status" if "Status" in cfg.data else "BgpStatus")
+    out.meta["bgp_status"] = cfg["Status" if "Status" in cfg.raw else "BgpStatus"]
     _cover(out, net)
 
 
@@ -148,17 +149,13 @@ def _cover(out: ImportedPeer, net: ipaddress.IPv4Network) -> None:
                          f"addresses, so the negotiated selectors must cover them")
 
 
-def alibaba_session(root: Fields, gateway: Fields, out: ImportedPeer, dual: bool) -> None:
+def alibaba_session(root: Doc, gateway: Doc, out: ImportedPeer, dual: bool) -> None:
     """The BGP configuration that applies to the imported tunnel: its TunnelBgpConfig when the connection
     is dual-tunnel and EnableTunnelsBgp is true, else VpnBgpConfig when EnableBgp is true."""
     vpn = root.obj("VpnBgpConfig")
-    if vpn is not None:
-        vpn.only(ALIBABA_BGP_KEYS, "Alibaba Cloud API DescribeVpnConnection, VpnBgpConfig")
-    tunnels_bgp = root.boolean("EnableTunnelsBgp")
+    tunnels_bgp = root["EnableTunnelsBgp"]
     if dual:
         tcfg = gateway.obj("TunnelBgpConfig")
-        if tcfg is not None:
-            tcfg.only(ALIBABA_TUNNEL_BGP_KEYS, "Alibaba Cloud API DescribeVpnConnection, TunnelBgpConfig")
         if not tunnels_bgp:
             if tcfg is not None:
                 out.notes.append("EnableTunnelsBgp is not true: the tunnel's TunnelBgpConfig is not imported")
@@ -166,18 +163,18 @@ def alibaba_session(root: Fields, gateway: Fields, out: ImportedPeer, dual: bool
         if tcfg is None:
             raise ConfigError(root.file, gateway.where("TunnelBgpConfig"), "required when EnableTunnelsBgp is true, "
                               "but missing")
-        if tcfg.boolean("EnableBgp", as_string=True) is False:
+        if tcfg["EnableBgp"] is False:
             out.notes.append(f"{tcfg.where('EnableBgp')} is false: no BGP on this tunnel")
             return
-        alibaba_bgp(tcfg, out, as_string=True)
+        alibaba_bgp(tcfg, out)
         if vpn is not None:
             out.notes.append("VpnBgpConfig is not imported: EnableTunnelsBgp is true, each tunnel has its own "
                              "TunnelBgpConfig")
         return
     if vpn is None:
         return
-    enabled = vpn.boolean("EnableBgp", as_string=True)
+    enabled = vpn["EnableBgp"]
     if not enabled:
         out.notes.append("VpnBgpConfig.EnableBgp is not true: BGP is not imported")
         return
-    alibaba_bgp(vpn, out, as_string=True)
+    alibaba_bgp(vpn, out)

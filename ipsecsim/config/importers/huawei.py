@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import ConfigError
-from .base import Fields, ImportedPeer, ipv4_or_none, is_masked, other_vendor
+from .base import ImportedPeer, ipv4_or_none, other_vendor
 from .bgp import huawei_bgp
+from .schema import Doc, Field, Table, subnets, take, validate
 from .values import shown
 
 AUTH = ("sha2-512", "sha2-384", "sha2-256", "sha1", "md5", "sm3")
@@ -29,24 +30,60 @@ DH_KEYWORD = {"group1": "modp768", "group2": "modp1024", "group5": "modp1536", "
               "group21": "ecp521"}
 NAME_PATTERN = r"[0-9A-Za-z\u4e00-\u9fa5_-]{1,64}"
 
-# The keys each object may carry: the Huawei Cloud API tables of the response (table 9 body, table 10
-# ResponseVpnConnection, 11 PolicyRule, 12 IkePolicy, 13 Dpd, 14 IpsecPolicy) and of the request
+# The objects of the Huawei Cloud API, field by field: the response (table 9 body, table 10
+# ResponseVpnConnection, 11 PolicyRule, 12 IkePolicy, 13 Dpd, 14 IpsecPolicy) and the request
 # (CreateVpnConnection: vpn_connection is a CreateVpnConnectionRequestBodyContent, which adds psk and
 # enable_hub; its ikepolicy / ipsecpolicy / policy_rules are the same IkePolicy, IpsecPolicy, PolicyRule).
+# ``any``: documented, not used by the import.
 API = "Huawei Cloud API"
-BODY_KEYS = ("vpn_connection", "request_id")
-CONNECTION_KEYS = ("id", "name", "vgw_id", "vgw_ip", "style", "cgw_id", "peer_subnets", "peer_subnets_v6",
-                   "tunnel_local_address", "tunnel_peer_address", "enable_nqa", "enable_hub", "psk", "policy_rules",
-                   "policy_rules_v6", "ikepolicy", "ipsecpolicy", "created_at", "updated_at", "enterprise_project_id",
-                   "ha_role", "tags")
-POLICY_RULE_KEYS = ("rule_index", "source", "destination")
-IKE_POLICY_KEYS = ("ike_version", "phase1_negotiation_mode", "authentication_algorithm", "encryption_algorithm",
-                   "dh_group", "authentication_method", "lifetime_seconds", "local_id_type", "local_id",
-                   "peer_id_type", "peer_id", "dpd")
-DPD_KEYS = ("timeout", "interval", "msg")
-IPSEC_POLICY_KEYS = ("authentication_algorithm", "encryption_algorithm", "pfs", "transform_protocol",
-                     "lifetime_seconds", "encapsulation_mode")
 UUID_PATTERN = r"[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12}"
+DPD = Table(f"{API}, Dpd", (
+    Field("timeout", "int", "dpd.retry_interval", range=(2, 60)),
+    Field("interval", "int", "dpd.delay", range=(10, 3600)),
+    Field("msg", "str", "dpd.msg_order", enum=("seq-hash-notify", "seq-notify-hash")),
+))
+"""Dpd (table 13): interval is the idle time, timeout the retransmission interval."""
+IKE_POLICY = Table(f"{API}, IkePolicy", (
+    Field("ike_version", "str", "ike.version", lambda v: int(v[1]), enum=("v1", "v2")),
+    Field("phase1_negotiation_mode", "str", "ike.mode", enum=("main", "aggressive")),
+    Field("authentication_algorithm", enum=AUTH),
+    Field("encryption_algorithm", enum=ENCR),
+    Field("dh_group", enum=DH),
+    Field("authentication_method", enum=("pre-share", "digital-envelope-v2")),
+    Field("lifetime_seconds", "int", "ike.life_time", range=(60, 604800)),
+    Field("local_id_type", enum=("ip", "fqdn")),
+    Field("local_id", maskable=True),
+    Field("peer_id_type", enum=("ip", "fqdn")),
+    Field("peer_id", maskable=True),
+    Field("dpd", "object", table=DPD),
+))
+IPSEC_POLICY = Table(f"{API}, IpsecPolicy", (
+    Field("authentication_algorithm", enum=AUTH),
+    Field("encryption_algorithm", enum=ENCR),
+    Field("pfs", enum=(*DH, "disable")),
+    Field("transform_protocol", enum=("esp",)),
+    Field("lifetime_seconds", "int", "child.life_time", range=(30, 604800)),
+    Field("encapsulation_mode", enum=("tunnel",)),
+))
+POLICY_RULE = Table(f"{API}, PolicyRule", (
+    Field("rule_index", "int", range=(0, 50)),
+    Field("source"),
+    Field("destination", "any"),
+))
+CONNECTION = Table(f"{API}, ResponseVpnConnection and CreateVpnConnectionRequestBodyContent", (
+    Field("id"), Field("name", pattern=NAME_PATTERN, pattern_help="1-64 characters: digits, letters, Chinese, _ and -"),
+    Field("vgw_id"), Field("vgw_ip", maskable=True), Field("style", enum=STYLES), Field("cgw_id"),
+    Field("peer_subnets", "cidrs"), Field("peer_subnets_v6", "any"),
+    Field("tunnel_local_address"), Field("tunnel_peer_address"), Field("enable_nqa", "bool"),
+    Field("enable_hub", "any"), Field("psk", maskable=True), Field("policy_rules", "objects", table=POLICY_RULE),
+    Field("policy_rules_v6", "any"), Field("ikepolicy", "object", table=IKE_POLICY),
+    Field("ipsecpolicy", "object", table=IPSEC_POLICY), Field("created_at", "any"), Field("updated_at", "any"),
+    Field("enterprise_project_id", "any"), Field("ha_role", enum=("master", "slave")), Field("tags", "any"),
+))
+BODY = Table(f"{API}, request / response body", (
+    Field("vpn_connection", "object", table=CONNECTION), Field("request_id", "any"),
+))
+CONNECTION_KEYS = CONNECTION.keys
 
 
 def ike_proposal(encr: str, auth: str, dh: str) -> str:
@@ -64,33 +101,27 @@ def esp_proposal(encr: str, auth: str, pfs: str | None) -> str:
     return "-".join(parts)
 
 
-def connection(data: Any, file: str) -> Fields:
-    """The ``vpn_connection`` object of a request or response body; any other document is refused,
-    saying what it is when it is recognisable."""
-    root = Fields(data, file, "")
-    conn = root.obj("vpn_connection")
-    if conn is None:
+def connection(data: Any, file: str) -> Doc:
+    """The ``vpn_connection`` object of a request or response body, validated; any other document is
+    refused, saying what it is when it is recognisable."""
+    if isinstance(data, dict) and data.get("vpn_connection") is None:
         why = other_vendor(data, "huawei")
-        if not why and root.has("vpn_connections"):
+        if not why and data.get("vpn_connections") is not None:
             why = ": this lists several connections (vpn_connections); give each in a file of its own as " \
                   '{"vpn_connection": {...}}'
-        elif not why and any(k in root.data for k in CONNECTION_KEYS):
+        elif not why and any(k in data for k in CONNECTION_KEYS):
             why = ': the connection\'s fields are at the top level; wrap them as {"vpn_connection": {...}}'
         raise ConfigError(file, "", f"no vpn_connection object (a Huawei Cloud VPN connection request or "
                           f"response){why}")
-    root.only(BODY_KEYS, f"{API}, request / response body")
-    conn.only(CONNECTION_KEYS, f"{API}, ResponseVpnConnection and CreateVpnConnectionRequestBodyContent")
-    return conn
+    return validate(BODY, data, file).require_obj("vpn_connection")
 
 
 def import_vpn_connection(data: Any, file: str) -> ImportedPeer:
     conn = connection(data, file)
     out = ImportedPeer("huawei", file, {"profile": "huawei-cloud"})
-    name = conn.string("name", pattern=NAME_PATTERN,
-                       pattern_help="1-64 characters: digits, letters, Chinese, _ and -")
-    style = conn.string("style", enum=STYLES) or "POLICY"
-    out.meta.update(name=name, style=style, ha_role=conn.string("ha_role", enum=("master", "slave")) or "master",
-                    vgw_id=conn.string("vgw_id"), cgw_id=conn.string("cgw_id"), id=conn.string("id"))
+    style = conn["style"] or "POLICY"
+    out.meta.update(name=conn["name"], style=style, ha_role=conn["ha_role"] or "master",
+                    vgw_id=conn["vgw_id"], cgw_id=conn["cgw_id"], id=conn["id"])
     ike = conn.obj("ikepolicy")
     if ike is not None:
         _ike_policy(ike, out)
@@ -112,37 +143,28 @@ def import_vpn_connection(data: Any, file: str) -> ImportedPeer:
     return out
 
 
-def _ike_policy(ike: Fields, out: ImportedPeer) -> None:
+def _ike_policy(ike: Doc, out: ImportedPeer) -> None:
     """IkePolicy (Huawei Cloud API table 12) as ``ike:`` and ``dpd:``; the identities as ``ike.local_id`` /
     ``remote_id`` and, for ip identities, the gateways' addresses."""
-    ike.only(IKE_POLICY_KEYS, f"{API}, IkePolicy")
-    ike_out: dict[str, Any] = {}
-    version = ike.string("ike_version", enum=("v1", "v2"))
-    if version:
-        ike_out["version"] = int(version[1])
-    mode = ike.string("phase1_negotiation_mode", enum=("main", "aggressive"))
-    if mode:
-        if version == "v2":
-            raise ConfigError(ike.file, ike.where("phase1_negotiation_mode"),
-                              "applies to ike_version v1 only (the API returns it only for v1)")
-        ike_out["mode"] = mode
-    auth = ike.string("authentication_algorithm", enum=AUTH) or "sha2-256"
-    encr = ike.string("encryption_algorithm", enum=ENCR) or "aes-128"
+    ike_out: dict[str, Any] = take(ike, "ike_version", "phase1_negotiation_mode").get("ike", {})
+    version = ike["ike_version"]
+    if ike["phase1_negotiation_mode"] and version == "v2":
+        raise ConfigError(ike.file, ike.where("phase1_negotiation_mode"),
+                          "applies to ike_version v1 only (the API returns it only for v1)")
+    auth = ike["authentication_algorithm"] or "sha2-256"
+    encr = ike["encryption_algorithm"] or "aes-128"
     if version == "v1" and "gcm" in encr:
         # IKEv1 phase 1 encrypts with CBC ciphers only (RFC 2409 Appendix A, RFC 3602); GCM for an IKE SA
         # is IKEv2's (RFC 5282)
         raise ConfigError(ike.file, ike.where("encryption_algorithm"), f"{encr} is not available with ike_version "
                           f"v1 (IKEv1 phase 1 has CBC ciphers only, RFC 2409 Appendix A); allowed with v1: "
                           f"{', '.join(e for e in ENCR if 'gcm' not in e)}")
-    dh = ike.string("dh_group", enum=DH) or "group15"
+    dh = ike["dh_group"] or "group15"
     ike_out["proposals"] = [ike_proposal(encr, auth, dh)]
-    method = ike.string("authentication_method", enum=("pre-share", "digital-envelope-v2"))
-    if method == "digital-envelope-v2":
+    if ike["authentication_method"] == "digital-envelope-v2":
         raise ConfigError(ike.file, ike.where("authentication_method"),
                           "digital-envelope-v2 (GM digital envelope) is not simulated; use pre-share")
-    life = ike.integer("lifetime_seconds", rng=(60, 604800))
-    if life is not None:
-        ike_out["life_time"] = life
+    ike_out.update(take(ike, "lifetime_seconds").get("ike", {}))
     for side, key in (("local", "local_id"), ("remote", "peer_id")):
         _identity(ike, out, ike_out, side, key)
     local, remote = out.peer.get("address"), out.peer.get("remote_address")
@@ -151,21 +173,21 @@ def _ike_policy(ike: Fields, out: ImportedPeer) -> None:
                           f"customer gateway are the two ends of the tunnel; allowed: another address than local_id")
     dpd = ike.obj("dpd")
     if dpd is not None:
-        _dpd(dpd, out)
+        out.peer["dpd"] = take(dpd, "interval", "timeout", "msg").get("dpd", {})
     out.peer["ike"] = ike_out
 
 
-def _identity(ike: Fields, out: ImportedPeer, ike_out: dict[str, Any], side: str, key: str) -> None:
+def _identity(ike: Doc, out: ImportedPeer, ike_out: dict[str, Any], side: str, key: str) -> None:
     """local_id / peer_id with their _type (ip or fqdn). An ip identity is the gateway's address (a masked one
     leaves the address unknown; the identity then follows the address the scenario gives); an fqdn identity
     is the ID itself, a masked one a placeholder to replace."""
-    id_type = ike.string(f"{key}_type", enum=("ip", "fqdn"))
-    value = ike.string(key)
+    id_type = ike[f"{key}_type"]
+    value = ike[key]
     if value is None:
         return
     if id_type == "ip":
         addr_key = "address" if side == "local" else "remote_address"
-        if is_masked(value):
+        if ike.masked(key):
             out.mask(addr_key, ike.where(key), value, first=True)
         elif ipv4_or_none(value):
             out.peer[addr_key] = value
@@ -173,78 +195,52 @@ def _identity(ike: Fields, out: ImportedPeer, ike_out: dict[str, Any], side: str
         else:
             raise ConfigError(ike.file, ike.where(key), f"{key}_type is ip but {shown(value)} is not an IPv4 "
                               f"address; allowed: a dotted-decimal IPv4 address (e.g. 192.168.45.7)")
-    elif is_masked(value):
+    elif ike.masked(key):
         out.mask(f"ike.{side}_id", ike.where(key), value)
     else:
         ike_out[f"{side}_id"] = f"@{value}"
 
 
-def _dpd(dpd: Fields, out: ImportedPeer) -> None:
-    """Dpd (table 13): interval is the idle time, timeout the retransmission interval."""
-    dpd.only(DPD_KEYS, f"{API}, Dpd")
-    d: dict[str, Any] = {}
-    timeout = dpd.integer("timeout", rng=(2, 60))
-    interval = dpd.integer("interval", rng=(10, 3600))
-    msg = dpd.string("msg", enum=("seq-hash-notify", "seq-notify-hash"))
-    if interval is not None:
-        d["delay"] = interval
-    if timeout is not None:
-        d["retry_interval"] = timeout
-    if msg is not None:
-        d["msg_order"] = msg
-    out.peer["dpd"] = d
-
-
-def _ipsec_policy(ipsec: Fields, out: ImportedPeer) -> None:
+def _ipsec_policy(ipsec: Doc, out: ImportedPeer) -> None:
     """IpsecPolicy (table 14) as ``child:``."""
-    ipsec.only(IPSEC_POLICY_KEYS, f"{API}, IpsecPolicy")
-    auth = ipsec.string("authentication_algorithm", enum=AUTH) or "sha2-256"
-    encr = ipsec.string("encryption_algorithm", enum=ENCR) or "aes-128"
-    pfs = ipsec.string("pfs", enum=(*DH, "disable"))
-    ipsec.string("transform_protocol", enum=("esp",))
-    ipsec.string("encapsulation_mode", enum=("tunnel",))
+    auth = ipsec["authentication_algorithm"] or "sha2-256"
+    encr = ipsec["encryption_algorithm"] or "aes-128"
+    pfs = ipsec["pfs"]
     child: dict[str, Any] = {"proposals": [esp_proposal(encr, auth, pfs if pfs is not None else "group15")]}
-    life = ipsec.integer("lifetime_seconds", rng=(30, 604800))
-    if life is not None:
-        child["life_time"] = life
+    child.update(take(ipsec, "lifetime_seconds").get("child", {}))
     out.peer["child"] = child
 
 
-def _gateway_address(conn: Fields, out: ImportedPeer) -> None:
+def _gateway_address(conn: Doc, out: ImportedPeer) -> None:
     """vgw_ip: the ID of the gateway's EIP (a UUID) or its private IPv4 address."""
     peer = out.peer
-    vgw_ip = conn.string("vgw_ip")
+    vgw_ip = conn["vgw_ip"]
     if vgw_ip is not None and "address" not in peer and "address" not in out.masked:
         if ipv4_or_none(vgw_ip):
             if vgw_ip == peer.get("remote_address"):
                 raise ConfigError(out.file, conn.where("vgw_ip"), f"{vgw_ip} is also ikepolicy.peer_id: the VPN "
                                   f"gateway and the customer gateway are the two ends of the tunnel")
             peer["address"] = vgw_ip
-        elif is_masked(vgw_ip):
+        elif conn.masked("vgw_ip"):
             out.mask("address", conn.where("vgw_ip"), vgw_ip)
     if "address" not in peer and "address" not in out.masked:
         out.missing["address"] = "vgw_ip is the ID of an EIP, not an address"
 
 
-def _subnets(conn: Fields, out: ImportedPeer, style: str) -> None:
+def _subnets(conn: Doc, out: ImportedPeer, style: str) -> None:
     """The traffic selectors: the policy rules (POLICY), any-to-any (route mode: STATIC, BGP) or peer_subnets."""
     peer = out.peer
-    peer_subnets = conn.cidrs("peer_subnets")
-    rules = conn.raw("policy_rules")
+    peer_subnets = conn["peer_subnets"]
+    rules = conn.objs("policy_rules")
     if style in ("POLICY", "POLICY-TEMPLATE") and rules:
-        if not isinstance(rules, list):
-            raise ConfigError(out.file, conn.where("policy_rules"), f"expected a list, got {shown(rules)}")
         sources: list[str] = []
         dests: list[str] = []
-        for i, r in enumerate(rules):
-            rule = Fields(r, out.file, f"{conn.where('policy_rules')}[{i}]")
-            rule.only(POLICY_RULE_KEYS, f"{API}, PolicyRule")
-            rule.integer("rule_index", rng=(0, 50))
-            src = rule.cidrs("source", value=[rule.string("source", required=True)])
-            dst_raw = rule.raw("destination")
+        for rule in rules:
+            src = subnets(rule, "source", [rule.require("source")])
+            dst_raw = rule["destination"]
             if isinstance(dst_raw, list) and len(dst_raw) > 50:
                 raise ConfigError(out.file, rule.where("destination"), f"{len(dst_raw)} entries; at most 50")
-            dst = rule.cidrs("destination")
+            dst = subnets(rule, "destination", dst_raw) if dst_raw is not None else None
             if not dst:  # PolicyRule.destination: the destination subnets of the rule; a rule protects some
                 raise ConfigError(out.file, rule.where("destination"), "required, but missing or empty; allowed: "
                                   "1-50 destination subnets (e.g. [\"192.168.52.0/24\"])")
@@ -268,11 +264,11 @@ def _subnets(conn: Fields, out: ImportedPeer, style: str) -> None:
         out.missing["local_subnets"] = "the cloud-side subnets belong to the VPN gateway, not to the connection"
 
 
-def _nqa(conn: Fields, out: ImportedPeer, style: str) -> None:
+def _nqa(conn: Doc, out: ImportedPeer, style: str) -> None:
     """enable_nqa (STATIC only): the connection monitor (Huawei Cloud API), an NQA test of type gateway,
     ICMP from the VPN gateway's address to the customer gateway's; its interval and retries are not
     documented."""
-    nqa = conn.boolean("enable_nqa")
+    nqa = conn["enable_nqa"]
     if style != "STATIC":
         raise ConfigError(out.file, conn.where("enable_nqa"), "applies to style STATIC only")
     out.meta["enable_nqa"] = nqa

@@ -3,17 +3,23 @@
 The imported peer is ``cloud``; a ``customer`` peer mirrors it (subnets swapped, same
 proposals and key, strongSwan defaults, initiating) so the file runs as it is. Values the
 document masks or does not carry are replaced by documentation addresses / placeholders and
-flagged with a comment on that line.
+flagged with a comment on that line. The comments are attached to the YAML nodes themselves
+(ruamel.yaml keeps them through the dump), so each one lands on the line of its own key path.
 """
 
 from __future__ import annotations
 
 import copy
+import io
 import ipaddress
 import re
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.tokens import CommentToken
 
 from .base import ImportedPeer, is_masked
 from .values import shown
@@ -144,23 +150,17 @@ def scenario_yaml(imp: ImportedPeer, vendor: str) -> str:
     cloud, flags = cloud_peer(imp)
     customer = customer_peer(cloud, imp.meta.get("routes"))
     name, renamed = scenario_name(imp, vendor)
-    doc = {"name": name, "description": f"Imported from {imp.file} ({vendor}). The customer peer mirrors "
-           f"the cloud side; edit it to match the real customer gateway.", "seed": 1, "duration": "10m",
-           "peers": {"cloud": cloud, "customer": customer}}
-    text = dump(doc)
-    out = [f"# ipsecsim import {vendor} {imp.file}"]
-    out += [f"# note: {n}" for n in [*imp.notes, *renamed]]
-    out += unplaced(imp, cloud, "cloud")
+    doc = commented({"name": name, "description": f"Imported from {imp.file} ({vendor}). The customer peer "
+                     f"mirrors the cloud side; edit it to match the real customer gateway.", "seed": 1,
+                     "duration": "10m", "peers": {"cloud": cloud, "customer": customer}})
+    header = [f"# ipsecsim import {vendor} {imp.file}"]
+    header += [f"# note: {n}" for n in [*imp.notes, *renamed]]
+    header += unplaced(imp, cloud, "cloud")
     if flags:
-        out.append("# Values to check before trusting the results are flagged below.")
-    section = ""
-    for line in text.splitlines():
-        if line.startswith("  ") and not line.startswith("   "):
-            section = line.strip().rstrip(":")
-            if section == "customer":
-                line += "  # mirrors the cloud peer, placeholders included"
-        out.append(line + (flag(line, flags) if section == "cloud" else ""))
-    return one_line_comments(out)
+        header.append("# Values to check before trusting the results are flagged below.")
+    flag_all(doc["peers"]["cloud"], flags)
+    comment(doc["peers"], "customer", "mirrors the cloud peer, placeholders included")
+    return one_line_comments(header) + dump(doc)
 
 
 def unplaced(imp: ImportedPeer, cloud: dict[str, Any], name: str) -> list[str]:
@@ -189,29 +189,71 @@ def scenario_name(imp: ImportedPeer, vendor: str) -> tuple[str, list[str]]:
 
 
 def one_line_comments(lines: list[str]) -> str:
-    """The rendered text; a comment line that would carry a line break (a file name, a value from the
-    document) is escaped so every comment stays one line of YAML."""
-    out = []
-    for line in lines:
-        if "#" in line and not line.isprintable():
-            head, sep, tail = line.partition("#")
-            line = head + sep + "".join(c if c.isprintable() else repr(c)[1:-1] for c in tail)
-        out.append(line)
-    return "\n".join(out) + "\n"
+    """The header lines as text; a comment line that would carry a line break (a file name, a value from
+    the document) is escaped so every comment stays one line of YAML."""
+    return "".join(_one_line(line) + "\n" for line in lines)
 
 
-class _NoAliases(yaml.SafeDumper):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+def _one_line(text: str) -> str:
+    if "#" in text and not text.isprintable():
+        head, sep, tail = text.partition("#")
+        text = head + sep + "".join(c if c.isprintable() else repr(c)[1:-1] for c in tail)
+    return text
 
 
-def dump(doc: dict[str, Any]) -> str:
-    return yaml.dump(doc, Dumper=_NoAliases, sort_keys=False, allow_unicode=True, width=100)
+class _Yaml11(VersionedResolver):
+    """YAML 1.1's implicit types when deciding what to quote: the scenario loader reads YAML 1.1
+    (PyYAML), where an unquoted yes, on, 0x1A or 1_000 is not a string."""
+
+    @property
+    def processing_version(self) -> Any:
+        return (1, 1)
 
 
-def flag(line: str, flags: dict[str, str]) -> str:
-    key = line.strip().split(":", 1)[0]
+def _yaml() -> YAML:
+    y = YAML(typ="rt", pure=True)
+    y.Resolver = _Yaml11
+    y.width = 100
+    y.allow_unicode = True
+    y.representer.add_representer(type(None), lambda r, _d: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+    return y
+
+
+def commented(value: Any) -> Any:
+    """``value`` (dicts, lists, scalars) as ruamel.yaml nodes that can carry comments; no node is shared,
+    so nothing is written as an alias."""
+    if isinstance(value, dict):
+        out = CommentedMap()
+        for k, v in value.items():
+            out[k] = commented(v)
+        return out
+    if isinstance(value, list | tuple):
+        seq = CommentedSeq()
+        seq.extend(commented(v) for v in value)
+        return seq
+    return value
+
+
+def comment(node: CommentedMap, key: str, text: str) -> None:
+    """``  # text`` at the end of ``key``'s line in ``node`` (after the key of a nested mapping or list)."""
+    token = CommentToken(f" # {_one_line('#' + text)[1:]}", CommentMark(0), None)  # the dump puts one space before
+    node._yaml_add_eol_comment([token, None], key=key)
+
+
+def flag_all(peer: CommentedMap, flags: dict[str, str]) -> None:
+    """Each flag on the line of its own key path in ``peer`` (``ike.psk``: the psk of ike)."""
     for target, text in flags.items():
-        if target.split(".")[-1] == key and key:
-            return f"  # {text}"
-    return ""
+        *parents, leaf = target.split(".")
+        node: Any = peer
+        for part in parents:
+            node = node.get(part) if isinstance(node, CommentedMap) else None
+        if isinstance(node, CommentedMap) and leaf in node:
+            comment(node, leaf, text)
+
+
+def dump(doc: Any) -> str:
+    """The document as block YAML, keys in their order, lines at most 100 wide where a value allows."""
+    buf = io.StringIO()
+    _yaml().dump(doc, buf)
+    # a folded long value ends its broken lines with a space, which YAML drops when reading
+    return "".join(line.rstrip(" ") + "\n" for line in buf.getvalue().splitlines())

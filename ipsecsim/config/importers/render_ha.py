@@ -16,9 +16,11 @@ from .render import (
     PLACEHOLDER,
     clear_addresses,
     cloud_peer,
+    comment,
+    commented,
     customer_peer,
     dump,
-    flag,
+    flag_all,
     free_address,
     one_line_comments,
     scenario_name,
@@ -54,7 +56,7 @@ def tunnels_yaml(t: Tunnels) -> str:
     name, renamed = scenario_name(t.tunnels[0], t.vendor)
     ha = [{"name": side, "members": [f"{side}-1", f"{side}-2"], "mode": t.mode, "preempt": True,
            "watch": ["ipsec"]} for side in ("cloud", "customer")]
-    doc: dict[str, Any] = {
+    doc = commented({
         "name": name,
         "description": f"Imported from {', '.join(t.files)} ({t.vendor}): {roles}. One cloud peer per tunnel, "
                        f"the master first; each customer peer mirrors its cloud peer, edit them to match the real "
@@ -63,26 +65,19 @@ def tunnels_yaml(t: Tunnels) -> str:
         "seed": 1, "duration": "10m", "peers": peers, "ha": ha,
         "traffic": [{"name": "probe", "kind": "ping", "from": "cloud", "to": "customer", "interval": "1s",
                      "start": "1s"}],
-    }
-    out = [f"# ipsecsim import {t.vendor} {' '.join(t.files)}"]
+    })
+    header = [f"# ipsecsim import {t.vendor} {' '.join(t.files)}"]
     for n, imp in enumerate(t.tunnels, 1):
-        out += [f"# note (cloud-{n}): {note}" for note in imp.notes]
-    out += [f"# note: {note}" for note in [*t.notes, *renamed]]
-    out += required
+        header += [f"# note (cloud-{n}): {note}" for note in imp.notes]
+    header += [f"# note: {note}" for note in [*t.notes, *renamed]]
+    header += required
     if any(flags.values()):
-        out.append("# Values to check before trusting the results are flagged below.")
-    section, top = "", ""
-    for line in dump(doc).splitlines():
-        if not line.startswith(" "):
-            top = line.split(":", 1)[0]
-        elif top == "peers" and line.startswith("  ") and not line.startswith("   "):
-            section = line.strip().rstrip(":")
-        if top == "ha" and line.startswith("- name: customer"):
-            line += "  # the customer gateway's own choice of tunnel: configure it as the real device routes"
-        if top == "traffic" and line.startswith("- name:"):
-            line += "  # example traffic: the run shows which tunnel carries it"
-        out.append(line + (flag(line, flags.get(section, {})) if top == "peers" else ""))
-    return one_line_comments(out)
+        header.append("# Values to check before trusting the results are flagged below.")
+    for peer, peer_flags in flags.items():
+        flag_all(doc["peers"][peer], peer_flags)
+    comment(doc["ha"][1], "name", "the customer gateway's own choice of tunnel: configure it as the real device routes")
+    comment(doc["traffic"][0], "name", "example traffic: the run shows which tunnel carries it")
+    return one_line_comments(header) + dump(doc)
 
 
 __all__ = ["PLACEHOLDER", "tunnels_yaml"]

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import ConfigError
-from .base import Fields, ImportedPeer, is_masked
+from .base import ImportedPeer, is_masked
+from .schema import validate
 from .values import shown
 
 
@@ -45,18 +46,17 @@ class Tunnels:
 def alibaba_tunnels(data: Any, file: str) -> Tunnels | None:
     """Every tunnel of a dual-tunnel DescribeVpnConnection response, or None when it has
     fewer than two (a single-tunnel connection)."""
-    from .alibaba import import_describe
-    spec = Fields(data, file, "").obj("TunnelOptionsSpecification")
-    options = spec.raw("TunnelOptions") if spec is not None else None
-    if not isinstance(options, list) or len(options) < 2:
+    from .alibaba import ROOT, import_describe
+    spec = validate(ROOT, data, file).obj("TunnelOptionsSpecification")
+    rows = spec.objs("TunnelOptions") if spec is not None else []
+    if len(rows) < 2:
         return None
     where = "TunnelOptionsSpecification.TunnelOptions"
-    rows = [Fields(t, file, f"{where}[{i}]") for i, t in enumerate(options)]
     if len(rows) > 2:
         raise ConfigError(file, where, f"{len(rows)} tunnels; a dual-tunnel connection has two (Role master and "
                           f"slave)")
-    indexes = [r.integer("TunnelIndex", required=True) for r in rows]
-    roles = [r.string("Role", required=True, enum=("master", "slave")) or "" for r in rows]
+    indexes = [r.require("TunnelIndex") for r in rows]
+    roles = [r.require("Role") for r in rows]
     if indexes[0] == indexes[1]:
         raise ConfigError(file, f"{where}[1].TunnelIndex", f"both tunnels have TunnelIndex {indexes[0]}")
     if sorted(roles) != ["master", "slave"]:
@@ -66,7 +66,7 @@ def alibaba_tunnels(data: Any, file: str) -> Tunnels | None:
     peers = [import_describe(data, file, indexes[i]) for i in order]
     for p in peers:  # the per-tunnel import says which tunnel it took; here both are taken
         p.notes = [n for n in p.notes if not n.startswith("dual-tunnel connection")]
-    cgw = [rows[i].string("CustomerGatewayId") for i in order]
+    cgw = [rows[i]["CustomerGatewayId"] for i in order]
     return Tunnels("alibaba", [file], peers, [roles[i] for i in order], "active-standby",
                    cgw[0] is not None and cgw[0] == cgw[1], [f"TunnelIndex {indexes[i]}" for i in order])
 

@@ -313,5 +313,5 @@ class LifecycleMixin:
     def retire_ike(self, old: IkeSa, now: float) -> None:
         """The rekey initiator deletes the old IKE SA: INFORMATIONAL { D(IKE) } on it."""
         old.move(IkeInput.REPLACED)
-        old.tm.queue_task(InformationalTask(self._engine(), "ike_delete", (D(Protocol.IKE),),  # type: ignore[arg-type]
+        old.tm.queue_task(InformationalTask(self._engine(), "ike_delete", (D(Protocol.IKE),),
                                             lambda s, r, t: self.destroy(s, "rekeyed", t)), now)
