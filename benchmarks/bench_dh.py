@@ -101,7 +101,7 @@ def end_to_end(hours: float) -> None:
         t = time.perf_counter()
         result = runner.simulate(sc, duration=hours * 3600)
         wall = time.perf_counter() - t
-        keys = [list(getattr(ep, "keylog", ())) for ep in result.endpoints.values()]
+        keys = [list(final.keylog) for final in result.peers.values()]
         return wall, [[e.to_dict() for e in result.events], keys]
 
     for name in calls:

@@ -349,7 +349,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         if junit_path.resolve() in inputs or junit_path.suffix in (".yaml", ".yml"):
             raise ConfigError(None, "--junit", f"{shown(args.junit)} is a scenario file; the report goes to "
                               "another file (e.g. report.xml)")
-    checks = render_checks(check_paths(args.paths, seed=args.seed, jobs=args.jobs, timeout=args.timeout),
+    from .sim.runner import simulate
+    checks = render_checks(check_paths(args.paths, seed=args.seed, jobs=args.jobs, timeout=args.timeout,
+                                       simulate=simulate),
                            Console(highlight=False, soft_wrap=True), verbose=args.verbose)
     status = exit_status(checks)
     if junit_path and status != 2:

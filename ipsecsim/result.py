@@ -1,4 +1,5 @@
-"""The outcome of one run: the events, each peer's final state and the summary.
+"""The outcome of one run, as plain data: the events, each peer's final state and counters,
+the packets put on the wire; the summary and the checks are computed from these.
 
 For pytest users (docs/api.md): ``select`` / ``first`` filter events leniently,
 ``events_named`` / ``times`` check the event name and fields against the vocabulary (a typo
@@ -13,8 +14,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .proto.endpoint import Endpoint
 from .proto.events import Event
+from .proto.final import PeerFinal
 
 if TYPE_CHECKING:
     from .check.evaluate import CheckResult
@@ -28,7 +29,8 @@ class Result:
     seed: int
     duration: float
     events: list[Event]
-    endpoints: dict[str, Endpoint]
+    peers: dict[str, PeerFinal]
+    """Each peer's final state and counters (plain data: no live core is kept)."""
     transmissions: list[Any] = field(default_factory=list)
     """Every datagram put on the wire (``sim.link.Transmission``), for packet traces."""
     esp: list[Any] = field(default_factory=list)
@@ -60,7 +62,7 @@ class Result:
         return iter(self.events)
 
     def status(self, peer: str) -> str:
-        return str(self.endpoints[peer].status()["status"])
+        return str(self.peers[peer].status["status"])
 
     def summary(self) -> dict[str, Any]:
         from .trace.summary import summarize
@@ -76,8 +78,8 @@ class Result:
         from .vocabulary import check_fields
         check_fields(event, fields)
         groups = [g.name for g in self.scenario.config.ha]
-        if peer is not None and peer not in self.endpoints and peer != "link" and peer not in groups:
-            raise ValueError(f"{peer!r} is not a peer of this scenario (peers: {', '.join(self.endpoints)}, "
+        if peer is not None and peer not in self.peers and peer != "link" and peer not in groups:
+            raise ValueError(f"{peer!r} is not a peer of this scenario (peers: {', '.join(self.peers)}, "
                              f"{''.join(g + ', ' for g in groups)}link)")
         return self.select(event, peer, **fields)
 
@@ -96,7 +98,7 @@ class Result:
         from .check.evaluate import evaluate
         from .config.expect import parse_expectations
         groups = [g.name for g in self.scenario.config.ha]
-        exps = None if expectations is None else parse_expectations(expectations, list(self.endpoints), groups)
+        exps = None if expectations is None else parse_expectations(expectations, list(self.peers), groups)
         return evaluate(self, exps)
 
     def assert_expectations(self, expectations: Sequence[Mapping[str, Any] | Expectation] | None = None) -> None:

@@ -392,7 +392,7 @@ def dpd_keeps_probing(result: Result, summary: dict[str, Any]) -> list[str]:
     is declared dead. On-demand DPD starts only when this side sends ESP while silent."""
     out = []
     grace = 2 * _max_link_delay(result) + 0.5
-    names = list(result.endpoints)
+    names = list(result.peers)
     for x in names:
         dpd = _dpd_bound(result, x)
         if dpd is None:

@@ -51,3 +51,61 @@ def test_only_trace_imports_scapy():
 def test_modules_stay_small():
     big = [p for p in (ROOT / "ipsecsim").rglob("*.py") if p.stat().st_size > 40_000]
     assert not big
+
+
+# --- dependencies point one way (DESIGN.md: cli -> config -> sim -> proto; trace and check read
+# the result of a run) ---------------------------------------------------------------------------
+
+from importgraph import cycles, module_graph, unit_graph  # noqa: E402
+
+LOWER = {"errors": set(), "proto": set(), "vocabulary": {"proto"}, "eventdocs": {"proto"},
+         "overhead": {"errors", "proto"}}
+LOWER["config"] = {"errors", "proto", "vocabulary"}
+LOWER["sim"] = LOWER["config"] | {"config", "result"}
+# Result is what a run hands its users: summary(), check() are views computed by trace and check,
+# which read it (never the simulator).
+LOWER["result"] = LOWER["config"] | {"config", "trace", "check"}
+LOWER["trace"] = LOWER["config"] | {"config", "result"}
+LOWER["check"] = LOWER["trace"] | {"trace"}
+LOWER["library"] = LOWER["config"] | {"config"}
+LOWER["live"] = LOWER["sim"] | {"sim", "trace"}
+LOWER["report"] = LOWER["check"] | {"check", "sim"}
+LOWER["sweep"] = LOWER["check"] | {"check", "sim"}
+ALLOWED: dict[str, set[str]] = {**LOWER, "__main__": {"cli"}}
+"""What each part of the package may import; the CLI may import everything."""
+
+
+def test_no_import_cycle_between_modules():
+    found = cycles(module_graph(ROOT))
+    assert found == [], f"modules importing each other (directly or around a loop): {found}"
+
+
+def test_no_import_cycle_between_parts_of_the_package():
+    found = cycles(unit_graph(module_graph(ROOT)))
+    assert found == [], f"parts of the package importing each other: {found}"
+
+
+def test_imports_point_one_way():
+    wrong = []
+    for unit, targets in sorted(unit_graph(module_graph(ROOT)).items()):
+        if unit == "cli":
+            continue
+        assert unit in ALLOWED, f"ipsecsim.{unit} has no place in the layers of this test: add it"
+        wrong += [f"{m} imports {t}" for t, ms in sorted(targets.items()) if t not in ALLOWED[unit] for m in ms]
+    assert wrong == []
+
+
+def test_the_graph_sees_real_imports(tmp_path):
+    """The checks above can fail: a planted wrong-way import and a loop are found."""
+    pkg = tmp_path / "ipsecsim"
+    for rel, text in {"__init__.py": "", "proto/__init__.py": "", "sim/__init__.py": "",
+                      "proto/a.py": "def f():\n    from ..sim import b\n",
+                      "sim/b.py": "from ..proto import a\nfrom typing import TYPE_CHECKING\n"
+                                  "if TYPE_CHECKING:\n    from ..proto import c\n",
+                      "proto/c.py": "from . import a\n"}.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(text)
+    graph = module_graph(tmp_path)
+    assert graph["ipsecsim.sim.b"] == {"ipsecsim.proto.a"}  # the TYPE_CHECKING import does not run
+    assert cycles(graph) == [["ipsecsim.proto.a", "ipsecsim.sim.b"]]
+    assert unit_graph(graph)["proto"] == {"sim": ["ipsecsim.proto.a"]}

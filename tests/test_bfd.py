@@ -28,7 +28,7 @@ def run(a, b, until, delay=0.01, cut=None):
                 sent[names[id(s)]].append(round(now, 6))
                 if cut is None or now < cut:
                     inflight.append((now + delay, o, p))
-            events.extend((round(now, 6), names[id(s)], f) for _n, f in s.take_events())
+            events.extend((round(now, 6), names[id(s)], e.fields()) for e in s.take_events())
         ts = [t for t in (a.get_timer(), b.get_timer()) if t is not None] + [x[0] for x in inflight]
         if not ts or min(ts) > until:
             return events, sent
@@ -91,8 +91,9 @@ def test_neighbor_signalling_down_takes_the_session_down_with_diagnostic_3():
     run(a, b, 3.0)
     assert a.state is b.state is BfdState.UP
     a.receive(encode(Control(BfdState.DOWN, 1, 3, 2, 1, 1.0, 0.3)), 3.0)
-    (name, f), = a.take_events()
-    assert (name, f["from"], f["to"], f["diag"]) == ("bfd_state", "Up", "Down", 3)
+    (e,) = a.take_events()
+    f = e.fields()
+    assert (e.NAME, f["from"], f["to"], f["diag"]) == ("bfd_state", "Up", "Down", 3)
 
 
 @pytest.mark.parametrize(("bfd", "message"), [

@@ -37,7 +37,7 @@ def run(a, b, delay, until, drop=lambda t: False, at=None, wire=None):
                     wire.append((round(now, 6), s.settings.name, seg))
                 if not drop(now):
                     inflight.append((now + delay, o, seg))
-            log.extend((round(now, 6), s.settings.name, n, f) for n, f in s.take_events())
+            log.extend((round(now, 6), s.settings.name, e.NAME, e.fields()) for e in s.take_events())
     pump(now)
     while True:
         ts = [t for t in (a.get_timer(), b.get_timer()) if t is not None] + [x[0] for x in inflight] + list(todo)

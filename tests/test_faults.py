@@ -179,7 +179,7 @@ def test_changes_accumulate_in_time_order():
               {"at": 10, "kind": "recreate", "peer": "A", "set": {"ike": {"version": 1}}},
               {"at": 10, "kind": "recreate", "peer": "B", "set": {"ike": {"version": 1}}}]
     r = run(faults)
-    assert [ep.settings.ike.version for ep in r.endpoints.values()] == [1, 1]
+    assert [p.settings.ike.version for p in r.peers.values()] == [1, 1]
     assert r.status("A") == r.status("B") == "ipsec_sa_established"
     assert [e.get("mode") for e in r.select("ike_sa_established", "A") if e.t > 10] == ["main"]
 

@@ -14,6 +14,7 @@ from typing import Any
 import simpy
 
 from ipsecsim.config.ha import HaGroupConfig
+from ipsecsim.proto.events import Event
 from ipsecsim.proto.traffic import FluidFlow, Packet
 from ipsecsim.sim.ha import HaGroup, weight
 from ipsecsim.sim.log import EventLog
@@ -61,7 +62,7 @@ class Rig:
     def set(self, member: str, status: str, event: str = "child_sa_established", **fields: Any) -> None:
         """Change a member's state and log the event a real gateway would log with it."""
         self.nodes[member].ep.status_text = status
-        self.log.emit(self.env.now, member, event, **fields)
+        self.log.add(Event(self.env.now, member, event, fields))
         self.step()
 
     def events(self, name: str) -> list[dict[str, Any]]:
@@ -149,10 +150,10 @@ def test_the_controller_only_reacts_to_events_of_its_members():
     r.nodes["cloud-1"].ep.status_text = UP
     r.step(100.0)
     assert r.events("ha_switch") == []
-    r.log.emit(r.env.now, "somebody-else", "child_sa_established")
+    r.log.add(Event(r.env.now, "somebody-else", "child_sa_established"))
     r.step()
     assert r.events("ha_switch") == []
-    r.log.emit(r.env.now, "cloud-1", "child_sa_established")
+    r.log.add(Event(r.env.now, "cloud-1", "child_sa_established"))
     r.step()
     assert [s["to"] for s in r.events("ha_switch")] == ["cloud-1"]
 
@@ -161,7 +162,7 @@ def test_one_judgement_per_instant_after_the_step_that_caused_it():
     r = Rig(["cloud-1", "cloud-2"])
     r.nodes["cloud-1"].ep.status_text = UP
     for name in ("ike_sa_established", "child_sa_established", "child_sa_established"):
-        r.log.emit(r.env.now, "cloud-1", name)
+        r.log.add(Event(r.env.now, "cloud-1", name))
     assert r.events("ha_member_state") == []  # not yet: judged after the step, with its final state
     r.step()
     assert len(r.events("ha_member_state")) == 1 and len(r.events("ha_switch")) == 1
@@ -173,12 +174,12 @@ def test_health_check_down_makes_a_member_unusable():
     r = Rig(["cloud-1", "cloud-2"], watch=["ipsec", "nqa"])
     r.set("cloud-1", UP)
     r.set("cloud-2", UP)
-    r.log.emit(r.env.now, "cloud-1", "nqa_state", state="down", reason="3 probes")
+    r.log.add(Event(r.env.now, "cloud-1", "nqa_state", {"state": "down", "reason": "3 probes"}))
     r.step()
     assert r.group.active == "cloud-2"
     assert r.events("ha_member_state")[-1] == {"group": "vpc", "member": "cloud-1", "usable": False,
                                                "reason": "health check down"}
-    r.log.emit(r.env.now, "cloud-1", "nqa_state", state="up", reason="probe answered")
+    r.log.add(Event(r.env.now, "cloud-1", "nqa_state", {"state": "up", "reason": "probe answered"}))
     r.step()
     assert r.group.active == "cloud-1"
 
@@ -193,7 +194,7 @@ def test_a_frozen_or_crashed_gateway_is_unusable():
     r.set("cloud-1", UP)
     r.set("cloud-2", UP)
     r.nodes["cloud-1"].frozen = True
-    r.log.emit(r.env.now, "cloud-1", "fault", kind="freeze")
+    r.log.add(Event(r.env.now, "cloud-1", "fault", {"kind": "freeze"}))
     r.step()
     assert r.group.active == "cloud-2"
     assert r.events("ha_member_state")[-1]["reason"] == "gateway frozen"

@@ -86,7 +86,7 @@ def test_active_standby_moves_the_flows_and_accounts_every_byte():
     # the VPC's flow: 1 MB/s from 1 s to 60 s = 59 MB offered, at cloud-1 and then at cloud-2
     down = summary["traffic"]["flows"]["down"]
     assert down["offered_bytes"] == 59_000_000
-    per_member = {m: r.endpoints[m].traffic.flows["down"].offered_bytes for m in ("cloud-1", "cloud-2")}
+    per_member = {m: r.peers[m].flows["down"].offered_bytes for m in ("cloud-1", "cloud-2")}
     assert per_member["cloud-1"] > 0 and per_member["cloud-2"] > 0
     ha = summary["ha"]["vpc"]
     assert ha["carried"][1]["member"] == "cloud-2" and ha["carried"][1]["start"] == 10.0
@@ -100,7 +100,7 @@ def test_active_active_spreads_flows_over_both_tunnels():
                       "start": "1s"} for i in range(6)]
     d["faults"] = [{"at": "20s", "kind": "freeze", "peer": "cloud-2", "duration": "10s"}]
     r = run(d)
-    at = {m: r.endpoints[m].traffic.flows for m in ("cloud-1", "cloud-2")}
+    at = {m: r.peers[m].flows for m in ("cloud-1", "cloud-2")}
     carried_by = {m: {f for f, c in at[m].items() if c.offered_bytes > 0 and f.startswith(("down", "extra"))}
                   for m in at}
     assert carried_by["cloud-1"] and carried_by["cloud-2"]

@@ -108,7 +108,7 @@ def test_rekey_collision_scenario_one_survivor() -> None:
     r = run("rekey-collision")
     outcomes = sorted(e.get("outcome") for e in r.select("rekey_collision"))
     assert outcomes == ["lost", "won"]
-    a, b = (r.endpoints[n].status()["child_sas"] for n in "AB")
+    a, b = (r.peers[n].status["child_sas"] for n in "AB")
     assert len(a) == len(b) == 1 and a[0]["spi_in"] == b[0]["spi_out"]
     assert r.select("traffic_dropped") == []
 

@@ -19,6 +19,7 @@ from ipsecsim import load_scenario
 from ipsecsim.cli import main
 from ipsecsim.live.driver import LivePeer
 from ipsecsim.live.transport import NAT_T_PORT, UdpTransport, frame, unframe
+from ipsecsim.proto.final import final_state
 from ipsecsim.result import Result
 from ipsecsim.trace.options import TraceOptions
 from ipsecsim.trace.packets import write_trace
@@ -103,7 +104,8 @@ def test_two_live_ikev2_peers_establish_over_udp(tmp_path: Path) -> None:
     est = [next(e for e in p.events if e.event == "ike_sa_established") for p in (a, b)]
     assert est[0].fields["spi_i"] == est[1].fields["spi_i"] and est[0].fields["spi_r"] == est[1].fields["spi_r"]
     # the capture of A holds what A sent and exactly the octets B's socket delivered
-    result = Result(live, live.seed, a.now(), a.events, {a.name: a.ep}, a.transmissions, clock="wall-clock")
+    result = Result(live, live.seed, a.now(), a.events, {a.name: final_state(a.ep)}, a.transmissions,
+                    clock="wall-clock")
     report = write_trace(result, TraceOptions(pcap=tmp_path / "a.pcapng", keys=tmp_path / "a.json"))
     sent = {p.name: sum(1 for e in p.events if e.event == "message_sent") for p in (a, b)}
     from_b = [t for t in a.transmissions if t.sender == b.name]

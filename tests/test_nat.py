@@ -261,8 +261,8 @@ def test_ikev1_nat_d_and_float(mode, floated_at) -> None:
     assert all(doi.parse_esp(t)[2] == doi.ENCAP_UDP_TUNNEL for p in sa.proposals for t in p.transforms)
     assert result.status("A") == result.status("B") == "ipsec_sa_established"
     # the ESP key records carry the UDP ports: each side sends from 4500 (RFC 3948)
-    out = [k for ep in result.endpoints.values() for k in ep.keylog
-           if getattr(k, "src", None) == ep.settings.address]
+    out = [k for final in result.peers.values() for k in final.keylog
+           if getattr(k, "src", None) == final.settings.address]
     assert len(out) == 2 and all(k.sport == 4500 for k in out)
 
 

@@ -118,7 +118,7 @@ def test_clicking_a_message_opens_its_decoded_payloads(browser, rekeys, tmp_path
 
 def test_the_timeline_has_one_bar_per_sa(browser, rekeys, tmp_path) -> None:
     _open(browser, rekeys, tmp_path)
-    for peer in rekeys.endpoints:
+    for peer in rekeys.peers:
         ike = browser.find_elements("css selector", f"#timeline g.sa-bar[data-peer='{peer}'][data-kind='ike']")
         child = browser.find_elements("css selector", f"#timeline g.sa-bar[data-peer='{peer}'][data-kind='child']")
         # every IKE SA is made by IKE_AUTH or by a rekey (RFC 7296 1.3.2), every CHILD SA likewise (1.3.3)

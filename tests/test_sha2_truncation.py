@@ -53,7 +53,7 @@ def test_one_sided_truncation_breaks_esp_both_ways(version) -> None:
     assert "12-octet ICV" in at_b.get("detail") and "expects 16" in at_b.get("detail")
     assert "16-octet ICV" in at_a.get("detail") and "expects 12" in at_a.get("detail")
     # the key records: A's outbound SA says what A writes, 96 bits; B's outbound the RFC 4868 128
-    sent = {p: [k.integ.name for k in result.endpoints[p].keylog if isinstance(k, EspSaKeys) and k.outbound]
+    sent = {p: [k.integ.name for k in result.peers[p].keylog if isinstance(k, EspSaKeys) and k.outbound]
             for p in "AB"}
     assert sent == {"A": ["sha256_96"], "B": ["sha256"]}
 

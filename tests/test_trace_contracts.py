@@ -14,6 +14,7 @@ from tracehelp import verify_trace
 from ipsecsim.config.loader import load_scenario
 from ipsecsim.proto.algorithms import ALGORITHMS
 from ipsecsim.proto.endpoint import Datagram
+from ipsecsim.proto.final import PeerFinal
 from ipsecsim.proto.keylog import Ikev1Keys
 from ipsecsim.result import Result
 from ipsecsim.sim.link import Transmission
@@ -44,14 +45,11 @@ def isakmp_with_vid() -> bytes:
     return struct.pack("!8s8sBBBBII", ICOOKIE, bytes(8), 13, 0x10, 2, 0, 0, 28 + len(vid)) + vid
 
 
-class FakeEndpoint:
-    def __init__(self, keylog: list[object]):
-        self.keylog = keylog
-
-
 def result_with(transmissions: list[Transmission], keylog: list[object]) -> Result:
     sc = load_scenario(scenario_dict())
-    return Result(sc, 1, 60.0, [], {"A": FakeEndpoint(keylog)}, transmissions)  # type: ignore[dict-item]
+    final = PeerFinal("A", sc.peers["A"], {"status": "ike_sa_established", "ike_sas": [], "child_sas": []},
+                      keylog=tuple(keylog))
+    return Result(sc, 1, 60.0, [], {"A": final}, transmissions)
 
 
 def test_message_with_wire_bytes_is_written_verbatim(tmp_path) -> None:

@@ -34,7 +34,7 @@ def negotiate(child: str, seed: int = 1):
                                      seed=seed))
     result = simulate(sc)
     assert result.status("A") == "ipsec_sa_established"
-    out, inb = (k for k in result.endpoints["A"].keylog if isinstance(k, EspSaKeys))
+    out, inb = (k for k in result.peers["A"].keylog if isinstance(k, EspSaKeys))
     return result, out, inb
 
 

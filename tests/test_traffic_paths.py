@@ -30,12 +30,10 @@ def _run(scenario: Any, traffic: str, engine: str = "fast") -> dict[str, Any]:
             "transmissions": [(x.t, x.sender, x.dgram.src, x.dgram.dst, x.arrival, x.lost) for x in r.transmissions],
             "esp": [(x.t, x.sender, x.packet, x.arrival, x.lost) for x in r.esp],
             "fluids": [(t, s, f) for t, s, f in r.fluids],
-            "sa_counters": {n: [(c.uid, sorted(c.counters.items())) for c in ep.engine.child_sas()]
-                            for n, ep in r.endpoints.items()},
-            "meters": {n: sorted((k, m.bytes, m.packets, m.t) for k, m in ep.traffic.meters.items())
-                       for n, ep in r.endpoints.items()},
-            "flows": {n: {f: asdict(c) for f, c in sorted(ep.traffic.flows.items())}
-                      for n, ep in r.endpoints.items()},
+            "sa_counters": {n: [(uid, sorted(c.items())) for uid, c in p.child_counters]
+                            for n, p in r.peers.items()},
+            "meters": {n: sorted((k, *m) for k, m in p.meters.items()) for n, p in r.peers.items()},
+            "flows": {n: {f: asdict(c) for f, c in sorted(p.flows.items())} for n, p in r.peers.items()},
             "link_dropped": r.link_dropped, "forwarded": r.forwarded,
             "summary": r.summary()}
 

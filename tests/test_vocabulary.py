@@ -17,6 +17,7 @@ DOC = ROOT / "docs" / "events.md"
 def documented_events() -> set[str]:
     """Event names in the first column of the tables of docs/events.md (before the summary part)."""
     text = DOC.read_text(encoding="utf-8").split("\n# Summary", 1)[0]
+    text = re.sub(r"<!-- events: Common fields -->.*?<!-- end events -->", "", text, flags=re.S)
     names = set()
     for line in text.splitlines():
         m = re.match(r"^\|\s*`([a-z_0-9]+)`\s*\|", line)
@@ -30,6 +31,38 @@ def test_registry_and_docs_agree() -> None:
     assert documented, "no event tables found in docs/events.md"
     assert sorted(set(EVENTS) - documented) == [], "registered but not documented in docs/events.md"
     assert sorted(documented - set(EVENTS)) == [], "documented but not registered in ipsecsim/vocabulary.py"
+
+
+def test_docs_event_tables_are_generated_from_the_event_classes() -> None:
+    """docs/events.md's tables are what `python -m ipsecsim.eventdocs` makes of the typed events."""
+    from ipsecsim.eventdocs import render
+    text = DOC.read_text(encoding="utf-8")
+    assert render(text) == text, "docs/events.md is not current: run python -m ipsecsim.eventdocs"
+
+
+def test_every_event_field_has_a_docstring() -> None:
+    import dataclasses
+
+    from ipsecsim.eventdocs import _doc
+    from ipsecsim.proto.events import KINDS
+    for kind in KINDS.values():
+        assert kind.__doc__ and kind.NAME and kind.SECTION, kind
+        for f in dataclasses.fields(kind):
+            assert _doc(kind, f.name)[0], f"{kind.__name__}.{f.name}"
+
+
+def test_a_typed_event_serialises_in_field_order_without_absent_fields() -> None:
+    """docs/events.md: sa_expired carries `spi_in`, `spi_out` only for a CHILD SA, before `limit`
+    (the order of the JSONL lines shipped so far); the SA's fields come first."""
+    from ipsecsim.proto.events import SaExpired
+    from ipsecsim.trace.jsonl import dumps
+    ike = SaExpired(sa_type="ike", kind="soft", by="time", limit=3240.0)
+    line = dumps(ike.record(3240.0, "A", {"ike_version": 2, "spi_i": "aa", "spi_r": "bb"}))
+    assert line == ('{"t":3240.0,"peer":"A","event":"sa_expired","ike_version":2,"spi_i":"aa","spi_r":"bb",'
+                    '"sa_type":"ike","kind":"soft","by":"time","limit":3240.0}')
+    assert SaExpired(ike_version=1, sa_type="ike", kind="hard", by="time", limit=1.0).fields()["ike_version"] == 1
+    child = SaExpired(sa_type="child", kind="hard", by="bytes", spi_in="01", spi_out="02", limit=1024)
+    assert list(child.fields()) == ["sa_type", "kind", "by", "spi_in", "spi_out", "limit"]
 
 
 def test_statuses_are_the_documented_ones() -> None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import multiprocessing
 import time
 import typing
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..config.loader import Scenario, load_scenario
 from ..errors import ConfigError
@@ -69,8 +69,12 @@ def scenario_files(paths: Sequence[str]) -> Iterator[tuple[str, str]]:
             yield raw, "no such file or directory"
 
 
-def check_file(file: str, seed: int | None = None) -> ScenarioCheck:
-    from ..sim.runner import simulate
+Simulate = Callable[..., Any]
+"""``sim.runner.simulate`` (or a stand-in): ``simulate(scenario, seed=...)`` -> a result. The
+caller passes it, so checking reads results without depending on the simulator."""
+
+
+def check_file(file: str, seed: int | None = None, *, simulate: Simulate) -> ScenarioCheck:
     try:
         scenario = load_scenario(file)
     except ConfigError as e:
@@ -106,21 +110,21 @@ def _check_fleet(file: str, scenario: Scenario, seed: int | None, start: float) 
 
 
 def check_paths(paths: Sequence[str], seed: int | None = None, jobs: int = 1,
-                timeout: float | None = None) -> Iterator[ScenarioCheck]:
+                timeout: float | None = None, *, simulate: Simulate) -> Iterator[ScenarioCheck]:
     """Each scenario file checked, in the order named (so a caller can report as they finish).
     With ``jobs`` > 1 or a ``timeout`` (wall-clock seconds per scenario), each runs in its own
     process, ``jobs`` at a time; one over ``timeout`` is stopped and reported as failed."""
     found = list(scenario_files(paths))
     if jobs <= 1 and timeout is None:
         for f, err in found:
-            yield ScenarioCheck(f, error=f"{f}: {err}") if err else check_file(f, seed)
+            yield ScenarioCheck(f, error=f"{f}: {err}") if err else check_file(f, seed, simulate=simulate)
         return
-    yield from _in_processes(found, seed, jobs, timeout)
+    yield from _in_processes(found, seed, jobs, timeout, simulate)
 
 
-def _child(conn: Connection, file: str, seed: int | None) -> None:
+def _child(conn: Connection, file: str, seed: int | None, simulate: Simulate) -> None:
     try:
-        conn.send(check_file(file, seed))
+        conn.send(check_file(file, seed, simulate=simulate))
     except Exception as e:  # reported as this scenario's error, as the in-process path would raise it
         conn.send(ScenarioCheck(file, error=f"{file}: {type(e).__name__}: {e}"))
     finally:
@@ -133,7 +137,7 @@ def _over_time(file: str, timeout: float, seconds: float) -> ScenarioCheck:
 
 
 def _in_processes(found: list[tuple[str, str]], seed: int | None, jobs: int,
-                  timeout: float | None) -> Iterator[ScenarioCheck]:
+                  timeout: float | None, simulate: Simulate) -> Iterator[ScenarioCheck]:
     methods = multiprocessing.get_all_start_methods()
     ctx: typing.Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     done: dict[int, ScenarioCheck] = {}
@@ -148,7 +152,7 @@ def _in_processes(found: list[tuple[str, str]], seed: int | None, jobs: int,
             while todo and len(running) < max(jobs, 1):
                 i, f = todo.pop(0)
                 here, there = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child, args=(there, f, seed), daemon=True)
+                proc = ctx.Process(target=_child, args=(there, f, seed, simulate), daemon=True)
                 proc.start()
                 there.close()
                 running[here] = (i, f, proc, time.monotonic())

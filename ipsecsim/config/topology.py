@@ -271,3 +271,22 @@ def traffic_route_problems(cfg: ScenarioConfig, i: int, t: TrafficConfig, src: s
                             f"({', '.join(nets)}): traffic runs between the protected subnets"))
                 return out
     return out
+
+
+# --- traffic flows: names and hosts (sim/traffic.py, the traffic summary) -----------------------
+
+def first_host(subnet: str) -> str:
+    net = ipaddress.IPv4Network(subnet)
+    return str(net.network_address + 1) if net.prefixlen < 31 else str(net.network_address)
+
+
+def flow_name(t: TrafficConfig, index: int) -> str:
+    return t.name or f"{t.kind}-{index + 1}"
+
+
+def endpoints(cfg: ScenarioConfig, t: TrafficConfig) -> tuple[str, str]:
+    """(src host, dst host) of a flow, defaulting to the first host of each side's first subnet
+    (of a group: of its first member)."""
+    src = t.src or first_host(cfg.peers[members(cfg, t.source)[0]].local_subnets[0])
+    dst = t.dst or first_host(cfg.peers[members(cfg, t.to)[0]].local_subnets[0])
+    return src, dst

@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..proto.endpoint import Datagram, Endpoint
+from ..proto.endpoint import Endpoint
 from ..proto.events import Event
-from ..proto.onwire import NatKeepalive
+from ..proto.onwire import Datagram, NatKeepalive
 from ..proto.settings import PeerSettings
 from ..sim.link import Transmission
 from .codec import DecodeError, Encoder, Received, decode_v1, decode_v2, ike_version, v1_label

@@ -19,6 +19,7 @@ from ..config.loader import Scenario
 from ..config.topology import partner_map
 from ..errors import ConfigError
 from ..proto.events import Event
+from ..proto.final import final_state
 from ..result import Result
 from .driver import LivePeer
 from .transport import NAT_T_PORT, TransportError, UdpTransport
@@ -78,5 +79,5 @@ def run_live(scenario: Scenario, peer: str, duration: float | None = None,
             node.record(ev)
     finally:
         transport.close()
-    return Result(live, live.seed, round(node.now(), 6), node.events, {peer: node.ep}, node.transmissions,
+    return Result(live, live.seed, round(node.now(), 6), node.events, {peer: final_state(node.ep)}, node.transmissions,
                   clock="wall-clock")

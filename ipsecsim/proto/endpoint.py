@@ -17,30 +17,15 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
-from .events import Event
+from .events import Event, EventKind
+from .onwire import Datagram as Datagram  # defined in onwire, still importable from here
 from .onwire import NatKeepalive
 from .settings import PeerSettings
 from .traffic import EspFluid, EspPacket, FluidFlow, Packet, TrafficPlane
-
-
-@dataclass(frozen=True, slots=True)
-class Datagram:
-    """A UDP datagram carrying one IKE message object (the wire bytes are made on demand)."""
-
-    src: str
-    sport: int
-    dst: str
-    dport: int
-    message: Any
-    retransmit: int = 0
-    """0 for a first transmission, n for the n-th retransmission of the same message."""
-    keys: Any = None
-    """Key material a packet trace needs to write ``message`` as sent (IKEv2: the IKE SA's
-    ``ikev2.wire.IkeKeys`` for an encrypted message); a reference, never used by the core."""
 
 
 class Engine(Protocol):
@@ -261,8 +246,10 @@ class Endpoint:
                     heapq.heapify(timers)
                 return
 
-    def emit(self, event: str, **fields: Any) -> None:
-        self._events.append(Event(self.now, self.name, event, fields))
+    def emit(self, event: EventKind, context: Mapping[str, Any] | None = None) -> None:
+        """Report ``event`` (a typed event of ``proto.events``) as happening here, now;
+        ``context``: the leading fields it leaves absent (``EventKind.record``)."""
+        self._events.append(event.record(self.now, self.name, context))
 
     def send(self, dgram: Datagram) -> None:
         self._out.append(dgram)

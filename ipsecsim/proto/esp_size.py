@@ -28,11 +28,15 @@ last, is a multiple of 8 octets (RFC 791).
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Final
 
 from .algorithms import ALGORITHMS, Algorithm
 from .cipher import esp_overhead
 from .proposals import Proposal
+
+if TYPE_CHECKING:
+    from .traffic import EspFluid, EspPacket
 
 IPV4_HEADER: Final = 20  # RFC 791, without options
 IPV4_MAX: Final = 65535  # RFC 791: the largest Total Length
@@ -101,3 +105,47 @@ def largest_inner(encr: Algorithm, integ: Algorithm | None, mtu: int, udp_encap:
             return inner
         inner -= 1
     return None
+
+
+# --- what the path MTU does to ESP (sim/mtu.py) ---------------------------------------------
+
+def too_big(item: EspPacket | EspFluid, mtu: int) -> bool:
+    return item.outer > IPV4_MAX or (item.df and item.outer > mtu)
+
+
+def fragment_count(item: EspPacket | EspFluid, mtu: int) -> int:
+    """IPv4 fragments one ESP packet of ``item`` becomes on the path (1: it fits)."""
+    return fragments(item.outer, mtu) if item.outer else 1
+
+
+def fragment_totals(esp: Iterable[Any], fluids: Iterable[tuple[float, str, EspFluid]], mtu: int,
+                    end: float) -> dict[str, list[float]]:
+    """flow -> [ESP packets fragmented, fragments], from ``Result.esp`` (``EspSent`` records)
+    and ``Result.fluids`` (fluid states in time order) of a run that lasted until ``end``."""
+    out: dict[str, list[float]] = {}
+    for rec in esp:
+        item: EspPacket = rec.packet
+        n = fragment_count(item, mtu)
+        if n > 1 and not too_big(item, mtu):
+            tot = out.setdefault(item.packet.flow, [0.0, 0.0])
+            tot[0] += 1
+            tot[1] += n
+    current: dict[tuple[str, str], tuple[float, EspFluid]] = {}
+
+    def close(key: tuple[str, str], t: float) -> None:
+        prev = current.pop(key, None)
+        if prev is None:
+            return
+        t0, msg = prev
+        n = fragment_count(msg, mtu)
+        if n > 1 and not too_big(msg, mtu) and msg.pps > 0 and t > t0:
+            tot = out.setdefault(msg.flow, [0.0, 0.0])
+            tot[0] += msg.pps * (t - t0)
+            tot[1] += msg.pps * (t - t0) * n
+
+    for t, sender, msg in fluids:
+        close((sender, msg.flow), t)
+        current[(sender, msg.flow)] = (t, msg)
+    for key in list(current):
+        close(key, end)
+    return out

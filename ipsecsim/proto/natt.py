@@ -22,14 +22,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .events import NatKeepaliveSent, NatTFloated, PeerAddressUpdated, SaEvent
 from .onwire import NatKeepalive
 from .sa import UdpEncap
 
 if TYPE_CHECKING:
-    from .endpoint import Datagram, Endpoint
+    from .endpoint import Endpoint
+    from .onwire import Datagram
 
 NAT_T_PORT = 4500  # RFC 3948 / RFC 7296 2.23
-Emit = Callable[..., None]
+Emit = Callable[[SaEvent], None]
+"""Reports an event of the SA (the engine fills in its SPIs)."""
 
 
 class NatSa(Protocol):
@@ -53,7 +56,7 @@ def float_ports(sa: NatSa, emit: Emit) -> None:
     sa.local = (sa.local[0], NAT_T_PORT)
     sa.remote = (sa.remote[0], NAT_T_PORT)
     sa.encap = UdpEncap(sa.local, sa.remote)
-    emit("nat_t_floated", local=text(sa.local), remote=text(sa.remote))
+    emit(NatTFloated(local=text(sa.local), remote=text(sa.remote)))
 
 
 def on_authenticated(sa: NatSa, dgram: Datagram, emit: Emit) -> None:
@@ -67,12 +70,12 @@ def on_authenticated(sa: NatSa, dgram: Datagram, emit: Emit) -> None:
             return
         sa.local, sa.remote = (sa.local[0], NAT_T_PORT), src
         sa.encap = UdpEncap(sa.local, sa.remote)
-        emit("nat_t_floated", local=text(sa.local), remote=text(sa.remote))
+        emit(NatTFloated(local=text(sa.local), remote=text(sa.remote)))
         return
     if src != sa.remote and sa.nat_remote and not sa.nat_local:
         old, sa.remote = sa.remote, src
         sa.encap.remote = src
-        emit("peer_address_updated", old=text(old), new=text(src))
+        emit(PeerAddressUpdated(old=text(old), new=text(src)))
 
 
 class Keepalives:
@@ -98,9 +101,9 @@ class Keepalives:
             return
         last = self.ep.last_out(enc.local, now)
         if last is None or now - last >= interval - 1e-9:
-            from .endpoint import Datagram
+            from .onwire import Datagram
             self.ep.send(Datagram(enc.local[0], enc.local[1], enc.remote[0], enc.remote[1], NatKeepalive()))
-            self.ep.emit("nat_keepalive_sent", src=text(enc.local), dst=text(enc.remote))
+            self.ep.emit(NatKeepaliveSent(src=text(enc.local), dst=text(enc.remote)))
             last = now
         self.armed = True
         self.ep.schedule(last + interval, self.on_timer)

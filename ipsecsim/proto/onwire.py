@@ -47,3 +47,19 @@ class NatKeepalive:
 
     def fields(self) -> dict[str, object]:
         return {"message": "NAT-keepalive"}
+
+
+@dataclass(frozen=True, slots=True)
+class Datagram:
+    """A UDP datagram carrying one IKE message object (the wire bytes are made on demand)."""
+
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    message: Any
+    retransmit: int = 0
+    """0 for a first transmission, n for the n-th retransmission of the same message."""
+    keys: Any = None
+    """Key material a packet trace needs to write ``message`` as sent (IKEv2: the IKE SA's
+    ``ikev2.wire.IkeKeys`` for an encrypted message); a reference, never used by the core."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 from .fsm import Table
 from .lifetime import Expiry
@@ -113,6 +114,6 @@ class ChildSa:
         """The one way the state changes: ``CHILD_SA``'s row, or ``TransitionError``."""
         self.state = CHILD_SA.next(self.state, inp)
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> dict[str, Any]:
         return {"spi_in": self.spi_in.hex(), "spi_out": self.spi_out.hex(), "proposal": str(self.proposal),
                 "local_ts": [str(s) for s in self.local_ts], "remote_ts": [str(s) for s in self.remote_ts]}

@@ -49,6 +49,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from . import esp_size
+from .events import NegotiationTriggered, TrafficDropped
 from .sa import ChildSa, ChildState
 from .ts import covers
 
@@ -301,7 +302,7 @@ class TrafficPlane:
         self.meters: dict[tuple[int, str], _Meter] = {}
         self.flows: dict[str, FlowCounters] = {}
         self.queue: list[Packet] = []
-        self.ledger = DropLedger(lambda f: self.ep.emit("traffic_dropped", **f))
+        self.ledger = DropLedger(lambda f: self.ep.emit(TrafficDropped(**f)))
         self._out: list[EspPacket | EspFluid] = []
         self._known: dict[int, ChildSa] = {}
         self._suites: dict[int, tuple[Algorithm, Algorithm | None]] = {}
@@ -546,8 +547,8 @@ class TrafficPlane:
             return False
         self._acquired_at = now
         from .ts import TrafficSelector
-        self.ep.emit("negotiation_triggered", src=str(TrafficSelector(src, src).start_address),
-                     dst=str(TrafficSelector(dst, dst).start_address))
+        self.ep.emit(NegotiationTriggered(src=str(TrafficSelector(src, src).start_address),
+                                          dst=str(TrafficSelector(dst, dst).start_address)))
         fn(now)
         return self._negotiating()
 

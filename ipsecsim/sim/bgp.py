@@ -39,7 +39,7 @@ from ..proto.bgp.rib import Path, best_paths, longest_match
 from ..proto.bgp.session import BgpSession
 from ..proto.bgp.tcp import Segment
 from ..proto.endpoint import Endpoint
-from ..proto.events import Event
+from ..proto.events import BgpBestPath, BgpState, Event, HaMemberState, HaSwitch
 from ..proto.rng import stream
 from ..proto.traffic import FluidFlow, Packet
 from .ha import weight
@@ -139,10 +139,10 @@ class Speaker:
         bfd, node = self.bfd, self.node
         if bfd is None:
             return
-        for name, fields in bfd.take_events():
-            self.log.emit(now, self.name, name, **fields)
-            if fields["from"] == BfdState.UP.label and fields["to"] == BfdState.DOWN.label:
-                self.session.bfd_down(now, str(fields["diag_name"]))
+        for event in bfd.take_events():
+            self.log.emit(now, self.name, event)
+            if event.from_ == BfdState.UP.label and event.to == BfdState.DOWN.label:
+                self.session.bfd_down(now, event.diag_name)
         sport = 49152 + bfd.settings.discriminator
         for data in bfd.take_packets():
             if node is not None and not node.down:
@@ -154,8 +154,8 @@ class Speaker:
         now = self.env.now
         self._flush_bfd(now)
         s = self.session
-        for name, fields in s.take_events():
-            self.log.emit(now, self.name, name, **fields)
+        for event in s.take_events():
+            self.log.emit(now, self.name, event)
         node = self.node
         for seg in s.take_segments():
             self.sent_segments += 1
@@ -192,9 +192,9 @@ class Speaker:
                 self.bfd = self._new_bfd()
             self.armed = None
             if lost.state.value != "Idle":
-                self.log.emit(now, self.name, "bgp_state", neighbor=self.cfg.session.peer_ip,
-                              **{"from": lost.state.value}, to="Idle", trigger="gateway crashed",
-                              reason="the gateway crashed: the session is lost")
+                self.log.emit(now, self.name, BgpState(neighbor=self.cfg.session.peer_ip, from_=lost.state.value,
+                                                       to="Idle", trigger="gateway crashed",
+                                                       reason="the gateway crashed: the session is lost"))
             if had:
                 self.on_routes()
             return
@@ -265,8 +265,8 @@ class BgpGroup:
             if target is not None and target != f["on"]:
                 f["on"] = target
             self.best[name] = (target,) if target else ()
-            self.log.emit(self.env.now, self.name, "ha_switch", group=self.name, **{"from": None},
-                          to=target, reason=f"first traffic of {name}: {why}", flows=[name])
+            self.log.emit(self.env.now, self.name, HaSwitch(group=self.name, from_=None, to=target,
+                                                            reason=f"first traffic of {name}: {why}", flows=[name]))
         return f
 
     # --- routing -------------------------------------------------------------------------------
@@ -310,9 +310,10 @@ class BgpGroup:
             has = bool(sp.session.routes)
             if has != self.usable[m]:
                 self.usable[m] = has
-                self.log.emit(now, self.name, "ha_member_state", group=self.name, member=m, usable=has,
-                              reason=(f"BGP routes learned from {sp.cfg.session.peer_ip}" if has else
-                                      f"no BGP route from {sp.cfg.session.peer_ip} (session {sp.session.state.value})"))
+                self.log.emit(now, self.name, HaMemberState(
+                    group=self.name, member=m, usable=has,
+                    reason=(f"BGP routes learned from {sp.cfg.session.peer_ip}" if has else
+                            f"no BGP route from {sp.cfg.session.peer_ip} (session {sp.session.state.value})")))
         moves: dict[tuple[str, str | None], list[str]] = {}
         reasons: dict[tuple[str, str | None], str] = {}
         for name, f in self.flows.items():
@@ -323,8 +324,9 @@ class BgpGroup:
             new_best = (target,) if target else ()
             if new_best != old_best:
                 self.best[name] = new_best
-                self.log.emit(now, self.name, "bgp_best_path", group=self.name, flow=name, prefix=prefix,
-                              **{"from": old_best[0] if old_best else None}, to=target, reason=why)
+                self.log.emit(now, self.name, BgpBestPath(group=self.name, flow=name, prefix=prefix,
+                                                          from_=old_best[0] if old_best else None, to=target,
+                                                          reason=why))
             if target is None:
                 if old_best and new_best != old_best:
                     moves.setdefault((f["on"], None), []).append(name)
@@ -335,8 +337,8 @@ class BgpGroup:
                 reasons[(f["on"], target)] = why
                 self._move(f, target)
         for (old, new), names in sorted(moves.items(), key=lambda x: (x[0][0], x[0][1] or "")):
-            self.log.emit(now, self.name, "ha_switch", group=self.name, **{"from": old}, to=new,
-                          reason=reasons[(old, new)], flows=sorted(names))
+            self.log.emit(now, self.name, HaSwitch(group=self.name, from_=old, to=new, reason=reasons[(old, new)],
+                                                   flows=sorted(names)))
 
     def _move(self, f: dict[str, Any], new: str) -> None:
         if f["spec"] is not None and f["rate"] > 0:

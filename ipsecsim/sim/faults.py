@@ -12,6 +12,7 @@ from collections.abc import Generator
 from typing import Any
 
 from ..config.model import FaultConfig
+from ..proto.events import ABSENT, Fault
 from ..proto.settings import PeerSettings
 from . import loss as lossmod
 from .link import Link, Override
@@ -69,7 +70,7 @@ def run_fault(sched: Scheduler, fault: FaultConfig, nodes: dict[str, PeerNode], 
         node.reconfigure(settings)  # type: ignore[union-attr]
     elif kind == "address":
         node.change_address(fault.address)  # type: ignore[union-attr,arg-type]
-    log.emit(sched.now, fault.peer or "link", "fault", kind=kind, **_describe(fault))
+    log.emit(sched.now, fault.peer or "link", Fault(kind=kind, **_describe(fault)))
     if kind == "restart":
         node.restart(reboot=True)  # type: ignore[union-attr]  # after the fault event: its messages follow it
     elif kind == "recreate":
@@ -83,13 +84,13 @@ def run_fault(sched: Scheduler, fault: FaultConfig, nodes: dict[str, PeerNode], 
         if override in link.overrides:
             link.overrides.remove(override)
             link.changed()
-            log.emit(sched.now, fault.peer or "link", "fault", kind=UNDO.get(kind, kind), undo=True,
-                     **({"between": list(fault.between)} if fault.between else {}))
+            log.emit(sched.now, fault.peer or "link", Fault(kind=UNDO.get(kind, kind), undo=True,
+                                                            between=list(fault.between) if fault.between else ABSENT))
         return
     assert node is not None
     if (kind == "freeze" and not node.frozen) or (kind == "crash" and not node.crashed):
         return
-    log.emit(sched.now, fault.peer or "link", "fault", kind=UNDO[kind], undo=True)
+    log.emit(sched.now, fault.peer or "link", Fault(kind=UNDO[kind], undo=True))
     if kind == "freeze":
         node.unfreeze()
     elif kind == "crash":

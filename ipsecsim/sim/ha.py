@@ -27,13 +27,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
 import simpy
 
 from ..config.ha import HaGroupConfig
 from ..config.model import ScenarioConfig
-from ..proto.events import Event
+from ..proto.events import Event, HaMemberState, HaSwitch
+from ..proto.events.network import PLACED
 from ..proto.traffic import FluidFlow, Packet
 from .log import EventLog
 from .node import PeerNode
@@ -47,8 +47,6 @@ WATCHED_EVENTS = frozenset({
 """Events of a member after which the controller judges its members again."""
 
 
-PLACED = "first traffic of"
-"""How the reason of an active-active ``ha_switch`` that places a new flow begins."""
 
 
 def weight(flow: str, member: str) -> int:
@@ -128,8 +126,9 @@ class HaGroup:
         pool = usable or self.members
         flow.on = max(pool, key=lambda m: weight(flow.name, m))
         among = f"usable members {', '.join(usable)}" if usable else f"all members ({', '.join(pool)}: none usable)"
-        self.log.emit(self.sched.now, self.name, "ha_switch", group=self.name, **{"from": None}, to=flow.on,
-                      reason=f"{PLACED} {flow.name}: rendezvous hashing over the {among}", flows=[flow.name])
+        self.log.emit(self.sched.now, self.name, HaSwitch(
+            group=self.name, from_=None, to=flow.on,
+            reason=f"{PLACED} {flow.name}: rendezvous hashing over the {among}", flows=[flow.name]))
 
     def _flow(self, name: str) -> GroupFlow:
         flow = self.flows.get(name)
@@ -187,8 +186,8 @@ class HaGroup:
                     "IPsec SA established" if "ipsec" in self.cfg.watch else "",
                     "health check not down" if "nqa" in self.cfg.watch else "") if x)
                 changed.append(m)
-                self.log.emit(now, self.name, "ha_member_state", group=self.name, member=m, usable=st.usable,
-                              reason=st.reason)
+                self.log.emit(now, self.name, HaMemberState(group=self.name, member=m, usable=st.usable,
+                                                            reason=st.reason))
         if not changed:
             return
         if self.cfg.mode == "active-standby":
@@ -230,9 +229,8 @@ class HaGroup:
             if new is not None:
                 self.last = new
                 self.ever_active = True
-        fields: dict[str, Any] = {"group": self.name, "from": old, "to": new, "reason": reason,
-                                  "flows": sorted(f.name for f in moving)}
-        self.log.emit(self.sched.now, self.name, "ha_switch", **fields)
+        self.log.emit(self.sched.now, self.name, HaSwitch(group=self.name, from_=old, to=new, reason=reason,
+                                                          flows=sorted(f.name for f in moving)))
 
     def _move(self, flow: GroupFlow, new: str) -> None:
         if flow.spec is not None and flow.rate > 0:

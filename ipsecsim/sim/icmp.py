@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..proto.endpoint import Datagram
+    from ..proto.onwire import Datagram
     from .node import PeerNode
 
 
@@ -32,7 +32,7 @@ class IcmpStack:
         """The latest echo reply sequence number per probe flow."""
 
     def receive(self, dgram: Datagram) -> None:
-        from ..proto.endpoint import Datagram
+        from ..proto.onwire import Datagram
         node = self.node
         if node.down:
             return
@@ -44,7 +44,7 @@ class IcmpStack:
             node.link.transmit_quiet(back, node.name)
 
     def send(self, flow: str, seq: int, size: int, dst: str) -> None:
-        from ..proto.endpoint import Datagram
+        from ..proto.onwire import Datagram
         node = self.node
         src = node.egress or node.settings.address
         node.link.transmit_quiet(Datagram(src, 0, dst, 0, IcmpEcho(flow, seq, False, size)), node.name)

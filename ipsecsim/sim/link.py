@@ -34,7 +34,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..config.link import LinkConfig
-from ..proto.endpoint import Datagram
+from ..proto.events import MessageLost, TrafficDropped
+from ..proto.onwire import Datagram
 from ..proto.traffic import DropLedger, EspFluid, EspPacket
 from . import draws as draws_mod
 from . import loss as lossmod
@@ -128,7 +129,7 @@ class Link:
         self.fluid_log: list[tuple[float, str, EspFluid]] = []
         """Every fluid flow state put on the wire, in order: (time, sender, state); with
         ``esp`` the traffic a packet trace writes."""
-        self.ledger = DropLedger(lambda f: self.log.emit(self.sched.now, "link", "traffic_dropped", **f))
+        self.ledger = DropLedger(lambda f: self.log.emit(self.sched.now, "link", TrafficDropped(**f)))
         self.nat: nat_mod.Nat | None = None
         """The NAT in front of one peer (``link.nat``), set by the runner."""
         self._nat_held: dict[tuple[str, str], tuple[str, int | None, int]] = {}
@@ -263,8 +264,8 @@ class Link:
         note = note_out or note_in
         if reason is not None:
             self.transmissions.append(Transmission(now, sender, dgram, None, reason, note))
-            self.log.emit(now, sender, "message_lost", reason=reason, **message_fields(dgram.message),
-                          retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
+            self.log.emit(now, sender, MessageLost(reason=reason, message=message_fields(dgram.message),
+                                                   retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst))
             return
         assert node is not None
         delay = self._delay(sender, receiver, proto="ike")

@@ -7,9 +7,8 @@ reacts to its members' events this way instead of polling.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from ..proto.events import Event
+from ..proto.events import Event, EventKind
 
 
 class EventLog:
@@ -25,5 +24,6 @@ class EventLog:
         for listener in self.listeners:
             listener(event)
 
-    def emit(self, t: float, peer: str, event: str, **fields: Any) -> None:
-        self.add(Event(t, peer, event, fields))
+    def emit(self, t: float, peer: str, event: EventKind) -> None:
+        """Log ``event`` (a typed event of ``proto.events``) at ``peer`` at time ``t``."""
+        self.add(event.record(t, peer))

@@ -22,21 +22,9 @@ the MTU without DF, and the fragments they became (whatever their fate), for the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
-from ..proto.esp_size import IPV4_MAX, fragments
+from ..proto.esp_size import IPV4_MAX, fragment_count, fragment_totals, too_big
 from ..proto.traffic import EspFluid, EspPacket
 from .loss import LossModel
-
-
-def too_big(item: EspPacket | EspFluid, mtu: int) -> bool:
-    return item.outer > IPV4_MAX or (item.df and item.outer > mtu)
-
-
-def fragment_count(item: EspPacket | EspFluid, mtu: int) -> int:
-    """IPv4 fragments one ESP packet of ``item`` becomes on the path (1: it fits)."""
-    return fragments(item.outer, mtu) if item.outer else 1
 
 
 def too_big_detail(item: EspPacket | EspFluid, inner: int, mtu: int) -> str:
@@ -54,34 +42,4 @@ def loss_fraction(model: LossModel, n: int) -> float:
     return model.mean if n == 1 else 1.0 - model.survive(n)
 
 
-def fragment_totals(esp: Iterable[Any], fluids: Iterable[tuple[float, str, EspFluid]], mtu: int,
-                    end: float) -> dict[str, list[float]]:
-    """flow -> [ESP packets fragmented, fragments], from ``Result.esp`` (``EspSent`` records)
-    and ``Result.fluids`` (fluid states in time order) of a run that lasted until ``end``."""
-    out: dict[str, list[float]] = {}
-    for rec in esp:
-        item: EspPacket = rec.packet
-        n = fragment_count(item, mtu)
-        if n > 1 and not too_big(item, mtu):
-            tot = out.setdefault(item.packet.flow, [0.0, 0.0])
-            tot[0] += 1
-            tot[1] += n
-    current: dict[tuple[str, str], tuple[float, EspFluid]] = {}
-
-    def close(key: tuple[str, str], t: float) -> None:
-        prev = current.pop(key, None)
-        if prev is None:
-            return
-        t0, msg = prev
-        n = fragment_count(msg, mtu)
-        if n > 1 and not too_big(msg, mtu) and msg.pps > 0 and t > t0:
-            tot = out.setdefault(msg.flow, [0.0, 0.0])
-            tot[0] += msg.pps * (t - t0)
-            tot[1] += msg.pps * (t - t0) * n
-
-    for t, sender, msg in fluids:
-        close((sender, msg.flow), t)
-        current[(sender, msg.flow)] = (t, msg)
-    for key in list(current):
-        close(key, end)
-    return out
+__all__ = ["fragment_count", "fragment_totals", "loss_fraction", "too_big", "too_big_detail"]

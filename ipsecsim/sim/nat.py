@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config.nat import NatConfig
+from ..proto.events import NatMappingCreated, NatMappingExpired
 from .log import EventLog
 from .sched import Scheduler
 
@@ -115,8 +116,9 @@ class Nat:
         m = Mapping((addr, port), proto, outside, now, now)
         self.by_inside[(proto, addr, port)] = m
         self.by_port[(proto, outside)] = m
-        self.log.emit(now, "link", "nat_mapping_created", inside=endpoint(addr, port),
-                      outside=endpoint(self.public, outside), protocol="udp" if proto == UDP else "esp")
+        self.log.emit(now, "link", NatMappingCreated(inside=endpoint(addr, port),
+                                                     outside=endpoint(self.public, outside),
+                                                     protocol="udp" if proto == UDP else "esp"))
         self.on_change()
         return m
 
@@ -148,7 +150,7 @@ class Nat:
             del self.by_inside[(m.proto, *m.inside)]
         if self.by_port.get((m.proto, m.port)) is m:
             del self.by_port[(m.proto, m.port)]
-        self.log.emit(self.sched.now, "link", "nat_mapping_expired", inside=endpoint(*m.inside),
-                      outside=endpoint(self.public, m.port), protocol="udp" if m.proto == UDP else "esp",
-                      idle=round(self.sched.now - m.last_out, 6))
+        self.log.emit(self.sched.now, "link", NatMappingExpired(
+            inside=endpoint(*m.inside), outside=endpoint(self.public, m.port),
+            protocol="udp" if m.proto == UDP else "esp", idle=round(self.sched.now - m.last_out, 6)))
         self.on_change()

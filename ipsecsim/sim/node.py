@@ -30,7 +30,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..proto.cpu import Cpu
-from ..proto.endpoint import Datagram, Endpoint
+from ..proto.endpoint import Endpoint
+from ..proto.events import MessageIgnored, MessageLost
+from ..proto.onwire import Datagram
 from ..proto.rng import stream
 from ..proto.settings import PeerSettings
 from ..proto.traffic import EspFluid, EspPacket, FluidFlow, Packet
@@ -129,8 +131,9 @@ class PeerNode:
                 return
             from .link import message_fields
             reason = "peer_down" if self.crashed else "peer_frozen" if self.sockets is None else "socket_buffer_full"
-            self.log.emit(self.sched.now, sender, "message_lost", reason=reason,
-                          **message_fields(dgram.message), retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
+            self.log.emit(self.sched.now, sender, MessageLost(
+                reason=reason, message=message_fields(dgram.message),
+                retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst))
             return
         self._put(dgram)
 
@@ -362,9 +365,9 @@ class PeerNode:
         from .link import message_fields
         for dgram, copy in sockets.drain():
             if copy:
-                self.log.emit(self.sched.now, self.name, "message_ignored", reason="already processing",
-                              **message_fields(dgram.message), retransmit=dgram.retransmit, src=dgram.src,
-                              dst=dgram.dst)
+                self.log.emit(self.sched.now, self.name, MessageIgnored(reason="already processing", message={
+                    **message_fields(dgram.message), "retransmit": dgram.retransmit, "src": dgram.src,
+                    "dst": dgram.dst}))
             else:
                 self.inbox.append(dgram)
 

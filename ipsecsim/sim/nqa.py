@@ -19,6 +19,7 @@ import ipaddress
 from collections.abc import Generator
 
 from ..config.model import NqaConfig, PeerConfig
+from ..proto.events import NqaProbeLost, NqaProbeSent, NqaState, RouteRestored, RouteRevoked
 from ..proto.traffic import Packet
 from .log import EventLog
 from .node import PeerNode
@@ -48,7 +49,7 @@ def run_nqa(sched: Scheduler, node: PeerNode, cfg: NqaConfig, path: str, log: Ev
         if node.down:  # a hung or crashed gateway probes nothing
             yield cfg.interval
             continue
-        log.emit(sched.now, node.name, "nqa_probe_sent", seq=seq, destination=cfg.destination, path=path)
+        log.emit(sched.now, node.name, NqaProbeSent(seq=seq, destination=cfg.destination, path=path))
         if path == "tunnel":
             node.submit_packet(Packet(flow, src, dst, cfg.size, sched.now, cfg.interval, "echo-request", seq))
         else:
@@ -63,20 +64,20 @@ def run_nqa(sched: Scheduler, node: PeerNode, cfg: NqaConfig, path: str, log: Ev
             if state != "up":
                 was_down = state == "down"
                 state = "up"
-                log.emit(sched.now, node.name, "nqa_state", state="up", reason=f"probe {seq} answered")
+                log.emit(sched.now, node.name, NqaState(state="up", reason=f"probe {seq} answered"))
                 if was_down and cfg.policy == "revoke_route":
                     node.revoke_route(False)
-                    log.emit(sched.now, node.name, "route_restored", destination=cfg.destination)
+                    log.emit(sched.now, node.name, RouteRestored(destination=cfg.destination))
         else:
             lost += 1
-            log.emit(sched.now, node.name, "nqa_probe_lost", seq=seq, consecutive=lost)
+            log.emit(sched.now, node.name, NqaProbeLost(seq=seq, consecutive=lost))
             if lost >= cfg.retries and state != "down":
                 state = "down"
-                log.emit(sched.now, node.name, "nqa_state", state="down",
-                         reason=f"{lost} probes in a row unanswered ({cfg.retries} x {cfg.interval:g} s)")
+                log.emit(sched.now, node.name, NqaState(
+                    state="down", reason=f"{lost} probes in a row unanswered ({cfg.retries} x {cfg.interval:g} s)"))
                 if cfg.policy == "revoke_route":
                     node.revoke_route(True)
-                    log.emit(sched.now, node.name, "route_revoked", destination=cfg.destination)
+                    log.emit(sched.now, node.name, RouteRevoked(destination=cfg.destination))
         seq += 1
 
 

@@ -12,6 +12,7 @@ from ..config.loader import Scenario
 from ..config.model import FaultConfig
 from ..config.topology import partner_map
 from ..proto.endpoint import Endpoint
+from ..proto.final import final_state
 from ..proto.rng import stream
 from ..proto.settings import PeerSettings
 from ..result import Result
@@ -123,6 +124,6 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     for node in nodes.values():
         node.finish()
     link.finish()
-    return Result(scenario, seed, until, log.events, {n: node.ep for n, node in nodes.items()},
+    return Result(scenario, seed, until, log.events, {n: final_state(node.ep) for n, node in nodes.items()},
                   link.transmissions, link.esp, link.fluid_log, link.ledger.dropped(), link.forwarded,
                   bgp=bgp.snapshot(), crypto=crypto)

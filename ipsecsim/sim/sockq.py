@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..proto.endpoint import Datagram
+from ..proto.onwire import Datagram
 
 RMEM_DEFAULT = 212992
 """Linux net.core.rmem_default (bytes): a socket's receive buffer unless it sets SO_RCVBUF."""

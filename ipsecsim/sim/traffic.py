@@ -18,29 +18,15 @@ from collections.abc import Generator, Mapping
 from typing import Any, Protocol
 
 from ..config.model import ScenarioConfig, TrafficConfig
+from ..config.topology import endpoints, first_host, flow_name
+from ..proto.events import ABSENT, TrafficStarted, TrafficStopped
 from ..proto.traffic import FluidFlow, Packet
 from .log import EventLog
 from .node import PeerNode
 from .sched import Scheduler, spawn
 from .train import PingTrain, Trains
 
-
-def first_host(subnet: str) -> str:
-    net = ipaddress.IPv4Network(subnet)
-    return str(net.network_address + 1) if net.prefixlen < 31 else str(net.network_address)
-
-
-def flow_name(t: TrafficConfig, index: int) -> str:
-    return t.name or f"{t.kind}-{index + 1}"
-
-
-def endpoints(cfg: ScenarioConfig, t: TrafficConfig) -> tuple[str, str]:
-    """(src host, dst host) of a flow, defaulting to the first host of each side's first subnet
-    (of a group: of its first member)."""
-    from ..config.topology import members
-    src = t.src or first_host(cfg.peers[members(cfg, t.source)[0]].local_subnets[0])
-    dst = t.dst or first_host(cfg.peers[members(cfg, t.to)[0]].local_subnets[0])
-    return src, dst
+__all__ = ["Sender", "endpoints", "first_host", "flow_name", "start_sources"]
 
 
 class Sender(Protocol):
@@ -84,7 +70,7 @@ def _source(sched: Scheduler, cfg: ScenarioConfig, t: TrafficConfig, name: str, 
     yield t.start
     info: dict[str, Any] = {"flow": name, "kind": t.kind, "src": src, "dst": dst, "to": t.to, "df": t.dont_fragment}
     if t.kind == "ping":
-        log.emit(sched.now, node.name, "traffic_started", **info, interval=t.interval, size=t.size)
+        log.emit(sched.now, node.name, TrafficStarted(**info, interval=t.interval, size=t.size))
         seq = 0
         while True:
             node.submit_packet(Packet(name, s_int, d_int, t.size, sched.now, t.interval, "echo-request", seq,
@@ -94,18 +80,18 @@ def _source(sched: Scheduler, cfg: ScenarioConfig, t: TrafficConfig, name: str, 
                 break  # no echo request is due before the stop time
             yield t.interval
         yield stop - sched.now
-        log.emit(sched.now, node.name, "traffic_stopped", flow=name, sent=seq)
+        log.emit(sched.now, node.name, TrafficStopped(flow=name, sent=seq))
         return
     assert t.rate is not None
     rate = t.rate / 8.0  # bytes per second
     spec = FluidFlow(name, s_int, d_int, t.packet_size, t.dont_fragment)
-    log.emit(sched.now, node.name, "traffic_started", **info, rate_bps=t.rate, packet_size=t.packet_size,
-             **({"every": t.every} if t.kind == "burst" else {}))
+    log.emit(sched.now, node.name, TrafficStarted(**info, rate_bps=t.rate, packet_size=t.packet_size,
+                                                  every=t.every if t.kind == "burst" else ABSENT))
     if t.kind == "bulk":
         node.submit_fluid(spec, rate)
         yield stop - sched.now
         node.submit_fluid(spec, 0.0)
-        log.emit(sched.now, node.name, "traffic_stopped", flow=name)
+        log.emit(sched.now, node.name, TrafficStopped(flow=name))
         return
     assert t.every is not None
     on = t.length if t.length is not None else (t.bytes or 0) / rate
@@ -120,4 +106,4 @@ def _source(sched: Scheduler, cfg: ScenarioConfig, t: TrafficConfig, name: str, 
         yield min(on, stop - sched.now)
         node.submit_fluid(spec, 0.0)
         k += 1
-    log.emit(sched.now, node.name, "traffic_stopped", flow=name, bursts=k)
+    log.emit(sched.now, node.name, TrafficStopped(flow=name, bursts=k))

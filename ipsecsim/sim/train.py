@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..proto.events import TrafficStarted, TrafficStopped
 from ..proto.traffic import EspPacket, Packet, _Meter
 from . import draws as draws_mod
 from . import loss as lossmod
@@ -94,8 +95,8 @@ class PingTrain:
             return
         mgr = self.mgr
         if self.seq == 0:
-            mgr.log.emit(mgr.sched.now, self.node.name, "traffic_started", **self.info, interval=self.interval,
-                         size=self.size)
+            mgr.log.emit(mgr.sched.now, self.node.name, TrafficStarted(**self.info, interval=self.interval,
+                                                                       size=self.size))
         elif mgr.window(self):
             return
         self.step()
@@ -118,7 +119,7 @@ class PingTrain:
         sched.call_later(self.interval, self._wake, self.gen)
 
     def _stopped(self) -> None:
-        self.mgr.log.emit(self.mgr.sched.now, self.node.name, "traffic_stopped", flow=self.name, sent=self.seq)
+        self.mgr.log.emit(self.mgr.sched.now, self.node.name, TrafficStopped(flow=self.name, sent=self.seq))
 
 
 @dataclass(slots=True)

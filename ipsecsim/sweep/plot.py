@@ -31,7 +31,7 @@ def run_timeline(path: str, out: Path, seed: int | None = None) -> None:
     result = simulate(load_scenario(path), seed=seed)
     summary = result.summary()
     plt = _plt()
-    peers = list(result.endpoints)
+    peers = list(result.peers)
     flows = summary.get("traffic", {}).get("flows", {})
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(11, 2.0 + 1.1 * len(peers) + 2.5), sharex=True,
                                   gridspec_kw={"height_ratios": [len(peers) + 0.6, 2.2]})

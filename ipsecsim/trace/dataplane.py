@@ -43,11 +43,11 @@ from ..errors import ConfigError
 from ..proto.bgp.bfd import Datagram as BfdDatagram
 from ..proto.bgp.message import MessageError, decode, type_name
 from ..proto.bgp.tcp import Segment as TcpSegment
+from ..proto.esp_size import fragment_count, too_big
 from ..proto.keylog import EspSaKeys
-from ..sim.mtu import fragment_count, too_big
 from . import esp, layers
 from .esp import EspPacket as TracePacket
-from .frames import LOST_TEXT, PROTO_ESP, PROTO_UDP, Frame, TraceError
+from .frames import FRAME_SOURCES, LOST_TEXT, PROTO_ESP, PROTO_UDP, Frame, TraceError
 from .keyfile import Cannot, as_sent, esp_names, undecryptable_reason
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class FlowInfo:
 
 def flow_table(result: Result) -> dict[str, FlowInfo]:
     """Flow name -> hosts, packet size and index, for every configured flow and its replies."""
-    from ..sim.traffic import endpoints, flow_name
+    from ..config.topology import endpoints, flow_name
     cfg = result.scenario.config
     out = {}
     for i, t in enumerate(cfg.traffic):
@@ -194,7 +194,7 @@ class Plan:
 def _sa_keys(result: Result) -> dict[tuple[str, bytes], EspSaKeys]:
     """Each SA direction's keys and algorithms as its sender installed them (``keyfile.as_sent``)."""
     out: dict[tuple[str, bytes], EspSaKeys] = {}
-    for log in as_sent([list(getattr(ep, "keylog", ())) for ep in result.endpoints.values()]):
+    for log in as_sent([list(final.keylog) for final in result.peers.values()]):
         for r in log:
             if isinstance(r, EspSaKeys):
                 out.setdefault((r.src, r.spi), r)
@@ -376,3 +376,6 @@ def traffic_frames(result: Result, opts: TraceOptions) -> list[Frame]:
         else:
             out.append(Frame(p.t, pl.src, pl.dst, PROTO_ESP, data, 0, 0, tuple(notes), "esp", sender))
     return out
+
+
+FRAME_SOURCES.append(traffic_frames)

@@ -165,11 +165,6 @@ def ike_frames(result: Result, opts: TraceOptions) -> list[Frame]:
     return out
 
 
-def traffic_frames(result: Result, opts: TraceOptions) -> list[Frame]:
-    """The ESP packets of the run's traffic (``trace.dataplane``)."""
-    from .dataplane import traffic_frames as frames_of_traffic
-    return frames_of_traffic(result, opts)
-
-
-FRAME_SOURCES: list[FrameSource] = [ike_frames, traffic_frames]
-"""Every packet source of a trace: IKE datagrams and the traffic's ESP packets."""
+FRAME_SOURCES: list[FrameSource] = [ike_frames]
+"""Every packet source of a trace: IKE datagrams, and the traffic's ESP packets (``trace.dataplane``
+registers its source when it loads; ``trace.packets`` imports it)."""

@@ -151,7 +151,7 @@ def records(result: Result) -> list[Any]:
     for tx in result.transmissions:
         if tx.dgram.keys is not None:
             add(tx.dgram.keys)
-    for log in as_sent([list(getattr(ep, "keylog", ())) for ep in result.endpoints.values()]):
+    for log in as_sent([list(final.keylog) for final in result.peers.values()]):
         for r in log:
             add(r)
     return out

@@ -19,18 +19,18 @@ def summarize(result: Result) -> dict[str, Any]:
     sc = result.scenario
     peers: dict[str, Any] = {}
     tunnels = tunnel_states(result)
-    by_peer: dict[str, list[Any]] = {name: [] for name in result.endpoints}
+    by_peer: dict[str, list[Any]] = {name: [] for name in result.peers}
     for e in result.events:  # once: filtering the events per peer is quadratic with many tunnels
         if e.peer in by_peer:
             by_peer[e.peer].append(e)
-    for name, ep in result.endpoints.items():
-        s = ep.settings
+    for name, final in result.peers.items():
+        s = final.settings
         own = by_peer[name]
         counts = Counter(e.event for e in own)
         retransmitted = sum(1 for e in own if e.event == "message_sent" and e.get("retransmit", 0) > 0)
         failures = [{"t": round(e.t, 6), "phase": e.get("phase"), "notify": e.get("notify"), "reason": e.get("reason")}
                     for e in own if e.event == "negotiation_failed"]
-        st = ep.status()
+        st = final.status
         first_ike = next((e.t for e in own if e.event == "ike_sa_established"), None)
         first_child = next((e.t for e in own if e.event == "child_sa_established"), None)
         peers[name] = {

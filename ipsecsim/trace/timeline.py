@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from ..config.topology import partner_map
 from ..proto.events import Event
-from ..sim.ha import PLACED
+from ..proto.events.network import PLACED
 from .bgp_view import FORMATTERS as BGP_FORMATTERS
 from .ha_summary import render_ha
 from .timefmt import CURRENT, TimeFormat, at, span

@@ -29,7 +29,7 @@ _TOUCH = 1e-6
 
 def flows_of(result: Result) -> dict[str, dict[str, Any]]:
     """Flow name -> {kind, from, to, src, dst} for every configured flow and its replies."""
-    from ..sim.traffic import endpoints, flow_name
+    from ..config.topology import endpoints, flow_name
     cfg = result.scenario.config
     out: dict[str, dict[str, Any]] = {}
     for i, t in enumerate(cfg.traffic):
@@ -77,7 +77,7 @@ def traffic_summary(result: Result) -> dict[str, Any]:
     if not flows:
         return {"flows": {}, "directions": {}}
     per_flow: dict[str, dict[str, Any]] = {n: {**meta, **_blank()} for n, meta in flows.items()}
-    from ..sim.mtu import fragment_totals
+    from ..proto.esp_size import fragment_totals
     frags = fragment_totals(result.esp, result.fluids, result.scenario.config.link.mtu, result.duration)
     dropped = dropped_totals(result)
     queued = _queued(result)
@@ -97,8 +97,8 @@ def traffic_summary(result: Result) -> dict[str, Any]:
 def _queued(result: Result) -> dict[str, list[int]]:
     """Per flow: bytes and packets still queued at the peers (waiting for an SA)."""
     queued: dict[str, list[int]] = {}
-    for ep in result.endpoints.values():
-        for name, (b, n) in ep.traffic.queued().items():
+    for final in result.peers.values():
+        for name, (b, n) in final.queued.items():
             q = queued.setdefault(name, [0, 0])
             q[0] += b
             q[1] += n
@@ -110,8 +110,8 @@ def _account_flow(result: Result, name: str, meta: dict[str, Any], f: dict[str, 
                   q: list[int], frags: Sequence[float]) -> None:
     """Flow ``name``'s offered bytes and packets apportioned into delivered, in flight, dropped per reason
     (and unaccounted, if any), its fragments and, for a ping, its echo requests and replies."""
-    sent = [c for p in _peers(result, meta["from"]) if (c := result.endpoints[p].traffic.flows.get(name))]
-    got = [c for p in _peers(result, meta["to"]) if (c := result.endpoints[p].traffic.flows.get(name))]
+    sent = [c for p in _peers(result, meta["from"]) if (c := result.peers[p].flows.get(name))]
+    got = [c for p in _peers(result, meta["to"]) if (c := result.peers[p].flows.get(name))]
     fwd = result.forwarded.get(name, [0.0, 0.0])
     for i, unit in enumerate(("bytes", "packets")):
         offered = sum(c.offered_bytes if i == 0 else c.offered_packets for c in sent)
@@ -189,7 +189,7 @@ def still_down(result: Result, per_flow: dict[str, dict[str, Any]]) -> list[dict
 def dropped_totals(result: Result) -> dict[str, dict[str, tuple[float, float]]]:
     """Flow -> reason -> (bytes, packets) dropped at any stage, unrounded."""
     out: dict[str, dict[str, tuple[float, float]]] = {}
-    sources = [ep.traffic.ledger.dropped() for ep in result.endpoints.values()] + [result.link_dropped]
+    sources = [final.dropped for final in result.peers.values()] + [result.link_dropped]
     for totals in sources:
         for (flow, reason), (b, n) in totals.items():
             cur = out.setdefault(flow, {}).get(reason, (0.0, 0.0))

@@ -23,27 +23,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..config.topology import partner_map
-from ..proto.sa import ChildState
 
 if TYPE_CHECKING:
-    from ..proto.endpoint import Endpoint
     from ..result import Result
-
-
-def _outbound(ep: Endpoint) -> list[str]:
-    """SPIs this end sends on: its installed SAs (none after a crash)."""
-    return [str(c["spi_out"]) for c in ep.status()["child_sas"]]
-
-
-def _inbound(ep: Endpoint) -> set[str]:
-    """SPIs this end can still receive on: every SA pair not deleted, a replaced one included
-    (its inbound SA is kept until it is deleted); none after a crash."""
-    if ep.status().get("down") == "crashed":
-        return set()
-    children = getattr(ep.engine, "child_sas", None)
-    if children is None:
-        return set()
-    return {c.spi_in.hex() for c in children() if c.state is not ChildState.DELETED}
 
 
 def tunnel_states(result: Result) -> dict[str, dict[str, Any]]:
@@ -51,12 +33,12 @@ def tunnel_states(result: Result) -> dict[str, dict[str, Any]]:
     part = partner_map(result.scenario.config.peers)
     out: dict[str, dict[str, Any]] = {}
     for name, other in part.items():
-        ep, peer = result.endpoints.get(name), result.endpoints.get(other)
+        ep, peer = result.peers.get(name), result.peers.get(other)
         if ep is None or peer is None:
             continue
-        mine, theirs = _outbound(ep), _outbound(peer)
-        hole = [s for s in mine if s not in _inbound(peer)]
-        their_hole = [s for s in theirs if s not in _inbound(ep)]
+        mine, theirs = ep.esp_outbound, peer.esp_outbound
+        hole = [s for s in mine if s not in peer.esp_inbound]
+        their_hole = [s for s in theirs if s not in ep.esp_inbound]
         if not mine and not theirs:
             state = "down"
         elif hole or their_hole or not mine or not theirs:

@@ -31,7 +31,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+
+from ..events import ABSENT
+from ..events import BfdState as BfdStateEvent
 
 PORT = 3784          # RFC 5881 4: single-hop Control packets
 LENGTH = 24          # the mandatory section, no authentication
@@ -167,14 +169,14 @@ class BfdSession:
         """Up -> Down transitions."""
         self.sent = self.received = 0
         self._out: list[bytes] = []
-        self._events: list[tuple[str, dict[str, Any]]] = []
+        self._events: list[BfdStateEvent] = []
 
     # --- driver side ---------------------------------------------------------------------
     def take_packets(self) -> list[bytes]:
         out, self._out = self._out, []
         return out
 
-    def take_events(self) -> list[tuple[str, dict[str, Any]]]:
+    def take_events(self) -> list[BfdStateEvent]:
         out, self._events = self._events, []
         return out
 
@@ -253,11 +255,10 @@ class BfdSession:
         self.polling = new is BfdState.UP
         if self.last_tx is not None and self.next_tx is not None:
             self.next_tx = max(now, min(self.next_tx, self.last_tx + self.tx_interval()))
-        fields: dict[str, Any] = {"neighbor": self.neighbor, "from": old.label, "to": new.label, "diag": diag,
-                                  "diag_name": DIAG_NAMES.get(diag, f"diagnostic {diag}"), "reason": reason}
-        if new is BfdState.UP:
-            fields["detection_time"] = round(self.detection_time, 6)
-        self._events.append(("bfd_state", fields))
+        self._events.append(BfdStateEvent(
+            neighbor=self.neighbor, from_=old.label, to=new.label, diag=diag,
+            diag_name=DIAG_NAMES.get(diag, f"diagnostic {diag}"), reason=reason,
+            detection_time=round(self.detection_time, 6) if new is BfdState.UP else ABSENT))
 
 
 __all__ = ["PORT", "BfdError", "BfdSession", "BfdSettings", "BfdState", "Control", "Datagram", "decode", "encode"]

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
 
+from ..events import ABSENT, BgpNotification, BgpOpen, BgpState, BgpUpdate, EventKind
 from .fsm import Event, FsmError, State, transition
 from .message import Keepalive, Message, MessageError, Notification, Open, Update, decode, encode
 from .tcp import Segment, TcpConnection, TcpState
@@ -93,7 +93,7 @@ class BgpSession:
         self.counters = Counters()
         self.established_at: float | None = None
         self.peer_open: Open | None = None
-        self._events: list[tuple[str, dict[str, Any]]] = []
+        self._events: list[EventKind] = []
         self._pending_update: Update | None = None
         self._open_error = 2
         self._reason = ""
@@ -104,7 +104,7 @@ class BgpSession:
     def take_segments(self) -> list[Segment]:
         return self.tcp.take_segments()
 
-    def take_events(self) -> list[tuple[str, dict[str, Any]]]:
+    def take_events(self) -> list[EventKind]:
         out, self._events = self._events, []
         return out
 
@@ -196,11 +196,10 @@ class BgpSession:
             getattr(self, "_a_" + a)(now)
         self.state = new
         if new is not old:
-            fields: dict[str, Any] = {"neighbor": self.settings.peer_ip, "from": old.value, "to": new.value,
-                                      "trigger": event.value, "reason": reason}
-            if new is State.IDLE and old is State.ESTABLISHED:
-                fields["up_for"] = round(now - (self.established_at or now), 6)
-            self._events.append(("bgp_state", fields))
+            fell = new is State.IDLE and old is State.ESTABLISHED
+            self._events.append(BgpState(neighbor=self.settings.peer_ip, from_=old.value, to=new.value,
+                                         trigger=event.value, reason=reason,
+                                         up_for=round(now - (self.established_at or now), 6) if fell else ABSENT))
             if new is State.ESTABLISHED:
                 self.counters.established += 1
                 self.established_at = now
@@ -233,9 +232,8 @@ class BgpSession:
         self.counters.received[kind] += 1
         if isinstance(msg, Open):
             self.peer_open = msg
-            self._events.append(("bgp_open", {"neighbor": self.settings.peer_ip, "direction": "received",
-                                              "asn": msg.asn, "hold_time": msg.hold_time,
-                                              "router_id": msg.router_id}))
+            self._events.append(BgpOpen(neighbor=self.settings.peer_ip, direction="received", asn=msg.asn,
+                                        hold_time=msg.hold_time, router_id=msg.router_id))
             problem = self._check_open(msg)
             if problem is not None:
                 self._open_error, why = problem
@@ -249,8 +247,8 @@ class BgpSession:
             self._fire(Event.UPDATE_MSG, now, "UPDATE received")
         else:
             assert isinstance(msg, Notification)
-            self._events.append(("bgp_notification", {"neighbor": self.settings.peer_ip, "direction": "received",
-                                                      "code": msg.code, "subcode": msg.subcode, "name": msg.name}))
+            self._events.append(BgpNotification(neighbor=self.settings.peer_ip, direction="received",
+                                                code=msg.code, subcode=msg.subcode, name=msg.name))
             self._fire(Event.NOTIF_MSG, now, f"NOTIFICATION {msg.code}/{msg.subcode} received ({msg.name})")
 
     def _check_open(self, msg: Open) -> tuple[int, str] | None:
@@ -295,8 +293,8 @@ class BgpSession:
     def _a_send_open(self, now: float) -> None:
         s = self.settings
         self._send(Open(s.local_asn, s.hold_time, s.router_id), now)
-        self._events.append(("bgp_open", {"neighbor": s.peer_ip, "direction": "sent", "asn": s.local_asn,
-                                          "hold_time": s.hold_time, "router_id": s.router_id}))
+        self._events.append(BgpOpen(neighbor=s.peer_ip, direction="sent", asn=s.local_asn, hold_time=s.hold_time,
+                                    router_id=s.router_id))
 
     def _a_negotiate_hold(self, now: float) -> None:
         assert self.peer_open is not None
@@ -329,9 +327,8 @@ class BgpSession:
             # UPDATE message, it restarts its KeepaliveTimer, unless the negotiated HoldTime
             # value is zero" (a zero keepalive leaves the timer off)
             self._a_restart_keepalive(now)
-        self._events.append(("bgp_update", {"neighbor": s.peer_ip, "direction": "sent", "advertised": list(nlri),
-                                            "withdrawn": list(withdrawn), "as_path": list(upd.as_path),
-                                            "med": upd.med}))
+        self._events.append(BgpUpdate(neighbor=s.peer_ip, direction="sent", advertised=list(nlri),
+                                      withdrawn=list(withdrawn), as_path=list(upd.as_path), med=upd.med))
 
     def _a_process_update(self, now: float) -> None:
         upd = self._pending_update
@@ -343,15 +340,15 @@ class BgpSession:
         for p in upd.nlri:
             self.routes[p] = upd
             self.routes_changed = True
-        self._events.append(("bgp_update", {"neighbor": self.settings.peer_ip, "direction": "received",
-                                            "advertised": list(upd.nlri), "withdrawn": list(upd.withdrawn),
-                                            "as_path": list(upd.as_path), "med": upd.med}))
+        self._events.append(BgpUpdate(neighbor=self.settings.peer_ip, direction="received",
+                                      advertised=list(upd.nlri), withdrawn=list(upd.withdrawn),
+                                      as_path=list(upd.as_path), med=upd.med))
 
     def _notify(self, code: int, subcode: int, now: float) -> None:
         n = Notification(code, subcode)
         self._send(n, now)
-        self._events.append(("bgp_notification", {"neighbor": self.settings.peer_ip, "direction": "sent",
-                                                  "code": code, "subcode": subcode, "name": n.name}))
+        self._events.append(BgpNotification(neighbor=self.settings.peer_ip, direction="sent", code=code,
+                                            subcode=subcode, name=n.name))
 
     def _a_notify_hold_expired(self, now: float) -> None:
         self._notify(4, 0, now)

@@ -21,6 +21,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import kdf, natt
+from ..events import (
+    ChildSaDeleted,
+    ChildSaEstablished,
+    IkeSaDeleted,
+    IkeSaEstablished,
+    MessageIgnored,
+    MessageReceived,
+    MessageSent,
+    NegotiationFailed,
+    NegotiationRetry,
+    SaEvent,
+)
 from ..keylog import child_records
 from ..proposals import Protocol
 from ..sa import ChildInput, ChildSa, ChildState
@@ -35,7 +47,8 @@ from .phase1 import Phase1
 from .quickmode import QuickMode, QuickModes
 
 if TYPE_CHECKING:
-    from ..endpoint import Datagram, Endpoint
+    from ..endpoint import Endpoint
+    from ..onwire import Datagram
 
 NotifyHandler = Callable[[IsakmpSa, N, float], None]
 MODE_OF = {Exchange.IDENTITY_PROTECTION: "main", Exchange.AGGRESSIVE: "aggressive"}
@@ -97,12 +110,12 @@ class Ikev1Engine:
         msg = dgram.message
         raw = getattr(msg, "raw", b"") if getattr(msg, "version", None) == 1 else b""
         if not raw:
-            self.ep.emit("message_ignored", reason="not an IKEv1 message", src=dgram.src)
+            self.ep.emit(MessageIgnored(reason="not an IKEv1 message", message={"src": dgram.src}))
             return
         try:
             hdr = wire.decode_header(raw)
         except wire.WireError as e:
-            self.ep.emit("message_ignored", reason=f"not a valid ISAKMP message: {e}", src=dgram.src)
+            self.ep.emit(MessageIgnored(reason=f"not a valid ISAKMP message: {e}", message={"src": dgram.src}))
             return
         sa = self._lookup(hdr)
         if sa is None and hdr.exchange in PHASE1_EXCHANGES and not any(hdr.cky_r) and hdr.msg_id == 0:
@@ -204,30 +217,30 @@ class Ikev1Engine:
                        raw=msg.raw, plain=msg.plain, bodies=msg.bodies)
 
     def transmit(self, sa: IsakmpSa, msg: Message, retransmit: int) -> None:
-        from ..endpoint import Datagram
-        self.ep.emit("message_sent", **msg.fields(), retransmit=retransmit, src=sa.local[0], dst=sa.remote[0])
+        from ..onwire import Datagram
+        self.ep.emit(MessageSent(**msg.fields(), retransmit=retransmit, src=sa.local[0], dst=sa.remote[0]))
         keys = sa.key_record() if msg.encrypted else None  # the sender's key, for packet traces
         self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit, keys))
 
     def received(self, msg: Message, dgram: Datagram) -> None:
-        self.ep.emit("message_received", **msg.fields(), retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst)
+        self.ep.emit(MessageReceived(**msg.fields(), retransmit=dgram.retransmit, src=dgram.src, dst=dgram.dst))
         sa = self._rx_sa
         if msg.encrypted and sa is not None:  # it decrypted: follow the peer to 4500 / its new NAT port
-            natt.on_authenticated(sa, dgram, lambda event, **f: self.emit_sa(sa, event, **f))
+            natt.on_authenticated(sa, dgram, lambda event: self.emit_sa(sa, event))
             self.keepalives.start(self.ep.now)
         if msg.encrypted and msg.exchange != Exchange.INFORMATIONAL:
             self.liveness.heard(self.ep.now)  # it decrypted under an ISAKMP SA: the peer is alive
 
     def ignore_msg(self, msg: Message, dgram: Datagram, reason: str, **extra: Any) -> None:
         """A decoded message that is dropped (e.g. a DPD message this side does not accept)."""
-        self.ep.emit("message_ignored", reason=reason, **extra, **msg.fields(), retransmit=dgram.retransmit,
-                     src=dgram.src)
+        self.ep.emit(MessageIgnored(reason=reason, message={**extra, **msg.fields(), "retransmit": dgram.retransmit,
+                                                            "src": dgram.src}))
 
     # --- NAT traversal (proto/natt.py, RFC 3947) ---------------------------------------------
     def nat_float(self, sa: IsakmpSa) -> None:
         """After the NAT-D check of the initiator: float to UDP 4500 if a NAT was found."""
         if sa.nat_local or sa.nat_remote:
-            natt.float_ports(sa, lambda event, **f: self.emit_sa(sa, event, **f))
+            natt.float_ports(sa, lambda event: self.emit_sa(sa, event))
             self.keepalives.start(self.ep.now)
 
     def encap_mode(self, sa: IsakmpSa) -> int:
@@ -235,7 +248,8 @@ class Ikev1Engine:
         return doi.ENCAP_UDP_TUNNEL if sa.encap is not None else doi.ENCAP_TUNNEL
 
     def ignore(self, hdr: wire.Header, dgram: Datagram, reason: str) -> None:
-        self.ep.emit("message_ignored", reason=reason, **hdr.fields(), retransmit=dgram.retransmit, src=dgram.src)
+        self.ep.emit(MessageIgnored(reason=reason, message={**hdr.fields(), "retransmit": dgram.retransmit,
+                                                            "src": dgram.src}))
 
     def undecryptable(self, sa: IsakmpSa, hdr: wire.Header, dgram: Datagram, error: str,
                       failure: str | None = None) -> None:
@@ -253,18 +267,18 @@ class Ikev1Engine:
             self.phase1_failed(sa, Notify.PAYLOAD_MALFORMED.name, failure)
         self.info.notify(sa, Notify.PAYLOAD_MALFORMED, self.ep.now)
 
-    def emit_sa(self, sa: IsakmpSa, event: str, **fields: Any) -> None:
-        self.ep.emit(event, ike_version=1, **sa.label(), **fields)
+    def emit_sa(self, sa: IsakmpSa, event: SaEvent) -> None:
+        """Report ``event`` as an event of the ISAKMP SA ``sa``."""
+        self.ep.emit(event, {"ike_version": 1, **sa.label()})
 
     def phase1_failed(self, sa: IsakmpSa, notify: str | None, reason: str) -> None:
         sa.failed = notify or "timeout"
-        self.emit_sa(sa, "negotiation_failed", phase="ike", notify=notify, reason=reason)
+        self.emit_sa(sa, NegotiationFailed(phase="ike", notify=notify, reason=reason))
 
     def child_failed(self, sa: IsakmpSa, notify: str | None, reason: str, rekey: bool = False) -> None:
         """A quick mode failed; ``rekey``: ours, replacing an IPsec SA (phase ``child_rekey``)."""
         sa.child_failed = notify or "timeout"
-        self.emit_sa(sa, "negotiation_failed", phase="child_rekey" if rekey else "child", notify=notify,
-                     reason=reason)
+        self.emit_sa(sa, NegotiationFailed(phase="child_rekey" if rekey else "child", notify=notify, reason=reason))
 
     def established(self, sa: IsakmpSa, now: float, initial_contact: bool = False) -> None:
         """Phase 1 is complete; ``initial_contact``: the peer sent INITIAL-CONTACT."""
@@ -273,9 +287,9 @@ class Ikev1Engine:
         self.half_open.pop((sa.cky_i, sa.remote[0]), None)
         self.attempts = 0
         assert sa.proposal is not None
-        self.emit_sa(sa, "ike_sa_established", initiator=sa.initiator, proposal=str(sa.proposal),
-                     local_id=str(self.settings.local_identity), remote_id=str(sa.peer_id), mode=sa.mode,
-                     life_time=sa.life.seconds)
+        self.emit_sa(sa, IkeSaEstablished(initiator=sa.initiator, proposal=str(sa.proposal),
+                                          local_id=str(self.settings.local_identity), remote_id=str(sa.peer_id),
+                                          mode=sa.mode, life_time=sa.life.seconds))
         if initial_contact:
             self.initial_contact(sa, now)
         self.trap_armed = False
@@ -319,18 +333,19 @@ class Ikev1Engine:
         self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now, encap,  # for --keys
                                         self.ep.settings.child.sha256_96))
         if not self.lifecycle.installed(child, qm.rekey_of, now):
-            self.emit_sa(sa, "child_sa_established", **child.describe(), msg_id=qm.mid, life_time=child.life_time,
-                         life_bytes=child.life_bytes, pfs=qm.g_qm is not None)
+            self.emit_sa(sa, ChildSaEstablished(**child.describe(), msg_id=qm.mid, life_time=child.life_time,
+                                                life_bytes=child.life_bytes, pfs=qm.g_qm is not None))
         return child
 
     def _child_gone(self, c: ChildSa, reason: str) -> None:
         c.move(ChildInput.DELETE)
         c.outbound, c.removed = False, reason
-        self.ep.emit("child_sa_deleted", ike_version=1, **self.child_label.get(c.uid, {}), spi_in=c.spi_in.hex(),
-                     spi_out=c.spi_out.hex(), reason=reason)
+        self.ep.emit(ChildSaDeleted(ike_version=1, **self.child_label.get(c.uid, {}), spi_in=c.spi_in.hex(),
+                                    spi_out=c.spi_out.hex(), reason=reason))
         if c in self.children:
             self.children.remove(c)
         self.lifecycle.gone(c)
+        self.child_label.pop(c.uid, None)  # bounded: only IPsec SAs not yet deleted keep their label
 
     def delete_children_by_peer(self, spis: tuple[bytes, ...]) -> None:
         """The peer deleted IPsec SAs: ``spis`` are its inbound SPIs, our outbound ones. A
@@ -345,7 +360,7 @@ class Ikev1Engine:
         if not sa.alive:
             return
         if sa.established_at is not None:
-            self.emit_sa(sa, "ike_sa_deleted", reason=reason)
+            self.emit_sa(sa, IkeSaDeleted(reason=reason))
         self.lifecycle.abandon(sa, reason, now)
         self.liveness.handover(sa, now)
         if sa.initiator and sa.established_at is None:
@@ -371,8 +386,7 @@ class Ikev1Engine:
         self.attempts += 1
         tries = self.settings.keyingtries
         if tries == 0 or self.attempts < tries:
-            self.ep.emit("negotiation_retry", attempt=self.attempts + 1,
-                         keyingtries="forever" if tries == 0 else tries)
+            self.ep.emit(NegotiationRetry(attempt=self.attempts + 1, keyingtries="forever" if tries == 0 else tries))
             self.initiate(now)
 
     def delete_isakmp(self, sa: IsakmpSa, reason: str, now: float) -> None:

@@ -25,7 +25,7 @@ from .message import HASH, Exchange, Message, N, Notify, Payload
 from .message import D as Delete
 
 if TYPE_CHECKING:
-    from ..endpoint import Datagram
+    from ..onwire import Datagram
     from .engine import Ikev1Engine
     from .isakmpsa import IsakmpSa
 

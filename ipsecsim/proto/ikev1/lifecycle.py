@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..events import ChildSaRekeyed, IkeSaRekeyed, RekeyRetry, SaEvent, SaExpired
 from ..lifetime import Lifetime, Limit, retry_delay
 from ..sa import ChildInput, ChildSa, ChildState
 
@@ -63,8 +64,9 @@ class Lifecycle:
         """IPsec SAs whose rekey waits for a phase 1 to complete."""
 
     # --- IPsec SAs -------------------------------------------------------------------------
-    def emit_child(self, child: ChildSa, event: str, **fields: Any) -> None:
-        self.e.ep.emit(event, ike_version=1, **self.e.child_label.get(child.uid, {}), **fields)
+    def emit_child(self, child: ChildSa, event: SaEvent) -> None:
+        """Report ``event`` as an event of the ISAKMP SA that created ``child`` (which may be gone)."""
+        self.e.ep.emit(event, {"ike_version": 1, **self.e.child_label.get(child.uid, {})})
 
     def installed(self, child: ChildSa, rekey_of: ChildSa | None, now: float) -> list[ChildSa]:
         """A new IPsec SA pair is installed: it takes the outbound traffic of the SAs with the
@@ -79,10 +81,11 @@ class Lifecycle:
             old.outbound = False
             if old.uid in self.waiting:
                 self.waiting.remove(old.uid)
-            self.emit_child(child, "child_sa_rekeyed", old_spi_in=old.spi_in.hex(), old_spi_out=old.spi_out.hex(),
-                            **child_fields(child), initiator=child.initiator, proposal=str(child.proposal),
-                            pfs=child.proposal.dh[0].name if child.proposal.dh else None,
-                            bytes_out=counters["bytes_out"], bytes_in=counters["bytes_in"])
+            self.emit_child(child, ChildSaRekeyed(old_spi_in=old.spi_in.hex(), old_spi_out=old.spi_out.hex(),
+                                                  **child_fields(child), initiator=child.initiator,
+                                                  proposal=str(child.proposal),
+                                                  pfs=child.proposal.dh[0].name if child.proposal.dh else None,
+                                                  bytes_out=counters["bytes_out"], bytes_in=counters["bytes_in"]))
         if olds:
             child.replaces = olds[0].uid
         self.by_uid[child.uid] = child
@@ -115,8 +118,8 @@ class Lifecycle:
         if exp is not None:
             limit = {"time": (exp.soft_time, exp.hard_time), "bytes": (exp.soft_bytes, exp.hard_bytes),
                      "packets": (exp.soft_packets, exp.hard_packets)}[by][kind == "hard"]
-        self.emit_child(child, "sa_expired", sa_type="child", kind=kind, by=by, **child_fields(child),
-                        limit=round(limit, 6) if by == "time" and limit is not None else limit)
+        self.emit_child(child, SaExpired(sa_type="child", kind=kind, by=by, **child_fields(child),
+                                         limit=round(limit, 6) if by == "time" and limit is not None else limit))
 
     def child_soft(self, child: ChildSa, by: str, now: float) -> None:
         if not child.can(ChildInput.REKEY):
@@ -154,7 +157,7 @@ class Lifecycle:
         if child.uid in self.waiting:
             self.waiting.remove(child.uid)
         delay = retry_delay(self.e.ep.rng)
-        self.emit_child(child, "rekey_retry", sa_type="child", **child_fields(child), retry_in=round(delay, 6))
+        self.emit_child(child, RekeyRetry(sa_type="child", **child_fields(child), retry_in=round(delay, 6)))
         self.e.ep.schedule(now + delay, self.on_rekey_retry, child.uid)
 
     def on_rekey_retry(self, now: float, uid: int) -> None:
@@ -205,8 +208,8 @@ class Lifecycle:
             old = max(older, key=lambda o: (o.established_at or 0.0, o.uid)) if older else None
         if old is not None and old.established:
             old.superseded = True
-            e.emit_sa(old, "ike_sa_rekeyed", new_spi_i=sa.cky_i.hex(), new_spi_r=sa.cky_r.hex(),
-                      initiator=sa.initiator, proposal=str(sa.proposal))
+            e.emit_sa(old, IkeSaRekeyed(new_spi_i=sa.cky_i.hex(), new_spi_r=sa.cky_r.hex(), initiator=sa.initiator,
+                                        proposal=str(sa.proposal)))
             if sa.rekey_of == old.uid:  # after this step: aggressive mode message 3 goes first
                 e.ep.schedule(now, self.on_retire, old.uid)
         e.liveness.start(sa, now)
@@ -235,12 +238,12 @@ class Lifecycle:
         if sa is None or not sa.established:
             return
         if kind == "hard":
-            e.emit_sa(sa, "sa_expired", sa_type="ike", kind="hard", by="time", limit=round(limit, 6))
+            e.emit_sa(sa, SaExpired(sa_type="ike", kind="hard", by="time", limit=round(limit, 6)))
             e.delete_isakmp(sa, "expired", now)
             return
         if sa.superseded:
             return
-        e.emit_sa(sa, "sa_expired", sa_type="ike", kind="soft", by="time", limit=round(limit, 6))
+        e.emit_sa(sa, SaExpired(sa_type="ike", kind="soft", by="time", limit=round(limit, 6)))
         running = e.phase1_running()
         if running is not None:
             running.rekey_of = sa.uid  # a phase 1 under way (for an IPsec SA rekey) replaces it

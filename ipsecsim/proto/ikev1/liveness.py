@@ -46,12 +46,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..dpd import Act, DpdInput, DpdMachine, DpdState
+from ..events import DpdProbeAcked, DpdProbeSent, PeerDead
 from ..proposals import Protocol
 from . import wire
 from .message import HASH, VID_DPD, Exchange, Message, N, Notify
 
 if TYPE_CHECKING:
-    from ..endpoint import Datagram
+    from ..onwire import Datagram
     from .engine import Ikev1Engine
     from .isakmpsa import IsakmpSa
 
@@ -180,7 +181,7 @@ class Liveness:
         sa.dpd_pending = seq
         self.send(sa, Notify.R_U_THERE, seq, now)
         probes = sa.dpd.probes if sa.dpd is not None else 1
-        self.e.emit_sa(sa, "dpd_probe_sent", seq=seq, retry=probes - 1)
+        self.e.emit_sa(sa, DpdProbeSent(seq=seq, retry=probes - 1))
 
     def _first_seq(self) -> int:
         """RFC 3706 7: random, most significant bit clear (strongSwan: ``dpd_send &= 0x7FFFFFFF``)."""
@@ -193,8 +194,8 @@ class Liveness:
         m = sa.dpd
         assert m is not None
         action = m.cfg.action
-        self.e.emit_sa(sa, "peer_dead", action=action, last_inbound=round(m.last_inbound, 6),
-                       silent_for=round(now - m.last_inbound, 6), probes=m.probes)
+        self.e.emit_sa(sa, PeerDead(action=action, last_inbound=round(m.last_inbound, 6),
+                                    silent_for=round(now - m.last_inbound, 6), probes=m.probes))
         if action == "none" and not m.cfg.gave_up_deletes:
             m.resume(now)
             self._arm(sa)
@@ -263,4 +264,4 @@ class Liveness:
         e.received(msg, dgram)
         sa.dpd_pending = None
         self.heard(now, acked=sa)
-        e.emit_sa(sa, "dpd_probe_acked", seq=seq)
+        e.emit_sa(sa, DpdProbeAcked(seq=seq))

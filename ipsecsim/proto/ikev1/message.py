@@ -353,7 +353,7 @@ class Message:
     def labels(self) -> list[str]:
         return [payload_label(p) for p in self.payloads]
 
-    def fields(self) -> dict[str, object]:
+    def fields(self) -> dict[str, Any]:
         """The message as event fields (docs/events.md)."""
         return {"ike_version": 1, "exchange": self.exchange.name, "response": self.response,
                 "msg_id": self.msg_id, "payloads": self.labels(), "spi_i": self.cky_i.hex(),

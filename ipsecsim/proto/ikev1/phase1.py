@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import dh
+from ..events import LifetimeNegotiated, NatDetected, RetransmitGaveUp
 from ..proposals import Protocol, choose, is_subset
 from . import doi, lifetime, wire
 from .keys import IvState, Phase1Keys, digest
@@ -57,7 +58,7 @@ from .message import (
 )
 
 if TYPE_CHECKING:
-    from ..endpoint import Datagram
+    from ..onwire import Datagram
     from .engine import Ikev1Engine
     from .isakmpsa import IsakmpSa
 
@@ -141,8 +142,8 @@ class Phase1:
     def gave_up(self, sa: IsakmpSa, now: float, transmissions: int) -> None:
         e = self.e
         n = sa.next_msg - 1
-        e.emit_sa(sa, "retransmit_gave_up", exchange=EXCHANGE[sa.mode].name, msg_id=0, transmissions=transmissions,
-                  task=f"{sa.mode}_mode")
+        e.emit_sa(sa, RetransmitGaveUp(exchange=EXCHANGE[sa.mode].name, msg_id=0, transmissions=transmissions,
+                                       task=f"{sa.mode}_mode"))
         if sa.failed is None:
             why = f"no answer to {EXCHANGE[sa.mode].name} message {n} after {transmissions} transmissions"
             if sa.undecryptable:
@@ -197,10 +198,12 @@ class Phase1:
             self.fail(sa, Notify.NO_PROPOSAL_CHOSEN, f"ISAKMP SA lifetime: {dec.reason}", now)
             return None
         if dec.reason:
-            self.e.emit_sa(sa, "lifetime_negotiated", phase="ike", policy=s.ike.lifetime_policy,
-                           proposed_time=proposed.seconds, configured_time=own.seconds, life_time=dec.life.seconds,
-                           proposed_kilobytes=proposed.kilobytes, configured_kilobytes=own.kilobytes,
-                           life_kilobytes=dec.life.kilobytes, responder_lifetime=False, reason=dec.reason)
+            self.e.emit_sa(sa, LifetimeNegotiated(phase="ike", policy=s.ike.lifetime_policy,
+                                                  proposed_time=proposed.seconds, configured_time=own.seconds,
+                                                  life_time=dec.life.seconds, proposed_kilobytes=proposed.kilobytes,
+                                                  configured_kilobytes=own.kilobytes,
+                                                  life_kilobytes=dec.life.kilobytes, responder_lifetime=False,
+                                                  reason=dec.reason))
         sa.proposal, sa.life = chosen, dec.life
         sa.peer_vids = tuple(v.data for v in msg.all(V))  # type: ignore[union-attr]
         return t
@@ -239,7 +242,7 @@ class Phase1:
         sa.nat_local = natds[0].data != natd_hash(sa, dgram.dst, dgram.dport)  # type: ignore[union-attr]
         sa.nat_remote = all(n.data != natd_hash(sa, dgram.src, dgram.sport) for n in natds[1:])  # type: ignore
         if sa.nat_local or sa.nat_remote:
-            self.e.emit_sa(sa, "nat_detected", local=sa.nat_local, remote=sa.nat_remote)
+            self.e.emit_sa(sa, NatDetected(local=sa.nat_local, remote=sa.nat_remote))
 
     def _derive(self, sa: IsakmpSa, peer_public: bytes, now: float) -> bool:
         """g^xy, then SKEYID... and the phase 1 IV (RFC 2409 section 5, Appendix B)."""

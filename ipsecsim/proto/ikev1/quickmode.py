@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from .. import dh
 from ..dh import DhKey
+from ..events import LifetimeNegotiated, MessageIgnored, RetransmitGaveUp
 from ..proposals import Proposal, Protocol, choose, is_subset
 from ..sa import ChildSa, ChildState
 from ..ts import TrafficSelector, narrow
@@ -35,7 +36,7 @@ from .lifetime import Lifetime
 from .message import HASH, ID, KE, SA, Exchange, Message, N, Nonce, Notify, Payload, SaProposal, Transform
 
 if TYPE_CHECKING:
-    from ..endpoint import Datagram
+    from ..onwire import Datagram
     from .engine import Ikev1Engine
     from .isakmpsa import IsakmpSa
 
@@ -192,8 +193,8 @@ class QuickModes:
         the IPsec SAs installed earlier stay."""
         e = self.e
         qm = sa.quick.get(mid)
-        e.emit_sa(sa, "retransmit_gave_up", exchange="QUICK_MODE", msg_id=mid, transmissions=transmissions,
-                  task="quick_mode")
+        e.emit_sa(sa, RetransmitGaveUp(exchange="QUICK_MODE", msg_id=mid, transmissions=transmissions,
+                                       task="quick_mode"))
         if qm is not None:
             e.child_failed(sa, None, f"no answer to QUICK_MODE message {qm.next_msg - 1} after {transmissions} "
                            f"transmissions", rekey=qm.rekey_of is not None)
@@ -338,11 +339,11 @@ class QuickModes:
                 return False
             payloads_tail.append(KE(qm.dh.public))
         if dec.reason:
-            e.emit_sa(sa, "lifetime_negotiated", phase="child", policy=s.ike.lifetime_policy,
-                      proposed_time=proposed.seconds, configured_time=own.seconds, life_time=dec.life.seconds,
-                      proposed_kilobytes=proposed.kilobytes, configured_kilobytes=own.kilobytes,
-                      life_kilobytes=dec.life.kilobytes, responder_lifetime=dec.claimed is not None,
-                      reason=dec.reason)
+            e.emit_sa(sa, LifetimeNegotiated(phase="child", policy=s.ike.lifetime_policy,
+                                             proposed_time=proposed.seconds, configured_time=own.seconds,
+                                             life_time=dec.life.seconds, proposed_kilobytes=proposed.kilobytes,
+                                             configured_kilobytes=own.kilobytes, life_kilobytes=dec.life.kilobytes,
+                                             responder_lifetime=dec.claimed is not None, reason=dec.reason))
         qm.proposal, qm.life, qm.tsi, qm.tsr = chosen, dec.life, answer[0], answer[1]
         qm.nonce_i, qm.nonce_r, qm.spi_r = nonce.data, e.ep.rng.randbytes(s.ike.nonce_bytes), e.ep.random_spi(4)
         payloads: list[Payload] = [SA((SaProposal(sp.num, Protocol.ESP, qm.spi_r, (t,)),)), Nonce(qm.nonce_r),
@@ -412,8 +413,9 @@ class QuickModes:
         if rl is None:
             return life
         if not self.e.settings.ike.accept_responder_lifetime:
-            self.e.ep.emit("message_ignored", reason="RESPONDER-LIFETIME notify ignored: this implementation keeps "
-                           "its proposed lifetime (ike.accept_responder_lifetime: false)", ike_version=1)
+            self.e.ep.emit(MessageIgnored(reason="RESPONDER-LIFETIME notify ignored: this implementation keeps its "
+                                          "proposed lifetime (ike.accept_responder_lifetime: false)",
+                                          message={"ike_version": 1}))
             return life
         claimed = doi.parse_life(Transform(0, 0, wire.parse_attrs(rl.data)), doi.P2_LIFE_TYPE,
                                   doi.P2_LIFE_DURATION)
@@ -424,11 +426,13 @@ class QuickModes:
             kb = claimed.kilobytes
         new = Lifetime(secs, kb)
         if new != life:
-            self.e.emit_sa(sa, "lifetime_negotiated", phase="child", policy=None, proposed_time=life.seconds,
-                           configured_time=life.seconds, life_time=new.seconds, proposed_kilobytes=life.kilobytes,
-                           configured_kilobytes=life.kilobytes, life_kilobytes=new.kilobytes,
-                           responder_lifetime=True, reason=f"responder announced RESPONDER-LIFETIME {claimed}: "
-                           f"using {new} instead of the proposed {life}")
+            self.e.emit_sa(sa, LifetimeNegotiated(phase="child", policy=None, proposed_time=life.seconds,
+                                                  configured_time=life.seconds, life_time=new.seconds,
+                                                  proposed_kilobytes=life.kilobytes,
+                                                  configured_kilobytes=life.kilobytes, life_kilobytes=new.kilobytes,
+                                                  responder_lifetime=True,
+                                                  reason=f"responder announced RESPONDER-LIFETIME {claimed}: "
+                                                         f"using {new} instead of the proposed {life}"))
         return new
 
     # --- responder: message 3 ---------------------------------------------------------------

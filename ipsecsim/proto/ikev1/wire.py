@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, replace
+from typing import Any
 
 from .. import cipher
 from ..algorithms import Algorithm
@@ -64,7 +65,7 @@ class Header:
     def encrypted(self) -> bool:
         return bool(self.flags & FLAG_E)
 
-    def fields(self) -> dict[str, object]:
+    def fields(self) -> dict[str, Any]:
         try:
             name: object = Exchange(self.exchange).name
         except ValueError:

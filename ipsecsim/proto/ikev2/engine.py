@@ -10,6 +10,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import dh, kdf, natt
+from ..events import (
+    ChildSaEstablished,
+    IkeSaDeleted,
+    IkeSaEstablished,
+    MessageEvent,
+    MessageIgnored,
+    MessageReceived,
+    MessageSent,
+    NatDetected,
+    NegotiationFailed,
+    NegotiationRetry,
+    SaEvent,
+)
 from ..keylog import child_records
 from ..proposals import Proposal, Protocol, choose
 from ..sa import ChildSa
@@ -25,7 +38,8 @@ from .tasks import IkeAuthTask, IkeInitTask, InformationalTask
 from .wire import real_message, sealed
 
 if TYPE_CHECKING:
-    from ..endpoint import Datagram, Endpoint
+    from ..endpoint import Endpoint
+    from ..onwire import Datagram
 
 ID_KINDS = {v: k for k, v in Identity.ID_TYPES.items()}
 
@@ -67,7 +81,7 @@ class Ikev2Engine(LifecycleMixin):
     def receive(self, dgram: Datagram, now: float) -> None:
         msg = dgram.message
         if not isinstance(msg, Message):
-            self.ep.emit("message_ignored", reason="not an IKEv2 message", src=dgram.src)
+            self.ep.emit(MessageIgnored(reason="not an IKEv2 message", message={"src": dgram.src}))
             return
         self._rx = dgram
         if msg.exchange is Exchange.IKE_SA_INIT and not msg.response:
@@ -75,18 +89,20 @@ class Ikev2Engine(LifecycleMixin):
             return
         sa = self.by_spi.get(msg.spi_r if msg.initiator else msg.spi_i)
         if sa is None or not sa.alive:
-            self.ep.emit("message_ignored", reason="unknown IKE SA", exchange=msg.exchange.name,
-                         response=msg.response, msg_id=msg.msg_id, spi_i=msg.spi_i.hex(), spi_r=msg.spi_r.hex())
+            self.ep.emit(MessageIgnored(reason="unknown IKE SA", message={
+                "exchange": msg.exchange.name, "response": msg.response, "msg_id": msg.msg_id,
+                "spi_i": msg.spi_i.hex(), "spi_r": msg.spi_r.hex()}))
             return
-        self._emit_message("message_received", sa, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
+        self._emit_message(MessageReceived, sa, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
         if msg.response and msg.unsupported_critical() is not None:
             # RFC 7296 2.5: the message is rejected; a request would be answered (responder.py)
-            self.emit_sa(sa, "message_ignored", reason=f"critical payload of unknown type "
-                         f"{msg.unsupported_critical()} in a response", exchange=msg.exchange.name,
-                         response=True, msg_id=msg.msg_id)
+            self.ep.emit(MessageIgnored(
+                reason=f"critical payload of unknown type {msg.unsupported_critical()} in a response",
+                message={"ike_version": 2, **sa.label(), "exchange": msg.exchange.name, "response": True,
+                         "msg_id": msg.msg_id}))
             return
         if msg.encrypted:  # integrity-protected: follow the peer to 4500 / its new NAT port (RFC 7296 2.23)
-            natt.on_authenticated(sa, dgram, lambda event, **f: self.emit_sa(sa, event, **f))
+            natt.on_authenticated(sa, dgram, lambda event: self.emit_sa(sa, event))
             self.keepalives.start(now)
         self.liveness.inbound(sa, msg, now)
         if msg.response:
@@ -97,18 +113,18 @@ class Ikev2Engine(LifecycleMixin):
     def on_init_request(self, dgram: Datagram, msg: Message, now: float) -> None:
         known = self.half_open.get((msg.spi_i, dgram.src))
         if known is not None and known.alive:
-            self._emit_message("message_received", known, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
+            self._emit_message(MessageReceived, known, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
             known.tm.on_request(msg, now, self.responder.respond)
             return
         s = self.settings
         if dgram.src != s.remote_address:
             # No connection is configured for this peer address (e.g. the peer's traffic now
             # leaves through another uplink): a gateway drops the request.
-            self.ep.emit("message_ignored", reason=f"no connection configured for {dgram.src} "
-                         f"(remote address is {s.remote_address})", **self._msg_fields(msg, dgram.retransmit),
-                         src=dgram.src, dst=dgram.dst)
+            self.ep.emit(MessageIgnored(
+                reason=f"no connection configured for {dgram.src} (remote address is {s.remote_address})",
+                message={**self._msg_fields(msg, dgram.retransmit), "src": dgram.src, "dst": dgram.dst}))
             return
-        self.ep.emit("message_received", **self._msg_fields(msg, dgram.retransmit), src=dgram.src, dst=dgram.dst)
+        self.ep.emit(MessageReceived(**self._msg_fields(msg, dgram.retransmit), src=dgram.src, dst=dgram.dst))
         critical = msg.unsupported_critical()
         if critical is not None:  # RFC 7296 2.5: the payload type as the notification data
             self._refuse(dgram, msg, N(Notify.UNSUPPORTED_CRITICAL_PAYLOAD, bytes([critical])),
@@ -157,12 +173,12 @@ class Ikev2Engine(LifecycleMixin):
 
     def _refuse(self, dgram: Datagram, msg: Message, answer: N, reason: str | None) -> None:
         """Answer an IKE_SA_INIT request with a notify, keeping no state (RFC 7296 2.6)."""
-        from ..endpoint import Datagram
+        from ..onwire import Datagram
         resp = sealed(Message(Exchange.IKE_SA_INIT, msg.spi_i, bytes(8), msg.msg_id, True, False, (answer,)))
         if reason is not None:
-            self.ep.emit("negotiation_failed", ike_version=2, spi_i=msg.spi_i.hex(), spi_r=bytes(8).hex(),
-                         phase="ike", notify=answer.name, reason=reason)
-        self.ep.emit("message_sent", **self._msg_fields(resp, 0), src=dgram.dst, dst=dgram.src)
+            self.ep.emit(NegotiationFailed(ike_version=2, spi_i=msg.spi_i.hex(), spi_r=bytes(8).hex(), phase="ike",
+                                           notify=answer.name, reason=reason))
+        self.ep.emit(MessageSent(**self._msg_fields(resp, 0), src=dgram.dst, dst=dgram.src))
         self.ep.send(Datagram(dgram.dst, dgram.dport, dgram.src, dgram.sport, resp, 0))
 
     # --- timers ----------------------------------------------------------------------------
@@ -174,9 +190,9 @@ class Ikev2Engine(LifecycleMixin):
     def on_half_open_timer(self, now: float, uid: int) -> None:
         sa = self.sas.get(uid)
         if sa is not None and sa.alive and sa.established_at is None:
-            self.emit_sa(sa, "negotiation_failed", phase="ike", notify=None,
-                         reason="half-open IKE SA expired: no IKE_AUTH within "
-                                f"{self.settings.ike.half_open_timeout:g} s")
+            self.emit_sa(sa, NegotiationFailed(phase="ike", notify=None,
+                                               reason="half-open IKE SA expired: no IKE_AUTH within "
+                                                      f"{self.settings.ike.half_open_timeout:g} s"))
             self.destroy(sa, "half_open_timeout", now)
 
     # --- services for tasks and the responder ----------------------------------------------
@@ -191,17 +207,18 @@ class Ikev2Engine(LifecycleMixin):
     def _msg_fields(self, msg: Message, retransmit: int) -> dict[str, Any]:
         return {**msg.fields(), "retransmit": retransmit}
 
-    def _emit_message(self, event: str, sa: IkeSa, msg: Message, retransmit: int, **extra: Any) -> None:
-        self.ep.emit(event, **self._msg_fields(msg, retransmit), **extra)
+    def _emit_message(self, event: type[MessageEvent], sa: IkeSa, msg: Message, retransmit: int, **extra: Any) -> None:
+        self.ep.emit(event(**self._msg_fields(msg, retransmit), **extra))
 
     def send_message(self, sa: IkeSa, msg: Message, retransmit: int) -> None:
-        from ..endpoint import Datagram
-        self._emit_message("message_sent", sa, msg, retransmit, src=sa.local[0], dst=sa.remote[0])
+        from ..onwire import Datagram
+        self._emit_message(MessageSent, sa, msg, retransmit, src=sa.local[0], dst=sa.remote[0])
         keys = sa.wire_keys() if msg.encrypted and sa.keys is not None else None
         self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit, keys))
 
-    def emit_sa(self, sa: IkeSa, event: str, **fields: Any) -> None:
-        self.ep.emit(event, ike_version=2, **sa.label(), **fields)
+    def emit_sa(self, sa: IkeSa, event: SaEvent) -> None:
+        """Report ``event`` as an event of the IKE SA ``sa``."""
+        self.ep.emit(event, {"ike_version": 2, **sa.label()})
 
     def natd_payloads(self, sa: IkeSa) -> list[N]:
         """NAT_DETECTION_SOURCE_IP and _DESTINATION_IP (RFC 7296 2.23), unless NAT traversal is
@@ -226,9 +243,9 @@ class Ikev2Engine(LifecycleMixin):
         if self.settings.encap and not (sa.nat_local or sa.nat_remote):
             sa.nat_remote = True  # ike_natd.c: COND_NAT_FAKE, which floats like a NAT (COND_NAT_ANY)
         if sa.nat_local or sa.nat_remote:
-            self.emit_sa(sa, "nat_detected", local=sa.nat_local, remote=sa.nat_remote)
+            self.emit_sa(sa, NatDetected(local=sa.nat_local, remote=sa.nat_remote))
             if sa.initiator:  # RFC 7296 2.23: IKE_AUTH and everything after from and to UDP 4500
-                natt.float_ports(sa, lambda event, **f: self.emit_sa(sa, event, **f))
+                natt.float_ports(sa, lambda event: self.emit_sa(sa, event))
                 self.keepalives.start(self.ep.now)
 
     def verify_peer(self, sa: IkeSa, idp: ID, auth: AUTH, of_initiator: bool) -> str | None:
@@ -251,8 +268,8 @@ class Ikev2Engine(LifecycleMixin):
         self.half_open.pop((sa.spi_i, sa.remote[0]), None)
         self.attempts = 0
         assert sa.proposal is not None
-        self.emit_sa(sa, "ike_sa_established", initiator=sa.initiator, proposal=str(sa.proposal),
-                     local_id=str(self.settings.local_identity), remote_id=str(sa.peer_id))
+        self.emit_sa(sa, IkeSaEstablished(initiator=sa.initiator, proposal=str(sa.proposal),
+                                          local_id=str(self.settings.local_identity), remote_id=str(sa.peer_id)))
         self.trap_armed = False
         self.became_established(sa, now)
 
@@ -288,7 +305,7 @@ class Ikev2Engine(LifecycleMixin):
         self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now, encap,
                                         self.ep.settings.child.sha256_96))
         if emit_established:
-            self.emit_sa(sa, "child_sa_established", **child.describe())
+            self.emit_sa(sa, ChildSaEstablished(**child.describe()))
         self.start_child_lifetime(child, now)
         return child
 
@@ -300,13 +317,13 @@ class Ikev2Engine(LifecycleMixin):
 
     def child_failed(self, sa: IkeSa, notify: str, reason: str) -> None:
         sa.child_failed = notify
-        self.emit_sa(sa, "negotiation_failed", phase="child", notify=notify, reason=reason)
+        self.emit_sa(sa, NegotiationFailed(phase="child", notify=notify, reason=reason))
 
     def fail(self, sa: IkeSa, phase: str, notify: str, reason: str, defer: bool = False,
              notify_peer: bool = False) -> None:
         """The IKE SA cannot be set up. ``defer``: destroy after our response is sent;
         ``notify_peer``: tell the peer in an INFORMATIONAL first (RFC 7296 2.21.2)."""
-        self.emit_sa(sa, "negotiation_failed", phase=phase, notify=notify, reason=reason)
+        self.emit_sa(sa, NegotiationFailed(phase=phase, notify=notify, reason=reason))
         if defer:
             self.mark_deleting(sa, notify.lower())
         elif notify_peer and sa.keys is not None:
@@ -334,8 +351,7 @@ class Ikev2Engine(LifecycleMixin):
         self.attempts += 1
         tries = self.settings.keyingtries
         if tries == 0 or self.attempts < tries:
-            self.ep.emit("negotiation_retry", attempt=self.attempts + 1,
-                         keyingtries="forever" if tries == 0 else tries)
+            self.ep.emit(NegotiationRetry(attempt=self.attempts + 1, keyingtries="forever" if tries == 0 else tries))
             self.initiate(now)
 
     # --- the data plane reports traffic (proto.traffic): DPD's inputs ----------------------
@@ -403,7 +419,7 @@ class Ikev2Engine(LifecycleMixin):
         for c in list(sa.children):
             self.remove_child(sa, c, reason, now)
         if sa.established_at is not None:
-            self.emit_sa(sa, "ike_sa_deleted", reason=reason)
+            self.emit_sa(sa, IkeSaDeleted(reason=reason))
         sa.move(IkeInput.DESTROY)
         sa.tm.abort()
         self.by_spi.pop(sa.my_spi, None)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+from ..events import ChildSaDeleted, ChildSaRekeyed, IkeSaRekeyed, RekeyRetry, SaEvent, SaExpired
 from ..lifetime import retry_delay
 from ..proposals import Protocol
 from ..sa import ChildInput, ChildSa, ChildState
@@ -44,7 +45,7 @@ class LifecycleMixin:
     creating: bool
 
     if TYPE_CHECKING:  # provided by Ikev2Engine
-        def emit_sa(self, sa: IkeSa, event: str, **fields: Any) -> None: ...
+        def emit_sa(self, sa: IkeSa, event: SaEvent) -> None: ...
         def initiate(self, now: float) -> IkeSa: ...
         def destroy(self, sa: IkeSa, reason: str, now: float) -> None: ...
         def delete_ike(self, sa: IkeSa, reason: str, now: float) -> None: ...
@@ -118,8 +119,8 @@ class LifecycleMixin:
 
     def _expired(self, sa: IkeSa, child: ChildSa, kind: str, by: str) -> None:
         limit = self._limit(child, kind, by)
-        self.emit_sa(sa, "sa_expired", sa_type="child", kind=kind, by=by, **child_fields(child),
-                     limit=round(limit, 6) if by == "time" and limit is not None else limit)
+        self.emit_sa(sa, SaExpired(sa_type="child", kind=kind, by=by, **child_fields(child),
+                                   limit=round(limit, 6) if by == "time" and limit is not None else limit))
 
     def child_soft(self, child: ChildSa, by: str, now: float) -> None:
         sa = self.sas.get(child.ike_uid)
@@ -140,8 +141,8 @@ class LifecycleMixin:
 
     def schedule_child_rekey_retry(self, child: ChildSa, now: float) -> None:
         delay = retry_delay(self.ep.rng)
-        self.emit_sa(self.sas[child.ike_uid], "rekey_retry", sa_type="child", **child_fields(child),
-                     retry_in=round(delay, 6))
+        self.emit_sa(self.sas[child.ike_uid], RekeyRetry(sa_type="child", **child_fields(child),
+                                                         retry_in=round(delay, 6)))
         self.ep.schedule(now + delay, self.on_child_rekey_retry, child.uid)
 
     def on_child_rekey_retry(self, now: float, uid: int) -> None:
@@ -166,7 +167,7 @@ class LifecycleMixin:
             return
         child.move(ChildInput.DELETE)
         child.removed, child.outbound = reason, False
-        self.emit_sa(sa, "child_sa_deleted", **child_fields(child), reason=reason)
+        self.emit_sa(sa, ChildSaDeleted(**child_fields(child), reason=reason))
         if child in sa.children:
             sa.children.remove(child)
         self.children.pop(child.uid, None)
@@ -190,10 +191,10 @@ class LifecycleMixin:
         old.outbound = False
         if old.can(ChildInput.REPLACED):
             old.move(ChildInput.REPLACED)
-        self.emit_sa(sa, "child_sa_rekeyed", old_spi_in=old.spi_in.hex(), old_spi_out=old.spi_out.hex(),
-                     **child_fields(new), initiator=initiator, proposal=str(new.proposal),
-                     pfs=new.proposal.dh[0].name if new.proposal.dh else None,
-                     bytes_out=counters["bytes_out"], bytes_in=counters["bytes_in"])
+        self.emit_sa(sa, ChildSaRekeyed(old_spi_in=old.spi_in.hex(), old_spi_out=old.spi_out.hex(),
+                                        **child_fields(new), initiator=initiator, proposal=str(new.proposal),
+                                        pfs=new.proposal.dh[0].name if new.proposal.dh else None,
+                                        bytes_out=counters["bytes_out"], bytes_in=counters["bytes_in"]))
         if not initiator or old.state is ChildState.DELETED:
             if not was_out:
                 return
@@ -251,10 +252,10 @@ class LifecycleMixin:
         if kind == "soft":
             if sa.state is not IkeState.ESTABLISHED:
                 return
-            self.emit_sa(sa, "sa_expired", sa_type="ike", kind="soft", by="time", limit=round(limit, 6))
+            self.emit_sa(sa, SaExpired(sa_type="ike", kind="soft", by="time", limit=round(limit, 6)))
             sa.tm.queue_task(IkeRekeyTask(self._engine()), now)
             return
-        self.emit_sa(sa, "sa_expired", sa_type="ike", kind="hard", by="time", limit=round(limit, 6))
+        self.emit_sa(sa, SaExpired(sa_type="ike", kind="hard", by="time", limit=round(limit, 6)))
         # the SA is over: an exchange still in flight on it is abandoned and the Delete goes at once
         # (it is retransmitted on the schedule; the SA is gone when answered or given up)
         sa.tm.preempt()
@@ -262,7 +263,7 @@ class LifecycleMixin:
 
     def schedule_ike_rekey_retry(self, sa: IkeSa, now: float) -> None:
         delay = retry_delay(self.ep.rng)
-        self.emit_sa(sa, "rekey_retry", sa_type="ike", retry_in=round(delay, 6))
+        self.emit_sa(sa, RekeyRetry(sa_type="ike", retry_in=round(delay, 6)))
         self.ep.schedule(now + delay, self.on_ike_rekey_retry, sa.uid)
 
     def on_ike_rekey_retry(self, now: float, uid: int) -> None:
@@ -280,8 +281,8 @@ class LifecycleMixin:
         derive_rekeyed(old, new, g_ir)
         self.sas[new.uid] = new
         self.by_spi[new.my_spi] = new
-        self.emit_sa(old, "ike_sa_rekeyed", new_spi_i=spi_i.hex(), new_spi_r=spi_r.hex(), initiator=initiator,
-                     proposal=str(proposal))
+        self.emit_sa(old, IkeSaRekeyed(new_spi_i=spi_i.hex(), new_spi_r=spi_r.hex(), initiator=initiator,
+                                       proposal=str(proposal)))
         self._engine().became_established(new, now)
         return new
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..dpd import Act, DpdInput, DpdMachine
+from ..events import DpdProbeAcked, DpdProbeSent, PeerDead
 from ..retransmit import RetransmitSchedule
 from .message import Message
 from .tasks import InformationalTask
@@ -30,7 +31,7 @@ class DpdTask(InformationalTask):
         self.schedule = schedule
 
     def transmitted(self, sa: IkeSa, n: int, msg_id: int, now: float) -> None:
-        self.engine.emit_sa(sa, "dpd_probe_sent", msg_id=msg_id, retry=n)
+        self.engine.emit_sa(sa, DpdProbeSent(msg_id=msg_id, retry=n))
 
 
 class Liveness:
@@ -118,7 +119,7 @@ class Liveness:
             self._act(sa, acts, now)
         else:
             # the answer is proof of life and ends the round (``inbound`` left it to us)
-            self.engine.emit_sa(sa, "dpd_probe_acked", msg_id=response.msg_id)
+            self.engine.emit_sa(sa, DpdProbeAcked(msg_id=response.msg_id))
             self._act(sa, sa.dpd.handle(DpdInput.ACK, now), now)
             self._arm(sa)
 
@@ -137,9 +138,9 @@ class Liveness:
         assert sa.dpd is not None
         m = sa.dpd
         action = m.cfg.action
-        self.engine.emit_sa(sa, "peer_dead", action=action, last_inbound=round(m.last_inbound, 6),
-                            silent_for=round(now - m.last_inbound, 6), probes=m.probes,
-                            cause=sa.dpd_cause or "probes_unanswered")
+        self.engine.emit_sa(sa, PeerDead(action=action, last_inbound=round(m.last_inbound, 6),
+                                         silent_for=round(now - m.last_inbound, 6), probes=m.probes,
+                                         cause=sa.dpd_cause or "probes_unanswered"))
         if action == "none" and not m.cfg.gave_up_deletes:
             m.resume(now)
             self._arm(sa)

@@ -8,6 +8,7 @@ strongSwan logs it: ``IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP)
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,10 @@ from ..onwire import IvSource, WireError
 from ..proposals import Proposal, Protocol
 from ..ts import TrafficSelector
 from . import notify_names
+
+CODEC: Callable[[Message, Any, IvSource | None], bytes] | None = None
+"""How ``Message.wire_bytes`` encodes: ``wire.wire_bytes``, installed when the codec module
+loads (the package imports it first). The codec depends on the messages, not the reverse."""
 
 
 class Exchange(enum.IntEnum):
@@ -310,7 +315,7 @@ class Message:
     def labels(self) -> list[str]:
         return [payload_label(p) for p in self.payloads]
 
-    def fields(self) -> dict[str, object]:
+    def fields(self) -> dict[str, Any]:
         """The message as event fields (docs/events.md)."""
         return {"ike_version": 2, "exchange": self.exchange.name, "response": self.response,
                 "msg_id": self.msg_id, "payloads": self.labels(), "spi_i": self.spi_i.hex(),
@@ -325,12 +330,8 @@ class Message:
         in octets already (sent or received), else the encoding; an encrypted message is
         sealed in its SK payload with ``keys`` (the IKE SA's ``wire.IkeKeys``) and an IV from
         ``iv``."""
-        from .wire import IkeKeys, encode
         if self.raw:
             return self.raw
-        if not self.encrypted:
-            return encode(self)
-        if not isinstance(keys, IkeKeys) or iv is None:
-            raise WireError(f"encrypted {self.notation()} carries no IKE SA keys")
-        sk = keys.sender(self.initiator)
-        return encode(self, sk, iv(sk.encr.iv_bytes))
+        if CODEC is None:
+            raise WireError("the IKEv2 codec (proto.ikev2.wire) is not loaded")
+        return CODEC(self, keys, iv)

@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import dh, kdf
+from ..events import KeGroupRetry, NegotiationFailed, RekeyCollision
 from ..proposals import Protocol, choose, is_subset
 from ..sa import ChildInput, ChildSa, ChildState
 from ..ts import accept_response, select
@@ -112,7 +113,7 @@ class ChildCreateTask:
         if inval is not None:
             wanted = int.from_bytes(inval.data[:2], "big")
             if wanted in _groups(e.settings.child.proposals) and wanted != self.group:
-                e.emit_sa(sa, "ke_group_retry", rejected=self.group, requested=wanted, exchange="CREATE_CHILD_SA")
+                e.emit_sa(sa, KeGroupRetry(rejected=self.group, requested=wanted, exchange="CREATE_CHILD_SA"))
                 self.group = wanted
                 sa.tm.queue.appendleft(self)  # a new exchange: the next message id (the response completed this one)
                 return Outcome.DONE
@@ -162,20 +163,20 @@ class ChildCreateTask:
         if self.collision is not None and self.collision.state is not ChildState.DELETED:
             if _lowest_is_in((self.nonce, nonce.data), self.collision.nonces):
                 # We lost: our new SA goes, the peer deletes the old one and its SA survives.
-                e.emit_sa(sa, "rekey_collision", sa_type="child", outcome="lost", deleting=child_fields(new),
-                          keeping=child_fields(self.collision))
+                e.emit_sa(sa, RekeyCollision(sa_type="child", outcome="lost", deleting=child_fields(new),
+                                             keeping=child_fields(self.collision)))
                 if old.can(ChildInput.REPLACED):
                     old.move(ChildInput.REPLACED)
                 e.delete_child(sa, new, "rekey_collision", now)
                 return Outcome.DONE
-            e.emit_sa(sa, "rekey_collision", sa_type="child", outcome="won", deleting=child_fields(self.collision),
-                      keeping=child_fields(new))
+            e.emit_sa(sa, RekeyCollision(sa_type="child", outcome="won", deleting=child_fields(self.collision),
+                                         keeping=child_fields(new)))
         e.switch_to(sa, old, new, initiator=True, now=now)
         return Outcome.DONE
 
     def _failed(self, sa: IkeSa, notify: str, reason: str, now: float) -> None:
         e, old = self.engine, self.rekey_of
-        e.emit_sa(sa, "negotiation_failed", phase=self.phase, notify=notify, reason=reason)
+        e.emit_sa(sa, NegotiationFailed(phase=self.phase, notify=notify, reason=reason))
         if old is None:
             e.creating = False
             return
@@ -224,9 +225,10 @@ def respond_child(e: Ikev2Engine, sa: IkeSa, msg: Message, sa_p: SA, now: float)
     offered = tuple(p.proposal for p in sa_p.proposals)
     choice = choose(offered, s.child.proposals)
     if choice is None:
-        e.emit_sa(sa, "negotiation_failed", phase=phase, notify="NO_PROPOSAL_CHOSEN",
-                  reason=f"no configured ESP proposal ({', '.join(map(str, s.child.proposals))}) matches the "
-                         f"offered ({', '.join(map(str, offered))}); a DH group on one side only is a PFS mismatch")
+        e.emit_sa(sa, NegotiationFailed(
+            phase=phase, notify="NO_PROPOSAL_CHOSEN",
+            reason=f"no configured ESP proposal ({', '.join(map(str, s.child.proposals))}) matches the "
+                   f"offered ({', '.join(map(str, offered))}); a DH group on one side only is a PFS mismatch"))
         return [N(Notify.NO_PROPOSAL_CHOSEN)]
     num, chosen = choice
     ke, ni = msg.first(KE), msg.first(Nonce)
@@ -246,8 +248,9 @@ def respond_child(e: Ikev2Engine, sa: IkeSa, msg: Message, sa_p: SA, now: float)
     tsi, tsr = ts[0].selectors, ts[1].selectors
     answer = select(s.child.ts_policy, tsi, tsr, s.child.remote_ts, s.child.local_ts)
     if answer is None:
-        e.emit_sa(sa, "negotiation_failed", phase=phase, notify="TS_UNACCEPTABLE",
-                  reason=f"proposed TSi {', '.join(map(str, tsi))} / TSr {', '.join(map(str, tsr))} do not match")
+        e.emit_sa(sa, NegotiationFailed(
+            phase=phase, notify="TS_UNACCEPTABLE",
+            reason=f"proposed TSi {', '.join(map(str, tsi))} / TSr {', '.join(map(str, tsr))} do not match"))
         return [N(Notify.TS_UNACCEPTABLE)]
     nr = e.make_nonce("child_nr")
     spi_in = e.ep.random_spi(4)
@@ -315,7 +318,7 @@ class IkeRekeyTask:
         if inval is not None:
             wanted = int.from_bytes(inval.data[:2], "big")
             if wanted in _groups(e.settings.ike.proposals) and wanted != self.group:
-                e.emit_sa(sa, "ke_group_retry", rejected=self.group, requested=wanted, exchange="CREATE_CHILD_SA")
+                e.emit_sa(sa, KeGroupRetry(rejected=self.group, requested=wanted, exchange="CREATE_CHILD_SA"))
                 self.group = wanted
                 sa.tm.queue.appendleft(self)  # a new exchange: the next message id (the response completed this one)
                 return Outcome.DONE
@@ -338,12 +341,12 @@ class IkeRekeyTask:
         new = e.rekeyed_ike_sa(sa, True, self.spi, chosen.spi, chosen.proposal, self.nonce, nonce.data, g_ir, now)
         if self.collision is not None and self.collision.alive:
             if _lowest_is_in((self.nonce, nonce.data), (self.collision.nonce_i, self.collision.nonce_r)):
-                e.emit_sa(sa, "rekey_collision", sa_type="ike", outcome="lost", deleting=new.label(),
-                          keeping=self.collision.label())
+                e.emit_sa(sa, RekeyCollision(sa_type="ike", outcome="lost", deleting=new.label(),
+                                             keeping=self.collision.label()))
                 e.delete_ike(new, "rekey_collision", now)
                 return Outcome.DONE
-            e.emit_sa(sa, "rekey_collision", sa_type="ike", outcome="won", deleting=self.collision.label(),
-                      keeping=new.label())
+            e.emit_sa(sa, RekeyCollision(sa_type="ike", outcome="won", deleting=self.collision.label(),
+                                         keeping=new.label()))
             e.adopt(self.collision, new, now)
         e.adopt(sa, new, now)
         e.retire_ike(sa, now)
@@ -351,7 +354,7 @@ class IkeRekeyTask:
 
     def _failed(self, sa: IkeSa, notify: str, reason: str, now: float) -> Outcome:
         e = self.engine
-        e.emit_sa(sa, "negotiation_failed", phase="ike_rekey", notify=notify, reason=reason)
+        e.emit_sa(sa, NegotiationFailed(phase="ike_rekey", notify=notify, reason=reason))
         if sa.can(IkeInput.REKEY_ABORTED) and self.collision is None:
             sa.move(IkeInput.REKEY_ABORTED)
             e.schedule_ike_rekey_retry(sa, now)
@@ -373,8 +376,9 @@ def respond_ike_rekey(e: Ikev2Engine, sa: IkeSa, msg: Message, sa_p: SA, now: fl
     offered = tuple(p.proposal for p in sa_p.proposals)
     choice = choose(offered, s.ike.proposals)
     if choice is None:
-        e.emit_sa(sa, "negotiation_failed", phase="ike_rekey", notify="NO_PROPOSAL_CHOSEN",
-                  reason=f"no configured IKE proposal matches the offered ({', '.join(map(str, offered))})")
+        e.emit_sa(sa, NegotiationFailed(
+            phase="ike_rekey", notify="NO_PROPOSAL_CHOSEN",
+            reason=f"no configured IKE proposal matches the offered ({', '.join(map(str, offered))})"))
         return [N(Notify.NO_PROPOSAL_CHOSEN)]
     num, chosen = choice
     ke, ni = msg.first(KE), msg.first(Nonce)

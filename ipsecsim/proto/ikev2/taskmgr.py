@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from ..events import MessageIgnored, RetransmitGaveUp
 from ..retransmit import RetransmitSchedule
 from .message import Message
 
@@ -92,8 +93,8 @@ class TaskManager:
             return
         task, self.active, self.request = self.active, None, None
         self.my_mid += 1  # RFC 7296 2.2: an id is never reused for another request on this SA
-        self.engine.emit_sa(self.sa, "retransmit_gave_up", exchange=task_exchange(task), msg_id=msg_id,
-                            transmissions=n, task=task.name if task else None)
+        self.engine.emit_sa(self.sa, RetransmitGaveUp(exchange=task_exchange(task), msg_id=msg_id, transmissions=n,
+                                                      task=task.name if task else None))
         if task is not None:
             task.gave_up(self.sa, now)
         self.initiate(now)  # exchanges queued behind it (a Delete) go now, if the SA is still there
@@ -118,8 +119,8 @@ class TaskManager:
     def on_response(self, msg: Message, now: float) -> None:
         task = self.expecting(msg)
         if task is None:
-            self.engine.ep.emit("message_ignored", reason="unexpected response", msg_id=msg.msg_id,
-                                exchange=msg.exchange.name)
+            self.engine.ep.emit(MessageIgnored(reason="unexpected response",
+                                               message={"msg_id": msg.msg_id, "exchange": msg.exchange.name}))
             return
         self.active, self.request = None, None
         self._processing = True
@@ -162,8 +163,8 @@ class TaskManager:
             self.cached_resends += 1
             self.engine.send_message(self.sa, self.cached, self.cached_resends)
         else:
-            self.engine.ep.emit("message_ignored", reason="unexpected message id", msg_id=msg.msg_id,
-                                expected=self.peer_mid, exchange=msg.exchange.name)
+            self.engine.ep.emit(MessageIgnored(reason="unexpected message id", message={
+                "msg_id": msg.msg_id, "expected": self.peer_mid, "exchange": msg.exchange.name}))
 
 
 def _abandon(task: Task | None) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import dh
+from ..events import KeGroupRetry
 from ..proposals import Protocol, is_subset
 from ..ts import accept_response
 from .message import AUTH, ID, KE, SA, TS, AuthMethod, D, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
@@ -61,7 +62,7 @@ class IkeInitTask:
             wanted = int.from_bytes(inval.data[:2], "big")
             mine = {g.ikev2_id for p in e.settings.ike.proposals for g in p.dh}
             if wanted in mine and wanted != self.group:
-                e.emit_sa(sa, "ke_group_retry", rejected=self.group, requested=wanted)
+                e.emit_sa(sa, KeGroupRetry(rejected=self.group, requested=wanted))
                 self.group = wanted
                 return Outcome.RESTART
             e.fail(sa, "ike", "INVALID_KE_PAYLOAD", f"responder wants DH group {wanted}, not configured here")

@@ -11,11 +11,14 @@ from __future__ import annotations
 import random
 import struct
 from dataclasses import dataclass, replace
+from typing import Any
 
-from .. import cipher
+from .. import cipher, onwire
 from ..algorithms import Algorithm, Kind, by_id
+from ..onwire import IvSource
 from ..proposals import Proposal, Protocol
 from ..ts import TS_IPV4_ADDR_RANGE, TrafficSelector
+from . import message as _message
 from .message import (
     AUTH,
     ID,
@@ -360,3 +363,18 @@ def real_message(msg: Message) -> bytes:
     if not msg.raw:
         raise WireError(f"{msg.notation()} has no octets as sent or received")
     return msg.raw
+
+
+def wire_bytes(msg: Message, keys: Any = None, iv: IvSource | None = None) -> bytes:
+    """``Message.wire_bytes`` (``onwire.WireMessage``) for a message not yet in octets: the
+    encoding; an encrypted message is sealed in its SK payload with ``keys`` (the IKE SA's
+    ``IkeKeys``) and an IV from ``iv``."""
+    if not msg.encrypted:
+        return encode(msg)
+    if not isinstance(keys, IkeKeys) or iv is None:
+        raise onwire.WireError(f"encrypted {msg.notation()} carries no IKE SA keys")
+    sk = keys.sender(msg.initiator)
+    return encode(msg, sk, iv(sk.encr.iv_bytes))
+
+
+_message.CODEC = wire_bytes
