@@ -41,7 +41,7 @@ def pair_row(result: Result, plan: PairPlan) -> dict[str, Any]:
     for e in result.events:
         if e.event == "child_sa_established" and e.peer not in first_child:
             first_child[e.peer] = e.t
-    both = len(first_child) == len(result.endpoints)
+    both = len(first_child) == len(result.peers)
     first = max(first_child.values()) if both else None
     true_verdicts = sum(1 for _, false, _ in verdicts(result) if not false)
     peers = summary["peers"]
