@@ -51,7 +51,7 @@ FLEET: dict[str, Any] = {
 
 def fleet(pairs: int, hours: float) -> Any:
     from ipsecsim.config.loader import load_scenario
-    from ipsecsim.sim.fleet import build_fleet
+    from ipsecsim.fleet import build_fleet
     d = copy.deepcopy(FLEET)
     d["fleet"]["pairs"] = pairs
     d["duration"] = hours * 3600.0
@@ -63,7 +63,7 @@ def rss_mb() -> float:
 
 
 def cmd_run(pairs: int, hours: float, simpy_pairs: int, crypto: str) -> None:
-    from ipsecsim.sim.fleet import pair_row
+    from ipsecsim.fleet import pair_row
     f = fleet(pairs, hours)
     out: dict[str, Any] = {}
     for engine, n in (("fast", pairs), ("simpy", simpy_pairs)):
@@ -90,7 +90,7 @@ def cmd_load(sizes: list[int]) -> None:
     import yaml
 
     from ipsecsim.config.loader import load_scenario
-    from ipsecsim.sim.fleet import build_fleet
+    from ipsecsim.fleet import build_fleet
     for n in sizes:
         d = copy.deepcopy(FLEET)
         d["fleet"]["pairs"] = n
@@ -126,7 +126,7 @@ def cmd_multi(n: int) -> None:
 
 
 def cmd_profile(pairs: int, hours: float, crypto: str) -> None:
-    from ipsecsim.sim.fleet import pair_row
+    from ipsecsim.fleet import pair_row
     f = fleet(pairs, hours)
     prof = cProfile.Profile()
     prof.enable()

@@ -288,7 +288,7 @@ def _model_refuses_trace(args: argparse.Namespace, wanted: bool, scenario: Scena
 
 def _fleet_pair(scenario: Scenario, args: argparse.Namespace) -> Scenario:
     """``--pair NAME``: that pair of the fleet as a scenario of its own."""
-    from .sim.fleet import build_fleet, pair_scenario
+    from .fleet import build_fleet, pair_scenario
     if scenario.config.fleet is None:
         raise ConfigError(None, "--pair", f"{scenario.file} has no fleet: block; --pair names one pair of a fleet")
     if args.seed is not None:
@@ -301,8 +301,7 @@ def _fleet_pair(scenario: Scenario, args: argparse.Namespace) -> Scenario:
 def _run_fleet(scenario: Scenario, args: argparse.Namespace) -> int:
     """A fleet file without --pair: every pair, then the fleet summary (text or --json)."""
     from .check.evaluate import evaluate_summary
-    from .sim.fleet import build_fleet, run_fleet
-    from .trace.fleet_summary import render_fleet, summarize_fleet
+    from .fleet import build_fleet, render_fleet, run_fleet, summarize_fleet
     from .trace.timeline_filter import from_args
     only = from_args(args, list(scenario.peers), args.scenario)
     for flag, given in (("--events", args.events), ("--pcap", args.pcap), ("--keys", args.keys),
@@ -349,9 +348,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         if junit_path.resolve() in inputs or junit_path.suffix in (".yaml", ".yml"):
             raise ConfigError(None, "--junit", f"{shown(args.junit)} is a scenario file; the report goes to "
                               "another file (e.g. report.xml)")
+    from .fleet import fleet_summary
     from .sim.runner import simulate
     checks = render_checks(check_paths(args.paths, seed=args.seed, jobs=args.jobs, timeout=args.timeout,
-                                       simulate=simulate),
+                                       simulate=simulate, summarize_fleet=fleet_summary),
                            Console(highlight=False, soft_wrap=True), verbose=args.verbose)
     status = exit_status(checks)
     if junit_path and status != 2:

@@ -71,6 +71,9 @@ LOWER["library"] = LOWER["config"] | {"config"}
 LOWER["live"] = LOWER["sim"] | {"sim", "trace"}
 LOWER["report"] = LOWER["check"] | {"check", "sim"}
 LOWER["sweep"] = LOWER["check"] | {"check", "sim"}
+# A fleet runs many pairs through the simulator, sharded over the sweep executors, and
+# summarises them with the sweep's metrics; check and cli hand it in, never import it below.
+LOWER["fleet"] = LOWER["sweep"] | {"sweep", "sim", "check"}
 ALLOWED: dict[str, set[str]] = {**LOWER, "__main__": {"cli"}}
 """What each part of the package may import; the CLI may import everything."""
 

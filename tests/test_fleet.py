@@ -1,4 +1,4 @@
-"""Fleets (config/fleet.py, sim/fleet.py, trace/fleet_summary.py): N varied copies of one tunnel,
+"""Fleets (config/fleet.py, fleet/run.py, fleet/summary.py): N varied copies of one tunnel,
 their summary, one pair's timeline, sharding over the sweep executors, and bad fleet input."""
 
 import copy
@@ -12,9 +12,9 @@ from ipsecsim import load_scenario
 from ipsecsim.cli import main
 from ipsecsim.config import topology
 from ipsecsim.errors import ConfigError
-from ipsecsim.sim.fleet import build_fleet, pair_scenario, run_fleet
+from ipsecsim.fleet import build_fleet, pair_scenario, run_fleet
+from ipsecsim.fleet.summary import describe, summarize_fleet
 from ipsecsim.sim.runner import simulate
-from ipsecsim.trace.fleet_summary import describe, summarize_fleet
 
 HUB = SCENARIOS / "fleet-hub-establishment.yaml"
 FALSE_DPD = SCENARIOS / "fleet-false-dpd.yaml"

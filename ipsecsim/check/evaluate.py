@@ -109,7 +109,7 @@ def evaluate(result: Result, expectations: Sequence[Expectation] | None = None) 
 
 def evaluate_summary(expectations: Sequence[Expectation], summary: dict[str, Any]) -> CheckResult:
     """Check ``summary:`` expectations against a summary without a run behind it (a fleet's,
-    trace/fleet_summary.py; the loader allows no other kind in a fleet file)."""
+    fleet/summary.py; the loader allows no other kind in a fleet file)."""
     return CheckResult(tuple(_summary(i, e, summary) for i, e in enumerate(expectations)))
 
 

@@ -73,15 +73,20 @@ Simulate = Callable[..., Any]
 """``sim.runner.simulate`` (or a stand-in): ``simulate(scenario, seed=...)`` -> a result. The
 caller passes it, so checking reads results without depending on the simulator."""
 
+SummarizeFleet = Callable[[Scenario], dict[str, Any]]
+"""``fleet.fleet_summary``: a fleet scenario's pairs run and summarised (ConfigError on a bad
+fleet). Passed by the caller for the same reason as ``simulate``."""
 
-def check_file(file: str, seed: int | None = None, *, simulate: Simulate) -> ScenarioCheck:
+
+def check_file(file: str, seed: int | None = None, *, simulate: Simulate,
+               summarize_fleet: SummarizeFleet | None = None) -> ScenarioCheck:
     try:
         scenario = load_scenario(file)
     except ConfigError as e:
         return ScenarioCheck(file, error=str(e))
     start = time.perf_counter()
     if scenario.config.fleet is not None:
-        return _check_fleet(file, scenario, seed, start)
+        return _check_fleet(file, scenario, seed, start, summarize_fleet)
     try:
         result = simulate(scenario, seed=seed)
     except NotImplementedError as e:
@@ -92,39 +97,42 @@ def check_file(file: str, seed: int | None = None, *, simulate: Simulate) -> Sce
                          description=scenario.config.description)
 
 
-def _check_fleet(file: str, scenario: Scenario, seed: int | None, start: float) -> ScenarioCheck:
+def _check_fleet(file: str, scenario: Scenario, seed: int | None, start: float,
+                 summarize_fleet: SummarizeFleet | None) -> ScenarioCheck:
     """A fleet file: every pair in this process, the expectations on the fleet summary."""
-    from ..sim.fleet import build_fleet, run_fleet
-    from ..trace.fleet_summary import summarize_fleet
     from .evaluate import evaluate_summary
+    if summarize_fleet is None:
+        return ScenarioCheck(file, error=f"{file}: fleet: this checker was not given a way to run fleets")
     if seed is not None:
         scenario = scenario.with_seed(seed)
     try:
-        fleet = build_fleet(scenario)
+        summary = summarize_fleet(scenario)
     except ConfigError as e:
         return ScenarioCheck(file, error=str(e))
-    summary = summarize_fleet(fleet, run_fleet(fleet))
     report = evaluate_summary(scenario.config.expect, summary)
     return ScenarioCheck(file, scenario.name, scenario.seed, report, seconds=time.perf_counter() - start,
                          description=scenario.config.description)
 
 
 def check_paths(paths: Sequence[str], seed: int | None = None, jobs: int = 1,
-                timeout: float | None = None, *, simulate: Simulate) -> Iterator[ScenarioCheck]:
+                timeout: float | None = None, *, simulate: Simulate,
+                summarize_fleet: SummarizeFleet | None = None) -> Iterator[ScenarioCheck]:
     """Each scenario file checked, in the order named (so a caller can report as they finish).
     With ``jobs`` > 1 or a ``timeout`` (wall-clock seconds per scenario), each runs in its own
     process, ``jobs`` at a time; one over ``timeout`` is stopped and reported as failed."""
     found = list(scenario_files(paths))
     if jobs <= 1 and timeout is None:
         for f, err in found:
-            yield ScenarioCheck(f, error=f"{f}: {err}") if err else check_file(f, seed, simulate=simulate)
+            yield ScenarioCheck(f, error=f"{f}: {err}") if err else check_file(
+                f, seed, simulate=simulate, summarize_fleet=summarize_fleet)
         return
-    yield from _in_processes(found, seed, jobs, timeout, simulate)
+    yield from _in_processes(found, seed, jobs, timeout, simulate, summarize_fleet)
 
 
-def _child(conn: Connection, file: str, seed: int | None, simulate: Simulate) -> None:
+def _child(conn: Connection, file: str, seed: int | None, simulate: Simulate,
+           summarize_fleet: SummarizeFleet | None) -> None:
     try:
-        conn.send(check_file(file, seed, simulate=simulate))
+        conn.send(check_file(file, seed, simulate=simulate, summarize_fleet=summarize_fleet))
     except Exception as e:  # reported as this scenario's error, as the in-process path would raise it
         conn.send(ScenarioCheck(file, error=f"{file}: {type(e).__name__}: {e}"))
     finally:
@@ -137,7 +145,8 @@ def _over_time(file: str, timeout: float, seconds: float) -> ScenarioCheck:
 
 
 def _in_processes(found: list[tuple[str, str]], seed: int | None, jobs: int,
-                  timeout: float | None, simulate: Simulate) -> Iterator[ScenarioCheck]:
+                  timeout: float | None, simulate: Simulate,
+                  summarize_fleet: SummarizeFleet | None) -> Iterator[ScenarioCheck]:
     methods = multiprocessing.get_all_start_methods()
     ctx: typing.Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     done: dict[int, ScenarioCheck] = {}
@@ -152,7 +161,7 @@ def _in_processes(found: list[tuple[str, str]], seed: int | None, jobs: int,
             while todo and len(running) < max(jobs, 1):
                 i, f = todo.pop(0)
                 here, there = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child, args=(there, f, seed, simulate), daemon=True)
+                proc = ctx.Process(target=_child, args=(there, f, seed, simulate, summarize_fleet), daemon=True)
                 proc.start()
                 there.close()
                 running[here] = (i, f, proc, time.monotonic())

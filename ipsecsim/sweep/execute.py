@@ -1,7 +1,7 @@
 """Where the runs of a sweep execute: this process, local worker processes, or a dask cluster.
 
 Every executor runs the same ``worker.Task`` objects (or, with ``fn``, any picklable tasks and
-function: a fleet's shards, sim/fleet.py) and hands each finished task's rows to
+function: a fleet's shards, fleet/run.py) and hands each finished task's rows to
 ``done`` as soon as it finishes (in completion order; the sweep sorts rows by cell and run
 before it writes them), so the results do not depend on the executor, the number of workers
 or the order in which tasks finish.

@@ -24,7 +24,7 @@ from .. import __version__
 if TYPE_CHECKING:
     from ..config.fleet import PairPlan
     from ..result import Result
-    from ..sim.fleet import Fleet
+    from .run import Fleet
 
 METRICS = ("established_s", "outage_s", "dpd_detections", "false_dpd", "detection_delay", "rekeys",
            "dropped_bytes", "failed_negotiations")

@@ -94,12 +94,12 @@ def pair_scenario(fleet: Fleet, plan: PairPlan) -> Scenario:
 def run_pair(fleet: Fleet, plan: PairPlan, engine: str = "fast", crypto: str = "real") -> Result:
     """One pair's run for its row: no per-ESP-packet records (a row needs none; ``--pair``
     runs the pair as an ordinary scenario, records and all)."""
-    from .runner import simulate
+    from ..sim.runner import simulate
     return simulate(pair_scenario(fleet, plan), engine=engine, crypto=crypto, esp_records=False)
 
 
 def pair_row(fleet: Fleet, plan: PairPlan, engine: str = "fast", crypto: str = "real") -> dict[str, Any]:
-    from ..trace.fleet_summary import pair_row as measure
+    from .summary import pair_row as measure
     return measure(run_pair(fleet, plan, engine, crypto), plan)
 
 
