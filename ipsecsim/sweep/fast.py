@@ -243,55 +243,55 @@ def _bernoulli_rounds(m: Model, trials: int, rng: np.random.Generator) -> np.nda
 
 
 def _round_by_round(m: Model, trials: int, rng: np.random.Generator) -> np.ndarray:
-    """Gilbert-Elliott loss or a partner that goes down: round by round, every trial at once."""
-    s = np.full(trials, m.start)  # start of the current round
+    """Gilbert-Elliott loss or a partner that goes down: round by round, every trial at once.
+
+    The arrays hold the trials still running only (in trial order), so a round's draws are one
+    per running trial and the arrays shrink as verdicts come or the run ends."""
     dead_t = np.full(trials, np.nan)
-    active = np.ones(trials, dtype=bool)
+    ids = np.arange(trials)  # the running trials
+    s = np.full(trials, m.start)  # start of their current round
     ge = m.loss.ge
     bad = np.zeros((2 if ge and not m.loss.shared else 1, trials), dtype=bool)
     never = m.down_at if m.down_at is not None else math.inf
-    offsets = np.asarray(m.offsets)
-    while active.any():
-        idx = np.flatnonzero(active)
-        answered_at = np.full(idx.size, np.nan)
-        pending = np.ones(idx.size, dtype=bool)
-        for off in offsets:
-            send = s[idx] + off
+    resp_chan = 0 if m.loss.shared else 1
+    while ids.size:
+        answered_at = np.full(ids.size, np.nan)
+        pending = np.ones(ids.size, dtype=bool)
+        for off in m.offsets:
+            send = s + off
             live = pending & (send < m.until)
             if not live.any():
                 break
-            ok = live & (send + m.one_way < never)
-            req = _survives(rng, ge, m.loss.p, bad, 0, idx, live)
-            resp_sent = live & req & ok
-            resp = _survives(rng, ge, m.loss.p, bad, 0 if m.loss.shared else 1, idx, resp_sent)
-            got = resp_sent & resp
+            req = _survives(rng, ge, m.loss.p, bad, 0, live)
+            resp_sent = live & req
+            if never < math.inf:
+                resp_sent &= send + m.one_way < never
+            got = resp_sent & _survives(rng, ge, m.loss.p, bad, resp_chan, resp_sent)
             answered_at[got] = send[got] + m.rtt
             pending &= ~got
-        verdict = s[idx] + m.give_up
-        dead_now = pending & (verdict <= m.until) & np.isnan(answered_at)
-        dead_t[idx[dead_now]] = verdict[dead_now]
-        go_on = ~np.isnan(answered_at)
-        s[idx[go_on]] = answered_at[go_on] + m.delay
-        stop = ~go_on
-        active[idx[stop]] = False
-        active[idx[go_on & (s[idx] >= m.until)]] = False
+        verdict = s + m.give_up
+        dead_now = pending & (verdict <= m.until)
+        dead_t[ids[dead_now]] = verdict[dead_now]
+        s = answered_at + m.delay  # NaN where unanswered: those stop
+        keep = s < m.until
+        ids, s, bad = ids[keep], s[keep], bad[:, keep]
     return dead_t
 
 
-def _survives(rng: np.random.Generator, ge: Any, p: float, bad: np.ndarray, chan: int, idx: np.ndarray,
+def _survives(rng: np.random.Generator, ge: Any, p: float, bad: np.ndarray, chan: int,
               sent: np.ndarray) -> np.ndarray:
-    """Which of the datagrams ``sent`` (per active trial) arrive; steps their channels."""
-    u = rng.random(idx.size)
+    """Which of the datagrams ``sent`` (one slot per running trial) arrive; steps their channels.
+    Draws one uniform per slot (the loss), then with Gilbert-Elliott one more (the step)."""
+    n = sent.size
     if ge is None:
-        return sent & (u >= p)
+        arrive: np.ndarray = sent & (rng.random(n) >= p)
+        return arrive
     gp, gr, lg, lb = ge
-    state = bad[chan, idx]
-    step = rng.random(idx.size)
-    new = np.where(state, step >= gr, step < gp)
-    state = np.where(sent, new, state)
-    bad[chan, idx] = state
-    rate = np.where(state, lb, lg)
-    arrive: np.ndarray = sent & (u >= rate)
+    u, step = rng.random((2, n))  # the same draws as two calls of n
+    state = bad[chan]
+    state = np.where(sent, np.where(state, step >= gr, step < gp), state)
+    bad[chan] = state
+    arrive = sent & np.where(state, u >= lb, u >= lg)
     return arrive
 
 
