@@ -245,8 +245,9 @@ def _bernoulli_rounds(m: Model, trials: int, rng: np.random.Generator) -> np.nda
 def _round_by_round(m: Model, trials: int, rng: np.random.Generator) -> np.ndarray:
     """Gilbert-Elliott loss or a partner that goes down: round by round, every trial at once.
 
-    The arrays hold the trials still running only (in trial order), so a round's draws are one
-    per running trial and the arrays shrink as verdicts come or the run ends."""
+    The arrays hold the trials still running only (in trial order) and shrink as verdicts come
+    or the run ends. Each transmission draws one slot per running trial (the same stream
+    whichever datagrams are sent) and works on the trials still waiting for an answer only."""
     dead_t = np.full(trials, np.nan)
     ids = np.arange(trials)  # the running trials
     s = np.full(trials, m.start)  # start of their current round
@@ -255,22 +256,30 @@ def _round_by_round(m: Model, trials: int, rng: np.random.Generator) -> np.ndarr
     never = m.down_at if m.down_at is not None else math.inf
     resp_chan = 0 if m.loss.shared else 1
     while ids.size:
-        answered_at = np.full(ids.size, np.nan)
-        pending = np.ones(ids.size, dtype=bool)
+        n = ids.size
+        answered_at = np.full(n, np.nan)
+        rows: np.ndarray | None = None  # the trials still waiting (None: all)
         for off in m.offsets:
-            send = s + off
-            live = pending & (send < m.until)
-            if not live.any():
-                break
-            req = _survives(rng, ge, m.loss.p, bad, 0, live)
-            resp_sent = live & req
+            send = (s if rows is None else s[rows]) + off
+            live = send < m.until
+            if not live.all():
+                if not live.any():
+                    break
+                rows = np.flatnonzero(live) if rows is None else rows[live]
+                send = send[live]
+            sent = _survives(rng, ge, m.loss.p, bad, 0, n, rows)  # the request crossed
             if never < math.inf:
-                resp_sent &= send + m.one_way < never
-            got = resp_sent & _survives(rng, ge, m.loss.p, bad, resp_chan, resp_sent)
-            answered_at[got] = send[got] + m.rtt
-            pending &= ~got
+                sent &= send + m.one_way < never  # and found the partner up
+            at = np.flatnonzero(sent) if rows is None else rows[sent]
+            got = _survives(rng, ge, m.loss.p, bad, resp_chan, n, at)  # the response crossed
+            answered_at[at[got]] = send[sent][got] + m.rtt
+            waiting = ~sent
+            waiting[sent] = ~got
+            rows = np.flatnonzero(waiting) if rows is None else rows[waiting]
+            if not rows.size:
+                break
         verdict = s + m.give_up
-        dead_now = pending & (verdict <= m.until)
+        dead_now = np.isnan(answered_at) & (verdict <= m.until)
         dead_t[ids[dead_now]] = verdict[dead_now]
         s = answered_at + m.delay  # NaN where unanswered: those stop
         keep = s < m.until
@@ -278,20 +287,28 @@ def _round_by_round(m: Model, trials: int, rng: np.random.Generator) -> np.ndarr
     return dead_t
 
 
-def _survives(rng: np.random.Generator, ge: Any, p: float, bad: np.ndarray, chan: int,
-              sent: np.ndarray) -> np.ndarray:
-    """Which of the datagrams ``sent`` (one slot per running trial) arrive; steps their channels.
-    Draws one uniform per slot (the loss), then with Gilbert-Elliott one more (the step)."""
-    n = sent.size
+def _survives(rng: np.random.Generator, ge: Any, p: float, bad: np.ndarray, chan: int, n: int,
+              rows: np.ndarray | None) -> np.ndarray:
+    """Whether the datagrams of the running trials ``rows`` (None: all ``n``) arrive, one per
+    row; steps their channels. Draws a slot for every running trial: a uniform for the loss, then
+    with Gilbert-Elliott one for the step (the stream does not depend on who sends)."""
     if ge is None:
-        arrive: np.ndarray = sent & (rng.random(n) >= p)
+        u = rng.random(n)
+        arrive: np.ndarray = (u if rows is None else u[rows]) >= p
         return arrive
     gp, gr, lg, lb = ge
     u, step = rng.random((2, n))  # the same draws as two calls of n
-    state = bad[chan]
-    state = np.where(sent, np.where(state, step >= gr, step < gp), state)
-    bad[chan] = state
-    arrive = sent & np.where(state, u >= lb, u >= lg)
+    if rows is None:
+        state = bad[chan]
+    else:
+        u, step, state = u[rows], step[rows], bad[chan, rows]
+    # a datagram steps its channel (good -> bad with p, bad -> good with r), then meets the new state's loss
+    state = state ^ (step < np.where(state, gr, gp))
+    if rows is None:
+        bad[chan] = state
+    else:
+        bad[chan, rows] = state
+    arrive = u >= np.where(state, lb, lg)
     return arrive
 
 
