@@ -175,6 +175,24 @@ def test_fast_model_has_the_engines_distribution_of_the_first_false_verdict():
     assert _ks(engine, np.nan_to_num(fast.simulate_trials(wrong, 100_000, 1)["peer_dead_t"], nan=np.inf)) > crit
 
 
+def test_round_by_round_model_with_memoryless_channel_matches_the_closed_form():
+    # a Gilbert-Elliott channel that loses 15 % in both states is Bernoulli loss of 15 % per datagram, so the
+    # round-by-round path (every datagram drawn) must give the closed form's distribution (q^N per round)
+    from dataclasses import replace
+    p = core.plan(str(FALSE_ALARM), ["faults.0.loss=15%", "duration=1h"], runs=1, seed=5)
+    m = fast.model(load_scenario(spec.apply(p.raw, p.cells[0].overrides)))
+    assert not isinstance(m, str) and m.loss.ge is None and m.down_at is None
+    closed = np.nan_to_num(fast.simulate_trials(m, 40_000, 2)["peer_dead_t"], nan=np.inf)
+    ge = np.nan_to_num(fast.simulate_trials(replace(m, loss=fast.Loss(ge=(0.3, 0.4, 0.15, 0.15))), 40_000, 3)
+                       ["peer_dead_t"], nan=np.inf)
+    crit = 1.95 * math.sqrt(2 / 40_000)  # KS at alpha = 0.001
+    assert _ks(closed, ge) < crit
+    # the test has power: 10 % per datagram in the bad state instead is rejected
+    other = np.nan_to_num(fast.simulate_trials(replace(m, loss=fast.Loss(ge=(0.3, 0.4, 0.15, 0.10))), 40_000, 3)
+                          ["peer_dead_t"], nan=np.inf)
+    assert _ks(closed, other) > crit
+
+
 def test_fast_model_detection_of_a_crash_matches_the_faq_timing():
     # the crash scenario's cloud, without traffic: dead 30 + 3 x 15 s after the last ACK
     data = {**load_scenario(FALSE_ALARM).raw, "duration": "10m",
