@@ -184,3 +184,25 @@ def test_measured_vendors_compute_by_default_and_cpu_none_answers_at_once():
     assert _sent(r, "A", "IKE_SA_INIT", False)[0].t == pytest.approx(C.keygen)
     instant = scenario_dict(a={"cpu": "none"}, b={"cpu": "none"}, link={"delay": "5ms"})
     assert _sent(simulate(load_scenario(instant)), "B", "IKE_SA_INIT", True)[0].t == pytest.approx(LINK)
+
+
+def test_ikev1_main_mode_charges_each_computation_where_strongswan_does_it():
+    """strongSwan 5.9.8, MODP-2048, PSK. The initiator generates its key while it builds message
+    3 (sa/ikev1/tasks/main_mode.c build_i, state MM_SA: phase1.c create_dh; the openssl plugin's
+    openssl_diffie_hellman_create runs EVP_PKEY_generate). The responder generates its key on
+    message 3 (process_r MM_SA: create_dh) and computes the shared secret and SKEYID while it
+    builds message 4 (build_r MM_KE: phase1.c derive_keys -> keymat_v1.c derive_ike_keys ->
+    get_shared_secret; set_public_key only stores the peer's value, the secret is computed on
+    first use). On message 4 the initiator computes the shared secret and SKEYID (process_i
+    MM_KE: derive_keys) and HASH_I (build_i MM_KE: build_auth): no key generation there."""
+    peer = {"ike": {"version": 1}, "cpu": {"costs": "strongswan-5.9.8"}}
+    r = simulate(load_scenario(scenario_dict(a=peer, b=peer, link={"delay": "5ms"})))
+    mm_a = _sent(r, "A", "IDENTITY_PROTECTION", False)
+    mm_b = _sent(r, "B", "IDENTITY_PROTECTION", True)
+    m1, m3, m5 = (m.t for m in mm_a[:3])
+    m2, m4, m6 = (m.t for m in mm_b[:3])
+    assert m2 - m1 == pytest.approx(LINK + C.message)
+    assert m3 - m2 == pytest.approx(LINK + C.message + C.keygen)
+    assert m4 - m3 == pytest.approx(LINK + C.message + C.keygen + C.secret + C.prf)
+    assert m5 - m4 == pytest.approx(LINK + C.message + C.secret + C.prf + C.auth)
+    assert m6 - m5 == pytest.approx(LINK + C.message + 2 * C.auth)

@@ -29,7 +29,10 @@ payloads and the peer's settings), before the core processes it:
   traffic selectors this peer has not installed yet (a rekey reuses them);
 * IKEv1 main mode: message 2 makes the initiator generate its key, message 3 the responder
   its key and the shared secret, message 4 the initiator the shared secret and SKEYID, 5 and
-  6 a HASH each; quick mode: KEYMAT and installation (PFS adds DH);
+  6 a HASH each (strongSwan 5.9.8 sa/ikev1/tasks/main_mode.c: build_i MM_SA create_dh,
+  process_r MM_SA create_dh, build_r / process_i MM_KE derive_keys -> keymat_v1.c
+  derive_ike_keys, which computes the secret on first use); quick mode: KEYMAT and
+  installation (PFS adds DH);
 * everything else (INFORMATIONAL, DPD, a retransmitted copy): one message.
 
 Work a peer starts on its own is charged when it needs a key no inbound message paid for
