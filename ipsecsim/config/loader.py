@@ -484,12 +484,10 @@ def build_dpd(cfg: PeerConfig, schedule: RetransmitSchedule) -> DpdSettings | No
     d = cfg.dpd
     if d.delay <= 0:
         return None
-    # strongSwan's check job (ike_sa.c send_dpd). strongSwan 5.9.8 runs it for IKEv1 too
-    # (set_state(IKE_ESTABLISHED) starts it for either version; task_manager_v1.c queue_dpd()
-    # queues the R-U-THERE), but IKEv1 keeps the idle rule until the cost table's split of key
-    # generation and shared secret is re-fitted: with the job, capture S3's R-U-THEREs follow the
-    # end of main mode, which the table has 9 ms early (docs/timing.md, tests/test_compare.py)
-    check = "strongswan" if cfg.timers == "strongswan" and cfg.ike.version == 2 else "idle"
+    # strongSwan's check job (ike_sa.c send_dpd), for either IKE version: set_state(IKE_ESTABLISHED)
+    # starts it, and for IKEv1 task_manager_v1.c queue_dpd() queues the R-U-THERE and schedules the
+    # dpd_timeout_job (docs/timing.md; held against capture S3 in tests/test_compare.py)
+    check = "strongswan" if cfg.timers == "strongswan" else "idle"
     if cfg.ike.version == 2:
         waits = (d.retry_interval,) * (d.retries if d.count == "probes" else d.retries + 1)
         return DpdSettings(mode=d.mode, delay=d.delay, style="liveness", action=d.action,
