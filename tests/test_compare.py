@@ -8,6 +8,7 @@ them, not from the program.
 
 from __future__ import annotations
 
+import itertools
 import json
 import struct
 
@@ -224,11 +225,11 @@ def test_strongswan_ikev1_dpd_checks_run_every_dpd_delay_from_the_establishment(
     r = run_shipped("captures/strongswan-5.9.8/s3-ikev1-dpd-timeout")
     established = r.first("ike_sa_established", "A").t
     assert r.first("dpd_probe_sent", "A").t == pytest.approx(established + 5.0, abs=1e-6)
-    code, out, _ = compare(CAPTURES / "s3-ikev1-dpd-timeout.yaml", S3, "--json")
+    _, out, _ = compare(CAPTURES / "s3-ikev1-dpd-timeout.yaml", S3, "--json")
     report = json.loads(out)
     probes = [r for r in report["rows"] if r["captured"]["exchange"] == "INFORMATIONAL"
               and r["captured"]["from"] == "A"]
     assert len(probes) == 5 and all(abs(p["dt"]) <= 0.010 for p in probes)
     # the simulated R-U-THEREs keep the cadence of the establishment: 5 s apart to the microsecond
     sim = [p["simulated"]["t"] for p in probes]
-    assert all(abs(b - a - 5.0) < 1e-6 for a, b in zip(sim, sim[1:]))
+    assert all(abs(b - a - 5.0) < 1e-6 for a, b in itertools.pairwise(sim))

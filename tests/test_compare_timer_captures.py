@@ -54,8 +54,9 @@ WITHIN_10_MS = [
 @pytest.mark.parametrize("scenario, capture", TIMER_CAPTURES)
 def test_every_timer_capture_has_the_captured_message_sequence(compare, scenario, capture):
     """Message for message the same sequence and IKEv2 message ids as the real daemons. The
-    window of 50 ms covers S5's stalled last check (46 ms, below) and the end of S9, whose recording has no end but its last packet (the recorder was stopped before it
-    wrote its end line): simulated messages up to 50 ms after it are compared."""
+    window of 50 ms covers S5's stalled last check (46 ms, below) and the end of S9, whose
+    recording has no end but its last packet (the recorder was stopped before it wrote its end
+    line): simulated messages up to 50 ms after it are compared."""
     _, report = compare(CAPTURES / f"{scenario}.yaml", CAPTURES / capture, "--tolerance", "50ms")
     assert report["sequence_differences"] == 0 and report["msg_id_differences"] == 0
     assert report["matched"] == len(read_ike_messages(CAPTURES / capture))
@@ -301,7 +302,7 @@ def test_s5_is_reproduced_within_10_ms_up_to_its_stalled_last_check(compare):
     rows = [r for r in report["rows"] if r["captured"]["t"] < 39.0]
     assert len(rows) == 20 and all(abs(r["dt"]) <= 0.010 for r in rows)
     late = [r["dt"] for r in report["rows"] if r["captured"]["t"] > 39.0]
-    up, checks, answers = _checks_of_the_restarted_sa(S5_RUNS[0])
+    _, checks, _ = _checks_of_the_restarted_sa(S5_RUNS[0])
     # the simulated check keeps its 5 s: its deviation is the captured check's lateness
     assert late[0] == pytest.approx(-(checks[1] - checks[0] - 5.0), abs=0.003)
 
@@ -340,7 +341,7 @@ def test_s5_s_late_check_was_the_recording_machine_and_is_not_repeated():
 
     lateness, answered = [], []
     for pcap in S5_RUNS:
-        up, checks, answers = _checks_of_the_restarted_sa(pcap)
+        _, checks, answers = _checks_of_the_restarted_sa(pcap)
         assert len(checks) == 2 and len(answers) == 2
         lateness.append(checks[1] - checks[0] - 5.0)
         answered.append(answers[1] - checks[1])

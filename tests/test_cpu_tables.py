@@ -91,6 +91,12 @@ def test_lab2_key_generation_is_what_charon_logged():
         assert COST_TABLES["strongswan-5.9.8-lab2"].keygen == pytest.approx(send - start, abs=0.0011)
 
 
+def _line_at(lines: list[str], text: str, start: int = 0) -> tuple[float, int]:
+    """(log instant, index after it) of the first line from ``start`` on that holds ``text``."""
+    k = next(i for i in range(start, len(lines)) if text in lines[i])
+    return _log_time(lines[k]), k + 1
+
+
 def test_the_strongswan_responder_computes_the_ikev2_shared_secret_when_ike_auth_arrives():
     """B's charon.log of every lab 2 run with logs: between "received supported signature hash
     algorithms" and "remote host is behind NAT" the responder makes its key (ike_init.c
@@ -108,16 +114,11 @@ def test_the_strongswan_responder_computes_the_ikev2_shared_secret_when_ike_auth
     for run in runs:
         (log,) = SWAN.glob(f"{run}_*/B.charon.log")
         lines = log.read_text().splitlines()
-
-        def at(text, start=0):
-            k = next(i for i in range(start, len(lines)) if text in lines[i])  # noqa: B023
-            return _log_time(lines[k]), k + 1
-
-        hashes, i = at("received supported signature hash algorithms")
-        nat, i = at("remote host is behind NAT", i)
-        response, i = at("generating IKE_SA_INIT response 0", i)
-        received, i = at("(288 bytes)", i)
-        parsed, _ = at("parsed IKE_AUTH request 1", i)
+        hashes, i = _line_at(lines, "received supported signature hash algorithms")
+        nat, i = _line_at(lines, "remote host is behind NAT", i)
+        response, i = _line_at(lines, "generating IKE_SA_INIT response 0", i)
+        received, i = _line_at(lines, "(288 bytes)", i)
+        parsed, _ = _line_at(lines, "parsed IKE_AUTH request 1", i)
         assert response - nat <= 0.0011, run
         assert nat - hashes >= 0.002 and parsed - received >= 0.002, run
         if run in ("S5", "S7", "S8"):

@@ -2,11 +2,12 @@
 
 A real IKE daemon is not instantaneous. In real strongSwan 5.9.8 captures (scenarios/captures/
 strongswan-5.9.8/, lab 1) the responder's IKE_SA_INIT response leaves 6-13 ms after the request (it
-generates its MODP-2048 key and computes the shared secret), the initiator's IKE_AUTH request
-5-13 ms after that (shared secret, SKEYSEED / prf+, AUTH), an IKEv1 main mode and quick mode
-take 31-45 ms, and every timer a daemon arms (DPD, rekey, retransmission) starts from the
-instant it finished. A driver charges these costs before it hands a message to the core: the
-core then runs, sends and arms its timers at the end of the computation.
+generates its MODP-2048 key), the initiator's IKE_AUTH request 5-13 ms after that (shared secret,
+SKEYSEED / prf+, AUTH), the responder's IKE_AUTH response 5-9 ms after that (its shared secret,
+computed only now), an IKEv1 main mode and quick mode take 31-45 ms, and every timer a daemon
+arms (DPD, rekey, retransmission) starts from the instant it finished. A driver charges these
+costs before it hands a message to the core: the core then runs, sends and arms its timers at
+the end of the computation.
 
 strongSwan processes the jobs of one IKE SA one at a time (its IKE SA manager checks an IKE SA
 out to the one thread working on it, libcharon/sa/ike_sa_manager.c ``checkout``): a peer (one
@@ -17,13 +18,13 @@ IKE connection) computes one thing at a time, and a message arriving meanwhile w
 What a message costs is read from the message itself (a pure function of its exchange, role,
 payloads and the peer's settings), before the core processes it:
 
-* IKEv2 IKE_SA_INIT request at the responder: key generation and shared secret of the KE
-  group it accepts, key derivation; a KE group it does not accept costs one message (it answers
-  INVALID_KE_PAYLOAD);
+* IKEv2 IKE_SA_INIT request at the responder: key generation of the KE group it accepts, and
+  (``ikev2_secret_at_auth`` and ``responder_secret_later`` off) the shared secret and key
+  derivation; a KE group it does not accept costs one message (it answers INVALID_KE_PAYLOAD);
 * IKEv2 IKE_SA_INIT response at the initiator: shared secret, key derivation, its AUTH;
-* IKE_AUTH request at the responder: verify AUTH, compute its own, install the CHILD SA and
-  its policies; IKE_AUTH response at the initiator: verify AUTH, install the CHILD SA and its
-  policies;
+* IKE_AUTH request at the responder: (with either flag) the shared secret and key derivation,
+  verify AUTH, compute its own, install the CHILD SA and its policies; IKE_AUTH response at the
+  initiator: verify AUTH, install the CHILD SA and its policies;
 * CREATE_CHILD_SA: a KE payload costs a shared secret (and a key generation at the
   responder), a new SA its key derivation and (CHILD) installation; policies only for
   traffic selectors this peer has not installed yet (a rekey reuses them);
@@ -113,7 +114,8 @@ class CpuCosts:
 STRONGSWAN_LAB1 = CpuCosts(
     message=0.0011, keygen=0.0071, secret=0.0071, prf=0.0002, auth=0.0, install=0.0, policy=0.0,
     ikev2_secret_at_auth=True,
-    source="fitted with scripts/calibrate-cpu to the real strongSwan 5.9.8 runs S1-S4c (Debian 12 packages, "
+    source="fitted with scripts/calibrate-cpu --equal keygen=secret (strongSwan's gmp plugin: one mpz_powm_sec "
+           "each, scripts/gmp-powm.c) to the real strongSwan 5.9.8 runs S1-S4c (Debian 12 packages, "
            "kernel-libipsec, two network namespaces on one x86-64 machine, lab 1): "
            "scenarios/captures/strongswan-5.9.8")
 
