@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..config.expect import Expectation
-from ..config.units import format_duration
 from ..proto.events import Event
+from ..units import format_duration
 
 if TYPE_CHECKING:
     from ..result import Result
