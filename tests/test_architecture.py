@@ -70,7 +70,7 @@ LOWER["sim"] = BASE | {"result"}
 # which read it (never the simulator); check() validates expectations given from Python (config).
 LOWER["result"] = BASE | {"config", "trace", "check"}
 LOWER["trace"] = BASE | {"result"}
-LOWER["check"] = LOWER["trace"] | {"trace", "config"}
+LOWER["check"] = LOWER["trace"] | {"trace"}
 LOWER["library"] = BASE | {"config"}
 LOWER["live"] = BASE | {"config", "result", "sim", "trace"}
 LOWER["report"] = LOWER["check"] | {"config", "check", "sim"}
