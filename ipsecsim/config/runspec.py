@@ -5,8 +5,6 @@ check) read only that description, never these models."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from ..proto.settings import PeerSettings
 from ..spec import (
     BgpSpec,
@@ -73,11 +71,12 @@ def bgp_specs(cfg: ScenarioConfig) -> dict[str, BgpSpec]:
 
 
 def run_spec(cfg: ScenarioConfig, peers: dict[str, PeerSettings],
-             reconfigured: Mapping[int, PeerSettings] | None = None, start_at: float = 0.0) -> RunSpec:
-    """What the simulator runs of scenario ``cfg`` whose peers' effective settings are ``peers``."""
+             reconfigured: dict[int, PeerSettings] | None = None, start_at: float = 0.0) -> RunSpec:
+    """What the simulator runs of scenario ``cfg`` whose peers' effective settings are ``peers``
+    (the loaded scenario's own mappings, not copies)."""
     return RunSpec(
         seed=cfg.seed, duration=cfg.duration, peers=peers, link=link_spec(cfg.link),
-        faults=tuple(fault_spec(f) for f in cfg.faults), reconfigured=dict(reconfigured or {}),
+        faults=tuple(fault_spec(f) for f in cfg.faults), reconfigured=reconfigured if reconfigured is not None else {},
         traffic=tuple(flow_spec(cfg, t, i) for i, t in enumerate(cfg.traffic)), partner=partner_map(cfg.peers),
         subnets={n: Subnets(tuple(p.local_subnets), tuple(p.remote_subnets)) for n, p in cfg.peers.items()},
         nqa={n: nqa_spec(p.nqa) for n, p in cfg.peers.items() if p.nqa is not None},
