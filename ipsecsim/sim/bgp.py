@@ -235,7 +235,7 @@ class BgpGroup:
         for t in scenario.traffic:
             if t.source == cfg.name:
                 self.flows[t.name] = {"on": self.members[0], "spec": None, "rate": 0.0, "dst": None,
-                                               "placed": False}
+                                      "placed": False}
         for sp in self.speakers.values():
             sp.on_routes = self._schedule
 
