@@ -272,7 +272,7 @@ def test_equal_child_rekey_timers_do_not_collide_and_the_sides_take_turns(compar
     sent the IKE_AUTH response, A when that response arrived, so B's timer fires first (20.016 s)
     and A's finds the SA already rekeyed; the responder of a rekey installs the new SA before
     its initiator, so at 40.017 s it is A's turn. The simulation has the same sequence and
-    message ids (the instants: see the xfail above)."""
+    message ids (the instants: within 10 ms, above)."""
     msgs = read_ike_messages(CAPTURES / "S8_child_rekey_equal_A20_B20_rand0.pcap")
     rekeys = [(m.src, round(m.t)) for m in msgs if m.exchange == "CREATE_CHILD_SA" and not m.response]
     assert rekeys == [("10.99.0.2", 20), ("10.99.0.1", 40)]
