@@ -181,6 +181,10 @@ def run_fleet(fleet: Fleet, *, executor: str = "inline", jobs: int = 1, schedule
         if raw is None:
             raise ConfigError(fleet.scenario.file, "fleet", "a fleet built from Python objects runs inline only")
         jobs = jobs or execute.default_jobs()
+        if executor == "local":  # forked workers start with what this process has imported
+            from ..sim import runner  # noqa: F401
+            from ..sweep import metrics  # noqa: F401
+            from ..trace import summary  # noqa: F401
         size = shard or max(1, min(200, -(-n // (jobs * 4))))
         tasks: Sequence[FleetTask] = [
             FleetTask(raw, fleet.scenario.file, duration, seed, tuple(range(i, min(i + size, n))), engine, crypto)
