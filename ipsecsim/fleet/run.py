@@ -129,6 +129,10 @@ class FleetTask:
 
 
 _CACHE: dict[str, Fleet] = {}
+SHARD_MAX = 50
+"""Pairs per shard at most (and at least four shards per worker): a shard costs about
+0.05 ms besides its pairs (benchmarks/README.md), and small shards keep the workers busy to
+the end - the last shard of a long fleet is what one worker runs while the others are done."""
 
 
 def _fleet_of(task: FleetTask) -> Fleet:
@@ -185,7 +189,7 @@ def run_fleet(fleet: Fleet, *, executor: str = "inline", jobs: int = 1, schedule
             from ..sim import runner  # noqa: F401
             from ..sweep import metrics  # noqa: F401
             from ..trace import summary  # noqa: F401
-        size = shard or max(1, min(200, -(-n // (jobs * 4))))
+        size = shard or max(1, min(SHARD_MAX, -(-n // (jobs * 4))))
         tasks: Sequence[FleetTask] = [
             FleetTask(raw, fleet.scenario.file, duration, seed, tuple(range(i, min(i + size, n))), engine, crypto)
             for i in range(0, n, size)]
