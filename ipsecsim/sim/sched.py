@@ -31,6 +31,7 @@ from collections.abc import Callable, Generator
 from typing import Any, Protocol
 
 import simpy
+import simpy.events
 
 
 class Scheduler(Protocol):
@@ -133,7 +134,7 @@ class SimpyScheduler:
         ev._value = None
         ev.callbacks.append(lambda _e: fn(*args))
         ev.fn_args = (fn, args)  # type: ignore[attr-defined]
-        heapq.heappush(self.env._queue, (max(t, self.env.now), simpy.core.NORMAL, next(self.env._eid), ev))
+        heapq.heappush(self.env._queue, (max(t, self.env.now), simpy.events.NORMAL, next(self.env._eid), ev))
         self.scheduled += 1
 
     def next_other(self, skip: Callable[[Callable[..., None], tuple[Any, ...]], bool]) -> float:
