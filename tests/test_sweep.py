@@ -208,6 +208,71 @@ def test_fast_model_detection_of_a_crash_matches_the_faq_timing():
     assert simulate(load_scenario(data)).times("peer_dead", "cloud") == [pytest.approx(165.075)]
 
 
+def _ge_crash_scenario(tmp_path):
+    """The false-alarm tunnel for 1 h with bursty loss (a per-datagram Gilbert-Elliott channel for both
+    directions, sim/loss.py) from 1 s and a crash of the branch at 30 min: before the crash every verdict
+    is false, after it the verdict comes 45 s after the first probe that finds the branch down."""
+    import yaml
+    raw = {**load_scenario(FALSE_ALARM).raw, "duration": "1h", "sweep": None,
+           "faults": [{"at": "1s", "kind": "loss", "loss": {"model": "gilbert-elliott", "p": 0.03, "r": 0.3,
+                                                             "loss_good": 0.01, "loss_bad": 0.6}},
+                      {"at": "30m", "kind": "crash", "peer": "branch"}]}
+    path = tmp_path / "ge-crash.yaml"
+    path.write_text(yaml.safe_dump({k: v for k, v in raw.items() if v is not None}))
+    return path
+
+
+def test_fast_model_has_the_engines_distribution_under_bursty_loss_and_a_crash(tmp_path):
+    from dataclasses import replace
+    p = core.plan(str(_ge_crash_scenario(tmp_path)), runs=150, seed=9)
+    engine = np.array([r["peer_dead_t"] if r["peer_dead_t"] is not None else np.inf for r in _rows(p, jobs=2)])
+    m = fast.model(p.scenario)
+    assert not isinstance(m, str) and m.exact and m.loss.ge == (0.03, 0.3, 0.01, 0.6) and m.down_at == 1800.0, m
+    model = np.nan_to_num(fast.simulate_trials(m, 100_000, 1)["peer_dead_t"], nan=np.inf)
+    crit = 1.95 * math.sqrt((engine.size + model.size) / (engine.size * model.size))  # KS, alpha = 0.001
+    assert _ks(engine, model) < crit
+    # power: Bernoulli loss of the same long-run rate (r loss_good + p loss_bad) / (p + r), i.e. the
+    # bursts ignored, is rejected; so is the crash 30 s later
+    mean = (0.3 * 0.01 + 0.03 * 0.6) / 0.33
+    for wrong in (replace(m, loss=fast.Loss(p=mean)), replace(m, down_at=1830.0)):
+        assert _ks(engine, np.nan_to_num(fast.simulate_trials(wrong, 100_000, 1)["peer_dead_t"], nan=np.inf)) > crit
+
+
+def test_the_models_day_of_false_alarms_is_within_the_round_count_bounds():
+    # q = 1 - 0.98^2 per probe, q^3 per round (Huawei Cloud FAQ: 3 probes); a day holds between
+    # 86400 / (30 + 3 x 15) and 86400 / 30 rounds, so P(a false verdict) lies between 1 - (1 - q^3)^R for both
+    m = fast.model(load_scenario(FALSE_ALARM))
+    assert not isinstance(m, str)
+    v = fast.verdicts(m)
+    q3 = (1 - 0.98 ** 2) ** 3
+    assert 1 - (1 - q3) ** (86400 / 75) < v.cum[-1] < 1 - (1 - q3) ** (86400 / 30)
+    assert v.pruned < 1e-9 and np.all(np.diff(v.times) > 0)
+
+
+def test_model_trials_are_rows_like_runs_and_resume(tmp_path):
+    out = tmp_path / "fa.json"
+    args = ["sweep", str(FALSE_ALARM), "--vary", "faults.0.loss=5%", "--vary", "duration=2h", "-o", str(out)]
+    assert main([*args, "--trials", "300"]) == 0
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["run"] for r in runs] == list(range(300)) and {r["method"] for r in runs} == {"fast"}
+    engine_row = set(_rows(_plan(), jobs=1)[0])
+    assert set(runs[0]) - {"settings"} <= engine_row and {"seed", "peer_dead_t", "false_dead"} <= set(runs[0])
+    # a trial's row depends on its seed only: computed alone it is the same
+    p = core.plan(str(FALSE_ALARM), ["faults.0.loss=5%", "duration=2h"], seed=1)
+    assert {k: v for k, v in fast.trial_rows(p, p.cells[0], [123])[0].items()} == \
+        {k: v for k, v in runs[123].items() if k != "settings"}
+    # more trials: the journal's 300 are kept, 200 added; the table counts 500
+    journal = store.journal_path(out)
+    assert main([*args, "--trials", "500"]) == 0
+    assert len(journal.read_text().splitlines()) == 1 + 500
+    doc = json.loads(out.read_text())
+    assert doc["runs"][:300] == runs and doc["cells"][0]["runs"] == 500
+    # the engine on the same output: the cell's runs are done by the engine and replace the trials
+    assert main([*args, "--method", "engine", "--runs", "2", "-j", "1"]) == 0
+    _meta, cells, jruns = store.read(out)
+    assert cells[0]["method"] == "engine" and [r["method"] for r in jruns] == ["engine", "engine"]
+
+
 def test_auto_uses_the_model_only_where_it_is_exact(tmp_path):
     assert [m for m, _ in fast.choose(core.plan(str(FALSE_ALARM), runs=1), "auto").values()] == ["fast"] * 4
     crash = core.plan(str(CRASH), runs=1)  # bulk traffic resets the idle clock: not modelled

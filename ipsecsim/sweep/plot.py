@@ -188,8 +188,11 @@ def _cell_text(meta: dict[str, Any], cells: list[dict[str, Any]]) -> Callable[[s
 def _cdf(ax: Any, cells: list[dict[str, Any]], runs: list[dict[str, Any]], axes: list[str], name: str,
          text: Callable[[str, dict[str, Any]], str]) -> None:
     """The distribution of ``name`` over the runs of each cell."""
+    by_cell: dict[Any, list[Any]] = {}
+    for r in runs:
+        by_cell.setdefault(r.get("cell"), []).append(r.get(name))
     for c in cells:
-        vals = [r.get(name) for r in runs if r.get("cell") == c["cell"]]
+        vals = by_cell.get(c["cell"], [])
         xs = sorted(float(v) for v in vals if isinstance(v, int | float) and v is not None)
         if not xs:
             continue
