@@ -273,6 +273,55 @@ def test_model_trials_are_rows_like_runs_and_resume(tmp_path):
     assert cells[0]["method"] == "engine" and [r["method"] for r in jruns] == ["engine", "engine"]
 
 
+def _with_cpu(duration: str, faults: list) -> dict:
+    """The false-alarm tunnel with processing time: the branch on the strongswan profile's costs (a
+    message 0.1 ms, docs/cpu.md), the cloud on the same table 20x slower (2 ms a message). The setup then
+    ends after 2 s, so the loss windows start at 5 s."""
+    raw = {**load_scenario(FALSE_ALARM).raw, "duration": duration, "faults": faults}
+    raw.pop("sweep")
+    raw["peers"] = {k: dict(v) for k, v in raw["peers"].items()}
+    del raw["peers"]["branch"]["cpu"]
+    raw["peers"]["cloud"]["cpu"] = {"costs": "strongswan-5.9.8", "scale": 20}
+    return raw
+
+
+def test_fast_model_with_fixed_processing_time_is_exact(tmp_path):
+    import itertools
+    from dataclasses import replace
+
+    import yaml
+
+    from ipsecsim import simulate
+    # no loss: rounds 30 s + 10 ms + 0.1 ms (the R-U-THERE at the branch) + 2 ms (the ACK at the cloud) apart
+    probes = simulate(load_scenario(_with_cpu("2m", []))).times("dpd_probe_sent", "cloud")
+    assert [b - a for a, b in itertools.pairwise(probes)] == [pytest.approx(30.0121)] * 2
+    # a crash while the branch computes the third probe's answer (it arrives 5 ms after it leaves, the
+    # answer is ready 0.1 ms later) loses that answer (docs/cpu.md): dead 3 x 15 s after the third probe
+    crash = _with_cpu("4m", [{"at": "5s", "kind": "loss", "loss": "0%"},
+                             {"at": probes[2] + 0.00505, "kind": "crash", "peer": "branch"}])
+    m = fast.model(load_scenario(crash))
+    assert not isinstance(m, str) and m.exact, m
+    assert m.rtt == pytest.approx(0.0121) and m.answer_cost == pytest.approx(0.0001)
+    assert fast.simulate_trials(m, 10, 1)["peer_dead_t"] == pytest.approx([probes[2] + 45] * 10)
+    assert simulate(load_scenario(crash)).times("peer_dead", "cloud") == [pytest.approx(probes[2] + 45)]
+    # with loss and a crash at 30 min: the engine's verdicts are atoms of the model's distribution (a
+    # model without the processing time has its rounds 2.1 ms shorter and misses them) with its weights
+    path = tmp_path / "cpu.yaml"
+    path.write_text(yaml.safe_dump(_with_cpu("1h", [{"at": "5s", "kind": "loss", "loss": "15%"},
+                                                     {"at": "30m", "kind": "crash", "peer": "branch"}])))
+    p = core.plan(str(path), runs=120, seed=4)
+    engine = np.array([r["peer_dead_t"] for r in _rows(p, jobs=2)])
+    m = fast.model(p.scenario)
+    assert not isinstance(m, str) and m.exact, m
+    for model, fits in ((m, True), (replace(m, rtt=0.01, answer_cost=0.0), False)):
+        atoms = fast.verdicts(model).times
+        near = np.abs(atoms[np.clip(np.searchsorted(atoms, engine), 1, atoms.size - 1) - 1] - engine)
+        near = np.minimum(near, np.abs(atoms[np.clip(np.searchsorted(atoms, engine), 0, atoms.size - 1)] - engine))
+        assert bool(np.all(near < 1e-6)) is fits
+    trials = fast.simulate_trials(m, 100_000, 1)["peer_dead_t"]
+    assert _ks(engine, trials) < 1.95 * math.sqrt((engine.size + trials.size) / (engine.size * trials.size))
+
+
 def test_auto_uses_the_model_only_where_it_is_exact(tmp_path):
     assert [m for m, _ in fast.choose(core.plan(str(FALSE_ALARM), runs=1), "auto").values()] == ["fast"] * 4
     crash = core.plan(str(CRASH), runs=1)  # bulk traffic resets the idle clock: not modelled

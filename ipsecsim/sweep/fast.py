@@ -31,10 +31,12 @@ depends on its seed alone - not on the other trials, the datagrams sent or the e
 
 ``exact(scenario)`` says when this is the whole story, so ``--method auto`` may use it: two
 peers, one probing (periodic, action not ``restart``), no traffic, NAT, HA, health checks or
-processing time, no link jitter, a loss-free link until a ``loss`` fault (both ways, no end;
-Bernoulli or per-datagram Gilbert-Elliott, one channel for both directions as a fault has)
-starts before the first probe, optionally a crash or freeze of the answering peer, and - checked
-on a loss-free pilot run of the cell - nothing but DPD on the link after the setup (no rekey).
+random processing time (``cpu:`` jitter; fixed costs are in the pilot run's round trip and
+the answering peer's cost of a request), no link jitter, a loss-free link until a ``loss``
+fault (both ways, no end; Bernoulli or per-datagram Gilbert-Elliott, one channel for both
+directions as a fault has) starts before the first probe, optionally a crash or freeze of the
+answering peer, and - checked on a loss-free pilot run of the cell - nothing but DPD on the
+link after the setup (no rekey).
 Elsewhere ``--fast`` still applies the model with the scenario's link loss, taking the pilot's
 first probe as the start (an approximation the output marks).
 """
@@ -81,6 +83,7 @@ class Model:
     loss: Loss
     exact: bool
     why: str
+    answer_cost: float = 0.0  # the answering peer's processing time of a request (cpu:, from the pilot run)
 
 
 def _offsets(scenario: Scenario, prober: str) -> tuple[tuple[float, ...], float] | str:
@@ -126,11 +129,11 @@ def model(scenario: Scenario) -> Model | str:
     pilot = _pilot(scenario, prober, dpd, offsets, loss_from, inexact)
     if isinstance(pilot, str):
         return pilot
-    start, rtt = pilot
+    start, rtt, answer_cost = pilot
     down_at = downs[0].at if downs else None
     why = "exact for this scenario" if not inexact else "approximate: " + "; ".join(inexact)
     return Model(prober, dpd.delay, offsets[0], offsets[1], rtt, cfg.link.delay, start, scenario.duration,
-                 down_at, loss, not inexact, why)
+                 down_at, loss, not inexact, why, answer_cost)
 
 
 def _prober(scenario: Scenario) -> tuple[str, str, DpdSettings] | str:
@@ -154,9 +157,13 @@ def _unmodelled(scenario: Scenario, answerer: str, downs: list[Any]) -> list[str
     """What the scenario has that the model leaves out (the model is then approximate)."""
     cfg = scenario.config
     inexact: list[str] = []
-    if cfg.traffic or cfg.ha or cfg.link.nat or any(p.nqa for p in cfg.peers.values()) or \
-            any(p.cpu != "none" for p in cfg.peers.values()):
-        inexact.append("traffic, HA, NAT, health checks or processing time")
+    if cfg.traffic or cfg.ha or cfg.link.nat or any(p.nqa for p in cfg.peers.values()):
+        inexact.append("traffic, HA, NAT or health checks")
+    # processing time (cpu:) is a constant per message when no cost varies at random: the pilot run's
+    # round trip holds both peers' costs, and a request is answered when its computation ends before
+    # the partner goes down (docs/cpu.md: a peer that crashes loses the computation under way)
+    if any(s.cpu is not None and s.cpu.jitter for s in scenario.peers.values()):
+        inexact.append("processing time that varies at random (cpu jitter)")
     if cfg.link.jitter or cfg.link.down:
         inexact.append("link jitter or down windows")
     others = [f for f in cfg.faults if f.kind != "loss" and f not in downs]
@@ -183,8 +190,9 @@ def _loss_window(scenario: Scenario, inexact: list[str]) -> tuple[Loss | str, fl
 
 
 def _pilot(scenario: Scenario, prober: str, dpd: DpdSettings, offsets: tuple[tuple[float, ...], float],
-           loss_from: float, inexact: list[str]) -> tuple[float, float] | str:
-    """The first probe's time and the round trip, from loss-free pilot runs; or why there is no probe."""
+           loss_from: float, inexact: list[str]) -> tuple[float, float, float] | str:
+    """The first probe's time, the round trip (both peers' processing time in it) and the answering
+    peer's processing time of the probe, from loss-free pilot runs; or why there is no probe."""
     from ..sim.runner import simulate
     cfg = scenario.config
     # loss-free pilot runs: with DPD idle (on-demand, no traffic) over the whole run, nothing may cross the link after
@@ -204,7 +212,10 @@ def _pilot(scenario: Scenario, prober: str, dpd: DpdSettings, offsets: tuple[tup
     rtt = (acked.t - start) if acked is not None else 2 * cfg.link.delay
     if len(offsets[0]) > 1 and rtt >= min(b - a for a, b in zip(offsets[0], offsets[0][1:], strict=False)):
         inexact.append("a round trip longer than the wait between probes")
-    return start, rtt
+    answerer = next(n for n in cfg.peers if n != prober)
+    answer = next((e for e in pilot.events if e.event == "message_sent" and e.peer == answerer and e.t >= start), None)
+    cost = max(0.0, answer.t - start - cfg.link.delay) if answer is not None and acked is not None else 0.0
+    return start, rtt, cost
 
 
 # --- the verdict time's distribution, and trials drawn from it -----------------------------------
@@ -316,11 +327,11 @@ def verdicts(m: Model) -> Verdicts:
     vm: list[np.ndarray] = []
     pruned = 0.0
     while t.size:
-        if never == math.inf or t[-1] + offsets[-1] + m.one_way < never:  # every request can be answered
+        if never == math.inf or t[-1] + offsets[-1] + m.one_way + m.answer_cost < never:  # all can be answered
             fail = w @ failed[n]
             nw = (w @ answered[n].reshape(size, n * size)).reshape(-1, size)
         else:  # how many of each round's requests arrive before the partner goes down
-            k = np.searchsorted(offsets, never - m.one_way - t, side="left")
+            k = np.searchsorted(offsets, never - m.one_way - m.answer_cost - t, side="left")
             fail = np.einsum("as,as->a", w, failed[k])
             nw = np.einsum("as,asjt->ajt", w, answered[k]).reshape(-1, size)
         due = t + m.give_up
