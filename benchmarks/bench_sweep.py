@@ -57,13 +57,19 @@ def scale(n: int, total: int) -> None:
     rate, per_run = events / cpu, cpu / 40
     print(f"baseline, one process, 40 runs: {events / 40:.0f} events/run, {rate:,.0f} events/s (CPU), "
           f"{per_run * 1000:.1f} ms CPU/run, {wall1 / 40 * 1000:.1f} ms wall/run")
-    t, c = time.perf_counter(), time.process_time()
+    import resource
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    c = time.process_time()
     wall, rows = timed(p, jobs=2)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_all = time.process_time() - c + (after.ru_utime + after.ru_stime) - (kids.ru_utime + kids.ru_stime)
     assert len(rows) == n
     predicted = n * per_run / 2
-    print(f"{n} runs, 2 local processes: {wall:.1f} s wall; predicted from events/s on 2 cores {predicted:.1f} s; "
-          f"ratio measured / predicted {wall / predicted:.2f}")
-    print(f"extrapolated to {total:,} runs: {wall * total / n:.0f} s (predicted {total * per_run / 2:.0f} s)")
+    print(f"{n} runs, 2 local processes: {wall:.1f} s wall, {cpu_all:.1f} CPU s (this process and the workers)")
+    print(f"predicted from events/s on 2 cores: {predicted:.1f} s; ratio wall / predicted {wall / predicted:.2f}; "
+          f"CPU / ({n} x CPU per run) {cpu_all / (n * per_run):.2f}; wall / ({n} x wall per run / 2) "
+          f"{wall / (n * wall1 / 40 / 2):.2f}")
+    print(f"extrapolated to {total:,} runs: {wall * total / n:.0f} s wall (predicted {total * per_run / 2:.0f} s)")
 
 
 def model_times(p, trials: int = 1_000_000) -> None:

@@ -348,3 +348,28 @@ def test_sweep_scenarios_fit_the_schema(capsys):
     for path in sorted((SCENARIOS / "sweeps").glob("*.yaml")):
         errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
         assert not errors, f"{path.name}: {errors[0].message}"
+
+
+# --- pictures ------------------------------------------------------------------------------------
+
+def test_a_sweeps_picture_says_what_it_shows(tmp_path, capsys):
+    out = tmp_path / "fa.csv"
+    assert main(["sweep", str(FALSE_ALARM), "--vary", "faults.0.loss=2%,5%", "--vary", "duration=2h",
+                 "--trials", "400", "-o", str(out)]) == 0
+    svg = tmp_path / "fa.svg"
+    assert main(["plot", str(out), "-o", str(svg)]) == 0
+    text = svg.read_text()
+    # no crash in this scenario: the metric that varies is the share of runs with a false verdict,
+    # per loss as written in the sweep, with what the cells are made of
+    assert "share of runs with a false DPD verdict" in text and "95 % interval (Wilson)" in text
+    assert ">2%<" in text and ">5%<" in text and "400 trials of the vectorised DPD model per cell" in text
+    assert main(["plot", str(out), "--cdf", "--metric", "peer_dead_t", "-o", str(svg)]) == 0
+    assert "time of the first DPD verdict (s)" in svg.read_text() and "are not drawn" in svg.read_text()
+    assert main(["plot", str(out), "-o", str(tmp_path / "fa.gif")]) == 2
+    assert "allowed: .png, .svg" in capsys.readouterr().err
+
+
+def test_a_runs_timeline_is_drawn(tmp_path):
+    png = tmp_path / "run.png"
+    assert main(["plot", str(CRASH), "-o", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

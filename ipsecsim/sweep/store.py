@@ -192,7 +192,27 @@ def read(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[d
         raise ConfigError(str(p), "", f"cannot read the sweep output: {e}") from None
     if not cells or "cell" not in cells[0] or "method" not in cells[0]:
         raise ConfigError(str(p), "", "not a sweep output (no 'cell' and 'method' columns)")
-    return meta, cells, journal_runs(journal_path(p), cells)
+    runs = journal_runs(journal_path(p), cells)
+    if not meta:  # a CSV: the journal names the scenario, and its runs the settings as written (2s, 1%)
+        meta = _journal_meta(journal_path(p), cells, runs)
+    return meta, cells, runs
+
+
+def _journal_meta(path: Path, cells: list[dict[str, Any]], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            head = json.loads(fh.readline() or "{}")
+    except (OSError, ValueError):
+        return {}
+    settings: dict[Any, dict[str, str]] = {}
+    for r in runs:
+        if isinstance(r.get("settings"), dict):
+            settings.setdefault(r.get("cell"), r["settings"])
+    axes = list(next(iter(settings.values()), {}))
+    meta: dict[str, Any] = {"scenario": head.get("scenario")} if isinstance(head, dict) else {}
+    if axes and all(c.get("cell") in settings for c in cells):
+        meta["cell_labels"] = {str(c["cell"]): settings[c["cell"]] for c in cells}
+    return meta
 
 
 def journal_runs(path: Path, cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
