@@ -154,7 +154,7 @@ def _metric(meta: dict[str, Any], cells: list[dict[str, Any]], wanted: str | Non
         if wanted not in names:
             raise ConfigError(None, "--metric", f"{wanted!r} is not in this sweep; metrics: {', '.join(names)}")
         return wanted
-    order = [n for n in [*meta.get("metrics", []), *_PREFERRED] if n in names] + names
+    order: list[str] = [str(n) for n in [*meta.get("metrics", []), *_PREFERRED] if n in names] + names
     for n in order:
         vals = {c.get(f"{n}.mean") for c in cells}
         if len({v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))}) > 1:
