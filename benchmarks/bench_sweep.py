@@ -102,7 +102,8 @@ def main() -> None:
     t = time.perf_counter()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c, Client(c) as cl:
         start = time.perf_counter() - t
-        timed(warm, executor="dask", client=cl)  # the workers import ipsecsim
+        cl.run(__import__, "ipsecsim.sim.runner")  # every worker imports the simulator
+        timed(warm, executor="dask", client=cl)
         dask, rows3 = timed(p, executor="dask", client=cl)
     assert rows == rows3
     print(f"{runs} runs of 1 h:")
