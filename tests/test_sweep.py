@@ -133,9 +133,14 @@ def test_local_processes_and_dask_give_the_same_runs_as_one_process():
     one = _rows(p, jobs=1)
     assert len(one) == 12 and len({r["seed"] for r in one}) == 12
     assert _rows(p, jobs=2) == one
+    # a cell answered by the vectorised model beside an engine cell: its trials too
+    mixed = _rows(p, jobs=1, methods={0: "fast", 1: "engine"}, trials=50)
+    assert [r["method"] for r in mixed] == ["fast"] * 50 + ["engine"] * 6 and mixed[50:] == one[6:]
+    assert _rows(p, jobs=2, methods={0: "fast", 1: "engine"}, trials=50) == mixed
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         assert _rows(p, executor="dask", client=client) == one
+        assert _rows(p, executor="dask", client=client, methods={0: "fast", 1: "engine"}, trials=50) == mixed
 
 
 # --- the fast model against the engine ----------------------------------------------------------
