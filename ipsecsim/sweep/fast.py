@@ -43,6 +43,7 @@ first probe as the start (an approximation the output marks).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -223,6 +224,14 @@ def _pilot(scenario: Scenario, prober: str, dpd: DpdSettings, offsets: tuple[tup
 PRUNE = 1e-15
 """Atoms of the round-start distribution lighter than this are dropped; ``Verdicts.pruned`` is
 the total dropped (the distance in total variation from the exact distribution)."""
+MAX_ATOMS = 2_000_000
+"""Round starts the distribution may step through (a few seconds of numpy). Offsets that are
+multiples of one step (IKEv1 retries, the DPD schedule) keep the starts few; IKEv2 retransmission
+offsets (4, 11.2, 24.16 ... s) over a day make tens of millions: those cells use the engine."""
+
+
+class TooLarge(Exception):
+    """The verdict distribution would take more than ``MAX_ATOMS`` round starts."""
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -309,7 +318,8 @@ def _round_maps(m: Model) -> tuple[np.ndarray, np.ndarray]:
     return answered, failed
 
 
-def verdicts(m: Model) -> Verdicts:
+@functools.lru_cache(maxsize=32)
+def verdicts(m: Model, max_atoms: int = MAX_ATOMS) -> Verdicts:
     """The distribution of the first verdict, round by round over the distribution of round
     starts (atoms: a start time and the mass per channel state). A round's transmissions leave
     at ``start + o_j``; each is answered when its request crosses, finds the partner up and
@@ -326,7 +336,12 @@ def verdicts(m: Model) -> Verdicts:
     vt: list[np.ndarray] = []
     vm: list[np.ndarray] = []
     pruned = 0.0
+    done = 0
     while t.size:
+        done += t.size
+        if done > max_atoms:
+            raise TooLarge(f"the verdict distribution needs more than {max_atoms:,} round starts (retransmission "
+                           "offsets that are no multiples of one step, over a long run)")
         if never == math.inf or t[-1] + offsets[-1] + m.one_way + m.answer_cost < never:  # all can be answered
             fail = w @ failed[n]
             nw = (w @ answered[n].reshape(size, n * size)).reshape(-1, size)
@@ -401,6 +416,13 @@ def choose(p: Plan, method: str) -> dict[int, tuple[str, str]]:
                 raise ConfigError(None, "--fast", f"cell {c.text()}: {m}")
             out[c.index] = ("engine", "")
         elif m.exact or method == "fast":
+            try:
+                verdicts(m)  # computed once here, cached for the trials
+            except TooLarge as e:
+                if method == "fast":
+                    raise ConfigError(None, "--fast", f"cell {c.text()}: {e}; use --method engine") from None
+                out[c.index] = ("engine", "")
+                continue
             out[c.index] = ("fast", m.why)
         else:
             out[c.index] = ("engine", "")
