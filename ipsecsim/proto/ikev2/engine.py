@@ -1,17 +1,22 @@
-"""The IKEv2 engine of one peer: its IKE SAs, dispatch of inbound messages, SA lifecycle.
+"""The IKEv2 engine of one peer: its IKE SAs and the dispatch of inbound messages.
 
 Inbound messages are matched to an IKE SA by this side's SPI; a new IKE_SA_INIT request
 is checked statelessly first (proposal, KE group) and only then creates state. Everything
 that happens is reported as an event (docs/events.md).
+
+The engine owns its parts (composition): ``children`` (``ChildSas``: the CHILD SAs, their
+limits, rekeys and deletion), ``ike_expiry`` (``IkeSaExpiry``: the IKE SAs' soft and hard
+limits), ``liveness`` (dead peer detection) and ``responder``; each IKE SA has its task manager
+(``sa.tm``). For the data plane (``proto.traffic``) it offers ``child_sas()``,
+``negotiating()``, ``acquire(now)`` and ``on_child_volume(...)``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import dh, kdf, natt
+from .. import dh, natt
 from ..events import (
-    ChildSaEstablished,
     IkeSaDeleted,
     IkeSaEstablished,
     MessageEvent,
@@ -23,15 +28,15 @@ from ..events import (
     NegotiationRetry,
     SaEvent,
 )
-from ..keylog import child_records
-from ..proposals import Proposal, Protocol, choose
+from ..proposals import Protocol, choose
 from ..sa import ChildSa
 from ..settings import Identity
-from ..ts import TrafficSelector
+from .children import ChildSas
+from .ike_expiry import IkeSaExpiry
 from .ikesa import IkeInput, IkeSa, IkeState, natd_hash
-from .lifecycle import LifecycleMixin
 from .liveness import Liveness
 from .message import AUTH, ID, KE, SA, AuthMethod, D, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
+from .rekey import ChildCreateTask
 from .responder import Responder
 from .taskmgr import TaskManager
 from .tasks import IkeAuthTask, IkeInitTask, InformationalTask
@@ -44,8 +49,13 @@ if TYPE_CHECKING:
 ID_KINDS = {v: k for k, v in Identity.ID_TYPES.items()}
 
 
-class Ikev2Engine(LifecycleMixin):
+class Ikev2Engine:
     version = 2
+
+    nonce_hook: Any = None
+    """Tests may set a callable(purpose) -> bytes to fix the nonces of CREATE_CHILD_SA
+    exchanges (``child_ni``, ``child_nr``, ``ike_ni``, ``ike_nr``), as strongSwan's collision
+    tests do; otherwise nonces come from the peer's seeded stream."""
 
     def __init__(self, ep: Endpoint):
         self.ep = ep
@@ -60,10 +70,8 @@ class Ikev2Engine(LifecycleMixin):
         """A dead peer's SAs were deleted with action trap/hold: traffic renegotiates them."""
         self.attempts = 0
         self._rx: Datagram | None = None
-        self.children: dict[int, ChildSa] = {}
-        """CHILD SAs by uid (timer hints carry the uid), until deleted."""
-        self.creating = False
-        """A traffic-triggered CREATE_CHILD_SA is under way."""
+        self.children = ChildSas(self)
+        self.ike_expiry = IkeSaExpiry(self)
         self.keepalives = natt.Keepalives(ep, lambda: natt.keepalive_path(self.sas.values()))
 
     # --- entry points ----------------------------------------------------------------------
@@ -198,11 +206,20 @@ class Ikev2Engine(LifecycleMixin):
     # --- services for tasks and the responder ----------------------------------------------
     def _new_sa(self, initiator: bool, spi_i: bytes, spi_r: bytes, remote: tuple[str, int], now: float) -> IkeSa:
         s = self.settings
-        sa = IkeSa(self.ep.next_uid(), initiator, spi_i, spi_r, (s.address, s.port), remote, now)
+        return self.add_sa(IkeSa(self.ep.next_uid(), initiator, spi_i, spi_r, (s.address, s.port), remote, now))
+
+    def add_sa(self, sa: IkeSa) -> IkeSa:
+        """Register a new IKE SA (by uid and by our SPI) with its own task manager."""
         sa.tm = TaskManager(self, sa)
         self.sas[sa.uid] = sa
         self.by_spi[sa.my_spi] = sa
         return sa
+
+    def make_nonce(self, purpose: str) -> bytes:
+        """A nonce of a CREATE_CHILD_SA exchange (``nonce_hook`` in tests)."""
+        if self.nonce_hook is not None:
+            return bytes(self.nonce_hook(purpose))
+        return self.ep.rng.randbytes(self.settings.ike.nonce_bytes)
 
     def _msg_fields(self, msg: Message, retransmit: int) -> dict[str, Any]:
         return {**msg.fields(), "retransmit": retransmit}
@@ -282,42 +299,14 @@ class Ikev2Engine(LifecycleMixin):
         sa.move(IkeInput.ESTABLISH)
         sa.established_at = now
         self.liveness.start(sa, now)
-        self.start_ike_lifetime(sa, now)
+        self.ike_expiry.arm(sa, now)
 
-    def install_child(self, sa: IkeSa, proposal: Proposal, spi_in: bytes, spi_out: bytes,
-                      local_ts: tuple[TrafficSelector, ...], remote_ts: tuple[TrafficSelector, ...],
-                      initiator: bool, now: float, ni: bytes, nr: bytes, g_ir: bytes | None = None,
-                      emit_established: bool = True, outbound: bool = True, replaces: int | None = None) -> ChildSa:
-        """Derive KEYMAT (RFC 7296 2.17) and install the SA pair; ``initiator`` is who sent the
-        request that created it: its outbound keys are the i->r keys. A rekeyed SA is installed
-        with ``outbound`` False until traffic switches to it (``switch_to``)."""
-        assert sa.keys is not None
-        keys = kdf.child_keys(sa.prf, sa.keys.sk_d, ni, nr, proposal.encr[0],
-                              proposal.integ[0] if proposal.integ else None, g_ir)
-        i_keys, r_keys = (keys.encr_i, keys.integ_i), (keys.encr_r, keys.integ_r)
-        out_k, in_k = (i_keys, r_keys) if initiator else (r_keys, i_keys)
-        child = ChildSa(self.ep.next_uid(), sa.uid, spi_in, spi_out, proposal, local_ts, remote_ts, initiator, now,
-                        encr_key_in=in_k[0], integ_key_in=in_k[1], encr_key_out=out_k[0], integ_key_out=out_k[1],
-                        nonces=(ni, nr), outbound=outbound, replaces=replaces)
-        sa.children.append(child)
-        child.encap = sa.encap  # ESP in UDP when NAT traversal floated the IKE SA (RFC 3948)
-        encap = (sa.local[1], sa.remote[1]) if sa.encap is not None else None
-        self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now, encap,
-                                        self.ep.settings.child.sha256_96))
-        if emit_established:
-            self.emit_sa(sa, ChildSaEstablished(**child.describe()))
-        self.start_child_lifetime(child, now)
-        return child
-
-    def delete_refused_child(self, sa: IkeSa, spi_in: bytes, now: float) -> None:
-        """The responder installed a CHILD SA this initiator refuses (its traffic selectors):
-        delete it there, INFORMATIONAL { D(ESP, our inbound SPI) } (strongSwan child_create.c
-        delete_failed_sa() / build_i_delete())."""
-        sa.tm.queue_task(InformationalTask(self, "child_delete", (D(Protocol.ESP, (spi_in,)),)), now)
-
-    def child_failed(self, sa: IkeSa, notify: str, reason: str) -> None:
-        sa.child_failed = notify
-        self.emit_sa(sa, NegotiationFailed(phase="child", notify=notify, reason=reason))
+    def on_handover_job(self, now: float, uid: int) -> None:
+        """The exchanges an IKE rekey moved to the new SA start (``rekey.hand_over``, handover
+        ``job``)."""
+        sa = self.sas.get(uid)
+        if sa is not None and sa.alive:
+            sa.tm.initiate(now)
 
     def fail(self, sa: IkeSa, phase: str, notify: str, reason: str, defer: bool = False,
              notify_peer: bool = False) -> None:
@@ -353,6 +342,30 @@ class Ikev2Engine(LifecycleMixin):
         if tries == 0 or self.attempts < tries:
             self.ep.emit(NegotiationRetry(attempt=self.attempts + 1, keyingtries="forever" if tries == 0 else tries))
             self.initiate(now)
+
+    # --- data plane interface (proto.traffic) ----------------------------------------------
+    def child_sas(self) -> list[ChildSa]:
+        return self.children.all()
+
+    def negotiating(self) -> bool:
+        if self.children.creating:
+            return True
+        return any(sa.alive and sa.state is IkeState.CONNECTING and sa.initiator for sa in self.sas.values())
+
+    def acquire(self, now: float) -> None:
+        """Traffic needs an SA (a trap policy's ACQUIRE): create a CHILD SA, with a new IKE SA if
+        there is none."""
+        if self.negotiating():
+            return
+        ike = next((sa for sa in self.sas.values() if sa.state is IkeState.ESTABLISHED), None)
+        if ike is None:
+            self.initiate(now)
+            return
+        self.children.creating = True
+        ike.tm.queue_task(ChildCreateTask(self), now)
+
+    def on_child_volume(self, child: ChildSa, kind: str, by: str, now: float) -> None:
+        self.children.limit_reached(child, kind, by, now)
 
     # --- the data plane reports traffic (proto.traffic): DPD's inputs ----------------------
     def trapped(self) -> bool:
@@ -417,7 +430,7 @@ class Ikev2Engine(LifecycleMixin):
         if not sa.alive:
             return
         for c in list(sa.children):
-            self.remove_child(sa, c, reason, now)
+            self.children.remove(sa, c, reason, now)
         if sa.established_at is not None:
             self.emit_sa(sa, IkeSaDeleted(reason=reason))
         sa.move(IkeInput.DESTROY)

@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import dh, kdf
-from ..events import KeGroupRetry, NegotiationFailed, RekeyCollision
+from ..events import IkeSaRekeyed, KeGroupRetry, NegotiationFailed, RekeyCollision
 from ..proposals import Protocol, choose, is_subset
 from ..sa import ChildInput, ChildSa, ChildState
 from ..ts import accept_response, select
@@ -41,6 +41,7 @@ from .taskmgr import Outcome
 from .tasks import InformationalTask
 
 if TYPE_CHECKING:
+    from ..proposals import Proposal
     from .engine import Ikev2Engine
 
 
@@ -151,14 +152,14 @@ class ChildCreateTask:
         if accepted is None:
             self._failed(sa, "TS_UNACCEPTABLE", "no acceptable traffic selectors in the response: TSi "
                          f"{', '.join(map(str, ts[0].selectors))} / TSr {', '.join(map(str, ts[1].selectors))}", now)
-            e.delete_refused_child(sa, self.spi_in, now)
+            e.children.delete_refused(sa, self.spi_in, now)
             return Outcome.DONE
-        new = e.install_child(sa, chosen.proposal, self.spi_in, chosen.spi, accepted[0], accepted[1],
+        new = e.children.install(sa, chosen.proposal, self.spi_in, chosen.spi, accepted[0], accepted[1],
                               initiator=True, now=now, ni=self.nonce, nr=nonce.data, g_ir=g_ir,
                               emit_established=old is None, outbound=old is None,
                               replaces=old.uid if old is not None else None)
         if old is None:
-            e.creating = False
+            e.children.creating = False
             return Outcome.DONE
         if self.collision is not None and self.collision.state is not ChildState.DELETED:
             if _lowest_is_in((self.nonce, nonce.data), self.collision.nonces):
@@ -167,29 +168,29 @@ class ChildCreateTask:
                                              keeping=child_fields(self.collision)))
                 if old.can(ChildInput.REPLACED):
                     old.move(ChildInput.REPLACED)
-                e.delete_child(sa, new, "rekey_collision", now)
+                e.children.delete(sa, new, "rekey_collision", now)
                 return Outcome.DONE
             e.emit_sa(sa, RekeyCollision(sa_type="child", outcome="won", deleting=child_fields(self.collision),
                                          keeping=child_fields(new)))
-        e.switch_to(sa, old, new, initiator=True, now=now)
+        e.children.switch_to(sa, old, new, initiator=True, now=now)
         return Outcome.DONE
 
     def _failed(self, sa: IkeSa, notify: str, reason: str, now: float) -> None:
         e, old = self.engine, self.rekey_of
         e.emit_sa(sa, NegotiationFailed(phase=self.phase, notify=notify, reason=reason))
         if old is None:
-            e.creating = False
+            e.children.creating = False
             return
         if old.can(ChildInput.REKEY_ABORTED):
             old.move(ChildInput.REKEY_ABORTED)
-            e.schedule_child_rekey_retry(old, now)
+            e.children.retry_rekey_later(old, now)
 
     def abandon(self) -> None:
         """The exchange will not complete (given up, or preempted by the SA's hard expiry)."""
         if self.rekey_of is not None and self.rekey_of.can(ChildInput.REKEY_ABORTED):
             self.rekey_of.move(ChildInput.REKEY_ABORTED)
         if self.rekey_of is None:
-            self.engine.creating = False
+            self.engine.children.creating = False
 
     def gave_up(self, sa: IkeSa, now: float) -> None:
         self.abandon()
@@ -254,7 +255,7 @@ def respond_child(e: Ikev2Engine, sa: IkeSa, msg: Message, sa_p: SA, now: float)
         return [N(Notify.TS_UNACCEPTABLE)]
     nr = e.make_nonce("child_nr")
     spi_in = e.ep.random_spi(4)
-    new = e.install_child(sa, chosen, spi_in, sa_p.proposals[num - 1].spi, answer[1], answer[0], initiator=False,
+    new = e.children.install(sa, chosen, spi_in, sa_p.proposals[num - 1].spi, answer[1], answer[0], initiator=False,
                           now=now, ni=ni.data, nr=nr, g_ir=g_ir, emit_established=old is None,
                           outbound=old is None, replaces=old.uid if old is not None else None)
     if old is not None:
@@ -338,7 +339,7 @@ class IkeRekeyTask:
             g_ir = dh.shared_secret(self.dh, ke.data)
         except dh.DhError as ex:
             return self._failed(sa, "INVALID_SYNTAX", f"bad KE payload: {ex}", now)
-        new = e.rekeyed_ike_sa(sa, True, self.spi, chosen.spi, chosen.proposal, self.nonce, nonce.data, g_ir, now)
+        new = rekeyed_ike_sa(e, sa, True, self.spi, chosen.spi, chosen.proposal, self.nonce, nonce.data, g_ir, now)
         if self.collision is not None and self.collision.alive:
             if _lowest_is_in((self.nonce, nonce.data), (self.collision.nonce_i, self.collision.nonce_r)):
                 e.emit_sa(sa, RekeyCollision(sa_type="ike", outcome="lost", deleting=new.label(),
@@ -347,9 +348,9 @@ class IkeRekeyTask:
                 return Outcome.DONE
             e.emit_sa(sa, RekeyCollision(sa_type="ike", outcome="won", deleting=self.collision.label(),
                                          keeping=new.label()))
-            e.adopt(self.collision, new, now)
-        e.adopt(sa, new, now)
-        e.retire_ike(sa, now)
+            hand_over(e, self.collision, new, now)
+        hand_over(e, sa, new, now)
+        delete_old_ike_sa(e, sa, now)
         return Outcome.DONE
 
     def _failed(self, sa: IkeSa, notify: str, reason: str, now: float) -> Outcome:
@@ -357,7 +358,7 @@ class IkeRekeyTask:
         e.emit_sa(sa, NegotiationFailed(phase="ike_rekey", notify=notify, reason=reason))
         if sa.can(IkeInput.REKEY_ABORTED) and self.collision is None:
             sa.move(IkeInput.REKEY_ABORTED)
-            e.schedule_ike_rekey_retry(sa, now)
+            e.ike_expiry.retry_rekey_later(sa, now)
         return Outcome.DONE
 
     def gave_up(self, sa: IkeSa, now: float) -> None:
@@ -394,14 +395,53 @@ def respond_ike_rekey(e: Ikev2Engine, sa: IkeSa, msg: Message, sa_p: SA, now: fl
         return [N(Notify.INVALID_SYNTAX)]
     nr = e.make_nonce("ike_nr")
     spi_r = e.ep.random_spi(8)
-    new = e.rekeyed_ike_sa(sa, False, sa_p.proposals[num - 1].spi, spi_r, chosen, ni.data, nr, g_ir, now)
+    new = rekeyed_ike_sa(e, sa, False, sa_p.proposals[num - 1].spi, spi_r, chosen, ni.data, nr, g_ir, now)
     if colliding:
         assert isinstance(task, IkeRekeyTask)
         task.collision = new
     else:
         sa.move(IkeInput.REPLACED)
-    e.adopt(sa, new, now)
+    hand_over(e, sa, new, now)
     return [SA((SaProposal(num, spi_r, chosen),)), Nonce(nr), KE(group, key.public)]
+
+
+def rekeyed_ike_sa(e: Ikev2Engine, old: IkeSa, initiator: bool, spi_i: bytes, spi_r: bytes, proposal: Proposal,
+                   ni: bytes, nr: bytes, g_ir: bytes, now: float) -> IkeSa:
+    """The IKE SA created by a rekey of ``old`` (RFC 7296 2.18): fresh message ids."""
+    new = e.add_sa(IkeSa(e.ep.next_uid(), initiator, spi_i, spi_r, old.local, old.remote, now))
+    new.proposal, new.nonce_i, new.nonce_r, new.peer_id = proposal, ni, nr, old.peer_id
+    new.nat_local, new.nat_remote, new.encap = old.nat_local, old.nat_remote, old.encap
+    derive_rekeyed(old, new, g_ir)
+    e.emit_sa(old, IkeSaRekeyed(new_spi_i=spi_i.hex(), new_spi_r=spi_r.hex(), initiator=initiator,
+                                proposal=str(proposal)))
+    e.became_established(new, now)
+    return new
+
+
+def hand_over(e: Ikev2Engine, old: IkeSa, new: IkeSa, now: float) -> None:
+    """CHILD SAs and queued exchanges of ``old`` move to ``new``."""
+    for c in old.children:
+        c.ike_uid = new.uid
+        new.children.append(c)
+    old.children = []
+    moved = [t for t in old.tm.queue if not isinstance(t, IkeRekeyTask)]
+    old.tm.queue.clear()
+    for t in moved:
+        new.tm.queue.append(t)
+    if moved and e.settings.ike.rekey_handover == "job":
+        # strongSwan ike_rekey.c establish_new(): the new SA's queued tasks run as a job
+        # (lib->processor->queue_job) on another thread, while this one goes on with the old
+        # SA (the rekey response, or the initiator's Delete of the old SA) and sends first
+        e.ep.schedule(now, e.on_handover_job, new.uid)
+        return
+    new.tm.initiate(now)
+
+
+def delete_old_ike_sa(e: Ikev2Engine, old: IkeSa, now: float) -> None:
+    """The rekey initiator deletes the old IKE SA: INFORMATIONAL { D(IKE) } on it."""
+    old.move(IkeInput.REPLACED)
+    old.tm.queue_task(InformationalTask(e, "ike_delete", (D(Protocol.IKE),),
+                                        lambda s, r, t: e.destroy(s, "rekeyed", t)), now)
 
 
 def delete_payload(child: ChildSa) -> tuple[Payload, ...]:

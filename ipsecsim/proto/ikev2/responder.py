@@ -78,19 +78,19 @@ class Responder:
         sa_p = msg.first(SA)
         ts = [p for p in msg.payloads if isinstance(p, TS)]
         if not isinstance(sa_p, SA) or len(ts) != 2:
-            e.child_failed(sa, "INVALID_SYNTAX", "IKE_AUTH request lacks SA/TSi/TSr")
+            e.children.failed(sa, "INVALID_SYNTAX", "IKE_AUTH request lacks SA/TSi/TSr")
             return [N(Notify.INVALID_SYNTAX)]
         offered = tuple(p.proposal for p in sa_p.proposals)
         choice = choose(offered, s.child.proposals, ignore_dh=True)
         if choice is None:
-            e.child_failed(sa, "NO_PROPOSAL_CHOSEN",
+            e.children.failed(sa, "NO_PROPOSAL_CHOSEN",
                            f"no configured ESP proposal ({', '.join(map(str, s.child.proposals))}) "
                            f"matches the offered ({', '.join(map(str, offered))})")
             return [N(Notify.NO_PROPOSAL_CHOSEN)]
         tsi, tsr = ts[0].selectors, ts[1].selectors
         answer = select(s.child.ts_policy, tsi, tsr, s.child.remote_ts, s.child.local_ts)
         if answer is None:
-            e.child_failed(sa, "TS_UNACCEPTABLE",
+            e.children.failed(sa, "TS_UNACCEPTABLE",
                            f"proposed TSi {', '.join(map(str, tsi))} / TSr {', '.join(map(str, tsr))} do not "
                            f"match local {', '.join(map(str, s.child.local_ts))} / remote "
                            f"{', '.join(map(str, s.child.remote_ts))} ({s.child.ts_policy})")
@@ -98,7 +98,7 @@ class Responder:
         index, chosen = choice
         num, peer_spi = sa_p.proposals[index - 1].num, sa_p.proposals[index - 1].spi
         spi_in = e.ep.random_spi(4)
-        e.install_child(sa, chosen, spi_in, peer_spi, answer[1], answer[0], initiator=False, now=now,
+        e.children.install(sa, chosen, spi_in, peer_spi, answer[1], answer[0], initiator=False, now=now,
                         ni=sa.nonce_i, nr=sa.nonce_r)
         return [SA((SaProposal(num, spi_in, chosen),)), TS(True, answer[0]), TS(False, answer[1])]
 
@@ -121,7 +121,7 @@ class Responder:
                 e.mark_deleting(sa, "rekeyed" if sa.state is IkeState.REKEYED else "deleted_by_peer")
                 return _reply(msg, [], sa)
             if isinstance(p, D) and p.protocol == Protocol.ESP:
-                mine = e.delete_children_by_peer(sa, p.spis, now)
+                mine = e.children.deleted_by_peer(sa, p.spis, now)
                 if mine:
                     out.append(D(Protocol.ESP, tuple(mine)))
         if msg.notify(Notify.AUTHENTICATION_FAILED):

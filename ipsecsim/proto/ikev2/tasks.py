@@ -145,24 +145,24 @@ class IkeAuthTask:
         e.ike_established(sa, now)
         err = resp.error_notify()
         if err is not None:
-            e.child_failed(sa, err.name, "responder refused the CHILD SA")
+            e.children.failed(sa, err.name, "responder refused the CHILD SA")
             return Outcome.DONE
         sa_p, tsi, tsr = resp.first(SA), resp.first(TS), [p for p in resp.payloads if isinstance(p, TS)]
         if not isinstance(sa_p, SA) or not isinstance(tsi, TS) or len(tsr) != 2 or len(sa_p.proposals) != 1:
-            e.child_failed(sa, "INVALID_SYNTAX", "IKE_AUTH response lacks SA/TSi/TSr")
+            e.children.failed(sa, "INVALID_SYNTAX", "IKE_AUTH response lacks SA/TSi/TSr")
             return Outcome.DONE
         chosen = sa_p.proposals[0]
         if not is_subset(chosen.proposal, e.settings.child.proposals, ignore_dh=True):
-            e.child_failed(sa, "NO_PROPOSAL_CHOSEN", f"responder chose {chosen.proposal}, which was not offered")
+            e.children.failed(sa, "NO_PROPOSAL_CHOSEN", f"responder chose {chosen.proposal}, which was not offered")
             return Outcome.DONE
         accepted = accept_response(tsr[0].selectors, tsr[1].selectors, e.settings.child.local_ts,
                                    e.settings.child.remote_ts)
         if accepted is None:
-            e.child_failed(sa, "TS_UNACCEPTABLE", "no acceptable traffic selectors in the response: TSi "
+            e.children.failed(sa, "TS_UNACCEPTABLE", "no acceptable traffic selectors in the response: TSi "
                            f"{', '.join(map(str, tsr[0].selectors))} / TSr {', '.join(map(str, tsr[1].selectors))}")
-            e.delete_refused_child(sa, self.spi_in, now)
+            e.children.delete_refused(sa, self.spi_in, now)
             return Outcome.DONE
-        e.install_child(sa, chosen.proposal, self.spi_in, chosen.spi, accepted[0], accepted[1],
+        e.children.install(sa, chosen.proposal, self.spi_in, chosen.spi, accepted[0], accepted[1],
                         initiator=True, now=now, ni=sa.nonce_i, nr=sa.nonce_r)
         return Outcome.DONE
 
