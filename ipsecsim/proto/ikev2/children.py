@@ -7,7 +7,7 @@ different settings the side with the shorter soft lifetime does every rekey. Tim
 carrying uids; each handler re-checks the SA's state before acting.
 
 * soft limit (time, bytes or packets) -> ``sa_expired`` soft and a CHILD rekey
-  (``rekey.ChildCreateTask``), retried after a delay when it fails;
+  (``create_child.ChildCreate``), retried after a delay when it fails;
 * hard limit -> ``sa_expired`` hard; the SA is deleted and the peer told with an
   INFORMATIONAL { D } (RFC 7296 1.4.1) when the IKE SA can still carry it.
 
@@ -23,11 +23,9 @@ from .. import kdf
 from ..events import ChildSaDeleted, ChildSaEstablished, ChildSaRekeyed, NegotiationFailed, RekeyRetry, SaExpired
 from ..keylog import child_records
 from ..lifetime import retry_delay
-from ..proposals import Protocol
 from ..sa import ChildInput, ChildSa, ChildState
-from .message import D
-from .rekey import ChildCreateTask, child_fields
-from .tasks import InformationalTask
+from .create_child import ChildCreate, child_fields
+from .informational import Informational, delete_child_payload
 
 if TYPE_CHECKING:
     from ..proposals import Proposal
@@ -86,7 +84,7 @@ class ChildSas:
         """The responder installed a CHILD SA this initiator refuses (its traffic selectors):
         delete it there, INFORMATIONAL { D(ESP, our inbound SPI) } (strongSwan child_create.c
         delete_failed_sa() / build_i_delete())."""
-        sa.tm.queue_task(InformationalTask(self.engine, "child_delete", (D(Protocol.ESP, (spi_in,)),)), now)
+        sa.tm.queue_task(Informational(self.engine, "child_delete", delete_child_payload(spi_in)), now)
 
     # --- soft and hard limits ----------------------------------------------------------------
     def _arm_limits(self, child: ChildSa, now: float) -> None:
@@ -146,7 +144,7 @@ class ChildSas:
             self.engine.ep.schedule(now + 1.0, self.on_rekey_retry, child.uid)
             return
         child.move(ChildInput.REKEY)
-        sa.tm.queue_task(ChildCreateTask(self.engine, rekey_of=child), now)
+        sa.tm.queue_task(ChildCreate(self.engine, rekey_of=child), now)
 
     def retry_rekey_later(self, child: ChildSa, now: float) -> None:
         e = self.engine
@@ -179,7 +177,7 @@ class ChildSas:
             def done(s: IkeSa, resp: Any, t: float) -> None:
                 if resp is None:
                     e.destroy(s, "retransmit_timeout", t)
-            task = InformationalTask(e, "child_delete", (D(Protocol.ESP, (child.spi_in,)),), done)
+            task = Informational(e, "child_delete", delete_child_payload(child.spi_in), done)
             sa.tm.queue_task(task, now)
 
     def switch_to(self, sa: IkeSa, old: ChildSa, new: ChildSa, initiator: bool, now: float) -> None:
@@ -208,7 +206,7 @@ class ChildSas:
                 e.destroy(s, "retransmit_timeout", t)
                 return
             e.ep.schedule(t + delay, self.on_rekeyed_cleanup, old.uid)
-        sa.tm.queue_task(InformationalTask(e, "child_delete", (D(Protocol.ESP, (old.spi_in,)),), done), now)
+        sa.tm.queue_task(Informational(e, "child_delete", delete_child_payload(old.spi_in), done), now)
 
     def on_rekeyed_cleanup(self, now: float, uid: int) -> None:
         child = self.by_uid.get(uid)

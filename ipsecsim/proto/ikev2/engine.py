@@ -6,8 +6,9 @@ that happens is reported as an event (docs/events.md).
 
 The engine owns its parts (composition): ``children`` (``ChildSas``: the CHILD SAs, their
 limits, rekeys and deletion), ``ike_expiry`` (``IkeSaExpiry``: the IKE SAs' soft and hard
-limits), ``liveness`` (dead peer detection) and ``responder``; each IKE SA has its task manager
-(``sa.tm``). For the data plane (``proto.traffic``) it offers ``child_sas()``,
+limits) and ``liveness`` (dead peer detection); each IKE SA has its task manager (``sa.tm``),
+which runs the exchanges as tasks, one class per exchange type holding both roles
+(``exchanges.py``). For the data plane (``proto.traffic``) it offers ``child_sas()``,
 ``negotiating()``, ``acquire(now)`` and ``on_child_volume(...)``.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import dh, natt
+from .. import natt
 from ..events import (
     IkeSaDeleted,
     IkeSaEstablished,
@@ -23,24 +24,24 @@ from ..events import (
     MessageIgnored,
     MessageReceived,
     MessageSent,
-    NatDetected,
     NegotiationFailed,
     NegotiationRetry,
     SaEvent,
 )
-from ..proposals import Protocol, choose
 from ..sa import ChildSa
 from ..settings import Identity
+from . import ike_init
 from .children import ChildSas
+from .create_child import ChildCreate
+from .exchanges import responder_task
+from .ike_auth import IkeAuth
 from .ike_expiry import IkeSaExpiry
-from .ikesa import IkeInput, IkeSa, IkeState, natd_hash
+from .ike_init import IkeInit
+from .ikesa import IkeInput, IkeSa, IkeState
+from .informational import Informational, delete_ike_payload
 from .liveness import Liveness
-from .message import AUTH, ID, KE, SA, AuthMethod, D, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
-from .rekey import ChildCreateTask
-from .responder import Responder
+from .message import AUTH, ID, AuthMethod, Exchange, Message, N, Notify
 from .taskmgr import TaskManager
-from .tasks import IkeAuthTask, IkeInitTask, InformationalTask
-from .wire import real_message, sealed
 
 if TYPE_CHECKING:
     from ..endpoint import Endpoint
@@ -63,13 +64,12 @@ class Ikev2Engine:
         self.sas: dict[int, IkeSa] = {}
         self.by_spi: dict[bytes, IkeSa] = {}
         self.half_open: dict[tuple[bytes, str], IkeSa] = {}
-        self.pending_init_response: dict[int, Message] = {}
-        self.responder = Responder(self)
         self.liveness = Liveness(self)
         self.trap_armed = False
         """A dead peer's SAs were deleted with action trap/hold: traffic renegotiates them."""
         self.attempts = 0
-        self._rx: Datagram | None = None
+        self.rx: Datagram | None = None
+        """The datagram being processed (NAT detection compares its addresses)."""
         self.children = ChildSas(self)
         self.ike_expiry = IkeSaExpiry(self)
         self.keepalives = natt.Keepalives(ep, lambda: natt.keepalive_path(self.sas.values()))
@@ -81,8 +81,8 @@ class Ikev2Engine:
 
     def initiate(self, now: float) -> IkeSa:
         s = self.settings
-        sa = self._new_sa(True, self.ep.random_spi(8), bytes(8), (s.remote_address, s.remote_port), now)
-        sa.tm.queue.extend([IkeInitTask(self), IkeAuthTask(self)])
+        sa = self.new_sa(True, self.ep.random_spi(8), bytes(8), (s.remote_address, s.remote_port), now)
+        sa.tm.queue.extend([IkeInit(self), IkeAuth(self)])
         sa.tm.initiate(now)
         return sa
 
@@ -91,9 +91,9 @@ class Ikev2Engine:
         if not isinstance(msg, Message):
             self.ep.emit(MessageIgnored(reason="not an IKEv2 message", message={"src": dgram.src}))
             return
-        self._rx = dgram
+        self.rx = dgram
         if msg.exchange is Exchange.IKE_SA_INIT and not msg.response:
-            self.on_init_request(dgram, msg, now)
+            ike_init.receive_request(self, dgram, msg, now)
             return
         sa = self.by_spi.get(msg.spi_r if msg.initiator else msg.spi_i)
         if sa is None or not sa.alive:
@@ -101,9 +101,9 @@ class Ikev2Engine:
                 "exchange": msg.exchange.name, "response": msg.response, "msg_id": msg.msg_id,
                 "spi_i": msg.spi_i.hex(), "spi_r": msg.spi_r.hex()}))
             return
-        self._emit_message(MessageReceived, sa, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
+        self.emit_message(MessageReceived, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
         if msg.response and msg.unsupported_critical() is not None:
-            # RFC 7296 2.5: the message is rejected; a request would be answered (responder.py)
+            # RFC 7296 2.5: the message is rejected; a request would be answered (exchanges.py)
             self.ep.emit(MessageIgnored(
                 reason=f"critical payload of unknown type {msg.unsupported_critical()} in a response",
                 message={"ike_version": 2, **sa.label(), "exchange": msg.exchange.name, "response": True,
@@ -116,78 +116,7 @@ class Ikev2Engine:
         if msg.response:
             sa.tm.on_response(msg, now)
         else:
-            sa.tm.on_request(msg, now, self.responder.respond)
-
-    def on_init_request(self, dgram: Datagram, msg: Message, now: float) -> None:
-        known = self.half_open.get((msg.spi_i, dgram.src))
-        if known is not None and known.alive:
-            self._emit_message(MessageReceived, known, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
-            known.tm.on_request(msg, now, self.responder.respond)
-            return
-        s = self.settings
-        if dgram.src != s.remote_address:
-            # No connection is configured for this peer address (e.g. the peer's traffic now
-            # leaves through another uplink): a gateway drops the request.
-            self.ep.emit(MessageIgnored(
-                reason=f"no connection configured for {dgram.src} (remote address is {s.remote_address})",
-                message={**self._msg_fields(msg, dgram.retransmit), "src": dgram.src, "dst": dgram.dst}))
-            return
-        self.ep.emit(MessageReceived(**self._msg_fields(msg, dgram.retransmit), src=dgram.src, dst=dgram.dst))
-        critical = msg.unsupported_critical()
-        if critical is not None:  # RFC 7296 2.5: the payload type as the notification data
-            self._refuse(dgram, msg, N(Notify.UNSUPPORTED_CRITICAL_PAYLOAD, bytes([critical])),
-                         f"critical payload of unknown type {critical}")
-            return
-        sa_p, ke, nonce = msg.first(SA), msg.first(KE), msg.first(Nonce)
-        if not isinstance(sa_p, SA) or not isinstance(ke, KE) or not isinstance(nonce, Nonce):
-            self._refuse(dgram, msg, N(Notify.INVALID_SYNTAX), "IKE_SA_INIT without SA, KE or Ni")
-            return
-        offered = tuple(p.proposal for p in sa_p.proposals)
-        choice = choose(offered, s.ike.proposals)
-        if choice is None:
-            self._refuse(dgram, msg, N(Notify.NO_PROPOSAL_CHOSEN),
-                         f"no configured IKE proposal ({', '.join(map(str, s.ike.proposals))}) matches the "
-                         f"offered ({', '.join(map(str, offered))})")
-            return
-        index, chosen = choice
-        num = sa_p.proposals[index - 1].num  # RFC 7296 3.3.1: the number the initiator gave it
-        group = chosen.dh[0].ikev2_id
-        if ke.group != group:
-            # RFC 7296 1.2 / 3.10.1: tell the initiator which group to use; keep no state.
-            self._refuse(dgram, msg, N(Notify.INVALID_KE_PAYLOAD, group.to_bytes(2, "big")), None)
-            return
-        sa = self._new_sa(False, msg.spi_i, self.ep.random_spi(8), (dgram.src, dgram.sport), now)
-        self.half_open[(msg.spi_i, dgram.src)] = sa
-        sa.proposal, sa.nonce_i = chosen, nonce.data
-        sa.nonce_r = self.ep.rng.randbytes(s.ike.nonce_bytes)
-        sa.dh = dh.generate(group, self.ep.rng, self.ep.crypto_model)
-        try:
-            secret = dh.shared_secret(sa.dh, ke.data)
-        except dh.DhError as ex:
-            self.destroy(sa, "invalid_ke", now)
-            self._refuse(dgram, msg, N(Notify.INVALID_SYNTAX), f"bad KE payload: {ex}")
-            return
-        sa.init_request = real_message(msg)  # RFC 7296 2.15 RealMessage1: the octets received
-        sa.derive_keys(secret)
-        self.check_natd(sa, msg)
-        natd = self.natd_payloads(sa) if msg.notify(Notify.NAT_DETECTION_SOURCE_IP) is not None else []
-        payloads: list[Payload] = [SA((SaProposal(num, b"", chosen),)), KE(group, sa.dh.public),
-                                   Nonce(sa.nonce_r), *natd]
-        resp = sealed(Message(Exchange.IKE_SA_INIT, sa.spi_i, sa.spi_r, msg.msg_id, True, False, tuple(payloads)))
-        sa.init_response = resp.raw  # RealMessage2: the octets sent
-        self.pending_init_response[sa.uid] = resp
-        sa.tm.on_request(msg, now, self.responder.respond)
-        self.ep.schedule(now + s.ike.half_open_timeout, self.on_half_open_timer, sa.uid)
-
-    def _refuse(self, dgram: Datagram, msg: Message, answer: N, reason: str | None) -> None:
-        """Answer an IKE_SA_INIT request with a notify, keeping no state (RFC 7296 2.6)."""
-        from ..onwire import Datagram
-        resp = sealed(Message(Exchange.IKE_SA_INIT, msg.spi_i, bytes(8), msg.msg_id, True, False, (answer,)))
-        if reason is not None:
-            self.ep.emit(NegotiationFailed(ike_version=2, spi_i=msg.spi_i.hex(), spi_r=bytes(8).hex(), phase="ike",
-                                           notify=answer.name, reason=reason))
-        self.ep.emit(MessageSent(**self._msg_fields(resp, 0), src=dgram.dst, dst=dgram.src))
-        self.ep.send(Datagram(dgram.dst, dgram.dport, dgram.src, dgram.sport, resp, 0))
+            sa.tm.on_request(msg, now, responder_task(self, msg))
 
     # --- timers ----------------------------------------------------------------------------
     def on_retransmit_timer(self, now: float, uid: int, msg_id: int, n: int, generation: int) -> None:
@@ -203,8 +132,8 @@ class Ikev2Engine:
                                                       f"{self.settings.ike.half_open_timeout:g} s"))
             self.destroy(sa, "half_open_timeout", now)
 
-    # --- services for tasks and the responder ----------------------------------------------
-    def _new_sa(self, initiator: bool, spi_i: bytes, spi_r: bytes, remote: tuple[str, int], now: float) -> IkeSa:
+    # --- services for the exchanges (tasks) ------------------------------------------------
+    def new_sa(self, initiator: bool, spi_i: bytes, spi_r: bytes, remote: tuple[str, int], now: float) -> IkeSa:
         s = self.settings
         return self.add_sa(IkeSa(self.ep.next_uid(), initiator, spi_i, spi_r, (s.address, s.port), remote, now))
 
@@ -221,49 +150,18 @@ class Ikev2Engine:
             return bytes(self.nonce_hook(purpose))
         return self.ep.rng.randbytes(self.settings.ike.nonce_bytes)
 
-    def _msg_fields(self, msg: Message, retransmit: int) -> dict[str, Any]:
-        return {**msg.fields(), "retransmit": retransmit}
-
-    def _emit_message(self, event: type[MessageEvent], sa: IkeSa, msg: Message, retransmit: int, **extra: Any) -> None:
-        self.ep.emit(event(**self._msg_fields(msg, retransmit), **extra))
+    def emit_message(self, event: type[MessageEvent], msg: Message, retransmit: int, **extra: Any) -> None:
+        self.ep.emit(event(**msg.fields(), retransmit=retransmit, **extra))
 
     def send_message(self, sa: IkeSa, msg: Message, retransmit: int) -> None:
         from ..onwire import Datagram
-        self._emit_message(MessageSent, sa, msg, retransmit, src=sa.local[0], dst=sa.remote[0])
+        self.emit_message(MessageSent, msg, retransmit, src=sa.local[0], dst=sa.remote[0])
         keys = sa.wire_keys() if msg.encrypted and sa.keys is not None else None
         self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit, keys))
 
     def emit_sa(self, sa: IkeSa, event: SaEvent) -> None:
         """Report ``event`` as an event of the IKE SA ``sa``."""
         self.ep.emit(event, {"ike_version": 2, **sa.label()})
-
-    def natd_payloads(self, sa: IkeSa) -> list[N]:
-        """NAT_DETECTION_SOURCE_IP and _DESTINATION_IP (RFC 7296 2.23), unless NAT traversal is
-        off here (``nat_traversal: false``: the peer then detects nothing either)."""
-        if not self.settings.nat_traversal:
-            return []
-        spi_r = sa.spi_r if not sa.initiator or sa.proposal else bytes(8)
-        # encap: strongSwan ike_natd.c build_natd_payload() fakes the source hash (force_encap),
-        # so the peer sees this side behind a NAT and both move to UDP 4500 and ESP in UDP
-        source = (sa.local[0], 0) if self.settings.encap else sa.local
-        return [N(Notify.NAT_DETECTION_SOURCE_IP, natd_hash(sa.spi_i, spi_r, *source)),
-                N(Notify.NAT_DETECTION_DESTINATION_IP, natd_hash(sa.spi_i, spi_r, *sa.remote))]
-
-    def check_natd(self, sa: IkeSa, msg: Message) -> None:
-        """RFC 7296 2.23: compare the peer's hashes with the addresses the packet really used."""
-        rx = self._rx
-        src, dst = msg.notify(Notify.NAT_DETECTION_SOURCE_IP), msg.notify(Notify.NAT_DETECTION_DESTINATION_IP)
-        if rx is None or src is None or dst is None or not self.settings.nat_traversal:
-            return
-        sa.nat_remote = src.data != natd_hash(msg.spi_i, msg.spi_r, rx.src, rx.sport)
-        sa.nat_local = dst.data != natd_hash(msg.spi_i, msg.spi_r, rx.dst, rx.dport)
-        if self.settings.encap and not (sa.nat_local or sa.nat_remote):
-            sa.nat_remote = True  # ike_natd.c: COND_NAT_FAKE, which floats like a NAT (COND_NAT_ANY)
-        if sa.nat_local or sa.nat_remote:
-            self.emit_sa(sa, NatDetected(local=sa.nat_local, remote=sa.nat_remote))
-            if sa.initiator:  # RFC 7296 2.23: IKE_AUTH and everything after from and to UDP 4500
-                natt.float_ports(sa, lambda event: self.emit_sa(sa, event))
-                self.keepalives.start(self.ep.now)
 
     def verify_peer(self, sa: IkeSa, idp: ID, auth: AUTH, of_initiator: bool) -> str | None:
         """None if the peer's identity and AUTH verify, else the reason why not."""
@@ -302,7 +200,7 @@ class Ikev2Engine:
         self.ike_expiry.arm(sa, now)
 
     def on_handover_job(self, now: float, uid: int) -> None:
-        """The exchanges an IKE rekey moved to the new SA start (``rekey.hand_over``, handover
+        """The exchanges an IKE rekey moved to the new SA start (``create_child.hand_over``, handover
         ``job``)."""
         sa = self.sas.get(uid)
         if sa is not None and sa.alive:
@@ -318,7 +216,7 @@ class Ikev2Engine:
         elif notify_peer and sa.keys is not None:
             sa.move(IkeInput.DELETE)
             sa.tm.drop_queued()
-            sa.tm.queue_task(InformationalTask(self, "auth_failed_notify", (N(Notify.AUTHENTICATION_FAILED),),
+            sa.tm.queue_task(Informational(self, "auth_failed_notify", (N(Notify.AUTHENTICATION_FAILED),),
                                                lambda s, r, t: self.destroy(s, notify.lower(), t)), self.ep.now)
         else:
             self.destroy(sa, notify.lower(), self.ep.now)
@@ -362,7 +260,7 @@ class Ikev2Engine:
             self.initiate(now)
             return
         self.children.creating = True
-        ike.tm.queue_task(ChildCreateTask(self), now)
+        ike.tm.queue_task(ChildCreate(self), now)
 
     def on_child_volume(self, child: ChildSa, kind: str, by: str, now: float) -> None:
         self.children.limit_reached(child, kind, by, now)
@@ -437,7 +335,6 @@ class Ikev2Engine:
         sa.tm.abort()
         self.by_spi.pop(sa.my_spi, None)
         self.half_open.pop((sa.spi_i, sa.remote[0]), None)
-        self.pending_init_response.pop(sa.uid, None)
         del self.sas[sa.uid]
 
     def delete_ike(self, sa: IkeSa, reason: str, now: float) -> None:
@@ -446,7 +343,7 @@ class Ikev2Engine:
             return
         sa.move(IkeInput.DELETE)
         sa.tm.drop_queued()
-        sa.tm.queue_task(InformationalTask(self, "ike_delete", (D(Protocol.IKE),),
+        sa.tm.queue_task(Informational(self, "ike_delete", delete_ike_payload(),
                                            lambda s, r, t: self.destroy(s, reason, t)), now)
 
     def close_all(self, reason: str, now: float) -> None:

@@ -1,5 +1,5 @@
 """The soft and hard limits of the IKEv2 IKE SAs: the soft limit rekeys the IKE SA
-(``rekey.IkeRekeyTask``, retried after a delay when it fails), the hard limit deletes it.
+(``create_child.IkeRekey``, retried after a delay when it fails), the hard limit deletes it.
 
 Each side draws the limits from its own configuration when the SA becomes established
 (``proto.lifetime``; IKEv2 lifetimes are not negotiated, RFC 7296 2.8). Timers are hints
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from ..events import RekeyRetry, SaExpired
 from ..lifetime import retry_delay
+from .create_child import IkeRekey
 from .ikesa import IkeState
-from .rekey import IkeRekeyTask
 
 if TYPE_CHECKING:
     from .engine import Ikev2Engine
@@ -42,7 +42,7 @@ class IkeSaExpiry:
             if sa.state is not IkeState.ESTABLISHED:
                 return
             e.emit_sa(sa, SaExpired(sa_type="ike", kind="soft", by="time", limit=round(limit, 6)))
-            sa.tm.queue_task(IkeRekeyTask(e), now)
+            sa.tm.queue_task(IkeRekey(e), now)
             return
         e.emit_sa(sa, SaExpired(sa_type="ike", kind="hard", by="time", limit=round(limit, 6)))
         # the SA is over: an exchange still in flight on it is abandoned and the Delete goes at once
@@ -59,4 +59,4 @@ class IkeSaExpiry:
     def on_rekey_retry(self, now: float, uid: int) -> None:
         sa = self.engine.sas.get(uid)
         if sa is not None and sa.alive and sa.state is IkeState.ESTABLISHED:
-            sa.tm.queue_task(IkeRekeyTask(self.engine), now)
+            sa.tm.queue_task(IkeRekey(self.engine), now)

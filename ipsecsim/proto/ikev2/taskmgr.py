@@ -2,15 +2,14 @@
 
 It owns message ids (ours and the peer's), the single request in flight (window size 1),
 its retransmission on the configured schedule and giving up, and the cached last response
-that answers a retransmitted request. Tasks build requests and process responses; this
-class never looks inside payloads.
+that answers a retransmitted request. Tasks build requests and process responses (initiator),
+process requests and build responses (responder); this class never looks inside payloads.
 """
 
 from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from ..events import MessageIgnored, RetransmitGaveUp
@@ -32,9 +31,17 @@ class Task(Protocol):
 
     name: str
 
-    def build(self, sa: IkeSa, msg_id: int, now: float) -> Message | None: ...
-    def process(self, sa: IkeSa, response: Message, now: float) -> Outcome: ...
+    def build_i(self, sa: IkeSa, msg_id: int, now: float) -> Message | None: ...
+    def process_i(self, sa: IkeSa, response: Message, now: float) -> Outcome: ...
     def gave_up(self, sa: IkeSa, now: float) -> None: ...
+
+
+class ResponderTask(Protocol):
+    """An exchange the peer initiated: process the request, then build the response (None:
+    nothing is sent)."""
+
+    def process_r(self, sa: IkeSa, request: Message, now: float) -> None: ...
+    def build_r(self, sa: IkeSa, request: Message, now: float) -> Message | None: ...
 
 
 class TaskManager:
@@ -60,7 +67,7 @@ class TaskManager:
     def initiate(self, now: float) -> None:
         while self.active is None and self.queue and self.sa.alive and not self._processing:
             task = self.queue.popleft()
-            msg = task.build(self.sa, self.my_mid, now)
+            msg = task.build_i(self.sa, self.my_mid, now)
             if msg is None:
                 continue
             self.active, self.request, self.transmissions = task, msg, 0
@@ -125,7 +132,7 @@ class TaskManager:
         self.active, self.request = None, None
         self._processing = True
         try:
-            outcome = task.process(self.sa, msg, now)
+            outcome = task.process_i(self.sa, msg, now)
         finally:
             self._processing = False
         if outcome is Outcome.RESTART:
@@ -148,10 +155,14 @@ class TaskManager:
         self.drop_queued()
 
     # --- responder side --------------------------------------------------------------------
-    def on_request(self, msg: Message, now: float,
-                   respond: Callable[[IkeSa, Message, float], Message | None]) -> None:
+    def on_request(self, msg: Message, now: float, task: ResponderTask | None) -> None:
+        """A request from the peer: ``task`` answers it if it carries the expected message id
+        (None: nothing new to answer); a retransmitted one gets the cached response."""
         if msg.msg_id == self.peer_mid:
-            response = respond(self.sa, msg, now)
+            if task is None:
+                return
+            task.process_r(self.sa, msg, now)
+            response = task.build_r(self.sa, msg, now)
             if response is None:
                 return
             self.peer_mid += 1
