@@ -35,11 +35,11 @@ from .. import dh, kdf
 from ..events import IkeSaRekeyed, KeGroupRetry, NegotiationFailed, RekeyCollision
 from ..proposals import Protocol, choose, is_subset
 from ..sa import ChildInput, ChildSa, ChildState
+from ..taskmgr import Outcome
 from ..ts import accept_response, select
 from .ikesa import IkeInput, IkeSa, IkeState
 from .informational import Informational, delete_ike_payload
 from .message import KE, SA, TS, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
-from .taskmgr import Outcome
 
 if TYPE_CHECKING:
     from ..proposals import Proposal

@@ -30,6 +30,7 @@ from ..events import (
 )
 from ..sa import ChildSa
 from ..settings import Identity
+from ..taskmgr import TaskManager
 from . import ike_init
 from .children import ChildSas
 from .create_child import ChildCreate
@@ -41,11 +42,14 @@ from .ikesa import IkeInput, IkeSa, IkeState
 from .informational import Informational, delete_ike_payload
 from .liveness import Liveness
 from .message import AUTH, ID, AuthMethod, Exchange, Message, N, Notify
-from .taskmgr import TaskManager
 
 if TYPE_CHECKING:
+    import random
+
     from ..endpoint import Endpoint
+    from ..events import EventKind
     from ..onwire import Datagram
+    from ..retransmit import RetransmitSchedule
 
 ID_KINDS = {v: k for k, v in Identity.ID_TYPES.items()}
 
@@ -152,6 +156,20 @@ class Ikev2Engine:
 
     def emit_message(self, event: type[MessageEvent], msg: Message, retransmit: int, **extra: Any) -> None:
         self.ep.emit(event(**msg.fields(), retransmit=retransmit, **extra))
+
+    # the task managers' host (proto.taskmgr.Host)
+    @property
+    def rng(self) -> random.Random:
+        return self.ep.rng
+
+    def emit(self, event: EventKind) -> None:
+        self.ep.emit(event)
+
+    def retransmit_schedule(self) -> RetransmitSchedule:
+        return self.settings.retransmit
+
+    def arm_retransmit(self, sa: IkeSa, at: float, msg_id: int, n: int, generation: int) -> None:
+        self.ep.schedule(at, self.on_retransmit_timer, sa.uid, msg_id, n, generation)
 
     def send_message(self, sa: IkeSa, msg: Message, retransmit: int) -> None:
         from ..onwire import Datagram

@@ -17,11 +17,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..proposals import Protocol
+from ..taskmgr import ResponderTask
 from .create_child import ChildCreate, IkeRekey
 from .ike_auth import IkeAuth
 from .informational import Informational
 from .message import SA, Exchange, Message, N, Notify
-from .taskmgr import ResponderTask
 
 if TYPE_CHECKING:
     from .engine import Ikev2Engine
@@ -41,7 +41,7 @@ class Refusal:
         return msg.answer([self.answer], sa.initiator)
 
 
-def responder_task(e: Ikev2Engine, msg: Message) -> ResponderTask | None:
+def responder_task(e: Ikev2Engine, msg: Message) -> ResponderTask[IkeSa, Message] | None:
     """The task answering ``msg``, a request on an existing IKE SA (None: IKE_SA_INIT, which
     ``ike_init.receive_request`` answered when it created the SA)."""
     critical = msg.unsupported_critical()

@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..proposals import choose, is_subset
+from ..taskmgr import Outcome
 from ..ts import accept_response, select
 from .message import AUTH, ID, SA, TS, AuthMethod, Exchange, Message, N, Notify, Payload, SaProposal
-from .taskmgr import Outcome
 
 if TYPE_CHECKING:
     from .engine import Ikev2Engine

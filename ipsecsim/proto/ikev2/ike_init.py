@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from .. import dh, natt
 from ..events import KeGroupRetry, MessageIgnored, MessageReceived, MessageSent, NatDetected, NegotiationFailed
 from ..proposals import Proposal, choose, is_subset
+from ..taskmgr import Outcome
 from .ikesa import natd_hash
 from .message import KE, SA, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
-from .taskmgr import Outcome
 from .wire import real_message, sealed
 
 if TYPE_CHECKING:

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..proposals import Protocol
+from ..taskmgr import Outcome
 from .ikesa import IkeState
 from .message import D, Exchange, Message, Notify, Payload
-from .taskmgr import Outcome
 
 if TYPE_CHECKING:
     from .engine import Ikev2Engine
