@@ -187,11 +187,7 @@ class Ikev1Engine:
     # --- services for the exchange modules -------------------------------------------------
     def new_mid(self, sa: IsakmpSa) -> int:
         """A fresh random, non-zero message id for a quick mode or informational exchange."""
-        while True:
-            mid = int.from_bytes(self.ep.rng.randbytes(4), "big")
-            if mid and mid not in sa.used_mids:
-                sa.used_mids.add(mid)
-                return mid
+        return sa.mids.new(self.ep.rng)
 
     def seal(self, sa: IsakmpSa, msg: Message, chain: bool = True) -> Message:
         """Encode ``msg``; an encrypted one with the IV of its exchange, which then moves on

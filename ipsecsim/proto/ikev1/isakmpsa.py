@@ -21,6 +21,7 @@ from ..keylog import Ikev1Keys
 from ..proposals import Proposal
 from ..sa import UdpEncap
 from ..settings import Identity
+from ..taskmgr import RandomMessageIds
 from .keys import IvState, Phase1Keys
 from .lifetime import Lifetime
 from .message import VID_NATT
@@ -90,7 +91,8 @@ class IsakmpSa:
     p1: Flight = field(init=False)
     quick: dict[int, QuickMode] = field(default_factory=dict)
     """Quick mode exchanges in progress, by message id."""
-    used_mids: set[int] = field(default_factory=set)
+    mids: RandomMessageIds = field(default_factory=RandomMessageIds)
+    """The message ids of its quick mode and informational exchanges."""
     failed: str | None = None
     """Notify name of the phase 1 failure already reported."""
     child_failed: str | None = None

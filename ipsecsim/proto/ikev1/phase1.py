@@ -99,7 +99,7 @@ class Phase1:
         kind = sa.p1.classify(raw)
         if kind == "duplicate":
             e.received(sa.p1.last_received(), dgram)
-            sa.p1.on_duplicate()
+            sa.p1.on_duplicate(now)
             return
         if kind == "old":
             e.ignore(hdr, dgram, "late retransmission of an earlier phase 1 message")

@@ -168,7 +168,7 @@ class QuickModes:
         return qm
 
     def _new(self, sa: IsakmpSa, mid: int, initiator: bool, tsi: TrafficSelector, tsr: TrafficSelector) -> QuickMode:
-        sa.used_mids.add(mid)
+        sa.mids.claim(mid)
         flight = Flight(self.e, sa, mid, initiator, "quick_mode", lambda t, n: self.gave_up(sa, mid, t, n))
         qm = QuickMode(mid, initiator, flight, tsi, tsr)
         sa.quick[mid] = qm
@@ -211,7 +211,7 @@ class QuickModes:
             kind = qm.flight.classify(raw)
             if kind == "duplicate":
                 e.received(qm.flight.last_received(), dgram)
-                qm.flight.on_duplicate()
+                qm.flight.on_duplicate(now)
                 return
             if kind == "old" or qm.done:
                 e.ignore(hdr, dgram, "late retransmission in a finished quick mode")
