@@ -272,7 +272,9 @@ class QuickModes:
             self._finish(sa, qm, now, drop=not qm.initiator)
 
     # --- responder: message 1 ---------------------------------------------------------------
-    def r_qm1(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
+    def answer_proposal(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
+        """Responder, message 1 E[ HASH(1) SA Ni [KE] IDci IDcr ]: check the proxy identities, choose a
+        proposal and the lifetime; send message 2 (retransmitted until message 3)."""
         e = self.e
         s = e.settings
         assert sa.keys is not None
@@ -356,7 +358,9 @@ class QuickModes:
         return True
 
     # --- initiator: message 2 ---------------------------------------------------------------
-    def i_qm2(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
+    def install_and_confirm(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
+        """Initiator, message 2 E[ HASH(2) SA Nr [KE] IDci IDcr ]: accept the choice; send HASH(3)
+        (message 3) and install the IPsec SA pair."""
         e = self.e
         s = e.settings
         assert sa.keys is not None
@@ -436,7 +440,8 @@ class QuickModes:
         return new
 
     # --- responder: message 3 ---------------------------------------------------------------
-    def r_qm3(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
+    def install_on_confirmation(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
+        """Responder, message 3 E[ HASH(3) ]: verify it and install the IPsec SA pair."""
         assert sa.keys is not None
         if msg.payloads[0].data != sa.keys.hash3(qm.mid, qm.nonce_i, qm.nonce_r):  # type: ignore[union-attr]
             self._refuse(sa, qm, Notify.INVALID_HASH_INFORMATION, "HASH(3) does not verify", now)
@@ -453,9 +458,9 @@ def _overlap(lt: TrafficSelector, rt: TrafficSelector, a: TrafficSelector, b: Tr
 Handler = Callable[[QuickModes, "IsakmpSa", QuickMode, Message, float], bool]
 FLIGHTS: dict[tuple[bool, int], tuple[Handler, int]] = {
     # (this side initiated, message expected): (its handler, message expected next)
-    (False, 1): (QuickModes.r_qm1, 3),
-    (True, 2): (QuickModes.i_qm2, 4),
-    (False, 3): (QuickModes.r_qm3, 4),
+    (False, 1): (QuickModes.answer_proposal, 3),
+    (True, 2): (QuickModes.install_and_confirm, 4),
+    (False, 3): (QuickModes.install_on_confirmation, 4),
 }
 """Quick mode as one table. The state is ``qm.next_msg``, the message this side expects (an
 initiator starts expecting message 2, after ``initiate`` sent message 1); 4: complete. A
