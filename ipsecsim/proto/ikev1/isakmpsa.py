@@ -23,8 +23,8 @@ from ..sa import UdpEncap
 from ..settings import Identity
 from ..taskmgr import RandomMessageIds
 from .keys import IvState, Phase1Keys
-from .lifetime import Lifetime
 from .message import VID_NATT
+from .sa_life import SaLife
 
 if TYPE_CHECKING:
     from .flight import Flight
@@ -72,7 +72,7 @@ class IsakmpSa:
     state: IsakmpState = IsakmpState.CONNECTING
     established_at: float | None = None
     proposal: Proposal | None = None
-    life: Lifetime = field(default_factory=Lifetime)
+    life: SaLife = field(default_factory=SaLife)
     sai_b: bytes = b""
     """Body of the initiator's SA payload (RFC 2409 section 5, SAi_b)."""
     dh: DhKey | None = None

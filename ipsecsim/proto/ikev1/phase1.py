@@ -35,10 +35,9 @@ from typing import TYPE_CHECKING
 from .. import dh
 from ..events import LifetimeNegotiated, NatDetected, RetransmitGaveUp
 from ..proposals import Protocol, choose, is_subset
-from . import doi, lifetime, wire
+from . import doi, sa_life, wire
 from .aggressive_mode import AggressiveMode
 from .keys import IvState, Phase1Keys, digest
-from .lifetime import Lifetime
 from .main_mode import MainMode
 from .message import (
     ID,
@@ -57,6 +56,7 @@ from .message import (
     Transform,
     V,
 )
+from .sa_life import SaLife
 
 if TYPE_CHECKING:
     from ..onwire import Datagram
@@ -166,8 +166,8 @@ class Phase1:
         sa.p1.send(sealed, now, armed=armed, reply=bool(sa.p1.seen))
         return sealed
 
-    def own_life(self) -> Lifetime:
-        return Lifetime.from_settings(self.e.settings.ike.life_time)
+    def own_life(self) -> SaLife:
+        return SaLife.from_settings(self.e.settings.ike.life_time)
 
     def choose(self, sa: IsakmpSa, msg: Message, now: float) -> Transform | None:
         """Responder: pick the first offered transform we accept (RFC 2409 5, one proposal
@@ -197,7 +197,7 @@ class Phase1:
         idx, chosen = choice
         t, _, proposed = cands[idx - 1]
         own = self.own_life()
-        dec = lifetime.decide(s.ike.lifetime_policy, proposed, own)
+        dec = sa_life.decide(s.ike.lifetime_policy, proposed, own)
         if not dec.ok:
             self.fail(sa, Notify.NO_PROPOSAL_CHOSEN, f"ISAKMP SA lifetime: {dec.reason}", now)
             return None

@@ -14,7 +14,7 @@ pair after sending message 3, the responder after receiving it. The initiator ru
 quick mode at a time, one per pair of local and remote subnets (one proxy-identity pair per
 quick mode, RFC 2409 5.5) that no IPsec SA covers yet. A rekey is a quick mode for the
 selectors of the SA it replaces (``rekey_of``; IKEv1 has no REKEY_SA notify, the new SA
-replaces the old one by its selectors: ``lifecycle.py``).
+replaces the old one by its selectors: ``expiry.py``).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from ..events import LifetimeNegotiated, MessageIgnored, RetransmitGaveUp
 from ..proposals import Proposal, Protocol, choose, is_subset
 from ..sa import ChildSa, ChildState
 from ..ts import TrafficSelector, narrow
-from . import doi, lifetime, wire
+from . import doi, sa_life, wire
 from .flight import Flight
-from .lifetime import Lifetime
 from .message import HASH, ID, KE, SA, Exchange, Message, N, Nonce, Notify, Payload, SaProposal, Transform
+from .sa_life import SaLife
 
 if TYPE_CHECKING:
     from ..onwire import Datagram
@@ -57,7 +57,7 @@ class QuickMode:
     dh: DhKey | None = None
     g_qm: bytes | None = None
     proposal: Proposal | None = None
-    life: Lifetime = field(default_factory=Lifetime)
+    life: SaLife = field(default_factory=SaLife)
     next_msg: int = 1
     done: bool = False
     rekey_of: ChildSa | None = None
@@ -141,9 +141,9 @@ class QuickModes:
     def forget(self, sa: IsakmpSa) -> None:
         self.pending.pop(sa.uid, None)
 
-    def _own_life(self) -> Lifetime:
+    def _own_life(self) -> SaLife:
         c = self.e.settings.child
-        return Lifetime.from_settings(c.life_time, c.life_bytes)
+        return SaLife.from_settings(c.life_time, c.life_bytes)
 
     def initiate(self, sa: IsakmpSa, tsi: TrafficSelector, tsr: TrafficSelector, now: float,
                  rekey_of: ChildSa | None = None) -> QuickMode:
@@ -256,7 +256,7 @@ class QuickModes:
         if drop:  # a refused responder exchange: a retransmitted message 1 is judged anew
             sa.quick.pop(qm.mid, None)
         if qm.initiator and qm.rekey_of is not None:
-            self.e.lifecycle.rekey_failed(qm.rekey_of, now)  # no-op once the new SA replaced it
+            self.e.expiry.rekey_failed(qm.rekey_of, now)  # no-op once the new SA replaced it
         self._next(sa, now)
 
     def refused(self, sa: IsakmpSa, n: N, now: float) -> None:
@@ -302,7 +302,7 @@ class QuickModes:
         if isinstance(answer, str):
             self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, answer, now)
             return False
-        offered: list[tuple[SaProposal, Transform, Proposal, Lifetime]] = []
+        offered: list[tuple[SaProposal, Transform, Proposal, SaLife]] = []
         for sp in sa_p.proposals:
             if sp.protocol != Protocol.ESP or len(sp.spi) != 4:
                 continue
@@ -323,7 +323,7 @@ class QuickModes:
         sp, t, _, proposed = offered[idx - 1]
         qm.spi_i = sp.spi
         proposed, own = proposed.with_ipsec_default(), self._own_life().with_ipsec_default()
-        dec = lifetime.decide(s.ike.lifetime_policy, proposed, own)
+        dec = sa_life.decide(s.ike.lifetime_policy, proposed, own)
         if not dec.ok:
             self._refuse(sa, qm, Notify.NO_PROPOSAL_CHOSEN, f"IPsec SA lifetime: {dec.reason}", now)
             return False
@@ -412,7 +412,7 @@ class QuickModes:
         self._finish(sa, qm, now)
         return True
 
-    def _initiator_life(self, sa: IsakmpSa, life: Lifetime, rl: N | None) -> Lifetime:
+    def _initiator_life(self, sa: IsakmpSa, life: SaLife, rl: N | None) -> SaLife:
         """Adopt shorter values announced in RESPONDER-LIFETIME (RFC 2407 4.6.3.1)."""
         if rl is None:
             return life
@@ -428,7 +428,7 @@ class QuickModes:
             secs = claimed.seconds
         if claimed.kilobytes is not None and (kb is None or claimed.kilobytes < kb):
             kb = claimed.kilobytes
-        new = Lifetime(secs, kb)
+        new = SaLife(secs, kb)
         if new != life:
             self.e.emit_sa(sa, LifetimeNegotiated(phase="child", policy=None, proposed_time=life.seconds,
                                                   configured_time=life.seconds, life_time=new.seconds,
