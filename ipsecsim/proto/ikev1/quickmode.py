@@ -274,7 +274,8 @@ class QuickModes:
     # --- responder: message 1 ---------------------------------------------------------------
     def answer_proposal(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
         """Responder, message 1 E[ HASH(1) SA Ni [KE] IDci IDcr ]: check the proxy identities, choose a
-        proposal and the lifetime; send message 2 (retransmitted until message 3)."""
+        proposal and the lifetime (RFC 2409 5.5, in this order); send message 2 (retransmitted until
+        message 3). Each check that fails has refused the quick mode."""
         e = self.e
         s = e.settings
         assert sa.keys is not None
@@ -287,6 +288,40 @@ class QuickModes:
             return False
         if sa_p.proposals:
             qm.spi_i = sa_p.proposals[0].spi
+        answer = self._proxy_ids(sa, qm, msg, now)
+        offer = self._choose_esp(sa, qm, sa_p, now) if answer is not None else None
+        if answer is None or offer is None:
+            return False
+        sp, t, chosen, proposed = offer
+        proposed, own = proposed.with_ipsec_default(), self._own_life().with_ipsec_default()
+        dec = sa_life.decide(s.ike.lifetime_policy, proposed, own)
+        if not dec.ok:
+            self._refuse(sa, qm, Notify.NO_PROPOSAL_CHOSEN, f"IPsec SA lifetime: {dec.reason}", now)
+            return False
+        pfs = self._pfs_key_exchange(sa, qm, msg, chosen, now)
+        if pfs is None:
+            return False
+        if dec.reason:
+            e.emit_sa(sa, LifetimeNegotiated(phase="child", policy=s.ike.lifetime_policy,
+                                             proposed_time=proposed.seconds, configured_time=own.seconds,
+                                             life_time=dec.life.seconds, proposed_kilobytes=proposed.kilobytes,
+                                             configured_kilobytes=own.kilobytes, life_kilobytes=dec.life.kilobytes,
+                                             responder_lifetime=dec.claimed is not None, reason=dec.reason))
+        qm.proposal, qm.life, qm.tsi, qm.tsr = chosen, dec.life, answer[0], answer[1]
+        qm.nonce_i, qm.nonce_r, qm.spi_r = nonce.data, e.ep.rng.randbytes(s.ike.nonce_bytes), e.ep.random_spi(4)
+        payloads: list[Payload] = [SA((SaProposal(sp.num, Protocol.ESP, qm.spi_r, (t,)),)), Nonce(qm.nonce_r),
+                                   *pfs, doi.id_from_ts(qm.tsi), doi.id_from_ts(qm.tsr)]
+        if dec.claimed is not None:
+            # RFC 2407 4.6.3.1: SPI = the sender's inbound SPI, data = our actual lifetime(s)
+            attrs = doi.life_attrs(dec.claimed, doi.P2_LIFE_TYPE, doi.P2_LIFE_DURATION)
+            payloads.append(N(Notify.RESPONDER_LIFETIME, Protocol.ESP, qm.spi_r, wire.encode_attrs(tuple(attrs))))
+        self._send(sa, qm, 2, payloads, now, armed=True)  # three-message exchange: retransmit until message 3
+        return True
+
+    def _proxy_ids(self, sa: IsakmpSa, qm: QuickMode, msg: Message,
+                   now: float) -> tuple[TrafficSelector, TrafficSelector] | None:
+        """The responder's IDci / IDcr for the proposed ones (``select_ids``), or None: refused."""
+        s = self.e.settings
         ids = msg.all(ID)
         try:
             if len(ids) == 2:
@@ -297,11 +332,19 @@ class QuickModes:
                 raise doi.DoiError(f"{len(ids)} ID payloads, expected IDci and IDcr")
         except doi.DoiError as ex:
             self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, str(ex), now)
-            return False
+            return None
         answer = select_ids(s.child.ts_policy, tsi, tsr, s.child.remote_ts, s.child.local_ts)
         if isinstance(answer, str):
             self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, answer, now)
-            return False
+            return None
+        return answer
+
+    def _choose_esp(self, sa: IsakmpSa, qm: QuickMode, sa_p: SA,
+                    now: float) -> tuple[SaProposal, Transform, Proposal, SaLife] | None:
+        """The first offered ESP transform (in the encapsulation mode in use) that a configured
+        proposal accepts: its proposal, transform, algorithms and proposed life; None: refused."""
+        e = self.e
+        s = e.settings
         offered: list[tuple[SaProposal, Transform, Proposal, SaLife]] = []
         for sp in sa_p.proposals:
             if sp.protocol != Protocol.ESP or len(sp.spi) != 4:
@@ -318,44 +361,30 @@ class QuickModes:
             shown = ", ".join(str(o[2]) for o in offered) or "nothing usable"
             self._refuse(sa, qm, Notify.NO_PROPOSAL_CHOSEN, f"no configured ESP proposal "
                          f"({', '.join(map(str, s.child.proposals))}) matches the offered ({shown})", now)
-            return False
+            return None
         idx, chosen = choice
         sp, t, _, proposed = offered[idx - 1]
         qm.spi_i = sp.spi
-        proposed, own = proposed.with_ipsec_default(), self._own_life().with_ipsec_default()
-        dec = sa_life.decide(s.ike.lifetime_policy, proposed, own)
-        if not dec.ok:
-            self._refuse(sa, qm, Notify.NO_PROPOSAL_CHOSEN, f"IPsec SA lifetime: {dec.reason}", now)
-            return False
-        payloads_tail: list[Payload] = []
-        if chosen.dh:
-            ke = msg.first(KE)
-            if not isinstance(ke, KE):
-                self._refuse(sa, qm, Notify.INVALID_PAYLOAD_TYPE, "PFS proposal without KE payload", now)
-                return False
-            qm.dh = dh.generate(chosen.dh[0].ikev2_id, e.ep.rng, e.ep.crypto_model)
-            try:
-                qm.g_qm = dh.shared_secret(qm.dh, ke.data)
-            except dh.DhError as ex:
-                self._refuse(sa, qm, Notify.INVALID_KEY_INFORMATION, f"PFS KE payload unusable: {ex}", now)
-                return False
-            payloads_tail.append(KE(qm.dh.public))
-        if dec.reason:
-            e.emit_sa(sa, LifetimeNegotiated(phase="child", policy=s.ike.lifetime_policy,
-                                             proposed_time=proposed.seconds, configured_time=own.seconds,
-                                             life_time=dec.life.seconds, proposed_kilobytes=proposed.kilobytes,
-                                             configured_kilobytes=own.kilobytes, life_kilobytes=dec.life.kilobytes,
-                                             responder_lifetime=dec.claimed is not None, reason=dec.reason))
-        qm.proposal, qm.life, qm.tsi, qm.tsr = chosen, dec.life, answer[0], answer[1]
-        qm.nonce_i, qm.nonce_r, qm.spi_r = nonce.data, e.ep.rng.randbytes(s.ike.nonce_bytes), e.ep.random_spi(4)
-        payloads: list[Payload] = [SA((SaProposal(sp.num, Protocol.ESP, qm.spi_r, (t,)),)), Nonce(qm.nonce_r),
-                                   *payloads_tail, doi.id_from_ts(qm.tsi), doi.id_from_ts(qm.tsr)]
-        if dec.claimed is not None:
-            # RFC 2407 4.6.3.1: SPI = the sender's inbound SPI, data = our actual lifetime(s)
-            attrs = doi.life_attrs(dec.claimed, doi.P2_LIFE_TYPE, doi.P2_LIFE_DURATION)
-            payloads.append(N(Notify.RESPONDER_LIFETIME, Protocol.ESP, qm.spi_r, wire.encode_attrs(tuple(attrs))))
-        self._send(sa, qm, 2, payloads, now, armed=True)  # three-message exchange: retransmit until message 3
-        return True
+        return sp, t, chosen, proposed
+
+    def _pfs_key_exchange(self, sa: IsakmpSa, qm: QuickMode, msg: Message, chosen: Proposal,
+                          now: float) -> list[Payload] | None:
+        """With PFS (a DH group in ``chosen``): g^xy from the initiator's KE and our KE payload
+        for message 2; without, nothing. None: refused."""
+        if not chosen.dh:
+            return []
+        e = self.e
+        ke = msg.first(KE)
+        if not isinstance(ke, KE):
+            self._refuse(sa, qm, Notify.INVALID_PAYLOAD_TYPE, "PFS proposal without KE payload", now)
+            return None
+        qm.dh = dh.generate(chosen.dh[0].ikev2_id, e.ep.rng, e.ep.crypto_model)
+        try:
+            qm.g_qm = dh.shared_secret(qm.dh, ke.data)
+        except dh.DhError as ex:
+            self._refuse(sa, qm, Notify.INVALID_KEY_INFORMATION, f"PFS KE payload unusable: {ex}", now)
+            return None
+        return [KE(qm.dh.public)]
 
     # --- initiator: message 2 ---------------------------------------------------------------
     def install_and_confirm(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:

@@ -141,17 +141,10 @@ class ChildCreate:
         if not is_subset(chosen.proposal, e.settings.child.proposals):
             self._failed(sa, "NO_PROPOSAL_CHOSEN", f"peer chose {chosen.proposal}, which was not offered", now)
             return Outcome.DONE
-        g_ir = None
-        if chosen.proposal.dh:
-            if not isinstance(ke, KE) or self.dh is None or ke.group != self.dh.group:
-                self._failed(sa, "INVALID_SYNTAX", "CREATE_CHILD_SA response without the KE payload of the chosen "
-                             "DH group", now)
-                return Outcome.DONE
-            try:
-                g_ir = dh.shared_secret(self.dh, ke.data)
-            except dh.DhError as ex:
-                self._failed(sa, "INVALID_SYNTAX", f"bad KE payload: {ex}", now)
-                return Outcome.DONE
+        pfs = self._pfs_secret(sa, chosen.proposal, ke, now)
+        if pfs is False:
+            return Outcome.DONE
+        g_ir = pfs if isinstance(pfs, bytes) else None
         s = e.settings
         accepted = accept_response(ts[0].selectors, ts[1].selectors,
                                    old.local_ts if old is not None else s.child.local_ts,
@@ -162,25 +155,46 @@ class ChildCreate:
             e.children.delete_refused(sa, self.spi_in, now)
             return Outcome.DONE
         new = e.children.install(sa, chosen.proposal, self.spi_in, chosen.spi, accepted[0], accepted[1],
-                              initiator=True, now=now, ni=self.nonce, nr=nonce.data, g_ir=g_ir,
-                              emit_established=old is None, outbound=old is None,
-                              replaces=old.uid if old is not None else None)
+                                 initiator=True, now=now, ni=self.nonce, nr=nonce.data, g_ir=g_ir,
+                                 emit_established=old is None, outbound=old is None,
+                                 replaces=old.uid if old is not None else None)
         if old is None:
             e.children.creating = False
-            return Outcome.DONE
+        else:
+            self._replace(sa, old, new, nonce.data, now)
+        return Outcome.DONE
+
+    def _pfs_secret(self, sa: IkeSa, chosen: Proposal, ke: Payload | None, now: float) -> bytes | bool:
+        """g^ir (new) when the chosen proposal has a DH group, True without one (no PFS), False
+        when the response's KE is missing or unusable (then reported as failed)."""
+        if not chosen.dh:
+            return True
+        if not isinstance(ke, KE) or self.dh is None or ke.group != self.dh.group:
+            self._failed(sa, "INVALID_SYNTAX", "CREATE_CHILD_SA response without the KE payload of the chosen "
+                         "DH group", now)
+            return False
+        try:
+            return dh.shared_secret(self.dh, ke.data)
+        except dh.DhError as ex:
+            self._failed(sa, "INVALID_SYNTAX", f"bad KE payload: {ex}", now)
+            return False
+
+    def _replace(self, sa: IkeSa, old: ChildSa, new: ChildSa, nr: bytes, now: float) -> None:
+        """Our rekey of ``old`` completed with ``new``: traffic moves to it, unless the peer
+        rekeyed ``old`` at the same time and its SA wins (RFC 7296 2.8.1)."""
+        e = self.engine
         if self.collision is not None and self.collision.state is not ChildState.DELETED:
-            if _lowest_is_in((self.nonce, nonce.data), self.collision.nonces):
+            if _lowest_is_in((self.nonce, nr), self.collision.nonces):
                 # We lost: our new SA goes, the peer deletes the old one and its SA survives.
                 e.emit_sa(sa, RekeyCollision(sa_type="child", outcome="lost", deleting=child_fields(new),
                                              keeping=child_fields(self.collision)))
                 if old.can(ChildInput.REPLACED):
                     old.move(ChildInput.REPLACED)
                 e.children.delete(sa, new, "rekey_collision", now)
-                return Outcome.DONE
+                return
             e.emit_sa(sa, RekeyCollision(sa_type="child", outcome="won", deleting=child_fields(self.collision),
                                          keeping=child_fields(new)))
         e.children.switch_to(sa, old, new, initiator=True, now=now)
-        return Outcome.DONE
 
     def _failed(self, sa: IkeSa, notify: str, reason: str, now: float) -> None:
         e, old = self.engine, self.rekey_of
