@@ -422,23 +422,30 @@ class QuickModes:
             except dh.DhError as ex:
                 self._refuse(sa, qm, Notify.INVALID_KEY_INFORMATION, f"PFS KE payload unusable: {ex}", now)
                 return False
-        ids = msg.all(ID)
-        if len(ids) == 2:
-            try:
-                tsi, tsr = doi.ts_from_id(ids[0]), doi.ts_from_id(ids[1])  # type: ignore[arg-type]
-            except doi.DoiError as ex:
-                self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, str(ex), now)
-                return False
-            # strongSwan quick_mode.c get_ts: the responder's choice must lie within ours
-            if not narrow((tsi,), (qm.tsi,)) == (tsi,) or not narrow((tsr,), (qm.tsr,)) == (tsr,):
-                self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, f"responder answered IDci {tsi} / IDcr {tsr}, "
-                             f"not within the proposed {qm.tsi} / {qm.tsr}", now)
-                return False
-            qm.tsi, qm.tsr = tsi, tsr
+        if not self._accept_responder_ids(sa, qm, msg, now):
+            return False
         qm.life = self._initiator_life(sa, returned.with_ipsec_default(), msg.notify(Notify.RESPONDER_LIFETIME))
         self._send(sa, qm, 3, [], now, armed=False)  # final message: re-sent when message 2 is repeated
         e.install_child(sa, qm, now)
         self._finish(sa, qm, now)
+        return True
+
+    def _accept_responder_ids(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
+        """The IDci / IDcr of message 2, which may narrow ours (False: refused)."""
+        ids = msg.all(ID)
+        if len(ids) != 2:
+            return True
+        try:
+            tsi, tsr = doi.ts_from_id(ids[0]), doi.ts_from_id(ids[1])  # type: ignore[arg-type]
+        except doi.DoiError as ex:
+            self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, str(ex), now)
+            return False
+        # strongSwan quick_mode.c get_ts: the responder's choice must lie within ours
+        if not narrow((tsi,), (qm.tsi,)) == (tsi,) or not narrow((tsr,), (qm.tsr,)) == (tsr,):
+            self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, f"responder answered IDci {tsi} / IDcr {tsr}, "
+                         f"not within the proposed {qm.tsi} / {qm.tsr}", now)
+            return False
+        qm.tsi, qm.tsr = tsi, tsr
         return True
 
     def _initiator_life(self, sa: IsakmpSa, life: SaLife, rl: N | None) -> SaLife:
