@@ -25,8 +25,8 @@ from .ikev1.isakmpsa import ISAKMP_SA
 from .ikev2.ikesa import IKE_SA
 from .sa import CHILD_SA
 
-LIFECYCLES: tuple[Table[Any, Any], ...] = (CHILD_SA, IKE_SA, ISAKMP_SA)
-"""The SA lifecycle tables: (state, input) -> next state."""
+LIFECYCLES: tuple[Table[Any, Any, Any], ...] = (CHILD_SA, IKE_SA, ISAKMP_SA)
+"""The SA lifecycle tables: (state, input) -> (actions, next state)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +47,16 @@ class Machine:
     notes: tuple[tuple[str, str], ...]
     """(input, what it means)"""
     final: tuple[str, ...]
+    action_notes: tuple[tuple[str, str], ...] = ()
+    """(action, what it does)"""
 
 
-def _lifecycle(t: Table[Any, Any], module: str, what: str) -> Machine:
-    edges = tuple(Edge(s.name, label, n.name) for s, label, n in t.edges())
+def _lifecycle(t: Table[Any, Any, Any], module: str, what: str) -> Machine:
+    edges = tuple(Edge(s.name, label, n.name, ", ".join(a.value for a in acts)) for s, label, n, acts in t.edges())
     left = {e.state for e in edges}
     final = tuple(s.name for s in t.states if s.name not in left)
-    return Machine(t.name, module, what, t.initial.name, edges, tuple((i.value, t.notes[i]) for i in t.inputs), final)
+    return Machine(t.name, module, what, t.initial.name, edges, tuple((i.value, t.notes[i]) for i in t.inputs), final,
+                   tuple((a.value, t.action_notes[a]) for a in t.actions))
 
 
 def _dpd() -> Machine:
@@ -140,10 +143,13 @@ def markdown() -> str:
     out = ["# State machines of the protocol core", "",
            "Generated from the transition tables by `python -m ipsecsim.proto.machines --markdown`; "
            "do not edit by hand (a test checks that this file is current).", "",
-           "Each machine is one table `(state, input) -> next state` in one module. A state change "
-           "goes through the table only, and an input the table has no row for in the current state "
+           "Each machine is one table `(state, input) -> (actions, next state)` in one module. A state "
+           "change goes through the table only, and an input the table has no row for in the current state "
            "raises an error naming the machine, the state and the input "
-           "(`ipsecsim.proto.fsm.TransitionError`; BGP: `FsmError`).", ""]
+           "(`ipsecsim.proto.fsm.TransitionError`; BGP: `FsmError`). The actions are the side effects that "
+           "belong to the transition itself; the record that owns the state runs them, in the row's order, "
+           "right after the state changes (`ipsecsim.proto.fsm.Table.dispatch`). Exchange logic (what to "
+           "send, collisions, retries chosen by the caller) stays in the exchanges.", ""]
     for m in machines():
         out += [f"## {m.name}", "", f"`{m.module}`: {m.what}", "", "```mermaid", "stateDiagram-v2"]
         if m.initial:
@@ -162,6 +168,9 @@ def markdown() -> str:
         if m.notes:
             out += ["", "| input | meaning |", "|---|---|"]
             out += [f"| {i} | {what} |" for i, what in m.notes]
+        if m.action_notes:
+            out += ["", "| action | what it does |", "|---|---|"]
+            out += [f"| {a} | {what} |" for a, what in m.action_notes]
         out.append("")
     return "\n".join(out)
 

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fsm import Table
+from .fsm import Handlers, Table, row
 from .lifetime import Expiry
 from .proposals import Proposal
 from .ts import TrafficSelector
@@ -32,24 +32,36 @@ class ChildInput(enum.Enum):
     DELETE = "delete"
 
 
-_C = ChildState
-CHILD_SA: Table[ChildState, ChildInput] = Table(
-    "CHILD SA", ChildState, ChildInput, _C.INSTALLED,
+class ChildAction(enum.Enum):
+    STOP_OUTBOUND = "stop_outbound"
+    REPORT_DELETED = "report_deleted"
+    FORGET = "forget"
+
+
+_C, _CA = ChildState, ChildAction
+_GONE = (_CA.STOP_OUTBOUND, _CA.REPORT_DELETED, _CA.FORGET)
+CHILD_SA: Table[ChildState, ChildInput, ChildAction] = Table(
+    "CHILD SA", ChildState, ChildInput, ChildAction, _C.INSTALLED,
     {
-        (_C.INSTALLED, ChildInput.REKEY): _C.REKEYING,
-        (_C.INSTALLED, ChildInput.REPLACED): _C.REKEYED,
-        (_C.INSTALLED, ChildInput.DELETE): _C.DELETED,
-        (_C.REKEYING, ChildInput.REKEY_ABORTED): _C.INSTALLED,
-        (_C.REKEYING, ChildInput.REPLACED): _C.REKEYED,
-        (_C.REKEYING, ChildInput.DELETE): _C.DELETED,
-        (_C.REKEYED, ChildInput.REPLACED): _C.REKEYED,  # the peer's DELETE completes a switch already made
-        (_C.REKEYED, ChildInput.DELETE): _C.DELETED,
+        (_C.INSTALLED, ChildInput.REKEY): row(_C.REKEYING),
+        (_C.INSTALLED, ChildInput.REPLACED): row(_C.REKEYED),
+        (_C.INSTALLED, ChildInput.DELETE): row(_C.DELETED, *_GONE),
+        (_C.REKEYING, ChildInput.REKEY_ABORTED): row(_C.INSTALLED),
+        (_C.REKEYING, ChildInput.REPLACED): row(_C.REKEYED),
+        (_C.REKEYING, ChildInput.DELETE): row(_C.DELETED, *_GONE),
+        (_C.REKEYED, ChildInput.REPLACED): row(_C.REKEYED),  # the peer's DELETE completes a switch already made
+        (_C.REKEYED, ChildInput.DELETE): row(_C.DELETED, *_GONE),
     },
     {
         ChildInput.REKEY: "a rekey starts (soft lifetime; IKEv1: or waits for a phase 1)",
         ChildInput.REKEY_ABORTED: "the rekey failed or was dropped without a new SA: the SA carries on",
         ChildInput.REPLACED: "a new SA with its selectors took over its outbound traffic",
         ChildInput.DELETE: "removed: hard lifetime, DELETE sent or received, IKE SA gone, dead peer",
+    },
+    {
+        ChildAction.STOP_OUTBOUND: "its outbound SA carries no more traffic",
+        ChildAction.REPORT_DELETED: "event child_sa_deleted, with the reason recorded in `removed`",
+        ChildAction.FORGET: "the engine drops it from its SA lists and timers (gone from the kernel)",
     })
 """The CHILD SA lifecycle, shared by IKEv1 (IPsec SAs) and IKEv2 (CHILD SAs). DELETED is final."""
 
@@ -110,10 +122,18 @@ class ChildSa:
         """``CHILD_SA`` has a row for ``inp`` in the current state."""
         return CHILD_SA.allows(self.state, inp)
 
-    def move(self, inp: ChildInput) -> None:
-        """The one way the state changes: ``CHILD_SA``'s row, or ``TransitionError``."""
-        self.state = CHILD_SA.next(self.state, inp)
+    def move(self, inp: ChildInput, fx: Handlers[ChildAction, ChildSa], now: float) -> None:
+        """The one way the state changes: ``CHILD_SA``'s row, or ``TransitionError``; then the
+        row's actions run through the owner's handlers ``fx``."""
+        r = CHILD_SA.row(self.state, inp)
+        self.state = r.next
+        CHILD_SA.dispatch(r, fx, self, now)
 
     def describe(self) -> dict[str, Any]:
         return {"spi_in": self.spi_in.hex(), "spi_out": self.spi_out.hex(), "proposal": str(self.proposal),
                 "local_ts": [str(s) for s in self.local_ts], "remote_ts": [str(s) for s in self.remote_ts]}
+
+
+def stop_outbound(child: ChildSa, now: float) -> None:
+    """``ChildAction.STOP_OUTBOUND``, the same for both IKE versions."""
+    child.outbound = False

@@ -33,14 +33,15 @@ from ..events import (
     NegotiationRetry,
     SaEvent,
 )
+from ..fsm import Handlers
 from ..keylog import child_records
 from ..proposals import Protocol
-from ..sa import ChildInput, ChildSa, ChildState
+from ..sa import ChildAction, ChildInput, ChildSa, ChildState, stop_outbound
 from . import doi, wire
 from .expiry import SaExpiry
 from .flight import Flight
 from .informational import Informational
-from .isakmpsa import IsakmpInput, IsakmpSa, IsakmpState
+from .isakmpsa import IsakmpAction, IsakmpInput, IsakmpSa, IsakmpState
 from .liveness import Liveness
 from .message import PHASE1_EXCHANGES, Exchange, Message, N, Notify
 from .phase1 import Phase1
@@ -82,6 +83,22 @@ class Ikev1Engine:
         self.liveness = Liveness(self)
         self.trap_armed = False
         """A dead peer's SAs were deleted with action trap/hold: traffic renegotiates them."""
+        self.isakmp_fx: Handlers[IsakmpAction, IsakmpSa] = {
+            IsakmpAction.MARK_ESTABLISHED: _mark_established,
+            IsakmpAction.LEAVE_HALF_OPEN: self._leave_half_open,
+            IsakmpAction.RESET_ATTEMPTS: self._reset_attempts,
+            IsakmpAction.REPORT_ESTABLISHED: self._report_established,
+            IsakmpAction.STOP_DPD: _stop_dpd,
+            IsakmpAction.STOP_FLIGHTS: _stop_flights,
+            IsakmpAction.FORGET: self._forget,
+        }
+        """What the rows of ``ISAKMP_SA`` do to this engine's ISAKMP SAs (``IsakmpSa.move``)."""
+        self.child_fx: Handlers[ChildAction, ChildSa] = {
+            ChildAction.STOP_OUTBOUND: stop_outbound,
+            ChildAction.REPORT_DELETED: self._report_child_deleted,
+            ChildAction.FORGET: self._forget_child,
+        }
+        """What the rows of ``CHILD_SA`` do to this engine's IPsec SAs (``ChildSa.move``)."""
 
     # --- entry points ----------------------------------------------------------------------
     def start(self, now: float) -> None:
@@ -278,18 +295,23 @@ class Ikev1Engine:
 
     def established(self, sa: IsakmpSa, now: float, initial_contact: bool = False) -> None:
         """Phase 1 is complete; ``initial_contact``: the peer sent INITIAL-CONTACT."""
-        sa.move(IsakmpInput.ESTABLISH)
-        sa.established_at = now
-        self.half_open.pop((sa.cky_i, sa.remote[0]), None)
-        self.attempts = 0
-        assert sa.proposal is not None
-        self.emit_sa(sa, IkeSaEstablished(initiator=sa.initiator, proposal=str(sa.proposal),
-                                          local_id=str(self.settings.local_identity), remote_id=str(sa.peer_id),
-                                          mode=sa.mode, life_time=sa.life.seconds))
+        sa.move(IsakmpInput.ESTABLISH, self.isakmp_fx, now)  # established_at, ike_sa_established ...
         if initial_contact:
             self.initial_contact(sa, now)
         self.trap_armed = False
         self.expiry.isakmp_up(sa, now, initial_contact)
+
+    def _leave_half_open(self, sa: IsakmpSa, now: float) -> None:
+        self.half_open.pop((sa.cky_i, sa.remote[0]), None)
+
+    def _reset_attempts(self, sa: IsakmpSa, now: float) -> None:
+        self.attempts = 0
+
+    def _report_established(self, sa: IsakmpSa, now: float) -> None:
+        assert sa.proposal is not None
+        self.emit_sa(sa, IkeSaEstablished(initiator=sa.initiator, proposal=str(sa.proposal),
+                                          local_id=str(self.settings.local_identity), remote_id=str(sa.peer_id),
+                                          mode=sa.mode, life_time=sa.life.seconds))
 
     def has_contact(self, sa: IsakmpSa) -> bool:
         """Another established ISAKMP SA or a live IPsec SA with this peer exists."""
@@ -334,10 +356,15 @@ class Ikev1Engine:
         return child
 
     def _child_gone(self, c: ChildSa, reason: str) -> None:
-        c.move(ChildInput.DELETE)
-        c.outbound, c.removed = False, reason
+        c.removed = reason
+        c.move(ChildInput.DELETE, self.child_fx, self.ep.now)  # outbound off, child_sa_deleted, forgotten
+
+    def _report_child_deleted(self, c: ChildSa, now: float) -> None:
+        assert c.removed is not None
         self.ep.emit(ChildSaDeleted(ike_version=1, **self.child_label.get(c.uid, {}), spi_in=c.spi_in.hex(),
-                                    spi_out=c.spi_out.hex(), reason=reason))
+                                    spi_out=c.spi_out.hex(), reason=c.removed))
+
+    def _forget_child(self, c: ChildSa, now: float) -> None:
         if c in self.children:
             self.children.remove(c)
         self.expiry.gone(c)
@@ -361,20 +388,18 @@ class Ikev1Engine:
         self.liveness.handover(sa, now)
         if sa.initiator and sa.established_at is None:
             self.ep.schedule(now, self.expiry.phase1_gone)  # unless a retry (keyingtries) follows
-        sa.move(IsakmpInput.DESTROY)
-        sa.dpd = None
-        sa.p1.stop()
-        for qm in sa.quick.values():
-            qm.flight.stop()
+        sa.move(IsakmpInput.DESTROY, self.isakmp_fx, now)  # DPD and retransmissions stop, forgotten
+        self.gone[sa.cky_i] = f"deleted at {now:g} s: {reason}"
+        while len(self.gone) > 64:
+            self.gone.popitem(last=False)
+
+    def _forget(self, sa: IsakmpSa, now: float) -> None:
+        """``IsakmpAction.FORGET``: the destroyed SA leaves the engine's tables."""
         if self.by_cookie.get(sa.my_cookie) is sa:
             del self.by_cookie[sa.my_cookie]
         self.half_open.pop((sa.cky_i, sa.remote[0]), None)
         self.quick.forget(sa)
         del self.sas[sa.uid]
-        self.gone[sa.cky_i] = f"deleted at {now:g} s: {reason}"
-        while len(self.gone) > 64:
-            self.gone.popitem(last=False)
-
     def setup_timed_out(self, sa: IsakmpSa, now: float) -> None:
         self.destroy(sa, "retransmit_timeout", now)
         if not sa.initiator:
@@ -487,3 +512,18 @@ class Ikev1Engine:
                            "life_bytes": c.life_bytes, "ike_sa_alive": c.ike_uid in self.sas}
                           for c in children],
         }
+
+
+def _mark_established(sa: IsakmpSa, now: float) -> None:
+    sa.established_at = now
+
+
+def _stop_dpd(sa: IsakmpSa, now: float) -> None:
+    sa.dpd = None
+
+
+def _stop_flights(sa: IsakmpSa, now: float) -> None:
+    """``IsakmpAction.STOP_FLIGHTS``: phase 1 and quick mode messages are not sent again."""
+    sa.p1.stop()
+    for qm in sa.quick.values():
+        qm.flight.stop()

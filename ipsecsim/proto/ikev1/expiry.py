@@ -78,7 +78,7 @@ class SaExpiry:
             olds.append(rekey_of)
         for old in olds:
             counters = self.e.ep.traffic.sa_counters(old, now)
-            old.move(ChildInput.REPLACED)
+            old.move(ChildInput.REPLACED, self.e.child_fx, now)
             old.outbound = False
             if old.uid in self.waiting:
                 self.waiting.remove(old.uid)
@@ -141,7 +141,7 @@ class SaExpiry:
         """Quick mode for the selectors of ``child`` under the newest ISAKMP SA, or a phase 1 first."""
         if not child.can(ChildInput.REKEY):
             return
-        child.move(ChildInput.REKEY)
+        child.move(ChildInput.REKEY, self.e.child_fx, now)
         sa = self.e.usable_sa()
         if sa is not None:
             self.e.quick.queue(sa, child.local_ts[0], child.remote_ts[0], now, rekey_of=child)
@@ -154,7 +154,7 @@ class SaExpiry:
         """The quick mode (or the phase 1 it needed) failed: try again in 10-30 s."""
         if not child.can(ChildInput.REKEY_ABORTED):
             return
-        child.move(ChildInput.REKEY_ABORTED)
+        child.move(ChildInput.REKEY_ABORTED, self.e.child_fx, now)
         if child.uid in self.waiting:
             self.waiting.remove(child.uid)
         delay = retry_delay(self.e.ep.rng)
@@ -177,7 +177,7 @@ class SaExpiry:
             if reason == "retransmit_timeout":
                 self.rekey_failed(child, now)
             else:
-                child.move(ChildInput.REKEY_ABORTED)
+                child.move(ChildInput.REKEY_ABORTED, self.e.child_fx, now)
                 self.e.ep.schedule(now, self.on_rekey_retry, child.uid)  # after ``sa`` is gone
 
     def phase1_gone(self, now: float) -> None:

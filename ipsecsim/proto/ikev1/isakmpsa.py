@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..dh import DhKey
 from ..dpd import DpdMachine
-from ..fsm import Table
+from ..fsm import Handlers, Table, row
 from ..keylog import Ikev1Keys
 from ..proposals import Proposal
 from ..sa import UdpEncap
@@ -42,17 +42,38 @@ class IsakmpInput(enum.Enum):
     DESTROY = "destroy"
 
 
-_S = IsakmpState
-ISAKMP_SA: Table[IsakmpState, IsakmpInput] = Table(
-    "ISAKMP SA", IsakmpState, IsakmpInput, _S.CONNECTING,
+class IsakmpAction(enum.Enum):
+    MARK_ESTABLISHED = "mark_established"
+    LEAVE_HALF_OPEN = "leave_half_open"
+    RESET_ATTEMPTS = "reset_attempts"
+    REPORT_ESTABLISHED = "report_established"
+    STOP_DPD = "stop_dpd"
+    STOP_FLIGHTS = "stop_flights"
+    FORGET = "forget"
+
+
+_S, _SA = IsakmpState, IsakmpAction
+_GONE = (_SA.STOP_DPD, _SA.STOP_FLIGHTS, _SA.FORGET)
+ISAKMP_SA: Table[IsakmpState, IsakmpInput, IsakmpAction] = Table(
+    "ISAKMP SA", IsakmpState, IsakmpInput, IsakmpAction, _S.CONNECTING,
     {
-        (_S.CONNECTING, IsakmpInput.ESTABLISH): _S.ESTABLISHED,
-        (_S.CONNECTING, IsakmpInput.DESTROY): _S.DESTROYED,
-        (_S.ESTABLISHED, IsakmpInput.DESTROY): _S.DESTROYED,
+        (_S.CONNECTING, IsakmpInput.ESTABLISH): row(_S.ESTABLISHED, _SA.MARK_ESTABLISHED, _SA.LEAVE_HALF_OPEN,
+                                                    _SA.RESET_ATTEMPTS, _SA.REPORT_ESTABLISHED),
+        (_S.CONNECTING, IsakmpInput.DESTROY): row(_S.DESTROYED, *_GONE),
+        (_S.ESTABLISHED, IsakmpInput.DESTROY): row(_S.DESTROYED, *_GONE),
     },
     {
         IsakmpInput.ESTABLISH: "the last phase 1 message is sent or verified",
         IsakmpInput.DESTROY: "gone: Delete sent or received, expired, phase 1 failed, dead peer, INITIAL-CONTACT",
+    },
+    {
+        IsakmpAction.MARK_ESTABLISHED: "record when it was established",
+        IsakmpAction.LEAVE_HALF_OPEN: "it no longer counts as a half-open SA",
+        IsakmpAction.RESET_ATTEMPTS: "the keyingtries count starts again",
+        IsakmpAction.REPORT_ESTABLISHED: "event ike_sa_established (mode, proposal, identities, lifetime)",
+        IsakmpAction.STOP_DPD: "its dead peer detection stops",
+        IsakmpAction.STOP_FLIGHTS: "the retransmissions of its phase 1 and quick mode messages stop",
+        IsakmpAction.FORGET: "the engine drops it from its SA, cookie and quick mode tables",
     })
 """The IKEv1 ISAKMP SA (phase 1 SA) lifecycle. DESTROYED is final."""
 
@@ -130,9 +151,12 @@ class IsakmpSa:
         """``ISAKMP_SA`` has a row for ``inp`` in the current state."""
         return ISAKMP_SA.allows(self.state, inp)
 
-    def move(self, inp: IsakmpInput) -> None:
-        """The one way the state changes: ``ISAKMP_SA``'s row, or ``TransitionError``."""
-        self.state = ISAKMP_SA.next(self.state, inp)
+    def move(self, inp: IsakmpInput, fx: Handlers[IsakmpAction, IsakmpSa], now: float) -> None:
+        """The one way the state changes: ``ISAKMP_SA``'s row, or ``TransitionError``; then the
+        row's actions run through the owner's handlers ``fx``."""
+        r = ISAKMP_SA.row(self.state, inp)
+        self.state = r.next
+        ISAKMP_SA.dispatch(r, fx, self, now)
 
     @property
     def established(self) -> bool:

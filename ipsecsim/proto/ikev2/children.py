@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from .. import kdf
 from ..events import ChildSaDeleted, ChildSaEstablished, ChildSaRekeyed, NegotiationFailed, RekeyRetry, SaExpired
+from ..fsm import Handlers
 from ..keylog import child_records
 from ..lifetime import retry_delay
-from ..sa import ChildInput, ChildSa, ChildState
+from ..sa import ChildAction, ChildInput, ChildSa, ChildState, stop_outbound
 from .create_child import ChildCreate, child_fields
 from .informational import Informational, delete_child_payload
 
@@ -41,6 +42,12 @@ class ChildSas:
         """CHILD SAs by uid (timer hints carry the uid), until deleted."""
         self.creating = False
         """A traffic-triggered CREATE_CHILD_SA is under way."""
+        self.fx: Handlers[ChildAction, ChildSa] = {
+            ChildAction.STOP_OUTBOUND: stop_outbound,
+            ChildAction.REPORT_DELETED: self._report_deleted,
+            ChildAction.FORGET: self._forget,
+        }
+        """What the rows of ``CHILD_SA`` do to this engine's CHILD SAs (``ChildSa.move``)."""
 
     def all(self) -> list[ChildSa]:
         """Every CHILD SA of every IKE SA, replaced ones whose inbound SA is kept included."""
@@ -143,7 +150,7 @@ class ChildSas:
         if not sa.usable:
             self.engine.ep.schedule(now + 1.0, self.on_rekey_retry, child.uid)
             return
-        child.move(ChildInput.REKEY)
+        child.move(ChildInput.REKEY, self.fx, now)
         sa.tm.queue_task(ChildCreate(self.engine, rekey_of=child), now)
 
     def retry_rekey_later(self, child: ChildSa, now: float) -> None:
@@ -162,10 +169,20 @@ class ChildSas:
         """The SA pair is gone from the kernel (no message)."""
         if not child.can(ChildInput.DELETE):
             return
-        child.move(ChildInput.DELETE)
-        child.removed, child.outbound = reason, False
-        self.engine.emit_sa(sa, ChildSaDeleted(**child_fields(child), reason=reason))
-        if child in sa.children:
+        assert self._ike_sa(child) is sa, (child.uid, child.ike_uid, sa.uid)
+        child.removed = reason
+        child.move(ChildInput.DELETE, self.fx, now)  # outbound off, child_sa_deleted, forgotten
+
+    def _report_deleted(self, child: ChildSa, now: float) -> None:
+        """``ChildAction.REPORT_DELETED``."""
+        sa = self._ike_sa(child)
+        assert sa is not None and child.removed is not None
+        self.engine.emit_sa(sa, ChildSaDeleted(**child_fields(child), reason=child.removed))
+
+    def _forget(self, child: ChildSa, now: float) -> None:
+        """``ChildAction.FORGET``."""
+        sa = self._ike_sa(child)
+        if sa is not None and child in sa.children:
             sa.children.remove(child)
         self.by_uid.pop(child.uid, None)
 
@@ -189,7 +206,7 @@ class ChildSas:
         was_out = old.outbound
         old.outbound = False
         if old.can(ChildInput.REPLACED):
-            old.move(ChildInput.REPLACED)
+            old.move(ChildInput.REPLACED, self.fx, now)
         e.emit_sa(sa, ChildSaRekeyed(old_spi_in=old.spi_in.hex(), old_spi_out=old.spi_out.hex(),
                                      **child_fields(new), initiator=initiator, proposal=str(new.proposal),
                                      pfs=new.proposal.dh[0].name if new.proposal.dh else None,

@@ -189,7 +189,7 @@ class ChildCreate:
                 e.emit_sa(sa, RekeyCollision(sa_type="child", outcome="lost", deleting=child_fields(new),
                                              keeping=child_fields(self.collision)))
                 if old.can(ChildInput.REPLACED):
-                    old.move(ChildInput.REPLACED)
+                    old.move(ChildInput.REPLACED, e.children.fx, now)
                 e.children.delete(sa, new, "rekey_collision", now)
                 return
             e.emit_sa(sa, RekeyCollision(sa_type="child", outcome="won", deleting=child_fields(self.collision),
@@ -203,13 +203,13 @@ class ChildCreate:
             e.children.creating = False
             return
         if old.can(ChildInput.REKEY_ABORTED):
-            old.move(ChildInput.REKEY_ABORTED)
+            old.move(ChildInput.REKEY_ABORTED, e.children.fx, now)
             e.children.retry_rekey_later(old, now)
 
     def abandon(self) -> None:
         """The exchange will not complete (given up, or preempted by the SA's hard expiry)."""
         if self.rekey_of is not None and self.rekey_of.can(ChildInput.REKEY_ABORTED):
-            self.rekey_of.move(ChildInput.REKEY_ABORTED)
+            self.rekey_of.move(ChildInput.REKEY_ABORTED, self.engine.children.fx, self.engine.ep.now)
         if self.rekey_of is None:
             self.engine.children.creating = False
 
@@ -286,7 +286,7 @@ class ChildCreate:
             if isinstance(task, ChildCreate) and task.rekey_of is old and old.state is ChildState.REKEYING:
                 task.collision = new  # RFC 7296 2.8.1: resolved when our own exchange completes
             else:
-                old.move(ChildInput.REPLACED)
+                old.move(ChildInput.REPLACED, e.children.fx, now)
         return None
 
     def build_r(self, sa: IkeSa, msg: Message, now: float) -> Message | None:
@@ -343,7 +343,7 @@ class IkeRekey:
         e = self.engine
         if sa.keys is None or not sa.can(IkeInput.REKEY):
             return None
-        sa.move(IkeInput.REKEY)
+        sa.move(IkeInput.REKEY, e.ike_fx, now)
         props = e.settings.ike.proposals
         if self.group is None:
             self.group = props[0].dh[0].ikev2_id
@@ -401,8 +401,7 @@ class IkeRekey:
         e = self.engine
         e.emit_sa(sa, NegotiationFailed(phase="ike_rekey", notify=notify, reason=reason))
         if sa.can(IkeInput.REKEY_ABORTED) and self.collision is None:
-            sa.move(IkeInput.REKEY_ABORTED)
-            e.ike_expiry.retry_rekey_later(sa, now)
+            sa.move(IkeInput.REKEY_ABORTED, e.ike_fx, now)  # the row schedules the retry
         return Outcome.DONE
 
     def gave_up(self, sa: IkeSa, now: float) -> None:
@@ -456,7 +455,7 @@ class IkeRekey:
             assert isinstance(task, IkeRekey)
             task.collision = new
         else:
-            sa.move(IkeInput.REPLACED)
+            sa.move(IkeInput.REPLACED, e.ike_fx, now)
         hand_over(e, sa, new, now)
 
     def build_r(self, sa: IkeSa, msg: Message, now: float) -> Message | None:
@@ -501,6 +500,6 @@ def hand_over(e: Ikev2Engine, old: IkeSa, new: IkeSa, now: float) -> None:
 
 def delete_old_ike_sa(e: Ikev2Engine, old: IkeSa, now: float) -> None:
     """The rekey initiator deletes the old IKE SA: INFORMATIONAL { D(IKE) } on it."""
-    old.move(IkeInput.REPLACED)
+    old.move(IkeInput.REPLACED, e.ike_fx, now)
     old.tm.queue_task(Informational(e, "ike_delete", delete_ike_payload(),
                                     lambda s, r, t: e.destroy(s, "rekeyed", t)), now)

@@ -28,6 +28,7 @@ from ..events import (
     NegotiationRetry,
     SaEvent,
 )
+from ..fsm import Handlers
 from ..sa import ChildSa
 from ..settings import Identity
 from ..taskmgr import TaskManager
@@ -38,7 +39,7 @@ from .exchanges import responder_task
 from .ike_auth import IkeAuth
 from .ike_expiry import IkeSaExpiry
 from .ike_init import IkeInit
-from .ikesa import IkeInput, IkeSa, IkeState
+from .ikesa import IkeAction, IkeInput, IkeSa, IkeState
 from .informational import Informational, delete_ike_payload
 from .liveness import Liveness
 from .message import AUTH, ID, AuthMethod, Exchange, Message, N, Notify
@@ -77,6 +78,16 @@ class Ikev2Engine:
         self.children = ChildSas(self)
         self.ike_expiry = IkeSaExpiry(self)
         self.keepalives = natt.Keepalives(ep, lambda: natt.keepalive_path(self.sas.values()))
+        self.ike_fx: Handlers[IkeAction, IkeSa] = {
+            IkeAction.MARK_ESTABLISHED: _mark_established,
+            IkeAction.START_DPD: self.liveness.start,
+            IkeAction.ARM_EXPIRY: self.ike_expiry.arm,
+            IkeAction.SCHEDULE_REKEY_RETRY: self.ike_expiry.retry_rekey_later,
+            IkeAction.DROP_QUEUED: _drop_queued,
+            IkeAction.ABORT_EXCHANGES: _abort_exchanges,
+            IkeAction.FORGET: self._forget,
+        }
+        """What the rows of ``IKE_SA`` do to this engine's IKE SAs (``IkeSa.move``)."""
 
     # --- entry points ----------------------------------------------------------------------
     def start(self, now: float) -> None:
@@ -212,10 +223,7 @@ class Ikev2Engine:
         restart): it is usable, its lifetime starts and its dead peer detection is armed
         (strongSwan ike_sa.c ``set_state``: entering IKE_ESTABLISHED schedules the rekey /
         delete jobs and the first DPD check of the SA, ``send_dpd``)."""
-        sa.move(IkeInput.ESTABLISH)
-        sa.established_at = now
-        self.liveness.start(sa, now)
-        self.ike_expiry.arm(sa, now)
+        sa.move(IkeInput.ESTABLISH, self.ike_fx, now)  # established_at, DPD, lifetimes: the row's actions
 
     def on_handover_job(self, now: float, uid: int) -> None:
         """The exchanges an IKE rekey moved to the new SA start (``create_child.hand_over``, handover
@@ -232,8 +240,7 @@ class Ikev2Engine:
         if defer:
             self.mark_deleting(sa, notify.lower())
         elif notify_peer and sa.keys is not None:
-            sa.move(IkeInput.DELETE)
-            sa.tm.drop_queued()
+            sa.move(IkeInput.DELETE, self.ike_fx, self.ep.now)
             sa.tm.queue_task(Informational(self, "auth_failed_notify", (N(Notify.AUTHENTICATION_FAILED),),
                                                lambda s, r, t: self.destroy(s, notify.lower(), t)), self.ep.now)
         else:
@@ -241,9 +248,8 @@ class Ikev2Engine:
 
     def mark_deleting(self, sa: IkeSa, reason: str) -> None:
         """Destroy the SA once the response being built has been sent."""
-        sa.move(IkeInput.DELETE)
         sa.delete_reason = reason
-        sa.tm.drop_queued()
+        sa.move(IkeInput.DELETE, self.ike_fx, self.ep.now)
 
     def after_response(self, sa: IkeSa, response: Message, now: float) -> None:
         if sa.state is IkeState.DELETING and sa.delete_reason is not None:
@@ -349,8 +355,10 @@ class Ikev2Engine:
             self.children.remove(sa, c, reason, now)
         if sa.established_at is not None:
             self.emit_sa(sa, IkeSaDeleted(reason=reason))
-        sa.move(IkeInput.DESTROY)
-        sa.tm.abort()
+        sa.move(IkeInput.DESTROY, self.ike_fx, now)
+
+    def _forget(self, sa: IkeSa, now: float) -> None:
+        """``IkeAction.FORGET``: the destroyed SA leaves the engine's tables."""
         self.by_spi.pop(sa.my_spi, None)
         self.half_open.pop((sa.spi_i, sa.remote[0]), None)
         del self.sas[sa.uid]
@@ -359,8 +367,7 @@ class Ikev2Engine:
         """Delete an IKE SA and its children, telling the peer (INFORMATIONAL with D)."""
         if not sa.alive:
             return
-        sa.move(IkeInput.DELETE)
-        sa.tm.drop_queued()
+        sa.move(IkeInput.DELETE, self.ike_fx, now)
         sa.tm.queue_task(Informational(self, "ike_delete", delete_ike_payload(),
                                            lambda s, r, t: self.destroy(s, reason, t)), now)
 
@@ -411,3 +418,18 @@ def _id_text(kind: str, data: bytes) -> str:
         return data.decode()
     except UnicodeDecodeError:
         return data.hex()
+
+
+def _mark_established(sa: IkeSa, now: float) -> None:
+    """``IkeAction.MARK_ESTABLISHED``."""
+    sa.established_at = now
+
+
+def _drop_queued(sa: IkeSa, now: float) -> None:
+    """``IkeAction.DROP_QUEUED``: exchanges not yet started will not run on a deleting SA."""
+    sa.tm.drop_queued()
+
+
+def _abort_exchanges(sa: IkeSa, now: float) -> None:
+    """``IkeAction.ABORT_EXCHANGES``: a destroyed SA sends nothing more."""
+    sa.tm.abort()

@@ -18,7 +18,7 @@ from .. import kdf
 from ..algorithms import Algorithm
 from ..dh import DhKey
 from ..dpd import DpdMachine
-from ..fsm import Table
+from ..fsm import Handlers, Table, row
 from ..proposals import Proposal
 from ..sa import ChildSa, UdpEncap
 from ..settings import Identity
@@ -49,26 +49,39 @@ class IkeInput(enum.Enum):
     DESTROY = "destroy"
 
 
-_K = IkeState
-IKE_SA: Table[IkeState, IkeInput] = Table(
-    "IKE SA", IkeState, IkeInput, _K.CONNECTING,
+class IkeAction(enum.Enum):
+    MARK_ESTABLISHED = "mark_established"
+    START_DPD = "start_dpd"
+    ARM_EXPIRY = "arm_expiry"
+    SCHEDULE_REKEY_RETRY = "schedule_rekey_retry"
+    DROP_QUEUED = "drop_queued"
+    ABORT_EXCHANGES = "abort_exchanges"
+    FORGET = "forget"
+
+
+_K, _KA = IkeState, IkeAction
+_UP = (_KA.MARK_ESTABLISHED, _KA.START_DPD, _KA.ARM_EXPIRY)
+_GONE = (_KA.ABORT_EXCHANGES, _KA.FORGET)
+IKE_SA: Table[IkeState, IkeInput, IkeAction] = Table(
+    "IKE SA", IkeState, IkeInput, IkeAction, _K.CONNECTING,
     {
-        (_K.CONNECTING, IkeInput.ESTABLISH): _K.ESTABLISHED,
-        (_K.CONNECTING, IkeInput.DELETE): _K.DELETING,
-        (_K.CONNECTING, IkeInput.DESTROY): _K.DESTROYED,
-        (_K.ESTABLISHED, IkeInput.REKEY): _K.REKEYING,
-        (_K.ESTABLISHED, IkeInput.REPLACED): _K.REKEYED,
-        (_K.ESTABLISHED, IkeInput.DELETE): _K.DELETING,
-        (_K.ESTABLISHED, IkeInput.DESTROY): _K.DESTROYED,
-        (_K.REKEYING, IkeInput.REKEY): _K.REKEYING,  # INVALID_KE_PAYLOAD: the request again with the asked group
-        (_K.REKEYING, IkeInput.REKEY_ABORTED): _K.ESTABLISHED,
-        (_K.REKEYING, IkeInput.REPLACED): _K.REKEYED,
-        (_K.REKEYING, IkeInput.DELETE): _K.DELETING,
-        (_K.REKEYING, IkeInput.DESTROY): _K.DESTROYED,
-        (_K.REKEYED, IkeInput.DELETE): _K.DELETING,
-        (_K.REKEYED, IkeInput.DESTROY): _K.DESTROYED,
-        (_K.DELETING, IkeInput.DELETE): _K.DELETING,  # both ends delete at once
-        (_K.DELETING, IkeInput.DESTROY): _K.DESTROYED,
+        (_K.CONNECTING, IkeInput.ESTABLISH): row(_K.ESTABLISHED, *_UP),
+        (_K.CONNECTING, IkeInput.DELETE): row(_K.DELETING, _KA.DROP_QUEUED),
+        (_K.CONNECTING, IkeInput.DESTROY): row(_K.DESTROYED, *_GONE),
+        (_K.ESTABLISHED, IkeInput.REKEY): row(_K.REKEYING),
+        (_K.ESTABLISHED, IkeInput.REPLACED): row(_K.REKEYED),
+        (_K.ESTABLISHED, IkeInput.DELETE): row(_K.DELETING, _KA.DROP_QUEUED),
+        (_K.ESTABLISHED, IkeInput.DESTROY): row(_K.DESTROYED, *_GONE),
+        # INVALID_KE_PAYLOAD: the request again with the asked group
+        (_K.REKEYING, IkeInput.REKEY): row(_K.REKEYING),
+        (_K.REKEYING, IkeInput.REKEY_ABORTED): row(_K.ESTABLISHED, _KA.SCHEDULE_REKEY_RETRY),
+        (_K.REKEYING, IkeInput.REPLACED): row(_K.REKEYED),
+        (_K.REKEYING, IkeInput.DELETE): row(_K.DELETING, _KA.DROP_QUEUED),
+        (_K.REKEYING, IkeInput.DESTROY): row(_K.DESTROYED, *_GONE),
+        (_K.REKEYED, IkeInput.DELETE): row(_K.DELETING, _KA.DROP_QUEUED),
+        (_K.REKEYED, IkeInput.DESTROY): row(_K.DESTROYED, *_GONE),
+        (_K.DELETING, IkeInput.DELETE): row(_K.DELETING, _KA.DROP_QUEUED),  # both ends delete at once
+        (_K.DELETING, IkeInput.DESTROY): row(_K.DESTROYED, *_GONE),
     },
     {
         IkeInput.ESTABLISH: "IKE_AUTH completed, or a rekey created it (it takes over at once)",
@@ -77,6 +90,15 @@ IKE_SA: Table[IkeState, IkeInput] = Table(
         IkeInput.REPLACED: "a rekey's new SA took over its CHILD SAs (ours or the peer's rekey)",
         IkeInput.DELETE: "a DELETE is sent or received, or it failed with a response still to send",
         IkeInput.DESTROY: "gone: deleted, expired, given up, dead peer, INITIAL_CONTACT",
+    },
+    {
+        IkeAction.MARK_ESTABLISHED: "record when it was established",
+        IkeAction.START_DPD: "dead peer detection starts watching it (strongSwan ike_sa.c set_state)",
+        IkeAction.ARM_EXPIRY: "its soft / hard lifetimes are drawn and scheduled",
+        IkeAction.SCHEDULE_REKEY_RETRY: "event rekey_retry; the rekey is tried again after a random delay",
+        IkeAction.DROP_QUEUED: "the exchanges queued on it and not yet started are dropped",
+        IkeAction.ABORT_EXCHANGES: "the exchange in flight and the queued ones are aborted",
+        IkeAction.FORGET: "the engine drops it from its SA and SPI tables",
     })
 """The IKEv2 IKE SA lifecycle. DESTROYED is final."""
 
@@ -138,9 +160,12 @@ class IkeSa:
         """``IKE_SA`` has a row for ``inp`` in the current state."""
         return IKE_SA.allows(self.state, inp)
 
-    def move(self, inp: IkeInput) -> None:
-        """The one way the state changes: ``IKE_SA``'s row, or ``TransitionError``."""
-        self.state = IKE_SA.next(self.state, inp)
+    def move(self, inp: IkeInput, fx: Handlers[IkeAction, IkeSa], now: float) -> None:
+        """The one way the state changes: ``IKE_SA``'s row, or ``TransitionError``; then the
+        row's actions run through the owner's handlers ``fx``."""
+        r = IKE_SA.row(self.state, inp)
+        self.state = r.next
+        IKE_SA.dispatch(r, fx, self, now)
 
     @property
     def prf(self) -> Algorithm:
