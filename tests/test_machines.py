@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from ipsecsim import load_scenario, simulate
 from ipsecsim.proto import dpd, machines
-from ipsecsim.proto.fsm import TransitionError
+from ipsecsim.proto.fsm import ActionError, Table, TransitionError
 from ipsecsim.proto.ikev1 import phase1, quickmode
 from ipsecsim.proto.ikev1.isakmpsa import ISAKMP_SA, IsakmpInput, IsakmpSa, IsakmpState
 from ipsecsim.proto.ikev2.ikesa import IKE_SA, IkeInput, IkeSa, IkeState
@@ -46,6 +46,14 @@ RECORDS = {CHILD_SA.name: new_child, IKE_SA.name: new_ike, ISAKMP_SA.name: new_i
 PAIRS = [(t, s, i) for t in machines.LIFECYCLES for s in t.states for i in t.inputs]
 
 
+class Recorder(dict):
+    """Handlers for every action of ``table`` that record (action, record, now) in order."""
+
+    def __init__(self, table):
+        self.calls = []
+        super().__init__({a: (lambda rec, now, a=a: self.calls.append((a, rec, now))) for a in table.actions})
+
+
 def test_the_docs_are_generated_from_the_tables():
     current = (ROOT / "docs" / "machines.md").read_text()
     assert current == machines.markdown(), \
@@ -64,17 +72,21 @@ def test_every_state_input_pair(table, state, inp):
     where it was."""
     sa = RECORDS[table.name]()
     sa.state = state
+    fx = Recorder(table)
     if (state, inp) in table.rows:
         assert sa.can(inp)
-        sa.move(inp)
-        assert sa.state is table.rows[(state, inp)] and sa.state in table.states
+        sa.move(inp, fx, 7.5)
+        row = table.rows[(state, inp)]
+        assert sa.state is row.next and sa.state in table.states
+        # the row's actions, each once, in the row's order, on this record, at this time
+        assert fx.calls == [(a, sa, 7.5) for a in row.actions]
     else:
         assert not sa.can(inp)
         with pytest.raises(TransitionError) as err:
-            sa.move(inp)
+            sa.move(inp, fx, 7.5)
         assert str(err.value) == f"{table.name}: no transition for input {inp.value} in state {state.value}"
         assert (err.value.machine, err.value.state, err.value.input) == (table.name, state, inp)
-        assert sa.state is state
+        assert sa.state is state and fx.calls == []
 
 
 @given(st.sampled_from(machines.LIFECYCLES).flatmap(
@@ -84,14 +96,17 @@ def test_any_input_sequence_stays_within_the_table(case):
     raises the named error without moving; the final states (DELETED / DESTROYED) accept nothing."""
     table, inputs = case
     sa = RECORDS[table.name]()
+    fx = Recorder(table)
     for inp in inputs:
-        before = sa.state
+        before, ran = sa.state, len(fx.calls)
         try:
-            sa.move(inp)
+            sa.move(inp, fx, 0.0)
         except TransitionError as e:
             assert (before, inp) not in table.rows and e.state is before and sa.state is before
+            assert len(fx.calls) == ran
         else:
-            assert table.rows[(before, inp)] is sa.state
+            assert table.rows[(before, inp)].next is sa.state
+            assert [a for a, _, _ in fx.calls[ran:]] == list(table.rows[(before, inp)].actions)
 
 
 def test_deleted_and_destroyed_are_final():
@@ -106,7 +121,8 @@ def test_every_state_is_reachable_and_can_end():
         seen, todo = {t.initial}, [t.initial]
         while todo:
             s = todo.pop()
-            for (frm, _), nxt in t.rows.items():
+            for (frm, _), row in t.rows.items():
+                nxt = row.next
                 if frm is s and nxt not in seen:
                     seen.add(nxt)
                     todo.append(nxt)
@@ -120,17 +136,17 @@ def test_rfc_lifecycles_are_rows():
     child = new_child()  # RFC 7296 2.8: rekeyed, the new SA takes over, the old one is deleted
     for inp, state in ((ChildInput.REKEY, ChildState.REKEYING), (ChildInput.REPLACED, ChildState.REKEYED),
                        (ChildInput.DELETE, ChildState.DELETED)):
-        child.move(inp)
+        child.move(inp, Recorder(CHILD_SA), 0.0)
         assert child.state is state
     ike = new_ike()  # RFC 7296 1.3.2 / 2.18: the old IKE SA is deleted after the rekey
     for inp, state in ((IkeInput.ESTABLISH, IkeState.ESTABLISHED), (IkeInput.REKEY, IkeState.REKEYING),
                        (IkeInput.REPLACED, IkeState.REKEYED), (IkeInput.DELETE, IkeState.DELETING),
                        (IkeInput.DESTROY, IkeState.DESTROYED)):
-        ike.move(inp)
+        ike.move(inp, Recorder(IKE_SA), 0.0)
         assert ike.state is state
     isakmp = new_isakmp()
-    isakmp.move(IsakmpInput.ESTABLISH)
-    isakmp.move(IsakmpInput.DESTROY)
+    isakmp.move(IsakmpInput.ESTABLISH, Recorder(ISAKMP_SA), 0.0)
+    isakmp.move(IsakmpInput.DESTROY, Recorder(ISAKMP_SA), 0.0)
     assert not isakmp.alive
 
 
@@ -210,7 +226,7 @@ def test_real_runs_take_only_table_transitions(name, monkeypatch):
     tables = {t.name: t for t in machines.LIFECYCLES}
     for machine, old, new, via in watch.changes:
         assert via == "move", (machine, old, new, via)
-        assert any(frm is old and nxt is new for (frm, _), nxt in tables[machine].rows.items()), (machine, old, new)
+        assert any(frm is old and r.next is new for (frm, _), r in tables[machine].rows.items()), (machine, old, new)
     for before, inp, acts, after in watch.dpd:
         assert (acts, after) in set(dpd.TRANSITIONS[(before, inp)][1].values())
     for which, key, old, new, via in watch.flights:
@@ -256,3 +272,80 @@ def test_a_clean_ikev1_run_takes_every_flight_row(name, mode, monkeypatch):
     taken = {(which, (*key, old)) for which, key, old, _, via in watch.flights if via == "receive"}
     assert {("phase1", k) for k in phase1.FLIGHTS if k[0] == mode} <= taken
     assert {("quick", k) for k in quickmode.FLIGHTS} <= taken
+
+
+# --- actions: named in the rows, run by the owners -------------------------------------------
+def test_every_rows_actions_are_actions_of_its_machine_with_a_note():
+    for t in machines.LIFECYCLES:
+        for (state, inp), row in t.rows.items():
+            assert all(a in t.actions for a in row.actions), (t.name, state, inp)
+            assert len(set(row.actions)) == len(row.actions), (t.name, state, inp)
+        assert set(t.action_notes) == set(t.actions), t.name
+        # each action is named by at least one row: none is registered for nothing
+        assert {a for r in t.rows.values() for a in r.actions} == set(t.actions), t.name
+
+
+def test_an_owner_must_handle_every_action():
+    """Handlers are checked when an engine registers them: a missing one names the machine and
+    the action, so no row can reach an action nobody runs."""
+    full = Recorder(CHILD_SA)
+    assert CHILD_SA.handlers(full) is full
+    partial = {a: h for a, h in full.items() if a.value != "forget"}
+    with pytest.raises(ActionError) as err:
+        CHILD_SA.handlers(partial)
+    assert str(err.value) == "CHILD SA: no handler for action forget"
+    child = new_child()  # a row whose action has no handler does not run silently
+    with pytest.raises(ActionError):
+        child.move(ChildInput.DELETE, partial, 0.0)
+
+
+def test_rows_with_side_effects_follow_the_rfcs():
+    """RFC 4301 4.4.2: a deleted SA leaves the SAD and is reported; RFC 7296 1.4.1: once an IKE
+    SA is being deleted no new exchange starts on it; a destroyed SA sends nothing more."""
+    for state in (ChildState.INSTALLED, ChildState.REKEYING, ChildState.REKEYED):
+        acts = CHILD_SA.rows[(state, ChildInput.DELETE)].actions
+        assert [a.value for a in acts] == ["stop_outbound", "report_deleted", "forget"]
+    for (state, inp), row in IKE_SA.rows.items():
+        names = [a.value for a in row.actions]
+        assert ("drop_queued" in names) == (inp is IkeInput.DELETE), (state, inp)
+        assert (names[-2:] == ["abort_exchanges", "forget"]) == (inp is IkeInput.DESTROY), (state, inp)
+    assert not CHILD_SA.rows[(ChildState.INSTALLED, ChildInput.REKEY)].actions
+
+
+class Dispatched:
+    """Every dispatch of a lifecycle row during a real run: (machine, actions, record, handler keys)."""
+
+    def __init__(self, monkeypatch):
+        self.calls: list[tuple[str, tuple[object, ...], object, frozenset[object]]] = []
+        dispatch = Table.dispatch
+
+        def watched(table, row, handlers, record, now):
+            self.calls.append((table.name, row.actions, record, frozenset(handlers)))
+            return dispatch(table, row, handlers, record, now)
+        monkeypatch.setattr(Table, "dispatch", watched)
+
+
+@pytest.mark.parametrize("name", ["rekey-by-time.yaml", "rekey-collision.yaml", "strongswan-ikev2-dpd-clear.yaml",
+                                  "ikev1-rekey.yaml"])
+def test_real_runs_report_through_the_rows(name, monkeypatch):
+    """Each engine registers a handler for every action, and the events that belong to a
+    transition come from its row: one child_sa_deleted per CHILD SA moved to DELETED (same SPIs,
+    same order; RFC 4301 4.4.2 removes an SAD entry once), one IKEv1 ike_sa_established per
+    ISAKMP SA moved to ESTABLISHED."""
+    seen = Dispatched(monkeypatch)
+    result = simulate(load_scenario(SCENARIOS / name))
+    tables = {t.name: t for t in machines.LIFECYCLES}
+    assert seen.calls
+    for machine, _, _, keys in seen.calls:
+        assert keys == frozenset(tables[machine].actions), machine
+    events = [e.to_dict() for e in result.events]
+    deleted = [(e["spi_in"], e["spi_out"]) for e in events if e["event"] == "child_sa_deleted"]
+    moved = [(c.spi_in.hex(), c.spi_out.hex()) for m, acts, c, _ in seen.calls
+             if m == CHILD_SA.name and any(a.value == "report_deleted" for a in acts)]
+    assert deleted and moved == deleted
+    if "ikev1" in name:
+        up = [e for e in events if e["event"] == "ike_sa_established"]
+        isakmp_up = [sa for m, acts, sa, _ in seen.calls if m == ISAKMP_SA.name
+                     and any(a.value == "report_established" for a in acts)]
+        assert up and len(isakmp_up) == len(up)
+        assert [e["spi_i"] for e in up] == [sa.cky_i.hex() for sa in isakmp_up]

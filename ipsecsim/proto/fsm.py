@@ -39,11 +39,11 @@ class TransitionError(RuntimeError):
 
 
 class ActionError(RuntimeError):
-    """A row names an action its owner registered no handler for."""
+    """An owner registered no handler for an action of the machine."""
 
-    def __init__(self, machine: str, action: enum.Enum):
-        self.machine, self.action = machine, action
-        super().__init__(f"{machine}: no handler for action {action.value}")
+    def __init__(self, machine: str, actions: tuple[enum.Enum, ...]):
+        self.machine, self.actions = machine, actions
+        super().__init__(f"{machine}: no handler for action {', '.join(a.value for a in actions)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +87,21 @@ class Table(Generic[S, I, A]):
         """The state ``inp`` leads to from ``state``; ``TransitionError`` if the table has no row."""
         return self.row(state, inp).next
 
+    def handlers(self, handlers: Handlers[A, R]) -> Handlers[A, R]:
+        """``handlers`` once checked to cover every action of the machine (``ActionError``
+        otherwise): what an owner registers when it is built, so that no row can reach an
+        action it cannot run."""
+        missing = tuple(a for a in self.actions if a not in handlers)
+        if missing:
+            raise ActionError(self.name, missing)
+        return handlers
+
     def dispatch(self, row: Row[S, A], handlers: Handlers[A, R], record: R, now: float) -> None:
         """The one place a row's actions run: each action's handler, in the row's order."""
         for action in row.actions:
             handler = handlers.get(action)
             if handler is None:
-                raise ActionError(self.name, action)
+                raise ActionError(self.name, (action,))
             handler(record, now)
 
     def allows(self, state: S, inp: I) -> bool:

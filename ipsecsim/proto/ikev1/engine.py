@@ -36,12 +36,12 @@ from ..events import (
 from ..fsm import Handlers
 from ..keylog import child_records
 from ..proposals import Protocol
-from ..sa import ChildAction, ChildInput, ChildSa, ChildState, stop_outbound
+from ..sa import CHILD_SA, ChildAction, ChildInput, ChildSa, ChildState, stop_outbound
 from . import doi, wire
 from .expiry import SaExpiry
 from .flight import Flight
 from .informational import Informational
-from .isakmpsa import IsakmpAction, IsakmpInput, IsakmpSa, IsakmpState
+from .isakmpsa import ISAKMP_SA, IsakmpAction, IsakmpInput, IsakmpSa, IsakmpState
 from .liveness import Liveness
 from .message import PHASE1_EXCHANGES, Exchange, Message, N, Notify
 from .phase1 import Phase1
@@ -83,7 +83,7 @@ class Ikev1Engine:
         self.liveness = Liveness(self)
         self.trap_armed = False
         """A dead peer's SAs were deleted with action trap/hold: traffic renegotiates them."""
-        self.isakmp_fx: Handlers[IsakmpAction, IsakmpSa] = {
+        self.isakmp_fx: Handlers[IsakmpAction, IsakmpSa] = ISAKMP_SA.handlers({
             IsakmpAction.MARK_ESTABLISHED: _mark_established,
             IsakmpAction.LEAVE_HALF_OPEN: self._leave_half_open,
             IsakmpAction.RESET_ATTEMPTS: self._reset_attempts,
@@ -91,13 +91,13 @@ class Ikev1Engine:
             IsakmpAction.STOP_DPD: _stop_dpd,
             IsakmpAction.STOP_FLIGHTS: _stop_flights,
             IsakmpAction.FORGET: self._forget,
-        }
+        })
         """What the rows of ``ISAKMP_SA`` do to this engine's ISAKMP SAs (``IsakmpSa.move``)."""
-        self.child_fx: Handlers[ChildAction, ChildSa] = {
+        self.child_fx: Handlers[ChildAction, ChildSa] = CHILD_SA.handlers({
             ChildAction.STOP_OUTBOUND: stop_outbound,
             ChildAction.REPORT_DELETED: self._report_child_deleted,
             ChildAction.FORGET: self._forget_child,
-        }
+        })
         """What the rows of ``CHILD_SA`` do to this engine's IPsec SAs (``ChildSa.move``)."""
 
     # --- entry points ----------------------------------------------------------------------

@@ -24,7 +24,7 @@ from ..events import ChildSaDeleted, ChildSaEstablished, ChildSaRekeyed, Negotia
 from ..fsm import Handlers
 from ..keylog import child_records
 from ..lifetime import retry_delay
-from ..sa import ChildAction, ChildInput, ChildSa, ChildState, stop_outbound
+from ..sa import CHILD_SA, ChildAction, ChildInput, ChildSa, ChildState, stop_outbound
 from .create_child import ChildCreate, child_fields
 from .informational import Informational, delete_child_payload
 
@@ -42,11 +42,11 @@ class ChildSas:
         """CHILD SAs by uid (timer hints carry the uid), until deleted."""
         self.creating = False
         """A traffic-triggered CREATE_CHILD_SA is under way."""
-        self.fx: Handlers[ChildAction, ChildSa] = {
+        self.fx: Handlers[ChildAction, ChildSa] = CHILD_SA.handlers({
             ChildAction.STOP_OUTBOUND: stop_outbound,
             ChildAction.REPORT_DELETED: self._report_deleted,
             ChildAction.FORGET: self._forget,
-        }
+        })
         """What the rows of ``CHILD_SA`` do to this engine's CHILD SAs (``ChildSa.move``)."""
 
     def all(self) -> list[ChildSa]:

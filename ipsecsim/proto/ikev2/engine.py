@@ -39,7 +39,7 @@ from .exchanges import responder_task
 from .ike_auth import IkeAuth
 from .ike_expiry import IkeSaExpiry
 from .ike_init import IkeInit
-from .ikesa import IkeAction, IkeInput, IkeSa, IkeState
+from .ikesa import IKE_SA, IkeAction, IkeInput, IkeSa, IkeState
 from .informational import Informational, delete_ike_payload
 from .liveness import Liveness
 from .message import AUTH, ID, AuthMethod, Exchange, Message, N, Notify
@@ -78,7 +78,7 @@ class Ikev2Engine:
         self.children = ChildSas(self)
         self.ike_expiry = IkeSaExpiry(self)
         self.keepalives = natt.Keepalives(ep, lambda: natt.keepalive_path(self.sas.values()))
-        self.ike_fx: Handlers[IkeAction, IkeSa] = {
+        self.ike_fx: Handlers[IkeAction, IkeSa] = IKE_SA.handlers({
             IkeAction.MARK_ESTABLISHED: _mark_established,
             IkeAction.START_DPD: self.liveness.start,
             IkeAction.ARM_EXPIRY: self.ike_expiry.arm,
@@ -86,7 +86,7 @@ class Ikev2Engine:
             IkeAction.DROP_QUEUED: _drop_queued,
             IkeAction.ABORT_EXCHANGES: _abort_exchanges,
             IkeAction.FORGET: self._forget,
-        }
+        })
         """What the rows of ``IKE_SA`` do to this engine's IKE SAs (``IkeSa.move``)."""
 
     # --- entry points ----------------------------------------------------------------------
