@@ -308,7 +308,8 @@ def test_rows_with_side_effects_follow_the_rfcs():
     for (state, inp), row in IKE_SA.rows.items():
         names = [a.value for a in row.actions]
         assert ("drop_queued" in names) == (inp is IkeInput.DELETE), (state, inp)
-        assert (names[-2:] == ["abort_exchanges", "forget"]) == (inp is IkeInput.DESTROY), (state, inp)
+        gone = ["remove_children", "report_deleted", "abort_exchanges", "forget"]  # RFC 7296 1.4.1: children first
+        assert (names == gone) == (inp is IkeInput.DESTROY), (state, inp)
     assert not CHILD_SA.rows[(ChildState.INSTALLED, ChildInput.REKEY)].actions
 
 

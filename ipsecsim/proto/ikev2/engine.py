@@ -84,6 +84,8 @@ class Ikev2Engine:
             IkeAction.ARM_EXPIRY: self.ike_expiry.arm,
             IkeAction.SCHEDULE_REKEY_RETRY: self.ike_expiry.retry_rekey_later,
             IkeAction.DROP_QUEUED: _drop_queued,
+            IkeAction.REMOVE_CHILDREN: self._remove_children,
+            IkeAction.REPORT_DELETED: self._report_deleted,
             IkeAction.ABORT_EXCHANGES: _abort_exchanges,
             IkeAction.FORGET: self._forget,
         })
@@ -351,11 +353,20 @@ class Ikev2Engine:
     def destroy(self, sa: IkeSa, reason: str, now: float) -> None:
         if not sa.alive:
             return
+        sa.delete_reason = reason
+        sa.move(IkeInput.DESTROY, self.ike_fx, now)  # children removed, ike_sa_deleted, aborted, forgotten
+
+    def _remove_children(self, sa: IkeSa, now: float) -> None:
+        """``IkeAction.REMOVE_CHILDREN``: the CHILD SAs go with their IKE SA (RFC 7296 1.4.1)."""
+        assert sa.delete_reason is not None
         for c in list(sa.children):
-            self.children.remove(sa, c, reason, now)
+            self.children.remove(sa, c, sa.delete_reason, now)
+
+    def _report_deleted(self, sa: IkeSa, now: float) -> None:
+        """``IkeAction.REPORT_DELETED``: only an SA that was established was announced."""
         if sa.established_at is not None:
-            self.emit_sa(sa, IkeSaDeleted(reason=reason))
-        sa.move(IkeInput.DESTROY, self.ike_fx, now)
+            assert sa.delete_reason is not None
+            self.emit_sa(sa, IkeSaDeleted(reason=sa.delete_reason))
 
     def _forget(self, sa: IkeSa, now: float) -> None:
         """``IkeAction.FORGET``: the destroyed SA leaves the engine's tables."""

@@ -55,13 +55,15 @@ class IkeAction(enum.Enum):
     ARM_EXPIRY = "arm_expiry"
     SCHEDULE_REKEY_RETRY = "schedule_rekey_retry"
     DROP_QUEUED = "drop_queued"
+    REMOVE_CHILDREN = "remove_children"
+    REPORT_DELETED = "report_deleted"
     ABORT_EXCHANGES = "abort_exchanges"
     FORGET = "forget"
 
 
 _K, _KA = IkeState, IkeAction
 _UP = (_KA.MARK_ESTABLISHED, _KA.START_DPD, _KA.ARM_EXPIRY)
-_GONE = (_KA.ABORT_EXCHANGES, _KA.FORGET)
+_GONE = (_KA.REMOVE_CHILDREN, _KA.REPORT_DELETED, _KA.ABORT_EXCHANGES, _KA.FORGET)
 IKE_SA: Table[IkeState, IkeInput, IkeAction] = Table(
     "IKE SA", IkeState, IkeInput, IkeAction, _K.CONNECTING,
     {
@@ -97,6 +99,9 @@ IKE_SA: Table[IkeState, IkeInput, IkeAction] = Table(
         IkeAction.ARM_EXPIRY: "its soft / hard lifetimes are drawn and scheduled",
         IkeAction.SCHEDULE_REKEY_RETRY: "event rekey_retry; the rekey is tried again after a random delay",
         IkeAction.DROP_QUEUED: "the exchanges queued on it and not yet started are dropped",
+        IkeAction.REMOVE_CHILDREN: "its CHILD SAs are removed (child_sa_deleted each, with its reason)",
+        IkeAction.REPORT_DELETED: "event ike_sa_deleted with the reason recorded in `delete_reason`, if it was "
+                                  "ever established",
         IkeAction.ABORT_EXCHANGES: "the exchange in flight and the queued ones are aborted",
         IkeAction.FORGET: "the engine drops it from its SA and SPI tables",
     })
@@ -131,7 +136,7 @@ class IkeSa:
     encap: UdpEncap | None = None
     """Set once NAT traversal floated the SA to UDP 4500: its CHILD SAs' ESP goes in UDP."""
     delete_reason: str | None = None
-    """Set when the SA is to be destroyed after the response in progress is sent."""
+    """Why the SA is destroyed; set early when that happens after the response in progress is sent."""
     child_failed: str | None = None
     """Notify name when the CHILD SA of IKE_AUTH was refused."""
     dpd: DpdMachine | None = None
