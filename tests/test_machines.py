@@ -311,6 +311,10 @@ def test_rows_with_side_effects_follow_the_rfcs():
         gone = ["remove_children", "report_deleted", "abort_exchanges", "forget"]  # RFC 7296 1.4.1: children first
         assert (names == gone) == (inp is IkeInput.DESTROY), (state, inp)
     assert not CHILD_SA.rows[(ChildState.INSTALLED, ChildInput.REKEY)].actions
+    # RFC 2408 2.4: the IPsec SAs outlive their ISAKMP SA, so destroying one removes none of them
+    for state in (IsakmpState.CONNECTING, IsakmpState.ESTABLISHED):
+        names = [a.value for a in ISAKMP_SA.rows[(state, IsakmpInput.DESTROY)].actions]
+        assert names[0] == "report_deleted" and names[-1] == "forget" and "remove_children" not in names
 
 
 class Dispatched:

@@ -88,6 +88,10 @@ class Ikev1Engine:
             IsakmpAction.LEAVE_HALF_OPEN: self._leave_half_open,
             IsakmpAction.RESET_ATTEMPTS: self._reset_attempts,
             IsakmpAction.REPORT_ESTABLISHED: self._report_established,
+            IsakmpAction.REPORT_DELETED: self._report_deleted,
+            IsakmpAction.ABANDON_REKEYS: self._abandon_rekeys,
+            IsakmpAction.HAND_OVER_DPD: self.liveness.handover,
+            IsakmpAction.NOTE_PHASE1_GONE: self._note_phase1_gone,
             IsakmpAction.STOP_DPD: _stop_dpd,
             IsakmpAction.STOP_FLIGHTS: _stop_flights,
             IsakmpAction.FORGET: self._forget,
@@ -382,16 +386,21 @@ class Ikev1Engine:
         """Forget an ISAKMP SA. Its IPsec SAs stay installed (see isakmpsa.py)."""
         if not sa.alive:
             return
+        sa.delete_reason = reason
+        sa.move(IsakmpInput.DESTROY, self.isakmp_fx, now)  # reported, rekeys and DPD moved on, forgotten
+
+    def _report_deleted(self, sa: IsakmpSa, now: float) -> None:
         if sa.established_at is not None:
-            self.emit_sa(sa, IkeSaDeleted(reason=reason))
-        self.expiry.abandon(sa, reason, now)
-        self.liveness.handover(sa, now)
+            assert sa.delete_reason is not None
+            self.emit_sa(sa, IkeSaDeleted(reason=sa.delete_reason))
+
+    def _abandon_rekeys(self, sa: IsakmpSa, now: float) -> None:
+        assert sa.delete_reason is not None
+        self.expiry.abandon(sa, sa.delete_reason, now)
+
+    def _note_phase1_gone(self, sa: IsakmpSa, now: float) -> None:
         if sa.initiator and sa.established_at is None:
             self.ep.schedule(now, self.expiry.phase1_gone)  # unless a retry (keyingtries) follows
-        sa.move(IsakmpInput.DESTROY, self.isakmp_fx, now)  # DPD and retransmissions stop, forgotten
-        self.gone[sa.cky_i] = f"deleted at {now:g} s: {reason}"
-        while len(self.gone) > 64:
-            self.gone.popitem(last=False)
 
     def _forget(self, sa: IsakmpSa, now: float) -> None:
         """``IsakmpAction.FORGET``: the destroyed SA leaves the engine's tables."""
@@ -400,6 +409,9 @@ class Ikev1Engine:
         self.half_open.pop((sa.cky_i, sa.remote[0]), None)
         self.quick.forget(sa)
         del self.sas[sa.uid]
+        self.gone[sa.cky_i] = f"deleted at {now:g} s: {sa.delete_reason}"
+        while len(self.gone) > 64:
+            self.gone.popitem(last=False)
     def setup_timed_out(self, sa: IsakmpSa, now: float) -> None:
         self.destroy(sa, "retransmit_timeout", now)
         if not sa.initiator:

@@ -47,13 +47,18 @@ class IsakmpAction(enum.Enum):
     LEAVE_HALF_OPEN = "leave_half_open"
     RESET_ATTEMPTS = "reset_attempts"
     REPORT_ESTABLISHED = "report_established"
+    REPORT_DELETED = "report_deleted"
+    ABANDON_REKEYS = "abandon_rekeys"
+    HAND_OVER_DPD = "hand_over_dpd"
+    NOTE_PHASE1_GONE = "note_phase1_gone"
     STOP_DPD = "stop_dpd"
     STOP_FLIGHTS = "stop_flights"
     FORGET = "forget"
 
 
 _S, _SA = IsakmpState, IsakmpAction
-_GONE = (_SA.STOP_DPD, _SA.STOP_FLIGHTS, _SA.FORGET)
+_GONE = (_SA.REPORT_DELETED, _SA.ABANDON_REKEYS, _SA.HAND_OVER_DPD, _SA.NOTE_PHASE1_GONE, _SA.STOP_DPD,
+         _SA.STOP_FLIGHTS, _SA.FORGET)
 ISAKMP_SA: Table[IsakmpState, IsakmpInput, IsakmpAction] = Table(
     "ISAKMP SA", IsakmpState, IsakmpInput, IsakmpAction, _S.CONNECTING,
     {
@@ -71,9 +76,18 @@ ISAKMP_SA: Table[IsakmpState, IsakmpInput, IsakmpAction] = Table(
         IsakmpAction.LEAVE_HALF_OPEN: "it no longer counts as a half-open SA",
         IsakmpAction.RESET_ATTEMPTS: "the keyingtries count starts again",
         IsakmpAction.REPORT_ESTABLISHED: "event ike_sa_established (mode, proposal, identities, lifetime)",
+        IsakmpAction.REPORT_DELETED: "event ike_sa_deleted with the reason recorded in `delete_reason`, if it "
+                                     "was ever established",
+        IsakmpAction.ABANDON_REKEYS: "quick modes rekeying IPsec SAs on it fail (no answer) or move to another "
+                                     "ISAKMP SA",
+        IsakmpAction.HAND_OVER_DPD: "its dead peer detection moves to the newest other established ISAKMP SA "
+                                    "with the peer, if any",
+        IsakmpAction.NOTE_PHASE1_GONE: "a phase 1 this side started and never completed: rekeys waiting for it "
+                                       "fail, unless another phase 1 runs",
         IsakmpAction.STOP_DPD: "its dead peer detection stops",
         IsakmpAction.STOP_FLIGHTS: "the retransmissions of its phase 1 and quick mode messages stop",
-        IsakmpAction.FORGET: "the engine drops it from its SA, cookie and quick mode tables",
+        IsakmpAction.FORGET: "the engine drops it from its SA, cookie and quick mode tables; late messages "
+                             "are told why",
     })
 """The IKEv1 ISAKMP SA (phase 1 SA) lifecycle. DESTROYED is final."""
 
@@ -135,6 +149,8 @@ class IsakmpSa:
     """Sequence number of our last R-U-THERE, the only one an R-U-THERE-ACK may carry."""
     dpd_first_acked: int | None = None
     """Sequence number of the first R-U-THERE we acknowledged (``dpd.ack_seq: stale``)."""
+    delete_reason: str | None = None
+    """Why it is destroyed (``expired``, ``deleted_by_peer``, ``dpd`` ...)."""
     encap: UdpEncap | None = None
     """Set once NAT traversal floated the SA to UDP 4500 (RFC 3947 4): its IPsec SAs' ESP goes
     in UDP (RFC 3948)."""
