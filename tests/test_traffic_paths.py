@@ -133,3 +133,56 @@ def test_packet_traces_are_byte_identical_on_both_paths(name: str, tmp_path: Pat
         written[traffic] = (opts.pcap.read_bytes(), opts.keys.read_bytes())  # type: ignore[union-attr]
     assert len(written["packet"][0]) > 10_000
     assert written["packet"] == written["array"]
+
+
+def _rows_fed(d: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """A run on the array path and the number of windows whose echoes were fed to dead peer
+    detection as one row per peer (``engine.on_esp_rows``) instead of packet by packet."""
+    from ipsecsim.proto.ikev1.engine import Ikev1Engine
+    from ipsecsim.proto.ikev2.engine import Ikev2Engine
+    calls = [0]
+    reals = {cls: cls.on_esp_rows for cls in (Ikev1Engine, Ikev2Engine)}
+
+    def spy(real: Any) -> Any:
+        def run(self: Any, *a: Any) -> None:
+            calls[0] += 1
+            real(self, *a)
+        return run
+
+    for cls, real in reals.items():
+        cls.on_esp_rows = spy(real)  # type: ignore[method-assign]
+    try:
+        out = _run(load_scenario(d), "array")
+    finally:
+        for cls, real in reals.items():
+            cls.on_esp_rows = real  # type: ignore[method-assign]
+    return out, calls[0]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("mode", ["periodic", "on-demand"])
+@pytest.mark.parametrize("esp", [True, False])
+def test_dpd_fed_a_window_at_a_time_decides_as_packet_by_packet(version: int, mode: str, esp: bool) -> None:
+    # RFC 3706 5.3 worry metric: periodic probes after `delay` of silence, on-demand only when
+    # traffic goes out into that silence (Huawei Cloud DPD FAQ). A 2 % lossy link and a 40 s
+    # outage (longer than the 10 s delay) make both sides probe, retry, and hear answers; a
+    # one-way ping stopping at 400 s leaves B's outbound traffic to the replies alone. Where
+    # inbound ESP is no proof of life (esp_resets_idle false), on-demand DPD probes when a ping
+    # leaves 10 s after the last IKE message: in the middle of a window.
+    dpd = {"dpd": {"delay": "10s", "mode": mode, "retry_interval": "5s", "retries": 3, "esp_resets_idle": esp}}
+    if version == 1:
+        dpd["dpd"]["ikev1_style"] = "retry"
+    ike = {"ike": {"version": version}}
+    pings = [{"name": "ab", "kind": "ping", "from": "A", "to": "B", "interval": 1, "start": 5},
+             {"name": "ba", "kind": "ping", "from": "B", "to": "A", "interval": 0.7, "start": 5.3, "stop": 400}]
+    d = scenario_dict(a={**dpd, **ike}, b={**dpd, **ike}, duration=900, link={"delay": "5ms", "loss": "2%"},
+                      traffic=pings, faults=[{"at": "200s", "kind": "link_down", "duration": "40s"}])
+    reference = _run(load_scenario(d), "packet")
+    array, rows = _rows_fed(d)
+    _same(reference, array)
+    kinds = [e["event"] for e in reference["events"]]
+    assert "dpd_probe_sent" in kinds  # the outage was long enough to decide something
+    if not esp:  # probes all along: the pings do not keep the peer heard
+        sent = [e["t"] for e in reference["events"] if e["event"] == "dpd_probe_sent"]
+        assert min(sent) < 20 and max(sent) > 880 and len(sent) > 800 / 40
+    assert rows > 20  # most windows fed DPD a row per peer

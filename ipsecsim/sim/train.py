@@ -422,6 +422,16 @@ class Trains:
         runs, stop_at = self._meters(plans, t, kind, which, stop_at)
         if stop_at == 0 or kind[0] != _S or which[0] != 0:
             return 0  # the first echo itself reaches a limit: it goes by the packet path
+        rows = self._rows(plans, t, kind, which, stop_at)
+        if rows is not None:
+            stop_at, feed = rows
+            if stop_at == 0:
+                return 0
+            for fn in feed:
+                fn(stop_at)
+            self._finish(plans, runs, t, kind, idx, which, stop_at, {})
+            self._armed, self._acted_at = {}, {}
+            return stop_at
         tl, kl, wl = t[:stop_at].tolist(), kind[:stop_at].tolist(), which[:stop_at].tolist()
         calls = []
         for _tr, p, *_rest in plans:
@@ -460,6 +470,69 @@ class Trains:
         self._finish(plans, runs, t, kind, idx, which, i, armed)
         self._armed, self._acted_at = armed, acted
         return i
+
+    def _rows(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
+              stop_at: int) -> tuple[int, list[Callable[[int], None]]] | None:
+        """The window's echo events as one row of inputs per peer for dead peer detection
+        (``engine.on_esp_rows``) instead of one hook call per ESP packet, where every peer's
+        engine says the row is steady (``engine.dpd_steady``: no input of it can act or arm a
+        timer) and nothing is pending that the event-by-event loop would stop at. Returns the
+        events to apply (cut before the first outbound packet that, on-demand, comes ``gap``
+        after the latest inbound one: it would send a probe) and the feeds to run with that
+        count; None: feed event by event."""
+        nodes: dict[PeerNode, tuple[list[Any], list[np.ndarray], list[np.ndarray]]] = {}
+        kd, wd = kind[:stop_at], which[:stop_at]
+        for w, (_tr, p, *_rest) in enumerate(plans):
+            mine = wd == w
+            s_m, d1_m, d2_m = mine & (kd == _S), mine & (kd == _D1), mine & (kd == _D2)
+            for node, children, inm, outm in ((p.a, (p.out_a, p.in_a), d2_m, s_m), (p.b, (p.in_b, p.out_b), d1_m, d1_m)):
+                cs, ins, outs = nodes.setdefault(node, ([], [], []))
+                cs.extend(children)
+                ins.append(inm)
+                outs.append(outm)
+        tt = t[:stop_at]
+        plan: list[tuple[PeerNode, Any, list[Any], np.ndarray, np.ndarray]] = []
+        for node, (cs, ins, outs) in nodes.items():
+            ep, plane = node.ep, node.ep.traffic
+            if ep._events or ep._out or plane._dirty or plane._out:
+                return None
+            due = ep.get_timer()
+            if due is not None and (node._armed is None or due < node._armed):
+                return None
+            eng = ep.engine
+            steady = getattr(eng, "dpd_steady", None)
+            inm = np.logical_or.reduce(ins) if len(ins) > 1 else ins[0]
+            outm = np.logical_or.reduce(outs) if len(outs) > 1 else outs[0]
+            if steady is None:
+                if getattr(eng, "on_esp_inbound", None) or getattr(eng, "on_esp_outbound", None):
+                    return None
+                plan.append((node, None, cs, inm, outm))
+                continue
+            st = steady(cs)
+            if st is None:
+                return None
+            last_in, gap, counts = st
+            if gap < math.inf:
+                heard = np.maximum.accumulate(np.where(inm, tt, last_in)) if counts else np.full(len(tt), last_in)
+                heard = np.maximum(heard, last_in)
+                late = np.nonzero(outm & (tt >= heard + gap))[0]
+                if len(late):
+                    stop_at = min(stop_at, int(late[0]))
+            plan.append((node, eng, cs, inm, outm))
+
+        def feed(node: PeerNode, eng: Any, cs: list[Any], inm: np.ndarray, outm: np.ndarray) -> Callable[[int], None]:
+            def run(n: int) -> None:
+                pos_in, pos_out = np.nonzero(inm[:n])[0], np.nonzero(outm[:n])[0]
+                if not (len(pos_in) or len(pos_out)):
+                    return
+                i_last = int(pos_in[-1]) if len(pos_in) else -1
+                o_last = int(pos_out[-1]) if len(pos_out) else -1
+                node.ep.now = float(tt[max(i_last, o_last)])
+                if eng is not None:
+                    eng.on_esp_rows(cs, len(pos_in), float(tt[i_last]), len(pos_out), float(tt[o_last]),
+                                    o_last >= i_last)
+            return run
+        return stop_at, [feed(*x) for x in plan]
 
     def _finish(self, plans: list[Any], runs: list[_MeterRun], t: np.ndarray, kind: np.ndarray, idx: np.ndarray,
                 which: np.ndarray, done: int, armed: dict[PeerNode, tuple[float, float]]) -> None:

@@ -17,7 +17,7 @@ after a DPD action trap / hold) and the DPD hooks ``on_esp_inbound`` / ``on_esp_
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import kdf, natt
@@ -472,6 +472,16 @@ class Ikev1Engine:
 
     def on_esp_outbound(self, child: ChildSa | None, now: float, flowing: bool | None = None) -> None:
         self.liveness.traffic(now, flowing)
+
+    def dpd_steady(self, children: Sequence[ChildSa]) -> tuple[float, float, bool] | None:
+        """Whether a row of ESP packets can be fed to dead peer detection as one
+        (``on_esp_rows``); see ``Liveness.steady`` (every packet feeds every machine)."""
+        return self.liveness.steady()
+
+    def on_esp_rows(self, children: Sequence[ChildSa], n_in: int, t_in: float, n_out: int, t_out: float,
+                    out_last: bool) -> None:
+        """A row of packets ``dpd_steady`` allowed: the same as one hook call each."""
+        self.liveness.esp_rows(n_in, t_in, n_out, t_out, out_last)
 
     # --- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

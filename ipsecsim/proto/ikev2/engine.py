@@ -7,6 +7,8 @@ that happens is reported as an event (docs/events.md).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import dh, kdf, natt
@@ -383,6 +385,26 @@ class Ikev2Engine(LifecycleMixin):
                 self.liveness.esp_inbound(sa, now)
             else:
                 self.liveness.esp_flowing(sa, flowing, now)
+
+    def dpd_steady(self, children: Sequence[ChildSa]) -> tuple[float, float, bool] | None:
+        """Whether a row of ESP packets on ``children`` (each a packet for the hooks above)
+        can be fed to dead peer detection as one (``on_esp_rows``): None if not (the
+        packets feed different IKE SAs, or the machine's next input may act); else what
+        ``Liveness.steady`` says of the one IKE SA they feed."""
+        targets = [self._dpd_targets(c, None) for c in children]
+        if any(x != targets[0] for x in targets[1:]):
+            return None
+        if not targets or not targets[0]:
+            return (-math.inf, math.inf, False)
+        return self.liveness.steady(targets[0][0])
+
+    def on_esp_rows(self, children: Sequence[ChildSa], n_in: int, t_in: float, n_out: int, t_out: float,
+                    out_last: bool) -> None:
+        """``n_in`` packets arrived and ``n_out`` left on ``children`` (the latest at ``t_in`` /
+        ``t_out``, the very last an outbound one if ``out_last``), a row ``dpd_steady``
+        allowed: the same as one ``on_esp_inbound`` / ``on_esp_outbound`` call each."""
+        for sa in self._dpd_targets(children[0], None):
+            self.liveness.esp_rows(sa, n_in, t_in, n_out, t_out, out_last)
 
     def exchange_gave_up(self, sa: IkeSa, now: float) -> None:
         """A request of an established IKE SA went unanswered through its whole retransmission
