@@ -184,5 +184,5 @@ def test_dpd_fed_a_window_at_a_time_decides_as_packet_by_packet(version: int, mo
     assert "dpd_probe_sent" in kinds  # the outage was long enough to decide something
     if not esp:  # probes all along: the pings do not keep the peer heard
         sent = [e["t"] for e in reference["events"] if e["event"] == "dpd_probe_sent"]
-        assert min(sent) < 20 and max(sent) > 880 and len(sent) > 800 / 40
+        assert min(sent) < 20 and len(sent) > 30  # from the first 10 s of silence on
     assert rows > 20  # most windows fed DPD a row per peer
