@@ -203,6 +203,19 @@ class DpdMachine:
             return None
         return self.cfg.delay if self.cfg.mode == "on-demand" else math.inf
 
+    def stale_timer(self, now: float) -> bool:
+        """Whether ``TIMER`` at ``now`` only finds a stale hint (the peer was heard from since
+        the deadline was set): no action, no change but the history, and ``deadline`` later."""
+        c = self.cfg
+        if self.state is not DpdState.WATCHING:
+            return False
+        if c.check_job:  # strongSwan's check job: nothing due, and heard within dpd_delay (``_check_job``)
+            if self.timeouts and self.timeouts[0][0] <= now:
+                return False
+            last = now if self.inbound_flowing else self.last_inbound
+            return timers.whole_seconds(now) - timers.whole_seconds(last) < c.delay
+        return self.inbound_flowing or now < self.last_inbound + c.delay
+
     def feed_steady(self, n_in: int, t_in: float, n_out: int, t_out: float, out_last: bool) -> None:
         """``n_in`` INBOUND inputs (the latest at ``t_in``) and ``n_out`` TRAFFIC inputs (the
         latest at ``t_out``), interleaved in time order, the very last a TRAFFIC if

@@ -478,6 +478,13 @@ class Ikev1Engine:
         (``on_esp_rows``); see ``Liveness.steady`` (every packet feeds every machine)."""
         return self.liveness.steady()
 
+    def dpd_timer_idle(self, fn: Any, args: tuple[Any, ...], now: float) -> bool | None:
+        """Of a timer job ``(fn, args)`` due at ``now``: None if it is not dead peer
+        detection's; True if running it would only re-arm it; False otherwise."""
+        if fn != self.liveness.on_timer:
+            return None
+        return self.liveness.timer_idle(args[0], now)
+
     def on_esp_rows(self, children: Sequence[ChildSa], n_in: int, t_in: float, n_out: int, t_out: float,
                     out_last: bool) -> None:
         """A row of packets ``dpd_steady`` allowed: the same as one hook call each."""

@@ -172,6 +172,16 @@ class Liveness:
                 m.traffic_flowing = self.out_flowing
             m.feed_steady(n_in if m.cfg.esp_resets_idle else 0, t_in, n_out, t_out, out_last)
 
+    def timer_idle(self, uid: int, now: float) -> bool:
+        """Whether ``on_timer`` for ``uid`` at ``now`` would only re-arm (see
+        ``DpdMachine.stale_timer``; not while an inbound flow feeds it at the timer)."""
+        sa = self.e.sas.get(uid)
+        if sa is None or not sa.alive or sa.dpd is None:
+            return True
+        if self.in_flowing and sa.dpd.cfg.esp_resets_idle:
+            return False
+        return sa.dpd.stale_timer(now)
+
     def on_timer(self, now: float, uid: int) -> None:
         sa = self.e.sas.get(uid)
         if sa is None or not sa.alive or sa.dpd is None:

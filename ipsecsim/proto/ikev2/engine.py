@@ -406,6 +406,17 @@ class Ikev2Engine(LifecycleMixin):
         for sa in self._dpd_targets(children[0], None):
             self.liveness.esp_rows(sa, n_in, t_in, n_out, t_out, out_last)
 
+    def dpd_timer_idle(self, fn: Any, args: tuple[Any, ...], now: float) -> bool | None:
+        """Of a timer job ``(fn, args)`` due at ``now``: None if it is not dead peer
+        detection's; True if running it would only re-arm it (a stale hint, or an SA gone);
+        False otherwise."""
+        if fn != self.liveness.on_timer:
+            return None
+        sa = self.sas.get(args[0])
+        if sa is None or not sa.alive or sa.dpd is None:
+            return True
+        return sa.dpd.stale_timer(now)
+
     def exchange_gave_up(self, sa: IkeSa, now: float) -> None:
         """A request of an established IKE SA went unanswered through its whole retransmission
         schedule: the peer is unreachable. With DPD on this side its action applies (strongSwan
