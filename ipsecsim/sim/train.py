@@ -558,18 +558,21 @@ class Trains:
                     stop_at = min(stop_at, int(late[0]))
             plan.append((node, eng, cs, inm, outm))
 
+        where = [(node, eng, cs, np.nonzero(inm)[0], np.nonzero(outm)[0]) for node, eng, cs, inm, outm in plan]
+
         def feed(lo: int, hi: int) -> None:
             """Feed every peer the events ``lo`` to ``hi`` (excluded) as one row."""
-            for node, eng, cs, inm, outm in plan:
-                pos_in, pos_out = np.nonzero(inm[lo:hi])[0], np.nonzero(outm[lo:hi])[0]
-                if not (len(pos_in) or len(pos_out)):
+            bounds = [lo, hi]
+            for node, eng, cs, pos_in, pos_out in where:
+                i0, i1 = pos_in.searchsorted(bounds).tolist()
+                o0, o1 = pos_out.searchsorted(bounds).tolist()
+                if i0 == i1 and o0 == o1:
                     continue
-                i_last = lo + int(pos_in[-1]) if len(pos_in) else -1
-                o_last = lo + int(pos_out[-1]) if len(pos_out) else -1
+                i_last = int(pos_in[i1 - 1]) if i1 > i0 else -1
+                o_last = int(pos_out[o1 - 1]) if o1 > o0 else -1
                 node.ep.now = float(tt[max(i_last, o_last)])
                 if eng is not None:
-                    eng.on_esp_rows(cs, len(pos_in), float(tt[i_last]), len(pos_out), float(tt[o_last]),
-                                    o_last >= i_last)
+                    eng.on_esp_rows(cs, i1 - i0, float(tt[i_last]), o1 - o0, float(tt[o_last]), o_last >= i_last)
         return stop_at, feed
 
     def _cross(self, t: np.ndarray, parents: np.ndarray, stop_at: int, crossings: list[tuple[float, PeerNode]],
@@ -598,9 +601,6 @@ class Trains:
                 if not bool(np.all(parents[k:tied] >= armed_at)):
                     stop_at = k
                     break
-            if not node.timer_idle(at, now=False):
-                stop_at = k
-                break
             feed(pos, k)
             pos = k
             if not node.timer_idle(at, now=True):
