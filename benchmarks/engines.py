@@ -5,6 +5,9 @@ against the packet path and the SimPy engine, measured in the same process.
     python benchmarks/engines.py pair [DAYS] [BASE_DAYS]        # (a), default 30 days, baselines 1 day
     python benchmarks/engines.py pairs [N] [HOURS] [BASE_N]     # (b), default 1000 pairs x 24 h, baselines 20
 
+``--crypto=model`` (anywhere on the line) runs everything with ``simulate(..., crypto="model")``
+(the same events without the Diffie-Hellman arithmetic: ``dh.generate(..., model)``).
+
 (a) one pair with Huawei Cloud defaults (scenarios/rekey-20gb.yaml: the cloud rekeys its IPsec
 SA every 18 GB of its 20 GB volume lifetime), 1 Gbit/s bulk from the cloud, and a 1 s ping
 each way (every ping is four ESP packets: two requests, two replies).
@@ -58,6 +61,9 @@ def fleet_pair(hours: float, seed: int) -> Any:
     return load_scenario(scenario_dict(a=dpd, b=dpd, duration=hours * 3600.0, seed=seed, traffic=PINGS))
 
 
+CRYPTO = "real"
+
+
 def run(engine: str, traffic: str, case: str, n: int, length: float) -> dict[str, Any]:
     """Run the case on one engine and traffic path; its figures."""
     from ipsecsim.sim import runner
@@ -83,7 +89,7 @@ def run(engine: str, traffic: str, case: str, n: int, length: float) -> dict[str
         events = esp = callbacks = 0
         simulated = 0.0
         for sc in scenarios:
-            r = runner.simulate(sc, engine=engine, traffic=traffic, esp_records=False)
+            r = runner.simulate(sc, engine=engine, traffic=traffic, esp_records=False, crypto=CRYPTO)
             events += len(r.events)
             esp += sum(links.pop().esp_sent.values())
             simulated += r.duration
@@ -122,18 +128,22 @@ def report(title: str, res: dict[str, dict[str, Any]]) -> None:
 
 
 def main() -> None:
+    global CRYPTO
+    for arg in [a for a in sys.argv if a.startswith("--crypto=")]:
+        CRYPTO = arg.split("=", 1)[1]
+        sys.argv.remove(arg)
     case = sys.argv[1]
     if case == "pair":
         days = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
         base = float(sys.argv[3]) if len(sys.argv) > 3 else min(days, 1.0)
         report(f"(a) one pair, Huawei Cloud defaults, {days:g} days (baselines {base:g} days), 1 Gbit/s bulk, "
-               "20 GB rekeys, 1 s ping each way", measure("pair", 1, days, 1, base))
+               f"20 GB rekeys, 1 s ping each way, crypto {CRYPTO}", measure("pair", 1, days, 1, base))
     else:
         n = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
         hours = float(sys.argv[3]) if len(sys.argv) > 3 else 24.0
         base_n = int(sys.argv[4]) if len(sys.argv) > 4 else min(n, 20)
         report(f"(b) {n} pairs x {hours:g} h (baselines {base_n} pairs), DPD 30 s, 1 s ping each way, one "
-               "scenario per pair in turn", measure("pairs", n, hours, base_n, hours))
+               f"scenario per pair in turn, crypto {CRYPTO}", measure("pairs", n, hours, base_n, hours))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The DPD state machine table (proto/dpd.py), driven directly with explicit time."""
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from ipsecsim.proto.dpd import TRANSITIONS, Act, DpdInput, DpdMachine, DpdSettings, DpdState
@@ -186,3 +186,50 @@ def test_any_input_sequence_keeps_the_machine_consistent(cfg, steps):
         if inp is DpdInput.RESUME:
             deaths = 0
         assert deaths <= 1
+
+
+def _snapshot(m: DpdMachine):
+    return (m.state, m.last_inbound, m.traffic_waiting, m.probes, m.last_probe, m.deadline(),
+            [(h.t, h.label, h.inbound, h.traffic, h.last) for h in m.history])
+
+
+@given(st.sampled_from(["periodic", "on-demand"]), st.booleans(),
+       st.lists(st.tuples(st.floats(0.0, 9.0), st.booleans()), min_size=1, max_size=40))
+def test_a_row_of_steady_inputs_fed_as_one_is_the_same_as_one_by_one(mode, start_dead, row):
+    """A window of ESP packets (the array traffic path) is fed as one input: it must leave the
+    clocks, flags, deadline and history exactly as feeding each packet with ``handle`` does.
+    The row is steady: every input comes less than ``delay`` (10 s) after the idle clock, so
+    on-demand traffic never meets silence; the times only grow, as a window's do."""
+    cfg = DpdSettings(mode=mode, delay=10.0, style="retry")
+    one, rows = DpdMachine(cfg, 100.0), DpdMachine(cfg, 100.0)
+    for m in (one, rows):
+        m.handle(DpdInput.TIMER, 110.0)  # periodic: a probe; on-demand: nothing (no traffic)
+        m.handle(DpdInput.INBOUND, 111.0)  # answered: watching again
+        if start_dead:
+            m.handle(DpdInput.FAILED, 112.0)
+    assert _snapshot(one) == _snapshot(rows)
+    kept = len(one.history)
+    t, n_in, n_out, t_in, t_out, out_last, heard = 112.0, 0, 0, 0.0, 0.0, False, one.last_inbound
+    for dt, inbound in row:
+        t += dt
+        heard = max(heard, t) if inbound else heard
+        assume(start_dead or mode == "periodic" or t < heard + 10.0)
+        one.handle(DpdInput.INBOUND if inbound else DpdInput.TRAFFIC, t)
+        if inbound:
+            n_in, t_in, out_last = n_in + 1, t, False
+        else:
+            n_out, t_out, out_last = n_out + 1, t, True
+    assert rows.steady_gap() == (10.0 if mode == "on-demand" and not start_dead else float("inf"))
+    rows.feed_steady(n_in, t_in, n_out, t_out, out_last)
+    assert _snapshot(one) == _snapshot(rows)
+    assert len(one.history) == kept  # the steady inputs are counted, not kept
+    assert one.history[-1].inbound + one.history[-1].traffic >= len(row)
+
+
+def test_a_row_is_not_fed_as_one_while_probing():
+    """The first inbound packet ends a probe round (a state change): a row cannot be one input."""
+    m = DpdMachine(DpdSettings(delay=10.0, style="retry"), 0.0)
+    assert m.handle(DpdInput.TIMER, 10.0) == [Act.PROBE]
+    assert m.steady_gap() is None
+    with pytest.raises(RuntimeError, match="probing"):
+        m.feed_steady(1, 11.0, 0, 0.0, False)

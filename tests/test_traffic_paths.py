@@ -133,3 +133,104 @@ def test_packet_traces_are_byte_identical_on_both_paths(name: str, tmp_path: Pat
         written[traffic] = (opts.pcap.read_bytes(), opts.keys.read_bytes())  # type: ignore[union-attr]
     assert len(written["packet"][0]) > 10_000
     assert written["packet"] == written["array"]
+
+
+def _rows_fed(d: dict[str, Any]) -> tuple[dict[str, Any], int, train.Trains]:
+    """A run on the array path, the number of rows of echoes fed to dead peer detection as
+    one input per peer (``engine.on_esp_rows``) instead of packet by packet, and its flows."""
+    from ipsecsim.proto.ikev1.engine import Ikev1Engine
+    from ipsecsim.proto.ikev2.engine import Ikev2Engine
+    calls = [0]
+    reals = {cls: cls.on_esp_rows for cls in (Ikev1Engine, Ikev2Engine)}
+
+    def spy(real: Any) -> Any:
+        def run(self: Any, *a: Any) -> None:
+            calls[0] += 1
+            real(self, *a)
+        return run
+
+    seen: list[train.Trains] = []
+    real_init = train.Trains.__init__
+
+    def spy_init(self: train.Trains, *a: Any, **k: Any) -> None:
+        real_init(self, *a, **k)
+        seen.append(self)
+
+    train.Trains.__init__ = spy_init  # type: ignore[method-assign]
+    for cls, real in reals.items():
+        cls.on_esp_rows = spy(real)  # type: ignore[method-assign]
+    try:
+        out = _run(load_scenario(d), "array")
+    finally:
+        train.Trains.__init__ = real_init  # type: ignore[method-assign]
+        for cls, real in reals.items():
+            cls.on_esp_rows = real  # type: ignore[method-assign]
+    return out, calls[0], seen[0]
+
+
+class _Machines:
+    """Every DPD machine made while in the block, to compare what they were fed."""
+
+    def __enter__(self) -> list[Any]:
+        from ipsecsim.proto.dpd import DpdMachine
+        self.real = DpdMachine.__post_init__
+        made: list[Any] = []
+        real = self.real
+
+        def spy(m: Any) -> None:
+            real(m)
+            made.append(m)
+
+        DpdMachine.__post_init__ = spy  # type: ignore[method-assign]
+        return made
+
+    def __exit__(self, *exc: Any) -> None:
+        from ipsecsim.proto.dpd import DpdMachine
+        DpdMachine.__post_init__ = self.real  # type: ignore[method-assign]
+
+
+def _histories(made: list[Any]) -> list[Any]:
+    """What each machine was fed: its inputs that moved it (timers finding a stale hint
+    among them), and how many packets in all. (Not which packets came between which inputs:
+    a window that ends when a peer acts hands its packets still on the wire to the loop
+    before that peer's datagram exists, so a packet and an IKE message arriving at the very
+    same instant may be fed in the other order; no decision depends on that order there.)"""
+    return [(m.state, m.last_inbound, m.traffic_waiting, m.probes, [(h.t, h.label) for h in m.history],
+             sum(h.inbound for h in m.history), sum(h.traffic for h in m.history)) for m in made]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("mode", ["periodic", "on-demand"])
+@pytest.mark.parametrize("esp", [True, False])
+def test_dpd_fed_a_window_at_a_time_decides_as_packet_by_packet(version: int, mode: str, esp: bool) -> None:
+    # RFC 3706 5.3 worry metric: periodic probes after `delay` of silence, on-demand only when
+    # traffic goes out into that silence (Huawei Cloud DPD FAQ). A 2 % lossy link and a 40 s
+    # outage (longer than the 10 s delay) make both sides probe, retry, and hear answers; a
+    # one-way ping stopping at 400 s leaves B's outbound traffic to the replies alone. Where
+    # inbound ESP is no proof of life (esp_resets_idle false), on-demand DPD probes when a ping
+    # leaves 10 s after the last IKE message: in the middle of a window.
+    dpd = {"dpd": {"delay": "10s", "mode": mode, "retry_interval": "5s", "retries": 3, "esp_resets_idle": esp}}
+    if version == 1:
+        dpd["dpd"]["ikev1_style"] = "retry"
+    ike = {"ike": {"version": version}}
+    pings = [{"name": "ab", "kind": "ping", "from": "A", "to": "B", "interval": 1, "start": 5},
+             {"name": "ba", "kind": "ping", "from": "B", "to": "A", "interval": 0.7, "start": 5.3, "stop": 400}]
+    d = scenario_dict(a={**dpd, **ike}, b={**dpd, **ike}, duration=900, link={"delay": "5ms", "loss": "2%"},
+                      traffic=pings, faults=[{"at": "200s", "kind": "link_down", "duration": "40s"}])
+    with _Machines() as made:
+        reference = _run(load_scenario(d), "packet")
+    fed_each = _histories(made)
+    with _Machines() as made:
+        array, rows, trains = _rows_fed(d)
+    _same(reference, array)
+    # the machines saw the same inputs in the same order: the timers (stale hints among
+    # them) at the same instants, each between the same packets
+    assert _histories(made) == fed_each
+    kinds = [e["event"] for e in reference["events"]]
+    assert "dpd_probe_sent" in kinds  # the outage was long enough to decide something
+    if not esp:  # probes all along: the pings do not keep the peer heard
+        sent = [e["t"] for e in reference["events"] if e["event"] == "dpd_probe_sent"]
+        assert min(sent) < 20 and len(sent) > 30  # from the first 10 s of silence on
+    assert rows > 20  # most windows fed DPD a row per peer
+    if mode == "periodic" and esp:  # the pings keep the peer heard: DPD's timer only re-arms,
+        assert trains.crossed > 20  # windows run across it

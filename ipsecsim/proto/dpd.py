@@ -31,6 +31,7 @@ No handler sets the state. A missing (state, input) is a programming error, rais
 from __future__ import annotations
 
 import enum
+import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -117,6 +118,21 @@ class DpdSettings:
 
 
 @dataclass(slots=True)
+class HistoryEntry:
+    """One input that moved the machine (a new state, an action, or any input but a steady
+    INBOUND / TRAFFIC), then how many steady INBOUND and TRAFFIC inputs followed it (inputs
+    that changed nothing but the idle clock) and the instant of the latest. Counting them
+    keeps the history of a machine fed every ESP packet short, and the same whether the
+    packets are fed one by one or a window at a time (``DpdMachine.feed_steady``)."""
+
+    t: float
+    label: str
+    inbound: int = 0
+    traffic: int = 0
+    last: float = -math.inf
+
+
+@dataclass(slots=True)
 class DpdMachine:
     cfg: DpdSettings
     last_inbound: float
@@ -126,8 +142,9 @@ class DpdMachine:
     traffic_waiting: bool = False  # on-demand: outbound traffic since the peer went quiet
     traffic_flowing: bool = False  # on-demand: a continuous (fluid) flow is active
     inbound_flowing: bool = False  # a continuous (fluid) flow arrives from the peer: never idle
-    history: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=HISTORY))
-    """The last inputs (bounded: every inbound / outbound packet can be an input)."""
+    history: deque[HistoryEntry] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    """The last inputs that moved the machine, each with the count of steady inputs after it
+    (bounded: every inbound / outbound packet can be an input)."""
     busy: bool = False
     """Check job: the engine sets it before ``TIMER`` when an exchange is in flight on the SA."""
     next_check: float | None = None
@@ -154,9 +171,70 @@ class DpdMachine:
         if verdict not in outcomes:
             raise RuntimeError(f"DPD: the row ({self.state.value}, {inp.value}) has no outcome for verdict "
                                f"{verdict.value}")
+        before = self.state
         acts, self.state = outcomes[verdict]
-        self.history.append((now, f"{inp.value}->{self.state.value}"))
+        if acts or self.state is not before or inp not in _STEADY_INPUTS:
+            self.history.append(HistoryEntry(now, f"{inp.value}->{self.state.value}"))
+        else:
+            self._count(inp is DpdInput.INBOUND, 1, inp is DpdInput.TRAFFIC, 1, now)
         return list(acts)
+
+    def _count(self, inbound: bool, n_in: int, traffic: bool, n_out: int, now: float) -> None:
+        if not self.history:
+            self.history.append(HistoryEntry(now, f"steady->{self.state.value}"))
+        h = self.history[-1]
+        if inbound:
+            h.inbound += n_in
+        if traffic:
+            h.traffic += n_out
+        h.last = now
+
+    # --- a window of ESP packets as one input -----------------------------------------------
+    def steady_gap(self) -> float | None:
+        """Whether a row of INBOUND and TRAFFIC inputs can be fed as one (``feed_steady``):
+        None if not (a probe is outstanding: the first INBOUND ends the round); ``inf`` if no
+        such row can make the machine act; otherwise the idle time ``g`` such that the row is
+        steady while each TRAFFIC comes less than ``g`` after the latest INBOUND before it
+        (on-demand: traffic after ``delay`` of silence sends a probe). The caller checks that
+        the timer of ``deadline`` is armed no later than it (a row only moves it later)."""
+        if self.state is DpdState.DEAD:
+            return math.inf
+        if self.state is not DpdState.WATCHING:
+            return None
+        return self.cfg.delay if self.cfg.mode == "on-demand" else math.inf
+
+    def stale_timer(self, now: float) -> bool:
+        """Whether ``TIMER`` at ``now`` only finds a stale hint (the peer was heard from since
+        the deadline was set): no action, no change but the history, and ``deadline`` later."""
+        c = self.cfg
+        if self.state is not DpdState.WATCHING:
+            return False
+        if c.check_job:  # strongSwan's check job: nothing due, and heard within dpd_delay (``_check_job``)
+            if self.timeouts and self.timeouts[0][0] <= now:
+                return False
+            last = now if self.inbound_flowing else self.last_inbound
+            return timers.whole_seconds(now) - timers.whole_seconds(last) < c.delay
+        return self.inbound_flowing or now < self.last_inbound + c.delay
+
+    def feed_steady(self, n_in: int, t_in: float, n_out: int, t_out: float, out_last: bool) -> None:
+        """``n_in`` INBOUND inputs (the latest at ``t_in``) and ``n_out`` TRAFFIC inputs (the
+        latest at ``t_out``), interleaved in time order, the very last a TRAFFIC if
+        ``out_last``; for a row that ``steady_gap`` allows. The same clocks, flags and history
+        as feeding them one by one with ``handle``: INBOUND only moves the idle clock forward
+        (and clears ``traffic_waiting``), TRAFFIC only sets ``traffic_waiting`` (on-demand)."""
+        if not (n_in or n_out):
+            return
+        if self.steady_gap() is None:
+            raise RuntimeError(f"DPD: a row of inputs fed as one while {self.state.value}")
+        if self.state is DpdState.WATCHING:
+            if n_in:
+                self.last_inbound = max(self.last_inbound, t_in)
+            if self.cfg.mode == "on-demand" and n_out:
+                self.traffic_waiting = out_last or not n_in
+            elif n_in:
+                self.traffic_waiting = False
+        last = max(t_in if n_in else -math.inf, t_out if n_out else -math.inf)
+        self._count(n_in > 0, n_in, n_out > 0, n_out, last)
 
     def fail(self, now: float) -> list[Act]:
         """The liveness exchange itself failed (its retransmissions gave up): whatever the idle
@@ -288,6 +366,8 @@ class DpdMachine:
     def _nothing(self, now: float) -> Verdict:
         return Verdict.NONE
 
+
+_STEADY_INPUTS = (DpdInput.INBOUND, DpdInput.TRAFFIC)
 
 Handler = Callable[[DpdMachine, float], "Verdict"]
 Outcomes = Mapping["Verdict", tuple[tuple[Act, ...], DpdState]]

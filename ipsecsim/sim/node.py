@@ -339,6 +339,41 @@ class PeerNode:
             return  # the worker or the thaw runs the timers
         self._after()
 
+    def timer_idle(self, t: float, now: bool) -> bool:
+        """Whether the live callback armed for ``t`` would only re-arm dead peer detection:
+        the one job due then is a DPD timer that finds a stale hint (the peer was heard from
+        since). ``now``: ask the machine as it is now; else only whether it is DPD's job (the
+        array traffic path plans a window across it, sim/train.py)."""
+        if self._armed != t or self.busy or self.down or self.retiring or self._holding or not self.started:
+            return False
+        due = [job for job in self.ep._timers if job[0] <= t]
+        if len(due) != 1 or due[0][0] != t:
+            return False
+        check = getattr(self.ep.engine, "dpd_timer_idle", None)
+        idle = None if check is None else check(due[0][2], due[0][3], t)
+        return idle is not None and (idle or not now)
+
+    def next_other_timer(self) -> float:
+        """The earliest of the core's timer jobs that is not dead peer detection's (a volume
+        limit's crossing, a rekey, ...): the array traffic path plans no window past it."""
+        check = getattr(self.ep.engine, "dpd_timer_idle", None)
+        out = float("inf")
+        for t, _, fn, args in self.ep._timers:
+            if t < out and (check is None or check(fn, args, t) is None):
+                out = t
+        return out
+
+    def run_ahead(self, t: float) -> None:
+        """Run the timer callback of ``t`` now, ``timer_idle(t, now=True)`` having said it only
+        re-arms: the scheduler's clock is set to ``t`` by the caller. The callback left in the
+        scheduler is stale from here on (``_armed`` moved)."""
+        self._armed = None
+        self._due_timers()
+        ep = self.ep
+        if ep._events or ep._out or ep.traffic._out or self.busy or self._holding:
+            raise AssertionError(f"{self.name}: a timer run ahead at {t!r} did more than re-arm")
+        self._arm()
+
     # --- faults (sim/faults.py) ----------------------------------------------------------------
     def freeze(self, queue: bool = False, buffer: int | None = None) -> None:
         """Stop the peer: a hung box (its datagrams are lost) or, with ``queue``, a stopped

@@ -81,6 +81,14 @@ class FastLoop:
         """The earliest instant of a pending callback for which ``skip(fn, args)`` is false."""
         return min((t for t, _, fn, args in self._heap if not skip(fn, args)), default=float("inf"))
 
+    def others(self, skip: Callable[[Callable[..., None], tuple[Any, ...]], bool]
+               ) -> list[tuple[float, Callable[..., None], tuple[Any, ...]]]:
+        """The pending callbacks ``(t, fn, args)`` for which ``skip(fn, args)`` is false. A
+        driver may run one of them ahead of the loop, with ``now`` set to its instant (the
+        array traffic path's crossings of a peer's timer, sim/train.py); it stays pending and
+        must then find itself stale when it runs."""
+        return [(t, fn, args) for t, _, fn, args in self._heap if not skip(fn, args)]
+
     def run(self, until: float) -> None:
         self.until = until
         heap, pop = self._heap, heapq.heappop

@@ -20,6 +20,14 @@ scheduler. The window stops early, before the first event whose outcome is not t
 decision). What is still on its way then is handed to the scheduler as the callbacks the
 packet path would have pending, so the run goes on packet by packet from there.
 
+Dead peer detection is fed a window's packets as one row of inputs per peer (``dpd_rows.rows``,
+``engine.on_esp_rows``) where the engines say no input of the row can act or arm a timer
+(``engine.dpd_steady``); elsewhere event by event, as above. On the fast engine a window also
+runs across a peer's timer that only re-arms DPD (the pings keep the peer heard, so the idle
+timer finds a stale hint; ``PeerNode.timer_idle``): the timer runs ahead at its instant, after
+the events before it, with the loop's clock set to that instant (``dpd_rows.cross``). Without that, a
+30 s DPD on both sides ends a window every 15 s.
+
 A window is only tried where its assumptions hold (``_ready``): both gateways idle and up,
 the flow's requests and replies routed on installed SAs, no NAT, no fragmentation, Bernoulli
 loss (a Gilbert-Elliott channel's state is shared with IKE), no open drop intervals.
@@ -39,6 +47,7 @@ import numpy as np
 
 from ..proto.events import TrafficStarted, TrafficStopped
 from ..proto.traffic import EspPacket, Packet, _Meter
+from . import dpd_rows
 from . import draws as draws_mod
 from . import loss as lossmod
 from . import mtu as mtu_mod
@@ -159,14 +168,21 @@ class Trains:
         """Windows moved in one go (a benchmark figure)."""
         self.echoes = 0
         """Echo requests moved in windows."""
+        self.crossed = 0
+        """Peer timers run ahead inside windows (``dpd_rows.cross``)."""
+        self.tied = 0
+        """... of which at the instant of one of the window's events."""
 
     def add(self, train: PingTrain) -> None:
         self.trains.append(train)
         self.sched.call_later(train.start, train._wake, train.gen)
 
     # --- the window ---------------------------------------------------------------------------
-    def _horizon(self, movable: set[PingTrain]) -> float:
-        """The earliest instant at which anything but the movable flows' wakes is scheduled."""
+    def _horizon(self, movable: set[PingTrain]) -> tuple[float, list[tuple[float, PeerNode]]]:
+        """The earliest instant at which anything but the movable flows' wakes is scheduled,
+        and before it the peers' timers a window may cross (``PeerNode.timer_idle``: dead peer
+        detection re-arming its idle timer, which the inbound pings make a stale hint). Only
+        on an engine that lets a callback run ahead (``FastLoop.others``)."""
         def skip(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
             owner = getattr(fn, "__self__", None)
             if not isinstance(owner, PingTrain):
@@ -174,8 +190,21 @@ class Trains:
             if fn.__func__ is not PingTrain._wake:  # type: ignore[attr-defined]
                 return False
             return owner in movable or args[0] != owner.gen
-        due: float = min(self.sched.next_other(skip), self.sched.until)  # type: ignore[attr-defined]
-        return due
+        sched = self.sched
+        others = getattr(sched, "others", None)
+        if others is None:
+            return min(sched.next_other(skip), sched.until), []  # type: ignore[attr-defined]
+        due: float = sched.until  # type: ignore[attr-defined]
+        crossings: list[tuple[float, PeerNode]] = []
+        for t, fn, _args in others(skip):
+            if t >= due:
+                continue
+            owner: Any = getattr(fn, "__self__", None)
+            if getattr(owner, "_on_timer", None) == fn and owner.timer_idle(t, now=False):
+                crossings.append((t, owner))
+            else:
+                due = t
+        return due, sorted((c for c in crossings if c[0] < due), key=lambda c: c[0])
 
     def window(self, first: PingTrain) -> bool:
         """Move the due flows over a window; False: ``first`` steps packet by packet instead."""
@@ -192,7 +221,11 @@ class Trains:
                 paths[tr] = p
         if first not in paths:
             return False
-        horizon = self._horizon(set(paths))
+        horizon, crossings = self._horizon(set(paths))
+        if crossings:  # a window across timers ends at the first other timer of its peers
+            for node in {x for p in paths.values() for x in (p.a, p.b)}:
+                horizon = min(horizon, node.next_other_timer())
+            crossings = [c for c in crossings if c[0] < horizon]
         if horizon <= now:
             return False
         # the flow whose wake runs goes first; the others in the order their wakes were
@@ -200,7 +233,7 @@ class Trains:
         rest = sorted((tr for tr in paths if tr is not first and tr.next_t < horizon),
                       key=lambda tr: (tr.next_t, tr.prev_t, self.trains.index(tr)))
         movable = [first, *rest]
-        return self._move(movable, paths, now, horizon)
+        return self._move(movable, paths, now, horizon, crossings)
 
     def _ready(self, tr: PingTrain) -> _Path | None:
         link = self.link
@@ -285,7 +318,8 @@ class Trains:
             d = delay + (0.0 + (jitter - 0.0) * draws_mod.uniforms(key, n, j))
         return lost, d
 
-    def _move(self, movable: list[PingTrain], paths: dict[PingTrain, _Path], now: float, horizon: float) -> bool:
+    def _move(self, movable: list[PingTrain], paths: dict[PingTrain, _Path], now: float, horizon: float,
+              crossings: list[tuple[float, PeerNode]]) -> bool:
         # 1. every flow's echoes in the window: send, arrival and reply-arrival times
         cols: list[tuple[np.ndarray, ...]] = []
         plans = []
@@ -329,14 +363,14 @@ class Trains:
         t, k1, k2, k3, k4, rk, kind, idx, bad = (np.concatenate(c) for c in zip(*cols, strict=True))
         which = np.concatenate([np.full(3 * len(pl[2]), i) for i, pl in enumerate(plans)])
         order = np.lexsort((kind, rk, k4, k3, k2, k1, t))  # the scheduler's order
-        t, kind, idx, bad, which = t[order], kind[order], idx[order], bad[order], which[order]
+        t, kind, idx, bad, which, k1 = t[order], kind[order], idx[order], bad[order], which[order], k1[order]
         stop_at = len(t)
         over = np.nonzero(bad | (t >= horizon))[0]
         if len(over):
             stop_at = int(over[0])
         if stop_at == 0 or (kind[0] != _S or which[0] != 0):
             return False
-        done = self._apply(plans, t, kind, idx, which, stop_at)
+        done = self._apply(plans, t, kind, idx, which, stop_at, crossings, k1)
         if not done:
             return False
         self._hand_over(plans, t, kind, idx, which, done, now)
@@ -402,13 +436,27 @@ class Trains:
         return list(runs.values()), stop_at
 
     def _apply(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, idx: np.ndarray, which: np.ndarray,
-               stop_at: int) -> int:
+               stop_at: int, crossings: list[tuple[float, PeerNode]], parents: np.ndarray) -> int:
         """Apply the window's events in order up to ``stop_at`` or the first that made a peer
         act; the number applied. The hooks of dead peer detection run event by event; the
         counters, meters and ESP sequence numbers are then set from the arrays."""
         runs, stop_at = self._meters(plans, t, kind, which, stop_at)
         if stop_at == 0 or kind[0] != _S or which[0] != 0:
             return 0  # the first echo itself reaches a limit: it goes by the packet path
+        rows = dpd_rows.rows(plans, t, kind, which, stop_at)
+        if rows is not None:
+            stop_at, feed = rows
+            stop_at = dpd_rows.cross(self, t, parents, stop_at, crossings, feed)
+            if stop_at == 0:
+                return 0
+            jobs: dict[PeerNode, tuple[float, float]] = {}  # volume timers armed by the window
+            self._finish(plans, runs, t, kind, idx, which, stop_at, jobs)
+            self._armed, self._acted_at = jobs, {}
+            return stop_at
+        if crossings:  # event by event, no timer is crossed: the window ends at the first
+            stop_at = min(stop_at, int(np.searchsorted(t[:stop_at], crossings[0][0])))
+            if stop_at == 0 or kind[0] != _S or which[0] != 0:
+                return 0
         tl, kl, wl = t[:stop_at].tolist(), kind[:stop_at].tolist(), which[:stop_at].tolist()
         calls = []
         for _tr, p, *_rest in plans:

@@ -17,7 +17,7 @@ after a DPD action trap / hold) and the DPD hooks ``on_esp_inbound`` / ``on_esp_
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import kdf, natt
@@ -505,6 +505,23 @@ class Ikev1Engine:
 
     def on_esp_outbound(self, child: ChildSa | None, now: float, flowing: bool | None = None) -> None:
         self.liveness.traffic(now, flowing)
+
+    def dpd_steady(self, children: Sequence[ChildSa]) -> tuple[float, float, bool] | None:
+        """Whether a row of ESP packets can be fed to dead peer detection as one
+        (``on_esp_rows``); see ``Liveness.steady`` (every packet feeds every machine)."""
+        return self.liveness.steady()
+
+    def dpd_timer_idle(self, fn: Any, args: tuple[Any, ...], now: float) -> bool | None:
+        """Of a timer job ``(fn, args)`` due at ``now``: None if it is not dead peer
+        detection's; True if running it would only re-arm it; False otherwise."""
+        if fn != self.liveness.on_timer:
+            return None
+        return self.liveness.timer_idle(args[0], now)
+
+    def on_esp_rows(self, children: Sequence[ChildSa], n_in: int, t_in: float, n_out: int, t_out: float,
+                    out_last: bool) -> None:
+        """A row of packets ``dpd_steady`` allowed: the same as one hook call each."""
+        self.liveness.esp_rows(n_in, t_in, n_out, t_out, out_last)
 
     # --- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -43,6 +43,7 @@ own INFORMATIONAL exchange with a fresh M-ID:
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from ..dpd import Act, DpdInput, DpdMachine, DpdState
@@ -139,6 +140,47 @@ class Liveness:
                 self._arm(sa)
                 continue
             self._feed(sa, DpdInput.TRAFFIC, now)
+
+    def steady(self) -> tuple[float, float, bool] | None:
+        """Whether a row of ESP packets can be fed as one (``esp_rows``): None if not (more
+        than one machine, or the next input may act or arm a timer); else (last inbound, idle
+        gap, whether inbound ESP counts), see ``DpdMachine.steady_gap``."""
+        machines = self._machines()
+        if not machines:
+            return (-math.inf, math.inf, False)
+        if len(machines) > 1:
+            return None
+        sa = machines[0]
+        m = sa.dpd
+        assert m is not None
+        gap = m.steady_gap()
+        if gap is None:
+            return None
+        if not (self.in_flowing and m.cfg.esp_resets_idle and m.state is DpdState.WATCHING):
+            due = m.deadline()
+            if due is not None and (sa.dpd_armed is None or due < sa.dpd_armed):
+                return None
+        return (m.last_inbound, gap, bool(m.cfg.esp_resets_idle))
+
+    def esp_rows(self, n_in: int, t_in: float, n_out: int, t_out: float, out_last: bool) -> None:
+        """``n_in`` inbound and ``n_out`` outbound ESP packets that ``steady`` allows, as one
+        input: the same as ``esp_inbound`` / ``traffic`` packet by packet."""
+        for sa in self._machines():
+            m = sa.dpd
+            assert m is not None
+            if n_out:
+                m.traffic_flowing = self.out_flowing
+            m.feed_steady(n_in if m.cfg.esp_resets_idle else 0, t_in, n_out, t_out, out_last)
+
+    def timer_idle(self, uid: int, now: float) -> bool:
+        """Whether ``on_timer`` for ``uid`` at ``now`` would only re-arm (see
+        ``DpdMachine.stale_timer``; not while an inbound flow feeds it at the timer)."""
+        sa = self.e.sas.get(uid)
+        if sa is None or not sa.alive or sa.dpd is None:
+            return True
+        if self.in_flowing and sa.dpd.cfg.esp_resets_idle:
+            return False
+        return sa.dpd.stale_timer(now)
 
     def on_timer(self, now: float, uid: int) -> None:
         sa = self.e.sas.get(uid)

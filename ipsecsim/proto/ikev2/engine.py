@@ -14,6 +14,8 @@ which runs the exchanges as tasks, one class per exchange type holding both role
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import natt
@@ -320,6 +322,37 @@ class Ikev2Engine:
                 self.liveness.esp_inbound(sa, now)
             else:
                 self.liveness.esp_flowing(sa, flowing, now)
+
+    def dpd_steady(self, children: Sequence[ChildSa]) -> tuple[float, float, bool] | None:
+        """Whether a row of ESP packets on ``children`` (each a packet for the hooks above)
+        can be fed to dead peer detection as one (``on_esp_rows``): None if not (the
+        packets feed different IKE SAs, or the machine's next input may act); else what
+        ``Liveness.steady`` says of the one IKE SA they feed."""
+        targets = [self._dpd_targets(c, None) for c in children]
+        if any(x != targets[0] for x in targets[1:]):
+            return None
+        if not targets or not targets[0]:
+            return (-math.inf, math.inf, False)
+        return self.liveness.steady(targets[0][0])
+
+    def on_esp_rows(self, children: Sequence[ChildSa], n_in: int, t_in: float, n_out: int, t_out: float,
+                    out_last: bool) -> None:
+        """``n_in`` packets arrived and ``n_out`` left on ``children`` (the latest at ``t_in`` /
+        ``t_out``, the very last an outbound one if ``out_last``), a row ``dpd_steady``
+        allowed: the same as one ``on_esp_inbound`` / ``on_esp_outbound`` call each."""
+        for sa in self._dpd_targets(children[0], None):
+            self.liveness.esp_rows(sa, n_in, t_in, n_out, t_out, out_last)
+
+    def dpd_timer_idle(self, fn: Any, args: tuple[Any, ...], now: float) -> bool | None:
+        """Of a timer job ``(fn, args)`` due at ``now``: None if it is not dead peer
+        detection's; True if running it would only re-arm it (a stale hint, or an SA gone);
+        False otherwise."""
+        if fn != self.liveness.on_timer:
+            return None
+        sa = self.sas.get(args[0])
+        if sa is None or not sa.alive or sa.dpd is None:
+            return True
+        return sa.dpd.stale_timer(now)
 
     def exchange_gave_up(self, sa: IkeSa, now: float) -> None:
         """A request of an established IKE SA went unanswered through its whole retransmission

@@ -10,6 +10,7 @@ only reports it. A dead peer is not sent a DELETE (it would not answer).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from ..dpd import Act, DpdInput, DpdMachine
@@ -87,6 +88,29 @@ class Liveness:
             sa.dpd.traffic_flowing = flowing
         self._act(sa, sa.dpd.handle(DpdInput.TRAFFIC, now), now)
         self._arm(sa)
+
+    def steady(self, sa: IkeSa) -> tuple[float, float, bool] | None:
+        """Whether a row of ESP packets on this SA's CHILD SAs can be fed as one
+        (``esp_rows``): None if not; else (last inbound, idle gap, whether inbound ESP counts),
+        see ``DpdMachine.steady_gap``. Not while a shorter deadline than the armed timer is
+        pending (a packet would arm it)."""
+        m = sa.dpd
+        if m is None:
+            return (-math.inf, math.inf, False)
+        gap = m.steady_gap()
+        if gap is None:
+            return None
+        due = m.deadline()
+        if due is not None and (sa.dpd_armed is None or due < sa.dpd_armed):
+            return None
+        return (m.last_inbound, gap, self._esp_counts(sa))
+
+    def esp_rows(self, sa: IkeSa, n_in: int, t_in: float, n_out: int, t_out: float, out_last: bool) -> None:
+        """``n_in`` inbound and ``n_out`` outbound ESP packets that ``steady`` allows, as one
+        input: the same as ``esp_inbound`` / ``traffic`` packet by packet (which arm nothing
+        there)."""
+        if sa.dpd is not None:
+            sa.dpd.feed_steady(n_in if self._esp_counts(sa) else 0, t_in, n_out, t_out, out_last)
 
     # --- timers and answers -----------------------------------------------------------------
     def _arm(self, sa: IkeSa) -> None:
