@@ -206,3 +206,24 @@ def test_ikev1_main_mode_charges_each_computation_where_strongswan_does_it():
     assert m4 - m3 == pytest.approx(LINK + C.message + C.keygen + C.secret + C.prf)
     assert m5 - m4 == pytest.approx(LINK + C.message + C.secret + C.prf + C.auth)
     assert m6 - m5 == pytest.approx(LINK + C.message + 2 * C.auth)
+
+
+def test_aggressive_mode_message_3_leaves_before_the_pfs_key_of_the_quick_mode_after_it():
+    """strongSwan 5.9.8 sa/ikev1/task_manager_v1.c ``initiate``: aggressive mode message 3 expects
+    no response, so it is sent (``send_packets``) and only then ``return initiate(this)`` builds
+    quick mode message 1, whose PFS key is generated while it is built (quick_mode.c build_i ->
+    create_dh). Message 3 does not wait for that key; quick mode message 1 does. MODP-3072 (group
+    15): GROUP_FACTOR 2.9 x the MODP-2048 costs; the responder computes nothing (cpu: none)."""
+    a = {"ike": {"version": 1, "mode": "aggressive", "proposals": ["aes128-sha256-modp3072"]},
+         "child": {"proposals": ["aes128-sha256-modp3072"]}, "cpu": {"costs": "strongswan-5.9.8"}}
+    b = {"ike": {"version": 1, "mode": "aggressive", "proposals": ["aes128-sha256-modp3072"]},
+         "child": {"proposals": ["aes128-sha256-modp3072"]}, "cpu": "none"}
+    r = simulate(load_scenario(scenario_dict(a=a, b=b, link={"delay": "5ms"})))
+    keygen, secret = 2.9 * C.keygen, 2.9 * C.secret
+    am1, am3 = (m.t for m in _sent(r, "A", "AGGRESSIVE", False))
+    (qm1, _qm3) = (m.t for m in _sent(r, "A", "QUICK_MODE", False))
+    assert am1 == pytest.approx(keygen)  # 30.45 ms: its own key first
+    # message 2 back at 2 x 5 ms later; A: the secret, SKEYID, HASH_R and HASH_I, the message
+    assert am3 == pytest.approx(am1 + 2 * LINK + C.message + secret + C.prf + 2 * C.auth)  # 54.5 ms
+    assert r.first("ike_sa_established", "B").t == pytest.approx(am3 + LINK)
+    assert qm1 == pytest.approx(am3 + keygen)  # 84.95 ms: the PFS key after message 3 left

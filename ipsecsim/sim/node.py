@@ -202,8 +202,10 @@ class PeerNode:
 
     def _charged(self, step: Callable[..., None], *args: Any) -> None:
         """Run one step of the core; if a request it queued needs a key of this peer's own
-        making (``Cpu.outbound``), the worker makes it first: the step's messages leave, its
-        timers start and its events are stamped when the key is made."""
+        making (``Cpu.outbound``), the worker makes it first: that request and what the step did
+        after it leave, start their timers and are stamped when the key is made. Messages the
+        step sent before it leave now (strongSwan task_manager_v1.c ``initiate``: aggressive mode
+        message 3 is sent, then quick mode is built and makes its PFS key)."""
         cpu = self.cpu()
         if cpu is None:
             step(*args)
@@ -211,9 +213,20 @@ class PeerNode:
         ep = self.ep
         mark = ep.mark()
         step(*args)
-        work = cpu.outbound([d.message for d in ep.since(mark) if not d.retransmit])
+        sent = [d.message if not d.retransmit else None for d in ep.since(mark)]
+        first = next((i for i, m in enumerate(sent) if m is not None and cpu.keys_to_make([m]) > 0.0), None)
+        if first is None:
+            return
+        work = cpu.outbound([m for m in sent[first:] if m is not None])
         if work > 0.0:
-            ep.postpone(mark, work)
+            split = ep.mark_after(mark, first)
+            ep.postpone(split, work)
+            if first:
+                events, out = ep.release(split)
+                for ev in events:
+                    self.log.add(ev)
+                for d in out:
+                    self.link.transmit(d, self.name)
             self._tokens += 1
             self._holding = self._tokens
             self.busy = True
