@@ -227,3 +227,25 @@ def test_aggressive_mode_message_3_leaves_before_the_pfs_key_of_the_quick_mode_a
     assert am3 == pytest.approx(am1 + 2 * LINK + C.message + secret + C.prf + 2 * C.auth)  # 54.5 ms
     assert r.first("ike_sa_established", "B").t == pytest.approx(am3 + LINK)
     assert qm1 == pytest.approx(am3 + keygen)  # 84.95 ms: the PFS key after message 3 left
+
+
+def test_the_last_child_sa_deleted_takes_its_policies_and_the_next_one_installs_them_again():
+    """strongSwan child_sa.c ``destroy`` -> ``del_policies``: the kernel interfaces refcount a
+    policy and remove it with its last CHILD SA. A's DPD gives up on the frozen B and deletes
+    its CHILD SA (action restart); the CHILD SA of the new IKE SA installs the policies again
+    (docs/cpu.md: IKE_AUTH response = message + AUTH + CHILD SA + policies). B's old CHILD SA
+    still exists when the new one is installed (INITIAL_CONTACT removes it afterwards): B reuses
+    them. A rekeyed CHILD SA keeps them (test_a_rekey_reuses_the_policies_of_the_child_sa_it_replaces)."""
+    cpu = {"costs": "strongswan-5.9.8"}
+    a = {"cpu": cpu, "dpd": {"delay": "5s", "action": "restart"}, "retransmit": {"timeout": "1s", "base": 1.8,
+                                                                             "tries": 3}}
+    r = simulate(load_scenario(scenario_dict(a=a, b={"cpu": cpu}, link={"delay": "5ms"}, duration="1m",
+                                             faults=[{"at": "12s", "kind": "freeze", "peer": "B",
+                                                      "duration": "18s"}])))
+    assert r.first("peer_dead", "A") is not None
+    first, second = r.select("child_sa_established", "A")
+    b_first, b_second = _sent(r, "B", "IKE_AUTH", True)
+    assert first.t - (b_first.t + LINK) == pytest.approx(C.message + C.auth + C.install + C.policy)
+    assert second.t - (b_second.t + LINK) == pytest.approx(C.message + C.auth + C.install + C.policy)
+    a_first, a_second = _sent(r, "A", "IKE_AUTH", False)
+    assert b_second.t - (a_second.t + LINK) == pytest.approx(C.message + 2 * C.auth + C.install)

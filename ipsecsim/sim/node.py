@@ -327,8 +327,22 @@ class PeerNode:
             add = self.log.add
             for ev in events:
                 add(ev)
+            if self._worker is not None and self._worker[0] is ep:
+                self._forget_policies(ep, events)
         for d in ep.take_datagrams():
             self.link.transmit(d, self.name)
+
+    def _forget_policies(self, ep: Endpoint, events: list[Any]) -> None:
+        """The last CHILD SA deleted takes its policies out of the kernel (strongSwan child_sa.c
+        ``destroy`` -> ``del_policies``; the kernel interfaces refcount a policy and remove it with
+        its last user): the next CHILD SA installs them again and pays for it (``Cpu``). A trap
+        policy (``policy_trap``, ``start: on-traffic``, DPD action ``trap``) stays installed."""
+        s = ep.settings
+        if s.policy_trap or s.start == "on-traffic" or (s.dpd is not None and s.dpd.action == "trap"):
+            return
+        if any(ev.event == "child_sa_deleted" for ev in events) and not ep.engine.status()["child_sas"]:
+            assert self._worker is not None
+            self._worker[1].policies.clear()
 
     def _arm(self) -> None:
         """One lazy timer: a callback at the core's earliest deadline unless one is pending at
