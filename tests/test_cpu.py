@@ -247,5 +247,5 @@ def test_the_last_child_sa_deleted_takes_its_policies_and_the_next_one_installs_
     b_first, b_second = _sent(r, "B", "IKE_AUTH", True)
     assert first.t - (b_first.t + LINK) == pytest.approx(C.message + C.auth + C.install + C.policy)
     assert second.t - (b_second.t + LINK) == pytest.approx(C.message + C.auth + C.install + C.policy)
-    a_first, a_second = _sent(r, "A", "IKE_AUTH", False)
+    _, a_second = _sent(r, "A", "IKE_AUTH", False)
     assert b_second.t - (a_second.t + LINK) == pytest.approx(C.message + 2 * C.auth + C.install)
