@@ -249,3 +249,16 @@ def test_the_last_child_sa_deleted_takes_its_policies_and_the_next_one_installs_
     assert second.t - (b_second.t + LINK) == pytest.approx(C.message + C.auth + C.install + C.policy)
     _, a_second = _sent(r, "A", "IKE_AUTH", False)
     assert b_second.t - (a_second.t + LINK) == pytest.approx(C.message + 2 * C.auth + C.install)
+
+
+def test_a_negotiation_started_by_traffic_waits_for_its_key_like_any_other():
+    """docs/cpu.md: an IKE_SA_INIT request leaves when its key is made, whatever started it. A
+    packet that finds no SA (start: on-traffic, strongSwan start_action=trap: an acquire) starts
+    the negotiation; its request leaves MODP-2048 key generation (10.5 ms) after the packet."""
+    cpu = {"costs": "strongswan-5.9.8"}
+    r = simulate(load_scenario(scenario_dict(
+        a={"cpu": cpu, "start": "on-traffic"}, b={"cpu": cpu}, link={"delay": "5ms"}, duration="10s",
+        traffic=[{"name": "p", "kind": "ping", "from": "A", "to": "B", "interval": "1s", "start": "2s"}])))
+    assert r.first("negotiation_triggered", "A").t == pytest.approx(2.0)
+    (req,) = _sent(r, "A", "IKE_SA_INIT", False)
+    assert req.t == pytest.approx(2.0 + C.keygen)

@@ -182,8 +182,8 @@ class PeerNode:
         if self._holding:  # a timer job's own work came first: the item waits for it
             self.inbox.appendleft(item)
             return False
-        if isinstance(item, tuple):
-            self._apply(*item)
+        if isinstance(item, tuple):  # traffic: a packet that finds no SA may start a negotiation,
+            self._charged(self._apply, *item)  # whose IKE_SA_INIT waits for its key like any other
             return True
         cpu = self.cpu()
         if cpu is not None:
@@ -213,7 +213,10 @@ class PeerNode:
         ep = self.ep
         mark = ep.mark()
         step(*args)
-        sent = [d.message if not d.retransmit else None for d in ep.since(mark)]
+        out = ep.since(mark)
+        if not out:
+            return  # nothing sent (most steps of the data plane)
+        sent = [d.message if not d.retransmit else None for d in out]
         first = next((i for i, m in enumerate(sent) if m is not None and cpu.keys_to_make([m]) > 0.0), None)
         if first is None:
             return
