@@ -167,8 +167,11 @@ class Endpoint:
         return mark if index == 0 else self._sent_marks[mark[2] + index - 1]
 
     def release(self, mark: tuple[int, int, int]) -> tuple[list[Event], list[Datagram]]:
-        """Take the events and datagrams queued before ``mark``; the rest stay queued."""
-        events, self._events = self._events[:mark[1]], self._events[mark[1]:]
+        """After ``postpone``: take the events that keep their instant (not later than now) and the
+        datagrams queued before ``mark``; the postponed ones stay queued."""
+        now = self.now
+        events = [e for e in self._events if e.t <= now]
+        self._events = [e for e in self._events if e.t > now]
         out, self._out = self._out[:mark[2]], self._out[mark[2]:]
         self._sent_marks = self._sent_marks[mark[2]:]
         return events, out

@@ -224,12 +224,11 @@ class PeerNode:
         if work > 0.0:
             split = ep.mark_after(mark, first)
             ep.postpone(split, work)
-            if first:
-                events, out = ep.release(split)
-                for ev in events:
-                    self.log.add(ev)
-                for d in out:
-                    self.link.transmit(d, self.name)
+            # what keeps its instant is logged now, before anything else happens meanwhile
+            events, out = ep.release(split)
+            self._log(ep, events)
+            for d in out:
+                self.link.transmit(d, self.name)
             self._tokens += 1
             self._holding = self._tokens
             self.busy = True
@@ -325,15 +324,17 @@ class PeerNode:
                 self.link.transmit_traffic(t, self.name)
 
     def _send(self, ep: Endpoint) -> None:
-        events = ep.take_events()
+        self._log(ep, ep.take_events())
+        for d in ep.take_datagrams():
+            self.link.transmit(d, self.name)
+
+    def _log(self, ep: Endpoint, events: list[Any]) -> None:
         if events:
             add = self.log.add
             for ev in events:
                 add(ev)
             if self._worker is not None and self._worker[0] is ep:
                 self._forget_policies(ep, events)
-        for d in ep.take_datagrams():
-            self.link.transmit(d, self.name)
 
     def _forget_policies(self, ep: Endpoint, events: list[Any]) -> None:
         """The last CHILD SA deleted takes its policies out of the kernel (strongSwan child_sa.c
