@@ -351,7 +351,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .fleet import fleet_summary
     from .sim.runner import simulate
     checks = render_checks(check_paths(args.paths, seed=args.seed, jobs=args.jobs, timeout=args.timeout,
-                                       simulate=simulate, summarize_fleet=fleet_summary),
+                                       simulate=simulate, load=load_scenario, summarize_fleet=fleet_summary),
                            Console(highlight=False, soft_wrap=True), verbose=args.verbose)
     status = exit_status(checks)
     if junit_path and status != 2:

@@ -59,18 +59,22 @@ def test_modules_stay_small():
 from importgraph import cycles, module_graph, unit_graph  # noqa: E402
 
 LOWER = {"errors": set(), "proto": set(), "vocabulary": {"proto"}, "eventdocs": {"proto"},
-         "overhead": {"errors", "proto"}}
-LOWER["config"] = {"errors", "proto", "vocabulary"}
-LOWER["sim"] = LOWER["config"] | {"config", "result"}
+         "overhead": {"errors", "proto"}, "units": {"errors"}}
+# spec: the plain description of a run (ipsecsim/spec) that config builds from a validated
+# scenario and the simulator consumes; trace and check read it through the Result.
+LOWER["spec"] = {"proto"}
+BASE = {"errors", "proto", "vocabulary", "units", "spec"}
+LOWER["config"] = BASE
+LOWER["sim"] = BASE | {"result"}
 # Result is what a run hands its users: summary(), check() are views computed by trace and check,
-# which read it (never the simulator).
-LOWER["result"] = LOWER["config"] | {"config", "trace", "check"}
-LOWER["trace"] = LOWER["config"] | {"config", "result"}
+# which read it (never the simulator); check() validates expectations given from Python (config).
+LOWER["result"] = BASE | {"config", "trace", "check"}
+LOWER["trace"] = BASE | {"result"}
 LOWER["check"] = LOWER["trace"] | {"trace"}
-LOWER["library"] = LOWER["config"] | {"config"}
-LOWER["live"] = LOWER["sim"] | {"sim", "trace"}
-LOWER["report"] = LOWER["check"] | {"check", "sim"}
-LOWER["sweep"] = LOWER["check"] | {"check", "sim"}
+LOWER["library"] = BASE | {"config"}
+LOWER["live"] = BASE | {"config", "result", "sim", "trace"}
+LOWER["report"] = LOWER["check"] | {"config", "check", "sim"}
+LOWER["sweep"] = LOWER["check"] | {"config", "check", "sim"}
 # A fleet runs many pairs through the simulator, sharded over the sweep executors, and
 # summarises them with the sweep's metrics; check and cli hand it in, never import it below.
 LOWER["fleet"] = LOWER["sweep"] | {"sweep", "sim", "check"}
@@ -88,14 +92,36 @@ def test_no_import_cycle_between_parts_of_the_package():
     assert found == [], f"parts of the package importing each other: {found}"
 
 
-def test_imports_point_one_way():
+def wrong_way(root: Path) -> list[str]:
+    """``MODULE imports PART`` for every import of the package under ``root`` that ALLOWED forbids."""
     wrong = []
-    for unit, targets in sorted(unit_graph(module_graph(ROOT)).items()):
+    for unit, targets in sorted(unit_graph(module_graph(root)).items()):
         if unit == "cli":
             continue
         assert unit in ALLOWED, f"ipsecsim.{unit} has no place in the layers of this test: add it"
-        wrong += [f"{m} imports {t}" for t, ms in sorted(targets.items()) if t not in ALLOWED[unit] for m in ms]
-    assert wrong == []
+        wrong += [f"{m} imports {t}" for t, ms in sorted(targets.items()) if t not in ALLOWED[unit]
+                  for m in sorted(set(ms))]
+    return wrong
+
+
+def test_imports_point_one_way():
+    assert wrong_way(ROOT) == []
+
+
+def test_the_layers_forbid_the_configuration_below_it(tmp_path):
+    """sim, trace and check read the run description (spec) and the Result, never the scenario
+    models: a planted import of config from each is reported, one from the CLI is not."""
+    pkg = tmp_path / "ipsecsim"
+    files = {"__init__.py": "", "cli.py": "from .config import loader\n", "config/__init__.py": "",
+             "config/loader.py": "from ..spec import run\n", "spec/__init__.py": "", "spec/run.py": "",
+             "sim/__init__.py": "", "sim/runner.py": "from ..spec import run\nfrom ..config.loader import x\n",
+             "trace/__init__.py": "", "trace/timeline.py": "def f():\n    from ..config import loader\n",
+             "check/__init__.py": "", "check/evaluate.py": "import ipsecsim.config.loader\n"}
+    for rel, text in files.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(text)
+    assert wrong_way(tmp_path) == ["ipsecsim.check.evaluate imports config", "ipsecsim.sim.runner imports config",
+                                   "ipsecsim.trace.timeline imports config"]
 
 
 def test_the_graph_sees_real_imports(tmp_path):

@@ -189,7 +189,8 @@ def test_junit_groups_testcases_per_scenario(tmp_path: Path, capsys: pytest.Capt
     assert main(["check", good, broken, empty, "--junit", str(junit), "--seed", "9"]) == 2
     assert junit.read_text() == "the report of the last good run\n"
     assert "--junit: " + str(junit) + " not written" in capsys.readouterr().err
-    root = ET.fromstring(junit_xml(list(check_paths([good, broken, empty], seed=9, simulate=simulate))))
+    root = ET.fromstring(junit_xml(list(check_paths([good, broken, empty], seed=9, simulate=simulate,
+                                                    load=load_scenario))))
     assert root.tag == "testsuites"
     assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("4", "1", "1", "1")
     suites = root.findall("testsuite")

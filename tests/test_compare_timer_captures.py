@@ -35,11 +35,6 @@ def compare(capsys):
 # What is left once the sequences are identical is the processing time of the recording
 # machine: these captures were recorded on lab 2, whose cost table strongswan-5.9.8-lab2
 # (proto/cpu.py, docs/cpu.md) their scenarios use; and the recording machine's own scheduling.
-LATE_CHECK_S5 = pytest.mark.xfail(strict=True, reason=(
-    "same sequence, every message within 5 ms but the last two: the captured check left 25 ms after "
-    "its 5 s and its answer 20 ms after it (39.017 / 39.037 s, the recording machine's scheduling): "
-    "-27 and -46 ms"))
-
 TIMER_CAPTURES = [
     ("s5-ikev2-dpd-restart", "S5_ikev2_dpd_restart_rt1_1.8_3.pcap"),
     ("s6-ikev2-no-responder", "S6_ikev2_no_responder_rt1_1.8_5.pcap"),
@@ -49,7 +44,6 @@ TIMER_CAPTURES = [
     ("s11-child-rekey-pfs", "S11_child_rekey_pfs_modp2048_A20_rand0.pcapng"),
 ]
 WITHIN_10_MS = [
-    pytest.param("s5-ikev2-dpd-restart", "S5_ikev2_dpd_restart_rt1_1.8_3.pcap", marks=LATE_CHECK_S5),
     ("s6-ikev2-no-responder", "S6_ikev2_no_responder_rt1_1.8_5.pcap"),
     ("s8-child-rekey-equal", "S8_child_rekey_equal_A20_B20_rand0.pcap"),
     ("s9-ike-and-child-rekey", "S9_ike_and_child_rekey_A20_rand0.pcap"),
@@ -60,9 +54,9 @@ WITHIN_10_MS = [
 @pytest.mark.parametrize("scenario, capture", TIMER_CAPTURES)
 def test_every_timer_capture_has_the_captured_message_sequence(compare, scenario, capture):
     """Message for message the same sequence and IKEv2 message ids as the real daemons. The
-    window of 50 ms covers the model's offset of up to 32 ms (the xfails below) at the end of
-    S9, whose recording has no end but its last packet (the recorder was stopped before it
-    wrote its end line): simulated messages up to 50 ms after it are compared."""
+    window of 50 ms covers S5's stalled last check (46 ms, below) and the end of S9, whose
+    recording has no end but its last packet (the recorder was stopped before it wrote its end
+    line): simulated messages up to 50 ms after it are compared."""
     _, report = compare(CAPTURES / f"{scenario}.yaml", CAPTURES / capture, "--tolerance", "50ms")
     assert report["sequence_differences"] == 0 and report["msg_id_differences"] == 0
     assert report["matched"] == len(read_ike_messages(CAPTURES / capture))
@@ -278,7 +272,7 @@ def test_equal_child_rekey_timers_do_not_collide_and_the_sides_take_turns(compar
     sent the IKE_AUTH response, A when that response arrived, so B's timer fires first (20.016 s)
     and A's finds the SA already rekeyed; the responder of a rekey installs the new SA before
     its initiator, so at 40.017 s it is A's turn. The simulation has the same sequence and
-    message ids (the instants: see the xfail above)."""
+    message ids (the instants: within 10 ms, above)."""
     msgs = read_ike_messages(CAPTURES / "S8_child_rekey_equal_A20_B20_rand0.pcap")
     rekeys = [(m.src, round(m.t)) for m in msgs if m.exchange == "CREATE_CHILD_SA" and not m.response]
     assert rekeys == [("10.99.0.2", 20), ("10.99.0.1", 40)]
@@ -286,3 +280,75 @@ def test_equal_child_rekey_timers_do_not_collide_and_the_sides_take_turns(compar
                         "--tolerance", "20ms")
     assert report["sequence_differences"] == 0 and report["msg_id_differences"] == 0
     assert report["matched"] == 12
+
+
+S5_RUNS = ["S5_ikev2_dpd_restart_rt1_1.8_3.pcap"] + [f"S5{k}_ikev2_dpd_restart_rt1_1.8_3.pcapng" for k in "bcde"]
+
+
+def _checks_of_the_restarted_sa(pcap):
+    """(instant IKE SA #2 was up at A, A's liveness checks on it, B's answers): the capture's own
+    packets."""
+    msgs = read_ike_messages(CAPTURES / pcap)
+    up = [m for m in msgs if m.exchange == "IKE_AUTH" and m.response][-1]
+    mine = [m for m in msgs if m.exchange == "INFORMATIONAL" and m.spi_i == up.spi_i]
+    return up.t, [m.t for m in mine if not m.response], [m.t for m in mine if m.response]
+
+
+def test_s5_is_reproduced_within_10_ms_up_to_its_stalled_last_check(compare):
+    """S5 against its scenario: every message within 10 ms but the last check and its answer,
+    which left 25 and 45 ms after their instant on the recording machine (next test)."""
+    _, report = compare(CAPTURES / "s5-ikev2-dpd-restart.yaml", CAPTURES / S5_RUNS[0], "--tolerance", "50ms")
+    assert report["sequence_differences"] == 0 and report["msg_id_differences"] == 0
+    rows = [r for r in report["rows"] if r["captured"]["t"] < 39.0]
+    assert len(rows) == 20 and all(abs(r["dt"]) <= 0.010 for r in rows)
+    late = [r["dt"] for r in report["rows"] if r["captured"]["t"] > 39.0]
+    _, checks, _ = _checks_of_the_restarted_sa(S5_RUNS[0])
+    # the simulated check keeps its 5 s: its deviation is the captured check's lateness
+    assert late[0] == pytest.approx(-(checks[1] - checks[0] - 5.0), abs=0.003)
+
+
+def test_s5_s_late_check_was_the_recording_machine_and_is_not_repeated():
+    """The check at 39.017 s of S5 left 25 ms after its 5 s and its answer 20 ms after it. Not a
+    thaw effect: A, whose job it is, was never stopped (B was), and that job had nothing queued
+    (ike_sa.c send_dpd reschedules itself dpd_delay after it ran, scheduler.c runs a job when its
+    time has come). The daemons' logs show the recording machine stalling every thread at once:
+    A's job ran 17 ms late, then 9 ms passed between "generating" and "sending packet" in the same
+    thread, and B's worker took the packet 19 ms after its receiver thread read it. Recorded four
+    times more (S5b-S5e, scripts/record-captures S5, on a heavily loaded machine): the second check
+    left 0.3-4.0 ms after its 5 s and was answered within 1 ms. The model's check job runs on time
+    (no scheduling delay: 0 ms), at the floor of the measured spread, within 5 ms of every
+    re-recorded run."""
+    log_a = (CAPTURES / "S5_ikev2_dpd_restart_rt1_1.8_3" / "A.charon.log").read_text().splitlines()
+    log_b = (CAPTURES / "S5_ikev2_dpd_restart_rt1_1.8_3" / "B.charon.log").read_text().splitlines()
+
+    def at(lines, text, start=0):
+        """(seconds of the day, index) of the first line from ``start`` on that holds ``text``."""
+        i = next(k for k in range(start, len(lines)) if text in lines[k])
+        h, m, sec = lines[i][:12].split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec), i + 1
+
+    _, i = at(log_a, "IKE_SA lab[2] state change: CONNECTING => ESTABLISHED")
+    first, i = at(log_a, "<lab|2> generating INFORMATIONAL request 2 [ ]", i)
+    job, i = at(log_a, "<lab|2> sending DPD request", i)
+    generated, i = at(log_a, "<lab|2> generating INFORMATIONAL request 3 [ ]", i)
+    sent, _ = at(log_a, "sending packet: from 10.99.0.1[4500]", i)
+    _, i = at(log_b, "<lab|2> parsed INFORMATIONAL request 2 [ ]")
+    read, i = at(log_b, "02[NET] received packet: from 10.99.0.1[4500]", i)
+    worker, _ = at(log_b, "<lab|2> parsed INFORMATIONAL request 3 [ ]", i)
+    assert job - first - 5.0 == pytest.approx(0.017, abs=0.0015)
+    assert sent - generated == pytest.approx(0.009, abs=0.0015)
+    assert worker - read == pytest.approx(0.019, abs=0.0015)
+
+    lateness, answered = [], []
+    for pcap in S5_RUNS:
+        _, checks, answers = _checks_of_the_restarted_sa(pcap)
+        assert len(checks) == 2 and len(answers) == 2
+        lateness.append(checks[1] - checks[0] - 5.0)
+        answered.append(answers[1] - checks[1])
+    assert lateness[0] > 0.020 and answered[0] > 0.015
+    assert all(0 <= x < 0.005 for x in lateness[1:]) and all(x < 0.0015 for x in answered[1:])
+    from conftest import run_shipped
+    r = run_shipped("captures/strongswan-5.9.8/s5-ikev2-dpd-restart")
+    sim = [e.t for e in r.select("dpd_probe_sent", peer="A") if e.t > 28 and not e.get("retry")]
+    model = sim[1] - sim[0] - 5.0
+    assert 0 <= model <= min(lateness) and all(abs(model - x) < 0.005 for x in lateness[1:])

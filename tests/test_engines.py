@@ -116,3 +116,34 @@ def test_the_fast_loop_keeps_one_timer_per_peer_not_one_per_wake() -> None:
         runner.make = real  # type: ignore[assignment]
     assert r.summary_value("traffic.flows.ping-1.delivered_packets") > 3500
     assert loops[0].pending() < 20
+
+
+# IEEE 754 binary64, round half to even: from 6.691436933659487 no delay d gives
+# 6.691436933659487 + d == 29.70843040050791 (the sums of neighbouring delays tie and round to
+# every other float). A ping window that started at the first instant re-creates the packet
+# path's callback at the second (pair branch-0099 of benchmarks/fleet.py, seed 1).
+UNREACHABLE_FROM, UNREACHABLE = 6.691436933659487, 29.70843040050791
+
+
+@pytest.mark.parametrize("make", [FastLoop, SimpyScheduler])
+def test_call_exact_lands_on_an_instant_no_delay_reaches(make: Any) -> None:
+    import math
+    d = UNREACHABLE - UNREACHABLE_FROM
+    near = [d]
+    for step in (math.inf, -math.inf):
+        x = d
+        for _ in range(20):
+            x = math.nextafter(x, step)
+            near.append(x)
+    assert all(UNREACHABLE_FROM + x != UNREACHABLE for x in near)  # the premise
+    sched = make()
+    seen: list[tuple[str, float]] = []
+
+    def at_start() -> None:
+        sched.call_exact(UNREACHABLE, lambda: seen.append(("first", sched.now)))
+        sched.call_exact(UNREACHABLE, lambda: seen.append(("second", sched.now)))
+
+    sched.call_later(UNREACHABLE_FROM, at_start)
+    sched.run(40.0)
+    # both at the instant itself, in the order they were scheduled
+    assert seen == [("first", UNREACHABLE), ("second", UNREACHABLE)]

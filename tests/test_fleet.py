@@ -119,6 +119,21 @@ def test_sharded_runs_give_the_same_rows_as_one_process():
     assert summarize_fleet(f, one)["fleet"]["pairs"] == 8
 
 
+def test_any_shard_size_gives_the_rows_of_one_process():
+    """A worker plans only the pairs of its shard (fleet/run.py ``run_fleet_task``): shards of
+    one pair, of several and of the whole fleet, a shard whose pairs come out of order, and the
+    plans drawn one pair at a time all give what the whole fleet planned in one process gives
+    (a pair's draws depend only on the seed and its name, docs/fleet.md)."""
+    from ipsecsim.fleet.run import FleetTask, plan_of, run_fleet_task
+    f = _fleet(FALSE_DPD, pairs=7, link_faults={"every": "10m", "duration": "30s"})
+    assert [plan_of(f.scenario, i) for i in range(7)] == list(f.plans)
+    assert any(p.outages for p in f.plans)
+    one = run_fleet(f)
+    for size in (1, 3, 7):
+        assert run_fleet(f, executor="local", jobs=2, shard=size) == one
+    assert run_fleet_task(FleetTask(f.scenario.raw, f.scenario.file, None, None, (5, 2))) == [one[5], one[2]]
+
+
 def test_run_prints_the_fleet_summary_and_json(capsys, tmp_path):
     path = tmp_path / "fleet.yaml"
     path.write_text(yaml.safe_dump(_raw(pairs=6), sort_keys=False))

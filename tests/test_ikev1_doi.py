@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ipsecsim.proto.ikev1 import doi
-from ipsecsim.proto.ikev1.lifetime import DEFAULT_IPSEC_SECONDS, Lifetime, decide
+from ipsecsim.proto.ikev1.sa_life import DEFAULT_IPSEC_SECONDS, SaLife, decide
 from ipsecsim.proto.proposals import Protocol, parse
 from ipsecsim.proto.settings import Identity
 from ipsecsim.proto.ts import TrafficSelector
@@ -16,17 +16,17 @@ def test_phase1_transform_attributes() -> None:
     """aes128-sha256-modp2048 with an 86400 s lifetime, PSK: Encryption Algorithm AES-CBC = 7
     (RFC 3602), Key Length 128, Hash SHA2-256 = 4 (RFC 4868), Authentication Method
     pre-shared key = 1, Group Description 14, Life Type seconds = 1 with a 4-octet Duration."""
-    t = doi.phase1_transform(1, parse("aes128-sha256-modp2048", Protocol.IKE), Lifetime(86400))
+    t = doi.phase1_transform(1, parse("aes128-sha256-modp2048", Protocol.IKE), SaLife(86400))
     assert t.transform_id == doi.KEY_IKE == 1
     assert t.attrs == ((1, 7), (14, 128), (2, 4), (3, 1), (4, 14), (11, 1), (12, (86400).to_bytes(4, "big")))
     prop, life = doi.parse_phase1(t)
     assert prop == parse("aes128-sha256-modp2048", Protocol.IKE)
-    assert life == Lifetime(86400)
+    assert life == SaLife(86400)
 
 
 def test_phase1_3des_sha1_group2() -> None:
     """3DES-CBC = 5, SHA = 2, group 2; a duration that fits 16 bits uses the basic form."""
-    t = doi.phase1_transform(3, parse("3des-sha1-modp1024", Protocol.IKE), Lifetime(28800))
+    t = doi.phase1_transform(3, parse("3des-sha1-modp1024", Protocol.IKE), SaLife(28800))
     assert t.attrs == ((1, 5), (2, 2), (3, 1), (4, 2), (11, 1), (12, 28800))
 
 
@@ -34,22 +34,22 @@ def test_esp_transform_attributes() -> None:
     """ESP_AES = 12 (RFC 2407 4.4.4 / RFC 3602), Auth HMAC-SHA2-256 = 5 (RFC 4868), Key
     Length 128, Encapsulation tunnel = 1, Group 14 for PFS, lifetimes in seconds and KB."""
     p = parse("aes128-sha256-modp2048", Protocol.ESP)
-    t = doi.esp_transform(1, p, Lifetime(3600, 19531250))
+    t = doi.esp_transform(1, p, SaLife(3600, 19531250))
     assert t.transform_id == 12
     assert dict((a, v) for a, v in t.attrs if a not in (1, 2)) == {3: 14, 4: 1, 5: 5, 6: 128}
     assert [a for a, _ in t.attrs][:4] == [1, 2, 1, 2]
     back, life, mode = doi.parse_esp(t)
-    assert (back, life, mode) == (p, Lifetime(3600, 19531250), doi.ENCAP_TUNNEL)
+    assert (back, life, mode) == (p, SaLife(3600, 19531250), doi.ENCAP_TUNNEL)
 
 
 def test_esp_gcm_has_no_auth_attribute() -> None:
     """RFC 4106 8.4: AES-GCM-16 is ESP transform 20 with a Key Length and no Auth Algorithm."""
-    t = doi.esp_transform(1, parse("aes256gcm16", Protocol.ESP), Lifetime(3600))
+    t = doi.esp_transform(1, parse("aes256gcm16", Protocol.ESP), SaLife(3600))
     assert t.transform_id == 20 and t.attr(doi.P2_AUTH) is None and t.attr(doi.P2_KEY_LENGTH) == 256
 
 
 def test_unknown_algorithms_are_refused() -> None:
-    t = doi.phase1_transform(1, parse("aes128-sha256-modp2048", Protocol.IKE), Lifetime())
+    t = doi.phase1_transform(1, parse("aes128-sha256-modp2048", Protocol.IKE), SaLife())
     with pytest.raises(doi.DoiError, match="pre-shared"):
         doi.parse_phase1(doi.Transform(1, 1, tuple((a, 3 if a == 3 else v) for a, v in t.attrs)))
     with pytest.raises(doi.DoiError, match="ESP transform id"):
@@ -100,7 +100,7 @@ def test_phase1_identity_rules() -> None:
 ])
 def test_lifetime_policies(policy: str, proposed: int, own: int, ok: bool, used: int | None,
                            claimed: int | None) -> None:
-    d = decide(policy, Lifetime(proposed), Lifetime(own))
+    d = decide(policy, SaLife(proposed), SaLife(own))
     assert d.ok is ok
     if ok:
         assert d.life.seconds == used
@@ -111,13 +111,13 @@ def test_lifetime_policies(policy: str, proposed: int, own: int, ok: bool, used:
 
 def test_kilobytes_are_judged_separately() -> None:
     """A proposal without a volume lifetime means no limit: claim announces ours."""
-    d = decide("claim", Lifetime(3600, None), Lifetime(3600, 19531250))
-    assert d.ok and d.life == Lifetime(3600, 19531250) and d.claimed == Lifetime(None, 19531250)
-    assert not decide("strict", Lifetime(3600, None), Lifetime(3600, 1000)).ok
+    d = decide("claim", SaLife(3600, None), SaLife(3600, 19531250))
+    assert d.ok and d.life == SaLife(3600, 19531250) and d.claimed == SaLife(None, 19531250)
+    assert not decide("strict", SaLife(3600, None), SaLife(3600, 1000)).ok
 
 
 def test_ipsec_default_lifetime() -> None:
     """RFC 2407 4.5: an IPsec SA without a seconds lifetime lives 28800 s."""
     assert DEFAULT_IPSEC_SECONDS == 28800
-    assert Lifetime(None, 5).with_ipsec_default() == Lifetime(28800, 5)
-    assert Lifetime.from_settings(3960.0, 20_000_000_000) == Lifetime(3960, 19531250)
+    assert SaLife(None, 5).with_ipsec_default() == SaLife(28800, 5)
+    assert SaLife.from_settings(3960.0, 20_000_000_000) == SaLife(3960, 19531250)

@@ -144,26 +144,33 @@ def test_retry_style_readings(count: str, probes: int, dead_after: float) -> Non
 
 
 def test_timeout_style_strongswan() -> None:
-    """strongSwan IKEv1: an R-U-THERE every dpd_delay while idle, never retransmitted; dead when
-    dpd_timeout passes without anything received (task_manager_v1 queue_dpd)."""
+    """strongSwan IKEv1: charon's check job (ike_sa.c send_dpd) runs every dpd_delay from the
+    establishment and sends an R-U-THERE when nothing came for dpd_delay whole seconds, never
+    retransmitted; each R-U-THERE schedules a check dpd_timeout - dpd_delay later
+    (task_manager_v1.c queue_dpd: "compensate for the already elapsed dpd delay") that enforces
+    the action when nothing arrived since that R-U-THERE's second (dpd_timeout_job.c)."""
     pair = dpd_pair({"delay": "10s", "timeout": "60s"})  # strongswan profile: ikev1_style timeout
     silence(pair, "B", 25)
     pair.run(120)
-    # answered at 10.04/10.05 and 20.05/20.06; then probes at 30.06, 40.06, 50.06, 60.06, 70.06
+    # main mode ends at A at 0.03 s (5 ms per message); answered at 10.04 and 20.04; then
+    # unanswered at 30.03, 40.03, 50.03, 60.03, 70.03
     assert [e.t for e in pair.select("dpd_probe_sent", "A")] == pytest.approx(
-        [10.04, 20.05, 30.06, 40.06, 50.06, 60.06, 70.06])
+        [10.03, 20.03, 30.03, 40.03, 50.03, 60.03, 70.03])
     [dead] = pair.select("peer_dead", "A")
-    assert dead.t == pytest.approx(20.06 + 60)
+    assert dead.t == pytest.approx(30.03 + 60 - 10)  # the check of the first unanswered probe
 
 
 def test_timeout_defaults_to_the_retransmission_give_up_time() -> None:
     """dpd_timeout unset: strongSwan uses the time a retransmitted message takes to give up,
-    165.060 s with the defaults (whole-ms waits, tests/factory.py strongswan_waits)."""
+    165.060 s with the defaults (whole-ms waits, tests/factory.py strongswan_waits); the check
+    comes that, less dpd_delay, after the first unanswered R-U-THERE (30.03 s)."""
     pair = dpd_pair({"delay": "30s"})
     silence(pair, "B", 10)
     pair.run(400)
+    first = pair.select("dpd_probe_sent", "A")[0]
+    assert first.t == pytest.approx(30.03)
     [dead] = pair.select("peer_dead", "A")
-    assert dead.get("silent_for") == pytest.approx(STRONGSWAN_GIVE_UP, abs=1e-6)
+    assert dead.t == pytest.approx(first.t + STRONGSWAN_GIVE_UP - 30, abs=1e-6)
 
 
 def test_ack_with_a_wrong_sequence_number_is_no_proof_of_life() -> None:

@@ -202,9 +202,9 @@ def test_sa_payload_carries_the_chosen_proposal_only():
 
 def _responder_answers(monkeypatch, tsi, tsr):
     """B, as responder, answers IKE_AUTH with these TSi / TSr whatever was proposed."""
-    import ipsecsim.proto.ikev2.responder as responder
+    import ipsecsim.proto.ikev2.ike_auth as ike_auth
     from ipsecsim.proto.ts import selectors
-    monkeypatch.setattr(responder, "select", lambda *a: (selectors(tsi), selectors(tsr)))
+    monkeypatch.setattr(ike_auth, "select", lambda *a: (selectors(tsi), selectors(tsr)))
 
 
 def test_initiator_narrows_a_response_wider_than_its_proposal(monkeypatch):
@@ -237,9 +237,9 @@ def test_initiator_refuses_a_response_outside_its_proposal_and_deletes_it(monkey
 def test_rekey_response_outside_the_old_selectors_is_refused(monkeypatch):
     """The same check on a CREATE_CHILD_SA response (RFC 7296 1.3.3 / 2.9): the new CHILD SA
     must stay within the selectors of the one it replaces; the old SA stays in use."""
-    import ipsecsim.proto.ikev2.rekey as rekey
+    import ipsecsim.proto.ikev2.create_child as create_child
     from ipsecsim.proto.ts import selectors
-    monkeypatch.setattr(rekey, "select", lambda *a: (selectors(["10.201.0.0/24"]), selectors(["10.102.0.0/24"])))
+    monkeypatch.setattr(create_child, "select", lambda *a: (selectors(["10.201.0.0/24"]), selectors(["10.102.0.0/24"])))
     pair = PeerPair(*two_peers(a={"child": {"rekey_time": "20s", "rand_time": 0, "life_time": "100s"}})).run(25)
     failed = pair.select("negotiation_failed", "A")
     assert [(f.get("phase"), f.get("notify")) for f in failed][:1] == [("child_rekey", "TS_UNACCEPTABLE")]

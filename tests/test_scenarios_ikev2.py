@@ -17,10 +17,11 @@ def test_basic_two_round_trips():
     assert [(e.peer, e.get("exchange"), e.get("response")) for e in sent] == [
         ("A", "IKE_SA_INIT", False), ("B", "IKE_SA_INIT", True), ("A", "IKE_AUTH", False), ("B", "IKE_AUTH", True)]
     # link delay 5 ms: two round trips = 20 ms, plus what the strongSwan profile's cost table
-    # charges on the way (docs/cpu.md, strongswan-5.9.8): A's key 10.5 ms; B's key, secret, keys
-    # and message 15.2; A's secret, keys, AUTH and message 5.1; B's 2 AUTH, CHILD SA, policies and
-    # message 5.2; A's AUTH, CHILD SA, policies and message 4.8: 20 + 40.8 = 60.8 ms
-    assert r.first("child_sa_established", "A").t == pytest.approx(0.0608)
+    # charges on the way (docs/cpu.md, strongswan-5.9.8): A's key 7.1 ms; B's message and key 8.2
+    # (strongSwan 5.9.8 computes the shared secret when IKE_AUTH arrives, ike_init.c build_r); A's
+    # message, secret and keys 8.4; B's message, secret and keys 8.4 (AUTH, CHILD SA, policies 0);
+    # A's message 1.1: 20 + 33.2 = 53.2 ms
+    assert r.first("child_sa_established", "A").t == pytest.approx(0.0532)
     assert r.status("A") == r.status("B") == "ipsec_sa_established"
 
 

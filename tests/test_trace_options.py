@@ -149,3 +149,17 @@ def test_json_schema_describes_the_trace_block(capsys) -> None:
         assert list(validator.iter_errors(scenario_dict(trace=trace))), trace
     walkthrough = yaml.safe_load((SCENARIOS / "ikev2-wireshark-walkthrough.yaml").read_text())
     assert not list(validator.iter_errors(walkthrough))
+
+
+def test_a_scenario_without_a_trace_block_writes_as_an_empty_one(tmp_path) -> None:
+    """No ``trace:`` block means the documented defaults (docs/packets.md: pcapng, Ethernet, epoch 2024-01-01,
+    lost datagrams included, the first and last 10 ESP packets, undecryptable marked): the same
+    options as an empty block, with the CLI paths on top."""
+    from ipsecsim.config.capture import TraceConfig
+    from ipsecsim.trace.options import TraceOptions
+    pcap, keys = tmp_path / "t.pcapng", tmp_path / "t.json"
+    none = TraceOptions.build(None, pcap, keys)
+    assert none == TraceOptions.build(TraceConfig.model_validate({}), pcap, keys)
+    assert (none.format, none.link_type, none.epoch, none.lost, none.esp_first, none.esp_last, none.undecryptable) \
+        == ("pcapng", "ethernet", 1704067200.0, "include", 10, 10, "mark")
+    assert TraceOptions.build(None) == TraceOptions()

@@ -13,14 +13,63 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ..config.expect import Expectation
-from ..config.units import format_duration
 from ..proto.events import Event
+from ..units import format_duration
 
 if TYPE_CHECKING:
     from ..result import Result
+
+
+class Bound(Protocol):
+    """A ``summary:`` expectation's value and bounds (config/expect.py ``SummaryBound``)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def min(self) -> float | None: ...
+    @property
+    def max(self) -> float | None: ...
+    @property
+    def equals(self) -> Any: ...
+    @property
+    def model_fields_set(self) -> set[str]:
+        """The keys written (``equals: null`` is a requirement, no ``equals`` none)."""
+
+
+class Expectation(Protocol):
+    """One ``expect:`` entry as validated (config/expect.py ``Expectation``): what is read of it
+    here, so that checking a run depends on its result, not on the configuration."""
+
+    @property
+    def kind(self) -> str:
+        """``event``, ``status`` or ``summary``."""
+    @property
+    def event(self) -> str | None: ...
+    @property
+    def peer(self) -> str | None: ...
+    @property
+    def filters(self) -> dict[str, Any]: ...
+    @property
+    def window(self) -> tuple[float | None, float | None]: ...
+    @property
+    def count(self) -> int | None: ...
+    @property
+    def at_least(self) -> int | None: ...
+    @property
+    def at_most(self) -> int | None: ...
+    @property
+    def never(self) -> bool: ...
+    @property
+    def status(self) -> dict[str, str] | None: ...
+    @property
+    def summary(self) -> Bound | None: ...
+    @property
+    def label(self) -> str | None: ...
+    def written(self) -> dict[str, Any]:
+        """The entry as it was written (for reports and JSON)."""
+
 
 EPS = 1e-6
 SHOWN = 5

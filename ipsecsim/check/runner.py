@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, Self, TypeVar
 
-from ..config.loader import Scenario, load_scenario
 from ..errors import ConfigError
-from .evaluate import CheckResult, evaluate
+from .evaluate import CheckResult, Expectation, evaluate
 
 Status = Literal["pass", "fail", "error", "empty"]
 
@@ -69,19 +68,48 @@ def scenario_files(paths: Sequence[str]) -> Iterator[tuple[str, str]]:
             yield raw, "no such file or directory"
 
 
+class ScenarioFile(Protocol):
+    """What checking reads of a scenario file's model (config/model.py ``ScenarioConfig``)."""
+
+    @property
+    def fleet(self) -> object: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def expect(self) -> Sequence[Expectation]: ...
+
+
+class Loaded(Protocol):
+    """A loaded scenario (config/loader.py ``Scenario``), as checking uses it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def config(self) -> ScenarioFile: ...
+    def with_seed(self, seed: int) -> Self: ...
+
+
+S = TypeVar("S", bound=Loaded)
+
 Simulate = Callable[..., Any]
 """``sim.runner.simulate`` (or a stand-in): ``simulate(scenario, seed=...)`` -> a result. The
 caller passes it, so checking reads results without depending on the simulator."""
 
-SummarizeFleet = Callable[[Scenario], dict[str, Any]]
+Load = Callable[[str], S]
+"""``config.loader.load_scenario``: a scenario file loaded and validated (ConfigError if not).
+The caller passes it, so checking does not depend on the configuration's models either."""
+
+SummarizeFleet = Callable[[S], dict[str, Any]]
 """``fleet.fleet_summary``: a fleet scenario's pairs run and summarised (ConfigError on a bad
 fleet). Passed by the caller for the same reason as ``simulate``."""
 
 
-def check_file(file: str, seed: int | None = None, *, simulate: Simulate,
-               summarize_fleet: SummarizeFleet | None = None) -> ScenarioCheck:
+def check_file(file: str, seed: int | None = None, *, simulate: Simulate, load: Load[S],
+               summarize_fleet: SummarizeFleet[S] | None = None) -> ScenarioCheck:
     try:
-        scenario = load_scenario(file)
+        scenario = load(file)
     except ConfigError as e:
         return ScenarioCheck(file, error=str(e))
     start = time.perf_counter()
@@ -97,8 +125,8 @@ def check_file(file: str, seed: int | None = None, *, simulate: Simulate,
                          description=scenario.config.description)
 
 
-def _check_fleet(file: str, scenario: Scenario, seed: int | None, start: float,
-                 summarize_fleet: SummarizeFleet | None) -> ScenarioCheck:
+def _check_fleet(file: str, scenario: S, seed: int | None, start: float,
+                 summarize_fleet: SummarizeFleet[S] | None) -> ScenarioCheck:
     """A fleet file: every pair in this process, the expectations on the fleet summary."""
     from .evaluate import evaluate_summary
     if summarize_fleet is None:
@@ -115,8 +143,8 @@ def _check_fleet(file: str, scenario: Scenario, seed: int | None, start: float,
 
 
 def check_paths(paths: Sequence[str], seed: int | None = None, jobs: int = 1,
-                timeout: float | None = None, *, simulate: Simulate,
-                summarize_fleet: SummarizeFleet | None = None) -> Iterator[ScenarioCheck]:
+                timeout: float | None = None, *, simulate: Simulate, load: Load[S],
+                summarize_fleet: SummarizeFleet[S] | None = None) -> Iterator[ScenarioCheck]:
     """Each scenario file checked, in the order named (so a caller can report as they finish).
     With ``jobs`` > 1 or a ``timeout`` (wall-clock seconds per scenario), each runs in its own
     process, ``jobs`` at a time; one over ``timeout`` is stopped and reported as failed."""
@@ -124,15 +152,15 @@ def check_paths(paths: Sequence[str], seed: int | None = None, jobs: int = 1,
     if jobs <= 1 and timeout is None:
         for f, err in found:
             yield ScenarioCheck(f, error=f"{f}: {err}") if err else check_file(
-                f, seed, simulate=simulate, summarize_fleet=summarize_fleet)
+                f, seed, simulate=simulate, load=load, summarize_fleet=summarize_fleet)
         return
-    yield from _in_processes(found, seed, jobs, timeout, simulate, summarize_fleet)
+    yield from _in_processes(found, seed, jobs, timeout, simulate, load, summarize_fleet)
 
 
-def _child(conn: Connection, file: str, seed: int | None, simulate: Simulate,
-           summarize_fleet: SummarizeFleet | None) -> None:
+def _child(conn: Connection, file: str, seed: int | None, simulate: Simulate, load: Load[S],
+           summarize_fleet: SummarizeFleet[S] | None) -> None:
     try:
-        conn.send(check_file(file, seed, simulate=simulate, summarize_fleet=summarize_fleet))
+        conn.send(check_file(file, seed, simulate=simulate, load=load, summarize_fleet=summarize_fleet))
     except Exception as e:  # reported as this scenario's error, as the in-process path would raise it
         conn.send(ScenarioCheck(file, error=f"{file}: {type(e).__name__}: {e}"))
     finally:
@@ -145,8 +173,8 @@ def _over_time(file: str, timeout: float, seconds: float) -> ScenarioCheck:
 
 
 def _in_processes(found: list[tuple[str, str]], seed: int | None, jobs: int,
-                  timeout: float | None, simulate: Simulate,
-                  summarize_fleet: SummarizeFleet | None) -> Iterator[ScenarioCheck]:
+                  timeout: float | None, simulate: Simulate, load: Load[S],
+                  summarize_fleet: SummarizeFleet[S] | None) -> Iterator[ScenarioCheck]:
     methods = multiprocessing.get_all_start_methods()
     ctx: typing.Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     done: dict[int, ScenarioCheck] = {}
@@ -161,7 +189,7 @@ def _in_processes(found: list[tuple[str, str]], seed: int | None, jobs: int,
             while todo and len(running) < max(jobs, 1):
                 i, f = todo.pop(0)
                 here, there = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child, args=(there, f, seed, simulate, summarize_fleet), daemon=True)
+                proc = ctx.Process(target=_child, args=(there, f, seed, simulate, load, summarize_fleet), daemon=True)
                 proc.start()
                 there.close()
                 running[here] = (i, f, proc, time.monotonic())

@@ -18,13 +18,13 @@ one is the OPEN error 2/2 Bad Peer AS at run time).
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from ..proto.bgp.bfd import BfdSettings
 from ..proto.bgp.session import SessionSettings
+from ..spec import BgpSpec as Resolved
 from . import profiles
 from .units import DURATION_HELP, parse_duration
 
@@ -135,17 +135,6 @@ class BgpConfig(BaseModel):
                     raise ValueError(f"{key} {getattr(self, key)} is not a host address of tunnel_cidr "
                                      f"{self.tunnel_cidr} (allowed: {', '.join(sorted(hosts))})")
         return self
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """A peer's session settings with every default applied, and where each default came from."""
-
-    session: SessionSettings
-    sa_down: SaDown
-    local_preference: int | None
-    sources: dict[str, str]
-    bfd: BfdSettings | None = None
 
 
 def profile_defaults(profile: str) -> dict[str, tuple[Any, str]]:

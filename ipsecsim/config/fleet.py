@@ -179,9 +179,13 @@ class FleetConfig(Strict):
         return self
 
     def pair_names(self) -> list[str]:
+        return [self.pair_name(i) for i in range(self.pairs)]
+
+    def pair_name(self, index: int) -> str:
+        """The name of pair ``index`` (0-based): ``<prefix>-0001`` for the first."""
         prefix = self.prefix or ("branch" if self.hub else "pair")
         width = max(4, len(str(self.pairs)))
-        return [f"{prefix}-{i:0{width}d}" for i in range(1, self.pairs + 1)]
+        return f"{prefix}-{index + 1:0{width}d}"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from ..proto.dpd import DpdSettings
 from ..proto.retransmit import RetransmitSchedule
 from ..proto.settings import ChildSettings, Identity, IkeSettings, PeerSettings
 from ..proto.ts import selectors
+from ..spec import RunSpec
 from ..vocabulary import suggest
 from . import lifetimes, profiles
 from .bgp import bgp_problems
@@ -37,6 +39,7 @@ from .ha import ha_problems
 from .ikev1_check import check_ikev1
 from .model import PeerConfig, ScenarioConfig, traffic_problems
 from .nat import nat_problems
+from .runspec import run_spec
 from .topology import fault_problems, late_problems, pairing_problems, partner_map
 from .units import format_duration, parse_duration, parse_size
 
@@ -57,6 +60,11 @@ class Scenario:
     """What a duration given on the command line drops (faults and flows after its end)."""
     start_at: float = 0.0
     """When the peers start (a fleet pair's start offset; its flows and faults are shifted by the same)."""
+
+    @cached_property
+    def spec(self) -> RunSpec:
+        """What the simulator runs of this scenario (spec/): plain values, every default resolved."""
+        return run_spec(self.config, self.peers, self.reconfigured, self.start_at)
 
     @property
     def name(self) -> str:
@@ -484,12 +492,10 @@ def build_dpd(cfg: PeerConfig, schedule: RetransmitSchedule) -> DpdSettings | No
     d = cfg.dpd
     if d.delay <= 0:
         return None
-    # strongSwan's check job (ike_sa.c send_dpd). strongSwan 5.9.8 runs it for IKEv1 too
-    # (set_state(IKE_ESTABLISHED) starts it for either version; task_manager_v1.c queue_dpd()
-    # queues the R-U-THERE), but IKEv1 keeps the idle rule until the cost table's split of key
-    # generation and shared secret is re-fitted: with the job, capture S3's R-U-THEREs follow the
-    # end of main mode, which the table has 9 ms early (docs/timing.md, tests/test_compare.py)
-    check = "strongswan" if cfg.timers == "strongswan" and cfg.ike.version == 2 else "idle"
+    # strongSwan's check job (ike_sa.c send_dpd), for either IKE version: set_state(IKE_ESTABLISHED)
+    # starts it, and for IKEv1 task_manager_v1.c queue_dpd() queues the R-U-THERE and schedules the
+    # dpd_timeout_job (docs/timing.md; held against capture S3 in tests/test_compare.py)
+    check = "strongswan" if cfg.timers == "strongswan" else "idle"
     if cfg.ike.version == 2:
         waits = (d.retry_interval,) * (d.retries if d.count == "probes" else d.retries + 1)
         return DpdSettings(mode=d.mode, delay=d.delay, style="liveness", action=d.action,

@@ -41,8 +41,10 @@ class Fleet:
         raise ConfigError(None, "--pair", f"no pair {name!r} in this fleet; allowed: {some}")
 
 
-def build_fleet(scenario: Scenario) -> Fleet:
-    """The pairs of a fleet scenario (ConfigError if a variant makes the template invalid)."""
+def build_fleet(scenario: Scenario, plans: bool = True) -> Fleet:
+    """The pairs of a fleet scenario (ConfigError if a variant makes the template invalid).
+    ``plans=False``: the template and its variants only (``plans`` empty); a worker draws
+    the plans of its own pairs (``plan_of``), not the whole fleet's."""
     cfg = scenario.config
     fleet = cfg.fleet
     if fleet is None:
@@ -55,8 +57,16 @@ def build_fleet(scenario: Scenario) -> Fleet:
                                           duration=cfg.duration))
         except ConfigError as e:
             raise ConfigError(scenario.file, f"fleet.variants[{i}].{e.path}", e.message) from None
-    plans = tuple(plan_pair(fleet, cfg.seed, i, name, cfg.duration) for i, name in enumerate(fleet.pair_names()))
-    return Fleet(scenario, tuple(variants), plans)
+    drawn = tuple(plan_of(scenario, i) for i in range(fleet.pairs)) if plans else ()
+    return Fleet(scenario, tuple(variants), drawn)
+
+
+def plan_of(scenario: Scenario, index: int) -> PairPlan:
+    """The draws of pair ``index`` (0-based) of a fleet scenario: the same whether the whole
+    fleet is planned or this pair alone (they depend only on the seed and the pair's name)."""
+    cfg = scenario.config
+    assert cfg.fleet is not None
+    return plan_pair(cfg.fleet, cfg.seed, index, cfg.fleet.pair_name(index), cfg.duration)
 
 
 def pair_scenario(fleet: Fleet, plan: PairPlan) -> Scenario:
@@ -119,6 +129,10 @@ class FleetTask:
 
 
 _CACHE: dict[str, Fleet] = {}
+SHARD_MAX = 50
+"""Pairs per shard at most (and at least four shards per worker): a shard costs about
+0.05 ms besides its pairs (benchmarks/README.md), and small shards keep the workers busy to
+the end - the last shard of a long fleet is what one worker runs while the others are done."""
 
 
 def _fleet_of(task: FleetTask) -> Fleet:
@@ -130,14 +144,16 @@ def _fleet_of(task: FleetTask) -> Fleet:
         sc = load_scenario(task.raw, file=task.file, duration=task.duration)
         if task.seed is not None:
             sc = sc.with_seed(task.seed)
-        found = _CACHE[key] = build_fleet(sc)
+        found = _CACHE[key] = build_fleet(sc, plans=False)
     return found
 
 
 def run_fleet_task(task: FleetTask) -> list[dict[str, Any]]:
-    """The rows of the task's pairs, in pair order."""
+    """The rows of the task's pairs, in pair order. The worker keeps the fleet's template
+    between tasks and draws only its own pairs' plans, so a shard costs its pairs, not the
+    fleet's size."""
     fleet = _fleet_of(task)
-    return [pair_row(fleet, fleet.plans[i], task.engine, task.crypto) for i in task.pairs]
+    return [pair_row(fleet, plan_of(fleet.scenario, i), task.engine, task.crypto) for i in task.pairs]
 
 
 def run_fleet(fleet: Fleet, *, executor: str = "inline", jobs: int = 1, scheduler: str | None = None,
@@ -169,7 +185,11 @@ def run_fleet(fleet: Fleet, *, executor: str = "inline", jobs: int = 1, schedule
         if raw is None:
             raise ConfigError(fleet.scenario.file, "fleet", "a fleet built from Python objects runs inline only")
         jobs = jobs or execute.default_jobs()
-        size = shard or max(1, min(200, -(-n // (jobs * 4))))
+        if executor == "local":  # forked workers start with what this process has imported
+            from ..sim import runner  # noqa: F401
+            from ..sweep import metrics  # noqa: F401
+            from ..trace import summary  # noqa: F401
+        size = shard or max(1, min(SHARD_MAX, -(-n // (jobs * 4))))
         tasks: Sequence[FleetTask] = [
             FleetTask(raw, fleet.scenario.file, duration, seed, tuple(range(i, min(i + size, n))), engine, crypto)
             for i in range(0, n, size)]

@@ -2,11 +2,12 @@
 
 A real IKE daemon is not instantaneous. In real strongSwan 5.9.8 captures (scenarios/captures/
 strongswan-5.9.8/, lab 1) the responder's IKE_SA_INIT response leaves 6-13 ms after the request (it
-generates its MODP-2048 key and computes the shared secret), the initiator's IKE_AUTH request
-5-13 ms after that (shared secret, SKEYSEED / prf+, AUTH), an IKEv1 main mode and quick mode
-take 31-45 ms, and every timer a daemon arms (DPD, rekey, retransmission) starts from the
-instant it finished. A driver charges these costs before it hands a message to the core: the
-core then runs, sends and arms its timers at the end of the computation.
+generates its MODP-2048 key), the initiator's IKE_AUTH request 5-13 ms after that (shared secret,
+SKEYSEED / prf+, AUTH), the responder's IKE_AUTH response 5-9 ms after that (its shared secret,
+computed only now), an IKEv1 main mode and quick mode take 31-45 ms, and every timer a daemon
+arms (DPD, rekey, retransmission) starts from the instant it finished. A driver charges these
+costs before it hands a message to the core: the core then runs, sends and arms its timers at
+the end of the computation.
 
 strongSwan processes the jobs of one IKE SA one at a time (its IKE SA manager checks an IKE SA
 out to the one thread working on it, libcharon/sa/ike_sa_manager.c ``checkout``): a peer (one
@@ -17,13 +18,13 @@ IKE connection) computes one thing at a time, and a message arriving meanwhile w
 What a message costs is read from the message itself (a pure function of its exchange, role,
 payloads and the peer's settings), before the core processes it:
 
-* IKEv2 IKE_SA_INIT request at the responder: key generation and shared secret of the KE
-  group it accepts, key derivation; a KE group it does not accept costs one message (it answers
-  INVALID_KE_PAYLOAD);
+* IKEv2 IKE_SA_INIT request at the responder: key generation of the KE group it accepts, and
+  (``ikev2_secret_at_auth`` and ``responder_secret_later`` off) the shared secret and key
+  derivation; a KE group it does not accept costs one message (it answers INVALID_KE_PAYLOAD);
 * IKEv2 IKE_SA_INIT response at the initiator: shared secret, key derivation, its AUTH;
-* IKE_AUTH request at the responder: verify AUTH, compute its own, install the CHILD SA and
-  its policies; IKE_AUTH response at the initiator: verify AUTH, install the CHILD SA and its
-  policies;
+* IKE_AUTH request at the responder: (with either flag) the shared secret and key derivation,
+  verify AUTH, compute its own, install the CHILD SA and its policies; IKE_AUTH response at the
+  initiator: verify AUTH, install the CHILD SA and its policies;
 * CREATE_CHILD_SA: a KE payload costs a shared secret (and a key generation at the
   responder), a new SA its key derivation and (CHILD) installation; policies only for
   traffic selectors this peer has not installed yet (a rekey reuses them);
@@ -90,6 +91,13 @@ class CpuCosts:
     mode message 4 (Libreswan 4.10: IKEv2 computes it when IKE_AUTH arrives, ikev2_ike_auth.c;
     IKEv1 in the background while it waits for message 5, ikev1_main.c): IKEv2 charges it to
     the IKE_AUTH request, IKEv1 not at all."""
+    ikev2_secret_at_auth: bool = False
+    """The IKEv2 responder computes the shared secret (and SKEYSEED) only when the IKE_AUTH request
+    arrives, its IKEv1 main mode still before message 4: strongSwan since 5.9.7 (commit 44629bbadb
+    "ikev2: Delay IKE key derivation until next message"; 5.9.8 sa/ikev2/tasks/ike_init.c build_r:
+    "key derivation is done before the next request is processed", task_manager_v2.c
+    parse_message -> derive_keys before the IKE_AUTH body is decrypted). charon's logs of S5-S8 show
+    it: 3-4 ms between B receiving the IKE_AUTH request and "parsed IKE_AUTH request"."""
     workers: int = 16
     """Computations of different peers (tunnels) of one gateway that run at once (strongSwan's
     thread pool, strongswan.conf ``charon.threads`` = 16); one peer computes one at a time."""
@@ -104,12 +112,16 @@ class CpuCosts:
 
 
 STRONGSWAN_LAB1 = CpuCosts(
-    source="fitted with scripts/calibrate-cpu to the real strongSwan 5.9.8 runs S1-S4c (Debian 12 packages, "
+    message=0.0011, keygen=0.0071, secret=0.0071, prf=0.0002, auth=0.0, install=0.0, policy=0.0,
+    ikev2_secret_at_auth=True,
+    source="fitted with scripts/calibrate-cpu --equal keygen=secret (strongSwan's gmp plugin: one mpz_powm_sec "
+           "each, scripts/gmp-powm.c) to the real strongSwan 5.9.8 runs S1-S4c (Debian 12 packages, "
            "kernel-libipsec, two network namespaces on one x86-64 machine, lab 1): "
            "scenarios/captures/strongswan-5.9.8")
 
 STRONGSWAN_LAB2 = CpuCosts(
     message=0.0, keygen=0.003, secret=0.0045, prf=0.0001, auth=0.0004, install=0.0003, policy=0.0,
+    ikev2_secret_at_auth=True,
     source="fitted with scripts/calibrate-cpu to the real strongSwan 5.9.8 runs S5-S9 (the same packages and "
            "namespaces on a 2-vCPU Intel Xeon 2.8 GHz KVM guest, lab 2; key generation 3 ms as charon's log of "
            "S9 shows it): scenarios/captures/strongswan-5.9.8")
@@ -225,7 +237,7 @@ class Cpu:
                 return 0.0  # INVALID_KE_PAYLOAD, COOKIE, an error notify
             if m.response:  # the initiator: shared secret, keys, then its AUTH
                 return self.dh(ke, keygen=False) + c.prf + c.auth
-            if c.responder_secret_later:
+            if c.responder_secret_later or c.ikev2_secret_at_auth:
                 self._later = ke
                 return self.keygen_only(ke)
             return self.dh(ke, keygen=True) + c.prf

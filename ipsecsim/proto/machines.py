@@ -96,8 +96,9 @@ def _flights() -> tuple[Machine, ...]:
         out.append(_flight(f"IKEv1 phase 1, {mode} mode", "ipsecsim/proto/ikev1/phase1.py",
                            f"The {mode} mode exchange (RFC 2409 5) of one ISAKMP SA, both roles: the state is the "
                            f"message this side expects next (`sa.next_msg`), {last + 1}: complete. The actions "
-                           f"are the handlers; one that fails leaves the state as it is. A message without a row "
-                           f"is the peer's error, ignored with the reason.", rows, {True: 2, False: 1}))
+                           f"are the handlers of `ipsecsim/proto/ikev1/{mode}_mode.py`; one that fails leaves the "
+                           f"state as it is. A message without a row is the peer's error, ignored with the reason.",
+                           rows, {True: 2, False: 1}))
     out.append(_flight("IKEv1 quick mode", "ipsecsim/proto/ikev1/quickmode.py",
                        "One quick mode (RFC 2409 5.5), both roles: the state is the message this side expects next "
                        "(`qm.next_msg`), 4: complete.", quickmode.FLIGHTS, {True: 2, False: 1}))

@@ -31,9 +31,6 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..config.bgp import Resolved, resolve
-from ..config.ha import HaGroupConfig
-from ..config.model import ScenarioConfig
 from ..proto.bgp.bfd import BfdSession, BfdState, Datagram
 from ..proto.bgp.rib import Path, best_paths, longest_match
 from ..proto.bgp.session import BgpSession
@@ -42,10 +39,10 @@ from ..proto.endpoint import Endpoint
 from ..proto.events import BgpBestPath, BgpState, Event, HaMemberState, HaSwitch
 from ..proto.rng import stream
 from ..proto.traffic import FluidFlow, Packet
+from ..spec import BgpSpec, HaGroupSpec, RunSpec
 from .ha import weight
 from .log import EventLog
 from .sched import Scheduler
-from .traffic import flow_name
 
 if TYPE_CHECKING:
     from .node import PeerNode
@@ -62,7 +59,7 @@ def _ip(a: str) -> int:
 class Speaker:
     """One peer's BGP session, driven by SimPy time."""
 
-    def __init__(self, env: Scheduler, name: str, resolved: Resolved, log: EventLog, seed: int):
+    def __init__(self, env: Scheduler, name: str, resolved: BgpSpec, log: EventLog, seed: int):
         self.env, self.name, self.cfg, self.log = env, name, resolved, log
         self.seed = seed
         self.node: PeerNode | None = None
@@ -221,7 +218,7 @@ class Speaker:
 class BgpGroup:
     """The router of an HA group whose members route by BGP; the ``Sender`` of its traffic."""
 
-    def __init__(self, env: Scheduler, cfg: HaGroupConfig, scenario: ScenarioConfig,
+    def __init__(self, env: Scheduler, cfg: HaGroupSpec, scenario: RunSpec,
                  speakers: dict[str, Speaker], nodes: dict[str, PeerNode], log: EventLog):
         self.env, self.cfg, self.log, self.nodes = env, cfg, log, nodes
         self.members = list(cfg.members)
@@ -235,10 +232,10 @@ class BgpGroup:
         self.usable = dict.fromkeys(self.members, False)
         self.best: dict[str, tuple[str, ...]] = {}
         self._pending = False
-        for i, t in enumerate(scenario.traffic):
+        for t in scenario.traffic:
             if t.source == cfg.name:
-                self.flows[flow_name(t, i)] = {"on": self.members[0], "spec": None, "rate": 0.0, "dst": None,
-                                               "placed": False}
+                self.flows[t.name] = {"on": self.members[0], "spec": None, "rate": 0.0, "dst": None,
+                                      "placed": False}
         for sp in self.speakers.values():
             sp.on_routes = self._schedule
 
@@ -350,12 +347,10 @@ class BgpGroup:
 class BgpNetwork:
     """Every BGP speaker and router of a run (see the module docstring)."""
 
-    def __init__(self, env: Scheduler, scenario: ScenarioConfig, log: EventLog, seed: int):
+    def __init__(self, env: Scheduler, scenario: RunSpec, log: EventLog, seed: int):
         self.env, self.scenario, self.log = env, scenario, log
-        self.speakers: dict[str, Speaker] = {}
-        for i, (name, peer) in enumerate(scenario.peers.items()):
-            if peer.bgp is not None:
-                self.speakers[name] = Speaker(env, name, resolve(name, peer, 49152 + i, i + 1), log, seed)
+        self.speakers: dict[str, Speaker] = {
+            name: Speaker(env, name, resolved, log, seed) for name, resolved in scenario.bgp.items()}
         self.groups: dict[str, BgpGroup] = {}
 
     def attach(self, ep: Endpoint) -> Endpoint:

@@ -9,11 +9,12 @@ only (``between: [A, B]``, both ways).
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import asdict
 from typing import Any
 
-from ..config.model import FaultConfig
 from ..proto.events import ABSENT, Fault
 from ..proto.settings import PeerSettings
+from ..spec import FaultSpec
 from . import loss as lossmod
 from .link import Link, Override
 from .log import EventLog
@@ -23,7 +24,7 @@ from .sched import Scheduler
 UNDO = {"freeze": "unfreeze", "crash": "restart", "link_down": "link_up"}
 
 
-def _describe(f: FaultConfig) -> dict[str, Any]:
+def _describe(f: FaultSpec) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if f.direction:
         out["direction"] = f.direction.replace(" ", "")
@@ -32,7 +33,7 @@ def _describe(f: FaultConfig) -> dict[str, Any]:
     if f.protocol != "all":
         out["protocol"] = f.protocol
     if f.loss is not None:
-        out["loss"] = f.loss if isinstance(f.loss, float) else f.loss.model_dump()
+        out["loss"] = f.loss if isinstance(f.loss, float) else asdict(f.loss)
     for k in ("delay", "jitter", "address", "duration", "inbound", "receive_buffer"):
         if getattr(f, k) is not None:
             out[k] = getattr(f, k)
@@ -41,7 +42,7 @@ def _describe(f: FaultConfig) -> dict[str, Any]:
     return out
 
 
-def run_fault(sched: Scheduler, fault: FaultConfig, nodes: dict[str, PeerNode], link: Link,
+def run_fault(sched: Scheduler, fault: FaultSpec, nodes: dict[str, PeerNode], link: Link,
               log: EventLog, settings: PeerSettings | None = None) -> Generator[float, None, None]:
     if fault.at > 0:
         yield fault.at

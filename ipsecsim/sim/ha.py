@@ -30,15 +30,13 @@ from dataclasses import dataclass
 
 import simpy
 
-from ..config.ha import HaGroupConfig
-from ..config.model import ScenarioConfig
 from ..proto.events import Event, HaMemberState, HaSwitch
 from ..proto.events.network import PLACED
 from ..proto.traffic import FluidFlow, Packet
+from ..spec import HaGroupSpec, RunSpec
 from .log import EventLog
 from .node import PeerNode
 from .sched import Scheduler, as_scheduler
-from .traffic import flow_name
 
 WATCHED_EVENTS = frozenset({
     "child_sa_established", "child_sa_deleted", "child_sa_rekeyed", "ike_sa_established", "ike_sa_deleted",
@@ -77,7 +75,7 @@ class MemberState:
 class HaGroup:
     """One group's controller; also the ``Sender`` its traffic sources hand traffic to."""
 
-    def __init__(self, sched: Scheduler | simpy.Environment, cfg: HaGroupConfig, scenario: ScenarioConfig,
+    def __init__(self, sched: Scheduler | simpy.Environment, cfg: HaGroupSpec, scenario: RunSpec,
                  nodes: dict[str, PeerNode], log: EventLog):
         self.sched = as_scheduler(sched)
         self.cfg = cfg
@@ -90,8 +88,7 @@ class HaGroup:
         """Where active-standby traffic goes while no member is usable."""
         self.ever_active = False
         self.flows: dict[str, GroupFlow] = {
-            flow_name(t, i): GroupFlow(flow_name(t, i), self.members[0])
-            for i, t in enumerate(scenario.traffic) if t.source == cfg.name}
+            t.name: GroupFlow(t.name, self.members[0]) for t in scenario.traffic if t.source == cfg.name}
         self._pending = False
         log.subscribe(self._on_event)
         self._schedule()
@@ -257,7 +254,7 @@ class HaGroup:
             self._switch(old, new, reason, flows)
 
 
-def start_groups(sched: Scheduler, scenario: ScenarioConfig, nodes: dict[str, PeerNode],
+def start_groups(sched: Scheduler, scenario: RunSpec, nodes: dict[str, PeerNode],
                  log: EventLog, skip: Collection[str] = ()) -> dict[str, HaGroup]:
     """A controller per ``ha:`` group (but those in ``skip``: routed by BGP, sim/bgp.py),
     listening from now on."""

@@ -33,10 +33,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..config.link import LinkConfig
 from ..proto.events import MessageLost, TrafficDropped
 from ..proto.onwire import Datagram
 from ..proto.traffic import DropLedger, EspFluid, EspPacket
+from ..spec import LinkSpec
 from . import draws as draws_mod
 from . import loss as lossmod
 from . import mtu as mtu_mod
@@ -98,7 +98,7 @@ class Override:
 
 
 class Link:
-    def __init__(self, sched: Scheduler, cfg: LinkConfig, rng: random.Random, log: EventLog, seed: int = 0):
+    def __init__(self, sched: Scheduler, cfg: LinkSpec, rng: random.Random, log: EventLog, seed: int = 0):
         self.sched = sched
         self.rng = rng
         self.seed = seed

@@ -25,8 +25,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..config.nat import NatConfig
 from ..proto.events import NatMappingCreated, NatMappingExpired
+from ..spec import NatSpec
 from .log import EventLog
 from .sched import Scheduler
 
@@ -58,7 +58,7 @@ def endpoint(addr: str, port: int) -> str:
 
 
 class Nat:
-    def __init__(self, sched: Scheduler, cfg: NatConfig, inside_address: str, rng: random.Random,
+    def __init__(self, sched: Scheduler, cfg: NatSpec, inside_address: str, rng: random.Random,
                  log: EventLog, on_change: Callable[[], None]):
         self.sched = sched
         self.cfg = cfg

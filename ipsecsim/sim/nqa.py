@@ -16,17 +16,27 @@ type ``gateway``) travel outside it and only see the network and the far gateway
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
+from typing import Protocol
 
-from ..config.model import NqaConfig, PeerConfig
 from ..proto.events import NqaProbeLost, NqaProbeSent, NqaState, RouteRestored, RouteRevoked
 from ..proto.traffic import Packet
+from ..spec import NqaSpec, RunSpec
 from .log import EventLog
 from .node import PeerNode
 from .sched import Scheduler, spawn
 
 
-def probe_path(cfg: NqaConfig, peer: PeerConfig) -> str:
+class Protected(Protocol):
+    """The subnets a peer's policy protects (``spec.Subnets``)."""
+
+    @property
+    def local_subnets(self) -> Sequence[str]: ...
+    @property
+    def remote_subnets(self) -> Sequence[str]: ...
+
+
+def probe_path(cfg: NqaSpec, peer: Protected) -> str:
     """``tunnel`` if the probe's addresses are covered by the peer's policy, else ``underlay``."""
     if cfg.path != "auto":
         return cfg.path
@@ -36,7 +46,7 @@ def probe_path(cfg: NqaConfig, peer: PeerConfig) -> str:
     return "tunnel" if local and remote else "underlay"
 
 
-def run_nqa(sched: Scheduler, node: PeerNode, cfg: NqaConfig, path: str, log: EventLog,
+def run_nqa(sched: Scheduler, node: PeerNode, cfg: NqaSpec, path: str, log: EventLog,
             until: float) -> Generator[float, None, None]:
     flow = f"nqa:{node.name}"
     src, dst = int(ipaddress.IPv4Address(cfg.source)), int(ipaddress.IPv4Address(cfg.destination))
@@ -81,8 +91,7 @@ def run_nqa(sched: Scheduler, node: PeerNode, cfg: NqaConfig, path: str, log: Ev
         seq += 1
 
 
-def start_probes(sched: Scheduler, peers: dict[str, PeerConfig], nodes: dict[str, PeerNode], log: EventLog,
+def start_probes(sched: Scheduler, spec: RunSpec, nodes: dict[str, PeerNode], log: EventLog,
                  until: float) -> None:
-    for name, peer in peers.items():
-        if peer.nqa is not None:
-            spawn(sched, run_nqa(sched, nodes[name], peer.nqa, probe_path(peer.nqa, peer), log, until))
+    for name, nqa in spec.nqa.items():
+        spawn(sched, run_nqa(sched, nodes[name], nqa, probe_path(nqa, spec.subnets[name]), log, until))

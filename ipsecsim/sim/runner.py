@@ -4,18 +4,16 @@ scheduler (sim/sched.py: the callback loop, or SimPy), run it to the end."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from ..config.loader import Scenario
-from ..config.model import FaultConfig
-from ..config.topology import partner_map
 from ..proto.endpoint import Endpoint
 from ..proto.final import final_state
 from ..proto.rng import stream
 from ..proto.settings import PeerSettings
 from ..result import Result
+from ..spec import FaultSpec
 from .bgp import BgpNetwork
 from .faults import run_fault
 from .ha import start_groups
@@ -28,6 +26,9 @@ from .sched import ENGINES, make, spawn
 from .traffic import Sender, start_sources
 from .train import Trains
 from .workers import WorkerPool
+
+if TYPE_CHECKING:  # carried into the Result unread: the run reads only ``scenario.spec``
+    from ..config.loader import Scenario
 
 DEFAULT_ENGINE = "fast"
 CRYPTO = ("real", "model")
@@ -74,16 +75,17 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
     _check_choices(engine, traffic, crypto)
     if seed is not None:
         scenario = scenario.with_seed(seed)
-    seed = scenario.seed
-    until = scenario.duration if duration is None else duration
+    spec = scenario.spec
+    seed = spec.seed
+    until = spec.duration if duration is None else duration
     sched = make(engine)
     log = EventLog()
-    link = Link(sched, scenario.config.link, stream(seed, "link"), log, seed)
-    nat = scenario.config.link.nat
+    link = Link(sched, spec.link, stream(seed, "link"), log, seed)
+    nat = spec.link.nat
     if nat is not None:
-        link.nat = Nat(sched, nat, scenario.peers[nat.peer].address, stream(seed, "nat"), log, link.changed)
+        link.nat = Nat(sched, nat, spec.peers[nat.peer].address, stream(seed, "nat"), log, link.changed)
 
-    bgp = BgpNetwork(sched, scenario.config, log, seed)
+    bgp = BgpNetwork(sched, spec, log, seed)
 
     def make_endpoint(settings: PeerSettings, boot: int) -> Endpoint:
         names = ("peer", settings.name) if boot == 0 else ("peer", settings.name, f"boot{boot}")
@@ -91,29 +93,29 @@ def simulate(scenario: Scenario, seed: int | None = None, duration: float | None
         ep.crypto_model = crypto == "model"
         return bgp.attach(ep)
 
-    nodes = {name: PeerNode(sched, s, make_endpoint, link, log, seed) for name, s in scenario.peers.items()}
+    nodes = {name: PeerNode(sched, s, make_endpoint, link, log, seed) for name, s in spec.peers.items()}
     pools: dict[str, WorkerPool] = {}
     for node in nodes.values():  # the peers (tunnels) of one gateway address share its workers
         cpu = node.settings.cpu
         if cpu is not None:
             node.pool = pools.setdefault(node.settings.address, WorkerPool(sched, cpu.workers))
-    link.partner = partner_map(scenario.config.peers)
+    link.partner = dict(spec.partner)
     routers = bgp.start(nodes)  # groups routed by BGP have no HA controller
-    groups: dict[str, Sender] = {**start_groups(sched, scenario.config, nodes, log, skip=routers), **routers}
-    if not scenario.start_at:
+    groups: dict[str, Sender] = {**start_groups(sched, spec, nodes, log, skip=routers), **routers}
+    if not spec.start_at:
         _start(sched, nodes, 0.0)  # after the faults due at 0 s have taken effect
-    faults: list[tuple[FaultConfig, PeerSettings | None]] = [
-        (f, scenario.reconfigured.get(i)) for i, f in enumerate(scenario.config.faults)]
-    for w in scenario.config.link.down:
-        faults.append((FaultConfig(at=w.start, kind="link_down", duration=w.end - w.start), None))
+    faults: list[tuple[FaultSpec, PeerSettings | None]] = [
+        (f, spec.reconfigured.get(i)) for i, f in enumerate(spec.faults)]
+    for start, end in spec.link.down:
+        faults.append((FaultSpec(at=start, kind="link_down", duration=end - start), None))
     for f, s in sorted(faults, key=lambda x: x[0].at):
         spawn(sched, run_fault(sched, f, nodes, link, log, s))
-    if scenario.start_at:  # a fleet pair starting late: after the faults due at that instant, as at 0 s
-        _start(sched, nodes, scenario.start_at)
+    if spec.start_at:  # a fleet pair starting late: after the faults due at that instant, as at 0 s
+        _start(sched, nodes, spec.start_at)
     trains = Trains(sched, link, log, records=esp_records) if traffic == "array" else None
     link.keep_esp = esp_records
-    start_sources(sched, scenario.config, nodes, log, until, groups, trains)
-    start_probes(sched, scenario.config.peers, nodes, log, until)
+    start_sources(sched, spec, nodes, log, until, groups, trains)
+    start_probes(sched, spec, nodes, log, until)
     if progress is None:
         sched.run(until)
     else:

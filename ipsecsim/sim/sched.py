@@ -31,6 +31,7 @@ from collections.abc import Callable, Generator
 from typing import Any, Protocol
 
 import simpy
+import simpy.events
 
 
 class Scheduler(Protocol):
@@ -42,6 +43,8 @@ class Scheduler(Protocol):
     def call_at(self, t: float, fn: Callable[..., None], *args: Any) -> None: ...
 
     def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> None: ...
+
+    def call_exact(self, t: float, fn: Callable[..., None], *args: Any) -> None: ...
 
 
 class FastLoop:
@@ -66,6 +69,13 @@ class FastLoop:
     def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
         self._seq += 1
         heapq.heappush(self._heap, (self.now + delay, self._seq, fn, args))
+
+    def call_exact(self, t: float, fn: Callable[..., None], *args: Any) -> None:
+        """Call ``fn(*args)`` at the instant ``t`` itself (``t >= now``), which ``now + delay``
+        cannot always reach in floating point: an instant another callback computed as
+        ``earlier + delay`` (the array traffic path re-creating the packet path's callbacks)."""
+        self._seq += 1
+        heapq.heappush(self._heap, (max(t, self.now), self._seq, fn, args))
 
     def next_other(self, skip: Callable[[Callable[..., None], tuple[Any, ...]], bool]) -> float:
         """The earliest instant of a pending callback for which ``skip(fn, args)`` is false."""
@@ -113,6 +123,18 @@ class SimpyScheduler:
         ev = self.env.timeout(delay)
         ev.callbacks.append(lambda _e: fn(*args))
         ev.fn_args = (fn, args)  # type: ignore[attr-defined]
+        self.scheduled += 1
+
+    def call_exact(self, t: float, fn: Callable[..., None], *args: Any) -> None:
+        """As ``FastLoop.call_exact``: a timeout put on SimPy's queue at ``t`` itself, the way
+        ``Environment.schedule`` puts one at ``now + delay`` (the same queue entry layout that
+        ``next_other`` reads)."""
+        ev = simpy.Event(self.env)
+        ev._ok = True
+        ev._value = None
+        ev.callbacks.append(lambda _e: fn(*args))
+        ev.fn_args = (fn, args)  # type: ignore[attr-defined]
+        heapq.heappush(self.env._queue, (max(t, self.env.now), simpy.events.NORMAL, next(self.env._eid), ev))
         self.scheduled += 1
 
     def next_other(self, skip: Callable[[Callable[..., None], tuple[Any, ...]], bool]) -> float:

@@ -17,16 +17,15 @@ import ipaddress
 from collections.abc import Generator, Mapping
 from typing import Any, Protocol
 
-from ..config.model import ScenarioConfig, TrafficConfig
-from ..config.topology import endpoints, first_host, flow_name
 from ..proto.events import ABSENT, TrafficStarted, TrafficStopped
 from ..proto.traffic import FluidFlow, Packet
+from ..spec import FlowSpec, RunSpec
 from .log import EventLog
 from .node import PeerNode
 from .sched import Scheduler, spawn
 from .train import PingTrain, Trains
 
-__all__ = ["Sender", "endpoints", "first_host", "flow_name", "start_sources"]
+__all__ = ["Sender", "start_sources"]
 
 
 class Sender(Protocol):
@@ -38,20 +37,20 @@ class Sender(Protocol):
     def submit_fluid(self, flow: FluidFlow, rate: float) -> None: ...
 
 
-def start_sources(sched: Scheduler, cfg: ScenarioConfig, nodes: dict[str, PeerNode], log: EventLog,
+def start_sources(sched: Scheduler, cfg: RunSpec, nodes: dict[str, PeerNode], log: EventLog,
                   until: float, groups: Mapping[str, Sender] | None = None, trains: Trains | None = None) -> None:
     """Start every traffic source; with ``trains`` (the array path, sim/train.py) a ping
     sent by a gateway is a schedule moved a window at a time."""
-    for i, t in enumerate(cfg.traffic):
+    for t in cfg.traffic:
         sender: Sender = (groups or {}).get(t.source) or nodes[t.source]
         if trains is not None and t.kind == "ping" and isinstance(sender, PeerNode):
-            _train(trains, cfg, t, flow_name(t, i), sender, until)
+            _train(trains, t, t.name, sender, until)
             continue
-        spawn(sched, _source(sched, cfg, t, flow_name(t, i), sender, log, until))
+        spawn(sched, _source(sched, t, t.name, sender, log, until))
 
 
-def _train(trains: Trains, cfg: ScenarioConfig, t: TrafficConfig, name: str, node: PeerNode, until: float) -> None:
-    src, dst = endpoints(cfg, t)
+def _train(trains: Trains, t: FlowSpec, name: str, node: PeerNode, until: float) -> None:
+    src, dst = t.src, t.dst
     stop = min(t.stop, until) if t.stop is not None else until
     if t.start >= stop:
         return
@@ -60,9 +59,9 @@ def _train(trains: Trains, cfg: ScenarioConfig, t: TrafficConfig, name: str, nod
                          int(ipaddress.IPv4Address(dst)), t.size, t.interval, t.dont_fragment, t.start, stop, info))
 
 
-def _source(sched: Scheduler, cfg: ScenarioConfig, t: TrafficConfig, name: str, node: Sender,
+def _source(sched: Scheduler, t: FlowSpec, name: str, node: Sender,
             log: EventLog, until: float) -> Generator[float, None, None]:
-    src, dst = endpoints(cfg, t)
+    src, dst = t.src, t.dst
     s_int, d_int = int(ipaddress.IPv4Address(src)), int(ipaddress.IPv4Address(dst))
     stop = min(t.stop, until) if t.stop is not None else until
     if t.start >= stop:

@@ -56,19 +56,6 @@ _S, _D1, _D2 = 0, 1, 2  # request sent / request arrives, reply sent / reply arr
 _MAX_WINDOW = 200_000  # echoes per flow and window (memory bound)
 
 
-def exact_delay(now: float, target: float) -> float:
-    """A delay ``d`` with ``now + d == target`` in floating point (the scheduler computes a
-    callback's instant as ``now + delay``), so a callback scheduled from the window's start
-    lands on the bit-identical instant the packet path computes."""
-    d = target - now
-    for _ in range(8):
-        y = now + d
-        if y == target:
-            return d
-        d = math.nextafter(d, math.inf if y < target else -math.inf)
-    raise AssertionError(f"no delay from {now!r} reaches {target!r}")
-
-
 class PingTrain:
     """One ping flow: the packet path's source (sim/traffic.py ``_source``) as a state
     machine, so the manager can move it over a window in one go."""
@@ -602,7 +589,7 @@ class Trains:
             todo.append((-1, at, self._acted, (node,)))  # at once, as the packet path's step
         todo.sort(key=lambda x: x[0])
         for _, at, fn, args in todo:
-            sched.call_later(exact_delay(now, at), fn, *args)
+            sched.call_exact(at, fn, *args)
 
     def _acted(self, node: PeerNode) -> None:
         """A peer acted on an echo of the window: what it does goes out now (``_after``)."""

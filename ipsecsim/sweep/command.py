@@ -64,8 +64,8 @@ def add_commands(sub: Any) -> None:
                     help="engine: simulate every run; fast: the vectorised DPD model (sweep/fast.py); auto "
                     "(default): fast where the model is exact for the scenario, else engine")
     sw.add_argument("--fast", action="store_const", dest="method", const="fast", help="same as --method fast")
-    sw.add_argument("--trials", type=_positive, default=200_000, metavar="N",
-                    help="trials per cell of the fast method (default 200000)")
+    sw.add_argument("--trials", type=_positive, default=20_000, metavar="N",
+                    help="trials per cell of the fast method (default 20000), one row each like a run")
     sw.set_defaults(func=cmd_sweep)
     pl = sub.add_parser(
         "plot", help="draw one run's timeline (a scenario) or a sweep's metric (a sweep output) as PNG / SVG",
@@ -91,12 +91,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     methods = fast.choose(p, args.method)
     journal = store.Journal(store.journal_path(output) if output else None,
                             {"scenario": p.scenario.name, "fingerprint": p.fingerprint, "seed": p.seed})
-    engine_cells = [c for c in p.cells if methods[c.index][0] == "engine"]
-    sub = core.Plan(p.scenario, p.raw, p.axes, engine_cells, p.runs, p.seed, p.metrics, p.fingerprint)
-    total = sum(1 for c in engine_cells for r in range(p.runs) if (c.key, r) not in journal.done)
+    kinds = {i: m for i, (m, _) in methods.items()}
+    total = core.missing(p, journal, kinds)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        rows = _run_with_progress(sub, journal, args, total, err)
+        rows = _run_with_progress(p, journal, args, total, err, kinds)
     except KeyboardInterrupt:
         journal.close()
         kept = f"; the finished runs are kept in {journal.path}: the same command resumes" if output else ""
@@ -106,14 +105,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise ConfigError(None, "--metric", str(e).strip("'\"")) from None
     finally:
         journal.close()
-    cells = {r["cell"]: r for r in core.aggregate(sub, rows)}
+    cells = {r["cell"]: r for r in core.aggregate(p, rows)}
     for c in p.cells:
         method, why = methods[c.index]
         if method == "fast":
-            cells[c.index] = fast.cell_row(p, c, args.trials, why)
+            cells[c.index]["fast_model"] = why
     table = [cells[c.index] for c in p.cells]
     meta = store.meta_of(p.scenario.name, p.scenario.file, p.seed, p.runs, p.axes, p.metrics)
     meta["methods"] = {str(i): m for i, m in methods.items()}
+    meta["trials"] = args.trials if any(m == "fast" for m, _ in methods.values()) else None
     if output is not None:
         runs = [{k: v for k, v in r.items() if k != "cell_key"} for r in rows]
         store.write(output, meta, table, runs)
@@ -122,16 +122,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _run_with_progress(p: Any, journal: Any, args: argparse.Namespace, total: int,
-                       err: Console) -> list[dict[str, Any]]:
+                       err: Console, methods: dict[int, str]) -> list[dict[str, Any]]:
     from . import core
     if total == 0 or not sys.stderr.isatty():
-        return core.execute(p, journal, args.executor, args.jobs, args.scheduler)
+        return core.execute(p, journal, args.executor, args.jobs, args.scheduler, methods=methods,
+                            trials=args.trials)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     with Progress(TextColumn("sweeping {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("runs, ETA"), TimeRemainingColumn(), console=err, transient=True) as bar:
         task = bar.add_task(p.scenario.name, total=total)
-        return core.execute(p, journal, args.executor, args.jobs, args.scheduler,
-                            advance=lambda n: bar.advance(task, n))
+        return core.execute(p, journal, args.executor, args.jobs, args.scheduler, methods=methods,
+                            trials=args.trials, advance=lambda n: bar.advance(task, n))
 
 
 _SHOWN = ("peer_dead_t", "detection_delay", "false_dead", "any_false_dead", "outage_s", "dropped_bytes", "rekeys",
@@ -161,7 +162,10 @@ def shown_metrics(p: Any, table: list[dict[str, Any]]) -> list[str]:
 def render(p: Any, table: list[dict[str, Any]], console: Console, output: Path | None) -> None:
     from .spec import label
     caption = "mean ±half-width of the 95% CI; proportions (Wilson 95% interval)"
-    t = Table(title=f"{p.scenario.name}: {len(p.cells)} cell(s) x {p.runs} run(s), sweep seed {p.seed}",
+    runs = {r["runs"] for r in table if r["method"] == "engine"} and f"{p.runs} run(s)"
+    trials = sorted({r["runs"] for r in table if r["method"] == "fast"})
+    each = " / ".join([x for x in [runs or "", f"{trials[-1]} trial(s)*" if trials else ""] if x])
+    t = Table(title=f"{p.scenario.name}: {len(p.cells)} cell(s) x {each}, sweep seed {p.seed}",
               caption=caption + (f"; written to {output}" if output else ""))
     for a in p.axes:
         t.add_column(a.path)

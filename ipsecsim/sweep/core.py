@@ -17,7 +17,7 @@ from .store import Journal, fingerprint
 from .worker import Task
 
 DEFAULT_RUNS = 100
-_NOT_METRICS = {"cell", "cell_key", "run", "seed", "settings"}
+_NOT_METRICS = {"cell", "cell_key", "run", "seed", "settings", "method"}
 
 
 @dataclass
@@ -70,10 +70,17 @@ def labels(cell: Cell) -> dict[str, str]:
     return {p: label(v) for p, v in cell.settings}
 
 
-def tasks(p: Plan, journal: Journal, chunk: int) -> list[Task]:
+def have(journal: Journal, cell: Cell, run: int, method: str) -> bool:
+    """Whether the journal holds run ``run`` of ``cell`` made by ``method`` (a row of the other
+    method - the sweep was run with another ``--method`` before - is done again and replaced)."""
+    row = journal.done.get((cell.key, run))
+    return row is not None and row.get("method", "engine") == method
+
+
+def tasks(p: Plan, journal: Journal, chunk: int, cells: Sequence[Cell] | None = None) -> list[Task]:
     out: list[Task] = []
-    for cell in p.cells:
-        todo = [(r, run_seed(p.seed, cell, r)) for r in range(p.runs) if (cell.key, r) not in journal.done]
+    for cell in p.cells if cells is None else cells:
+        todo = [(r, run_seed(p.seed, cell, r)) for r in range(p.runs) if not have(journal, cell, r, "engine")]
         for i in range(0, len(todo), chunk):
             out.append(Task(p.raw, p.scenario.file, cell.index, cell.key, cell.overrides, tuple(todo[i:i + chunk]),
                             tuple(p.metrics), p.fingerprint))
@@ -86,33 +93,58 @@ def chunk_size(todo: int, jobs: int) -> int:
     return max(1, min(16, math.ceil(todo / max(1, jobs * 4))))
 
 
+def missing(p: Plan, journal: Journal, methods: dict[int, str] | None = None, trials: int = 0) -> int:
+    """Engine runs the journal lacks (what the progress bar counts)."""
+    methods = methods or {}
+    return sum(1 for c in p.cells if methods.get(c.index, "engine") == "engine"
+               for r in range(p.runs) if not have(journal, c, r, "engine"))
+
+
 def execute(p: Plan, journal: Journal, executor: str = "local", jobs: int | None = None,
             scheduler: str | None = None, client: Any = None,
-            advance: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """Run every (cell, run) the journal lacks; return all runs of the plan in (cell, run) order."""
+            advance: Callable[[int], None] | None = None, methods: dict[int, str] | None = None,
+            trials: int = 0) -> list[dict[str, Any]]:
+    """Run every (cell, run) the journal lacks - ``p.runs`` engine runs per cell, or ``trials``
+    trials of the vectorised model for the cells whose ``methods`` entry is ``fast`` (computed
+    here, whatever the executor) - and return all runs of the plan in (cell, run) order."""
+    methods = methods or {}
     jobs = jobs or executors.default_jobs()
-    missing = sum(1 for c in p.cells for r in range(p.runs) if (c.key, r) not in journal.done)
-    work = tasks(p, journal, chunk_size(missing, jobs))
+    engine = [c for c in p.cells if methods.get(c.index, "engine") == "engine"]
+    work = tasks(p, journal, chunk_size(missing(p, journal, methods), jobs), engine)
     by_index = {c.index: c for c in p.cells}
 
     def done(rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            cell = by_index[row["cell"]]
-            row["cell_key"] = cell.key
-            row["settings"] = labels(cell)
-        journal.add(rows)
+        record(by_index, journal, rows)
         if advance is not None:
             advance(len(rows))
 
+    from . import fast
+    for c in p.cells:
+        if methods.get(c.index) == "fast":
+            todo = [r for r in range(trials) if not have(journal, c, r, "fast")]
+            record(by_index, journal, fast.trial_rows(p, c, todo))
     if work:
         executors.run(work, done, executor, jobs, scheduler, client)
-    return collect(p, journal)
+    return collect(p, journal, {i: trials for i, m in methods.items() if m == "fast"})
 
 
-def collect(p: Plan, journal: Journal) -> list[dict[str, Any]]:
+def record(cells: dict[int, Cell], journal: Journal, rows: list[dict[str, Any]]) -> None:
+    """Add finished rows to the journal with their cell's key and settings."""
+    shown: dict[int, dict[str, str]] = {}
+    for row in rows:
+        cell = cells[row["cell"]]
+        row["cell_key"] = cell.key
+        if cell.index not in shown:
+            shown[cell.index] = labels(cell)
+        row["settings"] = shown[cell.index]
+    journal.add(rows)
+
+
+def collect(p: Plan, journal: Journal, counts: dict[int, int] | None = None) -> list[dict[str, Any]]:
+    """The runs of every cell in (cell, run) order: ``p.runs`` each, or ``counts[cell]``."""
     out = []
     for cell in p.cells:
-        for r in range(p.runs):
+        for r in range((counts or {}).get(cell.index, p.runs)):
             row = journal.done.get((cell.key, r))
             if row is not None:
                 out.append({**row, "cell": cell.index})
@@ -137,7 +169,8 @@ def axis_columns(p: Plan, cell: Cell) -> dict[str, Any]:
 
 
 def cell_row(p: Plan, cell: Cell, method: str, runs: int, stats: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    row: dict[str, Any] = {"cell": cell.index, **axis_columns(p, cell), "method": method, "runs": runs}
+    row: dict[str, Any] = {"cell": cell.index, **axis_columns(p, cell), "method": method, "runs": runs,
+                           "cell_key": cell.key}
     for name, s in stats.items():
         if s["kind"] == "text":
             row[f"{name}.mode"] = s.get("mode")
@@ -162,6 +195,7 @@ def aggregate(p: Plan, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for cell in p.cells:
         mine = per_cell[cell.index]
-        stats = {n: describe([r.get(n) for r in mine]) for n in names}
-        out.append(cell_row(p, cell, "engine", len(mine), stats))
+        used = [n for n in names if any(n in r for r in mine)]
+        stats = {n: describe([r.get(n) for r in mine]) for n in used}
+        out.append(cell_row(p, cell, mine[0].get("method", "engine") if mine else "engine", len(mine), stats))
     return out

@@ -20,18 +20,30 @@ per datagram: Bernoulli ``p`` (a round trip fails with ``q = 1 - (1 - p)^2``; al
 transmissions of a round fail with ``q^N``), or a per-datagram Gilbert-Elliott channel
 stepped by every datagram, as sim/loss.py does.
 
+How trials are drawn: ``verdicts`` computes the exact distribution of the first verdict's
+time, round by round over the distribution of round starts (time, channel state): a round is
+a linear map of the channel-state masses (``_round_maps``), atoms at the same time are merged,
+atoms lighter than ``PRUNE`` are dropped (their total is reported). Each trial then takes one
+uniform from its own seed (``trial_seeds``: splitmix64 of the cell seed and the trial number,
+a counter-based draw) and reads its verdict time off that distribution, so a trial's result
+depends on its seed alone - not on the other trials, the datagrams sent or the executor - and
+10^6 trials cost a few numpy passes whatever the loss model.
+
 ``exact(scenario)`` says when this is the whole story, so ``--method auto`` may use it: two
 peers, one probing (periodic, action not ``restart``), no traffic, NAT, HA, health checks or
-processing time, no link jitter, a loss-free link until a ``loss`` fault (both ways, no end;
-Bernoulli or per-datagram Gilbert-Elliott, one channel for both directions as a fault has)
-starts before the first probe, optionally a crash or freeze of the answering peer, and - checked
-on a loss-free pilot run of the cell - nothing but DPD on the link after the setup (no rekey).
+random processing time (``cpu:`` jitter; fixed costs are in the pilot run's round trip and
+the answering peer's cost of a request), no link jitter, a loss-free link until a ``loss``
+fault (both ways, no end; Bernoulli or per-datagram Gilbert-Elliott, one channel for both
+directions as a fault has) starts before the first probe, optionally a crash or freeze of the
+answering peer, and - checked on a loss-free pilot run of the cell - nothing but DPD on the
+link after the setup (no rekey).
 Elsewhere ``--fast`` still applies the model with the scenario's link loss, taking the pilot's
 first probe as the start (an approximation the output marks).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,7 +53,6 @@ import numpy as np
 from ..errors import ConfigError
 from ..proto.rng import derive_seed
 from .spec import apply
-from .stats import numbers, wilson
 
 if TYPE_CHECKING:
     from ..config.loader import Scenario
@@ -73,6 +84,7 @@ class Model:
     loss: Loss
     exact: bool
     why: str
+    answer_cost: float = 0.0  # the answering peer's processing time of a request (cpu:, from the pilot run)
 
 
 def _offsets(scenario: Scenario, prober: str) -> tuple[tuple[float, ...], float] | str:
@@ -118,11 +130,11 @@ def model(scenario: Scenario) -> Model | str:
     pilot = _pilot(scenario, prober, dpd, offsets, loss_from, inexact)
     if isinstance(pilot, str):
         return pilot
-    start, rtt = pilot
+    start, rtt, answer_cost = pilot
     down_at = downs[0].at if downs else None
     why = "exact for this scenario" if not inexact else "approximate: " + "; ".join(inexact)
     return Model(prober, dpd.delay, offsets[0], offsets[1], rtt, cfg.link.delay, start, scenario.duration,
-                 down_at, loss, not inexact, why)
+                 down_at, loss, not inexact, why, answer_cost)
 
 
 def _prober(scenario: Scenario) -> tuple[str, str, DpdSettings] | str:
@@ -146,9 +158,13 @@ def _unmodelled(scenario: Scenario, answerer: str, downs: list[Any]) -> list[str
     """What the scenario has that the model leaves out (the model is then approximate)."""
     cfg = scenario.config
     inexact: list[str] = []
-    if cfg.traffic or cfg.ha or cfg.link.nat or any(p.nqa for p in cfg.peers.values()) or \
-            any(p.cpu != "none" for p in cfg.peers.values()):
-        inexact.append("traffic, HA, NAT, health checks or processing time")
+    if cfg.traffic or cfg.ha or cfg.link.nat or any(p.nqa for p in cfg.peers.values()):
+        inexact.append("traffic, HA, NAT or health checks")
+    # processing time (cpu:) is a constant per message when no cost varies at random: the pilot run's
+    # round trip holds both peers' costs, and a request is answered when its computation ends before
+    # the partner goes down (docs/cpu.md: a peer that crashes loses the computation under way)
+    if any(s.cpu is not None and s.cpu.jitter for s in scenario.peers.values()):
+        inexact.append("processing time that varies at random (cpu jitter)")
     if cfg.link.jitter or cfg.link.down:
         inexact.append("link jitter or down windows")
     others = [f for f in cfg.faults if f.kind != "loss" and f not in downs]
@@ -175,8 +191,9 @@ def _loss_window(scenario: Scenario, inexact: list[str]) -> tuple[Loss | str, fl
 
 
 def _pilot(scenario: Scenario, prober: str, dpd: DpdSettings, offsets: tuple[tuple[float, ...], float],
-           loss_from: float, inexact: list[str]) -> tuple[float, float] | str:
-    """The first probe's time and the round trip, from loss-free pilot runs; or why there is no probe."""
+           loss_from: float, inexact: list[str]) -> tuple[float, float, float] | str:
+    """The first probe's time, the round trip (both peers' processing time in it) and the answering
+    peer's processing time of the probe, from loss-free pilot runs; or why there is no probe."""
     from ..sim.runner import simulate
     cfg = scenario.config
     # loss-free pilot runs: with DPD idle (on-demand, no traffic) over the whole run, nothing may cross the link after
@@ -196,17 +213,173 @@ def _pilot(scenario: Scenario, prober: str, dpd: DpdSettings, offsets: tuple[tup
     rtt = (acked.t - start) if acked is not None else 2 * cfg.link.delay
     if len(offsets[0]) > 1 and rtt >= min(b - a for a, b in zip(offsets[0], offsets[0][1:], strict=False)):
         inexact.append("a round trip longer than the wait between probes")
-    return start, rtt
+    answerer = next(n for n in cfg.peers if n != prober)
+    answer = next((e for e in pilot.events if e.event == "message_sent" and e.peer == answerer and e.t >= start), None)
+    cost = max(0.0, answer.t - start - cfg.link.delay) if answer is not None and acked is not None else 0.0
+    return start, rtt, cost
 
 
-def simulate_trials(m: Model, trials: int, seed: int) -> dict[str, np.ndarray]:
+# --- the verdict time's distribution, and trials drawn from it -----------------------------------
+
+PRUNE = 1e-15
+"""Atoms of the round-start distribution lighter than this are dropped; ``Verdicts.pruned`` is
+the total dropped (the distance in total variation from the exact distribution)."""
+MAX_ATOMS = 2_000_000
+"""Round starts the distribution may step through (a few seconds of numpy). Offsets that are
+multiples of one step (IKEv1 retries, the DPD schedule) keep the starts few; IKEv2 retransmission
+offsets (4, 11.2, 24.16 ... s) over a day make tens of millions: those cells use the engine."""
+
+
+class TooLarge(Exception):
+    """The verdict distribution would take more than ``MAX_ATOMS`` round starts."""
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """The exact distribution of the first verdict's time: ``times`` (increasing) and their
+    cumulative probabilities ``cum``; 1 - cum[-1] is the probability of no verdict in the run."""
+    times: np.ndarray
+    cum: np.ndarray
+    pruned: float
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's output function (Steele, Lea & Flood 2014) on uint64 arrays (wrapping)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    out: np.ndarray = x ^ (x >> np.uint64(31))
+    return out
+
+
+def trial_seeds(cell_seed: int, first: int, n: int | None = None, runs: np.ndarray | None = None) -> np.ndarray:
+    """The seeds of trials ``first .. first + n - 1`` of a cell (or of the trial numbers ``runs``),
+    63-bit: splitmix64 of the cell seed's counter stream, so trial k's seed depends on the cell
+    seed and k only."""
+    k = (np.arange(first, first + (n or 0), dtype=np.uint64) if runs is None else np.asarray(runs, dtype=np.uint64))
+    seeds: np.ndarray = _mix(np.uint64(cell_seed % 2 ** 64) + (k + np.uint64(1)) * _GOLDEN) >> np.uint64(1)
+    return seeds
+
+
+def uniforms(seeds: np.ndarray) -> np.ndarray:
+    """One uniform in [0, 1) per trial seed (53 bits of a further splitmix64 step)."""
+    return (_mix(seeds.astype(np.uint64) + _GOLDEN) >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+
+
+def _channel(m: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The loss channel as a Markov chain over its states: the transition a request and a
+    response make (each datagram steps its channel, then meets the new state's loss, as
+    sim/loss.py) and the loss per state for each. Bernoulli: one state; Gilbert-Elliott: good /
+    bad, or (forward, reverse) pairs when each direction has its own channel (``link.loss``)."""
+    if m.loss.ge is None:
+        one = np.ones((1, 1))
+        return one, one, np.array([m.loss.p]), np.array([m.loss.p])
+    gp, gr, lg, lb = m.loss.ge
+    step = np.array([[1 - gp, gp], [gr, 1 - gr]])
+    loss = np.array([lg, lb])
+    if m.loss.shared:
+        return step, step, loss, loss
+    eye = np.eye(2)
+    return np.kron(step, eye), np.kron(eye, step), np.repeat(loss, 2), np.tile(loss, 2)
+
+
+def _merge(t: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Atoms at the same time (to the microsecond) as one; the time kept is the first one's."""
+    if t.size < 2:
+        return t, w
+    _, first, inv = np.unique(np.rint(t * 1e6), return_index=True, return_inverse=True)
+    out = np.empty((first.size, w.shape[1]))
+    for s in range(w.shape[1]):
+        out[:, s] = np.bincount(inv, weights=w[:, s], minlength=first.size)
+    return t[first], out
+
+
+def _round_maps(m: Model) -> tuple[np.ndarray, np.ndarray]:
+    """One round as linear maps of the channel-state masses, for k = 0 .. N of its N
+    transmissions able to reach the partner (those whose request arrives before it goes down):
+    ``answered[k][s, j, s']`` - from state s at the round's start, the first answer is to
+    transmission j and the channel is then in s'; ``failed[k][s]`` - no answer at all."""
+    req_step, resp_step, req_loss, resp_loss = _channel(m)
+    n, size = len(m.offsets), req_step.shape[0]
+    answered = np.zeros((n + 1, size, n, size))
+    failed = np.zeros((n + 1, size))
+    for k in range(n + 1):
+        waiting = np.eye(size)  # start state -> channel state, while no answer has come
+        for j in range(n):
+            waiting = waiting @ req_step  # the request steps its channel, then meets its loss
+            arrived = waiting * (1.0 - req_loss)
+            if j < k:
+                back = arrived @ resp_step  # the partner answers; the response steps the channel
+                answered[k, :, j, :] = back * (1.0 - resp_loss)
+                waiting = waiting * req_loss + back * resp_loss
+        failed[k] = waiting.sum(axis=1)
+    return answered, failed
+
+
+@functools.lru_cache(maxsize=32)
+def verdicts(m: Model, max_atoms: int = MAX_ATOMS) -> Verdicts:
+    """The distribution of the first verdict, round by round over the distribution of round
+    starts (atoms: a start time and the mass per channel state). A round's transmissions leave
+    at ``start + o_j``; each is answered when its request crosses, finds the partner up and
+    its response crosses; the first answer moves the atom to ``o_j + rtt + delay`` later; no
+    answer puts the atom's remaining mass on a verdict at ``start + give_up``."""
+    answered, failed = _round_maps(m)
+    n, size = len(m.offsets), failed.shape[1]
+    offsets = np.asarray(m.offsets)
+    durations = offsets + m.rtt + m.delay
+    never = m.down_at if m.down_at is not None else math.inf
+    t = np.array([m.start])
+    w = np.zeros((1, size))
+    w[0, 0] = 1.0  # every channel starts good
+    vt: list[np.ndarray] = []
+    vm: list[np.ndarray] = []
+    pruned = 0.0
+    done = 0
+    while t.size:
+        done += t.size
+        if done > max_atoms:
+            raise TooLarge(f"the verdict distribution needs more than {max_atoms:,} round starts (retransmission "
+                           "offsets that are no multiples of one step, over a long run)")
+        if never == math.inf or t[-1] + offsets[-1] + m.one_way + m.answer_cost < never:  # all can be answered
+            fail = w @ failed[n]
+            nw = (w @ answered[n].reshape(size, n * size)).reshape(-1, size)
+        else:  # how many of each round's requests arrive before the partner goes down
+            k = np.searchsorted(offsets, never - m.one_way - m.answer_cost - t, side="left")
+            fail = np.einsum("as,as->a", w, failed[k])
+            nw = np.einsum("as,asjt->ajt", w, answered[k]).reshape(-1, size)
+        due = t + m.give_up
+        seen = due <= m.until
+        vt.append(due[seen])
+        vm.append(fail[seen])
+        nt = (t[:, None] + durations[None, :]).reshape(-1)
+        go = nt < m.until
+        t, w = _merge(nt[go], nw[go])
+        light = w.sum(axis=1) < PRUNE
+        if light.any():
+            pruned += float(w[light].sum())
+            t, w = t[~light], w[~light]
+    times, mass = _merge(np.concatenate(vt), np.concatenate(vm)[:, None])
+    order = np.argsort(times, kind="stable")
+    return Verdicts(times[order], np.cumsum(mass[order, 0]), pruned)
+
+
+def simulate_trials(m: Model, trials: int | np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     """Per trial: time of the verdict (NaN: none before the end), whether it was false, the
-    detection delay (NaN unless a true verdict after ``down_at``)."""
-    rng = np.random.default_rng(seed)
-    if m.loss.ge is None and m.down_at is None:
-        dead_t = _bernoulli_rounds(m, trials, rng)
-    else:
-        dead_t = _round_by_round(m, trials, rng)
+    detection delay (NaN unless a true verdict after ``down_at``). ``trials`` is the trials' seeds,
+    or a number n for the first n trials of cell seed ``seed`` (``trial_seeds``). Each trial takes
+    one uniform from its own seed and reads the verdict time off the exact distribution
+    (inverse transform): trial k's result depends on its seed only, not on the other trials."""
+    seeds = trial_seeds(seed, 0, trials) if isinstance(trials, int) else np.asarray(trials)
+    return outcomes(m, verdicts(m), seeds)
+
+
+def outcomes(m: Model, v: Verdicts, seeds: np.ndarray) -> dict[str, np.ndarray]:
+    idx = np.searchsorted(v.cum, uniforms(seeds), side="right")
+    dead_t = np.full(seeds.size, np.nan)
+    hit = idx < v.times.size
+    dead_t[hit] = v.times[idx[hit]]
     # a verdict is false when the partner was up through the silence before it: it came
     # before the partner went down (metrics.verdicts)
     never = m.down_at if m.down_at is not None else math.inf
@@ -222,94 +395,6 @@ def round_probabilities(m: Model) -> tuple[np.ndarray, float]:
     n = len(m.offsets)
     first = np.array([q ** k * (1 - q) for k in range(n)])
     return first, q ** n
-
-
-def _bernoulli_rounds(m: Model, trials: int, rng: np.random.Generator) -> np.ndarray:
-    """Independent rounds: the number of answered rounds before the first unanswered one is
-    geometric; which transmission answered each is multinomial; the verdict comes after their
-    durations (o_k + rtt + delay each) plus the give-up offset of the failed round."""
-    first, fail = round_probabilities(m)
-    if fail <= 0.0:
-        return np.full(trials, np.nan)
-    answered = rng.geometric(fail, size=trials) - 1
-    durations = np.asarray(m.offsets) + m.rtt + m.delay
-    if fail >= 1.0:
-        t = np.full(trials, m.start + m.give_up)
-    else:
-        counts = rng.multinomial(answered, first / first.sum())
-        t = m.start + counts @ durations + m.give_up
-    # the run ends at ``until``: a later verdict is not seen, nor one whose round starts after it
-    return np.where(t <= m.until, t, np.nan)
-
-
-def _round_by_round(m: Model, trials: int, rng: np.random.Generator) -> np.ndarray:
-    """Gilbert-Elliott loss or a partner that goes down: round by round, every trial at once.
-
-    The arrays hold the trials still running only (in trial order) and shrink as verdicts come
-    or the run ends. Each transmission draws one slot per running trial (the same stream
-    whichever datagrams are sent) and works on the trials still waiting for an answer only."""
-    dead_t = np.full(trials, np.nan)
-    ids = np.arange(trials)  # the running trials
-    s = np.full(trials, m.start)  # start of their current round
-    ge = m.loss.ge
-    bad = np.zeros((2 if ge and not m.loss.shared else 1, trials), dtype=bool)
-    never = m.down_at if m.down_at is not None else math.inf
-    resp_chan = 0 if m.loss.shared else 1
-    while ids.size:
-        n = ids.size
-        answered_at = np.full(n, np.nan)
-        rows: np.ndarray | None = None  # the trials still waiting (None: all)
-        for off in m.offsets:
-            send = (s if rows is None else s[rows]) + off
-            live = send < m.until
-            if not live.all():
-                if not live.any():
-                    break
-                rows = np.flatnonzero(live) if rows is None else rows[live]
-                send = send[live]
-            sent = _survives(rng, ge, m.loss.p, bad, 0, n, rows)  # the request crossed
-            if never < math.inf:
-                sent &= send + m.one_way < never  # and found the partner up
-            at = np.flatnonzero(sent) if rows is None else rows[sent]
-            got = _survives(rng, ge, m.loss.p, bad, resp_chan, n, at)  # the response crossed
-            answered_at[at[got]] = send[sent][got] + m.rtt
-            waiting = ~sent
-            waiting[sent] = ~got
-            rows = np.flatnonzero(waiting) if rows is None else rows[waiting]
-            if not rows.size:
-                break
-        verdict = s + m.give_up
-        dead_now = np.isnan(answered_at) & (verdict <= m.until)
-        dead_t[ids[dead_now]] = verdict[dead_now]
-        s = answered_at + m.delay  # NaN where unanswered: those stop
-        keep = s < m.until
-        ids, s, bad = ids[keep], s[keep], bad[:, keep]
-    return dead_t
-
-
-def _survives(rng: np.random.Generator, ge: Any, p: float, bad: np.ndarray, chan: int, n: int,
-              rows: np.ndarray | None) -> np.ndarray:
-    """Whether the datagrams of the running trials ``rows`` (None: all ``n``) arrive, one per
-    row; steps their channels. Draws a slot for every running trial: a uniform for the loss, then
-    with Gilbert-Elliott one for the step (the stream does not depend on who sends)."""
-    if ge is None:
-        u = rng.random(n)
-        arrive: np.ndarray = (u if rows is None else u[rows]) >= p
-        return arrive
-    gp, gr, lg, lb = ge
-    u, step = rng.random((2, n))  # the same draws as two calls of n
-    if rows is None:
-        state = bad[chan]
-    else:
-        u, step, state = u[rows], step[rows], bad[chan, rows]
-    # a datagram steps its channel (good -> bad with p, bad -> good with r), then meets the new state's loss
-    state = state ^ (step < np.where(state, gr, gp))
-    if rows is None:
-        bad[chan] = state
-    else:
-        bad[chan, rows] = state
-    arrive = u >= np.where(state, lb, lg)
-    return arrive
 
 
 def choose(p: Plan, method: str) -> dict[int, tuple[str, str]]:
@@ -331,26 +416,39 @@ def choose(p: Plan, method: str) -> dict[int, tuple[str, str]]:
                 raise ConfigError(None, "--fast", f"cell {c.text()}: {m}")
             out[c.index] = ("engine", "")
         elif m.exact or method == "fast":
+            try:
+                verdicts(m)  # computed once here, cached for the trials
+            except TooLarge as e:
+                if method == "fast":
+                    raise ConfigError(None, "--fast", f"cell {c.text()}: {e}; use --method engine") from None
+                out[c.index] = ("engine", "")
+                continue
             out[c.index] = ("fast", m.why)
         else:
             out[c.index] = ("engine", "")
     return out
 
 
-def cell_row(p: Plan, c: Cell, trials: int, why: str) -> dict[str, Any]:
+def cell_seed(p: Plan, c: Cell) -> int:
+    """The seed of a cell's trials: from the sweep seed and the cell's settings, like its runs' seeds."""
+    return derive_seed(p.seed, "fast", c.key)
+
+
+def trial_rows(p: Plan, c: Cell, runs: list[int], method: str = "fast") -> list[dict[str, Any]]:
+    """Rows of the trials ``runs`` of cell ``c``, with the schema of engine runs (``worker.run_task``):
+    ``cell``, ``run`` (the trial number), ``seed`` (the trial's seed, ``trial_seeds``), ``method``
+    and the metrics the model computes (``FAST_METRICS``; ``false_dead`` counts the first verdict
+    only, the model stopping there). Trial k gives the same row whichever other trials are computed."""
     from ..config.loader import load_scenario
-    from .core import cell_row as row_of
+    if not runs:
+        return []
     m = model(load_scenario(apply(p.raw, c.overrides), file=p.scenario.file))
     assert not isinstance(m, str)
-    r = simulate_trials(m, trials, derive_seed(p.seed, "fast", c.key) % 2 ** 63)
-    stats: dict[str, dict[str, Any]] = {}
-    for name in ("peer_dead_t", "detection_delay"):
-        a = r[name]
-        stats[name] = {"kind": "number", "n": int(np.isfinite(a).sum()), **numbers(a)}
-    k = int(r["false_dead"].sum())
-    lo, hi = wilson(k, trials)
-    stats["false_dead"] = {"kind": "number", "n": trials, **numbers(r["false_dead"].astype(float))}
-    stats["any_false_dead"] = {"kind": "bool", "n": trials, "mean": k / trials, "ci_low": lo, "ci_high": hi}
-    row = row_of(p, c, "fast", trials, stats)
-    row["fast_model"] = why
-    return row
+    seeds = trial_seeds(cell_seed(p, c), 0, runs=np.asarray(runs))
+    r = outcomes(m, verdicts(m), seeds)
+    dead = [None if math.isnan(x) else x for x in r["peer_dead_t"].tolist()]
+    delay = [None if math.isnan(x) else round(x, 6) for x in r["detection_delay"].tolist()]
+    false = r["false_dead"].tolist()
+    return [{"cell": c.index, "run": k, "seed": s, "method": method, "peer_dead_t": d, "detection_delay": dd,
+             "false_dead": int(f), "any_false_dead": f}
+            for k, s, d, dd, f in zip(runs, seeds.tolist(), dead, delay, false, strict=True)]

@@ -22,6 +22,7 @@ def _plt() -> Any:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    plt.rcParams["svg.fonttype"] = "none"  # SVG text stays text (searchable, editable)
     return plt
 
 
@@ -135,36 +136,76 @@ def _axes(meta: dict[str, Any], cells: list[dict[str, Any]]) -> list[str]:
     return keys[keys.index("cell") + 1:keys.index("method")]
 
 
-def _metric(cells: list[dict[str, Any]], wanted: str | None) -> str:
-    names = [k[:-5] for k in cells[0] if k.endswith(".mean")]
+_PREFERRED = ("detection_delay", "any_false_dead", "false_dead", "outage_s", "dropped_bytes", "rekeys",
+              "failed_negotiations", "peer_dead_t")
+"""The default metric of a sweep's picture: the user's (--metric of the sweep), then these, the first that varies."""
+_MEANING = {"peer_dead_t": "time of the first DPD verdict (s)",
+            "detection_delay": "detection delay: first true DPD verdict after the failure (s)",
+            "false_dead": "false DPD verdicts per run", "any_false_dead": "share of runs with a false DPD verdict",
+            "outage_s": "outage, all flows (s)", "dropped_bytes": "bytes dropped", "rekeys": "rekeys per run",
+            "failed_negotiations": "failed negotiations per run"}
+
+
+def _metric(meta: dict[str, Any], cells: list[dict[str, Any]], wanted: str | None) -> str:
+    names: list[str] = []
+    for c in cells:
+        names += [k[:-5] for k in c if k.endswith(".mean") and k[:-5] not in names]
     if wanted:
         if wanted not in names:
             raise ConfigError(None, "--metric", f"{wanted!r} is not in this sweep; metrics: {', '.join(names)}")
         return wanted
-    for n in names:
+    order: list[str] = [str(n) for n in [*meta.get("metrics", []), *_PREFERRED] if n in names] + names
+    for n in order:
         vals = {c.get(f"{n}.mean") for c in cells}
-        if len(vals - {None}) > 1:
+        if len({v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))}) > 1:
             return n
-    return names[0]
+    return order[0]
+
+
+def _proportion(cells: list[dict[str, Any]], name: str) -> bool:
+    """A true / false metric: its cells have a mean and an interval but no percentiles."""
+    return any(f"{name}.mean" in c for c in cells) and not any(f"{name}.p50" in c for c in cells)
+
+
+def _what(cells: list[dict[str, Any]]) -> str:
+    """What each cell's statistics are made of: engine runs or trials of the vectorised model."""
+    parts = []
+    for method, word in (("engine", "engine runs"), ("fast", "trials of the vectorised DPD model")):
+        counts = sorted({int(c.get("runs") or 0) for c in cells if c.get("method", "engine") == method})
+        if counts:
+            n = f"{counts[0]:,}" if len(counts) == 1 else f"{counts[0]:,}-{counts[-1]:,}"
+            parts.append(f"{n} {word}")
+    return " / ".join(parts) + " per cell"
+
+
+def _label(name: str) -> str:
+    return _MEANING.get(name, name)
 
 
 def sweep_figure(path: str, out: Path, metric: str | None, cdf: bool) -> None:
     from .store import read
     meta, cells, runs = read(path)
-    axes = _axes(meta, cells)
-    name = _metric(cells, metric)
+    every = _axes(meta, cells)
+    # a setting with one value is not an axis of the picture: the title names it
+    axes = [a for a in every if len({str(c.get(a)) for c in cells}) > 1] or every[:1]
+    name = _metric(meta, cells, metric)
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 5))
     text = _cell_text(meta, cells)
+    fixed = ", ".join(f"{a}={text(a, cells[0])}" for a in every if a not in axes)
     if cdf:
         if not runs:
             raise ConfigError(path, "", "no runs to draw (the journal .runs.jsonl beside it is missing)")
         _cdf(ax, cells, runs, axes, name, text)
+        how = "distribution over the runs of each cell"
     elif len(axes) == 2 and all(isinstance(c.get(axes[0]), int | float) for c in cells):
         _heatmap(fig, ax, cells, axes, name, text)
+        how = "mean per cell"
     else:
         _errorbars(ax, cells, axes, name, text)
-    ax.set_title(f"{meta.get('scenario', Path(path).stem)}: {name}")
+        how = "mean per cell, bars: 95 % interval" + (" (Wilson)" if _proportion(cells, name) else " of the mean")
+    ax.set_title(f"{meta.get('scenario', Path(path).stem)}{' (' + fixed + ')' if fixed else ''}: {_label(name)}\n"
+                 f"{how}; {_what(cells)}", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -173,9 +214,12 @@ def sweep_figure(path: str, out: Path, metric: str | None, cdf: bool) -> None:
 def _cell_text(meta: dict[str, Any], cells: list[dict[str, Any]]) -> Callable[[str, dict[str, Any]], str]:
     """How a cell's value of an axis is shown: the axis's label for it when the sweep names them."""
     labels = {a["path"]: a["labels"] for a in meta.get("axes", [])}
+    per_cell = meta.get("cell_labels", {})  # a CSV's: read from the journal's runs
 
     def text(path_: str, cell: dict[str, Any]) -> str:
         v = cell.get(path_)
+        if path_ in per_cell.get(str(cell.get("cell")), {}):
+            return str(per_cell[str(cell.get("cell"))][path_])
         if path_ in labels and isinstance(cell.get("cell"), int):
             vals = sorted({c.get(path_) for c in cells}, key=lambda x: (str(type(x)), x))
             if len(vals) == len(labels[path_]):
@@ -188,17 +232,27 @@ def _cell_text(meta: dict[str, Any], cells: list[dict[str, Any]]) -> Callable[[s
 def _cdf(ax: Any, cells: list[dict[str, Any]], runs: list[dict[str, Any]], axes: list[str], name: str,
          text: Callable[[str, dict[str, Any]], str]) -> None:
     """The distribution of ``name`` over the runs of each cell."""
+    by_cell: dict[Any, list[Any]] = {}
+    for r in runs:
+        by_cell.setdefault(r.get("cell"), []).append(r.get(name))
+    short = False
     for c in cells:
-        vals = [r.get(name) for r in runs if r.get("cell") == c["cell"]]
+        vals = by_cell.get(c["cell"], [])
         xs = sorted(float(v) for v in vals if isinstance(v, int | float) and v is not None)
         if not xs:
             continue
+        short = short or len(xs) < len(vals)
         ys = [(i + 1) / len(vals) for i in range(len(xs))]
-        ax.step(xs, ys, where="post", label=", ".join(f"{a}={text(a, c)}" for a in axes) or "all runs")
-    ax.set_xlabel(name)
-    ax.set_ylabel("share of runs")
+        ax.step(xs, ys, where="post", label=", ".join(text(a, c) for a in axes) or "all runs")
+    ax.set_xlabel(_label(name))
+    ax.set_ylabel("share of runs (trials) at or below")
     ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, title=", ".join(axes) or None, title_fontsize=8)
+    if short:
+        ax.text(0.99, 0.99, "runs without a value (no such event) count in the share but are not drawn:\n"
+                "a curve ends at the share of runs that have one", transform=ax.transAxes, ha="right",
+                va="top", fontsize=7, color="grey")
 
 
 def _heatmap(fig: Any, ax: Any, cells: list[dict[str, Any]], axes: list[str], name: str,
@@ -219,7 +273,7 @@ def _heatmap(fig: Any, ax: Any, cells: list[dict[str, Any]], axes: list[str], na
                 ax.text(j, i, f"{v:.3g}", ha="center", va="center", color="white", fontsize=9)
     ax.set_xlabel(axes[0])
     ax.set_ylabel(axes[1])
-    fig.colorbar(im, ax=ax, label=f"{name} (mean)")
+    fig.colorbar(im, ax=ax, label=_label(name))
 
 
 def _errorbars(ax: Any, cells: list[dict[str, Any]], axes: list[str], name: str,
@@ -239,14 +293,18 @@ def _errorbars(ax: Any, cells: list[dict[str, Any]], axes: list[str], name: str,
         err = [[max(0.0, m - low) for m, low in zip(mean, lo, strict=True)],
                [max(0.0, h - m) for m, h in zip(mean, hi, strict=True)]]
         ax.errorbar(xs, mean, yerr=err, marker="o", capsize=4, label=key or None)
-        if x_axis and not numeric_x:
+        if x_axis:  # the values as the sweep wrote them (2s, 1%), not bare seconds / fractions
             ax.set_xticks(xs, [text(x_axis, c) for c in members])
     if x_axis:
         ax.set_xlabel(x_axis)
-    ax.set_ylabel(f"{name} (mean, 95% CI)")
+    ax.set_ylabel(_label(name))
+    if _proportion(cells, name):
+        from matplotlib.ticker import PercentFormatter
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     if len(groups) > 1:
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+
 
 def _num(v: Any) -> float:
     return math.nan if v is None else float(v)

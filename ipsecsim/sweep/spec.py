@@ -15,6 +15,7 @@ runs whatever else is in the grid, on any executor, in any order.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -50,7 +51,7 @@ class Cell:
     index: int
     settings: tuple[tuple[str, Any], ...]
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """Canonical text of the cell's settings: the identity used for seeds and resume."""
         return ";".join(f"{p}={json.dumps(v, sort_keys=True, separators=(',', ':'))}" for p, v in self.settings)

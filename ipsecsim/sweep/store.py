@@ -2,13 +2,14 @@
 
 * ``OUTPUT.runs.jsonl`` - the journal: a header line naming the sweep (scenario, fingerprint
   of the scenario as written without its ``sweep:`` block, sweep seed), then one line per
-  finished run (``cell_key``, ``run``, ``seed``, the settings and every metric), appended and
-  flushed as runs finish. A sweep started again with the same output skips every (cell, run)
+  finished run (``cell_key``, ``run``, ``seed``, ``method``, the settings and every metric),
+  appended and flushed as runs finish; a trial of the vectorised model is a row like a run
+  (``method: fast``, its trial seed). A sweep started again with the same output skips every (cell, run)
   already there - after an interruption, or with more ``--runs`` or more values - and runs
   only the rest. A journal of another scenario or sweep seed is refused, not overwritten.
 * ``OUTPUT`` - one row per cell: ``cell``, one column per varied path (numbers where every
   value of the axis is one: seconds, fractions, octets; else the values as written),
-  ``method`` (``engine`` or ``fast``), ``runs``, and per metric ``M.mean``, ``M.ci_low``,
+  ``method`` (``engine`` or ``fast``), ``runs``, ``cell_key``, and per metric ``M.mean``, ``M.ci_low``,
   ``M.ci_high``, ``M.n`` and for numbers ``M.std``, ``M.p5``, ``M.p50``, ``M.p95``, for text
   values ``M.mode``, ``M.share``. The format follows the extension: ``.csv``, ``.parquet``
   (pyarrow; the sweep's description is in the schema metadata ``ipsecsim.sweep``) or
@@ -127,9 +128,15 @@ def write(output: Path, meta: dict[str, Any], cells: list[dict[str, Any]], runs:
     ext = output.suffix.lower()
     tmp = output.with_name(output.name + ".tmp")
     if ext == ".json":
-        doc = {"sweep": meta, "cells": [{k: _clean(v) for k, v in c.items()} for c in cells],
-               "runs": [{k: _clean(v) for k, v in r.items()} for r in runs]}
-        tmp.write_text(json.dumps(doc, indent=1, default=_jsonable) + "\n", encoding="utf-8")
+        # one run a line (the C encoder: no indent), the rest indented
+        head = json.dumps({"sweep": meta, "cells": [{k: _clean(v) for k, v in c.items()} for c in cells]},
+                          indent=1, default=_jsonable)
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(head[:-2] + ',\n "runs": [')
+            for i, r in enumerate(runs):
+                fh.write(("\n  " if i == 0 else ",\n  ") +
+                         json.dumps({k: _clean(v) for k, v in r.items()}, default=_jsonable))
+            fh.write("\n ]\n}\n")
     elif ext == ".csv":
         columns = _columns(cells)
         with tmp.open("w", newline="", encoding="utf-8") as fh:
@@ -185,15 +192,57 @@ def read(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[d
         raise ConfigError(str(p), "", f"cannot read the sweep output: {e}") from None
     if not cells or "cell" not in cells[0] or "method" not in cells[0]:
         raise ConfigError(str(p), "", "not a sweep output (no 'cell' and 'method' columns)")
-    runs: list[dict[str, Any]] = []
-    jp = journal_path(p)
-    if jp.exists():
-        for line in jp.read_text(encoding="utf-8").splitlines()[1:]:
-            try:
-                runs.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
+    runs = journal_runs(journal_path(p), cells)
+    if not meta:  # a CSV: the journal names the scenario, and its runs the settings as written (2s, 1%)
+        meta = _journal_meta(journal_path(p), cells, runs)
     return meta, cells, runs
+
+
+def _journal_meta(path: Path, cells: list[dict[str, Any]], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            head = json.loads(fh.readline() or "{}")
+    except (OSError, ValueError):
+        return {}
+    settings: dict[Any, dict[str, str]] = {}
+    for r in runs:
+        if isinstance(r.get("settings"), dict):
+            settings.setdefault(r.get("cell"), r["settings"])
+    axes = list(next(iter(settings.values()), {}))
+    meta: dict[str, Any] = {"scenario": head.get("scenario")} if isinstance(head, dict) else {}
+    if axes and all(c.get("cell") in settings for c in cells):
+        meta["cell_labels"] = {str(c["cell"]): settings[c["cell"]] for c in cells}
+    return meta
+
+
+def journal_runs(path: Path, cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs of a journal that the table's statistics are made of: of its cells (matched by
+    ``cell_key``; a table without it, written before there was one, by ``cell``), of the cell's
+    method and within its number of runs, the last row of a (cell, run) winning; in (cell, run) order."""
+    if not path.exists():
+        return []
+    index = {c["cell_key"]: c["cell"] for c in cells if c.get("cell_key") is not None}
+    table = {c["cell"]: c for c in cells}
+    latest: dict[tuple[Any, int], dict[str, Any]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(row, dict) or "run" not in row:
+            continue
+        if index:
+            if row.get("cell_key") not in index:
+                continue
+            row["cell"] = index[row["cell_key"]]
+        latest[(row.get("cell"), int(row["run"]))] = row
+
+    def counted(row: dict[str, Any]) -> bool:  # a run the table's statistics are made of
+        cell = table.get(row.get("cell"))
+        return cell is None or (row.get("method", "engine") == cell.get("method", "engine") and
+                                int(row["run"]) < int(cell.get("runs") or 0))
+
+    return [latest[k] for k in sorted(latest, key=lambda k: (str(type(k[0])), k[0], k[1])) if counted(latest[k])]
 
 
 def _number(text: str) -> Any:

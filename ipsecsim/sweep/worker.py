@@ -38,12 +38,13 @@ def _scenario(task: Task) -> Any:
 
 
 def run_task(task: Task) -> list[dict[str, Any]]:
-    """Rows ``{cell, run, seed, metrics...}`` for every run of the task, in run order."""
+    """Rows ``{cell, run, seed, method, metrics...}`` for every run of the task, in run order."""
     from ..sim.runner import simulate
     from .metrics import measure
     scenario = _scenario(task)
     rows = []
     for run, seed in task.runs:
         result = simulate(scenario, seed=seed)
-        rows.append({"cell": task.cell, "run": run, "seed": seed, **measure(result, list(task.metrics))})
+        rows.append({"cell": task.cell, "run": run, "seed": seed, "method": "engine",
+                     **measure(result, list(task.metrics))})
     return rows

@@ -71,12 +71,9 @@ class FlowInfo:
 
 def flow_table(result: Result) -> dict[str, FlowInfo]:
     """Flow name -> hosts, packet size and index, for every configured flow and its replies."""
-    from ..config.topology import endpoints, flow_name
-    cfg = result.scenario.config
     out = {}
-    for i, t in enumerate(cfg.traffic):
-        src, dst = endpoints(cfg, t)
-        name = flow_name(t, i)
+    for i, t in enumerate(result.scenario.spec.traffic):
+        src, dst, name = t.src, t.dst, t.name
         size = t.size if t.kind == "ping" else t.packet_size
         out[name] = FlowInfo(src, dst, size, i)
         out[name + ":reply"] = FlowInfo(dst, src, size, i)
@@ -224,7 +221,7 @@ def plan(result: Result, opts: TraceOptions) -> Plan:
     flows = flow_table(result)
     keys = _sa_keys(result)
     md5 = md5_keys(result)
-    mtu = result.scenario.config.link.mtu
+    mtu = result.scenario.spec.link.mtu
     out = Plan([])
     for d in directions(result).values():
         taken = sorted(rec.packet.esp_seq for rec in d.discrete)
@@ -303,8 +300,8 @@ def _ident(flow: str) -> int:
 
 def md5_keys(result: Result) -> dict[str, bytes]:
     """A BGP speaker's inner address -> its TCP MD5 key (``bgp.auth_key``), for RFC 2385 options."""
-    return {p.bgp.local_address: p.bgp.auth_key.encode() for p in result.scenario.config.peers.values()
-            if p.bgp is not None and p.bgp.auth_key is not None}
+    return {b.session.local_ip: b.session.auth_key.encode() for b in result.scenario.spec.bgp.values()
+            if b.session.auth_key is not None}
 
 
 def _inner_discrete(w: WirePacket, flows: dict[str, FlowInfo], md5: dict[str, bytes]) -> bytes:
@@ -354,8 +351,7 @@ def _discrete_note(w: WirePacket, flows: dict[str, FlowInfo]) -> str:
 
 def traffic_frames(result: Result, opts: TraceOptions) -> list[Frame]:
     """``FrameSource`` of the traffic's ESP packets (registered in ``frames.FRAME_SOURCES``)."""
-    from ..config.topology import partner_map
-    part = partner_map(result.scenario.config.peers)
+    part = result.scenario.spec.partner
     out: list[Frame] = []
     marks: dict[bytes, str | None] = {}
     for pl in plan(result, opts).packets:

@@ -109,7 +109,7 @@ def describe(message: Any) -> str:
 def peer_names(result: Result) -> dict[str, str]:
     """Address -> peer name, the NAT's public address naming the peer behind it."""
     names = {s.address: name for name, s in result.scenario.peers.items()}
-    nat = result.scenario.config.link.nat
+    nat = result.scenario.spec.link.nat
     if nat is not None:
         names[nat.public_address] = nat.peer
     return names
@@ -118,10 +118,9 @@ def peer_names(result: Result) -> dict[str, str]:
 def receiver_names(result: Result) -> dict[str, dict[str, str]]:
     """Per sender, address -> peer name: where peers share an address (one gateway, several
     tunnels), the sender's own remote peer."""
-    from ..config.topology import partner_map
     names = peer_names(result)
     peers = result.scenario.peers
-    return {n: {**names, peers[p].address: p} for n, p in partner_map(result.scenario.config.peers).items()}
+    return {n: {**names, peers[p].address: p} for n, p in result.scenario.spec.partner.items()}
 
 
 def ike_frames(result: Result, opts: TraceOptions) -> list[Frame]:

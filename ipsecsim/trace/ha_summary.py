@@ -25,9 +25,9 @@ from .timefmt import CURRENT, at, span
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..config.ha import HaGroupConfig
     from ..proto.events import Event
     from ..result import Result
+    from ..spec import HaGroupSpec
 
 
 def _interval(member: str | None, start: float, end: float) -> dict[str, Any]:
@@ -38,10 +38,10 @@ def _interval(member: str | None, start: float, end: float) -> dict[str, Any]:
 def ha_summary(result: Result) -> dict[str, Any]:
     return {g.name: _group(g, [e for e in result.events if e.peer == g.name
                                and e.event in ("ha_switch", "ha_member_state")], result.duration)
-            for g in result.scenario.config.ha}
+            for g in result.scenario.spec.ha}
 
 
-def _group(g: HaGroupConfig, mine: list[Event], end: float) -> dict[str, Any]:
+def _group(g: HaGroupSpec, mine: list[Event], end: float) -> dict[str, Any]:
     """One group's summary from its own events (in time order) in a run that ended at ``end``."""
     tally = _Tally(g)
     for e in mine:
@@ -55,7 +55,7 @@ def _group(g: HaGroupConfig, mine: list[Event], end: float) -> dict[str, Any]:
 class _Tally:
     """One HA group's intervals and switches, event by event."""
 
-    def __init__(self, g: HaGroupConfig):
+    def __init__(self, g: HaGroupSpec):
         self.g = g
         self.carried: list[dict[str, Any]] = []
         self.unavailable: list[dict[str, Any]] = []

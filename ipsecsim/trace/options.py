@@ -4,8 +4,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from ..config.capture import TraceConfig
+
+class EspSample(Protocol):
+    """The ``trace.esp`` setting (config/capture.py ``EspSampleConfig``)."""
+
+    @property
+    def first(self) -> int: ...
+    @property
+    def last(self) -> int: ...
+    @property
+    def all(self) -> bool: ...
+
+
+class TraceBlock(Protocol):
+    """A scenario's ``trace:`` block as validated (config/capture.py ``TraceConfig``)."""
+
+    @property
+    def pcap(self) -> str | None: ...
+    @property
+    def keys(self) -> str | None: ...
+    @property
+    def format(self) -> str: ...
+    @property
+    def link_type(self) -> str: ...
+    @property
+    def epoch(self) -> float: ...
+    @property
+    def lost(self) -> str: ...
+    @property
+    def esp(self) -> EspSample: ...
+    @property
+    def undecryptable(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +65,13 @@ class TraceOptions:
         return self.esp_first is None
 
     @classmethod
-    def build(cls, cfg: TraceConfig | None, pcap: str | Path | None = None,
+    def build(cls, cfg: TraceBlock | None, pcap: str | Path | None = None,
               keys: str | Path | None = None) -> TraceOptions:
-        """The scenario's ``trace:`` settings; ``pcap`` / ``keys`` (CLI flags) win."""
-        c = cfg if cfg is not None else TraceConfig.model_validate({})
+        """The scenario's ``trace:`` settings (without one: the defaults above, which are those
+        of an empty ``trace:`` block); ``pcap`` / ``keys`` (CLI flags) win."""
+        if cfg is None:
+            return cls(Path(pcap) if pcap else None, Path(keys) if keys else None)
+        c = cfg
         pcap = pcap if pcap is not None else c.pcap
         keys = keys if keys is not None else c.keys
         first, last = (None, None) if c.esp.all else (c.esp.first, c.esp.last)

@@ -61,7 +61,7 @@ def summarize(result: Result) -> dict[str, Any]:
         **({"crypto": result.crypto} if result.crypto != "real" else {}),
         "peers": peers,
         "traffic": traffic_summary(result),
-        **({"ha": ha_summary(result)} if sc.config.ha else {}),
+        **({"ha": ha_summary(result)} if sc.spec.ha else {}),
     }
 
 

@@ -14,7 +14,7 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from ..config.units import parse_duration
+from ..units import parse_duration
 
 LONG_RUN = 10_000.0
 """Runs of this many simulated seconds or more write days and clock times."""

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
-from ..config.topology import partner_map
 from ..proto.events import Event
 from ..proto.events.network import PLACED
 from .bgp_view import FORMATTERS as BGP_FORMATTERS
@@ -294,7 +293,7 @@ def render(result: Result, console: Console, verbose: bool = False, only: Timeli
 def _render(result: Result, console: Console, verbose: bool, only: TimelineFilter) -> None:
     sc = result.scenario
     names = {s.address: n for n, s in sc.peers.items()}
-    nat = sc.config.link.nat
+    nat = sc.spec.link.nat
     if nat is not None:
         names[nat.public_address] = nat.peer  # the peer behind the NAT, as seen from outside
     run = f"seed {result.seed}, {span(result.duration)} simulated" if result.clock == "simulated" else \
@@ -306,20 +305,20 @@ def _render(result: Result, console: Console, verbose: bool, only: TimelineFilte
         console.print(f"[dim]{escape(sc.config.description.strip())}[/]")
     for note in sc.notes:  # faults and flows a shorter --duration drops
         console.print(f"[yellow]not simulated: {escape(note)}[/]")
-    part = partner_map(sc.config.peers)
+    part = sc.spec.partner
     for n, s in sc.peers.items():
         behind = f", behind a NAT (public {nat.public_address}, mappings expire after {nat.mapping_timeout:g} s " \
                  f"idle)" if nat is not None and nat.peer == n else ""
         tunnel = f", tunnel to {part[n]}" if len(sc.peers) > 2 else ""
         console.print(f"  {n}: {s.address} profile {s.profile}, IKEv{s.ike.version}, start {s.start}{behind}{tunnel}")
-    for g in sc.config.ha:
+    for g in sc.spec.ha:
         order = ", ".join(f"{m} (master)" if i == 0 else m for i, m in enumerate(g.members))
         console.print(f"  HA group {g.name}: {order}; {g.mode}{', preempt' if g.preempt else ', no preempt'}, "
                       f"watching {', '.join(g.watch)}")
     console.print()
     # where peers share an address (one gateway, several tunnels), each names its own remote peer
     own = {n: {**names, sc.peers[p].address: p} for n, p in part.items()}
-    width = max(len(n) for n in (*sc.peers, *(g.name for g in sc.config.ha))) * 2 + 3
+    width = max(len(n) for n in (*sc.peers, *(g.name for g in sc.spec.ha))) * 2 + 3
     tf = CURRENT.get()
     shown_only = only.describe()
     if shown_only:

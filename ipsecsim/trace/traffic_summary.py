@@ -29,12 +29,9 @@ _TOUCH = 1e-6
 
 def flows_of(result: Result) -> dict[str, dict[str, Any]]:
     """Flow name -> {kind, from, to, src, dst} for every configured flow and its replies."""
-    from ..config.topology import endpoints, flow_name
-    cfg = result.scenario.config
     out: dict[str, dict[str, Any]] = {}
-    for i, t in enumerate(cfg.traffic):
-        src, dst = endpoints(cfg, t)
-        name = flow_name(t, i)
+    for t in result.scenario.spec.traffic:
+        src, dst, name = t.src, t.dst, t.name
         out[name] = {"kind": t.kind, "from": t.source, "to": t.to, "src": src, "dst": dst}
         if t.kind == "ping":
             out[name + ":reply"] = {"kind": "ping-reply", "from": t.to, "to": t.source, "src": dst, "dst": src}
@@ -44,8 +41,7 @@ def flows_of(result: Result) -> dict[str, dict[str, Any]]:
 def _peers(result: Result, end: str) -> list[str]:
     """The peers a flow's end stands for: the peer, or every member of an HA group (a flow
     from a group is offered at whichever member was active, and arrives at its partner)."""
-    from ..config.topology import members
-    return members(result.scenario.config, end)
+    return result.scenario.spec.members(end)
 
 
 def merge(intervals: list[tuple[float, float, str]]) -> list[dict[str, Any]]:
@@ -78,7 +74,7 @@ def traffic_summary(result: Result) -> dict[str, Any]:
         return {"flows": {}, "directions": {}}
     per_flow: dict[str, dict[str, Any]] = {n: {**meta, **_blank()} for n, meta in flows.items()}
     from ..proto.esp_size import fragment_totals
-    frags = fragment_totals(result.esp, result.fluids, result.scenario.config.link.mtu, result.duration)
+    frags = fragment_totals(result.esp, result.fluids, result.scenario.spec.link.mtu, result.duration)
     dropped = dropped_totals(result)
     queued = _queued(result)
     for name, meta in flows.items():
@@ -163,8 +159,8 @@ def still_down(result: Result, per_flow: dict[str, dict[str, Any]]) -> list[dict
     was offered): their last outage reaches the end (within the link delay or a ping interval
     of it, as drops are timed when the traffic was offered). Per flow: since when, why, and
     what was dropped since (from the ``traffic_dropped`` events of that outage)."""
-    slack = max([1.0, result.scenario.config.link.delay * 2]
-                + [t.interval or 0.0 for t in result.scenario.config.traffic])
+    slack = max([1.0, result.scenario.spec.link.delay * 2]
+                + [t.interval or 0.0 for t in result.scenario.spec.traffic])
     out = []
     ending = {name for name, f in per_flow.items()
               if f["outages"] and f["outages"][-1]["end"] >= result.duration - slack}

@@ -22,15 +22,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..config.topology import partner_map
-
 if TYPE_CHECKING:
     from ..result import Result
 
 
 def tunnel_states(result: Result) -> dict[str, dict[str, Any]]:
     """``peers.NAME.tunnel`` for every peer with a partner (module docstring)."""
-    part = partner_map(result.scenario.config.peers)
+    part = result.scenario.spec.partner
     out: dict[str, dict[str, Any]] = {}
     for name, other in part.items():
         ep, peer = result.peers.get(name), result.peers.get(other)

@@ -21,8 +21,8 @@ from ..algorithms import ALGORITHMS, DH_BY_GROUP, Algorithm, Kind
 from ..proposals import Proposal, Protocol
 from ..settings import Identity
 from ..ts import TrafficSelector
-from .lifetime import Lifetime
 from .message import ID, IdType, Transform
+from .sa_life import SaLife
 
 KEY_IKE = 1  # RFC 2407 4.4.2
 AUTH_PSK = 1  # RFC 2409 Appendix A, Authentication Method
@@ -67,7 +67,7 @@ def _duration(value: int) -> int | bytes:
     return value if value <= 0xFFFF else value.to_bytes(4 if value <= 0xFFFFFFFF else 8, "big")
 
 
-def life_attrs(life: Lifetime, type_attr: int, dur_attr: int) -> list[tuple[int, int | bytes]]:
+def life_attrs(life: SaLife, type_attr: int, dur_attr: int) -> list[tuple[int, int | bytes]]:
     out: list[tuple[int, int | bytes]] = []
     if life.seconds is not None:
         out += [(type_attr, LIFE_SECONDS), (dur_attr, _duration(life.seconds))]
@@ -76,7 +76,7 @@ def life_attrs(life: Lifetime, type_attr: int, dur_attr: int) -> list[tuple[int,
     return out
 
 
-def parse_life(t: Transform, type_attr: int, dur_attr: int) -> Lifetime:
+def parse_life(t: Transform, type_attr: int, dur_attr: int) -> SaLife:
     seconds = kilobytes = None
     life_type = None
     for atype, value in t.attrs:
@@ -91,7 +91,7 @@ def parse_life(t: Transform, type_attr: int, dur_attr: int) -> Lifetime:
             else:
                 raise DoiError("life duration without a preceding life type")
             life_type = None
-    return Lifetime(seconds, kilobytes)
+    return SaLife(seconds, kilobytes)
 
 
 def _int(t: Transform, atype: int) -> int | None:
@@ -103,7 +103,7 @@ def _int(t: Transform, atype: int) -> int | None:
 
 # --- phase 1 ----------------------------------------------------------------------------------
 
-def phase1_transform(num: int, p: Proposal, life: Lifetime) -> Transform:
+def phase1_transform(num: int, p: Proposal, life: SaLife) -> Transform:
     """An IKEv1 phase 1 transform for an IKE proposal (one algorithm of each kind)."""
     encr, prf, group = p.encr[0], p.prf[0], p.dh[0]
     if encr.ikev1_id is None or prf.ikev1_id is None:
@@ -116,7 +116,7 @@ def phase1_transform(num: int, p: Proposal, life: Lifetime) -> Transform:
     return Transform(num, KEY_IKE, tuple(attrs))
 
 
-def parse_phase1(t: Transform) -> tuple[Proposal, Lifetime]:
+def parse_phase1(t: Transform) -> tuple[Proposal, SaLife]:
     """The IKE proposal and proposed lifetime of a phase 1 transform; DoiError if unusable."""
     if t.transform_id != KEY_IKE:
         raise DoiError(f"phase 1 transform id {t.transform_id} is not KEY_IKE")
@@ -139,7 +139,7 @@ def parse_phase1(t: Transform) -> tuple[Proposal, Lifetime]:
 
 # --- phase 2 (ESP) ----------------------------------------------------------------------------
 
-def esp_transform(num: int, p: Proposal, life: Lifetime, mode: int = ENCAP_TUNNEL) -> Transform:
+def esp_transform(num: int, p: Proposal, life: SaLife, mode: int = ENCAP_TUNNEL) -> Transform:
     """An IPsec DOI ESP transform for an ESP proposal (one algorithm of each kind)."""
     encr = p.encr[0]
     if encr.esp_v1_id is None:
@@ -159,7 +159,7 @@ def esp_transform(num: int, p: Proposal, life: Lifetime, mode: int = ENCAP_TUNNE
     return Transform(num, encr.esp_v1_id, tuple(attrs))
 
 
-def parse_esp(t: Transform) -> tuple[Proposal, Lifetime, int]:
+def parse_esp(t: Transform) -> tuple[Proposal, SaLife, int]:
     """(ESP proposal, proposed lifetime, encapsulation mode) of an ESP transform."""
     if t.transform_id not in _ESP_ENCR:
         raise DoiError(f"unknown ESP transform id {t.transform_id}")

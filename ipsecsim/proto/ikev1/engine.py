@@ -6,7 +6,7 @@ the sender's payload objects are never trusted. It is matched to an ISAKMP SA by
 side's cookie (a first phase 1 message, with a zero responder cookie, creates a responder
 SA) and handed to phase 1 (``phase1.py``), quick mode (``quickmode.py``) or informational
 (``informational.py``) processing. IPsec SAs live in the engine, not in the ISAKMP SA that
-negotiated them, so they outlive it. Lifetimes and rekeying: ``lifecycle.py``; dead peer
+negotiated them, so they outlive it. Lifetimes and rekeying: ``expiry.py``; dead peer
 detection: ``liveness.py``. Every event carries ``ike_version: 1``.
 
 For the data plane (``proto.traffic``) the engine offers ``child_sas()``, ``negotiating()``,
@@ -37,10 +37,10 @@ from ..keylog import child_records
 from ..proposals import Protocol
 from ..sa import ChildInput, ChildSa, ChildState
 from . import doi, wire
+from .expiry import SaExpiry
 from .flight import Flight
 from .informational import Informational
 from .isakmpsa import IsakmpInput, IsakmpSa, IsakmpState
-from .lifecycle import Lifecycle
 from .liveness import Liveness
 from .message import PHASE1_EXCHANGES, Exchange, Message, N, Notify
 from .phase1 import Phase1
@@ -78,7 +78,7 @@ class Ikev1Engine:
         self.keepalives = natt.Keepalives(ep, lambda: natt.keepalive_path(self.sas.values()))
         self.gone: OrderedDict[bytes, str] = OrderedDict()
         """Recently destroyed ISAKMP SAs by CKY-I: why a late message finds no SA."""
-        self.lifecycle = Lifecycle(self)
+        self.expiry = SaExpiry(self)
         self.liveness = Liveness(self)
         self.trap_armed = False
         """A dead peer's SAs were deleted with action trap/hold: traffic renegotiates them."""
@@ -187,11 +187,7 @@ class Ikev1Engine:
     # --- services for the exchange modules -------------------------------------------------
     def new_mid(self, sa: IsakmpSa) -> int:
         """A fresh random, non-zero message id for a quick mode or informational exchange."""
-        while True:
-            mid = int.from_bytes(self.ep.rng.randbytes(4), "big")
-            if mid and mid not in sa.used_mids:
-                sa.used_mids.add(mid)
-                return mid
+        return sa.mids.new(self.ep.rng)
 
     def seal(self, sa: IsakmpSa, msg: Message, chain: bool = True) -> Message:
         """Encode ``msg``; an encrypted one with the IV of its exchange, which then moves on
@@ -293,7 +289,7 @@ class Ikev1Engine:
         if initial_contact:
             self.initial_contact(sa, now)
         self.trap_armed = False
-        self.lifecycle.isakmp_up(sa, now, initial_contact)
+        self.expiry.isakmp_up(sa, now, initial_contact)
 
     def has_contact(self, sa: IsakmpSa) -> bool:
         """Another established ISAKMP SA or a live IPsec SA with this peer exists."""
@@ -332,7 +328,7 @@ class Ikev1Engine:
         encap = (sa.local[1], sa.remote[1]) if sa.encap is not None else None
         self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now, encap,  # for --keys
                                         self.ep.settings.child.sha256_96))
-        if not self.lifecycle.installed(child, qm.rekey_of, now):
+        if not self.expiry.installed(child, qm.rekey_of, now):
             self.emit_sa(sa, ChildSaEstablished(**child.describe(), msg_id=qm.mid, life_time=child.life_time,
                                                 life_bytes=child.life_bytes, pfs=qm.g_qm is not None))
         return child
@@ -344,7 +340,7 @@ class Ikev1Engine:
                                     spi_out=c.spi_out.hex(), reason=reason))
         if c in self.children:
             self.children.remove(c)
-        self.lifecycle.gone(c)
+        self.expiry.gone(c)
         self.child_label.pop(c.uid, None)  # bounded: only IPsec SAs not yet deleted keep their label
 
     def delete_children_by_peer(self, spis: tuple[bytes, ...]) -> None:
@@ -354,17 +350,17 @@ class Ikev1Engine:
             if c.state is not ChildState.DELETED and c.spi_out in spis:
                 self._child_gone(c, "rekeyed" if c.state is ChildState.REKEYED else "deleted_by_peer")
 
-    # --- SA lifecycle ----------------------------------------------------------------------
+    # --- ending SAs ------------------------------------------------------------------------
     def destroy(self, sa: IsakmpSa, reason: str, now: float) -> None:
         """Forget an ISAKMP SA. Its IPsec SAs stay installed (see isakmpsa.py)."""
         if not sa.alive:
             return
         if sa.established_at is not None:
             self.emit_sa(sa, IkeSaDeleted(reason=reason))
-        self.lifecycle.abandon(sa, reason, now)
+        self.expiry.abandon(sa, reason, now)
         self.liveness.handover(sa, now)
         if sa.initiator and sa.established_at is None:
-            self.ep.schedule(now, self.lifecycle.phase1_gone)  # unless a retry (keyingtries) follows
+            self.ep.schedule(now, self.expiry.phase1_gone)  # unless a retry (keyingtries) follows
         sa.move(IsakmpInput.DESTROY)
         sa.dpd = None
         sa.p1.stop()
@@ -465,7 +461,7 @@ class Ikev1Engine:
         return self.trap_armed
 
     def on_child_volume(self, child: ChildSa, kind: str, by: str, now: float) -> None:
-        self.lifecycle.on_volume(child, kind, by, now)
+        self.expiry.on_volume(child, kind, by, now)
 
     def on_esp_inbound(self, child: ChildSa | None, now: float, flowing: bool | None = None) -> None:
         self.liveness.esp_inbound(now, flowing)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..taskmgr import Retransmitter
 from .message import Message
 
 if TYPE_CHECKING:
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 
 
 class Flight:
+    """This side's part of one IKEv1 exchange (phase 1, or one quick mode): its last message
+    on a ``proto.taskmgr.Retransmitter``, and the peer's messages received so far."""
+
     def __init__(self, engine: Ikev1Engine, sa: IsakmpSa, mid: int, initiator: bool, task: str,
                  on_give_up: Callable[[float, int], None]):
         self.engine = engine
@@ -40,46 +44,29 @@ class Flight:
         """This side initiated the exchange."""
         self.task = task
         self.on_give_up = on_give_up
-        self.last: Message | None = None
-        self.armed = False
+        self.out: Retransmitter[Message] = Retransmitter(
+            lambda msg, copy, now: engine.transmit(sa, msg, copy),
+            self._arm,
+            lambda: engine.settings.retransmit, engine.ep.rng)
         self.reply = False
-        """``last`` answers the last message received."""
-        self.transmissions = 0
-        self.copies = 0
-        self.generation = 0
+        """The last message sent answers the last message received."""
         self.seen: list[tuple[bytes, Message]] = []
 
     # --- sending ----------------------------------------------------------------------------
+    def _arm(self, at: float, generation: int, n: int) -> None:
+        self.engine.ep.schedule(at, self.engine.on_retransmit_timer, self.sa.uid, self.mid, generation, n)
+
     def send(self, msg: Message, now: float, armed: bool, reply: bool) -> None:
         """Send a new message; ``armed``: retransmit it until the peer's next message."""
-        self.last, self.armed, self.reply = msg, armed, reply
-        self.transmissions = self.copies = 0
-        self.generation += 1
-        self._put(now)
-
-    def _put(self, now: float) -> None:
-        assert self.last is not None
-        self.copies += 1
-        self.engine.transmit(self.sa, self.last, self.copies - 1)
-        if self.armed:
-            self.transmissions += 1
-            sched = self.engine.settings.retransmit
-            self.engine.ep.schedule(now + sched.wait(self.transmissions, self.engine.ep.rng),
-                                    self.engine.on_retransmit_timer, self.sa.uid, self.mid, self.generation,
-                                    self.transmissions)
+        self.reply = reply
+        self.out.send(msg, now, armed)
 
     def on_timer(self, now: float, generation: int, n: int) -> None:
-        if not self.armed or generation != self.generation or n != self.transmissions or not self.sa.alive:
-            return
-        if n < self.engine.settings.retransmit.transmissions:
-            self._put(now)
-            return
-        self.armed = False
-        self.on_give_up(now, n)
+        if self.sa.alive and self.out.on_timer(now, generation, n):
+            self.on_give_up(now, n)
 
     def stop(self) -> None:
-        self.armed = False
-        self.generation += 1
+        self.out.stop()
 
     # --- receiving --------------------------------------------------------------------------
     def classify(self, raw: bytes) -> str:
@@ -99,10 +86,9 @@ class Flight:
     def last_received(self) -> Message:
         return self.seen[-1][1]
 
-    def on_duplicate(self) -> bool:
+    def on_duplicate(self, now: float) -> bool:
         """Re-send our last message if it answers the repeated one (see module docstring)."""
-        if self.last is None or not self.reply or (self.initiator and self.armed):
+        if self.out.message is None or not self.reply or (self.initiator and self.out.armed):
             return False
-        self.copies += 1
-        self.engine.transmit(self.sa, self.last, self.copies - 1)
+        self.out.resend(now)
         return True

@@ -21,9 +21,10 @@ from ..keylog import Ikev1Keys
 from ..proposals import Proposal
 from ..sa import UdpEncap
 from ..settings import Identity
+from ..taskmgr import RandomMessageIds
 from .keys import IvState, Phase1Keys
-from .lifetime import Lifetime
 from .message import VID_NATT
+from .sa_life import SaLife
 
 if TYPE_CHECKING:
     from .flight import Flight
@@ -71,7 +72,7 @@ class IsakmpSa:
     state: IsakmpState = IsakmpState.CONNECTING
     established_at: float | None = None
     proposal: Proposal | None = None
-    life: Lifetime = field(default_factory=Lifetime)
+    life: SaLife = field(default_factory=SaLife)
     sai_b: bytes = b""
     """Body of the initiator's SA payload (RFC 2409 section 5, SAi_b)."""
     dh: DhKey | None = None
@@ -90,7 +91,8 @@ class IsakmpSa:
     p1: Flight = field(init=False)
     quick: dict[int, QuickMode] = field(default_factory=dict)
     """Quick mode exchanges in progress, by message id."""
-    used_mids: set[int] = field(default_factory=set)
+    mids: RandomMessageIds = field(default_factory=RandomMessageIds)
+    """The message ids of its quick mode and informational exchanges."""
     failed: str | None = None
     """Notify name of the phase 1 failure already reported."""
     child_failed: str | None = None

@@ -76,7 +76,7 @@ class Liveness:
         self.out_flowing = False
         """An outbound fluid flow is sent on an IPsec SA right now (on-demand worry trigger)."""
 
-    # --- machine lifecycle -----------------------------------------------------------------
+    # --- starting and handing over the machine ----------------------------------------------
     def start(self, sa: IsakmpSa, now: float) -> None:
         """The ISAKMP SA is up: watch the peer on it (and on no older SA) if DPD is configured
         here and the peer announced RFC 3706 support."""

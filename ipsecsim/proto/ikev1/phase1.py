@@ -35,11 +35,11 @@ from typing import TYPE_CHECKING
 from .. import dh
 from ..events import LifetimeNegotiated, NatDetected, RetransmitGaveUp
 from ..proposals import Protocol, choose, is_subset
-from . import doi, lifetime, wire
+from . import doi, sa_life, wire
+from .aggressive_mode import AggressiveMode
 from .keys import IvState, Phase1Keys, digest
-from .lifetime import Lifetime
+from .main_mode import MainMode
 from .message import (
-    HASH,
     ID,
     KE,
     NATD,
@@ -56,6 +56,7 @@ from .message import (
     Transform,
     V,
 )
+from .sa_life import SaLife
 
 if TYPE_CHECKING:
     from ..onwire import Datagram
@@ -67,7 +68,8 @@ ENCRYPTED = {("main", 5), ("main", 6), ("aggressive", 3)}
 CONTENT = {("main", 5): "IDii, HASH_I", ("main", 6): "IDir, HASH_R", ("aggressive", 3): "HASH_I"}
 LAST = {"main": 6, "aggressive": 3}
 
-Handler = Callable[["Phase1", "IsakmpSa", Message, "Datagram", float], bool]
+Handler = Callable[..., bool]
+"""A mode's handler of one message: ``handler(mode, sa, msg, dgram, now)``, True when it advanced."""
 
 
 def vendor_ids(natt: bool = True) -> list[Payload]:
@@ -86,6 +88,8 @@ def natd_hash(sa: IsakmpSa, addr: str, port: int) -> bytes:
 class Phase1:
     def __init__(self, engine: Ikev1Engine):
         self.e = engine
+        self.modes: dict[str, MainMode | AggressiveMode] = {"main": MainMode(self), "aggressive": AggressiveMode(self)}
+        """The exchange of each mode, both roles (``main_mode.py``, ``aggressive_mode.py``)."""
 
     def vendor_ids(self) -> list[Payload]:
         return vendor_ids(self.e.settings.nat_traversal)
@@ -99,7 +103,7 @@ class Phase1:
         kind = sa.p1.classify(raw)
         if kind == "duplicate":
             e.received(sa.p1.last_received(), dgram)
-            sa.p1.on_duplicate()
+            sa.p1.on_duplicate(now)
             return
         if kind == "old":
             e.ignore(hdr, dgram, "late retransmission of an earlier phase 1 message")
@@ -129,7 +133,7 @@ class Phase1:
         sa.p1.accepted(raw, msg)
         e.received(msg, dgram)
         handler, then = row
-        if handler(self, sa, msg, dgram, now):
+        if handler(self.modes[sa.mode], sa, msg, dgram, now):
             sa.next_msg = then
 
     def fail(self, sa: IsakmpSa, notify: Notify, reason: str, now: float, tell: bool = True) -> None:
@@ -156,16 +160,16 @@ class Phase1:
             e.destroy(sa, "retransmit_timeout", now)
 
     # --- helpers ----------------------------------------------------------------------------
-    def _send(self, sa: IsakmpSa, payloads: list[Payload], now: float, armed: bool, encrypted: bool = False) -> Message:
+    def send(self, sa: IsakmpSa, payloads: list[Payload], now: float, armed: bool, encrypted: bool = False) -> Message:
         msg = Message(EXCHANGE[sa.mode], sa.cky_i, sa.cky_r, 0, not sa.initiator, tuple(payloads), encrypted)
         sealed = self.e.seal(sa, msg)
         sa.p1.send(sealed, now, armed=armed, reply=bool(sa.p1.seen))
         return sealed
 
-    def _own_life(self) -> Lifetime:
-        return Lifetime.from_settings(self.e.settings.ike.life_time)
+    def own_life(self) -> SaLife:
+        return SaLife.from_settings(self.e.settings.ike.life_time)
 
-    def _choose(self, sa: IsakmpSa, msg: Message, now: float) -> Transform | None:
+    def choose(self, sa: IsakmpSa, msg: Message, now: float) -> Transform | None:
         """Responder: pick the first offered transform we accept (RFC 2409 5, one proposal
         with alternative transforms), apply the lifetime policy."""
         s = self.e.settings
@@ -192,8 +196,8 @@ class Phase1:
             return None
         idx, chosen = choice
         t, _, proposed = cands[idx - 1]
-        own = self._own_life()
-        dec = lifetime.decide(s.ike.lifetime_policy, proposed, own)
+        own = self.own_life()
+        dec = sa_life.decide(s.ike.lifetime_policy, proposed, own)
         if not dec.ok:
             self.fail(sa, Notify.NO_PROPOSAL_CHOSEN, f"ISAKMP SA lifetime: {dec.reason}", now)
             return None
@@ -208,7 +212,7 @@ class Phase1:
         sa.peer_vids = tuple(v.data for v in msg.all(V))  # type: ignore[union-attr]
         return t
 
-    def _accept_choice(self, sa: IsakmpSa, msg: Message, now: float) -> bool:
+    def accept_choice(self, sa: IsakmpSa, msg: Message, now: float) -> bool:
         """Initiator: the responder's SA must be one transform we offered."""
         sa_p = msg.first(SA)
         sa.cky_r = msg.cky_r
@@ -228,13 +232,13 @@ class Phase1:
         sa.peer_vids = tuple(v.data for v in msg.all(V))  # type: ignore[union-attr]
         return True
 
-    def _natd(self, sa: IsakmpSa) -> list[Payload]:
+    def natd(self, sa: IsakmpSa) -> list[Payload]:
         """NAT-D payloads when both announced RFC 3947: the peer's address first, then ours."""
         if not sa.natt or not self.e.settings.nat_traversal:
             return []
         return [NATD(natd_hash(sa, *sa.remote)), NATD(natd_hash(sa, *sa.local))]
 
-    def _check_natd(self, sa: IsakmpSa, msg: Message, dgram: Datagram) -> None:
+    def check_natd(self, sa: IsakmpSa, msg: Message, dgram: Datagram) -> None:
         """RFC 3947 3.2: compare the hashes with the addresses the packet really used."""
         natds = msg.all(NATD)
         if len(natds) < 2 or not self.e.settings.nat_traversal:
@@ -244,7 +248,7 @@ class Phase1:
         if sa.nat_local or sa.nat_remote:
             self.e.emit_sa(sa, NatDetected(local=sa.nat_local, remote=sa.nat_remote))
 
-    def _derive(self, sa: IsakmpSa, peer_public: bytes, now: float) -> bool:
+    def derive(self, sa: IsakmpSa, peer_public: bytes, now: float) -> bool:
         """g^xy, then SKEYID... and the phase 1 IV (RFC 2409 section 5, Appendix B)."""
         assert sa.dh is not None and sa.proposal is not None
         try:
@@ -259,7 +263,7 @@ class Phase1:
         sa.iv = IvState.start(sa.keys, sa.g_xi, sa.g_xr)
         return True
 
-    def _peer_id(self, sa: IsakmpSa, idp: ID, now: float, reject: Callable[..., None] | None = None) -> bool:
+    def peer_id(self, sa: IsakmpSa, idp: ID, now: float, reject: Callable[..., None] | None = None) -> bool:
         """Check the peer's identity against ``ike.remote_id``; AUTHENTICATION_FAILED if not
         (strongSwan finds no matching peer config)."""
         reject = reject or self.fail
@@ -276,7 +280,7 @@ class Phase1:
         sa.peer_id = ident
         return True
 
-    def _kn(self, sa: IsakmpSa, msg: Message, now: float) -> tuple[KE, Nonce] | None:
+    def ke_and_nonce(self, sa: IsakmpSa, msg: Message, now: float) -> tuple[KE, Nonce] | None:
         ke, nonce = msg.first(KE), msg.first(Nonce)
         if not isinstance(ke, KE) or not isinstance(nonce, Nonce):
             self.fail(sa, Notify.INVALID_PAYLOAD_TYPE, "phase 1 message lacks its KE or nonce payload", now)
@@ -286,208 +290,54 @@ class Phase1:
             return None
         return ke, nonce
 
-    def _initial_contact(self, sa: IsakmpSa) -> list[Payload]:
+    def initial_contact(self, sa: IsakmpSa) -> list[Payload]:
         s = self.e.settings
         if s.ike.initial_contact and not self.e.has_contact(sa):
             return [N(Notify.INITIAL_CONTACT, Protocol.IKE, sa.cky_i + sa.cky_r)]
         return []
 
-    def _established(self, sa: IsakmpSa, msg: Message, now: float) -> None:
+    def established(self, sa: IsakmpSa, msg: Message, now: float) -> None:
         self.e.established(sa, now, initial_contact=msg.notify(Notify.INITIAL_CONTACT) is not None)
 
-    def _new_dh(self, sa: IsakmpSa) -> bytes:
+    def new_dh(self, sa: IsakmpSa) -> bytes:
         assert sa.proposal is not None
         sa.dh = dh.generate(sa.proposal.dh[0].ikev2_id, self.e.ep.rng, self.e.ep.crypto_model)
         return sa.dh.public
 
-    def _nonce(self) -> bytes:
+    def nonce(self) -> bytes:
         return self.e.ep.rng.randbytes(self.e.settings.ike.nonce_bytes)
 
     # --- initiator: message 1 ---------------------------------------------------------------
     def start(self, sa: IsakmpSa, now: float) -> None:
         s = self.e.settings
         props = s.ike.proposals
-        sa.life = self._own_life()
+        sa.life = self.own_life()
         sa_p = SA((SaProposal(1, Protocol.IKE, b"", tuple(doi.phase1_transform(i, p, sa.life)
                                                           for i, p in enumerate(props, 1))),))
-        payloads: list[Payload] = [sa_p]
-        if sa.mode == "aggressive":
-            # RFC 2409 5.4: the group cannot be negotiated; config validation keeps it single.
-            sa.dh = dh.generate(props[0].dh[0].ikev2_id, self.e.ep.rng, self.e.ep.crypto_model)
-            sa.g_xi, sa.nonce_i = sa.dh.public, self._nonce()
-            idp = doi.id_from_identity(s.local_identity)
-            sa.id_i = idp.body
-            payloads += [KE(sa.g_xi), Nonce(sa.nonce_i), idp]
-        payloads += self.vendor_ids()
-        sealed = self._send(sa, payloads, now, armed=True)
+        payloads: list[Payload] = [sa_p, *self.modes[sa.mode].first_payloads(sa), *self.vendor_ids()]
+        sealed = self.send(sa, payloads, now, armed=True)
         sa.sai_b = sealed.bodies[0]
         sa.next_msg = 2
 
-    # --- main mode --------------------------------------------------------------------------
-    def r_mm1(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
-        t = self._choose(sa, msg, now)
-        if t is None:
-            return False
-        self._send(sa, [SA((SaProposal(1, Protocol.IKE, b"", (t,)),)), *self.vendor_ids()], now, armed=False)
-        return True
-
-    def i_mm2(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
-        if not self._accept_choice(sa, msg, now):
-            return False
-        sa.g_xi, sa.nonce_i = self._new_dh(sa), self._nonce()
-        self._send(sa, [KE(sa.g_xi), Nonce(sa.nonce_i), *self._natd(sa)], now, armed=True)
-        return True
-
-    def r_mm3(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
-        kn = self._kn(sa, msg, now)
-        if kn is None:
-            return False
-        sa.g_xi, sa.nonce_i = kn[0].data, kn[1].data
-        sa.g_xr, sa.nonce_r = self._new_dh(sa), self._nonce()
-        if not self._derive(sa, sa.g_xi, now):
-            return False
-        self._check_natd(sa, msg, dgram)
-        self._send(sa, [KE(sa.g_xr), Nonce(sa.nonce_r), *self._natd(sa)], now, armed=False)
-        return True
-
-    def i_mm4(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
-        kn = self._kn(sa, msg, now)
-        if kn is None:
-            return False
-        sa.g_xr, sa.nonce_r = kn[0].data, kn[1].data
-        if not self._derive(sa, sa.g_xr, now):
-            return False
-        self._check_natd(sa, msg, dgram)
-        self.e.nat_float(sa)  # RFC 3947 4: behind a NAT, message 5 on goes from and to UDP 4500
-        assert sa.keys is not None
-        idp = doi.id_from_identity(self.e.settings.local_identity)
-        h = sa.keys.hash_i(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, idp.body)
-        self._send(sa, [idp, HASH(h), *self._initial_contact(sa)], now, armed=True, encrypted=True)
-        return True
-
-    def r_mm5(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
-        idp, h = msg.first(ID), msg.first(HASH)
-        if not isinstance(idp, ID) or not isinstance(h, HASH):
-            self.fail(sa, Notify.INVALID_PAYLOAD_TYPE, "message 5 lacks IDii or HASH_I", now)
-            return False
-        if not self._peer_id(sa, idp, now):
-            return False
-        assert sa.keys is not None
-        if h.data != sa.keys.hash_i(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, msg.body_of(idp)):
-            self.fail(sa, Notify.INVALID_HASH_INFORMATION, "HASH_I does not verify (RFC 2409 5): the pre-shared "
-                      "keys differ", now)
-            return False
-        self._established(sa, msg, now)
-        mine = doi.id_from_identity(self.e.settings.local_identity)
-        hr = sa.keys.hash_r(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, mine.body)
-        self._send(sa, [mine, HASH(hr)], now, armed=False, encrypted=True)
-        return True
-
-    def i_mm6(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
-        idp, h = msg.first(ID), msg.first(HASH)
-        if not isinstance(idp, ID) or not isinstance(h, HASH):
-            self._reject_established_peer(sa, Notify.INVALID_PAYLOAD_TYPE, "message 6 lacks IDir or HASH_R", now)
-            return False
-        assert sa.keys is not None
-        if not self._peer_id(sa, idp, now, self._reject_established_peer):
-            return False
-        if h.data != sa.keys.hash_r(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, msg.body_of(idp)):
-            self._reject_established_peer(sa, Notify.INVALID_HASH_INFORMATION,
-                                          "HASH_R does not verify (RFC 2409 5): the pre-shared keys differ", now)
-            return False
-        self._established(sa, msg, now)
-        self.e.quick.start(sa, now)
-        return True
-
-    def _reject_established_peer(self, sa: IsakmpSa, notify: Notify, reason: str, now: float) -> None:
+    def reject_established_peer(self, sa: IsakmpSa, notify: Notify, reason: str, now: float) -> None:
         """The responder already considers the ISAKMP SA up after message 6: delete it
         (strongSwan main_mode ``send_delete`` when authentication fails as initiator)."""
         self.e.phase1_failed(sa, notify.name, reason)
         self.e.info.delete_isakmp(sa, now)
         self.e.destroy(sa, notify.name.lower(), now)
 
-    # --- aggressive mode --------------------------------------------------------------------
-    def r_am1(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
-        t = self._choose(sa, msg, now)
-        if t is None:
-            return False
-        kn, idp = self._kn(sa, msg, now), msg.first(ID)
-        if kn is None:
-            return False
-        if not isinstance(idp, ID):
-            self.fail(sa, Notify.INVALID_PAYLOAD_TYPE, "aggressive mode message 1 lacks IDii", now)
-            return False
-        if not self._peer_id(sa, idp, now):
-            return False
-        sa.g_xi, sa.nonce_i, sa.id_i = kn[0].data, kn[1].data, msg.body_of(idp)
-        sa.g_xr, sa.nonce_r = self._new_dh(sa), self._nonce()
-        if not self._derive(sa, sa.g_xi, now):
-            return False
-        assert sa.keys is not None
-        mine = doi.id_from_identity(self.e.settings.local_identity)
-        hr = sa.keys.hash_r(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, mine.body)
-        # three-message exchange: the responder retransmits message 2 until message 3 arrives
-        self._send(sa, [SA((SaProposal(1, Protocol.IKE, b"", (t,)),)), KE(sa.g_xr), Nonce(sa.nonce_r), mine,
-                        HASH(hr), *self.vendor_ids(), *self._natd(sa)], now, armed=True)
-        return True
-
-    def i_am2(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
-        if not self._accept_choice(sa, msg, now):
-            return False
-        assert sa.proposal is not None and sa.dh is not None
-        if sa.proposal.dh[0].ikev2_id != sa.dh.group:
-            self.fail(sa, Notify.NO_PROPOSAL_CHOSEN, f"responder chose DH group {sa.proposal.dh[0].name}, but our "
-                      f"KE payload is for group {sa.dh.group} (RFC 2409 5.4: not negotiable)", now)
-            return False
-        kn, idp, h = self._kn(sa, msg, now), msg.first(ID), msg.first(HASH)
-        if kn is None:
-            return False
-        if not isinstance(idp, ID) or not isinstance(h, HASH):
-            self.fail(sa, Notify.INVALID_PAYLOAD_TYPE, "aggressive mode message 2 lacks IDir or HASH_R", now)
-            return False
-        sa.g_xr, sa.nonce_r = kn[0].data, kn[1].data
-        if not self._derive(sa, sa.g_xr, now) or not self._peer_id(sa, idp, now):
-            return False
-        assert sa.keys is not None
-        if h.data != sa.keys.hash_r(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, msg.body_of(idp)):
-            self.fail(sa, Notify.INVALID_HASH_INFORMATION, "HASH_R in aggressive mode message 2 does not verify "
-                      "(RFC 2409 5): the pre-shared keys differ", now)
-            return False
-        self._check_natd(sa, msg, dgram)
-        self.e.nat_float(sa)  # RFC 3947 4: behind a NAT, message 3 goes from and to UDP 4500
-        hi = sa.keys.hash_i(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, sa.id_i)
-        payloads: list[Payload] = [HASH(hi), *self._natd(sa), *self._initial_contact(sa)]
-        self._established(sa, msg, now)
-        self._send(sa, payloads, now, armed=False, encrypted=True)
-        self.e.quick.start(sa, now)
-        return True
-
-    def r_am3(self, sa: IsakmpSa, msg: Message, dgram: Datagram, now: float) -> bool:
-        h = msg.first(HASH)
-        if not isinstance(h, HASH):
-            self.fail(sa, Notify.INVALID_PAYLOAD_TYPE, "aggressive mode message 3 lacks HASH_I", now)
-            return False
-        assert sa.keys is not None
-        if h.data != sa.keys.hash_i(sa.g_xi, sa.g_xr, sa.cky_i, sa.cky_r, sa.sai_b, sa.id_i):
-            self.fail(sa, Notify.INVALID_HASH_INFORMATION, "HASH_I does not verify (RFC 2409 5): the pre-shared "
-                      "keys differ", now)
-            return False
-        self._check_natd(sa, msg, dgram)
-        self._established(sa, msg, now)
-        return True
-
 
 FLIGHTS: dict[tuple[str, bool, int], tuple[Handler, int]] = {
     # (mode, this side initiated, message expected): (its handler, message expected next)
-    ("main", False, 1): (Phase1.r_mm1, 3),
-    ("main", True, 2): (Phase1.i_mm2, 4),
-    ("main", False, 3): (Phase1.r_mm3, 5),
-    ("main", True, 4): (Phase1.i_mm4, 6),
-    ("main", False, 5): (Phase1.r_mm5, 7),
-    ("main", True, 6): (Phase1.i_mm6, 7),
-    ("aggressive", False, 1): (Phase1.r_am1, 3),
-    ("aggressive", True, 2): (Phase1.i_am2, 4),
-    ("aggressive", False, 3): (Phase1.r_am3, 4),
+    ("main", False, 1): (MainMode.choose_offered_sa, 3),
+    ("main", True, 2): (MainMode.send_key_exchange, 4),
+    ("main", False, 3): (MainMode.answer_key_exchange, 5),
+    ("main", True, 4): (MainMode.send_identity, 6),
+    ("main", False, 5): (MainMode.authenticate_initiator, 7),
+    ("main", True, 6): (MainMode.authenticate_responder, 7),
+    ("aggressive", False, 1): (AggressiveMode.answer_offer, 3),
+    ("aggressive", True, 2): (AggressiveMode.authenticate_responder, 4),
+    ("aggressive", False, 3): (AggressiveMode.authenticate_initiator, 4),
 }
 """Phase 1 as one table. The state is ``sa.next_msg``, the message this side expects (an
 initiator starts expecting message 2, after ``start`` sent message 1); past the last message

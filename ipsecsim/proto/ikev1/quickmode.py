@@ -14,7 +14,7 @@ pair after sending message 3, the responder after receiving it. The initiator ru
 quick mode at a time, one per pair of local and remote subnets (one proxy-identity pair per
 quick mode, RFC 2409 5.5) that no IPsec SA covers yet. A rekey is a quick mode for the
 selectors of the SA it replaces (``rekey_of``; IKEv1 has no REKEY_SA notify, the new SA
-replaces the old one by its selectors: ``lifecycle.py``).
+replaces the old one by its selectors: ``expiry.py``).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from ..events import LifetimeNegotiated, MessageIgnored, RetransmitGaveUp
 from ..proposals import Proposal, Protocol, choose, is_subset
 from ..sa import ChildSa, ChildState
 from ..ts import TrafficSelector, narrow
-from . import doi, lifetime, wire
+from . import doi, sa_life, wire
 from .flight import Flight
-from .lifetime import Lifetime
 from .message import HASH, ID, KE, SA, Exchange, Message, N, Nonce, Notify, Payload, SaProposal, Transform
+from .sa_life import SaLife
 
 if TYPE_CHECKING:
     from ..onwire import Datagram
@@ -57,7 +57,7 @@ class QuickMode:
     dh: DhKey | None = None
     g_qm: bytes | None = None
     proposal: Proposal | None = None
-    life: Lifetime = field(default_factory=Lifetime)
+    life: SaLife = field(default_factory=SaLife)
     next_msg: int = 1
     done: bool = False
     rekey_of: ChildSa | None = None
@@ -141,9 +141,9 @@ class QuickModes:
     def forget(self, sa: IsakmpSa) -> None:
         self.pending.pop(sa.uid, None)
 
-    def _own_life(self) -> Lifetime:
+    def _own_life(self) -> SaLife:
         c = self.e.settings.child
-        return Lifetime.from_settings(c.life_time, c.life_bytes)
+        return SaLife.from_settings(c.life_time, c.life_bytes)
 
     def initiate(self, sa: IsakmpSa, tsi: TrafficSelector, tsr: TrafficSelector, now: float,
                  rekey_of: ChildSa | None = None) -> QuickMode:
@@ -168,7 +168,7 @@ class QuickModes:
         return qm
 
     def _new(self, sa: IsakmpSa, mid: int, initiator: bool, tsi: TrafficSelector, tsr: TrafficSelector) -> QuickMode:
-        sa.used_mids.add(mid)
+        sa.mids.claim(mid)
         flight = Flight(self.e, sa, mid, initiator, "quick_mode", lambda t, n: self.gave_up(sa, mid, t, n))
         qm = QuickMode(mid, initiator, flight, tsi, tsr)
         sa.quick[mid] = qm
@@ -211,7 +211,7 @@ class QuickModes:
             kind = qm.flight.classify(raw)
             if kind == "duplicate":
                 e.received(qm.flight.last_received(), dgram)
-                qm.flight.on_duplicate()
+                qm.flight.on_duplicate(now)
                 return
             if kind == "old" or qm.done:
                 e.ignore(hdr, dgram, "late retransmission in a finished quick mode")
@@ -256,7 +256,7 @@ class QuickModes:
         if drop:  # a refused responder exchange: a retransmitted message 1 is judged anew
             sa.quick.pop(qm.mid, None)
         if qm.initiator and qm.rekey_of is not None:
-            self.e.lifecycle.rekey_failed(qm.rekey_of, now)  # no-op once the new SA replaced it
+            self.e.expiry.rekey_failed(qm.rekey_of, now)  # no-op once the new SA replaced it
         self._next(sa, now)
 
     def refused(self, sa: IsakmpSa, n: N, now: float) -> None:
@@ -272,7 +272,10 @@ class QuickModes:
             self._finish(sa, qm, now, drop=not qm.initiator)
 
     # --- responder: message 1 ---------------------------------------------------------------
-    def r_qm1(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
+    def answer_proposal(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
+        """Responder, message 1 E[ HASH(1) SA Ni [KE] IDci IDcr ]: check the proxy identities, choose a
+        proposal and the lifetime (RFC 2409 5.5, in this order); send message 2 (retransmitted until
+        message 3). Each check that fails has refused the quick mode."""
         e = self.e
         s = e.settings
         assert sa.keys is not None
@@ -285,6 +288,40 @@ class QuickModes:
             return False
         if sa_p.proposals:
             qm.spi_i = sa_p.proposals[0].spi
+        answer = self._proxy_ids(sa, qm, msg, now)
+        offer = self._choose_esp(sa, qm, sa_p, now) if answer is not None else None
+        if answer is None or offer is None:
+            return False
+        sp, t, chosen, proposed = offer
+        proposed, own = proposed.with_ipsec_default(), self._own_life().with_ipsec_default()
+        dec = sa_life.decide(s.ike.lifetime_policy, proposed, own)
+        if not dec.ok:
+            self._refuse(sa, qm, Notify.NO_PROPOSAL_CHOSEN, f"IPsec SA lifetime: {dec.reason}", now)
+            return False
+        pfs = self._pfs_key_exchange(sa, qm, msg, chosen, now)
+        if pfs is None:
+            return False
+        if dec.reason:
+            e.emit_sa(sa, LifetimeNegotiated(phase="child", policy=s.ike.lifetime_policy,
+                                             proposed_time=proposed.seconds, configured_time=own.seconds,
+                                             life_time=dec.life.seconds, proposed_kilobytes=proposed.kilobytes,
+                                             configured_kilobytes=own.kilobytes, life_kilobytes=dec.life.kilobytes,
+                                             responder_lifetime=dec.claimed is not None, reason=dec.reason))
+        qm.proposal, qm.life, qm.tsi, qm.tsr = chosen, dec.life, answer[0], answer[1]
+        qm.nonce_i, qm.nonce_r, qm.spi_r = nonce.data, e.ep.rng.randbytes(s.ike.nonce_bytes), e.ep.random_spi(4)
+        payloads: list[Payload] = [SA((SaProposal(sp.num, Protocol.ESP, qm.spi_r, (t,)),)), Nonce(qm.nonce_r),
+                                   *pfs, doi.id_from_ts(qm.tsi), doi.id_from_ts(qm.tsr)]
+        if dec.claimed is not None:
+            # RFC 2407 4.6.3.1: SPI = the sender's inbound SPI, data = our actual lifetime(s)
+            attrs = doi.life_attrs(dec.claimed, doi.P2_LIFE_TYPE, doi.P2_LIFE_DURATION)
+            payloads.append(N(Notify.RESPONDER_LIFETIME, Protocol.ESP, qm.spi_r, wire.encode_attrs(tuple(attrs))))
+        self._send(sa, qm, 2, payloads, now, armed=True)  # three-message exchange: retransmit until message 3
+        return True
+
+    def _proxy_ids(self, sa: IsakmpSa, qm: QuickMode, msg: Message,
+                   now: float) -> tuple[TrafficSelector, TrafficSelector] | None:
+        """The responder's IDci / IDcr for the proposed ones (``select_ids``), or None: refused."""
+        s = self.e.settings
         ids = msg.all(ID)
         try:
             if len(ids) == 2:
@@ -295,12 +332,20 @@ class QuickModes:
                 raise doi.DoiError(f"{len(ids)} ID payloads, expected IDci and IDcr")
         except doi.DoiError as ex:
             self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, str(ex), now)
-            return False
+            return None
         answer = select_ids(s.child.ts_policy, tsi, tsr, s.child.remote_ts, s.child.local_ts)
         if isinstance(answer, str):
             self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, answer, now)
-            return False
-        offered: list[tuple[SaProposal, Transform, Proposal, Lifetime]] = []
+            return None
+        return answer
+
+    def _choose_esp(self, sa: IsakmpSa, qm: QuickMode, sa_p: SA,
+                    now: float) -> tuple[SaProposal, Transform, Proposal, SaLife] | None:
+        """The first offered ESP transform (in the encapsulation mode in use) that a configured
+        proposal accepts: its proposal, transform, algorithms and proposed life; None: refused."""
+        e = self.e
+        s = e.settings
+        offered: list[tuple[SaProposal, Transform, Proposal, SaLife]] = []
         for sp in sa_p.proposals:
             if sp.protocol != Protocol.ESP or len(sp.spi) != 4:
                 continue
@@ -316,47 +361,35 @@ class QuickModes:
             shown = ", ".join(str(o[2]) for o in offered) or "nothing usable"
             self._refuse(sa, qm, Notify.NO_PROPOSAL_CHOSEN, f"no configured ESP proposal "
                          f"({', '.join(map(str, s.child.proposals))}) matches the offered ({shown})", now)
-            return False
+            return None
         idx, chosen = choice
         sp, t, _, proposed = offered[idx - 1]
         qm.spi_i = sp.spi
-        proposed, own = proposed.with_ipsec_default(), self._own_life().with_ipsec_default()
-        dec = lifetime.decide(s.ike.lifetime_policy, proposed, own)
-        if not dec.ok:
-            self._refuse(sa, qm, Notify.NO_PROPOSAL_CHOSEN, f"IPsec SA lifetime: {dec.reason}", now)
-            return False
-        payloads_tail: list[Payload] = []
-        if chosen.dh:
-            ke = msg.first(KE)
-            if not isinstance(ke, KE):
-                self._refuse(sa, qm, Notify.INVALID_PAYLOAD_TYPE, "PFS proposal without KE payload", now)
-                return False
-            qm.dh = dh.generate(chosen.dh[0].ikev2_id, e.ep.rng, e.ep.crypto_model)
-            try:
-                qm.g_qm = dh.shared_secret(qm.dh, ke.data)
-            except dh.DhError as ex:
-                self._refuse(sa, qm, Notify.INVALID_KEY_INFORMATION, f"PFS KE payload unusable: {ex}", now)
-                return False
-            payloads_tail.append(KE(qm.dh.public))
-        if dec.reason:
-            e.emit_sa(sa, LifetimeNegotiated(phase="child", policy=s.ike.lifetime_policy,
-                                             proposed_time=proposed.seconds, configured_time=own.seconds,
-                                             life_time=dec.life.seconds, proposed_kilobytes=proposed.kilobytes,
-                                             configured_kilobytes=own.kilobytes, life_kilobytes=dec.life.kilobytes,
-                                             responder_lifetime=dec.claimed is not None, reason=dec.reason))
-        qm.proposal, qm.life, qm.tsi, qm.tsr = chosen, dec.life, answer[0], answer[1]
-        qm.nonce_i, qm.nonce_r, qm.spi_r = nonce.data, e.ep.rng.randbytes(s.ike.nonce_bytes), e.ep.random_spi(4)
-        payloads: list[Payload] = [SA((SaProposal(sp.num, Protocol.ESP, qm.spi_r, (t,)),)), Nonce(qm.nonce_r),
-                                   *payloads_tail, doi.id_from_ts(qm.tsi), doi.id_from_ts(qm.tsr)]
-        if dec.claimed is not None:
-            # RFC 2407 4.6.3.1: SPI = the sender's inbound SPI, data = our actual lifetime(s)
-            attrs = doi.life_attrs(dec.claimed, doi.P2_LIFE_TYPE, doi.P2_LIFE_DURATION)
-            payloads.append(N(Notify.RESPONDER_LIFETIME, Protocol.ESP, qm.spi_r, wire.encode_attrs(tuple(attrs))))
-        self._send(sa, qm, 2, payloads, now, armed=True)  # three-message exchange: retransmit until message 3
-        return True
+        return sp, t, chosen, proposed
+
+    def _pfs_key_exchange(self, sa: IsakmpSa, qm: QuickMode, msg: Message, chosen: Proposal,
+                          now: float) -> list[Payload] | None:
+        """With PFS (a DH group in ``chosen``): g^xy from the initiator's KE and our KE payload
+        for message 2; without, nothing. None: refused."""
+        if not chosen.dh:
+            return []
+        e = self.e
+        ke = msg.first(KE)
+        if not isinstance(ke, KE):
+            self._refuse(sa, qm, Notify.INVALID_PAYLOAD_TYPE, "PFS proposal without KE payload", now)
+            return None
+        qm.dh = dh.generate(chosen.dh[0].ikev2_id, e.ep.rng, e.ep.crypto_model)
+        try:
+            qm.g_qm = dh.shared_secret(qm.dh, ke.data)
+        except dh.DhError as ex:
+            self._refuse(sa, qm, Notify.INVALID_KEY_INFORMATION, f"PFS KE payload unusable: {ex}", now)
+            return None
+        return [KE(qm.dh.public)]
 
     # --- initiator: message 2 ---------------------------------------------------------------
-    def i_qm2(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
+    def install_and_confirm(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
+        """Initiator, message 2 E[ HASH(2) SA Nr [KE] IDci IDcr ]: accept the choice; send HASH(3)
+        (message 3) and install the IPsec SA pair."""
         e = self.e
         s = e.settings
         assert sa.keys is not None
@@ -389,26 +422,33 @@ class QuickModes:
             except dh.DhError as ex:
                 self._refuse(sa, qm, Notify.INVALID_KEY_INFORMATION, f"PFS KE payload unusable: {ex}", now)
                 return False
-        ids = msg.all(ID)
-        if len(ids) == 2:
-            try:
-                tsi, tsr = doi.ts_from_id(ids[0]), doi.ts_from_id(ids[1])  # type: ignore[arg-type]
-            except doi.DoiError as ex:
-                self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, str(ex), now)
-                return False
-            # strongSwan quick_mode.c get_ts: the responder's choice must lie within ours
-            if not narrow((tsi,), (qm.tsi,)) == (tsi,) or not narrow((tsr,), (qm.tsr,)) == (tsr,):
-                self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, f"responder answered IDci {tsi} / IDcr {tsr}, "
-                             f"not within the proposed {qm.tsi} / {qm.tsr}", now)
-                return False
-            qm.tsi, qm.tsr = tsi, tsr
+        if not self._accept_responder_ids(sa, qm, msg, now):
+            return False
         qm.life = self._initiator_life(sa, returned.with_ipsec_default(), msg.notify(Notify.RESPONDER_LIFETIME))
         self._send(sa, qm, 3, [], now, armed=False)  # final message: re-sent when message 2 is repeated
         e.install_child(sa, qm, now)
         self._finish(sa, qm, now)
         return True
 
-    def _initiator_life(self, sa: IsakmpSa, life: Lifetime, rl: N | None) -> Lifetime:
+    def _accept_responder_ids(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
+        """The IDci / IDcr of message 2, which may narrow ours (False: refused)."""
+        ids = msg.all(ID)
+        if len(ids) != 2:
+            return True
+        try:
+            tsi, tsr = doi.ts_from_id(ids[0]), doi.ts_from_id(ids[1])  # type: ignore[arg-type]
+        except doi.DoiError as ex:
+            self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, str(ex), now)
+            return False
+        # strongSwan quick_mode.c get_ts: the responder's choice must lie within ours
+        if not narrow((tsi,), (qm.tsi,)) == (tsi,) or not narrow((tsr,), (qm.tsr,)) == (tsr,):
+            self._refuse(sa, qm, Notify.INVALID_ID_INFORMATION, f"responder answered IDci {tsi} / IDcr {tsr}, "
+                         f"not within the proposed {qm.tsi} / {qm.tsr}", now)
+            return False
+        qm.tsi, qm.tsr = tsi, tsr
+        return True
+
+    def _initiator_life(self, sa: IsakmpSa, life: SaLife, rl: N | None) -> SaLife:
         """Adopt shorter values announced in RESPONDER-LIFETIME (RFC 2407 4.6.3.1)."""
         if rl is None:
             return life
@@ -424,7 +464,7 @@ class QuickModes:
             secs = claimed.seconds
         if claimed.kilobytes is not None and (kb is None or claimed.kilobytes < kb):
             kb = claimed.kilobytes
-        new = Lifetime(secs, kb)
+        new = SaLife(secs, kb)
         if new != life:
             self.e.emit_sa(sa, LifetimeNegotiated(phase="child", policy=None, proposed_time=life.seconds,
                                                   configured_time=life.seconds, life_time=new.seconds,
@@ -436,7 +476,8 @@ class QuickModes:
         return new
 
     # --- responder: message 3 ---------------------------------------------------------------
-    def r_qm3(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
+    def install_on_confirmation(self, sa: IsakmpSa, qm: QuickMode, msg: Message, now: float) -> bool:
+        """Responder, message 3 E[ HASH(3) ]: verify it and install the IPsec SA pair."""
         assert sa.keys is not None
         if msg.payloads[0].data != sa.keys.hash3(qm.mid, qm.nonce_i, qm.nonce_r):  # type: ignore[union-attr]
             self._refuse(sa, qm, Notify.INVALID_HASH_INFORMATION, "HASH(3) does not verify", now)
@@ -453,9 +494,9 @@ def _overlap(lt: TrafficSelector, rt: TrafficSelector, a: TrafficSelector, b: Tr
 Handler = Callable[[QuickModes, "IsakmpSa", QuickMode, Message, float], bool]
 FLIGHTS: dict[tuple[bool, int], tuple[Handler, int]] = {
     # (this side initiated, message expected): (its handler, message expected next)
-    (False, 1): (QuickModes.r_qm1, 3),
-    (True, 2): (QuickModes.i_qm2, 4),
-    (False, 3): (QuickModes.r_qm3, 4),
+    (False, 1): (QuickModes.answer_proposal, 3),
+    (True, 2): (QuickModes.install_and_confirm, 4),
+    (False, 3): (QuickModes.install_on_confirmation, 4),
 }
 """Quick mode as one table. The state is ``qm.next_msg``, the message this side expects (an
 initiator starts expecting message 2, after ``initiate`` sent message 1); 4: complete. A

@@ -1,51 +1,66 @@
-"""The IKEv2 engine of one peer: its IKE SAs, dispatch of inbound messages, SA lifecycle.
+"""The IKEv2 engine of one peer: its IKE SAs and the dispatch of inbound messages.
 
 Inbound messages are matched to an IKE SA by this side's SPI; a new IKE_SA_INIT request
 is checked statelessly first (proposal, KE group) and only then creates state. Everything
 that happens is reported as an event (docs/events.md).
+
+The engine owns its parts (composition): ``children`` (``ChildSas``: the CHILD SAs, their
+limits, rekeys and deletion), ``ike_expiry`` (``IkeSaExpiry``: the IKE SAs' soft and hard
+limits) and ``liveness`` (dead peer detection); each IKE SA has its task manager (``sa.tm``),
+which runs the exchanges as tasks, one class per exchange type holding both roles
+(``exchanges.py``). For the data plane (``proto.traffic``) it offers ``child_sas()``,
+``negotiating()``, ``acquire(now)`` and ``on_child_volume(...)``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import dh, kdf, natt
+from .. import natt
 from ..events import (
-    ChildSaEstablished,
     IkeSaDeleted,
     IkeSaEstablished,
     MessageEvent,
     MessageIgnored,
     MessageReceived,
     MessageSent,
-    NatDetected,
     NegotiationFailed,
     NegotiationRetry,
     SaEvent,
 )
-from ..keylog import child_records
-from ..proposals import Proposal, Protocol, choose
 from ..sa import ChildSa
 from ..settings import Identity
-from ..ts import TrafficSelector
-from .ikesa import IkeInput, IkeSa, IkeState, natd_hash
-from .lifecycle import LifecycleMixin
+from ..taskmgr import TaskManager
+from . import ike_init
+from .children import ChildSas
+from .create_child import ChildCreate
+from .exchanges import responder_task
+from .ike_auth import IkeAuth
+from .ike_expiry import IkeSaExpiry
+from .ike_init import IkeInit
+from .ikesa import IkeInput, IkeSa, IkeState
+from .informational import Informational, delete_ike_payload
 from .liveness import Liveness
-from .message import AUTH, ID, KE, SA, AuthMethod, D, Exchange, Message, N, Nonce, Notify, Payload, SaProposal
-from .responder import Responder
-from .taskmgr import TaskManager
-from .tasks import IkeAuthTask, IkeInitTask, InformationalTask
-from .wire import real_message, sealed
+from .message import AUTH, ID, AuthMethod, Exchange, Message, N, Notify
 
 if TYPE_CHECKING:
+    import random
+
     from ..endpoint import Endpoint
+    from ..events import EventKind
     from ..onwire import Datagram
+    from ..retransmit import RetransmitSchedule
 
 ID_KINDS = {v: k for k, v in Identity.ID_TYPES.items()}
 
 
-class Ikev2Engine(LifecycleMixin):
+class Ikev2Engine:
     version = 2
+
+    nonce_hook: Any = None
+    """Tests may set a callable(purpose) -> bytes to fix the nonces of CREATE_CHILD_SA
+    exchanges (``child_ni``, ``child_nr``, ``ike_ni``, ``ike_nr``), as strongSwan's collision
+    tests do; otherwise nonces come from the peer's seeded stream."""
 
     def __init__(self, ep: Endpoint):
         self.ep = ep
@@ -53,17 +68,14 @@ class Ikev2Engine(LifecycleMixin):
         self.sas: dict[int, IkeSa] = {}
         self.by_spi: dict[bytes, IkeSa] = {}
         self.half_open: dict[tuple[bytes, str], IkeSa] = {}
-        self.pending_init_response: dict[int, Message] = {}
-        self.responder = Responder(self)
         self.liveness = Liveness(self)
         self.trap_armed = False
         """A dead peer's SAs were deleted with action trap/hold: traffic renegotiates them."""
         self.attempts = 0
-        self._rx: Datagram | None = None
-        self.children: dict[int, ChildSa] = {}
-        """CHILD SAs by uid (timer hints carry the uid), until deleted."""
-        self.creating = False
-        """A traffic-triggered CREATE_CHILD_SA is under way."""
+        self.rx: Datagram | None = None
+        """The datagram being processed (NAT detection compares its addresses)."""
+        self.children = ChildSas(self)
+        self.ike_expiry = IkeSaExpiry(self)
         self.keepalives = natt.Keepalives(ep, lambda: natt.keepalive_path(self.sas.values()))
 
     # --- entry points ----------------------------------------------------------------------
@@ -73,8 +85,8 @@ class Ikev2Engine(LifecycleMixin):
 
     def initiate(self, now: float) -> IkeSa:
         s = self.settings
-        sa = self._new_sa(True, self.ep.random_spi(8), bytes(8), (s.remote_address, s.remote_port), now)
-        sa.tm.queue.extend([IkeInitTask(self), IkeAuthTask(self)])
+        sa = self.new_sa(True, self.ep.random_spi(8), bytes(8), (s.remote_address, s.remote_port), now)
+        sa.tm.queue.extend([IkeInit(self), IkeAuth(self)])
         sa.tm.initiate(now)
         return sa
 
@@ -83,9 +95,9 @@ class Ikev2Engine(LifecycleMixin):
         if not isinstance(msg, Message):
             self.ep.emit(MessageIgnored(reason="not an IKEv2 message", message={"src": dgram.src}))
             return
-        self._rx = dgram
+        self.rx = dgram
         if msg.exchange is Exchange.IKE_SA_INIT and not msg.response:
-            self.on_init_request(dgram, msg, now)
+            ike_init.receive_request(self, dgram, msg, now)
             return
         sa = self.by_spi.get(msg.spi_r if msg.initiator else msg.spi_i)
         if sa is None or not sa.alive:
@@ -93,9 +105,9 @@ class Ikev2Engine(LifecycleMixin):
                 "exchange": msg.exchange.name, "response": msg.response, "msg_id": msg.msg_id,
                 "spi_i": msg.spi_i.hex(), "spi_r": msg.spi_r.hex()}))
             return
-        self._emit_message(MessageReceived, sa, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
+        self.emit_message(MessageReceived, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
         if msg.response and msg.unsupported_critical() is not None:
-            # RFC 7296 2.5: the message is rejected; a request would be answered (responder.py)
+            # RFC 7296 2.5: the message is rejected; a request would be answered (exchanges.py)
             self.ep.emit(MessageIgnored(
                 reason=f"critical payload of unknown type {msg.unsupported_critical()} in a response",
                 message={"ike_version": 2, **sa.label(), "exchange": msg.exchange.name, "response": True,
@@ -108,78 +120,7 @@ class Ikev2Engine(LifecycleMixin):
         if msg.response:
             sa.tm.on_response(msg, now)
         else:
-            sa.tm.on_request(msg, now, self.responder.respond)
-
-    def on_init_request(self, dgram: Datagram, msg: Message, now: float) -> None:
-        known = self.half_open.get((msg.spi_i, dgram.src))
-        if known is not None and known.alive:
-            self._emit_message(MessageReceived, known, msg, dgram.retransmit, src=dgram.src, dst=dgram.dst)
-            known.tm.on_request(msg, now, self.responder.respond)
-            return
-        s = self.settings
-        if dgram.src != s.remote_address:
-            # No connection is configured for this peer address (e.g. the peer's traffic now
-            # leaves through another uplink): a gateway drops the request.
-            self.ep.emit(MessageIgnored(
-                reason=f"no connection configured for {dgram.src} (remote address is {s.remote_address})",
-                message={**self._msg_fields(msg, dgram.retransmit), "src": dgram.src, "dst": dgram.dst}))
-            return
-        self.ep.emit(MessageReceived(**self._msg_fields(msg, dgram.retransmit), src=dgram.src, dst=dgram.dst))
-        critical = msg.unsupported_critical()
-        if critical is not None:  # RFC 7296 2.5: the payload type as the notification data
-            self._refuse(dgram, msg, N(Notify.UNSUPPORTED_CRITICAL_PAYLOAD, bytes([critical])),
-                         f"critical payload of unknown type {critical}")
-            return
-        sa_p, ke, nonce = msg.first(SA), msg.first(KE), msg.first(Nonce)
-        if not isinstance(sa_p, SA) or not isinstance(ke, KE) or not isinstance(nonce, Nonce):
-            self._refuse(dgram, msg, N(Notify.INVALID_SYNTAX), "IKE_SA_INIT without SA, KE or Ni")
-            return
-        offered = tuple(p.proposal for p in sa_p.proposals)
-        choice = choose(offered, s.ike.proposals)
-        if choice is None:
-            self._refuse(dgram, msg, N(Notify.NO_PROPOSAL_CHOSEN),
-                         f"no configured IKE proposal ({', '.join(map(str, s.ike.proposals))}) matches the "
-                         f"offered ({', '.join(map(str, offered))})")
-            return
-        index, chosen = choice
-        num = sa_p.proposals[index - 1].num  # RFC 7296 3.3.1: the number the initiator gave it
-        group = chosen.dh[0].ikev2_id
-        if ke.group != group:
-            # RFC 7296 1.2 / 3.10.1: tell the initiator which group to use; keep no state.
-            self._refuse(dgram, msg, N(Notify.INVALID_KE_PAYLOAD, group.to_bytes(2, "big")), None)
-            return
-        sa = self._new_sa(False, msg.spi_i, self.ep.random_spi(8), (dgram.src, dgram.sport), now)
-        self.half_open[(msg.spi_i, dgram.src)] = sa
-        sa.proposal, sa.nonce_i = chosen, nonce.data
-        sa.nonce_r = self.ep.rng.randbytes(s.ike.nonce_bytes)
-        sa.dh = dh.generate(group, self.ep.rng, self.ep.crypto_model)
-        try:
-            secret = dh.shared_secret(sa.dh, ke.data)
-        except dh.DhError as ex:
-            self.destroy(sa, "invalid_ke", now)
-            self._refuse(dgram, msg, N(Notify.INVALID_SYNTAX), f"bad KE payload: {ex}")
-            return
-        sa.init_request = real_message(msg)  # RFC 7296 2.15 RealMessage1: the octets received
-        sa.derive_keys(secret)
-        self.check_natd(sa, msg)
-        natd = self.natd_payloads(sa) if msg.notify(Notify.NAT_DETECTION_SOURCE_IP) is not None else []
-        payloads: list[Payload] = [SA((SaProposal(num, b"", chosen),)), KE(group, sa.dh.public),
-                                   Nonce(sa.nonce_r), *natd]
-        resp = sealed(Message(Exchange.IKE_SA_INIT, sa.spi_i, sa.spi_r, msg.msg_id, True, False, tuple(payloads)))
-        sa.init_response = resp.raw  # RealMessage2: the octets sent
-        self.pending_init_response[sa.uid] = resp
-        sa.tm.on_request(msg, now, self.responder.respond)
-        self.ep.schedule(now + s.ike.half_open_timeout, self.on_half_open_timer, sa.uid)
-
-    def _refuse(self, dgram: Datagram, msg: Message, answer: N, reason: str | None) -> None:
-        """Answer an IKE_SA_INIT request with a notify, keeping no state (RFC 7296 2.6)."""
-        from ..onwire import Datagram
-        resp = sealed(Message(Exchange.IKE_SA_INIT, msg.spi_i, bytes(8), msg.msg_id, True, False, (answer,)))
-        if reason is not None:
-            self.ep.emit(NegotiationFailed(ike_version=2, spi_i=msg.spi_i.hex(), spi_r=bytes(8).hex(), phase="ike",
-                                           notify=answer.name, reason=reason))
-        self.ep.emit(MessageSent(**self._msg_fields(resp, 0), src=dgram.dst, dst=dgram.src))
-        self.ep.send(Datagram(dgram.dst, dgram.dport, dgram.src, dgram.sport, resp, 0))
+            sa.tm.on_request(msg, now, responder_task(self, msg))
 
     # --- timers ----------------------------------------------------------------------------
     def on_retransmit_timer(self, now: float, uid: int, msg_id: int, n: int, generation: int) -> None:
@@ -195,58 +136,50 @@ class Ikev2Engine(LifecycleMixin):
                                                       f"{self.settings.ike.half_open_timeout:g} s"))
             self.destroy(sa, "half_open_timeout", now)
 
-    # --- services for tasks and the responder ----------------------------------------------
-    def _new_sa(self, initiator: bool, spi_i: bytes, spi_r: bytes, remote: tuple[str, int], now: float) -> IkeSa:
+    # --- services for the exchanges (tasks) ------------------------------------------------
+    def new_sa(self, initiator: bool, spi_i: bytes, spi_r: bytes, remote: tuple[str, int], now: float) -> IkeSa:
         s = self.settings
-        sa = IkeSa(self.ep.next_uid(), initiator, spi_i, spi_r, (s.address, s.port), remote, now)
+        return self.add_sa(IkeSa(self.ep.next_uid(), initiator, spi_i, spi_r, (s.address, s.port), remote, now))
+
+    def add_sa(self, sa: IkeSa) -> IkeSa:
+        """Register a new IKE SA (by uid and by our SPI) with its own task manager."""
         sa.tm = TaskManager(self, sa)
         self.sas[sa.uid] = sa
         self.by_spi[sa.my_spi] = sa
         return sa
 
-    def _msg_fields(self, msg: Message, retransmit: int) -> dict[str, Any]:
-        return {**msg.fields(), "retransmit": retransmit}
+    def make_nonce(self, purpose: str) -> bytes:
+        """A nonce of a CREATE_CHILD_SA exchange (``nonce_hook`` in tests)."""
+        if self.nonce_hook is not None:
+            return bytes(self.nonce_hook(purpose))
+        return self.ep.rng.randbytes(self.settings.ike.nonce_bytes)
 
-    def _emit_message(self, event: type[MessageEvent], sa: IkeSa, msg: Message, retransmit: int, **extra: Any) -> None:
-        self.ep.emit(event(**self._msg_fields(msg, retransmit), **extra))
+    def emit_message(self, event: type[MessageEvent], msg: Message, retransmit: int, **extra: Any) -> None:
+        self.ep.emit(event(**msg.fields(), retransmit=retransmit, **extra))
+
+    # the task managers' host (proto.taskmgr.Host)
+    @property
+    def rng(self) -> random.Random:
+        return self.ep.rng
+
+    def emit(self, event: EventKind) -> None:
+        self.ep.emit(event)
+
+    def retransmit_schedule(self) -> RetransmitSchedule:
+        return self.settings.retransmit
+
+    def arm_retransmit(self, sa: IkeSa, at: float, msg_id: int, n: int, generation: int) -> None:
+        self.ep.schedule(at, self.on_retransmit_timer, sa.uid, msg_id, n, generation)
 
     def send_message(self, sa: IkeSa, msg: Message, retransmit: int) -> None:
         from ..onwire import Datagram
-        self._emit_message(MessageSent, sa, msg, retransmit, src=sa.local[0], dst=sa.remote[0])
+        self.emit_message(MessageSent, msg, retransmit, src=sa.local[0], dst=sa.remote[0])
         keys = sa.wire_keys() if msg.encrypted and sa.keys is not None else None
         self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit, keys))
 
     def emit_sa(self, sa: IkeSa, event: SaEvent) -> None:
         """Report ``event`` as an event of the IKE SA ``sa``."""
         self.ep.emit(event, {"ike_version": 2, **sa.label()})
-
-    def natd_payloads(self, sa: IkeSa) -> list[N]:
-        """NAT_DETECTION_SOURCE_IP and _DESTINATION_IP (RFC 7296 2.23), unless NAT traversal is
-        off here (``nat_traversal: false``: the peer then detects nothing either)."""
-        if not self.settings.nat_traversal:
-            return []
-        spi_r = sa.spi_r if not sa.initiator or sa.proposal else bytes(8)
-        # encap: strongSwan ike_natd.c build_natd_payload() fakes the source hash (force_encap),
-        # so the peer sees this side behind a NAT and both move to UDP 4500 and ESP in UDP
-        source = (sa.local[0], 0) if self.settings.encap else sa.local
-        return [N(Notify.NAT_DETECTION_SOURCE_IP, natd_hash(sa.spi_i, spi_r, *source)),
-                N(Notify.NAT_DETECTION_DESTINATION_IP, natd_hash(sa.spi_i, spi_r, *sa.remote))]
-
-    def check_natd(self, sa: IkeSa, msg: Message) -> None:
-        """RFC 7296 2.23: compare the peer's hashes with the addresses the packet really used."""
-        rx = self._rx
-        src, dst = msg.notify(Notify.NAT_DETECTION_SOURCE_IP), msg.notify(Notify.NAT_DETECTION_DESTINATION_IP)
-        if rx is None or src is None or dst is None or not self.settings.nat_traversal:
-            return
-        sa.nat_remote = src.data != natd_hash(msg.spi_i, msg.spi_r, rx.src, rx.sport)
-        sa.nat_local = dst.data != natd_hash(msg.spi_i, msg.spi_r, rx.dst, rx.dport)
-        if self.settings.encap and not (sa.nat_local or sa.nat_remote):
-            sa.nat_remote = True  # ike_natd.c: COND_NAT_FAKE, which floats like a NAT (COND_NAT_ANY)
-        if sa.nat_local or sa.nat_remote:
-            self.emit_sa(sa, NatDetected(local=sa.nat_local, remote=sa.nat_remote))
-            if sa.initiator:  # RFC 7296 2.23: IKE_AUTH and everything after from and to UDP 4500
-                natt.float_ports(sa, lambda event: self.emit_sa(sa, event))
-                self.keepalives.start(self.ep.now)
 
     def verify_peer(self, sa: IkeSa, idp: ID, auth: AUTH, of_initiator: bool) -> str | None:
         """None if the peer's identity and AUTH verify, else the reason why not."""
@@ -282,42 +215,14 @@ class Ikev2Engine(LifecycleMixin):
         sa.move(IkeInput.ESTABLISH)
         sa.established_at = now
         self.liveness.start(sa, now)
-        self.start_ike_lifetime(sa, now)
+        self.ike_expiry.arm(sa, now)
 
-    def install_child(self, sa: IkeSa, proposal: Proposal, spi_in: bytes, spi_out: bytes,
-                      local_ts: tuple[TrafficSelector, ...], remote_ts: tuple[TrafficSelector, ...],
-                      initiator: bool, now: float, ni: bytes, nr: bytes, g_ir: bytes | None = None,
-                      emit_established: bool = True, outbound: bool = True, replaces: int | None = None) -> ChildSa:
-        """Derive KEYMAT (RFC 7296 2.17) and install the SA pair; ``initiator`` is who sent the
-        request that created it: its outbound keys are the i->r keys. A rekeyed SA is installed
-        with ``outbound`` False until traffic switches to it (``switch_to``)."""
-        assert sa.keys is not None
-        keys = kdf.child_keys(sa.prf, sa.keys.sk_d, ni, nr, proposal.encr[0],
-                              proposal.integ[0] if proposal.integ else None, g_ir)
-        i_keys, r_keys = (keys.encr_i, keys.integ_i), (keys.encr_r, keys.integ_r)
-        out_k, in_k = (i_keys, r_keys) if initiator else (r_keys, i_keys)
-        child = ChildSa(self.ep.next_uid(), sa.uid, spi_in, spi_out, proposal, local_ts, remote_ts, initiator, now,
-                        encr_key_in=in_k[0], integ_key_in=in_k[1], encr_key_out=out_k[0], integ_key_out=out_k[1],
-                        nonces=(ni, nr), outbound=outbound, replaces=replaces)
-        sa.children.append(child)
-        child.encap = sa.encap  # ESP in UDP when NAT traversal floated the IKE SA (RFC 3948)
-        encap = (sa.local[1], sa.remote[1]) if sa.encap is not None else None
-        self.ep.log_keys(*child_records(child, sa.local[0], sa.remote[0], now, encap,
-                                        self.ep.settings.child.sha256_96))
-        if emit_established:
-            self.emit_sa(sa, ChildSaEstablished(**child.describe()))
-        self.start_child_lifetime(child, now)
-        return child
-
-    def delete_refused_child(self, sa: IkeSa, spi_in: bytes, now: float) -> None:
-        """The responder installed a CHILD SA this initiator refuses (its traffic selectors):
-        delete it there, INFORMATIONAL { D(ESP, our inbound SPI) } (strongSwan child_create.c
-        delete_failed_sa() / build_i_delete())."""
-        sa.tm.queue_task(InformationalTask(self, "child_delete", (D(Protocol.ESP, (spi_in,)),)), now)
-
-    def child_failed(self, sa: IkeSa, notify: str, reason: str) -> None:
-        sa.child_failed = notify
-        self.emit_sa(sa, NegotiationFailed(phase="child", notify=notify, reason=reason))
+    def on_handover_job(self, now: float, uid: int) -> None:
+        """The exchanges an IKE rekey moved to the new SA start (``create_child.hand_over``, handover
+        ``job``)."""
+        sa = self.sas.get(uid)
+        if sa is not None and sa.alive:
+            sa.tm.initiate(now)
 
     def fail(self, sa: IkeSa, phase: str, notify: str, reason: str, defer: bool = False,
              notify_peer: bool = False) -> None:
@@ -329,7 +234,7 @@ class Ikev2Engine(LifecycleMixin):
         elif notify_peer and sa.keys is not None:
             sa.move(IkeInput.DELETE)
             sa.tm.drop_queued()
-            sa.tm.queue_task(InformationalTask(self, "auth_failed_notify", (N(Notify.AUTHENTICATION_FAILED),),
+            sa.tm.queue_task(Informational(self, "auth_failed_notify", (N(Notify.AUTHENTICATION_FAILED),),
                                                lambda s, r, t: self.destroy(s, notify.lower(), t)), self.ep.now)
         else:
             self.destroy(sa, notify.lower(), self.ep.now)
@@ -353,6 +258,30 @@ class Ikev2Engine(LifecycleMixin):
         if tries == 0 or self.attempts < tries:
             self.ep.emit(NegotiationRetry(attempt=self.attempts + 1, keyingtries="forever" if tries == 0 else tries))
             self.initiate(now)
+
+    # --- data plane interface (proto.traffic) ----------------------------------------------
+    def child_sas(self) -> list[ChildSa]:
+        return self.children.all()
+
+    def negotiating(self) -> bool:
+        if self.children.creating:
+            return True
+        return any(sa.alive and sa.state is IkeState.CONNECTING and sa.initiator for sa in self.sas.values())
+
+    def acquire(self, now: float) -> None:
+        """Traffic needs an SA (a trap policy's ACQUIRE): create a CHILD SA, with a new IKE SA if
+        there is none."""
+        if self.negotiating():
+            return
+        ike = next((sa for sa in self.sas.values() if sa.state is IkeState.ESTABLISHED), None)
+        if ike is None:
+            self.initiate(now)
+            return
+        self.children.creating = True
+        ike.tm.queue_task(ChildCreate(self), now)
+
+    def on_child_volume(self, child: ChildSa, kind: str, by: str, now: float) -> None:
+        self.children.limit_reached(child, kind, by, now)
 
     # --- the data plane reports traffic (proto.traffic): DPD's inputs ----------------------
     def trapped(self) -> bool:
@@ -417,14 +346,13 @@ class Ikev2Engine(LifecycleMixin):
         if not sa.alive:
             return
         for c in list(sa.children):
-            self.remove_child(sa, c, reason, now)
+            self.children.remove(sa, c, reason, now)
         if sa.established_at is not None:
             self.emit_sa(sa, IkeSaDeleted(reason=reason))
         sa.move(IkeInput.DESTROY)
         sa.tm.abort()
         self.by_spi.pop(sa.my_spi, None)
         self.half_open.pop((sa.spi_i, sa.remote[0]), None)
-        self.pending_init_response.pop(sa.uid, None)
         del self.sas[sa.uid]
 
     def delete_ike(self, sa: IkeSa, reason: str, now: float) -> None:
@@ -433,7 +361,7 @@ class Ikev2Engine(LifecycleMixin):
             return
         sa.move(IkeInput.DELETE)
         sa.tm.drop_queued()
-        sa.tm.queue_task(InformationalTask(self, "ike_delete", (D(Protocol.IKE),),
+        sa.tm.queue_task(Informational(self, "ike_delete", delete_ike_payload(),
                                            lambda s, r, t: self.destroy(s, reason, t)), now)
 
     def close_all(self, reason: str, now: float) -> None:

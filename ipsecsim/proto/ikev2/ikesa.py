@@ -25,7 +25,8 @@ from ..settings import Identity
 from .wire import IkeKeys, SkKeys
 
 if TYPE_CHECKING:
-    from .taskmgr import TaskManager
+    from ..taskmgr import TaskManager
+    from .message import Message
 
 KEY_PAD = b"Key Pad for IKEv2"  # RFC 7296 2.15
 
@@ -117,7 +118,7 @@ class IkeSa:
     """Why DPD gave up, when not because its own probes went unanswered."""
     dpd_armed: float | None = None
     """When the DPD timer hint is due (one pending hint at a time)."""
-    tm: TaskManager = field(init=False)
+    tm: TaskManager[IkeSa, Message] = field(init=False)
 
     @property
     def my_spi(self) -> bytes:

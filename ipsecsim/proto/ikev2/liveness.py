@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 from ..dpd import Act, DpdInput, DpdMachine
 from ..events import DpdProbeAcked, DpdProbeSent, PeerDead
 from ..retransmit import RetransmitSchedule
+from .informational import Informational
 from .message import Message
-from .tasks import InformationalTask
 
 if TYPE_CHECKING:
     from .engine import Ikev2Engine
     from .ikesa import IkeSa
 
 
-class DpdTask(InformationalTask):
+class DpdTask(Informational):
     """One liveness check: an empty INFORMATIONAL request and its retransmissions."""
 
     def __init__(self, engine: Ikev2Engine, liveness: Liveness, schedule: RetransmitSchedule | None):

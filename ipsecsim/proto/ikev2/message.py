@@ -283,6 +283,12 @@ class Message:
     (RealMessage1 / RealMessage2), never a re-encoding: decoding then encoding need not give
     the same bytes (transform order, reserved octets, payload order are the sender's)."""
 
+    def answer(self, payloads: list[Payload] | tuple[Payload, ...], initiator: bool) -> Message:
+        """The response to this request carrying ``payloads`` (``initiator``: the I flag of the
+        side answering); encrypted but for IKE_SA_INIT."""
+        return Message(self.exchange, self.spi_i, self.spi_r, self.msg_id, True, initiator, tuple(payloads),
+                       self.exchange is not Exchange.IKE_SA_INIT)
+
     def first(self, cls: type) -> Payload | None:
         for p in self.payloads:
             if isinstance(p, cls):

@@ -1,4 +1,6 @@
-"""IKEv1 SA lifetimes: proposal attributes, and the responder's reaction to a different one.
+"""IKEv1 negotiated SA lives (``SaLife``): proposal attributes, and the responder's reaction to a
+different one. (This side's own soft and hard limits are ``proto.lifetime``; what happens when
+they are reached is ``expiry.py``.)
 
 In IKEv1 a lifetime is an attribute of the proposed transform, in seconds and/or kilobytes
 (RFC 2409 Appendix A class 11/12 for phase 1, RFC 2407 4.5 SA Life Type/Duration for IPsec
@@ -27,20 +29,22 @@ DEFAULT_IPSEC_SECONDS = 28800  # RFC 2407 4.5: "If unspecified, the default ... 
 
 
 @dataclass(frozen=True, slots=True)
-class Lifetime:
+class SaLife:
+    """The life of an SA as IKEv1 proposes it: seconds and / or kilobytes (None: no limit)."""
+
     seconds: int | None = None
     kilobytes: int | None = None
 
     @classmethod
-    def from_settings(cls, seconds: float | None, life_bytes: int | None = None) -> Lifetime:
+    def from_settings(cls, seconds: float | None, life_bytes: int | None = None) -> SaLife:
         """Configured values: seconds rounded up to whole seconds, bytes to kilobytes of 1024
         octets (the unit strongSwan and Linux use for the IKEv1 kilobyte lifetime)."""
         secs = max(1, math.ceil(seconds)) if seconds is not None else None
         kb = max(1, life_bytes // 1024) if life_bytes is not None else None
         return cls(secs, kb)
 
-    def with_ipsec_default(self) -> Lifetime:
-        return self if self.seconds is not None else Lifetime(DEFAULT_IPSEC_SECONDS, self.kilobytes)
+    def with_ipsec_default(self) -> SaLife:
+        return self if self.seconds is not None else SaLife(DEFAULT_IPSEC_SECONDS, self.kilobytes)
 
     @property
     def life_bytes(self) -> int | None:
@@ -57,9 +61,9 @@ class Decision:
     """The responder's answer to a proposed lifetime."""
 
     ok: bool
-    life: Lifetime
+    life: SaLife
     """The lifetime the responder uses (when ``ok``)."""
-    claimed: Lifetime | None
+    claimed: SaLife | None
     """Our own, shorter values announced in RESPONDER-LIFETIME (claim); None otherwise."""
     reason: str
     """Why the proposal was rejected, or what the responder did; empty when both agree."""
@@ -73,7 +77,7 @@ def _show(v: int | None, unit: str) -> str:
     return "no limit" if v is None else f"{v} {unit}"
 
 
-def decide(policy: str, proposed: Lifetime, own: Lifetime) -> Decision:
+def decide(policy: str, proposed: SaLife, own: SaLife) -> Decision:
     """Apply ``policy`` (racoon.conf(5) proposal_check) to each lifetime dimension."""
     if policy not in POLICIES:
         raise ValueError(f"unknown lifetime policy {policy!r}; allowed: {', '.join(POLICIES)}")
@@ -99,6 +103,6 @@ def decide(policy: str, proposed: Lifetime, own: Lifetime) -> Decision:
             notes.append(f"{what}: using ours (claim)")
         else:
             notes.append(f"{what}: shorter, accepted (claim)")
-    life = Lifetime(used["seconds"], used["kilobytes"])
-    claim = Lifetime(claimed["seconds"], claimed["kilobytes"])
-    return Decision(True, life, claim if claim != Lifetime() else None, "; ".join(notes))
+    life = SaLife(used["seconds"], used["kilobytes"])
+    claim = SaLife(claimed["seconds"], claimed["kilobytes"])
+    return Decision(True, life, claim if claim != SaLife() else None, "; ".join(notes))

@@ -1,7 +1,8 @@
-"""IKEv1 SA lifetimes, expiry and rekeying; the data plane's view of the IPsec SAs.
+"""IKEv1 SA expiry and rekeying: what happens when an IPsec SA or ISAKMP SA reaches its soft or
+hard limit; the data plane's view of the IPsec SAs.
 
 Lifetimes are negotiated in IKEv1 (RFC 2409 Appendix A, RFC 2407 4.5: seconds and kilobytes
-in the proposal; ``lifetime.py`` decides what a responder accepts). Each side applies its own
+in the proposal; ``sa_life.py`` decides what a responder accepts). Each side applies its own
 soft-point rule (``proto.lifetime``, the same styles and config keys as IKEv2) to the hard
 limits both agreed on (``Limit.with_life``): a percentage follows the agreed value, an absolute
 rekey time stays. Packet limits cannot be negotiated and stay local.
@@ -55,7 +56,7 @@ def child_fields(c: ChildSa) -> dict[str, Any]:
     return {"spi_in": c.spi_in.hex(), "spi_out": c.spi_out.hex()}
 
 
-class Lifecycle:
+class SaExpiry:
     def __init__(self, engine: Ikev1Engine):
         self.e = engine
         self.by_uid: dict[int, ChildSa] = {}
