@@ -16,16 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 from .proto.events import Event
 from .proto.final import PeerFinal
+from .spec import RunSource
 
 if TYPE_CHECKING:
     from .check.evaluate import CheckResult
     from .config.expect import Expectation
-    from .config.loader import Scenario
 
 
 @dataclass
 class Result:
-    scenario: Scenario
+    scenario: RunSource
+    """What was run: the loaded scenario (config/loader.py ``Scenario``) or a live run's; its
+    ``spec`` is the run description the traces and checks read."""
     seed: int
     duration: float
     events: list[Event]
@@ -77,7 +79,7 @@ class Result:
         """
         from .vocabulary import check_fields
         check_fields(event, fields)
-        groups = [g.name for g in self.scenario.config.ha]
+        groups = [g.name for g in self.scenario.spec.ha]
         if peer is not None and peer not in self.peers and peer != "link" and peer not in groups:
             raise ValueError(f"{peer!r} is not a peer of this scenario (peers: {', '.join(self.peers)}, "
                              f"{''.join(g + ', ' for g in groups)}link)")
@@ -97,7 +99,7 @@ class Result:
         the scenario's own ``expect:`` block. Bad entries raise ConfigError."""
         from .check.evaluate import evaluate
         from .config.expect import parse_expectations
-        groups = [g.name for g in self.scenario.config.ha]
+        groups = [g.name for g in self.scenario.spec.ha]
         exps = None if expectations is None else parse_expectations(expectations, list(self.peers), groups)
         return evaluate(self, exps)
 

@@ -1,6 +1,7 @@
 """The import graph of the ipsecsim package, read with ast (nothing is imported).
 
-Imports under ``if TYPE_CHECKING:`` are left out (they do not run); imports inside
+Imports under ``if TYPE_CHECKING:`` are left out unless asked for (they do not run, so they
+cannot make a loop, but they still tie a module to the one it names); imports inside
 functions count: they are dependencies all the same, only deferred.
 """
 
@@ -25,13 +26,14 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
     return out
 
 
-def imports(root: Path, path: Path, modules: set[str]) -> set[str]:
+def imports(root: Path, path: Path, modules: set[str], type_only: bool = False) -> set[str]:
     """The ipsecsim modules ``path`` imports (``from pkg import name`` counts as the module
-    ``pkg.name`` when that is a module, else as ``pkg``)."""
+    ``pkg.name`` when that is a module, else as ``pkg``); with ``type_only`` also those it
+    imports under ``if TYPE_CHECKING:``."""
     me = module_name(root, path)
     package = me if path.name == "__init__.py" else me.rpartition(".")[0]
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skip = _type_checking_nodes(tree)
+    skip = set() if type_only else _type_checking_nodes(tree)
     out: set[str] = set()
     for node in ast.walk(tree):
         if id(node) in skip:
@@ -55,11 +57,12 @@ def imports(root: Path, path: Path, modules: set[str]) -> set[str]:
     return out
 
 
-def module_graph(root: Path) -> dict[str, set[str]]:
-    """Module -> the modules it imports, for every module of the ``ipsecsim`` package under ``root``."""
+def module_graph(root: Path, type_only: bool = False) -> dict[str, set[str]]:
+    """Module -> the modules it imports, for every module of the ``ipsecsim`` package under
+    ``root`` (with ``type_only``: including the imports for type checking only)."""
     paths = {module_name(root, p): p for p in (root / "ipsecsim").rglob("*.py")}
     modules = set(paths)
-    return {m: imports(root, p, modules) for m, p in paths.items()}
+    return {m: imports(root, p, modules, type_only) for m, p in paths.items()}
 
 
 def unit(module: str) -> str:

@@ -93,14 +93,20 @@ def test_no_import_cycle_between_parts_of_the_package():
 
 
 def wrong_way(root: Path) -> list[str]:
-    """``MODULE imports PART`` for every import of the package under ``root`` that ALLOWED forbids."""
+    """``MODULE imports PART`` for every import of the package under ``root`` that ALLOWED forbids,
+    imports for type checking only included (they run not, but tie a module to the layer all the
+    same: an annotation naming a configuration model is a reason to read it)."""
+    running = unit_graph(module_graph(root))
     wrong = []
-    for unit, targets in sorted(unit_graph(module_graph(root)).items()):
+    for unit, targets in sorted(unit_graph(module_graph(root, type_only=True)).items()):
         if unit == "cli":
             continue
         assert unit in ALLOWED, f"ipsecsim.{unit} has no place in the layers of this test: add it"
-        wrong += [f"{m} imports {t}" for t, ms in sorted(targets.items()) if t not in ALLOWED[unit]
-                  for m in sorted(set(ms))]
+        for t, ms in sorted(targets.items()):
+            if t in ALLOWED[unit]:
+                continue
+            runs = set(running.get(unit, {}).get(t, ()))
+            wrong += [f"{m} imports {t}" + ("" if m in runs else " (for type checking only)") for m in sorted(set(ms))]
     return wrong
 
 
@@ -115,13 +121,59 @@ def test_the_layers_forbid_the_configuration_below_it(tmp_path):
     files = {"__init__.py": "", "cli.py": "from .config import loader\n", "config/__init__.py": "",
              "config/loader.py": "from ..spec import run\n", "spec/__init__.py": "", "spec/run.py": "",
              "sim/__init__.py": "", "sim/runner.py": "from ..spec import run\nfrom ..config.loader import x\n",
+             "sim/link.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..config.loader import x\n",
              "trace/__init__.py": "", "trace/timeline.py": "def f():\n    from ..config import loader\n",
              "check/__init__.py": "", "check/evaluate.py": "import ipsecsim.config.loader\n"}
     for rel, text in files.items():
         (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
         (pkg / rel).write_text(text)
-    assert wrong_way(tmp_path) == ["ipsecsim.check.evaluate imports config", "ipsecsim.sim.runner imports config",
-                                   "ipsecsim.trace.timeline imports config"]
+    assert wrong_way(tmp_path) == ["ipsecsim.check.evaluate imports config",
+                                   "ipsecsim.sim.link imports config (for type checking only)",
+                                   "ipsecsim.sim.runner imports config", "ipsecsim.trace.timeline imports config"]
+
+
+# --- below the configuration, a run is read through its description (spec/), never through the
+# loaded scenario's models: no ``.config`` of a scenario or a result, by any name ---------------
+
+READ_SPEC_ONLY = ("sim", "trace", "check", "spec")
+
+
+def config_reads(root: Path) -> list[str]:
+    """``FILE:LINE`` for every read of an attribute called ``config`` (``result.scenario.config``,
+    ``sc.config`` after ``sc = result.scenario``, ``getattr(x, "config")``) in the parts of the
+    package under ``root`` that read a run's description only."""
+    found = []
+    for part in READ_SPEC_ONLY:
+        for path in sorted((root / "ipsecsim" / part).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                named = isinstance(node, ast.Attribute) and node.attr == "config"
+                got = (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+                       and len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
+                       and node.args[1].value == "config")
+                if named or got:
+                    found.append(f"{path.relative_to(root).as_posix()}:{getattr(node, 'lineno', 0)}")
+    return found
+
+
+def test_traces_checks_and_simulator_read_no_scenario_model():
+    assert config_reads(ROOT) == []
+
+
+def test_a_planted_read_of_the_scenario_models_is_reported(tmp_path):
+    """Directly, through a name bound to the scenario, or by getattr; the CLI and the report
+    (above the configuration) may read it."""
+    pkg = tmp_path / "ipsecsim"
+    files = {"cli.py": "def f(scenario):\n    return scenario.config.fleet\n",
+             "report/model.py": "def f(result):\n    return result.scenario.config.description\n",
+             "trace/timeline.py": "def f(result):\n    sc = result.scenario\n    return sc.config.description\n",
+             "check/evaluate.py": "def f(result):\n    return result.scenario.config.expect\n",
+             "sim/runner.py": "def f(s):\n    return getattr(s, 'config').seed\n",
+             "trace/packets.py": "def f(result):\n    return result.scenario.spec.file\n"}
+    for rel, text in files.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(text)
+    assert config_reads(tmp_path) == ["ipsecsim/sim/runner.py:2", "ipsecsim/trace/timeline.py:3",
+                                      "ipsecsim/check/evaluate.py:2"]
 
 
 def test_the_graph_sees_real_imports(tmp_path):

@@ -64,3 +64,36 @@ def test_link_loss_and_seed_follow_the_scenario() -> None:
                                              "mean_bad": None, "loss_good": 0.0, "loss_bad": 1.0}
     assert isinstance(link.loss, GilbertElliottSpec)
     assert sc.with_seed(7).spec.seed == 7 and sc.spec.seed == sc.seed
+
+
+def test_expect_entries_are_plain_frozen_values_as_the_format_documents() -> None:
+    # docs (config/expect.py Expectation): between is [from, to] in simulated time; "other keys
+    # of the entry ... filter on the event's fields"; a summary's equals: null "is the exact
+    # value required", so written as null it is a requirement, left out it is none
+    d = scenario_dict(expect=[{"event": "peer_dead", "peer": "A", "between": ["26s", "28s"], "at_least": 1,
+                               "label": "dead"},
+                              {"summary": {"path": "peers.A.messages.retransmitted", "equals": None}},
+                              {"summary": {"path": "peers.A.messages.retransmitted", "max": 3}},
+                              {"status": {"A": "ike_sa_not_established"}}])
+    event, equals_null, at_most, status = load_scenario(d).spec.expect
+    assert (event.kind, event.peer, event.window, event.at_least, event.count, event.label) == \
+        ("event", "A", (26.0, 28.0), 1, None, "dead")
+    assert event.event == "peer_dead" and event.filters == {}
+    assert equals_null.summary is not None and equals_null.summary.equals_given
+    assert at_most.summary is not None and not at_most.summary.equals_given and at_most.summary.max == 3
+    assert (status.kind, status.status) == ("status", {"A": "ike_sa_not_established"})
+    assert not [v for e in (event, equals_null, at_most, status) for v in _values(e) if isinstance(v, BaseModel)]
+    assert at_most.written() == {"summary": {"path": "peers.A.messages.retransmitted", "max": 3}}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.count = 2  # type: ignore[misc]
+
+
+def test_the_description_names_the_scenario_its_file_and_fleet() -> None:
+    path = SCENARIOS / "strongswan-ikev2-dpd-clear.yaml"
+    sc = load_scenario(path)
+    assert (sc.spec.name, sc.spec.file) == ("strongswan-ikev2-dpd-clear", str(path))
+    assert sc.spec.description.startswith("The responder freezes") and not sc.spec.fleet
+    # the file's freeze at 12 s is not simulated in a 10 s run: the run says so
+    assert sc.spec.notes == () and load_scenario(path, duration=10.0).spec.notes
+    assert load_scenario(scenario_dict()).spec.file is None
+    assert load_scenario(SCENARIOS / "fleet-false-dpd.yaml").spec.fleet  # its fleet: block

@@ -287,7 +287,7 @@ def test_model_trials_are_rows_like_runs_and_resume(tmp_path):
 
 def _with_cpu(duration: str, faults: list) -> dict:
     """The false-alarm tunnel with processing time: the branch on the strongswan profile's costs (a
-    message 0.1 ms, docs/cpu.md), the cloud on the same table 20x slower (2 ms a message). The setup then
+    message 1.1 ms, docs/cpu.md), the cloud on the same table 20x slower (22 ms a message). The setup then
     ends after 2 s, so the loss windows start at 5 s."""
     raw = {**load_scenario(FALSE_ALARM).raw, "duration": duration, "faults": faults}
     raw.pop("sweep")
@@ -304,20 +304,20 @@ def test_fast_model_with_fixed_processing_time_is_exact(tmp_path):
     import yaml
 
     from ipsecsim import simulate
-    # no loss: rounds 30 s + 10 ms + 0.1 ms (the R-U-THERE at the branch) + 2 ms (the ACK at the cloud) apart
+    # no loss: rounds 30 s + 10 ms + 1.1 ms (the R-U-THERE at the branch) + 22 ms (the ACK at the cloud) apart
     probes = simulate(load_scenario(_with_cpu("2m", []))).times("dpd_probe_sent", "cloud")
-    assert [b - a for a, b in itertools.pairwise(probes)] == [pytest.approx(30.0121)] * 2
+    assert [b - a for a, b in itertools.pairwise(probes)] == [pytest.approx(30.0331)] * 2
     # a crash while the branch computes the third probe's answer (it arrives 5 ms after it leaves, the
-    # answer is ready 0.1 ms later) loses that answer (docs/cpu.md): dead 3 x 15 s after the third probe
+    # answer is ready 1.1 ms later) loses that answer (docs/cpu.md): dead 3 x 15 s after the third probe
     crash = _with_cpu("4m", [{"at": "5s", "kind": "loss", "loss": "0%"},
                              {"at": probes[2] + 0.00505, "kind": "crash", "peer": "branch"}])
     m = fast.model(load_scenario(crash))
     assert not isinstance(m, str) and m.exact, m
-    assert m.rtt == pytest.approx(0.0121) and m.answer_cost == pytest.approx(0.0001)
+    assert m.rtt == pytest.approx(0.0331) and m.answer_cost == pytest.approx(0.0011)
     assert fast.simulate_trials(m, 10, 1)["peer_dead_t"] == pytest.approx([probes[2] + 45] * 10)
     assert simulate(load_scenario(crash)).times("peer_dead", "cloud") == [pytest.approx(probes[2] + 45)]
     # with loss and a crash at 30 min: the engine's verdicts are atoms of the model's distribution (a
-    # model without the processing time has its rounds 2.1 ms shorter and misses them) with its weights
+    # model without the processing time has its rounds 23.1 ms shorter and misses them) with its weights
     path = tmp_path / "cpu.yaml"
     path.write_text(yaml.safe_dump(_with_cpu("1h", [{"at": "5s", "kind": "loss", "loss": "15%"},
                                                      {"at": "30m", "kind": "crash", "peer": "branch"}])))

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 
 class Bound(Protocol):
-    """A ``summary:`` expectation's value and bounds (config/expect.py ``SummaryBound``)."""
+    """A ``summary:`` expectation's value and bounds (spec/expect.py ``BoundSpec``, or
+    config/expect.py ``SummaryBound`` given from Python)."""
 
     @property
     def path(self) -> str: ...
@@ -34,13 +35,14 @@ class Bound(Protocol):
     @property
     def equals(self) -> Any: ...
     @property
-    def model_fields_set(self) -> set[str]:
-        """The keys written (``equals: null`` is a requirement, no ``equals`` none)."""
+    def equals_given(self) -> bool:
+        """Whether ``equals`` was written (``equals: null`` is a requirement, no ``equals`` none)."""
 
 
 class Expectation(Protocol):
-    """One ``expect:`` entry as validated (config/expect.py ``Expectation``): what is read of it
-    here, so that checking a run depends on its result, not on the configuration."""
+    """One ``expect:`` entry (spec/expect.py ``ExpectSpec``, or config/expect.py ``Expectation``
+    given from Python): what is read of it here, so that checking a run depends on its result,
+    not on the configuration."""
 
     @property
     def kind(self) -> str:
@@ -141,7 +143,7 @@ class SummaryPathError(LookupError):
 
 def evaluate(result: Result, expectations: Sequence[Expectation] | None = None) -> CheckResult:
     """Check ``expectations`` (default: the scenario's ``expect:`` block) against ``result``."""
-    exps = result.scenario.config.expect if expectations is None else expectations
+    exps = result.scenario.spec.expect if expectations is None else expectations
     summary: dict[str, Any] | None = None
     out = []
     for i, e in enumerate(exps):
@@ -191,7 +193,7 @@ def describe(e: Expectation) -> str:
         s = e.summary
         assert s is not None
         parts = []
-        if "equals" in s.model_fields_set:
+        if s.equals_given:
             parts.append(f"= {_value(s.equals)}")
         if s.min is not None:
             parts.append(f">= {s.min:g}")
@@ -375,7 +377,7 @@ def _summary(i: int, e: Expectation, summary: dict[str, Any]) -> Verdict:
         value = summary_value(summary, s.path)
     except SummaryPathError as err:
         return Verdict(i, label, "error", str(err), (), e.written())
-    if "equals" in s.model_fields_set and not _equal(value, s.equals):
+    if s.equals_given and not _equal(value, s.equals):
         return Verdict(i, label, "fail", f"{s.path} = {_value(value)}", (), e.written())
     if s.min is not None or s.max is not None:
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, Self, TypeVar
 
 from ..errors import ConfigError
-from .evaluate import CheckResult, Expectation, evaluate
+from ..spec import RunSpec
+from .evaluate import CheckResult, evaluate
 
 Status = Literal["pass", "fail", "error", "empty"]
 
@@ -68,17 +69,6 @@ def scenario_files(paths: Sequence[str]) -> Iterator[tuple[str, str]]:
             yield raw, "no such file or directory"
 
 
-class ScenarioFile(Protocol):
-    """What checking reads of a scenario file's model (config/model.py ``ScenarioConfig``)."""
-
-    @property
-    def fleet(self) -> object: ...
-    @property
-    def description(self) -> str: ...
-    @property
-    def expect(self) -> Sequence[Expectation]: ...
-
-
 class Loaded(Protocol):
     """A loaded scenario (config/loader.py ``Scenario``), as checking uses it."""
 
@@ -87,7 +77,8 @@ class Loaded(Protocol):
     @property
     def seed(self) -> int: ...
     @property
-    def config(self) -> ScenarioFile: ...
+    def spec(self) -> RunSpec:
+        """The run description (spec/): description, ``expect:`` entries, fleet or not."""
     def with_seed(self, seed: int) -> Self: ...
 
 
@@ -113,7 +104,7 @@ def check_file(file: str, seed: int | None = None, *, simulate: Simulate, load: 
     except ConfigError as e:
         return ScenarioCheck(file, error=str(e))
     start = time.perf_counter()
-    if scenario.config.fleet is not None:
+    if scenario.spec.fleet:
         return _check_fleet(file, scenario, seed, start, summarize_fleet)
     try:
         result = simulate(scenario, seed=seed)
@@ -122,7 +113,7 @@ def check_file(file: str, seed: int | None = None, *, simulate: Simulate, load: 
                              error=f"{file}: cannot be simulated by this build: {e}")
     report = evaluate(result)
     return ScenarioCheck(file, scenario.name, result.seed, report, seconds=time.perf_counter() - start,
-                         description=scenario.config.description)
+                         description=scenario.spec.description)
 
 
 def _check_fleet(file: str, scenario: S, seed: int | None, start: float,
@@ -137,9 +128,9 @@ def _check_fleet(file: str, scenario: S, seed: int | None, start: float,
         summary = summarize_fleet(scenario)
     except ConfigError as e:
         return ScenarioCheck(file, error=str(e))
-    report = evaluate_summary(scenario.config.expect, summary)
+    report = evaluate_summary(scenario.spec.expect, summary)
     return ScenarioCheck(file, scenario.name, scenario.seed, report, seconds=time.perf_counter() - start,
-                         description=scenario.config.description)
+                         description=scenario.spec.description)
 
 
 def check_paths(paths: Sequence[str], seed: int | None = None, jobs: int = 1,

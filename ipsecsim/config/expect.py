@@ -78,6 +78,11 @@ class SummaryBound(BaseModel):
     equals: Any = Field(None, description="the exact value required (null, a string, a number, or a duration / "
                         "size such as 1s or 20GB, compared as a number)")
 
+    @property
+    def equals_given(self) -> bool:
+        """Whether ``equals`` was written (``equals: null`` is a requirement, no ``equals`` none)."""
+        return "equals" in self.model_fields_set
+
     @field_validator("min", "max", mode="before")
     @classmethod
     def _bound(cls, v: Any) -> Any:

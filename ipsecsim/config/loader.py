@@ -64,7 +64,7 @@ class Scenario:
     @cached_property
     def spec(self) -> RunSpec:
         """What the simulator runs of this scenario (spec/): plain values, every default resolved."""
-        return run_spec(self.config, self.peers, self.reconfigured, self.start_at)
+        return run_spec(self.config, self.peers, self.reconfigured, self.start_at, self.file, self.notes)
 
     @property
     def name(self) -> str:

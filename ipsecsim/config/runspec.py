@@ -8,6 +8,8 @@ from __future__ import annotations
 from ..proto.settings import PeerSettings
 from ..spec import (
     BgpSpec,
+    BoundSpec,
+    ExpectSpec,
     FaultSpec,
     FlowSpec,
     GilbertElliottSpec,
@@ -20,6 +22,7 @@ from ..spec import (
     Subnets,
 )
 from .bgp import resolve
+from .expect import Expectation
 from .ha import HaGroupConfig
 from .link import GilbertElliott, LinkConfig
 from .model import FaultConfig, NqaConfig, ScenarioConfig, TrafficConfig
@@ -70,14 +73,25 @@ def bgp_specs(cfg: ScenarioConfig) -> dict[str, BgpSpec]:
             for i, (name, peer) in enumerate(cfg.peers.items()) if peer.bgp is not None}
 
 
+def expect_spec(e: Expectation) -> ExpectSpec:
+    """One validated ``expect:`` entry as plain values."""
+    s = e.summary
+    bound = None if s is None else BoundSpec(s.path, s.min, s.max, s.equals, s.equals_given)
+    return ExpectSpec(e.kind, e.event, e.peer, e.filters, e.window, e.count, e.at_least, e.at_most, e.never,
+                      dict(e.status) if e.status is not None else None, bound, e.label, e.written())
+
+
 def run_spec(cfg: ScenarioConfig, peers: dict[str, PeerSettings],
-             reconfigured: dict[int, PeerSettings] | None = None, start_at: float = 0.0) -> RunSpec:
-    """What the simulator runs of scenario ``cfg`` whose peers' effective settings are ``peers``
-    (the loaded scenario's own mappings, not copies)."""
+             reconfigured: dict[int, PeerSettings] | None = None, start_at: float = 0.0,
+             file: str | None = None, notes: tuple[str, ...] = ()) -> RunSpec:
+    """What the simulator runs of scenario ``cfg`` (read from ``file``) whose peers' effective
+    settings are ``peers`` (the loaded scenario's own mappings, not copies)."""
     return RunSpec(
         seed=cfg.seed, duration=cfg.duration, peers=peers, link=link_spec(cfg.link),
         faults=tuple(fault_spec(f) for f in cfg.faults), reconfigured=reconfigured if reconfigured is not None else {},
         traffic=tuple(flow_spec(cfg, t, i) for i, t in enumerate(cfg.traffic)), partner=partner_map(cfg.peers),
         subnets={n: Subnets(tuple(p.local_subnets), tuple(p.remote_subnets)) for n, p in cfg.peers.items()},
         nqa={n: nqa_spec(p.nqa) for n, p in cfg.peers.items() if p.nqa is not None},
-        ha=tuple(ha_spec(g) for g in cfg.ha), bgp=bgp_specs(cfg), start_at=start_at)
+        ha=tuple(ha_spec(g) for g in cfg.ha), bgp=bgp_specs(cfg), start_at=start_at,
+        name=cfg.name, description=cfg.description, file=file, notes=notes,
+        expect=tuple(expect_spec(e) for e in cfg.expect), fleet=cfg.fleet is not None)

@@ -272,8 +272,8 @@ def narrate(result: Result, console: Console, step: bool = False, stdin: IO[str]
     try:
         sc = result.scenario
         console.print(f"[bold]{escape(sc.name)}[/]  seed {result.seed}, {tf.span(result.duration)} simulated")
-        if sc.config.description:
-            console.print(f"[dim]{escape(sc.config.description.strip())}[/]")
+        if sc.spec.description:
+            console.print(f"[dim]{escape(sc.spec.description.strip())}[/]")
         for n, s in sc.peers.items():
             console.print(f"  {n}: {s.address}, {s.profile}, IKEv{s.ike.version}, start {s.start}")
         all_steps = steps(result)

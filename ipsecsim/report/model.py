@@ -129,12 +129,11 @@ def _message_row(i: int, t: float, sender: str, receiver: str, f: dict[str, Any]
 
 
 def _receiver(result: Result, sender: str, dst: str) -> str:
-    from ..config.topology import partner_map
     sc = result.scenario
     at = [n for n, s in sc.peers.items() if s.address == dst and n != sender]
     if len(at) == 1:
         return at[0]
-    return partner_map(sc.config.peers).get(sender, at[0] if at else dst)
+    return sc.spec.partner.get(sender, at[0] if at else dst)
 
 
 def messages_from_result(result: Result) -> tuple[list[dict[str, Any]], dict[int, list[Any]], int]:
@@ -210,7 +209,7 @@ def build(result: Result) -> dict[str, Any]:
     rows, details, total = messages_from_result(result)
     return {
         "meta": {"name": sc.name, "seed": result.seed, "duration": result.duration, "long": tf.long,
-                 "description": (sc.config.description or "").strip(), "version": __version__,
+                 "description": sc.spec.description.strip(), "version": __version__,
                  "events": len(result.events), "source": "scenario",
                  "peers": [{"name": n, "address": s.address, "profile": s.profile, "ike": s.ike.version,
                             "start": s.start} for n, s in sc.peers.items()]},

@@ -4,7 +4,7 @@ scheduler (sim/sched.py: the callback loop, or SimPy), run it to the end."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import simpy
 
@@ -13,7 +13,7 @@ from ..proto.final import final_state
 from ..proto.rng import stream
 from ..proto.settings import PeerSettings
 from ..result import Result
-from ..spec import FaultSpec
+from ..spec import FaultSpec, RunSource
 from .bgp import BgpNetwork
 from .faults import run_fault
 from .ha import start_groups
@@ -26,9 +26,6 @@ from .sched import ENGINES, make, spawn
 from .traffic import Sender, start_sources
 from .train import Trains
 from .workers import WorkerPool
-
-if TYPE_CHECKING:  # carried into the Result unread: the run reads only ``scenario.spec``
-    from ..config.loader import Scenario
 
 DEFAULT_ENGINE = "fast"
 CRYPTO = ("real", "model")
@@ -56,11 +53,14 @@ def _start(sched: Any, nodes: dict[str, PeerNode], at: float) -> None:
             sched.call_later(0.0, node.start)
 
 
-def simulate(scenario: Scenario, seed: int | None = None, duration: float | None = None,
+def simulate(scenario: RunSource, seed: int | None = None, duration: float | None = None,
              progress: Callable[[float, float], None] | None = None,
              engine: str | simpy.Environment = DEFAULT_ENGINE, traffic: str = DEFAULT_TRAFFIC,
              esp_records: bool = True, crypto: str = "real") -> Result:
     """Run ``scenario`` (optionally with another seed or length) and return its Result.
+    ``scenario``: a loaded scenario (``load_scenario``) or anything with its ``spec`` (the run
+    description, spec/source.py ``RunSource``); the run reads only the ``spec``, the Result
+    keeps the scenario.
     ``progress(now, until)`` is called as simulated time advances (in 1 % steps); the run is
     the same with or without it. ``engine``: ``fast`` (the callback loop) or ``simpy`` (the
     same drivers on a SimPy environment), both giving the same run; or a ``simpy.Environment``

@@ -4,9 +4,11 @@
 (a flow's name and hosts, each peer's remote peer, a BGP session's settings), so the layers
 below the configuration never import it (DESIGN.md: cli -> config -> sim -> proto)."""
 
+from .expect import BoundSpec, ExpectSpec
 from .groups import BgpSpec, HaGroupSpec
 from .link import FaultSpec, GilbertElliottSpec, LinkSpec, LossSpec, NatSpec
 from .run import FlowSpec, NqaSpec, RunSpec, Subnets
+from .source import RunSource
 
-__all__ = ["BgpSpec", "FaultSpec", "FlowSpec", "GilbertElliottSpec", "HaGroupSpec", "LinkSpec", "LossSpec",
-           "NatSpec", "NqaSpec", "RunSpec", "Subnets"]
+__all__ = ["BgpSpec", "BoundSpec", "ExpectSpec", "FaultSpec", "FlowSpec", "GilbertElliottSpec", "HaGroupSpec",
+           "LinkSpec", "LossSpec", "NatSpec", "NqaSpec", "RunSource", "RunSpec", "Subnets"]

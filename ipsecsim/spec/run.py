@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..proto.settings import PeerSettings
+from .expect import ExpectSpec
 from .groups import BgpSpec, HaGroupSpec
 from .link import FaultSpec, LinkSpec
 
@@ -83,6 +84,17 @@ class RunSpec:
     """The peers with a BGP session."""
     start_at: float = 0.0
     """When the peers start (a fleet pair's start offset; its flows and faults are shifted by the same)."""
+    name: str = ""
+    """The scenario's name."""
+    description: str = ""
+    file: str | None = None
+    """The scenario file, for messages naming it (None: built from Python objects)."""
+    notes: tuple[str, ...] = ()
+    """What a duration given on the command line drops (faults and flows after its end)."""
+    expect: tuple[ExpectSpec, ...] = ()
+    """The scenario's ``expect:`` entries."""
+    fleet: bool = False
+    """Whether the scenario is a fleet (many pairs, run by ``ipsecsim.fleet``), not one run."""
 
     def members(self, name: str) -> list[str]:
         """The peers a traffic end stands for: a group's members in preference order, or the peer."""

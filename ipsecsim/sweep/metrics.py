@@ -25,11 +25,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..config.topology import partner_map
-
 if TYPE_CHECKING:
-    from ..config.model import ScenarioConfig
     from ..result import Result
+    from ..spec import RunSpec
 
 STANDARD = ("peer_dead_t", "detection_delay", "false_dead", "any_false_dead", "outage_s", "dropped_bytes",
             "rekeys", "failed_negotiations")
@@ -37,14 +35,15 @@ STANDARD = ("peer_dead_t", "detection_delay", "false_dead", "any_false_dead", "o
 Interval = tuple[float, float]
 
 
-def down_windows(cfg: ScenarioConfig, until: float) -> tuple[dict[str, list[Interval]], list[tuple[Any, Interval]]]:
+def down_windows(spec: RunSpec, until: float) -> tuple[dict[str, list[Interval]], list[tuple[Any, Interval]]]:
     """Per peer the intervals it was crashed or frozen; and the path-down windows as
-    (pair or None for every path, interval). From the scenario's faults (config, not events)."""
-    peers: dict[str, list[Interval]] = {n: [] for n in cfg.peers}
-    paths: list[tuple[Any, Interval]] = [(None, (w.start, w.end)) for w in cfg.link.down]
+    (pair or None for every path, interval). From the scenario's faults (its run description,
+    not events)."""
+    peers: dict[str, list[Interval]] = {n: [] for n in spec.peers}
+    paths: list[tuple[Any, Interval]] = [(None, (start, end)) for start, end in spec.link.down]
     open_since: dict[str, float] = {}
     link_open: dict[Any, float] = {}
-    for f in sorted(cfg.faults, key=lambda f: f.at):
+    for f in sorted(spec.faults, key=lambda f: f.at):
         if f.kind in ("crash", "freeze") and f.peer:
             if f.duration is not None:
                 peers[f.peer].append((f.at, f.at + f.duration))
@@ -75,9 +74,9 @@ def _overlap(a: Interval, b: Interval) -> bool:
 
 def verdicts(result: Result) -> list[tuple[float, bool, float | None]]:
     """Every ``peer_dead``: (time, false verdict?, when the partner / path went down)."""
-    cfg = result.scenario.config
-    peers, paths = down_windows(cfg, result.duration)
-    partner = partner_map(cfg.peers)
+    spec = result.scenario.spec
+    peers, paths = down_windows(spec, result.duration)
+    partner = spec.partner
     out: list[tuple[float, bool, float | None]] = []
     for e in result.events:
         if e.event != "peer_dead":

@@ -228,7 +228,7 @@ def plan(result: Result, opts: TraceOptions) -> Plan:
         total = d.fluid_total
         out.bulk_total += total
         if opts.esp_all and total > ALL_LIMIT:
-            raise ConfigError(result.scenario.file, "trace.esp",
+            raise ConfigError(result.scenario.spec.file, "trace.esp",
                               f"'all' would write {total:,} bulk ESP packets of one SA; sample them with "
                               f"{{first: N, last: N}} instead")
         for rec in d.discrete:

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..errors import ConfigError
 from ..proto.algorithms import lookup
-from ..proto.proposals import ProposalError, Protocol, parse
 from . import keyfile, pcap, wireshark
 from .dataplane import bulk_counts
 from .frames import FRAME_SOURCES, Frame, FrameSource
@@ -76,7 +75,7 @@ def collect_frames(result: Result, opts: TraceOptions, sources: Sequence[FrameSo
 
 def section_comment(result: Result, opts: TraceOptions, sample: str | None = None) -> str:
     epoch = datetime.datetime.fromtimestamp(opts.epoch, datetime.UTC).isoformat().replace("+00:00", "Z")
-    return (f"ipsecsim {__version__}: scenario {result.scenario.name}, seed {result.seed}, "
+    return (f"ipsecsim {__version__}: scenario {result.scenario.spec.name}, seed {result.seed}, "
             f"{result.duration:g} s simulated from {epoch}. Every IKE datagram as it leaves its sender"
             f"{' (lost ones included, commented)' if opts.lost == 'include' else ' (lost ones omitted)'}; "
             f"{sample or opts.sample_text()}. Keys for Wireshark: ipsecsim run --keys FILE.")
@@ -139,26 +138,20 @@ def _describe_entry(u: dict[str, str]) -> str:
 def _refusal(result: Result, u: dict[str, str]) -> ConfigError:
     """Name the first proposal that brought the algorithm Wireshark cannot decrypt."""
     alg = lookup(u["algorithm"])
-    section, proto = ("child", Protocol.ESP) if u["kind"] == "esp" else ("ike", Protocol.IKE)
+    section = "child" if u["kind"] == "esp" else "ike"
     path = "trace.undecryptable"
-    for name, peer in result.scenario.config.peers.items():
-        found = [i for i, text in enumerate(getattr(peer, section).proposals) if alg in _transforms(text, proto)]
+    spec = result.scenario.spec
+    for name, peer in spec.peers.items():  # each peer's proposals, parsed in the order written
+        found = [i for i, p in enumerate(getattr(peer, section).proposals) if alg in p.transforms()]
         if found:
             path = f"peers.{name}.{section}.proposals[{found[0]}]"
             break
     else:  # not negotiated: a side that truncates HMAC-SHA-256 to 96 bits on its own
-        quirk = [n for n, p in result.scenario.config.peers.items() if u["kind"] == "esp" and p.child.sha256_96]
+        quirk = [n for n, p in spec.peers.items() if u["kind"] == "esp" and p.child.sha256_96]
         if quirk and u["algorithm"] == "sha256_96":
             path = f"peers.{quirk[0]}.child.sha256_96"
-    return ConfigError(result.scenario.file, path,
+    return ConfigError(spec.file, path,
                        f"the {_describe_entry(u)} cannot be written decryptably ({u['reason']}) and "
                        f"trace.undecryptable is 'refuse': choose "
                        f"algorithms Wireshark decrypts (AES-CBC/CTR/GCM with HMAC-SHA1/SHA2), or set "
                        f"trace.undecryptable: mark to write its packets marked as not decryptable")
-
-
-def _transforms(text: str, proto: Protocol) -> list[object]:
-    try:
-        return list(parse(text, proto).transforms())
-    except ProposalError:
-        return []

@@ -53,7 +53,7 @@ def summarize(result: Result) -> dict[str, Any]:
             **({"bgp": b} if (b := bgp_peer(result, name)) is not None else {}),
         }
     return {
-        "scenario": sc.name,
+        "scenario": sc.spec.name,
         "seed": result.seed,
         "duration": result.duration,
         "events": len(result.events),

@@ -299,11 +299,11 @@ def _render(result: Result, console: Console, verbose: bool, only: TimelineFilte
     run = f"seed {result.seed}, {span(result.duration)} simulated" if result.clock == "simulated" else \
         f"live, {span(result.duration)} {result.clock}"
     crypto = ", crypto model (key exchange from hashes)" if result.crypto == "model" else ""
-    console.print(f"[bold]{escape(sc.name)}[/]  {run}, "
+    console.print(f"[bold]{escape(sc.spec.name)}[/]  {run}, "
                   f"{len(result.events)} events{crypto}")
-    if sc.config.description:
-        console.print(f"[dim]{escape(sc.config.description.strip())}[/]")
-    for note in sc.notes:  # faults and flows a shorter --duration drops
+    if sc.spec.description:
+        console.print(f"[dim]{escape(sc.spec.description.strip())}[/]")
+    for note in sc.spec.notes:  # faults and flows a shorter --duration drops
         console.print(f"[yellow]not simulated: {escape(note)}[/]")
     part = sc.spec.partner
     for n, s in sc.peers.items():
