@@ -233,3 +233,17 @@ def test_a_row_is_not_fed_as_one_while_probing():
     assert m.steady_gap() is None
     with pytest.raises(RuntimeError, match="probing"):
         m.feed_steady(1, 11.0, 0, 0.0, False)
+
+
+def test_check_job_verdict_due_with_a_check_comes_first_whatever_the_float_sums():
+    """strongSwan IKEv1 (task_manager_v1.c queue_dpd): each R-U-THERE schedules its verdict
+    dpd_timeout - dpd_delay later. With dpd_timeout = 3 x dpd_delay the verdict of the second
+    probe falls on the check job's own instant; the machine runs the due verdicts before the
+    check (``_check_job``), so a peer silent since the first probe is dead then, with no third
+    probe. Established at 0.0654 s (ikev1-dpd-seq-reuse): checks at 30.0654, 60.0654, 90.0654,
+    120.0654 s; (60.0654 + 90) - 30 is one ulp above 120.0654 in binary floating point, the
+    verdict must not slip behind the check for that."""
+    m = DpdMachine(DpdSettings(delay=30, style="timeout", timeout=90, check="strongswan"), last_inbound=0.0654)
+    acts = drive(m, until=200, inbound=[30.0776])  # only the first probe is answered
+    assert [(round(t, 6), a) for t, a in acts] == [(30.0654, Act.PROBE), (60.0654, Act.PROBE),
+                                                   (90.0654, Act.PROBE), (120.0654, Act.DEAD)]

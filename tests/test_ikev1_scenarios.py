@@ -68,7 +68,9 @@ def test_psk_mismatch() -> None:
     assert fb[0].get("notify") == "PAYLOAD_MALFORMED"
     assert not r.select("ike_sa_established")
     gave_up = r.first("retransmit_gave_up", "A")
-    assert gave_up is not None and abs(gave_up.t - (0.02 + STRONGSWAN_GIVE_UP)) < 1e-6
+    # message 5 leaves at 53.2 ms: the strongswan-5.9.8 costs of messages 2-5 on 5 ms legs
+    # (docs/cpu.md: 1.1 + 8.2 + 15.5 + 8.4 ms; the arithmetic beside the scenario's expectations)
+    assert gave_up is not None and abs(gave_up.t - (0.0532 + STRONGSWAN_GIVE_UP)) < 1e-6
     late = [e for e in r.select("message_ignored", "B") if "unknown ISAKMP SA" in e.get("reason")]
     assert late and "half_open_timeout" in late[0].get("reason") and late[0].t > 30
     assert r.status("A") == r.status("B") == "ike_sa_not_established"

@@ -76,7 +76,9 @@ def test_pings_are_real_echoes_numbered_per_sa(tmp_path) -> None:
             assert icmp_type == "0" and (outer_src, inner_src) == ("10.99.0.2", "10.102.0.1")
         per_sa[(outer_src, spi)].append(int(seq))
     assert [n for _, n in requests] == list(range(1, 1081))
-    assert all(abs(t - (1 + 10 * (n - 1))) < 1e-6 for t, n in requests)
+    # frame.time_relative counts from the first frame, A's IKE_SA_INIT, which leaves when A's
+    # MODP-2048 key is made (docs/cpu.md, strongswan-5.9.8: 7.1 ms)
+    assert all(abs(t - (1 + 10 * (n - 1) - 0.0071)) < 1e-6 for t, n in requests)
     # RFC 4303 3.3.3: each SA direction counts from 1, one by one; a rekey starts a new SA at 1.
     for seqs in per_sa.values():
         assert seqs == list(range(1, len(seqs) + 1))

@@ -206,6 +206,11 @@ class Cpu:
         PFS quick mode message 1). charon's S9 log: 3 ms between 'initiating IKE_SA' and the
         request with KE. A retransmitted copy and an IKE_SA_INIT retried with a COOKIE reuse the
         key; main mode message 3's key was paid for by message 2."""
+        work = self.keys_to_make(messages)
+        return self._jit(work) if work else 0.0
+
+    def keys_to_make(self, messages: Any) -> float:
+        """``outbound`` without jitter (draws nothing from the peer's stream)."""
         work = 0.0
         for m in messages:
             if getattr(m, "response", True):
@@ -220,7 +225,7 @@ class Cpu:
                 work += self.keygen_only(_ke_group(m))
             elif m.version == 1 and exchange in ("AGGRESSIVE", "QUICK_MODE"):
                 work += self.keygen_only(self._v1_group(m))
-        return self._jit(work) if work else 0.0
+        return work
 
     def _ikev2(self, m: Any) -> float:
         c = self.costs

@@ -318,7 +318,9 @@ class DpdMachine:
                     verdict = self._probe(now)
                     diff = 0
                     if c.style == "timeout":
-                        self.timeouts.append((now + c.timeout - c.delay, timers.whole_seconds(now)))
+                        # now + (timeout - delay): the verdict that falls on a later check's
+                        # instant must compare equal to it, not one float ulp later
+                        self.timeouts.append((now + (c.timeout - c.delay), timers.whole_seconds(now)))
             self.next_check = now + c.delay - diff
         return verdict
 

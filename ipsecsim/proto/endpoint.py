@@ -57,6 +57,8 @@ class Endpoint:
         """Key exchange from hashes instead of modular exponentiation (proto/dh.py ``model``)."""
         self.now = 0.0
         self._out: list[Datagram] = []
+        self._sent_marks: list[tuple[int, int, int]] = []
+        """``mark()`` just after each datagram of ``_out`` was queued (``mark_after``)."""
         self._events: list[Event] = []
         self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = 0
@@ -159,6 +161,21 @@ class Endpoint:
         """The datagrams queued since ``mark``."""
         return self._out[mark[2]:]
 
+    def mark_after(self, mark: tuple[int, int, int], index: int) -> tuple[int, int, int]:
+        """The mark just after the step since ``mark`` queued its datagram ``index - 1`` (``mark``
+        itself for 0): what the step did after that datagram left."""
+        return mark if index == 0 else self._sent_marks[mark[2] + index - 1]
+
+    def release(self, mark: tuple[int, int, int]) -> tuple[list[Event], list[Datagram]]:
+        """After ``postpone``: take the events that keep their instant (not later than now) and the
+        datagrams queued before ``mark``; the postponed ones stay queued."""
+        now = self.now
+        events = [e for e in self._events if e.t <= now]
+        self._events = [e for e in self._events if e.t > now]
+        out, self._out = self._out[:mark[2]], self._out[mark[2]:]
+        self._sent_marks = self._sent_marks[mark[2]:]
+        return events, out
+
     def postpone(self, mark: tuple[int, int, int], seconds: float) -> None:
         """What the step since ``mark`` did happens ``seconds`` later: the driver charged the
         work it needed before its messages could leave (proto/cpu.py ``Cpu.outbound``). The
@@ -174,6 +191,7 @@ class Endpoint:
 
     def take_datagrams(self) -> list[Datagram]:
         out, self._out = self._out, []
+        self._sent_marks = []
         return out
 
     def take_events(self) -> list[Event]:
@@ -253,6 +271,7 @@ class Endpoint:
 
     def send(self, dgram: Datagram) -> None:
         self._out.append(dgram)
+        self._sent_marks.append((self._seq, len(self._events), len(self._out)))
         self.last_sent[(dgram.src, dgram.sport)] = self.now
 
     def last_out(self, local: tuple[str, int], now: float) -> float | None:

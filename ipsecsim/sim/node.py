@@ -182,8 +182,8 @@ class PeerNode:
         if self._holding:  # a timer job's own work came first: the item waits for it
             self.inbox.appendleft(item)
             return False
-        if isinstance(item, tuple):
-            self._apply(*item)
+        if isinstance(item, tuple):  # traffic: a packet that finds no SA may start a negotiation,
+            self._charged(self._apply, *item)  # whose IKE_SA_INIT waits for its key like any other
             return True
         cpu = self.cpu()
         if cpu is not None:
@@ -202,8 +202,10 @@ class PeerNode:
 
     def _charged(self, step: Callable[..., None], *args: Any) -> None:
         """Run one step of the core; if a request it queued needs a key of this peer's own
-        making (``Cpu.outbound``), the worker makes it first: the step's messages leave, its
-        timers start and its events are stamped when the key is made."""
+        making (``Cpu.outbound``), the worker makes it first: that request and what the step did
+        after it leave, start their timers and are stamped when the key is made. Messages the
+        step sent before it leave now (strongSwan task_manager_v1.c ``initiate``: aggressive mode
+        message 3 is sent, then quick mode is built and makes its PFS key)."""
         cpu = self.cpu()
         if cpu is None:
             step(*args)
@@ -211,9 +213,22 @@ class PeerNode:
         ep = self.ep
         mark = ep.mark()
         step(*args)
-        work = cpu.outbound([d.message for d in ep.since(mark) if not d.retransmit])
+        out = ep.since(mark)
+        if not out:
+            return  # nothing sent (most steps of the data plane)
+        sent = [d.message if not d.retransmit else None for d in out]
+        first = next((i for i, m in enumerate(sent) if m is not None and cpu.keys_to_make([m]) > 0.0), None)
+        if first is None:
+            return
+        work = cpu.outbound([m for m in sent[first:] if m is not None])
         if work > 0.0:
-            ep.postpone(mark, work)
+            split = ep.mark_after(mark, first)
+            ep.postpone(split, work)
+            # what keeps its instant is logged now, before anything else happens meanwhile
+            events, out = ep.release(split)
+            self._log(ep, events)
+            for d in out:
+                self.link.transmit(d, self.name)
             self._tokens += 1
             self._holding = self._tokens
             self.busy = True
@@ -309,13 +324,29 @@ class PeerNode:
                 self.link.transmit_traffic(t, self.name)
 
     def _send(self, ep: Endpoint) -> None:
-        events = ep.take_events()
+        self._log(ep, ep.take_events())
+        for d in ep.take_datagrams():
+            self.link.transmit(d, self.name)
+
+    def _log(self, ep: Endpoint, events: list[Any]) -> None:
         if events:
             add = self.log.add
             for ev in events:
                 add(ev)
-        for d in ep.take_datagrams():
-            self.link.transmit(d, self.name)
+            if self._worker is not None and self._worker[0] is ep:
+                self._forget_policies(ep, events)
+
+    def _forget_policies(self, ep: Endpoint, events: list[Any]) -> None:
+        """The last CHILD SA deleted takes its policies out of the kernel (strongSwan child_sa.c
+        ``destroy`` -> ``del_policies``; the kernel interfaces refcount a policy and remove it with
+        its last user): the next CHILD SA installs them again and pays for it (``Cpu``). A trap
+        policy (``policy_trap``, ``start: on-traffic``, DPD action ``trap``) stays installed."""
+        s = ep.settings
+        if s.policy_trap or s.start == "on-traffic" or (s.dpd is not None and s.dpd.action == "trap"):
+            return
+        if any(ev.event == "child_sa_deleted" for ev in events) and not ep.engine.status()["child_sas"]:
+            assert self._worker is not None
+            self._worker[1].policies.clear()
 
     def _arm(self) -> None:
         """One lazy timer: a callback at the core's earliest deadline unless one is pending at
