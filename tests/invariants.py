@@ -35,11 +35,7 @@ EPS = 1e-6
 # Violations of these invariants are tolerated by the property tests (tests/test_properties.py)
 # while the bug named is open: they are still reported as warnings. Delete an entry when its
 # fix lands; ``IPSECSIM_PROPS_STRICT=1`` checks every invariant regardless.
-KNOWN_BUGS: dict[str, str] = {
-    "rekey_before_hard_expiry": "IKEv1: a peer that takes a shorter CHILD lifetime from the other side's proposal "
-                                "keeps its own soft point, so that SA can reach the negotiated hard limit unrekeyed "
-                                "(test_properties.py::test_ikev1_adopted_shorter_lifetime_rekeys_first)",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def _key(e: Any) -> tuple[str, str]:

@@ -8,6 +8,7 @@ import random
 import pytest
 from factory import scenario_dict, two_peers
 
+from ipsecsim import simulate
 from ipsecsim.config.loader import load_scenario
 from ipsecsim.errors import ConfigError
 from ipsecsim.proto.lifetime import Lifetime, Limit, retry_delay
@@ -121,3 +122,31 @@ def test_huawei_range_checked_on_effective_value() -> None:
     with pytest.raises(ConfigError) as err:
         load_scenario(scenario_dict({"profile": "huawei-cloud", "child": {"life_time": "8d"}}))
     assert err.value.path == "peers.A.child.life_time" and "30s-604800s" in str(err.value)
+
+
+def test_margin_longer_than_an_adopted_ikev1_lifetime_keeps_its_share() -> None:
+    """AWS (EC2 API: Phase2LifetimeSeconds 3600, RekeyMarginTimeSeconds 270, RekeyFuzzPercentage
+    100) adopting a peer's 90 s IPsec SA lifetime (RFC 2409 4.5 / RFC 2407 4.5: the responder may
+    use the proposed lifetime). A 270 s margin does not fit below 90 s, so the soft point keeps
+    the share of the lifetime AWS's own values give (docs/lifetimes.md, IKEv1): rekey at
+    3330/3600 of 90 s = 83.25 s, fuzz 270/3600 of 90 s = 6.75 s; a margin that fits stays."""
+    _, aws = two_peers(None, {"profile": "aws-site-to-site"})
+    t = aws.child.lifetime.time
+    assert (t.life, t.rekey, t.rand, t.follows) == (3600.0, 3330.0, 270.0, "margin")
+    assert t.with_life(90).soft_range() == pytest.approx((76.5, 83.25))
+    assert t.with_life(90).soft_range(False) == pytest.approx((76.5, 83.25))
+    assert t.with_life(900).soft_range() == (900 - 540, 900 - 270)
+
+
+def test_ikev1_peer_adopting_a_shorter_lifetime_rekeys_before_it() -> None:
+    """Both peers initiate IKEv1; Alibaba Cloud proposes a 90 s IPsec SA lifetime, AWS takes it
+    (RFC 2409 4.5) and so draws its soft point within 76.5-83.25 s of each SA it installs (AWS
+    margin 270 s of 3600 s, fuzz 100 %, as a share of 90 s): no SA reaches its hard limit."""
+    result = simulate(load_scenario(scenario_dict(
+        {"profile": "alibaba-cloud", "ike": {"version": 1}, "dpd": {"delay": 0},
+         "child": {"life_time": 90, "rekey_time": "80%"}},
+        {"profile": "aws-site-to-site", "start": "initiate", "ike": {"version": 1}, "dpd": {"delay": 0}},
+        duration=180, seed=0)))
+    hard = result.select("sa_expired", "B", kind="hard", sa_type="child")
+    soft = [e.get("limit") for e in result.select("sa_expired", "B", kind="soft", sa_type="child")]
+    assert soft and all(76.5 <= s <= 83.25 for s in soft) and not hard

@@ -68,8 +68,6 @@ def _only(result, name: str) -> list[str]:  # type: ignore[no-untyped-def]
     return check_all(result, [name]).get(name, [])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: an IKEv1 peer that adopts the shorter CHILD lifetime of the other "
-                   "side's proposal keeps its own soft point and reaches the negotiated hard limit unrekeyed")
 def test_ikev1_adopted_shorter_lifetime_rekeys_first():
     # found by the generator: both sides initiate IKEv1; A (alibaba-cloud) proposes a 90 s CHILD
     # lifetime with a rekey at 80 %, B (aws-site-to-site) accepts it (RFC 2409 4.5: the responder

@@ -110,9 +110,15 @@ class Limit:
             return Limit(life, _mul(self.rekey, k), self.rand * k, _mul(self.rekey_responder, k),
                          _mul(self.rand_responder, k), self.follows)
         if self.follows == "margin":
-            d = life - old
-            return Limit(life, _add(self.rekey, d), self.rand, _add(self.rekey_responder, d),
-                         self.rand_responder, self.follows)
+            # the margin stays below the new limit; a margin the new limit does not exceed
+            # (e.g. AWS 270 s + fuzz against a peer's 90 s IPsec SA) would leave no soft point
+            # at all: that role's soft point keeps its share of the limit instead
+            k, d = life / old, life - old
+            ri, di = _margin_or_share(self.rekey, self.rand, d, k)
+            rr, dr = _margin_or_share(self.rekey if self.rekey_responder is None else self.rekey_responder,
+                                      self.rand if self.rand_responder is None else self.rand_responder, d, k)
+            return Limit(life, ri, di or 0.0, None if self.rekey_responder is None and rr == ri else rr,
+                         None if self.rand_responder is None and dr == di else dr, self.follows)
         return replace(self, life=life)
 
     @property
@@ -124,8 +130,13 @@ def _mul(v: float | None, k: float) -> float | None:
     return None if v is None else v * k
 
 
-def _add(v: float | None, d: float) -> float | None:
-    return None if v is None else max(0.0, v + d)
+def _margin_or_share(rekey: float | None, rand: float | None, d: float,
+                     k: float) -> tuple[float | None, float | None]:
+    """(rekey, rand) of a margin-style soft point moved to a hard limit ``d`` longer (``k``
+    times as long): the same margin when it fits, else the same share of the limit."""
+    if rekey is None or rekey <= 0 or rekey + d > 0:
+        return (None if rekey is None else max(0.0, rekey + d)), rand
+    return rekey * k, _mul(rand, k)
 
 
 @dataclass(frozen=True, slots=True)

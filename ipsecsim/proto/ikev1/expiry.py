@@ -5,7 +5,8 @@ Lifetimes are negotiated in IKEv1 (RFC 2409 Appendix A, RFC 2407 4.5: seconds an
 in the proposal; ``sa_life.py`` decides what a responder accepts). Each side applies its own
 soft-point rule (``proto.lifetime``, the same styles and config keys as IKEv2) to the hard
 limits both agreed on (``Limit.with_life``): a percentage follows the agreed value, an absolute
-rekey time stays. Packet limits cannot be negotiated and stay local.
+rekey time stays, a margin stays below it (its share of the limit when the agreed value is no
+longer than the margin). Packet limits cannot be negotiated and stay local.
 
 * IPsec SA soft limit (time, bytes, packets) -> ``sa_expired`` soft and a quick mode under the
   newest ISAKMP SA (a new phase 1 first when there is none). Make-before-break: both sides move
