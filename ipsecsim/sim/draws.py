@@ -20,7 +20,7 @@ import numpy as np
 from ..proto.rng import derive_seed
 
 M64 = (1 << 64) - 1
-_GAMMA = 0x9E3779B97F4A7C15
+GAMMA = 0x9E3779B97F4A7C15
 _M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 _C1, _C2 = 0xD1B54A32D192ED03, 0x8CB92BA72F3D8DD7
 _SCALE = 2.0 ** -53
@@ -33,7 +33,7 @@ def key(seed: int, *names: str) -> int:
 
 def mix(x: int) -> int:
     """splitmix64's output function on a 64-bit integer."""
-    z = (x + _GAMMA) & M64
+    z = (x + GAMMA) & M64
     z = ((z ^ (z >> 30)) * _M1) & M64
     z = ((z ^ (z >> 27)) * _M2) & M64
     return z ^ (z >> 31)
@@ -44,15 +44,22 @@ def uniform(k: int, n: int, j: int) -> float:
     return (mix(k ^ ((n * _C1 + j * _C2) & M64)) >> 11) * _SCALE
 
 
+def mix_array(z: np.ndarray) -> np.ndarray:
+    """splitmix64's output function after its increment (``mix(x)`` is ``mix_array(x +
+    GAMMA)``) on uint64 arrays, wrapping."""
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
+        out: np.ndarray = z ^ (z >> np.uint64(31))
+    return out
+
+
 def uniforms(k: int, n: np.ndarray, j: int | np.ndarray) -> np.ndarray:
     """``uniform(k, n, j)`` for arrays of packet numbers (and draw indices), vectorised."""
     with np.errstate(over="ignore"):
         x = np.uint64(k) ^ (np.asarray(n, dtype=np.uint64) * np.uint64(_C1)
                             + np.asarray(j, dtype=np.uint64) * np.uint64(_C2))
-        z = x + np.uint64(_GAMMA)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
-        z = z ^ (z >> np.uint64(31))
+        z = mix_array(x + np.uint64(GAMMA))
     return (z >> np.uint64(11)).astype(np.float64) * _SCALE
 
 

@@ -52,6 +52,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..proto.rng import derive_seed
+from ..sim.draws import GAMMA, mix_array
 from .spec import apply
 
 if TYPE_CHECKING:
@@ -232,7 +233,7 @@ offsets (4, 11.2, 24.16 ... s) over a day make tens of millions: those cells use
 
 class TooLarge(Exception):
     """The verdict distribution would take more than ``MAX_ATOMS`` round starts."""
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_GOLDEN = np.uint64(GAMMA)
 
 
 @dataclass(frozen=True)
@@ -244,28 +245,18 @@ class Verdicts:
     pruned: float
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's output function (Steele, Lea & Flood 2014) on uint64 arrays (wrapping)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    out: np.ndarray = x ^ (x >> np.uint64(31))
-    return out
-
-
 def trial_seeds(cell_seed: int, first: int, n: int | None = None, runs: np.ndarray | None = None) -> np.ndarray:
     """The seeds of trials ``first .. first + n - 1`` of a cell (or of the trial numbers ``runs``),
     63-bit: splitmix64 of the cell seed's counter stream, so trial k's seed depends on the cell
     seed and k only."""
     k = (np.arange(first, first + (n or 0), dtype=np.uint64) if runs is None else np.asarray(runs, dtype=np.uint64))
-    seeds: np.ndarray = _mix(np.uint64(cell_seed % 2 ** 64) + (k + np.uint64(1)) * _GOLDEN) >> np.uint64(1)
+    seeds: np.ndarray = mix_array(np.uint64(cell_seed % 2 ** 64) + (k + np.uint64(1)) * _GOLDEN) >> np.uint64(1)
     return seeds
 
 
 def uniforms(seeds: np.ndarray) -> np.ndarray:
     """One uniform in [0, 1) per trial seed (53 bits of a further splitmix64 step)."""
-    return (_mix(seeds.astype(np.uint64) + _GOLDEN) >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+    return (mix_array(seeds.astype(np.uint64) + _GOLDEN) >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
 
 
 def _channel(m: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
