@@ -33,7 +33,7 @@ from __future__ import annotations
 import enum
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import timers
@@ -123,13 +123,20 @@ class HistoryEntry:
     INBOUND / TRAFFIC), then how many steady INBOUND and TRAFFIC inputs followed it (inputs
     that changed nothing but the idle clock) and the instant of the latest. Counting them
     keeps the history of a machine fed every ESP packet short, and the same whether the
-    packets are fed one by one or a window at a time (``DpdMachine.feed_steady``)."""
+    packets are fed one by one or a window at a time (``DpdMachine.feed_steady``).
+
+    A run of stale re-arms (``TIMER`` inputs that find the peer heard from since the deadline
+    was set: ``DpdMachine.stale_timer``, with only steady inputs between them) is one entry
+    too: ``rearms`` of them, the first at ``t``, the latest at ``until``; fed one by one
+    (``handle``) or as one input (``rearm_run``, the array traffic path)."""
 
     t: float
     label: str
     inbound: int = 0
     traffic: int = 0
     last: float = -math.inf
+    rearms: int = 0
+    until: float = -math.inf
 
 
 @dataclass(slots=True)
@@ -167,17 +174,30 @@ class DpdMachine:
             handler, outcomes = TRANSITIONS[(self.state, inp)]
         except KeyError:
             raise TransitionError("DPD", self.state, inp) from None
+        stale = inp is DpdInput.TIMER and self.state is DpdState.WATCHING and self.stale_timer(now)
         verdict = handler(self, now)
         if verdict not in outcomes:
             raise RuntimeError(f"DPD: the row ({self.state.value}, {inp.value}) has no outcome for verdict "
                                f"{verdict.value}")
         before = self.state
         acts, self.state = outcomes[verdict]
-        if acts or self.state is not before or inp not in _STEADY_INPUTS:
+        if stale and not acts and self.state is before:
+            self._rearmed(now, now, 1)
+        elif acts or self.state is not before or inp not in _STEADY_INPUTS:
             self.history.append(HistoryEntry(now, f"{inp.value}->{self.state.value}"))
         else:
             self._count(inp is DpdInput.INBOUND, 1, inp is DpdInput.TRAFFIC, 1, now)
         return list(acts)
+
+    def _rearmed(self, first: float, until: float, n: int) -> None:
+        """``n`` stale re-arms, from ``first`` to ``until``: they join the run the history ends
+        with, if it ends with one (only steady inputs came since), else start one."""
+        h = self.history[-1] if self.history else None
+        if h is None or not h.rearms:
+            h = HistoryEntry(first, f"{DpdInput.TIMER.value}->{self.state.value}")
+            self.history.append(h)
+        h.rearms += n
+        h.until = until
 
     def _count(self, inbound: bool, n_in: int, traffic: bool, n_out: int, now: float) -> None:
         if not self.history:
@@ -215,6 +235,47 @@ class DpdMachine:
             last = now if self.inbound_flowing else self.last_inbound
             return timers.whole_seconds(now) - timers.whole_seconds(last) < c.delay
         return self.inbound_flowing or now < self.last_inbound + c.delay
+
+    def rearm_step(self, now: float, last_in: float, next_check: float | None
+                   ) -> tuple[float | None, float | None] | None:
+        """What ``TIMER`` at ``now`` would leave, computed without changing the machine, with the
+        idle clock at ``last_in`` (the steady inputs before ``now`` fed) and, check job, the next
+        check at ``next_check``: None if it would do more than re-arm (``stale_timer`` false, or
+        an inbound flow feeds the clock); else (the ``deadline`` it leaves, ``next_check`` after
+        it). Chained from one deadline to the next, it gives a run of stale re-arms
+        (``rearm_run``): the idle rule's t(k+1) = last inbound before t(k) + ``delay``; the check
+        job's t(k+1) = t(k) + ``delay`` - (whole seconds from the last inbound to t(k))."""
+        c = self.cfg
+        if self.state is not DpdState.WATCHING or self.inbound_flowing:
+            return None
+        if c.check_job:  # ``_check_job`` with nothing due, the task manager idle and diff < delay
+            if self.timeouts and self.timeouts[0][0] <= now:
+                return None
+            diff = timers.whole_seconds(now) - timers.whole_seconds(last_in)
+            if diff >= c.delay:
+                return None
+            if next_check is not None and now >= next_check:
+                next_check = now + c.delay - diff
+            if next_check is None:
+                return None, None
+            return (min(next_check, self.timeouts[0][0]) if self.timeouts else next_check), next_check
+        if now >= last_in + c.delay:  # ``_idle_timer``: a stale hint only before the idle time
+            return None
+        return (last_in + c.delay if c.mode == "periodic" or self.traffic_flowing else None), next_check
+
+    def rearm_run(self, times: Sequence[float], next_check: float | None) -> None:
+        """``TIMER`` at each of ``times`` (in order), each a stale hint that only re-arms, as
+        ``rearm_step`` chained them, with only steady inputs between them (fed with
+        ``feed_steady`` around this call, in time order): the history records them as one run
+        (as ``handle`` does one by one) and, check job, the next check is ``next_check``, as the
+        last of them left it. Nothing else changes: a stale ``TIMER`` moves no clock."""
+        if not times:
+            return
+        if self.state is not DpdState.WATCHING:
+            raise RuntimeError(f"DPD: a run of stale re-arms fed while {self.state.value}")
+        self._rearmed(times[0], times[-1], len(times))
+        if self.cfg.check_job:
+            self.next_check = next_check
 
     def feed_steady(self, n_in: int, t_in: float, n_out: int, t_out: float, out_last: bool) -> None:
         """``n_in`` INBOUND inputs (the latest at ``t_in``) and ``n_out`` TRAFFIC inputs (the

@@ -2,12 +2,32 @@
 as one row of inputs per peer (``rows``, ``engine.on_esp_rows``) instead of one hook call per
 ESP packet, and the peers' timers that only re-arm DPD run ahead inside a window (``cross``),
 so a window does not end at each of them. Both give the same inputs, in the same order, as
-the packet path (tests/test_traffic_paths.py compares the DPD machines' inputs)."""
+the packet path (tests/test_traffic_paths.py compares the DPD machines' inputs).
+
+A timer that only re-arms (the peer was heard from since the deadline was set: a stale hint,
+``DpdMachine.stale_timer``) leaves the next deadline from the inbound instants alone: the idle
+rule's t(k+1) = the last inbound before t(k) + ``delay``; strongSwan's check job's t(k+1) =
+t(k) + ``delay`` - the whole seconds from the last inbound to t(k). ``cross`` chains them from
+the row's inbound instants (``DpdMachine.rearm_step``, a bisection per timer) in the order the
+loop would run the timers: by instant, then by the order they were armed (a timer re-armed at
+a crossing after those pending then); an event at a timer's very instant comes after it only
+where the loop has it so (its callback was scheduled no earlier than the timer's: pending at
+the window's start, or re-armed at the peer's previous crossing), else the window ends before
+that event, as it does before a timer that would do more than re-arm. Then each peer is fed,
+in time order, its row up to its first crossing, its run of stale re-arms but the last as one
+input (``PeerNode.rearm_ahead``, ``DpdMachine.rearm_run``: one history entry), its row up to
+the last, whose timer runs ahead for real (``PeerNode.run_ahead``: the engine arms the next
+deadline, the peer's lazy timer is scheduled once, at the chain's end), and the rest of its
+row. The peers' timers are scheduled in the order of their last crossings, as the loop would.
+Where a peer's DPD does not fit the rule (another of its DPD jobs pending, several machines,
+an exchange in flight, an inbound fluid flow: ``PeerNode.dpd_chain``), every timer of the
+window runs ahead one by one (``_cross_each``) instead."""
 
 from __future__ import annotations
 
 import heapq
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +61,7 @@ def rows(plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
             ins.append(inm)
             outs.append(outm)
     tt = t[:stop_at]
-    plan: list[tuple[PeerNode, Any, list[Any], np.ndarray, np.ndarray]] = []
+    plan: list[tuple[PeerNode, Any, list[Any], np.ndarray, np.ndarray, bool]] = []
     for node, (cs, ins, outs) in nodes.items():
         ep, plane = node.ep, node.ep.traffic
         if ep._events or ep._out or plane._dirty or plane._out:
@@ -56,7 +76,7 @@ def rows(plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
         if steady is None:
             if getattr(eng, "on_esp_inbound", None) or getattr(eng, "on_esp_outbound", None):
                 return None
-            plan.append((node, None, cs, inm, outm))
+            plan.append((node, None, cs, inm, outm, False))
             continue
         st = steady(cs)
         if st is None:
@@ -68,27 +88,152 @@ def rows(plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
             late = np.nonzero(outm & (tt >= heard + gap))[0]
             if len(late):
                 stop_at = min(stop_at, int(late[0]))
-        plan.append((node, eng, cs, inm, outm))
+        plan.append((node, eng, cs, inm, outm, bool(counts)))
 
-    where = [(node, eng, cs, np.nonzero(inm)[0], np.nonzero(outm)[0]) for node, eng, cs, inm, outm in plan]
+    return stop_at, Feed(tt, {node: (eng, cs, np.nonzero(inm)[0], np.nonzero(outm)[0], counts)
+                              for node, eng, cs, inm, outm, counts in plan})
 
-    def feed(lo: int, hi: int) -> None:
+
+class Feed:
+    """The window's rows of inputs to dead peer detection, per peer (``rows``)."""
+
+    def __init__(self, tt: np.ndarray, where: dict[PeerNode, tuple[Any, list[Any], np.ndarray, np.ndarray, bool]]):
+        self.tt = tt
+        self.where = where
+        """Per peer: its engine, the CHILD SAs, the positions of its inbound and of its outbound
+        events, whether inbound ESP moves its idle clock."""
+
+    def __call__(self, lo: int, hi: int) -> None:
         """Feed every peer the events ``lo`` to ``hi`` (excluded) as one row."""
-        bounds = [lo, hi]
-        for node, eng, cs, pos_in, pos_out in where:
-            i0, i1 = pos_in.searchsorted(bounds).tolist()
-            o0, o1 = pos_out.searchsorted(bounds).tolist()
-            if i0 == i1 and o0 == o1:
-                continue
-            i_last = int(pos_in[i1 - 1]) if i1 > i0 else -1
-            o_last = int(pos_out[o1 - 1]) if o1 > o0 else -1
-            node.ep.now = float(tt[max(i_last, o_last)])
-            if eng is not None:
-                eng.on_esp_rows(cs, i1 - i0, float(tt[i_last]), o1 - o0, float(tt[o_last]), o_last >= i_last)
-    return stop_at, feed
+        for node in self.where:
+            self.one(node, lo, hi)
+
+    def one(self, node: PeerNode, lo: int, hi: int) -> None:
+        """Feed ``node`` its events ``lo`` to ``hi`` (excluded) as one row."""
+        got = self.where.get(node)
+        if got is None or lo >= hi:
+            return
+        eng, cs, pos_in, pos_out, _counts = got
+        tt = self.tt
+        i0, i1 = pos_in.searchsorted([lo, hi]).tolist()
+        o0, o1 = pos_out.searchsorted([lo, hi]).tolist()
+        if i0 == i1 and o0 == o1:
+            return
+        i_last = int(pos_in[i1 - 1]) if i1 > i0 else -1
+        o_last = int(pos_out[o1 - 1]) if o1 > o0 else -1
+        node.ep.now = float(tt[max(i_last, o_last)])
+        if eng is not None:
+            eng.on_esp_rows(cs, i1 - i0, float(tt[i_last]), o1 - o0, float(tt[o_last]), o_last >= i_last)
+
+    def inbound(self, node: PeerNode) -> list[int]:
+        """The positions of the events that move ``node``'s idle clock."""
+        got = self.where.get(node)
+        return got[2].tolist() if got is not None and got[4] else []
+
+class _Chain:
+    """One peer's stale re-arms inside a window (``cross``)."""
+
+    __slots__ = ("armed", "before_last", "chain", "due", "k_first", "k_last", "last_in", "next_check", "pos_in",
+                 "times")
+
+    def __init__(self, chain: tuple[Any, Any, tuple[Any, ...]], pos_in: list[int]):
+        self.chain = chain
+        self.pos_in = pos_in
+        m = chain[1]
+        self.last_in: float = m.last_inbound
+        self.next_check: float | None = m.next_check
+        self.before_last: float | None = m.next_check
+        self.times: list[float] = []
+        self.k_first = self.k_last = 0
+        self.due: float | None = None
+        self.armed: float | None = chain[2][0]
+
 
 def cross(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: int, crossings: list[tuple[float, PeerNode]],
-           feed: Callable[[int, int], None]) -> int:
+          feed: Callable[[int, int], None]) -> int:
+    """Feed the window's rows up to ``stop_at``, running on the way the peers' timers that
+    fall inside it and only re-arm dead peer detection, chained (module docstring); the
+    window ends before a timer that would do more, and before an event at a timer's very
+    instant that the loop would run first. Returns the events applied."""
+    chains: dict[PeerNode, _Chain] = {}
+    if isinstance(feed, Feed):
+        for _at, node in crossings:
+            if node not in chains:
+                chain = node.dpd_chain()
+                if chain is None:
+                    break
+                chains[node] = _Chain(chain, feed.inbound(node))
+        else:
+            return _cross_chained(trains, t, parents, stop_at, crossings, feed, chains)
+    return _cross_each(trains, t, parents, stop_at, crossings, feed)
+
+
+def _cross_chained(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: int,
+                   crossings: list[tuple[float, PeerNode]], feed: Feed, chains: dict[PeerNode, _Chain]) -> int:
+    sched = trains.sched
+    pending = [(at, i, sched.now, node) for i, (at, node) in enumerate(crossings)]
+    heapq.heapify(pending)
+    n = len(crossings)
+    tl: list[float] = t[:stop_at].tolist()
+    ran: dict[PeerNode, _Chain] = {}  # in the order of their last crossings
+    ties = 0
+    while pending:
+        at, _, armed_at, node = heapq.heappop(pending)
+        k = bisect_left(tl, at, 0, stop_at)
+        if k >= stop_at:
+            break  # after the window's last event: the loop runs it
+        tie = tl[k] == at
+        if tie and float(parents[k:bisect_right(tl, at, k, stop_at)].min()) < armed_at:
+            stop_at = k  # an event at this instant that the loop runs before the timer
+            break
+        ch = chains[node]
+        if at != ch.armed:
+            stop_at = k  # a callback the peer's timer has moved from (``PeerNode.timer_idle``)
+            break
+        j = bisect_left(ch.pos_in, k)
+        last_in = max(ch.last_in, tl[ch.pos_in[j - 1]]) if j else ch.last_in
+        step = ch.chain[1].rearm_step(at, last_in, ch.next_check)
+        if step is None:
+            stop_at = k  # it would do more than re-arm: the loop runs it
+            break
+        if not ch.times:
+            ch.k_first = k
+        ch.times.append(at)
+        ch.k_last = k
+        ch.before_last = ch.next_check
+        ch.due, ch.next_check = step
+        ch.armed = ch.due
+        ties += tie
+        ran.pop(node, None)
+        ran[node] = ch
+        if ch.due is not None:
+            n += 1
+            heapq.heappush(pending, (ch.due, n, at, node))
+    for node, ch in ran.items():
+        times = ch.times
+        feed.one(node, 0, ch.k_first)
+        if len(times) > 1:
+            node.rearm_ahead(ch.chain, times[:-1], ch.before_last, times[-1])
+            feed.one(node, ch.k_first, ch.k_last)
+        saved = sched.now
+        sched.now = times[-1]  # type: ignore[misc]
+        try:
+            node.run_ahead(times[-1])
+        finally:
+            sched.now = saved  # type: ignore[misc]
+        if ch.chain[0].dpd_armed != ch.due:
+            raise AssertionError(f"{node.name}: DPD re-armed at {ch.chain[0].dpd_armed!r}, chained {ch.due!r}")
+        feed.one(node, ch.k_last, stop_at)
+        trains.crossed += len(times)
+    for node in feed.where:
+        if node not in ran:
+            feed.one(node, 0, stop_at)
+    trains.tied += ties
+    return stop_at
+
+
+def _cross_each(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: int,
+                crossings: list[tuple[float, PeerNode]], feed: Callable[[int, int], None]) -> int:
     """Feed the window's rows up to ``stop_at``, running on the way the peers' timers that
     fall inside it and only re-arm dead peer detection (each when the events before it
     are fed, the scheduler's clock set to its instant, as the loop would run it); the

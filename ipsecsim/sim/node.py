@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..proto.cpu import Cpu
+from ..proto.dpd import DpdMachine
 from ..proto.endpoint import Endpoint
 from ..proto.events import MessageIgnored, MessageLost
 from ..proto.onwire import Datagram
@@ -404,6 +405,38 @@ class PeerNode:
         if ep._events or ep._out or ep.traffic._out or self.busy or self._holding:
             raise AssertionError(f"{self.name}: a timer run ahead at {t!r} did more than re-arm")
         self._arm()
+
+    def dpd_chain(self) -> tuple[Any, DpdMachine, tuple[Any, ...]] | None:
+        """Whether the live timer callback runs dead peer detection's one job, whose stale
+        re-arms the array traffic path may chain ahead (``rearm_ahead``, sim/dpd_rows.py): the
+        SA, its machine and the job; None if not (another of DPD's jobs pending, the engine
+        says no: ``Liveness.rearm_target``)."""
+        if self._armed is None or self.busy or self.down or self.retiring or self._holding or not self.started:
+            return None
+        target = getattr(getattr(self.ep.engine, "liveness", None), "rearm_target", None)
+        if target is None:
+            return None
+        on_timer = self.ep.engine.liveness.on_timer  # type: ignore[attr-defined]
+        jobs = [job for job in self.ep._timers if job[2] == on_timer]
+        if len(jobs) != 1 or jobs[0][0] != self._armed:
+            return None
+        got = target(jobs[0][2], jobs[0][3])
+        return None if got is None else (got[0], got[1], jobs[0])
+
+    def rearm_ahead(self, chain: tuple[Any, DpdMachine, tuple[Any, ...]], times: list[float],
+                    next_check: float | None, at: float) -> None:
+        """Dead peer detection's stale re-arms at ``times`` (of ``dpd_chain``, each the deadline
+        the one before left; ``DpdMachine.rearm_step``) as one input (``rearm_run``, the check
+        job's next check then ``next_check``): its job and this peer's timer move to ``at``, the
+        deadline the last left, as running each ahead would have left them. Their callbacks are
+        not scheduled (each would find itself stale, ``_on_timer``). The caller then runs the
+        timer of ``at`` ahead (``run_ahead``) or leaves it to the loop."""
+        sa, m, job = chain
+        m.rearm_run(times, next_check)
+        self.ep.cancel(job)
+        self.ep.schedule(at, job[2], *job[3])
+        sa.dpd_armed = at
+        self._armed = at
 
     # --- faults (sim/faults.py) ----------------------------------------------------------------
     def freeze(self, queue: bool = False, buffer: int | None = None) -> None:

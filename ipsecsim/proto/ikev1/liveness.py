@@ -182,6 +182,20 @@ class Liveness:
             return False
         return sa.dpd.stale_timer(now)
 
+    def rearm_target(self, fn: object, args: tuple[int, ...]) -> tuple[IsakmpSa, DpdMachine] | None:
+        """Of a timer job ``(fn, args)`` of the engine: if it is this machine's, the ISAKMP SA and
+        its machine, whose stale re-arms the array traffic path may chain and feed as one run
+        (``DpdMachine.rearm_step``, ``rearm_run``); None if not (another job, or more than one
+        machine, or an inbound flow that feeds the machine at each timer: ``on_timer``)."""
+        if fn != self.on_timer:
+            return None
+        sa = self.e.sas.get(args[0])
+        if sa is None or not sa.alive or sa.dpd is None or len(self._machines()) != 1:
+            return None
+        if self.in_flowing and sa.dpd.cfg.esp_resets_idle:
+            return None
+        return sa, sa.dpd
+
     def on_timer(self, now: float, uid: int) -> None:
         sa = self.e.sas.get(uid)
         if sa is None or not sa.alive or sa.dpd is None:

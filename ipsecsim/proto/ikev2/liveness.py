@@ -112,6 +112,18 @@ class Liveness:
         if sa.dpd is not None:
             sa.dpd.feed_steady(n_in if self._esp_counts(sa) else 0, t_in, n_out, t_out, out_last)
 
+    def rearm_target(self, fn: object, args: tuple[int, ...]) -> tuple[IkeSa, DpdMachine] | None:
+        """Of a timer job ``(fn, args)`` of the engine: if it is this machine's, the IKE SA and
+        its machine, whose stale re-arms the array traffic path may chain and feed as one run
+        (``DpdMachine.rearm_step``, ``rearm_run``); None if not (another job, the SA gone, or an
+        exchange in flight: strongSwan's check job then finds the task manager busy)."""
+        if fn != self.on_timer:
+            return None
+        sa = self.engine.sas.get(args[0])
+        if sa is None or not sa.alive or sa.dpd is None or sa.tm.active is not None:
+            return None
+        return sa, sa.dpd
+
     # --- timers and answers -----------------------------------------------------------------
     def _arm(self, sa: IkeSa) -> None:
         if sa.dpd is None:
