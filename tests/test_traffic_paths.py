@@ -7,6 +7,7 @@ re-arrangement of the same arithmetic, so any difference is a bug of the array p
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from scenario_gen import scenarios
 
 from ipsecsim import load_scenario, simulate
 from ipsecsim.errors import ConfigError
+from ipsecsim.proto.dpd import HISTORY
 from ipsecsim.sim import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,34 +171,54 @@ def _rows_fed(d: dict[str, Any]) -> tuple[dict[str, Any], int, train.Trains]:
 
 
 class _Machines:
-    """Every DPD machine made while in the block, to compare what they were fed."""
+    """Every DPD machine made while in the block, to compare what they were fed: its history,
+    and every ``TIMER`` instant, whether fed one by one (``handle``) or as a run of stale
+    re-arms (``rearm_run``, the array path's chains)."""
 
-    def __enter__(self) -> list[Any]:
-        from ipsecsim.proto.dpd import DpdMachine
-        self.real = DpdMachine.__post_init__
-        made: list[Any] = []
-        real = self.real
+    def __enter__(self) -> _Machines:
+        from ipsecsim.proto.dpd import DpdInput, DpdMachine
+        self.reals = (DpdMachine.__post_init__, DpdMachine.handle, DpdMachine.rearm_run)
+        real_init, real_handle, real_run = self.reals
+        self.made: list[Any] = []
+        self.timers: dict[int, list[float]] = {}
+        self.runs: list[int] = []
+        """The length of every run of stale re-arms fed as one input."""
 
-        def spy(m: Any) -> None:
-            real(m)
-            made.append(m)
+        def spy_init(m: Any) -> None:
+            real_init(m)
+            self.made.append(m)
+            self.timers[id(m)] = []
 
-        DpdMachine.__post_init__ = spy  # type: ignore[method-assign]
-        return made
+        def spy_handle(m: Any, inp: Any, now: float) -> Any:
+            if inp is DpdInput.TIMER:
+                self.timers[id(m)].append(now)
+            return real_handle(m, inp, now)
+
+        def spy_run(m: Any, times: Any, next_check: Any) -> None:
+            self.timers[id(m)].extend(times)
+            self.runs.append(len(times))
+            real_run(m, times, next_check)
+
+        DpdMachine.__post_init__ = spy_init  # type: ignore[method-assign,assignment]
+        DpdMachine.handle = spy_handle  # type: ignore[method-assign,assignment]
+        DpdMachine.rearm_run = spy_run  # type: ignore[method-assign,assignment]
+        return self
 
     def __exit__(self, *exc: Any) -> None:
         from ipsecsim.proto.dpd import DpdMachine
-        DpdMachine.__post_init__ = self.real  # type: ignore[method-assign]
+        DpdMachine.__post_init__, DpdMachine.handle, DpdMachine.rearm_run = self.reals  # type: ignore[method-assign]
 
-
-def _histories(made: list[Any]) -> list[Any]:
-    """What each machine was fed: its inputs that moved it (timers finding a stale hint
-    among them), and how many packets in all. (Not which packets came between which inputs:
-    a window that ends when a peer acts hands its packets still on the wire to the loop
-    before that peer's datagram exists, so a packet and an IKE message arriving at the very
-    same instant may be fed in the other order; no decision depends on that order there.)"""
-    return [(m.state, m.last_inbound, m.traffic_waiting, m.probes, [(h.t, h.label) for h in m.history],
-             sum(h.inbound for h in m.history), sum(h.traffic for h in m.history)) for m in made]
+    def fed(self) -> list[Any]:
+        """What each machine was fed: its inputs that moved it (a run of stale re-arms as one,
+        with its count and first and latest instants; the histories keep their last
+        ``HISTORY`` entries), every timer's instant, and how many packets in all. (Not which
+        packets came between which inputs: a window that ends when a peer acts hands its
+        packets still on the wire to the loop before that peer's datagram exists, so a packet
+        and an IKE message arriving at the very same instant may be fed in the other order; no
+        decision depends on that order there.)"""
+        return [(m.state, m.last_inbound, m.traffic_waiting, m.probes, m.deadline(),
+                 [(h.t, h.label, h.rearms, h.until) for h in m.history], self.timers[id(m)],
+                 sum(h.inbound for h in m.history), sum(h.traffic for h in m.history)) for m in self.made]
 
 
 @pytest.mark.parametrize("version", [1, 2])
@@ -217,15 +239,14 @@ def test_dpd_fed_a_window_at_a_time_decides_as_packet_by_packet(version: int, mo
              {"name": "ba", "kind": "ping", "from": "B", "to": "A", "interval": 0.7, "start": 5.3, "stop": 400}]
     d = scenario_dict(a={**dpd, **ike}, b={**dpd, **ike}, duration=900, link={"delay": "5ms", "loss": "2%"},
                       traffic=pings, faults=[{"at": "200s", "kind": "link_down", "duration": "40s"}])
-    with _Machines() as made:
+    with _Machines() as each:
         reference = _run(load_scenario(d), "packet")
-    fed_each = _histories(made)
-    with _Machines() as made:
+    with _Machines() as rows_fed:
         array, rows, trains = _rows_fed(d)
     _same(reference, array)
     # the machines saw the same inputs in the same order: the timers (stale hints among
     # them) at the same instants, each between the same packets
-    assert _histories(made) == fed_each
+    assert rows_fed.fed() == each.fed()
     kinds = [e["event"] for e in reference["events"]]
     assert "dpd_probe_sent" in kinds  # the outage was long enough to decide something
     if not esp:  # probes all along: the pings do not keep the peer heard
@@ -234,3 +255,71 @@ def test_dpd_fed_a_window_at_a_time_decides_as_packet_by_packet(version: int, mo
     assert rows > 20  # most windows fed DPD a row per peer
     if mode == "periodic" and esp:  # the pings keep the peer heard: DPD's timer only re-arms,
         assert trains.crossed > 20  # windows run across it
+
+
+@pytest.mark.parametrize("version,rule", [(2, "idle"), (2, "check-job"), (1, "retry"), (1, "timeout")])
+@pytest.mark.parametrize("mode", ["periodic", "on-demand"])
+def test_stale_dpd_rearms_chained_in_a_window_decide_as_timer_by_timer(version: int, rule: str, mode: str) -> None:
+    # A window of pings runs across the peers' DPD timers that find the peer heard from since
+    # (a stale hint): it chains them and feeds all but the last as one input. The rules chained:
+    # the idle timer at last inbound + delay (RFC 3706 5.3, RFC 7296 2.4; Huawei's idle time and
+    # retries), strongSwan's check job every dpd_delay less the whole seconds since the last
+    # inbound (ike_sa.c send_dpd; IKEv1 with its dpd_timeout_job). A sparse ping on a 10 % lossy
+    # link leaves 12 s of silence now and then: the next window's chain meets a timer that
+    # probes (the window ends there); a 40 s outage makes the peers probe, retry and restart.
+    # On-demand DPD arms its timer while a continuous flow goes out (RFC 3706 5.3 worry metric).
+    dpd: dict[str, Any] = {"delay": "10s", "mode": mode, "retry_interval": "5s", "retries": 3, "action": "restart"}
+    peer: dict[str, Any] = {"ike": {"version": version}, "timers": "exact"}
+    if rule in ("check-job", "timeout"):
+        peer["timers"] = "strongswan"
+    if version == 1:
+        dpd["ikev1_style"] = "timeout" if rule == "timeout" else "retry"
+        if rule == "timeout":
+            dpd["timeout"] = "30s"
+    peer["dpd"] = dpd
+    traffic: list[dict[str, Any]] = [{"name": "ab", "kind": "ping", "from": "A", "to": "B", "interval": 4, "start": 5}]
+    if mode == "on-demand":
+        traffic.append({"name": "bulk", "kind": "bulk", "from": "A", "to": "B", "rate": "1Mbit/s", "start": 3})
+    d = scenario_dict(a=peer, b=peer, duration=1500, link={"delay": "5ms", "loss": "10%"}, traffic=traffic,
+                      faults=[{"at": "600s", "kind": "link_down", "duration": "40s"}])
+    with _Machines() as each:
+        reference = _run(load_scenario(d), "packet")
+    with _Machines() as chained:
+        array, _rows, _trains = _rows_fed(d)
+    _same(reference, array)
+    assert chained.fed() == each.fed()  # every timer at the same instant, every decision the same
+    assert all(len(m.history) < HISTORY for m in each.made)  # nothing fell out of the histories compared
+    assert not each.runs and max(chained.runs) >= 3  # runs of stale re-arms fed as one input
+    probes = [e["t"] for e in reference["events"] if e["event"] == "dpd_probe_sent"]
+    assert any(t < 600 or t > 700 for t in probes)  # silence on the lossy link, outside the outage
+    assert any(600 < t < 640 for t in probes)  # the outage
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("timers", ["exact", "strongswan"])
+def test_stale_dpd_rearms_at_an_echo_s_very_instant_keep_the_loop_s_order(version: int, timers: str) -> None:
+    # Pings every second both ways, started together on a link without jitter: a peer hears the
+    # other at s + 5 ms, and its idle timer (exact timers: last inbound + 10 s) falls on the very
+    # instant the request sent 10 s later arrives. The loop runs callbacks due at one instant in
+    # the order they were scheduled (sim/sched.py): the timer, re-armed 9 s before, first; so
+    # that arrival must not count as heard by it, and the next deadline is 9 s on, not 10.
+    # strongSwan's check job keeps the cadence of the establishment instead (no such ties).
+    peer = {"ike": {"version": version}, "timers": timers, "dpd": {"delay": "10s"}}
+    pings = [{"name": "ab", "kind": "ping", "from": "A", "to": "B", "interval": 1, "start": 5},
+             {"name": "ba", "kind": "ping", "from": "B", "to": "A", "interval": 1, "start": 5}]
+    d = scenario_dict(a=peer, b=peer, duration=600, link={"delay": "5ms"}, traffic=pings)
+    with _Machines() as each:
+        reference = _run(load_scenario(d), "packet")
+    with _Machines() as chained:
+        array, _rows, trains = _rows_fed(d)
+    _same(reference, array)
+    assert chained.fed() == each.fed()
+    gaps = [b - a for m in each.made for a, b in itertools.pairwise(each.timers[id(m)][1:])]
+    assert len(gaps) > 80
+    if timers == "exact":  # the next deadline: the last echo heard before the timer + 10 s
+        assert all(9.0 < g < 10.0 for g in gaps)
+        assert sum(g < 9.999 for g in gaps) > len(gaps) / 2  # the echo at the timer's instant came after it
+        assert trains.tied > 50  # chained across those ties, not ended at each
+    else:  # ike_sa.c send_dpd: 10 s less the whole seconds since the last inbound (0 or 1)
+        assert all(abs(g - 9.0) < 1e-9 or abs(g - 10.0) < 1e-9 for g in gaps)
+    assert max(chained.runs) >= 10
