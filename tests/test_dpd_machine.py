@@ -247,3 +247,98 @@ def test_check_job_verdict_due_with_a_check_comes_first_whatever_the_float_sums(
     acts = drive(m, until=200, inbound=[30.0776])  # only the first probe is answered
     assert [(round(t, 6), a) for t, a in acts] == [(30.0654, Act.PROBE), (60.0654, Act.PROBE),
                                                    (90.0654, Act.PROBE), (120.0654, Act.DEAD)]
+
+
+def _chain(m: DpdMachine, inbound: list[float], until: float) -> list[float]:
+    """The instants of the stale re-arms ``rearm_step`` chains from the machine's deadline,
+    each seeing the inbound instants strictly before it (as the array traffic path does)."""
+    import bisect
+    times, due, nc = [], m.deadline(), m.next_check
+    while due is not None and due <= until:
+        j = bisect.bisect_left(inbound, due)
+        last_in = max(m.last_inbound, inbound[j - 1]) if j else m.last_inbound
+        step = m.rearm_step(due, last_in, nc)
+        if step is None:
+            break
+        times.append(due)
+        due, nc = step
+    return times
+
+
+def test_stale_rearms_chain_by_the_idle_rule_and_by_strongswan_s_check_job():
+    """The peer heard every second at k + 0.8 s, DPD 30 s from an SA established at 0.3 s.
+    Idle rule (RFC 3706 5.3, Huawei idle time): each timer finds the peer heard, and re-arms
+    at the last inbound before it + 30 s: 30.3, then 29.8 + 30 = 59.8, then 58.8 + 30 (the
+    echo at 59.8 itself comes after the timer) = 88.8, ... strongSwan's check job (ike_sa.c
+    send_dpd): the next check is dpd_delay - diff later, diff the whole seconds since the last
+    inbound (30 - 29 = 1): 30.3, 59.3, 88.3, ..."""
+    inbound = [k + 0.8 for k in range(200)]
+    idle = DpdMachine(DpdSettings(delay=30.0), last_inbound=0.3)
+    assert [round(t, 6) for t in _chain(idle, inbound, 150)] == [30.3, 59.8, 88.8, 117.8, 146.8]
+    job = DpdMachine(DpdSettings(delay=30.0, check="strongswan"), last_inbound=0.3)
+    assert [round(t, 6) for t in _chain(job, inbound, 150)] == [30.3, 59.3, 88.3, 117.3, 146.3]
+    # silence: the timer would probe, so it ends the chain (the driver runs it)
+    assert idle.rearm_step(40.0, 9.0, None) is None
+    assert job.rearm_step(60.3, 29.8, 60.3) is None
+
+
+@given(st.sampled_from(["idle", "strongswan"]), st.sampled_from(["periodic", "on-demand"]),
+       st.lists(st.floats(0.05, 12.0), min_size=1, max_size=60))
+def test_a_run_of_stale_rearms_fed_as_one_is_the_same_as_timer_by_timer(check, mode, gaps):
+    """The array traffic path feeds a window's stale re-arms (a chain of ``rearm_step``) as one
+    input, ``rearm_run``, around rows of steady inbound inputs: the machine must be left with
+    the same clocks, next check, deadline and history (one entry for the run) as handling each
+    timer and each packet in time order. The chain ends at a timer that would do more (a gap
+    of 10 s or more: a probe) in both. On-demand DPD arms its timer while a flow goes out."""
+    cfg = DpdSettings(mode=mode, delay=10.0, check=check)
+    one, rows = (DpdMachine(cfg, 100.3, traffic_flowing=True) for _ in range(2))
+    for m in (one, rows):  # the answer that established the SA (a history to start from)
+        m.handle(DpdInput.ACK, 100.3)
+    inbound, t = [], 100.3
+    for g in gaps:
+        t += g
+        inbound.append(t)
+    until = inbound[-1]
+    times = _chain(rows, inbound, until)
+    # one by one: the timer armed at the deadline (an inbound input moves the idle clock, not
+    # the timer: it finds a stale hint), before an inbound input at its very instant
+    timers, feed, d = [], list(inbound), one.deadline()
+    while True:
+        if d is not None and d <= until and (not feed or d <= feed[0]):
+            if not one.stale_timer(d):
+                break
+            timers.append(d)
+            one.handle(DpdInput.TIMER, d)
+            d = one.deadline()
+        elif feed:
+            one.handle(DpdInput.INBOUND, feed.pop(0))
+        else:
+            break
+    assert timers == times
+    # as rows: inbound before the first timer, the run but the last, the rest up to the
+    # last, the last timer, the rest of the row
+    import bisect
+    cut = [bisect.bisect_left(inbound, x) for x in times]
+    end = len(inbound) - len(feed)
+    if times:
+        if cut[0]:
+            rows.feed_steady(cut[0], inbound[cut[0] - 1], 0, 0.0, False)
+        nc = rows.next_check
+        for x in times[:-1]:
+            j = bisect.bisect_left(inbound, x)
+            step = rows.rearm_step(x, max(rows.last_inbound, inbound[j - 1]) if j else rows.last_inbound, nc)
+            assert step is not None
+            nc = step[1]
+        rows.rearm_run(times[:-1], nc)
+        if cut[-1] > cut[0]:
+            rows.feed_steady(cut[-1] - cut[0], inbound[cut[-1] - 1], 0, 0.0, False)
+        assert rows.handle(DpdInput.TIMER, times[-1]) == []
+        start = cut[-1]
+    else:
+        start = 0
+    if end > start:
+        rows.feed_steady(end - start, inbound[end - 1], 0, 0.0, False)
+    assert (*_snapshot(one), one.next_check) == (*_snapshot(rows), rows.next_check)
+    assert [(h.rearms, h.until) for h in one.history] == [(h.rearms, h.until) for h in rows.history]
+    assert sum(h.rearms for h in one.history) == len(times)
+    assert len(one.history) == 1 + bool(times)  # the run is one entry
