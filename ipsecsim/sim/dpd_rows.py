@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -125,20 +124,20 @@ class Feed:
         if eng is not None:
             eng.on_esp_rows(cs, i1 - i0, float(tt[i_last]), o1 - o0, float(tt[o_last]), o_last >= i_last)
 
-    def inbound(self, node: PeerNode) -> list[int]:
-        """The positions of the events that move ``node``'s idle clock."""
+    def inbound(self, node: PeerNode) -> np.ndarray:
+        """The instants of the events that move ``node``'s idle clock, in order."""
         got = self.where.get(node)
-        return got[2].tolist() if got is not None and got[4] else []
+        return self.tt[got[2]] if got is not None and got[4] else self.tt[:0]
 
 class _Chain:
     """One peer's stale re-arms inside a window (``cross``)."""
 
-    __slots__ = ("armed", "before_last", "chain", "due", "k_first", "k_last", "last_in", "next_check", "pos_in",
+    __slots__ = ("armed", "before_last", "chain", "due", "heard", "k_first", "k_last", "last_in", "next_check",
                  "times")
 
-    def __init__(self, chain: tuple[Any, Any, tuple[Any, ...]], pos_in: list[int]):
+    def __init__(self, chain: tuple[Any, Any, tuple[Any, ...]], heard: np.ndarray):
         self.chain = chain
-        self.pos_in = pos_in
+        self.heard = heard
         m = chain[1]
         self.last_in: float = m.last_inbound
         self.next_check: float | None = m.next_check
@@ -174,24 +173,23 @@ def _cross_chained(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: 
     pending = [(at, i, sched.now, node) for i, (at, node) in enumerate(crossings)]
     heapq.heapify(pending)
     n = len(crossings)
-    tl: list[float] = t[:stop_at].tolist()
     ran: dict[PeerNode, _Chain] = {}  # in the order of their last crossings
     ties = 0
     while pending:
         at, _, armed_at, node = heapq.heappop(pending)
-        k = bisect_left(tl, at, 0, stop_at)
+        k = int(t.searchsorted(at))
         if k >= stop_at:
             break  # after the window's last event: the loop runs it
-        tie = tl[k] == at
-        if tie and float(parents[k:bisect_right(tl, at, k, stop_at)].min()) < armed_at:
+        tie = bool(t[k] == at)
+        if tie and float(parents[k:min(stop_at, int(t.searchsorted(at, "right")))].min()) < armed_at:
             stop_at = k  # an event at this instant that the loop runs before the timer
             break
         ch = chains[node]
         if at != ch.armed:
             stop_at = k  # a callback the peer's timer has moved from (``PeerNode.timer_idle``)
             break
-        j = bisect_left(ch.pos_in, k)
-        last_in = max(ch.last_in, tl[ch.pos_in[j - 1]]) if j else ch.last_in
+        j = int(ch.heard.searchsorted(at))  # heard before the timer (an echo at its instant comes after)
+        last_in = max(ch.last_in, float(ch.heard[j - 1])) if j else ch.last_in
         step = ch.chain[1].rearm_step(at, last_in, ch.next_check)
         if step is None:
             stop_at = k  # it would do more than re-arm: the loop runs it
