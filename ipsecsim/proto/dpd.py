@@ -266,13 +266,15 @@ class DpdMachine:
     def rearm_run(self, times: Sequence[float], next_check: float | None) -> None:
         """``TIMER`` at each of ``times`` (in order), each a stale hint that only re-arms, as
         ``rearm_step`` chained them, with only steady inputs between them (fed with
-        ``feed_steady`` around this call, in time order): the history records them as one run
-        (as ``handle`` does one by one) and, check job, the next check is ``next_check``, as the
+        ``feed_steady`` around this call, in time order), the task manager idle (``busy``
+        false, as the engine sets it before each): the history records them as one run (as
+        ``handle`` does one by one) and, check job, the next check is ``next_check``, as the
         last of them left it. Nothing else changes: a stale ``TIMER`` moves no clock."""
         if not times:
             return
         if self.state is not DpdState.WATCHING:
             raise RuntimeError(f"DPD: a run of stale re-arms fed while {self.state.value}")
+        self.busy = False
         self._rearmed(times[0], times[-1], len(times))
         if self.cfg.check_job:
             self.next_check = next_check

@@ -14,14 +14,16 @@ a crossing after those pending then); an event at a timer's very instant comes a
 where the loop has it so (its callback was scheduled no earlier than the timer's: pending at
 the window's start, or re-armed at the peer's previous crossing), else the window ends before
 that event, as it does before a timer that would do more than re-arm. Then each peer is fed,
-in time order, its row up to its first crossing, its run of stale re-arms but the last as one
-input (``PeerNode.rearm_ahead``, ``DpdMachine.rearm_run``: one history entry), its row up to
-the last, whose timer runs ahead for real (``PeerNode.run_ahead``: the engine arms the next
-deadline, the peer's lazy timer is scheduled once, at the chain's end), and the rest of its
-row. The peers' timers are scheduled in the order of their last crossings, as the loop would.
-Where a peer's DPD does not fit the rule (another of its DPD jobs pending, several machines,
-an exchange in flight, an inbound fluid flow: ``PeerNode.dpd_chain``), every timer of the
-window runs ahead one by one (``_cross_each``) instead."""
+in time order, its row up to its first crossing, its run of stale re-arms as one input
+(``PeerNode.rearm_ahead``, ``DpdMachine.rearm_run``: one history entry, counting the rest of
+the row too), the engine's job moved to the chain's next deadline and the peer's lazy timer
+scheduled once, at the chain's end, with the loop's clock at the last re-arm, and the rest of
+its row. The peers' timers are scheduled in the order of their last crossings, as the loop
+would. Where a peer's DPD does not fit the rule (another of its DPD jobs pending, several
+machines, an exchange in flight, an inbound fluid flow that feeds the machine at each timer,
+a fluid flow not on an SA, which the data plane's refresh after a timer could re-route:
+``PeerNode.dpd_chain``), every timer of the window runs ahead through the peer, one by one
+(``_cross_each``), instead."""
 
 from __future__ import annotations
 
@@ -132,8 +134,7 @@ class Feed:
 class _Chain:
     """One peer's stale re-arms inside a window (``cross``)."""
 
-    __slots__ = ("armed", "before_last", "chain", "due", "heard", "k_first", "k_last", "last_in", "next_check",
-                 "times")
+    __slots__ = ("armed", "chain", "due", "heard", "k_first", "last_in", "next_check", "times")
 
     def __init__(self, chain: tuple[Any, Any, tuple[Any, ...]], heard: np.ndarray):
         self.chain = chain
@@ -141,9 +142,8 @@ class _Chain:
         m = chain[1]
         self.last_in: float = m.last_inbound
         self.next_check: float | None = m.next_check
-        self.before_last: float | None = m.next_check
         self.times: list[float] = []
-        self.k_first = self.k_last = 0
+        self.k_first = 0
         self.due: float | None = None
         self.armed: float | None = chain[2][0]
 
@@ -197,8 +197,6 @@ def _cross_chained(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: 
         if not ch.times:
             ch.k_first = k
         ch.times.append(at)
-        ch.k_last = k
-        ch.before_last = ch.next_check
         ch.due, ch.next_check = step
         ch.armed = ch.due
         ties += tie
@@ -207,21 +205,17 @@ def _cross_chained(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: 
         if ch.due is not None:
             n += 1
             heapq.heappush(pending, (ch.due, n, at, node))
-    for node, ch in ran.items():
-        times = ch.times
+    for node, ch in ran.items():  # each peer in time order: its row before its first timer, the
+        times = ch.times  # run (one history entry), the rest of its row (counted in that entry)
         feed.one(node, 0, ch.k_first)
-        if len(times) > 1:
-            node.rearm_ahead(ch.chain, times[:-1], ch.before_last, times[-1])
-            feed.one(node, ch.k_first, ch.k_last)
         saved = sched.now
         sched.now = times[-1]  # type: ignore[misc]
         try:
-            node.run_ahead(times[-1])
+            node.rearm_ahead(ch.chain, times, ch.next_check, ch.due)
         finally:
             sched.now = saved  # type: ignore[misc]
-        if ch.chain[0].dpd_armed != ch.due:
-            raise AssertionError(f"{node.name}: DPD re-armed at {ch.chain[0].dpd_armed!r}, chained {ch.due!r}")
-        feed.one(node, ch.k_last, stop_at)
+        feed.one(node, ch.k_first, stop_at)
+        node.ep.now = max(node.ep.now, times[-1])
         trains.crossed += len(times)
     for node in feed.where:
         if node not in ran:

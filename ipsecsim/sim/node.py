@@ -410,33 +410,46 @@ class PeerNode:
         """Whether the live timer callback runs dead peer detection's one job, whose stale
         re-arms the array traffic path may chain ahead (``rearm_ahead``, sim/dpd_rows.py): the
         SA, its machine and the job; None if not (another of DPD's jobs pending, the engine
-        says no: ``Liveness.rearm_target``)."""
+        says no: ``Liveness.rearm_target``, or a fluid flow not on an SA, which the data
+        plane's refresh after a timer could re-route)."""
         if self._armed is None or self.busy or self.down or self.retiring or self._holding or not self.started:
             return None
-        target = getattr(getattr(self.ep.engine, "liveness", None), "rearm_target", None)
+        ep = self.ep
+        target = getattr(getattr(ep.engine, "liveness", None), "rearm_target", None)
         if target is None:
             return None
-        on_timer = self.ep.engine.liveness.on_timer  # type: ignore[attr-defined]
-        jobs = [job for job in self.ep._timers if job[2] == on_timer]
+        plane = ep.traffic
+        if plane.queue or any(loc.rate > 0 and (loc.route is None or loc.route[0] != "sa")
+                              for loc in plane.local.values()):
+            return None
+        on_timer = ep.engine.liveness.on_timer  # type: ignore[attr-defined]
+        jobs = [job for job in ep._timers if job[2] == on_timer]
         if len(jobs) != 1 or jobs[0][0] != self._armed:
             return None
         got = target(jobs[0][2], jobs[0][3])
         return None if got is None else (got[0], got[1], jobs[0])
 
     def rearm_ahead(self, chain: tuple[Any, DpdMachine, tuple[Any, ...]], times: list[float],
-                    next_check: float | None, at: float) -> None:
-        """Dead peer detection's stale re-arms at ``times`` (of ``dpd_chain``, each the deadline
-        the one before left; ``DpdMachine.rearm_step``) as one input (``rearm_run``, the check
-        job's next check then ``next_check``): its job and this peer's timer move to ``at``, the
-        deadline the last left, as running each ahead would have left them. Their callbacks are
-        not scheduled (each would find itself stale, ``_on_timer``). The caller then runs the
-        timer of ``at`` ahead (``run_ahead``) or leaves it to the loop."""
+                    next_check: float | None, due: float | None) -> None:
+        """Run dead peer detection's timers at ``times`` ahead as one input: each a stale hint
+        that only re-arms, the next at the deadline the one before left (``dpd_chain``,
+        ``DpdMachine.rearm_step``), the last leaving ``due`` (and, check job, ``next_check``).
+        The machine records them as one run (``rearm_run``), its job moves to ``due`` as the
+        engine would arm it, and this peer's timer is re-armed once, as after running the last
+        (the caller sets the scheduler's clock to it). The callbacks of ``times`` are not
+        scheduled (each would find itself stale). What a timer job does besides, the data
+        plane's refresh, changes nothing here: no SA changed, every fluid flow is on one."""
         sa, m, job = chain
         m.rearm_run(times, next_check)
-        self.ep.cancel(job)
-        self.ep.schedule(at, job[2], *job[3])
-        sa.dpd_armed = at
-        self._armed = at
+        ep = self.ep
+        ep.now = times[-1]
+        ep.cancel(job)
+        sa.dpd_armed = None
+        if due is not None:
+            ep.schedule(due, job[2], *job[3])
+            sa.dpd_armed = due
+        self._armed = None
+        self._arm()
 
     # --- faults (sim/faults.py) ----------------------------------------------------------------
     def freeze(self, queue: bool = False, buffer: int | None = None) -> None:
