@@ -138,3 +138,60 @@ def test_hand_made_key_uses_its_own_exponent() -> None:
     key = DhKey(14, 12345, b"\x00" * grp.size)  # public value deliberately wrong
     expected = pow(int.from_bytes(peer.public, "big"), 12345, grp.p).to_bytes(grp.size, "big")
     assert shared_secret(key, peer.public) == expected
+
+
+def _counting_powmod(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = dh._powmod
+
+    def counted(base: int, exp: int, mod: int) -> int:
+        calls.append(exp)
+        return real(base, exp, mod)
+
+    monkeypatch.setattr(dh, "_powmod", counted)
+    return calls
+
+
+@pytest.mark.parametrize("group", [14, 15, 24])
+def test_second_side_takes_the_first_sides_secret(group: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both peers run in one process: the second finds g^ir the first computed (RFC 7296 2.14:
+    one shared secret), and it is exactly y^x for its own exponent, as plain pow gives it."""
+    grp = dh._MODP[group]
+    a = generate(group, random.Random(f"memo-{group}-a"))
+    b = generate(group, random.Random(f"memo-{group}-b"))
+    assert isinstance(a.private, int) and isinstance(b.private, int)
+    calls = _counting_powmod(monkeypatch)
+    z_a = shared_secret(a, b.public)
+    z_b = shared_secret(b, a.public)
+    expected = pow(int.from_bytes(a.public, "big"), b.private, grp.p).to_bytes(grp.size, "big")
+    assert z_a == z_b == expected
+    # the y^x of the first side only (groups 22-24 also check each peer value's subgroup)
+    assert calls.count(a.private) == 1 and b.private not in calls
+    # the secret is handed over once: a second look computes it again
+    assert shared_secret(b, a.public) == expected and calls.count(b.private) == 1
+
+
+def test_memo_never_serves_a_hand_made_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key whose public value is another key's (or wrong) gets y^x of its own exponent."""
+    grp = dh._MODP[14]
+    a = generate(14, random.Random("memo-hand-a"))
+    b = generate(14, random.Random("memo-hand-b"))
+    shared_secret(a, b.public)  # a's secret with b waits for b
+    impostor = DhKey(14, 12345, b.public)  # b's public value, another exponent
+    calls = _counting_powmod(monkeypatch)
+    assert shared_secret(impostor, a.public) == pow(int.from_bytes(a.public, "big"), 12345, grp.p).to_bytes(
+        grp.size, "big")
+    assert calls == [12345]
+    # and a hand-made key's own computation is left for nobody
+    lone = DhKey(14, 54321, a.public)
+    shared_secret(lone, b.public)
+    assert shared_secret(b, a.public) == pow(int.from_bytes(a.public, "big"), b.private, grp.p).to_bytes(
+        grp.size, "big")
+
+
+def test_memo_is_bounded() -> None:
+    rng = random.Random("memo-bound")
+    for _ in range(dh._MEMO_SIZE + 50):
+        a, b = generate(1, rng), generate(1, rng)
+        shared_secret(a, b.public)
+    assert len(dh._MINTED) <= dh._MEMO_SIZE and len(dh._SECRETS) <= dh._MEMO_SIZE

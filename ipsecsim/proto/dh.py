@@ -7,7 +7,9 @@ payload (RFC 2409 5), and the shared secret g^ir that feeds SKEYSEED / SKEYID:
   groups 22-24 (RFC 5114 2.1-2.3), computed with GMP (gmpy2): g^x from a fixed-base table
   per group, y^x with ``gmpy2.powmod``. Both give exactly the integers Python's ``pow`` gives,
   g^x 10-35 times and y^x about 6 times faster (benchmarks/bench_dh.py). Public values and shared
-  secrets are left-padded with zeros to the length of the prime (RFC 7296 2.14 / 3.4).
+  secrets are left-padded with zeros to the length of the prime (RFC 7296 2.14 / 3.4). Of the
+  two peers of a simulated exchange, the second finds the secret the first computed (the same
+  number: see ``_SECRETS``), so a PFS exchange costs one y^x, not two.
 * ECP groups 19-21 (RFC 5903), 25-26 (RFC 5114 2.6-2.7) and Brainpool 27-30 (RFC 6954):
   public value x | y without the 0x04 prefix, shared secret the x coordinate only
   (RFC 5903 section 7; RFC 6954 section 3 uses the same encoding).
@@ -463,7 +465,9 @@ def generate(group: int, rng: random.Random, model: bool = False) -> DhKey:
                 x = rng.getrandbits(_MODP_EXPONENT_BITS)
         if model:
             return _model_key(group, x)
-        return DhKey(group, x, _modp_public(group, x).to_bytes(grp.size, "big"))
+        public = _modp_public(group, x).to_bytes(grp.size, "big")
+        _remember(_MINTED, (group, public), x)
+        return DhKey(group, x, public)
     if group in _ECP:
         spec = _ECP[group]
         curve = spec.curve()
@@ -518,13 +522,13 @@ def shared_secret(key: DhKey, peer_public: bytes) -> bytes:
     if key.model:
         return _model_shared(key, peer_public)
     if group in _MODP:
-        return _modp_shared(group, key.private, peer_public)
+        return _modp_shared(group, key.private, peer_public, key.public)
     if group in _ECP:
         return _ecp_shared(group, key.private, peer_public)
     return _montgomery_shared(group, key.private, peer_public)
 
 
-def _modp_shared(group: int, private: object, peer_public: bytes) -> bytes:
+def _modp_shared(group: int, private: object, peer_public: bytes, public: bytes = b"") -> bytes:
     grp = _MODP[group]
     if not isinstance(private, int):
         raise DhError(f"group {group}: private value is not a MODP exponent")
@@ -536,7 +540,36 @@ def _modp_shared(group: int, private: object, peer_public: bytes) -> bytes:
     # check that y lies in the order-q subgroup.
     if grp.q is not None and _powmod(y, grp.q, grp.p) != 1:
         raise DhError(f"group {group}: peer public value is not in the prime-order subgroup")
-    return _powmod(y, private, grp.p).to_bytes(grp.size, "big")
+    minted = _MINTED.get((group, public)) == private
+    if minted:
+        z = _SECRETS.pop((group, peer_public, public), None)
+        if z is not None:
+            return z
+    z = _powmod(y, private, grp.p).to_bytes(grp.size, "big")
+    if minted:
+        _remember(_SECRETS, (group, public, peer_public), z)
+    return z
+
+
+# --- The second side's shared secret -------------------------------------------------------
+# Both peers of a simulated tunnel run in one process, and g^ir is one number: y_r^x_i is
+# y_i^x_r when y_i = g^x_i and y_r = g^x_r. ``_MINTED`` holds the keys ``generate`` made (their
+# public value and exponent, so y = g^x is known to hold), ``_SECRETS`` the secrets such a key
+# computed against a peer's public value, under (group, its own public value, the peer's). The
+# other side, with a key of its own from ``generate`` whose public value is that peer's, finds
+# the secret there instead of computing it again: half the y^x of a PFS rekey. A hand-made key
+# (its public value not ``generate``'s for its exponent) is always computed. Both are bounded
+# (the oldest entry goes first): a miss only costs the exponentiation.
+_MEMO_SIZE: Final = 1024
+_MINTED: dict[tuple[int, bytes], int] = {}
+_SECRETS: dict[tuple[int, bytes, bytes], bytes] = {}
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    memo.pop(key, None)
+    memo[key] = value
+    while len(memo) > _MEMO_SIZE:
+        del memo[next(iter(memo))]
 
 
 def _ecp_shared(group: int, private: object, peer_public: bytes) -> bytes:
