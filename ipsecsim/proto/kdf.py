@@ -15,7 +15,6 @@ hash maps to the HMAC PRF of the same hash (``ALGORITHMS["prfsha1"]`` etc.).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from hmac import digest as _hmac_digest
 from typing import Final
 
 from cryptography.hazmat.primitives import hashes, hmac
@@ -30,10 +29,6 @@ _HASHES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
     "sha512": hashes.SHA512,
     "sm3": hashes.SM3,
 }
-
-# The hashes the standard library's one-shot HMAC (OpenSSL's) computes: the same RFC 2104 octets
-# without building a ``cryptography`` HMAC object per call (a rekey makes dozens of PRF calls).
-_ONE_SHOT: Final = frozenset({"md5", "sha1", "sha256", "sha384", "sha512"})
 
 # RFC 7296 2.13: prf+ counts its iterations in one octet, so at most 255 blocks.
 _PRF_PLUS_MAX_BLOCKS: Final = 255
@@ -54,8 +49,6 @@ def prf_output_bytes(alg: Algorithm) -> int:
 
 def prf(alg: Algorithm, key: bytes, data: bytes) -> bytes:
     """prf(K, S): HMAC with ``alg.hash`` (RFC 2104; RFC 7296 2.13, RFC 2409 section 5)."""
-    if alg.hash in _ONE_SHOT:
-        return _hmac_digest(key, data, alg.hash)
     mac = hmac.HMAC(key, hash_algorithm(alg.hash))
     mac.update(data)
     return mac.finalize()
