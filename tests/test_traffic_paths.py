@@ -323,3 +323,23 @@ def test_stale_dpd_rearms_at_an_echo_s_very_instant_keep_the_loop_s_order(versio
     else:  # ike_sa.c send_dpd: 10 s less the whole seconds since the last inbound (0 or 1)
         assert all(abs(g - 9.0) < 1e-9 or abs(g - 10.0) < 1e-9 for g in gaps)
     assert max(chained.runs) >= 10
+
+
+def test_dpd_timers_that_cannot_be_chained_run_ahead_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Where a peer's DPD does not fit the chained rule (PeerNode.dpd_chain: several machines
+    # or jobs, an exchange in flight, a fluid flow not on an SA), the window still runs across
+    # its stale re-arms, each through the peer as the loop would run it: the same decisions.
+    from ipsecsim.sim.node import PeerNode
+    peer = {"ike": {"version": 2}, "timers": "exact", "dpd": {"delay": "10s"}}
+    pings = [{"name": "ab", "kind": "ping", "from": "A", "to": "B", "interval": 1, "start": 5},
+             {"name": "ba", "kind": "ping", "from": "B", "to": "A", "interval": 1.3, "start": 5.5}]
+    d = scenario_dict(a=peer, b=peer, duration=600, link={"delay": "5ms", "loss": "1%"}, traffic=pings,
+                      faults=[{"at": "300s", "kind": "link_down", "duration": "30s"}])
+    with _Machines() as each:
+        reference = _run(load_scenario(d), "packet")
+    monkeypatch.setattr(PeerNode, "dpd_chain", lambda self: None)
+    with _Machines() as one_by_one:
+        array, _rows, trains = _rows_fed(d)
+    _same(reference, array)
+    assert one_by_one.fed() == each.fed()
+    assert not one_by_one.runs and trains.crossed > 20

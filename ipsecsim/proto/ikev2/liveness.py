@@ -115,12 +115,15 @@ class Liveness:
     def rearm_target(self, fn: object, args: tuple[int, ...]) -> tuple[IkeSa, DpdMachine] | None:
         """Of a timer job ``(fn, args)`` of the engine: if it is this machine's, the IKE SA and
         its machine, whose stale re-arms the array traffic path may chain and feed as one run
-        (``DpdMachine.rearm_step``, ``rearm_run``); None if not (another job, the SA gone, or an
-        exchange in flight: strongSwan's check job then finds the task manager busy)."""
+        (``DpdMachine.rearm_step``, ``rearm_run``); None if not (another job, the SA gone, an
+        exchange in flight: strongSwan's check job then finds the task manager busy, or another
+        IKE SA's machine, which the CHILD SAs' packets may feed instead)."""
         if fn != self.on_timer:
             return None
         sa = self.engine.sas.get(args[0])
         if sa is None or not sa.alive or sa.dpd is None or sa.tm.active is not None:
+            return None
+        if any(other is not sa and other.alive and other.dpd is not None for other in self.engine.sas.values()):
             return None
         return sa, sa.dpd
 
