@@ -113,6 +113,11 @@ class Link:
         self._loss_spec = cfg.loss
         self._loss: dict[tuple[str, str], lossmod.LossModel] = {}
         self.overrides: list[Override] = []
+        """Fault windows in force; whoever changes the list calls ``changed``."""
+        self.generation = 0
+        """Bumped whenever what a packet meets on the link may change (``changed``: a fault
+        window begins or ends, the NAT's mappings; ``attach``): cached paths (sim/train.py)
+        hold while it is unchanged."""
         self.nodes: dict[str, PeerNode] = {}
         """The first peer attached at each address."""
         self.at: dict[str, list[PeerNode]] = {}
@@ -152,6 +157,7 @@ class Link:
         self.egress[peer] = address
 
     def attach(self, address: str, node: PeerNode) -> None:
+        self.generation += 1
         self.nodes.setdefault(address, node)
         here = self.at.setdefault(address, [])
         if node not in here:
@@ -400,6 +406,7 @@ class Link:
     def changed(self) -> None:
         """The link's state changed (down, up, a loss or delay window): every fluid flow on it
         changes its fate from now."""
+        self.generation += 1
         for key in list(self.fluids):
             old, new = self._fates.get(key), self._fate(key)
             if old is not None and new is not None and old[0] == new[0]:

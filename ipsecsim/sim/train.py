@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..proto import sa as sa_mod
 from ..proto.events import TrafficStarted, TrafficStopped
 from ..proto.traffic import EspPacket, Packet, _Meter
 from . import dpd_rows
@@ -85,6 +86,8 @@ class PingTrain:
         """The instants of the latest three echo requests (the order of equal-time callbacks)."""
         self.done = False
         self.reply_flow = name + ":reply"
+        self.cached: _Cached | None = None
+        """What ``Trains._ready`` found of the flow's path, while what it read is unchanged."""
 
     def _wake(self, gen: int) -> None:
         if gen != self.gen:
@@ -140,6 +143,29 @@ class _Path:
         """The ESP packet carrying ``pkt`` (a request from a, or a reply from b)."""
         model = self.esp_b if reply else self.esp_a
         return replace(model, esp_seq=seq, packet=pkt)
+
+
+@dataclass(slots=True)
+class _Cached:
+    """A flow's path as ``Trains._plan`` found it (or None: no window can hold), and what that
+    depends on: the SAs' epoch (``sa.route_epoch``), the link's generation, the two data
+    planes and their settings. The peers' idle states, queues, route flags and drop intervals
+    are not in it: ``_ready`` reads them on every use."""
+
+    epoch: int
+    link: int
+    pa: TrafficPlane
+    settings_a: Any
+    b: PeerNode | None
+    pb: TrafficPlane | None
+    settings_b: Any
+    path: _Path | None
+
+    def holds(self, epoch: int, link: int, pa: TrafficPlane) -> bool:
+        if self.epoch != epoch or self.link != link or self.pa is not pa or self.settings_a is not pa.ep.settings:
+            return False
+        pb = self.pb
+        return pb is None or (self.b.ep.traffic is pb and self.settings_b is pb.ep.settings)  # type: ignore[union-attr]
 
 
 @dataclass(slots=True)
@@ -235,64 +261,98 @@ class Trains:
         movable = [first, *rest]
         return self._move(movable, paths, now, horizon, crossings)
 
+    verify_cache = False
+    """Recompute every cached path on use and fail if it differs (tests: a missed invalidation
+    would be a wrong result)."""
+
     def _ready(self, tr: PingTrain) -> _Path | None:
+        """The flow's path if a window can move it now, else None. What does not change
+        between the SAs' and the link's changes comes from the flow's cache (``_Cached``);
+        the peers' idle states, queues, route flags and the drop intervals are read live."""
         link = self.link
         if link.nat is not None or tr.node.link is not link:
             return None
         a = tr.node
         pa = a.ep.traffic
-        if not self._idle(a) or pa.queue or pa.route_check is not None or pa.route_revoked or pa.frozen:
+        if not self._live(a, pa):
             return None
+        epoch, gen = sa_mod.route_epoch, link.generation
+        c = tr.cached
+        if c is None or not c.holds(epoch, gen, pa):
+            c = self._plan(tr, a, pa, epoch, gen)
+            if c is None:
+                return None  # found while the far end was busy: not cached
+            tr.cached = c
+        elif self.verify_cache:
+            fresh = self._plan(tr, a, pa, epoch, gen)
+            if fresh is not None:
+                _same_plan(tr, c, fresh)
+        p = c.path
+        if p is None or not self._live(p.b, p.pb):
+            return None
+        for ledger in (pa.ledger, p.pb.ledger, link.ledger):
+            if ledger.open and any(k[0] in (tr.name, tr.reply_flow) and v.rate == 0 for k, v in ledger.open.items()):
+                return None
+        return p
+
+    def _live(self, node: PeerNode, plane: TrafficPlane) -> bool:
+        return self._idle(node) and not (plane.queue or plane.route_check is not None or plane.route_revoked
+                                         or plane.frozen)
+
+    def _plan(self, tr: PingTrain, a: PeerNode, pa: TrafficPlane, epoch: int, gen: int) -> _Cached | None:
+        """The flow's path from its SAs, selectors and the link (``_ready``'s cache); None if
+        the far end is not idle (what it would route is not looked at then)."""
+        link = self.link
+        none = _Cached(epoch, gen, pa, pa.ep.settings, None, None, None, None)
         if not pa._in_policy(tr.src, tr.dst):
-            return None
+            return none
         out_a = pa._outbound_sa(tr.src, tr.dst)
         if out_a is None:
-            return None
+            return none
         path_a = pa._path(out_a)
         b = link.node_at(path_a[1], a.name)
-        if b is None or b is a or not self._idle(b):
-            return None
+        if b is None or b is a:
+            return none
         pb = b.ep.traffic
-        if pb.queue or pb.route_check is not None or pb.route_revoked or pb.frozen:
+        if not self._live(b, pb):
             return None
+        none = _Cached(epoch, gen, pa, pa.ep.settings, b, pb, pb.ep.settings, None)
         src, dst, sport, dport = path_a
         req = EspPacket(out_a.spi_out, 0, Packet(tr.name, tr.src, tr.dst, tr.size, 0.0, tr.interval,
                                                  "echo-request", 0, tr.df), src, dst, sport, dport,
                         **pa._esp_fields(out_a, tr.size, tr.df))
         route = pb._route_in_esp(req)
         if route[0] != "sa" or not pb._in_policy(tr.dst, tr.src):
-            return None
+            return none
         out_b = pb._outbound_sa(tr.dst, tr.src)
         if out_b is None:
-            return None
+            return none
         path_b = pb._path(out_b)
         if link.node_at(path_b[1], b.name) is not a:
-            return None
+            return none
         src, dst, sport, dport = path_b
         rep = EspPacket(out_b.spi_out, 0, Packet(tr.reply_flow, tr.dst, tr.src, tr.size, 0.0, tr.interval,
                                                  "echo-reply", 0, tr.df), src, dst, sport, dport,
                         **pb._esp_fields(out_b, tr.size, tr.df))
         back = pa._route_in_esp(rep)
         if back[0] != "sa":
-            return None
+            return none
         for esp in (req, rep):
             if mtu_mod.too_big(esp, link.mtu) or mtu_mod.fragment_count(esp, link.mtu) != 1:
-                return None
-        for ledger in (pa.ledger, pb.ledger, link.ledger):
-            if any(k[0] in (tr.name, tr.reply_flow) and v.rate == 0 for k, v in ledger.open.items()):
-                return None
+                return none
         links = {}
         for direction, (x, y) in (("ab", (a.name, b.name)), ("ba", (b.name, a.name))):
             if link.is_down(x, y, "esp"):
-                return None
+                return none
             model = link._loss_model(x, y, "esp")
             if type(model) is not lossmod.Bernoulli:
-                return None
+                return none
             delay = link._override("delay", x, y, "esp")
             jitter = link._override("jitter", x, y, "esp")
             links[direction] = (model.p, float(link.delay if delay is None else delay),
                                 float(link.jitter if jitter is None else jitter))
-        return _Path(a, b, pa, pb, out_a, route[1], out_b, back[1], req, rep, links)
+        none.path = _Path(a, b, pa, pb, out_a, route[1], out_b, back[1], req, rep, links)
+        return none
 
     @staticmethod
     def _idle(node: PeerNode) -> bool:
@@ -653,3 +713,16 @@ class Trains:
                                            tr.seq + x, tr.df))
         return p.esp(False, seq, Packet(tr.name, tr.src, tr.dst, tr.size, sent, tr.interval, "echo-request",
                                         tr.seq + x, tr.df))
+
+
+def _same_plan(tr: PingTrain, cached: _Cached, fresh: _Cached) -> None:
+    """``Trains.verify_cache``: the cached path is the one found now, object for object."""
+    p, q = cached.path, fresh.path
+    if p is None or q is None:
+        wrong = [] if p is q and cached.b is fresh.b else ["path"]
+    else:
+        same = ("a", "b", "pa", "pb", "out_a", "in_b", "out_b", "in_a")
+        wrong = [f for f in same if getattr(p, f) is not getattr(q, f)]
+        wrong += [f for f in ("esp_a", "esp_b", "links") if getattr(p, f) != getattr(q, f)]
+    if wrong:
+        raise AssertionError(f"flow {tr.name} at {tr.mgr.sched.now}: the cached path is stale ({', '.join(wrong)})")
