@@ -1,12 +1,12 @@
-"""The data plane's cached look-ups: a ping flow's path on the array path (sim/train.py
-``_Cached``) and a data plane's outbound SA per (src, dst) and inbound SA per SPI
-(proto/traffic.py), held while what they read is unchanged: the SAs (``sa.route_epoch``,
-pushed by the SA records themselves and by a data plane whose installed set changed) and the
-link (``Link.generation``: fault windows, the NAT, addresses).
+"""What the data plane keeps instead of deriving it again: a ping flow's path on the array path
+(sim/train.py ``_Cached``), and a data plane's view of its engine's SAs (proto/traffic.py,
+re-read only after a change was pushed), held while what they read is unchanged: the SAs
+(``sa.route_epoch``, pushed by the SA records themselves and by a data plane whose installed
+set changed) and the link (``Link.generation``: fault windows, the NAT, addresses).
 
-A missed invalidation would be a wrong route, so the caches have a checking mode
-(``verify_cache``): every use recomputes the look-up and fails if it differs. Every shipped
-scenario and generated ones (faults, rekeys, restarts, NAT, reconfiguration) run with it on."""
+A missed invalidation would be a wrong route, so both have a checking mode (``verify_cache``):
+every use computes afresh and fails if it differs. Every shipped scenario and generated ones
+(faults, rekeys, restarts, NAT, reconfiguration) run with it on, on both traffic paths."""
 
 from __future__ import annotations
 
@@ -75,29 +75,32 @@ def _established() -> PeerPair:
     return pair
 
 
-def test_an_sa_that_stops_carrying_outbound_traffic_is_no_longer_chosen() -> None:
-    # RFC 7296 2.8 / ChildAction.STOP_OUTBOUND: a rekeyed SA's outbound side carries no more
-    # traffic. The plane's cached choice follows at once, before it re-reads the engine.
+def test_the_plane_reads_the_engines_sas_again_only_after_a_change_was_pushed() -> None:
+    # A refresh after every step of the engine, but the SAs are re-read only after one of them
+    # pushed a change. Deleted, an SA no longer takes ESP in (RFC 4303 3.4.2: no SA for the SPI,
+    # Linux XfrmInNoStates; reason unilateral_sa).
     pair = _established()
-    plane = pair["A"].traffic
-    child = pair["A"].engine.child_sas()[0]
-    src, dst = int(child.local_ts[0].start_address), int(child.remote_ts[0].start_address)
-    assert plane._outbound_sa(src, dst) is child
-    assert plane._outbound_sa(src, dst) is child  # from the cache
-    child.outbound = False
-    assert plane._outbound_sa(src, dst) is None
-    assert plane._route_out(src, dst, pair.now)[0] == "drop"
+    plane, engine = pair["B"].traffic, pair["B"].engine
+    child = engine.child_sas()[0]
+    reads = [0]
+    real = engine.child_sas
 
+    def counted() -> Any:
+        reads[0] += 1
+        return real()
 
-def test_a_deleted_sa_no_longer_takes_esp_in() -> None:
-    # RFC 4303 3.4.2: ESP for an SPI without an SA is dropped (Linux XfrmInNoStates); an SA
-    # moved to DELETED is gone from the kernel even before the plane re-reads the engine.
-    pair = _established()
-    plane = pair["B"].traffic
-    child = pair["B"].engine.child_sas()[0]
+    engine.child_sas = counted
+    plane.refresh(pair.now)  # takes in what was pushed since its last refresh, if anything
+    before = reads[0]
+    plane.refresh(pair.now)
+    plane.refresh(pair.now)
+    assert reads[0] == before
     assert plane._route_in(child.spi_in) == ("sa", child)
     child.state = ChildState.DELETED  # what ChildSa.move writes on DELETE (table CHILD_SA)
+    plane.refresh(pair.now)
+    assert reads[0] == before + 1
     assert plane._route_in(child.spi_in) == ("drop", "unilateral_sa")
+    assert child.uid not in plane._known
 
 
 def test_writing_where_esp_goes_pushes_a_change() -> None:

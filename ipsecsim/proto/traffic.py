@@ -2,8 +2,9 @@
 
 Shared by IKEv1 and IKEv2: an engine only keeps its ``ChildSa`` records current and offers
 four methods (``child_sas()``, ``negotiating()``, ``acquire(now)``,
-``on_child_volume(child, kind, by, now)``); the plane re-reads them after every step
-(``refresh``), so no engine has to tell it what changed.
+``on_child_volume(child, kind, by, now)``); after every step (``refresh``) the plane re-reads
+its SAs if one of them changed where ESP goes (an SA record pushes that itself:
+``sa.route_epoch``), so no engine has to tell it what changed.
 
 Traffic comes in two forms:
 
@@ -295,6 +296,10 @@ class FlowCounters:
 class TrafficPlane:
     """The IPsec data plane of one Endpoint (see the module docstring)."""
 
+    verify_cache = False
+    """Read the engine's SAs at every refresh and fail if they changed without an SA pushing
+    the change (tests: a change missed would be a wrong route)."""
+
     def __init__(self, ep: Endpoint):
         self.ep = ep
         self.frozen = False
@@ -315,13 +320,8 @@ class TrafficPlane:
         """Whether an installed SA's traffic selectors cover (src, dst): computed once per SA."""
         self._policy: tuple[Any, dict[tuple[int, int], bool]] = (None, {})
         """Whether the configured selectors cover (src, dst), for the settings they belong to."""
-        self._routes: tuple[int, dict[tuple[int, int], ChildSa | None], dict[bytes, ChildSa | None]] = (-1, {}, {})
-        """The outbound SA per (src, dst) and the inbound SA per SPI, as of ``sa.route_epoch``
-        (stale as soon as any SA changes where ESP goes, or the installed set changes)."""
-        self._fields: dict[tuple[int, int, bool, bool], dict[str, Any]] = {}
-        """``_esp_fields`` per (SA, packet size, DF, UDP-encapsulated): fixed by the SA's suite."""
-        self._icvs: dict[int, int] = {}
-        """The ICV length each installed SA expects (fixed by its suite)."""
+        self._read_at = -1
+        """``sa.route_epoch`` when the engine's SAs were last read (``_reread``)."""
         self.last_removed: str | None = None
         self._acquired_at: float | None = None
         self._dirty = False
@@ -432,21 +432,16 @@ class TrafficPlane:
                 break
 
     def _refresh_once(self, now: float) -> None:
-        children = list(self._children())
-        live = {c.uid for c in children if c.state is not ChildState.DELETED}
-        gone = [self._known.pop(u) for u in [u for u in self._known if u not in live]]
-        for g in gone:
-            if g.removed not in ("rekeyed", "rekey_collision"):
-                self.last_removed = g.removed
-        added = False
-        for c in children:
-            if c.uid in live and c.uid not in self._known:
-                self._known[c.uid] = c
-                self._suite(c)  # fixed when installed, like the kernel SA
-                self._acquired_at = None
-                added = True
-        if gone or added:
-            sa_mod.routes_changed()
+        # The engine's SAs are re-read only when an SA pushed a change since (``sa.route_epoch``:
+        # an SA made, moved to DELETED, ...); the flows are re-routed every time (a route also
+        # depends on negotiations under way, the acquire timer, BGP routes).
+        gone: list[ChildSa] = []
+        if sa_mod.route_epoch != self._read_at or self.verify_cache:
+            pushed = sa_mod.route_epoch != self._read_at
+            gone = self._reread()
+            if not pushed and sa_mod.route_epoch != self._read_at:
+                raise AssertionError(f"{self.ep.name}: the engine's SAs changed and none pushed a change")
+            self._read_at = sa_mod.route_epoch
         for loc in self.local.values():
             if loc.rate <= 0:
                 continue
@@ -462,9 +457,6 @@ class TrafficPlane:
                 self._switch_arrival(arr, arr.msg, new_in, now)
         for g in gone:
             self._suites.pop(g.uid, None)
-            self._icvs.pop(g.uid, None)
-            if self._fields:
-                self._fields = {k: v for k, v in self._fields.items() if k[0] != g.uid}
             self._limit_cache.pop(g.uid, None)
             if self._selects:
                 self._selects = {k: v for k, v in self._selects.items() if k[0] != g.uid}
@@ -475,27 +467,32 @@ class TrafficPlane:
         if self.queue:
             self._drain_queue(now)
 
+    def _reread(self) -> list[ChildSa]:
+        """Take the engine's SAs in (``_known``): the ones gone since, which are returned, and the
+        ones installed since."""
+        children = list(self._children())
+        live = {c.uid for c in children if c.state is not ChildState.DELETED}
+        gone = [self._known.pop(u) for u in [u for u in self._known if u not in live]]
+        for g in gone:
+            if g.removed not in ("rekeyed", "rekey_collision"):
+                self.last_removed = g.removed
+        added = False
+        for c in children:
+            if c.uid in live and c.uid not in self._known:
+                self._known[c.uid] = c
+                self._suite(c)  # fixed when installed, like the kernel SA
+                self._acquired_at = None
+                added = True
+        if gone or added:
+            sa_mod.routes_changed()
+        return gone
+
     # --- routing ---------------------------------------------------------------------------
     def _children(self) -> Iterable[ChildSa]:
         fn = getattr(self.ep.engine, "child_sas", None)
         return fn() if fn is not None else ()
 
     def _outbound_sa(self, src: int, dst: int) -> ChildSa | None:
-        """The newest installed outbound SA whose selectors cover (src, dst); cached per
-        (src, dst) until an SA changes where ESP goes (``sa.route_epoch``)."""
-        memo = self._routes
-        if memo[0] != sa_mod.route_epoch:
-            memo = self._routes = (sa_mod.route_epoch, {}, {})
-        out = memo[1]
-        key = (src, dst)
-        if key in out:
-            if self.verify_cache:
-                self._verify(out[key], self._match_out(src, dst), "outbound SA", key)
-            return out[key]
-        best = out[key] = self._match_out(src, dst)
-        return best
-
-    def _match_out(self, src: int, dst: int) -> ChildSa | None:
         best = None
         selects = self._selects
         for c in self._known.values():
@@ -585,47 +582,19 @@ class TrafficPlane:
     def _route_in(self, spi: bytes) -> tuple[str, Any]:
         if self.frozen:
             return ("drop", "peer_down")
-        memo = self._routes
-        if memo[0] != sa_mod.route_epoch:
-            memo = self._routes = (sa_mod.route_epoch, {}, {})
-        inn = memo[2]
-        if spi in inn:
-            child = inn[spi]
-            if self.verify_cache:
-                self._verify(child, self._match_in(spi), "inbound SA", spi)
-        else:
-            child = inn[spi] = self._match_in(spi)
-        return ("drop", "unilateral_sa") if child is None else ("sa", child)
-
-    def _match_in(self, spi: bytes) -> ChildSa | None:
         for c in self._known.values():
             if c.spi_in == spi and c.state is not ChildState.DELETED:
-                return c
-        return None
+                return ("sa", c)
+        return ("drop", "unilateral_sa")
 
-    verify_cache = False
-    """Recompute every cached look-up on use and fail if it differs (tests: a missed
-    invalidation would be a wrong route)."""
-
-    @staticmethod
-    def _verify(cached: Any, fresh: Any, what: str, key: Any) -> None:
-        if cached is not fresh and cached != fresh:
-            raise AssertionError(f"stale cached {what} for {key!r}: {cached!r}, now {fresh!r}")
 
     def _route_in_esp(self, esp: EspPacket | EspFluid) -> tuple[str, Any]:
         """``_route_in``, and the integrity check: an ICV of another length than the SA's never
         verifies (RFC 4303 3.4.4: the packet is dropped; Linux counts XfrmInStateProtoError)."""
         route = self._route_in(esp.spi)
-        if route[0] == "sa" and esp.icv is not None and esp.icv != self._icv(route[1]):
+        if route[0] == "sa" and esp.icv is not None and esp.icv != esp_size.icv_bytes(*self._suite(route[1])):
             return ("drop", "integrity_failed")
         return route
-
-    def _icv(self, child: ChildSa) -> int:
-        """The ICV length ``child`` expects (its suite's, fixed when installed)."""
-        icv = self._icvs.get(child.uid)
-        if icv is None:
-            icv = self._icvs[child.uid] = esp_size.icv_bytes(*self._suite(child))
-        return icv
 
     def _drop_detail(self, reason: str, esp: EspPacket | EspFluid) -> str | None:
         if reason != "integrity_failed":
@@ -643,18 +612,10 @@ class TrafficPlane:
         return suite
 
     def _esp_fields(self, child: ChildSa, size: int, df: bool) -> dict[str, Any]:
-        """Size, DF bit and ICV length of the ESP packet carrying a ``size``-octet packet
-        (cached per SA, size, DF and encapsulation: the SA's suite is fixed; callers only read it)."""
-        key = (child.uid, size, df, child.encap is not None)
-        fields = self._fields.get(key)
-        if fields is None or self.verify_cache:
-            encr, integ = self._suite(child)
-            fresh = {"outer": esp_size.outer_size(encr, integ, size, child.encap is not None), "df": df,
-                     "icv": esp_size.icv_bytes(encr, integ)}
-            if fields is not None:
-                self._verify(fields, fresh, "ESP fields", key)
-            fields = self._fields[key] = fresh
-        return fields
+        """Size, DF bit and ICV length of the ESP packet carrying a ``size``-octet packet."""
+        encr, integ = self._suite(child)
+        return {"outer": esp_size.outer_size(encr, integ, size, child.encap is not None), "df": df,
+                "icv": esp_size.icv_bytes(encr, integ)}
 
     # --- local fluid flows -------------------------------------------------------------------
     def _integrate_offer(self, loc: _Local, now: float) -> None:
