@@ -30,7 +30,11 @@ the events before it, with the loop's clock set to that instant (``dpd_rows.cros
 
 A window is only tried where its assumptions hold (``_ready``): both gateways idle and up,
 the flow's requests and replies routed on installed SAs, no NAT, no fragmentation, Bernoulli
-loss (a Gilbert-Elliott channel's state is shared with IKE), no open drop intervals.
+loss (a Gilbert-Elliott channel's state is shared with IKE), no open drop intervals. What of
+that depends only on the SAs, the selectors and the link is cached on the flow (``_Cached``)
+and found again only after an SA pushed a change (``sa.route_epoch``) or the link changed
+(``Link.generation``); the peers' idle states, queues and the drop intervals are read at every
+attempt.
 Elsewhere a flow steps packet by packet, as the packet path does. ESP records
 (``Result.esp``, what a packet trace writes) are built only when the run keeps them.
 tests/test_traffic_paths.py runs every scenario on both paths and compares them.
@@ -303,56 +307,56 @@ class Trains:
         """The flow's path from its SAs, selectors and the link (``_ready``'s cache); None if
         the far end is not idle (what it would route is not looked at then)."""
         link = self.link
-        none = _Cached(epoch, gen, pa, pa.ep.settings, None, None, None, None)
+        found = _Cached(epoch, gen, pa, pa.ep.settings, None, None, None, None)
         if not pa._in_policy(tr.src, tr.dst):
-            return none
+            return found
         out_a = pa._outbound_sa(tr.src, tr.dst)
         if out_a is None:
-            return none
+            return found
         path_a = pa._path(out_a)
         b = link.node_at(path_a[1], a.name)
         if b is None or b is a:
-            return none
+            return found
         pb = b.ep.traffic
         if not self._live(b, pb):
             return None
-        none = _Cached(epoch, gen, pa, pa.ep.settings, b, pb, pb.ep.settings, None)
+        found = _Cached(epoch, gen, pa, pa.ep.settings, b, pb, pb.ep.settings, None)
         src, dst, sport, dport = path_a
         req = EspPacket(out_a.spi_out, 0, Packet(tr.name, tr.src, tr.dst, tr.size, 0.0, tr.interval,
                                                  "echo-request", 0, tr.df), src, dst, sport, dport,
                         **pa._esp_fields(out_a, tr.size, tr.df))
         route = pb._route_in_esp(req)
         if route[0] != "sa" or not pb._in_policy(tr.dst, tr.src):
-            return none
+            return found
         out_b = pb._outbound_sa(tr.dst, tr.src)
         if out_b is None:
-            return none
+            return found
         path_b = pb._path(out_b)
         if link.node_at(path_b[1], b.name) is not a:
-            return none
+            return found
         src, dst, sport, dport = path_b
         rep = EspPacket(out_b.spi_out, 0, Packet(tr.reply_flow, tr.dst, tr.src, tr.size, 0.0, tr.interval,
                                                  "echo-reply", 0, tr.df), src, dst, sport, dport,
                         **pb._esp_fields(out_b, tr.size, tr.df))
         back = pa._route_in_esp(rep)
         if back[0] != "sa":
-            return none
+            return found
         for esp in (req, rep):
             if mtu_mod.too_big(esp, link.mtu) or mtu_mod.fragment_count(esp, link.mtu) != 1:
-                return none
+                return found
         links = {}
         for direction, (x, y) in (("ab", (a.name, b.name)), ("ba", (b.name, a.name))):
             if link.is_down(x, y, "esp"):
-                return none
+                return found
             model = link._loss_model(x, y, "esp")
             if type(model) is not lossmod.Bernoulli:
-                return none
+                return found
             delay = link._override("delay", x, y, "esp")
             jitter = link._override("jitter", x, y, "esp")
             links[direction] = (model.p, float(link.delay if delay is None else delay),
                                 float(link.jitter if jitter is None else jitter))
-        none.path = _Path(a, b, pa, pb, out_a, route[1], out_b, back[1], req, rep, links)
-        return none
+        found.path = _Path(a, b, pa, pb, out_a, route[1], out_b, back[1], req, rep, links)
+        return found
 
     @staticmethod
     def _idle(node: PeerNode) -> bool:
