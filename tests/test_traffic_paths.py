@@ -231,6 +231,7 @@ def test_dpd_fed_a_window_at_a_time_decides_as_packet_by_packet(version: int, mo
     if not esp:  # probes all along: the pings do not keep the peer heard
         sent = [e["t"] for e in reference["events"] if e["event"] == "dpd_probe_sent"]
         assert min(sent) < 20 and len(sent) > 30  # from the first 10 s of silence on
-    assert rows > 20  # most windows fed DPD a row per peer
+    assert trains.echoes > 400  # most echoes moved in windows (a lost packet ends none)
+    assert rows >= trains.windows > 0  # most windows fed DPD a row per peer
     if mode == "periodic" and esp:  # the pings keep the peer heard: DPD's timer only re-arms,
         assert trains.crossed > 20  # windows run across it

@@ -14,10 +14,12 @@ of all flows are put in the order the scheduler would run them (``_order``: time
 time their callback was scheduled, ...); then one lean loop applies them: the flow and SA
 counters, ESP sequence numbers, volume checks and the dead peer detection hooks, exactly as
 the packet-by-packet path does (proto/traffic.py), without Packet objects, the link or the
-scheduler. The window stops early, before the first event whose outcome is not the steady one
-(a request or reply lost on the link), or after the first event that made a peer do something
-(an event, a datagram, a timer due before the next echo event: a volume limit reached, a DPD
-decision). What is still on its way then is handed to the scheduler as the callbacks the
+scheduler. A request lost on the link has no arrival and no reply, a lost reply no arrival;
+the link's drop ledger is replayed at those packets and at the next of their flow that passes
+(which closes the drop interval: an event in the log at its instant, ``_drops``). The window
+stops early, after the first event that made a peer do something (an event, a datagram, a
+timer due before the next echo event: a volume limit reached, a DPD decision), or at a flow's
+end (its ``traffic_stopped``). What is still on its way then is handed to the scheduler as the callbacks the
 packet path would have pending, so the run goes on packet by packet from there.
 
 Dead peer detection is fed a window's packets as one row of inputs per peer (``dpd_rows.rows``,
@@ -30,7 +32,8 @@ the events before it, with the loop's clock set to that instant (``dpd_rows.cros
 
 A window is only tried where its assumptions hold (``_ready``): both gateways idle and up,
 the flow's requests and replies routed on installed SAs, no NAT, no fragmentation, Bernoulli
-loss (a Gilbert-Elliott channel's state is shared with IKE), no open drop intervals.
+loss (a Gilbert-Elliott channel's state is shared with IKE), no open drop intervals at the
+peers (the link's are closed by the window's first packet of the flow that passes).
 Elsewhere a flow steps packet by packet, as the packet path does. ESP records
 (``Result.esp``, what a packet trace writes) are built only when the run keeps them.
 tests/test_traffic_paths.py runs every scenario on both paths and compares them.
@@ -38,6 +41,7 @@ tests/test_traffic_paths.py runs every scenario on both paths and compares them.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -278,7 +282,7 @@ class Trains:
         for esp in (req, rep):
             if mtu_mod.too_big(esp, link.mtu) or mtu_mod.fragment_count(esp, link.mtu) != 1:
                 return None
-        for ledger in (pa.ledger, pb.ledger, link.ledger):
+        for ledger in (pa.ledger, pb.ledger):  # the link's: closed by the window (``_drops``)
             if any(k[0] in (tr.name, tr.reply_flow) and v.rate == 0 for k, v in ledger.open.items()):
                 return None
         links = {}
@@ -323,6 +327,7 @@ class Trains:
         # 1. every flow's echoes in the window: send, arrival and reply-arrival times
         cols: list[tuple[np.ndarray, ...]] = []
         plans = []
+        end = horizon
         for rank, tr in enumerate(movable):
             p = paths[tr]
             count = min(_MAX_WINDOW, int((horizon - tr.next_t) / tr.interval) + 2)
@@ -332,50 +337,109 @@ class Trains:
             last = np.nonzero(s + tr.interval >= tr.stop - 1e-9)[0]
             if len(last):
                 s = s[: last[0] + 1]
+                if s[-1] < horizon:  # the flow's end (an event in the log) ends the window
+                    end = min(end, float(s[-1]) + (tr.stop - float(s[-1])))
             s = s[s < horizon]
             if not len(s):
                 continue
-            lost_q, d1 = self._fates(p.a.name, tr.name, len(s), *p.links["ab"])
-            lost_r, d2 = self._fates(p.b.name, tr.reply_flow, len(s), *p.links["ba"])
-            a = s + d1
-            r = a + d2
             n = len(s)
+            lost_q, d1 = self._fates(p.a.name, tr.name, n, *p.links["ab"])
+            a = s + d1
+            # one reply per request that arrives, its draws numbered in the order the requests
+            # arrive (time, then the order they were sent in)
+            got = np.nonzero(~lost_q)[0]
+            if len(got) > 1 and bool(np.any(np.diff(a[got]) <= 0)):
+                got = got[np.lexsort((s[got], a[got]))]
+            lost_r = np.zeros(n, dtype=bool)
+            d2 = np.zeros(n)
+            lost_r[got], d2[got] = self._fates(p.b.name, tr.reply_flow, len(got), *p.links["ba"])
+            r = a + d2
             hist = np.concatenate((tr.history, s))
             p1, p2, p3 = hist[2:2 + n], hist[1:1 + n], hist[:n]  # the three requests before each
             idx = np.arange(n)
-            ones = np.ones(n)
             # An event's place among callbacks due at the same instant: the instants at which
             # its callback, its parent's, ... were scheduled (S <- the step at s <- the step
-            # before; D1 <- S; D2 <- D1); then the flows' order. Kinds S, D1, D2; bad: a lost
-            # request (at its S) or reply (at its D1) ends the window there.
-            t = np.concatenate((s, a, r))
-            k1 = np.concatenate((s, s, a))
-            k2 = np.concatenate((p1, s, s))
-            k3 = np.concatenate((p2, p1, s))
-            k4 = np.concatenate((p3, p2, p1))
-            kind = np.concatenate((0 * idx, 0 * idx + 1, 0 * idx + 2))
-            bad = np.concatenate((lost_q, lost_r, np.zeros(n, dtype=bool)))
-            cols.append((t, k1, k2, k3, k4, rank * np.concatenate((ones, ones, ones)), kind,
-                         np.concatenate((idx, idx, idx)), bad))
-            plans.append((tr, p, s, a, r, d1, d2))
+            # before; D1 <- S; D2 <- D1); then the flows' order. Kinds S, D1, D2: a request
+            # lost on the link (at its S) has no D1 and no D2, a lost reply (at its D1) no D2.
+            q = ~lost_q  # D1: the requests that arrive
+            b = q & ~lost_r  # D2: the replies that arrive
+            t = np.concatenate((s, a[q], r[b]))
+            k1 = np.concatenate((s, s[q], a[b]))
+            k2 = np.concatenate((p1, s[q], s[b]))
+            k3 = np.concatenate((p2, p1[q], s[b]))
+            k4 = np.concatenate((p3, p2[q], p1[b]))
+            m1, m2 = int(q.sum()), int(b.sum())
+            kind = np.concatenate((np.zeros(n, dtype=np.int64), np.ones(m1, dtype=np.int64),
+                                   np.full(m2, 2, dtype=np.int64)))
+            lost = np.concatenate((lost_q, lost_r[q], np.zeros(m2, dtype=bool)))
+            cols.append((t, k1, k2, k3, k4, np.full(len(t), float(rank)), kind,
+                         np.concatenate((idx, idx[q], idx[b])), lost))
+            plans.append((tr, p, s, a, r, d1, d2, lost_q, lost_r))
         if not plans:
             return False
-        t, k1, k2, k3, k4, rk, kind, idx, bad = (np.concatenate(c) for c in zip(*cols, strict=True))
-        which = np.concatenate([np.full(3 * len(pl[2]), i) for i, pl in enumerate(plans)])
+        t, k1, k2, k3, k4, rk, kind, idx, lost = (np.concatenate(c) for c in zip(*cols, strict=True))
+        which = np.concatenate([np.full(len(c[0]), i) for i, c in enumerate(cols)])
         order = np.lexsort((kind, rk, k4, k3, k2, k1, t))  # the scheduler's order
-        t, kind, idx, bad, which, k1 = t[order], kind[order], idx[order], bad[order], which[order], k1[order]
-        stop_at = len(t)
-        over = np.nonzero(bad | (t >= horizon))[0]
-        if len(over):
-            stop_at = int(over[0])
+        t, kind, idx, lost, which, k1 = t[order], kind[order], idx[order], lost[order], which[order], k1[order]
+        stop_at = int(np.searchsorted(t, end))
         if stop_at == 0 or (kind[0] != _S or which[0] != 0):
             return False
         done = self._apply(plans, t, kind, idx, which, stop_at, crossings, k1)
         if not done:
             return False
+        self._drops(plans, t, kind, which, lost, done)
         self._hand_over(plans, t, kind, idx, which, done, now)
         self.windows += 1
         return True
+
+    def _drops(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray, lost: np.ndarray,
+               done: int) -> None:
+        """The link's drop ledger over the first ``done`` events, as the packet path keeps it
+        (``Link.transmit_traffic``): a lost request or reply opens or extends a ``loss``
+        interval of its flow, the next one of the flow that passes closes the flow's
+        intervals (an event in the log, at that packet's instant). Only those packets are
+        replayed, in the window's order; where the window ends on a peer that acted, its last
+        packet is replayed after the peer's output (``_acted``)."""
+        self._late: Callable[[], None] | None = None
+        link = self.link
+        ledger = link.ledger
+        if not ledger.open and not lost[:done].any():
+            return
+        todo: list[int] = []
+        kd, wd, ld = kind[:done], which[:done], lost[:done]
+        for w, (tr, *_rest) in enumerate(plans):
+            mine = wd == w
+            for k, flow in ((_S, tr.name), (_D1, tr.reply_flow)):
+                pos = np.nonzero(mine & (kd == k))[0]
+                if not len(pos):
+                    continue
+                gone = ld[pos]
+                was_open = any(key[0] == flow and v.rate == 0 for key, v in ledger.open.items())
+                if not was_open and not gone.any():
+                    continue
+                before = np.concatenate(([was_open], gone[:-1]))  # an interval open before it
+                todo.extend(pos[gone | before].tolist())
+        if not todo:
+            return
+        todo.sort()
+        late = todo[-1] if self._acted_at and todo[-1] == done - 1 else None
+
+        def replay(e: int) -> None:
+            tr = plans[int(wd[e])][0]
+            flow = tr.name if kd[e] == _S else tr.reply_flow
+            if ld[e]:
+                ledger.packet(flow, "loss", float(t[e]), tr.interval, tr.size)
+            else:
+                ledger.passed(flow)
+        for e in todo:
+            if e == late:
+                self._late = functools.partial(replay, e)
+                break
+            link.drop_at = float(t[e])
+            try:
+                replay(e)
+            finally:
+                link.drop_at = None
 
     def _meters(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
                 stop_at: int) -> tuple[list[_MeterRun], int]:
@@ -523,7 +587,7 @@ class Trains:
                     armed[node] = (m.job[0], last_t)
         self._outs = outs
         records = self.records
-        for w, (tr, p, s, a, _r, _d1, _d2) in enumerate(plans):
+        for w, (tr, p, s, a, _r, _d1, _d2, lost_q, lost_r) in enumerate(plans):
             mine = which[:done] == w
             ks = idx[:done][mine & (kind[:done] == _S)]
             k1 = idx[:done][mine & (kind[:done] == _D1)]
@@ -541,12 +605,14 @@ class Trains:
                 c = p.pa.counters(tr.name)
                 c.replies += len(k2)
                 c.last_reply_seq = max(c.last_reply_seq, tr.seq + int(k2.max()))
-            for sender, flow, n in ((p.a.name, tr.name, len(ks)), (p.b.name, tr.reply_flow, len(k1))):
+            for sender, flow, n, passed in ((p.a.name, tr.name, len(ks), len(ks) - int(lost_q[ks].sum())),
+                                            (p.b.name, tr.reply_flow, len(k1), len(k1) - int(lost_r[k1].sum()))):
                 if n:
-                    fwd = link.forwarded.setdefault(flow, [0.0, 0.0])
-                    fwd[0] += size * n
-                    fwd[1] += n
                     link.esp_sent[(sender, flow)] = link.esp_sent.get((sender, flow), 0) + n
+                if passed:  # what crossed the link (a packet lost on it did not)
+                    fwd = link.forwarded.setdefault(flow, [0.0, 0.0])
+                    fwd[0] += size * passed
+                    fwd[1] += passed
             if len(ks):
                 p.pa.last_out = max(p.pa.last_out or -math.inf, float(s[ks.max()]))
             if len(k1):
@@ -580,15 +646,19 @@ class Trains:
                                           strict=True)):
             if k == _D2:
                 continue
-            tr, p, _s, _a, _r, d1, d2 = plans[w]
+            tr, p, _s, _a, _r, d1, d2, lost_q, lost_r = plans[w]
             now = float(t[e])
             if k == _S:
                 pkt = Packet(tr.name, tr.src, tr.dst, tr.size, now, tr.interval, "echo-request", tr.seq + x, tr.df)
-                out.append(EspSent(now, p.a.name, p.esp(False, seqs[(e, 0)], pkt), now + float(d1[x])))
+                esp = p.esp(False, seqs[(e, 0)], pkt)
+                out.append(EspSent(now, p.a.name, esp, None, "loss") if lost_q[x]
+                           else EspSent(now, p.a.name, esp, now + float(d1[x])))
             else:
                 pkt = Packet(tr.reply_flow, tr.dst, tr.src, tr.size, now, tr.interval, "echo-reply", tr.seq + x,
                              tr.df)
-                out.append(EspSent(now, p.b.name, p.esp(True, seqs[(e, 0)], pkt), now + float(d2[x])))
+                esp = p.esp(True, seqs[(e, 0)], pkt)
+                out.append(EspSent(now, p.b.name, esp, None, "loss") if lost_r[x]
+                           else EspSent(now, p.b.name, esp, now + float(d2[x])))
 
     def _hand_over(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, idx: np.ndarray, which: np.ndarray,
                    done: int, now: float) -> None:
@@ -598,7 +668,7 @@ class Trains:
         sched = self.sched
         todo: list[tuple[int, float, Callable[..., None], tuple[Any, ...]]] = []
         kd, xd, wd = kind[:done], idx[:done], which[:done]
-        for w, (tr, p, s, a, r, _d1, _d2) in enumerate(plans):
+        for w, (tr, p, s, a, r, _d1, _d2, lost_q, lost_r) in enumerate(plans):
             mine = wd == w
             pos_s, pos_1, pos_2 = (np.nonzero(mine & (kd == k))[0] for k in (_S, _D1, _D2))
             sent_n = len(pos_s)
@@ -606,11 +676,11 @@ class Trains:
             # arrival that overtakes another ends nothing: only what is done counts)
             where1 = dict(zip(xd[pos_1].tolist(), pos_1.tolist(), strict=True))
             done2 = set(xd[pos_2].tolist())
-            for x in sorted(x for x in where1 if x not in done2):  # replies on the wire
+            for x in sorted(x for x in where1 if x not in done2 and not lost_r[x]):  # replies on the wire
                 esp = self._esp(tr, p, x, float(a[x]), self._seq(where1[x]), reply=True)
                 todo.append((where1[x], float(r[x]), p.a.deliver_traffic, (esp,)))
             for x in range(sent_n):
-                if x in where1:
+                if x in where1 or lost_q[x]:
                     continue
                 e = int(pos_s[x])  # requests on the wire
                 esp = self._esp(tr, p, x, float(s[x]), self._seq(e), reply=False)
@@ -633,16 +703,20 @@ class Trains:
             if node.ep.get_timer() == due and (node._armed is None or due < node._armed):
                 node._armed = due
                 todo.append((done - 1, at + (due - at), node._on_timer, (due,)))
-        for node, at in self._acted_at.items():
-            todo.append((-1, at, self._acted, (node,)))  # at once, as the packet path's step
+        for node, at in self._acted_at.items():  # at once, as the packet path's step
+            todo.append((-1, at, self._acted, (node, self._late)))
         todo.sort(key=lambda x: x[0])
         for _, at, fn, args in todo:
             sched.call_exact(at, fn, *args)
 
-    def _acted(self, node: PeerNode) -> None:
-        """A peer acted on an echo of the window: what it does goes out now (``_after``)."""
+    def _acted(self, node: PeerNode, late: Callable[[], None] | None) -> None:
+        """A peer acted on an echo of the window: what it does goes out now (``_after``), then
+        the link's drop ledger takes the echo's packet (``late``, from ``_drops``: the packet
+        path hands the packet to the link after the peer's events and datagrams)."""
         node.ep.traffic.refresh(self.sched.now)
         node._after()
+        if late is not None:
+            late()
 
     @staticmethod
     def _esp(tr: PingTrain, p: _Path, x: int, sent: float, seq: int, reply: bool) -> EspPacket:
