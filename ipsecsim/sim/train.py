@@ -41,7 +41,6 @@ tests/test_traffic_paths.py runs every scenario on both paths and compares them.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -176,6 +175,8 @@ class Trains:
         """Peer timers run ahead inside windows (``dpd_rows.cross``)."""
         self.tied = 0
         """... of which at the instant of one of the window's events."""
+        self._held = -1
+        """The window's last event, when it made its peer act and sent a packet (``_finish``)."""
 
     def add(self, train: PingTrain) -> None:
         self.trains.append(train)
@@ -387,20 +388,18 @@ class Trains:
         done = self._apply(plans, t, kind, idx, which, stop_at, crossings, k1)
         if not done:
             return False
-        self._drops(plans, t, kind, which, lost, done)
+        self._drops(plans, t, kind, which, lost, done if self._held < 0 else self._held)
         self._hand_over(plans, t, kind, idx, which, done, now)
         self.windows += 1
         return True
 
     def _drops(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray, lost: np.ndarray,
                done: int) -> None:
-        """The link's drop ledger over the first ``done`` events, as the packet path keeps it
-        (``Link.transmit_traffic``): a lost request or reply opens or extends a ``loss``
-        interval of its flow, the next one of the flow that passes closes the flow's
+        """The link's drop ledger over the packets of the first ``done`` events, as the packet
+        path keeps it (``Link.transmit_traffic``): a lost request or reply opens or extends a
+        ``loss`` interval of its flow, the next one of the flow that passes closes the flow's
         intervals (an event in the log, at that packet's instant). Only those packets are
-        replayed, in the window's order; where the window ends on a peer that acted, its last
-        packet is replayed after the peer's output (``_acted``)."""
-        self._late: Callable[[], None] | None = None
+        replayed, in the window's order."""
         link = self.link
         ledger = link.ledger
         if not ledger.open and not lost[:done].any():
@@ -422,24 +421,17 @@ class Trains:
         if not todo:
             return
         todo.sort()
-        late = todo[-1] if self._acted_at and todo[-1] == done - 1 else None
-
-        def replay(e: int) -> None:
-            tr = plans[int(wd[e])][0]
-            flow = tr.name if kd[e] == _S else tr.reply_flow
-            if ld[e]:
-                ledger.packet(flow, "loss", float(t[e]), tr.interval, tr.size)
-            else:
-                ledger.passed(flow)
-        for e in todo:
-            if e == late:
-                self._late = functools.partial(replay, e)
-                break
-            link.drop_at = float(t[e])
-            try:
-                replay(e)
-            finally:
-                link.drop_at = None
+        try:
+            for e in todo:
+                tr = plans[int(wd[e])][0]
+                flow = tr.name if kd[e] == _S else tr.reply_flow
+                link.drop_at = float(t[e])
+                if ld[e]:
+                    ledger.packet(flow, "loss", float(t[e]), tr.interval, tr.size)
+                else:
+                    ledger.passed(flow)
+        finally:
+            link.drop_at = None
 
     def _meters(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
                 stop_at: int) -> tuple[list[_MeterRun], int]:
@@ -514,8 +506,8 @@ class Trains:
             if stop_at == 0:
                 return 0
             jobs: dict[PeerNode, tuple[float, float]] = {}  # volume timers armed by the window
-            self._finish(plans, runs, t, kind, idx, which, stop_at, jobs)
             self._armed, self._acted_at = jobs, {}
+            self._finish(plans, runs, t, kind, idx, which, stop_at, jobs)
             return stop_at
         if crossings:  # event by event, no timer is crossed: the window ends at the first
             stop_at = min(stop_at, int(np.searchsorted(t[:stop_at], crossings[0][0])))
@@ -556,15 +548,19 @@ class Trains:
                     armed[node] = (due, now)
                     if due <= (tl[i] if i < stop_at else math.inf):
                         break
-        self._finish(plans, runs, t, kind, idx, which, i, armed)
         self._armed, self._acted_at = armed, acted
+        self._finish(plans, runs, t, kind, idx, which, i, armed)
         return i
 
     def _finish(self, plans: list[Any], runs: list[_MeterRun], t: np.ndarray, kind: np.ndarray, idx: np.ndarray,
                 which: np.ndarray, done: int, armed: dict[PeerNode, tuple[float, float]]) -> None:
         """Set what the first ``done`` events did: meters (then their volume timers), ESP
-        sequence numbers, flow and link counters, ESP records."""
+        sequence numbers, flow and link counters, ESP records. Where the last event made its
+        peer act, the packet it sent is ``_held``: it goes to the link after the peer's output
+        (``_acted``), as on the packet path."""
         link = self.link
+        self._held = done - 1 if self._acted_at and kind[done - 1] != _D2 else -1
+        wire = done if self._held < 0 else self._held  # the events whose packets the window puts on the link
         outs: list[tuple[np.ndarray, np.ndarray]] = []  # per outbound meter: its events, packets after each
         for run in runs:
             ev = run.events
@@ -592,6 +588,9 @@ class Trains:
             ks = idx[:done][mine & (kind[:done] == _S)]
             k1 = idx[:done][mine & (kind[:done] == _D1)]
             k2 = idx[:done][mine & (kind[:done] == _D2)]
+            ws, w1 = ks, k1  # ... of them, the packets on the link
+            if wire < done and which[wire] == w:
+                ws, w1 = (ks[:-1], k1) if kind[wire] == _S else (ks, k1[:-1])
             size = tr.size
             for c, n in ((p.pa.counters(tr.name), len(ks)), (p.pb.counters(tr.reply_flow), len(k1))):
                 c.offered_bytes += size * n
@@ -605,8 +604,8 @@ class Trains:
                 c = p.pa.counters(tr.name)
                 c.replies += len(k2)
                 c.last_reply_seq = max(c.last_reply_seq, tr.seq + int(k2.max()))
-            for sender, flow, n, passed in ((p.a.name, tr.name, len(ks), len(ks) - int(lost_q[ks].sum())),
-                                            (p.b.name, tr.reply_flow, len(k1), len(k1) - int(lost_r[k1].sum()))):
+            for sender, flow, n, passed in ((p.a.name, tr.name, len(ws), len(ws) - int(lost_q[ws].sum())),
+                                            (p.b.name, tr.reply_flow, len(w1), len(w1) - int(lost_r[w1].sum()))):
                 if n:
                     link.esp_sent[(sender, flow)] = link.esp_sent.get((sender, flow), 0) + n
                 if passed:  # what crossed the link (a packet lost on it did not)
@@ -618,7 +617,7 @@ class Trains:
             if len(k1):
                 p.pb.last_out = max(p.pb.last_out or -math.inf, float(a[k1.max()]))
         if records:
-            self._records(plans, t, kind, idx, which, done)
+            self._records(plans, t, kind, idx, which, wire)
 
     @staticmethod
     def _node_of(plans: list[Any], plane: TrafficPlane) -> PeerNode:
@@ -668,6 +667,11 @@ class Trains:
         sched = self.sched
         todo: list[tuple[int, float, Callable[..., None], tuple[Any, ...]]] = []
         kd, xd, wd = kind[:done], idx[:done], which[:done]
+        held = self._held
+        held_esp = None
+        if held >= 0:  # the packet of the event that made its peer act: sent after its output
+            tr, p, *_rest = plans[int(wd[held])]
+            held_esp = self._esp(tr, p, int(xd[held]), float(t[held]), self._seq(held), reply=kd[held] == _D1)
         for w, (tr, p, s, a, r, _d1, _d2, lost_q, lost_r) in enumerate(plans):
             mine = wd == w
             pos_s, pos_1, pos_2 = (np.nonzero(mine & (kd == k))[0] for k in (_S, _D1, _D2))
@@ -676,13 +680,14 @@ class Trains:
             # arrival that overtakes another ends nothing: only what is done counts)
             where1 = dict(zip(xd[pos_1].tolist(), pos_1.tolist(), strict=True))
             done2 = set(xd[pos_2].tolist())
-            for x in sorted(x for x in where1 if x not in done2 and not lost_r[x]):  # replies on the wire
+            for x in sorted(x for x in where1 if x not in done2 and not lost_r[x] and where1[x] != held):
+                # replies on the wire
                 esp = self._esp(tr, p, x, float(a[x]), self._seq(where1[x]), reply=True)
                 todo.append((where1[x], float(r[x]), p.a.deliver_traffic, (esp,)))
             for x in range(sent_n):
-                if x in where1 or lost_q[x]:
-                    continue
                 e = int(pos_s[x])  # requests on the wire
+                if x in where1 or lost_q[x] or e == held:
+                    continue
                 esp = self._esp(tr, p, x, float(s[x]), self._seq(e), reply=False)
                 todo.append((e, float(a[x]), p.b.deliver_traffic, (esp,)))
             if sent_n:
@@ -704,19 +709,19 @@ class Trains:
                 node._armed = due
                 todo.append((done - 1, at + (due - at), node._on_timer, (due,)))
         for node, at in self._acted_at.items():  # at once, as the packet path's step
-            todo.append((-1, at, self._acted, (node, self._late)))
+            todo.append((-1, at, self._acted, (node, held_esp)))
         todo.sort(key=lambda x: x[0])
         for _, at, fn, args in todo:
             sched.call_exact(at, fn, *args)
 
-    def _acted(self, node: PeerNode, late: Callable[[], None] | None) -> None:
-        """A peer acted on an echo of the window: what it does goes out now (``_after``), then
-        the link's drop ledger takes the echo's packet (``late``, from ``_drops``: the packet
-        path hands the packet to the link after the peer's events and datagrams)."""
+    def _acted(self, node: PeerNode, esp: EspPacket | None) -> None:
+        """A peer acted on an echo of the window: what it does goes out now (``_after``); the
+        ESP packet the echo made it send (``esp``) goes to the link after its events and
+        datagrams, as on the packet path (the plane's output, ``_send_packet``)."""
+        if esp is not None:
+            node.ep.traffic._out.append(esp)
         node.ep.traffic.refresh(self.sched.now)
         node._after()
-        if late is not None:
-            late()
 
     @staticmethod
     def _esp(tr: PingTrain, p: _Path, x: int, sent: float, seq: int, reply: bool) -> EspPacket:
