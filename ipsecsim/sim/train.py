@@ -33,7 +33,8 @@ the events before it, with the loop's clock set to that instant (``dpd_rows.cros
 A window is only tried where its assumptions hold (``_ready``): both gateways idle and up,
 the flow's requests and replies routed on installed SAs, no NAT, no fragmentation, Bernoulli
 loss (a Gilbert-Elliott channel's state is shared with IKE), no open drop intervals at the
-peers (the link's are closed by the window's first packet of the flow that passes).
+peers (the link's are closed by the window's first packet of the flow that passes), and
+where it would hold more than ``_FEW`` echoes (a shorter one costs more than stepping).
 Elsewhere a flow steps packet by packet, as the packet path does. ESP records
 (``Result.esp``, what a packet trace writes) are built only when the run keeps them.
 tests/test_traffic_paths.py runs every scenario on both paths and compares them.
@@ -66,6 +67,9 @@ if TYPE_CHECKING:
 
 _S, _D1, _D2 = 0, 1, 2  # request sent / request arrives, reply sent / reply arrives
 _MAX_WINDOW = 200_000  # echoes per flow and window (memory bound)
+_FEW = 2
+"""A window expected to hold at most this many echoes (all flows) is not tried: its numpy
+set-up costs more than the packet path's echoes (benchmarks/README.md, the fleet of (c))."""
 
 
 class PingTrain:
@@ -176,6 +180,8 @@ class Trains:
         self.tied = 0
         """... of which at the instant of one of the window's events."""
         self._held = -1
+        self._step_until = -math.inf
+        """The flows step packet by packet until then: a window would hold a few echoes."""
         """The window's last event, when it made its peer act and sent a packet (``_finish``)."""
 
     def add(self, train: PingTrain) -> None:
@@ -217,6 +223,8 @@ class Trains:
         if not hasattr(sched, "next_other"):
             return False
         now = sched.now
+        if now < self._step_until:
+            return False
         paths: dict[PingTrain, _Path] = {}
         for tr in self.trains:
             if tr.done or tr.seq == 0:
@@ -238,6 +246,10 @@ class Trains:
         rest = sorted((tr for tr in paths if tr is not first and tr.next_t < horizon),
                       key=lambda tr: (tr.next_t, tr.prev_t, self.trains.index(tr)))
         movable = [first, *rest]
+        if sum(int((horizon - tr.next_t) / tr.interval) + 1 for tr in movable) <= _FEW:
+            # the flows step until the horizon (what is scheduled meanwhile only brings it closer)
+            self._step_until = horizon
+            return False
         return self._move(movable, paths, now, horizon, crossings)
 
     def _ready(self, tr: PingTrain) -> _Path | None:
@@ -676,18 +688,19 @@ class Trains:
             mine = wd == w
             pos_s, pos_1, pos_2 = (np.nonzero(mine & (kd == k))[0] for k in (_S, _D1, _D2))
             sent_n = len(pos_s)
-            # echo x's events come in x order per kind (the request's send times increase; an
-            # arrival that overtakes another ends nothing: only what is done counts)
-            where1 = dict(zip(xd[pos_1].tolist(), pos_1.tolist(), strict=True))
-            done2 = set(xd[pos_2].tolist())
-            for x in sorted(x for x in where1 if x not in done2 and not lost_r[x] and where1[x] != held):
-                # replies on the wire
-                esp = self._esp(tr, p, x, float(a[x]), self._seq(where1[x]), reply=True)
-                todo.append((where1[x], float(r[x]), p.a.deliver_traffic, (esp,)))
-            for x in range(sent_n):
-                e = int(pos_s[x])  # requests on the wire
-                if x in where1 or lost_q[x] or e == held:
-                    continue
+            # what is on the wire: the requests sent and not arrived, the replies sent (at
+            # their request's arrival) and not arrived; not a lost one, not the held one
+            n = len(s)
+            at1 = np.full(n, -1, dtype=np.int64)
+            at1[xd[pos_1]] = pos_1
+            arrived = np.zeros(n, dtype=bool)
+            arrived[xd[pos_2]] = True
+            for x in np.nonzero((at1 >= 0) & ~arrived & ~lost_r & (at1 != held))[0].tolist():  # replies
+                e = int(at1[x])
+                esp = self._esp(tr, p, x, float(a[x]), self._seq(e), reply=True)
+                todo.append((e, float(r[x]), p.a.deliver_traffic, (esp,)))
+            for x in np.nonzero((at1[:sent_n] < 0) & ~lost_q[:sent_n] & (pos_s != held))[0].tolist():  # requests
+                e = int(pos_s[x])
                 esp = self._esp(tr, p, x, float(s[x]), self._seq(e), reply=False)
                 todo.append((e, float(a[x]), p.b.deliver_traffic, (esp,)))
             if sent_n:
