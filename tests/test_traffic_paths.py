@@ -364,3 +364,29 @@ def test_packet_traces_of_lossy_windows_are_byte_identical(tmp_path: Path) -> No
     array, stats = _drop_windows(d, trace=tmp_path)
     assert array["pcap"] == opts.pcap.read_bytes()  # type: ignore[union-attr]
     assert stats["lost"] > 100
+
+
+@pytest.mark.parametrize("loss", ["0%", "20%"])
+def test_requests_overtaking_each_other_in_a_window_are_answered_in_arrival_order(loss: str) -> None:
+    # 1.5 s of jitter on a 1 s ping: a request can arrive before the one sent before it. The
+    # far gateway answers each when it arrives, so the replies' packet numbers (their draws,
+    # sim/draws.py, and ESP sequence numbers) follow the arrival order, not the echo order.
+    pings = [{"name": "ab", "kind": "ping", "from": "A", "to": "B", "interval": 1, "start": 5},
+             {"name": "ba", "kind": "ping", "from": "B", "to": "A", "interval": 2.5, "start": 5.3}]
+    d = scenario_dict(duration=900, link={"delay": "5ms", "jitter": "1500ms", "loss": loss}, traffic=pings)
+    overtaken = [0]
+    real = train.Trains._hand_over
+
+    def spy(self: train.Trains, plans: Any, t: Any, kind: Any, idx: Any, which: Any, done: int, now: float) -> None:
+        for w in range(len(plans)):
+            x = idx[:done][(which[:done] == w) & (kind[:done] == 1)]
+            overtaken[0] += bool(len(x) and (x[1:] < x[:-1]).any())
+        real(self, plans, t, kind, idx, which, done, now)
+
+    train.Trains._hand_over = spy  # type: ignore[method-assign]
+    try:
+        array = _run(load_scenario(d), "array")
+    finally:
+        train.Trains._hand_over = real  # type: ignore[method-assign]
+    _same(_run(load_scenario(d), "packet"), array)
+    assert overtaken[0] > 0
