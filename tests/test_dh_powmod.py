@@ -138,3 +138,84 @@ def test_hand_made_key_uses_its_own_exponent() -> None:
     key = DhKey(14, 12345, b"\x00" * grp.size)  # public value deliberately wrong
     expected = pow(int.from_bytes(peer.public, "big"), 12345, grp.p).to_bytes(grp.size, "big")
     assert shared_secret(key, peer.public) == expected
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Exponents passed to ``dh.<name>`` from now on."""
+    calls: list[int] = []
+    real = getattr(dh, name)
+
+    def counted(*args: int) -> int:
+        calls.append(args[1])
+        return real(*args)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(dh, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("group", [14, 15, 24])
+def test_second_side_takes_the_first_sides_secret(group: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both peers run in one process: the first computes y^x as g^(x * x_peer) (y = g^x_peer),
+    the second finds that secret (RFC 7296 2.14: one shared secret); both are exactly what
+    plain pow gives for their own exponent."""
+    grp = dh._MODP[group]
+    a = generate(group, random.Random(f"memo-{group}-a"))
+    b = generate(group, random.Random(f"memo-{group}-b"))
+    assert isinstance(a.private, int) and isinstance(b.private, int)
+    general, table = _counting(monkeypatch, "_powmod"), _counting(monkeypatch, "_modp_public")
+    z_a = shared_secret(a, b.public)
+    z_b = shared_secret(b, a.public)
+    expected = pow(int.from_bytes(a.public, "big"), b.private, grp.p).to_bytes(grp.size, "big")
+    assert z_a == z_b == expected == pow(int.from_bytes(b.public, "big"), a.private, grp.p).to_bytes(grp.size, "big")
+    assert table == [a.private * b.private]  # one product, for the first side only
+    assert a.private not in general and b.private not in general  # (groups 22-24: y^q checks only)
+    # the secret is handed over once: a second look computes it again
+    assert shared_secret(b, a.public) == expected and table == [a.private * b.private] * 2
+
+
+def test_memo_never_serves_a_hand_made_key() -> None:
+    """A key whose public value is another key's gets y^x of its own exponent."""
+    grp = dh._MODP[14]
+    a = generate(14, random.Random("memo-hand-a"))
+    b = generate(14, random.Random("memo-hand-b"))
+    shared_secret(a, b.public)  # a's secret with b waits for b
+    impostor = DhKey(14, 12345, b.public)  # b's public value, another exponent
+    assert shared_secret(impostor, a.public) == pow(int.from_bytes(a.public, "big"), 12345, grp.p).to_bytes(
+        grp.size, "big")
+    # and a hand-made key's own computation is kept for nobody
+    lone = DhKey(14, 54321, a.public)
+    shared_secret(lone, b.public)
+    assert shared_secret(b, a.public) == pow(int.from_bytes(a.public, "big"), b.private, grp.p).to_bytes(
+        grp.size, "big")
+
+
+def test_peer_value_not_made_here_is_raised_to_the_exponent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A peer public value generate() did not make (a real peer's, a test's) takes y^x."""
+    grp = dh._MODP[15]
+    a = generate(15, random.Random("memo-foreign-a"))
+    assert isinstance(a.private, int)
+    y = pow(grp.g, 987654321, grp.p)  # a public value made by hand
+    general = _counting(monkeypatch, "_powmod")
+    assert shared_secret(a, y.to_bytes(grp.size, "big")) == pow(y, a.private, grp.p).to_bytes(grp.size, "big")
+    assert general == [a.private]
+
+
+def test_table_grows_for_longer_exponents() -> None:
+    grp = dh._MODP[2]
+    table = dh._FixedBase(grp.g, grp.p, 64)
+    table.grow(130)
+    assert table.bits == 130 and len(table.rows) == 22
+    for x in (2**64, 2**130 - 1, 3**80):
+        assert table.pow(x) == pow(grp.g, x, grp.p)
+    with pytest.raises(ValueError):
+        table.pow(2**130)
+    x = (2**256 - 1) * (2**256 - 3)  # the largest product of two exponents generate() draws
+    assert dh._modp_public(2, x, 512) == pow(grp.g, x, grp.p)
+
+
+def test_memo_is_bounded() -> None:
+    rng = random.Random("memo-bound")
+    for _ in range(dh._MEMO_SIZE + 50):
+        a, b = generate(1, rng), generate(1, rng)
+        shared_secret(a, b.public)
+    assert len(dh._MINTED) <= dh._MEMO_SIZE and len(dh._SECRETS) <= dh._MEMO_SIZE

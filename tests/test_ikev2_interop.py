@@ -253,6 +253,18 @@ def test_notify_types_named_as_iana_registers_them():
     assert labels == ["N(REDIR_SUP)", "N(SUPPORTED_AUTH_METHODS)", "N(40000)"]
 
 
+def test_every_payload_labelled_as_charon_logs_it():
+    """charon's message notation (strongSwan 5.9.8 src/libcharon/encoding/payloads/payload.c
+    ``payload_type_short_names``): SA, KE, IDi, IDr, AUTH, No, N(...), D, V, TSi, TSr, and
+    UNKN for a type it does not know; the same label for a message's every payload of a kind."""
+    from ipsecsim.proto.ikev2.message import D, V
+    payloads = (SA(()), KE(15, b""), ID(True, 1, b""), ID(False, 1, b""), AUTH(2, b""), Nonce(b""), N(16393),
+                N(16393), D(3), V(b""), TS(True, ()), TS(False, ()), Other(200, b""), N(40000))
+    assert Message(Exchange.CREATE_CHILD_SA, bytes(8), bytes(8), 1, False, True, payloads).labels() == [
+        "SA", "KE", "IDi", "IDr", "AUTH", "No", "N(REKEY_SA)", "N(REKEY_SA)", "D", "V", "TSi", "TSr", "UNKN(200)",
+        "N(40000)"]
+
+
 def test_malformed_octets_raise_wire_error_only():
     """Truncations and corrupted length fields of real charon messages: the parser reports a
     WireError (the responder's INVALID_SYNTAX), never an internal error."""

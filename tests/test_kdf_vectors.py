@@ -129,6 +129,13 @@ def test_prf_rfc4231_case2() -> None:
     assert out.hex() == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
 
 
+def test_prf_rfc2202_case2() -> None:
+    """HMAC-MD5 and HMAC-SHA-1 test case 2 of RFC 2202 sections 2 and 3 (prfmd5, prfsha1)."""
+    data = b"what do ya want for nothing?"
+    assert prf(ALGORITHMS["prfmd5"], b"Jefe", data).hex() == "750c783e6ab0b503eaa86e310a5db738"
+    assert prf(ALGORITHMS["prfsha1"], b"Jefe", data).hex() == "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
+
+
 def test_prf_sm3_available() -> None:
     assert len(prf(ALGORITHMS["prfsm3"], b"k", b"d")) == 32
 

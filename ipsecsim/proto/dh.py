@@ -7,7 +7,9 @@ payload (RFC 2409 5), and the shared secret g^ir that feeds SKEYSEED / SKEYID:
   groups 22-24 (RFC 5114 2.1-2.3), computed with GMP (gmpy2): g^x from a fixed-base table
   per group, y^x with ``gmpy2.powmod``. Both give exactly the integers Python's ``pow`` gives,
   g^x 10-35 times and y^x about 6 times faster (benchmarks/bench_dh.py). Public values and shared
-  secrets are left-padded with zeros to the length of the prime (RFC 7296 2.14 / 3.4).
+  secrets are left-padded with zeros to the length of the prime (RFC 7296 2.14 / 3.4). Both
+  peers of a simulated exchange run in one process: the first computes y^x as g^(x * x_peer)
+  from the table, the second takes that secret (the same number: see ``_SECRETS``).
 * ECP groups 19-21 (RFC 5903), 25-26 (RFC 5114 2.6-2.7) and Brainpool 27-30 (RFC 6954):
   public value x | y without the 0x04 prefix, shared secret the x coordinate only
   (RFC 5903 section 7; RFC 6954 section 3 uses the same encoding).
@@ -329,25 +331,32 @@ class _FixedBase:
     multiplication per w-bit window (43 for a 256-bit exponent and w = 6) instead of the ~256
     squarings of a general exponentiation: about 5-8 times faster than ``gmpy2.powmod`` and
     exactly the same integer. The table costs 43 * 63 multiplications once per group and
-    process, and 2752 numbers the size of p (2.8 MB for the 8192-bit group 18).
+    process, and 2752 numbers the size of p (2.8 MB for the 8192-bit group 18); ``grow`` adds
+    rows for longer exponents (the 512-bit products of ``_modp_shared``: twice that).
     """
 
     WINDOW: Final = 6
 
-    __slots__ = ("bits", "p", "rows")
+    __slots__ = ("base", "bits", "p", "rows")
 
     def __init__(self, g: int, p: int, bits: int) -> None:
         self.p = gmpy2.mpz(p)
-        self.bits = bits  # exponents up to this many bits use the table
-        size = 1 << self.WINDOW
-        base = gmpy2.mpz(g)  # g^(2^(w*i)) for row i
+        self.bits = 0  # exponents up to this many bits use the table
+        self.base = gmpy2.mpz(g)  # g^(2^(w*i)) for the next row i
         self.rows: list[list[Any]] = []  # gmpy2.mpz
-        for _ in range(-(-bits // self.WINDOW)):
+        self.grow(bits)
+
+    def grow(self, bits: int) -> None:
+        """Cover exponents up to ``bits`` bits (rows are only ever added)."""
+        size = 1 << self.WINDOW
+        while len(self.rows) * self.WINDOW < bits:
+            base = self.base
             row = [gmpy2.mpz(1)]
             for _ in range(size - 1):
                 row.append(row[-1] * base % self.p)
             self.rows.append(row)
-            base = row[-1] * base % self.p  # g^((2^w - 1) * 2^(w*i)) * g^(2^(w*i))
+            self.base = row[-1] * base % self.p  # g^((2^w - 1) * 2^(w*i)) * g^(2^(w*i))
+        self.bits = max(self.bits, bits)
 
     def pow(self, x: int) -> int:
         """g^x mod p for 0 <= x < 2^bits."""
@@ -369,14 +378,18 @@ class _FixedBase:
 _FIXED_BASE: dict[int, _FixedBase] = {}
 
 
-def _modp_public(group: int, x: int) -> int:
-    """g^x mod p for a private exponent of ``group`` (256 bits at most: see ``generate``)."""
+def _modp_public(group: int, x: int, bits: int = _MODP_EXPONENT_BITS) -> int:
+    """g^x mod p for a private exponent of ``group`` (256 bits at most: see ``generate``), or
+    for an exponent of up to ``bits`` bits (the table grows to them)."""
     table = _FIXED_BASE.get(group)
     if table is None:
         grp = _MODP[group]
         table = _FIXED_BASE[group] = _FixedBase(grp.g, grp.p, _MODP_EXPONENT_BITS)
-    if x.bit_length() > table.bits:  # not from generate(): no table for it
-        return _powmod(_MODP[group].g, x, _MODP[group].p)
+    n = x.bit_length()
+    if n > table.bits:
+        if n > bits:  # not from generate(): no table for it
+            return _powmod(_MODP[group].g, x, _MODP[group].p)
+        table.grow(bits)
     return table.pow(x)
 
 
@@ -463,7 +476,9 @@ def generate(group: int, rng: random.Random, model: bool = False) -> DhKey:
                 x = rng.getrandbits(_MODP_EXPONENT_BITS)
         if model:
             return _model_key(group, x)
-        return DhKey(group, x, _modp_public(group, x).to_bytes(grp.size, "big"))
+        public = _modp_public(group, x).to_bytes(grp.size, "big")
+        _remember(_MINTED, (group, public), x)
+        return DhKey(group, x, public)
     if group in _ECP:
         spec = _ECP[group]
         curve = spec.curve()
@@ -518,13 +533,13 @@ def shared_secret(key: DhKey, peer_public: bytes) -> bytes:
     if key.model:
         return _model_shared(key, peer_public)
     if group in _MODP:
-        return _modp_shared(group, key.private, peer_public)
+        return _modp_shared(group, key.private, peer_public, key.public)
     if group in _ECP:
         return _ecp_shared(group, key.private, peer_public)
     return _montgomery_shared(group, key.private, peer_public)
 
 
-def _modp_shared(group: int, private: object, peer_public: bytes) -> bytes:
+def _modp_shared(group: int, private: object, peer_public: bytes, public: bytes = b"") -> bytes:
     grp = _MODP[group]
     if not isinstance(private, int):
         raise DhError(f"group {group}: private value is not a MODP exponent")
@@ -536,7 +551,44 @@ def _modp_shared(group: int, private: object, peer_public: bytes) -> bytes:
     # check that y lies in the order-q subgroup.
     if grp.q is not None and _powmod(y, grp.q, grp.p) != 1:
         raise DhError(f"group {group}: peer public value is not in the prime-order subgroup")
-    return _powmod(y, private, grp.p).to_bytes(grp.size, "big")
+    minted = _MINTED.get((group, public)) == private
+    if minted:
+        z = _SECRETS.pop((group, peer_public, public), None)
+        if z is not None:
+            return z
+    peer_x = _MINTED.get((group, peer_public))
+    if peer_x is not None and peer_x.bit_length() <= _MODP_EXPONENT_BITS:
+        # the peer's key is generate()'s: y = g^peer_x, so y^x = g^(x * peer_x), one product of
+        # table entries per window of the 512-bit exponent instead of ~256 squarings
+        z = _modp_public(group, private * peer_x, 2 * _MODP_EXPONENT_BITS).to_bytes(grp.size, "big")
+    else:
+        z = _powmod(y, private, grp.p).to_bytes(grp.size, "big")
+    if minted:
+        _remember(_SECRETS, (group, public, peer_public), z)
+    return z
+
+
+# --- Shared secrets of keys this process made -----------------------------------------------
+# Both peers of a simulated tunnel run in one process, and g^ir is one number: y_r^x_i is
+# y_i^x_r is g^(x_i * x_r) when y_i = g^x_i and y_r = g^x_r. ``_MINTED`` holds the keys
+# ``generate`` made (their public value and exponent, so y = g^x is known to hold). A peer
+# public value found there is raised to our exponent as g^(x * x_peer), from the fixed-base
+# table; ``_SECRETS`` keeps the secret a minted key computed against a peer's public value,
+# under (group, its own public value, the peer's), and the other side, with a minted key whose
+# public value is that peer's, takes it from there: a PFS rekey costs one table product, not
+# two y^x. A hand-made key is always computed with its own exponent (against a minted peer
+# value: as g^(x * x_peer)), and a secret it computes is kept for nobody. Both are bounded (the
+# oldest entry goes first): a miss only costs the exponentiation.
+_MEMO_SIZE: Final = 1024
+_MINTED: dict[tuple[int, bytes], int] = {}
+_SECRETS: dict[tuple[int, bytes, bytes], bytes] = {}
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    memo.pop(key, None)
+    memo[key] = value
+    while len(memo) > _MEMO_SIZE:
+        del memo[next(iter(memo))]
 
 
 def _ecp_shared(group: int, private: object, peer_public: bytes) -> bytes:

@@ -344,7 +344,7 @@ class PeerNode:
         s = ep.settings
         if s.policy_trap or s.start == "on-traffic" or (s.dpd is not None and s.dpd.action == "trap"):
             return
-        if any(ev.event == "child_sa_deleted" for ev in events) and not ep.engine.status()["child_sas"]:
+        if any(ev.event == "child_sa_deleted" for ev in events) and not ep.engine.has_child_sas():
             assert self._worker is not None
             self._worker[1].policies.clear()
 

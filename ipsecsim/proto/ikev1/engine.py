@@ -542,6 +542,10 @@ class Ikev1Engine:
                           for c in children],
         }
 
+    def has_child_sas(self) -> bool:
+        """Whether ``status()`` lists an IPsec SA, without describing them."""
+        return any(c.active for c in self.children)
+
 
 def _mark_established(sa: IsakmpSa, now: float) -> None:
     sa.established_at = now

@@ -454,6 +454,10 @@ class Ikev2Engine:
             "child_sas": [{**c.describe(), "established_at": c.established_at, **c.counters} for c in children],
         }
 
+    def has_child_sas(self) -> bool:
+        """Whether ``status()`` lists a CHILD SA, without describing them."""
+        return any(c.active for sa in self.sas.values() if sa.alive and sa.usable for c in sa.children)
+
 
 def _id_text(kind: str, data: bytes) -> str:
     if kind == "ipv4" and len(data) == 4:

@@ -252,6 +252,22 @@ def payload_label(p: Payload) -> str:
     """strongSwan's notation of one payload: SA, KE, No, N(NATD_S_IP), IDi, TSr, D, V, CERTREQ,
     CP ...; a notify type by strongSwan's short name, IANA's name, or its number
     (``notify_names.label``); a payload of unknown type as UNKN(type)."""
+    cls = type(p)
+    fixed = _LABEL.get(cls)
+    if fixed is not None:
+        return fixed
+    if cls is N:
+        ntype = p.type  # type: ignore[union-attr]
+        label = _NOTIFY_LABEL.get(ntype)
+        if label is None:
+            label = _NOTIFY_LABEL[ntype] = f"N({notify_names.label(ntype)})"
+        return label
+    if cls is TS or cls is ID:
+        return _SIDED_LABEL[cls, p.initiator]  # type: ignore[union-attr]
+    return _payload_label(p)
+
+
+def _payload_label(p: Payload) -> str:
     if isinstance(p, N):
         return f"N({notify_names.label(p.type)})"
     if isinstance(p, Nonce):
@@ -260,6 +276,17 @@ def payload_label(p: Payload) -> str:
         known = OTHER_LABEL.get(PayloadType(p.ptype)) if p.ptype in _KNOWN_TYPES else None
         return known or f"UNKN({p.ptype})"
     return PayloadType(payload_type(p)).name
+
+
+# The labels of the payload classes whose label depends on nothing else (``_payload_label``
+# gives the same): events show every message's payloads, a look-up per payload is enough.
+_LABEL: dict[type, str] = {**{cls: PayloadType(t).name for cls, t in _PTYPE.items()}, Nonce: "No"}
+del _LABEL[N]
+_SIDED_LABEL: dict[tuple[type, bool], str] = {
+    (ID, True): PayloadType.IDi.name, (ID, False): PayloadType.IDr.name,
+    (TS, True): PayloadType.TSi.name, (TS, False): PayloadType.TSr.name}
+_NOTIFY_LABEL: dict[int, str] = {}
+"""``N(...)`` by notify type, filled as types are met (``notify_names`` is a fixed table)."""
 
 
 @dataclass(frozen=True, slots=True)
