@@ -134,7 +134,10 @@ class Link:
         self.fluid_log: list[tuple[float, str, EspFluid]] = []
         """Every fluid flow state put on the wire, in order: (time, sender, state); with
         ``esp`` the traffic a packet trace writes."""
-        self.ledger = DropLedger(lambda f: self.log.emit(self.sched.now, "link", TrafficDropped(**f)))
+        self.ledger = DropLedger(self._dropped)
+        self.drop_at: float | None = None
+        """The instant the ledger's drop events are logged at, when not now (the array traffic
+        path, sim/train.py, replays a window's drops at their packets' instants)."""
         self.nat: nat_mod.Nat | None = None
         """The NAT in front of one peer (``link.nat``), set by the runner."""
         self._nat_held: dict[tuple[str, str], tuple[str, int | None, int]] = {}
@@ -150,6 +153,10 @@ class Link:
         self.forwarded: dict[str, list[float]] = {}
         """Per flow: bytes and packets that crossed the link towards a gateway (delivered to it,
         or still on their way at the end of the run: ``in_flight``)."""
+
+    def _dropped(self, fields: dict[str, Any]) -> None:
+        t = self.sched.now if self.drop_at is None else self.drop_at
+        self.log.emit(t, "link", TrafficDropped(**fields))
 
     def set_egress(self, peer: str, address: str) -> None:
         """From now on ``peer``'s IKE datagrams leave from ``address`` (the other uplink's
