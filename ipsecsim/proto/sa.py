@@ -66,6 +66,22 @@ CHILD_SA: Table[ChildState, ChildInput, ChildAction] = Table(
 """The CHILD SA lifecycle, shared by IKEv1 (IPsec SAs) and IKEv2 (CHILD SAs). DELETED is final."""
 
 
+ROUTED = frozenset(("state", "outbound", "spi_in", "spi_out", "encap"))
+"""The fields of a ``ChildSa`` that decide where ESP goes (which SA a packet leaves on, which
+one takes it in, its UDP encapsulation)."""
+route_epoch = 0
+"""Bumped whenever an SA changes where ESP goes: a field of ``ROUTED`` written (an SA made,
+switched outbound, moved to DELETED), a ``UdpEncap`` port followed, or a data plane's set of
+installed SAs changed (``routes_changed``). The SA records push their changes here; a data
+plane's cached look-ups (proto/traffic.py, sim/train.py) hold while it is unchanged."""
+
+
+def routes_changed() -> None:
+    """Something that decides where ESP goes changed: every cached look-up is stale."""
+    global route_epoch
+    route_epoch += 1
+
+
 @dataclass(slots=True, eq=False)
 class UdpEncap:
     """ESP in UDP (RFC 3948) after NAT traversal was negotiated: the two ends' IKE addresses
@@ -74,6 +90,10 @@ class UdpEncap:
 
     local: tuple[str, int]
     remote: tuple[str, int]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        routes_changed()  # the ESP of its CHILD SAs follows
 
 
 @dataclass(slots=True)
@@ -113,6 +133,11 @@ class ChildSa:
     """Why the SA was deleted (``expired``, ``rekeyed``, ``deleted_by_peer`` ...)."""
     encap: UdpEncap | None = None
     """Set when its ESP travels in UDP (NAT traversal, RFC 3948); None: IP protocol 50."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in ROUTED:
+            routes_changed()
 
     @property
     def active(self) -> bool:

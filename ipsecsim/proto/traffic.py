@@ -2,8 +2,9 @@
 
 Shared by IKEv1 and IKEv2: an engine only keeps its ``ChildSa`` records current and offers
 four methods (``child_sas()``, ``negotiating()``, ``acquire(now)``,
-``on_child_volume(child, kind, by, now)``); the plane re-reads them after every step
-(``refresh``), so no engine has to tell it what changed.
+``on_child_volume(child, kind, by, now)``); after every step (``refresh``) the plane re-reads
+its SAs if one of them changed where ESP goes (an SA record pushes that itself:
+``sa.route_epoch``), so no engine has to tell it what changed.
 
 Traffic comes in two forms:
 
@@ -49,6 +50,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from . import esp_size
+from . import sa as sa_mod
 from .events import NegotiationTriggered, TrafficDropped
 from .sa import ChildSa, ChildState
 from .ts import covers
@@ -294,6 +296,10 @@ class FlowCounters:
 class TrafficPlane:
     """The IPsec data plane of one Endpoint (see the module docstring)."""
 
+    verify_cache = False
+    """Read the engine's SAs at every refresh and fail if they changed without an SA pushing
+    the change (tests: a change missed would be a wrong route)."""
+
     def __init__(self, ep: Endpoint):
         self.ep = ep
         self.frozen = False
@@ -314,6 +320,8 @@ class TrafficPlane:
         """Whether an installed SA's traffic selectors cover (src, dst): computed once per SA."""
         self._policy: tuple[Any, dict[tuple[int, int], bool]] = (None, {})
         """Whether the configured selectors cover (src, dst), for the settings they belong to."""
+        self._read_at = -1
+        """``sa.route_epoch`` when the engine's SAs were last read (``_reread``)."""
         self.last_removed: str | None = None
         self._acquired_at: float | None = None
         self._dirty = False
@@ -424,17 +432,16 @@ class TrafficPlane:
                 break
 
     def _refresh_once(self, now: float) -> None:
-        children = list(self._children())
-        live = {c.uid for c in children if c.state is not ChildState.DELETED}
-        gone = [self._known.pop(u) for u in [u for u in self._known if u not in live]]
-        for g in gone:
-            if g.removed not in ("rekeyed", "rekey_collision"):
-                self.last_removed = g.removed
-        for c in children:
-            if c.uid in live and c.uid not in self._known:
-                self._known[c.uid] = c
-                self._suite(c)  # fixed when installed, like the kernel SA
-                self._acquired_at = None
+        # The engine's SAs are re-read only when an SA pushed a change since (``sa.route_epoch``:
+        # an SA made, moved to DELETED, ...); the flows are re-routed every time (a route also
+        # depends on negotiations under way, the acquire timer, BGP routes).
+        gone: list[ChildSa] = []
+        if sa_mod.route_epoch != self._read_at or self.verify_cache:
+            pushed = sa_mod.route_epoch != self._read_at
+            gone = self._reread()
+            if not pushed and sa_mod.route_epoch != self._read_at:
+                raise AssertionError(f"{self.ep.name}: the engine's SAs changed and none pushed a change")
+            self._read_at = sa_mod.route_epoch
         for loc in self.local.values():
             if loc.rate <= 0:
                 continue
@@ -459,6 +466,26 @@ class TrafficPlane:
                     m.settle(now)
         if self.queue:
             self._drain_queue(now)
+
+    def _reread(self) -> list[ChildSa]:
+        """Take the engine's SAs in (``_known``): the ones gone since, which are returned, and the
+        ones installed since."""
+        children = list(self._children())
+        live = {c.uid for c in children if c.state is not ChildState.DELETED}
+        gone = [self._known.pop(u) for u in [u for u in self._known if u not in live]]
+        for g in gone:
+            if g.removed not in ("rekeyed", "rekey_collision"):
+                self.last_removed = g.removed
+        added = False
+        for c in children:
+            if c.uid in live and c.uid not in self._known:
+                self._known[c.uid] = c
+                self._suite(c)  # fixed when installed, like the kernel SA
+                self._acquired_at = None
+                added = True
+        if gone or added:
+            sa_mod.routes_changed()
+        return gone
 
     # --- routing ---------------------------------------------------------------------------
     def _children(self) -> Iterable[ChildSa]:
@@ -559,6 +586,7 @@ class TrafficPlane:
             if c.spi_in == spi and c.state is not ChildState.DELETED:
                 return ("sa", c)
         return ("drop", "unilateral_sa")
+
 
     def _route_in_esp(self, esp: EspPacket | EspFluid) -> tuple[str, Any]:
         """``_route_in``, and the integrity check: an ICV of another length than the SA's never

@@ -113,6 +113,11 @@ class Link:
         self._loss_spec = cfg.loss
         self._loss: dict[tuple[str, str], lossmod.LossModel] = {}
         self.overrides: list[Override] = []
+        """Fault windows in force; whoever changes the list calls ``changed``."""
+        self.generation = 0
+        """Bumped whenever what a packet meets on the link may change (``changed``: a fault
+        window begins or ends, the NAT's mappings; ``attach``): cached paths (sim/train.py)
+        hold while it is unchanged."""
         self.nodes: dict[str, PeerNode] = {}
         """The first peer attached at each address."""
         self.at: dict[str, list[PeerNode]] = {}
@@ -129,7 +134,10 @@ class Link:
         self.fluid_log: list[tuple[float, str, EspFluid]] = []
         """Every fluid flow state put on the wire, in order: (time, sender, state); with
         ``esp`` the traffic a packet trace writes."""
-        self.ledger = DropLedger(lambda f: self.log.emit(self.sched.now, "link", TrafficDropped(**f)))
+        self.ledger = DropLedger(self._dropped)
+        self.drop_at: float | None = None
+        """The instant the ledger's drop events are logged at, when not now (the array traffic
+        path, sim/train.py, replays a window's drops at their packets' instants)."""
         self.nat: nat_mod.Nat | None = None
         """The NAT in front of one peer (``link.nat``), set by the runner."""
         self._nat_held: dict[tuple[str, str], tuple[str, int | None, int]] = {}
@@ -146,12 +154,17 @@ class Link:
         """Per flow: bytes and packets that crossed the link towards a gateway (delivered to it,
         or still on their way at the end of the run: ``in_flight``)."""
 
+    def _dropped(self, fields: dict[str, Any]) -> None:
+        t = self.sched.now if self.drop_at is None else self.drop_at
+        self.log.emit(t, "link", TrafficDropped(**fields))
+
     def set_egress(self, peer: str, address: str) -> None:
         """From now on ``peer``'s IKE datagrams leave from ``address`` (the other uplink's
         source NAT): the link rewrites their source; the peer itself is not told."""
         self.egress[peer] = address
 
     def attach(self, address: str, node: PeerNode) -> None:
+        self.generation += 1
         self.nodes.setdefault(address, node)
         here = self.at.setdefault(address, [])
         if node not in here:
@@ -400,6 +413,7 @@ class Link:
     def changed(self) -> None:
         """The link's state changed (down, up, a loss or delay window): every fluid flow on it
         changes its fate from now."""
+        self.generation += 1
         for key in list(self.fluids):
             old, new = self._fates.get(key), self._fate(key)
             if old is not None and new is not None and old[0] == new[0]:

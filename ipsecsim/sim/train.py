@@ -14,10 +14,12 @@ of all flows are put in the order the scheduler would run them (``_order``: time
 time their callback was scheduled, ...); then one lean loop applies them: the flow and SA
 counters, ESP sequence numbers, volume checks and the dead peer detection hooks, exactly as
 the packet-by-packet path does (proto/traffic.py), without Packet objects, the link or the
-scheduler. The window stops early, before the first event whose outcome is not the steady one
-(a request or reply lost on the link), or after the first event that made a peer do something
-(an event, a datagram, a timer due before the next echo event: a volume limit reached, a DPD
-decision). What is still on its way then is handed to the scheduler as the callbacks the
+scheduler. A request lost on the link has no arrival and no reply, a lost reply no arrival;
+the link's drop ledger is replayed at those packets and at the next of their flow that passes
+(which closes the drop interval: an event in the log at its instant, ``_drops``). The window
+stops early, after the first event that made a peer do something (an event, a datagram, a
+timer due before the next echo event: a volume limit reached, a DPD decision), or at a flow's
+end (its ``traffic_stopped``). What is still on its way then is handed to the scheduler as the callbacks the
 packet path would have pending, so the run goes on packet by packet from there.
 
 Dead peer detection is fed a window's packets as one row of inputs per peer (``dpd_rows.rows``,
@@ -30,7 +32,13 @@ the events before it, with the loop's clock set to that instant (``dpd_rows.cros
 
 A window is only tried where its assumptions hold (``_ready``): both gateways idle and up,
 the flow's requests and replies routed on installed SAs, no NAT, no fragmentation, Bernoulli
-loss (a Gilbert-Elliott channel's state is shared with IKE), no open drop intervals.
+loss (a Gilbert-Elliott channel's state is shared with IKE), no open drop intervals at the
+peers (the link's are closed by the window's first packet of the flow that passes), and
+where it would hold more than ``_FEW`` echoes (a shorter one costs more than stepping). What
+of that depends only on the SAs, the selectors and the link is cached on the flow
+(``_Cached``) and found again only after an SA pushed a change (``sa.route_epoch``) or the
+link changed (``Link.generation``); the peers' idle states, queues and the drop intervals are
+read at every attempt.
 Elsewhere a flow steps packet by packet, as the packet path does. ESP records
 (``Result.esp``, what a packet trace writes) are built only when the run keeps them.
 tests/test_traffic_paths.py runs every scenario on both paths and compares them.
@@ -45,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..proto import sa as sa_mod
 from ..proto.events import TrafficStarted, TrafficStopped
 from ..proto.traffic import EspPacket, Packet, _Meter
 from . import dpd_rows
@@ -63,6 +72,9 @@ if TYPE_CHECKING:
 
 _S, _D1, _D2 = 0, 1, 2  # request sent / request arrives, reply sent / reply arrives
 _MAX_WINDOW = 200_000  # echoes per flow and window (memory bound)
+_FEW = 2
+"""A window expected to hold at most this many echoes (all flows) is not tried: its numpy
+set-up costs more than the packet path's echoes (benchmarks/README.md, the fleet of (c))."""
 
 
 class PingTrain:
@@ -85,6 +97,8 @@ class PingTrain:
         """The instants of the latest three echo requests (the order of equal-time callbacks)."""
         self.done = False
         self.reply_flow = name + ":reply"
+        self.cached: _Cached | None = None
+        """What ``Trains._ready`` found of the flow's path, while what it read is unchanged."""
 
     def _wake(self, gen: int) -> None:
         if gen != self.gen:
@@ -143,6 +157,29 @@ class _Path:
 
 
 @dataclass(slots=True)
+class _Cached:
+    """A flow's path as ``Trains._plan`` found it (or None: no window can hold), and what that
+    depends on: the SAs' epoch (``sa.route_epoch``), the link's generation, the two data
+    planes and their settings. The peers' idle states, queues, route flags and drop intervals
+    are not in it: ``_ready`` reads them on every use."""
+
+    epoch: int
+    link: int
+    pa: TrafficPlane
+    settings_a: Any
+    b: PeerNode | None
+    pb: TrafficPlane | None
+    settings_b: Any
+    path: _Path | None
+
+    def holds(self, epoch: int, link: int, pa: TrafficPlane) -> bool:
+        if self.epoch != epoch or self.link != link or self.pa is not pa or self.settings_a is not pa.ep.settings:
+            return False
+        pb = self.pb
+        return pb is None or (self.b.ep.traffic is pb and self.settings_b is pb.ep.settings)  # type: ignore[union-attr]
+
+
+@dataclass(slots=True)
 class _MeterRun:
     """One SA meter over a window: the echo events counted on it (indices into the window's
     ordered events) and its running bytes and packets (index 0: before the first)."""
@@ -172,6 +209,10 @@ class Trains:
         """Peer timers run ahead inside windows (``dpd_rows.cross``)."""
         self.tied = 0
         """... of which at the instant of one of the window's events."""
+        self._held = -1
+        self._step_until = -math.inf
+        """The flows step packet by packet until then: a window would hold a few echoes."""
+        """The window's last event, when it made its peer act and sent a packet (``_finish``)."""
 
     def add(self, train: PingTrain) -> None:
         self.trains.append(train)
@@ -212,6 +253,8 @@ class Trains:
         if not hasattr(sched, "next_other"):
             return False
         now = sched.now
+        if now < self._step_until:
+            return False
         paths: dict[PingTrain, _Path] = {}
         for tr in self.trains:
             if tr.done or tr.seq == 0:
@@ -233,66 +276,104 @@ class Trains:
         rest = sorted((tr for tr in paths if tr is not first and tr.next_t < horizon),
                       key=lambda tr: (tr.next_t, tr.prev_t, self.trains.index(tr)))
         movable = [first, *rest]
+        if sum(int((horizon - tr.next_t) / tr.interval) + 1 for tr in movable) <= _FEW:
+            # the flows step until the horizon (what is scheduled meanwhile only brings it closer)
+            self._step_until = horizon
+            return False
         return self._move(movable, paths, now, horizon, crossings)
 
+    verify_cache = False
+    """Recompute every cached path on use and fail if it differs (tests: a missed invalidation
+    would be a wrong result)."""
+
     def _ready(self, tr: PingTrain) -> _Path | None:
+        """The flow's path if a window can move it now, else None. What does not change
+        between the SAs' and the link's changes comes from the flow's cache (``_Cached``);
+        the peers' idle states, queues, route flags and the drop intervals are read live."""
         link = self.link
         if link.nat is not None or tr.node.link is not link:
             return None
         a = tr.node
         pa = a.ep.traffic
-        if not self._idle(a) or pa.queue or pa.route_check is not None or pa.route_revoked or pa.frozen:
+        if not self._live(a, pa):
             return None
+        epoch, gen = sa_mod.route_epoch, link.generation
+        c = tr.cached
+        if c is None or not c.holds(epoch, gen, pa):
+            c = self._plan(tr, a, pa, epoch, gen)
+            if c is None:
+                return None  # found while the far end was busy: not cached
+            tr.cached = c
+        elif self.verify_cache:
+            fresh = self._plan(tr, a, pa, epoch, gen)
+            if fresh is not None:
+                _same_plan(tr, c, fresh)
+        p = c.path
+        if p is None or not self._live(p.b, p.pb):
+            return None
+        for ledger in (pa.ledger, p.pb.ledger):  # the link's: closed by the window (``_drops``)
+            if ledger.open and any(k[0] in (tr.name, tr.reply_flow) and v.rate == 0 for k, v in ledger.open.items()):
+                return None
+        return p
+
+    def _live(self, node: PeerNode, plane: TrafficPlane) -> bool:
+        return self._idle(node) and not (plane.queue or plane.route_check is not None or plane.route_revoked
+                                         or plane.frozen)
+
+    def _plan(self, tr: PingTrain, a: PeerNode, pa: TrafficPlane, epoch: int, gen: int) -> _Cached | None:
+        """The flow's path from its SAs, selectors and the link (``_ready``'s cache); None if
+        the far end is not idle (what it would route is not looked at then)."""
+        link = self.link
+        found = _Cached(epoch, gen, pa, pa.ep.settings, None, None, None, None)
         if not pa._in_policy(tr.src, tr.dst):
-            return None
+            return found
         out_a = pa._outbound_sa(tr.src, tr.dst)
         if out_a is None:
-            return None
+            return found
         path_a = pa._path(out_a)
         b = link.node_at(path_a[1], a.name)
-        if b is None or b is a or not self._idle(b):
-            return None
+        if b is None or b is a:
+            return found
         pb = b.ep.traffic
-        if pb.queue or pb.route_check is not None or pb.route_revoked or pb.frozen:
+        if not self._live(b, pb):
             return None
+        found = _Cached(epoch, gen, pa, pa.ep.settings, b, pb, pb.ep.settings, None)
         src, dst, sport, dport = path_a
         req = EspPacket(out_a.spi_out, 0, Packet(tr.name, tr.src, tr.dst, tr.size, 0.0, tr.interval,
                                                  "echo-request", 0, tr.df), src, dst, sport, dport,
                         **pa._esp_fields(out_a, tr.size, tr.df))
         route = pb._route_in_esp(req)
         if route[0] != "sa" or not pb._in_policy(tr.dst, tr.src):
-            return None
+            return found
         out_b = pb._outbound_sa(tr.dst, tr.src)
         if out_b is None:
-            return None
+            return found
         path_b = pb._path(out_b)
         if link.node_at(path_b[1], b.name) is not a:
-            return None
+            return found
         src, dst, sport, dport = path_b
         rep = EspPacket(out_b.spi_out, 0, Packet(tr.reply_flow, tr.dst, tr.src, tr.size, 0.0, tr.interval,
                                                  "echo-reply", 0, tr.df), src, dst, sport, dport,
                         **pb._esp_fields(out_b, tr.size, tr.df))
         back = pa._route_in_esp(rep)
         if back[0] != "sa":
-            return None
+            return found
         for esp in (req, rep):
             if mtu_mod.too_big(esp, link.mtu) or mtu_mod.fragment_count(esp, link.mtu) != 1:
-                return None
-        for ledger in (pa.ledger, pb.ledger, link.ledger):
-            if any(k[0] in (tr.name, tr.reply_flow) and v.rate == 0 for k, v in ledger.open.items()):
-                return None
+                return found
         links = {}
         for direction, (x, y) in (("ab", (a.name, b.name)), ("ba", (b.name, a.name))):
             if link.is_down(x, y, "esp"):
-                return None
+                return found
             model = link._loss_model(x, y, "esp")
             if type(model) is not lossmod.Bernoulli:
-                return None
+                return found
             delay = link._override("delay", x, y, "esp")
             jitter = link._override("jitter", x, y, "esp")
             links[direction] = (model.p, float(link.delay if delay is None else delay),
                                 float(link.jitter if jitter is None else jitter))
-        return _Path(a, b, pa, pb, out_a, route[1], out_b, back[1], req, rep, links)
+        found.path = _Path(a, b, pa, pb, out_a, route[1], out_b, back[1], req, rep, links)
+        return found
 
     @staticmethod
     def _idle(node: PeerNode) -> bool:
@@ -323,6 +404,7 @@ class Trains:
         # 1. every flow's echoes in the window: send, arrival and reply-arrival times
         cols: list[tuple[np.ndarray, ...]] = []
         plans = []
+        end = horizon
         for rank, tr in enumerate(movable):
             p = paths[tr]
             count = min(_MAX_WINDOW, int((horizon - tr.next_t) / tr.interval) + 2)
@@ -332,50 +414,100 @@ class Trains:
             last = np.nonzero(s + tr.interval >= tr.stop - 1e-9)[0]
             if len(last):
                 s = s[: last[0] + 1]
+                if s[-1] < horizon:  # the flow's end (an event in the log) ends the window
+                    end = min(end, float(s[-1]) + (tr.stop - float(s[-1])))
             s = s[s < horizon]
             if not len(s):
                 continue
-            lost_q, d1 = self._fates(p.a.name, tr.name, len(s), *p.links["ab"])
-            lost_r, d2 = self._fates(p.b.name, tr.reply_flow, len(s), *p.links["ba"])
-            a = s + d1
-            r = a + d2
             n = len(s)
+            lost_q, d1 = self._fates(p.a.name, tr.name, n, *p.links["ab"])
+            a = s + d1
+            # one reply per request that arrives, its draws numbered in the order the requests
+            # arrive (time, then the order they were sent in)
+            got = np.nonzero(~lost_q)[0]
+            if len(got) > 1 and bool(np.any(np.diff(a[got]) <= 0)):
+                got = got[np.lexsort((s[got], a[got]))]
+            lost_r = np.zeros(n, dtype=bool)
+            d2 = np.zeros(n)
+            lost_r[got], d2[got] = self._fates(p.b.name, tr.reply_flow, len(got), *p.links["ba"])
+            r = a + d2
             hist = np.concatenate((tr.history, s))
             p1, p2, p3 = hist[2:2 + n], hist[1:1 + n], hist[:n]  # the three requests before each
             idx = np.arange(n)
-            ones = np.ones(n)
             # An event's place among callbacks due at the same instant: the instants at which
             # its callback, its parent's, ... were scheduled (S <- the step at s <- the step
-            # before; D1 <- S; D2 <- D1); then the flows' order. Kinds S, D1, D2; bad: a lost
-            # request (at its S) or reply (at its D1) ends the window there.
-            t = np.concatenate((s, a, r))
-            k1 = np.concatenate((s, s, a))
-            k2 = np.concatenate((p1, s, s))
-            k3 = np.concatenate((p2, p1, s))
-            k4 = np.concatenate((p3, p2, p1))
-            kind = np.concatenate((0 * idx, 0 * idx + 1, 0 * idx + 2))
-            bad = np.concatenate((lost_q, lost_r, np.zeros(n, dtype=bool)))
-            cols.append((t, k1, k2, k3, k4, rank * np.concatenate((ones, ones, ones)), kind,
-                         np.concatenate((idx, idx, idx)), bad))
-            plans.append((tr, p, s, a, r, d1, d2))
+            # before; D1 <- S; D2 <- D1); then the flows' order. Kinds S, D1, D2: a request
+            # lost on the link (at its S) has no D1 and no D2, a lost reply (at its D1) no D2.
+            q = ~lost_q  # D1: the requests that arrive
+            b = q & ~lost_r  # D2: the replies that arrive
+            t = np.concatenate((s, a[q], r[b]))
+            k1 = np.concatenate((s, s[q], a[b]))
+            k2 = np.concatenate((p1, s[q], s[b]))
+            k3 = np.concatenate((p2, p1[q], s[b]))
+            k4 = np.concatenate((p3, p2[q], p1[b]))
+            m1, m2 = int(q.sum()), int(b.sum())
+            kind = np.concatenate((np.zeros(n, dtype=np.int64), np.ones(m1, dtype=np.int64),
+                                   np.full(m2, 2, dtype=np.int64)))
+            lost = np.concatenate((lost_q, lost_r[q], np.zeros(m2, dtype=bool)))
+            cols.append((t, k1, k2, k3, k4, np.full(len(t), float(rank)), kind,
+                         np.concatenate((idx, idx[q], idx[b])), lost))
+            plans.append((tr, p, s, a, r, d1, d2, lost_q, lost_r))
         if not plans:
             return False
-        t, k1, k2, k3, k4, rk, kind, idx, bad = (np.concatenate(c) for c in zip(*cols, strict=True))
-        which = np.concatenate([np.full(3 * len(pl[2]), i) for i, pl in enumerate(plans)])
+        t, k1, k2, k3, k4, rk, kind, idx, lost = (np.concatenate(c) for c in zip(*cols, strict=True))
+        which = np.concatenate([np.full(len(c[0]), i) for i, c in enumerate(cols)])
         order = np.lexsort((kind, rk, k4, k3, k2, k1, t))  # the scheduler's order
-        t, kind, idx, bad, which, k1 = t[order], kind[order], idx[order], bad[order], which[order], k1[order]
-        stop_at = len(t)
-        over = np.nonzero(bad | (t >= horizon))[0]
-        if len(over):
-            stop_at = int(over[0])
+        t, kind, idx, lost, which, k1 = t[order], kind[order], idx[order], lost[order], which[order], k1[order]
+        stop_at = int(np.searchsorted(t, end))
         if stop_at == 0 or (kind[0] != _S or which[0] != 0):
             return False
         done = self._apply(plans, t, kind, idx, which, stop_at, crossings, k1)
         if not done:
             return False
+        self._drops(plans, t, kind, which, lost, done if self._held < 0 else self._held)
         self._hand_over(plans, t, kind, idx, which, done, now)
         self.windows += 1
         return True
+
+    def _drops(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray, lost: np.ndarray,
+               done: int) -> None:
+        """The link's drop ledger over the packets of the first ``done`` events, as the packet
+        path keeps it (``Link.transmit_traffic``): a lost request or reply opens or extends a
+        ``loss`` interval of its flow, the next one of the flow that passes closes the flow's
+        intervals (an event in the log, at that packet's instant). Only those packets are
+        replayed, in the window's order."""
+        link = self.link
+        ledger = link.ledger
+        if not ledger.open and not lost[:done].any():
+            return
+        todo: list[int] = []
+        kd, wd, ld = kind[:done], which[:done], lost[:done]
+        for w, (tr, *_rest) in enumerate(plans):
+            mine = wd == w
+            for k, flow in ((_S, tr.name), (_D1, tr.reply_flow)):
+                pos = np.nonzero(mine & (kd == k))[0]
+                if not len(pos):
+                    continue
+                gone = ld[pos]
+                was_open = any(key[0] == flow and v.rate == 0 for key, v in ledger.open.items())
+                if not was_open and not gone.any():
+                    continue
+                before = np.concatenate(([was_open], gone[:-1]))  # an interval open before it
+                todo.extend(pos[gone | before].tolist())
+        if not todo:
+            return
+        todo.sort()
+        try:
+            for e in todo:
+                tr = plans[int(wd[e])][0]
+                flow = tr.name if kd[e] == _S else tr.reply_flow
+                link.drop_at = float(t[e])
+                if ld[e]:
+                    ledger.packet(flow, "loss", float(t[e]), tr.interval, tr.size)
+                else:
+                    ledger.passed(flow)
+        finally:
+            link.drop_at = None
 
     def _meters(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
                 stop_at: int) -> tuple[list[_MeterRun], int]:
@@ -450,8 +582,8 @@ class Trains:
             if stop_at == 0:
                 return 0
             jobs: dict[PeerNode, tuple[float, float]] = {}  # volume timers armed by the window
-            self._finish(plans, runs, t, kind, idx, which, stop_at, jobs)
             self._armed, self._acted_at = jobs, {}
+            self._finish(plans, runs, t, kind, idx, which, stop_at, jobs)
             return stop_at
         if crossings:  # event by event, no timer is crossed: the window ends at the first
             stop_at = min(stop_at, int(np.searchsorted(t[:stop_at], crossings[0][0])))
@@ -492,15 +624,19 @@ class Trains:
                     armed[node] = (due, now)
                     if due <= (tl[i] if i < stop_at else math.inf):
                         break
-        self._finish(plans, runs, t, kind, idx, which, i, armed)
         self._armed, self._acted_at = armed, acted
+        self._finish(plans, runs, t, kind, idx, which, i, armed)
         return i
 
     def _finish(self, plans: list[Any], runs: list[_MeterRun], t: np.ndarray, kind: np.ndarray, idx: np.ndarray,
                 which: np.ndarray, done: int, armed: dict[PeerNode, tuple[float, float]]) -> None:
         """Set what the first ``done`` events did: meters (then their volume timers), ESP
-        sequence numbers, flow and link counters, ESP records."""
+        sequence numbers, flow and link counters, ESP records. Where the last event made its
+        peer act, the packet it sent is ``_held``: it goes to the link after the peer's output
+        (``_acted``), as on the packet path."""
         link = self.link
+        self._held = done - 1 if self._acted_at and kind[done - 1] != _D2 else -1
+        wire = done if self._held < 0 else self._held  # the events whose packets the window puts on the link
         outs: list[tuple[np.ndarray, np.ndarray]] = []  # per outbound meter: its events, packets after each
         for run in runs:
             ev = run.events
@@ -523,11 +659,14 @@ class Trains:
                     armed[node] = (m.job[0], last_t)
         self._outs = outs
         records = self.records
-        for w, (tr, p, s, a, _r, _d1, _d2) in enumerate(plans):
+        for w, (tr, p, s, a, _r, _d1, _d2, lost_q, lost_r) in enumerate(plans):
             mine = which[:done] == w
             ks = idx[:done][mine & (kind[:done] == _S)]
             k1 = idx[:done][mine & (kind[:done] == _D1)]
             k2 = idx[:done][mine & (kind[:done] == _D2)]
+            ws, w1 = ks, k1  # ... of them, the packets on the link
+            if wire < done and which[wire] == w:
+                ws, w1 = (ks[:-1], k1) if kind[wire] == _S else (ks, k1[:-1])
             size = tr.size
             for c, n in ((p.pa.counters(tr.name), len(ks)), (p.pb.counters(tr.reply_flow), len(k1))):
                 c.offered_bytes += size * n
@@ -541,18 +680,20 @@ class Trains:
                 c = p.pa.counters(tr.name)
                 c.replies += len(k2)
                 c.last_reply_seq = max(c.last_reply_seq, tr.seq + int(k2.max()))
-            for sender, flow, n in ((p.a.name, tr.name, len(ks)), (p.b.name, tr.reply_flow, len(k1))):
+            for sender, flow, n, passed in ((p.a.name, tr.name, len(ws), len(ws) - int(lost_q[ws].sum())),
+                                            (p.b.name, tr.reply_flow, len(w1), len(w1) - int(lost_r[w1].sum()))):
                 if n:
-                    fwd = link.forwarded.setdefault(flow, [0.0, 0.0])
-                    fwd[0] += size * n
-                    fwd[1] += n
                     link.esp_sent[(sender, flow)] = link.esp_sent.get((sender, flow), 0) + n
+                if passed:  # what crossed the link (a packet lost on it did not)
+                    fwd = link.forwarded.setdefault(flow, [0.0, 0.0])
+                    fwd[0] += size * passed
+                    fwd[1] += passed
             if len(ks):
                 p.pa.last_out = max(p.pa.last_out or -math.inf, float(s[ks.max()]))
             if len(k1):
                 p.pb.last_out = max(p.pb.last_out or -math.inf, float(a[k1.max()]))
         if records:
-            self._records(plans, t, kind, idx, which, done)
+            self._records(plans, t, kind, idx, which, wire)
 
     @staticmethod
     def _node_of(plans: list[Any], plane: TrafficPlane) -> PeerNode:
@@ -580,15 +721,19 @@ class Trains:
                                           strict=True)):
             if k == _D2:
                 continue
-            tr, p, _s, _a, _r, d1, d2 = plans[w]
+            tr, p, _s, _a, _r, d1, d2, lost_q, lost_r = plans[w]
             now = float(t[e])
             if k == _S:
                 pkt = Packet(tr.name, tr.src, tr.dst, tr.size, now, tr.interval, "echo-request", tr.seq + x, tr.df)
-                out.append(EspSent(now, p.a.name, p.esp(False, seqs[(e, 0)], pkt), now + float(d1[x])))
+                esp = p.esp(False, seqs[(e, 0)], pkt)
+                out.append(EspSent(now, p.a.name, esp, None, "loss") if lost_q[x]
+                           else EspSent(now, p.a.name, esp, now + float(d1[x])))
             else:
                 pkt = Packet(tr.reply_flow, tr.dst, tr.src, tr.size, now, tr.interval, "echo-reply", tr.seq + x,
                              tr.df)
-                out.append(EspSent(now, p.b.name, p.esp(True, seqs[(e, 0)], pkt), now + float(d2[x])))
+                esp = p.esp(True, seqs[(e, 0)], pkt)
+                out.append(EspSent(now, p.b.name, esp, None, "loss") if lost_r[x]
+                           else EspSent(now, p.b.name, esp, now + float(d2[x])))
 
     def _hand_over(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, idx: np.ndarray, which: np.ndarray,
                    done: int, now: float) -> None:
@@ -598,21 +743,28 @@ class Trains:
         sched = self.sched
         todo: list[tuple[int, float, Callable[..., None], tuple[Any, ...]]] = []
         kd, xd, wd = kind[:done], idx[:done], which[:done]
-        for w, (tr, p, s, a, r, _d1, _d2) in enumerate(plans):
+        held = self._held
+        held_esp = None
+        if held >= 0:  # the packet of the event that made its peer act: sent after its output
+            tr, p, *_rest = plans[int(wd[held])]
+            held_esp = self._esp(tr, p, int(xd[held]), float(t[held]), self._seq(held), reply=kd[held] == _D1)
+        for w, (tr, p, s, a, r, _d1, _d2, lost_q, lost_r) in enumerate(plans):
             mine = wd == w
             pos_s, pos_1, pos_2 = (np.nonzero(mine & (kd == k))[0] for k in (_S, _D1, _D2))
             sent_n = len(pos_s)
-            # echo x's events come in x order per kind (the request's send times increase; an
-            # arrival that overtakes another ends nothing: only what is done counts)
-            where1 = dict(zip(xd[pos_1].tolist(), pos_1.tolist(), strict=True))
-            done2 = set(xd[pos_2].tolist())
-            for x in sorted(x for x in where1 if x not in done2):  # replies on the wire
-                esp = self._esp(tr, p, x, float(a[x]), self._seq(where1[x]), reply=True)
-                todo.append((where1[x], float(r[x]), p.a.deliver_traffic, (esp,)))
-            for x in range(sent_n):
-                if x in where1:
-                    continue
-                e = int(pos_s[x])  # requests on the wire
+            # what is on the wire: the requests sent and not arrived, the replies sent (at
+            # their request's arrival) and not arrived; not a lost one, not the held one
+            n = len(s)
+            at1 = np.full(n, -1, dtype=np.int64)
+            at1[xd[pos_1]] = pos_1
+            arrived = np.zeros(n, dtype=bool)
+            arrived[xd[pos_2]] = True
+            for x in np.nonzero((at1 >= 0) & ~arrived & ~lost_r & (at1 != held))[0].tolist():  # replies
+                e = int(at1[x])
+                esp = self._esp(tr, p, x, float(a[x]), self._seq(e), reply=True)
+                todo.append((e, float(r[x]), p.a.deliver_traffic, (esp,)))
+            for x in np.nonzero((at1[:sent_n] < 0) & ~lost_q[:sent_n] & (pos_s != held))[0].tolist():  # requests
+                e = int(pos_s[x])
                 esp = self._esp(tr, p, x, float(s[x]), self._seq(e), reply=False)
                 todo.append((e, float(a[x]), p.b.deliver_traffic, (esp,)))
             if sent_n:
@@ -633,14 +785,18 @@ class Trains:
             if node.ep.get_timer() == due and (node._armed is None or due < node._armed):
                 node._armed = due
                 todo.append((done - 1, at + (due - at), node._on_timer, (due,)))
-        for node, at in self._acted_at.items():
-            todo.append((-1, at, self._acted, (node,)))  # at once, as the packet path's step
+        for node, at in self._acted_at.items():  # at once, as the packet path's step
+            todo.append((-1, at, self._acted, (node, held_esp)))
         todo.sort(key=lambda x: x[0])
         for _, at, fn, args in todo:
             sched.call_exact(at, fn, *args)
 
-    def _acted(self, node: PeerNode) -> None:
-        """A peer acted on an echo of the window: what it does goes out now (``_after``)."""
+    def _acted(self, node: PeerNode, esp: EspPacket | None) -> None:
+        """A peer acted on an echo of the window: what it does goes out now (``_after``); the
+        ESP packet the echo made it send (``esp``) goes to the link after its events and
+        datagrams, as on the packet path (the plane's output, ``_send_packet``)."""
+        if esp is not None:
+            node.ep.traffic._out.append(esp)
         node.ep.traffic.refresh(self.sched.now)
         node._after()
 
@@ -653,3 +809,16 @@ class Trains:
                                            tr.seq + x, tr.df))
         return p.esp(False, seq, Packet(tr.name, tr.src, tr.dst, tr.size, sent, tr.interval, "echo-request",
                                         tr.seq + x, tr.df))
+
+
+def _same_plan(tr: PingTrain, cached: _Cached, fresh: _Cached) -> None:
+    """``Trains.verify_cache``: the cached path is the one found now, object for object."""
+    p, q = cached.path, fresh.path
+    if p is None or q is None:
+        wrong = [] if p is q and cached.b is fresh.b else ["path"]
+    else:
+        same = ("a", "b", "pa", "pb", "out_a", "in_b", "out_b", "in_a")
+        wrong = [f for f in same if getattr(p, f) is not getattr(q, f)]
+        wrong += [f for f in ("esp_a", "esp_b", "links") if getattr(p, f) != getattr(q, f)]
+    if wrong:
+        raise AssertionError(f"flow {tr.name} at {tr.mgr.sched.now}: the cached path is stale ({', '.join(wrong)})")
