@@ -499,3 +499,57 @@ def test_requests_overtaking_each_other_in_a_window_are_answered_in_arrival_orde
         train.Trains._hand_over = real  # type: ignore[method-assign]
     _same(_run(load_scenario(d), "packet"), array)
     assert overtaken[0] > 0
+
+
+def _noop_crossings(d: dict[str, Any],
+                    monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], train.Trains, set[str]]:
+    """A run on the array path, its flows, and the names of the timer jobs its windows ran
+    ahead (``PeerNode.run_ahead``)."""
+    from ipsecsim.sim.node import PeerNode
+    crossed: set[str] = set()
+    real = PeerNode.run_ahead
+
+    def spy(self: PeerNode, t: float) -> None:
+        crossed.update(job[2].__name__ for job in self.ep._timers if job[0] <= t)
+        real(self, t)
+
+    monkeypatch.setattr(PeerNode, "run_ahead", spy)
+    out, _rows, trains = _rows_fed(d)
+    monkeypatch.setattr(PeerNode, "run_ahead", real)
+    return out, trains, crossed
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_windows_run_across_timer_jobs_that_do_nothing(version: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # CHILD SAs rekeyed with PFS by time on A (rekey 120 s, life 150 s) and by volume on B
+    # (2 MB of a 1 Mbit/s bulk flow from 600 to 700 s), their requests answered within the 4 s retransmission
+    # timeout on a 50 ms link: every rekeyed IKEv2 SA leaves its lifetime jobs behind (RFC 7296
+    # 2.8: the old SA is deleted, its soft/hard expiry finds it gone) and every answered
+    # request its retransmission job (the request is no longer in flight). Each of those
+    # timer jobs does nothing; the array path's windows run across them instead of ending
+    # there, and the run stays the packet path's, on both engines.
+    ike = {"ike": {"version": version}, "child": {"proposals": ["aes128-sha256-modp2048"]}}
+    a = {**ike, "child": {**ike["child"], "rekey_time": "120s", "life_time": "150s", "rand_time": "0s"}}
+    b = {**ike, "child": {**ike["child"], "rekey_bytes": 2_000_000, "life_bytes": 2_400_000}}
+    traffic = [*PINGS, {"name": "bulk", "kind": "bulk", "from": "B", "to": "A", "rate": "1Mbit/s", "start": 600,
+                         "stop": 700}]
+    d = scenario_dict(a=a, b=b, duration=1500, link={"delay": "50ms"}, traffic=traffic)
+    reference = _run(load_scenario(d), "packet")
+    by = {(e["kind"], e["by"]) for e in reference["events"]
+          if e["event"] == "sa_expired" and e.get("sa_type") == "child"}
+    assert ("soft", "time") in by and ("soft", "bytes") in by  # rekeys by time and by volume
+    array, trains, crossed = _noop_crossings(d, monkeypatch)
+    _same(reference, array)
+    _same(reference, _run(load_scenario(d), "array", engine="simpy"))  # no window crosses a timer there
+    assert "on_retransmit_timer" in crossed  # answered requests' hints
+    if version == 2:  # deleted CHILD SAs' lifetimes (IKEv1 keeps a rekeyed SA until its hard
+        assert "on_limit_timer" in crossed  # expiry, whose DELETE reaches the peer at its own)
+    # without the rule every one of those jobs ends a window
+    from ipsecsim.proto.ikev1.engine import Ikev1Engine
+    from ipsecsim.proto.ikev2.engine import Ikev2Engine
+    for cls in (Ikev1Engine, Ikev2Engine):
+        monkeypatch.setattr(cls, "timer_noop", lambda self, fn, args, now: False)
+    plain, plain_trains, plain_crossed = _noop_crossings(d, monkeypatch)
+    _same(reference, plain)
+    assert not {"on_retransmit_timer", "on_limit_timer", "on_child_timer"} & plain_crossed
+    assert plain_trains.windows > trains.windows

@@ -372,26 +372,51 @@ class PeerNode:
         self._after()
 
     def timer_idle(self, t: float, now: bool) -> bool:
-        """Whether the live callback armed for ``t`` would only re-arm dead peer detection:
-        the one job due then is a DPD timer that finds a stale hint (the peer was heard from
-        since). ``now``: ask the machine as it is now; else only whether it is DPD's job (the
-        array traffic path plans a window across it, sim/train.py)."""
+        """Whether the live callback armed for ``t`` would only re-arm dead peer detection or do
+        nothing: every job due then is a DPD timer that finds a stale hint (the peer was heard
+        from since) or a job the engine declares a no-op at its instant (``timer_noop``: a
+        deleted CHILD SA's lifetime, an answered request's retransmission), the earliest at
+        ``t``; and the data plane's refresh after them cannot act either: no packets queued,
+        every fluid flow on an SA (a trap policy's ACQUIRE retry, a re-route, need one off
+        an SA). ``now``: ask DPD's machine as it is now; else only whether it is DPD's job (the
+        array traffic path plans a window across it, sim/train.py). A no-op stays one: its
+        SA or request does not come back."""
         if self._armed != t or self.busy or self.down or self.retiring or self._holding or not self.started:
             return False
         due = [job for job in self.ep._timers if job[0] <= t]
-        if len(due) != 1 or due[0][0] != t:
+        if not due or min(job[0] for job in due) != t:
             return False
-        check = getattr(self.ep.engine, "dpd_timer_idle", None)
-        idle = None if check is None else check(due[0][2], due[0][3], t)
-        return idle is not None and (idle or not now)
+        eng = self.ep.engine
+        check = getattr(eng, "dpd_timer_idle", None)
+        noop = getattr(eng, "timer_noop", None)
+        dpd = 0
+        for job in due:
+            idle = None if check is None else check(job[2], job[3], t)
+            if idle is None:
+                if noop is None or not noop(job[2], job[3], t):
+                    return False
+            elif now and not idle:
+                return False
+            else:
+                dpd += 1
+        if dpd == len(due) == 1:
+            return True  # DPD's one job (the refresh after it: ``dpd_chain``, run_ahead checks)
+        if dpd > 1:
+            return False
+        plane = self.ep.traffic
+        return not plane.queue and all(loc.rate <= 0 or (loc.route is not None and loc.route[0] == "sa")
+                                       for loc in plane.local.values())
 
     def next_other_timer(self) -> float:
-        """The earliest of the core's timer jobs that is not dead peer detection's (a volume
-        limit's crossing, a rekey, ...): the array traffic path plans no window past it."""
-        check = getattr(self.ep.engine, "dpd_timer_idle", None)
+        """The earliest of the core's timer jobs that is neither dead peer detection's nor a
+        no-op (``timer_noop``): a volume limit's crossing, a rekey, ...: the array traffic path
+        plans no window past it."""
+        eng = self.ep.engine
+        check = getattr(eng, "dpd_timer_idle", None)
+        noop = getattr(eng, "timer_noop", None)
         out = float("inf")
         for t, _, fn, args in self.ep._timers:
-            if t < out and (check is None or check(fn, args, t) is None):
+            if t < out and (check is None or check(fn, args, t) is None) and (noop is None or not noop(fn, args, t)):
                 out = t
         return out
 
@@ -410,8 +435,8 @@ class PeerNode:
         """Whether the live timer callback runs dead peer detection's one job, whose stale
         re-arms the array traffic path may chain ahead (``rearm_ahead``, sim/dpd_rows.py): the
         SA, its machine and the job; None if not (another of DPD's jobs pending, the engine
-        says no: ``Liveness.rearm_target``, or a fluid flow not on an SA, which the data
-        plane's refresh after a timer could re-route)."""
+        says no: ``Liveness.rearm_target``, a no-op job pending (``timer_noop``), or a fluid flow
+        not on an SA, which the data plane's refresh after a timer could re-route)."""
         if self._armed is None or self.busy or self.down or self.retiring or self._holding or not self.started:
             return None
         ep = self.ep
@@ -426,6 +451,9 @@ class PeerNode:
         jobs = [job for job in ep._timers if job[2] == on_timer]
         if len(jobs) != 1 or jobs[0][0] != self._armed:
             return None
+        noop = getattr(ep.engine, "timer_noop", None)
+        if noop is not None and any(noop(job[2], job[3], job[0]) for job in ep._timers):
+            return None  # a no-op job the chain would not wake for: each timer runs ahead
         got = target(jobs[0][2], jobs[0][3])
         return None if got is None else (got[0], got[1], jobs[0])
 

@@ -86,8 +86,9 @@ class FastLoop:
         """The pending callbacks ``(t, fn, args)`` for which ``skip(fn, args)`` is false. A
         driver may run one of them ahead of the loop, with ``now`` set to its instant (the
         array traffic path's crossings of a peer's timer, sim/train.py); it stays pending and
-        must then find itself stale when it runs."""
-        return [(t, fn, args) for t, _, fn, args in self._heap if not skip(fn, args)]
+        must then find itself stale when it runs. In the order the loop runs them (instant,
+        then the order they were scheduled in): a driver runs those at one instant so too."""
+        return [(t, fn, args) for t, _, fn, args in sorted(x for x in self._heap if not skip(x[2], x[3]))]
 
     def run(self, until: float) -> None:
         self.until = until

@@ -518,6 +518,24 @@ class Ikev1Engine:
             return None
         return self.liveness.timer_idle(args[0], now)
 
+    def timer_noop(self, fn: Any, args: tuple[Any, ...], now: float) -> bool:
+        """Whether running the timer job ``(fn, args)`` at ``now`` would do nothing at all: a
+        CHILD SA's lifetime job whose SA is gone (``SaExpiry.on_child_timer`` finds no SA), a
+        retransmission hint whose flight was answered, abandoned or superseded, or whose
+        ISAKMP SA or exchange is gone (``Flight.on_timer`` finds it not current). Such a job
+        stays a no-op (uids and hints' generations are never reused); the array traffic path
+        runs a window across it (sim/node.py ``PeerNode.timer_idle``)."""
+        if fn == self.expiry.on_child_timer:
+            return args[0] not in self.expiry.by_uid
+        if fn == self.on_retransmit_timer:
+            uid, mid, generation, n = args
+            sa = self.sas.get(uid)
+            if sa is None or not sa.alive:
+                return True
+            flight = sa.p1 if mid == 0 else (sa.quick[mid].flight if mid in sa.quick else None)
+            return flight is None or not flight.out.current(generation, n)
+        return False
+
     def on_esp_rows(self, children: Sequence[ChildSa], n_in: int, t_in: float, n_out: int, t_out: float,
                     out_last: bool) -> None:
         """A row of packets ``dpd_steady`` allowed: the same as one hook call each."""

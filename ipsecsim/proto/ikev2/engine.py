@@ -354,6 +354,24 @@ class Ikev2Engine:
             return True
         return sa.dpd.stale_timer(now)
 
+    def timer_noop(self, fn: Any, args: tuple[Any, ...], now: float) -> bool:
+        """Whether running the timer job ``(fn, args)`` at ``now`` would do nothing at all: a
+        CHILD SA's lifetime job whose SA is gone (``ChildSas.on_limit_timer`` finds no SA), a
+        retransmission hint whose request was answered, abandoned or superseded, or whose IKE
+        SA is gone (``TaskManager.on_retransmit_timer`` finds it not current). Such a job stays
+        a no-op (uids and hints' generations are never reused); the array traffic path runs a
+        window across it (sim/node.py ``PeerNode.timer_idle``)."""
+        if fn == self.children.on_limit_timer:
+            return args[0] not in self.children.by_uid
+        if fn == self.on_retransmit_timer:
+            sa = self.sas.get(args[0])
+            if sa is None or not sa.alive:
+                return True
+            tm = sa.tm
+            msg = tm.request.message
+            return tm.active is None or msg is None or msg.msg_id != args[1] or not tm.request.current(args[3], args[2])
+        return False
+
     def exchange_gave_up(self, sa: IkeSa, now: float) -> None:
         """A request of an established IKE SA went unanswered through its whole retransmission
         schedule: the peer is unreachable. With DPD on this side its action applies (strongSwan
