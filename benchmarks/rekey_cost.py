@@ -40,7 +40,7 @@ def measure(hours: float, crypto: str) -> None:
     from ipsecsim.proto import endpoint as ep_mod
     from ipsecsim.proto.ikev2 import children, engine
     from ipsecsim.proto.traffic import TrafficPlane
-    from ipsecsim.sim import link, runner, sched
+    from ipsecsim.sim import link, runner, sched, train
 
     clock = time.process_time
     own: dict[str, float] = collections.defaultdict(float)
@@ -82,6 +82,14 @@ def measure(hours: float, crypto: str) -> None:
     wrap(link.Link, "transmit", "link")
     wrap(link.Link, "transmit_traffic", "link")
     windows = [0.0, 0]
+    trains: list[Any] = []
+    real_init = train.Trains.__init__
+
+    def spy_init(self: Any, *a: Any, **k: Any) -> None:
+        real_init(self, *a, **k)
+        trains.append(self)
+    saved.append((train.Trains, "__init__", real_init))
+    train.Trains.__init__ = spy_init  # type: ignore[method-assign]
 
     def run(self: Any, until: float) -> None:  # FastLoop.run, each callback timed
         self.until = until
@@ -115,6 +123,9 @@ def measure(hours: float, crypto: str) -> None:
     print(f"(a) pair, {hours:g} simulated hours, crypto {crypto}: {total:.2f} CPU s, {rekeys:.0f} CHILD SA rekeys")
     print(f"  array path windows ({windows[1]} wake-ups): {windows[0]:.2f} s = {windows[0] / rekeys * 1e3:.2f} ms "
           f"per rekey; outside them: {outside:.2f} s = {outside / rekeys * 1e3:.2f} ms per rekey, of which:")
+    tr = trains[-1]
+    print(f"  windows moved (Trains.windows): {tr.windows} = {tr.windows / rekeys:.2f} per rekey; peer timers run "
+          f"ahead inside them: {tr.crossed} = {tr.crossed / rekeys:.2f} per rekey")
     for part, spent in sorted(own.items(), key=lambda kv: -kv[1]):
         print(f"    {part:<62} {spent / rekeys * 1e3:7.3f} ms")
     rest = outside - sum(own.values())

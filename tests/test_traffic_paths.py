@@ -504,42 +504,58 @@ def test_requests_overtaking_each_other_in_a_window_are_answered_in_arrival_orde
 def _noop_crossings(d: dict[str, Any],
                     monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], train.Trains, set[str]]:
     """A run on the array path, its flows, and the names of the timer jobs its windows ran
-    ahead (``PeerNode.run_ahead``)."""
+    ahead (``PeerNode.run_ahead`` one by one, ``rearm_ahead`` in DPD's chains)."""
     from ipsecsim.sim.node import PeerNode
     crossed: set[str] = set()
-    real = PeerNode.run_ahead
+    real, real_chain = PeerNode.run_ahead, PeerNode.rearm_ahead
 
     def spy(self: PeerNode, t: float) -> None:
         crossed.update(job[2].__name__ for job in self.ep._timers if job[0] <= t)
         real(self, t)
 
+    def spy_chain(self: PeerNode, chain: Any, times: Any, next_check: Any, due: Any, noops: Any = None) -> None:
+        crossed.update(job[2].__name__ for job in noops or ())
+        real_chain(self, chain, times, next_check, due, noops)
+
     monkeypatch.setattr(PeerNode, "run_ahead", spy)
+    monkeypatch.setattr(PeerNode, "rearm_ahead", spy_chain)
     out, _rows, trains = _rows_fed(d)
     monkeypatch.setattr(PeerNode, "run_ahead", real)
+    monkeypatch.setattr(PeerNode, "rearm_ahead", real_chain)
     return out, trains, crossed
 
 
 @pytest.mark.parametrize("version", [1, 2])
-def test_windows_run_across_timer_jobs_that_do_nothing(version: int, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("dpd", [False, True])
+def test_windows_run_across_timer_jobs_that_do_nothing(version: int, dpd: bool,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     # CHILD SAs rekeyed with PFS by time on A (rekey 120 s, life 150 s) and by volume on B
     # (2 MB of a 1 Mbit/s bulk flow from 600 to 700 s), their requests answered within the 4 s retransmission
     # timeout on a 50 ms link: every rekeyed IKEv2 SA leaves its lifetime jobs behind (RFC 7296
     # 2.8: the old SA is deleted, its soft/hard expiry finds it gone) and every answered
     # request its retransmission job (the request is no longer in flight). Each of those
     # timer jobs does nothing; the array path's windows run across them instead of ending
-    # there, and the run stays the packet path's, on both engines.
-    ike = {"ike": {"version": version}, "child": {"proposals": ["aes128-sha256-modp2048"]}}
+    # there, and the run stays the packet path's, on both engines. With DPD (10 s, the pings
+    # keep the peers heard: its timers only re-arm) they run inside the chains of DPD's timers.
+    ike: dict[str, Any] = {"ike": {"version": version}, "child": {"proposals": ["aes128-sha256-modp2048"]}}
+    if dpd:
+        ike["dpd"] = {"delay": "10s"}
     a = {**ike, "child": {**ike["child"], "rekey_time": "120s", "life_time": "150s", "rand_time": "0s"}}
     b = {**ike, "child": {**ike["child"], "rekey_bytes": 2_000_000, "life_bytes": 2_400_000}}
     traffic = [*PINGS, {"name": "bulk", "kind": "bulk", "from": "B", "to": "A", "rate": "1Mbit/s", "start": 600,
                          "stop": 700}]
     d = scenario_dict(a=a, b=b, duration=1500, link={"delay": "50ms"}, traffic=traffic)
-    reference = _run(load_scenario(d), "packet")
+    with _Machines() as each:
+        reference = _run(load_scenario(d), "packet")
     by = {(e["kind"], e["by"]) for e in reference["events"]
           if e["event"] == "sa_expired" and e.get("sa_type") == "child"}
     assert ("soft", "time") in by and ("soft", "bytes") in by  # rekeys by time and by volume
-    array, trains, crossed = _noop_crossings(d, monkeypatch)
+    with _Machines() as chained:
+        array, trains, crossed = _noop_crossings(d, monkeypatch)
     _same(reference, array)
+    assert chained.fed() == each.fed()  # DPD's timers at the same instants, the same decisions
+    if dpd:
+        assert max(chained.runs) >= 3  # chained: runs of stale re-arms fed as one input
     _same(reference, _run(load_scenario(d), "array", engine="simpy"))  # no window crosses a timer there
     assert "on_retransmit_timer" in crossed  # answered requests' hints
     if version == 2:  # deleted CHILD SAs' lifetimes (IKEv1 keeps a rekeyed SA until its hard

@@ -134,9 +134,10 @@ class Feed:
 class _Chain:
     """One peer's stale re-arms inside a window (``cross``)."""
 
-    __slots__ = ("armed", "chain", "due", "heard", "k_first", "last_in", "next_check", "times")
+    __slots__ = ("armed", "chain", "dpd_at", "due", "heard", "k_first", "last", "last_in", "next_check", "noops",
+                 "ran_noops", "times")
 
-    def __init__(self, chain: tuple[Any, Any, tuple[Any, ...]], heard: np.ndarray):
+    def __init__(self, chain: tuple[Any, Any, tuple[Any, ...]], heard: np.ndarray, noops: list[tuple[Any, ...]]):
         self.chain = chain
         self.heard = heard
         m = chain[1]
@@ -145,7 +146,19 @@ class _Chain:
         self.times: list[float] = []
         self.k_first = 0
         self.due: float | None = None
-        self.armed: float | None = chain[2][0]
+        self.dpd_at: float | None = chain[2][0]
+        """When DPD's job is due (its chain's next timer)."""
+        self.noops = noops
+        """The peer's pending no-op jobs not yet run, by instant (``PeerNode.noop_jobs``)."""
+        self.ran_noops: list[tuple[Any, ...]] = []
+        self.last = -math.inf
+        """The instant of the peer's last timer run in the window."""
+        self.armed: float | None = self._next()
+
+    def _next(self) -> float | None:
+        """The instant of the peer's next timer callback: its earliest job's."""
+        nxt = [x for x in (self.dpd_at, self.noops[0][0] if self.noops else None) if x is not None]
+        return min(nxt) if nxt else None
 
 
 def cross(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: int, crossings: list[tuple[float, PeerNode]],
@@ -161,7 +174,7 @@ def cross(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: int, cros
                 chain = node.dpd_chain()
                 if chain is None:
                     break
-                chains[node] = _Chain(chain, feed.inbound(node))
+                chains[node] = _Chain(chain, feed.inbound(node), node.noop_jobs())
         else:
             return _cross_chained(trains, t, parents, stop_at, crossings, feed, chains)
     return _cross_each(trains, t, parents, stop_at, crossings, feed)
@@ -188,35 +201,44 @@ def _cross_chained(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: 
         if at != ch.armed:
             stop_at = k  # a callback the peer's timer has moved from (``PeerNode.timer_idle``)
             break
-        j = int(ch.heard.searchsorted(at))  # heard before the timer (an echo at its instant comes after)
-        last_in = max(ch.last_in, float(ch.heard[j - 1])) if j else ch.last_in
-        step = ch.chain[1].rearm_step(at, last_in, ch.next_check)
-        if step is None:
-            stop_at = k  # it would do more than re-arm: the loop runs it
-            break
-        if not ch.times:
-            ch.k_first = k
-        ch.times.append(at)
-        ch.due, ch.next_check = step
-        ch.armed = ch.due
+        if at == ch.dpd_at:
+            j = int(ch.heard.searchsorted(at))  # heard before the timer (an echo at its instant comes after)
+            last_in = max(ch.last_in, float(ch.heard[j - 1])) if j else ch.last_in
+            step = ch.chain[1].rearm_step(at, last_in, ch.next_check)
+            if step is None:
+                stop_at = k  # it would do more than re-arm: the loop runs it
+                break
+            if not ch.times:
+                ch.k_first = k
+            ch.times.append(at)
+            ch.due, ch.next_check = step
+            ch.dpd_at = ch.due
+        while ch.noops and ch.noops[0][0] <= at:  # jobs that do nothing, run by this callback too
+            ch.ran_noops.append(ch.noops.pop(0))
+        ch.armed = ch._next()
+        ch.last = at
         ties += tie
         ran.pop(node, None)
         ran[node] = ch
-        if ch.due is not None:
+        if ch.armed is not None:
             n += 1
-            heapq.heappush(pending, (ch.due, n, at, node))
+            heapq.heappush(pending, (ch.armed, n, at, node))
     for node, ch in ran.items():  # each peer in time order: its row before its first timer, the
         times = ch.times  # run (one history entry), the rest of its row (counted in that entry)
-        feed.one(node, 0, ch.k_first)
+        if not times:  # only jobs that do nothing ran: DPD's machine saw no timer
+            feed.one(node, 0, stop_at)
+        else:
+            feed.one(node, 0, ch.k_first)
         saved = sched.now
-        sched.now = times[-1]  # type: ignore[misc]
+        sched.now = ch.last  # type: ignore[misc]
         try:
-            node.rearm_ahead(ch.chain, times, ch.next_check, ch.due)
+            node.rearm_ahead(ch.chain, times, ch.next_check, ch.due, ch.ran_noops)
         finally:
             sched.now = saved  # type: ignore[misc]
-        feed.one(node, ch.k_first, stop_at)
-        node.ep.now = max(node.ep.now, times[-1])
-        trains.crossed += len(times)
+        if times:
+            feed.one(node, ch.k_first, stop_at)
+        node.ep.now = max(node.ep.now, ch.last)
+        trains.crossed += len(times) + len(ch.ran_noops)
     for node in feed.where:
         if node not in ran:
             feed.one(node, 0, stop_at)

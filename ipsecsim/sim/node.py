@@ -435,8 +435,9 @@ class PeerNode:
         """Whether the live timer callback runs dead peer detection's one job, whose stale
         re-arms the array traffic path may chain ahead (``rearm_ahead``, sim/dpd_rows.py): the
         SA, its machine and the job; None if not (another of DPD's jobs pending, the engine
-        says no: ``Liveness.rearm_target``, a no-op job pending (``timer_noop``), or a fluid flow
-        not on an SA, which the data plane's refresh after a timer could re-route)."""
+        says no: ``Liveness.rearm_target``, or a fluid flow not on an SA, which the data plane's
+        refresh after a timer could re-route). The peer's jobs that do nothing (``noop_jobs``)
+        may be pending too: the chain runs them at their instants."""
         if self._armed is None or self.busy or self.down or self.retiring or self._holding or not self.started:
             return None
         ep = self.ep
@@ -449,33 +450,46 @@ class PeerNode:
             return None
         on_timer = ep.engine.liveness.on_timer  # type: ignore[attr-defined]
         jobs = [job for job in ep._timers if job[2] == on_timer]
-        if len(jobs) != 1 or jobs[0][0] != self._armed:
+        noops = self.noop_jobs()
+        if len(jobs) != 1 or min(jobs[0][0], noops[0][0] if noops else jobs[0][0]) != self._armed:
             return None
-        noop = getattr(ep.engine, "timer_noop", None)
-        if noop is not None and any(noop(job[2], job[3], job[0]) for job in ep._timers):
-            return None  # a no-op job the chain would not wake for: each timer runs ahead
         got = target(jobs[0][2], jobs[0][3])
         return None if got is None else (got[0], got[1], jobs[0])
 
+    def noop_jobs(self) -> list[tuple[Any, ...]]:
+        """The core's pending timer jobs that do nothing when they run (``timer_noop``), by
+        instant: the array traffic path's chains run them ahead (sim/dpd_rows.py)."""
+        noop = getattr(self.ep.engine, "timer_noop", None)
+        if noop is None:
+            return []
+        return sorted(job for job in self.ep._timers if noop(job[2], job[3], job[0]))
+
     def rearm_ahead(self, chain: tuple[Any, DpdMachine, tuple[Any, ...]], times: list[float],
-                    next_check: float | None, due: float | None) -> None:
+                    next_check: float | None, due: float | None, noops: list[tuple[Any, ...]] | None = None) -> None:
         """Run dead peer detection's timers at ``times`` ahead as one input: each a stale hint
         that only re-arms, the next at the deadline the one before left (``dpd_chain``,
         ``DpdMachine.rearm_step``), the last leaving ``due`` (and, check job, ``next_check``).
         The machine records them as one run (``rearm_run``), its job moves to ``due`` as the
         engine would arm it, and this peer's timer is re-armed once, as after running the last
         (the caller sets the scheduler's clock to it). The callbacks of ``times`` are not
-        scheduled (each would find itself stale). What a timer job does besides, the data
-        plane's refresh, changes nothing here: no SA changed, every fluid flow is on one."""
+        scheduled (each would find itself stale). ``noops``: the jobs that do nothing run on
+        the way (``noop_jobs``; ``times`` may then be empty): they leave the core's heap. What a
+        timer job does besides, the data plane's refresh, changes nothing here: no SA changed,
+        every fluid flow is on one."""
         sa, m, job = chain
-        m.rearm_run(times, next_check)
         ep = self.ep
-        ep.now = times[-1]
-        ep.cancel(job)
-        sa.dpd_armed = None
-        if due is not None:
-            ep.schedule(due, job[2], *job[3])
-            sa.dpd_armed = due
+        for x in noops or ():
+            ep.cancel(x)
+        if times:
+            m.rearm_run(times, next_check)
+            ep.now = times[-1]
+            ep.cancel(job)
+            sa.dpd_armed = None
+            if due is not None:
+                ep.schedule(due, job[2], *job[3])
+                sa.dpd_armed = due
+        if noops:
+            ep.now = max(ep.now, noops[-1][0])
         self._armed = None
         self._arm()
 
