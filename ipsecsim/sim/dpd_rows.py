@@ -137,16 +137,18 @@ class _Chain:
     __slots__ = ("armed", "chain", "dpd_at", "due", "heard", "k_first", "last", "last_in", "next_check", "noops",
                  "ran_noops", "times")
 
-    def __init__(self, chain: tuple[Any, Any, tuple[Any, ...]], heard: np.ndarray, noops: list[tuple[Any, ...]]):
+    def __init__(self, chain: tuple[Any, Any, tuple[Any, ...]] | None, heard: np.ndarray,
+                 noops: list[tuple[Any, ...]]):
         self.chain = chain
+        """DPD's SA, machine and job (``PeerNode.dpd_chain``); None: no DPD job pending."""
         self.heard = heard
-        m = chain[1]
-        self.last_in: float = m.last_inbound
-        self.next_check: float | None = m.next_check
+        m = None if chain is None else chain[1]
+        self.last_in: float = -math.inf if m is None else m.last_inbound
+        self.next_check: float | None = None if m is None else m.next_check
         self.times: list[float] = []
         self.k_first = 0
         self.due: float | None = None
-        self.dpd_at: float | None = chain[2][0]
+        self.dpd_at: float | None = None if chain is None else chain[2][0]
         """When DPD's job is due (its chain's next timer)."""
         self.noops = noops
         """The peer's pending no-op jobs not yet run, by instant (``PeerNode.noop_jobs``)."""
@@ -172,7 +174,7 @@ def cross(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: int, cros
         for _at, node in crossings:
             if node not in chains:
                 chain = node.dpd_chain()
-                if chain is None:
+                if chain is None and not node.noop_chain():
                     break
                 chains[node] = _Chain(chain, feed.inbound(node), node.noop_jobs())
         else:
@@ -201,7 +203,7 @@ def _cross_chained(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: 
         if at != ch.armed:
             stop_at = k  # a callback the peer's timer has moved from (``PeerNode.timer_idle``)
             break
-        if at == ch.dpd_at:
+        if at == ch.dpd_at and ch.chain is not None:
             j = int(ch.heard.searchsorted(at))  # heard before the timer (an echo at its instant comes after)
             last_in = max(ch.last_in, float(ch.heard[j - 1])) if j else ch.last_in
             step = ch.chain[1].rearm_step(at, last_in, ch.next_check)

@@ -456,6 +456,23 @@ class PeerNode:
         got = target(jobs[0][2], jobs[0][3])
         return None if got is None else (got[0], got[1], jobs[0])
 
+    def noop_chain(self) -> bool:
+        """Whether the live timer callback runs only jobs that do nothing (``noop_jobs``) and
+        no job of dead peer detection is pending: the array traffic path's chains run them
+        ahead as they run DPD's stale re-arms (``dpd_chain``; sim/dpd_rows.py)."""
+        if self._armed is None or self.busy or self.down or self.retiring or self._holding or not self.started:
+            return False
+        ep = self.ep
+        check = getattr(ep.engine, "dpd_timer_idle", None)
+        if check is None or any(check(job[2], job[3], job[0]) is not None for job in ep._timers):
+            return False
+        plane = ep.traffic
+        if plane.queue or any(loc.rate > 0 and (loc.route is None or loc.route[0] != "sa")
+                              for loc in plane.local.values()):
+            return False
+        noops = self.noop_jobs()
+        return bool(noops) and noops[0][0] == self._armed
+
     def noop_jobs(self) -> list[tuple[Any, ...]]:
         """The core's pending timer jobs that do nothing when they run (``timer_noop``), by
         instant: the array traffic path's chains run them ahead (sim/dpd_rows.py)."""
@@ -464,7 +481,7 @@ class PeerNode:
             return []
         return sorted(job for job in self.ep._timers if noop(job[2], job[3], job[0]))
 
-    def rearm_ahead(self, chain: tuple[Any, DpdMachine, tuple[Any, ...]], times: list[float],
+    def rearm_ahead(self, chain: tuple[Any, DpdMachine, tuple[Any, ...]] | None, times: list[float],
                     next_check: float | None, due: float | None, noops: list[tuple[Any, ...]] | None = None) -> None:
         """Run dead peer detection's timers at ``times`` ahead as one input: each a stale hint
         that only re-arms, the next at the deadline the one before left (``dpd_chain``,
@@ -476,11 +493,12 @@ class PeerNode:
         the way (``noop_jobs``; ``times`` may then be empty): they leave the core's heap. What a
         timer job does besides, the data plane's refresh, changes nothing here: no SA changed,
         every fluid flow is on one."""
-        sa, m, job = chain
         ep = self.ep
         for x in noops or ():
             ep.cancel(x)
         if times:
+            assert chain is not None
+            sa, m, job = chain
             m.rearm_run(times, next_check)
             ep.now = times[-1]
             ep.cancel(job)
