@@ -23,7 +23,15 @@ would. Where a peer's DPD does not fit the rule (another of its DPD jobs pending
 machines, an exchange in flight, an inbound fluid flow that feeds the machine at each timer,
 a fluid flow not on an SA, which the data plane's refresh after a timer could re-route:
 ``PeerNode.dpd_chain``), every timer of the window runs ahead through the peer, one by one
-(``_cross_each``), instead."""
+(``_cross_each``), instead.
+
+A peer's timer jobs that the engine declares a no-op (``engine.timer_noop``: a deleted CHILD
+SA's lifetime, an answered request's retransmission hint; ``PeerNode.noop_jobs``) are crossed
+the same way: in a chain they are callbacks of the peer's timer at their instants (DPD's job
+and the no-op jobs: the earliest is the next callback, as ``_arm`` would set it), subject to
+the same tie rule; applying the chain removes them from the core's heap
+(``PeerNode.rearm_ahead``). A peer with no DPD job pending chains its no-op jobs alone
+(``PeerNode.noop_chain``)."""
 
 from __future__ import annotations
 

@@ -28,7 +28,10 @@ Dead peer detection is fed a window's packets as one row of inputs per peer (``d
 runs across a peer's timer that only re-arms DPD (the pings keep the peer heard, so the idle
 timer finds a stale hint; ``PeerNode.timer_idle``): the timer runs ahead at its instant, after
 the events before it, with the loop's clock set to that instant (``dpd_rows.cross``). Without that, a
-30 s DPD on both sides ends a window every 15 s.
+30 s DPD on both sides ends a window every 15 s. Timer jobs the engine declares a no-op at their
+instant (``engine.timer_noop``: a deleted CHILD SA's lifetime jobs, an answered request's
+retransmission hint) are crossed alike, where the data plane's refresh after them cannot act
+(``PeerNode.timer_idle``, docs/engines.md).
 
 A window is only tried where its assumptions hold (``_ready``): both gateways idle and up,
 the flow's requests and replies routed on installed SAs, no NAT, no fragmentation, Bernoulli
