@@ -599,9 +599,12 @@ class Trains:
                           ((hooks[1], p.in_a),)))
         armed: dict[PeerNode, tuple[float, float]] = {}  # node -> (its earliest deadline, armed when)
         acted: dict[PeerNode, float] = {}
+        first_due = math.inf  # the earliest timer armed in the window: no event at or after it
         i = 0
         while i < stop_at:
             now = tl[i]
+            if now >= first_due:
+                break
             ep_a, ep_b, pa, pb, na, nb, s_hooks, d1_hooks, d2_hooks = calls[wl[i]]
             k = kl[i]
             if k == _D1:
@@ -622,6 +625,7 @@ class Trains:
                 known = armed[node][0] if node in armed else (node._armed if node._armed is not None else math.inf)
                 if due < known:
                     armed[node] = (due, now)
+                    first_due = min(first_due, due)
                     if due <= (tl[i] if i < stop_at else math.inf):
                         break
         self._armed, self._acted_at = armed, acted
