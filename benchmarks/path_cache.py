@@ -5,9 +5,9 @@
     python benchmarks/path_cache.py packet [N] [HOURS] [REPS]       # N tunnels on the packet path
 
 Two caches (docs: benchmarks/README.md):
-- ``ready``: a ping flow's path on the array path (sim/train.py ``_Cached``), held while the
+- ``ready``: a ping flow's path on the array path (sim/flowpath.py ``Cached``), held while the
   SAs (``sa.route_epoch``) and the link (``Link.generation``) are unchanged; off, it is found
-  again at every window attempt (``Trains._plan``), as it was before;
+  again at every window attempt (``flowpath.plan``), as it was before;
 - ``reread``: a data plane re-reads its engine's SAs only after an SA pushed a change; off, at
   every refresh (after every step of the peer), as it was before.
 
@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from ipsecsim.proto.traffic import TrafficPlane  # noqa: E402
-from ipsecsim.sim import train  # noqa: E402
+from ipsecsim.sim import flowpath, train  # noqa: E402
 
-REAL_HOLDS = train._Cached.holds
+REAL_HOLDS = flowpath.Cached.holds
 REAL_REFRESH = TrafficPlane._refresh_once
 
 
@@ -45,7 +45,7 @@ def use(variant: str) -> None:
     """``on``, ``no-ready``, ``no-reread`` or ``off``."""
     ready = variant in ("on", "no-reread")
     reread = variant in ("on", "no-ready")
-    train._Cached.holds = REAL_HOLDS if ready else (lambda self, *a: False)  # type: ignore[method-assign]
+    flowpath.Cached.holds = REAL_HOLDS if ready else (lambda self, *a: False)  # type: ignore[method-assign]
     TrafficPlane._refresh_once = REAL_REFRESH if reread else _reread_always  # type: ignore[method-assign]
 
 
@@ -81,7 +81,9 @@ def cmd_calls() -> None:
     a, pa = tr.node, tr.node.ep.traffic
     assert trains._ready(tr) is not None
     epoch, gen = sa_mod.route_epoch, trains.link.generation
-    rows = [("Trains._ready", lambda: trains._ready(tr), lambda: trains._plan(tr, a, pa, epoch, gen)),
+    def fresh() -> Any:
+        return flowpath.plan(trains.link, tr, a, pa, epoch, gen, trains._live)
+    rows = [("Trains._ready", lambda: trains._ready(tr), fresh),
             ("TrafficPlane._refresh_once", lambda: pa._refresh_once(0.0), lambda: _reread_always(pa, 0.0))]
     for name, cached, fresh in rows:
         c, u = per_call(cached), per_call(fresh)

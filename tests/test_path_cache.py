@@ -1,5 +1,5 @@
 """What the data plane keeps instead of deriving it again: a ping flow's path on the array path
-(sim/train.py ``_Cached``), and a data plane's view of its engine's SAs (proto/traffic.py,
+(sim/flowpath.py ``Cached``), and a data plane's view of its engine's SAs (proto/traffic.py,
 re-read only after a change was pushed), held while what they read is unchanged: the SAs
 (``sa.route_epoch``, pushed by the SA records themselves and by a data plane whose installed
 set changed) and the link (``Link.generation``: fault windows, the NAT, addresses).
@@ -34,7 +34,7 @@ SCENARIOS = sorted((ROOT / "scenarios").rglob("*.yaml"))
 def checking(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Both caches in checking mode; the list counts the cached paths checked."""
     uses = [0]
-    real = train._same_plan
+    real = train.same_plan
 
     def count(*a: Any) -> None:
         uses[0] += 1
@@ -42,7 +42,7 @@ def checking(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(train.Trains, "verify_cache", True)
     monkeypatch.setattr(TrafficPlane, "verify_cache", True)
-    monkeypatch.setattr(train, "_same_plan", count)
+    monkeypatch.setattr(train, "same_plan", count)
     return uses
 
 

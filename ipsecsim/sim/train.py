@@ -39,7 +39,7 @@ loss (a Gilbert-Elliott channel's state is shared with IKE), no open drop interv
 peers (the link's are closed by the window's first packet of the flow that passes), and
 where it would hold more than ``_FEW`` echoes (a shorter one costs more than stepping). What
 of that depends only on the SAs, the selectors and the link is cached on the flow
-(``_Cached``) and found again only after an SA pushed a change (``sa.route_epoch``) or the
+(``flowpath.Cached``) and found again only after an SA pushed a change (``sa.route_epoch``) or the
 link changed (``Link.generation``); the peers' idle states, queues and the drop intervals are
 read at every attempt.
 Elsewhere a flow steps packet by packet, as the packet path does. ESP records
@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -61,14 +61,12 @@ from ..proto.events import TrafficStarted, TrafficStopped
 from ..proto.traffic import EspPacket, Packet, _Meter
 from . import dpd_rows
 from . import draws as draws_mod
-from . import loss as lossmod
-from . import mtu as mtu_mod
+from .flowpath import Cached, Path, plan, same_plan
 from .link import EspSent
 from .log import EventLog
 from .sched import Scheduler
 
 if TYPE_CHECKING:
-    from ..proto.sa import ChildSa
     from ..proto.traffic import TrafficPlane
     from .link import Link
     from .node import PeerNode
@@ -100,7 +98,7 @@ class PingTrain:
         """The instants of the latest three echo requests (the order of equal-time callbacks)."""
         self.done = False
         self.reply_flow = name + ":reply"
-        self.cached: _Cached | None = None
+        self.cached: Cached | None = None
         """What ``Trains._ready`` found of the flow's path, while what it read is unchanged."""
 
     def _wake(self, gen: int) -> None:
@@ -133,53 +131,6 @@ class PingTrain:
 
     def _stopped(self) -> None:
         self.mgr.log.emit(self.mgr.sched.now, self.node.name, TrafficStopped(flow=self.name, sent=self.seq))
-
-
-@dataclass(slots=True)
-class _Path:
-    """What one flow's requests and replies meet in a window (all fixed in it): the two
-    gateways and data planes, the SAs (out / in at each end), the ESP packets' path and size,
-    and per direction the loss probability, delay and jitter."""
-
-    a: PeerNode
-    b: PeerNode
-    pa: TrafficPlane
-    pb: TrafficPlane
-    out_a: ChildSa
-    in_b: ChildSa
-    out_b: ChildSa
-    in_a: ChildSa
-    esp_a: EspPacket
-    esp_b: EspPacket
-    links: dict[str, tuple[float, float, float]]
-
-    def esp(self, reply: bool, seq: int, pkt: Packet) -> EspPacket:
-        """The ESP packet carrying ``pkt`` (a request from a, or a reply from b)."""
-        model = self.esp_b if reply else self.esp_a
-        return replace(model, esp_seq=seq, packet=pkt)
-
-
-@dataclass(slots=True)
-class _Cached:
-    """A flow's path as ``Trains._plan`` found it (or None: no window can hold), and what that
-    depends on: the SAs' epoch (``sa.route_epoch``), the link's generation, the two data
-    planes and their settings. The peers' idle states, queues, route flags and drop intervals
-    are not in it: ``_ready`` reads them on every use."""
-
-    epoch: int
-    link: int
-    pa: TrafficPlane
-    settings_a: Any
-    b: PeerNode | None
-    pb: TrafficPlane | None
-    settings_b: Any
-    path: _Path | None
-
-    def holds(self, epoch: int, link: int, pa: TrafficPlane) -> bool:
-        if self.epoch != epoch or self.link != link or self.pa is not pa or self.settings_a is not pa.ep.settings:
-            return False
-        pb = self.pb
-        return pb is None or (self.b.ep.traffic is pb and self.settings_b is pb.ep.settings)  # type: ignore[union-attr]
 
 
 @dataclass(slots=True)
@@ -258,7 +209,7 @@ class Trains:
         now = sched.now
         if now < self._step_until:
             return False
-        paths: dict[PingTrain, _Path] = {}
+        paths: dict[PingTrain, Path] = {}
         for tr in self.trains:
             if tr.done or tr.seq == 0:
                 continue
@@ -289,9 +240,9 @@ class Trains:
     """Recompute every cached path on use and fail if it differs (tests: a missed invalidation
     would be a wrong result)."""
 
-    def _ready(self, tr: PingTrain) -> _Path | None:
+    def _ready(self, tr: PingTrain) -> Path | None:
         """The flow's path if a window can move it now, else None. What does not change
-        between the SAs' and the link's changes comes from the flow's cache (``_Cached``);
+        between the SAs' and the link's changes comes from the flow's cache (``flowpath.Cached``);
         the peers' idle states, queues, route flags and the drop intervals are read live."""
         link = self.link
         if link.nat is not None or tr.node.link is not link:
@@ -303,14 +254,14 @@ class Trains:
         epoch, gen = sa_mod.route_epoch, link.generation
         c = tr.cached
         if c is None or not c.holds(epoch, gen, pa):
-            c = self._plan(tr, a, pa, epoch, gen)
+            c = plan(self.link, tr, a, pa, epoch, gen, self._live)
             if c is None:
                 return None  # found while the far end was busy: not cached
             tr.cached = c
         elif self.verify_cache:
-            fresh = self._plan(tr, a, pa, epoch, gen)
+            fresh = plan(self.link, tr, a, pa, epoch, gen, self._live)
             if fresh is not None:
-                _same_plan(tr, c, fresh)
+                same_plan(tr, c, fresh)
         p = c.path
         if p is None or not self._live(p.b, p.pb):
             return None
@@ -322,61 +273,6 @@ class Trains:
     def _live(self, node: PeerNode, plane: TrafficPlane) -> bool:
         return self._idle(node) and not (plane.queue or plane.route_check is not None or plane.route_revoked
                                          or plane.frozen)
-
-    def _plan(self, tr: PingTrain, a: PeerNode, pa: TrafficPlane, epoch: int, gen: int) -> _Cached | None:
-        """The flow's path from its SAs, selectors and the link (``_ready``'s cache); None if
-        the far end is not idle (what it would route is not looked at then)."""
-        link = self.link
-        found = _Cached(epoch, gen, pa, pa.ep.settings, None, None, None, None)
-        if not pa._in_policy(tr.src, tr.dst):
-            return found
-        out_a = pa._outbound_sa(tr.src, tr.dst)
-        if out_a is None:
-            return found
-        path_a = pa._path(out_a)
-        b = link.node_at(path_a[1], a.name)
-        if b is None or b is a:
-            return found
-        pb = b.ep.traffic
-        if not self._live(b, pb):
-            return None
-        found = _Cached(epoch, gen, pa, pa.ep.settings, b, pb, pb.ep.settings, None)
-        src, dst, sport, dport = path_a
-        req = EspPacket(out_a.spi_out, 0, Packet(tr.name, tr.src, tr.dst, tr.size, 0.0, tr.interval,
-                                                 "echo-request", 0, tr.df), src, dst, sport, dport,
-                        **pa._esp_fields(out_a, tr.size, tr.df))
-        route = pb._route_in_esp(req)
-        if route[0] != "sa" or not pb._in_policy(tr.dst, tr.src):
-            return found
-        out_b = pb._outbound_sa(tr.dst, tr.src)
-        if out_b is None:
-            return found
-        path_b = pb._path(out_b)
-        if link.node_at(path_b[1], b.name) is not a:
-            return found
-        src, dst, sport, dport = path_b
-        rep = EspPacket(out_b.spi_out, 0, Packet(tr.reply_flow, tr.dst, tr.src, tr.size, 0.0, tr.interval,
-                                                 "echo-reply", 0, tr.df), src, dst, sport, dport,
-                        **pb._esp_fields(out_b, tr.size, tr.df))
-        back = pa._route_in_esp(rep)
-        if back[0] != "sa":
-            return found
-        for esp in (req, rep):
-            if mtu_mod.too_big(esp, link.mtu) or mtu_mod.fragment_count(esp, link.mtu) != 1:
-                return found
-        links = {}
-        for direction, (x, y) in (("ab", (a.name, b.name)), ("ba", (b.name, a.name))):
-            if link.is_down(x, y, "esp"):
-                return found
-            model = link._loss_model(x, y, "esp")
-            if type(model) is not lossmod.Bernoulli:
-                return found
-            delay = link._override("delay", x, y, "esp")
-            jitter = link._override("jitter", x, y, "esp")
-            links[direction] = (model.p, float(link.delay if delay is None else delay),
-                                float(link.jitter if jitter is None else jitter))
-        found.path = _Path(a, b, pa, pb, out_a, route[1], out_b, back[1], req, rep, links)
-        return found
 
     @staticmethod
     def _idle(node: PeerNode) -> bool:
@@ -402,7 +298,7 @@ class Trains:
             d = delay + (0.0 + (jitter - 0.0) * draws_mod.uniforms(key, n, j))
         return lost, d
 
-    def _move(self, movable: list[PingTrain], paths: dict[PingTrain, _Path], now: float, horizon: float,
+    def _move(self, movable: list[PingTrain], paths: dict[PingTrain, Path], now: float, horizon: float,
               crossings: list[tuple[float, PeerNode]]) -> bool:
         # 1. every flow's echoes in the window: send, arrival and reply-arrival times
         cols: list[tuple[np.ndarray, ...]] = []
@@ -602,9 +498,12 @@ class Trains:
                           ((hooks[1], p.in_a),)))
         armed: dict[PeerNode, tuple[float, float]] = {}  # node -> (its earliest deadline, armed when)
         acted: dict[PeerNode, float] = {}
+        first_due = math.inf  # the earliest timer armed in the window: no event at or after it
         i = 0
         while i < stop_at:
             now = tl[i]
+            if now >= first_due:
+                break
             ep_a, ep_b, pa, pb, na, nb, s_hooks, d1_hooks, d2_hooks = calls[wl[i]]
             k = kl[i]
             if k == _D1:
@@ -625,6 +524,7 @@ class Trains:
                 known = armed[node][0] if node in armed else (node._armed if node._armed is not None else math.inf)
                 if due < known:
                     armed[node] = (due, now)
+                    first_due = min(first_due, due)
                     if due <= (tl[i] if i < stop_at else math.inf):
                         break
         self._armed, self._acted_at = armed, acted
@@ -804,7 +704,7 @@ class Trains:
         node._after()
 
     @staticmethod
-    def _esp(tr: PingTrain, p: _Path, x: int, sent: float, seq: int, reply: bool) -> EspPacket:
+    def _esp(tr: PingTrain, p: Path, x: int, sent: float, seq: int, reply: bool) -> EspPacket:
         """The ESP packet of echo ``x`` of the window, rebuilt for its arrival (only for the
         few still on the wire when a window ends)."""
         if reply:
@@ -812,16 +712,3 @@ class Trains:
                                            tr.seq + x, tr.df))
         return p.esp(False, seq, Packet(tr.name, tr.src, tr.dst, tr.size, sent, tr.interval, "echo-request",
                                         tr.seq + x, tr.df))
-
-
-def _same_plan(tr: PingTrain, cached: _Cached, fresh: _Cached) -> None:
-    """``Trains.verify_cache``: the cached path is the one found now, object for object."""
-    p, q = cached.path, fresh.path
-    if p is None or q is None:
-        wrong = [] if p is q and cached.b is fresh.b else ["path"]
-    else:
-        same = ("a", "b", "pa", "pb", "out_a", "in_b", "out_b", "in_a")
-        wrong = [f for f in same if getattr(p, f) is not getattr(q, f)]
-        wrong += [f for f in ("esp_a", "esp_b", "links") if getattr(p, f) != getattr(q, f)]
-    if wrong:
-        raise AssertionError(f"flow {tr.name} at {tr.mgr.sched.now}: the cached path is stale ({', '.join(wrong)})")
