@@ -203,6 +203,10 @@ class DropLedger:
         for key in [k for k, v in self.open.items() if k[0] == flow and v.rate == 0]:
             self._close(key)
 
+    def holds_open(self, flow: str) -> bool:
+        """Whether a drop interval of discrete packets of ``flow`` is open (``passed`` ends it)."""
+        return any(k[0] == flow and v.rate == 0 for k, v in self.open.items())
+
     def _close(self, key: tuple[str, str]) -> None:
         cur = self.open.pop(key)
         if cur.packets == 0 and cur.bytes < 0.5:

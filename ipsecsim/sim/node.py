@@ -403,9 +403,20 @@ class PeerNode:
             return True  # DPD's one job (the refresh after it: ``dpd_chain``, run_ahead checks)
         if dpd > 1:
             return False
+        return self._refresh_inert()
+
+    def _refresh_inert(self) -> bool:
+        """Whether the data plane's refresh after a timer job cannot act: no packets queued,
+        every fluid flow on an SA (a trap policy's ACQUIRE retry, a re-route, need one off an SA)."""
         plane = self.ep.traffic
         return not plane.queue and all(loc.rate <= 0 or (loc.route is not None and loc.route[0] == "sa")
                                        for loc in plane.local.values())
+
+    def _chainable(self) -> bool:
+        """Whether the live timer callback is one the array traffic path may chain ahead: armed,
+        the peer up, started and idle."""
+        return not (self._armed is None or self.busy or self.down or self.retiring or self._holding
+                    or not self.started)
 
     def next_other_timer(self) -> float:
         """The earliest of the core's timer jobs that is neither dead peer detection's nor a
@@ -438,15 +449,11 @@ class PeerNode:
         says no: ``Liveness.rearm_target``, or a fluid flow not on an SA, which the data plane's
         refresh after a timer could re-route). The peer's jobs that do nothing (``noop_jobs``)
         may be pending too: the chain runs them at their instants."""
-        if self._armed is None or self.busy or self.down or self.retiring or self._holding or not self.started:
+        if not self._chainable():
             return None
         ep = self.ep
         target = getattr(getattr(ep.engine, "liveness", None), "rearm_target", None)
-        if target is None:
-            return None
-        plane = ep.traffic
-        if plane.queue or any(loc.rate > 0 and (loc.route is None or loc.route[0] != "sa")
-                              for loc in plane.local.values()):
+        if target is None or not self._refresh_inert():
             return None
         on_timer = ep.engine.liveness.on_timer  # type: ignore[attr-defined]
         jobs = [job for job in ep._timers if job[2] == on_timer]
@@ -460,15 +467,13 @@ class PeerNode:
         """Whether the live timer callback runs only jobs that do nothing (``noop_jobs``) and
         no job of dead peer detection is pending: the array traffic path's chains run them
         ahead as they run DPD's stale re-arms (``dpd_chain``; sim/dpd_rows.py)."""
-        if self._armed is None or self.busy or self.down or self.retiring or self._holding or not self.started:
+        if not self._chainable():
             return False
         ep = self.ep
         check = getattr(ep.engine, "dpd_timer_idle", None)
         if check is None or any(check(job[2], job[3], job[0]) is not None for job in ep._timers):
             return False
-        plane = ep.traffic
-        if plane.queue or any(loc.rate > 0 and (loc.route is None or loc.route[0] != "sa")
-                              for loc in plane.local.values()):
+        if not self._refresh_inert():
             return False
         noops = self.noop_jobs()
         return bool(noops) and noops[0][0] == self._armed

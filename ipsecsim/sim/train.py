@@ -266,7 +266,7 @@ class Trains:
         if p is None or not self._live(p.b, p.pb):
             return None
         for ledger in (pa.ledger, p.pb.ledger):  # the link's: closed by the window (``_drops``)
-            if ledger.open and any(k[0] in (tr.name, tr.reply_flow) and v.rate == 0 for k, v in ledger.open.items()):
+            if ledger.open and (ledger.holds_open(tr.name) or ledger.holds_open(tr.reply_flow)):
                 return None
         return p
 
@@ -388,7 +388,7 @@ class Trains:
                 if not len(pos):
                     continue
                 gone = ld[pos]
-                was_open = any(key[0] == flow and v.rate == 0 for key, v in ledger.open.items())
+                was_open = ledger.holds_open(flow)
                 if not was_open and not gone.any():
                     continue
                 before = np.concatenate(([was_open], gone[:-1]))  # an interval open before it
