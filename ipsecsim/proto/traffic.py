@@ -204,7 +204,7 @@ class DropLedger:
             self._close(key)
 
     def holds_open(self, flow: str) -> bool:
-        """Whether a drop interval of discrete packets of ``flow`` is open (``passed`` ends it)."""
+        """A drop interval of ``flow``'s packets is open (``passed`` ends it)."""
         return any(k[0] == flow and v.rate == 0 for k, v in self.open.items())
 
     def _close(self, key: tuple[str, str]) -> None:
@@ -436,9 +436,8 @@ class TrafficPlane:
                 break
 
     def _refresh_once(self, now: float) -> None:
-        # The engine's SAs are re-read only when an SA pushed a change since (``sa.route_epoch``:
-        # an SA made, moved to DELETED, ...); the flows are re-routed every time (a route also
-        # depends on negotiations under way, the acquire timer, BGP routes).
+        # SAs re-read only after an SA pushed a change (``sa.route_epoch``); flows re-routed
+        # every time (a route also depends on negotiations, the acquire timer, BGP routes)
         gone: list[ChildSa] = []
         if sa_mod.route_epoch != self._read_at or self.verify_cache:
             pushed = sa_mod.route_epoch != self._read_at
