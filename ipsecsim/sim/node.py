@@ -87,6 +87,9 @@ class PeerNode:
         """The deadline of the pending timer callback (None: none pending)."""
         self._cpu_rng = stream(seed, "cpu", settings.name)
         self._worker: tuple[Endpoint, Cpu] | None = None
+        self._noops: tuple[Endpoint | None, set[int]] = (None, set())
+        """The sequence numbers of the core's timer jobs found to be no-ops (``timer_noop``): a
+        no-op stays one, so each job is asked once (``_known_noops``)."""
         self.pool: WorkerPool | None = None
         """The gateway's worker threads, shared with the peers at the same address (runner)."""
         link.attach(settings.address, self)
@@ -389,12 +392,16 @@ class PeerNode:
         eng = self.ep.engine
         check = getattr(eng, "dpd_timer_idle", None)
         noop = getattr(eng, "timer_noop", None)
+        seen = self._known_noops()
         dpd = 0
         for job in due:
+            if job[1] in seen:
+                continue  # a no-op (never one of DPD's jobs)
             idle = None if check is None else check(job[2], job[3], t)
             if idle is None:
                 if noop is None or not noop(job[2], job[3], t):
                     return False
+                seen.add(job[1])
             elif now and not idle:
                 return False
             else:
@@ -425,10 +432,15 @@ class PeerNode:
         eng = self.ep.engine
         check = getattr(eng, "dpd_timer_idle", None)
         noop = getattr(eng, "timer_noop", None)
+        seen = self._known_noops()
         out = float("inf")
-        for t, _, fn, args in self.ep._timers:
-            if t < out and (check is None or check(fn, args, t) is None) and (noop is None or not noop(fn, args, t)):
-                out = t
+        for t, seq, fn, args in self.ep._timers:
+            if t >= out or seq in seen or (check is not None and check(fn, args, t) is not None):
+                continue
+            if noop is not None and noop(fn, args, t):
+                seen.add(seq)
+                continue
+            out = t
         return out
 
     def run_ahead(self, t: float) -> None:
@@ -471,7 +483,9 @@ class PeerNode:
             return False
         ep = self.ep
         check = getattr(ep.engine, "dpd_timer_idle", None)
-        if check is None or any(check(job[2], job[3], job[0]) is not None for job in ep._timers):
+        seen = self._known_noops()
+        if check is None or any(job[1] not in seen and check(job[2], job[3], job[0]) is not None
+                                for job in ep._timers):
             return False
         if not self._refresh_inert():
             return False
@@ -484,7 +498,28 @@ class PeerNode:
         noop = getattr(self.ep.engine, "timer_noop", None)
         if noop is None:
             return []
-        return sorted(job for job in self.ep._timers if noop(job[2], job[3], job[0]))
+        seen = self._known_noops()
+        out = []
+        for job in self.ep._timers:
+            if job[1] in seen:
+                out.append(job)
+            elif noop(job[2], job[3], job[0]):
+                seen.add(job[1])
+                out.append(job)
+        out.sort()
+        return out
+
+    def _known_noops(self) -> set[int]:
+        """The current core's timer jobs known to be no-ops, by sequence number (a job's
+        ``(t, seq, fn, args)``: ``postpone`` moves ``t``, never ``seq``); those no longer pending
+        are dropped now and then."""
+        ep, seen = self._noops
+        if ep is not self.ep:
+            seen = set()
+            self._noops = (self.ep, seen)
+        elif len(seen) > 64 and len(seen) > 2 * len(self.ep._timers):
+            seen.intersection_update(job[1] for job in self.ep._timers)
+        return seen
 
     def rearm_ahead(self, chain: tuple[Any, DpdMachine, tuple[Any, ...]] | None, times: list[float],
                     next_check: float | None, due: float | None, noops: list[tuple[Any, ...]] | None = None) -> None:
