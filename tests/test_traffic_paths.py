@@ -569,3 +569,28 @@ def test_windows_run_across_timer_jobs_that_do_nothing(version: int, dpd: bool,
     _same(reference, plain)
     assert not {"on_retransmit_timer", "on_limit_timer", "on_child_timer"} & plain_crossed
     assert plain_trains.windows > trains.windows
+
+
+def test_windows_run_across_timer_callbacks_the_loop_finds_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A peer's timer callback that the loop will find stale ends no window: one pending at
+    an instant after the peer's armed deadline (armed when that instant was its earliest
+    job's, then superseded), or a second one at an instant where one is pending already (the
+    branch re-arms after each of its rekeys' jobs at its next job, an hour away). The
+    window's crossings re-arm the peer's timer from its jobs as the loop would. Benchmark
+    (a)'s pair for two hours: the cloud rekeys every 144 s (1 Gbit/s, 18 GB), DPD 10 s, a
+    1 s ping each way; the packet path is the reference."""
+    from ipsecsim.config.loader import read_yaml
+    from ipsecsim.sim.node import PeerNode
+    d = read_yaml(ROOT / "scenarios" / "rekey-20gb.yaml")
+    d.pop("expect")
+    d["duration"] = 7200
+    d["traffic"] = [*d["traffic"], {"name": "cb", "kind": "ping", "from": "cloud", "to": "branch", "interval": 1},
+                    {"name": "bc", "kind": "ping", "from": "branch", "to": "cloud", "interval": 1}]
+    reference = _run(load_scenario(d), "packet")
+    assert sum(e["event"] == "child_sa_rekeyed" for e in reference["events"]) >= 2 * 45
+    windows, _echoes = _windows(d)
+    _same(reference, _run(load_scenario(d), "array"))
+    monkeypatch.setattr(PeerNode, "timer_superseded", lambda self, t, listed: False)
+    plain, _echoes = _windows(d)
+    _same(reference, _run(load_scenario(d), "array"))
+    assert plain > windows + 10  # without the rule such callbacks end windows

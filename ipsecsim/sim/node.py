@@ -374,6 +374,18 @@ class PeerNode:
             return  # the worker or the thaw runs the timers
         self._after()
 
+    def timer_superseded(self, t: float, listed: list[tuple[float, PeerNode]]) -> bool:
+        """Whether the loop will find this peer's pending timer callback for ``t`` stale: an
+        earlier deadline superseded it (``_armed`` < ``t``: the callback at ``_armed`` runs
+        first, and only what it re-arms can make the one at ``t`` live again), or it is a
+        second callback at the instant of one already ``listed`` (each run of ``_arm`` after a
+        timer schedules one at the core's earliest job, whether or not one is pending there:
+        the first runs the jobs, the others find the deadline moved on). The array traffic
+        path plans a window across it (``Trains._horizon``): its crossings re-arm the peer's
+        timer from the core's jobs as the loop would, so a job at ``t`` still ends the window
+        or is crossed (sim/dpd_rows.py)."""
+        return (self._armed is not None and self._armed < t) or (t, self) in listed
+
     def timer_idle(self, t: float, now: bool) -> bool:
         """Whether the live callback armed for ``t`` would only re-arm dead peer detection or do
         nothing: every job due then is a DPD timer that finds a stale hint (the peer was heard

@@ -195,7 +195,11 @@ class Trains:
             if t >= due:
                 continue
             owner: Any = getattr(fn, "__self__", None)
-            if getattr(owner, "_on_timer", None) == fn and owner.timer_idle(t, now=False):
+            if getattr(owner, "_on_timer", None) != fn:
+                due = t
+            elif owner.timer_superseded(t, crossings):
+                continue  # the loop finds it stale: not an end, not a crossing
+            elif owner.timer_idle(t, now=False):
                 crossings.append((t, owner))
             else:
                 due = t
