@@ -36,9 +36,9 @@ def test_fixed_base_equals_pow(group: int, x: int) -> None:
 @pytest.mark.parametrize("group", MODP_GROUPS)
 def test_fixed_base_edge_exponents(group: int) -> None:
     grp = dh._MODP[group]
-    w = dh._FixedBase.WINDOW
-    edges = [0, 1, 2, 3, (1 << w) - 1, 1 << w, (1 << w) + 1, 2**255, 2**256 - 1,
-             int("10" * 128, 2), sum(1 << (w * i) for i in range(256 // w + 1))]
+    edges = [0, 1, 2, 3, 2**255, 2**256 - 1, int("10" * 128, 2)]
+    for w in (dh._FixedBase.WINDOW, dh._FixedBase.NARROW):  # up to 4096 bits, above
+        edges += [(1 << w) - 1, 1 << w, (1 << w) + 1, sum(1 << (w * i) for i in range(256 // w + 1))]
     if grp.q is not None:
         edges += [grp.q - 1, grp.q, grp.q + 1]
     for x in edges:
@@ -204,7 +204,9 @@ def test_table_grows_for_longer_exponents() -> None:
     grp = dh._MODP[2]
     table = dh._FixedBase(grp.g, grp.p, 64)
     table.grow(130)
-    assert table.bits == 130 and len(table.rows) == 22
+    assert table.window == 8 and table.bits == 130 and len(table.rows) == 17  # ceil(130 / 8)
+    big = dh._MODP[18]  # 8192 bits: the narrower window (a smaller table)
+    assert dh._FixedBase(big.g, big.p, 13).window == 6 and len(dh._FixedBase(big.g, big.p, 13).rows) == 3
     for x in (2**64, 2**130 - 1, 3**80):
         assert table.pow(x) == pow(grp.g, x, grp.p)
     with pytest.raises(ValueError):
