@@ -579,18 +579,50 @@ def test_windows_run_across_timer_callbacks_the_loop_finds_stale(monkeypatch: py
     window's crossings re-arm the peer's timer from its jobs as the loop would. Benchmark
     (a)'s pair for two hours: the cloud rekeys every 144 s (1 Gbit/s, 18 GB), DPD 10 s, a
     1 s ping each way; the packet path is the reference."""
-    from ipsecsim.config.loader import read_yaml
     from ipsecsim.sim.node import PeerNode
-    d = read_yaml(ROOT / "scenarios" / "rekey-20gb.yaml")
-    d.pop("expect")
-    d["duration"] = 7200
-    d["traffic"] = [*d["traffic"], {"name": "cb", "kind": "ping", "from": "cloud", "to": "branch", "interval": 1},
-                    {"name": "bc", "kind": "ping", "from": "branch", "to": "cloud", "interval": 1}]
+    d = _rekeying_pair(7200)
     reference = _run(load_scenario(d), "packet")
     assert sum(e["event"] == "child_sa_rekeyed" for e in reference["events"]) >= 2 * 45
+    monkeypatch.setattr(train, "quiet_sas", lambda *a: None)  # no window crosses a rekeyed SA's removal
     windows, _echoes = _windows(d)
     _same(reference, _run(load_scenario(d), "array"))
     monkeypatch.setattr(PeerNode, "timer_superseded", lambda self, t, listed: False)
     plain, _echoes = _windows(d)
     _same(reference, _run(load_scenario(d), "array"))
     assert plain > windows + 10  # without the rule such callbacks end windows
+
+
+def _rekeying_pair(duration: float, link: dict[str, Any] | None = None) -> dict[str, Any]:
+    from ipsecsim.config.loader import read_yaml
+    d = read_yaml(ROOT / "scenarios" / "rekey-20gb.yaml")
+    d.pop("expect")
+    d["duration"] = duration
+    d["traffic"] = [*d["traffic"], {"name": "cb", "kind": "ping", "from": "cloud", "to": "branch", "interval": 1},
+                    {"name": "bc", "kind": "ping", "from": "branch", "to": "cloud", "interval": 1}]
+    if link is not None:
+        d["link"] = link
+    return d
+
+
+@pytest.mark.parametrize("link", [None, {"delay": "5ms", "loss": "1%"}])
+def test_windows_run_across_the_removal_of_a_rekeyed_sa(link: dict[str, Any] | None,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make-before-break keeps a rekeyed SA's inbound half for delete_rekeyed_delay (5 s);
+    its removal (``child_sa_deleted``, no message) ended the window of the pings, which use
+    the new SAs: a window now runs across it, the job run ahead at its instant and its event
+    logged then (``PeerNode.quiet_job``). Not where the window logs events of its own (lost
+    packets: the link's drop intervals) or a listener would act on the event. Benchmark
+    (a)'s pair for an hour; the packet path is the reference (events in their order)."""
+    d = _rekeying_pair(3600, link)
+    reference = _run(load_scenario(d), "packet")
+    removed = [e for e in reference["events"] if e["event"] == "child_sa_deleted"]
+    assert len(removed) >= 2 * 20 and {e["reason"] for e in removed} == {"rekeyed"}
+    windows, _echoes = _windows(d)
+    _same(reference, _run(load_scenario(d), "array"))
+    _same(reference, _run(load_scenario(d), "array", engine="simpy"))
+    monkeypatch.setattr(train, "quiet_sas", lambda *a: None)
+    plain, _echoes = _windows(d)
+    if link is None:
+        assert windows < plain - len(removed) / 2 * 0.8  # about one window less per rekey
+    else:
+        assert windows == plain  # lost packets: the window ends at the removal

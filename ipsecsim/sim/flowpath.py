@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..proto.sa import ChildSa
     from ..proto.traffic import TrafficPlane
     from .link import Link
+    from .log import EventLog
     from .node import PeerNode
     from .train import PingTrain
 
@@ -123,6 +124,17 @@ def plan(link: Link, tr: PingTrain, a: PeerNode, pa: TrafficPlane, epoch: int, g
                             float(link.jitter if jitter is None else jitter))
     found.path = Path(a, b, pa, pb, out_a, route[1], out_b, back[1], req, rep, links)
     return found
+
+
+def quiet_sas(paths: list[Path], log: EventLog, link: Link) -> tuple[ChildSa, ...] | None:
+    """The SAs the window's flows use, where the window may cross a peer's job that only
+    removes another CHILD SA (``PeerNode.quiet_job``, which logs its event as it runs ahead):
+    where the window logs nothing of its own (no packet lost, no drop interval of the link
+    open: ``Trains._drops`` logs after the crossings) and nothing listens to the log (an HA
+    controller or BGP would act at the event); else None."""
+    if log.listeners or link.ledger.open or any(x[0] for p in paths for x in p.links.values()):
+        return None
+    return tuple(sa for p in paths for sa in (p.out_a, p.in_b, p.out_b, p.in_a))
 
 
 def same_plan(tr: PingTrain, cached: Cached, fresh: Cached) -> None:

@@ -87,6 +87,10 @@ class PeerNode:
         """The deadline of the pending timer callback (None: none pending)."""
         self._cpu_rng = stream(seed, "cpu", settings.name)
         self._worker: tuple[Endpoint, Cpu] | None = None
+        self.window_sas: tuple[Any, ...] | None = None
+        """While the array traffic path moves a window whose flows may cross a job that only
+        removes a CHILD SA (``quiet_job``): the SAs the window's flows use (sim/train.py);
+        None: no such crossing."""
         self._noops: tuple[Endpoint | None, set[int]] = (None, set())
         """The sequence numbers of the core's timer jobs found to be no-ops (``timer_noop``): a
         no-op stays one, so each job is asked once (``_known_noops``)."""
@@ -395,7 +399,9 @@ class PeerNode:
         every fluid flow on an SA (a trap policy's ACQUIRE retry, a re-route, need one off
         an SA). ``now``: ask DPD's machine as it is now; else only whether it is DPD's job (the
         array traffic path plans a window across it, sim/train.py). A no-op stays one: its
-        SA or request does not come back."""
+        SA or request does not come back. Inside a window that allows it (``window_sas``), a
+        job that only removes a CHILD SA the window's flows do not use (``quiet_job``) counts
+        as one of those too: its event is logged when it runs ahead (``run_ahead``)."""
         if self._armed != t or self.busy or self.down or self.retiring or self._holding or not self.started:
             return False
         due = [job for job in self.ep._timers if job[0] <= t]
@@ -411,9 +417,10 @@ class PeerNode:
                 continue  # a no-op (never one of DPD's jobs)
             idle = None if check is None else check(job[2], job[3], t)
             if idle is None:
-                if noop is None or not noop(job[2], job[3], t):
+                if noop is not None and noop(job[2], job[3], t):
+                    seen.add(job[1])
+                elif not self.quiet_job(job):
                     return False
-                seen.add(job[1])
             elif now and not idle:
                 return False
             else:
@@ -430,6 +437,23 @@ class PeerNode:
         plane = self.ep.traffic
         return not plane.queue and all(loc.rate <= 0 or (loc.route is not None and loc.route[0] == "sa")
                                        for loc in plane.local.values())
+
+    def quiet_job(self, job: tuple[Any, ...]) -> bool:
+        """Whether the core's timer job only removes a CHILD SA (``engine.timer_removes``: a
+        rekeyed SA's inbound half at the end of delete_rekeyed_delay) that the array traffic
+        path's window may cross (``window_sas`` set): none of the window's flows uses the SA,
+        no fluid flow is routed on it, so nothing in the window changes; the refresh after it
+        forgets the SA and its meters."""
+        sas = self.window_sas
+        removes = getattr(self.ep.engine, "timer_removes", None)
+        if sas is None or removes is None:
+            return False
+        child = removes(job[2], job[3], job[0])
+        if child is None or any(child is x for x in sas):
+            return False
+        plane = self.ep.traffic
+        routes = [x.route for x in plane.local.values()] + [x.route for x in plane.arrivals.values()]
+        return not any(r is not None and r[1] is child for r in routes)
 
     def _chainable(self) -> bool:
         """Whether the live timer callback is one the array traffic path may chain ahead: armed,
@@ -452,18 +476,25 @@ class PeerNode:
             if noop is not None and noop(fn, args, t):
                 seen.add(seq)
                 continue
+            if self.window_sas is not None and self.quiet_job((t, seq, fn, args)):
+                continue
             out = t
         return out
 
     def run_ahead(self, t: float) -> None:
         """Run the timer callback of ``t`` now, ``timer_idle(t, now=True)`` having said it only
-        re-arms: the scheduler's clock is set to ``t`` by the caller. The callback left in the
-        scheduler is stale from here on (``_armed`` moved)."""
+        re-arms (or removes a CHILD SA the window does not use, ``quiet_job``: its event is
+        logged now, as ``_after`` would): the scheduler's clock is set to ``t`` by the caller.
+        The callback left in the scheduler is stale from here on (``_armed`` moved)."""
+        ep = self.ep
+        quiet = self.window_sas is not None and any(job[0] <= t and self.quiet_job(job) for job in ep._timers)
         self._armed = None
         self._due_timers()
-        ep = self.ep
-        if ep._events or ep._out or ep.traffic._out or self.busy or self._holding:
+        if ep._out or ep.traffic._out or self.busy or self._holding or (
+                ep._events and not (quiet and all(ev.event == "child_sa_deleted" for ev in ep._events))):
             raise AssertionError(f"{self.name}: a timer run ahead at {t!r} did more than re-arm")
+        if ep._events:
+            self._flush()
         self._arm()
 
     def dpd_chain(self) -> tuple[Any, DpdMachine, tuple[Any, ...]] | None:
@@ -473,7 +504,7 @@ class PeerNode:
         says no: ``Liveness.rearm_target``, or a fluid flow not on an SA, which the data plane's
         refresh after a timer could re-route). The peer's jobs that do nothing (``noop_jobs``)
         may be pending too: the chain runs them at their instants."""
-        if not self._chainable():
+        if not self._chainable() or self._quiet_pending():
             return None
         ep = self.ep
         target = getattr(getattr(ep.engine, "liveness", None), "rearm_target", None)
@@ -491,7 +522,7 @@ class PeerNode:
         """Whether the live timer callback runs only jobs that do nothing (``noop_jobs``) and
         no job of dead peer detection is pending: the array traffic path's chains run them
         ahead as they run DPD's stale re-arms (``dpd_chain``; sim/dpd_rows.py)."""
-        if not self._chainable():
+        if not self._chainable() or self._quiet_pending():
             return False
         ep = self.ep
         check = getattr(ep.engine, "dpd_timer_idle", None)
@@ -503,6 +534,11 @@ class PeerNode:
             return False
         noops = self.noop_jobs()
         return bool(noops) and noops[0][0] == self._armed
+
+    def _quiet_pending(self) -> bool:
+        """A job ``quiet_job`` lets a window cross is pending: its window's timers run ahead
+        one by one (``run_ahead``), which logs the job's event (the chains do not)."""
+        return self.window_sas is not None and any(self.quiet_job(job) for job in self.ep._timers)
 
     def noop_jobs(self) -> list[tuple[Any, ...]]:
         """The core's pending timer jobs that do nothing when they run (``timer_noop``), by

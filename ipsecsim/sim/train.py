@@ -61,7 +61,7 @@ from ..proto.events import TrafficStarted, TrafficStopped
 from ..proto.traffic import EspPacket, Packet, _Meter
 from . import dpd_rows
 from . import draws as draws_mod
-from .flowpath import Cached, Path, plan, same_plan
+from .flowpath import Cached, Path, plan, quiet_sas, same_plan
 from .link import EspSent
 from .log import EventLog
 from .sched import Scheduler
@@ -222,9 +222,20 @@ class Trains:
                 paths[tr] = p
         if first not in paths:
             return False
+        nodes = {x for p in paths.values() for x in (p.a, p.b)}
+        sas = quiet_sas(list(paths.values()), self.log, self.link)
+        for node in nodes:
+            node.window_sas = sas
+        try:
+            return self._plan(first, paths, nodes, now)
+        finally:
+            for node in nodes:
+                node.window_sas = None
+
+    def _plan(self, first: PingTrain, paths: dict[PingTrain, Path], nodes: set[PeerNode], now: float) -> bool:
         horizon, crossings = self._horizon(set(paths))
         if crossings:  # a window across timers ends at the first other timer of its peers
-            for node in {x for p in paths.values() for x in (p.a, p.b)}:
+            for node in nodes:
                 horizon = min(horizon, node.next_other_timer())
             crossings = [c for c in crossings if c[0] < horizon]
         if horizon <= now:

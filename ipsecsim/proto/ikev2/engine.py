@@ -31,7 +31,7 @@ from ..events import (
     SaEvent,
 )
 from ..fsm import Handlers
-from ..sa import ChildSa
+from ..sa import ChildSa, ChildState
 from ..settings import Identity
 from ..taskmgr import TaskManager
 from . import ike_init
@@ -371,6 +371,19 @@ class Ikev2Engine:
             msg = tm.request.message
             return tm.active is None or msg is None or msg.msg_id != args[1] or not tm.request.current(args[3], args[2])
         return False
+
+    def timer_removes(self, fn: Any, args: tuple[Any, ...], now: float) -> ChildSa | None:
+        """The CHILD SA that running the timer job ``(fn, args)`` at ``now`` would only remove
+        (event ``child_sa_deleted``, no message, no other change): a rekeyed SA whose inbound
+        half was kept for delete_rekeyed_delay (``ChildSas.on_rekeyed_cleanup``); else None.
+        The array traffic path runs a window across it where the window's flows do not use
+        that SA (sim/node.py ``PeerNode.timer_idle``)."""
+        if fn != self.children.on_rekeyed_cleanup:
+            return None
+        child = self.children.by_uid.get(args[0])
+        if child is None or child.state is not ChildState.REKEYED or self.sas.get(child.ike_uid) is None:
+            return None
+        return child
 
     def exchange_gave_up(self, sa: IkeSa, now: float) -> None:
         """A request of an established IKE SA went unanswered through its whole retransmission
