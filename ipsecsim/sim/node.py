@@ -25,10 +25,12 @@ source address its packets leave with (a multi-exit link switch) is the link's b
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..proto import sa as sa_mod
 from ..proto.cpu import Cpu
 from ..proto.dpd import DpdMachine
 from ..proto.endpoint import Endpoint
@@ -489,13 +491,34 @@ class PeerNode:
         ep = self.ep
         quiet = self.window_sas is not None and any(job[0] <= t and self.quiet_job(job) for job in ep._timers)
         self._armed = None
-        self._due_timers()
+        plane = ep.traffic
+        if quiet or ep.retired or plane.verify_cache or plane._dirty or plane._read_at != sa_mod.route_epoch \
+                or not self._refresh_inert():
+            self._due_timers()
+        else:  # ``handle_timer`` without the data plane's refresh, which would find every route as it is
+            self._jobs_ahead(ep, plane, self.sched.now)
         if ep._out or ep.traffic._out or self.busy or self._holding or (
                 ep._events and not (quiet and all(ev.event == "child_sa_deleted" for ev in ep._events))):
             raise AssertionError(f"{self.name}: a timer run ahead at {t!r} did more than re-arm")
         if ep._events:
             self._flush()
         self._arm()
+
+    @staticmethod
+    def _jobs_ahead(ep: Endpoint, plane: Any, now: float) -> None:
+        """Run the core's jobs due at ``now`` (DPD's stale re-arms, no-ops) as ``handle_timer``
+        does, where no SA changed since the data plane last read them (``sa.route_epoch``),
+        nothing is queued and every fluid flow is on an SA: its refresh would re-route every
+        flow where it is. If a job changed an SA after all, the refresh runs."""
+        timers = ep._timers
+        if not timers or timers[0][0] > now:
+            return
+        ep.now = now
+        while timers and timers[0][0] <= now:
+            _, _, fn, args = heapq.heappop(timers)
+            fn(now, *args)
+        if plane._dirty or plane._read_at != sa_mod.route_epoch:
+            plane.refresh(now)
 
     def dpd_chain(self) -> tuple[Any, DpdMachine, tuple[Any, ...]] | None:
         """Whether the live timer callback runs dead peer detection's one job, whose stale
