@@ -489,7 +489,9 @@ class PeerNode:
         logged now, as ``_after`` would): the scheduler's clock is set to ``t`` by the caller.
         The callback left in the scheduler is stale from here on (``_armed`` moved)."""
         ep = self.ep
-        quiet = self.window_sas is not None and any(job[0] <= t and self.quiet_job(job) for job in ep._timers)
+        seen = self._known_noops()
+        quiet = self.window_sas is not None and any(job[0] <= t and job[1] not in seen and self.quiet_job(job)
+                                                    for job in ep._timers)
         self._armed = None
         plane = ep.traffic
         if quiet or ep.retired or plane.verify_cache or plane._dirty or plane._read_at != sa_mod.route_epoch \
@@ -561,7 +563,10 @@ class PeerNode:
     def _quiet_pending(self) -> bool:
         """A job ``quiet_job`` lets a window cross is pending: its window's timers run ahead
         one by one (``run_ahead``), which logs the job's event (the chains do not)."""
-        return self.window_sas is not None and any(self.quiet_job(job) for job in self.ep._timers)
+        if self.window_sas is None:
+            return False
+        seen = self._known_noops()
+        return any(job[1] not in seen and self.quiet_job(job) for job in self.ep._timers)
 
     def noop_jobs(self) -> list[tuple[Any, ...]]:
         """The core's pending timer jobs that do nothing when they run (``timer_noop``), by
