@@ -45,12 +45,13 @@ import numpy as np
 if TYPE_CHECKING:
     from .node import PeerNode
     from .train import Trains
+    from .winorder import Groups
 
 _S, _D1, _D2 = 0, 1, 2  # as in sim/train.py
 
 
-def rows(plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
-          stop_at: int) -> tuple[int, Callable[[int, int], None]] | None:
+def rows(plans: list[Any], t: np.ndarray, stop_at: int,
+         groups: Groups) -> tuple[int, Callable[[int, int], None]] | None:
     """The window's echo events as one row of inputs per peer for dead peer detection
     (``engine.on_esp_rows``) instead of one hook call per ESP packet, where every peer's
     engine says the row is steady (``engine.dpd_steady``: no input of it can act or arm a
@@ -59,16 +60,14 @@ def rows(plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
     after the latest inbound one: it would send a probe) and the feeds to run with that
     count; None: feed event by event."""
     nodes: dict[PeerNode, tuple[list[Any], list[np.ndarray], list[np.ndarray]]] = {}
-    kd, wd = kind[:stop_at], which[:stop_at]
     for w, (_tr, p, *_rest) in enumerate(plans):
-        mine = wd == w
-        s_m, d1_m, d2_m = mine & (kd == _S), mine & (kd == _D1), mine & (kd == _D2)
-        for node, children, inm, outm in ((p.a, (p.out_a, p.in_a), d2_m, s_m),
-                                          (p.b, (p.in_b, p.out_b), d1_m, d1_m)):
+        s_p, d1_p, d2_p = (groups.at(w, k, stop_at) for k in (_S, _D1, _D2))
+        for node, children, inp, outp in ((p.a, (p.out_a, p.in_a), d2_p, s_p),
+                                          (p.b, (p.in_b, p.out_b), d1_p, d1_p)):
             cs, ins, outs = nodes.setdefault(node, ([], [], []))
             cs.extend(children)
-            ins.append(inm)
-            outs.append(outm)
+            ins.append(inp)
+            outs.append(outp)
     tt = t[:stop_at]
     plan: list[tuple[PeerNode, Any, list[Any], np.ndarray, np.ndarray, bool]] = []
     for node, (cs, ins, outs) in nodes.items():
@@ -80,27 +79,29 @@ def rows(plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
             return None
         eng = ep.engine
         steady = getattr(eng, "dpd_steady", None)
-        inm = np.logical_or.reduce(ins) if len(ins) > 1 else ins[0]
-        outm = np.logical_or.reduce(outs) if len(outs) > 1 else outs[0]
+        pos_in = np.sort(np.concatenate(ins), kind="stable") if len(ins) > 1 else ins[0]
+        pos_out = np.sort(np.concatenate(outs), kind="stable") if len(outs) > 1 else outs[0]
         if steady is None:
             if getattr(eng, "on_esp_inbound", None) or getattr(eng, "on_esp_outbound", None):
                 return None
-            plan.append((node, None, cs, inm, outm, False))
+            plan.append((node, None, cs, pos_in, pos_out, False))
             continue
         st = steady(cs)
         if st is None:
             return None
         last_in, gap, counts = st
-        if gap < math.inf:
-            heard = np.maximum.accumulate(np.where(inm, tt, last_in)) if counts else np.full(len(tt), last_in)
-            heard = np.maximum(heard, last_in)
-            late = np.nonzero(outm & (tt >= heard + gap))[0]
+        if gap < math.inf and len(pos_out):
+            heard = np.full(len(pos_out), last_in)
+            if counts and len(pos_in):  # the latest inbound at or before each outbound (t ascends)
+                j = pos_in.searchsorted(pos_out, "right") - 1
+                heard = np.maximum(np.where(j >= 0, tt[pos_in[np.maximum(j, 0)]], last_in), last_in)
+            late = np.nonzero(tt[pos_out] >= heard + gap)[0]
             if len(late):
-                stop_at = min(stop_at, int(late[0]))
-        plan.append((node, eng, cs, inm, outm, bool(counts)))
+                stop_at = min(stop_at, int(pos_out[late[0]]))
+        plan.append((node, eng, cs, pos_in, pos_out, bool(counts)))
 
-    return stop_at, Feed(tt, {node: (eng, cs, np.nonzero(inm)[0], np.nonzero(outm)[0], counts)
-                              for node, eng, cs, inm, outm, counts in plan})
+    return stop_at, Feed(tt, {node: (eng, cs, pos_in, pos_out, counts)
+                              for node, eng, cs, pos_in, pos_out, counts in plan})
 
 
 class Feed:
