@@ -166,6 +166,37 @@ class _Chain:
         """The instant of the peer's last timer run in the window."""
         self.armed: float | None = self._next()
 
+    def rearm(self, at: float, k: int) -> bool:
+        """DPD's timer at ``at`` (before the window's event ``k``) as a stale re-arm: False if
+        it would do more."""
+        heard = self.heard
+        j = int(heard.searchsorted(at))  # heard before the timer (an echo at its instant comes after)
+        last_in = self.last_in
+        if j and heard[j - 1] > last_in:
+            last_in = float(heard[j - 1])
+        assert self.chain is not None
+        step = self.chain[1].rearm_step(at, last_in, self.next_check)
+        if step is None:
+            return False
+        if not self.times:
+            self.k_first = k
+        self.times.append(at)
+        self.due, self.next_check = step
+        self.dpd_at = self.due
+        return True
+
+    def ran(self, at: float) -> float | None:
+        """The peer's timer ran at ``at`` (its no-op jobs due then too): its next callback."""
+        noops = self.noops
+        while noops and noops[0][0] <= at:  # jobs that do nothing, run by this callback too
+            self.ran_noops.append(noops.pop(0))
+        nxt = self.dpd_at  # its earliest job's (``_next``)
+        if noops and (nxt is None or noops[0][0] < nxt):
+            nxt = noops[0][0]
+        self.armed = nxt
+        self.last = at
+        return nxt
+
     def _next(self) -> float | None:
         """The instant of the peer's next timer callback: its earliest job's."""
         nxt = [x for x in (self.dpd_at, self.noops[0][0] if self.noops else None) if x is not None]
@@ -199,8 +230,9 @@ def _cross_chained(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: 
     n = len(crossings)
     ran: dict[PeerNode, _Chain] = {}  # in the order of their last crossings
     ties = 0
+    pop, push = heapq.heappop, heapq.heappush
     while pending:
-        at, _, armed_at, node = heapq.heappop(pending)
+        at, _, armed_at, node = pop(pending)
         k = int(t.searchsorted(at))
         if k >= stop_at:
             break  # after the window's last event: the loop runs it
@@ -212,28 +244,16 @@ def _cross_chained(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: 
         if at != ch.armed:
             stop_at = k  # a callback the peer's timer has moved from (``PeerNode.timer_idle``)
             break
-        if at == ch.dpd_at and ch.chain is not None:
-            j = int(ch.heard.searchsorted(at))  # heard before the timer (an echo at its instant comes after)
-            last_in = max(ch.last_in, float(ch.heard[j - 1])) if j else ch.last_in
-            step = ch.chain[1].rearm_step(at, last_in, ch.next_check)
-            if step is None:
-                stop_at = k  # it would do more than re-arm: the loop runs it
-                break
-            if not ch.times:
-                ch.k_first = k
-            ch.times.append(at)
-            ch.due, ch.next_check = step
-            ch.dpd_at = ch.due
-        while ch.noops and ch.noops[0][0] <= at:  # jobs that do nothing, run by this callback too
-            ch.ran_noops.append(ch.noops.pop(0))
-        ch.armed = ch._next()
-        ch.last = at
+        if at == ch.dpd_at and ch.chain is not None and not ch.rearm(at, k):
+            stop_at = k  # it would do more than re-arm: the loop runs it
+            break
+        nxt = ch.ran(at)
         ties += tie
         ran.pop(node, None)
         ran[node] = ch
-        if ch.armed is not None:
+        if nxt is not None:
             n += 1
-            heapq.heappush(pending, (ch.armed, n, at, node))
+            push(pending, (nxt, n, at, node))
     for node, ch in ran.items():  # each peer in time order: its row before its first timer, the
         times = ch.times  # run (one history entry), the rest of its row (counted in that entry)
         if not times:  # only jobs that do nothing ran: DPD's machine saw no timer

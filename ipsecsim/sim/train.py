@@ -271,15 +271,15 @@ class Trains:
         key = link._esp_keys.get(k)
         if key is None:
             key = link._esp_keys[k] = draws_mod.key(link.seed, "esp", sender, flow)
-        n = np.arange(link.esp_sent.get(k, 0), link.esp_sent.get(k, 0) + count, dtype=np.uint64)
+        first = link.esp_sent.get(k, 0)
         j = 0
         lost = np.zeros(count, dtype=bool)
         if p > 0:
-            lost = draws_mod.uniforms(key, n, 0) < p
+            lost = draws_mod.series(key, first, count, 0) < p
             j = 1
         d = np.full(count, delay)
         if jitter:
-            d = delay + (0.0 + (jitter - 0.0) * draws_mod.uniforms(key, n, j))
+            d = delay + (0.0 + (jitter - 0.0) * draws_mod.series(key, first, count, j))
         return lost, d
 
     def _move(self, movable: list[PingTrain], paths: dict[PingTrain, Path], now: float, horizon: float,
