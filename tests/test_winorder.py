@@ -177,3 +177,50 @@ def test_a_meters_running_values_are_the_packet_paths_additions(seed: int) -> No
     got_b, got_p = running(m0, tau, size, sizes)
     assert got_b.tolist() == want_b
     assert got_p.tolist() == want_p
+
+
+def _rearm_chain(m: Any, a0: float, heard: np.ndarray, last_in: float, t_end: float) -> tuple[list[float], bool]:
+    """The reference: ``DpdMachine.rearm_step`` chained one timer at a time from ``a0`` (the
+    next check), the idle clock at the last inbound before each timer."""
+    at, next_check, out = a0, a0, []
+    while at <= t_end:
+        j = int(heard.searchsorted(at))
+        last = max(last_in, float(heard[j - 1])) if j else last_in
+        step = m.rearm_step(at, last, next_check)
+        if step is None:
+            return out, True
+        out.append(at)
+        at, next_check = step
+    return out, False
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_check_job_chain_found_ahead_is_the_rule_step_by_step(seed: int) -> None:
+    """``dpd_rows.check_run`` (strongSwan's check job chained on arrays) against the machine's
+    own rule one timer at a time: pings with a phase against the timers' (the diffs stay or
+    change), gaps that make a timer do more (the peer quiet for ``delay``), a wrong guess."""
+    from ipsecsim.proto.dpd import DpdMachine, DpdSettings
+    from ipsecsim.sim.dpd_rows import check_run
+    rng = np.random.default_rng(seed)
+    delay = [30.0, 10.0, 5.0][seed % 3]
+    m = DpdMachine(DpdSettings(delay=delay, check="strongswan"), 0.0)
+    start = float(rng.uniform(0, 50))
+    interval = [1.0, 0.37, 2.5, 7.0][seed % 4]
+    heard = start + np.cumsum(np.full(int(rng.integers(50, 3000)), interval))
+    if seed % 5 == 0:  # a silence longer than the delay
+        cut = int(rng.integers(0, len(heard)))
+        heard = heard[(heard < heard[cut]) | (heard > heard[cut] + delay + 3)]
+    heard = heard + rng.integers(0, 2, len(heard)) * 0.013 * (seed % 2)
+    heard.sort()
+    last_in = start - float(rng.uniform(0, 2))
+    a0 = start + float(rng.uniform(0, delay))
+    t_end = float(heard[-1]) + float(rng.uniform(-100, 100))
+    want, more = _rearm_chain(m, a0, heard, last_in, t_end)
+    got, ok, known_more = check_run(m, a0, heard, last_in, t_end, float(seed % 3))
+    assert got[:ok] == want[:ok]
+    if ok < len(want):  # not found ahead: the next step is left to the rule
+        assert not known_more
+    else:
+        assert ok == len(want) and known_more == more
+        if not more and ok:
+            assert got[ok] > t_end

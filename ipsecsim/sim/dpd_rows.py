@@ -42,7 +42,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..proto.dpd import DpdState
+
 if TYPE_CHECKING:
+    from ..proto.dpd import DpdMachine
     from .node import PeerNode
     from .train import Trains
     from .winorder import Groups
@@ -140,14 +143,67 @@ class Feed:
         got = self.where.get(node)
         return self.tt[got[2]] if got is not None and got[4] else self.tt[:0]
 
+def check_run(m: DpdMachine, a0: float, heard: np.ndarray, last_in: float, t_end: float,
+              guess: float) -> tuple[list[float], int, bool]:
+    """strongSwan's check job chained from a stale re-arm that left its timer at ``a0``, as
+    ``DpdMachine.rearm_step`` chains it where the machine has no timeout pending and each timer
+    runs at its next check: a(i+1) = a(i) + ``delay`` - diff(i), diff(i) the whole seconds from
+    the last inbound before a(i) (``heard``, ascending; ``last_in`` before them) to a(i), a
+    re-arm while diff(i) < ``delay``. The same float operations as the scalar rule, on arrays:
+    the instants for a guess of the diffs (a running sum adds sequentially), the diffs they
+    give, and again from the first wrong guess (diffs rarely change: a steady flow keeps
+    them). Returns the instants a(0), a(1), ... (past ``t_end`` or as far as found), how many
+    steps from a(0) are known to re-arm, and whether the next is known to do more."""
+    delay = float(m.cfg.delay)
+    n = max(2, int((t_end - a0) / max(delay - guess, 1.0)) + 2)
+    d = np.full(n, guess)
+    a, ok, more = np.asarray([a0]), 0, False
+    for _ in range(8):
+        seq = np.empty(2 * n + 1)
+        seq[0], seq[1::2], seq[2::2] = a0, delay, -d
+        a = np.cumsum(seq)[0::2]  # a(0) ... a(n): (a + delay) - diff, one step after the other
+        at = a[:n]
+        j = heard.searchsorted(at)  # heard before the timer (an echo at its instant comes after)
+        last = np.maximum(heard[np.maximum(j - 1, 0)], last_in) if len(heard) else np.full(n, last_in)
+        last = np.where(j > 0, last, last_in)
+        diff = np.floor(at + 0.0 + 1e-9) - np.floor(last + 0.0 + 1e-9)  # ``timers.whole_seconds``
+        stop = np.flatnonzero((diff >= delay) | (diff != d))
+        if not len(stop):
+            ok = n
+            if a[n] > t_end:
+                break
+            d = np.concatenate((d, np.full(n, d[-1])))  # all right: further
+            n *= 2
+            continue
+        ok = int(stop[0])  # a(0) ... a(ok) are right
+        more = bool(diff[ok] >= delay)
+        if more or a[ok] > t_end:
+            break
+        d[ok:] = diff[ok]
+    inside = int(a[:ok + 1].searchsorted(t_end, "right"))  # no timer after the window's last event runs
+    if inside <= ok:
+        ok, more = inside, False
+    return a[:ok + 1].tolist(), ok, more
+
+
 class _Chain:
     """One peer's stale re-arms inside a window (``cross``)."""
 
     __slots__ = ("armed", "chain", "dpd_at", "due", "heard", "k_first", "last", "last_in", "next_check", "noops",
-                 "ran_noops", "times")
+                 "pre", "pre_i", "pre_k", "pre_more", "pre_ok", "ran_noops", "t", "t_end", "times")
 
     def __init__(self, chain: tuple[Any, Any, tuple[Any, ...]] | None, heard: np.ndarray,
-                 noops: list[tuple[Any, ...]]):
+                 noops: list[tuple[Any, ...]], t: np.ndarray, stop_at: int):
+        self.t = t
+        self.t_end = float(t[stop_at - 1]) if stop_at else -math.inf
+        """The instant of the window's last event: no timer after it runs here."""
+        self.pre_k: list[int] = []
+        """Where each of ``pre`` falls among the window's events (``t.searchsorted``)."""
+        self.pre: list[float] | None = None
+        """DPD's next instants found ahead (``check_run``): ``pre_ok`` steps from ``pre_i`` re-arm,
+        ``pre_more``: the one after does more."""
+        self.pre_i = self.pre_ok = 0
+        self.pre_more = False
         self.chain = chain
         """DPD's SA, machine and job (``PeerNode.dpd_chain``); None: no DPD job pending."""
         self.heard = heard
@@ -169,21 +225,42 @@ class _Chain:
     def rearm(self, at: float, k: int) -> bool:
         """DPD's timer at ``at`` (before the window's event ``k``) as a stale re-arm: False if
         it would do more."""
+        pre = self.pre
+        if pre is not None:
+            i = self.pre_i
+            if pre[i] == at and i < self.pre_ok:
+                self.pre_i = i + 1
+                self._stepped(at, k, pre[i + 1], pre[i + 1])
+                return True
+            if pre[i] == at and self.pre_more:
+                return False
+            self.pre = None  # past what was found ahead: one by one from here
         heard = self.heard
         j = int(heard.searchsorted(at))  # heard before the timer (an echo at its instant comes after)
         last_in = self.last_in
         if j and heard[j - 1] > last_in:
             last_in = float(heard[j - 1])
         assert self.chain is not None
-        step = self.chain[1].rearm_step(at, last_in, self.next_check)
+        m = self.chain[1]
+        step = m.rearm_step(at, last_in, self.next_check)
         if step is None:
             return False
+        self._stepped(at, k, *step)
+        due = step[0]
+        if (due is not None and due == step[1] and due <= self.t_end and m.cfg.check_job and not m.timeouts
+                and m.state is DpdState.WATCHING and not m.inbound_flowing and math.isfinite(self.last_in)):
+            self.pre, self.pre_ok, self.pre_more = check_run(m, due, heard, self.last_in, self.t_end,
+                                                             round(at + m.cfg.delay - due))
+            self.pre_i = 0
+            self.pre_k = self.t.searchsorted(self.pre).tolist()
+        return True
+
+    def _stepped(self, at: float, k: int, due: float | None, next_check: float | None) -> None:
         if not self.times:
             self.k_first = k
         self.times.append(at)
-        self.due, self.next_check = step
-        self.dpd_at = self.due
-        return True
+        self.due, self.next_check = due, next_check
+        self.dpd_at = due
 
     def ran(self, at: float) -> float | None:
         """The peer's timer ran at ``at`` (its no-op jobs due then too): its next callback."""
@@ -216,7 +293,7 @@ def cross(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: int, cros
                 chain = node.dpd_chain()
                 if chain is None and not node.noop_chain():
                     break
-                chains[node] = _Chain(chain, feed.inbound(node), node.noop_jobs())
+                chains[node] = _Chain(chain, feed.inbound(node), node.noop_jobs(), t, stop_at)
         else:
             return _cross_chained(trains, t, parents, stop_at, crossings, feed, chains)
     return _cross_each(trains, t, parents, stop_at, crossings, feed)
@@ -233,14 +310,18 @@ def _cross_chained(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: 
     pop, push = heapq.heappop, heapq.heappush
     while pending:
         at, _, armed_at, node = pop(pending)
-        k = int(t.searchsorted(at))
+        ch = chains[node]
+        pre = ch.pre
+        if pre is not None and pre[ch.pre_i] == at:  # where it falls among the events: found ahead
+            k = ch.pre_k[ch.pre_i]
+        else:
+            k = int(t.searchsorted(at))
         if k >= stop_at:
             break  # after the window's last event: the loop runs it
         tie = bool(t[k] == at)
         if tie and float(parents[k:min(stop_at, int(t.searchsorted(at, "right")))].min()) < armed_at:
             stop_at = k  # an event at this instant that the loop runs before the timer
             break
-        ch = chains[node]
         if at != ch.armed:
             stop_at = k  # a callback the peer's timer has moved from (``PeerNode.timer_idle``)
             break
