@@ -189,8 +189,28 @@ def check_run(m: DpdMachine, a0: float, heard: np.ndarray, last_in: float, t_end
 class _Chain:
     """One peer's stale re-arms inside a window (``cross``)."""
 
-    __slots__ = ("armed", "chain", "dpd_at", "due", "heard", "k_first", "last", "last_in", "next_check", "noops",
-                 "pre", "pre_i", "pre_k", "pre_more", "pre_ok", "ran_noops", "t", "t_end", "times")
+    __slots__ = (
+        "armed",
+        "chain",
+        "dpd_at",
+        "due",
+        "heard",
+        "k_first",
+        "last",
+        "last_in",
+        "next_check",
+        "noops",
+        "pre",
+        "pre_i",
+        "pre_k",
+        "pre_more",
+        "pre_ok",
+        "pre_tie",
+        "ran_noops",
+        "t",
+        "t_end",
+        "times",
+    )
 
     def __init__(self, chain: tuple[Any, Any, tuple[Any, ...]] | None, heard: np.ndarray,
                  noops: list[tuple[Any, ...]], t: np.ndarray, stop_at: int):
@@ -199,6 +219,8 @@ class _Chain:
         """The instant of the window's last event: no timer after it runs here."""
         self.pre_k: list[int] = []
         """Where each of ``pre`` falls among the window's events (``t.searchsorted``)."""
+        self.pre_tie: list[bool] = []
+        """... whether at the instant of one of them."""
         self.pre: list[float] | None = None
         """DPD's next instants found ahead (``check_run``): ``pre_ok`` steps from ``pre_i`` re-arm,
         ``pre_more``: the one after does more."""
@@ -252,7 +274,9 @@ class _Chain:
             self.pre, self.pre_ok, self.pre_more = check_run(m, due, heard, self.last_in, self.t_end,
                                                              round(at + m.cfg.delay - due))
             self.pre_i = 0
-            self.pre_k = self.t.searchsorted(self.pre).tolist()
+            where = self.t.searchsorted(self.pre)
+            self.pre_k = where.tolist()
+            self.pre_tie = (self.t[np.minimum(where, len(self.t) - 1)] == self.pre).tolist()
         return True
 
     def _stepped(self, at: float, k: int, due: float | None, next_check: float | None) -> None:
@@ -309,6 +333,9 @@ def _cross_chained(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: 
     ties = 0
     pop, push = heapq.heappop, heapq.heappush
     while pending:
+        if len(pending) == len(chains) > 0 and all(ch.pre is not None for ch in chains.values()):
+            n, tied = _batch(pending, chains, t, parents, stop_at, n, ran)
+            ties += tied
         at, _, armed_at, node = pop(pending)
         ch = chains[node]
         pre = ch.pre
@@ -356,6 +383,50 @@ def _cross_chained(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: 
             feed.one(node, 0, stop_at)
     trains.tied += ties
     return stop_at
+
+
+def _batch(pending: list[tuple[float, int, float, PeerNode]], chains: dict[PeerNode, _Chain], t: np.ndarray,
+           parents: np.ndarray, stop_at: int, n: int, ran: dict[PeerNode, _Chain]) -> tuple[int, int]:
+    """Where every peer's next timer is DPD's re-arm found ahead (``check_run``; one callback
+    each), run them as the loop of ``_cross_chained`` does, with what was found ahead: up to
+    the first that falls after the window's last event, at an event's instant that the loop
+    runs first, with a no-op job due, or that is the last found ahead, or the first no-op
+    job's callback; that one the loop runs. Returns the loop's callback count and the timers run
+    at an event's instant."""
+    seen = set()
+    for at, _n, _armed_at, node in pending:
+        ch = chains[node]
+        if node in seen or ch.pre is None or ch.pre[ch.pre_i] != at or at != ch.armed:
+            return n, 0
+        seen.add(node)
+    ties = 0
+    pop, push = heapq.heappop, heapq.heappush
+    while pending:
+        at, _n, armed_at, node = pending[0]
+        ch = chains[node]
+        i = ch.pre_i
+        k = ch.pre_k[i]
+        if i >= ch.pre_ok or k >= stop_at or (ch.noops and ch.noops[0][0] <= at):
+            break
+        if ch.pre_tie[i]:
+            if float(parents[k:min(stop_at, int(t.searchsorted(at, "right")))].min()) < armed_at:
+                break
+            ties += 1
+        pop(pending)
+        if not ch.times:
+            ch.k_first = k
+        ch.times.append(at)
+        ch.pre_i = i + 1
+        ch.due = ch.next_check = ch.dpd_at = nxt = ch.pre[i + 1]  # type: ignore[index]
+        if ch.noops and ch.noops[0][0] < nxt:  # the peer's next callback: its earliest job's (``ran``)
+            nxt = ch.noops[0][0]
+        ch.armed = nxt
+        ch.last = at
+        ran.pop(node, None)
+        ran[node] = ch
+        n += 1
+        push(pending, (nxt, n, at, node))
+    return n, ties
 
 
 def _cross_each(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: int,
