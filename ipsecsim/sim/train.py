@@ -309,8 +309,9 @@ class Trains:
             a = s + d1
             # one reply per request that arrives, its draws numbered in the order the requests
             # arrive (time, then the order they were sent in)
-            got = np.nonzero(~lost_q)[0]
-            if len(got) > 1 and bool(np.any(np.diff(a[got]) <= 0)):
+            got = np.flatnonzero(~lost_q)
+            a_got = a[got] if len(got) < n else a
+            if len(got) > 1 and bool((a_got[1:] <= a_got[:-1]).any()):
                 got = got[np.lexsort((s[got], a[got]))]
             lost_r = np.zeros(n, dtype=bool)
             d2 = np.zeros(n)

@@ -35,7 +35,7 @@ def order(t: np.ndarray, kind: np.ndarray, idx: np.ndarray, which: np.ndarray, k
     (in rank order), kind by kind, so that among equal keys the original order is the
     lexsort's too."""
     o = np.argsort(t, kind="stable")
-    cols = [x[o] for x in (t, kind, idx, which, k1, *more)]
+    cols = [np.take(x, o) for x in (t, kind, idx, which, k1, *more)]
     ts = cols[0]
     tie = ts[1:] == ts[:-1]
     if not tie.any():
