@@ -174,7 +174,7 @@ def test_a_meters_running_values_are_the_packet_paths_additions(seed: int) -> No
         want_b.append(m.bytes)
         want_p.append(m.packets)
     m0 = _Meter(_Child(), "out", t0, bytes=start, packets=start, rate=rate, pps=rate / 100)  # type: ignore[arg-type]
-    got_b, got_p = running(m0, tau, size, sizes)
+    got_b, got_p = running(m0, lambda: tau, n, size, sizes)
     assert got_b.tolist() == want_b
     assert got_p.tolist() == want_p
 

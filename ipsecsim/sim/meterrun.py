@@ -11,6 +11,7 @@ with the additions)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,10 +38,11 @@ class MeterRun:
     packets: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-def running(m: _Meter, tau: np.ndarray, size: int, sizes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """The meter's bytes and packets before its first packet and after each, for packets at
-    the instants ``tau`` of ``size`` bytes each (or ``sizes``)."""
-    n = len(tau)
+def running(m: _Meter, tau: Callable[[], np.ndarray], n: int, size: int,
+            sizes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The meter's bytes and packets before its first packet and after each, for ``n``
+    packets at the instants ``tau()`` (asked for only where the meter has a rate) of ``size``
+    bytes each (or ``sizes``)."""
     b0, p0 = float(m.bytes), float(m.packets)
     if m.rate == 0 and m.pps == 0:
         steps = np.arange(n + 1)
@@ -59,7 +61,7 @@ def running(m: _Meter, tau: np.ndarray, size: int, sizes: np.ndarray | None) -> 
             out_p[0], out_p[1:] = p0, 1.0
             out_p = np.cumsum(out_p)
         return out_b, out_p
-    dt = np.diff(np.concatenate(([m.t], tau)))
+    dt = np.diff(np.concatenate(([m.t], tau())))
     step_b = np.where(dt > 0, m.rate * dt, 0.0)
     step_p = np.where(dt > 0, m.pps * dt, 0.0)
     seq_b = np.empty(2 * n + 1)

@@ -433,7 +433,7 @@ class Trains:
                 run.packets = np.asarray([m.packets])
                 continue
             sizes = np.asarray([plans[w][0].size for w in which[ev].tolist()], dtype=np.float64) if mixed else None
-            run.bytes, run.packets = running(m, t[ev], size, sizes)
+            run.bytes, run.packets = running(m, lambda: t[ev], n, size, sizes)  # noqa: B023 - called at once
             limits = run.plane._limits(m)
             if not limits:  # nothing to reach, no crossing to come
                 continue

@@ -41,8 +41,10 @@ def order(t: np.ndarray, kind: np.ndarray, idx: np.ndarray, which: np.ndarray, k
     if not tie.any():
         return o, cols
     ko, xo, wo, k1o = cols[1:5]
-    cl = twins[wo]
-    odd = tie & ((ko[1:] != ko[:-1]) | (xo[1:] != xo[:-1]) | (cl[1:] != cl[:-1]) | (k1o[1:] != k1o[:-1]))
+    odd = tie & ((ko[1:] != ko[:-1]) | (xo[1:] != xo[:-1]) | (k1o[1:] != k1o[:-1]))
+    if len(twins) > 1 and not bool((twins == twins[0]).all()):  # not all flows twins: whose are
+        cl = wo if bool((twins == np.arange(len(twins))).all()) else twins[wo]
+        odd |= tie & (cl[1:] != cl[:-1])
     if not odd.any():
         return o, cols
     group = np.cumsum(np.concatenate(([True], ~tie))) - 1  # each position's group of equal instants
