@@ -121,6 +121,13 @@ def test_groups_are_the_masked_positions(seed: int) -> None:
             for hi in (0, len(o) // 2, len(o)):
                 want = np.nonzero((wo[:hi] == w) & (ko[:hi] == k))[0]
                 assert g.at(w, k, hi).tolist() == want.tolist()
+    pairs = [(w, k) for w in range(len(counts)) for k in range(3) if rng.random() < 0.5]
+    for hi in (len(o) // 3, len(o)):
+        mask = np.zeros(hi, dtype=bool)
+        for w, k in pairs:
+            mask |= (wo[:hi] == w) & (ko[:hi] == k)
+        assert g.union(pairs, hi).tolist() == np.flatnonzero(mask).tolist()
+        assert g.union(pairs[::-1], hi).tolist() == np.flatnonzero(mask).tolist()
 
 
 def test_shipped_windows_with_ties_keep_the_lexsort_order(monkeypatch: Any) -> None:

@@ -62,11 +62,10 @@ def rows(plans: list[Any], t: np.ndarray, stop_at: int,
     events to apply (cut before the first outbound packet that, on-demand, comes ``gap``
     after the latest inbound one: it would send a probe) and the feeds to run with that
     count; None: feed event by event."""
-    nodes: dict[PeerNode, tuple[list[Any], list[np.ndarray], list[np.ndarray]]] = {}
+    nodes: dict[PeerNode, tuple[list[Any], list[tuple[int, int]], list[tuple[int, int]]]] = {}
     for w, (_tr, p, *_rest) in enumerate(plans):
-        s_p, d1_p, d2_p = (groups.at(w, k, stop_at) for k in (_S, _D1, _D2))
-        for node, children, inp, outp in ((p.a, (p.out_a, p.in_a), d2_p, s_p),
-                                          (p.b, (p.in_b, p.out_b), d1_p, d1_p)):
+        for node, children, inp, outp in ((p.a, (p.out_a, p.in_a), (w, _D2), (w, _S)),
+                                          (p.b, (p.in_b, p.out_b), (w, _D1), (w, _D1))):
             cs, ins, outs = nodes.setdefault(node, ([], [], []))
             cs.extend(children)
             ins.append(inp)
@@ -82,8 +81,7 @@ def rows(plans: list[Any], t: np.ndarray, stop_at: int,
             return None
         eng = ep.engine
         steady = getattr(eng, "dpd_steady", None)
-        pos_in = np.sort(np.concatenate(ins), kind="stable") if len(ins) > 1 else ins[0]
-        pos_out = np.sort(np.concatenate(outs), kind="stable") if len(outs) > 1 else outs[0]
+        pos_in, pos_out = groups.union(ins, stop_at), groups.union(outs, stop_at)
         if steady is None:
             if getattr(eng, "on_esp_inbound", None) or getattr(eng, "on_esp_outbound", None):
                 return None

@@ -30,7 +30,8 @@ class MeterRun:
 
     plane: TrafficPlane
     meter: Any
-    parts: list[np.ndarray]
+    parts: list[tuple[int, int]]
+    """The (flow, kind) of the events counted on it (``winorder.Groups``)."""
     child: Any = None
     direction: str = "out"
     events: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))

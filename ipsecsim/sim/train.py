@@ -417,12 +417,12 @@ class Trains:
                 if run is None:  # not settled here: the packet path settles only at its packets
                     run = runs[key] = MeterRun(plane, plane.meters.get((child.uid, direction)), [], child=child,
                                                 direction=direction)
-                run.parts.append(groups.at(w, k, stop_at))
+                run.parts.append((w, k))
         nxt_t = None
         size = plans[0][0].size
         mixed = any(pl[0].size != size for pl in plans)
         for run in runs.values():
-            ev = run.parts[0] if len(run.parts) == 1 else np.sort(np.concatenate(run.parts), kind="stable")
+            ev = groups.union(run.parts, stop_at)
             run.events = ev
             m = run.meter
             if m is None:  # the packet path makes it at the first packet

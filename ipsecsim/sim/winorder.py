@@ -62,7 +62,7 @@ def order(t: np.ndarray, kind: np.ndarray, idx: np.ndarray, which: np.ndarray, k
 class Groups:
     """The positions in the window's order of each flow's events of each kind (ascending)."""
 
-    __slots__ = ("pos",)
+    __slots__ = ("merged", "pos")
 
     def __init__(self, o: np.ndarray, counts: list[tuple[int, ...]]):
         """``o``: the order (``order``) of events laid out flow by flow, kind by kind, with
@@ -70,6 +70,7 @@ class Groups:
         inv = np.empty(len(o), dtype=np.intp)
         inv[o] = np.arange(len(o))
         self.pos: list[list[np.ndarray]] = []
+        self.merged: dict[tuple[tuple[tuple[int, int], ...], int], np.ndarray] = {}
         lo = 0
         for row in counts:
             got = []
@@ -85,3 +86,14 @@ class Groups:
         """The positions below ``hi`` of flow ``w``'s events of kind ``k``."""
         p = self.pos[w][k]
         return p[:int(p.searchsorted(hi))]
+
+    def union(self, which: list[tuple[int, int]], hi: int) -> np.ndarray:
+        """The positions below ``hi`` of the events of the (flow, kind) pairs ``which``, in
+        order (a peer's inbound or outbound events, an SA meter's: asked for by both)."""
+        if len(which) < 2:
+            return self.at(*which[0], hi) if which else np.zeros(0, dtype=np.intp)
+        key = (tuple(sorted(which)), hi)
+        got = self.merged.get(key)
+        if got is None:
+            got = self.merged[key] = np.sort(np.concatenate([self.at(w, k, hi) for w, k in key[0]]), kind="stable")
+        return got
