@@ -53,3 +53,10 @@ def test_a_series_of_packets_draws_are_the_scalar_draws() -> None:
             got = draws.series(k, first, 2500, j)
             assert got.tolist() == [draws.uniform(k, first + i, j) for i in range(2500)]
     assert draws.series(1, 5, 0, 0).tolist() == []
+
+
+def test_a_series_below_a_probability_is_the_comparison_of_the_draws() -> None:
+    k = draws.key(5, "esp", "A", "ping-1")
+    u = draws.series(k, 77, 20_000, 0)
+    for p in (0.0, 1e-9, 0.003, 0.25, 0.5, 1 - 2.0 ** -53, 1.0, 1.5, *u[:50].tolist()):
+        assert draws.series_below(k, 77, 20_000, 0, p).tolist() == (u < p).tolist()

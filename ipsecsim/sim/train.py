@@ -275,7 +275,7 @@ class Trains:
         j = 0
         lost = np.zeros(count, dtype=bool)
         if p > 0:
-            lost = draws_mod.series(key, first, count, 0) < p
+            lost = draws_mod.series_below(key, first, count, 0, p)
             j = 1
         d = np.full(count, delay)
         if jitter:
@@ -285,7 +285,7 @@ class Trains:
     def _move(self, movable: list[PingTrain], paths: dict[PingTrain, Path], now: float, horizon: float,
               crossings: list[tuple[float, PeerNode]]) -> bool:
         # 1. every flow's echoes in the window: send, arrival and reply-arrival times
-        cols: list[tuple[np.ndarray, ...]] = []
+        cols: list[tuple[tuple[np.ndarray, ...], ...]] = []
         plans = []
         later: list[tuple[np.ndarray, ...]] = []
         counts: list[tuple[int, ...]] = []
@@ -327,18 +327,16 @@ class Trains:
             q = ~lost_q  # D1: the requests that arrive
             b = q & ~lost_r  # D2: the replies that arrive
             m1, m2 = int(q.sum()), int(b.sum())
-            cols.append((np.concatenate((s, a[q], r[b])), np.concatenate((s, s[q], a[b])),
-                         np.concatenate((np.zeros(n, dtype=np.int64), np.ones(m1, dtype=np.int64),
-                                         np.full(m2, 2, dtype=np.int64))),
-                         np.concatenate((idx, idx[q], idx[b])),
-                         np.concatenate((lost_q, lost_r[q], np.zeros(m2, dtype=bool)))))
+            cols.append(((s, a[q], r[b]), (s, s[q], a[b]), (idx, idx[q], idx[b]),
+                         (lost_q, lost_r[q], np.zeros(m2, dtype=bool))))
             later.append((hist, q, b))
             counts.append((n, m1, m2))
             plans.append((tr, p, s, a, r, d1, d2, lost_q, lost_r))
         if not plans:
             return False
-        t, k1, kind, idx, lost = (np.concatenate(c) for c in zip(*cols, strict=True))
-        which = np.concatenate([np.full(len(c[0]), i) for i, c in enumerate(cols)])
+        t, k1, idx, lost = (np.concatenate([x for parts in c for x in parts]) for c in zip(*cols, strict=True))
+        kind = np.repeat(np.tile(np.arange(3), len(counts)), [c for row in counts for c in row])
+        which = np.repeat(np.arange(len(counts)), [sum(row) for row in counts])
 
         def ties(sub: np.ndarray) -> tuple[np.ndarray, ...]:
             def back(h: np.ndarray, d: int) -> np.ndarray:  # the request d before each (0: its own)
