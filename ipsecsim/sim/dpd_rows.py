@@ -8,7 +8,9 @@ A timer that only re-arms (the peer was heard from since the deadline was set: a
 ``DpdMachine.stale_timer``) leaves the next deadline from the inbound instants alone: the idle
 rule's t(k+1) = the last inbound before t(k) + ``delay``; strongSwan's check job's t(k+1) =
 t(k) + ``delay`` - the whole seconds from the last inbound to t(k). ``cross`` chains them from
-the row's inbound instants (``DpdMachine.rearm_step``, a bisection per timer) in the order the
+the row's inbound instants (``DpdMachine.rearm_step``, a bisection per timer; the check job
+with no timeout pending on arrays, ``check_run``, and where every peer's next timers are found
+so, the loop runs them without the checks the others need, ``_batch``) in the order the
 loop would run the timers: by instant, then by the order they were armed (a timer re-armed at
 a crossing after those pending then); an event at a timer's very instant comes after it only
 where the loop has it so (its callback was scheduled no earlier than the timer's: pending at

@@ -10,7 +10,7 @@ peer, a fault, a fluid flow's volume crossing, the end of the run).
 
 In a window the send times, the losses and jitters of all requests and replies are computed as
 numpy arrays; the echo events (request sent, request arrives and is answered, reply arrives)
-of all flows are put in the order the scheduler would run them (``_order``: time, then the
+of all flows are put in the order the scheduler would run them (``winorder.order``: time, then the
 time their callback was scheduled, ...); then one lean loop applies them: the flow and SA
 counters, ESP sequence numbers, volume checks and the dead peer detection hooks, exactly as
 the packet-by-packet path does (proto/traffic.py), without Packet objects, the link or the
