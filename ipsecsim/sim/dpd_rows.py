@@ -272,7 +272,7 @@ class _Chain:
         if (due is not None and due == step[1] and due <= self.t_end and m.cfg.check_job and not m.timeouts
                 and m.state is DpdState.WATCHING and not m.inbound_flowing and math.isfinite(self.last_in)):
             self.pre, self.pre_ok, self.pre_more = check_run(m, due, heard, self.last_in, self.t_end,
-                                                             round(at + m.cfg.delay - due))
+                                                             float(round(at + m.cfg.delay - due)))
             self.pre_i = 0
             where = self.t.searchsorted(self.pre)
             self.pre_k = where.tolist()
