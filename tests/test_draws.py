@@ -42,3 +42,21 @@ def test_draws_are_uniform_enough() -> None:
     u = draws.uniforms(draws.key(1, "esp", "A", "f"), np.arange(200_000, dtype=np.uint64), 0)
     hist, _ = np.histogram(u, bins=10, range=(0.0, 1.0))
     assert hist.min() > 19_000 and hist.max() < 21_000  # 20,000 expected per bin, sd ~134
+
+
+def test_a_series_of_packets_draws_are_the_scalar_draws() -> None:
+    """``series`` (the array path's draws for consecutive packets) against ``uniform``, near
+    the ends of the 64-bit range too."""
+    for seed, first in ((7, 0), (8, 123_456), (9, 2**64 - 3000)):
+        k = draws.key(seed, "esp", "A", "ping-1")
+        for j in (0, 1, 3):
+            got = draws.series(k, first, 2500, j)
+            assert got.tolist() == [draws.uniform(k, first + i, j) for i in range(2500)]
+    assert draws.series(1, 5, 0, 0).tolist() == []
+
+
+def test_a_series_below_a_probability_is_the_comparison_of_the_draws() -> None:
+    k = draws.key(5, "esp", "A", "ping-1")
+    u = draws.series(k, 77, 20_000, 0)
+    for p in (0.0, 1e-9, 0.003, 0.25, 0.5, 1 - 2.0 ** -53, 1.0, 1.5, *u[:50].tolist()):
+        assert draws.series_below(k, 77, 20_000, 0, p).tolist() == (u < p).tolist()

@@ -360,10 +360,10 @@ def _drop_windows(d: dict[str, Any], engine: str = "fast", trace: Path | None = 
     def open_now(self: train.Trains) -> bool:
         return any(v.rate == 0 for v in self.link.ledger.open.values())
 
-    def drops(self: train.Trains, plans: Any, t: Any, kind: Any, which: Any, lost: Any, done: int) -> None:
+    def drops(self: train.Trains, plans: Any, t: Any, kind: Any, which: Any, lost: Any, done: int, *more: Any) -> None:
         stats["open_at_start"] += open_now(self)
         stats["lost"] += int(lost[:done].sum())
-        real_drops(self, plans, t, kind, which, lost, done)
+        real_drops(self, plans, t, kind, which, lost, done, *more)
         stats["open_at_end"] += open_now(self)
         stats["held"] += self._held >= 0
 
@@ -486,11 +486,11 @@ def test_requests_overtaking_each_other_in_a_window_are_answered_in_arrival_orde
     overtaken = [0]
     real = train.Trains._hand_over
 
-    def spy(self: train.Trains, plans: Any, t: Any, kind: Any, idx: Any, which: Any, done: int, now: float) -> None:
+    def spy(self: train.Trains, plans: Any, t: Any, kind: Any, idx: Any, which: Any, done: int, *more: Any) -> None:
         for w in range(len(plans)):
             x = idx[:done][(which[:done] == w) & (kind[:done] == 1)]
             overtaken[0] += bool(len(x) and (x[1:] < x[:-1]).any())
-        real(self, plans, t, kind, idx, which, done, now)
+        real(self, plans, t, kind, idx, which, done, *more)
 
     train.Trains._hand_over = spy  # type: ignore[method-assign]
     try:

@@ -8,7 +8,9 @@ A timer that only re-arms (the peer was heard from since the deadline was set: a
 ``DpdMachine.stale_timer``) leaves the next deadline from the inbound instants alone: the idle
 rule's t(k+1) = the last inbound before t(k) + ``delay``; strongSwan's check job's t(k+1) =
 t(k) + ``delay`` - the whole seconds from the last inbound to t(k). ``cross`` chains them from
-the row's inbound instants (``DpdMachine.rearm_step``, a bisection per timer) in the order the
+the row's inbound instants (``DpdMachine.rearm_step``, a bisection per timer; the check job
+with no timeout pending on arrays, ``check_run``, and where every peer's next timers are found
+so, the loop runs them without the checks the others need, ``_batch``) in the order the
 loop would run the timers: by instant, then by the order they were armed (a timer re-armed at
 a crossing after those pending then); an event at a timer's very instant comes after it only
 where the loop has it so (its callback was scheduled no earlier than the timer's: pending at
@@ -42,15 +44,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..proto.dpd import DpdState
+
 if TYPE_CHECKING:
+    from ..proto.dpd import DpdMachine
     from .node import PeerNode
     from .train import Trains
+    from .winorder import Groups
 
 _S, _D1, _D2 = 0, 1, 2  # as in sim/train.py
 
 
-def rows(plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
-          stop_at: int) -> tuple[int, Callable[[int, int], None]] | None:
+def rows(plans: list[Any], t: np.ndarray, stop_at: int,
+         groups: Groups) -> tuple[int, Callable[[int, int], None]] | None:
     """The window's echo events as one row of inputs per peer for dead peer detection
     (``engine.on_esp_rows``) instead of one hook call per ESP packet, where every peer's
     engine says the row is steady (``engine.dpd_steady``: no input of it can act or arm a
@@ -58,17 +64,14 @@ def rows(plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
     events to apply (cut before the first outbound packet that, on-demand, comes ``gap``
     after the latest inbound one: it would send a probe) and the feeds to run with that
     count; None: feed event by event."""
-    nodes: dict[PeerNode, tuple[list[Any], list[np.ndarray], list[np.ndarray]]] = {}
-    kd, wd = kind[:stop_at], which[:stop_at]
+    nodes: dict[PeerNode, tuple[list[Any], list[tuple[int, int]], list[tuple[int, int]]]] = {}
     for w, (_tr, p, *_rest) in enumerate(plans):
-        mine = wd == w
-        s_m, d1_m, d2_m = mine & (kd == _S), mine & (kd == _D1), mine & (kd == _D2)
-        for node, children, inm, outm in ((p.a, (p.out_a, p.in_a), d2_m, s_m),
-                                          (p.b, (p.in_b, p.out_b), d1_m, d1_m)):
+        for node, children, inp, outp in ((p.a, (p.out_a, p.in_a), (w, _D2), (w, _S)),
+                                          (p.b, (p.in_b, p.out_b), (w, _D1), (w, _D1))):
             cs, ins, outs = nodes.setdefault(node, ([], [], []))
             cs.extend(children)
-            ins.append(inm)
-            outs.append(outm)
+            ins.append(inp)
+            outs.append(outp)
     tt = t[:stop_at]
     plan: list[tuple[PeerNode, Any, list[Any], np.ndarray, np.ndarray, bool]] = []
     for node, (cs, ins, outs) in nodes.items():
@@ -80,27 +83,28 @@ def rows(plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
             return None
         eng = ep.engine
         steady = getattr(eng, "dpd_steady", None)
-        inm = np.logical_or.reduce(ins) if len(ins) > 1 else ins[0]
-        outm = np.logical_or.reduce(outs) if len(outs) > 1 else outs[0]
+        pos_in, pos_out = groups.union(ins, stop_at), groups.union(outs, stop_at)
         if steady is None:
             if getattr(eng, "on_esp_inbound", None) or getattr(eng, "on_esp_outbound", None):
                 return None
-            plan.append((node, None, cs, inm, outm, False))
+            plan.append((node, None, cs, pos_in, pos_out, False))
             continue
         st = steady(cs)
         if st is None:
             return None
         last_in, gap, counts = st
-        if gap < math.inf:
-            heard = np.maximum.accumulate(np.where(inm, tt, last_in)) if counts else np.full(len(tt), last_in)
-            heard = np.maximum(heard, last_in)
-            late = np.nonzero(outm & (tt >= heard + gap))[0]
+        if gap < math.inf and len(pos_out):
+            heard = np.full(len(pos_out), last_in)
+            if counts and len(pos_in):  # the latest inbound at or before each outbound (t ascends)
+                j = pos_in.searchsorted(pos_out, "right") - 1
+                heard = np.maximum(np.where(j >= 0, tt[pos_in[np.maximum(j, 0)]], last_in), last_in)
+            late = np.nonzero(tt[pos_out] >= heard + gap)[0]
             if len(late):
-                stop_at = min(stop_at, int(late[0]))
-        plan.append((node, eng, cs, inm, outm, bool(counts)))
+                stop_at = min(stop_at, int(pos_out[late[0]]))
+        plan.append((node, eng, cs, pos_in, pos_out, bool(counts)))
 
-    return stop_at, Feed(tt, {node: (eng, cs, np.nonzero(inm)[0], np.nonzero(outm)[0], counts)
-                              for node, eng, cs, inm, outm, counts in plan})
+    return stop_at, Feed(tt, {node: (eng, cs, pos_in, pos_out, counts)
+                              for node, eng, cs, pos_in, pos_out, counts in plan})
 
 
 class Feed:
@@ -139,14 +143,89 @@ class Feed:
         got = self.where.get(node)
         return self.tt[got[2]] if got is not None and got[4] else self.tt[:0]
 
+def check_run(m: DpdMachine, a0: float, heard: np.ndarray, last_in: float, t_end: float,
+              guess: float) -> tuple[list[float], int, bool]:
+    """strongSwan's check job chained from a stale re-arm that left its timer at ``a0``, as
+    ``DpdMachine.rearm_step`` chains it where the machine has no timeout pending and each timer
+    runs at its next check: a(i+1) = a(i) + ``delay`` - diff(i), diff(i) the whole seconds from
+    the last inbound before a(i) (``heard``, ascending; ``last_in`` before them) to a(i), a
+    re-arm while diff(i) < ``delay``. The same float operations as the scalar rule, on arrays:
+    the instants for a guess of the diffs (a running sum adds sequentially), the diffs they
+    give, and again from the first wrong guess (diffs rarely change: a steady flow keeps
+    them). Returns the instants a(0), a(1), ... (past ``t_end`` or as far as found), how many
+    steps from a(0) are known to re-arm, and whether the next is known to do more."""
+    delay = float(m.cfg.delay)
+    n = max(2, int((t_end - a0) / max(delay - guess, 1.0)) + 2)
+    d = np.full(n, guess)
+    a, ok, more = np.asarray([a0]), 0, False
+    for _ in range(8):
+        seq = np.empty(2 * n + 1)
+        seq[0], seq[1::2], seq[2::2] = a0, delay, -d
+        a = np.cumsum(seq)[0::2]  # a(0) ... a(n): (a + delay) - diff, one step after the other
+        at = a[:n]
+        j = heard.searchsorted(at)  # heard before the timer (an echo at its instant comes after)
+        last = np.maximum(heard[np.maximum(j - 1, 0)], last_in) if len(heard) else np.full(n, last_in)
+        last = np.where(j > 0, last, last_in)
+        diff = np.floor(at + 0.0 + 1e-9) - np.floor(last + 0.0 + 1e-9)  # ``timers.whole_seconds``
+        stop = np.flatnonzero((diff >= delay) | (diff != d))
+        if not len(stop):
+            ok = n
+            if a[n] > t_end:
+                break
+            d = np.concatenate((d, np.full(n, d[-1])))  # all right: further
+            n *= 2
+            continue
+        ok = int(stop[0])  # a(0) ... a(ok) are right
+        more = bool(diff[ok] >= delay)
+        if more or a[ok] > t_end:
+            break
+        d[ok:] = diff[ok]
+    inside = int(a[:ok + 1].searchsorted(t_end, "right"))  # no timer after the window's last event runs
+    if inside <= ok:
+        ok, more = inside, False
+    return a[:ok + 1].tolist(), ok, more
+
+
 class _Chain:
     """One peer's stale re-arms inside a window (``cross``)."""
 
-    __slots__ = ("armed", "chain", "dpd_at", "due", "heard", "k_first", "last", "last_in", "next_check", "noops",
-                 "ran_noops", "times")
+    __slots__ = (
+        "armed",
+        "chain",
+        "dpd_at",
+        "due",
+        "heard",
+        "k_first",
+        "last",
+        "last_in",
+        "next_check",
+        "noops",
+        "pre",
+        "pre_i",
+        "pre_k",
+        "pre_more",
+        "pre_ok",
+        "pre_tie",
+        "ran_noops",
+        "t",
+        "t_end",
+        "times",
+    )
 
     def __init__(self, chain: tuple[Any, Any, tuple[Any, ...]] | None, heard: np.ndarray,
-                 noops: list[tuple[Any, ...]]):
+                 noops: list[tuple[Any, ...]], t: np.ndarray, stop_at: int):
+        self.t = t
+        self.t_end = float(t[stop_at - 1]) if stop_at else -math.inf
+        """The instant of the window's last event: no timer after it runs here."""
+        self.pre_k: list[int] = []
+        """Where each of ``pre`` falls among the window's events (``t.searchsorted``)."""
+        self.pre_tie: list[bool] = []
+        """... whether at the instant of one of them."""
+        self.pre: list[float] | None = None
+        """DPD's next instants found ahead (``check_run``): ``pre_ok`` steps from ``pre_i`` re-arm,
+        ``pre_more``: the one after does more."""
+        self.pre_i = self.pre_ok = 0
+        self.pre_more = False
         self.chain = chain
         """DPD's SA, machine and job (``PeerNode.dpd_chain``); None: no DPD job pending."""
         self.heard = heard
@@ -164,6 +243,60 @@ class _Chain:
         self.last = -math.inf
         """The instant of the peer's last timer run in the window."""
         self.armed: float | None = self._next()
+
+    def rearm(self, at: float, k: int) -> bool:
+        """DPD's timer at ``at`` (before the window's event ``k``) as a stale re-arm: False if
+        it would do more."""
+        pre = self.pre
+        if pre is not None:
+            i = self.pre_i
+            if pre[i] == at and i < self.pre_ok:
+                self.pre_i = i + 1
+                self._stepped(at, k, pre[i + 1], pre[i + 1])
+                return True
+            if pre[i] == at and self.pre_more:
+                return False
+            self.pre = None  # past what was found ahead: one by one from here
+        heard = self.heard
+        j = int(heard.searchsorted(at))  # heard before the timer (an echo at its instant comes after)
+        last_in = self.last_in
+        if j and heard[j - 1] > last_in:
+            last_in = float(heard[j - 1])
+        assert self.chain is not None
+        m = self.chain[1]
+        step = m.rearm_step(at, last_in, self.next_check)
+        if step is None:
+            return False
+        self._stepped(at, k, *step)
+        due = step[0]
+        if (due is not None and due == step[1] and due <= self.t_end and m.cfg.check_job and not m.timeouts
+                and m.state is DpdState.WATCHING and not m.inbound_flowing and math.isfinite(self.last_in)):
+            self.pre, self.pre_ok, self.pre_more = check_run(m, due, heard, self.last_in, self.t_end,
+                                                             float(round(at + m.cfg.delay - due)))
+            self.pre_i = 0
+            where = self.t.searchsorted(self.pre)
+            self.pre_k = where.tolist()
+            self.pre_tie = (self.t[np.minimum(where, len(self.t) - 1)] == self.pre).tolist()
+        return True
+
+    def _stepped(self, at: float, k: int, due: float | None, next_check: float | None) -> None:
+        if not self.times:
+            self.k_first = k
+        self.times.append(at)
+        self.due, self.next_check = due, next_check
+        self.dpd_at = due
+
+    def ran(self, at: float) -> float | None:
+        """The peer's timer ran at ``at`` (its no-op jobs due then too): its next callback."""
+        noops = self.noops
+        while noops and noops[0][0] <= at:  # jobs that do nothing, run by this callback too
+            self.ran_noops.append(noops.pop(0))
+        nxt = self.dpd_at  # its earliest job's (``_next``)
+        if noops and (nxt is None or noops[0][0] < nxt):
+            nxt = noops[0][0]
+        self.armed = nxt
+        self.last = at
+        return nxt
 
     def _next(self) -> float | None:
         """The instant of the peer's next timer callback: its earliest job's."""
@@ -184,7 +317,7 @@ def cross(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: int, cros
                 chain = node.dpd_chain()
                 if chain is None and not node.noop_chain():
                     break
-                chains[node] = _Chain(chain, feed.inbound(node), node.noop_jobs())
+                chains[node] = _Chain(chain, feed.inbound(node), node.noop_jobs(), t, stop_at)
         else:
             return _cross_chained(trains, t, parents, stop_at, crossings, feed, chains)
     return _cross_each(trains, t, parents, stop_at, crossings, feed)
@@ -198,41 +331,37 @@ def _cross_chained(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: 
     n = len(crossings)
     ran: dict[PeerNode, _Chain] = {}  # in the order of their last crossings
     ties = 0
+    pop, push = heapq.heappop, heapq.heappush
     while pending:
-        at, _, armed_at, node = heapq.heappop(pending)
-        k = int(t.searchsorted(at))
+        if len(pending) == len(chains) > 0 and all(ch.pre is not None for ch in chains.values()):
+            n, tied = _batch(pending, chains, t, parents, stop_at, n, ran)
+            ties += tied
+        at, _, armed_at, node = pop(pending)
+        ch = chains[node]
+        pre = ch.pre
+        if pre is not None and pre[ch.pre_i] == at:  # where it falls among the events: found ahead
+            k = ch.pre_k[ch.pre_i]
+        else:
+            k = int(t.searchsorted(at))
         if k >= stop_at:
             break  # after the window's last event: the loop runs it
         tie = bool(t[k] == at)
         if tie and float(parents[k:min(stop_at, int(t.searchsorted(at, "right")))].min()) < armed_at:
             stop_at = k  # an event at this instant that the loop runs before the timer
             break
-        ch = chains[node]
         if at != ch.armed:
             stop_at = k  # a callback the peer's timer has moved from (``PeerNode.timer_idle``)
             break
-        if at == ch.dpd_at and ch.chain is not None:
-            j = int(ch.heard.searchsorted(at))  # heard before the timer (an echo at its instant comes after)
-            last_in = max(ch.last_in, float(ch.heard[j - 1])) if j else ch.last_in
-            step = ch.chain[1].rearm_step(at, last_in, ch.next_check)
-            if step is None:
-                stop_at = k  # it would do more than re-arm: the loop runs it
-                break
-            if not ch.times:
-                ch.k_first = k
-            ch.times.append(at)
-            ch.due, ch.next_check = step
-            ch.dpd_at = ch.due
-        while ch.noops and ch.noops[0][0] <= at:  # jobs that do nothing, run by this callback too
-            ch.ran_noops.append(ch.noops.pop(0))
-        ch.armed = ch._next()
-        ch.last = at
+        if at == ch.dpd_at and ch.chain is not None and not ch.rearm(at, k):
+            stop_at = k  # it would do more than re-arm: the loop runs it
+            break
+        nxt = ch.ran(at)
         ties += tie
         ran.pop(node, None)
         ran[node] = ch
-        if ch.armed is not None:
+        if nxt is not None:
             n += 1
-            heapq.heappush(pending, (ch.armed, n, at, node))
+            push(pending, (nxt, n, at, node))
     for node, ch in ran.items():  # each peer in time order: its row before its first timer, the
         times = ch.times  # run (one history entry), the rest of its row (counted in that entry)
         if not times:  # only jobs that do nothing ran: DPD's machine saw no timer
@@ -254,6 +383,50 @@ def _cross_chained(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: 
             feed.one(node, 0, stop_at)
     trains.tied += ties
     return stop_at
+
+
+def _batch(pending: list[tuple[float, int, float, PeerNode]], chains: dict[PeerNode, _Chain], t: np.ndarray,
+           parents: np.ndarray, stop_at: int, n: int, ran: dict[PeerNode, _Chain]) -> tuple[int, int]:
+    """Where every peer's next timer is DPD's re-arm found ahead (``check_run``; one callback
+    each), run them as the loop of ``_cross_chained`` does, with what was found ahead: up to
+    the first that falls after the window's last event, at an event's instant that the loop
+    runs first, with a no-op job due, or that is the last found ahead, or the first no-op
+    job's callback; that one the loop runs. Returns the loop's callback count and the timers run
+    at an event's instant."""
+    seen = set()
+    for at, _n, _armed_at, node in pending:
+        ch = chains[node]
+        if node in seen or ch.pre is None or ch.pre[ch.pre_i] != at or at != ch.armed:
+            return n, 0
+        seen.add(node)
+    ties = 0
+    pop, push = heapq.heappop, heapq.heappush
+    while pending:
+        at, _n, armed_at, node = pending[0]
+        ch = chains[node]
+        i = ch.pre_i
+        k = ch.pre_k[i]
+        if i >= ch.pre_ok or k >= stop_at or (ch.noops and ch.noops[0][0] <= at):
+            break
+        if ch.pre_tie[i]:
+            if float(parents[k:min(stop_at, int(t.searchsorted(at, "right")))].min()) < armed_at:
+                break
+            ties += 1
+        pop(pending)
+        if not ch.times:
+            ch.k_first = k
+        ch.times.append(at)
+        ch.pre_i = i + 1
+        ch.due = ch.next_check = ch.dpd_at = nxt = ch.pre[i + 1]  # type: ignore[index]
+        if ch.noops and ch.noops[0][0] < nxt:  # the peer's next callback: its earliest job's (``ran``)
+            nxt = ch.noops[0][0]
+        ch.armed = nxt
+        ch.last = at
+        ran.pop(node, None)
+        ran[node] = ch
+        n += 1
+        push(pending, (nxt, n, at, node))
+    return n, ties
 
 
 def _cross_each(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: int,

@@ -63,6 +63,37 @@ def uniforms(k: int, n: np.ndarray, j: int | np.ndarray) -> np.ndarray:
     return (z >> np.uint64(11)).astype(np.float64) * _SCALE
 
 
+def series(k: int, first: int, count: int, j: int) -> np.ndarray:
+    """``uniform(k, n, j)`` for the packets ``n`` = ``first`` ... ``first + count - 1``: the
+    same bits as ``uniforms``, in place on one array (integer arrays wrap without a warning)."""
+    out = _bits(k, first, count, j).astype(np.float64)
+    out *= _SCALE
+    return out
+
+
+def series_below(k: int, first: int, count: int, j: int, p: float) -> np.ndarray:
+    """``series(k, first, count, j) < p`` without the floats: a draw is its 53 bits times
+    2**-53 (exact), so it is below ``p`` exactly when its bits are below ``ceil(p * 2**53)``."""
+    bound = min(math.ceil(p * 2.0 ** 53), 2 ** 53) if p > 0 else 0
+    return _bits(k, first, count, j) < np.uint64(bound)
+
+
+def _bits(k: int, first: int, count: int, j: int) -> np.ndarray:
+    """The 53 bits of ``series``' draws."""
+    x = np.arange(first, first + count, dtype=np.uint64)
+    x *= np.uint64(_C1)
+    x += np.uint64((j * _C2) & M64)
+    x ^= np.uint64(k)
+    x += np.uint64(GAMMA)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(_M1)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(_M2)
+    x ^= x >> np.uint64(31)
+    x >>= np.uint64(11)
+    return x
+
+
 class Draws:
     """The draws of one packet, in order: quacks like the part of ``random.Random`` the loss
     models and the link use (``random``, ``uniform``, ``expovariate``)."""

@@ -10,7 +10,7 @@ peer, a fault, a fluid flow's volume crossing, the end of the run).
 
 In a window the send times, the losses and jitters of all requests and replies are computed as
 numpy arrays; the echo events (request sent, request arrives and is answered, reply arrives)
-of all flows are put in the order the scheduler would run them (``_order``: time, then the
+of all flows are put in the order the scheduler would run them (``winorder.order``: time, then the
 time their callback was scheduled, ...); then one lean loop applies them: the flow and SA
 counters, ESP sequence numbers, volume checks and the dead peer detection hooks, exactly as
 the packet-by-packet path does (proto/traffic.py), without Packet objects, the link or the
@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -59,11 +58,12 @@ import numpy as np
 from ..proto import sa as sa_mod
 from ..proto.events import TrafficStarted, TrafficStopped
 from ..proto.traffic import EspPacket, Packet, _Meter
-from . import dpd_rows
+from . import dpd_rows, winorder
 from . import draws as draws_mod
 from .flowpath import Cached, Path, plan, quiet_sas, same_plan
 from .link import EspSent
 from .log import EventLog
+from .meterrun import MeterRun, running
 from .sched import Scheduler
 
 if TYPE_CHECKING:
@@ -131,22 +131,6 @@ class PingTrain:
 
     def _stopped(self) -> None:
         self.mgr.log.emit(self.mgr.sched.now, self.node.name, TrafficStopped(flow=self.name, sent=self.seq))
-
-
-@dataclass(slots=True)
-class _MeterRun:
-    """One SA meter over a window: the echo events counted on it (indices into the window's
-    ordered events) and its running bytes and packets (index 0: before the first)."""
-
-    plane: TrafficPlane
-    meter: Any
-    parts: list[np.ndarray]
-    child: Any = None
-    direction: str = "out"
-    events: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    sizes: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    packets: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 class Trains:
@@ -302,24 +286,26 @@ class Trains:
         key = link._esp_keys.get(k)
         if key is None:
             key = link._esp_keys[k] = draws_mod.key(link.seed, "esp", sender, flow)
-        n = np.arange(link.esp_sent.get(k, 0), link.esp_sent.get(k, 0) + count, dtype=np.uint64)
+        first = link.esp_sent.get(k, 0)
         j = 0
         lost = np.zeros(count, dtype=bool)
         if p > 0:
-            lost = draws_mod.uniforms(key, n, 0) < p
+            lost = draws_mod.series_below(key, first, count, 0, p)
             j = 1
         d = np.full(count, delay)
         if jitter:
-            d = delay + (0.0 + (jitter - 0.0) * draws_mod.uniforms(key, n, j))
+            d = delay + (0.0 + (jitter - 0.0) * draws_mod.series(key, first, count, j))
         return lost, d
 
     def _move(self, movable: list[PingTrain], paths: dict[PingTrain, Path], now: float, horizon: float,
               crossings: list[tuple[float, PeerNode]]) -> bool:
         # 1. every flow's echoes in the window: send, arrival and reply-arrival times
-        cols: list[tuple[np.ndarray, ...]] = []
+        cols: list[tuple[tuple[np.ndarray, ...], ...]] = []
         plans = []
+        later: list[tuple[np.ndarray, ...]] = []
+        counts: list[tuple[int, ...]] = []
         end = horizon
-        for rank, tr in enumerate(movable):
+        for tr in movable:
             p = paths[tr]
             count = min(_MAX_WINDOW, int((horizon - tr.next_t) / tr.interval) + 2)
             steps = np.full(count, tr.interval)
@@ -338,53 +324,58 @@ class Trains:
             a = s + d1
             # one reply per request that arrives, its draws numbered in the order the requests
             # arrive (time, then the order they were sent in)
-            got = np.nonzero(~lost_q)[0]
-            if len(got) > 1 and bool(np.any(np.diff(a[got]) <= 0)):
+            got = np.flatnonzero(~lost_q)
+            a_got = a[got] if len(got) < n else a
+            if len(got) > 1 and bool((a_got[1:] <= a_got[:-1]).any()):
                 got = got[np.lexsort((s[got], a[got]))]
             lost_r = np.zeros(n, dtype=bool)
             d2 = np.zeros(n)
             lost_r[got], d2[got] = self._fates(p.b.name, tr.reply_flow, len(got), *p.links["ba"])
             r = a + d2
             hist = np.concatenate((tr.history, s))
-            p1, p2, p3 = hist[2:2 + n], hist[1:1 + n], hist[:n]  # the three requests before each
             idx = np.arange(n)
             # An event's place among callbacks due at the same instant: the instants at which
             # its callback, its parent's, ... were scheduled (S <- the step at s <- the step
-            # before; D1 <- S; D2 <- D1); then the flows' order. Kinds S, D1, D2: a request
-            # lost on the link (at its S) has no D1 and no D2, a lost reply (at its D1) no D2.
+            # before; D1 <- S; D2 <- D1); then the flows' order (``winorder.order``). Kinds S, D1,
+            # D2: a request lost on the link (at its S) has no D1 and no D2, a lost reply (at its
+            # D1) no D2.
             q = ~lost_q  # D1: the requests that arrive
             b = q & ~lost_r  # D2: the replies that arrive
-            t = np.concatenate((s, a[q], r[b]))
-            k1 = np.concatenate((s, s[q], a[b]))
-            k2 = np.concatenate((p1, s[q], s[b]))
-            k3 = np.concatenate((p2, p1[q], s[b]))
-            k4 = np.concatenate((p3, p2[q], p1[b]))
             m1, m2 = int(q.sum()), int(b.sum())
-            kind = np.concatenate((np.zeros(n, dtype=np.int64), np.ones(m1, dtype=np.int64),
-                                   np.full(m2, 2, dtype=np.int64)))
-            lost = np.concatenate((lost_q, lost_r[q], np.zeros(m2, dtype=bool)))
-            cols.append((t, k1, k2, k3, k4, np.full(len(t), float(rank)), kind,
-                         np.concatenate((idx, idx[q], idx[b])), lost))
+            cols.append(((s, a[q], r[b]), (s, s[q], a[b]), (idx, idx[q], idx[b]),
+                         (lost_q, lost_r[q], np.zeros(m2, dtype=bool))))
+            later.append((hist, q, b))
+            counts.append((n, m1, m2))
             plans.append((tr, p, s, a, r, d1, d2, lost_q, lost_r))
         if not plans:
             return False
-        t, k1, k2, k3, k4, rk, kind, idx, lost = (np.concatenate(c) for c in zip(*cols, strict=True))
-        which = np.concatenate([np.full(len(c[0]), i) for i, c in enumerate(cols)])
-        order = np.lexsort((kind, rk, k4, k3, k2, k1, t))  # the scheduler's order
-        t, kind, idx, lost, which, k1 = t[order], kind[order], idx[order], lost[order], which[order], k1[order]
+        t, k1, idx, lost = (np.concatenate([x for parts in c for x in parts]) for c in zip(*cols, strict=True))
+        kind = np.repeat(np.tile(np.arange(3), len(counts)), [c for row in counts for c in row])
+        which = np.repeat(np.arange(len(counts)), [sum(row) for row in counts])
+
+        def ties(sub: np.ndarray) -> tuple[np.ndarray, ...]:
+            def back(h: np.ndarray, d: int) -> np.ndarray:  # the request d before each (0: its own)
+                return h[3 - d:len(h) - d]
+            k2, k3, k4 = (np.concatenate([np.concatenate((back(h, j + 1), back(h, j)[q], back(h, max(j - 1, 0))[b]))
+                                          for h, q, b in later])[sub] for j in (0, 1, 2))
+            return kind[sub], which[sub], k4, k3, k2, k1[sub]
+        first: dict[bytes, int] = {}  # per flow, the first with the same request instants
+        twins = np.asarray([first.setdefault(h.tobytes(), w) for w, (h, *_q) in enumerate(later)])
+        order, (t, kind, idx, which, k1, lost) = winorder.order(t, kind, idx, which, k1, twins, ties, lost)
+        groups = winorder.Groups(order, counts)
         stop_at = int(np.searchsorted(t, end))
         if stop_at == 0 or (kind[0] != _S or which[0] != 0):
             return False
-        done = self._apply(plans, t, kind, idx, which, stop_at, crossings, k1)
+        done = self._apply(plans, t, kind, idx, which, stop_at, crossings, k1, groups)
         if not done:
             return False
-        self._drops(plans, t, kind, which, lost, done if self._held < 0 else self._held)
-        self._hand_over(plans, t, kind, idx, which, done, now)
+        self._drops(plans, t, kind, which, lost, done if self._held < 0 else self._held, groups)
+        self._hand_over(plans, t, kind, idx, which, done, groups)
         self.windows += 1
         return True
 
     def _drops(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray, lost: np.ndarray,
-               done: int) -> None:
+               done: int, groups: winorder.Groups) -> None:
         """The link's drop ledger over the packets of the first ``done`` events, as the packet
         path keeps it (``Link.transmit_traffic``): a lost request or reply opens or extends a
         ``loss`` interval of its flow, the next one of the flow that passes closes the flow's
@@ -397,9 +388,8 @@ class Trains:
         todo: list[int] = []
         kd, wd, ld = kind[:done], which[:done], lost[:done]
         for w, (tr, *_rest) in enumerate(plans):
-            mine = wd == w
             for k, flow in ((_S, tr.name), (_D1, tr.reply_flow)):
-                pos = np.nonzero(mine & (kd == k))[0]
+                pos = groups.at(w, k, done)
                 if not len(pos):
                     continue
                 gone = ld[pos]
@@ -423,52 +413,49 @@ class Trains:
         finally:
             link.drop_at = None
 
-    def _meters(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, which: np.ndarray,
-                stop_at: int) -> tuple[list[_MeterRun], int]:
+    def _meters(self, plans: list[Any], t: np.ndarray, which: np.ndarray, stop_at: int,
+                groups: winorder.Groups) -> tuple[list[MeterRun], int]:
         """The SA meters the window's echoes count on, each as the running values the packet
         path computes one packet at a time (``_Meter.settle`` then ``+= size``, the same float
         additions in the same order: ``np.cumsum`` adds sequentially), and the window cut
         before the first packet that reaches a volume limit, or after the first that brings
         the limit's crossing (at the flow rates of the meter) due before the next event."""
-        runs: dict[tuple[int, int, str], _MeterRun] = {}
+        runs: dict[tuple[int, int, str], MeterRun] = {}
         now0 = self.sched.now
         for w, (_tr, p, *_rest) in enumerate(plans):
-            mine = which[:stop_at] == w
             for k, plane, child, direction in ((_S, p.pa, p.out_a, "out"), (_D1, p.pb, p.in_b, "in"),
                                                (_D1, p.pb, p.out_b, "out"), (_D2, p.pa, p.in_a, "in")):
                 key = (id(plane), child.uid, direction)
                 run = runs.get(key)
                 if run is None:  # not settled here: the packet path settles only at its packets
-                    run = runs[key] = _MeterRun(plane, plane.meters.get((child.uid, direction)), [], child=child,
+                    run = runs[key] = MeterRun(plane, plane.meters.get((child.uid, direction)), [], child=child,
                                                 direction=direction)
-                run.parts.append(np.nonzero(mine & (kind[:stop_at] == k))[0])
-        nxt_t = np.append(t[1:], math.inf)
+                run.parts.append((w, k))
+        nxt_t = None
+        size = plans[0][0].size
+        mixed = any(pl[0].size != size for pl in plans)
         for run in runs.values():
-            ev = np.sort(np.concatenate(run.parts))
+            ev = groups.union(run.parts, stop_at)
             run.events = ev
-            m, size = run.meter, plans[0][0].size
+            m = run.meter
             if m is None:  # the packet path makes it at the first packet
                 m = run.meter = _Meter(run.child, run.direction, float(t[ev[0]]) if len(ev) else now0)
-            run.sizes = np.asarray([plans[w][0].size for w in which[ev].tolist()], dtype=np.float64) \
-                if len({pl[0].size for pl in plans}) > 1 else np.full(len(ev), float(size))
             n = len(ev)
             if not n:
                 run.bytes = np.asarray([m.bytes])
                 run.packets = np.asarray([m.packets])
                 continue
+            sizes = np.asarray([plans[w][0].size for w in which[ev].tolist()], dtype=np.float64) if mixed else None
+            run.bytes, run.packets = running(m, lambda: t[ev], n, size, sizes)  # noqa: B023 - called at once
+            limits = run.plane._limits(m)
+            if not limits:  # nothing to reach, no crossing to come
+                continue
             tau = t[ev]
-            dt = np.diff(np.concatenate(([m.t], tau)))
-            step_b = np.where(dt > 0, m.rate * dt, 0.0)
-            step_p = np.where(dt > 0, m.pps * dt, 0.0)
-            seq_b = np.empty(2 * n + 1)
-            seq_b[0], seq_b[1::2], seq_b[2::2] = m.bytes, step_b, run.sizes
-            seq_p = np.empty(2 * n + 1)
-            seq_p[0], seq_p[1::2], seq_p[2::2] = m.packets, step_p, 1.0
-            run.bytes = np.cumsum(seq_b)[0::2]  # [before, after packet 1, ...]
-            run.packets = np.cumsum(seq_p)[0::2]
+            if nxt_t is None:
+                nxt_t = np.append(t[1:], math.inf)
             bad = np.zeros(n, dtype=bool)
             due = np.full(n, math.inf)
-            for _kind, by, lim in run.plane._limits(m):
+            for _kind, by, lim in limits:
                 value, rate = (run.bytes[1:], m.rate) if by == "bytes" else (run.packets[1:], m.pps)
                 bad |= value >= lim * (1 - 1e-12) - 1e-9
                 if rate > 0:
@@ -482,14 +469,15 @@ class Trains:
         return list(runs.values()), stop_at
 
     def _apply(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, idx: np.ndarray, which: np.ndarray,
-               stop_at: int, crossings: list[tuple[float, PeerNode]], parents: np.ndarray) -> int:
+               stop_at: int, crossings: list[tuple[float, PeerNode]], parents: np.ndarray,
+               groups: winorder.Groups) -> int:
         """Apply the window's events in order up to ``stop_at`` or the first that made a peer
         act; the number applied. The hooks of dead peer detection run event by event; the
         counters, meters and ESP sequence numbers are then set from the arrays."""
-        runs, stop_at = self._meters(plans, t, kind, which, stop_at)
+        runs, stop_at = self._meters(plans, t, which, stop_at, groups)
         if stop_at == 0 or kind[0] != _S or which[0] != 0:
             return 0  # the first echo itself reaches a limit: it goes by the packet path
-        rows = dpd_rows.rows(plans, t, kind, which, stop_at)
+        rows = dpd_rows.rows(plans, t, stop_at, groups)
         if rows is not None:
             stop_at, feed = rows
             stop_at = dpd_rows.cross(self, t, parents, stop_at, crossings, feed)
@@ -497,7 +485,7 @@ class Trains:
                 return 0
             jobs: dict[PeerNode, tuple[float, float]] = {}  # volume timers armed by the window
             self._armed, self._acted_at = jobs, {}
-            self._finish(plans, runs, t, kind, idx, which, stop_at, jobs)
+            self._finish(plans, runs, t, kind, idx, which, stop_at, jobs, groups)
             return stop_at
         if crossings:  # event by event, no timer is crossed: the window ends at the first
             stop_at = min(stop_at, int(np.searchsorted(t[:stop_at], crossings[0][0])))
@@ -543,11 +531,12 @@ class Trains:
                     if due <= (tl[i] if i < stop_at else math.inf):
                         break
         self._armed, self._acted_at = armed, acted
-        self._finish(plans, runs, t, kind, idx, which, i, armed)
+        self._finish(plans, runs, t, kind, idx, which, i, armed, groups)
         return i
 
-    def _finish(self, plans: list[Any], runs: list[_MeterRun], t: np.ndarray, kind: np.ndarray, idx: np.ndarray,
-                which: np.ndarray, done: int, armed: dict[PeerNode, tuple[float, float]]) -> None:
+    def _finish(self, plans: list[Any], runs: list[MeterRun], t: np.ndarray, kind: np.ndarray, idx: np.ndarray,
+                which: np.ndarray, done: int, armed: dict[PeerNode, tuple[float, float]],
+                groups: winorder.Groups) -> None:
         """Set what the first ``done`` events did: meters (then their volume timers), ESP
         sequence numbers, flow and link counters, ESP records. Where the last event made its
         peer act, the packet it sent is ``_held``: it goes to the link after the peer's output
@@ -578,10 +567,7 @@ class Trains:
         self._outs = outs
         records = self.records
         for w, (tr, p, s, a, _r, _d1, _d2, lost_q, lost_r) in enumerate(plans):
-            mine = which[:done] == w
-            ks = idx[:done][mine & (kind[:done] == _S)]
-            k1 = idx[:done][mine & (kind[:done] == _D1)]
-            k2 = idx[:done][mine & (kind[:done] == _D2)]
+            ks, k1, k2 = (idx[groups.at(w, k, done)] for k in (_S, _D1, _D2))
             ws, w1 = ks, k1  # ... of them, the packets on the link
             if wire < done and which[wire] == w:
                 ws, w1 = (ks[:-1], k1) if kind[wire] == _S else (ks, k1[:-1])
@@ -654,7 +640,7 @@ class Trains:
                            else EspSent(now, p.b.name, esp, now + float(d2[x])))
 
     def _hand_over(self, plans: list[Any], t: np.ndarray, kind: np.ndarray, idx: np.ndarray, which: np.ndarray,
-                   done: int, now: float) -> None:
+                   done: int, groups: winorder.Groups) -> None:
         """What the packet path would have pending after the applied events: each flow's next
         wake, requests and replies on the wire, a peer's timer; scheduled in the order the
         packet path scheduled them (its parent event's order)."""
@@ -667,8 +653,7 @@ class Trains:
             tr, p, *_rest = plans[int(wd[held])]
             held_esp = self._esp(tr, p, int(xd[held]), float(t[held]), self._seq(held), reply=kd[held] == _D1)
         for w, (tr, p, s, a, r, _d1, _d2, lost_q, lost_r) in enumerate(plans):
-            mine = wd == w
-            pos_s, pos_1, pos_2 = (np.nonzero(mine & (kd == k))[0] for k in (_S, _D1, _D2))
+            pos_s, pos_1, pos_2 = (groups.at(w, k, done) for k in (_S, _D1, _D2))
             sent_n = len(pos_s)
             # what is on the wire: the requests sent and not arrived, the replies sent (at
             # their request's arrival) and not arrived; not a lost one, not the held one
