@@ -509,13 +509,14 @@ def _noop_crossings(d: dict[str, Any],
     crossed: set[str] = set()
     real, real_chain = PeerNode.run_ahead, PeerNode.rearm_ahead
 
-    def spy(self: PeerNode, t: float) -> None:
+    def spy(self: PeerNode, t: float, arm: bool = True) -> None:
         crossed.update(job[2].__name__ for job in self.ep._timers if job[0] <= t)
-        real(self, t)
+        real(self, t, arm)
 
-    def spy_chain(self: PeerNode, chain: Any, times: Any, next_check: Any, due: Any, noops: Any = None) -> None:
+    def spy_chain(self: PeerNode, chain: Any, times: Any, next_check: Any, due: Any, noops: Any = None,
+                  arm: bool = True) -> None:
         crossed.update(job[2].__name__ for job in noops or ())
-        real_chain(self, chain, times, next_check, due, noops)
+        real_chain(self, chain, times, next_check, due, noops, arm)
 
     monkeypatch.setattr(PeerNode, "run_ahead", spy)
     monkeypatch.setattr(PeerNode, "rearm_ahead", spy_chain)
@@ -610,21 +611,36 @@ def test_windows_run_across_the_removal_of_a_rekeyed_sa(link: dict[str, Any] | N
     """Make-before-break keeps a rekeyed SA's inbound half for delete_rekeyed_delay (5 s);
     its removal (``child_sa_deleted``, no message) ended the window of the pings, which use
     the new SAs: a window now runs across it, the job run ahead at its instant and its event
-    logged then (``PeerNode.quiet_job``). Not where the window logs events of its own (lost
-    packets: the link's drop intervals) or a listener would act on the event. Benchmark
-    (a)'s pair for an hour; the packet path is the reference (events in their order)."""
-    from ipsecsim.sim.node import PeerNode
+    logged then (``PeerNode.quiet_job``), inside the chain of the peers' other timers (DPD's
+    stale re-arms: sim/dpd_rows.py), not one by one. Not where the window logs events of its
+    own (lost packets: the link's drop intervals) or a listener would act on the event.
+    Benchmark (a)'s pair for an hour; the packet path is the reference (events in their
+    order), and the same run with the removals' windows crossing every timer one by one."""
+    from ipsecsim.sim import dpd_rows
     d = _rekeying_pair(3600, link)
     reference = _run(load_scenario(d), "packet")
     removed = [e for e in reference["events"] if e["event"] == "child_sa_deleted"]
     assert len(removed) >= 2 * 20 and {e["reason"] for e in removed} == {"rekeyed"}
     windows, _echoes = _windows(d)
-    ahead: list[float] = []  # the timers run ahead without the data plane's refresh (it cannot act)
-    real = PeerNode._jobs_ahead
-    monkeypatch.setattr(PeerNode, "_jobs_ahead", staticmethod(lambda ep, plane, now: (ahead.append(now),
-                                                                                      real(ep, plane, now))))
+    calls: dict[str, int] = {"each": 0, "quiet": 0}
+    real_each, real_quiet = dpd_rows._cross_each, dpd_rows._quiet
+
+    def each(*a: Any) -> int:
+        calls["each"] += 1
+        return real_each(*a)
+
+    def quiet(*a: Any) -> Any:
+        calls["quiet"] += 1
+        return real_quiet(*a)
+
+    monkeypatch.setattr(dpd_rows, "_cross_each", each)
+    monkeypatch.setattr(dpd_rows, "_quiet", quiet)
     _same(reference, _run(load_scenario(d), "array"))
-    assert len(ahead) > 100 or link is not None  # lossy: chained crossings only
+    if link is None:  # every removal run inside a chain, no window crossed one by one
+        assert calls["quiet"] >= len(removed) * 0.9 and calls["each"] == 0
+    monkeypatch.setattr(dpd_rows, "cross", lambda trains, t, parents, stop_at, crossings, feed: real_each(
+        trains, t, parents, stop_at, crossings, feed))
+    _same(reference, _run(load_scenario(d), "array"))  # one by one
     monkeypatch.undo()
     _same(reference, _run(load_scenario(d), "array", engine="simpy"))
     monkeypatch.setattr(train, "quiet_sas", lambda *a: None)
@@ -633,3 +649,50 @@ def test_windows_run_across_the_removal_of_a_rekeyed_sa(link: dict[str, Any] | N
         assert windows < plain - len(removed) / 2 * 0.8  # about one window less per rekey
     else:
         assert windows == plain  # lost packets: the window ends at the removal
+
+
+def test_windows_chain_across_the_dpd_job_of_a_rekeyed_ike_sa(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An IKE SA's rekey leaves the old SA's DPD job pending (RFC 7296 2.8: the old SA is
+    deleted; ``Liveness.on_timer`` then finds no SA and does nothing) beside the new SA's: the
+    engine declares it a no-op (``timer_noop``), so the peer's timers are still chained
+    (sim/dpd_rows.py: DPD's one live job and the no-ops), not run one by one. strongSwan pair,
+    IKEv2, IKE SA rekeyed every 5 min, DPD 10 s, pings each way; the packet path is the
+    reference (DPD's inputs too), and the same run without the rule (every such window
+    crossed one by one)."""
+    from ipsecsim.proto.ikev2.engine import Ikev2Engine
+    from ipsecsim.sim import dpd_rows
+    peer = {"ike": {"version": 2, "rekey_time": "300s", "rand_time": "0s"}, "dpd": {"delay": "10s"}}
+    d = scenario_dict(a=peer, b=peer, duration=1800, link={"delay": "20ms"}, traffic=PINGS)
+    with _Machines() as each:
+        reference = _run(load_scenario(d), "packet")
+    assert sum(e["event"] == "ike_sa_rekeyed" for e in reference["events"]) >= 4
+    calls = [0]
+    real_each = dpd_rows._cross_each
+
+    def one_by_one(*a: Any) -> int:
+        calls[0] += 1
+        return real_each(*a)
+
+    def fed(machines: _Machines) -> list[Any]:
+        # a new SA's machine first fed a row of packets as one input records that entry at the
+        # row's last packet, one by one at its first (``DpdMachine._count``): its instant aside
+        out = machines.fed()
+        for m in out:
+            if m[5] and m[5][0][1] == "steady->watching":
+                m[5][0] = m[5][0][1:]
+        return out
+
+    monkeypatch.setattr(dpd_rows, "_cross_each", one_by_one)
+    with _Machines() as chained:
+        array, _rows, _trains = _rows_fed(d)
+    _same(reference, array)
+    assert fed(chained) == fed(each)
+    assert calls[0] == 0
+    real_noop = Ikev2Engine.timer_noop
+    monkeypatch.setattr(Ikev2Engine, "timer_noop", lambda self, fn, args, now: fn != self.liveness.on_timer
+                        and real_noop(self, fn, args, now))
+    with _Machines() as plain:
+        array, _rows, _trains = _rows_fed(d)
+    _same(reference, array)
+    assert fed(plain) == fed(each)
+    assert calls[0] >= 4  # without the rule: the windows after each rekey one by one

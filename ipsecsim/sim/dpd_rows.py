@@ -21,7 +21,7 @@ in time order, its row up to its first crossing, its run of stale re-arms as one
 the row too), the engine's job moved to the chain's next deadline and the peer's lazy timer
 scheduled once, at the chain's end, with the loop's clock at the last re-arm, and the rest of
 its row. The peers' timers are scheduled in the order of their last crossings, as the loop
-would. Where a peer's DPD does not fit the rule (another of its DPD jobs pending, several
+would. Where a peer's DPD does not fit the rule (another of its live DPD jobs pending, several
 machines, an exchange in flight, an inbound fluid flow that feeds the machine at each timer,
 a fluid flow not on an SA, which the data plane's refresh after a timer could re-route:
 ``PeerNode.dpd_chain``), every timer of the window runs ahead through the peer, one by one
@@ -33,7 +33,10 @@ the same way: in a chain they are callbacks of the peer's timer at their instant
 and the no-op jobs: the earliest is the next callback, as ``_arm`` would set it), subject to
 the same tie rule; applying the chain removes them from the core's heap
 (``PeerNode.rearm_ahead``). A peer with no DPD job pending chains its no-op jobs alone
-(``PeerNode.noop_chain``)."""
+(``PeerNode.noop_chain``). A job that only removes a CHILD SA the window's flows do not use
+(``PeerNode.quiet_jobs``: a rekeyed SA's inbound half) is a callback of the chain too, run at
+its instant as the loop would run it, its event logged then (``_quiet``): the peer's chain so
+far is applied first and goes on from the peer's jobs after it."""
 
 from __future__ import annotations
 
@@ -194,6 +197,7 @@ class _Chain:
         "chain",
         "dpd_at",
         "due",
+        "fed",
         "heard",
         "k_first",
         "last",
@@ -206,6 +210,7 @@ class _Chain:
         "pre_more",
         "pre_ok",
         "pre_tie",
+        "quiets",
         "ran_noops",
         "t",
         "t_end",
@@ -213,7 +218,7 @@ class _Chain:
     )
 
     def __init__(self, chain: tuple[Any, Any, tuple[Any, ...]] | None, heard: np.ndarray,
-                 noops: list[tuple[Any, ...]], t: np.ndarray, stop_at: int):
+                 noops: list[tuple[Any, ...]], quiets: list[tuple[Any, ...]], t: np.ndarray, stop_at: int):
         self.t = t
         self.t_end = float(t[stop_at - 1]) if stop_at else -math.inf
         """The instant of the window's last event: no timer after it runs here."""
@@ -240,6 +245,11 @@ class _Chain:
         self.noops = noops
         """The peer's pending no-op jobs not yet run, by instant (``PeerNode.noop_jobs``)."""
         self.ran_noops: list[tuple[Any, ...]] = []
+        self.quiets = quiets
+        """The peer's pending jobs that only remove a CHILD SA, by instant (``PeerNode.quiet_jobs``):
+        each is run at its instant (``_quiet``)."""
+        self.fed = 0
+        """The peer's row is fed up to this event (``_quiet`` feeds it before a removal)."""
         self.last = -math.inf
         """The instant of the peer's last timer run in the window."""
         self.armed: float | None = self._next()
@@ -291,16 +301,14 @@ class _Chain:
         noops = self.noops
         while noops and noops[0][0] <= at:  # jobs that do nothing, run by this callback too
             self.ran_noops.append(noops.pop(0))
-        nxt = self.dpd_at  # its earliest job's (``_next``)
-        if noops and (nxt is None or noops[0][0] < nxt):
-            nxt = noops[0][0]
-        self.armed = nxt
+        self.armed = nxt = self._next()
         self.last = at
         return nxt
 
     def _next(self) -> float | None:
         """The instant of the peer's next timer callback: its earliest job's."""
-        nxt = [x for x in (self.dpd_at, self.noops[0][0] if self.noops else None) if x is not None]
+        nxt = [x for x in (self.dpd_at, self.noops[0][0] if self.noops else None,
+                           self.quiets[0][0] if self.quiets else None) if x is not None]
         return min(nxt) if nxt else None
 
 
@@ -317,7 +325,7 @@ def cross(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: int, cros
                 chain = node.dpd_chain()
                 if chain is None and not node.noop_chain():
                     break
-                chains[node] = _Chain(chain, feed.inbound(node), node.noop_jobs(), t, stop_at)
+                chains[node] = _Chain(chain, feed.inbound(node), node.noop_jobs(), node.quiet_jobs(), t, stop_at)
         else:
             return _cross_chained(trains, t, parents, stop_at, crossings, feed, chains)
     return _cross_each(trains, t, parents, stop_at, crossings, feed)
@@ -352,22 +360,42 @@ def _cross_chained(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: 
         if at != ch.armed:
             stop_at = k  # a callback the peer's timer has moved from (``PeerNode.timer_idle``)
             break
-        if at == ch.dpd_at and ch.chain is not None and not ch.rearm(at, k):
-            stop_at = k  # it would do more than re-arm: the loop runs it
-            break
-        nxt = ch.ran(at)
+        if ch.quiets and ch.quiets[0][0] == at:  # a CHILD SA's removal: run at its instant
+            if at == ch.dpd_at:
+                stop_at = k  # DPD's job due then too: the loop runs them
+                break
+            ch, going = _quiet(trains, feed, node, ch, at, k)
+            chains[node] = ch
+            nxt = ch.armed
+        else:
+            going = not (at == ch.dpd_at and ch.chain is not None and not ch.rearm(at, k))
+            if not going:
+                stop_at = k  # it would do more than re-arm: the loop runs it
+                break
+            nxt = ch.ran(at)
         ties += tie
         ran.pop(node, None)
         ran[node] = ch
+        if not going:
+            stop_at = k  # what the peer has pending after the removal does more: the loop runs it
+            break
         if nxt is not None:
             n += 1
             push(pending, (nxt, n, at, node))
+    _apply(trains, feed, ran, stop_at)
+    trains.tied += ties
+    return stop_at
+
+
+def _apply(trains: Trains, feed: Feed, ran: dict[PeerNode, _Chain], stop_at: int) -> None:
+    """Apply the peers' chains (``_cross_chained``) and feed their rows up to ``stop_at``."""
+    sched = trains.sched
     for node, ch in ran.items():  # each peer in time order: its row before its first timer, the
         times = ch.times  # run (one history entry), the rest of its row (counted in that entry)
         if not times:  # only jobs that do nothing ran: DPD's machine saw no timer
-            feed.one(node, 0, stop_at)
+            feed.one(node, ch.fed, stop_at)
         else:
-            feed.one(node, 0, ch.k_first)
+            feed.one(node, ch.fed, ch.k_first)
         saved = sched.now
         sched.now = ch.last  # type: ignore[misc]
         try:
@@ -381,8 +409,6 @@ def _cross_chained(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: 
     for node in feed.where:
         if node not in ran:
             feed.one(node, 0, stop_at)
-    trains.tied += ties
-    return stop_at
 
 
 def _batch(pending: list[tuple[float, int, float, PeerNode]], chains: dict[PeerNode, _Chain], t: np.ndarray,
@@ -406,7 +432,8 @@ def _batch(pending: list[tuple[float, int, float, PeerNode]], chains: dict[PeerN
         ch = chains[node]
         i = ch.pre_i
         k = ch.pre_k[i]
-        if i >= ch.pre_ok or k >= stop_at or (ch.noops and ch.noops[0][0] <= at):
+        if i >= ch.pre_ok or k >= stop_at or (ch.noops and ch.noops[0][0] <= at) or (ch.quiets and
+                                                                                    ch.quiets[0][0] <= at):
             break
         if ch.pre_tie[i]:
             if float(parents[k:min(stop_at, int(t.searchsorted(at, "right")))].min()) < armed_at:
@@ -427,6 +454,40 @@ def _batch(pending: list[tuple[float, int, float, PeerNode]], chains: dict[PeerN
         n += 1
         push(pending, (nxt, n, at, node))
     return n, ties
+
+
+def _quiet(trains: Trains, feed: Feed, node: PeerNode, ch: _Chain, at: float, k: int) -> tuple[_Chain, bool]:
+    """The peer's timer at ``at`` removes a CHILD SA (``PeerNode.quiet_job``): its chain up to
+    here applied (its row fed up to ``k``, the first event at or after ``at``, DPD's re-arms as
+    one run around it, the no-op jobs run), the callback run ahead as the loop would run it
+    (``PeerNode.run_ahead``: the removal's event logged now, in the order of the window's
+    timers), and the peer's chain from there, with whether it goes on (not where what the peer
+    has pending after it is not chainable, or another job of it is due inside the window: the
+    window ends there, the peer's timer re-armed as after the callback)."""
+    sched = trains.sched
+    feed.one(node, ch.fed, ch.k_first if ch.times else k)
+    node.rearm_ahead(ch.chain, ch.times, ch.next_check, ch.due, ch.ran_noops, arm=False)
+    if ch.times:
+        feed.one(node, ch.k_first, k)
+    saved = sched.now
+    sched.now = at  # type: ignore[misc]
+    try:
+        node.run_ahead(at, arm=False)
+    finally:
+        sched.now = saved  # type: ignore[misc]
+    trains.crossed += len(ch.times) + len(ch.ran_noops) + 1
+    chain = node.dpd_chain()
+    nxt = None
+    if chain is not None or node.noop_chain():
+        nxt = _Chain(chain, ch.heard, node.noop_jobs(), node.quiet_jobs(), ch.t, 0)
+        nxt.t_end = ch.t_end
+        if node.next_other_timer() <= ch.t_end:
+            nxt = None
+    if nxt is None:
+        ch.times, ch.ran_noops, ch.chain, ch.fed, ch.last = [], [], None, k, at
+        return ch, False
+    nxt.fed, nxt.last = k, at
+    return nxt, True
 
 
 def _cross_each(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: int,

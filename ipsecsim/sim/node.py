@@ -483,11 +483,13 @@ class PeerNode:
             out = t
         return out
 
-    def run_ahead(self, t: float) -> None:
+    def run_ahead(self, t: float, arm: bool = True) -> None:
         """Run the timer callback of ``t`` now, ``timer_idle(t, now=True)`` having said it only
         re-arms (or removes a CHILD SA the window does not use, ``quiet_job``: its event is
         logged now, as ``_after`` would): the scheduler's clock is set to ``t`` by the caller.
-        The callback left in the scheduler is stale from here on (``_armed`` moved)."""
+        The callback left in the scheduler is stale from here on (``_armed`` moved). ``arm``
+        false: the peer's next callback is not scheduled, ``_armed`` is left at the core's earliest
+        job (a chain of sim/dpd_rows.py goes on from there and schedules it, ``rearm_ahead``)."""
         ep = self.ep
         seen = self._known_noops()
         quiet = self.window_sas is not None and any(job[0] <= t and job[1] not in seen and self.quiet_job(job)
@@ -504,7 +506,10 @@ class PeerNode:
             raise AssertionError(f"{self.name}: a timer run ahead at {t!r} did more than re-arm")
         if ep._events:
             self._flush()
-        self._arm()
+        if arm:
+            self._arm()
+        else:
+            self._armed = ep.get_timer()
 
     @staticmethod
     def _jobs_ahead(ep: Endpoint, plane: Any, now: float) -> None:
@@ -527,46 +532,57 @@ class PeerNode:
         re-arms the array traffic path may chain ahead (``rearm_ahead``, sim/dpd_rows.py): the
         SA, its machine and the job; None if not (another of DPD's jobs pending, the engine
         says no: ``Liveness.rearm_target``, or a fluid flow not on an SA, which the data plane's
-        refresh after a timer could re-route). The peer's jobs that do nothing (``noop_jobs``)
-        may be pending too: the chain runs them at their instants."""
-        if not self._chainable() or self._quiet_pending():
+        refresh after a timer could re-route). The peer's jobs that do nothing (``noop_jobs``:
+        a job of a gone IKE SA's DPD among them) and those that only remove a CHILD SA
+        (``quiet_jobs``) may be pending too: the chain runs them at their instants."""
+        if not self._chainable():
             return None
         ep = self.ep
         target = getattr(getattr(ep.engine, "liveness", None), "rearm_target", None)
         if target is None or not self._refresh_inert():
             return None
         on_timer = ep.engine.liveness.on_timer  # type: ignore[attr-defined]
-        jobs = [job for job in ep._timers if job[2] == on_timer]
         noops = self.noop_jobs()
-        if len(jobs) != 1 or min(jobs[0][0], noops[0][0] if noops else jobs[0][0]) != self._armed:
+        seen = self._known_noops()
+        jobs = [job for job in ep._timers if job[2] == on_timer and job[1] not in seen]
+        if len(jobs) != 1 or self._first(jobs[0], noops) != self._armed:
             return None
         got = target(jobs[0][2], jobs[0][3])
         return None if got is None else (got[0], got[1], jobs[0])
 
     def noop_chain(self) -> bool:
-        """Whether the live timer callback runs only jobs that do nothing (``noop_jobs``) and
-        no job of dead peer detection is pending: the array traffic path's chains run them
-        ahead as they run DPD's stale re-arms (``dpd_chain``; sim/dpd_rows.py)."""
-        if not self._chainable() or self._quiet_pending():
+        """Whether the live timer callback runs only jobs that do nothing (``noop_jobs``) or
+        only remove a CHILD SA (``quiet_jobs``) and no job of dead peer detection is pending:
+        the array traffic path's chains run them ahead as they run DPD's stale re-arms
+        (``dpd_chain``; sim/dpd_rows.py)."""
+        if not self._chainable():
             return False
         ep = self.ep
         check = getattr(ep.engine, "dpd_timer_idle", None)
+        noops = self.noop_jobs()
         seen = self._known_noops()
         if check is None or any(job[1] not in seen and check(job[2], job[3], job[0]) is not None
                                 for job in ep._timers):
             return False
         if not self._refresh_inert():
             return False
-        noops = self.noop_jobs()
-        return bool(noops) and noops[0][0] == self._armed
+        return self._first(None, noops) == self._armed
 
-    def _quiet_pending(self) -> bool:
-        """A job ``quiet_job`` lets a window cross is pending: its window's timers run ahead
-        one by one (``run_ahead``), which logs the job's event (the chains do not)."""
+    def _first(self, job: tuple[Any, ...] | None, noops: list[tuple[Any, ...]]) -> float | None:
+        """The instant of the earliest of DPD's ``job``, the no-op jobs and ``quiet_jobs``."""
+        firsts = [x[0] for x in (job, noops[0] if noops else None) if x is not None]
+        quiets = self.quiet_jobs()
+        if quiets:
+            firsts.append(quiets[0][0])
+        return min(firsts) if firsts else None
+
+    def quiet_jobs(self) -> list[tuple[Any, ...]]:
+        """The core's pending jobs that ``quiet_job`` lets a window cross, by instant: a chain
+        of sim/dpd_rows.py runs each at its instant (``run_ahead``, which logs its event)."""
         if self.window_sas is None:
-            return False
+            return []
         seen = self._known_noops()
-        return any(job[1] not in seen and self.quiet_job(job) for job in self.ep._timers)
+        return sorted(job for job in self.ep._timers if job[1] not in seen and self.quiet_job(job))
 
     def noop_jobs(self) -> list[tuple[Any, ...]]:
         """The core's pending timer jobs that do nothing when they run (``timer_noop``), by
@@ -598,7 +614,8 @@ class PeerNode:
         return seen
 
     def rearm_ahead(self, chain: tuple[Any, DpdMachine, tuple[Any, ...]] | None, times: list[float],
-                    next_check: float | None, due: float | None, noops: list[tuple[Any, ...]] | None = None) -> None:
+                    next_check: float | None, due: float | None, noops: list[tuple[Any, ...]] | None = None,
+                    arm: bool = True) -> None:
         """Run dead peer detection's timers at ``times`` ahead as one input: each a stale hint
         that only re-arms, the next at the deadline the one before left (``dpd_chain``,
         ``DpdMachine.rearm_step``), the last leaving ``due`` (and, check job, ``next_check``).
@@ -608,7 +625,7 @@ class PeerNode:
         scheduled (each would find itself stale). ``noops``: the jobs that do nothing run on
         the way (``noop_jobs``; ``times`` may then be empty): they leave the core's heap. What a
         timer job does besides, the data plane's refresh, changes nothing here: no SA changed,
-        every fluid flow is on one."""
+        every fluid flow is on one. ``arm`` false: not re-armed (a chain that goes on from here)."""
         ep = self.ep
         for x in noops or ():
             ep.cancel(x)
@@ -624,8 +641,9 @@ class PeerNode:
                 sa.dpd_armed = due
         if noops:
             ep.now = max(ep.now, noops[-1][0])
-        self._armed = None
-        self._arm()
+        if arm:
+            self._armed = None
+            self._arm()
 
     # --- faults (sim/faults.py) ----------------------------------------------------------------
     def freeze(self, queue: bool = False, buffer: int | None = None) -> None:

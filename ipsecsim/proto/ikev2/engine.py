@@ -358,9 +358,13 @@ class Ikev2Engine:
         """Whether running the timer job ``(fn, args)`` at ``now`` would do nothing at all: a
         CHILD SA's lifetime job whose SA is gone (``ChildSas.on_limit_timer`` finds no SA), a
         retransmission hint whose request was answered, abandoned or superseded, or whose IKE
-        SA is gone (``TaskManager.on_retransmit_timer`` finds it not current). Such a job stays
-        a no-op (uids and hints' generations are never reused); the array traffic path runs a
-        window across it (sim/node.py ``PeerNode.timer_idle``)."""
+        SA is gone (``TaskManager.on_retransmit_timer`` finds it not current), or dead peer
+        detection's job of an IKE SA gone (rekeyed or deleted: ``Liveness.on_timer`` finds
+        none). Such a job stays a no-op (uids and hints' generations are never reused); the
+        array traffic path runs a window across it (sim/node.py ``PeerNode.timer_idle``)."""
+        if fn == self.liveness.on_timer:
+            sa = self.sas.get(args[0])
+            return sa is None or not sa.alive
         if fn == self.children.on_limit_timer:
             return args[0] not in self.children.by_uid
         if fn == self.on_retransmit_timer:
