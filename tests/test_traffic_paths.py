@@ -327,7 +327,7 @@ def test_stale_dpd_rearms_at_an_echo_s_very_instant_keep_the_loop_s_order(versio
 
 
 def test_dpd_timers_that_cannot_be_chained_run_ahead_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Where a peer's DPD does not fit the chained rule (PeerNode.dpd_chain: several machines
+    # Where a peer's DPD does not fit the chained rule (PeerNode.chain_jobs: several machines
     # or jobs, an exchange in flight, a fluid flow not on an SA), the window still runs across
     # its stale re-arms, each through the peer as the loop would run it: the same decisions.
     from ipsecsim.sim.node import PeerNode
@@ -338,7 +338,7 @@ def test_dpd_timers_that_cannot_be_chained_run_ahead_one_by_one(monkeypatch: pyt
                       faults=[{"at": "300s", "kind": "link_down", "duration": "30s"}])
     with _Machines() as each:
         reference = _run(load_scenario(d), "packet")
-    monkeypatch.setattr(PeerNode, "dpd_chain", lambda self: None)
+    monkeypatch.setattr(PeerNode, "chain_jobs", lambda self, until: None)
     with _Machines() as one_by_one:
         array, _rows, trains = _rows_fed(d)
     _same(reference, array)

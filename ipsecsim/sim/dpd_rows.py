@@ -24,17 +24,17 @@ its row. The peers' timers are scheduled in the order of their last crossings, a
 would. Where a peer's DPD does not fit the rule (another of its live DPD jobs pending, several
 machines, an exchange in flight, an inbound fluid flow that feeds the machine at each timer,
 a fluid flow not on an SA, which the data plane's refresh after a timer could re-route:
-``PeerNode.dpd_chain``), every timer of the window runs ahead through the peer, one by one
+``PeerNode.chain_jobs``), every timer of the window runs ahead through the peer, one by one
 (``_cross_each``), instead.
 
 A peer's timer jobs that the engine declares a no-op (``engine.timer_noop``: a deleted CHILD
-SA's lifetime, an answered request's retransmission hint; ``PeerNode.noop_jobs``) are crossed
+SA's lifetime, an answered request's retransmission hint, a gone IKE SA's DPD job) are crossed
 the same way: in a chain they are callbacks of the peer's timer at their instants (DPD's job
 and the no-op jobs: the earliest is the next callback, as ``_arm`` would set it), subject to
 the same tie rule; applying the chain removes them from the core's heap
 (``PeerNode.rearm_ahead``). A peer with no DPD job pending chains its no-op jobs alone
-(``PeerNode.noop_chain``). A job that only removes a CHILD SA the window's flows do not use
-(``PeerNode.quiet_jobs``: a rekeyed SA's inbound half) is a callback of the chain too, run at
+(``PeerNode.chain_jobs``). A job that only removes a CHILD SA the window's flows do not use
+(``PeerNode.quiet_job``: a rekeyed SA's inbound half) is a callback of the chain too, run at
 its instant as the loop would run it, its event logged then (``_quiet``): the peer's chain so
 far is applied first and goes on from the peer's jobs after it."""
 
@@ -232,7 +232,7 @@ class _Chain:
         self.pre_i = self.pre_ok = 0
         self.pre_more = False
         self.chain = chain
-        """DPD's SA, machine and job (``PeerNode.dpd_chain``); None: no DPD job pending."""
+        """DPD's SA, machine and job (``PeerNode.chain_jobs``); None: no DPD job pending."""
         self.heard = heard
         m = None if chain is None else chain[1]
         self.last_in: float = -math.inf if m is None else m.last_inbound
@@ -243,10 +243,10 @@ class _Chain:
         self.dpd_at: float | None = None if chain is None else chain[2][0]
         """When DPD's job is due (its chain's next timer)."""
         self.noops = noops
-        """The peer's pending no-op jobs not yet run, by instant (``PeerNode.noop_jobs``)."""
+        """The peer's pending no-op jobs not yet run, by instant (``PeerNode.chain_jobs``)."""
         self.ran_noops: list[tuple[Any, ...]] = []
         self.quiets = quiets
-        """The peer's pending jobs that only remove a CHILD SA, by instant (``PeerNode.quiet_jobs``):
+        """The peer's pending jobs that only remove a CHILD SA, by instant (``PeerNode.chain_jobs``):
         each is run at its instant (``_quiet``)."""
         self.fed = 0
         """The peer's row is fed up to this event (``_quiet`` feeds it before a removal)."""
@@ -320,12 +320,13 @@ def cross(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: int, cros
     instant that the loop would run first. Returns the events applied."""
     chains: dict[PeerNode, _Chain] = {}
     if isinstance(feed, Feed):
+        until = float(t[stop_at - 1]) if stop_at else -math.inf
         for _at, node in crossings:
             if node not in chains:
-                chain = node.dpd_chain()
-                if chain is None and not node.noop_chain():
+                got = node.chain_jobs(until)
+                if got is None:
                     break
-                chains[node] = _Chain(chain, feed.inbound(node), node.noop_jobs(), node.quiet_jobs(), t, stop_at)
+                chains[node] = _Chain(got[0], feed.inbound(node), got[1], got[2], t, stop_at)
         else:
             return _cross_chained(trains, t, parents, stop_at, crossings, feed, chains)
     return _cross_each(trains, t, parents, stop_at, crossings, feed)
@@ -476,13 +477,11 @@ def _quiet(trains: Trains, feed: Feed, node: PeerNode, ch: _Chain, at: float, k:
     finally:
         sched.now = saved  # type: ignore[misc]
     trains.crossed += len(ch.times) + len(ch.ran_noops) + 1
-    chain = node.dpd_chain()
+    got = node.chain_jobs(ch.t_end)
     nxt = None
-    if chain is not None or node.noop_chain():
-        nxt = _Chain(chain, ch.heard, node.noop_jobs(), node.quiet_jobs(), ch.t, 0)
+    if got is not None and got[3] > ch.t_end:
+        nxt = _Chain(got[0], ch.heard, got[1], got[2], ch.t, 0)
         nxt.t_end = ch.t_end
-        if node.next_other_timer() <= ch.t_end:
-            nxt = None
     if nxt is None:
         ch.times, ch.ran_noops, ch.chain, ch.fed, ch.last = [], [], None, k, at
         return ch, False

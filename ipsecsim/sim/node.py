@@ -428,7 +428,7 @@ class PeerNode:
             else:
                 dpd += 1
         if dpd == len(due) == 1:
-            return True  # DPD's one job (the refresh after it: ``dpd_chain``, run_ahead checks)
+            return True  # DPD's one job (the refresh after it: ``chain_jobs``, run_ahead checks)
         if dpd > 1:
             return False
         return self._refresh_inert()
@@ -527,79 +527,59 @@ class PeerNode:
         if plane._dirty or plane._read_at != sa_mod.route_epoch:
             plane.refresh(now)
 
-    def dpd_chain(self) -> tuple[Any, DpdMachine, tuple[Any, ...]] | None:
-        """Whether the live timer callback runs dead peer detection's one job, whose stale
-        re-arms the array traffic path may chain ahead (``rearm_ahead``, sim/dpd_rows.py): the
-        SA, its machine and the job; None if not (another of DPD's jobs pending, the engine
-        says no: ``Liveness.rearm_target``, or a fluid flow not on an SA, which the data plane's
-        refresh after a timer could re-route). The peer's jobs that do nothing (``noop_jobs``:
-        a job of a gone IKE SA's DPD among them) and those that only remove a CHILD SA
-        (``quiet_jobs``) may be pending too: the chain runs them at their instants."""
-        if not self._chainable():
+    def chain_jobs(self, until: float) -> tuple[tuple[Any, DpdMachine, tuple[Any, ...]] | None, list[tuple[Any, ...]],
+                                                list[tuple[Any, ...]], float] | None:
+        """Whether the live timer callback runs only jobs the array traffic path may chain
+        ahead (sim/dpd_rows.py): dead peer detection's one live job, whose stale re-arms the
+        chain runs (``rearm_ahead``); jobs that do nothing (``timer_noop``: a gone IKE SA's DPD
+        job among them); jobs that only remove a CHILD SA (``quiet_job``); the earliest of them
+        is the one armed, before any other job. Returns DPD's SA, machine and job (None: no DPD
+        job pending), the no-op jobs and the removals due up to ``until``, by instant, and the
+        instant of the earliest other job; None if not (several live DPD jobs, the engine says
+        no: ``Liveness.rearm_target``, or a fluid flow not on an SA, which the data plane's
+        refresh after a timer could re-route). One pass over the core's jobs."""
+        if not self._chainable() or not self._refresh_inert():
             return None
-        ep = self.ep
-        target = getattr(getattr(ep.engine, "liveness", None), "rearm_target", None)
-        if target is None or not self._refresh_inert():
+        ep, eng = self.ep, self.ep.engine
+        check = getattr(eng, "dpd_timer_idle", None)
+        if check is None:
             return None
-        on_timer = ep.engine.liveness.on_timer  # type: ignore[attr-defined]
-        noops = self.noop_jobs()
+        noop = getattr(eng, "timer_noop", None)
+        quiet = self.window_sas is not None and getattr(eng, "timer_removes", None) is not None
         seen = self._known_noops()
-        jobs = [job for job in ep._timers if job[2] == on_timer and job[1] not in seen]
-        if len(jobs) != 1 or self._first(jobs[0], noops) != self._armed:
-            return None
-        got = target(jobs[0][2], jobs[0][3])
-        return None if got is None else (got[0], got[1], jobs[0])
-
-    def noop_chain(self) -> bool:
-        """Whether the live timer callback runs only jobs that do nothing (``noop_jobs``) or
-        only remove a CHILD SA (``quiet_jobs``) and no job of dead peer detection is pending:
-        the array traffic path's chains run them ahead as they run DPD's stale re-arms
-        (``dpd_chain``; sim/dpd_rows.py)."""
-        if not self._chainable():
-            return False
-        ep = self.ep
-        check = getattr(ep.engine, "dpd_timer_idle", None)
-        noops = self.noop_jobs()
-        seen = self._known_noops()
-        if check is None or any(job[1] not in seen and check(job[2], job[3], job[0]) is not None
-                                for job in ep._timers):
-            return False
-        if not self._refresh_inert():
-            return False
-        return self._first(None, noops) == self._armed
-
-    def _first(self, job: tuple[Any, ...] | None, noops: list[tuple[Any, ...]]) -> float | None:
-        """The instant of the earliest of DPD's ``job``, the no-op jobs and ``quiet_jobs``."""
-        firsts = [x[0] for x in (job, noops[0] if noops else None) if x is not None]
-        quiets = self.quiet_jobs()
-        if quiets:
-            firsts.append(quiets[0][0])
-        return min(firsts) if firsts else None
-
-    def quiet_jobs(self) -> list[tuple[Any, ...]]:
-        """The core's pending jobs that ``quiet_job`` lets a window cross, by instant: a chain
-        of sim/dpd_rows.py runs each at its instant (``run_ahead``, which logs its event)."""
-        if self.window_sas is None:
-            return []
-        seen = self._known_noops()
-        return sorted(job for job in self.ep._timers if job[1] not in seen and self.quiet_job(job))
-
-    def noop_jobs(self) -> list[tuple[Any, ...]]:
-        """The core's pending timer jobs that do nothing when they run (``timer_noop``), by
-        instant: the array traffic path's chains run them ahead (sim/dpd_rows.py)."""
-        noop = getattr(self.ep.engine, "timer_noop", None)
-        if noop is None:
-            return []
-        seen = self._known_noops()
-        out = []
-        for job in self.ep._timers:
-            if job[1] in seen:
-                out.append(job)
-            elif noop(job[2], job[3], job[0]):
+        noops: list[tuple[Any, ...]] = []
+        quiets: list[tuple[Any, ...]] = []
+        dpd: list[tuple[Any, ...]] = []
+        first = other = float("inf")
+        for job in ep._timers:
+            t = job[0]
+            if job[1] in seen or (noop is not None and noop(job[2], job[3], t)):
                 seen.add(job[1])
-                out.append(job)
-        out.sort()
-        return out
+                if t <= until:
+                    noops.append(job)
+            elif check(job[2], job[3], t) is not None:
+                dpd.append(job)
+            elif quiet and self.quiet_job(job):
+                if t <= until:
+                    quiets.append(job)
+            else:
+                if t < other:
+                    other = t
+                continue
+            if t < first:
+                first = t
+        if len(dpd) > 1 or first != self._armed or other <= first:
+            return None
+        chain = None
+        if dpd:
+            target = getattr(getattr(eng, "liveness", None), "rearm_target", None)
+            got = None if target is None else target(dpd[0][2], dpd[0][3])
+            if got is None:
+                return None
+            chain = (got[0], got[1], dpd[0])
+        noops.sort()
+        quiets.sort()
+        return chain, noops, quiets, other
 
     def _known_noops(self) -> set[int]:
         """The current core's timer jobs known to be no-ops, by sequence number (a job's
@@ -617,13 +597,13 @@ class PeerNode:
                     next_check: float | None, due: float | None, noops: list[tuple[Any, ...]] | None = None,
                     arm: bool = True) -> None:
         """Run dead peer detection's timers at ``times`` ahead as one input: each a stale hint
-        that only re-arms, the next at the deadline the one before left (``dpd_chain``,
+        that only re-arms, the next at the deadline the one before left (``chain_jobs``,
         ``DpdMachine.rearm_step``), the last leaving ``due`` (and, check job, ``next_check``).
         The machine records them as one run (``rearm_run``), its job moves to ``due`` as the
         engine would arm it, and this peer's timer is re-armed once, as after running the last
         (the caller sets the scheduler's clock to it). The callbacks of ``times`` are not
         scheduled (each would find itself stale). ``noops``: the jobs that do nothing run on
-        the way (``noop_jobs``; ``times`` may then be empty): they leave the core's heap. What a
+        the way (``chain_jobs``; ``times`` may then be empty): they leave the core's heap. What a
         timer job does besides, the data plane's refresh, changes nothing here: no SA changed,
         every fluid flow is on one. ``arm`` false: not re-armed (a chain that goes on from here)."""
         ep = self.ep
