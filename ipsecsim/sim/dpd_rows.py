@@ -463,13 +463,18 @@ def _quiet(trains: Trains, feed: Feed, node: PeerNode, ch: _Chain, at: float, k:
     one run around it, the no-op jobs run), the callback run ahead as the loop would run it
     (``PeerNode.run_ahead``: the removal's event logged now, in the order of the window's
     timers), and the peer's chain from there, with whether it goes on (not where what the peer
-    has pending after it is not chainable, or another job of it is due inside the window: the
-    window ends there, the peer's timer re-armed as after the callback)."""
-    sched = trains.sched
+    has pending inside the window after it is not chainable: the window ends there, the peer's
+    timer re-armed as after the callback). Where the callback scheduled or cancelled no job,
+    the peer's jobs are those of the chain less the ones it ran (``PeerNode.chain_jobs``
+    classified them)."""
+    sched, ep = trains.sched, node.ep
     feed.one(node, ch.fed, ch.k_first if ch.times else k)
-    node.rearm_ahead(ch.chain, ch.times, ch.next_check, ch.due, ch.ran_noops, arm=False)
+    job = node.rearm_ahead(ch.chain, ch.times, ch.next_check, ch.due, ch.ran_noops, arm=False)
     if ch.times:
         feed.one(node, ch.k_first, k)
+    noops = [x for x in ch.noops if x[0] > at]
+    quiets = [x for x in ch.quiets if x[0] > at]
+    seq, left = ep._seq, len(ep._timers) - (len(ch.noops) - len(noops)) - (len(ch.quiets) - len(quiets))
     saved = sched.now
     sched.now = at  # type: ignore[misc]
     try:
@@ -477,7 +482,14 @@ def _quiet(trains: Trains, feed: Feed, node: PeerNode, ch: _Chain, at: float, k:
     finally:
         sched.now = saved  # type: ignore[misc]
     trains.crossed += len(ch.times) + len(ch.ran_noops) + 1
-    got = node.chain_jobs(ch.t_end)
+    got: tuple[Any, list[tuple[Any, ...]], list[tuple[Any, ...]], float] | None
+    if _jobs_kept(node, seq, left):
+        got = (None if ch.chain is None or job is None else (ch.chain[0], ch.chain[1], job), noops, quiets,
+               math.inf)
+    elif node._armed is None or node._armed > ch.t_end:
+        got = (None, [], [], math.inf)  # nothing of the peer's is due inside the window
+    else:
+        got = node.chain_jobs(ch.t_end)
     nxt = None
     if got is not None and got[3] > ch.t_end:
         nxt = _Chain(got[0], ch.heard, got[1], got[2], ch.t, 0)
@@ -487,6 +499,15 @@ def _quiet(trains: Trains, feed: Feed, node: PeerNode, ch: _Chain, at: float, k:
         return ch, False
     nxt.fed, nxt.last = k, at
     return nxt, True
+
+
+def _jobs_kept(node: PeerNode, seq: int, left: int) -> bool:
+    """Whether a callback run ahead scheduled no job (the core's sequence is still ``seq``) and
+    cancelled none but those it ran (``left`` are pending), the peer still chainable: its jobs
+    are those classified before (``PeerNode.chain_jobs``) less the ones run. (A job that
+    becomes a no-op then, the removed SA's lifetime, is due after the window.)"""
+    ep = node.ep
+    return ep._seq == seq and len(ep._timers) == left and node._chainable() and node._refresh_inert()
 
 
 def _cross_each(trains: Trains, t: np.ndarray, parents: np.ndarray, stop_at: int,

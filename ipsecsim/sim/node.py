@@ -595,7 +595,7 @@ class PeerNode:
 
     def rearm_ahead(self, chain: tuple[Any, DpdMachine, tuple[Any, ...]] | None, times: list[float],
                     next_check: float | None, due: float | None, noops: list[tuple[Any, ...]] | None = None,
-                    arm: bool = True) -> None:
+                    arm: bool = True) -> tuple[Any, ...] | None:
         """Run dead peer detection's timers at ``times`` ahead as one input: each a stale hint
         that only re-arms, the next at the deadline the one before left (``chain_jobs``,
         ``DpdMachine.rearm_step``), the last leaving ``due`` (and, check job, ``next_check``).
@@ -605,25 +605,28 @@ class PeerNode:
         scheduled (each would find itself stale). ``noops``: the jobs that do nothing run on
         the way (``chain_jobs``; ``times`` may then be empty): they leave the core's heap. What a
         timer job does besides, the data plane's refresh, changes nothing here: no SA changed,
-        every fluid flow is on one. ``arm`` false: not re-armed (a chain that goes on from here)."""
+        every fluid flow is on one. ``arm`` false: not re-armed (a chain that goes on from here).
+        Returns DPD's job as it is left (None: none)."""
         ep = self.ep
         for x in noops or ():
             ep.cancel(x)
+        left = None if chain is None else chain[2]
         if times:
             assert chain is not None
             sa, m, job = chain
             m.rearm_run(times, next_check)
             ep.now = times[-1]
             ep.cancel(job)
-            sa.dpd_armed = None
+            sa.dpd_armed = left = None
             if due is not None:
-                ep.schedule(due, job[2], *job[3])
+                left = ep.schedule(due, job[2], *job[3])
                 sa.dpd_armed = due
         if noops:
             ep.now = max(ep.now, noops[-1][0])
         if arm:
             self._armed = None
             self._arm()
+        return left
 
     # --- faults (sim/faults.py) ----------------------------------------------------------------
     def freeze(self, queue: bool = False, buffer: int | None = None) -> None:
