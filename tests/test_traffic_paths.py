@@ -675,20 +675,11 @@ def test_windows_chain_across_the_dpd_job_of_a_rekeyed_ike_sa(monkeypatch: pytes
         calls[0] += 1
         return real_each(*a)
 
-    def fed(machines: _Machines) -> list[Any]:
-        # a new SA's machine first fed a row of packets as one input records that entry at the
-        # row's last packet, one by one at its first (``DpdMachine._count``): its instant aside
-        out = machines.fed()
-        for m in out:
-            if m[5] and m[5][0][1] == "steady->watching":
-                m[5][0] = m[5][0][1:]
-        return out
-
     monkeypatch.setattr(dpd_rows, "_cross_each", one_by_one)
     with _Machines() as chained:
         array, _rows, _trains = _rows_fed(d)
     _same(reference, array)
-    assert fed(chained) == fed(each)
+    assert chained.fed() == each.fed()  # a new SA's machine first fed a row: its first entry at the first packet
     assert calls[0] == 0
     real_noop = Ikev2Engine.timer_noop
     monkeypatch.setattr(Ikev2Engine, "timer_noop", lambda self, fn, args, now: fn != self.liveness.on_timer
@@ -696,5 +687,5 @@ def test_windows_chain_across_the_dpd_job_of_a_rekeyed_ike_sa(monkeypatch: pytes
     with _Machines() as plain:
         array, _rows, _trains = _rows_fed(d)
     _same(reference, array)
-    assert fed(plain) == fed(each)
+    assert plain.fed() == each.fed()
     assert calls[0] >= 4  # without the rule: the windows after each rekey one by one

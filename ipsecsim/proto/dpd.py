@@ -199,9 +199,12 @@ class DpdMachine:
         h.rearms += n
         h.until = until
 
-    def _count(self, inbound: bool, n_in: int, traffic: bool, n_out: int, now: float) -> None:
+    def _count(self, inbound: bool, n_in: int, traffic: bool, n_out: int, now: float,
+               first: float | None = None) -> None:
+        """Steady inputs, the latest at ``now`` (the first at ``first``, where a run of them is
+        fed as one): they join the history's last entry, or start it."""
         if not self.history:
-            self.history.append(HistoryEntry(now, f"steady->{self.state.value}"))
+            self.history.append(HistoryEntry(now if first is None else first, f"steady->{self.state.value}"))
         h = self.history[-1]
         if inbound:
             h.inbound += n_in
@@ -279,10 +282,12 @@ class DpdMachine:
         if self.cfg.check_job:
             self.next_check = next_check
 
-    def feed_steady(self, n_in: int, t_in: float, n_out: int, t_out: float, out_last: bool) -> None:
-        """``n_in`` INBOUND inputs (the latest at ``t_in``) and ``n_out`` TRAFFIC inputs (the
-        latest at ``t_out``), interleaved in time order, the very last a TRAFFIC if
-        ``out_last``; for a row that ``steady_gap`` allows. The same clocks, flags and history
+    def feed_steady(self, n_in: int, t_in: float, n_out: int, t_out: float, out_last: bool,
+                    first_in: float | None = None, first_out: float | None = None) -> None:
+        """``n_in`` INBOUND inputs (the latest at ``t_in``, the first at ``first_in``) and
+        ``n_out`` TRAFFIC inputs (the latest at ``t_out``, the first at ``first_out``),
+        interleaved in time order, the very last a TRAFFIC if ``out_last``; for a row that
+        ``steady_gap`` allows. The same clocks, flags and history
         as feeding them one by one with ``handle``: INBOUND only moves the idle clock forward
         (and clears ``traffic_waiting``), TRAFFIC only sets ``traffic_waiting`` (on-demand)."""
         if not (n_in or n_out):
@@ -297,7 +302,10 @@ class DpdMachine:
             elif n_in:
                 self.traffic_waiting = False
         last = max(t_in if n_in else -math.inf, t_out if n_out else -math.inf)
-        self._count(n_in > 0, n_in, n_out > 0, n_out, last)
+        f_in = (t_in if first_in is None else first_in) if n_in else math.inf
+        f_out = (t_out if first_out is None else first_out) if n_out else math.inf
+        first = min(f_in, f_out)
+        self._count(n_in > 0, n_in, n_out > 0, n_out, last, first)
 
     def fail(self, now: float) -> list[Act]:
         """The liveness exchange itself failed (its retransmissions gave up): whatever the idle

@@ -139,7 +139,8 @@ class Feed:
         o_last = int(pos_out[o1 - 1]) if o1 > o0 else -1
         node.ep.now = float(tt[max(i_last, o_last)])
         if eng is not None:
-            eng.on_esp_rows(cs, i1 - i0, float(tt[i_last]), o1 - o0, float(tt[o_last]), o_last >= i_last)
+            eng.on_esp_rows(cs, i1 - i0, float(tt[i_last]), o1 - o0, float(tt[o_last]), o_last >= i_last,
+                            float(tt[pos_in[i0]]) if i1 > i0 else None, float(tt[pos_out[o0]]) if o1 > o0 else None)
 
     def inbound(self, node: PeerNode) -> np.ndarray:
         """The instants of the events that move ``node``'s idle clock, in order."""

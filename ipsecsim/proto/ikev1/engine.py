@@ -537,9 +537,10 @@ class Ikev1Engine:
         return False
 
     def on_esp_rows(self, children: Sequence[ChildSa], n_in: int, t_in: float, n_out: int, t_out: float,
-                    out_last: bool) -> None:
-        """A row of packets ``dpd_steady`` allowed: the same as one hook call each."""
-        self.liveness.esp_rows(n_in, t_in, n_out, t_out, out_last)
+                    out_last: bool, first_in: float | None = None, first_out: float | None = None) -> None:
+        """A row of packets ``dpd_steady`` allowed (the latest and first inbound and outbound
+        instants): the same as one hook call each."""
+        self.liveness.esp_rows(n_in, t_in, n_out, t_out, out_last, first_in, first_out)
 
     # --- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -162,15 +162,17 @@ class Liveness:
                 return None
         return (m.last_inbound, gap, bool(m.cfg.esp_resets_idle))
 
-    def esp_rows(self, n_in: int, t_in: float, n_out: int, t_out: float, out_last: bool) -> None:
+    def esp_rows(self, n_in: int, t_in: float, n_out: int, t_out: float, out_last: bool,
+                 first_in: float | None = None, first_out: float | None = None) -> None:
         """``n_in`` inbound and ``n_out`` outbound ESP packets that ``steady`` allows, as one
-        input: the same as ``esp_inbound`` / ``traffic`` packet by packet."""
+        input (the latest at ``t_in`` / ``t_out``, the first at ``first_in`` / ``first_out``):
+        the same as ``esp_inbound`` / ``traffic`` packet by packet."""
         for sa in self._machines():
             m = sa.dpd
             assert m is not None
             if n_out:
                 m.traffic_flowing = self.out_flowing
-            m.feed_steady(n_in if m.cfg.esp_resets_idle else 0, t_in, n_out, t_out, out_last)
+            m.feed_steady(n_in if m.cfg.esp_resets_idle else 0, t_in, n_out, t_out, out_last, first_in, first_out)
 
     def timer_idle(self, uid: int, now: float) -> bool:
         """Whether ``on_timer`` for ``uid`` at ``now`` would only re-arm (see

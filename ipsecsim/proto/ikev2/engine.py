@@ -336,12 +336,13 @@ class Ikev2Engine:
         return self.liveness.steady(targets[0][0])
 
     def on_esp_rows(self, children: Sequence[ChildSa], n_in: int, t_in: float, n_out: int, t_out: float,
-                    out_last: bool) -> None:
+                    out_last: bool, first_in: float | None = None, first_out: float | None = None) -> None:
         """``n_in`` packets arrived and ``n_out`` left on ``children`` (the latest at ``t_in`` /
-        ``t_out``, the very last an outbound one if ``out_last``), a row ``dpd_steady``
-        allowed: the same as one ``on_esp_inbound`` / ``on_esp_outbound`` call each."""
+        ``t_out``, the first at ``first_in`` / ``first_out``, the very last an outbound one if
+        ``out_last``), a row ``dpd_steady`` allowed: the same as one ``on_esp_inbound`` /
+        ``on_esp_outbound`` call each."""
         for sa in self._dpd_targets(children[0], None):
-            self.liveness.esp_rows(sa, n_in, t_in, n_out, t_out, out_last)
+            self.liveness.esp_rows(sa, n_in, t_in, n_out, t_out, out_last, first_in, first_out)
 
     def dpd_timer_idle(self, fn: Any, args: tuple[Any, ...], now: float) -> bool | None:
         """Of a timer job ``(fn, args)`` due at ``now``: None if it is not dead peer

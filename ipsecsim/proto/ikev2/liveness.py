@@ -105,12 +105,13 @@ class Liveness:
             return None
         return (m.last_inbound, gap, self._esp_counts(sa))
 
-    def esp_rows(self, sa: IkeSa, n_in: int, t_in: float, n_out: int, t_out: float, out_last: bool) -> None:
+    def esp_rows(self, sa: IkeSa, n_in: int, t_in: float, n_out: int, t_out: float, out_last: bool,
+                 first_in: float | None = None, first_out: float | None = None) -> None:
         """``n_in`` inbound and ``n_out`` outbound ESP packets that ``steady`` allows, as one
-        input: the same as ``esp_inbound`` / ``traffic`` packet by packet (which arm nothing
-        there)."""
+        input (the latest at ``t_in`` / ``t_out``, the first at ``first_in`` / ``first_out``):
+        the same as ``esp_inbound`` / ``traffic`` packet by packet (which arm nothing there)."""
         if sa.dpd is not None:
-            sa.dpd.feed_steady(n_in if self._esp_counts(sa) else 0, t_in, n_out, t_out, out_last)
+            sa.dpd.feed_steady(n_in if self._esp_counts(sa) else 0, t_in, n_out, t_out, out_last, first_in, first_out)
 
     def rearm_target(self, fn: object, args: tuple[int, ...]) -> tuple[IkeSa, DpdMachine] | None:
         """Of a timer job ``(fn, args)`` of the engine: if it is this machine's, the IKE SA and
