@@ -376,9 +376,10 @@ class PeerNode:
     def _arm(self) -> None:
         """One lazy timer: a callback at the core's earliest deadline unless one is pending at
         or before it. A hung or busy peer arms none (thawing or the worker resumes it)."""
-        if self.busy or self.down:
+        if self.busy or self.frozen or self.crashed:
             return
-        t = self.ep.get_timer()
+        jobs = self.ep._timers
+        t = jobs[0][0] if jobs else None  # ``get_timer()``
         if self.retiring:
             timers = [x for ep in (self.ep, *self.retiring) if (x := ep.get_timer()) is not None]
             t = min(timers) if timers else None

@@ -169,8 +169,14 @@ class Ikev2Engine:
             return bytes(self.nonce_hook(purpose))
         return self.ep.rng.randbytes(self.settings.ike.nonce_bytes)
 
-    def emit_message(self, event: type[MessageEvent], msg: Message, retransmit: int, **extra: Any) -> None:
-        self.ep.emit(event(**msg.fields(), retransmit=retransmit, **extra))
+    def emit_message(self, event: type[MessageEvent], msg: Message, retransmit: int, src: str, dst: str) -> None:
+        # the record of ``event(**msg.fields(), retransmit=..., src=..., dst=...)``: the message's
+        # fields come first in MessageEvent's order, every field is present
+        fields = msg.fields()
+        fields["retransmit"] = retransmit
+        fields["src"] = src
+        fields["dst"] = dst
+        self.ep.emit_fields(event, fields)
 
     # the task managers' host (proto.taskmgr.Host)
     @property
@@ -340,7 +346,13 @@ class Ikev2Engine:
         """``n_in`` packets arrived and ``n_out`` left on ``children`` (the latest at ``t_in`` /
         ``t_out``, the very last an outbound one if ``out_last``), a row ``dpd_steady``
         allowed: the same as one ``on_esp_inbound`` / ``on_esp_outbound`` call each."""
-        for sa in self._dpd_targets(children[0], None):
+        child = children[0]
+        if child is None:
+            for sa in self._dpd_targets(None, None):
+                self.liveness.esp_rows(sa, n_in, t_in, n_out, t_out, out_last)
+            return
+        sa = self.sas.get(child.ike_uid)  # ``_dpd_targets`` of one packet on ``child``
+        if sa is not None and sa.state is not IkeState.DESTROYED and sa.dpd is not None:
             self.liveness.esp_rows(sa, n_in, t_in, n_out, t_out, out_last)
 
     def dpd_timer_idle(self, fn: Any, args: tuple[Any, ...], now: float) -> bool | None:
