@@ -31,6 +31,7 @@ from ..events import (
     SaEvent,
 )
 from ..fsm import Handlers
+from ..onwire import Datagram
 from ..sa import ChildSa, ChildState
 from ..settings import Identity
 from ..taskmgr import TaskManager
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 
     from ..endpoint import Endpoint
     from ..events import EventKind
-    from ..onwire import Datagram
     from ..retransmit import RetransmitSchedule
 
 ID_KINDS = {v: k for k, v in Identity.ID_TYPES.items()}
@@ -193,7 +193,6 @@ class Ikev2Engine:
         self.ep.schedule(at, self.on_retransmit_timer, sa.uid, msg_id, n, generation)
 
     def send_message(self, sa: IkeSa, msg: Message, retransmit: int) -> None:
-        from ..onwire import Datagram
         self.emit_message(MessageSent, msg, retransmit, src=sa.local[0], dst=sa.remote[0])
         keys = sa.wire_keys() if msg.encrypted and sa.keys is not None else None
         self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit, keys))
