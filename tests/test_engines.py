@@ -147,3 +147,28 @@ def test_call_exact_lands_on_an_instant_no_delay_reaches(make: Any) -> None:
     sched.run(40.0)
     # both at the instant itself, in the order they were scheduled
     assert seen == [("first", UNREACHABLE), ("second", UNREACHABLE)]
+
+
+def test_a_run_holds_back_only_the_oldest_generations_collections_and_restores_the_callers() -> None:
+    import gc
+
+    from ipsecsim.sim import collector
+    from ipsecsim.sim import sched as sched_mod
+
+    seen: list[tuple[int, int, int]] = []
+    real_run = sched_mod.FastLoop.run
+
+    def run(self: FastLoop, until: float) -> None:
+        seen.append(gc.get_threshold())
+        real_run(self, until)
+
+    before = gc.get_threshold()
+    gc.set_threshold(500, 7, 3)
+    sched_mod.FastLoop.run = run  # type: ignore[method-assign]
+    try:
+        simulate(load_scenario(SCENARIOS[0]), duration=60.0)
+        assert seen == [(500, 7, collector.OLDEST_WAITS)]
+        assert gc.get_threshold() == (500, 7, 3)
+    finally:
+        sched_mod.FastLoop.run = real_run  # type: ignore[method-assign]
+        gc.set_threshold(*before)

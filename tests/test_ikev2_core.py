@@ -245,3 +245,20 @@ def test_rekey_response_outside_the_old_selectors_is_refused(monkeypatch):
     assert [(f.get("phase"), f.get("notify")) for f in failed][:1] == [("child_rekey", "TS_UNACCEPTABLE")]
     assert not pair.select("child_sa_rekeyed", "A")
     assert pair.status("A") == "ipsec_sa_established"
+
+
+@pytest.mark.parametrize("kind", ["MessageSent", "MessageReceived"])
+def test_a_message_events_record_is_the_one_its_typed_event_makes(kind: str) -> None:
+    from ipsecsim.proto.events import ike as ike_events
+    from ipsecsim.proto.events.record import layout
+
+    cls = getattr(ike_events, kind)
+    msg = Message(Exchange.CREATE_CHILD_SA, bytes(range(8)), bytes(range(8, 16)), 7, True, False,
+                  (SA(()), Nonce(b"n" * 32)), encrypted=True)
+    typed = cls(**msg.fields(), retransmit=2, src="10.0.0.1", dst="10.0.0.2").record(3.5, "left")
+    # the engine writes the record out itself (``Ikev2Engine.emit_message``): the message's
+    # fields first, in the kind's declaration order, then these three
+    assert [key for _, key, _ in layout(cls)] == [*msg.fields(), "retransmit", "src", "dst"]
+    fields = {**msg.fields(), "retransmit": 2, "src": "10.0.0.1", "dst": "10.0.0.2"}
+    assert typed.fields == fields and list(typed.fields) == list(fields)
+    assert typed.event == cls.NAME

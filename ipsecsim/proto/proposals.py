@@ -32,6 +32,12 @@ class ProposalError(ValueError):
     """A proposal string that cannot be parsed; the message says what is allowed."""
 
 
+_FIELD = {Kind.ENCR: "encr", Kind.PRF: "prf", Kind.INTEG: "integ", Kind.DH: "dh", Kind.ESN: "esn"}
+"""The field of a ``Proposal`` holding each kind of transform."""
+_FIELDS = tuple(_FIELD.items())
+"""In the order of the fields (``Kind``'s order)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Proposal:
     protocol: Protocol
@@ -42,8 +48,7 @@ class Proposal:
     esn: tuple[Algorithm, ...] = ()
 
     def of(self, kind: Kind) -> tuple[Algorithm, ...]:
-        return {Kind.ENCR: self.encr, Kind.PRF: self.prf, Kind.INTEG: self.integ,
-                Kind.DH: self.dh, Kind.ESN: self.esn}[kind]
+        return getattr(self, _FIELD[kind])  # type: ignore[no-any-return]
 
     @property
     def aead(self) -> bool:
@@ -134,17 +139,16 @@ def match(offered: Proposal, accepted: Proposal, ignore_dh: bool = False) -> Pro
     """The single-transform proposal both accept, or None."""
     if offered.protocol != accepted.protocol:
         return None
-    chosen: dict[Kind, tuple[Algorithm, ...]] = {}
-    for kind in Kind:
+    chosen: list[tuple[Algorithm, ...]] = []
+    for kind, name in _FIELDS:
         if kind is Kind.DH and ignore_dh:
-            chosen[kind] = ()
+            chosen.append(())
             continue
-        a = _pick(offered.of(kind), accepted.of(kind))
+        a = _pick(getattr(offered, name), getattr(accepted, name))
         if a is False:
             return None
-        chosen[kind] = () if a is None else (a,)  # type: ignore[assignment]
-    return Proposal(offered.protocol, chosen[Kind.ENCR], chosen[Kind.PRF], chosen[Kind.INTEG],
-                    chosen[Kind.DH], chosen[Kind.ESN])
+        chosen.append(() if a is None else (a,))  # type: ignore[arg-type]
+    return Proposal(offered.protocol, *chosen)
 
 
 def choose(offered: tuple[Proposal, ...], accepted: tuple[Proposal, ...],

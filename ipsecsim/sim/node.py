@@ -51,6 +51,21 @@ if TYPE_CHECKING:
 _PACKET, _FLUID, _ESP = 0, 1, 2
 
 
+def _due(timers: list[tuple[Any, ...]], t: float) -> list[tuple[Any, ...]]:
+    """The jobs of the heap ``timers`` due by ``t`` (a walk of the heap's top, not of all of
+    it: the jobs of later instants are below those; in no particular order)."""
+    out: list[tuple[Any, ...]] = []
+    stack = [0] if timers and timers[0][0] <= t else []
+    n = len(timers)
+    while stack:
+        i = stack.pop()
+        out.append(timers[i])
+        for k in (2 * i + 1, 2 * i + 2):
+            if k < n and timers[k][0] <= t:
+                stack.append(k)
+    return out
+
+
 class PeerNode:
     def __init__(self, sched: Scheduler, settings: PeerSettings,
                  make_endpoint: Callable[[PeerSettings, int], Endpoint], link: Link, log: EventLog,
@@ -361,9 +376,10 @@ class PeerNode:
     def _arm(self) -> None:
         """One lazy timer: a callback at the core's earliest deadline unless one is pending at
         or before it. A hung or busy peer arms none (thawing or the worker resumes it)."""
-        if self.busy or self.down:
+        if self.busy or self.frozen or self.crashed:
             return
-        t = self.ep.get_timer()
+        jobs = self.ep._timers
+        t = jobs[0][0] if jobs else None  # ``get_timer()``
         if self.retiring:
             timers = [x for ep in (self.ep, *self.retiring) if (x := ep.get_timer()) is not None]
             t = min(timers) if timers else None
@@ -406,9 +422,10 @@ class PeerNode:
         as one of those too: its event is logged when it runs ahead (``run_ahead``)."""
         if self._armed != t or self.busy or self.down or self.retiring or self._holding or not self.started:
             return False
-        due = [job for job in self.ep._timers if job[0] <= t]
-        if not due or min(job[0] for job in due) != t:
+        timers = self.ep._timers
+        if not timers or timers[0][0] != t:  # the heap's first job is the earliest
             return False
+        due = _due(timers, t)
         eng = self.ep.engine
         check = getattr(eng, "dpd_timer_idle", None)
         noop = getattr(eng, "timer_noop", None)
@@ -454,8 +471,12 @@ class PeerNode:
         if child is None or any(child is x for x in sas):
             return False
         plane = self.ep.traffic
-        routes = [x.route for x in plane.local.values()] + [x.route for x in plane.arrivals.values()]
-        return not any(r is not None and r[1] is child for r in routes)
+        for flows in (plane.local, plane.arrivals):
+            for x in flows.values():
+                r = x.route
+                if r is not None and r[1] is child:
+                    return False
+        return True
 
     def _chainable(self) -> bool:
         """Whether the live timer callback is one the array traffic path may chain ahead: armed,
@@ -492,8 +513,8 @@ class PeerNode:
         job (a chain of sim/dpd_rows.py goes on from there and schedules it, ``rearm_ahead``)."""
         ep = self.ep
         seen = self._known_noops()
-        quiet = self.window_sas is not None and any(job[0] <= t and job[1] not in seen and self.quiet_job(job)
-                                                    for job in ep._timers)
+        quiet = self.window_sas is not None and any(job[1] not in seen and self.quiet_job(job)
+                                                    for job in _due(ep._timers, t))
         self._armed = None
         plane = ep.traffic
         if quiet or ep.retired or plane.verify_cache or plane._dirty or plane._read_at != sa_mod.route_epoch \

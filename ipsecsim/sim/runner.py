@@ -15,6 +15,7 @@ from ..proto.settings import PeerSettings
 from ..result import Result
 from ..spec import FaultSpec, RunSource
 from .bgp import BgpNetwork
+from .collector import paused
 from .faults import run_fault
 from .ha import start_groups
 from .link import Link
@@ -116,13 +117,14 @@ def simulate(scenario: RunSource, seed: int | None = None, duration: float | Non
     link.keep_esp = esp_records
     start_sources(sched, spec, nodes, log, until, groups, trains)
     start_probes(sched, spec, nodes, log, until)
-    if progress is None:
-        sched.run(until)
-    else:
-        steps = 100
-        for k in range(1, steps + 1):
-            sched.run(until * k / steps if k < steps else until)
-            progress(sched.now, until)
+    with paused():  # the cyclic collector's full passes wait (sim/collector.py)
+        if progress is None:
+            sched.run(until)
+        else:
+            steps = 100
+            for k in range(1, steps + 1):
+                sched.run(until * k / steps if k < steps else until)
+                progress(sched.now, until)
     for node in nodes.values():
         node.finish()
     link.finish()

@@ -31,6 +31,7 @@ from ..events import (
     SaEvent,
 )
 from ..fsm import Handlers
+from ..onwire import Datagram
 from ..sa import ChildSa, ChildState
 from ..settings import Identity
 from ..taskmgr import TaskManager
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 
     from ..endpoint import Endpoint
     from ..events import EventKind
-    from ..onwire import Datagram
     from ..retransmit import RetransmitSchedule
 
 ID_KINDS = {v: k for k, v in Identity.ID_TYPES.items()}
@@ -169,8 +169,14 @@ class Ikev2Engine:
             return bytes(self.nonce_hook(purpose))
         return self.ep.rng.randbytes(self.settings.ike.nonce_bytes)
 
-    def emit_message(self, event: type[MessageEvent], msg: Message, retransmit: int, **extra: Any) -> None:
-        self.ep.emit(event(**msg.fields(), retransmit=retransmit, **extra))
+    def emit_message(self, event: type[MessageEvent], msg: Message, retransmit: int, src: str, dst: str) -> None:
+        # the record of ``event(**msg.fields(), retransmit=..., src=..., dst=...)``: the message's
+        # fields come first in MessageEvent's order, every field is present
+        fields = msg.fields()
+        fields["retransmit"] = retransmit
+        fields["src"] = src
+        fields["dst"] = dst
+        self.ep.emit_fields(event, fields)
 
     # the task managers' host (proto.taskmgr.Host)
     @property
@@ -187,7 +193,6 @@ class Ikev2Engine:
         self.ep.schedule(at, self.on_retransmit_timer, sa.uid, msg_id, n, generation)
 
     def send_message(self, sa: IkeSa, msg: Message, retransmit: int) -> None:
-        from ..onwire import Datagram
         self.emit_message(MessageSent, msg, retransmit, src=sa.local[0], dst=sa.remote[0])
         keys = sa.wire_keys() if msg.encrypted and sa.keys is not None else None
         self.ep.send(Datagram(sa.local[0], sa.local[1], sa.remote[0], sa.remote[1], msg, retransmit, keys))
@@ -341,7 +346,13 @@ class Ikev2Engine:
         ``t_out``, the first at ``first_in`` / ``first_out``, the very last an outbound one if
         ``out_last``), a row ``dpd_steady`` allowed: the same as one ``on_esp_inbound`` /
         ``on_esp_outbound`` call each."""
-        for sa in self._dpd_targets(children[0], None):
+        child = children[0]
+        if child is None:
+            for sa in self._dpd_targets(None, None):
+                self.liveness.esp_rows(sa, n_in, t_in, n_out, t_out, out_last, first_in, first_out)
+            return
+        sa = self.sas.get(child.ike_uid)  # ``_dpd_targets`` of one packet on ``child``
+        if sa is not None and sa.state is not IkeState.DESTROYED and sa.dpd is not None:
             self.liveness.esp_rows(sa, n_in, t_in, n_out, t_out, out_last, first_in, first_out)
 
     def dpd_timer_idle(self, fn: Any, args: tuple[Any, ...], now: float) -> bool | None:
