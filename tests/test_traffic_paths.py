@@ -653,6 +653,39 @@ def test_windows_run_across_the_removal_of_a_rekeyed_sa(link: dict[str, Any] | N
         assert windows == plain  # lost packets: the window ends at the removal
 
 
+@pytest.mark.parametrize("delay,rekey,duration", [("2s", "2m", 400.0), ("3s", "1m", 1200.0)])
+def test_a_removal_between_two_dpd_rearms_found_ahead_runs_at_its_instant(
+        delay: str, rekey: str, duration: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """strongSwan's check job every dpd_delay (ike_sa.c send_dpd) shorter than
+    delete_rekeyed_delay (5 s): the removal of a rekeyed SA's inbound half falls between two
+    of DPD's stale re-arms that the chain found ahead on arrays (``check_run``, ``_batch``).
+    The peer's next callback is then the removal's, not the next re-arm's: run at its
+    instant, the two peers' ``child_sa_deleted`` events come in the packet path's order (the
+    packet path is the reference)."""
+    from ipsecsim.sim import dpd_rows
+    dpd = {"dpd": {"delay": delay}}
+    d = scenario_dict(a={**dpd, "child": {"rekey_time": rekey}}, b=dpd, duration=duration, traffic=PINGS,
+                      link={"delay": "5ms"})
+    reference = _run(load_scenario(d), "packet")
+    removed = [e for e in reference["events"] if e["event"] == "child_sa_deleted"]
+    assert len(removed) >= 2 * 2 and {e["reason"] for e in removed} == {"rekeyed"}
+    calls = {"batch": 0, "quiet": 0}
+    real_batch, real_quiet = dpd_rows._batch, dpd_rows._quiet
+
+    def batch(*a: Any) -> Any:
+        calls["batch"] += 1
+        return real_batch(*a)
+
+    def quiet(*a: Any) -> Any:
+        calls["quiet"] += 1
+        return real_quiet(*a)
+
+    monkeypatch.setattr(dpd_rows, "_batch", batch)
+    monkeypatch.setattr(dpd_rows, "_quiet", quiet)
+    _same(reference, _run(load_scenario(d), "array"))
+    assert calls["batch"] > 0 and calls["quiet"] > 0  # re-arms found ahead, removals inside the chains
+
+
 def test_windows_chain_across_the_dpd_job_of_a_rekeyed_ike_sa(monkeypatch: pytest.MonkeyPatch) -> None:
     """An IKE SA's rekey leaves the old SA's DPD job pending (RFC 7296 2.8: the old SA is
     deleted; ``Liveness.on_timer`` then finds no SA and does nothing) beside the new SA's: the

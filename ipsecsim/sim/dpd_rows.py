@@ -418,8 +418,8 @@ def _batch(pending: list[tuple[float, int, float, PeerNode]], chains: dict[PeerN
     """Where every peer's next timer is DPD's re-arm found ahead (``check_run``; one callback
     each), run them as the loop of ``_cross_chained`` does, with what was found ahead: up to
     the first that falls after the window's last event, at an event's instant that the loop
-    runs first, with a no-op job due, or that is the last found ahead, or the first no-op
-    job's callback; that one the loop runs. Returns the loop's callback count and the timers run
+    runs first, with a no-op job or a removal due, or that is the last found ahead, or the
+    first no-op job's or removal's callback; that one the loop runs. Returns the loop's callback count and the timers run
     at an event's instant."""
     seen = set()
     for at, _n, _armed_at, node in pending:
@@ -446,9 +446,9 @@ def _batch(pending: list[tuple[float, int, float, PeerNode]], chains: dict[PeerN
             ch.k_first = k
         ch.times.append(at)
         ch.pre_i = i + 1
-        ch.due = ch.next_check = ch.dpd_at = nxt = ch.pre[i + 1]  # type: ignore[index]
-        if ch.noops and ch.noops[0][0] < nxt:  # the peer's next callback: its earliest job's (``ran``)
-            nxt = ch.noops[0][0]
+        ch.due = ch.next_check = ch.dpd_at = ch.pre[i + 1]  # type: ignore[index]
+        nxt = ch._next()  # the peer's next callback: its earliest job's, a removal's too (``ran``)
+        assert nxt is not None
         ch.armed = nxt
         ch.last = at
         ran.pop(node, None)
