@@ -419,8 +419,8 @@ def _batch(pending: list[tuple[float, int, float, PeerNode]], chains: dict[PeerN
     each), run them as the loop of ``_cross_chained`` does, with what was found ahead: up to
     the first that falls after the window's last event, at an event's instant that the loop
     runs first, with a no-op job or a removal due, or that is the last found ahead, or the
-    first no-op job's or removal's callback; that one the loop runs. Returns the loop's callback count and the timers run
-    at an event's instant."""
+    first no-op job's or removal's callback; that one the loop runs. Returns the loop's
+    callback count and the timers run at an event's instant."""
     seen = set()
     for at, _n, _armed_at, node in pending:
         ch = chains[node]
