@@ -175,6 +175,7 @@ class Trains:
             return min(sched.next_other(skip), sched.until), []  # type: ignore[attr-defined]
         due: float = sched.until  # type: ignore[attr-defined]
         crossings: list[tuple[float, PeerNode]] = []
+        superseded: list[tuple[float, PeerNode]] = []
         for t, fn, _args in others(skip):
             if t >= due:
                 continue
@@ -182,9 +183,16 @@ class Trains:
             if getattr(owner, "_on_timer", None) != fn:
                 due = t
             elif owner.timer_superseded(t, crossings):
+                superseded.append((t, owner))
                 continue  # the loop finds it stale: not an end, not a crossing
             elif owner.timer_idle(t, now=False):
-                crossings.append((t, owner))
+                # a superseded callback of another peer at this instant, scheduled before this
+                # one, runs first if a crossing re-arms its peer to exactly ``t``; a chain
+                # would order the two the other way: the window ends here
+                if any(s == t and o is not owner for s, o in superseded):
+                    due = t
+                else:
+                    crossings.append((t, owner))
             else:
                 due = t
         return due, sorted((c for c in crossings if c[0] < due), key=lambda c: c[0])
