@@ -58,6 +58,29 @@ def test_fixed_base_range_and_fallback() -> None:
     assert dh._FIXED_BASE[2] is dh._FIXED_BASE[2]  # one table per group and process
 
 
+def test_a_table_grown_by_threads_at_once_stays_exact() -> None:
+    # Runs of a sweep in threads share the tables: a row is added by one thread at a time,
+    # so threads growing the same table at once leave each row once, g^(d * 2^(w*i)) (HAC 14.6.3).
+    import threading
+    grp = dh._MODP[14]
+    table = dh._FixedBase(grp.g, grp.p, 8)
+    go = threading.Barrier(6)
+
+    def grow() -> None:
+        go.wait()
+        table.grow(512)
+
+    threads = [threading.Thread(target=grow) for _ in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(table.rows) == 512 // table.window
+    rng = random.Random(7)
+    for x in [2**512 - 1, *(rng.getrandbits(512) for _ in range(5))]:
+        assert table.pow(x) == pow(grp.g, x, grp.p)
+
+
 @settings(max_examples=80, deadline=None)
 @given(group=groups, data=st.data())
 def test_powmod_equals_pow(group: int, data: st.DataObject) -> None:

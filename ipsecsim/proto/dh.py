@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -352,17 +353,22 @@ class _FixedBase:
         self.rows: list[list[Any]] = []  # gmpy2.mpz
         self.grow(bits)
 
+    _growing = threading.Lock()
+    """One row is added at a time, whatever the threads (runs of a sweep in threads share the
+    tables): a row is appended whole, and ``bits`` raised after it."""
+
     def grow(self, bits: int) -> None:
         """Cover exponents up to ``bits`` bits (rows are only ever added)."""
         size = 1 << self.window
-        while len(self.rows) * self.window < bits:
-            base = self.base
-            row = [gmpy2.mpz(1)]
-            for _ in range(size - 1):
-                row.append(row[-1] * base % self.p)
-            self.rows.append(row)
-            self.base = row[-1] * base % self.p  # g^((2^w - 1) * 2^(w*i)) * g^(2^(w*i))
-        self.bits = max(self.bits, bits)
+        with self._growing:
+            while len(self.rows) * self.window < bits:
+                base = self.base
+                row = [gmpy2.mpz(1)]
+                for _ in range(size - 1):
+                    row.append(row[-1] * base % self.p)
+                self.rows.append(row)
+                self.base = row[-1] * base % self.p  # g^((2^w - 1) * 2^(w*i)) * g^(2^(w*i))
+            self.bits = max(self.bits, bits)
 
     def pow(self, x: int) -> int:
         """g^x mod p for 0 <= x < 2^bits."""
