@@ -6,7 +6,9 @@ tracked object each time the long-lived ones grew by a quarter: over a run of da
 the process time, for nothing (a 10-day pair: seven full passes of ~0.15 s each, and the
 objects they freed were a few thousand). ``paused`` raises the third threshold for the run (the
 young generations are collected as before) and puts back the caller's thresholds after it.
-Nothing a run computes depends on when garbage is collected.
+Nothing a run computes depends on when garbage is collected. The thresholds are the
+process's: while a run is simulated, the other threads' full collections wait too, and a
+threshold set meanwhile is replaced by the caller's when the last run ends.
 """
 
 from __future__ import annotations
