@@ -241,7 +241,7 @@ class Trains:
             # the flows step until the horizon (what is scheduled meanwhile only brings it closer)
             self._step_until = horizon
             return False
-        return self._move(movable, paths, now, horizon, crossings)
+        return self._move(movable, paths, horizon, crossings)
 
     verify_cache = False
     """Recompute every cached path on use and fail if it differs (tests: a missed invalidation
@@ -305,7 +305,7 @@ class Trains:
             d = delay + (0.0 + (jitter - 0.0) * draws_mod.series(key, first, count, j))
         return lost, d
 
-    def _move(self, movable: list[PingTrain], paths: dict[PingTrain, Path], now: float, horizon: float,
+    def _move(self, movable: list[PingTrain], paths: dict[PingTrain, Path], horizon: float,
               crossings: list[tuple[float, PeerNode]]) -> bool:
         # 1. every flow's echoes in the window: send, arrival and reply-arrival times
         cols: list[tuple[tuple[np.ndarray, ...], ...]] = []
