@@ -68,6 +68,21 @@ def test_generated_scenarios_run_the_same_on_both_traffic_paths(d: dict[str, Any
     _same(_run(scenario, "packet"), _run(scenario, "array"))
 
 
+def _counted(monkeypatch: pytest.MonkeyPatch, module: Any, *names: str) -> dict[str, int]:
+    """Count the calls of ``module``'s functions ``names`` (each still runs)."""
+    calls = dict.fromkeys(names, 0)
+
+    def counting(name: str, real: Any) -> Any:
+        def run(*a: Any) -> Any:
+            calls[name] += 1
+            return real(*a)
+        return run
+
+    for name in names:
+        monkeypatch.setattr(module, name, counting(name, getattr(module, name)))
+    return calls
+
+
 def _windows(d: dict[str, Any]) -> tuple[int, int]:
     """(windows moved, echo requests moved in them) of a run on the array path."""
     seen: list[train.Trains] = []
@@ -622,22 +637,11 @@ def test_windows_run_across_the_removal_of_a_rekeyed_sa(link: dict[str, Any] | N
     removed = [e for e in reference["events"] if e["event"] == "child_sa_deleted"]
     assert len(removed) >= 2 * 20 and {e["reason"] for e in removed} == {"rekeyed"}
     windows, _echoes = _windows(d)
-    calls: dict[str, int] = {"each": 0, "quiet": 0}
-    real_each, real_quiet = dpd_rows._cross_each, dpd_rows._quiet
-
-    def each(*a: Any) -> int:
-        calls["each"] += 1
-        return real_each(*a)
-
-    def quiet(*a: Any) -> Any:
-        calls["quiet"] += 1
-        return real_quiet(*a)
-
-    monkeypatch.setattr(dpd_rows, "_cross_each", each)
-    monkeypatch.setattr(dpd_rows, "_quiet", quiet)
+    real_each = dpd_rows._cross_each
+    calls = _counted(monkeypatch, dpd_rows, "_cross_each", "_quiet")
     _same(reference, _run(load_scenario(d), "array"))
     if link is None:  # every removal run inside a chain, no window crossed one by one
-        assert calls["quiet"] >= len(removed) * 0.9 and calls["each"] == 0
+        assert calls["_quiet"] >= len(removed) * 0.9 and calls["_cross_each"] == 0
     monkeypatch.setattr(dpd_rows, "_jobs_kept", lambda node, seq, left: False)
     _same(reference, _run(load_scenario(d), "array"))  # the peer's jobs classified again after each removal
     monkeypatch.setattr(dpd_rows, "cross", lambda trains, t, parents, stop_at, crossings, feed: real_each(
@@ -669,21 +673,9 @@ def test_a_removal_between_two_dpd_rearms_found_ahead_runs_at_its_instant(
     reference = _run(load_scenario(d), "packet")
     removed = [e for e in reference["events"] if e["event"] == "child_sa_deleted"]
     assert len(removed) >= 2 * 2 and {e["reason"] for e in removed} == {"rekeyed"}
-    calls = {"batch": 0, "quiet": 0}
-    real_batch, real_quiet = dpd_rows._batch, dpd_rows._quiet
-
-    def batch(*a: Any) -> Any:
-        calls["batch"] += 1
-        return real_batch(*a)
-
-    def quiet(*a: Any) -> Any:
-        calls["quiet"] += 1
-        return real_quiet(*a)
-
-    monkeypatch.setattr(dpd_rows, "_batch", batch)
-    monkeypatch.setattr(dpd_rows, "_quiet", quiet)
+    calls = _counted(monkeypatch, dpd_rows, "_batch", "_quiet")
     _same(reference, _run(load_scenario(d), "array"))
-    assert calls["batch"] > 0 and calls["quiet"] > 0  # re-arms found ahead, removals inside the chains
+    assert calls["_batch"] > 0 and calls["_quiet"] > 0  # re-arms found ahead, removals inside the chains
 
 
 def test_windows_chain_across_the_dpd_job_of_a_rekeyed_ike_sa(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -701,19 +693,12 @@ def test_windows_chain_across_the_dpd_job_of_a_rekeyed_ike_sa(monkeypatch: pytes
     with _Machines() as each:
         reference = _run(load_scenario(d), "packet")
     assert sum(e["event"] == "ike_sa_rekeyed" for e in reference["events"]) >= 4
-    calls = [0]
-    real_each = dpd_rows._cross_each
-
-    def one_by_one(*a: Any) -> int:
-        calls[0] += 1
-        return real_each(*a)
-
-    monkeypatch.setattr(dpd_rows, "_cross_each", one_by_one)
+    calls = _counted(monkeypatch, dpd_rows, "_cross_each")
     with _Machines() as chained:
         array, _rows, _trains = _rows_fed(d)
     _same(reference, array)
     assert chained.fed() == each.fed()  # a new SA's machine first fed a row: its first entry at the first packet
-    assert calls[0] == 0
+    assert calls["_cross_each"] == 0
     real_noop = Ikev2Engine.timer_noop
     monkeypatch.setattr(Ikev2Engine, "timer_noop", lambda self, fn, args, now: fn != self.liveness.on_timer
                         and real_noop(self, fn, args, now))
@@ -721,4 +706,4 @@ def test_windows_chain_across_the_dpd_job_of_a_rekeyed_ike_sa(monkeypatch: pytes
         array, _rows, _trains = _rows_fed(d)
     _same(reference, array)
     assert plain.fed() == each.fed()
-    assert calls[0] >= 4  # without the rule: the windows after each rekey one by one
+    assert calls["_cross_each"] >= 4  # without the rule: the windows after each rekey one by one
