@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from .link import Link
 
 _PACKET, _FLUID, _ESP = 0, 1, 2
+_NOOP, _DPD, _QUIET, _OTHER = range(4)
+"""What a core's timer job is to the array traffic path (``PeerNode._kind``)."""
 
 
 def _due(timers: list[tuple[Any, ...]], t: float) -> list[tuple[Any, ...]]:
@@ -426,24 +428,16 @@ class PeerNode:
         if not timers or timers[0][0] != t:  # the heap's first job is the earliest
             return False
         due = _due(timers, t)
-        eng = self.ep.engine
-        check = getattr(eng, "dpd_timer_idle", None)
-        noop = getattr(eng, "timer_noop", None)
+        check, noop = self._asks()
         seen = self._known_noops()
         dpd = 0
         for job in due:
-            if job[1] in seen:
-                continue  # a no-op (a gone IKE SA's DPD job among them)
-            if noop is not None and noop(job[2], job[3], t):  # asked first, as ``chain_jobs`` does
-                seen.add(job[1])
-                continue
-            idle = None if check is None else check(job[2], job[3], t)
-            if idle is None:
-                if not self.quiet_job(job):
-                    return False
-            elif now and not idle:
+            kind = self._kind(job, seen, check, noop)
+            if kind == _OTHER:
                 return False
-            else:
+            if kind == _DPD:
+                if now and not check(job[2], job[3], t):  # type: ignore[misc]
+                    return False
                 dpd += 1
         if dpd == len(due) == 1:
             return True  # DPD's one job (the refresh after it: ``chain_jobs``, run_ahead checks)
@@ -489,21 +483,34 @@ class PeerNode:
         """The earliest of the core's timer jobs that is neither dead peer detection's nor a
         no-op (``timer_noop``): a volume limit's crossing, a rekey, ...: the array traffic path
         plans no window past it."""
-        eng = self.ep.engine
-        check = getattr(eng, "dpd_timer_idle", None)
-        noop = getattr(eng, "timer_noop", None)
+        check, noop = self._asks()
         seen = self._known_noops()
         out = float("inf")
-        for t, seq, fn, args in self.ep._timers:
-            if t >= out or seq in seen or (check is not None and check(fn, args, t) is not None):
-                continue
-            if noop is not None and noop(fn, args, t):
-                seen.add(seq)
-                continue
-            if self.window_sas is not None and self.quiet_job((t, seq, fn, args)):
-                continue
-            out = t
+        for job in self.ep._timers:
+            if job[0] < out and self._kind(job, seen, check, noop) == _OTHER:
+                out = job[0]
         return out
+
+    def _asks(self) -> tuple[Callable[..., bool | None] | None, Callable[..., bool] | None]:
+        """The engine's ``dpd_timer_idle`` and ``timer_noop`` (None where it has none)."""
+        eng = self.ep.engine
+        return getattr(eng, "dpd_timer_idle", None), getattr(eng, "timer_noop", None)
+
+    def _kind(self, job: tuple[Any, ...], seen: set[int], check: Callable[..., bool | None] | None,
+              noop: Callable[..., bool] | None) -> int:
+        """What the core's timer job is to the array traffic path: a no-op (``timer_noop``,
+        asked once per job: a no-op stays one; a gone IKE SA's DPD job among them), one of
+        dead peer detection's (``dpd_timer_idle``), a removal a window may cross
+        (``quiet_job``), or another (it ends a window). The one classification of
+        ``timer_idle``, ``next_other_timer`` and ``chain_jobs``."""
+        if job[1] in seen:
+            return _NOOP
+        if noop is not None and noop(job[2], job[3], job[0]):
+            seen.add(job[1])
+            return _NOOP
+        if check is not None and check(job[2], job[3], job[0]) is not None:
+            return _DPD
+        return _QUIET if self.quiet_job(job) else _OTHER
 
     def run_ahead(self, t: float, arm: bool = True) -> None:
         """Run the timer callback of ``t`` now, ``timer_idle(t, now=True)`` having said it only
@@ -563,11 +570,9 @@ class PeerNode:
         if not self._chainable() or not self._refresh_inert():
             return None
         ep, eng = self.ep, self.ep.engine
-        check = getattr(eng, "dpd_timer_idle", None)
+        check, noop = self._asks()
         if check is None:
             return None
-        noop = getattr(eng, "timer_noop", None)
-        quiet = self.window_sas is not None and getattr(eng, "timer_removes", None) is not None
         seen = self._known_noops()
         noops: list[tuple[Any, ...]] = []
         quiets: list[tuple[Any, ...]] = []
@@ -575,21 +580,15 @@ class PeerNode:
         first = other = float("inf")
         for job in ep._timers:
             t = job[0]
-            if job[1] in seen or (noop is not None and noop(job[2], job[3], t)):
-                seen.add(job[1])
-                if t <= until:
-                    noops.append(job)
-            elif check(job[2], job[3], t) is not None:
-                dpd.append(job)
-            elif quiet and self.quiet_job(job):
-                if t <= until:
-                    quiets.append(job)
-            else:
-                if t < other:
-                    other = t
+            kind = self._kind(job, seen, check, noop)
+            if kind == _OTHER:
+                other = min(other, t)
                 continue
-            if t < first:
-                first = t
+            if kind == _DPD:
+                dpd.append(job)
+            elif t <= until:
+                (noops if kind == _NOOP else quiets).append(job)
+            first = min(first, t)
         if len(dpd) > 1 or first != self._armed or other <= first:
             return None
         chain = None
